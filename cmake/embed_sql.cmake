@@ -1,0 +1,16 @@
+# Writes a C++ source that embeds the migration files, so pgtqd and pgtqctl carry their
+# schema with them. Run with -DOUTPUT=<file.cpp> -DFILES=<a.sql;b.sql;...>.
+set(body "// Generated from sql/migrations by cmake/embed_sql.cmake. Do not edit.\n")
+string(APPEND body "#include \"db/migrations.hpp\"\n\nnamespace pgtq::db {\n\n")
+string(APPEND body "const std::vector<Migration>& embedded_migrations() {\n")
+string(APPEND body "  static const std::vector<Migration> migrations = {\n")
+foreach(file IN LISTS FILES)
+  get_filename_component(name "${file}" NAME)
+  string(REGEX MATCH "^[0-9]+" number "${name}")
+  math(EXPR version "${number}")
+  file(READ "${file}" sql)
+  string(APPEND body "    {${version}, \"${name}\", R\"pgtq_sql(${sql})pgtq_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return migrations;\n}\n\n} // namespace pgtq::db\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)

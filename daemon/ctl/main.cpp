@@ -1,0 +1,72 @@
+// pgtqctl: the operator's command line for pgtq (migrate, push, inspect, cancel, prune).
+#include "ctl/commands.hpp"
+#include "db/migrator.hpp"
+#include "db/pg_error.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"pgtqctl: manage pgtq queues in PostgreSQL"};
+  app.require_subcommand(1);
+  std::string dsn;
+  app.add_option("--dsn", dsn,
+                 "libpq conninfo string or postgresql:// URI (default: PG* environment)")
+      ->envname("PGTQ_DSN");
+
+  int exit_code = 0;
+  auto* migrate = app.add_subcommand("migrate", "create or upgrade the pgtq schema");
+  migrate->callback([&] { exit_code = pgtq::ctl::migrate(dsn, std::cout); });
+
+  auto* version = app.add_subcommand("schema-version", "show the schema version (exit 1: not current)");
+  version->callback([&] { exit_code = pgtq::ctl::schema_version(dsn, std::cout); });
+
+  pgtq::ctl::PushOptions push_options;
+  auto* push = app.add_subcommand("push", "push one task; prints its id");
+  push->add_option("queue", push_options.queue, "queue name")->required();
+  push->add_option("task", push_options.task, "task name")->required();
+  push->add_option("args", push_options.args, "JSON array or object (default [])");
+  push->add_option("--run-at", push_options.run_at, "timestamp to run at");
+  push->add_option("--delay", push_options.delay, "run after this interval, e.g. '5 minutes'");
+  push->add_option("--priority", push_options.priority, "smaller runs first (default 0)");
+  push->add_option("--max-attempts", push_options.max_attempts, "attempts before failing (default 5)");
+  push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
+
+  std::optional<std::string> queue;
+  auto* stats = app.add_subcommand("stats", "count tasks per queue and state");
+  stats->add_option("--queue", queue, "only this queue");
+  stats->callback([&] { exit_code = pgtq::ctl::stats(dsn, queue, std::cout); });
+
+  std::optional<std::string> state;
+  int limit = 20;
+  auto* list = app.add_subcommand("list", "show the newest tasks");
+  list->add_option("--queue", queue, "only this queue");
+  list->add_option("--state", state, "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
+  list->add_option("--limit", limit, "at most this many (default 20)");
+  list->callback([&] { exit_code = pgtq::ctl::list(dsn, queue, state, limit, std::cout); });
+
+  long long task_id = 0;
+  auto* cancel = app.add_subcommand("cancel", "cancel a task");
+  cancel->add_option("id", task_id, "task id")->required();
+  cancel->callback([&] { exit_code = pgtq::ctl::cancel(dsn, task_id, std::cout); });
+
+  std::string older_than;
+  auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
+  prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();
+  prune->callback([&] { exit_code = pgtq::ctl::prune(dsn, older_than, std::cout); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  } catch (const pgtq::db::SchemaMismatch& error) {
+    std::cerr << "pgtqctl: " << error.what() << '\n';
+    return 78; // EX_CONFIG
+  } catch (const std::exception& error) {
+    std::cerr << "pgtqctl: " << error.what() << '\n';
+    return 1;
+  }
+  return exit_code;
+}

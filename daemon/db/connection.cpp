@@ -1,0 +1,134 @@
+#include "db/connection.hpp"
+
+#include "db/pg_error.hpp"
+#include "db/queries.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pgtq::db {
+namespace {
+
+std::string trimmed(const char* message) {
+  std::string text = message == nullptr ? "" : message;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+} // namespace
+
+Connection::Connection(const std::string& conninfo, std::string_view application_name)
+    : m_conn(nullptr, &PQfinish) {
+  const std::string app(application_name);
+  // Keepalives notice a peer that vanished (a cut network) within ~25 s instead of the
+  // kernel's two hours. They come before dbname so that the caller's conninfo overrides them.
+  const char* keys[] = {"keepalives_idle",    "keepalives_interval",       "keepalives_count",
+                        "dbname",             "fallback_application_name", nullptr};
+  const char* values[] = {"10", "5", "3", conninfo.c_str(), app.c_str(), nullptr};
+  m_conn.reset(PQconnectdbParams(keys, values, 1));
+  if (m_conn == nullptr) {
+    throw PgError("", "out of memory allocating a PostgreSQL connection");
+  }
+  if (PQstatus(m_conn.get()) != CONNECTION_OK) {
+    throw PgError("", "cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(m_conn.get())));
+  }
+}
+
+Result Connection::check(PGresult* raw, std::string_view what) {
+  Result result(raw);
+  const ExecStatusType status = raw == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(raw);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    return result;
+  }
+  const char* state = raw == nullptr ? nullptr : PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+  std::string message = trimmed(raw == nullptr ? PQerrorMessage(m_conn.get())
+                                               : PQresultErrorMessage(raw));
+  if (message.empty()) {
+    message = trimmed(PQerrorMessage(m_conn.get()));
+  }
+  // A statement that failed because the connection broke carries no SQLSTATE; make sure
+  // the caller sees it as a connection error even if libpq did not notice yet.
+  std::string sqlstate = state == nullptr ? "" : state;
+  if (sqlstate.empty() && PQstatus(m_conn.get()) != CONNECTION_OK) {
+    sqlstate = "08006";
+  }
+  throw PgError(sqlstate, std::string(what) + ": " + message);
+}
+
+Result Connection::run(const Query& query, std::span<const Param> params) {
+  if (std::find(m_prepared.begin(), m_prepared.end(), &query) == m_prepared.end()) {
+    check(PQprepare(m_conn.get(), query.name, query.sql, 0, nullptr), query.name);
+    m_prepared.push_back(&query);
+  }
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<std::string> copies; // libpq wants NUL-terminated text parameters
+  copies.reserve(params.size());
+  for (const Param& param : params) {
+    if (param) {
+      copies.emplace_back(*param);
+      values.push_back(copies.back().c_str());
+      lengths.push_back(static_cast<int>(copies.back().size()));
+    } else {
+      values.push_back(nullptr);
+      lengths.push_back(0);
+    }
+  }
+  return check(PQexecPrepared(m_conn.get(), query.name, static_cast<int>(params.size()),
+                              values.data(), lengths.data(), nullptr, 0),
+               query.name);
+}
+
+Result Connection::run_script(const std::string& sql) {
+  return check(PQexec(m_conn.get(), sql.c_str()), "script");
+}
+
+void Connection::listen(std::string_view channel) {
+  // LISTEN takes no parameters; the channel is quoted as an identifier instead.
+  char* quoted = PQescapeIdentifier(m_conn.get(), channel.data(), channel.size());
+  if (quoted == nullptr) {
+    throw PgError("", "cannot quote channel name: " + trimmed(PQerrorMessage(m_conn.get())));
+  }
+  const std::string sql = std::string("LISTEN ") + quoted;
+  PQfreemem(quoted);
+  check(PQexec(m_conn.get(), sql.c_str()), "LISTEN");
+}
+
+std::vector<Notification> Connection::take_notifications() {
+  if (PQconsumeInput(m_conn.get()) == 0) {
+    throw PgError("08006", "connection lost: " + trimmed(PQerrorMessage(m_conn.get())));
+  }
+  std::vector<Notification> received;
+  while (PGnotify* notify = PQnotifies(m_conn.get())) {
+    received.push_back({notify->relname, notify->extra});
+    PQfreemem(notify);
+  }
+  return received;
+}
+
+std::string redact_conninfo(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    return "(unparsable conninfo)";
+  }
+  std::string redacted;
+  for (PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->val == nullptr || option->val[0] == '\0') {
+      continue;
+    }
+    if (!redacted.empty()) {
+      redacted += ' ';
+    }
+    redacted += option->keyword;
+    redacted += '=';
+    redacted += std::strcmp(option->keyword, "password") == 0 ? "********" : option->val;
+  }
+  PQconninfoFree(options);
+  return redacted.empty() ? "(PG* environment defaults)" : redacted;
+}
+
+} // namespace pgtq::db

@@ -1,0 +1,60 @@
+#include "db/queries.hpp"
+
+namespace pgtq::db::queries {
+
+// Session-level advisory lock held while migrating; its key is "pgtq" in ASCII.
+const Query k_migration_lock{"pgtq_migration_lock", "SELECT pg_advisory_lock(1885828209)"};
+const Query k_migration_unlock{"pgtq_migration_unlock", "SELECT pg_advisory_unlock(1885828209)"};
+const Query k_create_schema{"pgtq_create_schema", "CREATE SCHEMA IF NOT EXISTS pgtq"};
+const Query k_create_migrations_table{
+    "pgtq_create_migrations_table",
+    "CREATE TABLE IF NOT EXISTS pgtq.schema_migrations ("
+    " version integer PRIMARY KEY,"
+    " file_name text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now())"};
+const Query k_applied_versions{"pgtq_applied_versions",
+                               "SELECT version FROM pgtq.schema_migrations ORDER BY version"};
+const Query k_record_migration{
+    "pgtq_record_migration",
+    "INSERT INTO pgtq.schema_migrations (version, file_name) VALUES ($1::integer, $2)"};
+const Query k_migrations_table_exists{
+    "pgtq_migrations_table_exists",
+    "SELECT to_regclass('pgtq.schema_migrations') IS NOT NULL"};
+const Query k_begin{"pgtq_begin", "BEGIN"};
+const Query k_commit{"pgtq_commit", "COMMIT"};
+const Query k_rollback{"pgtq_rollback", "ROLLBACK"};
+
+const Query k_claim{"pgtq_claim",
+                    "SELECT id, claim, task, args, attempt, max_attempts"
+                    " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
+const Query k_finish_many{"pgtq_finish_many", "SELECT id FROM pgtq.finish_many($1::jsonb)"};
+const Query k_heartbeat{"pgtq_heartbeat",
+                        "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::integer[], $3::interval)"
+                        " AS id"};
+const Query k_release{"pgtq_release", "SELECT pgtq.release($1::bigint[], $2::integer[])"};
+// Seconds until the next scheduled task is due (NULL when none is scheduled).
+const Query k_tick{"pgtq_tick",
+                   "SELECT promoted, rescued, failed,"
+                   " extract(epoch FROM next_due - clock_timestamp())::float8"
+                   " FROM pgtq.tick($1::integer)"};
+
+const Query k_push{"pgtq_push",
+                   "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
+                   " delay => $5::interval, priority => coalesce($6::integer, 0),"
+                   " max_attempts => coalesce($7::integer, 5))"};
+const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
+const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
+const Query k_prune{"pgtq_prune",
+                    "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};
+const Query k_queue_stats{
+    "pgtq_queue_stats",
+    "SELECT queue, state::text, count(*) FROM pgtq.tasks"
+    " WHERE $1::text IS NULL OR queue = $1 GROUP BY queue, state ORDER BY queue, state"};
+const Query k_list_tasks{
+    "pgtq_list_tasks",
+    "SELECT id, queue, task, state::text, attempts, args::text, coalesce(result::text, ''),"
+    " coalesce(last_error, '') FROM pgtq.tasks"
+    " WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state::text = $2)"
+    " ORDER BY id DESC LIMIT $3::integer"};
+
+} // namespace pgtq::db::queries

@@ -1,0 +1,42 @@
+#pragma once
+
+namespace pgtq::db {
+
+// A named SQL statement; prepared once per connection under its name.
+struct Query {
+  const char* name;
+  const char* sql;
+};
+
+// Every SQL statement pgtq runs, apart from the migration files themselves.
+namespace queries {
+
+// Migrations.
+extern const Query k_migration_lock;
+extern const Query k_migration_unlock;
+extern const Query k_create_schema;
+extern const Query k_create_migrations_table;
+extern const Query k_applied_versions;
+extern const Query k_record_migration;
+extern const Query k_migrations_table_exists;
+extern const Query k_begin;
+extern const Query k_commit;
+extern const Query k_rollback;
+
+// Worker protocol (sql/migrations/0003_worker_protocol.sql).
+extern const Query k_claim;
+extern const Query k_finish_many;
+extern const Query k_heartbeat;
+extern const Query k_release;
+extern const Query k_tick;
+
+// Producers and operators.
+extern const Query k_push;
+extern const Query k_push_many;
+extern const Query k_cancel;
+extern const Query k_prune;
+extern const Query k_queue_stats;
+extern const Query k_list_tasks;
+
+} // namespace queries
+} // namespace pgtq::db

@@ -1,0 +1,164 @@
+/*
+ * pgtq plugin ABI, version 1.
+ *
+ * This header is the whole contract between pgtqd and a handler plugin. It is plain C
+ * (C99) so that a plugin can be written in C, C++ or anything that speaks the C ABI.
+ *
+ * A plugin is a shared object that exports exactly one symbol, pgtq_plugin_entry(). pgtqd
+ * dlopen()s it, calls pgtq_plugin_entry(), checks magic and ABI version, then calls
+ * init() with a table of host functions, through which the plugin registers its
+ * handlers by name. pgtqd refuses (and logs) a plugin built for another major ABI and
+ * goes on with its other plugins.
+ *
+ * Compatibility rules:
+ *  - PGTQ_ABI_MAJOR changes only for incompatible changes; pgtqd refuses a mismatch.
+ *  - Structs carry struct_size and grow only at their end. A side that receives a struct
+ *    smaller than it knows treats the missing fields as absent (zero); a plugin checks
+ *    host->struct_size before calling a host function newer than ABI 1.0.
+ *
+ * Ownership: every pointer below is marked
+ *  BORROWED  valid only for the duration of the call (or of handle(), for task data);
+ *            copy it if you need it later;
+ *  COPIED    the receiver copies what it needs before returning; the caller keeps ownership;
+ *  STATIC    must stay valid until the plugin is unloaded (string literals are fine).
+ * Strings cross the boundary as (pointer, length) and need not be NUL-terminated unless
+ * stated. Nothing allocated on one side is freed on the other.
+ *
+ * Errors are values: a handler returns a pgtq_status and may attach an error message.
+ * No C++ exception may cross this boundary (plugin.hpp catches them for C++ authors).
+ */
+#ifndef PGTQ_PLUGIN_H
+#define PGTQ_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PGTQ_ABI_MAGIC 0x70677471u /* "pgtq" */
+#define PGTQ_ABI_MAJOR 1u
+#define PGTQ_ABI_MINOR 0u
+
+#if defined(__GNUC__)
+#define PGTQ_VISIBLE __attribute__((visibility("default")))
+#else
+#define PGTQ_VISIBLE
+#endif
+
+#ifdef __cplusplus
+#define PGTQ_EXPORT extern "C" PGTQ_VISIBLE
+#else
+#define PGTQ_EXPORT PGTQ_VISIBLE
+#endif
+
+typedef struct pgtq_host pgtq_host; /* opaque, owned by pgtqd */
+typedef struct pgtq_task pgtq_task; /* opaque, owned by pgtqd, BORROWED: valid only in handle() */
+
+/* What a handler returns. */
+typedef enum pgtq_status {
+  PGTQ_DONE = 0,   /* succeeded; the result set with task_set_result (or JSON null) is kept */
+  PGTQ_RETRY = 1,  /* failed, try again after the backoff (or task_set_retry_delay) while
+                      attempts are left; the error message is kept */
+  PGTQ_FAIL = 2,   /* failed permanently: no further attempt */
+  PGTQ_SNOOZE = 3  /* not now: run again after task_set_retry_delay seconds; does not use up
+                      an attempt */
+} pgtq_status;
+
+/* Log levels for pgtq_host_api.log. */
+enum {
+  PGTQ_LOG_DEBUG = 0,
+  PGTQ_LOG_INFO = 1,
+  PGTQ_LOG_WARN = 2,
+  PGTQ_LOG_ERROR = 3
+};
+
+/* A handler for one task name. Passed to register_handler, which COPIES the struct and the
+ * name; user_data is handed back to handle() and destroy() untouched. */
+typedef struct pgtq_handler {
+  uint32_t struct_size; /* sizeof(pgtq_handler) as the plugin was compiled */
+  const char* name;     /* COPIED, NUL-terminated: the task name, [A-Za-z0-9_.:-]{1,128} */
+  void* user_data;      /* plugin-owned, freed by destroy (may be NULL) */
+
+  /* Runs one attempt of one task. May run on several worker threads at once, so it must be
+   * thread-safe with respect to user_data. task is BORROWED: valid until handle() returns. */
+  pgtq_status (*handle)(void* user_data, pgtq_task* task);
+
+  /* Called once when pgtqd unloads the handler (may be NULL). */
+  void (*destroy)(void* user_data);
+
+  /* Retry backoff for this task name, in seconds: delay = base * factor^(attempt-1), capped
+   * at cap, with +-20 % jitter. A value <= 0 means "use the daemon's setting". */
+  double backoff_base_s;
+  double backoff_factor;
+  double backoff_cap_s;
+} pgtq_handler;
+
+/* Functions pgtqd offers to plugins. APPEND-ONLY: new members go at the end. */
+typedef struct pgtq_host_api {
+  uint32_t struct_size; /* sizeof(pgtq_host_api) as pgtqd was compiled */
+  uint32_t abi_major;
+  uint32_t abi_minor;
+
+  /* Writes a line to pgtqd's log under the plugin's name. msg is COPIED. Thread-safe. */
+  void (*log)(pgtq_host* host, int level, const char* msg, size_t len);
+
+  /* Registers a handler (only during init). The struct and its name are COPIED.
+   * Returns 0, or -1 when refused (bad or duplicate name: the reason is logged). */
+  int (*register_handler)(pgtq_host* host, const pgtq_handler* handler);
+
+  /* The task's args: JSON text (an array or an object), BORROWED, valid during handle().
+   * *json is NUL-terminated as a convenience; *len excludes the NUL. */
+  void (*task_args)(const pgtq_task* task, const char** json, size_t* len);
+
+  /* The task's name (BORROWED, NUL-terminated), id and attempt number (1 on the first run). */
+  const char* (*task_name)(const pgtq_task* task);
+  int64_t (*task_id)(const pgtq_task* task);
+  int32_t (*task_attempt)(const pgtq_task* task);
+
+  /* Sets the result kept with a succeeded task. json is COPIED and must be valid JSON;
+   * if it is not, the task fails permanently with an error saying so. Returns 0, or -1
+   * when the text is not valid JSON. The last call wins. */
+  int (*task_set_result)(pgtq_task* task, const char* json, size_t len);
+
+  /* Sets the error message kept with a failed attempt. msg is COPIED (UTF-8). */
+  void (*task_set_error)(pgtq_task* task, const char* msg, size_t len);
+
+  /* For PGTQ_RETRY or PGTQ_SNOOZE: run again after this many seconds (overrides backoff). */
+  void (*task_set_retry_delay)(pgtq_task* task, double seconds);
+
+  /* Non-zero once the handler should stop early: pgtqd is shutting down, the task was
+   * cancelled, or its lease was lost. A long handler polls this and returns PGTQ_RETRY. */
+  int (*task_should_stop)(const pgtq_task* task);
+} pgtq_host_api;
+
+/* Describes a plugin. Returned by pgtq_plugin_entry(); STATIC (a static const object). */
+typedef struct pgtq_plugin_info {
+  uint32_t magic;       /* PGTQ_ABI_MAGIC */
+  uint32_t abi_major;   /* PGTQ_ABI_MAJOR the plugin was built against */
+  uint32_t abi_minor;   /* PGTQ_ABI_MINOR the plugin was built against */
+  uint32_t struct_size; /* sizeof(pgtq_plugin_info) */
+  const char* name;     /* STATIC: the plugin's name, for logs */
+  const char* version;  /* STATIC: the plugin's own version, for logs */
+
+  /* Called once after the handshake, from one thread. api and host stay valid until fini()
+   * returns, so the plugin may keep them. config is the text of the plugin's config entry
+   * (BORROWED; empty when none). Registers handlers; returns 0, or non-zero to refuse to
+   * load (pgtqd logs it and goes on without this plugin). */
+  int (*init)(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len);
+
+  /* Called once before unloading, after every handler's destroy (may be NULL). */
+  void (*fini)(void);
+} pgtq_plugin_info;
+
+/* The one symbol a plugin exports. */
+#define PGTQ_PLUGIN_ENTRY_SYMBOL "pgtq_plugin_entry"
+typedef const pgtq_plugin_info* (*pgtq_plugin_entry_fn)(void);
+PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PGTQ_PLUGIN_H */
