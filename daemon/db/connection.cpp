@@ -23,10 +23,11 @@ Connection::Connection(const std::string& conninfo, std::string_view application
     : m_conn(nullptr, &PQfinish) {
   const std::string app(application_name);
   // Keepalives notice a peer that vanished (a cut network) within ~25 s instead of the
-  // kernel's two hours. They come before dbname so that the caller's conninfo overrides them.
-  const char* keys[] = {"keepalives_idle",    "keepalives_interval",       "keepalives_count",
-                        "dbname",             "fallback_application_name", nullptr};
-  const char* values[] = {"10", "5", "3", conninfo.c_str(), app.c_str(), nullptr};
+  // kernel's two hours, and connect_timeout bounds a connection attempt into the void. They
+  // come before dbname so that the caller's conninfo overrides them.
+  const char* keys[] = {"keepalives_idle", "keepalives_interval", "keepalives_count",
+                        "connect_timeout", "dbname", "fallback_application_name", nullptr};
+  const char* values[] = {"10", "5", "3", "10", conninfo.c_str(), app.c_str(), nullptr};
   m_conn.reset(PQconnectdbParams(keys, values, 1));
   if (m_conn == nullptr) {
     throw PgError("", "out of memory allocating a PostgreSQL connection");

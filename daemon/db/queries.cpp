@@ -27,7 +27,8 @@ const Query k_rollback{"pgtq_rollback", "ROLLBACK"};
 const Query k_claim{"pgtq_claim",
                     "SELECT id, claim, task, args, attempt, max_attempts"
                     " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
-const Query k_finish_many{"pgtq_finish_many", "SELECT id FROM pgtq.finish_many($1::jsonb)"};
+const Query k_finish_many{"pgtq_finish_many",
+                           "SELECT id FROM pgtq.finish_many($1::jsonb) AS id"};
 const Query k_heartbeat{"pgtq_heartbeat",
                         "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::integer[], $3::interval)"
                         " AS id"};

@@ -1,0 +1,151 @@
+#include "app/app.hpp"
+
+#include "app/daemon_state.hpp"
+#include "app/signals.hpp"
+#include "app/systemd_notifier.hpp"
+#include "db/connection.hpp"
+#include "db/migrator.hpp"
+#include "db/pg_error.hpp"
+#include "plugin/plugin_loader.hpp"
+#include "queue/producer.hpp"
+#include "queue/scheduler.hpp"
+
+#include <build_config.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <thread>
+
+namespace pgtq::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string status_line(const Config& config, const DaemonState& state) {
+  std::string line = "queue " + config.queue + ": " + std::to_string(state.busy.load()) + "/" +
+                     std::to_string(config.concurrency) + " workers busy, " +
+                     std::to_string(state.succeeded.load()) + " done, " +
+                     std::to_string(state.failed.load()) + " failed";
+  if (!state.db_connected) {
+    line += ", database unavailable";
+  }
+  if (state.drain) {
+    line += ", stopping";
+  }
+  return line;
+}
+
+// Connects and checks (or migrates) the schema, retrying while the database is down.
+// Returns false when a signal asked to stop first. Throws SchemaMismatch.
+bool prepare_database(const Config& config) {
+  auto delay = std::chrono::milliseconds(250);
+  for (;;) {
+    try {
+      db::Connection connection(config.dsn, "pgtqd");
+      const db::Migrator migrator;
+      if (config.migrate) {
+        for (const auto& migration : migrator.migrate(connection)) {
+          spdlog::info("applied migration {}", migration.file_name);
+        }
+      }
+      migrator.require_current(connection);
+      return true;
+    } catch (const db::PgError& error) {
+      if (!error.is_connection_error()) {
+        throw;
+      }
+      spdlog::warn("waiting for the database: {}", error.what());
+    }
+    if (wait_for_signal(delay) == Signal::terminate) {
+      return false;
+    }
+    delay = std::min(delay * 2, std::chrono::milliseconds(30000));
+  }
+}
+
+} // namespace
+
+int App::run() {
+  block_signals(); // before any thread starts, so that all of them inherit the mask
+  install_crash_reporter();
+  SystemdNotifier notifier;
+  spdlog::info("pgtqd {} starting: queue \"{}\", database {}, plugins from {}", build::k_version,
+               m_config.queue, db::redact_conninfo(m_config.dsn), m_config.plugin_dir);
+
+  plugin::HandlerRegistry registry;
+  plugin::PluginLoader loader(registry, m_config.backoff);
+  loader.load_directory(m_config.plugin_dir);
+  if (registry.empty()) {
+    throw ConfigError("no task handlers were registered from " + m_config.plugin_dir);
+  }
+  std::string names;
+  for (const std::string& name : registry.names()) {
+    names += (names.empty() ? "" : ", ") + name;
+  }
+  spdlog::info("handling tasks: {}", names);
+
+  notifier.status("connecting to the database");
+  if (!prepare_database(m_config)) {
+    return k_exit_ok;
+  }
+
+  DaemonState state;
+  auto producer = std::make_unique<queue::Producer>(m_config, registry, state);
+  std::thread producer_thread([&] { producer->run(); });
+  queue::Scheduler scheduler(m_config);
+  if (m_config.scheduler) {
+    scheduler.start();
+  }
+
+  const auto watchdog = notifier.watchdog_interval();
+  // Short, so that a finished drain ends the process promptly.
+  const auto tick = std::chrono::milliseconds(200);
+  bool announced = false;
+  auto next_status = Clock::now();
+  while (!state.finished) {
+    const Signal signal = wait_for_signal(tick);
+    if (signal == Signal::terminate) {
+      if (!state.drain.exchange(true)) {
+        spdlog::info("shutdown requested; send the signal again to stop at once");
+        notifier.stopping(status_line(m_config, state));
+      } else {
+        spdlog::info("second shutdown request: releasing unfinished tasks now");
+        state.cancel_now = true;
+      }
+      producer->wake();
+    } else if (signal == Signal::hangup) {
+      spdlog::info("SIGHUP ignored: configuration is read at start; restart to apply changes");
+    }
+    if (!announced && state.ready) {
+      announced = true;
+      notifier.ready(status_line(m_config, state));
+    }
+    const auto now = Clock::now();
+    if (now >= next_status) {
+      notifier.status(status_line(m_config, state));
+      next_status = now + std::chrono::seconds(2);
+    }
+    // Only a loop that still turns is healthy; a hung one lets systemd restart us.
+    const auto last_turn = Clock::time_point(Clock::duration(state.last_turn.load()));
+    if (watchdog && now - last_turn < std::max<Clock::duration>(*watchdog, std::chrono::seconds(10))) {
+      notifier.watchdog();
+    }
+  }
+
+  scheduler.stop();
+  producer_thread.join();
+  const bool workers_idle = producer->wait_workers_idle(std::chrono::seconds(2));
+  producer.reset();
+  spdlog::info("stopped: {} done, {} failed", state.succeeded.load(), state.failed.load());
+  if (!workers_idle) {
+    // A handler ignored should_stop(); its thread still runs plugin code, so neither the
+    // plugins nor the process's static objects can be torn down under it.
+    spdlog::warn("a handler did not return in time; exiting without unloading plugins");
+    spdlog::shutdown();
+    std::_Exit(k_exit_ok);
+  }
+  loader.unload_all();
+  return k_exit_ok;
+}
+
+} // namespace pgtq::app

@@ -1,0 +1,37 @@
+#include "app/config.hpp"
+
+namespace pgtq::app {
+
+void Config::validate() const {
+  if (!plugin::is_valid_name(queue)) {
+    throw ConfigError("queue \"" + queue + "\" must be 1-128 characters from [A-Za-z0-9_.:-]");
+  }
+  if (concurrency < 1 || concurrency > 1024) {
+    throw ConfigError("concurrency must be between 1 and 1024");
+  }
+  if (lease.count() < 1) {
+    throw ConfigError("lease must be at least 1 second");
+  }
+  if (heartbeat.count() <= 0 || heartbeat.count() * 2 > lease.count()) {
+    throw ConfigError("heartbeat must be positive and at most half the lease, so that one "
+                      "late heartbeat does not lose it");
+  }
+  if (poll_interval.count() <= 0) {
+    throw ConfigError("poll-interval must be positive");
+  }
+  if (shutdown_grace.count() < 0) {
+    throw ConfigError("shutdown-grace must not be negative");
+  }
+  if (scheduler_interval.count() <= 0) {
+    throw ConfigError("scheduler-interval must be positive");
+  }
+  if (backoff.base_s <= 0 || backoff.factor < 1 || backoff.cap_s < backoff.base_s) {
+    throw ConfigError("backoff needs base > 0, factor >= 1 and cap >= base");
+  }
+  if (log_level != "trace" && log_level != "debug" && log_level != "info" && log_level != "warn" &&
+      log_level != "error") {
+    throw ConfigError("log-level must be one of trace, debug, info, warn, error");
+  }
+}
+
+} // namespace pgtq::app

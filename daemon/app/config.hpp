@@ -1,0 +1,41 @@
+#pragma once
+
+#include "plugin/handler_registry.hpp"
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+namespace pgtq::app {
+
+// A bad option or config file: pgtqd exits 78 (EX_CONFIG), which the systemd unit does not
+// restart on.
+class ConfigError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+using Seconds = std::chrono::duration<double>;
+
+// Everything pgtqd is told, from the command line, the config file and PGTQ_* variables.
+struct Config {
+  std::string queue;
+  std::string dsn;        // libpq conninfo or URI; empty: PG* environment variables
+  std::string plugin_dir; // every *.so in it is loaded
+  int concurrency = 8;    // worker threads
+  std::string log_level = "info";
+  Seconds lease{15};          // how long a claim holds without a heartbeat
+  Seconds heartbeat{5};       // how often leases are renewed
+  Seconds poll_interval{2};   // claim attempt without a notification (pooler fallback)
+  Seconds shutdown_grace{30}; // how long running tasks may finish after SIGTERM
+  plugin::BackoffPolicy backoff;
+  bool scheduler = true;
+  Seconds scheduler_interval{1};
+  bool migrate = false;
+  std::string worker_name; // host:pid unless given
+
+  // Throws ConfigError naming the first bad setting.
+  void validate() const;
+};
+
+} // namespace pgtq::app

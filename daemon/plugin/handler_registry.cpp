@@ -1,0 +1,96 @@
+#include "plugin/handler_registry.hpp"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace pgtq::plugin {
+
+bool is_valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == ':' || c == '-';
+  });
+}
+
+std::string HandlerRegistry::add(const std::string& plugin, const pgtq_handler& table,
+                                 const BackoffPolicy& defaults) {
+  // Fields past what the plugin was compiled with count as absent (zero).
+  pgtq_handler copy{};
+  const std::size_t known = std::min<std::size_t>(table.struct_size, sizeof(pgtq_handler));
+  if (known < offsetof(pgtq_handler, destroy) + sizeof(copy.destroy)) {
+    return "handler struct too small (" + std::to_string(table.struct_size) + " bytes)";
+  }
+  std::copy_n(reinterpret_cast<const unsigned char*>(&table), known,
+              reinterpret_cast<unsigned char*>(&copy));
+  if (copy.name == nullptr) {
+    return "handler without a name";
+  }
+  const std::string name = copy.name;
+  if (!is_valid_name(name)) {
+    return "task name \"" + name + "\" is not 1-128 characters from [A-Za-z0-9_.:-]";
+  }
+  if (copy.handle == nullptr) {
+    return "handler \"" + name + "\" has no handle function";
+  }
+  if (const auto existing = m_handlers.find(name); existing != m_handlers.end()) {
+    return "task name \"" + name + "\" is already registered by plugin \"" +
+           existing->second.plugin + "\"";
+  }
+  Handler handler;
+  handler.name = name;
+  handler.plugin = plugin;
+  handler.table = copy;
+  handler.table.name = nullptr; // the copy in handler.name is the one to use
+  handler.backoff = defaults;
+  if (copy.backoff_base_s > 0) {
+    handler.backoff.base_s = copy.backoff_base_s;
+  }
+  if (copy.backoff_factor > 0) {
+    handler.backoff.factor = copy.backoff_factor;
+  }
+  if (copy.backoff_cap_s > 0) {
+    handler.backoff.cap_s = copy.backoff_cap_s;
+  }
+  m_handlers.emplace(name, std::move(handler));
+  return {};
+}
+
+const Handler* HandlerRegistry::find(const std::string& name) const {
+  const auto found = m_handlers.find(name);
+  return found == m_handlers.end() ? nullptr : &found->second;
+}
+
+std::vector<std::string> HandlerRegistry::names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, handler] : m_handlers) {
+    names.push_back(name);
+  }
+  return names;
+}
+
+void HandlerRegistry::remove_plugin(const std::string& plugin) {
+  for (auto it = m_handlers.begin(); it != m_handlers.end();) {
+    if (it->second.plugin == plugin) {
+      if (it->second.table.destroy != nullptr) {
+        it->second.table.destroy(it->second.table.user_data);
+      }
+      it = m_handlers.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void HandlerRegistry::destroy_all() {
+  for (auto& [name, handler] : m_handlers) {
+    if (handler.table.destroy != nullptr) {
+      handler.table.destroy(handler.table.user_data);
+      handler.table.destroy = nullptr;
+    }
+  }
+}
+
+} // namespace pgtq::plugin

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <pgtq/plugin.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pgtq::plugin {
+
+// Per-task-name retry backoff, in seconds: base * factor^(attempt-1), capped, +-20 % jitter.
+struct BackoffPolicy {
+  double base_s = 1.0;
+  double factor = 2.0;
+  double cap_s = 3600.0;
+};
+
+// A registered handler: the plugin's pgtq_handler as copied at registration.
+struct Handler {
+  std::string name;
+  std::string plugin; // the plugin that registered it, for logs
+  pgtq_handler table{};
+  BackoffPolicy backoff;
+};
+
+// Task name -> handler. Filled while plugins initialise, read-only afterwards, so worker
+// threads may look up without locking.
+class HandlerRegistry {
+public:
+  // Returns an empty string on success, else why the handler was refused.
+  std::string add(const std::string& plugin, const pgtq_handler& table, const BackoffPolicy& defaults);
+
+  const Handler* find(const std::string& name) const;
+  std::vector<std::string> names() const;
+  bool empty() const { return m_handlers.empty(); }
+  // Removes (and destroys) every handler of one plugin: used when its init() fails.
+  void remove_plugin(const std::string& plugin);
+  // Calls every handler's destroy() once; used at shutdown.
+  void destroy_all();
+
+private:
+  std::map<std::string, Handler> m_handlers;
+};
+
+// Task and queue names: 1 to 128 characters from [A-Za-z0-9_.:-] (as sql/0002_push.sql).
+bool is_valid_name(const std::string& name);
+
+} // namespace pgtq::plugin

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "app/config.hpp"
+#include "db/connection.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace pgtq::queue {
+
+// The scheduler thread: on its own connection, runs pgtq.tick() every scheduler-interval
+// (and right when the next delayed task is due, or when a delayed task is pushed): due
+// scheduled tasks become queued, tasks whose lease expired are rescued. Any number of
+// daemons may run one; pgtq.tick() lets one of them work at a time.
+class Scheduler {
+public:
+  explicit Scheduler(const app::Config& config);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void start();
+  void stop();
+
+private:
+  using Clock = std::chrono::steady_clock;
+
+  void run();
+  // Returns when the next tick is due.
+  Clock::time_point tick();
+  void wait_until(Clock::time_point deadline);
+
+  const app::Config& m_config;
+  std::optional<db::Connection> m_connection;
+  std::atomic<bool> m_stopping{false};
+  int m_wake_fd = -1;
+  std::thread m_thread;
+};
+
+} // namespace pgtq::queue

@@ -1,0 +1,91 @@
+#include "queue/task_executor.hpp"
+
+#include "plugin/host_api.hpp"
+#include "queue/backoff.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pgtq::queue {
+namespace {
+
+thread_local const ClaimedTask* t_current_task = nullptr;
+
+// Marks the thread as running a task for as long as the handler call lasts.
+class CurrentTask {
+public:
+  explicit CurrentTask(const ClaimedTask& task) { t_current_task = &task; }
+  ~CurrentTask() { t_current_task = nullptr; }
+  CurrentTask(const CurrentTask&) = delete;
+  CurrentTask& operator=(const CurrentTask&) = delete;
+};
+
+Outcome failed(const ClaimedTask& task, OutcomeStatus status, std::string error,
+               double retry_in_s = 0) {
+  Outcome outcome;
+  outcome.id = task.id;
+  outcome.claim = task.claim;
+  outcome.status = status;
+  outcome.error = std::move(error);
+  outcome.retry_in_s = retry_in_s;
+  return outcome;
+}
+
+} // namespace
+
+const ClaimedTask* current_task() noexcept { return t_current_task; }
+
+Outcome TaskExecutor::run(const ClaimedTask& task, const std::atomic<bool>& stop) const {
+  const plugin::Handler* handler = m_registry.find(task.name);
+  if (handler == nullptr) {
+    // claim() only hands out names this daemon registered, so this is a bug, not bad input.
+    return failed(task, OutcomeStatus::fail, "pgtqd has no handler for task \"" + task.name + "\"");
+  }
+
+  pgtq_task context;
+  context.task = &task;
+  context.stop = &stop;
+  int status = PGTQ_RETRY;
+  try {
+    const CurrentTask marker(task);
+    status = handler->table.handle(handler->table.user_data, &context);
+  } catch (...) {
+    // The ABI forbids exceptions here; a C++ plugin not using plugin.hpp may still throw.
+    return failed(task, OutcomeStatus::retry,
+                  "plugin \"" + handler->plugin + "\" let an exception escape its handler",
+                  backoff_seconds(handler->backoff, task.attempt));
+  }
+
+  const double delay = context.retry_delay_s.value_or(backoff_seconds(handler->backoff, task.attempt));
+  switch (status) {
+  case PGTQ_DONE: {
+    if (!context.invalid_result.empty()) {
+      return failed(task, OutcomeStatus::fail,
+                    "handler set an invalid result: " + context.invalid_result);
+    }
+    Outcome outcome;
+    outcome.id = task.id;
+    outcome.claim = task.claim;
+    outcome.status = OutcomeStatus::done;
+    outcome.result = std::move(context.result);
+    return outcome;
+  }
+  case PGTQ_RETRY:
+    return failed(task, OutcomeStatus::retry,
+                  context.error.empty() ? (stop.load() ? "stopped before finishing"
+                                                       : "handler asked for a retry")
+                                        : std::move(context.error),
+                  delay);
+  case PGTQ_FAIL:
+    return failed(task, OutcomeStatus::fail,
+                  context.error.empty() ? "handler failed" : std::move(context.error));
+  case PGTQ_SNOOZE:
+    return failed(task, OutcomeStatus::snooze, {},
+                  context.retry_delay_s.value_or(handler->backoff.base_s));
+  default:
+    return failed(task, OutcomeStatus::fail,
+                  "handler returned an unknown status " + std::to_string(status) +
+                      " (plugin \"" + handler->plugin + "\")");
+  }
+}
+
+} // namespace pgtq::queue

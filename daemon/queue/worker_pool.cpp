@@ -1,0 +1,74 @@
+#include "queue/worker_pool.hpp"
+
+namespace pgtq::queue {
+
+WorkerPool::WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome)
+    : m_executor(executor), m_on_outcome(std::move(on_outcome)) {
+  m_threads.reserve(static_cast<std::size_t>(threads));
+  for (int i = 0; i < threads; ++i) {
+    m_threads.emplace_back([this] { work(); });
+  }
+}
+
+WorkerPool::~WorkerPool() { shutdown(); }
+
+void WorkerPool::submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop) {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_jobs.push_back({std::move(task), std::move(stop)});
+    ++m_busy;
+  }
+  m_wakeup.notify_one();
+}
+
+void WorkerPool::work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(m_mutex);
+      m_wakeup.wait(lock, [this] { return m_closing || !m_jobs.empty(); });
+      if (m_jobs.empty()) {
+        return;
+      }
+      job = std::move(m_jobs.front());
+      m_jobs.pop_front();
+    }
+    m_on_outcome(m_executor.run(job.task, *job.stop));
+    {
+      const std::lock_guard lock(m_mutex);
+      --m_busy;
+    }
+    m_idle.notify_all();
+  }
+}
+
+bool WorkerPool::wait_idle_until(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(m_mutex);
+  return m_idle.wait_until(lock, deadline, [this] { return m_busy.load() == 0; });
+}
+
+void WorkerPool::shutdown() {
+  bool idle = false;
+  {
+    const std::lock_guard lock(m_mutex);
+    m_closing = true;
+    // Jobs not started yet are dropped: the producer releases them back to the queue.
+    m_busy -= static_cast<int>(m_jobs.size());
+    m_jobs.clear();
+    idle = m_busy.load() == 0;
+  }
+  m_wakeup.notify_all();
+  for (std::thread& thread : m_threads) {
+    if (!thread.joinable()) {
+      continue;
+    }
+    if (idle) {
+      thread.join();
+    } else {
+      thread.detach();
+    }
+  }
+  m_threads.clear();
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "queue/task.hpp"
+#include "queue/task_executor.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pgtq::queue {
+
+// N threads running tasks handed over by the producer. Each finished attempt is passed
+// to on_outcome (from the worker thread).
+class WorkerPool {
+public:
+  using OutcomeSink = std::function<void(Outcome&&)>;
+
+  WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // stop is shared with the producer, which raises it on shutdown, cancellation or a lost
+  // lease; the handler sees it through task_should_stop().
+  void submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop);
+
+  int size() const { return static_cast<int>(m_threads.size()); }
+  // Tasks submitted and not finished yet (queued here or running).
+  int busy() const { return m_busy.load(); }
+
+  // Waits until no task runs or the deadline passes; returns whether the pool is idle.
+  bool wait_idle_until(std::chrono::steady_clock::time_point deadline);
+
+  // Stops the threads. Threads still stuck in a handler are detached and left to the end
+  // of the process: a handler that ignores should_stop() cannot be interrupted safely.
+  void shutdown();
+
+private:
+  struct Job {
+    ClaimedTask task;
+    std::shared_ptr<std::atomic<bool>> stop;
+  };
+
+  void work();
+
+  const TaskExecutor& m_executor;
+  OutcomeSink m_on_outcome;
+  std::mutex m_mutex;
+  std::condition_variable m_wakeup;
+  std::condition_variable m_idle;
+  std::deque<Job> m_jobs;
+  bool m_closing = false;
+  std::atomic<int> m_busy{0};
+  std::vector<std::thread> m_threads;
+};
+
+} // namespace pgtq::queue
