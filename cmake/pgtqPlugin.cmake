@@ -1,0 +1,68 @@
+# pgtq_add_plugin(): build a pgtqd handler plugin the way pgtqd expects to load it.
+#
+#   pgtq_add_plugin(<name> SOURCES <file>... [OUTPUT_DIRECTORY <dir>]
+#                   [INSTALL [DESTINATION <dir>] [COMPONENT <component>]])
+#
+# Creates a MODULE library <name>.so (no "lib" prefix: pgtqd names plugins by file name)
+# that exports only pgtq_plugin_entry: everything else is hidden, so two plugins can use
+# different versions of the same library without their symbols colliding in pgtqd.
+# Undefined symbols fail the link here rather than the dlopen() in production.
+#
+# OUTPUT_DIRECTORY puts the built .so there, e.g. one directory for all of a project's
+# plugins so that a development pgtqd can load them all with --plugin-dir.
+#
+# INSTALL installs it, mode 0644 (a plugin is loaded, never executed), to DESTINATION,
+# by default ${PGTQ_PLUGIN_INSTALL_DIR} if set, else ${CMAKE_INSTALL_LIBDIR}/pgtq/plugins
+# under your own install prefix (what a distribution package wants). To install next to
+# the pgtqd you built against, use DESTINATION "${pgtq_PLUGIN_DIR}".
+#
+# Shipped with pgtq's CMake package (find_package(pgtq)); pgtq's own build can include it too.
+include_guard(GLOBAL)
+
+function(pgtq_add_plugin name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg
+    "INSTALL" "OUTPUT_DIRECTORY;DESTINATION;COMPONENT" "SOURCES")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "pgtq_add_plugin(${name}): unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_SOURCES)
+    message(FATAL_ERROR "pgtq_add_plugin(${name}): SOURCES is required")
+  endif()
+  if((arg_DESTINATION OR arg_COMPONENT) AND NOT arg_INSTALL)
+    message(FATAL_ERROR "pgtq_add_plugin(${name}): DESTINATION and COMPONENT need INSTALL")
+  endif()
+
+  add_library(${name} MODULE ${arg_SOURCES})
+  set_target_properties(${name} PROPERTIES
+    PREFIX ""
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  if(arg_OUTPUT_DIRECTORY)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")
+  endif()
+  target_link_libraries(${name} PRIVATE pgtq::plugin_api)
+  if(NOT APPLE)
+    target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+  endif()
+
+  if(arg_INSTALL)
+    set(destination "${arg_DESTINATION}")
+    if(NOT destination)
+      if(PGTQ_PLUGIN_INSTALL_DIR)
+        set(destination "${PGTQ_PLUGIN_INSTALL_DIR}")
+      else()
+        include(GNUInstallDirs)
+        set(destination "${CMAKE_INSTALL_LIBDIR}/pgtq/plugins")
+      endif()
+    endif()
+    set(component)
+    if(arg_COMPONENT)
+      set(component COMPONENT "${arg_COMPONENT}")
+    endif()
+    install(TARGETS ${name}
+            LIBRARY DESTINATION "${destination}"
+                    PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ
+                    ${component})
+  endif()
+endfunction()

@@ -1,0 +1,117 @@
+#!/bin/bash
+# install_test.sh LAYOUT_ENV
+# Installs the build into a temporary tree and checks it the way its users meet it:
+#  1. the install layout (binaries, headers, schema, systemd files, CMake and pkg-config);
+#  2. every installed plugin is mode 0644 and exports only pgtq_plugin_entry;
+#  3. a third-party plugin project builds against the installed tree alone, with
+#     find_package(pgtq) + pgtq_add_plugin(), exports only pgtq_plugin_entry, passes the
+#     ABI handshake when dlopen()ed, and pgtq::client links;
+#  4. pkg-config finds pgtq and pgtq-plugin, and their flags compile the headers.
+set -euo pipefail
+# shellcheck source=/dev/null
+source "$1"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+check_file() { [ -f "$1" ] || fail "missing ${1#"$tmp"/}"; }
+check_exe() { [ -f "$1" ] && [ -x "$1" ] || fail "missing or not executable: ${1#"$tmp"/}"; }
+# A path as installed: relative ones under the prefix, absolute ones (e.g. /etc/pgtq for
+# prefix /usr) under DESTDIR only.
+at() { case "$1" in /*) echo "$root$1" ;; *) echo "$prefix/$1" ;; esac; }
+exports_only_entry() {
+  local symbols
+  symbols="$(nm -D --defined-only "$1" | awk '{ print $NF }' | sort -u | tr '\n' ' ')"
+  [ "$symbols" = "pgtq_plugin_entry " ] ||
+    fail "${1#"$tmp"/} exports [${symbols% }], expected only pgtq_plugin_entry"
+}
+
+# DESTDIR as well as --prefix: an absolute install destination then still lands in $tmp
+# instead of the live system.
+root="$tmp/root"
+prefix="$root/opt/pgtq"
+DESTDIR="$root" "$cmake" --install "$build_dir" --prefix /opt/pgtq >"$tmp/install.log" ||
+  { cat "$tmp/install.log"; fail "cmake --install failed"; exit 1; }
+
+# 1. Layout.
+check_exe "$prefix/$bindir/pgtqctl"
+if [ "$has_pgtqd" = 1 ]; then
+  check_exe "$prefix/$sbindir/pgtqd"
+else
+  echo "note: no pgtqd target in this build, not checking $sbindir/pgtqd"
+fi
+check_file "$prefix/$includedir/pgtq/plugin.h"
+migrations=("$source_dir"/sql/migrations/*.sql)
+for sql in "${migrations[@]}"; do
+  cmp -s "$sql" "$prefix/$sqldir/$(basename "$sql")" || fail "schema $(basename "$sql") not installed to $sqldir"
+done
+for file in pgtqConfig.cmake pgtqConfigVersion.cmake pgtqTargets.cmake pgtqPlugin.cmake; do
+  check_file "$prefix/$cmakedir/$file"
+done
+check_file "$prefix/$libdir/pkgconfig/pgtq.pc"
+check_file "$prefix/$libdir/pkgconfig/pgtq-plugin.pc"
+unit="$(at "$unitdir")/pgtqd@.service"
+check_file "$unit"
+grep -q "^ExecStart=$full_sbindir/pgtqd --queue %i " "$unit" 2>/dev/null ||
+  fail "pgtqd@.service: ExecStart does not run $full_sbindir/pgtqd --queue %i"
+grep -q '^u pgtq ' "$(at "$sysusersdir")/pgtq.conf" 2>/dev/null || fail "sysusers file does not create user pgtq"
+check_file "$(at "$docdir")/example.conf"
+check_file "$(at "$confdir")/example.conf.sample"
+[ ! -e "$(at "$confdir")/example.conf" ] || fail "an example.conf in the config dir would be read as a queue's config"
+
+# 2. Installed plugins (the examples, once they exist).
+shopt -s nullglob
+for plugin in "$prefix/$plugindir"/*.so; do
+  [ "$(stat -c %a "$plugin")" = 644 ] || fail "${plugin#"$tmp"/} has mode $(stat -c %a "$plugin"), expected 644"
+  exports_only_entry "$plugin"
+done
+shopt -u nullglob
+
+# 3. A third-party project against the installed tree only.
+tp_build="$tmp/thirdparty-build"
+tp_prefix="$tmp/thirdparty-install"
+if "$cmake" -S "$fixture_dir" -B "$tp_build" -G "$generator" \
+     -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_INSTALL_PREFIX="$tp_prefix" \
+     -DCMAKE_C_COMPILER="$c_compiler" -DCMAKE_CXX_COMPILER="$cxx_compiler" \
+     -DCMAKE_BUILD_TYPE=Release >"$tmp/tp-configure.log" 2>&1 &&
+   "$cmake" --build "$tp_build" >"$tmp/tp-build.log" 2>&1 &&
+   "$cmake" --install "$tp_build" >"$tmp/tp-install.log" 2>&1; then
+  grep -q "pgtq found: $prefix/" "$tmp/tp-configure.log" ||
+    fail "the fixture did not find pgtq in the test prefix"
+  plugin="$(find "$tp_prefix" -name hello.so | head -n 1)"
+  if [ -z "$plugin" ]; then
+    fail "pgtq_add_plugin(... INSTALL) installed no hello.so under $tp_prefix"
+  else
+    case "$plugin" in "$tp_prefix/$libdir/pgtq/plugins/hello.so" | "$tp_prefix"/lib*/pgtq/plugins/hello.so) ;;
+      *) fail "hello.so installed to ${plugin#"$tmp"/}, expected LIBDIR/pgtq/plugins" ;; esac
+    [ "$(stat -c %a "$plugin")" = 644 ] || fail "installed hello.so has mode $(stat -c %a "$plugin"), expected 644"
+    exports_only_entry "$plugin"
+    "$tp_build/probe" "$plugin" || fail "hello.so did not pass the handshake"
+  fi
+else
+  cat "$tmp"/tp-*.log >&2
+  fail "the third-party plugin project did not configure, build or install"
+fi
+
+# 4. pkg-config.
+export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
+for pc in pgtq pgtq-plugin; do
+  if cflags="$(pkg-config --cflags "$pc")"; then
+    echo "pkg-config --cflags $pc: $cflags"
+    echo '#include <pgtq/plugin.h>' | "$c_compiler" $cflags -fsyntax-only -x c - ||
+      fail "pkg-config --cflags $pc does not find <pgtq/plugin.h>"
+  else
+    fail "pkg-config does not find $pc"
+  fi
+done
+pc_plugindir="$(pkg-config --variable=plugindir pgtq-plugin)"
+[ "$(realpath -m "$pc_plugindir")" = "$(realpath -m "$prefix/$plugindir")" ] ||
+  fail "pgtq-plugin.pc plugindir is $pc_plugindir, expected $prefix/$plugindir"
+pkg-config --print-requires pgtq | grep -q '^libpq' || fail "pgtq.pc does not require libpq"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed" >&2
+  exit 1
+fi
+echo "PASS"
