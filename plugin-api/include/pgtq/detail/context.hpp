@@ -1,0 +1,99 @@
+// pgtq::Context: what a running handler may ask of pgtqd about its task.
+#ifndef PGTQ_DETAIL_CONTEXT_HPP
+#define PGTQ_DETAIL_CONTEXT_HPP
+
+#include "pgtq/plugin.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+// True when the host table is large enough to hold member and fills it in. ABI rule: a
+// member newer than what the host was built with lies past its struct_size.
+#define PGTQ_DETAIL_HOST_HAS(api, member)                                                        \
+  (offsetof(pgtq_host_api, member) + sizeof((api).member) <= (api).struct_size &&               \
+   (api).member != nullptr)
+
+namespace pgtq {
+
+enum class LogLevel {
+  debug = PGTQ_LOG_DEBUG,
+  info = PGTQ_LOG_INFO,
+  warn = PGTQ_LOG_WARN,
+  error = PGTQ_LOG_ERROR
+};
+
+namespace detail {
+
+inline void host_log(const pgtq_host_api& api, pgtq_host* host, LogLevel level,
+                     std::string_view message) noexcept {
+  if (PGTQ_DETAIL_HOST_HAS(api, log)) {
+    api.log(host, static_cast<int>(level), message.data(), message.size());
+  }
+}
+
+} // namespace detail
+
+// Take `pgtq::Context&` as a handler's first parameter to use it. Valid only while the
+// handler runs (it wraps the BORROWED pgtq_task); do not keep it or hand it to other threads
+// that outlive the call.
+class Context {
+public:
+  Context(const pgtq_host_api& api, pgtq_host* host, pgtq_task* task) noexcept
+      : m_api(&api), m_host(host), m_task(task) {}
+
+  std::int64_t id() const noexcept {
+    return PGTQ_DETAIL_HOST_HAS(*m_api, task_id) ? m_api->task_id(m_task) : 0;
+  }
+  // 1 on the first run.
+  std::int32_t attempt() const noexcept {
+    return PGTQ_DETAIL_HOST_HAS(*m_api, task_attempt) ? m_api->task_attempt(m_task) : 0;
+  }
+  std::string_view name() const noexcept {
+    const char* name = PGTQ_DETAIL_HOST_HAS(*m_api, task_name) ? m_api->task_name(m_task) : nullptr;
+    return name != nullptr ? std::string_view(name) : std::string_view();
+  }
+  // The raw args text (an array or an object).
+  std::string_view args() const noexcept {
+    const char* json = nullptr;
+    std::size_t len = 0;
+    if (PGTQ_DETAIL_HOST_HAS(*m_api, task_args)) {
+      m_api->task_args(m_task, &json, &len);
+    }
+    return json != nullptr ? std::string_view(json, len) : std::string_view();
+  }
+
+  // Poll in long loops; when true, give up with pgtq::Retry so the task runs again later.
+  bool should_stop() const noexcept {
+    return PGTQ_DETAIL_HOST_HAS(*m_api, task_should_stop) && m_api->task_should_stop(m_task) != 0;
+  }
+
+  // Overrides the backoff for this attempt's retry or snooze, whatever ends it.
+  void set_retry_delay(double seconds) const noexcept {
+    if (PGTQ_DETAIL_HOST_HAS(*m_api, task_set_retry_delay)) {
+      m_api->task_set_retry_delay(m_task, seconds);
+    }
+  }
+
+  void log(LogLevel level, std::string_view message) const noexcept {
+    detail::host_log(*m_api, m_host, level, message);
+  }
+  void debug(std::string_view message) const noexcept { log(LogLevel::debug, message); }
+  void info(std::string_view message) const noexcept { log(LogLevel::info, message); }
+  void warn(std::string_view message) const noexcept { log(LogLevel::warn, message); }
+  void error(std::string_view message) const noexcept { log(LogLevel::error, message); }
+
+  // The C level, for anything the wrapper does not cover.
+  const pgtq_host_api& api() const noexcept { return *m_api; }
+  pgtq_host* host() const noexcept { return m_host; }
+  pgtq_task* task() const noexcept { return m_task; }
+
+private:
+  const pgtq_host_api* m_api;
+  pgtq_host* m_host;
+  pgtq_task* m_task;
+};
+
+} // namespace pgtq
+
+#endif

@@ -1,0 +1,331 @@
+// C++ layer over the pgtq plugin ABI (plugin.h). Header-only; needs C++20 and RapidJSON.
+//
+// A handler is an ordinary typed function. Its JSON args (an array: by position; an object:
+// by the parameter names given at registration) are converted to its parameter types and
+// its return value becomes the task's JSON result:
+//
+//   int add_numbers(int a, int b) { return a + b; }
+//   std::string greet(const std::string& name, std::optional<std::string> greeting) {...}
+//
+//   PGTQ_PLUGIN("math", "1.0", [](pgtq::Registry& r) {
+//     PGTQ_HANDLER(r, add_numbers);                       // [2, 3] -> 5
+//     r.add("greet", greet, {"name", "greeting"});        // also {"name": "Ada"}
+//     r.add("flaky", flaky).backoff(0.1, 2, 5);
+//   });
+//
+// Parameters: bool, integers (range-checked), float/double, std::string, std::string_view
+// (valid until the handler returns), std::vector<T>, std::optional<T> (absent or null ->
+// nullopt; trailing optionals may be left out of an array), std::map/unordered_map<std::string,
+// T>, pgtq::Json (one argument as JSON text), const rapidjson::Value& (borrowed), or a single
+// pgtq::Args (all args, unchecked). An optional first parameter pgtq::Context& gives the task id,
+// attempt, name, should_stop(), logging and set_retry_delay().
+// Results: void (null), the same types, const char*, rapidjson::Value/Document.
+//
+// Outcomes: returning -> PGTQ_DONE; throw pgtq::Retry{"why"} or pgtq::Retry{"why", seconds}
+// -> PGTQ_RETRY; pgtq::PermanentError{"why"} or args that do not fit the parameters ->
+// PGTQ_FAIL; pgtq::Snooze{seconds} -> PGTQ_SNOOZE; any other exception -> PGTQ_RETRY with
+// its message. No exception leaves the plugin: init, handle, destroy and fini are all
+// guarded. Handlers may run on several threads at once and are called through a const
+// reference, so a lambda cannot be `mutable`; guard shared state yourself.
+//
+// Setup runs inside the plugin's init(): throw from it to refuse to load. Handlers are
+// handed to pgtqd only after setup returns, so a failed setup registers nothing; if pgtqd
+// refuses a handler (e.g. a name another plugin already has), the whole plugin fails to load.
+#ifndef PGTQ_PLUGIN_HPP
+#define PGTQ_PLUGIN_HPP
+
+#include "pgtq/detail/context.hpp"
+#include "pgtq/detail/errors.hpp"
+#include "pgtq/detail/handler_box.hpp"
+#include "pgtq/detail/json_types.hpp"
+#include "pgtq/detail/signature.hpp"
+#include "pgtq/plugin.h"
+
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace pgtq {
+
+// Retry backoff for one task name: delay = base_s * factor^(attempt-1), capped at cap_s.
+// A field <= 0 keeps pgtqd's setting.
+struct Backoff {
+  double base_s = 0;
+  double factor = 0;
+  double cap_s = 0;
+};
+
+namespace detail {
+
+// Owns a handler box until pgtqd accepts it.
+struct PendingHandler {
+  BoxHeader* header = nullptr;
+  void* user_data = nullptr;
+  void (*destroy)(void*) noexcept = nullptr;
+  pgtq_status (*handle)(void*, pgtq_task*) noexcept = nullptr;
+  Backoff backoff;
+
+  PendingHandler() = default;
+  PendingHandler(const PendingHandler&) = delete;
+  PendingHandler& operator=(const PendingHandler&) = delete;
+  ~PendingHandler() {
+    if (user_data != nullptr) {
+      destroy(user_data);
+    }
+  }
+};
+
+inline bool is_valid_task_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) {
+    return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == ':' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace detail
+
+// Returned by Registry::add to adjust the handler just added.
+class HandlerRef {
+public:
+  explicit HandlerRef(detail::PendingHandler& pending) noexcept : m_pending(&pending) {}
+
+  // Lets object args name the parameters (after pgtq::Context&), in order.
+  HandlerRef& names(std::initializer_list<std::string_view> names) {
+    detail::BoxHeader& header = *m_pending->header;
+    if (header.takes_args) {
+      throw std::invalid_argument("handler \"" + header.name +
+                                  "\" takes pgtq::Args, which has no parameter names");
+    }
+    if (names.size() != header.arity) {
+      throw std::invalid_argument("handler \"" + header.name + "\" has " +
+                                  std::to_string(header.arity) + " parameters but " +
+                                  std::to_string(names.size()) + " names were given");
+    }
+    std::vector<std::string> checked;
+    for (const std::string_view name : names) {
+      for (const std::string& seen : checked) {
+        if (name.empty() || seen == name) {
+          throw std::invalid_argument("handler \"" + header.name +
+                                      "\": parameter names must be distinct and non-empty");
+        }
+      }
+      checked.emplace_back(name);
+    }
+    header.param_names = std::move(checked);
+    return *this;
+  }
+
+  HandlerRef& backoff(const Backoff& backoff) noexcept {
+    m_pending->backoff = backoff;
+    return *this;
+  }
+  HandlerRef& backoff(double base_s, double factor, double cap_s) noexcept {
+    return backoff(Backoff{base_s, factor, cap_s});
+  }
+
+private:
+  detail::PendingHandler* m_pending;
+};
+
+// Handed to the plugin's setup function during init().
+class Registry {
+public:
+  Registry(const pgtq_host_api& api, pgtq_host* host, std::string_view config) noexcept
+      : m_api(&api), m_host(host), m_config(config) {}
+
+  // Registers fn under name. fn is copied or moved into a heap object that pgtqd owns until
+  // it unloads the plugin.
+  template <class F>
+  HandlerRef add(std::string_view name, F&& fn, std::initializer_list<std::string_view> names = {}) {
+    using Fn = std::decay_t<F>;
+    static_assert(detail::has_signature<Fn>,
+                  "pgtq: cannot read the handler's parameter types; generic lambdas, templates "
+                  "and overload sets need a concrete signature");
+    static_assert(detail::signature_of<Fn>::const_call,
+                  "pgtq: a handler may run on several threads at once and is called through a "
+                  "const reference; drop `mutable` and guard shared state yourself");
+    if (!detail::is_valid_task_name(name)) {
+      throw std::invalid_argument("task name \"" + std::string(name) +
+                                  "\" is not 1-128 characters from [A-Za-z0-9_.:-]");
+    }
+    for (const auto& pending : m_pending) {
+      if (pending->header->name == name) {
+        throw std::invalid_argument("task name \"" + std::string(name) + "\" added twice");
+      }
+    }
+    auto box = std::make_unique<detail::HandlerBox<Fn>>(std::forward<F>(fn));
+    box->name = name;
+    box->api = m_api;
+    box->host = m_host;
+    auto pending = std::make_unique<detail::PendingHandler>();
+    pending->header = box.get();
+    pending->handle = &detail::HandlerBox<Fn>::handle;
+    pending->destroy = &detail::HandlerBox<Fn>::destroy;
+    pending->user_data = box.release();
+    m_pending.push_back(std::move(pending));
+    HandlerRef ref(*m_pending.back());
+    if (names.size() != 0) {
+      ref.names(names);
+    }
+    return ref;
+  }
+
+  // Runs in fini(), after pgtqd destroyed every handler; last added runs first.
+  void on_unload(std::function<void()> hook) { m_unload_hooks.push_back(std::move(hook)); }
+
+  // The plugin's config entry; BORROWED, valid during setup.
+  std::string_view config() const noexcept { return m_config; }
+  void log(LogLevel level, std::string_view message) const noexcept {
+    detail::host_log(*m_api, m_host, level, message);
+  }
+  const pgtq_host_api& api() const noexcept { return *m_api; }
+  pgtq_host* host() const noexcept { return m_host; }
+
+  // Hands every handler to pgtqd; throws when it refuses one. Called by the plugin's init().
+  void commit() {
+    for (const auto& pending : m_pending) {
+      pgtq_handler table{};
+      table.struct_size = sizeof(pgtq_handler);
+      table.name = pending->header->name.c_str();
+      table.user_data = pending->user_data;
+      table.handle = pending->handle;
+      table.destroy = pending->destroy;
+      table.backoff_base_s = pending->backoff.base_s;
+      table.backoff_factor = pending->backoff.factor;
+      table.backoff_cap_s = pending->backoff.cap_s;
+      // The name's storage lives in the box; keep a copy for the message in case of refusal.
+      const std::string name = pending->header->name;
+      if (m_api->register_handler(m_host, &table) != 0) {
+        throw std::runtime_error("pgtqd refused handler \"" + name + "\"");
+      }
+      pending->user_data = nullptr; // pgtqd owns it now and calls destroy
+    }
+    m_pending.clear();
+  }
+
+  std::vector<std::function<void()>> take_unload_hooks() noexcept {
+    return std::move(m_unload_hooks);
+  }
+
+private:
+  const pgtq_host_api* m_api;
+  pgtq_host* m_host;
+  std::string_view m_config;
+  std::vector<std::unique_ptr<detail::PendingHandler>> m_pending;
+  std::vector<std::function<void()>> m_unload_hooks;
+};
+
+namespace detail {
+
+// One per plugin (made by PGTQ_PLUGIN); constant-initialised, so it needs no constructor to
+// run before init().
+struct PluginState {
+  std::vector<std::function<void()>>* unload_hooks = nullptr;
+  const pgtq_host_api* api = nullptr;
+  pgtq_host* host = nullptr;
+};
+
+// The ABI 1.0 host table ends with task_should_stop; every member up to it is required.
+inline constexpr std::size_t k_host_api_size_1_0 =
+    offsetof(pgtq_host_api, task_should_stop) + sizeof(pgtq_host_api::task_should_stop);
+
+inline void log_noexcept(const pgtq_host_api& api, pgtq_host* host, LogLevel level,
+                         const char* prefix, const char* message) noexcept {
+  try {
+    host_log(api, host, level, std::string(prefix) + message);
+  } catch (...) {
+    host_log(api, host, level, prefix);
+  }
+}
+
+template <class Setup>
+int init_plugin(PluginState& state, const pgtq_host_api* api, pgtq_host* host, const char* config,
+                std::size_t config_len, Setup&& setup) noexcept {
+  if (api == nullptr || api->struct_size < offsetof(pgtq_host_api, register_handler) +
+                                               sizeof(pgtq_host_api::register_handler)) {
+    return 1;
+  }
+  if (api->abi_major != PGTQ_ABI_MAJOR || api->struct_size < k_host_api_size_1_0) {
+    host_log(*api, host, LogLevel::error, "host speaks another plugin ABI; not loading");
+    return 1;
+  }
+  try {
+    Registry registry(*api, host, config != nullptr ? std::string_view(config, config_len) : "");
+    std::forward<Setup>(setup)(registry);
+    auto hooks = std::make_unique<std::vector<std::function<void()>>>(registry.take_unload_hooks());
+    registry.commit();
+    delete state.unload_hooks;
+    state.unload_hooks = hooks.release();
+    state.api = api;
+    state.host = host;
+    return 0;
+  } catch (const std::exception& error) {
+    log_noexcept(*api, host, LogLevel::error, "plugin setup failed: ", error.what());
+  } catch (...) {
+    log_noexcept(*api, host, LogLevel::error, "plugin setup failed: ", "unknown exception");
+  }
+  return 1;
+}
+
+inline void fini_plugin(PluginState& state) noexcept {
+  if (state.unload_hooks == nullptr) {
+    return;
+  }
+  for (auto hook = state.unload_hooks->rbegin(); hook != state.unload_hooks->rend(); ++hook) {
+    try {
+      (*hook)();
+    } catch (const std::exception& error) {
+      log_noexcept(*state.api, state.host, LogLevel::error, "unload hook failed: ", error.what());
+    } catch (...) {
+      log_noexcept(*state.api, state.host, LogLevel::error, "unload hook failed: ",
+                   "unknown exception");
+    }
+  }
+  delete state.unload_hooks;
+  state = PluginState{};
+}
+
+} // namespace detail
+} // namespace pgtq
+
+// Defines the plugin's one exported symbol, pgtq_plugin_entry(). Use once per plugin, at
+// namespace scope: PGTQ_PLUGIN("name", "version", setup); where setup is callable as
+// void(pgtq::Registry&). name and version must be string literals (pgtqd keeps the pointers).
+#define PGTQ_PLUGIN(plugin_name, plugin_version, ...)                                            \
+  namespace {                                                                                    \
+  constinit ::pgtq::detail::PluginState pgtq_detail_plugin_state{};                              \
+  int pgtq_detail_plugin_init(const pgtq_host_api* api, pgtq_host* host, const char* config,     \
+                              size_t config_len) noexcept {                                      \
+    return ::pgtq::detail::init_plugin(pgtq_detail_plugin_state, api, host, config, config_len,  \
+                                       __VA_ARGS__);                                             \
+  }                                                                                              \
+  void pgtq_detail_plugin_fini(void) noexcept {                                                  \
+    ::pgtq::detail::fini_plugin(pgtq_detail_plugin_state);                                       \
+  }                                                                                              \
+  constexpr pgtq_plugin_info pgtq_detail_plugin_info = {                                         \
+      PGTQ_ABI_MAGIC,  PGTQ_ABI_MAJOR,           PGTQ_ABI_MINOR,          sizeof(pgtq_plugin_info), \
+      plugin_name,     plugin_version,           &pgtq_detail_plugin_init, &pgtq_detail_plugin_fini}; \
+  }                                                                                              \
+  PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) { return &pgtq_detail_plugin_info; } \
+  static_assert(true, "PGTQ_PLUGIN(...) is followed by a semicolon")
+
+// Registers a function under its own name: PGTQ_HANDLER(r, add_numbers) or, with parameter
+// names, PGTQ_HANDLER(r, greet, {"name", "greeting"}).
+#define PGTQ_HANDLER(registry, function, ...)                                                    \
+  (registry).add(#function, function __VA_OPT__(, ) __VA_ARGS__)
+
+#endif
