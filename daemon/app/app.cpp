@@ -74,7 +74,11 @@ int App::run() {
 
   plugin::HandlerRegistry registry;
   plugin::PluginLoader loader(registry, m_config.backoff);
-  loader.load_directory(m_config.plugin_dir);
+  try {
+    loader.load_directory(m_config.plugin_dir);
+  } catch (const std::runtime_error& error) {
+    throw ConfigError(error.what());
+  }
   if (registry.empty()) {
     throw ConfigError("no task handlers were registered from " + m_config.plugin_dir);
   }

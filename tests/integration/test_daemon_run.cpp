@@ -1,0 +1,223 @@
+// pgtqd end to end: the real binary, the example plugins and a real PostgreSQL.
+#include "support/daemon_process.hpp"
+#include "support/sql.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <thread>
+
+using namespace pgtq;
+using namespace pgtq::test;
+
+namespace {
+
+std::string state_of(db::Connection& connection, const std::string& id) {
+  return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id});
+}
+
+bool reaches(db::Connection& connection, const std::string& id, const std::string& state,
+             std::chrono::milliseconds timeout = 20s) {
+  return eventually([&] { return state_of(connection, id) == state; }, timeout);
+}
+
+} // namespace
+
+TEST_CASE("pgtqd runs tasks through the C and the C++ example plugins and records results") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string add = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
+  const std::string echo =
+      scalar(connection, "SELECT pgtq.push('default', 'echo', '{\"hello\": \"world\"}')");
+
+  DaemonProcess daemon({.dsn = database.dsn()});
+  REQUIRE_MESSAGE(reaches(connection, add, "succeeded"), daemon.log());
+  REQUIRE_MESSAGE(reaches(connection, echo, "succeeded"), daemon.log());
+  CHECK(scalar(connection, "SELECT result::text FROM pgtq.tasks WHERE id = $1", {add}) == "5");
+  CHECK(scalar(connection, "SELECT result->>'hello' FROM pgtq.tasks WHERE id = $1", {echo}) ==
+        "world");
+  CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {add}) == "1");
+  CHECK(scalar(connection, "SELECT finished_at >= started_at FROM pgtq.tasks WHERE id = $1",
+               {add}) == "t");
+  // Finished tasks leave the hot table.
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.live_tasks") == 0);
+}
+
+TEST_CASE("an idle pgtqd picks up a pushed task at once, through LISTEN/NOTIFY") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  // A poll interval far longer than the test: only a notification can wake the daemon.
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "600"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 1]')");
+  CHECK_MESSAGE(reaches(connection, id, "succeeded", 5s), daemon.log());
+}
+
+TEST_CASE("polling picks up tasks when no notification arrives") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "0.3"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  // Inserted without pgtq.push, so no NOTIFY is sent (as behind a transaction pooler).
+  const std::string id = scalar(
+      connection, "INSERT INTO pgtq.live_tasks (queue, task, args, state, run_at, max_attempts) "
+                  "VALUES ('default', 'add_numbers', '[4, 5]', 'queued', now(), 3) RETURNING id");
+  CHECK_MESSAGE(reaches(connection, id, "succeeded", 5s), daemon.log());
+  CHECK(scalar(connection, "SELECT result::text FROM pgtq.tasks WHERE id = $1", {id}) == "9");
+}
+
+TEST_CASE("a task without a handler in this daemon stays queued for another daemon") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string unknown = scalar(connection, "SELECT pgtq.push('default', 'resize_image')");
+  const std::string known = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+  const std::string other_queue = scalar(connection, "SELECT pgtq.push('other', 'add_numbers', '[1, 2]')");
+  DaemonProcess daemon({.dsn = database.dsn()});
+  REQUIRE_MESSAGE(reaches(connection, known, "succeeded"), daemon.log());
+  std::this_thread::sleep_for(500ms);
+  CHECK(state_of(connection, unknown) == "queued");
+  CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {unknown}) == "0");
+  CHECK(state_of(connection, other_queue) == "queued");
+}
+
+TEST_CASE("args that do not fit the handler's parameters fail the task permanently") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string wrong_type =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, \"three\"]')");
+  const std::string wrong_count =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2]')");
+  DaemonProcess daemon({.dsn = database.dsn()});
+  REQUIRE_MESSAGE(reaches(connection, wrong_type, "failed"), daemon.log());
+  REQUIRE_MESSAGE(reaches(connection, wrong_count, "failed"), daemon.log());
+  // Permanent: one attempt, not max_attempts.
+  CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {wrong_type}) == "1");
+  const std::string error =
+      scalar(connection, "SELECT last_error FROM pgtq.tasks WHERE id = $1", {wrong_type});
+  CHECK_MESSAGE(error.find("add_numbers") != std::string::npos, error);
+  CHECK_MESSAGE(error.find("string") != std::string::npos, error);
+}
+
+TEST_CASE("a retryable failure is retried with backoff until it succeeds") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string id = scalar(
+      connection, "SELECT pgtq.push('default', 'flaky', '{\"fail_times\": 2}', max_attempts => 5)");
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.1"}});
+  REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
+  CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {id}) == "3");
+  CHECK(scalar(connection, "SELECT jsonb_array_length(errors) FROM pgtq.tasks WHERE id = $1",
+               {id}) == "2");
+  CHECK(scalar(connection, "SELECT errors->1->>'attempt' FROM pgtq.tasks WHERE id = $1", {id}) ==
+        "2");
+}
+
+TEST_CASE("a failure with no attempts left ends failed with every attempt's error kept") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string id = scalar(
+      connection, "SELECT pgtq.push('default', 'flaky', '{\"fail_times\": 10}', max_attempts => 3)");
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.1"}});
+  REQUIRE_MESSAGE(reaches(connection, id, "failed"), daemon.log());
+  CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {id}) == "3");
+  CHECK(scalar(connection, "SELECT jsonb_array_length(errors) FROM pgtq.tasks WHERE id = $1",
+               {id}) == "3");
+  CHECK(!scalar(connection, "SELECT last_error FROM pgtq.tasks WHERE id = $1", {id}).empty());
+}
+
+TEST_CASE("SIGTERM lets running tasks finish, then pgtqd exits 0") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn()});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[1]')");
+  REQUIRE(eventually([&] { return state_of(connection, id) == "running"; }, 5s));
+  daemon.signal(SIGTERM);
+  const auto status = daemon.wait_exit(15s);
+  REQUIRE_MESSAGE(status.has_value(), daemon.log());
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  CHECK(state_of(connection, id) == "succeeded");
+}
+
+TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not counted") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "0.5"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
+  REQUIRE(eventually([&] { return state_of(connection, id) == "running"; }, 5s));
+  daemon.signal(SIGTERM);
+  const auto status = daemon.wait_exit(10s);
+  REQUIRE_MESSAGE(status.has_value(), daemon.log());
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  CHECK(state_of(connection, id) == "queued");
+  CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {id}) == "0");
+  CHECK(daemon.log().find("released 1 unfinished task") != std::string::npos);
+}
+
+TEST_CASE("a second SIGTERM releases running tasks at once") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "60"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
+  REQUIRE(eventually([&] { return state_of(connection, id) == "running"; }, 5s));
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait_for_log("send the signal again", 5s));
+  daemon.signal(SIGTERM);
+  const auto status = daemon.wait_exit(10s);
+  REQUIRE_MESSAGE(status.has_value(), daemon.log());
+  CHECK(WEXITSTATUS(*status) == 0);
+  CHECK(state_of(connection, id) == "queued");
+}
+
+TEST_CASE("bad configuration exits 78 with a message naming the setting") {
+  TestDatabase database;
+  SUBCASE("no plugins") {
+    DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {"/nonexistent-pgtq-plugins"}});
+    const auto status = daemon.wait_exit(10s);
+    REQUIRE(status.has_value());
+    CHECK(WEXITSTATUS(*status) == 78);
+    CHECK(daemon.log().find("/nonexistent-pgtq-plugins") != std::string::npos);
+  }
+  SUBCASE("bad queue name") {
+    DaemonProcess daemon({.dsn = database.dsn(), .queue = "bad queue"});
+    const auto status = daemon.wait_exit(10s);
+    REQUIRE(status.has_value());
+    CHECK(WEXITSTATUS(*status) == 78);
+    CHECK(daemon.log().find("queue") != std::string::npos);
+  }
+  SUBCASE("heartbeat longer than half the lease") {
+    DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--lease", "4", "--heartbeat", "3"}});
+    const auto status = daemon.wait_exit(10s);
+    REQUIRE(status.has_value());
+    CHECK(WEXITSTATUS(*status) == 78);
+    CHECK(daemon.log().find("heartbeat") != std::string::npos);
+  }
+}
+
+TEST_CASE("a database without the schema is refused with exit 78, and --migrate creates it") {
+  EmptyDatabase database;
+  {
+    DaemonProcess daemon({.dsn = database.dsn()});
+    const auto status = daemon.wait_exit(10s);
+    REQUIRE(status.has_value());
+    CHECK(WEXITSTATUS(*status) == 78);
+    CHECK(daemon.log().find("pgtqctl migrate") != std::string::npos);
+  }
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--migrate"}});
+  CHECK_MESSAGE(daemon.wait_for_log("listening as", 10s), daemon.log());
+}
+
+TEST_CASE("the password never appears in pgtqd's log") {
+  TestDatabase database;
+  DaemonProcess daemon({.dsn = database.dsn() + " password=SuperSecret42"});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  daemon.signal(SIGTERM);
+  daemon.wait_exit(10s);
+  CHECK(daemon.log().find("SuperSecret42") == std::string::npos);
+  CHECK(daemon.log().find("password=********") != std::string::npos);
+}
