@@ -94,7 +94,10 @@ END $$;
 CREATE FUNCTION pgtq.push_many(queue text, tasks jsonb) RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-  bad record;
+  bad       record;
+  ids       bigint[];
+  any_due   boolean;
+  any_later boolean;
 BEGIN
   PERFORM pgtq.check_name('queue', push_many.queue);
   IF tasks IS NULL OR jsonb_typeof(tasks) <> 'array' THEN
@@ -109,7 +112,6 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
-  RETURN QUERY
   WITH spec AS (
     SELECT e.ord,
            e.elem->>'task' AS task,
@@ -129,7 +131,14 @@ BEGIN
       FROM checked c ORDER BY c.ord
     RETURNING id, state
   )
-  SELECT i.id FROM inserted i ORDER BY i.id;
-  PERFORM pg_notify('pgtq_wakeup', push_many.queue);
-  PERFORM pg_notify('pgtq_scheduled', '');
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
+    INTO ids, any_due, any_later FROM inserted i;
+  -- As in push: only due tasks wake the queue's workers, only delayed ones the schedulers.
+  IF any_due THEN
+    PERFORM pg_notify('pgtq_wakeup', push_many.queue);
+  END IF;
+  IF any_later THEN
+    PERFORM pg_notify('pgtq_scheduled', '');
+  END IF;
+  RETURN QUERY SELECT unnest(ids);
 END $$;
