@@ -1,0 +1,31 @@
+#pragma once
+
+// The pgtq client: push tasks from an application, and optionally work them yourself.
+// Header-only, C++17 or later, libpq its only dependency (link PostgreSQL::PostgreSQL, or
+// the pgtq::client CMake target).
+//
+// Every function takes the application's own PGconn* and runs one parameterised statement
+// on it. None of them begins or commits a transaction, so a push made inside the caller's
+// transaction commits or rolls back with the caller's own writes; workers are woken only
+// when it commits. The connection must be idle (not in pipeline or async mode). Failures
+// throw pgtq::Error, which carries the SQLSTATE and the server's message.
+//
+//   pgtq::push(conn, "emails", "send_welcome", R"({"user_id":42})");   // raw JSON args
+//   pgtq::push(conn, "math", "add_numbers", 2, 3);                      // args [2,3]
+//   pgtq::push(conn, "math", "add_numbers", pgtq::args(2, 3),
+//              {.delay = std::chrono::minutes(5), .priority = -1});
+//   pgtq::push_many(conn, "emails", {{"send_welcome", R"({"user_id":1})"},
+//                                    {"send_welcome", pgtq::to_json(std::map<std::string, int>{{"user_id", 2}})}});
+//
+// Raw or typed: a single text argument (const char*, std::string, std::string_view) or
+// pgtq::Json after the task name is the args document itself; any other argument list is
+// encoded as a JSON array, one element per argument. See push() in client/push.hpp.
+//
+//   for (const pgtq::ClaimedTask& task : pgtq::pop(conn, "math", {"add_numbers"}, 10, "me")) {
+//     pgtq::complete(conn, task, pgtq::to_json(5));
+//   }
+
+#include "pgtq/client/error.hpp"
+#include "pgtq/client/json.hpp"
+#include "pgtq/client/push.hpp"
+#include "pgtq/client/worker.hpp"

@@ -1,0 +1,148 @@
+#pragma once
+
+// Working tasks from any process ("pop"): the claim/heartbeat/finish protocol pgtqd uses,
+// as thin wrappers over the functions of sql/migrations/0003_worker_protocol.sql.
+//
+// Call these outside an explicit transaction (or commit right after): a claim holds the
+// tasks' row locks until its transaction ends, and an outcome is only durable once committed.
+
+#include "pgtq/client/error.hpp"
+#include "pgtq/client/json.hpp"
+#include "pgtq/client/pg_array.hpp"
+#include "pgtq/client/statement.hpp"
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgtq {
+
+// A task handed to this worker. (id, claim) is the fencing token every later call presents:
+// once the lease has expired and the task was rescued or claimed again, the token matches
+// nothing, and the late call reports false instead of overwriting the newer outcome.
+struct ClaimedTask {
+  std::int64_t id = 0;
+  int claim = 0;
+  std::string task;
+  std::string args_json;
+  int attempt = 0; // 1 on the first run
+  int max_attempts = 0;
+};
+
+// Claims up to max_count queued tasks of queue whose names are in task_names, in
+// (priority, run_at, id) order, leased to worker for lease. Returns none when none are due.
+inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
+                                    const std::vector<std::string>& task_names, int max_count,
+                                    std::string_view worker,
+                                    std::chrono::microseconds lease = std::chrono::seconds(15)) {
+  const detail::ResultPtr result = detail::exec(
+      conn, "pgtq.claim",
+      "SELECT id, claim, task, args::text, attempt, max_attempts "
+      "FROM pgtq.claim($1::text, $2::text[], $3::integer, $4::text, $5::interval)",
+      {std::string(queue), detail::pg_text_array(task_names), std::to_string(max_count),
+       std::string(worker), detail::interval_text(lease)});
+  std::vector<ClaimedTask> claimed;
+  claimed.reserve(static_cast<std::size_t>(PQntuples(result.get())));
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    ClaimedTask task;
+    task.id = detail::int64_at(result.get(), row, 0);
+    task.claim = static_cast<int>(detail::int64_at(result.get(), row, 1));
+    task.task = PQgetvalue(result.get(), row, 2);
+    task.args_json = PQgetvalue(result.get(), row, 3);
+    task.attempt = static_cast<int>(detail::int64_at(result.get(), row, 4));
+    task.max_attempts = static_cast<int>(detail::int64_at(result.get(), row, 5));
+    claimed.push_back(std::move(task));
+  }
+  return claimed;
+}
+
+// Marks the task succeeded with result_json (raw JSON text). False: the claim is no longer
+// current and nothing was changed.
+inline bool complete(PGconn* conn, const ClaimedTask& task, std::string_view result_json = "null") {
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.complete", "SELECT pgtq.complete($1::bigint, $2::integer, $3::jsonb)",
+                   {std::to_string(task.id), std::to_string(task.claim), std::string(result_json)});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+inline bool complete(PGconn* conn, const ClaimedTask& task, const Json& result) {
+  return complete(conn, task, std::string_view(result.text()));
+}
+
+// Records error for this attempt. The task runs again after retry_in (unset: exponential
+// backoff) while attempts are left, and ends failed when they are used up or when permanent
+// is true. Every attempt's error stays in the task's "errors". False: claim no longer current.
+inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
+                 std::optional<std::chrono::microseconds> retry_in = std::nullopt,
+                 bool permanent = false) {
+  detail::Param retry;
+  if (retry_in) {
+    retry = detail::interval_text(*retry_in);
+  }
+  const detail::ResultPtr result = detail::exec(
+      conn, "pgtq.fail",
+      "SELECT pgtq.fail($1::bigint, $2::integer, $3::text, $4::interval, $5::boolean)",
+      {std::to_string(task.id), std::to_string(task.claim), std::string(error), std::move(retry),
+       std::string(permanent ? "true" : "false")});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+// Runs the task again after delay without using up an attempt. False: claim no longer current.
+inline bool snooze(PGconn* conn, const ClaimedTask& task, std::chrono::microseconds delay) {
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.snooze", "SELECT pgtq.snooze($1::bigint, $2::integer, $3::interval)",
+                   {std::to_string(task.id), std::to_string(task.claim),
+                    detail::interval_text(delay)});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+// Extends the leases of tasks still held. Returns the ids to stop working on: lost to
+// another worker, already finished, or cancelled.
+inline std::vector<std::int64_t> heartbeat(PGconn* conn, const std::vector<ClaimedTask>& tasks,
+                                           std::chrono::microseconds lease = std::chrono::seconds(15)) {
+  std::vector<std::int64_t> ids;
+  std::vector<int> claims;
+  for (const ClaimedTask& task : tasks) {
+    ids.push_back(task.id);
+    claims.push_back(task.claim);
+  }
+  const detail::ResultPtr result = detail::exec(
+      conn, "pgtq.heartbeat", "SELECT pgtq.heartbeat($1::bigint[], $2::integer[], $3::interval)",
+      {detail::pg_integer_array(ids), detail::pg_integer_array(claims),
+       detail::interval_text(lease)});
+  std::vector<std::int64_t> stop;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    stop.push_back(detail::int64_at(result.get(), row, 0));
+  }
+  return stop;
+}
+
+// Gives tasks back unfinished (shutting down): queued again at once, attempt given back.
+// Returns how many were still held.
+inline int release(PGconn* conn, const std::vector<ClaimedTask>& tasks) {
+  std::vector<std::int64_t> ids;
+  std::vector<int> claims;
+  for (const ClaimedTask& task : tasks) {
+    ids.push_back(task.id);
+    claims.push_back(task.claim);
+  }
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.release", "SELECT pgtq.release($1::bigint[], $2::integer[])",
+                   {detail::pg_integer_array(ids), detail::pg_integer_array(claims)});
+  return static_cast<int>(detail::int64_at(result.get(), 0, 0));
+}
+
+// Cancels a task: a queued or scheduled one ends cancelled at once; a running one is asked to
+// stop (its worker learns it from heartbeat). False: unknown or already finished.
+inline bool cancel(PGconn* conn, std::int64_t task_id) {
+  const detail::ResultPtr result = detail::exec(conn, "pgtq.cancel", "SELECT pgtq.cancel($1::bigint)",
+                                                {std::to_string(task_id)});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+} // namespace pgtq

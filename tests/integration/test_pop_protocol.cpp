@@ -1,0 +1,246 @@
+// Working tasks through client.hpp: pop, complete, fail, snooze, heartbeat, release, cancel,
+// and the fencing that makes a late call from a lost worker harmless.
+#include "pgtq/client.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace pgtq;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string field(db::Connection& conn, std::int64_t id, const std::string& expression) {
+  const db::Result row = conn.run_script("SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = " +
+                                         std::to_string(id));
+  REQUIRE(row.rows() == 1);
+  return row.is_null(0, 0) ? "<null>" : row.string(0, 0);
+}
+
+ClaimedTask pop_one(db::Connection& conn, const std::string& queue, const std::string& task,
+                    std::chrono::microseconds lease = 15s) {
+  std::vector<ClaimedTask> claimed = pop(conn.native(), queue, {task}, 1, "worker-1", lease);
+  REQUIRE(claimed.size() == 1);
+  return claimed[0];
+}
+
+} // namespace
+
+TEST_CASE("pop claims only the named tasks in priority order") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+
+  const std::int64_t low = push(pg, "q", "add_numbers", args(1, 1), {.priority = 5});
+  const std::int64_t high = push(pg, "q", "add_numbers", args(2, 3), {.priority = -5});
+  push(pg, "q", "other", 1);
+  push(pg, "elsewhere", "add_numbers", 1);
+  const std::int64_t odd_name = push(pg, "q", "mail:send.v2-x_y", 1);
+
+  const std::vector<ClaimedTask> claimed = pop(pg, "q", {"add_numbers", "mail:send.v2-x_y"}, 10, "w");
+  REQUIRE(claimed.size() == 3);
+  CHECK(claimed[0].id == high);
+  CHECK(claimed[0].task == "add_numbers");
+  CHECK(claimed[0].args_json == "[2, 3]");
+  CHECK(claimed[0].attempt == 1);
+  CHECK(claimed[0].max_attempts == 5);
+  CHECK(claimed[0].claim == 1);
+  CHECK(claimed[1].id == odd_name);
+  CHECK(claimed[2].id == low);
+
+  CHECK(pop(pg, "q", {"add_numbers"}, 10, "w").empty());
+  CHECK(pop(pg, "q", {}, 10, "w").empty());
+  CHECK(pop(pg, "q", {"other"}, 0, "w").empty());
+  CHECK(pop(pg, "q", {"other"}, 10, "w").size() == 1);
+}
+
+TEST_CASE("complete is fenced by the claim") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "add_numbers", 2, 3);
+  const ClaimedTask task = pop_one(conn, "q", "add_numbers");
+
+  CHECK(complete(pg, task, R"({"sum":5})"));
+  CHECK_FALSE(complete(pg, task, R"({"sum":6})"));
+  CHECK_FALSE(fail(pg, task, "too late"));
+  CHECK(field(conn, id, "state") == "succeeded");
+  CHECK(field(conn, id, "result") == R"({"sum": 5})");
+  CHECK(field(conn, id, "errors") == "[]");
+}
+
+TEST_CASE("after a lease expires and tick rescues the task the old claim changes nothing") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "slow", 1);
+
+  const ClaimedTask lost = pop_one(conn, "q", "slow", 1ms);
+  std::this_thread::sleep_for(20ms);
+  const db::Result tick = conn.run_script("SELECT * FROM pgtq.tick()");
+  CHECK(tick.string(0, 1) == "1"); // rescued
+
+  CHECK_FALSE(complete(pg, lost, "1"));
+  CHECK_FALSE(snooze(pg, lost, 0s));
+  CHECK(heartbeat(pg, {lost}) == std::vector<std::int64_t>{id});
+  CHECK(field(conn, id, "state") == "queued");
+  CHECK(field(conn, id, "result") == "<null>");
+  CHECK(field(conn, id, "attempts") == "1");
+  CHECK(field(conn, id, "last_error LIKE 'lease expired: worker worker-1%'") == "true");
+  CHECK(field(conn, id, "jsonb_array_length(errors)") == "1");
+
+  const ClaimedTask again = pop_one(conn, "q", "slow");
+  CHECK(again.id == id);
+  CHECK(again.claim == lost.claim + 1);
+  CHECK(again.attempt == 2);
+  CHECK_FALSE(complete(pg, lost, "1"));
+  CHECK(field(conn, id, "state") == "running");
+  CHECK(complete(pg, again, "2"));
+  CHECK(field(conn, id, "result") == "2");
+}
+
+TEST_CASE("retries exhaust to failed and keep every attempt's error") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "flaky", args(), {.max_attempts = 3});
+
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    CAPTURE(attempt);
+    const ClaimedTask task = pop_one(conn, "q", "flaky");
+    CHECK(task.attempt == attempt);
+    CHECK(fail(pg, task, "boom " + std::to_string(attempt), 0s));
+    CHECK(field(conn, id, "state") == (attempt < 3 ? "queued" : "failed"));
+  }
+  CHECK(pop(pg, "q", {"flaky"}, 1, "w").empty());
+  CHECK(field(conn, id, "attempts") == "3");
+  CHECK(field(conn, id, "last_error") == "boom 3");
+  CHECK(field(conn, id, "finished_at IS NOT NULL") == "true");
+  const db::Result errors = conn.run_script(
+      "SELECT e->>'attempt', e->>'error', e ? 'at' FROM pgtq.tasks, jsonb_array_elements(errors) e "
+      "WHERE id = " + std::to_string(id));
+  REQUIRE(errors.rows() == 3);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(errors.string(i, 0) == std::to_string(i + 1));
+    CHECK(errors.string(i, 1) == "boom " + std::to_string(i + 1));
+    CHECK(errors.string(i, 2) == "t");
+  }
+}
+
+TEST_CASE("fail without retry_in backs off, a retry_in schedules the next run") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "t", 1);
+
+  SUBCASE("backoff") {
+    CHECK(fail(pg, pop_one(conn, "q", "t"), "transient"));
+    CHECK(field(conn, id, "state") == "scheduled");
+    CHECK(field(conn, id, "run_at > now()") == "true");
+  }
+  SUBCASE("explicit") {
+    CHECK(fail(pg, pop_one(conn, "q", "t"), "transient", 1h));
+    CHECK(field(conn, id, "state") == "scheduled");
+    CHECK(field(conn, id, "run_at > now() + interval '59 minutes'") == "true");
+  }
+}
+
+TEST_CASE("a permanent failure ends the task whatever attempts are left") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "t", args(), {.max_attempts = 10});
+
+  CHECK(fail(pg, pop_one(conn, "q", "t"), "bad input: \"x\"", std::nullopt, true));
+  CHECK(field(conn, id, "state") == "failed");
+  CHECK(field(conn, id, "attempts") == "1");
+  CHECK(field(conn, id, "last_error") == "bad input: \"x\"");
+  CHECK(field(conn, id, "errors->0->>'error'") == "bad input: \"x\"");
+  CHECK(pop(pg, "q", {"t"}, 1, "w").empty());
+}
+
+TEST_CASE("snooze gives the attempt back") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "t", args(), {.max_attempts = 1});
+
+  SUBCASE("run again now") {
+    const ClaimedTask first = pop_one(conn, "q", "t");
+    CHECK(snooze(pg, first, 0s));
+    CHECK_FALSE(snooze(pg, first, 0s));
+    CHECK(field(conn, id, "state") == "queued");
+    CHECK(field(conn, id, "attempts") == "0");
+    const ClaimedTask second = pop_one(conn, "q", "t");
+    CHECK(second.attempt == 1);
+    CHECK(complete(pg, second));
+    CHECK(field(conn, id, "state") == "succeeded");
+    CHECK(field(conn, id, "errors") == "[]");
+  }
+  SUBCASE("run again later") {
+    CHECK(snooze(pg, pop_one(conn, "q", "t"), 10min));
+    CHECK(field(conn, id, "state") == "scheduled");
+    CHECK(field(conn, id, "attempts") == "0");
+    CHECK(field(conn, id, "run_at > now() + interval '9 minutes'") == "true");
+  }
+}
+
+TEST_CASE("heartbeat extends leases and names the tasks to stop") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t keep = push(pg, "q", "t", 1);
+  const std::int64_t stop = push(pg, "q", "t", 2);
+  const std::vector<ClaimedTask> tasks = pop(pg, "q", {"t"}, 2, "w", 2s);
+  REQUIRE(tasks.size() == 2);
+
+  CHECK(heartbeat(pg, tasks, 1h).empty());
+  CHECK(field(conn, keep, "locked_until > now() + interval '59 minutes'") == "true");
+
+  CHECK(cancel(pg, stop));
+  CHECK(field(conn, stop, "state") == "running");
+  CHECK(heartbeat(pg, tasks, 1h) == std::vector<std::int64_t>{stop});
+
+  // A cancelled task that fails ends cancelled, not retried.
+  CHECK(fail(pg, tasks[1], "stopped on request", 0s));
+  CHECK(field(conn, stop, "state") == "cancelled");
+  CHECK(heartbeat(pg, tasks, 1h) == std::vector<std::int64_t>{stop});
+  CHECK(heartbeat(pg, {}, 1h).empty());
+}
+
+TEST_CASE("cancel ends a waiting task at once and reports unknown or finished ones") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t queued = push(pg, "q", "t", 1);
+  const std::int64_t scheduled = push(pg, "q", "t", args(2), {.delay = 1h});
+
+  CHECK(cancel(pg, queued));
+  CHECK(cancel(pg, scheduled));
+  CHECK(field(conn, queued, "state") == "cancelled");
+  CHECK(field(conn, scheduled, "state") == "cancelled");
+  CHECK(field(conn, queued, "finished_at IS NOT NULL") == "true");
+  CHECK_FALSE(cancel(pg, queued));
+  CHECK_FALSE(cancel(pg, 999999));
+  CHECK(pop(pg, "q", {"t"}, 10, "w").empty());
+}
+
+TEST_CASE("release gives tasks back with their attempt") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "t", 1);
+  const ClaimedTask task = pop_one(conn, "q", "t");
+
+  CHECK(release(pg, {task}) == 1);
+  CHECK(release(pg, {task}) == 0);
+  CHECK(field(conn, id, "state") == "queued");
+  CHECK(field(conn, id, "attempts") == "0");
+  CHECK_FALSE(complete(pg, task));
+}
