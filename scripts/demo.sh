@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The main job, end to end: installs what is missing (apt-get), builds pgtq, starts a
+# private PostgreSQL 15 (unless PGTQ_DSN names a database to use), migrates it, starts
+# pgtqd with the example plugins, pushes tasks through SQL and through the C++ client
+# header, waits for them and prints their results, then stops everything cleanly.
+# Safe to run again: each run uses a fresh private server (or the same PGTQ_DSN database).
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+
+build_dir="${PGTQ_BUILD_DIR:-$PGTQ_ROOT/build}"
+queue=demo
+ensure_packages "${PGTQ_BUILD_PACKAGES[@]}" "${PGTQ_SERVER_PACKAGES[@]}"
+build_pgtq "$build_dir"
+
+if [ -n "${PGTQ_DSN:-}" ]; then
+  dsn="$PGTQ_DSN"
+  say "using the database in PGTQ_DSN"
+else
+  start_private_postgres
+  dsn="$PGTQ_PG_DSN"
+fi
+sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$dsn" "$@"; }
+
+say "migrating the pgtq schema"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" migrate
+
+daemon_log="$(mktemp /tmp/pgtqd-demo.XXXXXX.log)"
+say "starting pgtqd for queue '$queue' (log: $daemon_log)"
+"$build_dir/daemon/pgtqd" --queue "$queue" --dsn "$dsn" --plugin-dir "$build_dir/plugins" \
+  --concurrency 4 --backoff-base 0.5 --scheduler-interval 0.2 >"$daemon_log" 2>&1 &
+daemon_pid=$!
+stop_daemon() {
+  if kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid" || true
+  fi
+}
+trap 'stop_daemon; stop_private_postgres' EXIT
+
+first_id=$(sql -c "SELECT coalesce(max(id), 0) + 1 FROM pgtq.tasks")
+say "pushing tasks with SQL, in one transaction"
+sql <<SQL
+BEGIN;
+SELECT pgtq.push('$queue', 'add_numbers', '[2, 3]');
+SELECT pgtq.push('$queue', 'echo', '{"hello": "from SQL"}');
+SELECT pgtq.push('$queue', 'flaky', '{"fail_times": 2}');           -- fails twice, then succeeds
+SELECT pgtq.push('$queue', 'sleep', '[1]');
+SELECT pgtq.push('$queue', 'add_numbers', '[40, 2]', delay => '2 seconds');
+SELECT pgtq.push('$queue', 'add_numbers', '[1, "two"]');           -- bad args: fails for good
+COMMIT;
+SQL
+say "pushing tasks with the C++ client header (pgtq_push_example)"
+"$build_dir/bin/pgtq_push_example" --dsn "$dsn" --queue "$queue"
+
+say "waiting for the tasks to finish"
+for _ in $(seq 1 300); do
+  left=$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue' AND id >= $first_id")
+  [ "$left" -eq 0 ] && break
+  sleep 0.2
+done
+
+say "results (SELECT … FROM pgtq.tasks)"
+psql -X -P pager=off "$dsn" -c "
+  SELECT id, task, args, state, attempts, result, last_error
+    FROM pgtq.tasks WHERE queue = '$queue' AND id >= $first_id ORDER BY id"
+
+say "stopping pgtqd"
+stop_daemon
+grep -E "loaded plugin|registered task|stopped" "$daemon_log" | sed 's/^/  /' >&2
+[ "$left" -eq 0 ] || { echo "some tasks did not finish; see $daemon_log" >&2; exit 1; }
