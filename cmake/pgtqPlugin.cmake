@@ -4,8 +4,9 @@
 #                   [INSTALL [DESTINATION <dir>] [COMPONENT <component>]])
 #
 # Creates a MODULE library <name>.so (no "lib" prefix: pgtqd names plugins by file name)
-# that exports only pgtq_plugin_entry: everything else is hidden, so two plugins can use
-# different versions of the same library without their symbols colliding in pgtqd.
+# that exports only pgtq_plugin_entry (hidden visibility plus a linker version script):
+# everything else stays inside, so two plugins can use different versions of the same
+# library without their symbols colliding in pgtqd.
 # Undefined symbols fail the link here rather than the dlopen() in production.
 #
 # OUTPUT_DIRECTORY puts the built .so there, e.g. one directory for all of a project's
@@ -42,8 +43,27 @@ function(pgtq_add_plugin name)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")
   endif()
   target_link_libraries(${name} PRIVATE pgtq::plugin_api)
+  # plugin.hpp needs C++20; C sources are unaffected, and a C-only project has no CXX.
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if("CXX" IN_LIST languages)
+    target_compile_features(${name} PRIVATE cxx_std_20)
+  endif()
   if(NOT APPLE)
-    target_link_options(${name} PRIVATE "LINKER:--no-undefined")
+    # Hidden visibility is not enough for C++: libstdc++ declares namespace std with default
+    # visibility, so inline template statics (std::to_chars tables, ...) would still be
+    # exported, as GNU unique symbols at that. The version script makes them local.
+    set(map "${CMAKE_BINARY_DIR}/pgtq/plugin.map")
+    file(CONFIGURE OUTPUT "${map}" CONTENT [[
+/* pgtq plugins export pgtq_plugin_entry and nothing else. */
+{
+  global:
+    pgtq_plugin_entry;
+  local:
+    *;
+};
+]])
+    target_link_options(${name} PRIVATE "LINKER:--no-undefined" "LINKER:--version-script=${map}")
+    set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS "${map}")
   endif()
 
   if(arg_INSTALL)

@@ -1,11 +1,12 @@
 #!/bin/bash
+# shellcheck disable=SC2154 # most variables come from LAYOUT_ENV
 # install_test.sh LAYOUT_ENV
 # Installs the build into a temporary tree and checks it the way its users meet it:
 #  1. the install layout (binaries, headers, schema, systemd files, CMake and pkg-config);
 #  2. every installed plugin is mode 0644 and exports only pgtq_plugin_entry;
-#  3. a third-party plugin project builds against the installed tree alone, with
-#     find_package(pgtq) + pgtq_add_plugin(), exports only pgtq_plugin_entry, passes the
-#     ABI handshake when dlopen()ed, and pgtq::client links;
+#  3. a third-party project builds against the installed tree alone: plugins in C and (with
+#     plugin.hpp) C++ through find_package(pgtq) + pgtq_add_plugin(), which export only
+#     pgtq_plugin_entry and pass the ABI handshake when dlopen()ed; pgtq::client links;
 #  4. pkg-config finds pgtq and pgtq-plugin, and their flags compile the headers.
 set -euo pipefail
 # shellcheck source=/dev/null
@@ -16,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 check_file() { [ -f "$1" ] || fail "missing ${1#"$tmp"/}"; }
-check_exe() { [ -f "$1" ] && [ -x "$1" ] || fail "missing or not executable: ${1#"$tmp"/}"; }
+check_exe() { if [ ! -f "$1" ] || [ ! -x "$1" ]; then fail "missing or not executable: ${1#"$tmp"/}"; fi; }
 # A path as installed: relative ones under the prefix, absolute ones (e.g. /etc/pgtq for
 # prefix /usr) under DESTDIR only.
 at() { case "$1" in /*) echo "$root$1" ;; *) echo "$prefix/$1" ;; esac; }
@@ -44,7 +45,8 @@ fi
 check_file "$prefix/$includedir/pgtq/plugin.h"
 migrations=("$source_dir"/sql/migrations/*.sql)
 for sql in "${migrations[@]}"; do
-  cmp -s "$sql" "$prefix/$sqldir/$(basename "$sql")" || fail "schema $(basename "$sql") not installed to $sqldir"
+  cmp -s "$sql" "$prefix/$sqldir/$(basename "$sql")" ||
+    fail "schema $(basename "$sql") not installed to $sqldir"
 done
 for file in pgtqConfig.cmake pgtqConfigVersion.cmake pgtqTargets.cmake pgtqPlugin.cmake; do
   check_file "$prefix/$cmakedir/$file"
@@ -55,15 +57,20 @@ unit="$(at "$unitdir")/pgtqd@.service"
 check_file "$unit"
 grep -q "^ExecStart=$full_sbindir/pgtqd --queue %i " "$unit" 2>/dev/null ||
   fail "pgtqd@.service: ExecStart does not run $full_sbindir/pgtqd --queue %i"
-grep -q '^u pgtq ' "$(at "$sysusersdir")/pgtq.conf" 2>/dev/null || fail "sysusers file does not create user pgtq"
+grep -q '^u pgtq ' "$(at "$sysusersdir")/pgtq.conf" 2>/dev/null ||
+  fail "sysusers file does not create user pgtq"
 check_file "$(at "$docdir")/example.conf"
 check_file "$(at "$confdir")/example.conf.sample"
-[ ! -e "$(at "$confdir")/example.conf" ] || fail "an example.conf in the config dir would be read as a queue's config"
+[ ! -e "$(at "$confdir")/example.conf" ] ||
+  fail "example.conf in the config dir: pgtqd@example would read it as its config"
 
 # 2. Installed plugins (the examples, once they exist).
 shopt -s nullglob
-for plugin in "$prefix/$plugindir"/*.so; do
-  [ "$(stat -c %a "$plugin")" = 644 ] || fail "${plugin#"$tmp"/} has mode $(stat -c %a "$plugin"), expected 644"
+installed_plugins=("$prefix/$plugindir"/*.so)
+echo "installed plugins: ${#installed_plugins[@]}"
+for plugin in "${installed_plugins[@]}"; do
+  [ "$(stat -c %a "$plugin")" = 644 ] ||
+    fail "${plugin#"$tmp"/} has mode $(stat -c %a "$plugin"), expected 644"
   exports_only_entry "$plugin"
 done
 shopt -u nullglob
@@ -79,16 +86,20 @@ if "$cmake" -S "$fixture_dir" -B "$tp_build" -G "$generator" \
    "$cmake" --install "$tp_build" >"$tmp/tp-install.log" 2>&1; then
   grep -q "pgtq found: $prefix/" "$tmp/tp-configure.log" ||
     fail "the fixture did not find pgtq in the test prefix"
-  plugin="$(find "$tp_prefix" -name hello.so | head -n 1)"
-  if [ -z "$plugin" ]; then
-    fail "pgtq_add_plugin(... INSTALL) installed no hello.so under $tp_prefix"
-  else
-    case "$plugin" in "$tp_prefix/$libdir/pgtq/plugins/hello.so" | "$tp_prefix"/lib*/pgtq/plugins/hello.so) ;;
-      *) fail "hello.so installed to ${plugin#"$tmp"/}, expected LIBDIR/pgtq/plugins" ;; esac
-    [ "$(stat -c %a "$plugin")" = 644 ] || fail "installed hello.so has mode $(stat -c %a "$plugin"), expected 644"
+  expected=(hello)
+  [ -f "$source_dir/plugin-api/include/pgtq/plugin.hpp" ] && expected+=(greet)
+  for name in "${expected[@]}"; do
+    # The fixture's own LIBDIR: lib, or lib/<multiarch> for prefix /usr.
+    plugin="$(find "$tp_prefix" -path "$tp_prefix/lib*/pgtq/plugins/$name.so" | head -n 1)"
+    if [ -z "$plugin" ]; then
+      fail "pgtq_add_plugin($name ... INSTALL) did not install $name.so to LIBDIR/pgtq/plugins"
+      continue
+    fi
+    [ "$(stat -c %a "$plugin")" = 644 ] ||
+      fail "installed $name.so has mode $(stat -c %a "$plugin"), expected 644"
     exports_only_entry "$plugin"
-    "$tp_build/probe" "$plugin" || fail "hello.so did not pass the handshake"
-  fi
+    "$tp_build/probe" "$plugin" "$name" || fail "$name.so did not pass the handshake"
+  done
 else
   cat "$tmp"/tp-*.log >&2
   fail "the third-party plugin project did not configure, build or install"
@@ -99,12 +110,23 @@ export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
 for pc in pgtq pgtq-plugin; do
   if cflags="$(pkg-config --cflags "$pc")"; then
     echo "pkg-config --cflags $pc: $cflags"
+    # shellcheck disable=SC2086 # word splitting of the flags is intended
     echo '#include <pgtq/plugin.h>' | "$c_compiler" $cflags -fsyntax-only -x c - ||
       fail "pkg-config --cflags $pc does not find <pgtq/plugin.h>"
   else
     fail "pkg-config does not find $pc"
   fi
 done
+# The C++ headers, when they exist: each through the .pc file meant for it.
+compile_cxx() { # PC HEADER
+  [ -f "$prefix/$includedir/$2" ] || return 0
+  # shellcheck disable=SC2046 # word splitting of the flags is intended
+  echo "#include <$2>" |
+    "$cxx_compiler" -std=c++20 $(pkg-config --cflags "$1") -fsyntax-only -x c++ - ||
+    fail "<$2> does not compile with pkg-config --cflags $1"
+}
+compile_cxx pgtq-plugin pgtq/plugin.hpp
+compile_cxx pgtq pgtq/client.hpp
 pc_plugindir="$(pkg-config --variable=plugindir pgtq-plugin)"
 [ "$(realpath -m "$pc_plugindir")" = "$(realpath -m "$prefix/$plugindir")" ] ||
   fail "pgtq-plugin.pc plugindir is $pc_plugindir, expected $prefix/$plugindir"

@@ -12,7 +12,8 @@ if [ -z "$analyze" ] || [ ! -x "$analyze" ]; then
        "re-run cmake (it is needed to check packaging/systemd/pgtqd@.service)" >&2
   exit 1
 fi
-grep -q "^ExecStart=$pgtqd " "$unit" || { echo "FAIL: $unit: ExecStart is not $pgtqd" >&2; exit 1; }
+grep -q "^ExecStart=$pgtqd " "$unit" ||
+  { echo "FAIL: $unit: ExecStart is not $pgtqd" >&2; exit 1; }
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -23,7 +24,10 @@ status=0
 output="$("$analyze" verify "$tmp/pgtqd@example.service" 2>&1)" || status=$?
 echo "systemd-analyze verify: status $status"
 [ -z "$output" ] || printf '%s\n' "$output"
-[ "$status" -eq 0 ] && [ -z "$output" ] || { echo "FAIL: the unit does not verify cleanly" >&2; exit 1; }
+if [ "$status" -ne 0 ] || [ -n "$output" ]; then
+  echo "FAIL: the unit does not verify cleanly" >&2
+  exit 1
+fi
 
 # The hardening is part of the unit's contract: keep the exposure score low. Offline mode
 # reads only the file, so this works in containers without a running systemd.

@@ -1,24 +1,34 @@
-/* probe PLUGIN.so: load a plugin the way pgtqd does and check that it registers "hello". */
+/* probe PLUGIN.so HANDLER: load a plugin the way pgtqd does (dlopen, entry point, ABI
+ * handshake, init) and check that it registers a handler named HANDLER. */
 #include <pgtq/plugin.h>
 
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
+static const char* expected;
 static int registered;
 
 static int fake_register(pgtq_host* host, const pgtq_handler* handler) {
   (void)host;
-  registered = handler->struct_size >= sizeof *handler && strcmp(handler->name, "hello") == 0 &&
-               handler->handle != NULL && handler->handle(NULL, NULL) == PGTQ_DONE;
+  if (handler->struct_size >= sizeof *handler && strcmp(handler->name, expected) == 0 &&
+      handler->handle != NULL) {
+    registered = 1;
+  }
   return 0;
 }
 
+static void fake_log(pgtq_host* host, int level, const char* msg, size_t len) {
+  (void)host;
+  fprintf(stderr, "probe: plugin log (%d): %.*s\n", level, (int)len, msg);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: probe PLUGIN.so\n");
+  if (argc != 3) {
+    fprintf(stderr, "usage: probe PLUGIN.so HANDLER\n");
     return 2;
   }
+  expected = argv[2];
   void* handle = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
   if (handle == NULL) {
     fprintf(stderr, "probe: %s\n", dlerror());
@@ -41,9 +51,10 @@ int main(int argc, char** argv) {
   api.struct_size = sizeof api;
   api.abi_major = PGTQ_ABI_MAJOR;
   api.abi_minor = PGTQ_ABI_MINOR;
+  api.log = fake_log;
   api.register_handler = fake_register;
   if (info->init(&api, NULL, "", 0) != 0 || !registered) {
-    fprintf(stderr, "probe: %s: init did not register a working \"hello\" handler\n", argv[1]);
+    fprintf(stderr, "probe: %s: init did not register a handler \"%s\"\n", argv[1], expected);
     return 1;
   }
   printf("probe: %s %s: handshake and registration OK\n", info->name, info->version);
