@@ -107,15 +107,45 @@ struct Encoder<const char*> {
   }
 };
 
+// Reader events -> writer, keeping numbers as written (so 2.50 or a 30-digit integer reach
+// the result unchanged). RapidJSON 1.1's Writer::RawNumber would quote them.
+class NumberPreservingCopy {
+public:
+  explicit NumberPreservingCopy(JsonWriter& writer) noexcept : m_writer(writer) {}
+
+  bool Null() { return m_writer.Null(); }
+  bool Bool(bool b) { return m_writer.Bool(b); }
+  bool Int(int i) { return m_writer.Int(i); }
+  bool Uint(unsigned u) { return m_writer.Uint(u); }
+  bool Int64(std::int64_t i) { return m_writer.Int64(i); }
+  bool Uint64(std::uint64_t u) { return m_writer.Uint64(u); }
+  bool Double(double d) { return m_writer.Double(d); }
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
+    return m_writer.RawValue(text, length, rapidjson::kNumberType);
+  }
+  bool String(const char* text, rapidjson::SizeType length, bool) {
+    return m_writer.String(text, length);
+  }
+  bool StartObject() { return m_writer.StartObject(); }
+  bool Key(const char* text, rapidjson::SizeType length, bool) { return m_writer.Key(text, length); }
+  bool EndObject(rapidjson::SizeType count) { return m_writer.EndObject(count); }
+  bool StartArray() { return m_writer.StartArray(); }
+  bool EndArray(rapidjson::SizeType count) { return m_writer.EndArray(count); }
+
+private:
+  JsonWriter& m_writer;
+};
+
 // Replays the text through the writer: validates it and splices it in one pass.
 template <>
 struct Encoder<Json> {
   static void encode(JsonWriter& writer, const Json& value) {
     rapidjson::Reader reader;
     rapidjson::StringStream stream(value.text().c_str());
+    NumberPreservingCopy copy(writer);
     const auto parsed =
-        reader.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(stream,
-                                                                                         writer);
+        reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(
+            stream, copy);
     if (parsed.IsError() || stream.Tell() != value.text().size()) {
       throw PermanentError("result: pgtq::Json holds invalid JSON");
     }

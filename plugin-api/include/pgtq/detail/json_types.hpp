@@ -10,8 +10,9 @@
 
 namespace pgtq {
 
-// JSON text. As a parameter it receives one argument, re-serialised compactly; as a return
-// value (or inside one) it is embedded as is, after a check that it is valid JSON.
+// JSON text. As a parameter it receives one argument, re-serialised compactly (numbers as
+// parsed: 64-bit integers or doubles); as a return value, or inside one, it is embedded
+// after a check that it is valid JSON, with whitespace dropped and numbers kept as written.
 class Json {
 public:
   Json() = default;
