@@ -146,7 +146,7 @@ TEST_CASE("containers nest") {
 
 TEST_CASE("pgtq::json is inserted as is, not quoted again") {
   CHECK(pgtq::args(pgtq::json(R"({"a":[1,2]})"), 3).text() == R"([{"a":[1,2]},3])");
-  const std::map<std::string, pgtq::Json> fields{{"raw", pgtq::json("[true]")}};
+  const std::map<std::string, pgtq::JsonText> fields{{"raw", pgtq::json("[true]")}};
   CHECK(encoded(fields) == R"({"raw":[true]})");
   CHECK(pgtq::to_json(pgtq::json("7")).text() == "7");
 }

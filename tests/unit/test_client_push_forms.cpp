@@ -13,14 +13,14 @@ namespace {
 using pgtq::PushOptions;
 using pgtq::detail::IsRawArgsCall;
 
-// A single text or Json argument, with or without options, is the args document.
+// A single text or JsonText argument, with or without options, is the args document.
 static_assert(IsRawArgsCall<char[8]>::value);
 static_assert(IsRawArgsCall<const char*>::value);
 static_assert(IsRawArgsCall<std::string>::value);
 static_assert(IsRawArgsCall<std::string_view>::value);
-static_assert(IsRawArgsCall<pgtq::Json>::value);
+static_assert(IsRawArgsCall<pgtq::JsonText>::value);
 static_assert(IsRawArgsCall<std::string, PushOptions>::value);
-static_assert(IsRawArgsCall<pgtq::Json, PushOptions>::value);
+static_assert(IsRawArgsCall<pgtq::JsonText, PushOptions>::value);
 
 // Everything else is typed: each argument becomes one array element.
 static_assert(!IsRawArgsCall<int>::value);

@@ -18,7 +18,7 @@
 //                                    {"send_welcome", pgtq::to_json(std::map<std::string, int>{{"user_id", 2}})}});
 //
 // Raw or typed: a single text argument (const char*, std::string, std::string_view) or
-// pgtq::Json after the task name is the args document itself; any other argument list is
+// pgtq::JsonText after the task name is the args document itself; any other argument list is
 // encoded as a JSON array, one element per argument. See push() in client/push.hpp.
 //
 //   for (const pgtq::ClaimedTask& task : pgtq::pop(conn, "math", {"add_numbers"}, 10, "me")) {

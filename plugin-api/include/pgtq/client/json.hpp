@@ -21,12 +21,15 @@
 
 namespace pgtq {
 
+class JsonText;
+// plugin.hpp's JSON value (a handler's parameter or result). Declared, not defined, so that a
+// plugin that pushes follow-up tasks can pass one on; it is checked before being embedded.
 class Json;
 
 namespace detail {
 
 struct JsonAccess {
-  static Json make(std::string text);
+  static JsonText make(std::string text);
 };
 
 // The length of the well-formed UTF-8 sequence starting at text[pos], or 0 if there is
@@ -321,8 +324,13 @@ void write_number(std::string& out, Number value) {
 
 template <class T>
 void write_json(std::string& out, const T& value) {
-  if constexpr (std::is_same_v<T, Json>) {
+  if constexpr (std::is_same_v<T, JsonText>) {
     out += static_cast<const std::string&>(value);
+  } else if constexpr (std::is_same_v<T, Json>) {
+    if (!is_json_value(value.text())) {
+      throw Error("22P02", "pgtq: a pgtq::Json value is not valid JSON");
+    }
+    out += value.text();
   } else if constexpr (std::is_same_v<T, std::nullptr_t> || std::is_same_v<T, std::nullopt_t>) {
     out += "null";
   } else if constexpr (std::is_same_v<T, bool>) {
@@ -390,23 +398,23 @@ void write_json(std::string& out, const T& value) {
 // JSON text that is known to be exactly one JSON value: made by pgtq::json() (checked) or
 // by the encoder (pgtq::to_json, pgtq::args). Inside encoded values it is inserted as is,
 // so pre-encoded JSON nests without being quoted a second time.
-class Json {
+class JsonText {
 public:
   const std::string& text() const noexcept { return m_text; }
   operator const std::string&() const noexcept { return m_text; } // NOLINT: JSON is text
 
 private:
   friend struct detail::JsonAccess;
-  explicit Json(std::string text) : m_text(std::move(text)) {}
+  explicit JsonText(std::string text) : m_text(std::move(text)) {}
 
   std::string m_text;
 };
 
-inline Json detail::JsonAccess::make(std::string text) { return Json(std::move(text)); }
+inline JsonText detail::JsonAccess::make(std::string text) { return JsonText(std::move(text)); }
 
 // Raw JSON written by the caller. Throws pgtq::Error (SQLSTATE 22P02) unless it is exactly
 // one JSON value, so that it can never break out of an array it is embedded in.
-inline Json json(std::string_view raw) {
+inline JsonText json(std::string_view raw) {
   std::size_t error_at = 0;
   if (!detail::is_json_value(raw, &error_at)) {
     throw Error("22P02", "pgtq: invalid JSON at byte " + std::to_string(error_at) + " of " +
@@ -418,9 +426,10 @@ inline Json json(std::string_view raw) {
 // One C++ value as JSON: bool, integers, finite floating point, enums (as numbers),
 // strings (std::string, std::string_view, const char*; a null pointer is null), nullptr,
 // std::optional (empty is null), maps with string keys (objects), sequences such as
-// std::vector and std::array (arrays), and pgtq::Json (inserted as is).
+// std::vector and std::array (arrays), and pgtq::JsonText or plugin.hpp's pgtq::Json
+// (inserted as is).
 template <class T>
-Json to_json(const T& value) {
+JsonText to_json(const T& value) {
   std::string out;
   detail::write_json(out, value);
   return detail::JsonAccess::make(std::move(out));
@@ -428,7 +437,7 @@ Json to_json(const T& value) {
 
 // Task arguments as a JSON array: pgtq::args(2, 3) is [2,3], pgtq::args() is [].
 template <class... T>
-Json args(const T&... values) {
+JsonText args(const T&... values) {
   std::string out = "[";
   (
       [&] {

@@ -41,7 +41,8 @@ namespace detail {
 
 template <class T>
 inline constexpr bool k_is_raw_args =
-    std::is_same_v<T, Json> || (k_is_text<T> && !std::is_same_v<T, std::nullptr_t>);
+    std::is_same_v<T, JsonText> || std::is_same_v<T, Json> ||
+    (k_is_text<T> && !std::is_same_v<T, std::nullptr_t>);
 
 template <class... T>
 struct IsRawArgsCall : std::false_type {};
@@ -83,14 +84,22 @@ inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view 
 }
 
 inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
-                         const Json& args, const PushOptions& options = {}) {
+                         const JsonText& args, const PushOptions& options = {}) {
+  return push(conn, queue, task, std::string_view(args.text()), options);
+}
+
+// plugin.hpp's pgtq::Json, for a plugin that pushes follow-up tasks (a template only because
+// that type is complete only where plugin.hpp is included).
+template <class PluginJson, std::enable_if_t<std::is_same_v<PluginJson, Json>, int> = 0>
+std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
+                  const PluginJson& args, const PushOptions& options = {}) {
   return push(conn, queue, task, std::string_view(args.text()), options);
 }
 
 // The typed form: pgtq::push(conn, "q", "add_numbers", 2, 3) pushes args [2,3].
 // The rule that tells it from the raw form: when the only argument after the task name
-// (options aside) is text or pgtq::Json, it IS the args document; otherwise every argument
-// is encoded as one element of a JSON array. So
+// (options aside) is text or pgtq::JsonText (or plugin.hpp's pgtq::Json), it IS the args
+// document; otherwise every argument is encoded as one element of a JSON array. So
 //   push(conn, q, t, R"({"user_id":42})")   args {"user_id":42}
 //   push(conn, q, t, std::string("x"))      args x: not JSON, the server refuses it
 //   push(conn, q, t, pgtq::args("x"))       args ["x"]

@@ -70,7 +70,7 @@ inline bool complete(PGconn* conn, const ClaimedTask& task, std::string_view res
   return detail::bool_at(result.get(), 0, 0);
 }
 
-inline bool complete(PGconn* conn, const ClaimedTask& task, const Json& result) {
+inline bool complete(PGconn* conn, const ClaimedTask& task, const JsonText& result) {
   return complete(conn, task, std::string_view(result.text()));
 }
 
