@@ -1,0 +1,169 @@
+// The scheduler and the delivery guarantee with the real pgtqd: delayed tasks, backoff,
+// kill -9, a network partition, several schedulers at once.
+#include "support/daemon_process.hpp"
+#include "support/sql.hpp"
+#include "support/tcp_proxy.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <regex>
+#include <thread>
+
+using namespace pgtq;
+using namespace pgtq::test;
+
+namespace {
+
+std::string field(db::Connection& connection, const std::string& expression, const std::string& id) {
+  return scalar(connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1", {id});
+}
+
+bool reaches(db::Connection& connection, const std::string& id, const std::string& state,
+             std::chrono::milliseconds timeout = 30s) {
+  return eventually([&] { return field(connection, "state", id) == state; }, timeout);
+}
+
+void create_ledger(db::Connection& connection) {
+  query(connection, "CREATE TABLE ledger (task_id bigint NOT NULL, attempt int NOT NULL, "
+                    "worker_pid int NOT NULL, at timestamptz NOT NULL DEFAULT now())");
+}
+
+// Pushes count ledger tasks with these args, a delayed share of them spread over delay_s.
+void push_ledger_tasks(db::Connection& connection, int count, const std::string& args,
+                       double delayed_share = 0, double delay_s = 0) {
+  for (int pushed = 0; pushed < count; pushed += 500) {
+    query(connection,
+          "SELECT pgtq.push_many('default', (SELECT jsonb_agg(jsonb_build_object("
+          "'task', 'ledger', 'args', $1::jsonb, 'delay', CASE WHEN random() < $3::float8 "
+          "THEN (random() * $4::float8)::text || ' seconds' ELSE '0' END)) "
+          "FROM generate_series(1, $2::int)))",
+          {args, std::to_string(std::min(500, count - pushed)), std::to_string(delayed_share),
+           std::to_string(delay_s)});
+  }
+}
+
+long long unfinished(db::Connection& connection) {
+  return count(connection, "SELECT count(*) FROM pgtq.live_tasks");
+}
+
+} // namespace
+
+TEST_CASE("a delayed task runs on time, not before, even with every daemon asleep") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  // No polling: only the scheduler's promotion (and its NOTIFY) can wake the daemon.
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "600"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  const std::string id =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]', delay => '1.5 s')");
+  CHECK(field(connection, "state", id) == "scheduled");
+  std::this_thread::sleep_for(1s);
+  CHECK(field(connection, "state", id) == "scheduled");
+  REQUIRE_MESSAGE(reaches(connection, id, "succeeded", 10s), daemon.log());
+  CHECK(field(connection, "started_at >= run_at", id) == "true");
+  // The documented bound: within scheduler-interval (1 s by default) of run_at.
+  CHECK_MESSAGE(field(connection, "started_at < run_at + interval '1 s'", id) == "true",
+                field(connection, "started_at - run_at", id));
+}
+
+TEST_CASE("retries wait for the backoff between attempts") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  // flaky's plugin sets its own backoff per task name; a task of the same shape without
+  // one would use the daemon's --backoff-* settings.
+  const std::string id = scalar(
+      connection, "SELECT pgtq.push('default', 'flaky', '{\"fail_times\": 2}', max_attempts => 5)");
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.05"}});
+  REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
+  // flaky registers base 0.1 s, factor 2: at least 0.08 s after the first failure and
+  // 0.16 s after the second (jitter is +-20 %).
+  CHECK(field(connection, "(errors->1->>'at')::timestamptz - (errors->0->>'at')::timestamptz "
+                          ">= interval '0.08 s'", id) == "true");
+  CHECK(field(connection, "started_at - (errors->1->>'at')::timestamptz >= interval '0.16 s'",
+              id) == "true");
+}
+
+TEST_CASE("kill -9 of one of two daemons loses no task and reruns only what it was running") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  create_ledger(connection);
+  push_ledger_tasks(connection, 2000, "{\"sleep_ms\": 3}");
+  const DaemonProcess::Options options{
+      .dsn = database.dsn(),
+      .plugin_dirs = {test_plugin_dir("ledger")},
+      .extra_args = {"--concurrency", "8", "--lease", "2", "--heartbeat", "0.5",
+                     "--scheduler-interval", "0.2"},
+      .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
+  DaemonProcess victim(options);
+  DaemonProcess survivor(options);
+  REQUIRE(eventually([&] { return count(connection, "SELECT count(*) FROM ledger") >= 400; }, 60s));
+  victim.signal(SIGKILL);
+  REQUIRE(victim.wait_exit(5s).has_value());
+
+  REQUIRE_MESSAGE(eventually([&] { return unfinished(connection) == 0; }, 120s), survivor.log());
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded'") == 2000);
+  // Every task ran to completion at least once...
+  CHECK(count(connection, "SELECT count(DISTINCT task_id) FROM ledger") == 2000);
+  // ...and twice only if the killed daemon was running it: then it was rescued (its lease
+  // expired), which its error list shows. At most --concurrency of them.
+  const long long twice = count(connection, "SELECT count(*) FROM (SELECT task_id FROM ledger "
+                                            "GROUP BY task_id HAVING count(*) > 1) t");
+  CHECK(count(connection, "SELECT count(*) FROM (SELECT task_id FROM ledger GROUP BY task_id "
+                          "HAVING count(*) > 1) t JOIN pgtq.tasks ON id = task_id "
+                          "WHERE errors::text NOT LIKE '%lease expired%'") == 0);
+  CHECK(twice <= 8);
+  CHECK(count(connection, "SELECT max(c) FROM (SELECT count(*) AS c FROM ledger GROUP BY task_id) t") <= 2);
+}
+
+TEST_CASE("a daemon cut off from the database loses its task to a rescue and its late outcome is discarded") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  TcpProxy proxy(unix_socket_of(database.dsn()));
+  const std::string via_proxy = std::regex_replace(
+      database.dsn(), std::regex(R"(host=\S+ port=\d+)"),
+      "host=127.0.0.1 port=" + std::to_string(proxy.port()));
+  DaemonProcess partitioned({.dsn = via_proxy,
+                             .extra_args = {"--lease", "2", "--heartbeat", "0.5", "--no-scheduler"}});
+  REQUIRE(partitioned.wait_for_log("listening as", 10s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[3]')");
+  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 10s));
+
+  proxy.cut();
+  // Another daemon, still connected, rescues the task once the lease has expired, and runs it.
+  DaemonProcess healthy({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.2"}});
+  REQUIRE_MESSAGE(eventually([&] {
+    return scalar(connection, "SELECT claims FROM pgtq.live_tasks WHERE id = $1", {id}) == "2";
+  }, 15s), healthy.log());
+  proxy.restore();
+
+  REQUIRE_MESSAGE(partitioned.wait_for_log("discarded", 30s), partitioned.log());
+  REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), healthy.log());
+  CHECK(field(connection, "attempts", id) == "2");
+  CHECK(field(connection, "errors->0->>'error'", id).find("lease expired") != std::string::npos);
+  CHECK(field(connection, "locked_by", id).find(":" + std::to_string(healthy.pid())) !=
+        std::string::npos);
+}
+
+TEST_CASE("three daemons with schedulers on one queue run every task exactly once") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  create_ledger(connection);
+  push_ledger_tasks(connection, 1500, "{}", 0.3, 1.5);
+  const DaemonProcess::Options options{.dsn = database.dsn(),
+                                       .plugin_dirs = {test_plugin_dir("ledger")},
+                                       .extra_args = {"--concurrency", "4",
+                                                      "--scheduler-interval", "0.05"},
+                                       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
+  DaemonProcess first(options);
+  DaemonProcess second(options);
+  DaemonProcess third(options);
+  REQUIRE_MESSAGE(eventually([&] { return unfinished(connection) == 0; }, 120s),
+                  std::string(first.log() + second.log() + third.log()));
+  CHECK(count(connection, "SELECT count(*) FROM ledger") == 1500);
+  CHECK(count(connection, "SELECT count(DISTINCT task_id) FROM ledger") == 1500);
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE attempts <> 1") == 0);
+  // Delayed tasks ran no sooner than their run_at.
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE started_at < run_at") == 0);
+}

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pgtq::test {
+
+// A TCP proxy on 127.0.0.1 in front of the test server's Unix socket, which the test can
+// cut (every connection dropped, new ones refused) and restore: a network partition between
+// one daemon and the database, while everything else still reaches it.
+class TcpProxy {
+public:
+  // socket_path: the server's Unix socket, e.g. /tmp/dir/.s.PGSQL.5432
+  explicit TcpProxy(std::string socket_path);
+  ~TcpProxy();
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+
+  int port() const { return m_port; }
+  void cut();
+  void restore();
+
+private:
+  void accept_loop();
+  void pump(int from, int to);
+
+  std::string m_socket_path;
+  int m_listen_fd = -1;
+  int m_port = 0;
+  std::atomic<bool> m_stopping{false};
+  std::atomic<bool> m_cut{false};
+  std::mutex m_mutex;
+  std::vector<int> m_open; // both ends of every proxied connection
+  std::vector<std::thread> m_threads;
+  std::thread m_acceptor;
+};
+
+// The Unix socket path of a keyword=value conninfo with host=/dir and port=N.
+std::string unix_socket_of(const std::string& conninfo);
+
+} // namespace pgtq::test
