@@ -4,7 +4,7 @@
 PGTQ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PGTQ_PG_BIN="${PGTQ_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PGTQ_BUILD_PACKAGES=(g++ cmake make pkg-config libpq-dev rapidjson-dev libspdlog-dev
-                     libcli11-dev libsystemd-dev doctest-dev)
+                     libcli11-dev libsystemd-dev doctest-dev systemd)
 PGTQ_SERVER_PACKAGES=(postgresql-15 postgresql-client-15)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
