@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
         {"add_numbers", pgtq::args(1, 1)},
         {"add_numbers", pgtq::args(20, 22)},
         {"echo", pgtq::to_json(std::map<std::string, std::string>{{"message", "from the bulk"}})},
-        {"echo", R"({"message":"in a minute"})", {.delay = std::chrono::minutes(1)}},
+        {"echo", R"({"message":"three seconds later"})", {.delay = std::chrono::seconds(3)}},
     };
     print_ids("bulk of 4 (the last one delayed)", pgtq::push_many(pg, queue, bulk));
     run_command(pg, "COMMIT");
