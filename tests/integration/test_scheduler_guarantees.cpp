@@ -167,3 +167,19 @@ TEST_CASE("three daemons with schedulers on one queue run every task exactly onc
   // Delayed tasks ran no sooner than their run_at.
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE started_at < run_at") == 0);
 }
+
+TEST_CASE("a snooze runs the task again after the delay without using up an attempt") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string id = scalar(
+      connection, "SELECT pgtq.push('default', 'snooze_once', '{\"seconds\": 0.5}', max_attempts => 1)");
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .plugin_dirs = {test_plugin_dir("snooze")},
+                        .extra_args = {"--scheduler-interval", "0.1"}});
+  REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
+  CHECK(field(connection, "result", id) == "\"woke\"");
+  // max_attempts 1 and it still ran twice: the snooze gave its attempt back.
+  CHECK(field(connection, "attempts", id) == "1");
+  CHECK(field(connection, "errors", id) == "[]");
+  CHECK(field(connection, "started_at - created_at >= interval '0.4 s'", id) == "true");
+}

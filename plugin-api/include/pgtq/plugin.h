@@ -117,12 +117,14 @@ typedef struct pgtq_host_api {
   int64_t (*task_id)(const pgtq_task* task);
   int32_t (*task_attempt)(const pgtq_task* task);
 
-  /* Sets the result kept with a succeeded task. json is COPIED and must be valid JSON;
-   * if it is not, the task fails permanently with an error saying so. Returns 0, or -1
-   * when the text is not valid JSON. The last call wins. */
+  /* Sets the result kept with a succeeded task. json is COPIED and must be valid JSON that
+   * PostgreSQL's jsonb accepts (so no \u0000 escape); if it is not, the task fails
+   * permanently with an error saying so. Returns 0, or -1 when the text is refused. The
+   * last call wins. */
   int (*task_set_result)(pgtq_task* task, const char* json, size_t len);
 
-  /* Sets the error message kept with a failed attempt. msg is COPIED (UTF-8). */
+  /* Sets the error message kept with a failed attempt (PGTQ_RETRY, PGTQ_FAIL; ignored for
+   * PGTQ_DONE and PGTQ_SNOOZE). msg is COPIED; invalid UTF-8 is replaced. */
   void (*task_set_error)(pgtq_task* task, const char* msg, size_t len);
 
   /* For PGTQ_RETRY or PGTQ_SNOOZE: run again after this many seconds (overrides backoff). */
@@ -145,7 +147,8 @@ typedef struct pgtq_plugin_info {
   /* Called once after the handshake, from one thread. api and host stay valid until fini()
    * returns, so the plugin may keep them. config is the text of the plugin's config entry
    * (BORROWED; empty when none). Registers handlers; returns 0, or non-zero to refuse to
-   * load (pgtqd logs it and goes on without this plugin). */
+   * load: pgtqd logs it, calls destroy() of every handler it had registered, does not call
+   * fini(), unloads it and goes on without it. */
   int (*init)(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len);
 
   /* Called once before unloading, after every handler's destroy (may be NULL). */
