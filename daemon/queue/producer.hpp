@@ -50,9 +50,18 @@ private:
 
   void connect();
   void turn();
+  bool wants_claim() const;
   void claim(int count);
-  void flush_outcomes();
+  // Hands claimed rows to the pool; columns from first_column: id, claim, task, args,
+  // attempt, max_attempts.
+  void dispatch(const db::Result& rows, int first_column, int requested);
+  // Records the workers' outcomes, claiming their successors in the same transaction when
+  // there may be work; returns whether it claimed.
+  bool flush_outcomes();
+  // The slow path, outcome by outcome, for a batch the database refused.
   void record(const std::vector<Outcome>& batch);
+  // Bookkeeping once outcomes are recorded; lost: those discarded by fencing.
+  void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
   void heartbeat();
   void release_unfinished();
   void wait_for_work(Clock::time_point until);
