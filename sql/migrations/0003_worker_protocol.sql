@@ -32,7 +32,8 @@ BEGIN
   )
   UPDATE pgtq.live_tasks l
      SET state = 'running', attempts = l.attempts + 1, claims = l.claims + 1,
-         started_at = now(), locked_by = worker, locked_until = clock_timestamp() + lease
+         started_at = clock_timestamp(), locked_by = worker,
+         locked_until = clock_timestamp() + lease
     FROM picked
    WHERE l.id = picked.id
   RETURNING l.id, l.claims, l.task, l.args, l.attempts, l.max_attempts;
