@@ -1,0 +1,91 @@
+// pgtqctl, the operator's command line, run as a process against a real database.
+#include "support/sql.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+using namespace pgtq;
+using namespace pgtq::test;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string output; // stdout and stderr
+};
+
+// Arguments are single-quoted for the shell; the tests pass no quotes of their own.
+Run pgtqctl(const std::string& dsn, const std::vector<std::string>& args) {
+  std::string command = std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl --dsn '" + dsn + "'";
+  for (const std::string& arg : args) {
+    command += " '" + arg + "'";
+  }
+  command += " 2>&1";
+  Run run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
+    run.output += buffer.data();
+  }
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+} // namespace
+
+TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
+  EmptyDatabase database;
+  const Run migrated = pgtqctl(database.dsn(), {"migrate"});
+  CHECK(migrated.exit_code == 0);
+  CHECK(migrated.output.find("applied 0001_init.sql") != std::string::npos);
+  const Run again = pgtqctl(database.dsn(), {"migrate"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.output.find("already up to date") != std::string::npos);
+  CHECK(pgtqctl(database.dsn(), {"schema-version"}).exit_code == 0);
+
+  const Run pushed = pgtqctl(database.dsn(), {"push", "mail", "send", "{\"to\": 1}", "--priority", "-3"});
+  REQUIRE(pushed.exit_code == 0);
+  const std::string id = pushed.output.substr(0, pushed.output.find('\n'));
+  db::Connection connection = database.connect();
+  CHECK(scalar(connection, "SELECT priority FROM pgtq.tasks WHERE id = $1", {id}) == "-3");
+  CHECK(pgtqctl(database.dsn(), {"push", "mail", "later", "[]", "--delay", "1 hour"}).exit_code == 0);
+
+  const Run stats = pgtqctl(database.dsn(), {"stats"});
+  CHECK(stats.exit_code == 0);
+  CHECK(stats.output.find("mail   queued") != std::string::npos);
+  CHECK(stats.output.find("mail   scheduled") != std::string::npos);
+
+  const Run listed = pgtqctl(database.dsn(), {"list", "--state", "queued"});
+  CHECK(listed.output.find("send") != std::string::npos);
+  CHECK(listed.output.find("later") == std::string::npos);
+
+  CHECK(pgtqctl(database.dsn(), {"cancel", id}).exit_code == 0);
+  CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) == "cancelled");
+  const Run twice = pgtqctl(database.dsn(), {"cancel", id});
+  CHECK(twice.exit_code == 1);
+  CHECK(twice.output.find("already finished") != std::string::npos);
+
+  const Run pruned = pgtqctl(database.dsn(), {"prune", "--older-than", "0 seconds"});
+  CHECK(pruned.exit_code == 0);
+  CHECK(pruned.output.find("removed 1 finished tasks") != std::string::npos);
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 1);
+}
+
+TEST_CASE("pgtqctl reports bad input and database errors with exit code 1") {
+  TestDatabase database;
+  const Run bad_name = pgtqctl(database.dsn(), {"push", "mail", "bad name"});
+  CHECK(bad_name.exit_code == 1);
+  CHECK(bad_name.output.find("has characters outside") != std::string::npos);
+  const Run bad_json = pgtqctl(database.dsn(), {"push", "mail", "send", "{oops"});
+  CHECK(bad_json.exit_code == 1);
+  CHECK(bad_json.output.find("json") != std::string::npos);
+  const Run unreachable = pgtqctl("host=/nonexistent-dir dbname=x connect_timeout=1", {"stats"});
+  CHECK(unreachable.exit_code == 1);
+  CHECK(unreachable.output.find("cannot connect") != std::string::npos);
+}
