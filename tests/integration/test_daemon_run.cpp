@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
 #include <thread>
 
 using namespace pgtq;
@@ -220,4 +223,33 @@ TEST_CASE("the password never appears in pgtqd's log") {
   daemon.wait_exit(10s);
   CHECK(daemon.log().find("SuperSecret42") == std::string::npos);
   CHECK(daemon.log().find("password=********") != std::string::npos);
+}
+
+TEST_CASE("every option can come from the config file or a PGTQ_ variable") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string path = "/tmp/pgtqd-test-" + std::to_string(::getpid()) + ".conf";
+  {
+    std::ofstream file(path);
+    file << "# as /etc/pgtq/QUEUE.conf under systemd\n"
+         << "queue = \"from_file\"\n"
+         << "dsn = \"" << database.dsn() << "\"\n"
+         << "plugin-dir = \"" << example_plugin_dir() << "\"\n"
+         << "concurrency = 3\n"
+         << "log-level = \"debug\"\n";
+  }
+  const std::string id = scalar(connection, "SELECT pgtq.push('from_file', 'add_numbers', '[5, 6]')");
+  // DaemonProcess passes --queue, --dsn and --plugin-dir too (the same values); the file
+  // alone sets concurrency and the log level, and the environment the worker name.
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .queue = "from_file",
+                        .extra_args = {"--config", path},
+                        .env = {{"PGTQ_WORKER_NAME", "from-env"}}});
+  REQUIRE_MESSAGE(eventually([&] {
+    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) == "succeeded";
+  }, 10s), daemon.log());
+  CHECK(daemon.log().find("3 workers") != std::string::npos);   // concurrency from the file
+  CHECK(daemon.log().find("claimed") != std::string::npos);     // debug level from the file
+  CHECK(scalar(connection, "SELECT locked_by FROM pgtq.tasks WHERE id = $1", {id}) == "from-env");
+  std::remove(path.c_str());
 }
