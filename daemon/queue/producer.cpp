@@ -1,10 +1,10 @@
 #include "queue/producer.hpp"
 
-#include "db/pg_array.hpp"
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
 #include "queue/outcome_batch.hpp"
 
+#include <pgtq/client/pg_array.hpp>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -44,7 +44,7 @@ double jitter_factor() {
 Producer::Producer(const app::Config& config, const plugin::HandlerRegistry& registry,
                    app::DaemonState& state)
     : m_config(config), m_state(state), m_executor(registry),
-      m_task_names(db::array_literal(registry.names())), m_worker_name(config.worker_name),
+      m_task_names(pgtq::detail::pg_text_array(registry.names())), m_worker_name(config.worker_name),
       m_reconnect_delay(k_first_reconnect_delay) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
@@ -330,7 +330,7 @@ void Producer::heartbeat() {
   }
   const db::Result stop = m_connection->run(
       db::queries::k_heartbeat,
-      {db::array_literal(ids), db::array_literal(claims), interval_text(m_config.lease)});
+      {pgtq::detail::pg_integer_array(ids), pgtq::detail::pg_integer_array(claims), interval_text(m_config.lease)});
   for (int row = 0; row < stop.rows(); ++row) {
     const auto found = m_in_flight.find(stop.int64(row, 0));
     if (found != m_in_flight.end() && !found->second.stop->exchange(true)) {
@@ -349,7 +349,7 @@ void Producer::release_unfinished() {
     claims.push_back(flight.claim);
   }
   const db::Result released = m_connection->run(
-      db::queries::k_release, {db::array_literal(ids), db::array_literal(claims)});
+      db::queries::k_release, {pgtq::detail::pg_integer_array(ids), pgtq::detail::pg_integer_array(claims)});
   logger()->warn("released {} unfinished task(s) back to the queue", released.text(0, 0));
   m_in_flight.clear();
 }

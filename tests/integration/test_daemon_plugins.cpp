@@ -1,6 +1,7 @@
 // pgtqd with plugins that misbehave: each is refused or contained, and the rest goes on.
 #include "support/daemon_process.hpp"
 #include "support/sql.hpp"
+#include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -18,14 +19,6 @@ std::string push(db::Connection& connection, const std::string& task, const std:
                  const std::string& max_attempts = "5") {
   return scalar(connection, "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
                 {task, args, max_attempts});
-}
-
-std::string field(db::Connection& connection, const std::string& column, const std::string& id) {
-  return scalar(connection, "SELECT " + column + "::text FROM pgtq.tasks WHERE id = $1", {id});
-}
-
-bool reaches(db::Connection& connection, const std::string& id, const std::string& state) {
-  return eventually([&] { return field(connection, "state", id) == state; }, 20s);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // Many daemons on one queue, and a database that goes away under a running daemon.
 #include "support/daemon_process.hpp"
 #include "support/private_server.hpp"
+#include "support/ledger.hpp"
 #include "support/sql.hpp"
 #include "support/test_database.hpp"
 
@@ -14,29 +15,6 @@
 
 using namespace pgtq;
 using namespace pgtq::test;
-
-namespace {
-
-void create_ledger(db::Connection& connection) {
-  query(connection, "CREATE TABLE ledger (task_id bigint NOT NULL, attempt int NOT NULL, "
-                    "worker_pid int NOT NULL, at timestamptz NOT NULL DEFAULT now())");
-}
-
-// Pushes count ledger tasks in chunks of 500, one round trip each.
-void push_ledger_tasks(db::Connection& connection, int count, const std::string& args) {
-  for (int pushed = 0; pushed < count; pushed += 500) {
-    query(connection,
-          "SELECT pgtq.push_many('default', (SELECT jsonb_agg(jsonb_build_object('task', 'ledger', "
-          "'args', $1::jsonb)) FROM generate_series(1, $2::int)))",
-          {args, std::to_string(std::min(500, count - pushed))});
-  }
-}
-
-long long unfinished(db::Connection& connection) {
-  return count(connection, "SELECT count(*) FROM pgtq.live_tasks");
-}
-
-} // namespace
 
 TEST_CASE("two pgtqd on one queue run each of 3000 tasks exactly once") {
   TestDatabase database;

@@ -1,6 +1,7 @@
 // pgtqd end to end: the real binary, the example plugins and a real PostgreSQL.
 #include "support/daemon_process.hpp"
 #include "support/sql.hpp"
+#include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -13,19 +14,6 @@
 
 using namespace pgtq;
 using namespace pgtq::test;
-
-namespace {
-
-std::string state_of(db::Connection& connection, const std::string& id) {
-  return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id});
-}
-
-bool reaches(db::Connection& connection, const std::string& id, const std::string& state,
-             std::chrono::milliseconds timeout = 20s) {
-  return eventually([&] { return state_of(connection, id) == state; }, timeout);
-}
-
-} // namespace
 
 TEST_CASE("pgtqd runs tasks through the C and the C++ example plugins and records results") {
   TestDatabase database;
@@ -79,9 +67,9 @@ TEST_CASE("a task without a handler in this daemon stays queued for another daem
   DaemonProcess daemon({.dsn = database.dsn()});
   REQUIRE_MESSAGE(reaches(connection, known, "succeeded"), daemon.log());
   std::this_thread::sleep_for(500ms);
-  CHECK(state_of(connection, unknown) == "queued");
+  CHECK(field(connection, "state", unknown) == "queued");
   CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {unknown}) == "0");
-  CHECK(state_of(connection, other_queue) == "queued");
+  CHECK(field(connection, "state", other_queue) == "queued");
 }
 
 TEST_CASE("args that do not fit the handler's parameters fail the task permanently") {
@@ -135,13 +123,13 @@ TEST_CASE("SIGTERM lets running tasks finish, then pgtqd exits 0") {
   DaemonProcess daemon({.dsn = database.dsn()});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[1]')");
-  REQUIRE(eventually([&] { return state_of(connection, id) == "running"; }, 5s));
+  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 5s));
   daemon.signal(SIGTERM);
   const auto status = daemon.wait_exit(15s);
   REQUIRE_MESSAGE(status.has_value(), daemon.log());
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 0);
-  CHECK(state_of(connection, id) == "succeeded");
+  CHECK(field(connection, "state", id) == "succeeded");
 }
 
 TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not counted") {
@@ -150,13 +138,13 @@ TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "0.5"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
-  REQUIRE(eventually([&] { return state_of(connection, id) == "running"; }, 5s));
+  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 5s));
   daemon.signal(SIGTERM);
   const auto status = daemon.wait_exit(10s);
   REQUIRE_MESSAGE(status.has_value(), daemon.log());
   CHECK(WIFEXITED(*status));
   CHECK(WEXITSTATUS(*status) == 0);
-  CHECK(state_of(connection, id) == "queued");
+  CHECK(field(connection, "state", id) == "queued");
   CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {id}) == "0");
   CHECK(daemon.log().find("released 1 unfinished task") != std::string::npos);
 }
@@ -167,14 +155,14 @@ TEST_CASE("a second SIGTERM releases running tasks at once") {
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "60"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
-  REQUIRE(eventually([&] { return state_of(connection, id) == "running"; }, 5s));
+  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 5s));
   daemon.signal(SIGTERM);
   REQUIRE(daemon.wait_for_log("send the signal again", 5s));
   daemon.signal(SIGTERM);
   const auto status = daemon.wait_exit(10s);
   REQUIRE_MESSAGE(status.has_value(), daemon.log());
   CHECK(WEXITSTATUS(*status) == 0);
-  CHECK(state_of(connection, id) == "queued");
+  CHECK(field(connection, "state", id) == "queued");
 }
 
 TEST_CASE("bad configuration exits 78 with a message naming the setting") {

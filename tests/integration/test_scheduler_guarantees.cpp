@@ -1,7 +1,9 @@
 // The scheduler and the delivery guarantee with the real pgtqd: delayed tasks, backoff,
 // kill -9, a network partition, several schedulers at once.
 #include "support/daemon_process.hpp"
+#include "support/ledger.hpp"
 #include "support/sql.hpp"
+#include "support/task_state.hpp"
 #include "support/tcp_proxy.hpp"
 #include "support/test_database.hpp"
 
@@ -13,42 +15,6 @@
 
 using namespace pgtq;
 using namespace pgtq::test;
-
-namespace {
-
-std::string field(db::Connection& connection, const std::string& expression, const std::string& id) {
-  return scalar(connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1", {id});
-}
-
-bool reaches(db::Connection& connection, const std::string& id, const std::string& state,
-             std::chrono::milliseconds timeout = 30s) {
-  return eventually([&] { return field(connection, "state", id) == state; }, timeout);
-}
-
-void create_ledger(db::Connection& connection) {
-  query(connection, "CREATE TABLE ledger (task_id bigint NOT NULL, attempt int NOT NULL, "
-                    "worker_pid int NOT NULL, at timestamptz NOT NULL DEFAULT now())");
-}
-
-// Pushes count ledger tasks with these args, a delayed share of them spread over delay_s.
-void push_ledger_tasks(db::Connection& connection, int count, const std::string& args,
-                       double delayed_share = 0, double delay_s = 0) {
-  for (int pushed = 0; pushed < count; pushed += 500) {
-    query(connection,
-          "SELECT pgtq.push_many('default', (SELECT jsonb_agg(jsonb_build_object("
-          "'task', 'ledger', 'args', $1::jsonb, 'delay', CASE WHEN random() < $3::float8 "
-          "THEN (random() * $4::float8)::text || ' seconds' ELSE '0' END)) "
-          "FROM generate_series(1, $2::int)))",
-          {args, std::to_string(std::min(500, count - pushed)), std::to_string(delayed_share),
-           std::to_string(delay_s)});
-  }
-}
-
-long long unfinished(db::Connection& connection) {
-  return count(connection, "SELECT count(*) FROM pgtq.live_tasks");
-}
-
-} // namespace
 
 TEST_CASE("a delayed task runs on time, not before, even with every daemon asleep") {
   TestDatabase database;

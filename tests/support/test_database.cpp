@@ -51,16 +51,14 @@ const std::string& server_dsn() {
   return dsn;
 }
 
-TestDatabase::TestDatabase() : m_name(create_database()), m_dsn(server_dsn() + " dbname=" + m_name) {
-  db::Connection connection = connect();
-  db::Migrator().migrate(connection);
-}
-
-TestDatabase::~TestDatabase() { drop_database(m_name); }
-
 EmptyDatabase::EmptyDatabase()
     : m_name(create_database()), m_dsn(server_dsn() + " dbname=" + m_name) {}
 
 EmptyDatabase::~EmptyDatabase() { drop_database(m_name); }
+
+TestDatabase::TestDatabase() {
+  db::Connection connection = connect();
+  db::Migrator().migrate(connection);
+}
 
 } // namespace pgtq::test

@@ -11,26 +11,8 @@ namespace pgtq::test {
 // skip silently.
 const std::string& server_dsn();
 
-// A fresh database on the test server, migrated to the current schema, dropped at the
-// end. Tests that start pgtqd or use LISTEN/NOTIFY get one each, so they cannot see each
-// other's tasks or notifications.
-class TestDatabase {
-public:
-  TestDatabase();
-  ~TestDatabase();
-  TestDatabase(const TestDatabase&) = delete;
-  TestDatabase& operator=(const TestDatabase&) = delete;
-
-  const std::string& name() const { return m_name; }
-  const std::string& dsn() const { return m_dsn; }
-  db::Connection connect() const { return db::Connection(m_dsn, "pgtq-test"); }
-
-private:
-  std::string m_name;
-  std::string m_dsn;
-};
-
-// A database that exists but has no pgtq schema yet (for migration tests).
+// A new, empty database on the test server (no pgtq schema: for migration tests), dropped
+// at the end.
 class EmptyDatabase {
 public:
   EmptyDatabase();
@@ -45,6 +27,13 @@ public:
 private:
   std::string m_name;
   std::string m_dsn;
+};
+
+// The same, migrated to the current schema. Tests that start pgtqd or use LISTEN/NOTIFY
+// get one each, so they cannot see each other's tasks or notifications.
+class TestDatabase : public EmptyDatabase {
+public:
+  TestDatabase();
 };
 
 } // namespace pgtq::test
