@@ -49,8 +49,6 @@ int main(int argc, char** argv) {
   add(app, "dsn", config.dsn, "libpq conninfo or postgresql:// URI (default: PG* variables)");
   add(app, "plugin-dir", config.plugin_dir, "load every *.so plugin in this directory");
   add(app, "concurrency", config.concurrency, "worker threads");
-  add(app, "claim-loops", config.claim_loops,
-      "database connections claiming for the workers (0: one per 16 workers, at most 4)");
   add(app, "log-level", config.log_level, "trace, debug, info, warn or error");
   add(app, "lease", lease, "seconds a claimed task is held without a heartbeat");
   add(app, "heartbeat", heartbeat, "seconds between lease renewals (at most lease/2)");

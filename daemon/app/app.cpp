@@ -13,10 +13,7 @@
 #include <build_config.hpp>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdlib>
-#include <memory>
-#include <vector>
 #include <thread>
 
 namespace pgtq::app {
@@ -97,21 +94,8 @@ int App::run() {
   }
 
   DaemonState state;
-  // The workers are split between the claim loops; each loop has its own connection.
-  const int loops = m_config.effective_claim_loops();
-  std::vector<std::unique_ptr<queue::Producer>> producers;
-  for (int i = 0; i < loops; ++i) {
-    const int workers = m_config.concurrency / loops + (i < m_config.concurrency % loops ? 1 : 0);
-    producers.push_back(std::make_unique<queue::Producer>(m_config, workers, registry, state));
-  }
-  std::vector<std::thread> producer_threads;
-  for (auto& producer : producers) {
-    producer_threads.emplace_back([&producer] { producer->run(); });
-  }
-  auto all_finished = [&] {
-    return std::all_of(producers.begin(), producers.end(),
-                       [](const auto& producer) { return producer->finished(); });
-  };
+  auto producer = std::make_unique<queue::Producer>(m_config, registry, state);
+  std::thread producer_thread([&] { producer->run(); });
   queue::Scheduler scheduler(m_config);
   if (m_config.scheduler) {
     scheduler.start();
@@ -122,7 +106,7 @@ int App::run() {
   const auto tick = std::chrono::milliseconds(200);
   bool announced = false;
   auto next_status = Clock::now();
-  while (!all_finished()) {
+  while (!state.finished) {
     const Signal signal = wait_for_signal(tick);
     if (signal == Signal::terminate) {
       if (!state.drain.exchange(true)) {
@@ -132,9 +116,7 @@ int App::run() {
         spdlog::info("second shutdown request: releasing unfinished tasks now");
         state.cancel_now = true;
       }
-      for (auto& producer : producers) {
-        producer->wake();
-      }
+      producer->wake();
     } else if (signal == Signal::hangup) {
       spdlog::info("SIGHUP ignored: configuration is read at start; restart to apply changes");
     }
@@ -155,12 +137,9 @@ int App::run() {
   }
 
   scheduler.stop();
-  bool workers_idle = true;
-  for (std::size_t i = 0; i < producers.size(); ++i) {
-    producer_threads[i].join();
-    workers_idle = producers[i]->wait_workers_idle(std::chrono::seconds(2)) && workers_idle;
-  }
-  producers.clear();
+  producer_thread.join();
+  const bool workers_idle = producer->wait_workers_idle(std::chrono::seconds(2));
+  producer.reset();
   spdlog::info("stopped: {} done, {} failed", state.succeeded.load(), state.failed.load());
   if (!workers_idle) {
     // A handler ignored should_stop(); its thread still runs plugin code, so neither the

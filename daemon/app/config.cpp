@@ -1,7 +1,5 @@
 #include "app/config.hpp"
 
-#include <algorithm>
-
 namespace pgtq::app {
 
 void Config::validate() const {
@@ -10,9 +8,6 @@ void Config::validate() const {
   }
   if (concurrency < 1 || concurrency > 1024) {
     throw ConfigError("concurrency must be between 1 and 1024");
-  }
-  if (claim_loops < 0 || claim_loops > concurrency) {
-    throw ConfigError("claim-loops must be between 0 (automatic) and concurrency");
   }
   if (lease.count() < 1) {
     throw ConfigError("lease must be at least 1 second");
@@ -37,12 +32,6 @@ void Config::validate() const {
       log_level != "error") {
     throw ConfigError("log-level must be one of trace, debug, info, warn, error");
   }
-}
-
-int Config::effective_claim_loops() const {
-  // One backend runs one statement at a time; a loop per 16 workers lets a busy daemon
-  // keep several database cores working. More than 4 mostly contend on the queue's head.
-  return claim_loops > 0 ? claim_loops : std::clamp(concurrency / 16, 1, 4);
 }
 
 } // namespace pgtq::app

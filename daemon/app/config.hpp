@@ -23,7 +23,6 @@ struct Config {
   std::string dsn;        // libpq conninfo or URI; empty: PG* environment variables
   std::string plugin_dir; // every *.so in it is loaded
   int concurrency = 8;    // worker threads
-  int claim_loops = 0;    // connections claiming for them; 0: one per 16 workers, at most 4
   std::string log_level = "info";
   Seconds lease{15};          // how long a claim holds without a heartbeat
   Seconds heartbeat{5};       // how often leases are renewed
@@ -37,8 +36,6 @@ struct Config {
 
   // Throws ConfigError naming the first bad setting.
   void validate() const;
-  // claim_loops, with 0 resolved.
-  int effective_claim_loops() const;
 };
 
 } // namespace pgtq::app

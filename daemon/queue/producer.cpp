@@ -41,16 +41,16 @@ double jitter_factor() {
 
 } // namespace
 
-Producer::Producer(const app::Config& config, int workers,
-                   const plugin::HandlerRegistry& registry, app::DaemonState& state)
-    : m_config(config), m_workers(workers), m_state(state), m_executor(registry),
+Producer::Producer(const app::Config& config, const plugin::HandlerRegistry& registry,
+                   app::DaemonState& state)
+    : m_config(config), m_state(state), m_executor(registry),
       m_task_names(pgtq::detail::pg_text_array(registry.names())), m_worker_name(config.worker_name),
       m_reconnect_delay(k_first_reconnect_delay) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
     throw std::system_error(errno, std::generic_category(), "eventfd");
   }
-  m_pool = std::make_unique<WorkerPool>(workers, m_executor,
+  m_pool = std::make_unique<WorkerPool>(config.concurrency, m_executor,
                                         [this](Outcome&& outcome) { note_outcome(std::move(outcome)); });
 }
 
@@ -71,7 +71,7 @@ void Producer::note_outcome(Outcome&& outcome) {
     const std::lock_guard lock(m_outcomes_mutex);
     m_outcomes.push_back(std::move(outcome));
   }
-  --m_state.busy;
+  m_state.busy.store(m_pool->busy() - 1, std::memory_order_relaxed);
   wake();
 }
 
@@ -88,11 +88,9 @@ void Producer::connect() {
   m_reconnect_delay = k_first_reconnect_delay;
   m_maybe_more = true; // whatever was pushed while we were away
   m_next_heartbeat = Clock::now();
-  if (!m_connected_before) {
-    m_connected_before = true;
-    m_state.ready = true;
-    logger()->info("queue \"{}\": {} workers, listening as {}", m_config.queue, m_workers,
-                   m_worker_name);
+  if (!m_state.ready.exchange(true)) {
+    logger()->info("queue \"{}\": {} workers, listening as {}", m_config.queue,
+                   m_config.concurrency, m_worker_name);
   } else {
     logger()->info("database connection re-established");
   }
@@ -100,7 +98,7 @@ void Producer::connect() {
 
 void Producer::run() {
   m_next_poll = next_poll_time();
-  while (!m_finished) {
+  while (!m_state.finished) {
     m_state.mark_turn();
     try {
       if (!m_connection) {
@@ -125,7 +123,7 @@ void Producer::run() {
                           "run again once their lease expires",
                           m_in_flight.size());
         }
-        m_finished = true;
+        m_state.finished = true;
         break;
       }
       sleep_interruptibly(m_reconnect_delay);
@@ -153,7 +151,7 @@ void Producer::turn() {
     release_unfinished();
   }
   if (m_draining && m_in_flight.empty()) {
-    m_finished = true;
+    m_state.finished = true;
     return;
   }
 
@@ -162,7 +160,7 @@ void Producer::turn() {
     m_next_heartbeat = now + std::chrono::duration_cast<Clock::duration>(m_config.heartbeat);
   }
 
-  const int free_workers = m_workers - static_cast<int>(m_in_flight.size());
+  const int free_workers = m_config.concurrency - static_cast<int>(m_in_flight.size());
   if (!claimed && wants_claim() && free_workers > 0) {
     claim(free_workers);
   }
@@ -202,11 +200,11 @@ void Producer::dispatch(const db::Result& rows, int first_column, int requested)
     m_in_flight[task.id] = InFlight{task.claim, stop};
     SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} claimed", task.id, task.name,
                         task.attempt, task.max_attempts);
-    ++m_state.busy;
     m_pool->submit(std::move(task), std::move(stop));
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
+  m_state.busy.store(m_pool->busy(), std::memory_order_relaxed);
 }
 
 bool Producer::wants_claim() const { return !m_draining && m_maybe_more; }
@@ -223,7 +221,7 @@ bool Producer::flush_outcomes() {
   // The workers of these outcomes are free again: claim their next tasks in the same
   // transaction, which saves a round trip and a commit per turn of a busy loop.
   const int free_workers =
-      m_workers - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
+      m_config.concurrency - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
   const int wanted = wants_claim() ? std::max(free_workers, 0) : 0;
   try {
     const db::Result rows = m_connection->run(
@@ -364,7 +362,7 @@ void Producer::wait_for_work(Clock::time_point until) {
     }
   }
   if (m_maybe_more && !m_draining &&
-      static_cast<int>(m_in_flight.size()) < m_workers) {
+      static_cast<int>(m_in_flight.size()) < m_config.concurrency) {
     return;
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
@@ -392,7 +390,7 @@ void Producer::wait_for_work(Clock::time_point until) {
 
 void Producer::sleep_interruptibly(Clock::duration duration) {
   const auto deadline = Clock::now() + duration;
-  while (!m_finished) {
+  while (!m_state.finished) {
     m_state.mark_turn();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {

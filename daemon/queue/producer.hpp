@@ -24,9 +24,7 @@ namespace pgtq::queue {
 // backoff while running tasks go on, and records their outcomes once it is back.
 class Producer {
 public:
-  // workers: the threads of this claim loop (a daemon may run several loops, each with its
-  // own connection, to use more than one database backend).
-  Producer(const app::Config& config, int workers, const plugin::HandlerRegistry& registry,
+  Producer(const app::Config& config, const plugin::HandlerRegistry& registry,
            app::DaemonState& state);
   ~Producer();
   Producer(const Producer&) = delete;
@@ -34,7 +32,6 @@ public:
 
   // Runs until the drain (state.drain) is complete. Returns normally; never throws.
   void run();
-  bool finished() const { return m_finished; }
   // Interrupts the wait, e.g. after a signal changed the state. Thread-safe.
   void wake();
   // Waits up to `wait` for running handlers to return (after run(), they were asked to
@@ -73,9 +70,7 @@ private:
   Clock::time_point next_poll_time() const;
 
   const app::Config& m_config;
-  const int m_workers;
   app::DaemonState& m_state;
-  std::atomic<bool> m_finished{false};
   TaskExecutor m_executor;
   std::string m_task_names; // array literal of the names this daemon handles
   std::string m_worker_name;
@@ -86,7 +81,6 @@ private:
   int m_wake_fd = -1;
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
   bool m_draining = false;
-  bool m_connected_before = false;
   Clock::time_point m_drain_deadline;
   Clock::time_point m_next_poll;
   Clock::time_point m_next_heartbeat;

@@ -112,14 +112,14 @@ TEST_CASE("a daemon cut off from the database loses its task to a rescue and its
         std::string::npos);
 }
 
-TEST_CASE("three daemons with two claim loops each and their schedulers run every task exactly once") {
+TEST_CASE("three daemons with schedulers on one queue run every task exactly once") {
   TestDatabase database;
   db::Connection connection = database.connect();
   create_ledger(connection);
   push_ledger_tasks(connection, 1500, "{}", 0.3, 1.5);
   const DaemonProcess::Options options{.dsn = database.dsn(),
                                        .plugin_dirs = {test_plugin_dir("ledger")},
-                                       .extra_args = {"--concurrency", "4", "--claim-loops", "2",
+                                       .extra_args = {"--concurrency", "4",
                                                       "--scheduler-interval", "0.05"},
                                        .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess first(options);
