@@ -100,6 +100,11 @@ w(f"Machine: {env['nproc']} cores ({env['cpu']}), {env['mem_gib']} GiB RAM, {env
   f"{' (with uncommitted daemon/sql changes)' if env.get('pgtq_dirty') else ''}; {env['date']}; "
   f"{'QUICK mode, ' if env.get('quick') else ''}{env['reps']} repetition(s).")
 w("")
+probes = pick("fsync_probe")
+if probes:
+    w("Disk flushes during the run (pg_test_fsync fdatasync/s, with the load average): " +
+      "; ".join(f"{r['config']}: {r['per_s']:,.0f} ({r['loadavg']})" for r in probes) + ".")
+    w("")
 w("Server: " + ", ".join(f"{k}={v}" for k, v in env["settings"].items()) + ".")
 w("")
 w("| figure | pgtq median | range | n | in-run floor | pgtq / floor | target | |")

@@ -9,13 +9,14 @@
 #
 # Options: --reps N, --soak SECONDS (0: none; default 120), --soak-rate TASKS/S (1000),
 #          --out DIR (default bench/results),
-#          --build-dir DIR (default build-bench), --keep (leave the server running, print its DSN)
+#          --build-dir DIR (default build-bench), --keep (leave the server running, print its DSN),
+#          --profile (instead of the benchmark: bench/profile.sh, what bounds the figures)
 # Everything it needs is installed with apt-get when missing.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 BENCH_DIR="$PGTQ_ROOT/bench"
 
-QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000
+QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0
 OUT="$BENCH_DIR/results"
 BUILD_DIR="$PGTQ_ROOT/build-bench"
 while [ $# -gt 0 ]; do
@@ -27,7 +28,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --keep) KEEP=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --profile) PROFILE=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -42,7 +44,7 @@ if [ "$QUICK" = 1 ]; then
   PUSH_TASKS=20000 BULK_TASKS=5000 DRAIN_TASKS=5000 SMALL_DRAIN=1000 CONCURRENCY="1 4 16 32"
   LAT_WARMUP=5 LAT_TASKS=50 HISTORY_SIZES="0 100000" PGB_SECS=3
 else
-  PUSH_TASKS=20000 BULK_TASKS=20000 DRAIN_TASKS=20000 SMALL_DRAIN=5000 CONCURRENCY="1 4 16 32"
+  PUSH_TASKS=20000 BULK_TASKS=100000 DRAIN_TASKS=20000 SMALL_DRAIN=5000 CONCURRENCY="1 4 16 32"
   LAT_WARMUP=20 LAT_TASKS=200 HISTORY_SIZES="0 100000 1000000" PGB_SECS=10
 fi
 HISTORY_CONCURRENCY=16
@@ -108,9 +110,17 @@ log "PostgreSQL $(psqlc -c 'SHOW server_version') on 127.0.0.1:$PORT, data in $P
 
 # ------------------------------------------------------------------ machine and settings
 # The disk's flush latency bounds every commit-per-task figure; it is part of the machine.
-FSYNC_OPS=$(pg_run "$PGTQ_PG_BIN/pg_test_fsync" -s 2 -f "$PG_DIR/fsync.probe" 2>/dev/null |
-            awk '/^ +fdatasync/ {print $2; exit}')
-pg_run rm -f "$PG_DIR/fsync.probe"
+# It varies on a shared host, so it is probed again at each repetition and at the end.
+probe_fsync() {
+  pg_run "$PGTQ_PG_BIN/pg_test_fsync" -s 2 -f "$PG_DIR/fsync.probe" 2>/dev/null |
+    awk '/^ +fdatasync/ {print $2; exit}'
+  pg_run rm -f "$PG_DIR/fsync.probe"
+}
+fsync_record() {
+  printf '{"figure":"fsync_probe","config":"%s","per_s":%s,"loadavg":"%s"}\n' \
+    "$1" "$(probe_fsync)" "$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RAW" >&2
+}
+FSYNC_OPS=$(probe_fsync)
 {
   printf '{"nproc": %s, ' "$(nproc)"
   printf '"mem_gib": %s, ' "$(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo)"
@@ -125,6 +135,12 @@ pg_run rm -f "$PG_DIR/fsync.probe"
   printf '"quick": %s, "reps": %s, "date": "%s", ' "$([ "$QUICK" = 1 ] && echo true || echo false)" "$REPS" "$(date -u +%Y-%m-%dT%H:%MZ)"
   printf '"settings": %s}\n' "$(psqlc -c "SELECT json_object_agg(name, current_setting(name) ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers','max_connections','synchronous_commit','fsync','full_page_writes','wal_sync_method','wal_buffers','max_wal_size','min_wal_size','checkpoint_timeout','autovacuum','jit','maintenance_work_mem','work_mem','wal_level','listen_addresses')")"
 } > "$OUT/env.json"
+
+if [ "$PROFILE" = 1 ]; then
+  export DSN BENCH PGTQD PLUGINS PGTQ_PG_BIN BENCH_DIR OUT PGB_SECS
+  "$BENCH_DIR/profile.sh" | tee "$OUT/profile.md"
+  exit 0
+fi
 
 # ------------------------------------------------------------------ floor (pgbench)
 # jobs/s = tps x jobs actually done / transactions, as in the peer run: SKIP LOCKED can
@@ -192,6 +208,7 @@ pgtq_all() {
 START=$(date +%s)
 # Repetitions are the outer loop, so that a noisy minute on the host hits every figure.
 for REP in $(seq 1 "$REPS"); do
+  fsync_record "rep $REP"
   floor_all
   pgtq_all
 done
@@ -211,6 +228,7 @@ if [ "$SOAK" -gt 0 ]; then
   log "soak: $SOAK s of steady push + drain, concurrency 16"
   REP=1 bench soak --seconds "$SOAK" --concurrency 16 --rate "$SOAK_RATE"
 fi
+fsync_record end
 log "measured in $(( $(date +%s) - START )) s"
 
 # ------------------------------------------------------------------ report

@@ -177,6 +177,7 @@ void drain(const Common& common, int tasks, int concurrency) {
 
   server_cpu.start();
   const auto start = Clock::now();
+  const long long started_us = realtime_us();
   DaemonProcess daemon(daemon_options(common, concurrency));
   MemorySampler memory(daemon.pid(), std::chrono::milliseconds(10));
   const auto deadline = start + std::chrono::seconds(600);
@@ -206,13 +207,21 @@ void drain(const Common& common, int tasks, int concurrency) {
     throw std::runtime_error("drain: " + std::to_string(succeeded) + " of " +
                              std::to_string(tasks) + " tasks succeeded");
   }
+  // The first claim's transaction start (same host, same clock): what start-up took, so
+  // that the claim loop's own rate can be told from process start-up.
+  const double first_claim_s =
+      static_cast<double>(pg.number("SELECT (extract(epoch FROM min(started_at)) * 1000000)::bigint"
+                                    "  FROM pgtq.finished_tasks WHERE id >= $1::bigint",
+                                    {std::to_string(first_id)}) -
+                          started_us) / 1e6;
   // Back to the history this run found, so repetitions all see the same size.
   pg.exec("DELETE FROM pgtq.finished_tasks WHERE id >= $1::bigint", {std::to_string(first_id)});
   std::printf("{\"figure\":\"drain\",\"config\":\"concurrency=%d\",\"concurrency\":%d,"
               "\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
-              "\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,\"postgres_cpu_s\":%.2f}\n",
+              "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
+              "\"postgres_cpu_s\":%.2f}\n",
               concurrency, concurrency, history, common.rep, tasks, seconds, tasks / seconds,
-              max_rss, hwm, daemon_cpu, postgres_cpu);
+              first_claim_s, max_rss, hwm, daemon_cpu, postgres_cpu);
 }
 
 void latency(const Common& common, int warmup, int tasks, int interval_ms, int concurrency) {

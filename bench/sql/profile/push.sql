@@ -1,0 +1,1 @@
+SELECT pgtq.push('bench', 'noop', '[]'::jsonb);

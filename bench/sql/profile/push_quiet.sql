@@ -1,0 +1,1 @@
+SELECT bench_exp.push_quiet('bench', 'noop', '[]'::jsonb);
