@@ -72,6 +72,7 @@ DECLARE
   accepted bigint[];
   requeued bigint[];
   wake     text[];
+  delayed  boolean;
 BEGIN
   WITH o AS (
     SELECT * FROM jsonb_to_recordset(outcomes)
@@ -103,36 +104,45 @@ BEGIN
   )
   SELECT array_agg(id) INTO accepted FROM stored;
 
-  WITH o AS (
-    SELECT * FROM jsonb_to_recordset(outcomes)
-      AS x(id bigint, claim integer, status text, error text, retry_in float8)
-     WHERE x.status IN ('retry', 'snooze')
-  ), again AS (
-    UPDATE pgtq.live_tasks l
-       SET state = CASE WHEN coalesce(o.retry_in, 0) <= 0 THEN 'queued'
-                        ELSE 'scheduled' END::pgtq.task_state,
-           run_at = clock_timestamp() + make_interval(secs => greatest(coalesce(o.retry_in, 0), 0)),
-           attempts = CASE WHEN o.status = 'snooze' THEN l.attempts - 1 ELSE l.attempts END,
-           locked_by = NULL, locked_until = NULL,
-           last_error = CASE WHEN o.status = 'retry' THEN o.error ELSE l.last_error END,
-           errors = CASE WHEN o.status = 'retry'
-                         THEN l.errors || jsonb_build_array(jsonb_build_object(
-                                'attempt', l.attempts, 'at', clock_timestamp(), 'error', o.error))
-                         ELSE l.errors END
-      FROM o
-     WHERE l.id = o.id AND l.claims = o.claim AND l.state = 'running'
-    RETURNING l.id, l.queue, l.state
-  )
-  SELECT array_agg(id), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued')
-    INTO requeued, wake FROM again;
+  -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
+  IF outcomes @? '$[*] ? (@.status == "retry" || @.status == "snooze")' THEN
+    WITH o AS (
+      SELECT * FROM jsonb_to_recordset(outcomes)
+        AS x(id bigint, claim integer, status text, error text, retry_in float8)
+       WHERE x.status IN ('retry', 'snooze')
+    ), again AS (
+      UPDATE pgtq.live_tasks l
+         SET state = CASE WHEN coalesce(o.retry_in, 0) <= 0 THEN 'queued'
+                          ELSE 'scheduled' END::pgtq.task_state,
+             run_at = clock_timestamp() + make_interval(secs => greatest(coalesce(o.retry_in, 0), 0)),
+             attempts = CASE WHEN o.status = 'snooze' THEN l.attempts - 1 ELSE l.attempts END,
+             locked_by = NULL, locked_until = NULL,
+             last_error = CASE WHEN o.status = 'retry' THEN o.error ELSE l.last_error END,
+             errors = CASE WHEN o.status = 'retry'
+                           THEN l.errors || jsonb_build_array(jsonb_build_object(
+                                  'attempt', l.attempts, 'at', clock_timestamp(), 'error', o.error))
+                           ELSE l.errors END
+        FROM o
+       WHERE l.id = o.id AND l.claims = o.claim AND l.state = 'running'
+      RETURNING l.id, l.queue, l.state
+    )
+    SELECT array_agg(id), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
+           bool_or(state = 'scheduled')
+      INTO requeued, wake, delayed FROM again;
 
-  IF wake IS NOT NULL THEN
-    PERFORM pg_notify('pgtq_wakeup', q) FROM unnest(wake) AS q;
-  END IF;
-  IF requeued IS NOT NULL AND cardinality(requeued) > coalesce(cardinality(wake), 0) THEN
-    PERFORM pg_notify('pgtq_scheduled', '');
+    IF wake IS NOT NULL THEN
+      PERFORM pg_notify('pgtq_wakeup', q) FROM unnest(wake) AS q;
+    END IF;
+    IF delayed THEN
+      PERFORM pg_notify('pgtq_scheduled', '');
+    END IF;
   END IF;
 
+  -- Every outcome accepted (the usual case): nothing to report, no need to read them again.
+  IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0)
+     = jsonb_array_length(outcomes) THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   SELECT x.id FROM jsonb_to_recordset(outcomes) AS x(id bigint)
    WHERE x.id <> ALL (coalesce(accepted, '{}') || coalesce(requeued, '{}'));
