@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   add(app, "dsn", config.dsn, "libpq conninfo or postgresql:// URI (default: PG* variables)");
   add(app, "plugin-dir", config.plugin_dir, "load every *.so plugin in this directory");
   add(app, "concurrency", config.concurrency, "worker threads");
+  add(app, "prefetch", config.prefetch,
+      "tasks claimed ahead of free workers, so that a busy daemon claims in larger batches");
   add(app, "log-level", config.log_level, "trace, debug, info, warn or error");
   add(app, "lease", lease, "seconds a claimed task is held without a heartbeat");
   add(app, "heartbeat", heartbeat, "seconds between lease renewals (at most lease/2)");

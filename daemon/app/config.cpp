@@ -9,6 +9,9 @@ void Config::validate() const {
   if (concurrency < 1 || concurrency > 1024) {
     throw ConfigError("concurrency must be between 1 and 1024");
   }
+  if (prefetch < 0 || prefetch > 10000) {
+    throw ConfigError("prefetch must be between 0 and 10000");
+  }
   if (lease.count() < 1) {
     throw ConfigError("lease must be at least 1 second");
   }

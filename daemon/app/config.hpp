@@ -23,6 +23,7 @@ struct Config {
   std::string dsn;        // libpq conninfo or URI; empty: PG* environment variables
   std::string plugin_dir; // every *.so in it is loaded
   int concurrency = 8;    // worker threads
+  int prefetch = 0;       // tasks claimed beyond the free workers, waiting in memory
   std::string log_level = "info";
   Seconds lease{15};          // how long a claim holds without a heartbeat
   Seconds heartbeat{5};       // how often leases are renewed

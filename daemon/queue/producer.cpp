@@ -50,8 +50,9 @@ Producer::Producer(const app::Config& config, const plugin::HandlerRegistry& reg
   if (m_wake_fd < 0) {
     throw std::system_error(errno, std::generic_category(), "eventfd");
   }
-  m_pool = std::make_unique<WorkerPool>(config.concurrency, m_executor,
-                                        [this](Outcome&& outcome) { note_outcome(std::move(outcome)); });
+  m_pool = std::make_unique<WorkerPool>(
+      config.concurrency, m_executor,
+      [this](Outcome&& outcome) { note_outcome(std::move(outcome)); }, state.busy);
 }
 
 Producer::~Producer() {
@@ -71,7 +72,6 @@ void Producer::note_outcome(Outcome&& outcome) {
     const std::lock_guard lock(m_outcomes_mutex);
     m_outcomes.push_back(std::move(outcome));
   }
-  m_state.busy.store(m_pool->busy() - 1, std::memory_order_relaxed);
   wake();
 }
 
@@ -141,6 +141,7 @@ void Producer::turn() {
     m_draining = true;
     m_drain_deadline =
         now + std::chrono::duration_cast<Clock::duration>(m_config.shutdown_grace);
+    release_unstarted();
     logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
                    m_in_flight.size(), m_config.shutdown_grace.count());
   }
@@ -160,16 +161,16 @@ void Producer::turn() {
     m_next_heartbeat = now + std::chrono::duration_cast<Clock::duration>(m_config.heartbeat);
   }
 
-  const int free_workers = m_config.concurrency - static_cast<int>(m_in_flight.size());
-  if (!claimed && wants_claim() && free_workers > 0) {
-    claim(free_workers);
+  const int free_slots = slots() - static_cast<int>(m_in_flight.size());
+  if (!claimed && wants_claim() && free_slots > 0) {
+    claim(free_slots);
   }
 
   auto until = std::min(m_next_heartbeat, m_next_poll);
   if (m_draining) {
     until = std::min(until, m_drain_deadline);
   }
-  if (!m_maybe_more || free_workers <= 0 || m_draining) {
+  if (!m_maybe_more || free_slots <= 0 || m_draining) {
     wait_for_work(until);
   }
 }
@@ -204,7 +205,6 @@ void Producer::dispatch(const db::Result& rows, int first_column, int requested)
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
-  m_state.busy.store(m_pool->busy(), std::memory_order_relaxed);
 }
 
 bool Producer::wants_claim() const { return !m_draining && m_maybe_more; }
@@ -220,9 +220,9 @@ bool Producer::flush_outcomes() {
   }
   // The workers of these outcomes are free again: claim their next tasks in the same
   // transaction, which saves a round trip and a commit per turn of a busy loop.
-  const int free_workers =
-      m_config.concurrency - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
-  const int wanted = wants_claim() ? std::max(free_workers, 0) : 0;
+  const int free_slots =
+      slots() - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
+  const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
   try {
     const db::Result rows = m_connection->run(
         db::queries::k_finish_and_claim,
@@ -340,6 +340,26 @@ void Producer::heartbeat() {
   }
 }
 
+void Producer::release_unstarted() {
+  std::vector<ClaimedTask> unstarted = m_pool->take_unstarted();
+  if (unstarted.empty()) {
+    return;
+  }
+  std::vector<std::int64_t> ids;
+  std::vector<std::int32_t> claims;
+  for (const ClaimedTask& task : unstarted) {
+    ids.push_back(task.id);
+    claims.push_back(task.claim);
+  }
+  // If this fails they stay in flight and go back with the unfinished ones at the end.
+  m_connection->run(db::queries::k_release, {pgtq::detail::pg_integer_array(ids),
+                                             pgtq::detail::pg_integer_array(claims)});
+  for (const std::int64_t id : ids) {
+    m_in_flight.erase(id);
+  }
+  logger()->info("released {} prefetched task(s) that had not started", ids.size());
+}
+
 void Producer::release_unfinished() {
   std::vector<std::int64_t> ids;
   std::vector<std::int32_t> claims;
@@ -362,7 +382,7 @@ void Producer::wait_for_work(Clock::time_point until) {
     }
   }
   if (m_maybe_more && !m_draining &&
-      static_cast<int>(m_in_flight.size()) < m_config.concurrency) {
+      static_cast<int>(m_in_flight.size()) < slots()) {
     return;
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());

@@ -64,6 +64,10 @@ private:
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
   void heartbeat();
   void release_unfinished();
+  // Prefetched tasks no worker has started: back to the queue at once on shutdown.
+  void release_unstarted();
+  // Tasks this loop may hold: one per worker plus the prefetch.
+  int slots() const { return m_config.concurrency + m_config.prefetch; }
   void wait_for_work(Clock::time_point until);
   void sleep_interruptibly(Clock::duration duration);
   void note_outcome(Outcome&& outcome); // from worker threads

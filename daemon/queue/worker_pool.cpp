@@ -2,8 +2,9 @@
 
 namespace pgtq::queue {
 
-WorkerPool::WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome)
-    : m_executor(executor), m_on_outcome(std::move(on_outcome)) {
+WorkerPool::WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome,
+                       std::atomic<int>& running)
+    : m_executor(executor), m_on_outcome(std::move(on_outcome)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
   for (int i = 0; i < threads; ++i) {
     m_threads.emplace_back([this] { work(); });
@@ -33,13 +34,27 @@ void WorkerPool::work() {
       job = std::move(m_jobs.front());
       m_jobs.pop_front();
     }
-    m_on_outcome(m_executor.run(job.task, *job.stop));
+    ++m_running;
+    Outcome outcome = m_executor.run(job.task, *job.stop);
+    --m_running;
+    m_on_outcome(std::move(outcome));
     {
       const std::lock_guard lock(m_mutex);
       --m_busy;
     }
     m_idle.notify_all();
   }
+}
+
+std::vector<ClaimedTask> WorkerPool::take_unstarted() {
+  std::vector<ClaimedTask> tasks;
+  const std::lock_guard lock(m_mutex);
+  for (Job& job : m_jobs) {
+    tasks.push_back(std::move(job.task));
+  }
+  m_busy -= static_cast<int>(m_jobs.size());
+  m_jobs.clear();
+  return tasks;
 }
 
 bool WorkerPool::wait_idle_until(std::chrono::steady_clock::time_point deadline) {

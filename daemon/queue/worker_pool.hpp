@@ -21,7 +21,9 @@ class WorkerPool {
 public:
   using OutcomeSink = std::function<void(Outcome&&)>;
 
-  WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome);
+  // running counts the handlers running right now (for the status line).
+  WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome,
+             std::atomic<int>& running);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -33,6 +35,9 @@ public:
   int size() const { return static_cast<int>(m_threads.size()); }
   // Tasks submitted and not finished yet (queued here or running).
   int busy() const { return m_busy.load(); }
+
+  // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown).
+  std::vector<ClaimedTask> take_unstarted();
 
   // Waits until no task runs or the deadline passes; returns whether the pool is idle.
   bool wait_idle_until(std::chrono::steady_clock::time_point deadline);
@@ -57,6 +62,7 @@ private:
   std::deque<Job> m_jobs;
   bool m_closing = false;
   std::atomic<int> m_busy{0};
+  std::atomic<int>& m_running;
   std::vector<std::thread> m_threads;
 };
 
