@@ -23,7 +23,9 @@ peers = json.load(open(args.peers))
 
 
 def pick(figure, **match):
-    return [r for r in records if r["figure"] == figure and all(r.get(k) == v for k, v in match.items())]
+    # Drain records from before --prefetch existed count as prefetch 0.
+    return [r for r in records if r["figure"] == figure and
+            all(r.get(k, 0 if k == "prefetch" else None) == v for k, v in match.items())]
 
 
 class Stat:
@@ -74,17 +76,22 @@ batched_floor_name = max(("drain_batch100_c1", "drain_batch100_c4"), key=lambda 
 push_client = stat(pick("push_single", config="client"))
 push_prepared = stat(pick("push_single", config="prepared"))
 push_bulk = stat(pick("push_bulk"))
-histories = sorted({r.get("history", 0) for r in pick("drain")})
+histories = sorted({r.get("history", 0) for r in pick("drain", prefetch=0)})
 base_history = histories[0] if histories else 0
-concurrencies = sorted({r["concurrency"] for r in pick("drain")})
+concurrencies = sorted({r["concurrency"] for r in pick("drain", prefetch=0)})
 # The worker sweep runs on an empty history; the history block repeats concurrency 16.
-sweep = {c: [r for r in pick("drain", concurrency=c) if r.get("history", 0) == base_history] for c in concurrencies}
+sweep = {c: [r for r in pick("drain", concurrency=c, prefetch=0) if r.get("history", 0) == base_history] for c in concurrencies}
+# --prefetch runs: (concurrency, prefetch) -> rows, on the same (empty) history.
+prefetched = {}
+for r in pick("drain"):
+    if r.get("prefetch", 0) > 0 and r.get("history", 0) == base_history:
+        prefetched.setdefault((r["concurrency"], r["prefetch"]), []).append(r)
 drain = {c: stat(rows) for c, rows in sweep.items()}
 best_c = max(drain, key=lambda c: drain[c].median or 0) if drain else None
 latency = {k: stat(pick("latency"), k) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms",
                                                   "claim_p50_ms", "claim_p95_ms", "claim_p99_ms")}
 history_c = 16
-history = {h: stat([r for r in pick("drain", concurrency=history_c) if r.get("history") == h]) for h in histories}
+history = {h: stat([r for r in pick("drain", concurrency=history_c, prefetch=0) if r.get("history") == h]) for h in histories}
 rss16 = stat(sweep.get(16, []), "rss_max_kib")
 hwm16 = stat(sweep.get(16, []), "hwm_kib")
 soaks = pick("soak")
@@ -130,6 +137,12 @@ for c in concurrencies:
     row(f"drain {sweep[c][0]['tasks']:,} queued no-op tasks, pgtqd --concurrency {c} (tasks/s)",
         s, batched_floor, f"≥ 0.8× batched floor and ≥ 2× graphile ({num(target)})" if c == best_c else "",
         (s.median >= target) if c == best_c and s.median else None)
+for (c, p), rows in sorted(prefetched.items()):
+    s = stat(rows)
+    target = max(0.8 * batched_floor, 2 * graphile_drain)
+    row(f"drain {rows[0]['tasks']:,} queued no-op tasks, pgtqd --concurrency {c} --prefetch {p} (tasks/s)",
+        s, batched_floor, f"≥ 0.8× batched floor and ≥ 2× graphile ({num(target)})",
+        s.median >= target if s.median else None)
 for key, label, limit in (("p50_ms", "p50", 0.7), ("p95_ms", "p95", None), ("p99_ms", "p99", 2.0)):
     s = latency[key]
     w(f"| pickup latency {label}, push commit → handler start (ms) | {num(s.median, 2)} | {rng(s, 2)} | {s.n} | | | "

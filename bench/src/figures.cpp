@@ -57,7 +57,7 @@ long long queue_noops(Pg& pg, const std::string& queue, int tasks) {
   return std::stoll(first);
 }
 
-DaemonOptions daemon_options(const Common& common, int concurrency) {
+DaemonOptions daemon_options(const Common& common, int concurrency, int prefetch = 0) {
   DaemonOptions options;
   options.pgtqd = common.pgtqd;
   options.dsn = common.dsn;
@@ -65,6 +65,9 @@ DaemonOptions daemon_options(const Common& common, int concurrency) {
   options.plugin_dir = common.plugin_dir;
   options.concurrency = concurrency;
   options.log_file = common.log_file;
+  if (prefetch > 0) {
+    options.extra_args = {"--prefetch", std::to_string(prefetch)};
+  }
   return options;
 }
 
@@ -166,7 +169,7 @@ void make_history(const Common& common, long long rows) {
                    .c_str());
 }
 
-void drain(const Common& common, int tasks, int concurrency) {
+void drain(const Common& common, int tasks, int concurrency, int prefetch) {
   Pg pg(common.dsn);
   const long long first_id = queue_noops(pg, common.queue, tasks);
   const long long history =
@@ -178,7 +181,7 @@ void drain(const Common& common, int tasks, int concurrency) {
   server_cpu.start();
   const auto start = Clock::now();
   const long long started_us = realtime_us();
-  DaemonProcess daemon(daemon_options(common, concurrency));
+  DaemonProcess daemon(daemon_options(common, concurrency, prefetch));
   MemorySampler memory(daemon.pid(), std::chrono::milliseconds(10));
   const auto deadline = start + std::chrono::seconds(600);
   for (;;) {
@@ -216,11 +219,12 @@ void drain(const Common& common, int tasks, int concurrency) {
                           started_us) / 1e6;
   // Back to the history this run found, so repetitions all see the same size.
   pg.exec("DELETE FROM pgtq.finished_tasks WHERE id >= $1::bigint", {std::to_string(first_id)});
-  std::printf("{\"figure\":\"drain\",\"config\":\"concurrency=%d\",\"concurrency\":%d,"
-              "\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
+  std::printf("{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%d\",\"concurrency\":%d,"
+              "\"prefetch\":%d,\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
               "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
               "\"postgres_cpu_s\":%.2f}\n",
-              concurrency, concurrency, history, common.rep, tasks, seconds, tasks / seconds,
+              concurrency, prefetch, concurrency, prefetch, history, common.rep, tasks, seconds,
+              tasks / seconds,
               first_claim_s, max_rss, hwm, daemon_cpu, postgres_cpu);
 }
 

@@ -23,7 +23,8 @@ void push_single(const Common& common, int tasks, double max_seconds, const std:
 void push_bulk(const Common& common, int tasks, int batch);
 // Replaces the history with `rows` finished tasks, as if that many had run before.
 void make_history(const Common& common, long long rows);
-void drain(const Common& common, int tasks, int concurrency);
+// prefetch: pgtqd --prefetch (0: none).
+void drain(const Common& common, int tasks, int concurrency, int prefetch = 0);
 void latency(const Common& common, int warmup, int tasks, int interval_ms, int concurrency);
 void soak(const Common& common, int seconds, int concurrency, int rate);
 

@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   auto* drain = app.add_subcommand("drain", "pre-queue no-op tasks, start pgtqd, time until none is left");
   drain->add_option("--tasks", tasks);
   drain->add_option("--concurrency", concurrency);
-  drain->callback([&] { pgtq::bench::drain(common, tasks, concurrency); });
+  int prefetch = 0;
+  drain->add_option("--prefetch", prefetch, "pgtqd --prefetch");
+  drain->callback([&] { pgtq::bench::drain(common, tasks, concurrency, prefetch); });
 
   auto* latency = app.add_subcommand("latency", "push commit acknowledged -> handler start, idle pgtqd");
   latency->add_option("--warmup", warmup);
