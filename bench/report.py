@@ -190,13 +190,14 @@ w("")
 
 w("### Drain: where the time goes (medians)")
 w("")
-w("| concurrency | history | tasks/s | × batched floor | pgtqd CPU ms / 1k tasks | postgres CPU ms / 1k tasks | wall ms / 1k tasks | pgtqd max RSS MiB | VmHWM MiB |")
-w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-for (c, h), rows in sorted({(r["concurrency"], r.get("history", 0)): None for r in pick("drain")}.items()):
-    rs = [r for r in pick("drain", concurrency=c) if r.get("history", 0) == h]
+w("| concurrency | prefetch | history | tasks/s | × batched floor | pgtqd CPU ms / 1k tasks | postgres CPU ms / 1k tasks | wall ms / 1k tasks | pgtqd max RSS MiB | VmHWM MiB |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for (c, p, h), rows in sorted({(r["concurrency"], r.get("prefetch", 0), r.get("history", 0)): None
+                               for r in pick("drain")}.items()):
+    rs = [r for r in pick("drain", concurrency=c, prefetch=p) if r.get("history", 0) == h]
     per_k = lambda key: statistics.median([r[key] / r["tasks"] * 1e6 for r in rs])
     tps = statistics.median([r["per_s"] for r in rs])
-    w(f"| {c} | {num(h)} | {num(tps)} | {ratio(tps, batched_floor)} | {per_k('pgtqd_cpu_s'):.0f} | {per_k('postgres_cpu_s'):.0f} | "
+    w(f"| {c} | {p} | {num(h)} | {num(tps)} | {ratio(tps, batched_floor)} | {per_k('pgtqd_cpu_s'):.0f} | {per_k('postgres_cpu_s'):.0f} | "
       f"{per_k('seconds'):.0f} | {statistics.median([r['rss_max_kib'] for r in rs]) / 1024:.1f} | "
       f"{statistics.median([r['hwm_kib'] for r in rs]) / 1024:.1f} |")
 w("")
@@ -217,6 +218,9 @@ for name, v in peers["push_bulk"].items():
 if best_c is not None:
     for name, v in peers["drain"].items():
         w(f"| drain 20k no-op (tasks/s), pgtq at concurrency {best_c} | {num(drain[best_c].median)} | {name} | {num(v)} | {ratio(drain[best_c].median, v)} |")
+        for (c, p), rows in sorted(prefetched.items()):
+            m = stat(rows).median
+            w(f"| drain 20k no-op (tasks/s), pgtq at concurrency {c} prefetch {p} | {num(m)} | {name} | {num(v)} | {ratio(m, v)} |")
 for name, (p50, p95, p99) in peers["latency"].items():
     w(f"| pickup latency p50 / p99 (ms) | {num(latency['p50_ms'].median, 2)} / {num(latency['p99_ms'].median, 2)} | {name} | "
       f"{p50:.2f} / {p99:.2f} | {ratio(latency['p50_ms'].median, p50)} / {ratio(latency['p99_ms'].median, p99)} |")
