@@ -10,7 +10,6 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
-#include <regex>
 #include <thread>
 
 using namespace pgtq;
@@ -87,10 +86,7 @@ TEST_CASE("a daemon cut off from the database loses its task to a rescue and its
   TestDatabase database;
   db::Connection connection = database.connect();
   TcpProxy proxy(unix_socket_of(database.dsn()));
-  const std::string via_proxy = std::regex_replace(
-      database.dsn(), std::regex(R"(host=\S+ port=\d+)"),
-      "host=127.0.0.1 port=" + std::to_string(proxy.port()));
-  DaemonProcess partitioned({.dsn = via_proxy,
+  DaemonProcess partitioned({.dsn = via_proxy(database.dsn(), proxy.port()),
                              .extra_args = {"--lease", "2", "--heartbeat", "0.5", "--no-scheduler"}});
   REQUIRE(partitioned.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[3]')");

@@ -8,19 +8,57 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <regex>
+#include <sstream>
+#include <utility>
 #include <stdexcept>
 
 namespace pgtq::test {
 
+namespace {
+
+// keyword=value pairs of a conninfo without quoting (what the test command sets).
+std::vector<std::pair<std::string, std::string>> conninfo_pairs(const std::string& conninfo) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::istringstream words(conninfo);
+  std::string word;
+  while (words >> word) {
+    const auto equals = word.find('=');
+    if (equals != std::string::npos) {
+      pairs.emplace_back(word.substr(0, equals), word.substr(equals + 1));
+    }
+  }
+  return pairs;
+}
+
+std::string value_of(const std::string& conninfo, const std::string& key) {
+  std::string value;
+  for (const auto& [name, found] : conninfo_pairs(conninfo)) {
+    if (name == key) {
+      value = found; // the last one wins, as in libpq
+    }
+  }
+  return value;
+}
+
+} // namespace
+
 std::string unix_socket_of(const std::string& conninfo) {
-  std::smatch host;
-  std::smatch port;
-  if (!std::regex_search(conninfo, host, std::regex(R"(host=(/\S+))")) ||
-      !std::regex_search(conninfo, port, std::regex(R"(port=(\d+))"))) {
+  const std::string host = value_of(conninfo, "host");
+  const std::string port = value_of(conninfo, "port");
+  if (host.empty() || host[0] != '/' || port.empty()) {
     throw std::runtime_error("the test server's conninfo has no host=/dir and port=N: " + conninfo);
   }
-  return host[1].str() + "/.s.PGSQL." + port[1].str();
+  return host + "/.s.PGSQL." + port;
+}
+
+std::string via_proxy(const std::string& conninfo, int port) {
+  std::string rewritten;
+  for (const auto& [name, value] : conninfo_pairs(conninfo)) {
+    if (name != "host" && name != "port") {
+      rewritten += name + "=" + value + " ";
+    }
+  }
+  return rewritten + "host=127.0.0.1 port=" + std::to_string(port);
 }
 
 TcpProxy::TcpProxy(std::string socket_path) : m_socket_path(std::move(socket_path)) {

@@ -40,5 +40,7 @@ private:
 
 // The Unix socket path of a keyword=value conninfo with host=/dir and port=N.
 std::string unix_socket_of(const std::string& conninfo);
+// The same conninfo, pointed at the proxy on 127.0.0.1:port.
+std::string via_proxy(const std::string& conninfo, int port);
 
 } // namespace pgtq::test
