@@ -249,16 +249,17 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
                         .extra_args = {"--concurrency", "1", "--prefetch", "3"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   scalar(connection, "SELECT count(*) FROM pgtq.push_many('default', "
-                     "'[{\"task\": \"sleep\", \"args\": [1.5]}, {\"task\": \"sleep\", \"args\": [1.5]},"
-                     "  {\"task\": \"sleep\", \"args\": [1.5]}, {\"task\": \"sleep\", \"args\": [1.5]}]')");
-  // One worker, three more claimed ahead of it.
+                     "'[{\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]},"
+                     "  {\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]}]')");
+  // One worker, three more claimed ahead of it (5 s each: the first is still running when
+  // the signal comes, even on a loaded machine).
   REQUIRE(eventually([&] {
     return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 4;
   }, 5s));
   daemon.signal(SIGTERM);
   REQUIRE_MESSAGE(daemon.wait_for_log("released 3 prefetched task(s)", 5s), daemon.log());
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'queued' AND attempts = 0") == 3);
-  const auto status = daemon.wait_exit(10s);
+  const auto status = daemon.wait_exit(20s);
   REQUIRE(status.has_value());
   CHECK(WEXITSTATUS(*status) == 0);
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded'") == 1);

@@ -1,6 +1,7 @@
 // Working tasks through client.hpp: pop, complete, fail, snooze, heartbeat, release, cancel,
 // and the fencing that makes a late call from a lost worker harmless.
 #include "pgtq/client.hpp"
+#include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -13,15 +14,9 @@
 
 using namespace pgtq;
 using namespace std::chrono_literals;
+using pgtq::test::field;
 
 namespace {
-
-std::string field(db::Connection& conn, std::int64_t id, const std::string& expression) {
-  const db::Result row = conn.run_script("SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = " +
-                                         std::to_string(id));
-  REQUIRE(row.rows() == 1);
-  return row.is_null(0, 0) ? "<null>" : row.string(0, 0);
-}
 
 ClaimedTask pop_one(db::Connection& conn, const std::string& queue, const std::string& task,
                     std::chrono::microseconds lease = 15s) {

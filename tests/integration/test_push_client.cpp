@@ -1,5 +1,6 @@
 // Pushing through pgtq.push directly and through client.hpp, with and without options.
 #include "pgtq/client.hpp"
+#include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -12,17 +13,7 @@
 
 using namespace pgtq;
 using namespace std::chrono_literals;
-
-namespace {
-
-std::string field(db::Connection& conn, std::int64_t id, const std::string& expression) {
-  const db::Result row = conn.run_script("SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = " +
-                                         std::to_string(id));
-  REQUIRE(row.rows() == 1);
-  return row.is_null(0, 0) ? "<null>" : row.string(0, 0);
-}
-
-} // namespace
+using pgtq::test::field;
 
 TEST_CASE("push through SQL and through the header land in the same table") {
   test::TestDatabase database;

@@ -3,6 +3,8 @@
 #include "support/daemon_process.hpp"
 #include "support/sql.hpp"
 
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace pgtq::test {
@@ -12,6 +14,18 @@ inline std::string field(db::Connection& connection, const std::string& expressi
                          const std::string& id) {
   return scalar(connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1",
                 {id});
+}
+
+// The same for a task known to exist (the test fails if it does not), with SQL NULL read
+// as "<null>" so that it cannot pass for an empty string.
+inline std::string field(db::Connection& connection, std::int64_t id, const std::string& expression) {
+  const db::Result row = query(
+      connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1::bigint",
+      {std::to_string(id)});
+  if (row.rows() != 1) {
+    throw std::runtime_error("task " + std::to_string(id) + " not found in pgtq.tasks");
+  }
+  return row.is_null(0, 0) ? "<null>" : row.string(0, 0);
 }
 
 // Waits until the task is in this state; returns whether it got there.
