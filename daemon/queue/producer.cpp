@@ -34,6 +34,19 @@ std::string interval_text(app::Seconds seconds) {
   return text;
 }
 
+// (id, claim) pairs, passed to the protocol functions as two array parameters.
+struct Fences {
+  std::vector<std::int64_t> ids;
+  std::vector<std::int32_t> claims;
+
+  void add(std::int64_t id, std::int32_t claim) {
+    ids.push_back(id);
+    claims.push_back(claim);
+  }
+  std::string id_array() const { return pgtq::detail::pg_integer_array(ids); }
+  std::string claim_array() const { return pgtq::detail::pg_integer_array(claims); }
+};
+
 double jitter_factor() {
   thread_local std::mt19937 generator{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.9, 1.1)(generator);
@@ -241,10 +254,7 @@ bool Producer::flush_outcomes() {
     return wanted > 0;
   } catch (const db::PgError& error) {
     if (error.is_connection_error()) {
-      // Keep them for after the reconnect; fencing makes a late record safe.
-      const std::lock_guard lock(m_outcomes_mutex);
-      m_outcomes.insert(m_outcomes.begin(), std::make_move_iterator(batch.begin()),
-                        std::make_move_iterator(batch.end()));
+      keep_for_later(batch);
       throw;
     }
     logger()->warn("recording {} outcome(s) failed ({}); recording them one by one",
@@ -253,11 +263,17 @@ bool Producer::flush_outcomes() {
   try {
     record(batch);
   } catch (...) {
-    const std::lock_guard lock(m_outcomes_mutex);
-    m_outcomes.insert(m_outcomes.begin(), batch.begin(), batch.end());
+    keep_for_later(batch);
     throw;
   }
   return false;
+}
+
+void Producer::keep_for_later(std::vector<Outcome>& batch) {
+  // Recorded after the reconnect, ahead of newer ones; fencing makes a late record safe.
+  const std::lock_guard lock(m_outcomes_mutex);
+  m_outcomes.insert(m_outcomes.begin(), std::make_move_iterator(batch.begin()),
+                    std::make_move_iterator(batch.end()));
 }
 
 void Producer::record(const std::vector<Outcome>& batch) {
@@ -322,15 +338,13 @@ void Producer::heartbeat() {
   if (m_in_flight.empty()) {
     return;
   }
-  std::vector<std::int64_t> ids;
-  std::vector<std::int32_t> claims;
+  Fences held;
   for (const auto& [id, flight] : m_in_flight) {
-    ids.push_back(id);
-    claims.push_back(flight.claim);
+    held.add(id, flight.claim);
   }
   const db::Result stop = m_connection->run(
       db::queries::k_heartbeat,
-      {pgtq::detail::pg_integer_array(ids), pgtq::detail::pg_integer_array(claims), interval_text(m_config.lease)});
+      {held.id_array(), held.claim_array(), interval_text(m_config.lease)});
   for (int row = 0; row < stop.rows(); ++row) {
     const auto found = m_in_flight.find(stop.int64(row, 0));
     if (found != m_in_flight.end() && !found->second.stop->exchange(true)) {
@@ -345,31 +359,26 @@ void Producer::release_unstarted() {
   if (unstarted.empty()) {
     return;
   }
-  std::vector<std::int64_t> ids;
-  std::vector<std::int32_t> claims;
+  Fences back;
   for (const ClaimedTask& task : unstarted) {
-    ids.push_back(task.id);
-    claims.push_back(task.claim);
+    back.add(task.id, task.claim);
   }
   // If this fails they stay in flight and go back with the unfinished ones at the end.
-  m_connection->run(db::queries::k_release, {pgtq::detail::pg_integer_array(ids),
-                                             pgtq::detail::pg_integer_array(claims)});
-  for (const std::int64_t id : ids) {
+  m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
+  for (const std::int64_t id : back.ids) {
     m_in_flight.erase(id);
   }
-  logger()->info("released {} prefetched task(s) that had not started", ids.size());
+  logger()->info("released {} prefetched task(s) that had not started", back.ids.size());
 }
 
 void Producer::release_unfinished() {
-  std::vector<std::int64_t> ids;
-  std::vector<std::int32_t> claims;
+  Fences back;
   for (const auto& [id, flight] : m_in_flight) {
     flight.stop->store(true);
-    ids.push_back(id);
-    claims.push_back(flight.claim);
+    back.add(id, flight.claim);
   }
-  const db::Result released = m_connection->run(
-      db::queries::k_release, {pgtq::detail::pg_integer_array(ids), pgtq::detail::pg_integer_array(claims)});
+  const db::Result released =
+      m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
   logger()->warn("released {} unfinished task(s) back to the queue", released.text(0, 0));
   m_in_flight.clear();
 }

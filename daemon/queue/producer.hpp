@@ -58,6 +58,8 @@ private:
   // Records the workers' outcomes, claiming their successors in the same transaction when
   // there may be work; returns whether it claimed.
   bool flush_outcomes();
+  // Puts outcomes that could not be recorded back in front of the newer ones.
+  void keep_for_later(std::vector<Outcome>& batch);
   // The slow path, outcome by outcome, for a batch the database refused.
   void record(const std::vector<Outcome>& batch);
   // Bookkeeping once outcomes are recorded; lost: those discarded by fencing.
