@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   CLI::App app{"pgtqd: runs the tasks of one pgtq queue with handler plugins"};
   app.set_version_flag("--version", pgtq::build::k_version);
   app.set_config("--config", "", "read options from this file (key = value, keys as the long options)");
+  // A misspelt key in /etc/pgtq/Q.conf must stop the daemon, not silently fall back to a default.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   add(app, "queue", config.queue, "the queue to work")->required();
   add(app, "dsn", config.dsn, "libpq conninfo or postgresql:// URI (default: PG* variables)");
   add(app, "plugin-dir", config.plugin_dir, "load every *.so plugin in this directory");

@@ -139,15 +139,16 @@ int App::run() {
   scheduler.stop();
   producer_thread.join();
   const bool workers_idle = producer->wait_workers_idle(std::chrono::seconds(2));
-  producer.reset();
   spdlog::info("stopped: {} done, {} failed", state.succeeded.load(), state.failed.load());
   if (!workers_idle) {
-    // A handler ignored should_stop(); its thread still runs plugin code, so neither the
-    // plugins nor the process's static objects can be torn down under it.
+    // A handler ignored should_stop(); its thread still runs plugin code and will hand its
+    // outcome to the producer, so neither the producer, nor the plugins, nor the process's
+    // static objects can be torn down under it.
     spdlog::warn("a handler did not return in time; exiting without unloading plugins");
     spdlog::shutdown();
     std::_Exit(k_exit_ok);
   }
+  producer.reset();
   loader.unload_all();
   return k_exit_ok;
 }

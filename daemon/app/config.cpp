@@ -1,8 +1,14 @@
 #include "app/config.hpp"
 
+#include "db/connection.hpp"
+
 namespace pgtq::app {
 
 void Config::validate() const {
+  if (!db::is_parsable_conninfo(dsn)) {
+    throw ConfigError("dsn is neither key=value pairs nor a postgresql:// URI that libpq can "
+                      "parse (the text is not shown: it may hold a password)");
+  }
   if (!plugin::is_valid_name(queue)) {
     throw ConfigError("queue \"" + queue + "\" must be 1-128 characters from [A-Za-z0-9_.:-]");
   }

@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"pgtqctl: manage pgtq queues in PostgreSQL"};
   app.require_subcommand(1);
+  app.fallthrough(); // --dsn before or after the subcommand: pgtqctl migrate --dsn DSN
   std::string dsn;
   app.add_option("--dsn", dsn,
                  "libpq conninfo string or postgresql:// URI (default: PG* environment)")

@@ -21,6 +21,12 @@ std::string trimmed(const char* message) {
 
 Connection::Connection(const std::string& conninfo, std::string_view application_name)
     : m_conn(nullptr, &PQfinish) {
+  if (!is_parsable_conninfo(conninfo)) {
+    // Not a connection failure (retrying cannot help), and libpq's own message would quote
+    // pieces of the string, which may hold a password.
+    throw PgError("22023", "the connection string is neither key=value pairs nor a "
+                           "postgresql:// URI that libpq can parse");
+  }
   const std::string app(application_name);
   // Keepalives notice a peer that vanished (a cut network) within ~25 s instead of the
   // kernel's two hours, and connect_timeout bounds a connection attempt into the void. They
@@ -107,6 +113,17 @@ std::vector<Notification> Connection::take_notifications() {
     PQfreemem(notify);
   }
   return received;
+}
+
+bool is_parsable_conninfo(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  PQfreemem(error);
+  if (options == nullptr) {
+    return false;
+  }
+  PQconninfoFree(options);
+  return true;
 }
 
 std::string redact_conninfo(const std::string& conninfo) {

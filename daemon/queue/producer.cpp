@@ -129,6 +129,8 @@ void Producer::run() {
                        error.what());
       }
       m_connection.reset();
+      // A stop requested while the database is away must end the process all the same.
+      start_draining_if_asked();
       if (m_draining && (m_in_flight.empty() || m_state.cancel_now ||
                          Clock::now() >= m_drain_deadline)) {
         if (!m_in_flight.empty()) {
@@ -139,7 +141,8 @@ void Producer::run() {
         m_state.finished = true;
         break;
       }
-      sleep_interruptibly(m_reconnect_delay);
+      sleep_interruptibly(m_draining ? std::min(m_reconnect_delay, m_drain_deadline - Clock::now())
+                                     : m_reconnect_delay);
       m_reconnect_delay = std::min<Clock::duration>(m_reconnect_delay * 2, k_max_reconnect_delay);
     } catch (const std::exception& error) {
       logger()->error("producer: {}", error.what());
@@ -150,13 +153,10 @@ void Producer::run() {
 
 void Producer::turn() {
   const auto now = Clock::now();
-  if (m_state.drain && !m_draining) {
-    m_draining = true;
-    m_drain_deadline =
-        now + std::chrono::duration_cast<Clock::duration>(m_config.shutdown_grace);
+  start_draining_if_asked();
+  if (m_draining && !m_unstarted_released) {
     release_unstarted();
-    logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
-                   m_in_flight.size(), m_config.shutdown_grace.count());
+    m_unstarted_released = true;
   }
 
   const bool claimed = flush_outcomes();
@@ -218,6 +218,17 @@ void Producer::dispatch(const db::Result& rows, int first_column, int requested)
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
+}
+
+void Producer::start_draining_if_asked() {
+  if (!m_state.drain || m_draining) {
+    return;
+  }
+  m_draining = true;
+  m_drain_deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(m_config.shutdown_grace);
+  logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
+                 m_in_flight.size(), m_config.shutdown_grace.count());
 }
 
 bool Producer::wants_claim() const { return !m_draining && m_maybe_more; }

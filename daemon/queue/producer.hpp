@@ -50,6 +50,8 @@ private:
 
   void connect();
   void turn();
+  // On the first stop request: no more claims, and the grace period starts.
+  void start_draining_if_asked();
   bool wants_claim() const;
   void claim(int count);
   // Hands claimed rows to the pool; columns from first_column: id, claim, task, args,
@@ -87,6 +89,7 @@ private:
   int m_wake_fd = -1;
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
   bool m_draining = false;
+  bool m_unstarted_released = false; // prefetched tasks given back once draining
   Clock::time_point m_drain_deadline;
   Clock::time_point m_next_poll;
   Clock::time_point m_next_heartbeat;

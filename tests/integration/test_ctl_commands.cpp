@@ -19,10 +19,18 @@ struct Run {
 };
 
 // Arguments are single-quoted for the shell; the tests pass no quotes of their own.
-Run pgtqctl(const std::string& dsn, const std::vector<std::string>& args) {
-  std::string command = std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl --dsn '" + dsn + "'";
+// --dsn goes before the subcommand, or after its arguments with dsn_last.
+Run pgtqctl(const std::string& dsn, const std::vector<std::string>& args, bool dsn_last = false) {
+  const std::string dsn_option = " --dsn '" + dsn + "'";
+  std::string command = std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl";
+  if (!dsn_last) {
+    command += dsn_option;
+  }
   for (const std::string& arg : args) {
     command += " '" + arg + "'";
+  }
+  if (dsn_last) {
+    command += dsn_option;
   }
   command += " 2>&1";
   Run run;
@@ -44,8 +52,9 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   const Run migrated = pgtqctl(database.dsn(), {"migrate"});
   CHECK(migrated.exit_code == 0);
   CHECK(migrated.output.find("applied 0001_init.sql") != std::string::npos);
-  const Run again = pgtqctl(database.dsn(), {"migrate"});
-  CHECK(again.exit_code == 0);
+  // The option may follow the subcommand too: pgtqctl migrate --dsn DSN.
+  const Run again = pgtqctl(database.dsn(), {"migrate"}, true);
+  CHECK_MESSAGE(again.exit_code == 0, again.output);
   CHECK(again.output.find("already up to date") != std::string::npos);
   CHECK(pgtqctl(database.dsn(), {"schema-version"}).exit_code == 0);
 

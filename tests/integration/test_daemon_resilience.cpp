@@ -71,3 +71,41 @@ TEST_CASE("pgtqd survives a database restart and carries on, running tasks inclu
   CHECK(daemon.running());
   CHECK(daemon.log().find("re-established") != std::string::npos);
 }
+
+TEST_CASE("SIGTERM while the database is down ends pgtqd with exit 0 after the grace period") {
+  PrivateServer server;
+  {
+    db::Connection admin(server.dsn(), "pgtq-test");
+    db::Migrator().migrate(admin);
+  }
+  db::Connection connection(server.dsn(), "pgtq-test");
+  DaemonProcess daemon({.dsn = server.dsn(), .extra_args = {"--shutdown-grace", "2"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  const std::string running = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[60]')");
+  REQUIRE(eventually([&] {
+    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) == "running";
+  }, 10s));
+
+  server.stop();
+  REQUIRE_MESSAGE(daemon.wait_for_log("database unavailable", 10s), daemon.log());
+  daemon.signal(SIGTERM);
+  // The sleep handler stops at the request; with the database away its outcome cannot be
+  // recorded, so the task is left to the rescue of its lease, and the daemon still exits.
+  const std::optional<int> status = daemon.wait_exit(20s);
+  REQUIRE_MESSAGE(status.has_value(), daemon.log());
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+  CHECK(daemon.log().find("stopping: no new claims") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM before the database was ever reached ends pgtqd at once") {
+  PrivateServer server;
+  server.stop();
+  DaemonProcess daemon({.dsn = server.dsn()});
+  REQUIRE_MESSAGE(daemon.wait_for_log("waiting for the database", 10s), daemon.log());
+  daemon.signal(SIGTERM);
+  const std::optional<int> status = daemon.wait_exit(10s);
+  REQUIRE_MESSAGE(status.has_value(), daemon.log());
+  CHECK(WIFEXITED(*status));
+  CHECK(WEXITSTATUS(*status) == 0);
+}

@@ -224,21 +224,57 @@ TEST_CASE("every option can come from the config file or a PGTQ_ variable") {
          << "dsn = \"" << database.dsn() << "\"\n"
          << "plugin-dir = \"" << example_plugin_dir() << "\"\n"
          << "concurrency = 3\n"
+         << "shutdown-grace = 7\n"
+         << "lease = 40\n"
+         << "heartbeat = 10\n"
          << "log-level = \"debug\"\n";
   }
   const std::string id = scalar(connection, "SELECT pgtq.push('from_file', 'add_numbers', '[5, 6]')");
-  // DaemonProcess passes --queue, --dsn and --plugin-dir too (the same values); the file
-  // alone sets concurrency and the log level, and the environment the worker name.
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .queue = "from_file",
-                        .extra_args = {"--config", path},
-                        .env = {{"PGTQ_WORKER_NAME", "from-env"}}});
+  // As under systemd: the command line names only the file; the environment sets the
+  // worker name.
+  DaemonProcess daemon({.extra_args = {"--config", path},
+                        .env = {{"PGTQ_WORKER_NAME", "from-env"}},
+                        .config_only = true});
   REQUIRE_MESSAGE(eventually([&] {
     return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) == "succeeded";
   }, 10s), daemon.log());
   CHECK(daemon.log().find("3 workers") != std::string::npos);   // concurrency from the file
   CHECK(daemon.log().find("claimed") != std::string::npos);     // debug level from the file
   CHECK(scalar(connection, "SELECT locked_by FROM pgtq.tasks WHERE id = $1", {id}) == "from-env");
+
+  // The lease from the file: a running task is held for 40 s.
+  const std::string slow = scalar(connection, "SELECT pgtq.push('from_file', 'sleep', '[30]')");
+  REQUIRE(eventually([&] {
+    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {slow}) == "running";
+  }, 10s));
+  CHECK(scalar(connection, "SELECT locked_until - started_at > interval '35 seconds' "
+                           "FROM pgtq.tasks WHERE id = $1", {slow}) == "t");
+  daemon.signal(SIGTERM);
+  CHECK_MESSAGE(daemon.wait_for_log("get 7 s to finish", 10s), daemon.log());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a misspelt config key or an unparsable dsn stops pgtqd with exit 78") {
+  TestDatabase database;
+  const std::string path = "/tmp/pgtqd-test-bad-" + std::to_string(::getpid()) + ".conf";
+  SUBCASE("a key pgtqd does not know") {
+    std::ofstream(path) << "queue = \"default\"\n"
+                        << "dsn = \"" << database.dsn() << "\"\n"
+                        << "plugin_dir = \"/nowhere\"\n";
+    DaemonProcess daemon({.extra_args = {"--config", path}, .config_only = true});
+    const auto status = daemon.wait_exit(10s);
+    REQUIRE_MESSAGE(status.has_value(), daemon.log());
+    CHECK(WEXITSTATUS(*status) == 78);
+    CHECK_MESSAGE(daemon.log().find("plugin_dir") != std::string::npos, daemon.log());
+  }
+  SUBCASE("a dsn libpq cannot parse, without echoing it") {
+    DaemonProcess daemon({.dsn = database.dsn() + " password=my Secret99"});
+    const auto status = daemon.wait_exit(10s);
+    REQUIRE_MESSAGE(status.has_value(), daemon.log());
+    CHECK(WEXITSTATUS(*status) == 78);
+    CHECK(daemon.log().find("Secret99") == std::string::npos);
+    CHECK_MESSAGE(daemon.log().find("dsn is neither") != std::string::npos, daemon.log());
+  }
   std::remove(path.c_str());
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace pgtq::test {
@@ -54,9 +55,37 @@ DaemonProcess::DaemonProcess(const Options& options) {
     plugin_dir = m_plugin_dir;
   }
 
-  std::vector<std::string> args = {pgtqd_path(),   "--queue",     options.queue, "--dsn",
-                                    options.dsn,   "--plugin-dir", plugin_dir};
+  std::vector<std::string> args = {pgtqd_path()};
+  if (!options.config_only) {
+    args.insert(args.end(),
+                {"--queue", options.queue, "--dsn", options.dsn, "--plugin-dir", plugin_dir});
+  }
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
+
+  // Everything the child needs is built before fork: between fork and exec a child of a
+  // threaded process may only make async-signal-safe calls (no allocation, no setenv).
+  std::vector<char*> argv;
+  for (std::string& arg : args) {
+    argv.push_back(arg.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (options.env.count(std::string(text.substr(0, text.find('=')))) == 0) {
+      environment.emplace_back(text);
+    }
+  }
+  for (const auto& [name, value] : options.env) {
+    environment.push_back(name + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (std::string& entry : environment) {
+    envp.push_back(entry.data());
+  }
+  envp.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
 
   m_pid = ::fork();
   if (m_pid < 0) {
@@ -66,18 +95,8 @@ DaemonProcess::DaemonProcess(const Options& options) {
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     // A test runner may block signals; pgtqd must start with the default mask.
-    sigset_t none;
-    sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (const auto& [name, value] : options.env) {
-      ::setenv(name.c_str(), value.c_str(), 1);
-    }
-    std::vector<char*> argv;
-    for (std::string& arg : args) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);

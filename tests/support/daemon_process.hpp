@@ -29,6 +29,8 @@ public:
     std::vector<std::string> plugin_dirs; // the first is --plugin-dir; more are merged by symlinks
     std::vector<std::string> extra_args;
     std::map<std::string, std::string> env;
+    // Pass only extra_args: queue, dsn and plugin directory come from a --config file.
+    bool config_only = false;
   };
 
   explicit DaemonProcess(const Options& options);
