@@ -100,7 +100,12 @@ Scheduler::Clock::time_point Scheduler::tick() {
     return Clock::now(); // a backlog: go on at once
   }
   if (!result.is_null(0, 3)) {
-    const double due_in = std::max(0.0, result.text(0, 3).empty() ? 0.0 : std::stod(result.string(0, 3)));
+    double due_in = std::max(0.0, result.text(0, 3).empty() ? 0.0 : std::stod(result.string(0, 3)));
+    if (due_in <= 0 && promoted == 0) {
+      // Due, yet this tick promoted nothing: another daemon's scheduler holds the tick lock
+      // (or the row is locked). Look again shortly rather than spin on the database.
+      due_in = m_config.scheduler_interval.count() / 10;
+    }
     next = std::min(next, Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(due_in)));
   }
@@ -108,6 +113,11 @@ Scheduler::Clock::time_point Scheduler::tick() {
 }
 
 void Scheduler::wait_until(Clock::time_point deadline) {
+  // Notifications read along with the tick's result already sit in libpq's buffer, where
+  // poll() cannot see them.
+  if (m_connection && !m_connection->take_notifications().empty()) {
+    return;
+  }
   while (!m_stopping) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

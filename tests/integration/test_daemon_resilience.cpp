@@ -20,7 +20,6 @@ TEST_CASE("two pgtqd on one queue run each of 3000 tasks exactly once") {
   TestDatabase database;
   db::Connection connection = database.connect();
   create_ledger(connection);
-  push_ledger_tasks(connection, 3000, "{}");
 
   const DaemonProcess::Options options{.dsn = database.dsn(),
                                        .plugin_dirs = {test_plugin_dir("ledger")},
@@ -28,6 +27,11 @@ TEST_CASE("two pgtqd on one queue run each of 3000 tasks exactly once") {
                                        .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess first(options);
   DaemonProcess second(options);
+  // Both listening before the tasks arrive, so that both get a share however slow the
+  // machine is at starting them.
+  REQUIRE(first.wait_for_log("listening as", 20s));
+  REQUIRE(second.wait_for_log("listening as", 20s));
+  push_ledger_tasks(connection, 3000, "{\"sleep_ms\": 1}");
   REQUIRE_MESSAGE(eventually([&] { return unfinished(connection) == 0; }, 120s),
                   std::string(first.log() + second.log()));
 
@@ -44,7 +48,10 @@ TEST_CASE("pgtqd survives a database restart and carries on, running tasks inclu
     db::Migrator().migrate(admin);
   }
   db::Connection connection(server.dsn(), "pgtq-test");
-  DaemonProcess daemon({.dsn = server.dsn(), .extra_args = {"--poll-interval", "0.5"}});
+  // A lease that outlasts the outage and the reconnect backoff, so that the daemon's own
+  // scheduler cannot rescue the task whose outcome waits to be recorded.
+  DaemonProcess daemon({.dsn = server.dsn(),
+                        .extra_args = {"--poll-interval", "0.5", "--lease", "60"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
 
   const std::string running = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[2]')");

@@ -25,11 +25,13 @@ TEST_CASE("a delayed task runs on time, not before, even with every daemon aslee
       scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]', delay => '1.5 s')");
   CHECK(field(connection, "state", id) == "scheduled");
   std::this_thread::sleep_for(1s);
-  CHECK(field(connection, "state", id) == "scheduled");
+  // Still waiting, unless this (possibly loaded) machine took longer than run_at to look.
+  CHECK(field(connection, "state = 'scheduled' OR clock_timestamp() >= run_at", id) == "true");
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded", 10s), daemon.log());
   CHECK(field(connection, "started_at >= run_at", id) == "true");
-  // The documented bound: within scheduler-interval (1 s by default) of run_at.
-  CHECK_MESSAGE(field(connection, "started_at < run_at + interval '1 s'", id) == "true",
+  // The documented bound is 1.1 x scheduler-interval (1 s by default) after run_at; the
+  // rest is slack for a loaded test machine (sanitizer builds, parallel tests).
+  CHECK_MESSAGE(field(connection, "started_at < run_at + interval '2.5 s'", id) == "true",
                 field(connection, "started_at - run_at", id));
 }
 
@@ -58,12 +60,20 @@ TEST_CASE("kill -9 of one of two daemons loses no task and reruns only what it w
   const DaemonProcess::Options options{
       .dsn = database.dsn(),
       .plugin_dirs = {test_plugin_dir("ledger")},
-      .extra_args = {"--concurrency", "8", "--lease", "2", "--heartbeat", "0.5",
+      // A short lease so that the rescue comes soon, yet long enough that a survivor slowed
+      // down by a loaded machine does not lose its own tasks.
+      .extra_args = {"--concurrency", "8", "--lease", "4", "--heartbeat", "1",
                      "--scheduler-interval", "0.2"},
       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess victim(options);
   DaemonProcess survivor(options);
-  REQUIRE(eventually([&] { return count(connection, "SELECT count(*) FROM ledger") >= 400; }, 60s));
+  const std::string victim_worker = "%:" + std::to_string(victim.pid());
+  // Killed in the middle of its work: only once it holds running tasks.
+  REQUIRE(eventually([&] {
+    return count(connection, "SELECT count(*) FROM ledger") >= 400 &&
+           count(connection, "SELECT count(*) FROM pgtq.live_tasks WHERE state = 'running' "
+                             "AND locked_by LIKE $1", {victim_worker}) > 0;
+  }, 60s));
   victim.signal(SIGKILL);
   REQUIRE(victim.wait_exit(5s).has_value());
 
@@ -77,7 +87,11 @@ TEST_CASE("kill -9 of one of two daemons loses no task and reruns only what it w
                                             "GROUP BY task_id HAVING count(*) > 1) t");
   CHECK(count(connection, "SELECT count(*) FROM (SELECT task_id FROM ledger GROUP BY task_id "
                           "HAVING count(*) > 1) t JOIN pgtq.tasks ON id = task_id "
-                          "WHERE errors::text NOT LIKE '%lease expired%'") == 0);
+                          "WHERE errors::text NOT LIKE $1",
+               {"%lease expired: worker " + victim_worker + " stopped renewing%"}) == 0);
+  // The victim's lost attempts were rescued and counted.
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE errors::text LIKE $1",
+              {"%lease expired: worker " + victim_worker + " stopped renewing%"}) > 0);
   CHECK(twice <= 8);
   CHECK(count(connection, "SELECT max(c) FROM (SELECT count(*) AS c FROM ledger GROUP BY task_id) t") <= 2);
 }

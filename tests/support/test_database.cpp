@@ -3,6 +3,7 @@
 #include "db/migrator.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <unistd.h>
@@ -11,8 +12,13 @@ namespace pgtq::test {
 namespace {
 
 std::string unique_database_name() {
+  // The time as well as the pid: a database left behind by a crashed run whose pid comes
+  // round again must not collide.
+  static const auto started = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
   static std::atomic<int> counter{0};
-  return "pgtq_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  return "pgtq_test_" + std::to_string(::getpid()) + "_" + std::to_string(started) + "_" +
+         std::to_string(counter++);
 }
 
 // CREATE/DROP DATABASE take no parameters; the names are made here from digits only.
