@@ -84,6 +84,15 @@ TEST_CASE("args up to 1 MiB of JSON text are accepted and larger ones refused") 
   const std::string escaped = args(std::string(200000, '\x01')).text();
   check_refused(conn, [&] { push(pg, "q", "t", escaped); }, "54000", "the limit is 1048576");
 
+  // A compressible document read from a table is stored compressed, far under the limit.
+  conn.run_script("CREATE TABLE big_args AS SELECT jsonb_build_array(repeat('ab', 600000)) AS doc");
+  check_refused(conn, [&] { conn.run_script("SELECT pgtq.push('q', 't', (SELECT doc FROM big_args))"); },
+                "54000", "are 1200004 bytes as JSON text");
+  check_refused(conn, [&] {
+    conn.run_script("SELECT pgtq.push_many('q', (SELECT jsonb_build_array(jsonb_build_object("
+                    "'task', 't', 'args', doc)) FROM big_args))");
+  }, "54000", "are 1200004 bytes as JSON text");
+
   const std::string exactly = "[\"" + std::string(k_limit - 4, 'x') + "\"]";
   const std::int64_t id = push(pg, "q", "t", exactly);
   CHECK(conn.run_script("SELECT octet_length(args::text) FROM pgtq.tasks WHERE id = " + std::to_string(id))
@@ -137,6 +146,17 @@ TEST_CASE("push_many refuses bad input as a whole") {
     check_refused(conn, [&] { push_many(pg, "q", tasks); }, "22023", "max_attempts 0");
     tasks[6] = TaskSpec{"", "[]"};
     check_refused(conn, [&] { push_many(pg, "q", tasks); }, "22023", "task name is empty");
+    tasks[6] = TaskSpec{std::string(129, 'n'), "[]"};
+    check_refused(conn, [&] { push_many(pg, "q", tasks); }, "22023",
+                  "task name is 129 characters long, the limit is 128");
+    tasks[6] = TaskSpec{"good", "[\"" + std::string(1048576, 'x') + "\"]"};
+    check_refused(conn, [&] { push_many(pg, "q", tasks); }, "54000", "the limit is 1048576");
+    tasks[6] = TaskSpec{std::string(128, 'n'), "[]"};
+    CHECK(push_many(pg, "q", tasks).size() == 10);
+  }
+  SUBCASE("an element without a task name") {
+    check_refused(conn, [&] { conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task":"a"}, {"args":[]}]'))"); },
+                  "22023", "task name is empty");
   }
   SUBCASE("a missing task name") {
     check_refused(
