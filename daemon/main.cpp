@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
   add(app, "scheduler-interval", scheduler_interval, "seconds between scheduler ticks");
   app.add_flag("--migrate", config.migrate, "apply schema migrations at start")
       ->envname("PGTQ_MIGRATE");
+  app.add_flag("--prepared-statements,!--no-prepared-statements", config.prepared_statements,
+               "prepare statements once per connection; off behind a transaction-mode pooler "
+               "that cannot carry them (pgbouncer before 1.21)")
+      ->envname("PGTQ_PREPARED_STATEMENTS");
   add(app, "worker-name", config.worker_name, "name recorded on claimed tasks (default host:pid)");
 
   try {

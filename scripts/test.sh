@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 build_dir="${PGTQ_BUILD_DIR:-$PGTQ_ROOT/build}"
-ensure_packages "${PGTQ_BUILD_PACKAGES[@]}" "${PGTQ_SERVER_PACKAGES[@]}"
+ensure_packages "${PGTQ_BUILD_PACKAGES[@]}" "${PGTQ_SERVER_PACKAGES[@]}" "${PGTQ_TEST_PACKAGES[@]}"
 build_pgtq "$build_dir" -DPGTQ_WARNINGS_AS_ERRORS=ON "-DPGTQ_SANITIZE=${PGTQ_SANITIZE:-}"
 
 # Durability settings off: these tests check behaviour, not crash safety of the server.

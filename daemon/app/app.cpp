@@ -42,6 +42,7 @@ bool prepare_database(const Config& config) {
   for (;;) {
     try {
       db::Connection connection(config.dsn, "pgtqd");
+      connection.use_prepared_statements(config.prepared_statements);
       const db::Migrator migrator;
       if (config.migrate) {
         for (const auto& migration : migrator.migrate(connection)) {

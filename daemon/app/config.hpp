@@ -33,6 +33,7 @@ struct Config {
   bool scheduler = true;
   Seconds scheduler_interval{1};
   bool migrate = false;
+  bool prepared_statements = true; // off behind a transaction-mode pooler (pgbouncer < 1.21)
   std::string worker_name; // host:pid unless given
 
   // Throws ConfigError naming the first bad setting.

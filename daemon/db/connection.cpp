@@ -65,7 +65,8 @@ Result Connection::check(PGresult* raw, std::string_view what) {
 }
 
 Result Connection::run(const Query& query, std::span<const Param> params) {
-  if (std::find(m_prepared.begin(), m_prepared.end(), &query) == m_prepared.end()) {
+  if (m_prepare &&
+      std::find(m_prepared.begin(), m_prepared.end(), &query) == m_prepared.end()) {
     check(PQprepare(m_conn.get(), query.name, query.sql, 0, nullptr), query.name);
     m_prepared.push_back(&query);
   }
@@ -82,6 +83,11 @@ Result Connection::run(const Query& query, std::span<const Param> params) {
       values.push_back(nullptr);
       lengths.push_back(0);
     }
+  }
+  if (!m_prepare) {
+    return check(PQexecParams(m_conn.get(), query.sql, static_cast<int>(params.size()), nullptr,
+                              values.data(), lengths.data(), nullptr, 0),
+                 query.name);
   }
   return check(PQexecPrepared(m_conn.get(), query.name, static_cast<int>(params.size()),
                               values.data(), lengths.data(), nullptr, 0),

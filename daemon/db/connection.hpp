@@ -33,6 +33,10 @@ public:
   // conninfo: a libpq keyword/value string or a postgresql:// URI; empty: PG* variables.
   explicit Connection(const std::string& conninfo, std::string_view application_name = "pgtq");
 
+  // Off: every statement is sent with its text (parsed and planned each time), as a pooler
+  // in transaction mode needs when it cannot carry prepared statements between servers.
+  void use_prepared_statements(bool on) { m_prepare = on; }
+
   Result run(const Query& query, std::span<const Param> params);
   Result run(const Query& query, std::initializer_list<Param> params) {
     return run(query, std::span<const Param>(params.begin(), params.size()));
@@ -55,6 +59,7 @@ private:
 
   std::unique_ptr<PGconn, decltype(&PQfinish)> m_conn;
   std::vector<const Query*> m_prepared;
+  bool m_prepare = true;
 };
 
 // Whether libpq can parse conninfo (keyword=value pairs or a postgresql:// URI). Checked

@@ -96,6 +96,7 @@ Producer::Clock::time_point Producer::next_poll_time() const {
 
 void Producer::connect() {
   m_connection.emplace(m_config.dsn, "pgtqd");
+  m_connection->use_prepared_statements(m_config.prepared_statements);
   m_connection->listen("pgtq_wakeup");
   m_state.db_connected = true;
   m_reconnect_delay = k_first_reconnect_delay;

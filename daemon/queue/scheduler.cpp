@@ -58,6 +58,7 @@ void Scheduler::run() {
     try {
       if (!m_connection) {
         m_connection.emplace(m_config.dsn, "pgtqd-scheduler");
+        m_connection->use_prepared_statements(m_config.prepared_statements);
         m_connection->listen("pgtq_scheduled");
         if (!healthy) {
           logger()->info("scheduler reconnected");

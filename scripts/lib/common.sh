@@ -6,6 +6,8 @@ PGTQ_PG_BIN="${PGTQ_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PGTQ_BUILD_PACKAGES=(g++ cmake make pkg-config libpq-dev rapidjson-dev libspdlog-dev
                      libcli11-dev libsystemd-dev doctest-dev systemd)
 PGTQ_SERVER_PACKAGES=(postgresql-15 postgresql-client-15)
+# Only the tests: a transaction-mode pooler in front of the test server.
+PGTQ_TEST_PACKAGES=(pgbouncer)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -254,6 +254,34 @@ TEST_CASE("every option can come from the config file or a PGTQ_ variable") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("every key of the shipped example.conf is accepted by pgtqd") {
+  TestDatabase database;
+  // The example with every setting uncommented, and the queue and database of this test.
+  std::ifstream example(std::string(PGTQ_TEST_BINARY_DIR) + "/packaging/systemd/example.conf");
+  REQUIRE(example.good());
+  const std::string path = "/tmp/pgtqd-test-example-" + std::to_string(::getpid()) + ".conf";
+  std::ofstream file(path);
+  int keys = 0;
+  for (std::string line; std::getline(example, line);) {
+    const auto equals = line.find(" = ");
+    if (line.size() > 1 && line[0] == '#' && line[1] != ' ' && equals != std::string::npos) {
+      const std::string key = line.substr(1, equals - 1);
+      if (key != "queue" && key != "dsn" && key != "plugin-dir" && key != "worker-name") {
+        file << line.substr(1) << '\n';
+        ++keys;
+      }
+    }
+  }
+  file << "queue = \"default\"\n"
+       << "dsn = \"" << database.dsn() << "\"\n"
+       << "plugin-dir = \"" << example_plugin_dir() << "\"\n";
+  file.close();
+  CHECK(keys >= 12);
+  DaemonProcess daemon({.extra_args = {"--config", path}, .config_only = true});
+  CHECK_MESSAGE(daemon.wait_for_log("listening as", 10s), daemon.log());
+  std::remove(path.c_str());
+}
+
 TEST_CASE("a misspelt config key or an unparsable dsn stops pgtqd with exit 78") {
   TestDatabase database;
   const std::string path = "/tmp/pgtqd-test-bad-" + std::to_string(::getpid()) + ".conf";

@@ -51,14 +51,18 @@ std::string unix_socket_of(const std::string& conninfo) {
   return host + "/.s.PGSQL." + port;
 }
 
-std::string via_proxy(const std::string& conninfo, int port) {
+std::string with_host_port(const std::string& conninfo, const std::string& host, int port) {
   std::string rewritten;
   for (const auto& [name, value] : conninfo_pairs(conninfo)) {
     if (name != "host" && name != "port") {
       rewritten += name + "=" + value + " ";
     }
   }
-  return rewritten + "host=127.0.0.1 port=" + std::to_string(port);
+  return rewritten + "host=" + host + " port=" + std::to_string(port);
+}
+
+std::string via_proxy(const std::string& conninfo, int port) {
+  return with_host_port(conninfo, "127.0.0.1", port);
 }
 
 TcpProxy::TcpProxy(std::string socket_path) : m_socket_path(std::move(socket_path)) {

@@ -40,6 +40,8 @@ private:
 
 // The Unix socket path of a keyword=value conninfo with host=/dir and port=N.
 std::string unix_socket_of(const std::string& conninfo);
+// The same conninfo, pointed at another host (or socket directory) and port.
+std::string with_host_port(const std::string& conninfo, const std::string& host, int port);
 // The same conninfo, pointed at the proxy on 127.0.0.1:port.
 std::string via_proxy(const std::string& conninfo, int port);
 
