@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   add(app, "queue", config.queue, "the queue to work")->required();
   add(app, "dsn", config.dsn, "libpq conninfo or postgresql:// URI (default: PG* variables)");
   add(app, "plugin-dir", config.plugin_dir, "load every *.so plugin in this directory");
+  add(app, "plugin-config-dir", config.plugin_config_dir,
+      "a plugin named NAME gets the text of NAME.conf in this directory as its config");
   add(app, "concurrency", config.concurrency, "worker threads");
   add(app, "prefetch", config.prefetch,
       "tasks claimed ahead of free workers, so that a busy daemon claims in larger batches");

@@ -74,7 +74,7 @@ int App::run() {
                m_config.queue, db::redact_conninfo(m_config.dsn), m_config.plugin_dir);
 
   plugin::HandlerRegistry registry;
-  plugin::PluginLoader loader(registry, m_config.backoff);
+  plugin::PluginLoader loader(registry, m_config.backoff, m_config.plugin_config_dir);
   try {
     loader.load_directory(m_config.plugin_dir);
   } catch (const std::runtime_error& error) {

@@ -22,6 +22,7 @@ struct Config {
   std::string queue;
   std::string dsn;        // libpq conninfo or URI; empty: PG* environment variables
   std::string plugin_dir; // every *.so in it is loaded
+  std::string plugin_config_dir; // plugin NAME reads NAME.conf from here; empty: none
   int concurrency = 8;    // worker threads
   int prefetch = 0;       // tasks claimed beyond the free workers, waiting in memory
   std::string log_level = "info";

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 namespace pgtq::plugin {
@@ -21,8 +23,38 @@ constexpr std::size_t k_info_size_v1_0 = offsetof(pgtq_plugin_info, fini) + size
 
 } // namespace
 
-PluginLoader::PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff)
-    : m_registry(registry), m_default_backoff(default_backoff) {}
+PluginLoader::PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff,
+                           std::string config_dir)
+    : m_registry(registry), m_default_backoff(default_backoff),
+      m_config_dir(std::move(config_dir)) {}
+
+std::optional<std::string> PluginLoader::read_config(const std::string& plugin_name) const {
+  if (m_config_dir.empty()) {
+    return std::nullopt;
+  }
+  // The name comes from the plugin: it must not reach outside the directory.
+  if (plugin_name.empty() || plugin_name.find('/') != std::string::npos || plugin_name[0] == '.') {
+    throw std::runtime_error("its name cannot name a config file");
+  }
+  const std::filesystem::path path = std::filesystem::path(m_config_dir) / (plugin_name + ".conf");
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    return std::nullopt;
+  }
+  constexpr std::uintmax_t k_max_size = 1 << 20;
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
+  if (error || size > k_max_size) {
+    throw std::runtime_error("config " + path.string() +
+                             (error ? ": " + error.message() : " is over 1 MiB"));
+  }
+  std::ifstream file(path, std::ios::binary);
+  std::string text(static_cast<std::size_t>(size), '\0');
+  if (!file.read(text.data(), static_cast<std::streamsize>(size))) {
+    throw std::runtime_error("cannot read config " + path.string());
+  }
+  logger()->info("plugin \"{}\": config from {}", plugin_name, path.string());
+  return text;
+}
 
 PluginLoader::~PluginLoader() { unload_all(); }
 
@@ -88,9 +120,15 @@ bool PluginLoader::load_file(const std::string& path) {
   host->label = host->plugin_name + " (" + file + ")";
   host->registry = &m_registry;
   host->default_backoff = m_default_backoff;
+  std::string config;
+  try {
+    config = read_config(host->plugin_name).value_or("");
+  } catch (const std::exception& error) {
+    return refuse(error.what());
+  }
   host->registering = true;
   // The loader runs before any worker thread exists, so registration needs no lock.
-  const int status = info->init(&host_api(), host.get(), "", 0);
+  const int status = info->init(&host_api(), host.get(), config.c_str(), config.size());
   host->registering = false;
   if (status != 0) {
     // Whatever it registered before failing goes too (destroy() is called for each): a

@@ -4,6 +4,7 @@
 #include "plugin/host_api.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,9 @@ namespace pgtq::plugin {
 // Handles stay open until unload_all(), after the last handler call.
 class PluginLoader {
 public:
-  explicit PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff);
+  // config_dir: where a plugin named NAME finds its config text, NAME.conf (empty: none).
+  PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff,
+               std::string config_dir = "");
   ~PluginLoader();
   PluginLoader(const PluginLoader&) = delete;
   PluginLoader& operator=(const PluginLoader&) = delete;
@@ -36,8 +39,13 @@ private:
     std::unique_ptr<pgtq_host> host;
   };
 
+  // The text of the plugin's config file, or nothing when it has none. Throws when the file
+  // exists but cannot be read, or is too large.
+  std::optional<std::string> read_config(const std::string& plugin_name) const;
+
   HandlerRegistry& m_registry;
   BackoffPolicy m_default_backoff;
+  std::string m_config_dir;
   std::vector<Loaded> m_loaded;
 };
 

@@ -7,8 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <sys/wait.h>
+#include <unistd.h>
 
 using namespace pgtq;
 using namespace pgtq::test;
@@ -102,4 +105,32 @@ TEST_CASE("a plugin that crashes pgtqd loses no task: its lease expires and it i
   REQUIRE_MESSAGE(reaches(connection, id, "queued"), rescuer.log());
   CHECK(field(connection, "attempts", id) == "1");
   CHECK(field(connection, "last_error", id).find("lease expired") != std::string::npos);
+}
+
+TEST_CASE("a plugin gets NAME.conf from plugin-config-dir as its config") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::string dir = "/tmp/pgtqd-test-plugin-config-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+
+  SUBCASE("a config file for the plugin") {
+    std::ofstream(dir + "/configured.conf") << R"({"smtp": "localhost", "port": 25})";
+    std::ofstream(dir + "/other.conf") << "not for this plugin";
+    const std::string id = push(connection, "plugin_config", "[]");
+    DaemonProcess daemon({.dsn = database.dsn(),
+                          .plugin_dirs = {test_plugin_dir("configured")},
+                          .extra_args = {"--plugin-config-dir", dir}});
+    REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
+    CHECK(field(connection, "result::text", id) == R"({"port": 25, "smtp": "localhost"})");
+    CHECK(daemon.log().find("config from " + dir + "/configured.conf") != std::string::npos);
+  }
+  SUBCASE("no config file: an empty config") {
+    const std::string id = push(connection, "plugin_config", "[]");
+    DaemonProcess daemon({.dsn = database.dsn(),
+                          .plugin_dirs = {test_plugin_dir("configured")},
+                          .extra_args = {"--plugin-config-dir", dir}});
+    REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
+    CHECK(field(connection, "result::text", id) == "null");
+  }
+  std::filesystem::remove_all(dir);
 }

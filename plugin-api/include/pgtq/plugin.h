@@ -145,8 +145,9 @@ typedef struct pgtq_plugin_info {
   const char* version;  /* STATIC: the plugin's own version, for logs */
 
   /* Called once after the handshake, from one thread. api and host stay valid until fini()
-   * returns, so the plugin may keep them. config is the text of the plugin's config entry
-   * (BORROWED; empty when none). Registers handlers; returns 0, or non-zero to refuse to
+   * returns, so the plugin may keep them. config is the text of the file NAME.conf (NAME:
+   * this struct's name) in pgtqd's plugin-config-dir, as it is (BORROWED, NUL-terminated;
+   * empty when there is none); its format is the plugin's to choose. Registers handlers; returns 0, or non-zero to refuse to
    * load: pgtqd logs it, calls destroy() of every handler it had registered, does not call
    * fini(), unloads it and goes on without it. */
   int (*init)(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len);
