@@ -126,7 +126,7 @@ def row(name, s, floor_value, target_text, ok, digits=0):
 fe = floor["enqueue_single"].median
 row("push, 1 per transaction, client.hpp `pgtq::push` (tasks/s)", push_client, fe, "≥ 0.9× floor",
     None if push_client.median is None or not fe else push_client.median >= 0.9 * fe)
-row("push, 1 per transaction, prepared `pgtq.push` (tasks/s)", push_prepared, fe, "≥ 0.9× floor",
+row("push, 1 per transaction, client.hpp `PreparedPusher` (tasks/s)", push_prepared, fe, "≥ 0.9× floor",
     None if push_prepared.median is None or not fe else push_prepared.median >= 0.9 * fe)
 fb = floor["enqueue_bulk"].median
 row("push, 1,000 per call, `push_many` (tasks/s)", push_bulk, fb, "≥ 0.8× floor",

@@ -104,10 +104,10 @@ private:
 void push_single(const Common& common, int tasks, double max_seconds, const std::string& mode) {
   Pg pg(common.dsn);
   pg.exec("TRUNCATE pgtq.live_tasks");
-  pg.prepare("push", "SELECT pgtq.push($1::text, $2::text, $3::jsonb)");
+  pgtq::PreparedPusher pusher(pg.get());
   const auto one = [&] {
     if (mode == "prepared") {
-      pg.exec_prepared("push", {common.queue.c_str(), "noop", "[]"});
+      pusher.push(common.queue, "noop", "[]");
     } else {
       pgtq::push(pg.get(), common.queue, "noop", "[]");
     }

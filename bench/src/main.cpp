@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   auto* single = app.add_subcommand("push-single", "one task per transaction, one client");
   single->add_option("--tasks", tasks);
   single->add_option("--seconds", push_seconds, "stop after this long even if tasks remain");
-  single->add_option("--mode", mode, "client (client.hpp) or prepared")
+  single->add_option("--mode", mode, "client (client.hpp pgtq::push) or prepared (client.hpp pgtq::PreparedPusher)")
       ->check(CLI::IsMember({"client", "prepared"}));
   single->callback([&] { pgtq::bench::push_single(common, tasks, push_seconds, mode); });
 

@@ -17,6 +17,9 @@
 //   pgtq::push_many(conn, "emails", {{"send_welcome", R"({"user_id":1})"},
 //                                    {"send_welcome", pgtq::to_json(std::map<std::string, int>{{"user_id", 2}})}});
 //
+// Many single pushes on one connection: pgtq::PreparedPusher (client/prepared_pusher.hpp)
+// makes the same call through statements prepared once per connection.
+//
 // Raw or typed: a single text argument (const char*, std::string, std::string_view) or
 // pgtq::JsonText after the task name is the args document itself; any other argument list is
 // encoded as a JSON array, one element per argument. See push() in client/push.hpp.
@@ -27,5 +30,6 @@
 
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
+#include "pgtq/client/prepared_pusher.hpp"
 #include "pgtq/client/push.hpp"
 #include "pgtq/client/worker.hpp"

@@ -51,6 +51,42 @@ struct IsRawArgsCall<T> : std::bool_constant<k_is_raw_args<T>> {};
 template <class T>
 struct IsRawArgsCall<T, PushOptions> : std::bool_constant<k_is_raw_args<T>> {};
 
+// The pgtq.push call for these options, and its parameters. Named arguments for the options
+// given only, so that the server's defaults stay the single source of truth for the others.
+// mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts), so that
+// calls with the same mask have the same SQL text.
+struct PushStatement {
+  std::string sql;
+  std::vector<Param> params;
+  unsigned mask = 0;
+};
+
+inline PushStatement push_statement(std::string_view queue, std::string_view task,
+                                    std::string_view args_json, const PushOptions& options) {
+  PushStatement statement{"SELECT pgtq.push(queue => $1::text, task => $2::text, args => $3::jsonb",
+                          {std::string(queue), std::string(task), std::string(args_json)}};
+  const auto add = [&](unsigned bit, const char* name, const char* type, std::string value) {
+    statement.params.emplace_back(std::move(value));
+    statement.sql += std::string(", ") + name + " => $" +
+                     std::to_string(statement.params.size()) + "::" + type;
+    statement.mask |= bit;
+  };
+  if (options.run_at) {
+    add(1, "run_at", "timestamptz", options.run_at->text());
+  }
+  if (options.delay) {
+    add(2, "delay", "interval", interval_text(*options.delay));
+  }
+  if (options.priority) {
+    add(4, "priority", "integer", std::to_string(*options.priority));
+  }
+  if (options.max_attempts) {
+    add(8, "max_attempts", "integer", std::to_string(*options.max_attempts));
+  }
+  statement.sql += ')';
+  return statement;
+}
+
 } // namespace detail
 
 // Pushes one task and returns its id. args_json is the task's arguments as JSON text: an
@@ -58,28 +94,9 @@ struct IsRawArgsCall<T, PushOptions> : std::bool_constant<k_is_raw_args<T>> {};
 // nothing is visible, and no worker is woken, until that transaction commits.
 inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
                          std::string_view args_json = "[]", const PushOptions& options = {}) {
-  // Named arguments for the options given only, so that the server's defaults stay the
-  // single source of truth for the others.
-  std::string sql = "SELECT pgtq.push(queue => $1::text, task => $2::text, args => $3::jsonb";
-  std::vector<detail::Param> params{std::string(queue), std::string(task), std::string(args_json)};
-  const auto add = [&](const char* name, const char* type, std::string value) {
-    params.emplace_back(std::move(value));
-    sql += std::string(", ") + name + " => $" + std::to_string(params.size()) + "::" + type;
-  };
-  if (options.run_at) {
-    add("run_at", "timestamptz", options.run_at->text());
-  }
-  if (options.delay) {
-    add("delay", "interval", detail::interval_text(*options.delay));
-  }
-  if (options.priority) {
-    add("priority", "integer", std::to_string(*options.priority));
-  }
-  if (options.max_attempts) {
-    add("max_attempts", "integer", std::to_string(*options.max_attempts));
-  }
-  sql += ')';
-  const detail::ResultPtr result = detail::exec(conn, "pgtq.push", sql, params);
+  const detail::PushStatement statement = detail::push_statement(queue, task, args_json, options);
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.push", statement.sql, statement.params);
   return detail::int64_at(result.get(), 0, 0);
 }
 

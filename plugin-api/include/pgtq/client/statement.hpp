@@ -82,21 +82,24 @@ inline std::string trimmed(const char* message) {
   return text;
 }
 
-// Runs sql with text parameters and returns its rows; throws pgtq::Error naming `what`
-// and carrying the server's SQLSTATE and primary message.
-inline ResultPtr exec(PGconn* conn, std::string_view what, const std::string& sql,
-                      const std::vector<Param>& params) {
+inline void require_connection(PGconn* conn, std::string_view what) {
   if (conn == nullptr) {
     throw Error("08003", std::string(what) + ": no connection (null PGconn*)");
   }
+}
+
+inline std::vector<const char*> param_values(const std::vector<Param>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const Param& param : params) {
     values.push_back(param ? param->c_str() : nullptr);
   }
-  ResultPtr result(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                values.data(), nullptr, nullptr, 0),
-                   &PQclear);
+  return values;
+}
+
+// Returns a successful result; throws pgtq::Error naming `what` and carrying the server's
+// SQLSTATE and primary message for any other.
+inline ResultPtr checked(PGconn* conn, std::string_view what, ResultPtr result) {
   const ExecStatusType status =
       result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result.get());
   if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
@@ -115,6 +118,29 @@ inline ResultPtr exec(PGconn* conn, std::string_view what, const std::string& sq
     message = std::string("unexpected result ") + PQresStatus(status);
   }
   throw Error(std::move(sqlstate), std::string(what) + ": " + message);
+}
+
+// Runs sql with text parameters and returns its rows (an unnamed statement: parsed and
+// planned on every call).
+inline ResultPtr exec(PGconn* conn, std::string_view what, const std::string& sql,
+                      const std::vector<Param>& params) {
+  require_connection(conn, what);
+  const std::vector<const char*> values = param_values(params);
+  return checked(conn, what,
+                 ResultPtr(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()),
+                                        nullptr, values.data(), nullptr, nullptr, 0),
+                           &PQclear));
+}
+
+// Runs the statement prepared on this connection under `name`.
+inline ResultPtr exec_prepared(PGconn* conn, std::string_view what, const std::string& name,
+                               const std::vector<Param>& params) {
+  require_connection(conn, what);
+  const std::vector<const char*> values = param_values(params);
+  return checked(conn, what,
+                 ResultPtr(PQexecPrepared(conn, name.c_str(), static_cast<int>(values.size()),
+                                          values.data(), nullptr, nullptr, 0),
+                           &PQclear));
 }
 
 inline std::int64_t int64_at(const PGresult* result, int row, int column) {
