@@ -74,8 +74,9 @@ inline bool complete(PGconn* conn, const ClaimedTask& task, const JsonText& resu
   return complete(conn, task, std::string_view(result.text()));
 }
 
-// Records error for this attempt. The task runs again after retry_in (unset: exponential
-// backoff) while attempts are left, and ends failed when they are used up or when permanent
+// Records error for this attempt. The task runs again after retry_in (unset: pgtq.backoff's
+// exponential backoff, 1 s doubling up to an hour with +-20 % jitter; pgtqd's backoff-*
+// settings are its own and do not apply here) while attempts are left, and ends failed when they are used up or when permanent
 // is true. Every attempt's error stays in the task's "errors". False: claim no longer current.
 inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
                  std::optional<std::chrono::microseconds> retry_in = std::nullopt,
