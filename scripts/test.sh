@@ -13,7 +13,6 @@ build_pgtq "$build_dir" -DPGTQ_WARNINGS_AS_ERRORS=ON "-DPGTQ_SANITIZE=${PGTQ_SAN
 # Durability settings off: these tests check behaviour, not crash safety of the server.
 start_private_postgres fsync=off synchronous_commit=off full_page_writes=off
 export PGTQ_TEST_DSN="$PGTQ_PG_DSN"
-export PGTQ_TEST_PG_DATA="$PGTQ_PG_DATA"   # for tests that restart the server
 
 say "running the tests"
 ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" "$@"

@@ -64,12 +64,15 @@ Result Connection::check(PGresult* raw, std::string_view what) {
   throw PgError(sqlstate, std::string(what) + ": " + message);
 }
 
-Result Connection::run(const Query& query, std::span<const Param> params) {
+void Connection::prepare_once(const Query& query) {
   if (m_prepare &&
       std::find(m_prepared.begin(), m_prepared.end(), &query) == m_prepared.end()) {
     check(PQprepare(m_conn.get(), query.name, query.sql, 0, nullptr), query.name);
     m_prepared.push_back(&query);
   }
+}
+
+bool Connection::dispatch(const Query& query, std::span<const Param> params) {
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<std::string> copies; // libpq wants NUL-terminated text parameters
@@ -84,14 +87,34 @@ Result Connection::run(const Query& query, std::span<const Param> params) {
       lengths.push_back(0);
     }
   }
+  // libpq copies the parameters into its send buffer, so they need not outlive the call.
   if (!m_prepare) {
-    return check(PQexecParams(m_conn.get(), query.sql, static_cast<int>(params.size()), nullptr,
-                              values.data(), lengths.data(), nullptr, 0),
-                 query.name);
+    return PQsendQueryParams(m_conn.get(), query.sql, static_cast<int>(params.size()), nullptr,
+                             values.data(), lengths.data(), nullptr, 0) == 1;
   }
-  return check(PQexecPrepared(m_conn.get(), query.name, static_cast<int>(params.size()),
-                              values.data(), lengths.data(), nullptr, 0),
-               query.name);
+  return PQsendQueryPrepared(m_conn.get(), query.name, static_cast<int>(params.size()),
+                             values.data(), lengths.data(), nullptr, 0) == 1;
+}
+
+Result Connection::run(const Query& query, std::span<const Param> params) {
+  send(query, params);
+  return receive(query);
+}
+
+void Connection::send(const Query& query, std::span<const Param> params) {
+  prepare_once(query);
+  if (!dispatch(query, params)) {
+    throw PgError("", std::string(query.name) + ": " + trimmed(PQerrorMessage(m_conn.get())));
+  }
+}
+
+Result Connection::receive(const Query& query) {
+  PGresult* first = PQgetResult(m_conn.get());
+  // One statement, one result; read on to the end so the connection is ready for the next.
+  while (PGresult* extra = PQgetResult(m_conn.get())) {
+    PQclear(extra);
+  }
+  return check(first, query.name);
 }
 
 Result Connection::run_script(const std::string& sql) {

@@ -41,6 +41,14 @@ public:
   Result run(const Query& query, std::initializer_list<Param> params) {
     return run(query, std::span<const Param>(params.begin(), params.size()));
   }
+  // run() in two halves, so that a statement can work on the server while this thread does
+  // something else (another connection's statement): send() returns once it is sent,
+  // receive() waits for its result. Nothing else may run on the connection in between.
+  void send(const Query& query, std::span<const Param> params);
+  void send(const Query& query, std::initializer_list<Param> params) {
+    send(query, std::span<const Param>(params.begin(), params.size()));
+  }
+  Result receive(const Query& query);
   // Runs SQL text that has no parameters (a migration script, BEGIN, COMMIT).
   Result run_script(const std::string& sql);
 
@@ -56,6 +64,8 @@ public:
 
 private:
   Result check(PGresult* result, std::string_view what);
+  void prepare_once(const Query& query);
+  bool dispatch(const Query& query, std::span<const Param> params);
 
   std::unique_ptr<PGconn, decltype(&PQfinish)> m_conn;
   std::vector<const Query*> m_prepared;

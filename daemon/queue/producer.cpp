@@ -98,6 +98,10 @@ void Producer::connect() {
   m_connection.emplace(m_config.dsn, "pgtqd");
   m_connection->use_prepared_statements(m_config.prepared_statements);
   m_connection->listen("pgtq_wakeup");
+  // Outcomes are recorded on a connection of their own, so that recording a batch and
+  // claiming the next tasks run at once on two server backends (flush_outcomes).
+  m_completer.emplace(m_config.dsn, "pgtqd-completer");
+  m_completer->use_prepared_statements(m_config.prepared_statements);
   m_state.db_connected = true;
   m_reconnect_delay = k_first_reconnect_delay;
   m_maybe_more = true; // whatever was pushed while we were away
@@ -120,7 +124,8 @@ void Producer::run() {
       }
       turn();
     } catch (const db::PgError& error) {
-      if (!error.is_connection_error() && m_connection && m_connection->is_ok()) {
+      if (!error.is_connection_error() && m_connection && m_connection->is_ok() &&
+          m_completer && m_completer->is_ok()) {
         logger()->error("{}", error.what());
         sleep_interruptibly(std::chrono::seconds(1)); // a persistent error must not spin
         continue;
@@ -130,6 +135,7 @@ void Producer::run() {
                        error.what());
       }
       m_connection.reset();
+      m_completer.reset();
       // A stop requested while the database is away must end the process all the same.
       start_draining_if_asked();
       if (m_draining && (m_in_flight.empty() || m_state.cancel_now ||
@@ -243,42 +249,68 @@ bool Producer::flush_outcomes() {
   if (batch.empty()) {
     return false;
   }
-  // The workers of these outcomes are free again: claim their next tasks in the same
-  // transaction, which saves a round trip and a commit per turn of a busy loop.
+  // The workers of these outcomes are free again: claim their next tasks on the main
+  // connection while the completer records the outcomes. The two statements touch disjoint
+  // rows (running ones, queued ones), run on two backends at once, and their commits (one
+  // WAL flush each) overlap instead of queueing behind each other.
   const int free_slots =
       slots() - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
   const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
   try {
-    const db::Result rows = m_connection->run(
-        db::queries::k_finish_and_claim,
-        {encode_outcomes(batch), m_config.queue, m_task_names, std::to_string(wanted),
-         m_worker_name, interval_text(m_config.lease)});
+    m_completer->send(db::queries::k_finish_many, {encode_outcomes(batch)});
+  } catch (...) {
+    keep_for_later(batch);
+    throw;
+  }
+  std::optional<db::Result> claimed;
+  std::exception_ptr claim_failure;
+  if (wanted > 0) {
+    try {
+      claimed.emplace(m_connection->run(
+          db::queries::k_claim, {m_config.queue, m_task_names, std::to_string(wanted),
+                                 m_worker_name, interval_text(m_config.lease)}));
+    } catch (...) {
+      claim_failure = std::current_exception(); // after the outcomes are dealt with
+    }
+  }
+  // Claimed tasks are this daemon's whatever becomes of the outcomes: they run either way.
+  const auto run_claimed = [&] {
+    if (claimed) {
+      dispatch(*claimed, 0, wanted);
+    }
+  };
+
+  bool recorded = false;
+  try {
+    const db::Result discarded = m_completer->receive(db::queries::k_finish_many);
     std::vector<std::int64_t> lost;
-    for (int row = 0; row < rows.rows(); ++row) {
-      if (rows.text(row, 0) == "t") {
-        lost.push_back(rows.int64(row, 1));
-      }
+    for (int row = 0; row < discarded.rows(); ++row) {
+      lost.push_back(discarded.int64(row, 0));
     }
     settle(batch, lost);
-    if (wanted > 0) {
-      dispatch(rows, 1, wanted);
-    }
-    return wanted > 0;
+    recorded = true;
   } catch (const db::PgError& error) {
     if (error.is_connection_error()) {
       keep_for_later(batch);
+      run_claimed();
       throw;
     }
     logger()->warn("recording {} outcome(s) failed ({}); recording them one by one",
                    batch.size(), error.what());
   }
-  try {
-    record(batch);
-  } catch (...) {
-    keep_for_later(batch);
-    throw;
+  run_claimed();
+  if (!recorded) {
+    try {
+      record(batch);
+    } catch (...) {
+      keep_for_later(batch);
+      throw;
+    }
   }
-  return false;
+  if (claim_failure) {
+    std::rethrow_exception(claim_failure);
+  }
+  return claimed.has_value();
 }
 
 void Producer::keep_for_later(std::vector<Outcome>& batch) {
@@ -330,7 +362,12 @@ void Producer::record(const std::vector<Outcome>& batch) {
 
 void Producer::settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost) {
   for (const Outcome& outcome : batch) {
-    m_in_flight.erase(outcome.id);
+    // Only this attempt: a task retried at once may already be claimed again, under a newer
+    // claim, by a claim that ran beside the recording.
+    const auto held = m_in_flight.find(outcome.id);
+    if (held != m_in_flight.end() && held->second.claim == outcome.claim) {
+      m_in_flight.erase(held);
+    }
     if (std::find(lost.begin(), lost.end(), outcome.id) != lost.end()) {
       ++m_state.discarded;
       logger()->warn("task {}: outcome \"{}\" discarded: its lease was lost and the task was "

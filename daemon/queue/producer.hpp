@@ -82,7 +82,8 @@ private:
   TaskExecutor m_executor;
   std::string m_task_names; // array literal of the names this daemon handles
   std::string m_worker_name;
-  std::optional<db::Connection> m_connection;
+  std::optional<db::Connection> m_connection; // LISTEN, claims, heartbeats, releases
+  std::optional<db::Connection> m_completer;  // records outcomes beside the claims
   std::map<std::int64_t, InFlight> m_in_flight;
   std::mutex m_outcomes_mutex;
   std::vector<Outcome> m_outcomes;
