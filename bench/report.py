@@ -206,24 +206,37 @@ w(f"Pickup latency measured at the claim instead (claim transaction start − pu
   f"p99 {num(latency['claim_p99_ms'].median, 2)} ms; worst single task (median over runs) {num(latency['max_ms'].median, 2)} ms.")
 w("")
 
-w("### Against the peers (their figures are from another run: see /work/shared/peers/RESULTS.md; only the floor above is in-run)")
+w(f"### Against the peers (their figures are from another run: {peers['source']})")
 w("")
-w("| figure | pgtq (this run) | peer | peer figure | pgtq / peer |")
-w("|---|---:|---|---:|---:|")
+w("The machine's speed drifts between runs, so the last column divides each side by the floor "
+  "of its own run first (the floor the peer run measured is in the peers file).")
+w("")
+w("| figure | pgtq (this run) | peer | peer figure | pgtq / peer | same, each over its own floor |")
+w("|---|---:|---|---:|---:|---:|")
+pf = peers.get("floor", {})
+def own(pgtq_v, floor_v, peer_v, peer_floor_v):
+    if not pgtq_v or not floor_v or not peer_v or not peer_floor_v:
+        return "—"
+    return f"{(pgtq_v / floor_v) / (peer_v / peer_floor_v):.2f}"
+peer_batched = max(pf.get("drain_batch100_c1", 0), pf.get("drain_batch100_c4", 0))
 best_push = push_prepared if (push_prepared.median or 0) >= (push_client.median or 0) else push_client
 for name, v in peers["push_single"].items():
-    w(f"| push, 1 per transaction (tasks/s) | {num(best_push.median)} | {name} | {num(v)} | {ratio(best_push.median, v)} |")
+    w(f"| push, 1 per transaction (tasks/s) | {num(best_push.median)} | {name} | {num(v)} | {ratio(best_push.median, v)} | "
+      f"{own(best_push.median, fe, v, pf.get('enqueue_single'))} |")
 for name, v in peers["push_bulk"].items():
-    w(f"| push, 1,000 per call (tasks/s) | {num(push_bulk.median)} | {name} | {num(v)} | {ratio(push_bulk.median, v)} |")
+    w(f"| push, 1,000 per call (tasks/s) | {num(push_bulk.median)} | {name} | {num(v)} | {ratio(push_bulk.median, v)} | "
+      f"{own(push_bulk.median, floor['enqueue_bulk'].median, v, pf.get('enqueue_bulk'))} |")
 if best_c is not None:
     for name, v in peers["drain"].items():
-        w(f"| drain 20k no-op (tasks/s), pgtq at concurrency {best_c} | {num(drain[best_c].median)} | {name} | {num(v)} | {ratio(drain[best_c].median, v)} |")
+        w(f"| drain 20k no-op (tasks/s), pgtq at concurrency {best_c} | {num(drain[best_c].median)} | {name} | {num(v)} | {ratio(drain[best_c].median, v)} | "
+          f"{own(drain[best_c].median, batched_floor, v, peer_batched)} |")
         for (c, p), rows in sorted(prefetched.items()):
             m = stat(rows).median
-            w(f"| drain 20k no-op (tasks/s), pgtq at concurrency {c} prefetch {p} | {num(m)} | {name} | {num(v)} | {ratio(m, v)} |")
+            w(f"| drain 20k no-op (tasks/s), pgtq at concurrency {c} prefetch {p} | {num(m)} | {name} | {num(v)} | {ratio(m, v)} | "
+              f"{own(m, batched_floor, v, peer_batched)} |")
 for name, (p50, p95, p99) in peers["latency"].items():
     w(f"| pickup latency p50 / p99 (ms) | {num(latency['p50_ms'].median, 2)} / {num(latency['p99_ms'].median, 2)} | {name} | "
-      f"{p50:.2f} / {p99:.2f} | {ratio(latency['p50_ms'].median, p50)} / {ratio(latency['p99_ms'].median, p99)} |")
+      f"{p50:.2f} / {p99:.2f} | {ratio(latency['p50_ms'].median, p50)} / {ratio(latency['p99_ms'].median, p99)} | — |")
 print("\n".join(out))
 
 # ------------------------------------------------------------------ plot data

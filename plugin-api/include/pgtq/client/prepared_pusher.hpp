@@ -1,8 +1,8 @@
 #pragma once
 
 // Pushing through server-side prepared statements: the same pgtq.push call as push(), parsed
-// and planned once per connection instead of on every call (about a fifth of a single
-// push's cost; docs/benchmarks.md).
+// and planned once per connection instead of on every call (6-24 % more pushes per second
+// in docs/benchmarks.md).
 
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
