@@ -29,10 +29,6 @@ const Query k_claim{"pgtq_claim",
                     " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
 const Query k_finish_many{"pgtq_finish_many",
                            "SELECT id FROM pgtq.finish_many($1::jsonb) AS id"};
-const Query k_finish_and_claim{
-    "pgtq_finish_and_claim",
-    "SELECT discarded, id, claim, task, args, attempt, max_attempts"
-    " FROM pgtq.finish_and_claim($1::jsonb, $2, $3::text[], $4::integer, $5, $6::interval)"};
 const Query k_heartbeat{"pgtq_heartbeat",
                         "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::integer[], $3::interval)"
                         " AS id"};

@@ -26,7 +26,6 @@ extern const Query k_rollback;
 // Worker protocol (sql/migrations/0003_worker_protocol.sql).
 extern const Query k_claim;
 extern const Query k_finish_many;
-extern const Query k_finish_and_claim;
 extern const Query k_heartbeat;
 extern const Query k_release;
 extern const Query k_tick;

@@ -195,28 +195,24 @@ void Producer::turn() {
   }
 }
 
-void Producer::claim(int count) {
-  const std::string count_text = std::to_string(count);
-  const std::string lease = interval_text(m_config.lease);
-  const db::Result rows = m_connection->run(
-      db::queries::k_claim, {m_config.queue, m_task_names, count_text, m_worker_name, lease});
-  dispatch(rows, 0, count);
+db::Result Producer::run_claim(int count) {
+  return m_connection->run(db::queries::k_claim,
+                           {m_config.queue, m_task_names, std::to_string(count), m_worker_name,
+                            interval_text(m_config.lease)});
 }
 
-void Producer::dispatch(const db::Result& rows, int first_column, int requested) {
+void Producer::claim(int count) { dispatch(run_claim(count), count); }
+
+void Producer::dispatch(const db::Result& rows, int requested) {
   int claimed = 0;
   for (int row = 0; row < rows.rows(); ++row) {
-    if (first_column > 0 && rows.text(row, 0) == "t") {
-      continue; // a discarded outcome, not a task (finish_and_claim)
-    }
-    const int c = first_column;
     ClaimedTask task;
-    task.id = rows.int64(row, c);
-    task.claim = static_cast<std::int32_t>(rows.int64(row, c + 1));
-    task.name = rows.string(row, c + 2);
-    task.args = rows.string(row, c + 3);
-    task.attempt = static_cast<std::int32_t>(rows.int64(row, c + 4));
-    task.max_attempts = static_cast<std::int32_t>(rows.int64(row, c + 5));
+    task.id = rows.int64(row, 0);
+    task.claim = static_cast<std::int32_t>(rows.int64(row, 1));
+    task.name = rows.string(row, 2);
+    task.args = rows.string(row, 3);
+    task.attempt = static_cast<std::int32_t>(rows.int64(row, 4));
+    task.max_attempts = static_cast<std::int32_t>(rows.int64(row, 5));
     auto stop = std::make_shared<std::atomic<bool>>(false);
     m_in_flight[task.id] = InFlight{task.claim, stop};
     SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} claimed", task.id, task.name,
@@ -266,9 +262,7 @@ bool Producer::flush_outcomes() {
   std::exception_ptr claim_failure;
   if (wanted > 0) {
     try {
-      claimed.emplace(m_connection->run(
-          db::queries::k_claim, {m_config.queue, m_task_names, std::to_string(wanted),
-                                 m_worker_name, interval_text(m_config.lease)}));
+      claimed.emplace(run_claim(wanted));
     } catch (...) {
       claim_failure = std::current_exception(); // after the outcomes are dealt with
     }
@@ -276,7 +270,7 @@ bool Producer::flush_outcomes() {
   // Claimed tasks are this daemon's whatever becomes of the outcomes: they run either way.
   const auto run_claimed = [&] {
     if (claimed) {
-      dispatch(*claimed, 0, wanted);
+      dispatch(*claimed, wanted);
     }
   };
 

@@ -53,12 +53,13 @@ private:
   // On the first stop request: no more claims, and the grace period starts.
   void start_draining_if_asked();
   bool wants_claim() const;
+  // Claims up to count tasks (pgtq.claim) and returns the rows, not yet dispatched.
+  db::Result run_claim(int count);
   void claim(int count);
-  // Hands claimed rows to the pool; columns from first_column: id, claim, task, args,
-  // attempt, max_attempts.
-  void dispatch(const db::Result& rows, int first_column, int requested);
-  // Records the workers' outcomes, claiming their successors in the same transaction when
-  // there may be work; returns whether it claimed.
+  // Hands claimed rows (id, claim, task, args, attempt, max_attempts) to the pool.
+  void dispatch(const db::Result& rows, int requested);
+  // Records the workers' outcomes on the completer connection while claiming their
+  // successors on the main one when there may be work; returns whether it claimed.
   bool flush_outcomes();
   // Puts outcomes that could not be recorded back in front of the newer ones.
   void keep_for_later(std::vector<Outcome>& batch);
