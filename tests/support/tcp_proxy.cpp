@@ -143,7 +143,9 @@ void TcpProxy::pump(int from, int to) {
     if (got <= 0) {
       break;
     }
-    if (::write(to, buffer, static_cast<std::size_t>(got)) != got) {
+    // MSG_NOSIGNAL: the other end may be gone (cut(), or pgtqd's connection dropped), and a
+    // write() to it would raise SIGPIPE and kill the whole test process.
+    if (::send(to, buffer, static_cast<std::size_t>(got), MSG_NOSIGNAL) != got) {
       break;
     }
   }
