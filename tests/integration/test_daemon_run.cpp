@@ -312,11 +312,17 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
   DaemonProcess daemon({.dsn = database.dsn(),
                         .extra_args = {"--concurrency", "1", "--prefetch", "3"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
+  // One worker busy with a first task (5 s: still running when the signal comes, even on a
+  // loaded machine). It is pushed on its own, so that its worker has taken it up before the
+  // next three arrive; those are claimed ahead of the worker and wait in memory.
+  scalar(connection, "SELECT pgtq.push('default', 'sleep', '[5]')");
+  REQUIRE(eventually([&] {
+    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
+  }, 5s));
+  std::this_thread::sleep_for(200ms); // the claim is recorded; give the worker thread its start
   scalar(connection, "SELECT count(*) FROM pgtq.push_many('default', "
                      "'[{\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]},"
-                     "  {\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]}]')");
-  // One worker, three more claimed ahead of it (5 s each: the first is still running when
-  // the signal comes, even on a loaded machine).
+                     "  {\"task\": \"sleep\", \"args\": [5]}]')");
   REQUIRE(eventually([&] {
     return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 4;
   }, 5s));
