@@ -30,9 +30,8 @@ const Query k_claim{"pgtq_claim",
 const Query k_finish_many{"pgtq_finish_many",
                            "SELECT id FROM pgtq.finish_many($1::jsonb) AS id"};
 const Query k_heartbeat{"pgtq_heartbeat",
-                        "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::integer[], $3::interval)"
-                        " AS id"};
-const Query k_release{"pgtq_release", "SELECT pgtq.release($1::bigint[], $2::integer[])"};
+                        "SELECT id, status FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"};
+const Query k_release{"pgtq_release", "SELECT pgtq.release($1::bigint[], $2::bigint[])"};
 // Seconds until the next scheduled task is due (NULL when none is scheduled).
 const Query k_tick{"pgtq_tick",
                    "SELECT promoted, rescued, failed,"

@@ -76,7 +76,7 @@ std::string encode_outcomes(const std::vector<Outcome>& outcomes) {
     writer.Key("id");
     writer.Int64(outcome.id);
     writer.Key("claim");
-    writer.Int(outcome.claim);
+    writer.Int64(outcome.claim);
     writer.Key("status");
     writer.String(to_string(outcome.status));
     switch (outcome.status) {

@@ -37,9 +37,9 @@ std::string interval_text(app::Seconds seconds) {
 // (id, claim) pairs, passed to the protocol functions as two array parameters.
 struct Fences {
   std::vector<std::int64_t> ids;
-  std::vector<std::int32_t> claims;
+  std::vector<std::int64_t> claims;
 
-  void add(std::int64_t id, std::int32_t claim) {
+  void add(std::int64_t id, std::int64_t claim) {
     ids.push_back(id);
     claims.push_back(claim);
   }
@@ -208,7 +208,7 @@ void Producer::dispatch(const db::Result& rows, int requested) {
   for (int row = 0; row < rows.rows(); ++row) {
     ClaimedTask task;
     task.id = rows.int64(row, 0);
-    task.claim = static_cast<std::int32_t>(rows.int64(row, 1));
+    task.claim = rows.int64(row, 1);
     task.name = rows.string(row, 2);
     task.args = rows.string(row, 3);
     task.attempt = static_cast<std::int32_t>(rows.int64(row, 4));
@@ -389,6 +389,10 @@ void Producer::heartbeat() {
       db::queries::k_heartbeat,
       {held.id_array(), held.claim_array(), interval_text(m_config.lease)});
   for (int row = 0; row < stop.rows(); ++row) {
+    const std::string status = stop.string(row, 1);
+    if (status != "lost" && status != "cancel") {
+      continue; // renewed, or busy (row locked elsewhere: renewed at the next heartbeat)
+    }
     const auto found = m_in_flight.find(stop.int64(row, 0));
     if (found != m_in_flight.end() && !found->second.stop->exchange(true)) {
       logger()->warn("task {}: lease lost or cancellation requested; asking its handler to stop",

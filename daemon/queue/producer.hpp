@@ -44,7 +44,7 @@ private:
   using Clock = std::chrono::steady_clock;
 
   struct InFlight {
-    std::int32_t claim = 0;
+    std::int64_t claim = 0;
     std::shared_ptr<std::atomic<bool>> stop;
   };
 

@@ -6,11 +6,11 @@
 
 namespace pgtq::queue {
 
-// A task handed to this daemon by pgtq.claim(). (id, claim) is the fencing token: every
+// A task handed to this daemon by pgtq.claim(). (id, claim) is the fencing token (claim: a random 64-bit number per claim): every
 // later call about this attempt quotes both.
 struct ClaimedTask {
   std::int64_t id = 0;
-  std::int32_t claim = 0;
+  std::int64_t claim = 0;
   std::string name;
   std::string args; // JSON text
   std::int32_t attempt = 0;
@@ -22,7 +22,7 @@ enum class OutcomeStatus { done, retry, fail, snooze };
 // What became of one attempt; recorded in batches by pgtq.finish_many().
 struct Outcome {
   std::int64_t id = 0;
-  std::int32_t claim = 0;
+  std::int64_t claim = 0;
   OutcomeStatus status = OutcomeStatus::done;
   std::string result = "null"; // JSON text, for done
   std::string error;           // for retry and fail

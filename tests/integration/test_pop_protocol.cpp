@@ -45,7 +45,7 @@ TEST_CASE("pop claims only the named tasks in priority order") {
   CHECK(claimed[0].args_json == "[2, 3]");
   CHECK(claimed[0].attempt == 1);
   CHECK(claimed[0].max_attempts == 5);
-  CHECK(claimed[0].claim == 1);
+  CHECK(claimed[0].claim != 0);
   CHECK(claimed[1].id == odd_name);
   CHECK(claimed[2].id == low);
 
@@ -92,7 +92,7 @@ TEST_CASE("after a lease expires and tick rescues the task the old claim changes
 
   const ClaimedTask again = pop_one(conn, "q", "slow");
   CHECK(again.id == id);
-  CHECK(again.claim == lost.claim + 1);
+  CHECK(again.claim != lost.claim);
   CHECK(again.attempt == 2);
   CHECK_FALSE(complete(pg, lost, "1"));
   CHECK(field(conn, id, "state") == "running");

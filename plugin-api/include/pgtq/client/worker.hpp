@@ -27,7 +27,7 @@ namespace pgtq {
 // nothing, and the late call reports false instead of overwriting the newer outcome.
 struct ClaimedTask {
   std::int64_t id = 0;
-  int claim = 0;
+  std::int64_t claim = 0; // random token of this claim; quote it in every later call
   std::string task;
   std::string args_json;
   int attempt = 0; // 1 on the first run
@@ -51,7 +51,7 @@ inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     ClaimedTask task;
     task.id = detail::int64_at(result.get(), row, 0);
-    task.claim = static_cast<int>(detail::int64_at(result.get(), row, 1));
+    task.claim = detail::int64_at(result.get(), row, 1);
     task.task = PQgetvalue(result.get(), row, 2);
     task.args_json = PQgetvalue(result.get(), row, 3);
     task.attempt = static_cast<int>(detail::int64_at(result.get(), row, 4));
@@ -65,7 +65,7 @@ inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
 // current and nothing was changed.
 inline bool complete(PGconn* conn, const ClaimedTask& task, std::string_view result_json = "null") {
   const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.complete", "SELECT pgtq.complete($1::bigint, $2::integer, $3::jsonb)",
+      detail::exec(conn, "pgtq.complete", "SELECT pgtq.complete($1::bigint, $2::bigint, $3::jsonb)",
                    {std::to_string(task.id), std::to_string(task.claim), std::string(result_json)});
   return detail::bool_at(result.get(), 0, 0);
 }
@@ -87,7 +87,7 @@ inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
   }
   const detail::ResultPtr result = detail::exec(
       conn, "pgtq.fail",
-      "SELECT pgtq.fail($1::bigint, $2::integer, $3::text, $4::interval, $5::boolean)",
+      "SELECT pgtq.fail($1::bigint, $2::bigint, $3::text, $4::interval, $5::boolean)",
       {std::to_string(task.id), std::to_string(task.claim), std::string(error), std::move(retry),
        std::string(permanent ? "true" : "false")});
   return detail::bool_at(result.get(), 0, 0);
@@ -96,7 +96,7 @@ inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
 // Runs the task again after delay without using up an attempt. False: claim no longer current.
 inline bool snooze(PGconn* conn, const ClaimedTask& task, std::chrono::microseconds delay) {
   const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.snooze", "SELECT pgtq.snooze($1::bigint, $2::integer, $3::interval)",
+      detail::exec(conn, "pgtq.snooze", "SELECT pgtq.snooze($1::bigint, $2::bigint, $3::interval)",
                    {std::to_string(task.id), std::to_string(task.claim),
                     detail::interval_text(delay)});
   return detail::bool_at(result.get(), 0, 0);
@@ -107,13 +107,14 @@ inline bool snooze(PGconn* conn, const ClaimedTask& task, std::chrono::microseco
 inline std::vector<std::int64_t> heartbeat(PGconn* conn, const std::vector<ClaimedTask>& tasks,
                                            std::chrono::microseconds lease = std::chrono::seconds(15)) {
   std::vector<std::int64_t> ids;
-  std::vector<int> claims;
+  std::vector<std::int64_t> claims;
   for (const ClaimedTask& task : tasks) {
     ids.push_back(task.id);
     claims.push_back(task.claim);
   }
   const detail::ResultPtr result = detail::exec(
-      conn, "pgtq.heartbeat", "SELECT pgtq.heartbeat($1::bigint[], $2::integer[], $3::interval)",
+      conn, "pgtq.heartbeat", "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"
+      " WHERE status IN ('lost', 'cancel')",
       {detail::pg_integer_array(ids), detail::pg_integer_array(claims),
        detail::interval_text(lease)});
   std::vector<std::int64_t> stop;
@@ -127,13 +128,13 @@ inline std::vector<std::int64_t> heartbeat(PGconn* conn, const std::vector<Claim
 // Returns how many were still held.
 inline int release(PGconn* conn, const std::vector<ClaimedTask>& tasks) {
   std::vector<std::int64_t> ids;
-  std::vector<int> claims;
+  std::vector<std::int64_t> claims;
   for (const ClaimedTask& task : tasks) {
     ids.push_back(task.id);
     claims.push_back(task.claim);
   }
   const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.release", "SELECT pgtq.release($1::bigint[], $2::integer[])",
+      detail::exec(conn, "pgtq.release", "SELECT pgtq.release($1::bigint[], $2::bigint[])",
                    {detail::pg_integer_array(ids), detail::pg_integer_array(claims)});
   return static_cast<int>(detail::int64_at(result.get(), 0, 0));
 }
