@@ -12,10 +12,13 @@
 # OUTPUT_DIRECTORY puts the built .so there, e.g. one directory for all of a project's
 # plugins so that a development pgtqd can load them all with --plugin-dir.
 #
-# INSTALL installs it, mode 0644 (a plugin is loaded, never executed), to DESTINATION,
-# by default ${PGTQ_PLUGIN_INSTALL_DIR} if set, else ${CMAKE_INSTALL_LIBDIR}/pgtq/plugins
-# under your own install prefix (what a distribution package wants). To install next to
-# the pgtqd you built against, use DESTINATION "${pgtq_PLUGIN_DIR}".
+# INSTALL installs it, mode 0644 (a plugin is loaded, never executed), to DESTINATION, by
+# default into the plugin directory of the pgtq that find_package(pgtq) found,
+# ${pgtq_PLUGIN_DIR} (an absolute path, computed from where that pgtq's CMake package is
+# installed), so that its pgtqd loads it whatever your own install prefix is. DESTDIR
+# still applies (DESTDIR=stage cmake --install build), so a distribution package can stage
+# it; CPack needs CPACK_SET_DESTDIR ON for an absolute destination. Inside pgtq's own build
+# the default is ${PGTQ_PLUGIN_INSTALL_DIR}, relative to the prefix.
 #
 # Shipped with pgtq's CMake package (find_package(pgtq)); pgtq's own build can include it too.
 include_guard(GLOBAL)
@@ -71,6 +74,8 @@ function(pgtq_add_plugin name)
     if(NOT destination)
       if(PGTQ_PLUGIN_INSTALL_DIR)
         set(destination "${PGTQ_PLUGIN_INSTALL_DIR}")
+      elseif(pgtq_PLUGIN_DIR)
+        set(destination "${pgtq_PLUGIN_DIR}")
       else()
         include(GNUInstallDirs)
         set(destination "${CMAKE_INSTALL_LIBDIR}/pgtq/plugins")

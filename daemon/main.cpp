@@ -1,7 +1,10 @@
-// pgtqd: the pgtq worker daemon. Parses the command line and config file into a Config
-// and runs the App; the only place that catches everything.
+// pgtqd: the pgtq worker daemon. Reads the command line, the config file and the PGTQ_*
+// variables into a Config and runs the App; the only place that catches everything.
 #include "app/app.hpp"
 #include "app/config.hpp"
+#include "app/config_options.hpp"
+#include "app/config_sources.hpp"
+#include "app/install_paths.hpp"
 #include "app/logging.hpp"
 #include "db/migrator.hpp"
 
@@ -11,8 +14,12 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
 
 namespace {
+
+using pgtq::app::OptionKind;
+using pgtq::app::Setting;
 
 std::string default_worker_name() {
   char host[256] = "localhost";
@@ -20,60 +27,87 @@ std::string default_worker_name() {
   return std::string(host) + ":" + std::to_string(::getpid());
 }
 
-// Every option is also a config-file key (its long name) and a PGTQ_* variable.
-template <typename T>
-CLI::Option* add(CLI::App& app, const std::string& name, T& value, const std::string& help) {
-  std::string env = "PGTQ_" + name;
-  for (char& c : env) {
-    c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+// The command line, as text per option: converted and checked by the option table, like
+// the file and the environment, so all three give the same messages.
+struct CommandLine {
+  std::string config_path;
+  std::map<std::string, std::string> values;               // --name VALUE
+  std::map<std::string, std::vector<std::string>> flags;   // --name[=VALUE], --no-name
+  std::map<std::string, CLI::Option*> options;
+
+  std::vector<Setting> settings() const {
+    std::vector<Setting> given;
+    for (const auto& [name, option] : options) {
+      if (option->count() == 0) {
+        continue;
+      }
+      const std::string origin = "command line option --" + name;
+      if (const auto flag = flags.find(name); flag != flags.end()) {
+        for (const std::string& value : flag->second) { // each checked; the last one wins
+          given.push_back({name, value, origin});
+        }
+      } else {
+        given.push_back({name, values.at(name), origin});
+      }
+    }
+    return given;
   }
-  return app.add_option("--" + name, value, help)->envname(env)->capture_default_str();
+};
+
+std::string type_name(const pgtq::app::OptionSpec& spec) {
+  switch (spec.kind) {
+  case OptionKind::choice:
+    return std::string(spec.choices);
+  case OptionKind::integer:
+    return "N";
+  case OptionKind::seconds:
+    return "SECONDS";
+  case OptionKind::number:
+    return "NUMBER";
+  case OptionKind::flag:
+    return "";
+  case OptionKind::text:
+    break;
+  }
+  return "TEXT";
 }
 
-double seconds_of(pgtq::app::Seconds value) { return value.count(); }
+void add_options(CLI::App& app, CommandLine& line, const pgtq::app::Config& defaults) {
+  for (const pgtq::app::OptionSpec& spec : pgtq::app::option_table()) {
+    const std::string name(spec.name);
+    std::string help(spec.help);
+    if (spec.kind != OptionKind::text && spec.kind != OptionKind::choice) {
+      help += " (" + pgtq::app::describe_range(spec) + ")";
+    }
+    CLI::Option* option = nullptr;
+    if (spec.kind == OptionKind::flag) {
+      option = app.add_flag("--" + name + ",!--no-" + name, line.flags[name], help)
+                   ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    } else {
+      option = app.add_option("--" + name, line.values[name], help);
+    }
+    option->type_name(type_name(spec))->default_str(pgtq::app::show_value(spec, defaults));
+    line.options[name] = option;
+  }
+}
 
 } // namespace
 
 int main(int argc, char** argv) {
-  using pgtq::app::Config;
-  Config config;
-  config.plugin_dir = pgtq::build::k_plugin_dir;
-  double lease = seconds_of(config.lease), heartbeat = seconds_of(config.heartbeat),
-         poll = seconds_of(config.poll_interval), grace = seconds_of(config.shutdown_grace),
-         scheduler_interval = seconds_of(config.scheduler_interval);
+  pgtq::app::Config defaults;
+  defaults.plugin_dir = pgtq::app::default_plugin_dir();
 
-  CLI::App app{"pgtqd: runs the tasks of one pgtq queue with handler plugins"};
+  CLI::App app{"pgtqd: runs the tasks of one pgtq queue with handler plugins.\n"
+               "Every option --NAME is also the key NAME of the config file and the environment "
+               "variable PGTQ_NAME (upper case, - becomes _). The command line overrides the "
+               "environment, which overrides the config file, which overrides the defaults "
+               "shown."};
   app.set_version_flag("--version", pgtq::build::k_version);
-  app.set_config("--config", "", "read options from this file (key = value, keys as the long options)");
-  // A misspelt key in /etc/pgtq/Q.conf must stop the daemon, not silently fall back to a default.
-  app.allow_config_extras(CLI::config_extras_mode::error);
-  add(app, "queue", config.queue, "the queue to work")->required();
-  add(app, "dsn", config.dsn, "libpq conninfo or postgresql:// URI (default: PG* variables)");
-  add(app, "plugin-dir", config.plugin_dir, "load every *.so plugin in this directory");
-  add(app, "plugin-config-dir", config.plugin_config_dir,
-      "a plugin named NAME gets the text of NAME.conf in this directory as its config");
-  add(app, "concurrency", config.concurrency, "worker threads");
-  add(app, "prefetch", config.prefetch,
-      "tasks claimed ahead of free workers, so that a busy daemon claims in larger batches");
-  add(app, "log-level", config.log_level, "trace, debug, info, warn or error");
-  add(app, "lease", lease, "seconds a claimed task is held without a heartbeat");
-  add(app, "heartbeat", heartbeat, "seconds between lease renewals (at most lease/2)");
-  add(app, "poll-interval", poll, "seconds between claims when no notification arrives");
-  add(app, "shutdown-grace", grace, "seconds running tasks get to finish after SIGTERM");
-  add(app, "backoff-base", config.backoff.base_s, "retry delay after the first failure, seconds");
-  add(app, "backoff-factor", config.backoff.factor, "retry delay growth per attempt");
-  add(app, "backoff-cap", config.backoff.cap_s, "longest retry delay, seconds");
-  app.add_flag("--scheduler,!--no-scheduler", config.scheduler,
-               "run the scheduler thread (delayed tasks, retries, rescue); on by default")
-      ->envname("PGTQ_SCHEDULER");
-  add(app, "scheduler-interval", scheduler_interval, "seconds between scheduler ticks");
-  app.add_flag("--migrate", config.migrate, "apply schema migrations at start")
-      ->envname("PGTQ_MIGRATE");
-  app.add_flag("--prepared-statements,!--no-prepared-statements", config.prepared_statements,
-               "prepare statements once per connection; off behind a transaction-mode pooler "
-               "that cannot carry them (pgbouncer before 1.21)")
-      ->envname("PGTQ_PREPARED_STATEMENTS");
-  add(app, "worker-name", config.worker_name, "name recorded on claimed tasks (default host:pid)");
+  CommandLine line;
+  app.add_option("--config", line.config_path,
+                 "read settings from this file: \"key = value\" lines, keys as the long "
+                 "options; environment PGTQ_CONFIG");
+  add_options(app, line, defaults);
 
   try {
     app.parse(argc, argv);
@@ -81,18 +115,42 @@ int main(int argc, char** argv) {
     const int code = app.exit(error);
     return code == 0 ? 0 : pgtq::app::k_exit_config;
   }
-  config.lease = pgtq::app::Seconds(lease);
-  config.heartbeat = pgtq::app::Seconds(heartbeat);
-  config.poll_interval = pgtq::app::Seconds(poll);
-  config.shutdown_grace = pgtq::app::Seconds(grace);
-  config.scheduler_interval = pgtq::app::Seconds(scheduler_interval);
+
+  pgtq::app::Config config;
+  std::vector<std::string> ignored_variables;
+  try {
+    pgtq::app::EnvironmentSettings environment = pgtq::app::environment_settings(environ);
+    ignored_variables = std::move(environment.ignored);
+    std::string config_path = line.config_path;
+    if (config_path.empty()) {
+      config_path = environment.config_path.value_or("");
+    }
+    // Rising precedence: the file, then the environment, then the command line.
+    std::vector<Setting> settings;
+    if (!config_path.empty()) {
+      settings = pgtq::app::file_settings(config_path);
+    }
+    settings.insert(settings.end(), environment.settings.begin(), environment.settings.end());
+    const std::vector<Setting> given = line.settings();
+    settings.insert(settings.end(), given.begin(), given.end());
+    config = pgtq::app::configure(std::move(defaults), settings);
+  } catch (const pgtq::app::ConfigError& error) {
+    std::cerr << "pgtqd: configuration error: " << error.what() << '\n';
+    return pgtq::app::k_exit_config;
+  }
   if (config.worker_name.empty()) {
     config.worker_name = default_worker_name();
   }
 
   try {
-    config.validate();
     pgtq::app::setup_logging(config.log_level);
+    if (!ignored_variables.empty()) {
+      std::string names;
+      for (const std::string& name : ignored_variables) {
+        names += (names.empty() ? "" : ", ") + name;
+      }
+      spdlog::warn("environment: {} not pgtqd options; ignored", names);
+    }
     return pgtq::app::App(std::move(config)).run();
   } catch (const pgtq::app::ConfigError& error) {
     std::cerr << "pgtqd: configuration error: " << error.what() << '\n';

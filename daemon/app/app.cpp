@@ -3,6 +3,7 @@
 #include "app/daemon_state.hpp"
 #include "app/signals.hpp"
 #include "app/systemd_notifier.hpp"
+#include "app/watchdog_pacer.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
@@ -14,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 namespace pgtq::app {
@@ -69,12 +71,17 @@ bool prepare_database(const Config& config) {
 int App::run() {
   block_signals(); // before any thread starts, so that all of them inherit the mask
   install_crash_reporter();
+  // Until the main loop below takes signals, a stop request ends the process at once, even
+  // while a plugin's init() or a connection attempt blocks this thread.
+  std::optional<StartupSignalWatch> startup_watch(std::in_place);
   SystemdNotifier notifier;
   spdlog::info("pgtqd {} starting: queue \"{}\", database {}, plugins from {}", build::k_version,
                m_config.queue, db::redact_conninfo(m_config.dsn), m_config.plugin_dir);
 
   plugin::HandlerRegistry registry;
-  plugin::PluginLoader loader(registry, m_config.backoff, m_config.plugin_config_dir);
+  const plugin::LoadPolicy policy{.check_permissions = m_config.plugin_dir_checks != "off",
+                                  .skip_failures = m_config.plugin_load_errors == "skip"};
+  plugin::PluginLoader loader(registry, m_config.backoff, m_config.plugin_config_dir, policy);
   try {
     loader.load_directory(m_config.plugin_dir);
   } catch (const std::runtime_error& error) {
@@ -93,6 +100,7 @@ int App::run() {
   if (!prepare_database(m_config)) {
     return k_exit_ok;
   }
+  startup_watch.reset(); // from here on the main loop drains on SIGTERM
 
   DaemonState state;
   auto producer = std::make_unique<queue::Producer>(m_config, registry, state);
@@ -102,13 +110,26 @@ int App::run() {
     scheduler.start();
   }
 
-  const auto watchdog = notifier.watchdog_interval();
+  // A healthy claim loop turns at least once per heartbeat or poll (+10 % jitter).
+  const auto longest_wait = std::chrono::duration_cast<Clock::duration>(
+      std::min(m_config.heartbeat, m_config.poll_interval * 1.1));
+  std::optional<WatchdogPacer> watchdog;
+  if (const auto interval = notifier.watchdog_interval()) {
+    watchdog.emplace(std::chrono::duration_cast<Clock::duration>(*interval), longest_wait);
+  }
   // Short, so that a finished drain ends the process promptly.
   const auto tick = std::chrono::milliseconds(200);
   bool announced = false;
   auto next_status = Clock::now();
   while (!state.finished) {
     const Signal signal = wait_for_signal(tick);
+    if (signal == Signal::terminate && !state.ready) {
+      // The claim loop has not connected yet (it may be blocked in libpq for as long as
+      // connect_timeout allows): nothing is claimed, so there is nothing to drain.
+      spdlog::info("shutdown requested before the first connection; exiting");
+      spdlog::default_logger_raw()->flush();
+      std::_Exit(k_exit_ok);
+    }
     if (signal == Signal::terminate) {
       if (!state.drain.exchange(true)) {
         spdlog::info("shutdown requested; send the signal again to stop at once");
@@ -132,7 +153,7 @@ int App::run() {
     }
     // Only a loop that still turns is healthy; a hung one lets systemd restart us.
     const auto last_turn = Clock::time_point(Clock::duration(state.last_turn.load()));
-    if (watchdog && now - last_turn < std::max<Clock::duration>(*watchdog, std::chrono::seconds(10))) {
+    if (watchdog && watchdog->due(now, last_turn)) {
       notifier.watchdog();
     }
   }

@@ -1,45 +1,44 @@
 #include "app/config.hpp"
 
-#include "db/connection.hpp"
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <system_error>
 
 namespace pgtq::app {
+namespace {
+
+// "lease (set by /etc/pgtq/q.conf line 3)", or "lease (default)".
+std::string named(const Config& config, const std::string& key) {
+  const auto found = config.origins.find(key);
+  return key + " (" + (found == config.origins.end() ? "default" : "from " + found->second) + ")";
+}
+
+} // namespace
 
 void Config::validate() const {
-  if (!db::is_parsable_conninfo(dsn)) {
-    throw ConfigError("dsn is neither key=value pairs nor a postgresql:// URI that libpq can "
-                      "parse (the text is not shown: it may hold a password)");
+  if (queue.empty()) {
+    throw ConfigError("queue is required: --queue, queue = in the config file, or PGTQ_QUEUE");
   }
-  if (!plugin::is_valid_name(queue)) {
-    throw ConfigError("queue \"" + queue + "\" must be 1-128 characters from [A-Za-z0-9_.:-]");
+  if (heartbeat.count() * 2 > lease.count()) {
+    throw ConfigError(named(*this, "heartbeat") + " must be at most half of " +
+                      named(*this, "lease") +
+                      ", so that one late heartbeat does not lose the lease");
   }
-  if (concurrency < 1 || concurrency > 1024) {
-    throw ConfigError("concurrency must be between 1 and 1024");
+  if (backoff.cap_s < backoff.base_s) {
+    throw ConfigError(named(*this, "backoff-cap") + " must be at least " +
+                      named(*this, "backoff-base"));
   }
-  if (prefetch < 0 || prefetch > 10000) {
-    throw ConfigError("prefetch must be between 0 and 10000");
-  }
-  if (lease.count() < 1) {
-    throw ConfigError("lease must be at least 1 second");
-  }
-  if (heartbeat.count() <= 0 || heartbeat.count() * 2 > lease.count()) {
-    throw ConfigError("heartbeat must be positive and at most half the lease, so that one "
-                      "late heartbeat does not lose it");
-  }
-  if (poll_interval.count() <= 0) {
-    throw ConfigError("poll-interval must be positive");
-  }
-  if (shutdown_grace.count() < 0) {
-    throw ConfigError("shutdown-grace must not be negative");
-  }
-  if (scheduler_interval.count() <= 0) {
-    throw ConfigError("scheduler-interval must be positive");
-  }
-  if (backoff.base_s <= 0 || backoff.factor < 1 || backoff.cap_s < backoff.base_s) {
-    throw ConfigError("backoff needs base > 0, factor >= 1 and cap >= base");
-  }
-  if (log_level != "trace" && log_level != "debug" && log_level != "info" && log_level != "warn" &&
-      log_level != "error") {
-    throw ConfigError("log-level must be one of trace, debug, info, warn, error");
+  if (!plugin_config_dir.empty()) {
+    struct stat status{};
+    if (::stat(plugin_config_dir.c_str(), &status) != 0) {
+      throw ConfigError(named(*this, "plugin-config-dir") + ": " + plugin_config_dir + ": " +
+                        std::system_category().message(errno));
+    }
+    if (!S_ISDIR(status.st_mode)) {
+      throw ConfigError(named(*this, "plugin-config-dir") + ": " + plugin_config_dir +
+                        " is not a directory");
+    }
   }
 }
 

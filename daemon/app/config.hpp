@@ -3,6 +3,7 @@
 #include "plugin/handler_registry.hpp"
 
 #include <chrono>
+#include <map>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +23,8 @@ struct Config {
   std::string queue;
   std::string dsn;        // libpq conninfo or URI; empty: PG* environment variables
   std::string plugin_dir; // every *.so in it is loaded
+  std::string plugin_dir_checks = "strict"; // or "off": ownership, modes, symlinks unchecked
+  std::string plugin_load_errors = "fail";  // or "skip": leave out plugins that do not load
   std::string plugin_config_dir; // plugin NAME reads NAME.conf from here; empty: none
   int concurrency = 8;    // worker threads
   int prefetch = 0;       // tasks claimed beyond the free workers, waiting in memory
@@ -37,7 +40,13 @@ struct Config {
   bool prepared_statements = true; // off behind a transaction-mode pooler (pgbouncer < 1.21)
   std::string worker_name; // host:pid unless given
 
-  // Throws ConfigError naming the first bad setting.
+  // Where each setting that was given came from ("/etc/pgtq/q.conf line 3", "environment
+  // variable PGTQ_LEASE", "command line option --lease"), for messages; by option name.
+  std::map<std::string, std::string> origins;
+
+  // What no single value can say: settings that depend on each other, and those that need
+  // a look at the file system. Throws ConfigError naming the settings and where they came
+  // from. Each value on its own is checked as it is set (config_options.hpp).
   void validate() const;
 };
 

@@ -2,7 +2,10 @@
 
 #include "queue/task_executor.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
@@ -76,6 +79,23 @@ Signal wait_for_signal(std::chrono::milliseconds timeout) {
     return Signal::hangup;
   }
   return Signal::none;
+}
+
+StartupSignalWatch::StartupSignalWatch()
+    : m_thread([this] {
+        while (!m_done.load()) {
+          if (wait_for_signal(std::chrono::milliseconds(100)) == Signal::terminate) {
+            // Not spdlog::shutdown(): the main thread may be logging right now.
+            spdlog::info("shutdown requested during start-up; exiting");
+            spdlog::default_logger_raw()->flush();
+            std::_Exit(0);
+          }
+        }
+      }) {}
+
+StartupSignalWatch::~StartupSignalWatch() {
+  m_done = true;
+  m_thread.join();
 }
 
 void install_crash_reporter() {

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 namespace pgtq::app {
 
@@ -11,6 +13,23 @@ enum class Signal { none, terminate, hangup };
 void block_signals();
 // Waits up to timeout for one of them.
 Signal wait_for_signal(std::chrono::milliseconds timeout);
+
+// While it lives, SIGTERM and SIGINT end the process at once (exit 0), from a thread of its
+// own: during start-up the main thread may be blocked for long in a plugin's init() or in
+// connecting to the database, and nothing has been claimed yet that a drain would have to
+// finish. Start it after block_signals(); once it is gone, signals stay pending for
+// wait_for_signal(). SIGHUP is taken and ignored.
+class StartupSignalWatch {
+public:
+  StartupSignalWatch();
+  ~StartupSignalWatch();
+  StartupSignalWatch(const StartupSignalWatch&) = delete;
+  StartupSignalWatch& operator=(const StartupSignalWatch&) = delete;
+
+private:
+  std::atomic<bool> m_done{false};
+  std::thread m_thread;
+};
 
 // On SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT, writes which task the crashing thread
 // was running (a plugin crashed the daemon) before dying as the signal says.

@@ -4,6 +4,7 @@
 #include <rapidjson/error/en.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string_view>
 
@@ -42,7 +43,7 @@ int host_register_handler(pgtq_host* host, const pgtq_handler* handler) {
   const std::string problem = host->registry->add(host->label, *handler, host->default_backoff);
   if (!problem.empty()) {
     plugin_logger()->error("plugin \"{}\": handler refused: {}", host->plugin_name, problem);
-    ++host->refused;
+    host->refused.push_back(problem);
     return -1;
   }
   plugin_logger()->info("plugin \"{}\" registered task \"{}\"", host->plugin_name, handler->name);
@@ -66,52 +67,121 @@ int host_task_set_result(pgtq_task* task, const char* json, size_t len) {
   std::string problem = json == nullptr ? "NULL pointer" : json_problem(json, len);
   if (!problem.empty()) {
     task->invalid_result = std::move(problem);
+    compose_error(*task);
     return -1;
   }
   task->invalid_result.clear();
   task->result.assign(json, len);
+  compose_error(*task);
   return 0;
 }
 
 void host_task_set_error(pgtq_task* task, const char* msg, size_t len) {
   if (msg != nullptr) {
-    task->error.assign(msg, len);
+    task->handler_error.assign(msg, len);
+    compose_error(*task);
   }
 }
 
 void host_task_set_retry_delay(pgtq_task* task, double seconds) {
-  if (std::isfinite(seconds)) {
-    task->retry_delay_s = seconds < 0 ? 0 : seconds;
+  if (!std::isfinite(seconds)) {
+    // The backoff applies instead; say so in the error and the log, since a snooze keeps
+    // no error.
+    task->retry_delay_s.reset();
+    task->refused_delay = std::string(std::isnan(seconds) ? "NaN" : "infinity") +
+                          " is not a number of seconds; the backoff delay applies";
+    plugin_logger()->warn("task {} ({}): task_set_retry_delay refused: {}", task->task->id,
+                          task->task->name, task->refused_delay);
+  } else {
+    task->retry_delay_s = std::clamp(seconds, 0.0, k_max_delay_s);
+    task->refused_delay.clear();
   }
+  compose_error(*task);
 }
 
 int host_task_should_stop(const pgtq_task* task) {
   return task->stop != nullptr && task->stop->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
+// What jsonb refuses that JSON allows, both spelt as \u escapes inside strings: \u0000
+// (text cannot hold NUL) and a UTF-16 surrogate that is not half of a pair.
+std::string escape_problem(std::string_view text) {
+  auto hex4 = [&](std::size_t at) {
+    unsigned value = 0;
+    for (std::size_t i = at; i < at + 4 && i < text.size(); ++i) {
+      const char c = text[i];
+      value = value * 16 + static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return value;
+  };
+  bool in_string = false;
+  bool after_high = false; // the previous escape was a high surrogate
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    const char c = text[at];
+    if (!in_string) {
+      in_string = c == '"';
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+    } else if (c == '\\') {
+      const char escaped = at + 1 < text.size() ? text[at + 1] : '\0';
+      if (escaped == 'u' && at + 5 < text.size()) {
+        const unsigned unit = hex4(at + 2);
+        const std::string spelt(text.substr(at, 6));
+        if (unit == 0) {
+          return "contains \\u0000, which PostgreSQL cannot store in jsonb";
+        }
+        const bool high = unit >= 0xD800 && unit <= 0xDBFF;
+        const bool low = unit >= 0xDC00 && unit <= 0xDFFF;
+        if (low && !after_high) {
+          return "contains a lone UTF-16 surrogate (" + spelt +
+                 "), which PostgreSQL cannot store in jsonb";
+        }
+        if (after_high && !low) {
+          break;
+        }
+        after_high = high;
+        at += 5;
+        continue;
+      }
+      ++at; // \" \\ \n ...: one character
+    }
+    if (after_high) {
+      break;
+    }
+  }
+  if (after_high) {
+    return "contains a lone UTF-16 surrogate (a high one not followed by a low one), which "
+           "PostgreSQL cannot store in jsonb";
+  }
+  return {};
+}
+
 } // namespace
+
+void compose_error(pgtq_task& task) {
+  task.error = task.handler_error;
+  auto add = [&](const std::string& call, const std::string& why) {
+    if (!why.empty()) {
+      task.error += (task.error.empty() ? "" : "; ") + ("pgtqd refused " + call + ": " + why);
+    }
+  };
+  add("task_set_result", task.invalid_result);
+  add("task_set_retry_delay", task.refused_delay);
+}
 
 std::string json_problem(const char* json, std::size_t len) {
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseFullPrecisionFlag>(json, len);
+  // Numbers stay text: nothing here needs their value, and jsonb keeps digits a double
+  // would round. Raw bytes must be UTF-8, as in the database.
+  document.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag>(
+      json, len);
   if (document.HasParseError()) {
     return std::string("not valid JSON: ") + rapidjson::GetParseError_En(document.GetParseError()) +
            " at offset " + std::to_string(document.GetErrorOffset());
   }
-  // jsonb refuses the NUL character, which JSON can spell as \u0000 (but not \\u0000,
-  // an escaped backslash followed by the text "u0000": count the backslashes).
-  const std::string_view text(json, len);
-  for (std::size_t at = text.find("u0000"); at != std::string_view::npos;
-       at = text.find("u0000", at + 1)) {
-    std::size_t backslashes = 0;
-    while (backslashes < at && text[at - 1 - backslashes] == '\\') {
-      ++backslashes;
-    }
-    if (backslashes % 2 == 1) {
-      return "contains \\u0000, which PostgreSQL cannot store in jsonb";
-    }
-  }
-  return {};
+  return escape_problem(std::string_view(json, len));
 }
 
 const pgtq_host_api& host_api() {

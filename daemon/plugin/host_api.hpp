@@ -8,6 +8,7 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <vector>
 
 // The host side of plugin.h: the opaque structs and the function table handed to plugins.
 
@@ -18,7 +19,7 @@ struct pgtq_host {
   pgtq::plugin::HandlerRegistry* registry = nullptr;
   pgtq::plugin::BackoffPolicy default_backoff;
   bool registering = false; // register_handler is allowed only during init()
-  int refused = 0;          // registrations refused during init()
+  std::vector<std::string> refused; // why registrations were refused during init()
 };
 
 // One per attempt, alive only while the handler runs (plugins see it BORROWED).
@@ -26,15 +27,27 @@ struct pgtq_task {
   const pgtq::queue::ClaimedTask* task = nullptr;
   const std::atomic<bool>* stop = nullptr;
   std::string result = "null";
+  // What a failed attempt (PGTQ_RETRY, PGTQ_FAIL) records: the handler's own message, then
+  // why pgtqd refused its calls, so that a refusal is never hidden behind a generic "handler
+  // failed". Kept current by the host functions (pgtq::plugin::compose_error).
   std::string error;
   std::string invalid_result; // why the last task_set_result was refused
   std::optional<double> retry_delay_s;
+  std::string handler_error;  // as given to task_set_error
+  std::string refused_delay;  // why the last task_set_retry_delay was refused
 };
 
 namespace pgtq::plugin {
 
 // The table given to every plugin's init(); static, so valid for the process lifetime.
 const pgtq_host_api& host_api();
+
+// Rebuilds task.error from the handler's message and the refusals of its calls.
+void compose_error(pgtq_task& task);
+
+// The longest retry or snooze delay a plugin may ask for: 100 years, pgtq's cap on every
+// computed delay (a longer one would overflow a timestamp); longer requests are cut to it.
+inline constexpr double k_max_delay_s = 3155760000.0;
 
 // Validates JSON text the way pgtq stores it (PostgreSQL jsonb): returns an empty string
 // when it is acceptable, else the reason.

@@ -1,13 +1,16 @@
 #include "plugin/plugin_loader.hpp"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <system_error>
 
 namespace pgtq::plugin {
@@ -24,9 +27,9 @@ constexpr std::size_t k_info_size_v1_0 = offsetof(pgtq_plugin_info, fini) + size
 } // namespace
 
 PluginLoader::PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff,
-                           std::string config_dir)
+                           std::string config_dir, LoadPolicy policy)
     : m_registry(registry), m_default_backoff(default_backoff),
-      m_config_dir(std::move(config_dir)) {}
+      m_config_dir(std::move(config_dir)), m_policy(policy) {}
 
 std::optional<std::string> PluginLoader::read_config(const std::string& plugin_name) const {
   if (m_config_dir.empty()) {
@@ -36,60 +39,85 @@ std::optional<std::string> PluginLoader::read_config(const std::string& plugin_n
   if (plugin_name.empty() || plugin_name.find('/') != std::string::npos || plugin_name[0] == '.') {
     throw std::runtime_error("its name cannot name a config file");
   }
-  const std::filesystem::path path = std::filesystem::path(m_config_dir) / (plugin_name + ".conf");
-  std::error_code error;
-  if (!std::filesystem::exists(path, error)) {
-    return std::nullopt;
+  const std::string path = (std::filesystem::path(m_config_dir) / (plugin_name + ".conf")).string();
+  // O_NONBLOCK: a FIFO in its place must not hang the start.
+  const UniqueFd file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (file.get() < 0) {
+    if (errno == ENOENT) {
+      return std::nullopt;
+    }
+    throw std::runtime_error("config " + path + ": " + std::system_category().message(errno));
   }
-  constexpr std::uintmax_t k_max_size = 1 << 20;
-  const std::uintmax_t size = std::filesystem::file_size(path, error);
-  if (error || size > k_max_size) {
-    throw std::runtime_error("config " + path.string() +
-                             (error ? ": " + error.message() : " is over 1 MiB"));
+  struct stat status{};
+  if (::fstat(file.get(), &status) != 0 || !S_ISREG(status.st_mode)) {
+    throw std::runtime_error("config " + path + " is not a regular file");
   }
-  std::ifstream file(path, std::ios::binary);
-  std::string text(static_cast<std::size_t>(size), '\0');
-  if (!file.read(text.data(), static_cast<std::streamsize>(size))) {
-    throw std::runtime_error("cannot read config " + path.string());
+  constexpr off_t k_max_size = 1 << 20;
+  if (status.st_size > k_max_size) {
+    throw std::runtime_error("config " + path + " is over 1 MiB");
   }
-  logger()->info("plugin \"{}\": config from {}", plugin_name, path.string());
+  std::string text;
+  char buffer[1 << 14];
+  for (;;) {
+    const ssize_t got = ::read(file.get(), buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      throw std::runtime_error("cannot read config " + path + ": " +
+                               std::system_category().message(errno));
+    }
+    if (got == 0) {
+      break;
+    }
+    text.append(buffer, static_cast<std::size_t>(got));
+    if (text.size() > static_cast<std::size_t>(k_max_size)) {
+      throw std::runtime_error("config " + path + " is over 1 MiB");
+    }
+  }
+  logger()->info("plugin \"{}\": config from {}", plugin_name, path);
   return text;
 }
 
 PluginLoader::~PluginLoader() { unload_all(); }
 
 int PluginLoader::load_directory(const std::string& dir) {
-  std::error_code error;
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
-    if (entry.path().extension() == ".so" && !entry.is_directory()) {
-      files.push_back(entry.path());
+  const PluginDirectory directory(dir, m_policy.check_permissions);
+  std::vector<std::string> failures;
+  for (const std::string& file : directory.plugin_files()) {
+    const std::string why = load(directory, file);
+    if (!why.empty()) {
+      logger()->error("plugin \"{}\": {}; not loaded", file, why);
+      failures.push_back(file + ": " + why);
     }
   }
-  if (error) {
-    throw std::runtime_error("cannot read plugin directory " + dir + ": " + error.message());
+  if (!failures.empty() && !m_policy.skip_failures) {
+    std::string message = std::to_string(failures.size()) + " plugin(s) in " + directory.path() +
+                          " could not be loaded (plugin-load-errors = skip starts without them):";
+    for (const std::string& failure : failures) {
+      message += "\n  " + failure;
+    }
+    throw PluginLoadError(message);
   }
-  std::sort(files.begin(), files.end());
-  int loaded = 0;
-  for (const auto& file : files) {
-    loaded += load_file(file.string()) ? 1 : 0;
-  }
-  return loaded;
+  return static_cast<int>(m_loaded.size());
 }
 
-bool PluginLoader::load_file(const std::string& path) {
-  const std::string file = std::filesystem::path(path).filename().string();
+std::string PluginLoader::load(const PluginDirectory& dir, const std::string& file) {
+  UniqueFd copy;
+  try {
+    copy = dir.private_copy(file);
+  } catch (const PluginFileError& error) {
+    return error.what();
+  }
   // RTLD_LOCAL: plugins cannot see each other's symbols; RTLD_NOW: missing symbols fail
   // here, not in the middle of a task.
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(fd_path(copy.get()).c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
-    logger()->error("plugin \"{}\": cannot load: {}", file, dlerror());
-    return false;
+    return std::string("cannot load: ") + dlerror();
   }
   auto refuse = [&](const std::string& why) {
-    logger()->error("plugin \"{}\": {}; not loaded", file, why);
     dlclose(handle);
-    return false;
+    return why;
   };
 
   auto* entry = reinterpret_cast<pgtq_plugin_entry_fn>(dlsym(handle, PGTQ_PLUGIN_ENTRY_SYMBOL));
@@ -130,20 +158,24 @@ bool PluginLoader::load_file(const std::string& path) {
   // The loader runs before any worker thread exists, so registration needs no lock.
   const int status = info->init(&host_api(), host.get(), config.c_str(), config.size());
   host->registering = false;
-  if (status != 0) {
-    // Whatever it registered before failing goes too (destroy() is called for each): a
-    // plugin that refused to load runs no task.
-    logger()->error("plugin \"{}\" ({}): init() returned {}; not loaded", host->plugin_name,
-                    file, status);
+  if (status != 0 || !host->refused.empty()) {
+    // Whatever it registered goes too (destroy() is called for each): a plugin is loaded
+    // whole or not at all, so a task never runs with half of its plugin.
     m_registry.remove_plugin(host->label);
-    dlclose(handle);
-    return false;
+    std::string why = status != 0 ? "init() returned " + std::to_string(status) : "";
+    for (const std::string& refused : host->refused) {
+      why += (why.empty() ? "" : "; ") + ("handler refused: " + refused);
+    }
+    if (status == 0 && info->fini != nullptr) {
+      info->fini(); // init() succeeded, so it is owed its fini()
+    }
+    return refuse(why);
   }
   logger()->info("loaded plugin \"{}\" {} from {} (ABI {}.{})", host->plugin_name,
                  info->version != nullptr ? info->version : "", file, info->abi_major,
                  info->abi_minor);
-  m_loaded.push_back({path, handle, info, std::move(host)});
-  return true;
+  m_loaded.push_back({file, handle, info, std::move(host), std::move(copy)});
+  return {};
 }
 
 void PluginLoader::unload_all() {

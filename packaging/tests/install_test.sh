@@ -7,7 +7,10 @@
 #  3. a third-party project builds against the installed tree alone: plugins in C and (with
 #     plugin.hpp) C++ through find_package(pgtq) + pgtq_add_plugin(), which export only
 #     pgtq_plugin_entry and pass the ABI handshake when dlopen()ed; pgtq::client links;
-#  4. pkg-config finds pgtq and pgtq-plugin, and their flags compile the headers.
+#  4. pkg-config finds pgtq and pgtq-plugin, and their flags compile the headers;
+#  5. every installed path follows the prefix given to "cmake --install", not the configured
+#     one: installed to two prefixes, each pgtqd's default plugin directory (pgtqd --help),
+#     the unit's ExecStart and --config, and the example config's plugin-dir name that prefix.
 set -euo pipefail
 # shellcheck source=/dev/null
 source "$1"
@@ -53,16 +56,32 @@ for file in pgtqConfig.cmake pgtqConfigVersion.cmake pgtqTargets.cmake pgtqPlugi
 done
 check_file "$prefix/$libdir/pkgconfig/pgtq.pc"
 check_file "$prefix/$libdir/pkgconfig/pgtq-plugin.pc"
-unit="$(at "$unitdir")/pgtqd@.service"
-check_file "$unit"
-grep -q "^ExecStart=$full_sbindir/pgtqd --queue %i " "$unit" 2>/dev/null ||
-  fail "pgtqd@.service: ExecStart does not run $full_sbindir/pgtqd --queue %i"
+# The files naming installed paths, for an install to PREFIX staged under ROOT (or not).
+check_paths() { # ROOT PREFIX CONFDIR
+  local stage="$1" to="$2" conf="$3" unit help
+  case "$unitdir" in /*) unit="$stage$unitdir/pgtqd@.service" ;; *) unit="$stage$to/$unitdir/pgtqd@.service" ;; esac
+  check_file "$unit"
+  grep -q "^ExecStart=$to/$sbindir/pgtqd --queue %i --config $conf/%i.conf\$" "$unit" 2>/dev/null ||
+    fail "$to: pgtqd@.service: ExecStart is not $to/$sbindir/pgtqd --queue %i --config $conf/%i.conf" \
+         "but: $(grep '^ExecStart=' "$unit")"
+  check_file "$stage$to/$docdir/example.conf"
+  check_file "$stage$conf/example.conf.sample"
+  [ ! -e "$stage$conf/example.conf" ] ||
+    fail "example.conf in the config dir: pgtqd@example would read it as its config"
+  grep -q "^#plugin-dir = \"$to/$plugindir\"\$" "$stage$conf/example.conf.sample" 2>/dev/null ||
+    fail "$to: example.conf: plugin-dir is not $to/$plugindir"
+  if [ "$has_pgtqd" = 1 ]; then
+    # Run from where it was installed: its default follows its own location.
+    help="$("$stage$to/$sbindir/pgtqd" --help)" || fail "$to: pgtqd --help failed"
+    grep -q -- "--plugin-dir TEXT=$stage$to/$plugindir\$" <<<"$help" ||
+      fail "$to: pgtqd --help: default plugin dir is not $stage$to/$plugindir but" \
+           "$(grep -A0 -- '--plugin-dir ' <<<"$help")"
+  fi
+}
+# /opt/pgtq: etc is /etc/opt/pgtq (GNUInstallDirs), wherever it was configured to go.
+check_paths "$root" /opt/pgtq /etc/opt/pgtq/pgtq
 grep -q '^u pgtq ' "$(at "$sysusersdir")/pgtq.conf" 2>/dev/null ||
   fail "sysusers file does not create user pgtq"
-check_file "$(at "$docdir")/example.conf"
-check_file "$(at "$confdir")/example.conf.sample"
-[ ! -e "$(at "$confdir")/example.conf" ] ||
-  fail "example.conf in the config dir: pgtqd@example would read it as its config"
 
 # 2. Installed plugins (the examples, once they exist).
 shopt -s nullglob
@@ -89,10 +108,11 @@ if "$cmake" -S "$fixture_dir" -B "$tp_build" -G "$generator" \
   expected=(hello)
   [ -f "$source_dir/plugin-api/include/pgtq/plugin.hpp" ] && expected+=(greet)
   for name in "${expected[@]}"; do
-    # The fixture's own LIBDIR: lib, or lib/<multiarch> for prefix /usr.
-    plugin="$(find "$tp_prefix" -path "$tp_prefix/lib*/pgtq/plugins/$name.so" | head -n 1)"
-    if [ -z "$plugin" ]; then
-      fail "pgtq_add_plugin($name ... INSTALL) did not install $name.so to LIBDIR/pgtq/plugins"
+    # Into the plugin directory of the pgtq it found, not under its own prefix.
+    plugin="$prefix/$plugindir/$name.so"
+    if [ ! -f "$plugin" ]; then
+      fail "pgtq_add_plugin($name ... INSTALL) did not install $name.so to $plugindir of the" \
+           "pgtq it found: $(find "$tmp" -name "$name.so" | tr '\n' ' ')"
       continue
     fi
     [ "$(stat -c %a "$plugin")" = 644 ] ||
@@ -131,6 +151,15 @@ pc_plugindir="$(pkg-config --variable=plugindir pgtq-plugin)"
 [ "$(realpath -m "$pc_plugindir")" = "$(realpath -m "$prefix/$plugindir")" ] ||
   fail "pgtq-plugin.pc plugindir is $pc_plugindir, expected $prefix/$plugindir"
 pkg-config --print-requires pgtq | grep -q '^libpq' || fail "pgtq.pc does not require libpq"
+
+# 5. A second install, to another prefix and without DESTDIR.
+second="$tmp/second"
+"$cmake" --install "$build_dir" --prefix "$second" >"$tmp/install-second.log" ||
+  { cat "$tmp/install-second.log"; fail "cmake --install --prefix $second failed"; }
+check_paths "" "$second" "$second/etc/pgtq"
+second_pc="$(PKG_CONFIG_PATH="$second/$libdir/pkgconfig" pkg-config --variable=plugindir pgtq-plugin)"
+[ "$(realpath -m "$second_pc")" = "$second/$plugindir" ] ||
+  fail "$second: pgtq-plugin.pc plugindir is $second_pc"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2

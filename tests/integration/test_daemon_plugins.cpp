@@ -1,4 +1,6 @@
-// pgtqd with plugins that misbehave: each is refused or contained, and the rest goes on.
+// pgtqd with plugins that misbehave: each is refused or contained. A plugin that cannot be
+// loaded stops pgtqd (tests/integration/test_plugin_dir_rules.cpp); the refusal tests here
+// opt into plugin-load-errors = skip to see the others load all the same.
 #include "support/daemon_process.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
@@ -26,14 +28,16 @@ std::string push(db::Connection& connection, const std::string& task, const std:
 
 } // namespace
 
-TEST_CASE("plugins with a wrong ABI, magic or entry are refused and the others load") {
+TEST_CASE("with plugin-load-errors = skip, plugins with a wrong ABI, magic or entry are refused "
+          "and the others load") {
   TestDatabase database;
   db::Connection connection = database.connect();
   const std::string id = push(connection, "add_numbers", "[20, 22]");
   DaemonProcess daemon({.dsn = database.dsn(),
                         .plugin_dirs = {example_plugin_dir(), test_plugin_dir("abi_v2"),
                                         test_plugin_dir("bad_magic"), test_plugin_dir("no_entry"),
-                                        test_plugin_dir("init_fails")}});
+                                        test_plugin_dir("init_fails")},
+                        .extra_args = {"--plugin-load-errors", "skip"}});
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   CHECK(field(connection, "result", id) == "42");
   const std::string log = daemon.log();
@@ -47,10 +51,13 @@ TEST_CASE("plugins with a wrong ABI, magic or entry are refused and the others l
   CHECK(field(connection, "state", orphan) == "queued");
 }
 
-TEST_CASE("a duplicate task name is refused with a message naming both plugins") {
+TEST_CASE("with plugin-load-errors = skip, a duplicate task name is refused with a message "
+          "naming both plugins") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {test_plugin_dir("duplicate")}});
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .plugin_dirs = {test_plugin_dir("duplicate")},
+                        .extra_args = {"--plugin-load-errors", "skip"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 10s), daemon.log());
   const std::string log = daemon.log();
   CHECK_MESSAGE(log.find("task name \"add_numbers\" is already registered by plugin") !=
@@ -59,6 +66,9 @@ TEST_CASE("a duplicate task name is refused with a message naming both plugins")
   const std::string id = push(connection, "add_numbers", "[1, 2]");
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   CHECK(field(connection, "result", id) == "3");
+  // The refused plugin is left out whole: what else it registered does not run either.
+  CHECK_MESSAGE(log.find("math_dup.so\": handler refused") != std::string::npos, log);
+  CHECK(log.find("handling tasks: add_numbers, greet, mean\n") != std::string::npos);
 }
 
 TEST_CASE("a handler that throws fails the attempt with the exception's message") {

@@ -301,7 +301,8 @@ TEST_CASE("a misspelt config key or an unparsable dsn stops pgtqd with exit 78")
     REQUIRE_MESSAGE(status.has_value(), daemon.log());
     CHECK(WEXITSTATUS(*status) == 78);
     CHECK(daemon.log().find("Secret99") == std::string::npos);
-    CHECK_MESSAGE(daemon.log().find("dsn is neither") != std::string::npos, daemon.log());
+    CHECK_MESSAGE(daemon.log().find("--dsn: dsn: the value is neither") != std::string::npos,
+                  daemon.log());
   }
   std::remove(path.c_str());
 }

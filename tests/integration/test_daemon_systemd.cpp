@@ -1,69 +1,18 @@
 // The sd_notify protocol, for real: the test binds the NOTIFY_SOCKET datagram socket that
 // systemd would, starts pgtqd with it and reads what pgtqd says.
 #include "support/daemon_process.hpp"
+#include "support/notify_socket.hpp"
 #include "support/sql.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <cstring>
 #include <sys/wait.h>
 
 using namespace pgtq;
 using namespace pgtq::test;
-
-namespace {
-
-class NotifySocket {
-public:
-  NotifySocket() {
-    m_path = "/tmp/pgtq-notify-" + std::to_string(::getpid()) + ".sock";
-    ::unlink(m_path.c_str());
-    m_fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::strncpy(address.sun_path, m_path.c_str(), sizeof address.sun_path - 1);
-    REQUIRE(::bind(m_fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  }
-  ~NotifySocket() {
-    ::close(m_fd);
-    ::unlink(m_path.c_str());
-  }
-  const std::string& path() const { return m_path; }
-
-  // Reads datagrams until one contains text; returns everything read meanwhile.
-  std::string read_until(const std::string& text, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd fd{m_fd, POLLIN, 0};
-      if (::poll(&fd, 1, 100) > 0) {
-        char buffer[4096];
-        const auto length = ::recv(m_fd, buffer, sizeof buffer, 0);
-        if (length > 0) {
-          const std::string message(buffer, static_cast<std::size_t>(length));
-          m_received += message + "\n---\n";
-          if (message.find(text) != std::string::npos) {
-            return m_received;
-          }
-        }
-      }
-    }
-    return m_received;
-  }
-  bool received(const std::string& text) const { return m_received.find(text) != std::string::npos; }
-
-private:
-  std::string m_path;
-  int m_fd = -1;
-  std::string m_received;
-};
-
-} // namespace
 
 TEST_CASE("pgtqd tells systemd READY, STATUS, WATCHDOG and STOPPING") {
   TestDatabase database;

@@ -42,13 +42,21 @@ DaemonProcess::DaemonProcess(const Options& options) {
 
   std::string plugin_dir = options.plugin_dirs.empty() ? example_plugin_dir() : options.plugin_dirs[0];
   if (options.plugin_dirs.size() > 1) {
-    // pgtqd reads one directory: link the plugins of all the requested ones into a new one.
+    // pgtqd reads one directory: copy the plugins of all the requested ones into a new one
+    // (not symlinks: pgtqd refuses those that lead out of its directory). Modes are set, not
+    // left to the umask, since pgtqd refuses group- or world-writable ones.
     m_plugin_dir = m_log_path + ".plugins";
     fs::create_directory(m_plugin_dir);
+    fs::permissions(m_plugin_dir, fs::perms::owner_all | fs::perms::group_read |
+                                      fs::perms::group_exec | fs::perms::others_read |
+                                      fs::perms::others_exec);
     for (const std::string& dir : options.plugin_dirs) {
       for (const auto& entry : fs::directory_iterator(dir)) {
         if (entry.path().extension() == ".so") {
-          fs::create_symlink(entry.path(), fs::path(m_plugin_dir) / entry.path().filename());
+          const fs::path copy = fs::path(m_plugin_dir) / entry.path().filename();
+          fs::copy_file(entry.path(), copy);
+          fs::permissions(copy, fs::perms::owner_read | fs::perms::owner_write |
+                                    fs::perms::group_read | fs::perms::others_read);
         }
       }
     }

@@ -26,7 +26,7 @@ public:
   struct Options {
     std::string dsn;
     std::string queue = "default";
-    std::vector<std::string> plugin_dirs; // the first is --plugin-dir; more are merged by symlinks
+    std::vector<std::string> plugin_dirs; // the first is --plugin-dir; more are merged by copies
     std::vector<std::string> extra_args;
     std::map<std::string, std::string> env;
     // Pass only extra_args: queue, dsn and plugin directory come from a --config file.

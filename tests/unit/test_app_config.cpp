@@ -6,30 +6,31 @@ using pgtq::app::Config;
 using pgtq::app::ConfigError;
 using pgtq::app::Seconds;
 
-TEST_CASE("config validation names the bad setting") {
+TEST_CASE("config validation names the settings that depend on each other") {
   Config config;
   config.queue = "emails";
   CHECK_NOTHROW(config.validate());
 
-  SUBCASE("queue") {
+  SUBCASE("queue is required") {
     config.queue = "";
     CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("queue"), ConfigError);
-  }
-  SUBCASE("concurrency") {
-    config.concurrency = 0;
-    CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("concurrency"), ConfigError);
   }
   SUBCASE("heartbeat must be at most half the lease") {
     config.lease = Seconds(10);
     config.heartbeat = Seconds(6);
-    CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("heartbeat"), ConfigError);
+    config.origins["lease"] = "q.conf line 2";
+    CHECK_THROWS_WITH_AS(config.validate(),
+                         doctest::Contains("heartbeat (default) must be at most half of lease "
+                                           "(from q.conf line 2)"),
+                         ConfigError);
   }
-  SUBCASE("backoff") {
-    config.backoff.factor = 0.5;
-    CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("backoff"), ConfigError);
+  SUBCASE("backoff cap at least the base") {
+    config.backoff.base_s = 10;
+    config.backoff.cap_s = 5;
+    CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("backoff-cap"), ConfigError);
   }
-  SUBCASE("log level") {
-    config.log_level = "loud";
-    CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("log-level"), ConfigError);
+  SUBCASE("plugin-config-dir must be a directory") {
+    config.plugin_config_dir = "/etc/passwd";
+    CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("is not a directory"), ConfigError);
   }
 }

@@ -1,7 +1,8 @@
 /* Registers `add_numbers`, which math.so (copied next to it) already has, and `dup_only`.
- * pgtqd loads math.so first (files in name order), so it must refuse this add_numbers,
- * log it, and keep math's: add_numbers [2,3] still gives 5, never "duplicate". This plugin
- * ignores the refusal, so dup_only stays registered. */
+ * pgtqd loads math.so first (files in name order), so it must refuse this add_numbers and
+ * name both files. This plugin ignores the refusal and returns 0, but pgtqd loads a plugin
+ * whole or not at all: it stops with exit 78, or with plugin-load-errors = skip leaves this
+ * plugin out (dup_only included) and keeps math's add_numbers, never "duplicate". */
 #include <pgtq/plugin.h>
 
 #include <string.h>
