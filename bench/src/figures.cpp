@@ -107,9 +107,9 @@ void push_single(const Common& common, int tasks, double max_seconds, const std:
   pgtq::PreparedPusher pusher(pg.get());
   const auto one = [&] {
     if (mode == "prepared") {
-      pusher.push(common.queue, "noop", "[]");
+      pusher.push(common.queue, "noop");
     } else {
-      pgtq::push(pg.get(), common.queue, "noop", "[]");
+      pgtq::push(pg.get(), common.queue, "noop");
     }
   };
   for (int i = 0; i < 50; ++i) {
@@ -134,7 +134,7 @@ void push_single(const Common& common, int tasks, double max_seconds, const std:
 void push_bulk(const Common& common, int tasks, int batch) {
   Pg pg(common.dsn);
   const std::vector<pgtq::TaskSpec> specs(static_cast<std::size_t>(batch),
-                                          pgtq::TaskSpec{"noop", "[]"});
+                                          pgtq::TaskSpec{"noop"});
   pg.exec("TRUNCATE pgtq.live_tasks");
   pgtq::push_many(pg.get(), common.queue, specs);
   pg.exec("TRUNCATE pgtq.live_tasks");
@@ -241,7 +241,7 @@ void latency(const Common& common, int warmup, int tasks, int interval_ms, int c
     std::this_thread::sleep_until(next);
     next += std::chrono::milliseconds(interval_ms);
     // Autocommit: pgtq::push returns once the COMMIT is acknowledged.
-    const long long id = pgtq::push(pg.get(), common.queue, "stamp", "[]");
+    const long long id = pgtq::push(pg.get(), common.queue, "stamp");
     const long long acked = realtime_us();
     if (i >= warmup) {
       acked_at[id] = acked;
@@ -295,7 +295,7 @@ void soak(const Common& common, int seconds, int concurrency, int rate) {
   // is pruned every 10 s, as an operator would, so the disk does not fill.
   const int batch = std::max(1, rate / 10);
   const std::vector<pgtq::TaskSpec> specs(static_cast<std::size_t>(batch),
-                                          pgtq::TaskSpec{"noop", "[]"});
+                                          pgtq::TaskSpec{"noop"});
   const auto start = Clock::now();
   auto next = start;
   int second = -1;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace pgtq;
@@ -22,7 +23,7 @@ TEST_CASE("push through SQL and through the header land in the same table") {
   const std::int64_t by_sql =
       conn.run_script("SELECT pgtq.push('emails', 'send_welcome', '{\"user_id\":1}')").int64(0, 0);
   const std::int64_t by_header =
-      push(conn.native(), "emails", "send_welcome", R"({"user_id":42})");
+      push(conn.native(), "emails", "send_welcome", json(R"({"user_id":42})"));
   CHECK(by_header > by_sql);
 
   CHECK(field(conn, by_sql, "args") == R"({"user_id": 1})");
@@ -61,6 +62,27 @@ TEST_CASE("the typed form pushes its arguments as a JSON array") {
   CHECK(field(conn, raw_json, "args") == R"({"a": [1, {"b": null}]})");
 }
 
+TEST_CASE("a lone string is one string argument, never the args document") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+
+  // The reported input: this was sent as the args text and refused with 22P02.
+  const std::int64_t literal = push(conn.native(), "q", "t", "hello world");
+  CHECK(field(conn, literal, "args") == R"(["hello world"])");
+  // User input that happens to be JSON stays a string; it was silently taken as the args.
+  const std::string input = R"({"user_id":1})";
+  const std::int64_t text = push(conn.native(), "q", "t", input);
+  CHECK(field(conn, text, "args") == R"(["{\"user_id\":1}"])");
+  const std::int64_t view = push(conn.native(), "q", "t", std::string_view(input));
+  CHECK(field(conn, view, "args") == R"(["{\"user_id\":1}"])");
+  const char* pointer = "[1, 2]";
+  const std::int64_t from_pointer = PreparedPusher(conn.native()).push("q", "t", pointer);
+  CHECK(field(conn, from_pointer, "args") == R"(["[1, 2]"])");
+  // Saying so makes it the args document.
+  const std::int64_t raw = push(conn.native(), "q", "t", json(input));
+  CHECK(field(conn, raw, "args") == R"({"user_id": 1})");
+}
+
 TEST_CASE("options: delay schedules, priority and max_attempts are stored") {
   test::TestDatabase database;
   db::Connection conn = database.connect();
@@ -72,24 +94,24 @@ TEST_CASE("options: delay schedules, priority and max_attempts are stored") {
     CHECK(field(conn, id, "run_at < now() + interval '11 minutes'") == "true");
   }
   SUBCASE("run_at as text and as time_point") {
-    const std::int64_t text = push(conn.native(), "q", "at", "[]", {.run_at = "2100-01-01 00:00:00+00"});
+    const std::int64_t text = push(conn.native(), "q", "at", {.run_at = "2100-01-01 00:00:00+00"});
     CHECK(field(conn, text, "state") == "scheduled");
     CHECK(field(conn, text, "run_at = '2100-01-01 00:00:00+00'") == "true");
 
     const auto when = std::chrono::system_clock::time_point{} + std::chrono::microseconds(4102444800123456);
-    const std::int64_t point = push(conn.native(), "q", "at", "[]", {.run_at = when});
+    const std::int64_t point = push(conn.native(), "q", "at", {.run_at = when});
     CHECK(field(conn, point, "run_at = '2100-01-01 00:00:00.123456+00'") == "true");
 
-    const std::int64_t past = push(conn.native(), "q", "at", "[]", {.run_at = "2000-01-01 00:00:00+00"});
+    const std::int64_t past = push(conn.native(), "q", "at", {.run_at = "2000-01-01 00:00:00+00"});
     CHECK(field(conn, past, "state") == "queued");
   }
   SUBCASE("run_at and delay add up") {
-    const std::int64_t id = push(conn.native(), "q", "at", "[]",
+    const std::int64_t id = push(conn.native(), "q", "at",
                                  {.run_at = "2100-01-01 00:00:00+00", .delay = 90s});
     CHECK(field(conn, id, "run_at = '2100-01-01 00:01:30+00'") == "true");
   }
   SUBCASE("priority and max_attempts") {
-    const std::int64_t id = push(conn.native(), "q", "urgent", R"({"x":1})",
+    const std::int64_t id = push(conn.native(), "q", "urgent", json(R"({"x":1})"),
                                  {.priority = -32768, .max_attempts = 1000});
     CHECK(field(conn, id, "priority") == "-32768");
     CHECK(field(conn, id, "max_attempts") == "1000");

@@ -41,9 +41,9 @@ TEST_CASE("push_many takes per-task options") {
   const std::vector<std::int64_t> ids = push_many(
       conn.native(), "mixed",
       {{"plain"},
-       {"echo", R"({"text":"hi \"there\""})", {.priority = 7, .max_attempts = 2}},
-       {"later", "[]", {.delay = 1h}},
-       {"at", "[]", {.run_at = "2100-01-01 00:00:00+00", .delay = 30s}},
+       {"echo", json(R"({"text":"hi \"there\""})"), {.priority = 7, .max_attempts = 2}},
+       {"later", args(), {.delay = 1h}},
+       {"at", args(), {.run_at = "2100-01-01 00:00:00+00", .delay = 30s}},
        {"named.v2:x-y_z", args("a", 1)}});
   REQUIRE(ids.size() == 5);
   const db::Result rows = conn.run_script(

@@ -20,11 +20,11 @@ TEST_CASE("PreparedPusher pushes what push does, options included, preparing onc
   db::Connection conn = database.connect();
   PreparedPusher pusher(conn.native());
 
-  const std::int64_t plain = pusher.push("emails", "send_welcome", R"({"user_id":42})");
+  const std::int64_t plain = pusher.push("emails", "send_welcome", json(R"({"user_id":42})"));
   const std::int64_t typed = pusher.push("math", "add_numbers", args(2, 3));
   const std::int64_t later =
       pusher.push("math", "add_numbers", args(1, 1), {.delay = 1h, .priority = -3});
-  const std::int64_t retried = pusher.push("math", "add_numbers", "[]", {.max_attempts = 2});
+  const std::int64_t retried = pusher.push("math", "add_numbers", {.max_attempts = 2});
   CHECK(field(conn, plain, "args") == R"({"user_id": 42})");
   CHECK(field(conn, plain, "state") == "queued");
   CHECK(field(conn, plain, "max_attempts") == "5"); // the server's default
@@ -50,13 +50,13 @@ TEST_CASE("PreparedPusher joins the caller's transaction, and pushers come and g
   // the statement stays, and a new pusher on the same connection finds and reuses it
   // (preparing it again would fail and abort the caller's transaction).
   conn.run_script("BEGIN");
-  PreparedPusher(conn.native()).push("q", "rolled_back", "[]");
+  PreparedPusher(conn.native()).push("q", "rolled_back");
   conn.run_script("ROLLBACK");
   CHECK(test::count(conn, "SELECT count(*) FROM pgtq.tasks") == 0);
 
   conn.run_script("BEGIN");
-  const std::int64_t kept = PreparedPusher(conn.native()).push("q", "committed", "[]");
-  const std::int64_t also = PreparedPusher(conn.native()).push("q", "committed", "[1]");
+  const std::int64_t kept = PreparedPusher(conn.native()).push("q", "committed");
+  const std::int64_t also = PreparedPusher(conn.native()).push("q", "committed", json("[1]"));
   conn.run_script("COMMIT");
   CHECK(field(conn, kept, "state") == "queued");
   CHECK(field(conn, also, "state") == "queued");
@@ -69,11 +69,11 @@ TEST_CASE("PreparedPusher reports the server's errors and leaves nothing behind"
   db::Connection conn = database.connect();
   PreparedPusher pusher(conn.native());
 
-  CHECK_THROWS_WITH_AS(pusher.push("q", "bad name", "[]"),
+  CHECK_THROWS_WITH_AS(pusher.push("q", "bad name"),
                        doctest::Contains("task name \"bad name\" has characters outside"), Error);
-  CHECK_THROWS_WITH_AS(pusher.push("q", "t", "42"), doctest::Contains("not number"), Error);
+  CHECK_THROWS_WITH_AS(pusher.push("q", "t", json("42")), doctest::Contains("not number"), Error);
   try {
-    pusher.push("q", "t", "[]", {.priority = 99999});
+    pusher.push("q", "t", {.priority = 99999});
     FAIL("accepted");
   } catch (const Error& error) {
     CHECK(error.sqlstate() == "22023");
@@ -83,6 +83,6 @@ TEST_CASE("PreparedPusher reports the server's errors and leaves nothing behind"
 
   // A statement of the same name with other SQL is not silently used.
   conn.run_script("PREPARE pgtq_push_v1_8 AS SELECT 1");
-  CHECK_THROWS_WITH_AS(PreparedPusher(conn.native()).push("q", "t", "[]", {.max_attempts = 1}),
+  CHECK_THROWS_WITH_AS(PreparedPusher(conn.native()).push("q", "t", {.max_attempts = 1}),
                        doctest::Contains("exists on this connection with other SQL"), Error);
 }

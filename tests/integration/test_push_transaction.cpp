@@ -95,7 +95,7 @@ TEST_CASE("a delayed push does not wake the queue's workers") {
   listener.listen("pgtq_wakeup");
   db::Connection app = database.connect();
 
-  push(app.native(), "delayed", "t", "[]", {.delay = 1h});
+  push(app.native(), "delayed", "t", {.delay = 1h});
   push(app.native(), "marker", "t");
   const auto notes = notifications_until(listener, "marker");
   CHECK(count_payload(notes, "delayed") == 0);
@@ -109,8 +109,8 @@ TEST_CASE("a push_many of only delayed tasks does not wake the queue's workers e
   listener.listen("pgtq_scheduled");
   db::Connection app = database.connect();
 
-  push_many(app.native(), "delayed_bulk", {{"a", "[]", {.delay = 1h}}, {"b", "[]", {.delay = 2h}}});
-  push_many(app.native(), "due_bulk", {{"a"}, {"b", "[]", {.delay = 1h}}});
+  push_many(app.native(), "delayed_bulk", {{"a", args(), {.delay = 1h}}, {"b", args(), {.delay = 2h}}});
+  push_many(app.native(), "due_bulk", {{"a"}, {"b", args(), {.delay = 1h}}});
   push(app.native(), "marker", "t");
   const auto notes = notifications_until(listener, "marker");
   CHECK(count_payload(notes, "delayed_bulk") == 0);

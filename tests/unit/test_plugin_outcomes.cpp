@@ -85,6 +85,35 @@ TEST_CASE("plugin.hpp encodes return values as JSON") {
     CHECK(result_of(run_one([](const rapidjson::Value& v) -> const rapidjson::Value& { return v; },
                             R"([["echo"]])")) == R"(["echo"])");
   }
+  SUBCASE("raw JSON numbers of any size are kept as written") {
+    CHECK(result_of(run_one([] { return pgtq::Json("[1e400, -1e-400, 1" + std::string(400, '0') + "]"); })) ==
+          "[1e400,-1e-400,1" + std::string(400, '0') + "]");
+    CHECK(run_one([] { return pgtq::Json("[1e400 1]"); }).status == PGTQ_FAIL);
+  }
+  SUBCASE("NaN and infinity, at any depth, fail permanently without a result") {
+    const double inf = std::numeric_limits<double>::infinity();
+    const std::vector<Outcome> outcomes = {
+        run_one([] { return std::nan(""); }),
+        run_one([=] { return inf; }),
+        run_one([=] { return -inf; }),
+        run_one([=] { return static_cast<float>(inf); }),
+        run_one([=] { return std::vector<double>{1, inf}; }),
+        run_one([=] { return std::map<std::string, std::optional<double>>{{"k", std::nan("")}}; }),
+    };
+    for (const Outcome& outcome : outcomes) {
+      CHECK(outcome.status == PGTQ_FAIL);
+      CHECK(outcome.task.error == "result: NaN and infinity cannot be represented in JSON");
+      CHECK_FALSE(outcome.task.result.has_value());
+    }
+    const Outcome value = run_one([=] {
+      rapidjson::Document doc;
+      doc.SetArray();
+      doc.PushBack(rapidjson::Value(inf), doc.GetAllocator());
+      return doc;
+    });
+    CHECK(value.status == PGTQ_FAIL);
+    CHECK(value.task.error == "result: rapidjson value holds invalid UTF-8 or a non-finite number");
+  }
   SUBCASE("values JSON cannot hold fail permanently") {
     const Outcome nan = run_one([] { return std::nan(""); });
     CHECK(nan.status == PGTQ_FAIL);

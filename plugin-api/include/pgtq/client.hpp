@@ -10,19 +10,22 @@
 // when it commits. The connection must be idle (not in pipeline or async mode). Failures
 // throw pgtq::Error, which carries the SQLSTATE and the server's message.
 //
-//   pgtq::push(conn, "emails", "send_welcome", R"({"user_id":42})");   // raw JSON args
 //   pgtq::push(conn, "math", "add_numbers", 2, 3);                      // args [2,3]
+//   pgtq::push(conn, "mail", "send", "hello world");                    // args ["hello world"]
+//   pgtq::push(conn, "emails", "send_welcome", pgtq::json(R"({"user_id":42})"));  // JSON text
 //   pgtq::push(conn, "math", "add_numbers", pgtq::args(2, 3),
 //              {.delay = std::chrono::minutes(5), .priority = -1});
-//   pgtq::push_many(conn, "emails", {{"send_welcome", R"({"user_id":1})"},
+//   pgtq::push_many(conn, "emails", {{"send_welcome", pgtq::json(R"({"user_id":1})")},
 //                                    {"send_welcome", pgtq::to_json(std::map<std::string, int>{{"user_id", 2}})}});
 //
 // Many single pushes on one connection: pgtq::PreparedPusher (client/prepared_pusher.hpp)
 // makes the same call through statements prepared once per connection.
 //
-// Raw or typed: a single text argument (const char*, std::string, std::string_view) or
-// pgtq::JsonText after the task name is the args document itself; any other argument list is
-// encoded as a JSON array, one element per argument. See push() in client/push.hpp.
+// Args: the values after the task name become a JSON array, one element per value; a string
+// is always a string element, never parsed. An args document of your own is explicit:
+// pgtq::json(text) (checked to be one JSON value), pgtq::to_json(value), pgtq::args(values...)
+// or plugin.hpp's pgtq::Json. (Before this rule a lone string was taken as JSON text; such
+// calls now push ["<the text>"], so wrap JSON text in pgtq::json().) See client/push.hpp.
 //
 //   for (const pgtq::ClaimedTask& task : pgtq::pop(conn, "math", {"add_numbers"}, 10, "me")) {
 //     pgtq::complete(conn, task, pgtq::to_json(5));

@@ -41,6 +41,12 @@ extern "C" {
 #define PGTQ_ABI_MAJOR 1u
 #define PGTQ_ABI_MINOR 0u
 
+/* The longest delay pgtq schedules, in seconds: 100 years of 365.25 days. Every retry,
+ * snooze and backoff delay is capped here (a longer one would leave PostgreSQL's
+ * timestamp range, or come after anyone cares); a NaN or negative delay counts as 0. The
+ * same limit bounds run_at and delay of a push. */
+#define PGTQ_MAX_DELAY_SECONDS 3155760000.0
+
 #if defined(__GNUC__)
 #define PGTQ_VISIBLE __attribute__((visibility("default")))
 #else
@@ -89,7 +95,8 @@ typedef struct pgtq_handler {
   void (*destroy)(void* user_data);
 
   /* Retry backoff for this task name, in seconds: delay = base * factor^(attempt-1), capped
-   * at cap, with +-20 % jitter. A value <= 0 means "use the daemon's setting". */
+   * at cap, with +-20 % jitter, and never more than PGTQ_MAX_DELAY_SECONDS. A value <= 0
+   * or NaN means "use the daemon's setting". */
   double backoff_base_s;
   double backoff_factor;
   double backoff_cap_s;
@@ -127,7 +134,9 @@ typedef struct pgtq_host_api {
    * PGTQ_DONE and PGTQ_SNOOZE). msg is COPIED; invalid UTF-8 is replaced. */
   void (*task_set_error)(pgtq_task* task, const char* msg, size_t len);
 
-  /* For PGTQ_RETRY or PGTQ_SNOOZE: run again after this many seconds (overrides backoff). */
+  /* For PGTQ_RETRY or PGTQ_SNOOZE: run again after this many seconds (overrides backoff).
+   * Clamped to [0, PGTQ_MAX_DELAY_SECONDS]: NaN and negative values count as 0, larger ones
+   * and infinity as PGTQ_MAX_DELAY_SECONDS. */
   void (*task_set_retry_delay)(pgtq_task* task, double seconds);
 
   /* Non-zero once the handler should stop early: pgtqd is shutting down, the task was

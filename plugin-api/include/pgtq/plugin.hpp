@@ -10,23 +10,45 @@
 //   PGTQ_PLUGIN("math", "1.0", [](pgtq::Registry& r) {
 //     PGTQ_HANDLER(r, add_numbers);                       // [2, 3] -> 5
 //     r.add("greet", greet, {"name", "greeting"});        // also {"name": "Ada"}
+//     r.add("strict_greet", greet, {"name", "greeting"}).strict_args();
 //     r.add("flaky", flaky).backoff(0.1, 2, 5);
 //   });
 //
-// Parameters: bool, integers (range-checked), float/double, std::string, std::string_view
-// (valid until the handler returns), std::vector<T>, std::optional<T> (absent or null ->
-// nullopt; trailing optionals may be left out of an array), std::map/unordered_map<std::string,
-// T>, pgtq::Json (one argument as JSON text), const rapidjson::Value& (borrowed), or a single
-// pgtq::Args (all args, unchecked). An optional first parameter pgtq::Context& gives the task id,
-// attempt, name, should_stop(), logging and set_retry_delay().
-// Results: void (null), the same types, const char*, rapidjson::Value/Document.
+// Object args: a key that names no parameter is ignored, so a producer may add an optional
+// field before every worker knows it (as serde, encoding/json and Jackson do by default);
+// .strict_args() makes such a key a permanent error instead. Array args are matched by
+// position, and an array longer than the parameter list is an error in either mode.
+//
+// Parameters: bool, integers, float/double, std::string, std::string_view (valid until the
+// handler returns), std::vector<T>, std::optional<T> (absent or null -> nullopt; trailing
+// optionals may be left out of an array), std::map/unordered_map<std::string, T>, pgtq::Json
+// (one argument as JSON text, numbers exactly as written), const rapidjson::Value& (borrowed),
+// or a single pgtq::Args (all args, unchecked; text() is the args byte for byte).
+// An optional first parameter pgtq::Context& gives the task id, attempt, name, should_stop(),
+// logging and set_retry_delay().
+// Numbers never change silently on their way in; what does not fit is a permanent error naming
+// the argument (e.g. `h: argument 1 ("n"): number 1e400 is out of range for double`):
+//   integers   the exact value, in any notation (2, 2.0, 2e0); not 2.5, not out of the type's
+//              range (3e9 for int32_t, 18446744073709551616 for int64_t or uint64_t);
+//   float, double  the nearest value, as any JSON reader gives; not beyond the type's range
+//              (1e400), not a non-zero number that would become 0 (1e-400), and not an integer
+//              written with digits only that the type cannot hold exactly (9007199254740993,
+//              2^53 + 1, for double; 16777217 for float). -0 stays -0;
+//   pgtq::Json, pgtq::Args::text()  numbers as written, whatever their size;
+//   const rapidjson::Value&  RapidJSON's types: 64-bit integers, else doubles; a number these
+//              cannot hold (as for double above) is an error; take pgtq::Json for such data.
+//              pgtq::Args::json() holds such a number as +-infinity or 0 (read text() instead).
+// Results: void (null), the same types, const char*, rapidjson::Value/Document. A NaN or
+// infinite result fails the task permanently (JSON has no such numbers).
 //
 // Outcomes: returning -> PGTQ_DONE; throw pgtq::Retry{"why"} or pgtq::Retry{"why", seconds}
 // -> PGTQ_RETRY; pgtq::PermanentError{"why"} or args that do not fit the parameters ->
 // PGTQ_FAIL; pgtq::Snooze{seconds} -> PGTQ_SNOOZE; any other exception -> PGTQ_RETRY with
-// its message. No exception leaves the plugin: init, handle, destroy and fini are all
-// guarded. Handlers may run on several threads at once and are called through a const
-// reference, so a lambda cannot be `mutable`; guard shared state yourself.
+// its message. Delays (Retry, Snooze, Context::set_retry_delay, backoff) are clamped to
+// [0, pgtq::k_max_delay_s], 100 years; NaN and negative delays mean at once. No exception
+// leaves the plugin: init, handle, destroy and fini are all guarded. Handlers may run on
+// several threads at once and are called through a const reference, so a lambda cannot be
+// `mutable`; guard shared state yourself.
 //
 // Setup runs inside the plugin's init(): throw from it to refuse to load. Handlers are
 // handed to pgtqd only after setup returns, so a failed setup registers nothing; if pgtqd
@@ -41,6 +63,7 @@
 #include "pgtq/detail/signature.hpp"
 #include "pgtq/plugin.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <initializer_list>
@@ -54,8 +77,8 @@
 
 namespace pgtq {
 
-// Retry backoff for one task name: delay = base_s * factor^(attempt-1), capped at cap_s.
-// A field <= 0 keeps pgtqd's setting.
+// Retry backoff for one task name: delay = base_s * factor^(attempt-1), capped at cap_s and
+// at k_max_delay_s. A field <= 0 keeps pgtqd's setting; NaN is refused at registration.
 struct Backoff {
   double base_s = 0;
   double factor = 0;
@@ -118,10 +141,14 @@ public:
     std::vector<std::string> checked;
     for (const std::string_view name : names) {
       for (const std::string& seen : checked) {
-        if (name.empty() || seen == name) {
+        if (seen == name) {
           throw std::invalid_argument("handler \"" + header.name +
                                       "\": parameter names must be distinct and non-empty");
         }
+      }
+      if (name.empty()) {
+        throw std::invalid_argument("handler \"" + header.name +
+                                    "\": parameter names must be distinct and non-empty");
       }
       checked.emplace_back(name);
     }
@@ -129,11 +156,36 @@ public:
     return *this;
   }
 
-  HandlerRef& backoff(const Backoff& backoff) noexcept {
-    m_pending->backoff = backoff;
+  // Object args with a key that names no parameter fail permanently ("unexpected argument")
+  // instead of the key being ignored. For handlers whose every caller is upgraded with them.
+  HandlerRef& strict_args() {
+    detail::BoxHeader& header = *m_pending->header;
+    if (header.takes_args) {
+      throw std::invalid_argument("handler \"" + header.name +
+                                  "\" takes pgtq::Args, which has no parameters to be strict about");
+    }
+    header.strict_args = true;
     return *this;
   }
-  HandlerRef& backoff(double base_s, double factor, double cap_s) noexcept {
+
+  // base_s and cap_s above k_max_delay_s (infinity included) are lowered to it; NaN in any
+  // field throws std::invalid_argument, which fails the plugin's setup.
+  HandlerRef& backoff(const Backoff& backoff) {
+    const auto check = [&](double value, const char* field) {
+      if (value != value) {
+        throw std::invalid_argument("handler \"" + m_pending->header->name + "\": backoff " +
+                                    field + " is NaN");
+      }
+    };
+    check(backoff.base_s, "base_s");
+    check(backoff.factor, "factor");
+    check(backoff.cap_s, "cap_s");
+    m_pending->backoff = backoff;
+    m_pending->backoff.base_s = std::min(backoff.base_s, k_max_delay_s);
+    m_pending->backoff.cap_s = std::min(backoff.cap_s, k_max_delay_s);
+    return *this;
+  }
+  HandlerRef& backoff(double base_s, double factor, double cap_s) {
     return backoff(Backoff{base_s, factor, cap_s});
   }
 

@@ -117,15 +117,18 @@ int main(int argc, char** argv) {
     run_command(pg, "BEGIN");
     // The typed form: the values become the JSON array [2,3].
     print_ids("add_numbers [2,3]", {pgtq::push(pg, queue, "add_numbers", 2, 3)});
-    // A single text argument is the JSON args document itself.
+    // JSON text of your own is the args document when wrapped in pgtq::json(), which checks
+    // it; a plain string is one string argument: push(pg, queue, "echo", "hi") is ["hi"].
     print_ids(R"(echo {"message":"hello"})",
-              {pgtq::push(pg, queue, "echo", R"({"message":"hello","from":"push_example"})")});
+              {pgtq::push(pg, queue, "echo",
+                          pgtq::json(R"({"message":"hello","from":"push_example"})"))});
     // One round trip for many tasks, ids in the order given.
     const std::vector<pgtq::TaskSpec> bulk{
         {"add_numbers", pgtq::args(1, 1)},
         {"add_numbers", pgtq::args(20, 22)},
         {"echo", pgtq::to_json(std::map<std::string, std::string>{{"message", "from the bulk"}})},
-        {"echo", R"({"message":"three seconds later"})", {.delay = std::chrono::seconds(3)}},
+        {"echo", pgtq::json(R"({"message":"three seconds later"})"),
+         {.delay = std::chrono::seconds(3)}},
     };
     print_ids("bulk of 4 (the last one delayed)", pgtq::push_many(pg, queue, bulk));
     run_command(pg, "COMMIT");

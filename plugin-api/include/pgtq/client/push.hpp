@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,29 +21,31 @@ namespace pgtq {
 
 // Unset fields keep the server's defaults: run now, priority 0, 5 attempts.
 // run_at and delay add up (run_at defaults to now). A task whose start lies in the future
-// is "scheduled" until then, otherwise "queued".
+// is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point run_at
+// (plus delay): within 100 years of now. Outside these, push() throws pgtq::Error 22023.
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
-  std::optional<std::chrono::microseconds> delay = std::nullopt;
+  std::optional<Delay> delay = std::nullopt;
   std::optional<int> priority = std::nullopt;     // -32768..32767, smaller runs first
   std::optional<int> max_attempts = std::nullopt; // 1..1000
 };
 
-// One task of a push_many. args_json is raw JSON text (an array or an object); write
-// pgtq::args(...) or pgtq::to_json(...) there to encode C++ values.
+// One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
+// of C++ values, pgtq::to_json(value) for one value (an object from a map), pgtq::json(text)
+// for JSON text written by hand (checked to be one JSON value). Plain strings do not convert:
+// whether a string is the args document or an argument has to be spelled out.
 struct TaskSpec {
   std::string task;
-  std::string args_json = "[]";
+  JsonText args = pgtq::args();
   PushOptions options = {};
 };
 
 namespace detail {
 
+// The args forms that are the args document itself rather than one argument of it.
 template <class T>
-inline constexpr bool k_is_raw_args =
-    std::is_same_v<T, JsonText> || std::is_same_v<T, Json> ||
-    (k_is_text<T> && !std::is_same_v<T, std::nullptr_t>);
+inline constexpr bool k_is_raw_args = std::is_same_v<T, JsonText> || std::is_same_v<T, Json>;
 
 template <class... T>
 struct IsRawArgsCall : std::false_type {};
@@ -50,6 +53,48 @@ template <class T>
 struct IsRawArgsCall<T> : std::bool_constant<k_is_raw_args<T>> {};
 template <class T>
 struct IsRawArgsCall<T, PushOptions> : std::bool_constant<k_is_raw_args<T>> {};
+
+// Refuses, before anything is sent, a delay outside [0, 100 years] and a time_point run_at
+// (alone or with the delay added) more than 100 years from now: the server would refuse them
+// too (SQLSTATE 22023), or store a time nothing waits for. `what` starts the message.
+inline void check_options(const PushOptions& options, const std::string& what) {
+  if (options.delay) {
+    const Delay& delay = *options.delay;
+    std::string given;
+    if (delay.microseconds()) {
+      given = seconds_text(*delay.microseconds());
+    } else {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g s", delay.seconds());
+      given = text;
+    }
+    if (delay.seconds() != delay.seconds()) {
+      throw Error("22023", what + ": delay is NaN");
+    }
+    if (delay.seconds() < 0) {
+      throw Error("22023", what + ": delay must not be negative, got " + given);
+    }
+    if (!delay.microseconds() || *delay.microseconds() > k_max_delay) {
+      throw Error("22023", what + ": delay must be at most 100 years (" +
+                               seconds_text(k_max_delay) + "), got " + given);
+    }
+  }
+  if (options.run_at && options.run_at->since_epoch_s()) {
+    const double now_s =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double max_s = std::chrono::duration<double>(k_max_delay).count();
+    const double run_at_s = *options.run_at->since_epoch_s();
+    if (!(run_at_s >= now_s - max_s && run_at_s <= now_s + max_s)) {
+      throw Error("22023", what + ": run_at " + options.run_at->text() +
+                               " is more than 100 years from now");
+    }
+    if (options.delay && run_at_s + options.delay->seconds() > now_s + max_s) {
+      throw Error("22023", what + ": run_at " + options.run_at->text() + " plus delay " +
+                               seconds_text(*options.delay->microseconds()) +
+                               " is more than 100 years from now");
+    }
+  }
+}
 
 // The pgtq.push call for these options, and its parameters. Named arguments for the options
 // given only, so that the server's defaults stay the single source of truth for the others.
@@ -63,6 +108,7 @@ struct PushStatement {
 
 inline PushStatement push_statement(std::string_view queue, std::string_view task,
                                     std::string_view args_json, const PushOptions& options) {
+  check_options(options, "pgtq.push");
   PushStatement statement{"SELECT pgtq.push(queue => $1::text, task => $2::text, args => $3::jsonb",
                           {std::string(queue), std::string(task), std::string(args_json)}};
   const auto add = [&](unsigned bit, const char* name, const char* type, std::string value) {
@@ -75,7 +121,7 @@ inline PushStatement push_statement(std::string_view queue, std::string_view tas
     add(1, "run_at", "timestamptz", options.run_at->text());
   }
   if (options.delay) {
-    add(2, "delay", "interval", interval_text(*options.delay));
+    add(2, "delay", "interval", interval_text(*options.delay->microseconds()));
   }
   if (options.priority) {
     add(4, "priority", "integer", std::to_string(*options.priority));
@@ -87,42 +133,50 @@ inline PushStatement push_statement(std::string_view queue, std::string_view tas
   return statement;
 }
 
+inline std::int64_t push_text(PGconn* conn, std::string_view queue, std::string_view task,
+                              std::string_view args_json, const PushOptions& options) {
+  const PushStatement statement = push_statement(queue, task, args_json, options);
+  const ResultPtr result = exec(conn, "pgtq.push", statement.sql, statement.params);
+  return int64_at(result.get(), 0, 0);
+}
+
 } // namespace detail
 
-// Pushes one task and returns its id. args_json is the task's arguments as JSON text: an
-// array or an object. Runs on the caller's connection and inside the caller's transaction:
-// nothing is visible, and no worker is woken, until that transaction commits.
+// Pushes one task and returns its id. Runs on the caller's connection and inside the caller's
+// transaction: nothing is visible, and no worker is woken, until that transaction commits.
+// Throws pgtq::Error: before sending, for a delay or run_at out of range (22023); after, with
+// the server's SQLSTATE and message.
+//
+// The args are either the C++ values after the task name, encoded as a JSON array with one
+// element per value (every string is one string element), or one explicit JSON document:
+//   push(conn, q, t)                                args []
+//   push(conn, q, t, 2, 3)                          args [2,3]
+//   push(conn, q, t, "hello world")                 args ["hello world"]
+//   push(conn, q, t, user_input)                    args ["<the text, whatever it holds>"]
+//   push(conn, q, t, pgtq::json(R"({"id":42})"))    args {"id":42}   (JSON text, checked)
+//   push(conn, q, t, pgtq::to_json(a_map))          args {...}       (an object from a map)
+//   push(conn, q, t, pgtq::args(2, 3), options)     args [2,3], with options
+// Options go with no args or an explicit document: push(conn, q, t, {.delay = 1h}) or
+// push(conn, q, t, pgtq::args(values...), options).
 inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
-                         std::string_view args_json = "[]", const PushOptions& options = {}) {
-  const detail::PushStatement statement = detail::push_statement(queue, task, args_json, options);
-  const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.push", statement.sql, statement.params);
-  return detail::int64_at(result.get(), 0, 0);
+                         const PushOptions& options = {}) {
+  return detail::push_text(conn, queue, task, "[]", options);
 }
 
 inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
                          const JsonText& args, const PushOptions& options = {}) {
-  return push(conn, queue, task, std::string_view(args.text()), options);
+  return detail::push_text(conn, queue, task, args.text(), options);
 }
 
 // plugin.hpp's pgtq::Json, for a plugin that pushes follow-up tasks (a template only because
-// that type is complete only where plugin.hpp is included).
+// that type is complete only where plugin.hpp is included). The server checks its text.
 template <class PluginJson, std::enable_if_t<std::is_same_v<PluginJson, Json>, int> = 0>
 std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
                   const PluginJson& args, const PushOptions& options = {}) {
-  return push(conn, queue, task, std::string_view(args.text()), options);
+  return detail::push_text(conn, queue, task, args.text(), options);
 }
 
-// The typed form: pgtq::push(conn, "q", "add_numbers", 2, 3) pushes args [2,3].
-// The rule that tells it from the raw form: when the only argument after the task name
-// (options aside) is text or pgtq::JsonText (or plugin.hpp's pgtq::Json), it IS the args
-// document; otherwise every argument is encoded as one element of a JSON array. So
-//   push(conn, q, t, R"({"user_id":42})")   args {"user_id":42}
-//   push(conn, q, t, std::string("x"))      args x: not JSON, the server refuses it
-//   push(conn, q, t, pgtq::args("x"))       args ["x"]
-//   push(conn, q, t, "x", "y")              args ["x","y"]
-//   push(conn, q, t, 42)                    args [42]
-// Options go with the explicit form: push(conn, q, t, pgtq::args(2, 3), options).
+// The typed form: every argument after the task name is one element of the args array.
 template <class First, class... Rest,
           std::enable_if_t<!detail::IsRawArgsCall<First, Rest...>::value, int> = 0>
 std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
@@ -130,12 +184,13 @@ std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
   static_assert(!std::is_same_v<First, PushOptions> && !(std::is_same_v<Rest, PushOptions> || ...),
                 "pgtq: to give options with typed arguments, write "
                 "pgtq::push(conn, queue, task, pgtq::args(values...), options)");
-  return push(conn, queue, task, args(first, rest...));
+  return detail::push_text(conn, queue, task, args(first, rest...).text(), {});
 }
 
 // Pushes many tasks of one queue in one round trip and returns their ids in the order of
-// tasks. All or nothing: one bad task refuses the whole call. Like push, it joins the
-// caller's transaction.
+// tasks. All or nothing: one bad task refuses the whole call (options are checked as for
+// push() before anything is sent, naming the task by its position from 1). Like push, it
+// joins the caller's transaction.
 inline std::vector<std::int64_t> push_many(PGconn* conn, std::string_view queue,
                                            const std::vector<TaskSpec>& tasks) {
   if (tasks.empty()) {
@@ -144,25 +199,20 @@ inline std::vector<std::int64_t> push_many(PGconn* conn, std::string_view queue,
   std::string array = "[";
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const TaskSpec& spec = tasks[i];
-    // Checked here because the text is spliced into the array: anything but one JSON value
-    // could end its element early and smuggle in tasks of its own.
-    std::size_t error_at = 0;
-    if (!detail::is_json_value(spec.args_json, &error_at)) {
-      throw Error("22P02", "pgtq.push_many: args of task " + std::to_string(i + 1) +
-                               " are not valid JSON (byte " + std::to_string(error_at) + ")");
-    }
+    const PushOptions& options = spec.options;
+    detail::check_options(options, "pgtq.push_many: task " + std::to_string(i + 1));
     array += i == 0 ? "{\"task\":" : ",{\"task\":";
     detail::append_json_string(array, spec.task);
+    // A JsonText is exactly one JSON value, so it cannot end its element early.
     array += ",\"args\":";
-    array += spec.args_json;
-    const PushOptions& options = spec.options;
+    array += spec.args.text();
     if (options.run_at) {
       array += ",\"run_at\":";
       detail::append_json_string(array, options.run_at->text());
     }
     if (options.delay) {
       array += ",\"delay\":";
-      detail::append_json_string(array, detail::interval_text(*options.delay));
+      detail::append_json_string(array, detail::interval_text(*options.delay->microseconds()));
     }
     if (options.priority) {
       array += ",\"priority\":" + std::to_string(*options.priority);

@@ -4,6 +4,7 @@
 // the values the statements take.
 
 #include "pgtq/client/error.hpp"
+#include "pgtq/plugin.h" // PGTQ_MAX_DELAY_SECONDS only: plain C, no dependencies
 
 #include <libpq-fe.h>
 
@@ -21,7 +22,8 @@ namespace pgtq {
 
 // A point in time for PushOptions::run_at: a time_point, or any text PostgreSQL accepts as
 // timestamptz ("2030-01-01 09:00:00+02", "tomorrow"). Text without a zone is read in the
-// session's TimeZone.
+// session's TimeZone. A time_point more than 100 years from now is refused by push() before
+// anything is sent; text is checked by the server.
 class Timestamp {
 public:
   Timestamp(const char* text) : m_text(text) {}              // NOLINT: implicit by design
@@ -29,12 +31,20 @@ public:
   Timestamp(const std::string& text) : m_text(text) {}       // NOLINT
   template <class Duration>
   Timestamp(std::chrono::time_point<std::chrono::system_clock, Duration> when) // NOLINT
-      : m_text(utc_text(std::chrono::duration_cast<std::chrono::microseconds>(
-            when.time_since_epoch()))) {}
+      : m_since_epoch_s(std::chrono::duration<double>(when.time_since_epoch()).count()),
+        m_text(in_text_range(*m_since_epoch_s)
+                   ? utc_text(std::chrono::duration_cast<std::chrono::microseconds>(
+                         when.time_since_epoch()))
+                   : "(a time beyond any calendar)") {}
 
   const std::string& text() const noexcept { return m_text; }
+  // Seconds since 1970-01-01 UTC for a time_point; none for text.
+  const std::optional<double>& since_epoch_s() const noexcept { return m_since_epoch_s; }
 
 private:
+  // Where microseconds since the epoch still fit 64 bits (about 285,000 years either way).
+  static bool in_text_range(double seconds) { return seconds > -9e12 && seconds < 9e12; }
+
   // ISO 8601 in UTC with microseconds, from the days-to-civil algorithm by Howard Hinnant
   // (C++17 has no calendar types).
   static std::string utc_text(std::chrono::microseconds since_epoch) {
@@ -65,7 +75,36 @@ private:
     return buffer;
   }
 
+  std::optional<double> m_since_epoch_s;
   std::string m_text;
+};
+
+// A length of time for PushOptions::delay: any std::chrono::duration, integral or floating
+// point (std::chrono::minutes(5), std::chrono::duration<double>(1.5)). Sent in whole
+// microseconds (a floating-point one is truncated toward zero). push() refuses, before
+// anything is sent, one that is negative, NaN, infinite or longer than 100 years.
+class Delay {
+public:
+  template <class Rep, class Period>
+  Delay(std::chrono::duration<Rep, Period> duration) // NOLINT: implicit by design
+      : m_seconds(std::chrono::duration<double>(duration).count()) {
+    // Converted only where microseconds fit 64 bits, so that the cast cannot overflow.
+    if (m_seconds > -1e12 && m_seconds < 1e12) {
+      m_microseconds = std::chrono::duration_cast<std::chrono::microseconds>(duration);
+    }
+  }
+
+  // The length in seconds, as given (NaN and infinity included).
+  double seconds() const noexcept { return m_seconds; }
+  // The length in microseconds; none when it is NaN, infinite or beyond a million seconds
+  // times a million.
+  const std::optional<std::chrono::microseconds>& microseconds() const noexcept {
+    return m_microseconds;
+  }
+
+private:
+  double m_seconds;
+  std::optional<std::chrono::microseconds> m_microseconds;
 };
 
 namespace detail {
@@ -162,6 +201,25 @@ inline bool bool_at(const PGresult* result, int row, int column) {
 // PostgreSQL reads "<n> microseconds" as an interval exactly, whatever the IntervalStyle.
 inline std::string interval_text(std::chrono::microseconds duration) {
   return std::to_string(duration.count()) + " microseconds";
+}
+
+// PGTQ_MAX_DELAY_SECONDS (100 years) as a duration.
+inline constexpr std::chrono::microseconds k_max_delay{
+    static_cast<std::int64_t>(PGTQ_MAX_DELAY_SECONDS) * 1'000'000};
+
+// "-5 s", "1.5 s", "3155760000.000001 s": exact, for messages.
+inline std::string seconds_text(std::chrono::microseconds duration) {
+  const std::int64_t us = duration.count();
+  const std::uint64_t magnitude =
+      us < 0 ? 0 - static_cast<std::uint64_t>(us) : static_cast<std::uint64_t>(us);
+  std::string text = (us < 0 ? "-" : "") + std::to_string(magnitude / 1'000'000);
+  if (const std::uint64_t fraction = magnitude % 1'000'000; fraction != 0) {
+    std::string digits = std::to_string(fraction);
+    digits.insert(0, 6 - digits.size(), '0');
+    digits.erase(digits.find_last_not_of('0') + 1);
+    text += "." + digits;
+  }
+  return text + " s";
 }
 
 } // namespace detail

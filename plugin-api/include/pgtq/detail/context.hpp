@@ -2,6 +2,7 @@
 #ifndef PGTQ_DETAIL_CONTEXT_HPP
 #define PGTQ_DETAIL_CONTEXT_HPP
 
+#include "pgtq/detail/errors.hpp"
 #include "pgtq/plugin.h"
 
 #include <cstddef>
@@ -68,10 +69,11 @@ public:
     return PGTQ_DETAIL_HOST_HAS(*m_api, task_should_stop) && m_api->task_should_stop(m_task) != 0;
   }
 
-  // Overrides the backoff for this attempt's retry or snooze, whatever ends it.
+  // Overrides the backoff for this attempt's retry or snooze, whatever ends it. Clamped to
+  // [0, k_max_delay_s] (100 years); NaN and negative mean at once.
   void set_retry_delay(double seconds) const noexcept {
     if (PGTQ_DETAIL_HOST_HAS(*m_api, task_set_retry_delay)) {
-      m_api->task_set_retry_delay(m_task, seconds);
+      m_api->task_set_retry_delay(m_task, detail::clamp_delay(seconds));
     }
   }
 

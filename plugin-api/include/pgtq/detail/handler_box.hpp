@@ -4,6 +4,7 @@
 #ifndef PGTQ_DETAIL_HANDLER_BOX_HPP
 #define PGTQ_DETAIL_HANDLER_BOX_HPP
 
+#include "pgtq/detail/args_document.hpp"
 #include "pgtq/detail/context.hpp"
 #include "pgtq/detail/errors.hpp"
 #include "pgtq/detail/json_decode.hpp"
@@ -13,12 +14,12 @@
 #include "pgtq/plugin.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <array>
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -77,6 +78,7 @@ struct BoxHeader {
   std::size_t arity = 0;                // parameters fed from args
   std::size_t required = 0;             // leading parameters that are not std::optional
   bool takes_args = false;              // the single pgtq::Args parameter
+  bool strict_args = false;             // refuse object args with keys that name no parameter
   const pgtq_host_api* api = nullptr;
   pgtq_host* host = nullptr;
 
@@ -92,8 +94,11 @@ struct BoxHeader {
     throw PermanentError(name + ": " + message);
   }
 
-  // Fills slots[i] with the value for parameter i, or nullptr when absent.
-  void resolve(const rapidjson::Value& args, const rapidjson::Value** slots) const {
+  // Fills slots[i] with the value for parameter i, or nullptr when absent. An object key
+  // that names no parameter is skipped, so that producers may add optional fields before
+  // the workers know them; strict_args refuses it instead.
+  void resolve(const rapidjson::Value& args, const ArgsDocument& document,
+               const rapidjson::Value** slots) const {
     if (args.IsNull()) {
       check_count(0);
     } else if (args.IsArray()) {
@@ -112,13 +117,16 @@ struct BoxHeader {
           ++index;
         }
         if (index == param_names.size()) {
-          reject("unexpected argument " + to_json_text(member->name) + " (" + expected_names() +
-                 ")");
+          if (strict_args) {
+            reject("unexpected argument " + to_json_text(member->name) + " (" +
+                   expected_names() + ")");
+          }
+          continue;
         }
         slots[index] = &member->value;
       }
     } else {
-      reject("args must be a JSON array or object, got " + describe(args));
+      reject("args must be a JSON array or object, got " + describe(args, document));
     }
   }
 
@@ -172,30 +180,33 @@ struct Binder<type_list<A...>> {
 
   using Stored = std::tuple<stored_t<A>...>;
 
-  static Stored bind(const rapidjson::Value& args, std::string_view text, const BoxHeader& header) {
+  static Stored bind(const ArgsDocument& document, std::string_view text,
+                     const BoxHeader& header) {
+    const rapidjson::Value& args = document.root();
     if constexpr (takes_args) {
       if (!args.IsArray() && !args.IsObject()) {
-        header.reject("args must be a JSON array or object, got " + describe(args));
+        header.reject("args must be a JSON array or object, got " + describe(args, document));
       }
       return Stored{Args(text, args)};
     } else {
       std::array<const rapidjson::Value*, arity> slots{};
-      header.resolve(args, slots.data());
-      return bind_each(slots, header, std::index_sequence_for<A...>{});
+      header.resolve(args, document, slots.data());
+      return bind_each(slots, document, header, std::index_sequence_for<A...>{});
     }
   }
 
 private:
   template <std::size_t... I>
   static Stored bind_each(const std::array<const rapidjson::Value*, arity>& slots,
-                          const BoxHeader& header, std::index_sequence<I...>) {
+                          const ArgsDocument& document, const BoxHeader& header,
+                          std::index_sequence<I...>) {
     // Braced initialisation runs left to right, so the first bad argument is the one reported.
-    return Stored{bind_one<A>(slots[I], I, header)...};
+    return Stored{bind_one<A>(slots[I], I, document, header)...};
   }
 
   template <class P>
   static stored_t<P> bind_one(const rapidjson::Value* slot, std::size_t index,
-                              const BoxHeader& header) {
+                              const ArgsDocument& document, const BoxHeader& header) {
     using T = param_t<P>;
     if (slot == nullptr) {
       if constexpr (is_optional_v<T>) {
@@ -206,9 +217,12 @@ private:
     }
     try {
       if constexpr (std::is_same_v<T, rapidjson::Value>) {
+        // The value itself is handed over, so a number it holds other than as written
+        // could not be noticed later.
+        document.require_exact(*slot);
         return slot;
       } else {
-        return decode<T>(*slot);
+        return decode<T>(*slot, document);
       }
     } catch (const DecodeError& error) {
       header.reject(header.arg_label(index) + (error.path().empty() ? "" : " at " + error.path()) +
@@ -253,14 +267,9 @@ struct HandlerBox : BoxHeader {
 private:
   void run(Context& context) const {
     const std::string_view text = context.args();
-    rapidjson::Document args;
-    if (!text.empty()) {
-      args.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(text.data(),
-                                                                                     text.size());
-      if (args.HasParseError()) {
-        reject(std::string("args are not valid JSON: ") +
-               rapidjson::GetParseError_En(args.GetParseError()));
-      }
+    ArgsDocument args;
+    if (const std::optional<std::string> error = args.parse(text)) {
+      reject("args are not valid JSON: " + *error);
     }
     auto values = Bind::bind(args, text, *this);
     if constexpr (std::is_void_v<Result>) {

@@ -1,9 +1,12 @@
 // JSON value -> handler parameter. Strict on purpose: a value that does not fit its C++
-// type is a permanent task error naming the argument, never a silent truncation.
+// type is a permanent task error naming the argument, never a silent truncation or rounding
+// of an integer. Numbers are converted from their text (see args_document.hpp).
 #ifndef PGTQ_DETAIL_JSON_DECODE_HPP
 #define PGTQ_DETAIL_JSON_DECODE_HPP
 
+#include "pgtq/detail/args_document.hpp"
 #include "pgtq/detail/errors.hpp"
+#include "pgtq/detail/json_number.hpp"
 #include "pgtq/detail/json_types.hpp"
 #include "pgtq/detail/type_traits.hpp"
 
@@ -11,7 +14,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -32,10 +35,19 @@ inline std::string to_json_text(const rapidjson::Value& value) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-// How an error message shows a value: its kind, plus the value itself when short enough
-// to help ("string \"x\"", "number 3.5", "array of 2", "object").
-inline std::string describe(const rapidjson::Value& value) {
+// A value's text for a message, shortened when too long to help.
+inline std::string shown(std::string text) {
   constexpr std::size_t k_max_shown = 40;
+  if (text.size() > k_max_shown) {
+    text.resize(k_max_shown);
+    text += "...";
+  }
+  return text;
+}
+
+// How an error message shows a value: its kind, plus the value itself when short enough
+// to help ("string \"x\"", "number 3.5", "array of 2", "object"). Numbers as written.
+inline std::string describe(const rapidjson::Value& value, const ArgsDocument& args) {
   if (value.IsNull()) {
     return "null";
   }
@@ -45,17 +57,15 @@ inline std::string describe(const rapidjson::Value& value) {
   if (value.IsObject()) {
     return "object";
   }
-  std::string shown = to_json_text(value);
-  if (shown.size() > k_max_shown) {
-    shown.resize(k_max_shown);
-    shown += "...";
+  if (value.IsNumber()) {
+    return "number " + shown(std::string(args.number_text(value)));
   }
-  const char* kind = value.IsBool() ? "boolean " : value.IsNumber() ? "number " : "string ";
-  return kind + shown;
+  return (value.IsBool() ? "boolean " : "string ") + shown(to_json_text(value));
 }
 
-[[noreturn]] inline void mismatch(std::string_view expected, const rapidjson::Value& value) {
-  throw DecodeError("expected " + std::string(expected) + ", got " + describe(value));
+[[noreturn]] inline void mismatch(std::string_view expected, const rapidjson::Value& value,
+                                  const ArgsDocument& args) {
+  throw DecodeError("expected " + std::string(expected) + ", got " + describe(value, args));
 }
 
 template <class T>
@@ -67,74 +77,91 @@ struct Decoder {
 };
 
 template <class T>
-T decode(const rapidjson::Value& value) {
-  return Decoder<T>::decode(value);
+T decode(const rapidjson::Value& value, const ArgsDocument& args) {
+  return Decoder<T>::decode(value, args);
 }
 
 template <>
 struct Decoder<bool> {
-  static bool decode(const rapidjson::Value& value) {
+  static bool decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsBool()) {
-      mismatch("boolean", value);
+      mismatch("boolean", value, args);
     }
     return value.GetBool();
   }
 };
 
+// Any notation of an integer is accepted (2, 2.0, 2e0, 20e-1); anything else is an error:
+// 2.5, 3e9 for int32_t, 18446744073709551616 for any type.
 template <json_integer T>
 struct Decoder<T> {
-  static T decode(const rapidjson::Value& value) {
+  static T decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsNumber()) {
-      mismatch("integer", value);
+      mismatch("integer", value, args);
     }
-    if (value.IsInt64()) {
-      if (std::in_range<T>(value.GetInt64())) {
-        return static_cast<T>(value.GetInt64());
-      }
-    } else if (value.IsUint64()) {
-      if (std::in_range<T>(value.GetUint64())) {
-        return static_cast<T>(value.GetUint64());
-      }
-    } else {
-      // 2.0 is an integer to most JSON producers; 2.5 is not. The bounds are powers of two,
-      // so comparing in double is exact.
-      const double number = value.GetDouble();
-      if (std::trunc(number) != number) {
-        mismatch("integer", value);
-      }
-      if (number >= -0x1p63 && number < 0x1p63 &&
-          std::in_range<T>(static_cast<std::int64_t>(number))) {
-        return static_cast<T>(number);
-      }
-      if (number >= 0 && number < 0x1p64 && std::in_range<T>(static_cast<std::uint64_t>(number))) {
-        return static_cast<T>(number);
-      }
+    // The document holds integer literals that fit 64 bits exactly.
+    if (value.IsInt64() && std::in_range<T>(value.GetInt64())) {
+      return static_cast<T>(value.GetInt64());
     }
-    mismatch("integer in [" + std::to_string(std::numeric_limits<T>::min()) + ", " +
-                 std::to_string(std::numeric_limits<T>::max()) + "]",
-             value);
+    if (value.IsUint64() && std::in_range<T>(value.GetUint64())) {
+      return static_cast<T>(value.GetUint64());
+    }
+    const std::string_view text = args.number_text(value);
+    T out{};
+    switch (to_integer(read_number(text, 0), out)) {
+    case IntegerFit::ok:
+      return out;
+    case IntegerFit::not_integer:
+      mismatch("integer", value, args);
+    case IntegerFit::out_of_range:
+      break;
+    }
+    throw DecodeError("number " + shown(std::string(text)) + " is out of range for " +
+                      number_type_name<T>() + " [" + std::to_string(std::numeric_limits<T>::min()) +
+                      ", " + std::to_string(std::numeric_limits<T>::max()) + "]");
   }
 };
 
+// The nearest value, as any JSON reader gives, except where that would change the number
+// beyond rounding a decimal: beyond the type's range (1e400), nearer to zero than its
+// smallest value (1e-400), or an integer literal it cannot hold exactly
+// (9007199254740993, i.e. 2^53 + 1, as double). -0 stays -0.
 template <std::floating_point T>
 struct Decoder<T> {
-  static T decode(const rapidjson::Value& value) {
+  static T decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsNumber()) {
-      mismatch("number", value);
+      mismatch("number", value, args);
     }
-    const double number = value.GetDouble();
-    if (std::abs(number) > static_cast<double>(std::numeric_limits<T>::max())) {
-      mismatch("number within the range of float", value);
+    // Integers up to 2^digits are exact in T; zero is left to the text for its sign.
+    constexpr std::int64_t k_exact = std::int64_t{1} << std::min(std::numeric_limits<T>::digits, 62);
+    if (value.IsInt64() && value.GetInt64() != 0 && value.GetInt64() >= -k_exact &&
+        value.GetInt64() <= k_exact) {
+      return static_cast<T>(value.GetInt64());
     }
-    return static_cast<T>(number);
+    const std::string_view text = args.number_text(value);
+    T out{};
+    const std::string type = number_type_name<T>();
+    switch (to_floating(text, read_number(text, 0), out)) {
+    case FloatFit::ok:
+      return out;
+    case FloatFit::overflow:
+      throw DecodeError("number " + shown(std::string(text)) + " is out of range for " + type);
+    case FloatFit::underflow:
+      throw DecodeError("number " + shown(std::string(text)) + " is too small for " + type +
+                        " (it would become 0)");
+    case FloatFit::inexact:
+      break;
+    }
+    throw DecodeError("number " + shown(std::string(text)) + " cannot be represented exactly as " +
+                      type + " (the nearest is " + shown(integer_digits(out)) + ")");
   }
 };
 
 template <>
 struct Decoder<std::string> {
-  static std::string decode(const rapidjson::Value& value) {
+  static std::string decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsString()) {
-      mismatch("string", value);
+      mismatch("string", value, args);
     }
     return {value.GetString(), value.GetStringLength()};
   }
@@ -143,40 +170,43 @@ struct Decoder<std::string> {
 // Points into the parsed args, which live until the handler returns: copy to keep it.
 template <>
 struct Decoder<std::string_view> {
-  static std::string_view decode(const rapidjson::Value& value) {
+  static std::string_view decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsString()) {
-      mismatch("string", value);
+      mismatch("string", value, args);
     }
     return {value.GetString(), value.GetStringLength()};
   }
 };
 
+// Numbers exactly as written, so a raw argument loses nothing; whitespace is dropped.
 template <>
 struct Decoder<Json> {
-  static Json decode(const rapidjson::Value& value) { return Json(to_json_text(value)); }
+  static Json decode(const rapidjson::Value& value, const ArgsDocument& args) {
+    return Json(args.exact_json(value));
+  }
 };
 
 template <class T>
 struct Decoder<std::optional<T>> {
-  static std::optional<T> decode(const rapidjson::Value& value) {
+  static std::optional<T> decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (value.IsNull()) {
       return std::nullopt;
     }
-    return Decoder<T>::decode(value);
+    return Decoder<T>::decode(value, args);
   }
 };
 
 template <class T, class Alloc>
 struct Decoder<std::vector<T, Alloc>> {
-  static std::vector<T, Alloc> decode(const rapidjson::Value& value) {
+  static std::vector<T, Alloc> decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsArray()) {
-      mismatch("array", value);
+      mismatch("array", value, args);
     }
     std::vector<T, Alloc> out;
     out.reserve(value.Size());
     for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
       try {
-        out.push_back(Decoder<T>::decode(value[i]));
+        out.push_back(Decoder<T>::decode(value[i], args));
       } catch (DecodeError& error) {
         error.prepend_path("[" + std::to_string(i) + "]");
         throw;
@@ -187,15 +217,15 @@ struct Decoder<std::vector<T, Alloc>> {
 };
 
 template <class Map>
-Map decode_object(const rapidjson::Value& value) {
+Map decode_object(const rapidjson::Value& value, const ArgsDocument& args) {
   if (!value.IsObject()) {
-    mismatch("object", value);
+    mismatch("object", value, args);
   }
   Map out;
   for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
     std::string key(member->name.GetString(), member->name.GetStringLength());
     try {
-      out.insert_or_assign(key, Decoder<typename Map::mapped_type>::decode(member->value));
+      out.insert_or_assign(key, Decoder<typename Map::mapped_type>::decode(member->value, args));
     } catch (DecodeError& error) {
       error.prepend_path("[" + to_json_text(member->name) + "]");
       throw;
@@ -206,15 +236,15 @@ Map decode_object(const rapidjson::Value& value) {
 
 template <class T, class Compare, class Alloc>
 struct Decoder<std::map<std::string, T, Compare, Alloc>> {
-  static auto decode(const rapidjson::Value& value) {
-    return decode_object<std::map<std::string, T, Compare, Alloc>>(value);
+  static auto decode(const rapidjson::Value& value, const ArgsDocument& args) {
+    return decode_object<std::map<std::string, T, Compare, Alloc>>(value, args);
   }
 };
 
 template <class T, class Hash, class Equal, class Alloc>
 struct Decoder<std::unordered_map<std::string, T, Hash, Equal, Alloc>> {
-  static auto decode(const rapidjson::Value& value) {
-    return decode_object<std::unordered_map<std::string, T, Hash, Equal, Alloc>>(value);
+  static auto decode(const rapidjson::Value& value, const ArgsDocument& args) {
+    return decode_object<std::unordered_map<std::string, T, Hash, Equal, Alloc>>(value, args);
   }
 };
 

@@ -3,6 +3,7 @@
 #define PGTQ_DETAIL_JSON_ENCODE_HPP
 
 #include "pgtq/detail/errors.hpp"
+#include "pgtq/detail/json_number.hpp"
 #include "pgtq/detail/json_types.hpp"
 #include "pgtq/detail/type_traits.hpp"
 
@@ -107,11 +108,17 @@ struct Encoder<const char*> {
   }
 };
 
-// Reader events -> writer, keeping numbers as written (so 2.50 or a 30-digit integer reach
-// the result unchanged). RapidJSON 1.1's Writer::RawNumber would quote them.
+// Reader events -> writer, keeping numbers as written (so 2.50, 1e400 or a 30-digit integer
+// reach the result unchanged): the k-th number event writes the k-th number token of the
+// original text, since the reader may have been given a copy with plain numbers (see
+// find_numbers). RapidJSON 1.1's Writer::RawNumber would quote them.
 class NumberPreservingCopy {
 public:
-  explicit NumberPreservingCopy(JsonWriter& writer) noexcept : m_writer(writer) {}
+  NumberPreservingCopy(JsonWriter& writer, std::string_view text,
+                       const std::vector<NumberSpan>& numbers) noexcept
+      : m_writer(writer), m_text(text), m_numbers(numbers) {}
+
+  bool all_numbers_written() const noexcept { return m_next == m_numbers.size(); }
 
   bool Null() { return m_writer.Null(); }
   bool Bool(bool b) { return m_writer.Bool(b); }
@@ -120,8 +127,12 @@ public:
   bool Int64(std::int64_t i) { return m_writer.Int64(i); }
   bool Uint64(std::uint64_t u) { return m_writer.Uint64(u); }
   bool Double(double d) { return m_writer.Double(d); }
-  bool RawNumber(const char* text, rapidjson::SizeType length, bool) {
-    return m_writer.RawValue(text, length, rapidjson::kNumberType);
+  bool RawNumber(const char*, rapidjson::SizeType, bool) {
+    if (m_next >= m_numbers.size()) {
+      return false;
+    }
+    const NumberSpan span = m_numbers[m_next++];
+    return m_writer.RawValue(m_text.data() + span.begin, span.size, rapidjson::kNumberType);
   }
   bool String(const char* text, rapidjson::SizeType length, bool) {
     return m_writer.String(text, length);
@@ -134,19 +145,27 @@ public:
 
 private:
   JsonWriter& m_writer;
+  std::string_view m_text;
+  const std::vector<NumberSpan>& m_numbers;
+  std::size_t m_next = 0;
 };
 
 // Replays the text through the writer: validates it and splices it in one pass.
 template <>
 struct Encoder<Json> {
   static void encode(JsonWriter& writer, const Json& value) {
+    const std::string& text = value.text();
+    bool risky = false;
+    const std::vector<NumberSpan> numbers = find_numbers(text, &risky);
+    const std::string plain = risky ? with_plain_numbers(text, numbers) : std::string();
+    const std::string& source = risky ? plain : text;
     rapidjson::Reader reader;
-    rapidjson::StringStream stream(value.text().c_str());
-    NumberPreservingCopy copy(writer);
+    rapidjson::StringStream stream(source.c_str());
+    NumberPreservingCopy copy(writer, text, numbers);
     const auto parsed =
         reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(
             stream, copy);
-    if (parsed.IsError() || stream.Tell() != value.text().size()) {
+    if (parsed.IsError() || stream.Tell() != text.size() || !copy.all_numbers_written()) {
       throw PermanentError("result: pgtq::Json holds invalid JSON");
     }
   }

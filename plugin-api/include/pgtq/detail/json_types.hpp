@@ -10,9 +10,10 @@
 
 namespace pgtq {
 
-// JSON text. As a parameter it receives one argument, re-serialised compactly (numbers as
-// parsed: 64-bit integers or doubles); as a return value, or inside one, it is embedded
-// after a check that it is valid JSON, with whitespace dropped and numbers kept as written.
+// JSON text. As a parameter it receives one argument, re-serialised compactly with every
+// number exactly as written (1e400, 2.50 and 30-digit integers arrive unchanged); as a return
+// value, or inside one, it is embedded after a check that it is valid JSON, with whitespace
+// dropped and numbers kept as written.
 class Json {
 public:
   Json() = default;
@@ -28,6 +29,10 @@ private:
 
 // All of a task's args, unchecked: a handler whose only parameter (besides Context) is Args
 // accepts any array or object. Both views are BORROWED: valid until the handler returns.
+// text() is the args byte for byte. json() holds numbers as RapidJSON can: integer literals
+// that fit 64 bits exactly, everything else as the nearest double, so a number beyond
+// double's range is +-infinity there and one nearer to zero than any double is 0; read such
+// numbers from text().
 class Args {
 public:
   Args(std::string_view text, const rapidjson::Value& value) noexcept
