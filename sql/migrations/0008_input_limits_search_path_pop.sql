@@ -339,7 +339,7 @@ DECLARE
   value  jsonb;
 BEGIN
   IF jsonb_typeof(elem) IS DISTINCT FROM 'object' THEN
-    RAISE EXCEPTION 'pgtq: push_many element % is not a JSON object', ord
+    RAISE EXCEPTION 'pgtq.push_many: element % of tasks is not a JSON object', ord
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
@@ -401,11 +401,11 @@ DECLARE
 BEGIN
   PERFORM pgtq.check_name('queue', push_many.queue);
   IF tasks IS NULL THEN
-    RAISE EXCEPTION 'pgtq: push_many takes a JSON array of task objects, not NULL'
+    RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not NULL'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   IF jsonb_typeof(tasks) <> 'array' THEN
-    RAISE EXCEPTION 'pgtq: push_many takes a JSON array of task objects, not %',
+    RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not %',
       jsonb_typeof(tasks) USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- run_at and delay are text to cast: a cast that fails names no element, so find it.
@@ -699,6 +699,7 @@ DECLARE
   wake     text[];
   delayed  boolean;
   dup      bigint;
+  given    bigint;
 BEGIN
   IF outcomes IS NULL THEN
     RAISE EXCEPTION 'pgtq.finish_many: outcomes must not be NULL'
@@ -708,24 +709,31 @@ BEGIN
     RAISE EXCEPTION 'pgtq.finish_many: outcomes must be a JSON array, not %', jsonb_typeof(outcomes)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  -- One jsonpath pass over the batch; finish_many_error names the element when it fails.
-  IF outcomes @? 'lax $[*] ? (!(@.type() == "object")
-        || exists(@.keyvalue() ? (!(@.key == "id" || @.key == "claim" || @.key == "status"
+  -- Two jsonpath passes over the batch (elements that are no object; then, in lax mode, the
+  -- fields, where a comparison of mismatched types is "unknown", so each type is tested
+  -- before its value); finish_many_error names the element when either finds one.
+  IF outcomes @? 'strict $[*] ? (@.type() != "object")'
+     OR outcomes @? 'lax $[*] ? (
+           exists(@.keyvalue() ? (!(@.key == "id" || @.key == "claim" || @.key == "status"
                                     || @.key == "result" || @.key == "error" || @.key == "retry_in")))
-        || !(@.id.type() == "number") || @.id.floor() != @.id
-        || @.id > 9223372036854775807 || @.id < -9223372036854775808
-        || !(@.claim.type() == "number") || @.claim.floor() != @.claim
-        || @.claim > 9223372036854775807 || @.claim < -9223372036854775808
+        || !(@.id.type() == "number")
+        || @.id.floor() != @.id || @.id > 9223372036854775807 || @.id < -9223372036854775808
+        || !(@.claim.type() == "number")
+        || @.claim.floor() != @.claim || @.claim > 9223372036854775807
+        || @.claim < -9223372036854775808
         || !(@.status.type() == "string")
         || !(@.status == "done" || @.status == "retry" || @.status == "fail" || @.status == "snooze")
         || exists(@.error) && !(@.error.type() == "string" || @.error.type() == "null")
         || exists(@.retry_in) && !(@.retry_in.type() == "number" || @.retry_in.type() == "null"
-                                   || @.retry_in == "NaN" || @.retry_in == "Infinity"
-                                   || @.retry_in == "-Infinity"))' THEN
+                                   || @.retry_in.type() == "string"
+                                      && (@.retry_in == "NaN" || @.retry_in == "Infinity"
+                                          || @.retry_in == "-Infinity")))' THEN
     PERFORM pgtq.finish_many_error(outcomes);
   END IF;
 
-  WITH o AS (
+  -- o is materialized and counted below, so that every result is checked, including those of
+  -- outcomes that match no running task.
+  WITH o AS MATERIALIZED (
     SELECT x.id, x.claim, x.status,
            CASE WHEN x.result IS NOT NULL AND x.status = 'done'
                  AND (octet_length(x.result::text) > 1048576
@@ -762,7 +770,7 @@ BEGIN
       FROM ending e
     RETURNING id
   )
-  SELECT array_agg(id) INTO accepted FROM stored;
+  SELECT (SELECT array_agg(id) FROM stored), (SELECT count(*) FROM o) INTO accepted, given;
 
   -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
   IF outcomes @? '$[*] ? (@.status == "retry" || @.status == "snooze")' THEN
@@ -806,8 +814,7 @@ BEGIN
   END IF;
 
   -- Every outcome accepted (the usual case): nothing to report, no need to read them again.
-  IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0)
-     = jsonb_array_length(outcomes) THEN
+  IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0) = given THEN
     RETURN;
   END IF;
   -- Each task changes at most once per call, so an id given twice always lands here.

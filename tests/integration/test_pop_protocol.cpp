@@ -1,6 +1,7 @@
 // Working tasks through client.hpp: pop, complete, fail, snooze, heartbeat, release, cancel,
 // and the fencing that makes a late call from a lost worker harmless.
 #include "pgtq/client.hpp"
+#include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
@@ -9,7 +10,6 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace pgtq;
@@ -76,8 +76,9 @@ TEST_CASE("after a lease expires and tick rescues the task the old claim changes
   PGconn* pg = conn.native();
   const std::int64_t id = push(pg, "q", "slow", 1);
 
-  const ClaimedTask lost = pop_one(conn, "q", "slow", 1ms);
-  std::this_thread::sleep_for(20ms);
+  const ClaimedTask lost = pop_one(conn, "q", "slow", 1s);
+  // The shortest lease is 1 second: expire it by moving it into the past.
+  test::query(conn, "UPDATE pgtq.live_tasks SET locked_until = now() - interval '1 second'");
   const db::Result tick = conn.run_script("SELECT * FROM pgtq.tick()");
   CHECK(tick.string(0, 1) == "1"); // rescued
 
