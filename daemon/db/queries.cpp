@@ -57,8 +57,8 @@ const Query k_prune_age_ok{
     "SELECT extract(year FROM $1::interval) BETWEEN -2000 AND 2000"
     " AND extract(day FROM $1::interval) BETWEEN -1000000 AND 1000000"
     " AND extract(epoch FROM $1::interval) BETWEEN -1e11 AND 1e11"
-    " AND clock_timestamp() - $1::interval < clock_timestamp()"
-    " AND clock_timestamp() - $1::interval >= clock_timestamp() - interval '1000 years'"};
+    " AND now() - $1::interval < now()"
+    " AND now() - $1::interval >= now() - interval '1000 years'"};
 const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"
