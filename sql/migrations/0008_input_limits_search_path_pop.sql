@@ -79,7 +79,8 @@ BEGIN
     RAISE EXCEPTION '% is % bytes as JSON text, the limit is 1048576', what,
       octet_length(value::text) USING ERRCODE = 'program_limit_exceeded';
   END IF;
-  IF pgtq.too_deep(value) THEN
+  IF (pg_column_size(value) >= 800 OR pg_column_compression(value) IS NOT NULL)
+     AND pgtq.too_deep(value) THEN
     RAISE EXCEPTION '% nests arrays and objects more than 100 deep', what
       USING ERRCODE = 'program_limit_exceeded';
   END IF;
@@ -107,7 +108,8 @@ BEGIN
       task, octet_length(args::text)
       USING ERRCODE = 'program_limit_exceeded';
   END IF;
-  IF pgtq.too_deep(args) THEN
+  IF (pg_column_size(args) >= 800 OR pg_column_compression(args) IS NOT NULL)
+     AND pgtq.too_deep(args) THEN
     RAISE EXCEPTION 'pgtq: args of task "%" nest arrays and objects more than 100 deep', task
       USING ERRCODE = 'program_limit_exceeded';
   END IF;
@@ -277,10 +279,14 @@ BEGIN
   PERFORM pgtq.check_lease(what, lease);
 END $$;
 
--- The claim token helper of 0007, with a pinned search_path like everything else.
+-- The claim token helper of 0007, called once per claimed row. A SET clause would stop
+-- PostgreSQL from inlining it into the claim (a function call with a search_path switch per
+-- row); instead every name in it is schema-qualified, so no search_path can change it.
 CREATE OR REPLACE FUNCTION pgtq.new_claim_token() RETURNS bigint
-LANGUAGE sql VOLATILE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(nullif(('x' || substr(md5(gen_random_uuid()::text), 1, 16))::bit(64)::bigint, 0), 1)
+LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
+  SELECT coalesce(nullif(CAST('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(
+           CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text)), 1, 16) AS pg_catalog.bit(64))
+           ::pg_catalog.int8, 0), 1)
 $$;
 
 -- ---------------------------------------------------------------------------------------
@@ -301,18 +307,28 @@ DECLARE
   due      boolean;
   new_id   bigint;
 BEGIN
-  PERFORM pgtq.check_name('queue', push.queue);
-  PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
-  -- The usual case as one expression; pgtq.start_time raises the precise error otherwise.
-  IF (push.run_at IS NULL OR (isfinite(push.run_at)
-                              AND push.run_at BETWEEN now() - interval '100 years'
-                                                  AND now() + interval '100 years'))
-     AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
-     AND coalesce(push.run_at, now()) + coalesce(push.delay, interval '0')
-         <= now() + interval '100 years' THEN
-    start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
-  ELSE
-    start_at := pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+  -- Every rule as one expression, evaluated without a query; only a push that breaks one
+  -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
+  IF NOT coalesce(push.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push.queue) <= 128
+                  AND push.task ~ '^[A-Za-z0-9_.:-]+$' AND length(push.task) <= 128
+                  AND jsonb_typeof(push.args) IN ('array', 'object')
+                  AND octet_length(push.args::text) <= 1048576
+                  AND (pg_column_size(push.args) < 800 AND pg_column_compression(push.args) IS NULL
+                       OR NOT pgtq.too_deep(push.args))
+                  AND push.priority BETWEEN -32768 AND 32767
+                  AND push.max_attempts BETWEEN 1 AND 1000
+                  AND (push.run_at IS NULL
+                       OR isfinite(push.run_at)
+                          AND push.run_at BETWEEN now() - interval '100 years'
+                                              AND now() + interval '100 years')
+                  AND (push.delay IS NULL OR pgtq.delay_ok(push.delay)), false) THEN
+    PERFORM pgtq.check_name('queue', push.queue);
+    PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
+    PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+  END IF;
+  start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
+  IF start_at > now() + interval '100 years' THEN
+    PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
   END IF;
   due := start_at <= now();
   INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
