@@ -1070,16 +1070,34 @@ END $$;
 
 -- Claim for a program that works tasks itself, without pgtqd: first the scheduler's work
 -- (pgtq.tick: due tasks become queued, expired leases are rescued; skipped at once when
--- another session is doing it), then pgtq.claim. pgtqd claims with pgtq.claim and runs
--- tick on its own schedule.
+-- another session is doing it), then pgtq.claim. Two index probes decide whether there is
+-- any such work, so that a pop pays for the tick only when something is due. pgtqd claims
+-- with pgtq.claim and runs tick on its own schedule.
 CREATE FUNCTION pgtq.pop(queue text, task_names text[], max_count integer, worker text,
                          lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
                max_attempts integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  PERFORM pgtq.check_claim_args('pgtq.pop', pop.queue, task_names, max_count, worker, lease);
-  PERFORM pgtq.tick(1000);
+  -- Checked before the tick, so that a refused pop changes nothing.
+  IF NOT (pop.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(pop.queue) <= 128
+          AND cardinality(task_names) <= 10000
+          AND max_count BETWEEN 0 AND 10000
+          AND length(worker) BETWEEN 1 AND 1024
+          AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
+          AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
+     OR pop.queue IS NULL OR task_names IS NULL OR max_count IS NULL OR worker IS NULL
+     OR lease IS NULL THEN
+    PERFORM pgtq.check_claim_args('pgtq.pop', pop.queue, task_names, max_count, worker, lease);
+  END IF;
+  -- now(), not clock_timestamp(): a stable bound is an index condition, a volatile one a
+  -- filter over every scheduled or running row.
+  IF EXISTS (SELECT 1 FROM pgtq.live_tasks l
+              WHERE l.state = 'scheduled' AND l.run_at <= now())
+     OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                 WHERE l.state = 'running' AND l.locked_until < now()) THEN
+    PERFORM pgtq.tick(1000);
+  END IF;
   RETURN QUERY SELECT * FROM pgtq.claim(pop.queue, task_names, max_count, worker, lease);
 END $$;
 
