@@ -15,7 +15,7 @@
 --                       batch path) clamps instead: negative or NaN -> 0, more -> 100 years
 --   lease               1 second .. 1 day
 --   worker              1..1024 characters
---   claim/tick count    claim 0..10000, tick 1..100000
+--   claim/tick count    claim 0..100000 (pgtqd: concurrency + prefetch), tick 1..100000
 --   errors list         the last 100 entries are kept
 --   100 years is 3155760000 seconds (PGTQ_MAX_DELAY_SECONDS in plugin.h).
 -- SQLSTATEs: 22004 null_value_not_allowed for a NULL where none is allowed, 22023
@@ -265,8 +265,8 @@ BEGIN
     RAISE EXCEPTION '%: max_count must not be NULL', what
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF max_count NOT BETWEEN 0 AND 10000 THEN
-    RAISE EXCEPTION '%: max_count must be between 0 and 10000, got %', what, max_count
+  IF max_count NOT BETWEEN 0 AND 100000 THEN
+    RAISE EXCEPTION '%: max_count must be between 0 and 100000, got %', what, max_count
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF worker IS NULL THEN
@@ -580,7 +580,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
-          AND max_count BETWEEN 0 AND 10000
+          AND max_count BETWEEN 0 AND 100000
           AND length(worker) BETWEEN 1 AND 1024
           AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
           AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
@@ -1082,7 +1082,7 @@ BEGIN
   -- Checked before the tick, so that a refused pop changes nothing.
   IF NOT (pop.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(pop.queue) <= 128
           AND cardinality(task_names) <= 10000
-          AND max_count BETWEEN 0 AND 10000
+          AND max_count BETWEEN 0 AND 100000
           AND length(worker) BETWEEN 1 AND 1024
           AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
           AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
@@ -1129,7 +1129,7 @@ COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer,
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
 'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..10000) queued tasks of queue named in task_names, in (priority, run_at, id) order, for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token, task, args, attempt, max_attempts. pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order, for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token, task, args, attempt, max_attempts. pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 COMMENT ON FUNCTION pgtq.pop(text, text[], integer, text, interval) IS
 'pgtq.claim preceded by the scheduler''s work (pgtq.tick), so that delayed tasks, retries and expired leases reach a program that works tasks without pgtqd. Same arguments, result and errors as pgtq.claim.';
 COMMENT ON FUNCTION pgtq.heartbeat(bigint[], bigint[], interval) IS

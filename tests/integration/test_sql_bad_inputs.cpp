@@ -175,7 +175,7 @@ void add_claim_cases(std::vector<BadInput>& cases) {
       cases.push_back({call + "('q', '{t}', 1, 'w', " + lease + ")", k_bad, "lease"});
     }
     cases.push_back({call + "('q', '{t}', 1, 'w', NULL)", k_null, "lease"});
-    for (const std::string count : {"-1", "10001", "-2147483648", "2147483647"}) {
+    for (const std::string count : {"-1", "100001", "-2147483648", "2147483647"}) {
       cases.push_back({call + "('q', '{t}', " + count + ", 'w')", k_bad, "max_count"});
     }
     cases.push_back({call + "('q', '{t}', NULL, 'w')", k_null, "max_count"});

@@ -118,7 +118,7 @@ struct ClaimedTask {
   int max_attempts = 0;
 };
 
-// Claims up to max_count (0..10000) queued tasks of queue whose names are in task_names, in
+// Claims up to max_count (0..100000) queued tasks of queue whose names are in task_names, in
 // (priority, run_at, id) order, leased to worker for lease (1 s .. 1 day). Returns none when
 // none are due. It first does the scheduler's work (pgtq.pop: delayed tasks and retries that
 // are due become queued, expired leases are rescued), so a program working tasks with pop
