@@ -1,7 +1,10 @@
 #include "ctl/commands.hpp"
 
+#include "ctl/arguments.hpp"
+
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
+#include "db/pg_error.hpp"
 #include "db/queries.hpp"
 
 #include <algorithm>
@@ -62,21 +65,33 @@ int schema_version(const std::string& dsn, std::ostream& out) {
 }
 
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out) {
+  check_name("queue", options.queue);
+  check_name("task", options.task);
+  const std::optional<std::string> priority =
+      options.priority ? std::optional(std::to_string(
+                             parse_int("--priority", *options.priority, -32768, 32767)))
+                       : std::nullopt;
+  const std::optional<std::string> attempts =
+      options.max_attempts
+          ? std::optional(std::to_string(parse_int("--max-attempts", *options.max_attempts, 1, 1000)))
+          : std::nullopt;
+  // args, --run-at and --delay are checked by pgtq.push, whose error names them.
   db::Connection connection = connect(dsn);
-  const std::string priority = options.priority ? std::to_string(*options.priority) : "";
-  const std::string attempts = options.max_attempts ? std::to_string(*options.max_attempts) : "";
   const db::Result id = connection.run(
       db::queries::k_push,
       {options.queue, options.task, options.args,
        options.run_at ? db::Param(*options.run_at) : std::nullopt,
        options.delay ? db::Param(*options.delay) : std::nullopt,
-       options.priority ? db::Param(priority) : std::nullopt,
-       options.max_attempts ? db::Param(attempts) : std::nullopt});
+       priority ? db::Param(*priority) : std::nullopt,
+       attempts ? db::Param(*attempts) : std::nullopt});
   out << id.text(0, 0) << '\n';
   return 0;
 }
 
 int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
+  if (queue) {
+    check_name("--queue", *queue);
+  }
   db::Connection connection = connect(dsn);
   const db::Result rows = connection.run(
       db::queries::k_queue_stats, {queue ? db::Param(*queue) : std::nullopt});
@@ -85,9 +100,15 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
 }
 
 int list(const std::string& dsn, const std::optional<std::string>& queue,
-         const std::optional<std::string>& state, int limit, std::ostream& out) {
+         const std::optional<std::string>& state, const std::string& limit, std::ostream& out) {
+  if (queue) {
+    check_name("--queue", *queue);
+  }
+  if (state) {
+    check_state(*state);
+  }
+  const std::string limit_text = std::to_string(parse_int("--limit", limit, 1, 100000));
   db::Connection connection = connect(dsn);
-  const std::string limit_text = std::to_string(limit);
   const db::Result rows = connection.run(
       db::queries::k_list_tasks, {queue ? db::Param(*queue) : std::nullopt,
                                   state ? db::Param(*state) : std::nullopt, limit_text});
@@ -96,20 +117,33 @@ int list(const std::string& dsn, const std::optional<std::string>& queue,
   return 0;
 }
 
-int cancel(const std::string& dsn, long long id, std::ostream& out) {
+int cancel(const std::string& dsn, const std::string& id, std::ostream& out) {
+  const std::string id_text = std::to_string(parse_task_id(id));
   db::Connection connection = connect(dsn);
-  const std::string id_text = std::to_string(id);
   const db::Result done = connection.run(db::queries::k_cancel, {id_text});
   if (done.text(0, 0) != "t") {
-    out << "task " << id << " is unknown or already finished\n";
+    out << "task " << id_text << " is unknown or already finished\n";
     return 1;
   }
-  out << "task " << id << " cancelled (a running task is asked to stop)\n";
+  out << "task " << id_text << " cancelled (a running task is asked to stop)\n";
   return 0;
 }
 
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out) {
   db::Connection connection = connect(dsn);
+  // A zero or negative age would put the cutoff at or after now: all history.
+  bool age_ok = false;
+  try {
+    age_ok = connection.run(db::queries::k_prune_age_ok, {older_than}).text(0, 0) == "t";
+  } catch (const db::PgError& error) {
+    if (error.is_connection_error()) {
+      throw;
+    }
+  }
+  if (!age_ok) {
+    throw UsageError("--older-than must be an interval greater than 0 and at most 1000 years, "
+                     "e.g. '30 days', got '" + older_than + "'");
+  }
   const db::Result removed = connection.run(db::queries::k_prune, {older_than});
   out << "removed " << removed.text(0, 0) << " finished tasks\n";
   return 0;

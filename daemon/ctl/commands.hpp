@@ -7,7 +7,8 @@
 namespace pgtq::ctl {
 
 // pgtqctl's subcommands. Each connects with dsn (empty: libpq's PG* variables), writes
-// what it did to out, and returns the process exit code.
+// what it did to out, and returns the process exit code. Values are taken as text and
+// checked by ctl/arguments.hpp before anything is sent: a bad one throws UsageError.
 int migrate(const std::string& dsn, std::ostream& out);
 int schema_version(const std::string& dsn, std::ostream& out);
 
@@ -17,15 +18,16 @@ struct PushOptions {
   std::string args = "[]";
   std::optional<std::string> run_at;
   std::optional<std::string> delay;
-  std::optional<int> priority;
-  std::optional<int> max_attempts;
+  std::optional<std::string> priority;
+  std::optional<std::string> max_attempts;
 };
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 
 int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
 int list(const std::string& dsn, const std::optional<std::string>& queue,
-         const std::optional<std::string>& state, int limit, std::ostream& out);
-int cancel(const std::string& dsn, long long id, std::ostream& out);
+         const std::optional<std::string>& state, const std::string& limit,
+         std::ostream& out);
+int cancel(const std::string& dsn, const std::string& id, std::ostream& out);
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
 } // namespace pgtq::ctl

@@ -32,10 +32,15 @@ const Query k_finish_many{"pgtq_finish_many",
 const Query k_heartbeat{"pgtq_heartbeat",
                         "SELECT id, status FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"};
 const Query k_release{"pgtq_release", "SELECT pgtq.release($1::bigint[], $2::bigint[])"};
-// Seconds until the next scheduled task is due (NULL when none is scheduled).
+// Seconds until the next scheduled task is due (NULL when none is scheduled), clamped to
+// -1 day .. 1 day: the scheduler wakes at least daily anyway, and no run_at (even one written
+// straight into the table, 'infinity' included) can make the subtraction fail or the
+// seconds overflow a nanosecond clock.
 const Query k_tick{"pgtq_tick",
                    "SELECT promoted, rescued, failed,"
-                   " extract(epoch FROM next_due - clock_timestamp())::float8"
+                   " CASE WHEN next_due IS NOT NULL THEN extract(epoch FROM"
+                   " least(greatest(next_due, clock_timestamp() - interval '1 day'),"
+                   " clock_timestamp() + interval '1 day') - clock_timestamp())::float8 END"
                    " FROM pgtq.tick($1::integer)"};
 
 const Query k_push{"pgtq_push",
@@ -46,6 +51,14 @@ const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2:
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
 const Query k_prune{"pgtq_prune",
                     "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};
+// Whether an --older-than age is a positive interval of at most 1000 years (NULL: not one).
+const Query k_prune_age_ok{
+    "pgtq_prune_age_ok",
+    "SELECT extract(year FROM $1::interval) BETWEEN -2000 AND 2000"
+    " AND extract(day FROM $1::interval) BETWEEN -1000000 AND 1000000"
+    " AND extract(epoch FROM $1::interval) BETWEEN -1e11 AND 1e11"
+    " AND now() - $1::interval < now()"
+    " AND now() - $1::interval >= now() - interval '1000 years'"};
 const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"

@@ -35,6 +35,7 @@ extern const Query k_push;
 extern const Query k_push_many;
 extern const Query k_cancel;
 extern const Query k_prune;
+extern const Query k_prune_age_ok;
 extern const Query k_queue_stats;
 extern const Query k_list_tasks;
 

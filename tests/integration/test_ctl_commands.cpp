@@ -80,17 +80,18 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   CHECK(twice.exit_code == 1);
   CHECK(twice.output.find("already finished") != std::string::npos);
 
-  const Run pruned = pgtqctl(database.dsn(), {"prune", "--older-than", "0 seconds"});
+  const Run pruned = pgtqctl(database.dsn(), {"prune", "--older-than", "1 microsecond"});
   CHECK(pruned.exit_code == 0);
   CHECK(pruned.output.find("removed 1 finished tasks") != std::string::npos);
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 1);
 }
 
-TEST_CASE("pgtqctl reports bad input and database errors with exit code 1") {
+TEST_CASE("pgtqctl reports bad arguments with exit code 64 and database errors with 1") {
   TestDatabase database;
   const Run bad_name = pgtqctl(database.dsn(), {"push", "mail", "bad name"});
-  CHECK(bad_name.exit_code == 1);
-  CHECK(bad_name.output.find("has characters outside") != std::string::npos);
+  CHECK(bad_name.exit_code == 64);
+  CHECK(bad_name.output.find("task must be 1 to 128 characters from [A-Za-z0-9_.:-]") !=
+        std::string::npos);
   const Run bad_json = pgtqctl(database.dsn(), {"push", "mail", "send", "{oops"});
   CHECK(bad_json.exit_code == 1);
   CHECK(bad_json.output.find("json") != std::string::npos);

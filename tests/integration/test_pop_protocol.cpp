@@ -1,11 +1,13 @@
 // Working tasks through client.hpp: pop, complete, fail, snooze, heartbeat, release, cancel,
 // and the fencing that makes a late call from a lost worker harmless.
 #include "pgtq/client.hpp"
+#include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -76,8 +78,9 @@ TEST_CASE("after a lease expires and tick rescues the task the old claim changes
   PGconn* pg = conn.native();
   const std::int64_t id = push(pg, "q", "slow", 1);
 
-  const ClaimedTask lost = pop_one(conn, "q", "slow", 1ms);
-  std::this_thread::sleep_for(20ms);
+  const ClaimedTask lost = pop_one(conn, "q", "slow", 1s);
+  // The shortest lease is 1 second: expire it by moving it into the past.
+  test::query(conn, "UPDATE pgtq.live_tasks SET locked_until = now() - interval '1 second'");
   const db::Result tick = conn.run_script("SELECT * FROM pgtq.tick()");
   CHECK(tick.string(0, 1) == "1"); // rescued
 
@@ -270,4 +273,78 @@ TEST_CASE("pop returns a batch in claim order whatever the rows' physical order"
   for (std::size_t i = 0; i < claimed.size(); ++i) {
     CHECK(claimed[i].id == expected[expected.size() - 1 - i]);
   }
+}
+
+TEST_CASE("without any pgtqd, pop still gets delayed tasks, retries and tasks whose lease expired") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  // Nobody calls pgtq.tick() here: pop does the scheduler's work itself.
+  const std::int64_t id = push(pg, "q", "t", "[]", {.delay = 1s, .max_attempts = 5});
+  CHECK(pop(pg, "q", {"t"}, 1, "w").empty());
+  std::vector<ClaimedTask> got;
+  const auto pop_eventually = [&] {
+    return test::eventually([&] { return !(got = pop(pg, "q", {"t"}, 1, "w", 1s)).empty(); }, 30s);
+  };
+  REQUIRE(pop_eventually());
+  CHECK(got[0].id == id);
+  CHECK(got[0].attempt == 1);
+
+  CHECK(fail(pg, got[0], "again in a second", 1s));
+  CHECK(field(conn, id, "state") == "scheduled");
+  REQUIRE(pop_eventually());
+  CHECK(got[0].attempt == 2);
+
+  // This worker goes silent: its 1-second lease runs out and pop rescues the task.
+  REQUIRE(pop_eventually());
+  CHECK(got[0].attempt == 3);
+  CHECK(field(conn, id, "last_error LIKE 'lease expired: worker w%'") == "true");
+  CHECK(complete(pg, got[0], "1"));
+  CHECK(field(conn, id, "state") == "succeeded");
+}
+
+TEST_CASE("pop and its outcomes run read committed in a database whose default is serializable") {
+  test::TestDatabase database;
+  {
+    db::Connection admin = database.connect();
+    test::query(admin, "ALTER DATABASE \"" + database.name() +
+                           "\" SET default_transaction_isolation = 'serializable'");
+  }
+  db::Connection conn = database.connect();
+  REQUIRE(test::scalar(conn, "SHOW default_transaction_isolation") == "serializable");
+  constexpr int k_tasks = 400;
+  std::vector<TaskSpec> tasks(k_tasks, TaskSpec{"t", "[]"});
+  REQUIRE(push_many(conn.native(), "q", tasks).size() == k_tasks);
+
+  std::atomic<int> errors{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 6; ++w) {
+    workers.emplace_back([&, w] {
+      db::Connection own = database.connect();
+      PGconn* pg = own.native();
+      try {
+        for (;;) {
+          const std::vector<ClaimedTask> claimed = pop(pg, "q", {"t"}, 2, "w" + std::to_string(w));
+          if (claimed.empty()) {
+            return;
+          }
+          for (std::size_t i = 0; i < claimed.size(); ++i) {
+            if (i == 0) {
+              complete(pg, claimed[i], "1");
+            } else {
+              snooze(pg, claimed[i], 0s); // back to the queue, claimed again later
+            }
+          }
+        }
+      } catch (const Error&) {
+        ++errors;
+      }
+    });
+  }
+  for (std::thread& worker : workers) {
+    worker.join();
+  }
+  CHECK(errors == 0);
+  CHECK(test::count(conn, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded' AND attempts = 1") ==
+        k_tasks);
 }

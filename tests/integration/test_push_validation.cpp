@@ -125,14 +125,14 @@ TEST_CASE("push_many refuses bad input as a whole") {
       CAPTURE(tasks);
       check_refused(
           conn, [&] { conn.run_script(std::string("SELECT pgtq.push_many('q', '") + tasks + "')"); },
-          "22023", "push_many takes a JSON array of task objects");
+          "22023", "tasks must be a JSON array of task objects");
     }
     CHECK_THROWS_WITH(conn.run_script("SELECT pgtq.push_many('q', '{\"task\":\"a\"}')"),
-                      doctest::Contains("push_many takes a JSON array of task objects, not object"));
+                      doctest::Contains("tasks must be a JSON array of task objects, not object"));
   }
   SUBCASE("an element that is not an object") {
     CHECK_THROWS_WITH(conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task":"a"}, 5]'))"),
-                      doctest::Contains("push_many element 2 is not a JSON object"));
+                      doctest::Contains("push_many: element 2 of tasks is not a JSON object"));
     CHECK(conn.run_script("SELECT count(*) FROM pgtq.tasks").int64(0, 0) == 0);
   }
   SUBCASE("one bad task among good ones") {
@@ -157,12 +157,12 @@ TEST_CASE("push_many refuses bad input as a whole") {
   }
   SUBCASE("an element without a task name") {
     check_refused(conn, [&] { conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task":"a"}, {"args":[]}]'))"); },
-                  "22023", "task name is empty");
+                  "22023", "element 2: \"task\" is missing");
   }
   SUBCASE("a missing task name") {
     check_refused(
         conn, [&] { conn.run_script(R"(SELECT pgtq.push_many('q', '[{"args":[1]}]'))"); }, "22023",
-        "task name is empty");
+        "element 1: \"task\" is missing");
   }
   SUBCASE("a bad queue name") {
     check_refused(conn, [&] { push_many(pg, "", {{"t"}}); }, "22023", "queue name is empty");

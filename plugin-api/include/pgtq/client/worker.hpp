@@ -1,10 +1,17 @@
 #pragma once
 
 // Working tasks from any process ("pop"): the claim/heartbeat/finish protocol pgtqd uses,
-// as thin wrappers over the functions of sql/migrations/0003_worker_protocol.sql.
+// as thin wrappers over the functions of sql/migrations/0003_worker_protocol.sql (limits and
+// errors: 0008).
 //
 // Call these outside an explicit transaction (or commit right after): a claim holds the
 // tasks' row locks until its transaction ends, and an outcome is only durable once committed.
+// Outside a transaction each call runs in its own READ COMMITTED transaction, whatever the
+// database's default_transaction_isolation (the protocol is built for READ COMMITTED: under
+// SERIALIZABLE, workers racing for the queue head fail each other), and a serialization
+// failure or deadlock (40001, 40P01) is retried up to 5 times after a short random pause.
+// Inside the caller's transaction the call runs as it is, under the caller's isolation level,
+// and such an error is the caller's to handle.
 
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
@@ -15,12 +22,89 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace pgtq {
+namespace detail {
+
+// A parameter as an SQL literal ('it''s', NULL), quoted by libpq for this connection.
+inline std::string sql_literal(PGconn* conn, std::string_view what, const Param& value) {
+  if (!value) {
+    return "NULL";
+  }
+  const std::unique_ptr<char, decltype(&PQfreemem)> quoted(
+      PQescapeLiteral(conn, value->data(), value->size()), &PQfreemem);
+  if (quoted == nullptr) {
+    throw Error("22021", std::string(what) + ": " + trimmed(PQerrorMessage(conn)));
+  }
+  return quoted.get();
+}
+
+// Runs one protocol statement (its $1, $2, … replaced by params as literals). Outside a
+// transaction it is sent as "BEGIN ISOLATION LEVEL READ COMMITTED; statement; COMMIT" in one
+// round trip and retried on 40001/40P01; inside one, as it is. Returns the statement's rows.
+inline ResultPtr run_protocol(PGconn* conn, std::string_view what, const std::string& sql,
+                              const std::vector<Param>& params) {
+  require_connection(conn, what);
+  std::string statement;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    if (sql[i] == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
+      statement += sql_literal(conn, what, params.at(static_cast<std::size_t>(sql[i + 1] - '1')));
+      ++i;
+    } else {
+      statement += sql[i];
+    }
+  }
+  if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    return exec(conn, what, statement, {});
+  }
+  const std::string batch = "BEGIN ISOLATION LEVEL READ COMMITTED; " + statement + "; COMMIT";
+  constexpr int k_attempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    if (PQsendQuery(conn, batch.c_str()) == 0) {
+      checked(conn, what, ResultPtr(nullptr, &PQclear));
+    }
+    // Three results (BEGIN, the statement, COMMIT); after an error the rest are skipped.
+    ResultPtr rows(nullptr, &PQclear);
+    ResultPtr failure(nullptr, &PQclear);
+    int index = 0;
+    for (PGresult* next = PQgetResult(conn); next != nullptr; next = PQgetResult(conn), ++index) {
+      ResultPtr result(next, &PQclear);
+      const ExecStatusType status = PQresultStatus(next);
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        if (failure == nullptr) {
+          failure = std::move(result);
+        }
+      } else if (index == 1) {
+        rows = std::move(result);
+      }
+    }
+    if (failure == nullptr && rows != nullptr) {
+      return rows;
+    }
+    if (PQtransactionStatus(conn) == PQTRANS_INERROR || PQtransactionStatus(conn) == PQTRANS_INTRANS) {
+      ResultPtr(PQexec(conn, "ROLLBACK"), &PQclear);
+    }
+    const char* state = failure == nullptr ? nullptr : PQresultErrorField(failure.get(), PG_DIAG_SQLSTATE);
+    const std::string sqlstate = state == nullptr ? "" : state;
+    if ((sqlstate == "40001" || sqlstate == "40P01") && attempt < k_attempts) {
+      thread_local std::minstd_rand random(std::random_device{}());
+      std::uniform_int_distribution<int> pause_ms(1, 10 * attempt);
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(random)));
+      continue;
+    }
+    checked(conn, what, std::move(failure));
+    throw Error("XX000", std::string(what) + ": the server sent no result for the statement");
+  }
+}
+
+} // namespace detail
 
 // A task handed to this worker. (id, claim) is the fencing token every later call presents:
 // once the lease has expired and the task was rescued or claimed again, the token matches
@@ -34,16 +118,19 @@ struct ClaimedTask {
   int max_attempts = 0;
 };
 
-// Claims up to max_count queued tasks of queue whose names are in task_names, in
-// (priority, run_at, id) order, leased to worker for lease. Returns none when none are due.
+// Claims up to max_count (0..100000) queued tasks of queue whose names are in task_names, in
+// (priority, run_at, id) order, leased to worker for lease (1 s .. 1 day). Returns none when
+// none are due. It first does the scheduler's work (pgtq.pop: delayed tasks and retries that
+// are due become queued, expired leases are rescued), so a program working tasks with pop
+// gets the same guarantees without any pgtqd running.
 inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
                                     const std::vector<std::string>& task_names, int max_count,
                                     std::string_view worker,
                                     std::chrono::microseconds lease = std::chrono::seconds(15)) {
-  const detail::ResultPtr result = detail::exec(
-      conn, "pgtq.claim",
+  const detail::ResultPtr result = detail::run_protocol(
+      conn, "pgtq.pop",
       "SELECT id, claim, task, args::text, attempt, max_attempts "
-      "FROM pgtq.claim($1::text, $2::text[], $3::integer, $4::text, $5::interval)",
+      "FROM pgtq.pop($1::text, $2::text[], $3::integer, $4::text, $5::interval)",
       {std::string(queue), detail::pg_text_array(task_names), std::to_string(max_count),
        std::string(worker), detail::interval_text(lease)});
   std::vector<ClaimedTask> claimed;
@@ -61,11 +148,12 @@ inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
   return claimed;
 }
 
-// Marks the task succeeded with result_json (raw JSON text). False: the claim is no longer
-// current and nothing was changed.
+// Marks the task succeeded with result_json (raw JSON text, at most 1 MiB as the server
+// prints it and 100 levels deep: 54000 otherwise). False: the claim is no longer current and
+// nothing was changed.
 inline bool complete(PGconn* conn, const ClaimedTask& task, std::string_view result_json = "null") {
   const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.complete", "SELECT pgtq.complete($1::bigint, $2::bigint, $3::jsonb)",
+      detail::run_protocol(conn, "pgtq.complete", "SELECT pgtq.complete($1::bigint, $2::bigint, $3::jsonb)",
                    {std::to_string(task.id), std::to_string(task.claim), std::string(result_json)});
   return detail::bool_at(result.get(), 0, 0);
 }
@@ -77,7 +165,9 @@ inline bool complete(PGconn* conn, const ClaimedTask& task, const JsonText& resu
 // Records error for this attempt. The task runs again after retry_in (unset: pgtq.backoff's
 // exponential backoff, 1 s doubling up to an hour with +-20 % jitter; pgtqd's backoff-*
 // settings are its own and do not apply here) while attempts are left, and ends failed when they are used up or when permanent
-// is true. Every attempt's error stays in the task's "errors". False: claim no longer current.
+// is true. Every attempt's error stays in the task's "errors" (the last 100 attempts; each
+// error cut to 64 KiB). retry_in: 0 .. 100 years (22023 otherwise). False: claim no longer
+// current.
 inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
                  std::optional<std::chrono::microseconds> retry_in = std::nullopt,
                  bool permanent = false) {
@@ -85,7 +175,7 @@ inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
   if (retry_in) {
     retry = detail::interval_text(*retry_in);
   }
-  const detail::ResultPtr result = detail::exec(
+  const detail::ResultPtr result = detail::run_protocol(
       conn, "pgtq.fail",
       "SELECT pgtq.fail($1::bigint, $2::bigint, $3::text, $4::interval, $5::boolean)",
       {std::to_string(task.id), std::to_string(task.claim), std::string(error), std::move(retry),
@@ -93,10 +183,11 @@ inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
   return detail::bool_at(result.get(), 0, 0);
 }
 
-// Runs the task again after delay without using up an attempt. False: claim no longer current.
+// Runs the task again after delay (0 .. 100 years) without using up an attempt. False: claim
+// no longer current.
 inline bool snooze(PGconn* conn, const ClaimedTask& task, std::chrono::microseconds delay) {
   const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.snooze", "SELECT pgtq.snooze($1::bigint, $2::bigint, $3::interval)",
+      detail::run_protocol(conn, "pgtq.snooze", "SELECT pgtq.snooze($1::bigint, $2::bigint, $3::interval)",
                    {std::to_string(task.id), std::to_string(task.claim),
                     detail::interval_text(delay)});
   return detail::bool_at(result.get(), 0, 0);
@@ -112,7 +203,7 @@ inline std::vector<std::int64_t> heartbeat(PGconn* conn, const std::vector<Claim
     ids.push_back(task.id);
     claims.push_back(task.claim);
   }
-  const detail::ResultPtr result = detail::exec(
+  const detail::ResultPtr result = detail::run_protocol(
       conn, "pgtq.heartbeat", "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"
       " WHERE status IN ('lost', 'cancel')",
       {detail::pg_integer_array(ids), detail::pg_integer_array(claims),
@@ -134,7 +225,7 @@ inline int release(PGconn* conn, const std::vector<ClaimedTask>& tasks) {
     claims.push_back(task.claim);
   }
   const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.release", "SELECT pgtq.release($1::bigint[], $2::bigint[])",
+      detail::run_protocol(conn, "pgtq.release", "SELECT pgtq.release($1::bigint[], $2::bigint[])",
                    {detail::pg_integer_array(ids), detail::pg_integer_array(claims)});
   return static_cast<int>(detail::int64_at(result.get(), 0, 0));
 }

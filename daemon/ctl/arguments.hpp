@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace pgtq::ctl {
+
+// A command-line value pgtqctl refuses before touching the database; main() prints it and
+// exits 64 (EX_USAGE).
+class UsageError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Each returns the parsed value or throws UsageError naming the option and the value,
+// with the same rules as the SQL functions (sql/migrations/0008_*.sql).
+std::int64_t parse_task_id(const std::string& text);                        // 1..2^63-1
+int parse_int(const std::string& option, const std::string& text, int min, int max);
+void check_name(const std::string& option, const std::string& name);        // queue/task
+void check_state(const std::string& state);                                 // a task_state
+
+} // namespace pgtq::ctl

@@ -1,0 +1,356 @@
+// Every public SQL function refuses every bad argument with a documented SQLSTATE and a
+// message naming the argument, and changes nothing (sql/migrations/0008).
+#include "pgtq/client.hpp"
+#include "support/sql.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+
+#include <libpq-fe.h>
+
+#include <string>
+#include <vector>
+
+using namespace pgtq;
+
+namespace {
+
+struct BadInput {
+  std::string sql;      // one statement; {id} and {claim} stand for a running task's
+  std::string sqlstate; // expected SQLSTATE
+  std::string names;    // text the message must contain: the argument (or element) named
+};
+
+constexpr const char* k_null = "22004";
+constexpr const char* k_bad = "22023";
+constexpr const char* k_limit = "54000";
+
+// Values that are no queue or task name: 22023 unless NULL.
+const std::vector<std::string> k_bad_names{"''",           "repeat('n', 129)", "'a b'",
+                                           "'a/b'",        "'grüße'",          "' q'",
+                                           "E'q\\n'",      "'q;drop'",         "'*'"};
+// Leases outside 1 second .. 1 day.
+const std::vector<std::string> k_bad_leases{
+    "'0'",       "'-5 seconds'", "'0.5 seconds'", "'2 days'", "'1 month'",
+    "'1 year'",  "'-1 day'",     "'999999 hours'", "'86401 seconds'", "'178000000 years'"};
+// Delays outside 0 .. 100 years.
+const std::vector<std::string> k_bad_delays{
+    "'-1 day'",           "'-1 second'",        "'101 years'",      "'1000 years'",
+    "'300 years'",        "'36526 days'", "'5000000 years -1826000000 days'",
+    "'178000000 years'",  "'-178000000 years'", "'2147483647 days'", "'2562047788 hours'",
+    "'1202 months'"};
+// run_at values outside now() +- 100 years.
+const std::vector<std::string> k_bad_run_ats{
+    "'infinity'",        "'-infinity'",        "'3000-01-01'",      "'1900-01-01'",
+    "'294276-01-01'",    "'4713-01-01 BC'",    "now() + interval '101 years'",
+    "now() - interval '101 years'"};
+
+void add_name_cases(std::vector<BadInput>& cases) {
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.push(" + name + ", 't')", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.push('q', " + name + ")", k_bad, "task"});
+    cases.push_back({"SELECT pgtq.push_many(" + name + ", '[{\"task\":\"t\"}]')", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', " +
+                         name + ")))",
+                     k_bad, "task"});
+    cases.push_back({"SELECT * FROM pgtq.claim(" + name + ", '{t}', 1, 'w')", k_bad, "queue"});
+    cases.push_back({"SELECT * FROM pgtq.pop(" + name + ", '{t}', 1, 'w')", k_bad, "queue"});
+  }
+  cases.push_back({"SELECT pgtq.push(NULL, 't')", k_null, "queue"});
+  cases.push_back({"SELECT pgtq.push('q', NULL)", k_null, "task"});
+  cases.push_back({"SELECT pgtq.push_many(NULL, '[{\"task\":\"t\"}]')", k_null, "queue"});
+  cases.push_back({"SELECT * FROM pgtq.claim(NULL, '{t}', 1, 'w')", k_null, "queue"});
+  cases.push_back({"SELECT * FROM pgtq.pop(NULL, '{t}', 1, 'w')", k_null, "queue"});
+}
+
+void add_time_cases(std::vector<BadInput>& cases) {
+  for (const std::string& run_at : k_bad_run_ats) {
+    cases.push_back({"SELECT pgtq.push('q', 't', run_at => " + run_at + ")", k_bad, "run_at"});
+    cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array('{\"task\":\"t\"}'::jsonb, "
+                     "jsonb_build_object('task', 't', 'run_at', (" + run_at + ")::timestamptz::text)))",
+                     k_bad, "element 2"});
+  }
+  // Text no timestamp parser accepts, or one past its range.
+  for (const std::string run_at : {"garbage", "294277-01-01", "4714-11-23 BC"}) {
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"run_at\":\"" + run_at + "\"}]')",
+                     k_bad, "run_at"});
+  }
+  for (const std::string& delay : k_bad_delays) {
+    cases.push_back({"SELECT pgtq.push('q', 't', delay => " + delay + ")", k_bad, "delay"});
+    cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object("
+                     "'task', 't', 'delay', (" + delay + ")::interval::text)))",
+                     k_bad, "delay"});
+    cases.push_back({"SELECT pgtq.snooze({id}, {claim}, " + delay + ")", k_bad, "delay"});
+    cases.push_back({"SELECT pgtq.fail({id}, {claim}, 'e', " + delay + ")", k_bad, "retry_in"});
+  }
+  cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"delay\":\"100000000000 years\"}]')",
+                   k_bad, "delay"});
+  // Each part in range, the sum not.
+  cases.push_back({"SELECT pgtq.push('q', 't', run_at => now() + interval '99 years', "
+                   "delay => '2 years')",
+                   k_bad, "run_at + delay"});
+  cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', 't', "
+                   "'run_at', (now() + interval '99 years')::text, 'delay', '2 years')))",
+                   k_bad, "run_at + delay"});
+  cases.push_back({"SELECT pgtq.snooze({id}, {claim}, NULL)", k_null, "delay"});
+}
+
+// args (arrays or objects only) and results (any JSON): size as text and depth.
+void add_json_cases(std::vector<BadInput>& cases) {
+  const std::vector<std::string> too_big{
+      "jsonb_build_array(repeat('x', 1048576))",
+      "('[' || repeat('1e131071,', 8) || '1e131071]')::jsonb",
+      "('[' || repeat('[', 100) || repeat(']', 100) || ']')::jsonb",
+      "('[' || repeat('[', 10000) || repeat(']', 10000) || ']')::jsonb",
+      "(SELECT jsonb_object_agg(i, repeat('y', 100)) FROM generate_series(1, 11000) i)",
+      "('{\"a\":' || repeat('{\"a\":', 100) || '1' || repeat('}', 100) || '}')::jsonb"};
+  for (const std::string& value : too_big) {
+    cases.push_back({"SELECT pgtq.push('q', 't', " + value + ")", k_limit, "args"});
+    cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', "
+                     "'t', 'args', " + value + ")))",
+                     k_limit, "args"});
+    cases.push_back({"SELECT pgtq.complete({id}, {claim}, " + value + ")", k_limit, "result"});
+    cases.push_back({"SELECT * FROM pgtq.finish_many(jsonb_build_array(jsonb_build_object("
+                     "'id', {id}, 'claim', {claim}, 'status', 'done', 'result', " + value + ")))",
+                     k_limit, "result"});
+  }
+  for (const std::string value : {"'5'", "'\"x\"'", "'null'", "'true'", "'1.5'"}) {
+    cases.push_back({"SELECT pgtq.push('q', 't', " + value + ")", k_bad, "args"});
+    cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', "
+                     "'t', 'args', " + value + "::jsonb)))",
+                     k_bad, "args"});
+  }
+  cases.push_back({"SELECT pgtq.push('q', 't', NULL)", k_null, "args"});
+}
+
+void add_push_field_cases(std::vector<BadInput>& cases) {
+  for (const std::string priority : {"32768", "-32769", "2147483647", "-2147483648"}) {
+    cases.push_back({"SELECT pgtq.push('q', 't', priority => " + priority + ")", k_bad, "priority"});
+  }
+  for (const std::string attempts : {"0", "-1", "1001", "2147483647"}) {
+    cases.push_back(
+        {"SELECT pgtq.push('q', 't', max_attempts => " + attempts + ")", k_bad, "max_attempts"});
+  }
+  cases.push_back({"SELECT pgtq.push('q', 't', priority => NULL)", k_null, "priority"});
+  cases.push_back({"SELECT pgtq.push('q', 't', max_attempts => NULL)", k_null, "max_attempts"});
+
+  // push_many elements: wrong JSON types are refused, not coerced.
+  for (const std::string value : {"\"5\"", "5.7", "true", "[]", "{}", "1e300", "32768", "-32769", "2.5e0"}) {
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"priority\":" + value + "}]')",
+                     k_bad, "priority"});
+  }
+  for (const std::string value : {"\"5\"", "0", "1001", "2.5", "false", "-1", "[5]"}) {
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"max_attempts\":" + value + "}]')",
+                     k_bad, "max_attempts"});
+  }
+  for (const std::string value : {"5", "true", "[]", "{}"}) {
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"run_at\":" + value + "}]')",
+                     k_bad, "run_at"});
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"delay\":" + value + "}]')",
+                     k_bad, "delay"});
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":" + value + "}]')", k_bad, "task"});
+  }
+  // Misspelt keys name the element and the key.
+  for (const std::string key : {"prioirty", "max_attempt", "dealy", "Task", "args ", "runAt", "id", ""}) {
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"},{\"task\":\"t\",\"" + key +
+                         "\":1}]')",
+                     k_bad, "element 2: unknown key \"" + key + "\""});
+  }
+  for (const std::string element : {"5", "\"t\"", "[]", "null", "true"}) {
+    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"}," + element + "]')", k_bad,
+                     "element 2"});
+  }
+  cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"},{\"args\":[]}]')", k_bad,
+                   "element 2: \"task\" is missing"});
+  for (const std::string tasks : {"'{\"task\":\"t\"}'", "'5'", "'\"x\"'", "'null'", "'true'"}) {
+    cases.push_back({"SELECT pgtq.push_many('q', " + tasks + ")", k_bad, "tasks"});
+  }
+  cases.push_back({"SELECT pgtq.push_many('q', NULL)", k_null, "tasks"});
+}
+
+void add_claim_cases(std::vector<BadInput>& cases) {
+  for (const std::string function : {"claim", "pop"}) {
+    const std::string call = "SELECT * FROM pgtq." + function;
+    for (const std::string& lease : k_bad_leases) {
+      cases.push_back({call + "('q', '{t}', 1, 'w', " + lease + ")", k_bad, "lease"});
+    }
+    cases.push_back({call + "('q', '{t}', 1, 'w', NULL)", k_null, "lease"});
+    for (const std::string count : {"-1", "100001", "-2147483648", "2147483647"}) {
+      cases.push_back({call + "('q', '{t}', " + count + ", 'w')", k_bad, "max_count"});
+    }
+    cases.push_back({call + "('q', '{t}', NULL, 'w')", k_null, "max_count"});
+    cases.push_back({call + "('q', NULL, 1, 'w')", k_null, "task_names"});
+    cases.push_back({call + "('q', array_fill('t'::text, ARRAY[10001]), 1, 'w')", k_limit,
+                     "task_names"});
+    cases.push_back({call + "('q', '{t}', 1, NULL)", k_null, "worker"});
+    cases.push_back({call + "('q', '{t}', 1, '')", k_bad, "worker"});
+    cases.push_back({call + "('q', '{t}', 1, repeat('w', 1048576))", k_bad, "worker"});
+    cases.push_back({call + "('q', '{t}', 1, repeat('w', 1025))", k_bad, "worker"});
+  }
+}
+
+void add_array_cases(std::vector<BadInput>& cases) {
+  for (const std::string function : {"heartbeat", "release"}) {
+    const std::string call = "SELECT * FROM pgtq." + function;
+    cases.push_back({call + "(NULL, '{1}')", k_null, "task_ids"});
+    cases.push_back({call + "('{1}', NULL)", k_null, "task_claims"});
+    cases.push_back({call + "('{1}', '{1,2}')", k_bad, "task_claims"});
+    cases.push_back({call + "('{}', '{1}')", k_bad, "task_claims"});
+    cases.push_back({call + "('{1,2,3}', '{}')", k_bad, "task_claims"});
+    cases.push_back({call + "('{{1},{2}}', '{{1},{2}}')", k_bad, "task_ids"});
+    cases.push_back({call + "(array_fill(1::bigint, ARRAY[100001]), array_fill(1::bigint, "
+                            "ARRAY[100001]))",
+                     k_limit, "task_ids"});
+  }
+  for (const std::string& lease : k_bad_leases) {
+    cases.push_back({"SELECT * FROM pgtq.heartbeat('{{id}}', '{{claim}}', " + lease + ")", k_bad, "lease"});
+  }
+  cases.push_back({"SELECT * FROM pgtq.heartbeat('{{id}}', '{{claim}}', NULL)", k_null, "lease"});
+}
+
+void add_outcome_cases(std::vector<BadInput>& cases) {
+  for (const std::string function : {"complete", "fail", "snooze"}) {
+    const std::string rest = function == "complete" ? "" : function == "fail" ? ", 'e'" : ", '1s'";
+    cases.push_back({"SELECT pgtq." + function + "(NULL, {claim}" + rest + ")", k_null, "id"});
+    cases.push_back({"SELECT pgtq." + function + "({id}, NULL" + rest + ")", k_null, "claim"});
+  }
+  cases.push_back({"SELECT pgtq.fail({id}, {claim}, NULL)", k_null, "error"});
+  cases.push_back({"SELECT pgtq.fail({id}, {claim}, 'e', NULL, NULL)", k_null, "permanent"});
+
+  const std::string prefix = "SELECT * FROM pgtq.finish_many('";
+  const std::string good = R"("id":{id},"claim":{claim})";
+  cases.push_back({"SELECT * FROM pgtq.finish_many(NULL)", k_null, "outcomes"});
+  for (const std::string outcomes : {"{}", "5", "\"x\"", "null"}) {
+    cases.push_back({prefix + outcomes + "')", k_bad, "outcomes"});
+  }
+  for (const std::string element : {"5", "[]", "\"x\"", "null"}) {
+    cases.push_back({prefix + "[" + element + "]')", k_bad, "outcome 1"});
+  }
+  const std::vector<std::pair<std::string, std::string>> elements{
+      {R"({"claim":{claim},"status":"done"})", "id"},
+      {R"({"id":null,"claim":{claim},"status":"done"})", "id"},
+      {R"({"id":{id},"status":"done"})", "claim"},
+      {R"({"id":"1","claim":{claim},"status":"done"})", "id"},
+      {R"({"id":1.5,"claim":{claim},"status":"done"})", "id"},
+      {R"({"id":1e30,"claim":{claim},"status":"done"})", "id"},
+      {R"({"id":[1],"claim":{claim},"status":"done"})", "id"},
+      {R"({"id":{id},"claim":true,"status":"done"})", "claim"},
+      {R"({"id":{id},"claim":"{claim}","status":"done"})", "claim"},
+      {R"({"id":{id},"claim":9223372036854775808,"status":"done"})", "claim"},
+      {"{" + good + "}", "status"},
+      {"{" + good + R"(,"status":"DONE"})", "status"},
+      {"{" + good + R"(,"status":5})", "status"},
+      {"{" + good + R"(,"status":["done"]})", "status"},
+      {"{" + good + R"(,"status":"cancel"})", "status"},
+      {"{" + good + R"(,"status":"done","retry-in":1})", "unknown key \"retry-in\""},
+      {"{" + good + R"(,"status":"done","results":1})", "unknown key \"results\""},
+      {"{" + good + R"(,"status":"retry","eror":"x"})", "unknown key \"eror\""},
+      {"{" + good + R"(,"status":"retry","error":5})", "error"},
+      {"{" + good + R"(,"status":"retry","error":{}})", "error"},
+      {"{" + good + R"(,"status":"retry","retry_in":"abc"})", "retry_in"},
+      {"{" + good + R"(,"status":"retry","retry_in":true})", "retry_in"},
+      {"{" + good + R"(,"status":"retry","retry_in":[1]})", "retry_in"},
+  };
+  for (const auto& [element, name] : elements) {
+    const std::string sqlstate = element.find("\"id\":null") != std::string::npos ||
+                                         element.find("\"id\"") == std::string::npos ||
+                                         element.find("\"claim\"") == std::string::npos
+                                     ? k_null
+                                     : k_bad;
+    cases.push_back({prefix + "[" + element + "]')", sqlstate, name});
+  }
+  cases.push_back({prefix + "[{" + good + R"(,"status":"done"},{)" + good +
+                       R"(,"status":"retry"}]'))",
+                   k_bad, "more than once"});
+}
+
+void add_maintenance_cases(std::vector<BadInput>& cases) {
+  cases.push_back({"SELECT pgtq.cancel(NULL)", k_null, "id"});
+  cases.push_back({"SELECT * FROM pgtq.tick(NULL)", k_null, "max_count"});
+  for (const std::string count : {"0", "-1", "100001", "-2147483648"}) {
+    cases.push_back({"SELECT * FROM pgtq.tick(" + count + ")", k_bad, "max_count"});
+  }
+  cases.push_back({"SELECT pgtq.prune(NULL)", k_null, "finished_before"});
+  for (const std::string when : {"'infinity'", "'-infinity'", "now() + interval '1 day'",
+                                 "'294276-01-01'"}) {
+    cases.push_back({"SELECT pgtq.prune(" + when + ")", k_bad, "finished_before"});
+  }
+  cases.push_back({"SELECT pgtq.backoff(NULL)", k_null, "attempt"});
+  cases.push_back({"SELECT pgtq.backoff(-1)", k_bad, "attempt"});
+  for (const std::string base : {"'NaN'", "-1", "'Infinity'", "'-Infinity'"}) {
+    cases.push_back({"SELECT pgtq.backoff(3, " + base + ")", k_bad, "base"});
+  }
+  for (const std::string factor : {"'NaN'", "0.5", "-2", "'Infinity'"}) {
+    cases.push_back({"SELECT pgtq.backoff(3, 1, " + factor + ")", k_bad, "factor"});
+  }
+  for (const std::string cap : {"'NaN'", "-1", "'-Infinity'"}) {
+    cases.push_back({"SELECT pgtq.backoff(3, 1, 2, " + cap + ")", k_bad, "cap"});
+  }
+  cases.push_back({"SELECT pgtq.backoff(3, NULL)", k_null, "base"});
+  cases.push_back({"SELECT pgtq.backoff(3, 1, NULL)", k_null, "factor"});
+  cases.push_back({"SELECT pgtq.backoff(3, 1, 2, NULL)", k_null, "cap"});
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// Everything a call could change: both tables and the id sequence.
+std::string digest(db::Connection& conn) {
+  return test::scalar(
+      conn, "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), '')"
+            " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
+            " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
+}
+
+} // namespace
+
+TEST_CASE("every public SQL function refuses bad input with a named error and changes nothing") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+
+  // Something in every state, and a running task whose real id and claim the cases quote.
+  push(pg, "q", "waiting", 1);
+  push(pg, "q", "later", "[2]", {.delay = std::chrono::hours(1)});
+  push(pg, "q", "t", 3);
+  const std::vector<ClaimedTask> running = pop(pg, "q", {"t"}, 1, "w");
+  REQUIRE(running.size() == 1);
+  push(pg, "q", "done", 4);
+  const std::vector<ClaimedTask> finished = pop(pg, "q", {"done"}, 1, "w");
+  REQUIRE(finished.size() == 1);
+  REQUIRE(complete(pg, finished[0], "5"));
+
+  std::vector<BadInput> cases;
+  add_name_cases(cases);
+  add_time_cases(cases);
+  add_json_cases(cases);
+  add_push_field_cases(cases);
+  add_claim_cases(cases);
+  add_array_cases(cases);
+  add_outcome_cases(cases);
+  add_maintenance_cases(cases);
+  CHECK(cases.size() >= 300);
+  MESSAGE(cases.size() << " bad inputs");
+
+  std::string before = digest(conn);
+  for (const BadInput& input : cases) {
+    const std::string sql = replaced(replaced(input.sql, "{id}", std::to_string(running[0].id)),
+                                     "{claim}", std::to_string(running[0].claim));
+    CAPTURE(sql);
+    db::Result result(PQexec(pg, sql.c_str()));
+    const ExecStatusType status = PQresultStatus(result.get());
+    REQUIRE_MESSAGE(status == PGRES_FATAL_ERROR, "accepted");
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    const char* primary = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY);
+    const std::string message = primary == nullptr ? "" : primary;
+    CHECK_MESSAGE(std::string(state == nullptr ? "" : state) == input.sqlstate, message);
+    CHECK_MESSAGE(message.find(input.names) != std::string::npos, message);
+    const std::string after = digest(conn);
+    CHECK_MESSAGE(after == before, "data changed");
+    before = after;
+  }
+}
