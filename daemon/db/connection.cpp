@@ -28,7 +28,12 @@ std::shared_ptr<spdlog::logger> logger() {
 // of libpq's default of printing them raw to stderr, without time or level.
 void log_notice(void*, const PGresult* notice) {
   const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
-  const std::string text = trimmed(PQresultErrorMessage(notice));
+  const char* primary = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+  const char* detail = PQresultErrorField(notice, PG_DIAG_MESSAGE_DETAIL);
+  std::string text = primary != nullptr ? primary : trimmed(PQresultErrorMessage(notice));
+  if (detail != nullptr) {
+    text += std::string(" (") + detail + ")";
+  }
   const std::string level = severity == nullptr ? "NOTICE" : severity;
   if (level == "DEBUG") {
     SPDLOG_LOGGER_DEBUG(logger(), "server: {}", text);
