@@ -137,7 +137,7 @@ Connection::Connection(const std::string& conninfo, std::string_view application
   open(!options.empty());
   if (!options.empty() && PQstatus(m_conn.get()) != CONNECTION_OK &&
       std::strstr(PQerrorMessage(m_conn.get()), "unsupported startup parameter") != nullptr) {
-    // A pooler (pgbouncer before 1.20) that refuses startup options: connect without them.
+    // A pooler that refuses startup options (pgbouncer 1.18, for one): connect without them.
     open(false);
     m_options_refused = true;
   }

@@ -22,8 +22,8 @@ using Param = std::optional<std::string_view>;
 
 // What pgtqd asks of every session it opens, whatever the database or role defaults say.
 // Sent in the startup packet ("options"), so that it holds from the first statement and
-// cannot be lost to a reset; a pooler that refuses startup options (pgbouncer before 1.20
-// in transaction mode) gets a connection without them (see startup_options_refused()).
+// cannot be lost to a reset; a pooler that refuses startup options (pgbouncer 1.18, for
+// one) gets a connection without them (see startup_options_refused()).
 struct SessionSettings {
   // READ COMMITTED: the protocol functions are written for it (SKIP LOCKED, fencing); under
   // a SERIALIZABLE default they fail with serialization errors under load.
