@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace pgtq::db {
@@ -44,7 +45,7 @@ void log_notice(void*, const PGresult* notice) {
   }
 }
 
-// The conninfo's own "options", if any (they are replaced by ours otherwise).
+// The conninfo's own "options", else PGOPTIONS: ours replace both unless merged with them.
 std::string options_of(const std::string& conninfo) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
@@ -57,6 +58,10 @@ std::string options_of(const std::string& conninfo) {
     }
   }
   PQconninfoFree(options);
+  if (found.empty()) {
+    const char* environment = std::getenv("PGOPTIONS");
+    found = environment == nullptr ? "" : environment;
+  }
   return found;
 }
 
@@ -235,8 +240,8 @@ void Connection::listen(std::string_view channel) {
   check(PQexec(m_conn.get(), sql.c_str()), "LISTEN");
 }
 
-std::vector<Notification> Connection::take_notifications() {
-  if (PQconsumeInput(m_conn.get()) == 0) {
+std::vector<Notification> Connection::take_notifications(bool read_socket) {
+  if (read_socket && PQconsumeInput(m_conn.get()) == 0) {
     throw PgError("08006", "connection lost: " + trimmed(PQerrorMessage(m_conn.get())));
   }
   std::vector<Notification> received;

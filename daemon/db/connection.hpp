@@ -70,8 +70,9 @@ public:
   void listen(std::string_view channel);
   // The socket to wait on for notifications (poll for POLLIN).
   int socket() const { return PQsocket(m_conn.get()); }
-  // Reads what arrived on the socket and returns the notifications received so far.
-  std::vector<Notification> take_notifications();
+  // Reads what arrived on the socket and returns the notifications received so far; with
+  // read_socket false, only those libpq already read along with earlier results.
+  std::vector<Notification> take_notifications(bool read_socket = true);
 
   // The server or pooler refused the startup options of SessionSettings, and the
   // connection runs with the database's defaults instead.

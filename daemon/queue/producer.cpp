@@ -204,7 +204,8 @@ void Producer::turn() {
     release_unstarted();
     m_unstarted_released = true;
   }
-  take_notifications();
+  // A busy loop reads the socket with every result; an idle one in wait_for_work().
+  take_notifications(false);
   release_not_started();
 
   const bool claimed = flush_outcomes();

@@ -85,8 +85,9 @@ private:
   void log_recorded(const Outcome& outcome, bool cancelled) const;
 
   // producer_notifications.cpp
-  // Reads the notifications received: wake-ups for this queue, cancellations.
-  void take_notifications();
+  // Handles the notifications received: wake-ups for this queue, cancellations. read_socket
+  // false: only those libpq read along with earlier results (no system call).
+  void take_notifications(bool read_socket = true);
   void cancel_requested(std::int64_t id);
   // Releases the tasks that were cancelled or lost before a worker started them.
   void release_not_started();

@@ -33,8 +33,8 @@ std::optional<std::int64_t> task_id_of(const std::string& payload) {
 
 } // namespace
 
-void Producer::take_notifications() {
-  for (const db::Notification& note : m_connection->take_notifications()) {
+void Producer::take_notifications(bool read_socket) {
+  for (const db::Notification& note : m_connection->take_notifications(read_socket)) {
     if (note.channel == "pgtq_wakeup") {
       // Coalesced: turn() claims once k_min_wakeup_gap after the previous claim at most.
       if (note.payload == m_config.queue) {
