@@ -8,8 +8,10 @@
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
 #include "plugin/plugin_loader.hpp"
+#include "queue/backoff.hpp"
 #include "queue/producer.hpp"
 #include "queue/scheduler.hpp"
+#include "queue/sessions.hpp"
 
 #include <build_config.hpp>
 #include <spdlog/spdlog.h>
@@ -40,10 +42,12 @@ std::string status_line(const Config& config, const DaemonState& state) {
 // Connects and checks (or migrates) the schema, retrying while the database is down.
 // Returns false when a signal asked to stop first. Throws SchemaMismatch.
 bool prepare_database(const Config& config) {
-  auto delay = std::chrono::milliseconds(250);
+  queue::RetryBackoff backoff; // jittered: daemons restarted together do not retry together
   for (;;) {
     try {
-      db::Connection connection(config.dsn, "pgtqd");
+      db::SessionSettings settings;
+      settings.read_committed = true;
+      db::Connection connection(config.dsn, queue::application_name(config, "migrate"), settings);
       connection.use_prepared_statements(config.prepared_statements);
       const db::Migrator migrator;
       if (config.migrate) {
@@ -59,10 +63,9 @@ bool prepare_database(const Config& config) {
       }
       spdlog::warn("waiting for the database: {}", error.what());
     }
-    if (wait_for_signal(delay) == Signal::terminate) {
+    if (wait_for_signal(backoff.next()) == Signal::terminate) {
       return false;
     }
-    delay = std::min(delay * 2, std::chrono::milliseconds(30000));
   }
 }
 

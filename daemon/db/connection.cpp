@@ -3,7 +3,10 @@
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace pgtq::db {
@@ -17,9 +20,100 @@ std::string trimmed(const char* message) {
   return text;
 }
 
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("db");
+  return found ? found : spdlog::default_logger();
+}
+
+// Server notices (and warnings) as log lines of the "db" logger at their own level, instead
+// of libpq's default of printing them raw to stderr, without time or level.
+void log_notice(void*, const PGresult* notice) {
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  const char* primary = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+  const char* detail = PQresultErrorField(notice, PG_DIAG_MESSAGE_DETAIL);
+  std::string text = primary != nullptr ? primary : trimmed(PQresultErrorMessage(notice));
+  if (detail != nullptr) {
+    text += std::string(" (") + detail + ")";
+  }
+  const std::string level = severity == nullptr ? "NOTICE" : severity;
+  if (level == "DEBUG") {
+    SPDLOG_LOGGER_DEBUG(logger(), "server: {}", text);
+  } else if (level == "WARNING") {
+    logger()->warn("server: {}", text);
+  } else {
+    logger()->info("server: {}", text); // NOTICE, INFO, LOG
+  }
+}
+
+// The conninfo's own "options", else PGOPTIONS: ours replace both unless merged with them.
+std::string options_of(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  PQfreemem(error);
+  std::string found;
+  for (PQconninfoOption* option = options; option != nullptr && option->keyword != nullptr;
+       ++option) {
+    if (std::strcmp(option->keyword, "options") == 0 && option->val != nullptr) {
+      found = option->val;
+    }
+  }
+  PQconninfoFree(options);
+  if (found.empty()) {
+    const char* environment = std::getenv("PGOPTIONS");
+    found = environment == nullptr ? "" : environment;
+  }
+  return found;
+}
+
+void add_setting(std::string& options, const char* key, const std::string& value) {
+  if (!options.empty()) {
+    options += ' ';
+  }
+  options += "-c ";
+  options += key;
+  options += '=';
+  for (const char c : value) {
+    if (c == ' ' || c == '\\') {
+      options += '\\'; // the server splits options at unescaped spaces
+    }
+    options += c;
+  }
+}
+
 } // namespace
 
-Connection::Connection(const std::string& conninfo, std::string_view application_name)
+std::string startup_options(const SessionSettings& settings, std::string_view user_options) {
+  std::string ours;
+  if (settings.read_committed) {
+    add_setting(ours, "default_transaction_isolation", "read committed");
+  }
+  if (settings.lock_timeout.count() > 0) {
+    add_setting(ours, "lock_timeout", std::to_string(settings.lock_timeout.count()));
+  }
+  if (settings.statement_timeout.count() > 0) {
+    add_setting(ours, "statement_timeout", std::to_string(settings.statement_timeout.count()));
+  }
+  if (ours.empty()) {
+    return {};
+  }
+  return user_options.empty() ? ours : std::string(user_options) + " " + ours;
+}
+
+std::string bounded_application_name(std::string_view text) {
+  constexpr std::size_t k_max = 63; // NAMEDATALEN - 1
+  if (text.size() <= k_max) {
+    return std::string(text);
+  }
+  std::size_t end = k_max;
+  // Back off continuation bytes (10xxxxxx) so that the cut falls before a sequence start.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return std::string(text.substr(0, end));
+}
+
+Connection::Connection(const std::string& conninfo, std::string_view application_name,
+                       const SessionSettings& settings)
     : m_conn(nullptr, &PQfinish) {
   if (!is_parsable_conninfo(conninfo)) {
     // Not a connection failure (retrying cannot help), and libpq's own message would quote
@@ -27,16 +121,30 @@ Connection::Connection(const std::string& conninfo, std::string_view application
     throw PgError("22023", "the connection string is neither key=value pairs nor a "
                            "postgresql:// URI that libpq can parse");
   }
-  const std::string app(application_name);
-  // Keepalives notice a peer that vanished (a cut network) within ~25 s instead of the
-  // kernel's two hours, and connect_timeout bounds a connection attempt into the void. They
-  // come before dbname so that the caller's conninfo overrides them.
-  const char* keys[] = {"keepalives_idle", "keepalives_interval", "keepalives_count",
-                        "connect_timeout", "dbname", "fallback_application_name", nullptr};
-  const char* values[] = {"10", "5", "3", "10", conninfo.c_str(), app.c_str(), nullptr};
-  m_conn.reset(PQconnectdbParams(keys, values, 1));
-  if (m_conn == nullptr) {
-    throw PgError("", "out of memory allocating a PostgreSQL connection");
+  const std::string app = bounded_application_name(application_name);
+  const std::string options = startup_options(settings, options_of(conninfo));
+  const auto open = [&](bool with_options) {
+    // Keepalives notice a peer that vanished (a cut network) within ~25 s instead of the
+    // kernel's two hours, and connect_timeout bounds a connection attempt into the void.
+    // They come before dbname so that the caller's conninfo overrides them; options comes
+    // after it, and already holds the conninfo's own options.
+    const char* keys[] = {"keepalives_idle", "keepalives_interval", "keepalives_count",
+                          "connect_timeout", "dbname", "fallback_application_name",
+                          with_options ? "options" : nullptr, nullptr};
+    const char* values[] = {"10", "5", "3", "10", conninfo.c_str(), app.c_str(),
+                            with_options ? options.c_str() : nullptr, nullptr};
+    m_conn.reset(PQconnectdbParams(keys, values, 1));
+    if (m_conn == nullptr) {
+      throw PgError("", "out of memory allocating a PostgreSQL connection");
+    }
+    PQsetNoticeReceiver(m_conn.get(), &log_notice, nullptr);
+  };
+  open(!options.empty());
+  if (!options.empty() && PQstatus(m_conn.get()) != CONNECTION_OK &&
+      std::strstr(PQerrorMessage(m_conn.get()), "unsupported startup parameter") != nullptr) {
+    // A pooler that refuses startup options (pgbouncer 1.18, for one): connect without them.
+    open(false);
+    m_options_refused = true;
   }
   if (PQstatus(m_conn.get()) != CONNECTION_OK) {
     throw PgError("", "cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(m_conn.get())));
@@ -132,8 +240,8 @@ void Connection::listen(std::string_view channel) {
   check(PQexec(m_conn.get(), sql.c_str()), "LISTEN");
 }
 
-std::vector<Notification> Connection::take_notifications() {
-  if (PQconsumeInput(m_conn.get()) == 0) {
+std::vector<Notification> Connection::take_notifications(bool read_socket) {
+  if (read_socket && PQconsumeInput(m_conn.get()) == 0) {
     throw PgError("08006", "connection lost: " + trimmed(PQerrorMessage(m_conn.get())));
   }
   std::vector<Notification> received;

@@ -20,6 +20,18 @@ struct Query;
 // A parameter: text, or SQL NULL.
 using Param = std::optional<std::string_view>;
 
+// What pgtqd asks of every session it opens, whatever the database or role defaults say.
+// Sent in the startup packet ("options"), so that it holds from the first statement and
+// cannot be lost to a reset; a pooler that refuses startup options (pgbouncer 1.18, for
+// one) gets a connection without them (see startup_options_refused()).
+struct SessionSettings {
+  // READ COMMITTED: the protocol functions are written for it (SKIP LOCKED, fencing); under
+  // a SERIALIZABLE default they fail with serialization errors under load.
+  bool read_committed = false;
+  std::chrono::milliseconds lock_timeout{0};      // 0: the server's default
+  std::chrono::milliseconds statement_timeout{0}; // 0: the server's default
+};
+
 struct Notification {
   std::string channel;
   std::string payload;
@@ -31,7 +43,10 @@ struct Notification {
 class Connection {
 public:
   // conninfo: a libpq keyword/value string or a postgresql:// URI; empty: PG* variables.
-  explicit Connection(const std::string& conninfo, std::string_view application_name = "pgtq");
+  // application_name is a fallback: an application_name in conninfo wins. Server notices
+  // (RAISE WARNING, …) go to the "db" logger at their level instead of raw to stderr.
+  explicit Connection(const std::string& conninfo, std::string_view application_name = "pgtq",
+                      const SessionSettings& settings = {});
 
   // Off: every statement is sent with its text (parsed and planned each time), as a pooler
   // in transaction mode needs when it cannot carry prepared statements between servers.
@@ -55,8 +70,13 @@ public:
   void listen(std::string_view channel);
   // The socket to wait on for notifications (poll for POLLIN).
   int socket() const { return PQsocket(m_conn.get()); }
-  // Reads what arrived on the socket and returns the notifications received so far.
-  std::vector<Notification> take_notifications();
+  // Reads what arrived on the socket and returns the notifications received so far; with
+  // read_socket false, only those libpq already read along with earlier results.
+  std::vector<Notification> take_notifications(bool read_socket = true);
+
+  // The server or pooler refused the startup options of SessionSettings, and the
+  // connection runs with the database's defaults instead.
+  bool startup_options_refused() const { return m_options_refused; }
 
   bool is_ok() const { return PQstatus(m_conn.get()) == CONNECTION_OK; }
   int server_pid() const { return PQbackendPID(m_conn.get()); }
@@ -70,7 +90,16 @@ private:
   std::unique_ptr<PGconn, decltype(&PQfinish)> m_conn;
   std::vector<const Query*> m_prepared;
   bool m_prepare = true;
+  bool m_options_refused = false;
 };
+
+// The startup "options" value for settings ("-c key=value …"), empty when there is nothing
+// to set; user_options (the conninfo's own options) come first, so that ours win.
+std::string startup_options(const SessionSettings& settings, std::string_view user_options = {});
+
+// text cut to at most 63 bytes (PostgreSQL's limit for application_name) without splitting
+// a UTF-8 sequence.
+std::string bounded_application_name(std::string_view text);
 
 // Whether libpq can parse conninfo (keyword=value pairs or a postgresql:// URI). Checked
 // before connecting because libpq's parse errors quote the text, password included.

@@ -42,6 +42,11 @@ const Query k_tick{"pgtq_tick",
                    " least(greatest(next_due, clock_timestamp() - interval '1 day'),"
                    " clock_timestamp() + interval '1 day') - clock_timestamp())::float8 END"
                    " FROM pgtq.tick($1::integer)"};
+// pgtq.tick() when k_tick's due time cannot be computed (a task scheduled at 'infinity', or
+// beyond what an interval holds): the same work, without the due time.
+const Query k_tick_without_due{"pgtq_tick_without_due",
+                               "SELECT promoted, rescued, failed, NULL::float8"
+                               " FROM pgtq.tick($1::integer)"};
 
 const Query k_push{"pgtq_push",
                    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"

@@ -29,6 +29,7 @@ extern const Query k_finish_many;
 extern const Query k_heartbeat;
 extern const Query k_release;
 extern const Query k_tick;
+extern const Query k_tick_without_due;
 
 // Producers and operators.
 extern const Query k_push;

@@ -1,5 +1,7 @@
 #include "queue/outcome_batch.hpp"
 
+#include "queue/backoff.hpp"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -87,7 +89,9 @@ std::string encode_outcomes(const std::vector<Outcome>& outcomes) {
     case OutcomeStatus::retry:
     case OutcomeStatus::snooze:
       writer.Key("retry_in");
-      writer.Double(outcome.retry_in_s);
+      // Clamped here, the one place every delay passes through (a plugin's retry delay, a
+      // snooze, the backoff): beyond 100 years the database cannot store the time.
+      writer.Double(storable_delay(outcome.retry_in_s));
       [[fallthrough]];
     case OutcomeStatus::fail:
       if (!outcome.error.empty() || outcome.status != OutcomeStatus::snooze) {

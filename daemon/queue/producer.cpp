@@ -2,7 +2,7 @@
 
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
-#include "queue/outcome_batch.hpp"
+#include "queue/sessions.hpp"
 
 #include <pgtq/client/pg_array.hpp>
 #include <poll.h>
@@ -13,25 +13,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <random>
 
 namespace pgtq::queue {
 namespace {
 
-constexpr auto k_max_reconnect_delay = std::chrono::seconds(30);
-constexpr auto k_first_reconnect_delay = std::chrono::milliseconds(250);
-// Marks a failure outcome made because the real one could not be recorded (result unused).
-constexpr const char* k_unrecordable = "\"unrecordable\"";
+// The same non-transient error this many turns in a row: the session is the problem (say, a
+// read-only one, or one whose state broke), so it is replaced.
+constexpr int k_reconnect_after_repeats = 3;
+// Transient errors (serialization failures, lock timeouts) are retried at once; only a long
+// run of them is taken as a sign that the session, not the moment, is wrong.
+constexpr int k_reconnect_after_transient_repeats = 20;
 
 std::shared_ptr<spdlog::logger> logger() {
   auto found = spdlog::get("queue");
   return found ? found : spdlog::default_logger();
-}
-
-std::string interval_text(app::Seconds seconds) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.3f seconds", seconds.count());
-  return text;
 }
 
 // (id, claim) pairs, passed to the protocol functions as two array parameters.
@@ -47,30 +42,30 @@ struct Fences {
   std::string claim_array() const { return pgtq::detail::pg_integer_array(claims); }
 };
 
-double jitter_factor() {
-  thread_local std::mt19937 generator{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.9, 1.1)(generator);
-}
-
 } // namespace
 
 Producer::Producer(const app::Config& config, const plugin::HandlerRegistry& registry,
                    app::DaemonState& state)
     : m_config(config), m_state(state), m_executor(registry),
       m_task_names(pgtq::detail::pg_text_array(registry.names())), m_worker_name(config.worker_name),
-      m_reconnect_delay(k_first_reconnect_delay) {
+      m_lease_keeper(config, m_in_flight) {
+  char lease[64];
+  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(config.lease.count()));
+  m_lease_text = lease;
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
     throw std::system_error(errno, std::generic_category(), "eventfd");
   }
   m_pool = std::make_unique<WorkerPool>(
       config.concurrency, m_executor,
-      [this](Outcome&& outcome) { note_outcome(std::move(outcome)); }, state.busy);
+      [this](Outcome&& outcome) { note_outcome(std::move(outcome)); },
+      [this](ClaimedTask&& task) { note_not_started(std::move(task)); }, state.busy);
 }
 
 Producer::~Producer() {
   m_pool->shutdown();
   m_pool.reset();
+  m_lease_keeper.stop();
   ::close(m_wake_fd);
 }
 
@@ -88,24 +83,38 @@ void Producer::note_outcome(Outcome&& outcome) {
   wake();
 }
 
+void Producer::note_not_started(ClaimedTask&& task) {
+  {
+    const std::lock_guard lock(m_outcomes_mutex);
+    m_not_started.push_back(std::move(task));
+  }
+  wake();
+}
+
 Producer::Clock::time_point Producer::next_poll_time() const {
-  // Jitter keeps many idle daemons from polling in lockstep.
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(m_config.poll_interval *
-                                                                    jitter_factor());
+  // Jitter (±10 %) keeps many idle daemons from polling in lockstep.
+  return Clock::now() + to_clock_duration(m_config.poll_interval.count() * (0.9 + 0.2 * random01()));
 }
 
 void Producer::connect() {
-  m_connection.emplace(m_config.dsn, "pgtqd");
+  const db::SessionSettings settings = work_session(m_config);
+  m_connection.emplace(m_config.dsn, application_name(m_config, "claim"), settings);
   m_connection->use_prepared_statements(m_config.prepared_statements);
   m_connection->listen("pgtq_wakeup");
+  // A cancelled running task is told at once, not at its next heartbeat.
+  m_connection->listen("pgtq_cancel");
   // Outcomes are recorded on a connection of their own, so that recording a batch and
   // claiming the next tasks run at once on two server backends (flush_outcomes).
-  m_completer.emplace(m_config.dsn, "pgtqd-completer");
+  m_completer.emplace(m_config.dsn, application_name(m_config, "complete"), settings);
   m_completer->use_prepared_statements(m_config.prepared_statements);
   m_state.db_connected = true;
-  m_reconnect_delay = k_first_reconnect_delay;
+  m_reconnect_backoff.reset();
   m_maybe_more = true; // whatever was pushed while we were away
-  m_next_heartbeat = Clock::now();
+  if (m_connection->startup_options_refused() && !m_state.ready) {
+    logger()->warn("the server or pooler refused startup options: sessions run at the "
+                   "database's default isolation level; make it READ COMMITTED for pgtqd's "
+                   "role (ALTER ROLE … SET default_transaction_isolation = 'read committed')");
+  }
   if (!m_state.ready.exchange(true)) {
     logger()->info("queue \"{}\": {} workers, listening as {}", m_config.queue,
                    m_config.concurrency, m_worker_name);
@@ -116,6 +125,7 @@ void Producer::connect() {
 
 void Producer::run() {
   m_next_poll = next_poll_time();
+  m_lease_keeper.start();
   while (!m_state.finished) {
     m_state.mark_turn();
     try {
@@ -123,39 +133,68 @@ void Producer::run() {
         connect();
       }
       turn();
+      m_error_streak = 0;
     } catch (const db::PgError& error) {
-      if (!error.is_connection_error() && m_connection && m_connection->is_ok() &&
-          m_completer && m_completer->is_ok()) {
-        logger()->error("{}", error.what());
-        sleep_interruptibly(std::chrono::seconds(1)); // a persistent error must not spin
-        continue;
-      }
-      if (m_state.db_connected.exchange(false) || !m_state.ready) {
-        logger()->warn("database unavailable: {}; retrying with backoff, running tasks go on",
-                       error.what());
-      }
-      m_connection.reset();
-      m_completer.reset();
-      // A stop requested while the database is away must end the process all the same.
-      start_draining_if_asked();
-      if (m_draining && (m_in_flight.empty() || m_state.cancel_now ||
-                         Clock::now() >= m_drain_deadline)) {
-        if (!m_in_flight.empty()) {
-          logger()->error("cannot release {} unfinished task(s) without the database; they "
-                          "run again once their lease expires",
-                          m_in_flight.size());
-        }
-        m_state.finished = true;
-        break;
-      }
-      sleep_interruptibly(m_draining ? std::min(m_reconnect_delay, m_drain_deadline - Clock::now())
-                                     : m_reconnect_delay);
-      m_reconnect_delay = std::min<Clock::duration>(m_reconnect_delay * 2, k_max_reconnect_delay);
+      handle_error(error);
     } catch (const std::exception& error) {
       logger()->error("producer: {}", error.what());
-      sleep_interruptibly(std::chrono::seconds(1));
+      sleep_interruptibly(retry_delay(0, random01(), std::chrono::seconds(1)));
     }
   }
+  m_lease_keeper.stop();
+}
+
+void Producer::handle_error(const db::PgError& error) {
+  const std::string signature = error.sqlstate() + " " + error.what();
+  m_error_streak = signature == m_last_error ? m_error_streak + 1 : 1;
+  m_last_error = signature;
+  const bool sessions_ok = m_connection && m_connection->is_ok() && m_completer &&
+                           m_completer->is_ok();
+  const int repeats_allowed =
+      error.is_transient() ? k_reconnect_after_transient_repeats : k_reconnect_after_repeats;
+  if (sessions_ok && !error.is_connection_error() && !error.is_read_only() &&
+      m_error_streak < repeats_allowed) {
+    if (error.is_transient()) {
+      // A serialization failure, deadlock or lock timeout: the next try will likely pass.
+      SPDLOG_LOGGER_DEBUG(logger(), "retrying after: {}", error.what());
+      sleep_interruptibly(retry_delay(m_error_streak - 1, random01(),
+                                      std::chrono::milliseconds(10), std::chrono::seconds(1)));
+    } else {
+      logger()->error("{}", error.what());
+      // A persistent error must not spin.
+      sleep_interruptibly(retry_delay(0, random01(), std::chrono::seconds(1)));
+    }
+    return;
+  }
+  if (m_state.db_connected.exchange(false) || !m_state.ready) {
+    if (sessions_ok && !error.is_connection_error()) {
+      logger()->warn("{}; reconnecting with backoff, running tasks go on", error.what());
+    } else {
+      logger()->warn("database unavailable: {}; retrying with backoff, running tasks go on",
+                     error.what());
+    }
+  }
+  m_error_streak = 0;
+  disconnect_and_wait();
+}
+
+void Producer::disconnect_and_wait() {
+  m_connection.reset();
+  m_completer.reset();
+  // A stop requested while the database is away must end the process all the same.
+  start_draining_if_asked();
+  if (m_draining &&
+      (m_in_flight.empty() || m_state.cancel_now || Clock::now() >= m_drain_deadline)) {
+    if (!m_in_flight.empty()) {
+      logger()->error("cannot release {} unfinished task(s) without the database; they "
+                      "run again once their lease expires",
+                      m_in_flight.size());
+    }
+    m_state.finished = true;
+    return;
+  }
+  const Clock::duration delay = m_reconnect_backoff.next();
+  sleep_interruptibly(m_draining ? std::min(delay, m_drain_deadline - Clock::now()) : delay);
 }
 
 void Producer::turn() {
@@ -165,6 +204,9 @@ void Producer::turn() {
     release_unstarted();
     m_unstarted_released = true;
   }
+  // A busy loop reads the socket with every result; an idle one in wait_for_work().
+  take_notifications(false);
+  release_not_started();
 
   const bool claimed = flush_outcomes();
 
@@ -176,19 +218,27 @@ void Producer::turn() {
     return;
   }
 
-  if (now >= m_next_heartbeat) {
-    heartbeat();
-    m_next_heartbeat = now + std::chrono::duration_cast<Clock::duration>(m_config.heartbeat);
+  if (m_notified && now >= m_last_claim + k_min_wakeup_gap) {
+    m_notified = false;
+    m_maybe_more = true;
   }
-
   const int free_slots = slots() - static_cast<int>(m_in_flight.size());
   if (!claimed && wants_claim() && free_slots > 0) {
     claim(free_slots);
   }
 
-  auto until = std::min(m_next_heartbeat, m_next_poll);
+  auto until = m_next_poll;
   if (m_draining) {
     until = std::min(until, m_drain_deadline);
+  }
+  if (m_notified) {
+    until = std::min(until, m_last_claim + k_min_wakeup_gap);
+  }
+  {
+    const std::lock_guard lock(m_outcomes_mutex);
+    if (!m_outcomes.empty()) {
+      until = std::min(until, m_outcomes_not_before);
+    }
   }
   if (!m_maybe_more || free_slots <= 0 || m_draining) {
     wait_for_work(until);
@@ -196,15 +246,22 @@ void Producer::turn() {
 }
 
 db::Result Producer::run_claim(int count) {
-  return m_connection->run(db::queries::k_claim,
-                           {m_config.queue, m_task_names, std::to_string(count), m_worker_name,
-                            interval_text(m_config.lease)});
+  m_last_claim = Clock::now();
+  db::Result rows = m_connection->run(
+      db::queries::k_claim,
+      {m_config.queue, m_task_names, std::to_string(count), m_worker_name, m_lease_text});
+  SPDLOG_LOGGER_DEBUG(logger(), "claim: asked for {}, got {}", count, rows.rows());
+  return rows;
 }
 
-void Producer::claim(int count) { dispatch(run_claim(count), count); }
+void Producer::claim(int count) {
+  const auto claimed_at = Clock::now();
+  dispatch(run_claim(count), count, claimed_at);
+}
 
-void Producer::dispatch(const db::Result& rows, int requested) {
+void Producer::dispatch(const db::Result& rows, int requested, Clock::time_point claimed_at) {
   int claimed = 0;
+  const auto lease_until = claimed_at + to_clock_duration(m_config.lease.count());
   for (int row = 0; row < rows.rows(); ++row) {
     ClaimedTask task;
     task.id = rows.int64(row, 0);
@@ -213,11 +270,11 @@ void Producer::dispatch(const db::Result& rows, int requested) {
     task.args = rows.string(row, 3);
     task.attempt = static_cast<std::int32_t>(rows.int64(row, 4));
     task.max_attempts = static_cast<std::int32_t>(rows.int64(row, 5));
-    auto stop = std::make_shared<std::atomic<bool>>(false);
-    m_in_flight[task.id] = InFlight{task.claim, stop};
+    const auto attempt = m_in_flight.add(task.id, task.claim, lease_until);
     SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} claimed", task.id, task.name,
                         task.attempt, task.max_attempts);
-    m_pool->submit(std::move(task), std::move(stop));
+    // The worker shares the attempt's stop flag (aliasing: it keeps the attempt alive).
+    m_pool->submit(std::move(task), std::shared_ptr<std::atomic<bool>>(attempt, &attempt->stop));
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
@@ -228,178 +285,12 @@ void Producer::start_draining_if_asked() {
     return;
   }
   m_draining = true;
-  m_drain_deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(m_config.shutdown_grace);
+  m_drain_deadline = Clock::now() + to_clock_duration(m_config.shutdown_grace.count());
   logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
                  m_in_flight.size(), m_config.shutdown_grace.count());
 }
 
 bool Producer::wants_claim() const { return !m_draining && m_maybe_more; }
-
-bool Producer::flush_outcomes() {
-  std::vector<Outcome> batch;
-  {
-    const std::lock_guard lock(m_outcomes_mutex);
-    batch.swap(m_outcomes);
-  }
-  if (batch.empty()) {
-    return false;
-  }
-  // The workers of these outcomes are free again: claim their next tasks on the main
-  // connection while the completer records the outcomes. The two statements touch disjoint
-  // rows (running ones, queued ones), run on two backends at once, and their commits (one
-  // WAL flush each) overlap instead of queueing behind each other.
-  const int free_slots =
-      slots() - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
-  const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
-  try {
-    m_completer->send(db::queries::k_finish_many, {encode_outcomes(batch)});
-  } catch (...) {
-    keep_for_later(batch);
-    throw;
-  }
-  std::optional<db::Result> claimed;
-  std::exception_ptr claim_failure;
-  if (wanted > 0) {
-    try {
-      claimed.emplace(run_claim(wanted));
-    } catch (...) {
-      claim_failure = std::current_exception(); // after the outcomes are dealt with
-    }
-  }
-  // Claimed tasks are this daemon's whatever becomes of the outcomes: they run either way.
-  const auto run_claimed = [&] {
-    if (claimed) {
-      dispatch(*claimed, wanted);
-    }
-  };
-
-  bool recorded = false;
-  try {
-    const db::Result discarded = m_completer->receive(db::queries::k_finish_many);
-    std::vector<std::int64_t> lost;
-    for (int row = 0; row < discarded.rows(); ++row) {
-      lost.push_back(discarded.int64(row, 0));
-    }
-    settle(batch, lost);
-    recorded = true;
-  } catch (const db::PgError& error) {
-    if (error.is_connection_error()) {
-      keep_for_later(batch);
-      run_claimed();
-      throw;
-    }
-    logger()->warn("recording {} outcome(s) failed ({}); recording them one by one",
-                   batch.size(), error.what());
-  }
-  run_claimed();
-  if (!recorded) {
-    try {
-      record(batch);
-    } catch (...) {
-      keep_for_later(batch);
-      throw;
-    }
-  }
-  if (claim_failure) {
-    std::rethrow_exception(claim_failure);
-  }
-  return claimed.has_value();
-}
-
-void Producer::keep_for_later(std::vector<Outcome>& batch) {
-  // Recorded after the reconnect, ahead of newer ones; fencing makes a late record safe.
-  const std::lock_guard lock(m_outcomes_mutex);
-  m_outcomes.insert(m_outcomes.begin(), std::make_move_iterator(batch.begin()),
-                    std::make_move_iterator(batch.end()));
-}
-
-void Producer::record(const std::vector<Outcome>& batch) {
-  db::Result discarded(nullptr);
-  try {
-    discarded = m_connection->run(db::queries::k_finish_many, {encode_outcomes(batch)});
-  } catch (const db::PgError& error) {
-    if (error.is_connection_error()) {
-      throw;
-    }
-    if (batch.size() > 1) {
-      // One bad outcome must not hold the others back: record them one by one.
-      for (const Outcome& outcome : batch) {
-        record({outcome});
-      }
-      return;
-    }
-    const Outcome& refused = batch.front();
-    if (refused.status == OutcomeStatus::fail && refused.result == k_unrecordable) {
-      logger()->error("task {}: cannot record even a failure ({}); its lease will expire and "
-                      "it will be retried", refused.id, error.what());
-      m_in_flight.erase(refused.id);
-      return;
-    }
-    // The database itself refuses this outcome (say, a result jsonb cannot hold): record
-    // the attempt as failed, with the reason, instead of retrying it forever.
-    Outcome failure = refused;
-    failure.status = OutcomeStatus::fail;
-    failure.result = k_unrecordable;
-    failure.error = std::string("pgtqd could not record the outcome: ") + error.what();
-    logger()->error("task {}: {}", failure.id, failure.error);
-    record({failure});
-    return;
-  }
-
-  std::vector<std::int64_t> lost;
-  for (int row = 0; row < discarded.rows(); ++row) {
-    lost.push_back(discarded.int64(row, 0));
-  }
-  settle(batch, lost);
-}
-
-void Producer::settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost) {
-  for (const Outcome& outcome : batch) {
-    // Only this attempt: a task retried at once may already be claimed again, under a newer
-    // claim, by a claim that ran beside the recording.
-    const auto held = m_in_flight.find(outcome.id);
-    if (held != m_in_flight.end() && held->second.claim == outcome.claim) {
-      m_in_flight.erase(held);
-    }
-    if (std::find(lost.begin(), lost.end(), outcome.id) != lost.end()) {
-      ++m_state.discarded;
-      logger()->warn("task {}: outcome \"{}\" discarded: its lease was lost and the task was "
-                     "handed to another attempt",
-                     outcome.id, to_string(outcome.status));
-    } else if (outcome.status == OutcomeStatus::done) {
-      ++m_state.succeeded;
-    } else if (outcome.status != OutcomeStatus::snooze) {
-      ++m_state.failed;
-      logger()->warn("task {} failed ({}): {}", outcome.id, to_string(outcome.status),
-                     outcome.error);
-    }
-  }
-}
-
-void Producer::heartbeat() {
-  if (m_in_flight.empty()) {
-    return;
-  }
-  Fences held;
-  for (const auto& [id, flight] : m_in_flight) {
-    held.add(id, flight.claim);
-  }
-  const db::Result stop = m_connection->run(
-      db::queries::k_heartbeat,
-      {held.id_array(), held.claim_array(), interval_text(m_config.lease)});
-  for (int row = 0; row < stop.rows(); ++row) {
-    const std::string status = stop.string(row, 1);
-    if (status != "lost" && status != "cancel") {
-      continue; // renewed, or busy (row locked elsewhere: renewed at the next heartbeat)
-    }
-    const auto found = m_in_flight.find(stop.int64(row, 0));
-    if (found != m_in_flight.end() && !found->second.stop->exchange(true)) {
-      logger()->warn("task {}: lease lost or cancellation requested; asking its handler to stop",
-                     found->first);
-    }
-  }
-}
 
 void Producer::release_unstarted() {
   std::vector<ClaimedTask> unstarted = m_pool->take_unstarted();
@@ -412,17 +303,17 @@ void Producer::release_unstarted() {
   }
   // If this fails they stay in flight and go back with the unfinished ones at the end.
   m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
-  for (const std::int64_t id : back.ids) {
-    m_in_flight.erase(id);
+  for (std::size_t i = 0; i < back.ids.size(); ++i) {
+    m_in_flight.erase(back.ids[i], back.claims[i]);
   }
   logger()->info("released {} prefetched task(s) that had not started", back.ids.size());
 }
 
 void Producer::release_unfinished() {
   Fences back;
-  for (const auto& [id, flight] : m_in_flight) {
-    flight.stop->store(true);
-    back.add(id, flight.claim);
+  for (const auto& held : m_in_flight.snapshot()) {
+    held.attempt->stop.store(true);
+    back.add(held.id, held.attempt->claim);
   }
   const db::Result released =
       m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
@@ -432,18 +323,17 @@ void Producer::release_unfinished() {
 
 void Producer::wait_for_work(Clock::time_point until) {
   // Notifications may already sit in libpq's buffer, read along with a query's result.
-  for (const db::Notification& note : m_connection->take_notifications()) {
-    if (note.payload == m_config.queue) {
-      m_maybe_more = true;
-    }
+  take_notifications();
+  if (m_maybe_more && !m_draining && static_cast<int>(m_in_flight.size()) < slots()) {
+    return;
   }
-  if (m_maybe_more && !m_draining &&
-      static_cast<int>(m_in_flight.size()) < slots()) {
+  if (m_notified && Clock::now() >= m_last_claim + k_min_wakeup_gap) {
     return;
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
   pollfd fds[2] = {{m_connection->socket(), POLLIN, 0}, {m_wake_fd, POLLIN, 0}};
-  const int ready = ::poll(fds, 2, static_cast<int>(std::max<long long>(timeout.count() + 1, 0)));
+  const int ready = ::poll(
+      fds, 2, static_cast<int>(std::clamp<long long>(timeout.count() + 1, 0, 60000)));
   if (ready < 0 && errno != EINTR) {
     throw std::system_error(errno, std::generic_category(), "poll");
   }
@@ -452,11 +342,7 @@ void Producer::wait_for_work(Clock::time_point until) {
     [[maybe_unused]] const auto got = ::read(m_wake_fd, &count, sizeof count);
   }
   if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
-    for (const db::Notification& note : m_connection->take_notifications()) {
-      if (note.payload == m_config.queue) {
-        m_maybe_more = true;
-      }
-    }
+    take_notifications();
   }
   if (Clock::now() >= m_next_poll) {
     m_maybe_more = true;

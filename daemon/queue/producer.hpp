@@ -3,24 +3,29 @@
 #include "app/config.hpp"
 #include "app/daemon_state.hpp"
 #include "db/connection.hpp"
+#include "db/pg_error.hpp"
 #include "plugin/handler_registry.hpp"
+#include "queue/backoff.hpp"
+#include "queue/in_flight.hpp"
+#include "queue/lease_keeper.hpp"
 #include "queue/task.hpp"
 #include "queue/worker_pool.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace pgtq::queue {
 
 // The claim loop, on one connection: waits for work (LISTEN/NOTIFY, with polling as the
-// backstop), claims as many tasks as there are free workers, hands them to the pool,
-// records finished attempts in batches, renews leases, and on shutdown drains, then
-// releases what did not finish. Survives the database going away: it reconnects with
+// backstop), claims as many tasks as there are free workers, hands them to the pool, records
+// finished attempts in batches (on a second connection), hears cancellations (pgtq_cancel),
+// and on shutdown drains, then releases what did not finish. Leases are renewed by the
+// LeaseKeeper, on a third connection. Survives the database going away: it reconnects with
 // backoff while running tasks go on, and records their outcomes once it is back.
 class Producer {
 public:
@@ -43,31 +48,50 @@ public:
 private:
   using Clock = std::chrono::steady_clock;
 
-  struct InFlight {
-    std::int64_t claim = 0;
-    std::shared_ptr<std::atomic<bool>> stop;
-  };
+  // A wake-up notification claims at most this long after the previous claim: anyone may
+  // NOTIFY pgtq_wakeup, and a flood of them must not become a claim per notification.
+  static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
+  // How long outcomes refused for a moment (a row lock, a serialization failure) wait before
+  // they are recorded again.
+  static constexpr Clock::duration k_outcome_retry = std::chrono::milliseconds(500);
 
   void connect();
   void turn();
+  // What to do about an error of one turn: retry at once, wait, or reconnect.
+  void handle_error(const db::PgError& error);
+  void disconnect_and_wait();
   // On the first stop request: no more claims, and the grace period starts.
   void start_draining_if_asked();
   bool wants_claim() const;
   // Claims up to count tasks (pgtq.claim) and returns the rows, not yet dispatched.
   db::Result run_claim(int count);
   void claim(int count);
-  // Hands claimed rows (id, claim, task, args, attempt, max_attempts) to the pool.
-  void dispatch(const db::Result& rows, int requested);
+  // Hands claimed rows (id, claim, task, args, attempt, max_attempts) to the pool;
+  // claimed_at: when the claim was sent (the leases run from then on).
+  void dispatch(const db::Result& rows, int requested, Clock::time_point claimed_at);
+
+  // producer_outcomes.cpp
   // Records the workers' outcomes on the completer connection while claiming their
   // successors on the main one when there may be work; returns whether it claimed.
   bool flush_outcomes();
-  // Puts outcomes that could not be recorded back in front of the newer ones.
-  void keep_for_later(std::vector<Outcome>& batch);
+  // Puts outcomes that could not be recorded back in front of the newer ones; with a
+  // retry_after, they wait that long (a row lock, a serialization failure) before the next try.
+  void keep_for_later(std::vector<Outcome>& batch,
+                      std::optional<Clock::duration> retry_after = std::nullopt);
   // The slow path, outcome by outcome, for a batch the database refused.
   void record(const std::vector<Outcome>& batch);
   // Bookkeeping once outcomes are recorded; lost: those discarded by fencing.
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
-  void heartbeat();
+  void log_recorded(const Outcome& outcome, bool cancelled) const;
+
+  // producer_notifications.cpp
+  // Handles the notifications received: wake-ups for this queue, cancellations. read_socket
+  // false: only those libpq read along with earlier results (no system call).
+  void take_notifications(bool read_socket = true);
+  void cancel_requested(std::int64_t id);
+  // Releases the tasks that were cancelled or lost before a worker started them.
+  void release_not_started();
+
   void release_unfinished();
   // Prefetched tasks no worker has started: back to the queue at once on shutdown.
   void release_unstarted();
@@ -76,6 +100,7 @@ private:
   void wait_for_work(Clock::time_point until);
   void sleep_interruptibly(Clock::duration duration);
   void note_outcome(Outcome&& outcome); // from worker threads
+  void note_not_started(ClaimedTask&& task); // from worker threads
   Clock::time_point next_poll_time() const;
 
   const app::Config& m_config;
@@ -83,19 +108,27 @@ private:
   TaskExecutor m_executor;
   std::string m_task_names; // array literal of the names this daemon handles
   std::string m_worker_name;
-  std::optional<db::Connection> m_connection; // LISTEN, claims, heartbeats, releases
+  std::string m_lease_text; // the lease as an interval literal
+  std::optional<db::Connection> m_connection; // LISTEN, claims, releases
   std::optional<db::Connection> m_completer;  // records outcomes beside the claims
-  std::map<std::int64_t, InFlight> m_in_flight;
+  InFlightTasks m_in_flight;
   std::mutex m_outcomes_mutex;
-  std::vector<Outcome> m_outcomes;
+  std::vector<Outcome> m_outcomes;           // guarded by m_outcomes_mutex
+  std::vector<ClaimedTask> m_not_started;    // guarded by m_outcomes_mutex
+  Clock::time_point m_outcomes_not_before;   // kept outcomes wait for this
   int m_wake_fd = -1;
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
+  bool m_notified = false;  // a wake-up arrived; it may claim once k_min_wakeup_gap passed
+  Clock::time_point m_last_claim;
   bool m_draining = false;
   bool m_unstarted_released = false; // prefetched tasks given back once draining
   Clock::time_point m_drain_deadline;
   Clock::time_point m_next_poll;
-  Clock::time_point m_next_heartbeat;
-  Clock::duration m_reconnect_delay;
+  RetryBackoff m_reconnect_backoff;
+  // The same error, turn after turn, means this session cannot work: reconnect.
+  std::string m_last_error;
+  int m_error_streak = 0;
+  LeaseKeeper m_lease_keeper;
   std::unique_ptr<WorkerPool> m_pool; // last: its threads use everything above
 };
 

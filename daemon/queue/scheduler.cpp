@@ -2,6 +2,8 @@
 
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
+#include "queue/backoff.hpp"
+#include "queue/sessions.hpp"
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
@@ -10,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <random>
 #include <system_error>
 
 namespace pgtq::queue {
@@ -26,7 +27,12 @@ constexpr int k_tick_batch = 10000;
 
 } // namespace
 
-Scheduler::Scheduler(const app::Config& config) : m_config(config) {
+Scheduler::Scheduler(const app::Config& config)
+    : m_config(config),
+      // Anyone may NOTIFY pgtq_scheduled: notifications may bring a tick forward, but not
+      // more often than this.
+      m_min_notified_gap(std::max<Clock::duration>(
+          to_clock_duration(config.scheduler_interval.count() / 10), std::chrono::milliseconds(50))) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
     throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -52,39 +58,58 @@ void Scheduler::stop() {
 }
 
 void Scheduler::run() {
-  auto retry_delay = std::chrono::milliseconds(250);
-  bool healthy = true;
+  RetryBackoff backoff;
   while (!m_stopping) {
     try {
       if (!m_connection) {
-        m_connection.emplace(m_config.dsn, "pgtqd-scheduler");
+        m_connection.emplace(m_config.dsn, application_name(m_config, "schedule"),
+                             scheduler_session(m_config));
         m_connection->use_prepared_statements(m_config.prepared_statements);
         m_connection->listen("pgtq_scheduled");
-        if (!healthy) {
+        if (backoff.failures() > 0) {
           logger()->info("scheduler reconnected");
         }
-        healthy = true;
-        retry_delay = std::chrono::milliseconds(250);
       }
-      wait_until(tick());
+      const auto next = tick();
+      backoff.reset();
+      wait_until(next);
     } catch (const std::exception& error) {
-      if (healthy) {
-        logger()->warn("scheduler: {}; retrying with backoff", error.what());
-      }
-      healthy = false;
+      // Every failure is logged: a scheduler that does not tick rescues nothing. A new
+      // session (the old one may be read-only, or broken) after a jittered backoff.
+      const auto delay = backoff.next();
+      logger()->error("scheduler tick failed: {}; next try in {:.1f} s", error.what(),
+                      std::chrono::duration<double>(delay).count());
       m_connection.reset();
-      wait_until(Clock::now() + retry_delay);
-      retry_delay = std::min(retry_delay * 2, std::chrono::milliseconds(30000));
+      wait_until(Clock::now() + delay);
     }
   }
 }
 
 Scheduler::Clock::time_point Scheduler::tick() {
   const std::string batch = std::to_string(k_tick_batch);
-  const db::Result result = m_connection->run(db::queries::k_tick, {batch});
+  m_last_tick = Clock::now();
+  db::Result result(nullptr);
+  try {
+    result = m_connection->run(db::queries::k_tick, {batch});
+  } catch (const db::PgError& error) {
+    // 22008: the next due time is 'infinity' or too far ahead for an interval. The tick
+    // rolled back with it; tick without the due time, so that one row cannot stop the
+    // promotion and rescue of every other.
+    if (error.sqlstate() != "22008") {
+      throw;
+    }
+    if (!m_due_out_of_range) {
+      logger()->warn("the next scheduled task's due time is out of range ({}); ticking every "
+                     "scheduler-interval", error.what());
+      m_due_out_of_range = true;
+    }
+    result = m_connection->run(db::queries::k_tick_without_due, {batch});
+  }
   const auto promoted = result.int64(0, 0);
   const auto rescued = result.int64(0, 1);
   const auto failed = result.int64(0, 2);
+  SPDLOG_LOGGER_DEBUG(logger(), "tick: {} promoted, {} rescued, {} failed", promoted, rescued,
+                      failed);
   if (promoted > 0) {
     SPDLOG_LOGGER_DEBUG(logger(), "{} scheduled task(s) due, queued", promoted);
   }
@@ -93,22 +118,21 @@ Scheduler::Clock::time_point Scheduler::tick() {
                    "failed", rescued + failed, failed);
   }
   // Jitter keeps the schedulers of many daemons from ticking in lockstep.
-  thread_local std::mt19937 generator{std::random_device{}()};
-  const double jitter = std::uniform_real_distribution<double>(0.9, 1.1)(generator);
-  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 m_config.scheduler_interval * jitter);
+  auto next = Clock::now() +
+              to_clock_duration(m_config.scheduler_interval.count() * (0.9 + 0.2 * random01()));
   if (promoted + rescued + failed >= k_tick_batch) {
     return Clock::now(); // a backlog: go on at once
   }
-  if (!result.is_null(0, 3)) {
-    double due_in = std::max(0.0, result.text(0, 3).empty() ? 0.0 : std::stod(result.string(0, 3)));
+  if (!result.is_null(0, 3) && !result.text(0, 3).empty()) {
+    // strtod, not stod: "Infinity" or a huge value must not throw; clamped below.
+    double due_in = std::strtod(result.string(0, 3).c_str(), nullptr);
     if (due_in <= 0 && promoted == 0) {
       // Due, yet this tick promoted nothing: another daemon's scheduler holds the tick lock
       // (or the row is locked). Look again shortly rather than spin on the database.
       due_in = m_config.scheduler_interval.count() / 10;
     }
-    next = std::min(next, Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                             std::chrono::duration<double>(due_in)));
+    // Clamped: a task due centuries ahead overflows a nanosecond clock.
+    next = std::min(next, Clock::now() + to_clock_duration(due_in));
   }
   return next;
 }
@@ -117,7 +141,7 @@ void Scheduler::wait_until(Clock::time_point deadline) {
   // Notifications read along with the tick's result already sit in libpq's buffer, where
   // poll() cannot see them.
   if (m_connection && !m_connection->take_notifications().empty()) {
-    return;
+    deadline = std::min(deadline, m_last_tick + m_min_notified_gap);
   }
   while (!m_stopping) {
     const auto left =
@@ -126,14 +150,13 @@ void Scheduler::wait_until(Clock::time_point deadline) {
       return;
     }
     pollfd fds[2] = {{m_wake_fd, POLLIN, 0}, {m_connection ? m_connection->socket() : -1, POLLIN, 0}};
-    const int ready = ::poll(fds, m_connection ? 2 : 1, static_cast<int>(left + 1));
-    if (ready < 0 && errno != EINTR) {
-      throw std::system_error(errno, std::generic_category(), "poll");
-    }
+    // A failed poll (EINTR) only ends this round of the wait early.
+    ::poll(fds, m_connection ? 2 : 1, static_cast<int>(std::min<long long>(left + 1, 60000)));
     if (m_connection && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-      // A delayed task was pushed: tick now, so that its due time is seen.
+      // A delayed task was pushed: tick soon, so that its due time is seen; many
+      // notifications in a row make one tick, not one each.
       if (!m_connection->take_notifications().empty()) {
-        return;
+        deadline = std::min(deadline, m_last_tick + m_min_notified_gap);
       }
     }
   }

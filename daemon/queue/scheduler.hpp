@@ -13,7 +13,7 @@
 namespace pgtq::queue {
 
 // The scheduler thread: on its own connection, runs pgtq.tick() every scheduler-interval
-// (and right when the next delayed task is due, or when a delayed task is pushed): due
+// (and right when the next delayed task is due, or soon after a delayed task is pushed): due
 // scheduled tasks become queued, tasks whose lease expired are rescued. Any number of
 // daemons may run one; pgtq.tick() lets one of them work at a time.
 class Scheduler {
@@ -35,6 +35,9 @@ private:
   void wait_until(Clock::time_point deadline);
 
   const app::Config& m_config;
+  const Clock::duration m_min_notified_gap;
+  Clock::time_point m_last_tick;
+  bool m_due_out_of_range = false; // warned once
   std::optional<db::Connection> m_connection;
   std::atomic<bool> m_stopping{false};
   int m_wake_fd = -1;

@@ -27,6 +27,11 @@ struct Outcome {
   std::string result = "null"; // JSON text, for done
   std::string error;           // for retry and fail
   double retry_in_s = 0;       // for retry and snooze
+  // About the attempt, for the log line once it is recorded.
+  std::string name;
+  std::int32_t attempt = 0;
+  std::int32_t max_attempts = 0;
+  double duration_s = 0; // how long the handler ran
 };
 
 const char* to_string(OutcomeStatus status);

@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 namespace pgtq::queue {
 namespace {
 
@@ -35,6 +37,17 @@ Outcome failed(const ClaimedTask& task, OutcomeStatus status, std::string error,
 const ClaimedTask* current_task() noexcept { return t_current_task; }
 
 Outcome TaskExecutor::run(const ClaimedTask& task, const std::atomic<bool>& stop) const {
+  const auto started = std::chrono::steady_clock::now();
+  Outcome outcome = call_handler(task, stop);
+  outcome.name = task.name;
+  outcome.attempt = task.attempt;
+  outcome.max_attempts = task.max_attempts;
+  outcome.duration_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return outcome;
+}
+
+Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bool>& stop) const {
   const plugin::Handler* handler = m_registry.find(task.name);
   if (handler == nullptr) {
     // claim() only hands out names this daemon registered, so this is a bug, not bad input.

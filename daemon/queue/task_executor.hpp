@@ -17,6 +17,8 @@ public:
   Outcome run(const ClaimedTask& task, const std::atomic<bool>& stop) const;
 
 private:
+  Outcome call_handler(const ClaimedTask& task, const std::atomic<bool>& stop) const;
+
   const plugin::HandlerRegistry& m_registry;
 };
 

@@ -1,10 +1,13 @@
 #include "queue/worker_pool.hpp"
 
+#include <algorithm>
+
 namespace pgtq::queue {
 
 WorkerPool::WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome,
-                       std::atomic<int>& running)
-    : m_executor(executor), m_on_outcome(std::move(on_outcome)), m_running(running) {
+                       TaskSink on_not_started, std::atomic<int>& running)
+    : m_executor(executor), m_on_outcome(std::move(on_outcome)),
+      m_on_not_started(std::move(on_not_started)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
   for (int i = 0; i < threads; ++i) {
     m_threads.emplace_back([this] { work(); });
@@ -34,10 +37,15 @@ void WorkerPool::work() {
       job = std::move(m_jobs.front());
       m_jobs.pop_front();
     }
-    ++m_running;
-    Outcome outcome = m_executor.run(job.task, *job.stop);
-    --m_running;
-    m_on_outcome(std::move(outcome));
+    if (job.stop->load()) {
+      // Cancelled, or its lease lost, while it waited: never started, so given back.
+      m_on_not_started(std::move(job.task));
+    } else {
+      ++m_running;
+      Outcome outcome = m_executor.run(job.task, *job.stop);
+      --m_running;
+      m_on_outcome(std::move(outcome));
+    }
     {
       const std::lock_guard lock(m_mutex);
       --m_busy;
@@ -55,6 +63,23 @@ std::vector<ClaimedTask> WorkerPool::take_unstarted() {
   m_busy -= static_cast<int>(m_jobs.size());
   m_jobs.clear();
   return tasks;
+}
+
+std::optional<ClaimedTask> WorkerPool::take_unstarted(std::int64_t id) {
+  std::optional<ClaimedTask> taken;
+  {
+    const std::lock_guard lock(m_mutex);
+    const auto found = std::find_if(m_jobs.begin(), m_jobs.end(),
+                                    [id](const Job& job) { return job.task.id == id; });
+    if (found == m_jobs.end()) {
+      return taken;
+    }
+    taken = std::move(found->task);
+    m_jobs.erase(found);
+    --m_busy;
+  }
+  m_idle.notify_all();
+  return taken;
 }
 
 bool WorkerPool::wait_idle_until(std::chrono::steady_clock::time_point deadline) {

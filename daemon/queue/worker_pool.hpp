@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,10 +21,13 @@ namespace pgtq::queue {
 class WorkerPool {
 public:
   using OutcomeSink = std::function<void(Outcome&&)>;
+  using TaskSink = std::function<void(ClaimedTask&&)>;
 
-  // running counts the handlers running right now (for the status line).
+  // running counts the handlers running right now (for the status line). A task whose stop
+  // flag is already up when a worker takes it (cancelled or its lease lost while it waited as
+  // a prefetched task) is not run: it goes to on_not_started, to be released.
   WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome,
-             std::atomic<int>& running);
+             TaskSink on_not_started, std::atomic<int>& running);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -38,6 +42,8 @@ public:
 
   // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown).
   std::vector<ClaimedTask> take_unstarted();
+  // The same for one task, if it has not started yet.
+  std::optional<ClaimedTask> take_unstarted(std::int64_t id);
 
   // Waits until no task runs or the deadline passes; returns whether the pool is idle.
   bool wait_idle_until(std::chrono::steady_clock::time_point deadline);
@@ -56,6 +62,7 @@ private:
 
   const TaskExecutor& m_executor;
   OutcomeSink m_on_outcome;
+  TaskSink m_on_not_started;
   std::mutex m_mutex;
   std::condition_variable m_wakeup;
   std::condition_variable m_idle;

@@ -1,0 +1,78 @@
+#include "queue/in_flight.hpp"
+
+namespace pgtq::queue {
+
+std::shared_ptr<Attempt> InFlightTasks::add(std::int64_t id, std::int64_t claim,
+                                            Clock::time_point lease_until) {
+  auto attempt = std::make_shared<Attempt>(claim);
+  const std::lock_guard lock(m_mutex);
+  m_tasks[id] = Entry{attempt, lease_until};
+  return attempt;
+}
+
+std::shared_ptr<Attempt> InFlightTasks::find(std::int64_t id) const {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_tasks.find(id);
+  return found == m_tasks.end() ? nullptr : found->second.attempt;
+}
+
+void InFlightTasks::erase(std::int64_t id, std::int64_t claim) {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_tasks.find(id);
+  if (found != m_tasks.end() && found->second.attempt->claim == claim) {
+    m_tasks.erase(found);
+  }
+}
+
+void InFlightTasks::clear() {
+  const std::lock_guard lock(m_mutex);
+  m_tasks.clear();
+}
+
+std::size_t InFlightTasks::size() const {
+  const std::lock_guard lock(m_mutex);
+  return m_tasks.size();
+}
+
+std::vector<InFlightTasks::Held> InFlightTasks::snapshot() const {
+  std::vector<Held> held;
+  const std::lock_guard lock(m_mutex);
+  held.reserve(m_tasks.size());
+  for (const auto& [id, entry] : m_tasks) {
+    held.push_back({id, entry.attempt});
+  }
+  return held;
+}
+
+void InFlightTasks::renewed(std::int64_t id, std::int64_t claim, Clock::time_point lease_until) {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_tasks.find(id);
+  if (found != m_tasks.end() && found->second.attempt->claim == claim &&
+      lease_until > found->second.lease_until) {
+    found->second.lease_until = lease_until;
+  }
+}
+
+std::vector<std::int64_t> InFlightTasks::stop_expired(Clock::time_point now) {
+  std::vector<std::int64_t> stopped;
+  const std::lock_guard lock(m_mutex);
+  for (const auto& [id, entry] : m_tasks) {
+    if (now >= entry.lease_until && !entry.attempt->stop.exchange(true)) {
+      stopped.push_back(id);
+    }
+  }
+  return stopped;
+}
+
+std::optional<InFlightTasks::Clock::time_point> InFlightTasks::next_expiry() const {
+  std::optional<Clock::time_point> next;
+  const std::lock_guard lock(m_mutex);
+  for (const auto& [id, entry] : m_tasks) {
+    if (!entry.attempt->stop.load() && (!next || entry.lease_until < *next)) {
+      next = entry.lease_until;
+    }
+  }
+  return next;
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace pgtq::queue {
+
+// One claimed attempt this daemon holds, from the claim until its outcome is recorded (or
+// it is released). Shared by the claim loop, the lease keeper and the worker running it.
+struct Attempt {
+  explicit Attempt(std::int64_t token) : claim(token) {}
+
+  const std::int64_t claim;
+  std::atomic<bool> stop{false};      // the handler sees it through should_stop()
+  std::atomic<bool> cancelled{false}; // the stop was a cancellation (pgtq.cancel)
+};
+
+// The attempts in flight, keyed by task id, with the time until which each lease is known to
+// hold (the claim's or the last renewal's send time plus the lease). Thread-safe.
+class InFlightTasks {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  std::shared_ptr<Attempt> add(std::int64_t id, std::int64_t claim, Clock::time_point lease_until);
+  std::shared_ptr<Attempt> find(std::int64_t id) const;
+  // Removes the task if it is still held under this claim (a task retried at once may already
+  // be claimed again under a newer one).
+  void erase(std::int64_t id, std::int64_t claim);
+  void clear();
+  std::size_t size() const;
+  bool empty() const { return size() == 0; }
+
+  struct Held {
+    std::int64_t id;
+    std::shared_ptr<Attempt> attempt;
+  };
+  std::vector<Held> snapshot() const;
+
+  // The database renewed this lease (a renewal sent at some time, plus the lease).
+  void renewed(std::int64_t id, std::int64_t claim, Clock::time_point lease_until);
+  // Raises the stop flag of every attempt whose lease passed without a renewal, without
+  // waiting for the database to say so; returns the ids stopped by this call.
+  std::vector<std::int64_t> stop_expired(Clock::time_point now);
+  // When the next lease runs out, if any is held and not stopped yet.
+  std::optional<Clock::time_point> next_expiry() const;
+
+private:
+  struct Entry {
+    std::shared_ptr<Attempt> attempt;
+    Clock::time_point lease_until;
+  };
+
+  mutable std::mutex m_mutex;
+  std::map<std::int64_t, Entry> m_tasks;
+};
+
+} // namespace pgtq::queue

@@ -1,0 +1,162 @@
+#include "queue/lease_keeper.hpp"
+
+#include "db/pg_error.hpp"
+#include "db/queries.hpp"
+#include "queue/backoff.hpp"
+#include "queue/sessions.hpp"
+
+#include <pgtq/client/pg_array.hpp>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <system_error>
+
+namespace pgtq::queue {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("queue");
+  return found ? found : spdlog::default_logger();
+}
+
+} // namespace
+
+LeaseKeeper::LeaseKeeper(const app::Config& config, InFlightTasks& in_flight)
+    : m_config(config), m_in_flight(in_flight) {
+  m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m_wake_fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+}
+
+LeaseKeeper::~LeaseKeeper() {
+  stop();
+  ::close(m_wake_fd);
+}
+
+void LeaseKeeper::start() {
+  m_thread = std::thread([this] { run(); });
+}
+
+void LeaseKeeper::stop() {
+  m_stopping = true;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto written = ::write(m_wake_fd, &one, sizeof one);
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+}
+
+void LeaseKeeper::run() {
+  const auto interval = to_clock_duration(m_config.heartbeat.count());
+  RetryBackoff backoff(std::chrono::milliseconds(250),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(interval));
+  bool healthy = true;
+  auto next_beat = Clock::now();
+  while (!m_stopping) {
+    stop_expired();
+    if (Clock::now() >= next_beat) {
+      try {
+        if (!m_connection) {
+          m_connection.emplace(m_config.dsn, application_name(m_config, "lease"),
+                               lease_session(m_config));
+          m_connection->use_prepared_statements(m_config.prepared_statements);
+        }
+        renew();
+        if (!healthy) {
+          logger()->info("lease renewals work again");
+        }
+        healthy = true;
+        backoff.reset();
+        next_beat = Clock::now() + interval;
+      } catch (const std::exception& error) {
+        // Whatever it was (connection lost, read-only session, a timeout), a new session is
+        // the cure that cannot hurt; retried sooner than the next heartbeat, with jitter.
+        if (healthy) {
+          logger()->warn("cannot renew leases: {}; retrying, and stopping any task whose "
+                         "lease runs out meanwhile", error.what());
+        }
+        healthy = false;
+        m_connection.reset();
+        next_beat = Clock::now() + std::min<Clock::duration>(backoff.next(), interval);
+      }
+    }
+    auto until = next_beat;
+    if (const auto expiry = m_in_flight.next_expiry()) {
+      until = std::min(until, *expiry);
+    }
+    wait_until(until);
+  }
+}
+
+void LeaseKeeper::renew() {
+  const auto held = m_in_flight.snapshot();
+  if (held.empty()) {
+    return;
+  }
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> claims;
+  for (const auto& task : held) {
+    ids.push_back(task.id);
+    claims.push_back(task.attempt->claim);
+  }
+  char lease[64];
+  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(m_config.lease.count()));
+  const auto sent = Clock::now();
+  const db::Result rows = m_connection->run(
+      db::queries::k_heartbeat, {pgtq::detail::pg_integer_array(ids),
+                                 pgtq::detail::pg_integer_array(claims), std::string(lease)});
+  const auto lease_until = sent + to_clock_duration(m_config.lease.count());
+  for (int row = 0; row < rows.rows(); ++row) {
+    const std::int64_t id = rows.int64(row, 0);
+    const std::string status = rows.string(row, 1);
+    const auto attempt = m_in_flight.find(id);
+    if (!attempt) {
+      continue; // finished meanwhile
+    }
+    if (status == "renewed" || status == "cancel") {
+      m_in_flight.renewed(id, attempt->claim, lease_until);
+    }
+    if (status == "cancel") {
+      attempt->cancelled = true;
+      if (!attempt->stop.exchange(true)) {
+        logger()->info("task {}: cancellation requested; asking its handler to stop", id);
+      }
+    } else if (status == "lost") {
+      if (!attempt->stop.exchange(true)) {
+        logger()->warn("task {}: lease lost (the task was rescued or finished elsewhere); "
+                       "asking its handler to stop", id);
+      }
+    } else if (status == "busy") {
+      SPDLOG_LOGGER_DEBUG(logger(), "task {}: row locked by another session; lease not "
+                                    "renewed this time", id);
+    }
+  }
+}
+
+void LeaseKeeper::stop_expired() {
+  for (const std::int64_t id : m_in_flight.stop_expired(Clock::now())) {
+    logger()->warn("task {}: its lease ran out before it could be renewed; asking its handler "
+                   "to stop, since another daemon may run it now", id);
+  }
+}
+
+void LeaseKeeper::wait_until(Clock::time_point deadline) {
+  while (!m_stopping) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) {
+      return;
+    }
+    pollfd fd{m_wake_fd, POLLIN, 0};
+    // A failed poll (EINTR) only ends this wait early.
+    ::poll(&fd, 1, static_cast<int>(std::min<long long>(left + 1, 60000)));
+  }
+}
+
+} // namespace pgtq::queue

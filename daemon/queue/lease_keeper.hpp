@@ -1,0 +1,49 @@
+#pragma once
+
+#include "app/config.hpp"
+#include "db/connection.hpp"
+#include "queue/in_flight.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+namespace pgtq::queue {
+
+// Renews the leases of the tasks in flight, every heartbeat, on a connection and a thread of
+// its own: neither a slow claim or outcome nor a row lock held by another session can make a
+// lease run out, and a renewal that waits cannot hold up claims and outcomes either.
+//
+// What the database answers per task (pgtq.heartbeat): renewed, busy (row locked by another
+// session: skipped this time, renewed at the next heartbeat), lost or cancel (the handler is
+// asked to stop). And without the database: a lease that could not be renewed before it ran
+// out (database unreachable, row busy for a whole lease) stops its handler at that moment,
+// since another daemon may claim the task from then on.
+class LeaseKeeper {
+public:
+  LeaseKeeper(const app::Config& config, InFlightTasks& in_flight);
+  ~LeaseKeeper();
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  void start();
+  void stop();
+
+private:
+  using Clock = std::chrono::steady_clock;
+
+  void run();
+  void renew();
+  void stop_expired();
+  void wait_until(Clock::time_point deadline);
+
+  const app::Config& m_config;
+  InFlightTasks& m_in_flight;
+  std::optional<db::Connection> m_connection;
+  std::atomic<bool> m_stopping{false};
+  int m_wake_fd = -1;
+  std::thread m_thread;
+};
+
+} // namespace pgtq::queue

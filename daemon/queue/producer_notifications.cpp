@@ -1,0 +1,98 @@
+// Producer: what arrives on the LISTEN connection (wake-ups, cancellations), and giving back
+// the tasks stopped before they started.
+#include "queue/producer.hpp"
+
+#include "db/queries.hpp"
+
+#include <pgtq/client/pg_array.hpp>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+namespace pgtq::queue {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("queue");
+  return found ? found : spdlog::default_logger();
+}
+
+// A task id as pgtq.cancel() sends it: decimal digits only, positive, fits a bigint. Anyone
+// with CONNECT may NOTIFY this channel, so anything else is ignored.
+std::optional<std::int64_t> task_id_of(const std::string& payload) {
+  if (payload.empty() || payload.size() > 19) {
+    return std::nullopt;
+  }
+  std::int64_t id = 0;
+  const auto [end, error] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
+  if (error != std::errc() || end != payload.data() + payload.size() || id <= 0) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+} // namespace
+
+void Producer::take_notifications(bool read_socket) {
+  for (const db::Notification& note : m_connection->take_notifications(read_socket)) {
+    if (note.channel == "pgtq_wakeup") {
+      // Coalesced: turn() claims once k_min_wakeup_gap after the previous claim at most.
+      if (note.payload == m_config.queue) {
+        m_notified = true;
+      }
+    } else if (note.channel == "pgtq_cancel") {
+      if (const auto id = task_id_of(note.payload)) {
+        cancel_requested(*id);
+      }
+    }
+  }
+}
+
+void Producer::cancel_requested(std::int64_t id) {
+  const auto attempt = m_in_flight.find(id);
+  if (!attempt) {
+    return; // another daemon's task, or one that ended meanwhile
+  }
+  attempt->cancelled = true;
+  if (!attempt->stop.exchange(true)) {
+    logger()->info("task {}: cancellation requested; asking its handler to stop", id);
+  }
+  // Prefetched and not started: give it back now (pgtq.release ends it cancelled).
+  if (auto task = m_pool->take_unstarted(id)) {
+    note_not_started(std::move(*task));
+  }
+}
+
+void Producer::release_not_started() {
+  std::vector<ClaimedTask> tasks;
+  {
+    const std::lock_guard lock(m_outcomes_mutex);
+    tasks.swap(m_not_started);
+  }
+  if (tasks.empty()) {
+    return;
+  }
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> claims;
+  for (const ClaimedTask& task : tasks) {
+    ids.push_back(task.id);
+    claims.push_back(task.claim);
+  }
+  try {
+    m_connection->run(db::queries::k_release, {pgtq::detail::pg_integer_array(ids),
+                                               pgtq::detail::pg_integer_array(claims)});
+  } catch (...) {
+    const std::lock_guard lock(m_outcomes_mutex);
+    m_not_started.insert(m_not_started.end(), tasks.begin(), tasks.end());
+    throw;
+  }
+  for (const ClaimedTask& task : tasks) {
+    const auto attempt = m_in_flight.find(task.id);
+    const bool cancelled = attempt && attempt->claim == task.claim && attempt->cancelled.load();
+    m_in_flight.erase(task.id, task.claim);
+    logger()->info("task {} ({}) {} before it started; not run", task.id, task.name,
+                   cancelled ? "cancelled" : "lost its lease");
+  }
+}
+
+} // namespace pgtq::queue
