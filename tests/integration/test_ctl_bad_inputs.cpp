@@ -60,7 +60,7 @@ TEST_CASE("pgtqctl refuses every bad argument with a message naming it and chang
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
   const std::int64_t last = push(pg, "q", "t", 1);
-  push(pg, "q", "later", "[]", {.delay = std::chrono::hours(1)});
+  push(pg, "q", "later", json("[]"), {.delay = std::chrono::hours(1)});
   const std::vector<ClaimedTask> claimed = pop(pg, "q", {"t"}, 1, "w");
   REQUIRE(claimed.size() == 1);
   REQUIRE(complete(pg, claimed[0], "1")); // history that a bad prune would delete

@@ -280,7 +280,7 @@ TEST_CASE("without any pgtqd, pop still gets delayed tasks, retries and tasks wh
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
   // Nobody calls pgtq.tick() here: pop does the scheduler's work itself.
-  const std::int64_t id = push(pg, "q", "t", "[]", {.delay = 1s, .max_attempts = 5});
+  const std::int64_t id = push(pg, "q", "t", json("[]"), {.delay = 1s, .max_attempts = 5});
   CHECK(pop(pg, "q", {"t"}, 1, "w").empty());
   std::vector<ClaimedTask> got;
   const auto pop_eventually = [&] {
@@ -313,7 +313,7 @@ TEST_CASE("pop and its outcomes run read committed in a database whose default i
   db::Connection conn = database.connect();
   REQUIRE(test::scalar(conn, "SHOW default_transaction_isolation") == "serializable");
   constexpr int k_tasks = 400;
-  std::vector<TaskSpec> tasks(k_tasks, TaskSpec{"t", "[]"});
+  std::vector<TaskSpec> tasks(k_tasks, TaskSpec{"t", json("[]")});
   REQUIRE(push_many(conn.native(), "q", tasks).size() == k_tasks);
 
   std::atomic<int> errors{0};

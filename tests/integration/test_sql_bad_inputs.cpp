@@ -315,7 +315,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
 
   // Something in every state, and a running task whose real id and claim the cases quote.
   push(pg, "q", "waiting", 1);
-  push(pg, "q", "later", "[2]", {.delay = std::chrono::hours(1)});
+  push(pg, "q", "later", json("[2]"), {.delay = std::chrono::hours(1)});
   push(pg, "q", "t", 3);
   const std::vector<ClaimedTask> running = pop(pg, "q", {"t"}, 1, "w");
   REQUIRE(running.size() == 1);

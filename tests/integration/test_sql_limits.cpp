@@ -71,7 +71,7 @@ TEST_CASE("counters at their limits do not stop the queue") {
   test::TestDatabase database;
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
-  const std::int64_t id = push(pg, "q", "t", "[1]");
+  const std::int64_t id = push(pg, "q", "t", json("[1]"));
   query(conn, "UPDATE pgtq.live_tasks SET claims = 9223372036854775806, attempts = 2147483646, "
               "max_attempts = 1000");
 
@@ -104,7 +104,7 @@ TEST_CASE("a task's errors keep the last 100 attempts and each error at most 64 
   test::TestDatabase database;
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
-  const std::int64_t id = push(pg, "q", "t", "[]", {.max_attempts = 1000});
+  const std::int64_t id = push(pg, "q", "t", json("[]"), {.max_attempts = 1000});
   query(conn, "UPDATE pgtq.live_tasks SET errors = (SELECT jsonb_agg(jsonb_build_object("
               "'error', 'old ' || i)) FROM generate_series(1, 150) i)");
 
@@ -133,7 +133,7 @@ TEST_CASE("extreme retry delays are clamped in finish_many and refused by fail a
   PGconn* pg = conn.native();
 
   const auto retry_in = [&](const std::string& value) {
-    const std::int64_t id = push(pg, "q", "t", "[]", {.max_attempts = 10});
+    const std::int64_t id = push(pg, "q", "t", json("[]"), {.max_attempts = 10});
     const ClaimedTask task = pop_one(pg, "t");
     query(conn, "SELECT * FROM pgtq.finish_many(('[{\"id\":' || $1 || ',\"claim\":' || $2 || "
                 "',\"status\":\"retry\",\"error\":\"e\",\"retry_in\":' || $3 || '}]')::jsonb)",
@@ -167,8 +167,8 @@ TEST_CASE("args and results nested 100 deep are accepted, deeper ones refused") 
   PGconn* pg = conn.native();
   const auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
 
-  CHECK_NOTHROW(push(pg, "q", "t", nested(100)));
-  CHECK_THROWS_WITH(push(pg, "q", "t", nested(101)), doctest::Contains("more than 100 deep"));
+  CHECK_NOTHROW(push(pg, "q", "t", json(nested(100))));
+  CHECK_THROWS_WITH(push(pg, "q", "t", json(nested(101))), doctest::Contains("more than 100 deep"));
   const ClaimedTask task = pop_one(pg, "t");
   CHECK(task.args_json.size() == 200);
   CHECK_THROWS_WITH(complete(pg, task, nested(101)), doctest::Contains("result nests"));

@@ -29,11 +29,11 @@ TEST_CASE("a caller's now(), clock_timestamp() and jsonb_typeof are not pgtq's")
   query(conn, "SET search_path = mine, pg_catalog, public");
 
   // A time far ahead would make the delayed task due, and every value look like an array.
-  const std::int64_t later = push(pg, "q", "t", "[1]", {.delay = 1h});
+  const std::int64_t later = push(pg, "q", "t", json("[1]"), {.delay = 1h});
   CHECK(field(conn, later, "state") == "scheduled");
   CHECK(field(conn, later, "run_at BETWEEN pg_catalog.now() + interval '59 minutes' "
                            "AND pg_catalog.now() + interval '61 minutes'") == "true");
-  CHECK_THROWS_WITH(push(pg, "q", "t", "5"), doctest::Contains("must be a JSON array or object"));
+  CHECK_THROWS_WITH(push(pg, "q", "t", json("5")), doctest::Contains("must be a JSON array or object"));
   CHECK_THROWS_WITH(conn.run_script("SELECT pgtq.push_many('q', '5')"),
                     doctest::Contains("tasks must be a JSON array"));
 
@@ -42,7 +42,7 @@ TEST_CASE("a caller's now(), clock_timestamp() and jsonb_typeof are not pgtq's")
   CHECK(tick.string(0, 1) == "t");
   CHECK(field(conn, later, "state") == "scheduled");
 
-  const std::int64_t now = push(pg, "q", "t", "[2]");
+  const std::int64_t now = push(pg, "q", "t", json("[2]"));
   const std::vector<ClaimedTask> claimed = pop(pg, "q", {"t"}, 10, "w", 30s);
   REQUIRE(claimed.size() == 1);
   CHECK(claimed[0].id == now);
