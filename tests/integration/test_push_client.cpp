@@ -1,5 +1,6 @@
 // Pushing through pgtq.push directly and through client.hpp, with and without options.
 #include "pgtq/client.hpp"
+#include "support/daemon_process.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
@@ -117,4 +118,32 @@ TEST_CASE("options: delay schedules, priority and max_attempts are stored") {
     CHECK(field(conn, id, "max_attempts") == "1000");
     CHECK(field(conn, id, "state") == "queued");
   }
+}
+
+TEST_CASE("pushed numbers beyond double and unknown object keys reach C++ handlers in pgtqd") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  // jsonb keeps 1e-400 and 1e400 exactly, and writes them out as 0.000…1 and 1000…0: the
+  // first crashed pgtqd's args parser, the second was "not valid JSON" to every handler.
+  const std::int64_t tiny = push(pg, "default", "mean", json(R"({"values": [1e-400]})"));
+  const std::int64_t huge = push(pg, "default", "add_numbers", json("[1e400, 1]"));
+  // A field the handler does not know yet is ignored.
+  const std::int64_t newer = push(pg, "default", "greet", json(R"({"name": "Ada", "locale": "en"})"));
+  const std::string tiny_id = std::to_string(tiny);
+  const std::string huge_id = std::to_string(huge);
+  const std::string newer_id = std::to_string(newer);
+
+  test::DaemonProcess daemon({.dsn = database.dsn()});
+  REQUIRE_MESSAGE(test::reaches(conn, tiny_id, "failed"), daemon.log());
+  REQUIRE_MESSAGE(test::reaches(conn, huge_id, "failed"), daemon.log());
+  REQUIRE_MESSAGE(test::reaches(conn, newer_id, "succeeded"), daemon.log());
+  CHECK(field(conn, tiny, "attempts") == "1");
+  CHECK(field(conn, tiny, "last_error") ==
+        R"(mean: argument 1 ("values") at [0]: number 0.00000000000000000000000000000000000000... )"
+        "is too small for double (it would become 0)");
+  CHECK(field(conn, huge, "last_error") ==
+        "add_numbers: argument 1: number 1000000000000000000000000000000000000000... is out of "
+        "range for int64_t [-9223372036854775808, 9223372036854775807]");
+  CHECK(field(conn, newer, "result") == R"("Hello, Ada!")");
 }

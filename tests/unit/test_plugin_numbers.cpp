@@ -271,6 +271,17 @@ TEST_CASE("pgtq::Args::json() holds numbers beyond double as infinity or zero") 
         "=[true,true,true,true,true]");
 }
 
+TEST_CASE("hundreds of decimals, as jsonb writes 1e-400, do not crash the args parser") {
+  // RapidJSON 1.1's full-precision conversion reads out of bounds on such a number; pgtqd
+  // crashed on every attempt of a task whose args held one.
+  const std::string args = "[" + k_jsonb_1e_minus_400 + ", 0." + std::string(5000, '1') + "]";
+  CHECK(outcome([](pgtq::Args a) { return a.text().size(); }, args) ==
+        "=" + std::to_string(args.size()));
+  CHECK(outcome([](double, double b) { return b; }, args) ==
+        expected<double>("small", k_jsonb_1e_minus_400, "double"));
+  CHECK(outcome([](const pgtq::Json&, double b) { return b; }, args) == "=0.1111111111111111");
+}
+
 TEST_CASE("numbers in strings, keys and malformed args are left to the JSON parser") {
   // Digits inside strings are not numbers, even escaped quotes around them.
   CHECK(outcome([](const std::string& s) { return s; }, R"(["1e400 \"2e400\" 3"])") ==

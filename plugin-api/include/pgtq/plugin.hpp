@@ -27,7 +27,8 @@
 // An optional first parameter pgtq::Context& gives the task id, attempt, name, should_stop(),
 // logging and set_retry_delay().
 // Numbers never change silently on their way in; what does not fit is a permanent error naming
-// the argument (e.g. `h: argument 1 ("n"): number 1e400 is out of range for double`):
+// the argument (e.g. `h: argument 1 ("n"): number 1e400 is out of range for double`; args
+// pass through jsonb, which writes 1e400 as 1 and 400 zeros, so messages show that form):
 //   integers   the exact value, in any notation (2, 2.0, 2e0); not 2.5, not out of the type's
 //              range (3e9 for int32_t, 18446744073709551616 for int64_t or uint64_t);
 //   float, double  the nearest value, as any JSON reader gives; not beyond the type's range
@@ -44,8 +45,9 @@
 // Outcomes: returning -> PGTQ_DONE; throw pgtq::Retry{"why"} or pgtq::Retry{"why", seconds}
 // -> PGTQ_RETRY; pgtq::PermanentError{"why"} or args that do not fit the parameters ->
 // PGTQ_FAIL; pgtq::Snooze{seconds} -> PGTQ_SNOOZE; any other exception -> PGTQ_RETRY with
-// its message. Delays (Retry, Snooze, Context::set_retry_delay, backoff) are clamped to
-// [0, pgtq::k_max_delay_s], 100 years; NaN and negative delays mean at once. No exception
+// its message. The delays of Retry, Snooze and Context::set_retry_delay are clamped to
+// [0, pgtq::k_max_delay_s], 100 years (NaN and negative mean at once); backoff() lowers base
+// and cap above it to it and refuses NaN. No exception
 // leaves the plugin: init, handle, destroy and fini are all guarded. Handlers may run on
 // several threads at once and are called through a const reference, so a lambda cannot be
 // `mutable`; guard shared state yourself.
