@@ -7,8 +7,10 @@
  * A plugin is a shared object that exports exactly one symbol, pgtq_plugin_entry(). pgtqd
  * dlopen()s it, calls pgtq_plugin_entry(), checks magic and ABI version, then calls
  * init() with a table of host functions, through which the plugin registers its
- * handlers by name. pgtqd refuses (and logs) a plugin built for another major ABI and
- * goes on with its other plugins.
+ * handlers by name. A plugin that cannot be loaded (another major ABI, no entry point, a
+ * failing init(), a refused or duplicate handler name) stops pgtqd at start-up with exit 78
+ * naming the file, unless the operator set plugin-load-errors = skip: then it is logged and
+ * left out, whole (none of its handlers run).
  *
  * Compatibility rules:
  *  - PGTQ_ABI_MAJOR changes only for incompatible changes; pgtqd refuses a mismatch.
@@ -112,7 +114,8 @@ typedef struct pgtq_host_api {
   void (*log)(pgtq_host* host, int level, const char* msg, size_t len);
 
   /* Registers a handler (only during init). The struct and its name are COPIED.
-   * Returns 0, or -1 when refused (bad or duplicate name: the reason is logged). */
+   * Returns 0, or -1 when refused (bad or duplicate name: the reason is logged, and the
+   * plugin is refused as a whole once init() returns). */
   int (*register_handler)(pgtq_host* host, const pgtq_handler* handler);
 
   /* The task's args: JSON text (an array or an object), BORROWED, valid during handle().
@@ -158,7 +161,8 @@ typedef struct pgtq_plugin_info {
    * this struct's name) in pgtqd's plugin-config-dir, as it is (BORROWED, NUL-terminated;
    * empty when there is none); its format is the plugin's to choose. Registers handlers; returns 0, or non-zero to refuse to
    * load: pgtqd logs it, calls destroy() of every handler it had registered, does not call
-   * fini(), unloads it and goes on without it. */
+   * fini() and unloads it; then it stops (exit 78) or, with plugin-load-errors = skip, goes
+   * on without it. */
   int (*init)(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len);
 
   /* Called once before unloading, after every handler's destroy (may be NULL). */
