@@ -57,7 +57,8 @@ std::vector<std::int64_t> InFlightTasks::stop_expired(Clock::time_point now) {
   std::vector<std::int64_t> stopped;
   const std::lock_guard lock(m_mutex);
   for (const auto& [id, entry] : m_tasks) {
-    if (now >= entry.lease_until && !entry.attempt->stop.exchange(true)) {
+    if (now >= entry.lease_until && !entry.attempt->finished.load() &&
+        !entry.attempt->stop.exchange(true)) {
       stopped.push_back(id);
     }
   }
@@ -68,7 +69,8 @@ std::optional<InFlightTasks::Clock::time_point> InFlightTasks::next_expiry() con
   std::optional<Clock::time_point> next;
   const std::lock_guard lock(m_mutex);
   for (const auto& [id, entry] : m_tasks) {
-    if (!entry.attempt->stop.load() && (!next || entry.lease_until < *next)) {
+    if (!entry.attempt->stop.load() && !entry.attempt->finished.load() &&
+        (!next || entry.lease_until < *next)) {
       next = entry.lease_until;
     }
   }

@@ -19,6 +19,7 @@ struct Attempt {
   const std::int64_t claim;
   std::atomic<bool> stop{false};      // the handler sees it through should_stop()
   std::atomic<bool> cancelled{false}; // the stop was a cancellation (pgtq.cancel)
+  std::atomic<bool> finished{false};  // the handler returned; the outcome waits to be recorded
 };
 
 // The attempts in flight, keyed by task id, with the time until which each lease is known to
@@ -40,12 +41,13 @@ public:
     std::int64_t id;
     std::shared_ptr<Attempt> attempt;
   };
+  // In id order.
   std::vector<Held> snapshot() const;
 
   // The database renewed this lease (a renewal sent at some time, plus the lease).
   void renewed(std::int64_t id, std::int64_t claim, Clock::time_point lease_until);
-  // Raises the stop flag of every attempt whose lease passed without a renewal, without
-  // waiting for the database to say so; returns the ids stopped by this call.
+  // Raises the stop flag of every running attempt whose lease passed without a renewal,
+  // without waiting for the database to say so; returns the ids stopped by this call.
   std::vector<std::int64_t> stop_expired(Clock::time_point now);
   // When the next lease runs out, if any is held and not stopped yet.
   std::optional<Clock::time_point> next_expiry() const;

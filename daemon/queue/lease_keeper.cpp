@@ -115,10 +115,16 @@ void LeaseKeeper::renew() {
   for (int row = 0; row < rows.rows(); ++row) {
     const std::int64_t id = rows.int64(row, 0);
     const std::string status = rows.string(row, 1);
-    const auto attempt = m_in_flight.find(id);
-    if (!attempt) {
-      continue; // finished meanwhile
+    // The attempt asked about, not whatever holds the id now: a task retried at once may
+    // have been claimed again meanwhile, and "lost" about the old claim is not about it.
+    // The snapshot is in id order.
+    const auto asked = std::lower_bound(
+        held.begin(), held.end(), id,
+        [](const InFlightTasks::Held& task, std::int64_t key) { return task.id < key; });
+    if (asked == held.end() || asked->id != id) {
+      continue;
     }
+    const auto& attempt = asked->attempt;
     if (status == "renewed" || status == "cancel") {
       m_in_flight.renewed(id, attempt->claim, lease_until);
     }

@@ -76,6 +76,10 @@ void Producer::wake() {
 }
 
 void Producer::note_outcome(Outcome&& outcome) {
+  if (const auto attempt = m_in_flight.find(outcome.id);
+      attempt && attempt->claim == outcome.claim) {
+    attempt->finished = true; // nothing left to stop while its outcome waits
+  }
   {
     const std::lock_guard lock(m_outcomes_mutex);
     m_outcomes.push_back(std::move(outcome));
