@@ -68,7 +68,9 @@ BENCH="$BUILD_DIR/bench/pgtq-bench"
 PGTQD="$BUILD_DIR/daemon/pgtqd"
 # pgtqd loads every plugin in its directory: only noop (the example) and stamp here.
 PLUGINS="$BUILD_DIR/bench/plugins"
-ln -sf "$BUILD_DIR/plugins/noop.so" "$PLUGINS/noop.so"
+# A copy, not a symlink: pgtqd refuses symlinks that lead out of its plugin directory.
+rm -f "$PLUGINS/noop.so"
+cp "$BUILD_DIR/plugins/noop.so" "$PLUGINS/noop.so"
 
 mkdir -p "$OUT"
 RAW="$OUT/raw.jsonl"
