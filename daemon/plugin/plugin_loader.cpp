@@ -109,14 +109,24 @@ std::string PluginLoader::load(const PluginDirectory& dir, const std::string& fi
   } catch (const PluginFileError& error) {
     return error.what();
   }
+  const std::string path = fd_path(copy.get());
+  // dlopen() finds an object already loaded under the same name and returns it instead of
+  // loading this file. Every copy stays open (m_refused_copies for the refused ones, which
+  // dlclose() may leave mapped), so no later copy reuses a descriptor number and its path.
+  if (void* already = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD); already != nullptr) {
+    dlclose(already);
+    return "cannot load: " + path + " already names a loaded object";
+  }
   // RTLD_LOCAL: plugins cannot see each other's symbols; RTLD_NOW: missing symbols fail
   // here, not in the middle of a task.
-  void* handle = dlopen(fd_path(copy.get()).c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
+    m_refused_copies.push_back(std::move(copy));
     return std::string("cannot load: ") + dlerror();
   }
   auto refuse = [&](const std::string& why) {
     dlclose(handle);
+    m_refused_copies.push_back(std::move(copy));
     return why;
   };
 

@@ -67,6 +67,7 @@ private:
   std::string m_config_dir;
   LoadPolicy m_policy;
   std::vector<Loaded> m_loaded;
+  std::vector<UniqueFd> m_refused_copies; // kept open: see load()
 };
 
 } // namespace pgtq::plugin

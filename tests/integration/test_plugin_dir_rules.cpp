@@ -115,6 +115,20 @@ TEST_CASE("a plugin that cannot be loaded stops pgtqd with exit 78 naming the fi
   }
 }
 
+TEST_CASE("a refused plugin that stays mapped is not found again in place of the next file") {
+  TestDatabase database;
+  PluginDir dir;
+  dir.add(broken("nodelete", "nodelete"), "a_nodelete.so"); // refused first, by name order
+  dir.add(example("math"));
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .plugin_dirs = {dir.path()},
+                        .extra_args = {"--plugin-load-errors", "skip"}});
+  REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+  CHECK_MESSAGE(contains(daemon.log(), "plugin \"a_nodelete.so\": init() returned 1"), daemon.log());
+  CHECK_MESSAGE(contains(daemon.log(), "loaded plugin \"math\""), daemon.log());
+  CHECK_FALSE_MESSAGE(contains(daemon.log(), "plugin \"math.so\": init() returned 1"), daemon.log());
+}
+
 TEST_CASE("a FIFO named x.so neither hangs pgtqd nor is loaded") {
   TestDatabase database;
   db::Connection connection = database.connect();
