@@ -222,7 +222,7 @@ void Producer::turn() {
     return;
   }
 
-  if (m_notified && now >= m_last_claim + k_min_wakeup_gap) {
+  if (m_notified && now >= m_last_empty_claim + k_min_wakeup_gap) {
     m_notified = false;
     m_maybe_more = true;
   }
@@ -236,7 +236,7 @@ void Producer::turn() {
     until = std::min(until, m_drain_deadline);
   }
   if (m_notified) {
-    until = std::min(until, m_last_claim + k_min_wakeup_gap);
+    until = std::min(until, m_last_empty_claim + k_min_wakeup_gap);
   }
   {
     const std::lock_guard lock(m_outcomes_mutex);
@@ -250,10 +250,12 @@ void Producer::turn() {
 }
 
 db::Result Producer::run_claim(int count) {
-  m_last_claim = Clock::now();
   db::Result rows = m_connection->run(
       db::queries::k_claim,
       {m_config.queue, m_task_names, std::to_string(count), m_worker_name, m_lease_text});
+  if (rows.rows() == 0) {
+    m_last_empty_claim = Clock::now();
+  }
   SPDLOG_LOGGER_DEBUG(logger(), "claim: asked for {}, got {}", count, rows.rows());
   return rows;
 }
@@ -331,7 +333,7 @@ void Producer::wait_for_work(Clock::time_point until) {
   if (m_maybe_more && !m_draining && static_cast<int>(m_in_flight.size()) < slots()) {
     return;
   }
-  if (m_notified && Clock::now() >= m_last_claim + k_min_wakeup_gap) {
+  if (m_notified && Clock::now() >= m_last_empty_claim + k_min_wakeup_gap) {
     return;
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());

@@ -48,8 +48,9 @@ public:
 private:
   using Clock = std::chrono::steady_clock;
 
-  // A wake-up notification claims at most this long after the previous claim: anyone may
-  // NOTIFY pgtq_wakeup, and a flood of them must not become a claim per notification.
+  // A wake-up notification claims at most this long after a claim that found nothing: anyone
+  // may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per notification.
+  // A claim that found tasks sets no gap, so real pushes are picked up at once.
   static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
   // How long outcomes refused for a moment (a row lock, a serialization failure) wait before
   // they are recorded again.
@@ -119,7 +120,7 @@ private:
   int m_wake_fd = -1;
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
   bool m_notified = false;  // a wake-up arrived; it may claim once k_min_wakeup_gap passed
-  Clock::time_point m_last_claim;
+  Clock::time_point m_last_empty_claim; // see k_min_wakeup_gap
   bool m_draining = false;
   bool m_unstarted_released = false; // prefetched tasks given back once draining
   Clock::time_point m_drain_deadline;

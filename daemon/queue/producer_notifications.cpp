@@ -36,7 +36,7 @@ std::optional<std::int64_t> task_id_of(const std::string& payload) {
 void Producer::take_notifications(bool read_socket) {
   for (const db::Notification& note : m_connection->take_notifications(read_socket)) {
     if (note.channel == "pgtq_wakeup") {
-      // Coalesced: turn() claims once k_min_wakeup_gap after the previous claim at most.
+      // Coalesced: after a claim that found nothing, turn() waits k_min_wakeup_gap.
       if (note.payload == m_config.queue) {
         m_notified = true;
       }
