@@ -222,13 +222,19 @@ void Producer::turn() {
     return;
   }
 
+  bool woken = false; // this turn claims because of a notification
   if (m_notified && now >= m_last_empty_claim + k_min_wakeup_gap) {
     m_notified = false;
     m_maybe_more = true;
+    woken = true;
   }
   const int free_slots = slots() - static_cast<int>(m_in_flight.size());
   if (!claimed && wants_claim() && free_slots > 0) {
+    const std::size_t held = m_in_flight.size();
     claim(free_slots);
+    if (woken && m_in_flight.size() == held) {
+      m_last_empty_claim = Clock::now(); // a wake-up for nothing: hold the next ones back
+    }
   }
 
   auto until = m_next_poll;
@@ -253,9 +259,7 @@ db::Result Producer::run_claim(int count) {
   db::Result rows = m_connection->run(
       db::queries::k_claim,
       {m_config.queue, m_task_names, std::to_string(count), m_worker_name, m_lease_text});
-  if (rows.rows() == 0) {
-    m_last_empty_claim = Clock::now();
-  }
+
   SPDLOG_LOGGER_DEBUG(logger(), "claim: asked for {}, got {}", count, rows.rows());
   return rows;
 }

@@ -48,9 +48,9 @@ public:
 private:
   using Clock = std::chrono::steady_clock;
 
-  // A wake-up notification claims at most this long after a claim that found nothing: anyone
-  // may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per notification.
-  // A claim that found tasks sets no gap, so real pushes are picked up at once.
+  // A wake-up notification claims at most this long after a wake-up whose claim found
+  // nothing: anyone may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per
+  // notification. Other claims set no gap, so real pushes are picked up at once.
   static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
   // How long outcomes refused for a moment (a row lock, a serialization failure) wait before
   // they are recorded again.
