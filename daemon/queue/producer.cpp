@@ -233,7 +233,9 @@ void Producer::turn() {
 
   auto until = m_next_poll;
   if (m_draining) {
-    until = std::min(until, m_drain_deadline);
+    // After the grace period, finished outcomes still get a moment to be recorded.
+    until = std::min(until, now < m_drain_deadline ? m_drain_deadline
+                                                   : m_drain_deadline + k_outcome_drain_extra);
   }
   if (m_notified) {
     until = std::min(until, m_last_claim + k_min_wakeup_gap);
@@ -314,15 +316,45 @@ void Producer::release_unstarted() {
 }
 
 void Producer::release_unfinished() {
+  // Attempts whose handler returned are not released: their outcomes (held back by a retry
+  // delay, or handed over since the last flush) are recorded first. Releasing one would
+  // requeue a task that already ran, and fencing would then discard its outcome.
+  std::exception_ptr flush_failure;
+  if (!m_unfinished_released) {
+    m_unfinished_released = true;
+    const std::lock_guard lock(m_outcomes_mutex);
+    m_outcomes_not_before = Clock::now(); // the grace period is over: no more waiting
+  }
+  try {
+    flush_outcomes();
+  } catch (...) {
+    flush_failure = std::current_exception(); // the unfinished ones go back all the same
+  }
   Fences back;
   for (const auto& held : m_in_flight.snapshot()) {
+    if (held.attempt->finished.load()) {
+      continue;
+    }
     held.attempt->stop.store(true);
     back.add(held.id, held.attempt->claim);
   }
-  const db::Result released =
-      m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
-  logger()->warn("released {} unfinished task(s) back to the queue", released.text(0, 0));
-  m_in_flight.clear();
+  if (!back.ids.empty()) {
+    const db::Result released =
+        m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
+    for (std::size_t i = 0; i < back.ids.size(); ++i) {
+      m_in_flight.erase(back.ids[i], back.claims[i]);
+    }
+    logger()->warn("released {} unfinished task(s) back to the queue", released.text(0, 0));
+  }
+  if (flush_failure) {
+    std::rethrow_exception(flush_failure);
+  }
+  if (!m_in_flight.empty() &&
+      (m_state.cancel_now || Clock::now() >= m_drain_deadline + k_outcome_drain_extra)) {
+    logger()->error("{} finished task(s) whose outcomes could not be recorded; they run again "
+                    "once their leases expire", m_in_flight.size());
+    m_in_flight.clear();
+  }
 }
 
 void Producer::wait_for_work(Clock::time_point until) {

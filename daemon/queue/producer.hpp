@@ -54,6 +54,9 @@ private:
   // How long outcomes refused for a moment (a row lock, a serialization failure) wait before
   // they are recorded again.
   static constexpr Clock::duration k_outcome_retry = std::chrono::milliseconds(500);
+  // After the grace period, how long finished attempts' outcomes may still take to be
+  // recorded before pgtqd gives up on them (their tasks then run again).
+  static constexpr Clock::duration k_outcome_drain_extra = std::chrono::seconds(5);
 
   void connect();
   void turn();
@@ -92,6 +95,7 @@ private:
   // Releases the tasks that were cancelled or lost before a worker started them.
   void release_not_started();
 
+  // At the end of the grace period: records what finished, releases what did not.
   void release_unfinished();
   // Prefetched tasks no worker has started: back to the queue at once on shutdown.
   void release_unstarted();
@@ -122,6 +126,7 @@ private:
   Clock::time_point m_last_claim;
   bool m_draining = false;
   bool m_unstarted_released = false; // prefetched tasks given back once draining
+  bool m_unfinished_released = false; // the grace period ran out
   Clock::time_point m_drain_deadline;
   Clock::time_point m_next_poll;
   RetryBackoff m_reconnect_backoff;
