@@ -193,6 +193,10 @@ void Producer::disconnect_and_wait() {
       logger()->error("cannot release {} unfinished task(s) without the database; they "
                       "run again once their lease expires",
                       m_in_flight.size());
+      // Their handlers are asked to stop (App gives them a moment before it exits).
+      for (const auto& held : m_in_flight.snapshot()) {
+        held.attempt->stop.store(true);
+      }
     }
     m_state.finished = true;
     return;
@@ -204,10 +208,6 @@ void Producer::disconnect_and_wait() {
 void Producer::turn() {
   const auto now = Clock::now();
   start_draining_if_asked();
-  if (m_draining && !m_unstarted_released) {
-    release_unstarted();
-    m_unstarted_released = true;
-  }
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
   take_notifications(false);
   release_not_started();
@@ -294,25 +294,22 @@ void Producer::start_draining_if_asked() {
   m_drain_deadline = Clock::now() + to_clock_duration(m_config.shutdown_grace.count());
   logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
                  m_in_flight.size(), m_config.shutdown_grace.count());
+  take_back_unstarted();
 }
 
 bool Producer::wants_claim() const { return !m_draining && m_maybe_more; }
 
-void Producer::release_unstarted() {
+void Producer::take_back_unstarted() {
+  // Out of the pool at once, whether or not the database is there: no worker may start them
+  // during the drain. They stay in flight until release_not_started() gives them back, and
+  // it keeps them for the next turn if that fails.
   std::vector<ClaimedTask> unstarted = m_pool->take_unstarted();
   if (unstarted.empty()) {
     return;
   }
-  Fences back;
-  for (const ClaimedTask& task : unstarted) {
-    back.add(task.id, task.claim);
-  }
-  // If this fails they stay in flight and go back with the unfinished ones at the end.
-  m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
-  for (std::size_t i = 0; i < back.ids.size(); ++i) {
-    m_in_flight.erase(back.ids[i], back.claims[i]);
-  }
-  logger()->info("released {} prefetched task(s) that had not started", back.ids.size());
+  const std::lock_guard lock(m_outcomes_mutex);
+  m_not_started.insert(m_not_started.end(), std::make_move_iterator(unstarted.begin()),
+                       std::make_move_iterator(unstarted.end()));
 }
 
 void Producer::release_unfinished() {

@@ -97,8 +97,9 @@ private:
 
   // At the end of the grace period: records what finished, releases what did not.
   void release_unfinished();
-  // Prefetched tasks no worker has started: back to the queue at once on shutdown.
-  void release_unstarted();
+  // Prefetched tasks no worker has started, taken out of the pool when draining starts;
+  // release_not_started() gives them back to the queue.
+  void take_back_unstarted();
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_config.prefetch; }
   void wait_for_work(Clock::time_point until);
@@ -125,7 +126,6 @@ private:
   bool m_notified = false;  // a wake-up arrived; it may claim once k_min_wakeup_gap passed
   Clock::time_point m_last_claim;
   bool m_draining = false;
-  bool m_unstarted_released = false; // prefetched tasks given back once draining
   bool m_unfinished_released = false; // the grace period ran out
   Clock::time_point m_drain_deadline;
   Clock::time_point m_next_poll;
