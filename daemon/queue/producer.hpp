@@ -81,7 +81,8 @@ private:
   // retry_after, they wait that long (a row lock, a serialization failure) before the next try.
   void keep_for_later(std::vector<Outcome>& batch,
                       std::optional<Clock::duration> retry_after = std::nullopt);
-  // The slow path, outcome by outcome, for a batch the database refused.
+  // The slow path, outcome by outcome, for a batch the database refused. On a connection
+  // error it keeps the outcomes it did not record for later, and rethrows.
   void record(const std::vector<Outcome>& batch);
   // Bookkeeping once outcomes are recorded; lost: those discarded by fencing.
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
