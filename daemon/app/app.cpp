@@ -113,9 +113,7 @@ int App::run() {
     scheduler.start();
   }
 
-  // A healthy claim loop turns at least once per heartbeat or poll (+10 % jitter).
-  const auto longest_wait = std::chrono::duration_cast<Clock::duration>(
-      std::min(m_config.heartbeat, m_config.poll_interval * 1.1));
+  const auto longest_wait = claim_loop_longest_wait(m_config.poll_interval);
   std::optional<WatchdogPacer> watchdog;
   if (const auto interval = notifier.watchdog_interval()) {
     watchdog.emplace(std::chrono::duration_cast<Clock::duration>(*interval), longest_wait);

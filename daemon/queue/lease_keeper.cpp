@@ -41,6 +41,7 @@ LeaseKeeper::~LeaseKeeper() {
 
 void LeaseKeeper::start() {
   m_thread = std::thread([this] { run(); });
+  m_expiry_thread = std::thread([this] { watch_expiry(); });
 }
 
 void LeaseKeeper::stop() {
@@ -49,6 +50,9 @@ void LeaseKeeper::stop() {
   [[maybe_unused]] const auto written = ::write(m_wake_fd, &one, sizeof one);
   if (m_thread.joinable()) {
     m_thread.join();
+  }
+  if (m_expiry_thread.joinable()) {
+    m_expiry_thread.join();
   }
 }
 
@@ -59,7 +63,6 @@ void LeaseKeeper::run() {
   bool healthy = true;
   auto next_beat = Clock::now();
   while (!m_stopping) {
-    stop_expired();
     if (Clock::now() >= next_beat) {
       try {
         if (!m_connection) {
@@ -86,7 +89,18 @@ void LeaseKeeper::run() {
         next_beat = Clock::now() + std::min<Clock::duration>(backoff.next(), interval);
       }
     }
-    auto until = next_beat;
+    wait_until(next_beat);
+  }
+}
+
+void LeaseKeeper::watch_expiry() {
+  // Never touches libpq: the renewing thread may be blocked in it (a connect, a renewal
+  // waiting on a partitioned network) long after a lease ran out.
+  while (!m_stopping) {
+    stop_expired();
+    // At most a second, so that a task claimed meanwhile is watched long before its lease
+    // (at least a second) can run out.
+    auto until = Clock::now() + std::chrono::seconds(1);
     if (const auto expiry = m_in_flight.next_expiry()) {
       until = std::min(until, *expiry);
     }

@@ -19,7 +19,8 @@ namespace pgtq::queue {
 // session: skipped this time, renewed at the next heartbeat), lost or cancel (the handler is
 // asked to stop). And without the database: a lease that could not be renewed before it ran
 // out (database unreachable, row busy for a whole lease) stops its handler at that moment,
-// since another daemon may claim the task from then on.
+// since another daemon may claim the task from then on. That is watched by a second thread
+// that never calls libpq, so that a renewal blocked on the network cannot delay it.
 class LeaseKeeper {
 public:
   LeaseKeeper(const app::Config& config, InFlightTasks& in_flight);
@@ -36,6 +37,7 @@ private:
   void run();
   void renew();
   void stop_expired();
+  void watch_expiry(); // the expiry thread
   void wait_until(Clock::time_point deadline);
 
   const app::Config& m_config;
@@ -43,7 +45,8 @@ private:
   std::optional<db::Connection> m_connection;
   std::atomic<bool> m_stopping{false};
   int m_wake_fd = -1;
-  std::thread m_thread;
+  std::thread m_thread;        // renews, on m_connection
+  std::thread m_expiry_thread; // stops handlers whose lease ran out; no database
 };
 
 } // namespace pgtq::queue

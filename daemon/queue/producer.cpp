@@ -193,6 +193,10 @@ void Producer::disconnect_and_wait() {
       logger()->error("cannot release {} unfinished task(s) without the database; they "
                       "run again once their lease expires",
                       m_in_flight.size());
+      // Their handlers are asked to stop (App gives them a moment before it exits).
+      for (const auto& held : m_in_flight.snapshot()) {
+        held.attempt->stop.store(true);
+      }
     }
     m_state.finished = true;
     return;
@@ -204,10 +208,6 @@ void Producer::disconnect_and_wait() {
 void Producer::turn() {
   const auto now = Clock::now();
   start_draining_if_asked();
-  if (m_draining && !m_unstarted_released) {
-    release_unstarted();
-    m_unstarted_released = true;
-  }
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
   take_notifications(false);
   release_not_started();
@@ -239,7 +239,9 @@ void Producer::turn() {
 
   auto until = m_next_poll;
   if (m_draining) {
-    until = std::min(until, m_drain_deadline);
+    // After the grace period, finished outcomes still get a moment to be recorded.
+    until = std::min(until, now < m_drain_deadline ? m_drain_deadline
+                                                   : m_drain_deadline + k_outcome_drain_extra);
   }
   if (m_notified) {
     until = std::min(until, m_last_empty_claim + k_min_wakeup_gap);
@@ -298,37 +300,64 @@ void Producer::start_draining_if_asked() {
   m_drain_deadline = Clock::now() + to_clock_duration(m_config.shutdown_grace.count());
   logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
                  m_in_flight.size(), m_config.shutdown_grace.count());
+  take_back_unstarted();
 }
 
 bool Producer::wants_claim() const { return !m_draining && m_maybe_more; }
 
-void Producer::release_unstarted() {
+void Producer::take_back_unstarted() {
+  // Out of the pool at once, whether or not the database is there: no worker may start them
+  // during the drain. They stay in flight until release_not_started() gives them back, and
+  // it keeps them for the next turn if that fails.
   std::vector<ClaimedTask> unstarted = m_pool->take_unstarted();
   if (unstarted.empty()) {
     return;
   }
-  Fences back;
-  for (const ClaimedTask& task : unstarted) {
-    back.add(task.id, task.claim);
-  }
-  // If this fails they stay in flight and go back with the unfinished ones at the end.
-  m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
-  for (std::size_t i = 0; i < back.ids.size(); ++i) {
-    m_in_flight.erase(back.ids[i], back.claims[i]);
-  }
-  logger()->info("released {} prefetched task(s) that had not started", back.ids.size());
+  const std::lock_guard lock(m_outcomes_mutex);
+  m_not_started.insert(m_not_started.end(), std::make_move_iterator(unstarted.begin()),
+                       std::make_move_iterator(unstarted.end()));
 }
 
 void Producer::release_unfinished() {
+  // Attempts whose handler returned are not released: their outcomes (held back by a retry
+  // delay, or handed over since the last flush) are recorded first. Releasing one would
+  // requeue a task that already ran, and fencing would then discard its outcome.
+  std::exception_ptr flush_failure;
+  if (!m_unfinished_released) {
+    m_unfinished_released = true;
+    const std::lock_guard lock(m_outcomes_mutex);
+    m_outcomes_not_before = Clock::now(); // the grace period is over: no more waiting
+  }
+  try {
+    flush_outcomes();
+  } catch (...) {
+    flush_failure = std::current_exception(); // the unfinished ones go back all the same
+  }
   Fences back;
   for (const auto& held : m_in_flight.snapshot()) {
+    if (held.attempt->finished.load()) {
+      continue;
+    }
     held.attempt->stop.store(true);
     back.add(held.id, held.attempt->claim);
   }
-  const db::Result released =
-      m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
-  logger()->warn("released {} unfinished task(s) back to the queue", released.text(0, 0));
-  m_in_flight.clear();
+  if (!back.ids.empty()) {
+    const db::Result released =
+        m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
+    for (std::size_t i = 0; i < back.ids.size(); ++i) {
+      m_in_flight.erase(back.ids[i], back.claims[i]);
+    }
+    logger()->warn("released {} unfinished task(s) back to the queue", released.text(0, 0));
+  }
+  if (flush_failure) {
+    std::rethrow_exception(flush_failure);
+  }
+  if (!m_in_flight.empty() &&
+      (m_state.cancel_now || Clock::now() >= m_drain_deadline + k_outcome_drain_extra)) {
+    logger()->error("{} finished task(s) whose outcomes could not be recorded; they run again "
+                    "once their leases expire", m_in_flight.size());
+    m_in_flight.clear();
+  }
 }
 
 void Producer::wait_for_work(Clock::time_point until) {

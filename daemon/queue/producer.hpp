@@ -55,6 +55,9 @@ private:
   // How long outcomes refused for a moment (a row lock, a serialization failure) wait before
   // they are recorded again.
   static constexpr Clock::duration k_outcome_retry = std::chrono::milliseconds(500);
+  // After the grace period, how long finished attempts' outcomes may still take to be
+  // recorded before pgtqd gives up on them (their tasks then run again).
+  static constexpr Clock::duration k_outcome_drain_extra = std::chrono::seconds(5);
 
   void connect();
   void turn();
@@ -79,7 +82,8 @@ private:
   // retry_after, they wait that long (a row lock, a serialization failure) before the next try.
   void keep_for_later(std::vector<Outcome>& batch,
                       std::optional<Clock::duration> retry_after = std::nullopt);
-  // The slow path, outcome by outcome, for a batch the database refused.
+  // The slow path, outcome by outcome, for a batch the database refused. On a connection
+  // error it keeps the outcomes it did not record for later, and rethrows.
   void record(const std::vector<Outcome>& batch);
   // Bookkeeping once outcomes are recorded; lost: those discarded by fencing.
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
@@ -93,9 +97,11 @@ private:
   // Releases the tasks that were cancelled or lost before a worker started them.
   void release_not_started();
 
+  // At the end of the grace period: records what finished, releases what did not.
   void release_unfinished();
-  // Prefetched tasks no worker has started: back to the queue at once on shutdown.
-  void release_unstarted();
+  // Prefetched tasks no worker has started, taken out of the pool when draining starts;
+  // release_not_started() gives them back to the queue.
+  void take_back_unstarted();
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_config.prefetch; }
   void wait_for_work(Clock::time_point until);
@@ -122,7 +128,7 @@ private:
   bool m_notified = false;  // a wake-up arrived; it may claim once k_min_wakeup_gap passed
   Clock::time_point m_last_empty_claim; // see k_min_wakeup_gap
   bool m_draining = false;
-  bool m_unstarted_released = false; // prefetched tasks given back once draining
+  bool m_unfinished_released = false; // the grace period ran out
   Clock::time_point m_drain_deadline;
   Clock::time_point m_next_poll;
   RetryBackoff m_reconnect_backoff;

@@ -86,12 +86,20 @@ void Producer::release_not_started() {
     m_not_started.insert(m_not_started.end(), tasks.begin(), tasks.end());
     throw;
   }
+  int prefetched = 0;
   for (const ClaimedTask& task : tasks) {
     const auto attempt = m_in_flight.find(task.id);
     const bool cancelled = attempt && attempt->claim == task.claim && attempt->cancelled.load();
     m_in_flight.erase(task.id, task.claim);
+    if (!cancelled && m_draining) {
+      ++prefetched; // taken back from the pool when draining started
+      continue;
+    }
     logger()->info("task {} ({}) {} before it started; not run", task.id, task.name,
                    cancelled ? "cancelled" : "lost its lease");
+  }
+  if (prefetched > 0) {
+    logger()->info("released {} prefetched task(s) that had not started", prefetched);
   }
 }
 

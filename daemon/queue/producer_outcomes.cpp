@@ -97,12 +97,7 @@ bool Producer::flush_outcomes() {
   }
   run_claimed();
   if (one_by_one) {
-    try {
-      record(batch);
-    } catch (...) {
-      keep_for_later(batch);
-      throw;
-    }
+    record(batch); // on a connection error it keeps what it did not record
   }
   if (claim_failure) {
     std::rethrow_exception(claim_failure);
@@ -128,12 +123,23 @@ void Producer::record(const std::vector<Outcome>& batch) {
     discarded = m_completer->run(db::queries::k_finish_many, {encode_outcomes(batch)});
   } catch (const db::PgError& error) {
     if (error.is_connection_error() || error.is_read_only()) {
+      std::vector<Outcome> again = batch;
+      keep_for_later(again);
       throw;
     }
     if (batch.size() > 1) {
-      // One bad outcome must not hold the others back: record them one by one.
-      for (const Outcome& outcome : batch) {
-        record({outcome});
+      // One bad outcome must not hold the others back: record them one by one. After a
+      // connection error only the ones not recorded yet are kept (the failing one keeps
+      // itself): putting back recorded ones would count them twice and send an id twice.
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        try {
+          record({batch[i]});
+        } catch (...) {
+          std::vector<Outcome> rest(batch.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                                    batch.end());
+          keep_for_later(rest);
+          throw;
+        }
       }
       return;
     }

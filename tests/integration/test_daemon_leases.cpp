@@ -5,6 +5,7 @@
 #include "support/ledger.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
+#include "support/tcp_proxy.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -75,4 +76,26 @@ TEST_CASE("a lease that cannot be renewed stops its handler when it runs out") {
   CHECK_MESSAGE(daemon.wait_for_log("sleep: stopped after", 20s), daemon.log());
   CHECK_MESSAGE(eventually([&] { return field(connection, "state", id) != "running"; }, 20s),
                 daemon.log());
+}
+
+TEST_CASE("a lease runs out on time while its renewal hangs on a silent network") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  TcpProxy proxy(unix_socket_of(database.dsn()));
+  DaemonProcess daemon({.dsn = via_proxy(database.dsn(), proxy.port()),
+                        .extra_args = {"--lease", "3", "--heartbeat", "1", "--no-scheduler"}});
+  REQUIRE(daemon.wait_for_log("listening as", 20s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[120]')");
+  REQUIRE_MESSAGE(reaches(connection, id, "running", 10s), daemon.log());
+
+  // Nothing passes any more, and nothing is refused: the next renewal waits for an answer
+  // until the TCP keepalives give up, far past the lease.
+  proxy.freeze();
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + id + ": its lease ran out", 60s), daemon.log());
+  const std::string log = daemon.log();
+  // The handler was told while the renewal still hung, not once it had failed.
+  const auto ran_out = log.find("task " + id + ": its lease ran out");
+  const auto renewal_failed = log.find("cannot renew leases");
+  CHECK_MESSAGE((renewal_failed == std::string::npos || ran_out < renewal_failed), log);
+  proxy.restore();
 }

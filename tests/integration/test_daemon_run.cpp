@@ -335,3 +335,46 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
   CHECK(WEXITSTATUS(*status) == 0);
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded'") == 1);
 }
+
+TEST_CASE("prefetched tasks whose release failed are released again, not held to the end") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .extra_args = {"--concurrency", "1", "--prefetch", "1",
+                                       "--shutdown-grace", "60"}});
+  REQUIRE(daemon.wait_for_log("listening as", 10s));
+  // One worker busy with a first task; a second is claimed ahead of it and waits in memory.
+  const std::string first = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
+  REQUIRE(eventually([&] {
+    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
+  }, 5s));
+  std::this_thread::sleep_for(200ms); // the claim is recorded; give the worker thread its start
+  const std::string second = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
+  REQUIRE(eventually([&] {
+    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 2;
+  }, 5s));
+  // An operator's transaction holds the prefetched task's row: its release on SIGTERM runs
+  // into pgtqd's lock timeout and fails.
+  db::Connection locker = database.connect();
+  query(locker, "BEGIN");
+  query(locker, "UPDATE pgtq.live_tasks SET max_attempts = 10 WHERE id = $1::bigint", {second});
+  daemon.signal(SIGTERM);
+  // The release waits for the row lock, and fails at pgtqd's lock timeout (at most 1 s).
+  REQUIRE_MESSAGE(eventually([&] {
+    return count(connection, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                             "'Lock' AND application_name LIKE 'pgtqd%'") > 0;
+  }, 20s), daemon.log());
+  std::this_thread::sleep_for(2s);
+  query(locker, "COMMIT");
+  // Released on a later turn, long before the grace period ends; no release at its end.
+  REQUIRE_MESSAGE(daemon.wait_for_log("released 1 prefetched task(s)", 30s), daemon.log());
+  const auto status = daemon.wait_exit(60s);
+  REQUIRE_MESSAGE(status.has_value(), daemon.log());
+  CHECK(WEXITSTATUS(*status) == 0);
+  CHECK_MESSAGE(daemon.log().find("unfinished task(s) back to the queue") == std::string::npos,
+                daemon.log());
+  CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1::bigint", {second}) ==
+        "queued");
+  CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1::bigint", {first}) ==
+        "succeeded");
+}

@@ -103,7 +103,12 @@ void TcpProxy::cut() {
   }
 }
 
-void TcpProxy::restore() { m_cut = false; }
+void TcpProxy::restore() {
+  m_cut = false;
+  m_frozen = false;
+}
+
+void TcpProxy::freeze() { m_frozen = true; }
 
 void TcpProxy::accept_loop() {
   while (!m_stopping) {
@@ -117,6 +122,11 @@ void TcpProxy::accept_loop() {
     }
     if (m_cut) {
       ::close(client);
+      continue;
+    }
+    if (m_frozen) {
+      const std::lock_guard lock(m_mutex);
+      m_open.push_back(client); // accepted, never answered; closed with the proxy
       continue;
     }
     const int server = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -142,6 +152,9 @@ void TcpProxy::pump(int from, int to) {
     const auto got = ::read(from, buffer, sizeof buffer);
     if (got <= 0) {
       break;
+    }
+    if (m_frozen) {
+      continue; // lost on the way
     }
     // MSG_NOSIGNAL: the other end may be gone (cut(), or pgtqd's connection dropped), and a
     // write() to it would raise SIGPIPE and kill the whole test process.

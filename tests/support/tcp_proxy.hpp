@@ -22,6 +22,10 @@ public:
   int port() const { return m_port; }
   void cut();
   void restore();
+  // A silent partition: connections stay open but nothing passes either way, and new ones
+  // get no answer, so a client blocks (in connect or waiting for a result) until its own
+  // timeouts give up. restore() ends it.
+  void freeze();
 
 private:
   void accept_loop();
@@ -31,6 +35,7 @@ private:
   int m_listen_fd = -1;
   int m_port = 0;
   std::atomic<bool> m_stopping{false};
+  std::atomic<bool> m_frozen{false};
   std::atomic<bool> m_cut{false};
   std::mutex m_mutex;
   std::vector<int> m_open; // both ends of every proxied connection

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+using pgtq::app::claim_loop_longest_wait;
 using pgtq::app::WatchdogPacer;
 using namespace std::chrono_literals;
 
@@ -29,9 +30,24 @@ TEST_CASE("a claim loop that stopped turning gets no pings, and gets them again 
   CHECK(pacer.due(start + 61s, start + 61s));
 }
 
-TEST_CASE("a long poll or heartbeat widens what counts as turning") {
-  WatchdogPacer pacer(1s, 600s); // poll-interval and heartbeat of ten minutes
+TEST_CASE("a long poll widens what counts as turning") {
+  WatchdogPacer pacer(1s, 600s); // the loop may sleep ten minutes
   const auto start = WatchdogPacer::Clock::time_point(1h);
   CHECK(pacer.due(start + 500s, start));
   CHECK_FALSE(pacer.due(start + 700s, start));
+}
+
+TEST_CASE("an idle claim loop counts as turning for its poll interval, not its heartbeat") {
+  // poll-interval = 30, heartbeat = 5, WatchdogSec = 20: the loop sleeps up to 33 s.
+  const auto longest = claim_loop_longest_wait(std::chrono::duration<double>(30.0));
+  CHECK(longest >= 33s - 1ms);
+  CHECK(longest <= 33s + 1ms);
+  WatchdogPacer pacer(10s, longest);
+  const auto start = WatchdogPacer::Clock::time_point(1h);
+  CHECK(pacer.due(start, start));
+  CHECK(pacer.due(start + 10s, start));
+  CHECK(pacer.due(start + 20s, start));
+  CHECK(pacer.due(start + 30s, start));
+  // wait_for_work() never sleeps longer than 60 s, whatever the poll interval.
+  CHECK(claim_loop_longest_wait(std::chrono::duration<double>(600.0)) == 60s);
 }
