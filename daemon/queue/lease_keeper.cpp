@@ -3,9 +3,9 @@
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
 #include "queue/backoff.hpp"
+#include "queue/fences.hpp"
 #include "queue/sessions.hpp"
 
-#include <pgtq/client/pg_array.hpp>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -113,18 +113,15 @@ void LeaseKeeper::renew() {
   if (held.empty()) {
     return;
   }
-  std::vector<std::int64_t> ids;
-  std::vector<std::int64_t> claims;
+  Fences fences;
   for (const auto& task : held) {
-    ids.push_back(task.id);
-    claims.push_back(task.attempt->claim);
+    fences.add(task.id, task.attempt->claim);
   }
   char lease[64];
   std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(m_config.lease.count()));
   const auto sent = Clock::now();
   const db::Result rows = m_connection->run(
-      db::queries::k_heartbeat, {pgtq::detail::pg_integer_array(ids),
-                                 pgtq::detail::pg_integer_array(claims), std::string(lease)});
+      db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), std::string(lease)});
   const auto lease_until = sent + to_clock_duration(m_config.lease.count());
   for (int row = 0; row < rows.rows(); ++row) {
     const std::int64_t id = rows.int64(row, 0);

@@ -2,9 +2,9 @@
 
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
+#include "queue/fences.hpp"
 #include "queue/sessions.hpp"
 
-#include <pgtq/client/pg_array.hpp>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -28,19 +28,6 @@ std::shared_ptr<spdlog::logger> logger() {
   auto found = spdlog::get("queue");
   return found ? found : spdlog::default_logger();
 }
-
-// (id, claim) pairs, passed to the protocol functions as two array parameters.
-struct Fences {
-  std::vector<std::int64_t> ids;
-  std::vector<std::int64_t> claims;
-
-  void add(std::int64_t id, std::int64_t claim) {
-    ids.push_back(id);
-    claims.push_back(claim);
-  }
-  std::string id_array() const { return pgtq::detail::pg_integer_array(ids); }
-  std::string claim_array() const { return pgtq::detail::pg_integer_array(claims); }
-};
 
 } // namespace
 

@@ -3,8 +3,8 @@
 #include "queue/producer.hpp"
 
 #include "db/queries.hpp"
+#include "queue/fences.hpp"
 
-#include <pgtq/client/pg_array.hpp>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -72,15 +72,12 @@ void Producer::release_not_started() {
   if (tasks.empty()) {
     return;
   }
-  std::vector<std::int64_t> ids;
-  std::vector<std::int64_t> claims;
+  Fences back;
   for (const ClaimedTask& task : tasks) {
-    ids.push_back(task.id);
-    claims.push_back(task.claim);
+    back.add(task.id, task.claim);
   }
   try {
-    m_connection->run(db::queries::k_release, {pgtq::detail::pg_integer_array(ids),
-                                               pgtq::detail::pg_integer_array(claims)});
+    m_connection->run(db::queries::k_release, {back.id_array(), back.claim_array()});
   } catch (...) {
     const std::lock_guard lock(m_outcomes_mutex);
     m_not_started.insert(m_not_started.end(), tasks.begin(), tasks.end());
