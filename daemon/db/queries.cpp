@@ -28,7 +28,8 @@ const Query k_claim{"pgtq_claim",
                     "SELECT id, claim, task, args, attempt, max_attempts"
                     " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
 const Query k_finish_many{"pgtq_finish_many",
-                           "SELECT id FROM pgtq.finish_many($1::jsonb) AS id"};
+                           "SELECT id FROM pgtq.finish_many($1::bigint[], $2::bigint[], $3::text[],"
+                           " $4::jsonb[], $5::text[], $6::float8[]) AS id"};
 const Query k_heartbeat{"pgtq_heartbeat",
                         "SELECT id, status FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"};
 const Query k_release{"pgtq_release", "SELECT pgtq.release($1::bigint[], $2::bigint[])"};

@@ -2,9 +2,9 @@
 
 #include "queue/backoff.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include <pgtq/client/pg_array.hpp>
 
+#include <charconv>
 #include <cstdint>
 
 namespace pgtq::queue {
@@ -69,42 +69,52 @@ std::string storable_text(std::string_view text) {
   return out;
 }
 
-std::string encode_outcomes(const std::vector<Outcome>& outcomes) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  writer.StartArray();
+OutcomeArrays encode_outcomes(const std::vector<Outcome>& outcomes) {
+  OutcomeArrays arrays;
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> claims;
+  std::string* const per_outcome[] = {&arrays.statuses, &arrays.results, &arrays.errors,
+                                      &arrays.retry_in};
+  for (std::string* array : per_outcome) {
+    array->push_back('{');
+  }
   for (const Outcome& outcome : outcomes) {
-    writer.StartObject();
-    writer.Key("id");
-    writer.Int64(outcome.id);
-    writer.Key("claim");
-    writer.Int64(outcome.claim);
-    writer.Key("status");
-    writer.String(to_string(outcome.status));
-    switch (outcome.status) {
-    case OutcomeStatus::done:
-      writer.Key("result");
-      writer.RawValue(outcome.result.data(), outcome.result.size(), rapidjson::kObjectType);
-      break;
-    case OutcomeStatus::retry:
-    case OutcomeStatus::snooze:
-      writer.Key("retry_in");
+    ids.push_back(outcome.id);
+    claims.push_back(outcome.claim);
+    if (ids.size() > 1) {
+      for (std::string* array : per_outcome) {
+        array->push_back(',');
+      }
+    }
+    arrays.statuses += to_string(outcome.status);
+    if (outcome.status == OutcomeStatus::done) {
+      pgtq::detail::pg_array_append_quoted(arrays.results, outcome.result);
+    } else {
+      arrays.results += "NULL";
+    }
+    if (outcome.status == OutcomeStatus::retry || outcome.status == OutcomeStatus::fail ||
+        (outcome.status == OutcomeStatus::snooze && !outcome.error.empty())) {
+      pgtq::detail::pg_array_append_quoted(arrays.errors, storable_text(outcome.error));
+    } else {
+      arrays.errors += "NULL";
+    }
+    if (outcome.status == OutcomeStatus::retry || outcome.status == OutcomeStatus::snooze) {
       // Clamped here, the one place every delay passes through (a plugin's retry delay, a
       // snooze, the backoff): beyond 100 years the database cannot store the time.
-      writer.Double(storable_delay(outcome.retry_in_s));
-      [[fallthrough]];
-    case OutcomeStatus::fail:
-      if (!outcome.error.empty() || outcome.status != OutcomeStatus::snooze) {
-        writer.Key("error");
-        const std::string error = storable_text(outcome.error);
-        writer.String(error.data(), static_cast<rapidjson::SizeType>(error.size()));
-      }
-      break;
+      char text[32];
+      const auto written =
+          std::to_chars(text, text + sizeof text, storable_delay(outcome.retry_in_s));
+      arrays.retry_in.append(text, written.ptr);
+    } else {
+      arrays.retry_in += "NULL";
     }
-    writer.EndObject();
   }
-  writer.EndArray();
-  return {buffer.GetString(), buffer.GetSize()};
+  for (std::string* array : per_outcome) {
+    array->push_back('}');
+  }
+  arrays.task_ids = pgtq::detail::pg_integer_array(ids);
+  arrays.task_claims = pgtq::detail::pg_integer_array(claims);
+  return arrays;
 }
 
 } // namespace pgtq::queue

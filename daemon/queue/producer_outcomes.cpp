@@ -28,6 +28,14 @@ std::vector<std::int64_t> ids_of(const db::Result& rows) {
   return ids;
 }
 
+// Sends (or runs) pgtq.finish_many for the batch; the arrays live until the statement is sent.
+template <class Call>
+auto with_outcome_params(const std::vector<Outcome>& batch, Call&& call) {
+  const OutcomeArrays arrays = encode_outcomes(batch);
+  return call({arrays.task_ids, arrays.task_claims, arrays.statuses, arrays.results,
+               arrays.errors, arrays.retry_in});
+}
+
 } // namespace
 
 bool Producer::flush_outcomes() {
@@ -49,7 +57,9 @@ bool Producer::flush_outcomes() {
       slots() - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
   const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
   try {
-    m_completer->send(db::queries::k_finish_many, {encode_outcomes(batch)});
+    with_outcome_params(batch, [&](std::initializer_list<db::Param> params) {
+      m_completer->send(db::queries::k_finish_many, params);
+    });
   } catch (...) {
     keep_for_later(batch);
     throw;
@@ -120,7 +130,9 @@ void Producer::keep_for_later(std::vector<Outcome>& batch,
 void Producer::record(const std::vector<Outcome>& batch) {
   db::Result discarded(nullptr);
   try {
-    discarded = m_completer->run(db::queries::k_finish_many, {encode_outcomes(batch)});
+    discarded = with_outcome_params(batch, [&](std::initializer_list<db::Param> params) {
+      return m_completer->run(db::queries::k_finish_many, params);
+    });
   } catch (const db::PgError& error) {
     if (error.is_connection_error() || error.is_read_only()) {
       std::vector<Outcome> again = batch;

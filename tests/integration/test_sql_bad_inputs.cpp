@@ -264,6 +264,54 @@ void add_outcome_cases(std::vector<BadInput>& cases) {
                    k_bad, "more than once"});
 }
 
+// The array form pgtqd uses: six arrays of one length.
+void add_outcome_array_cases(std::vector<BadInput>& cases) {
+  const auto call = [](const std::string& ids, const std::string& claims,
+                       const std::string& statuses, const std::string& results = "'{null}'",
+                       const std::string& errors = "'{NULL}'",
+                       const std::string& retry_in = "'{NULL}'") {
+    return "SELECT * FROM pgtq.finish_many(" + ids + "::bigint[], " + claims + "::bigint[], " +
+           statuses + "::text[], " + results + "::jsonb[], " + errors + "::text[], " + retry_in +
+           "::float8[])";
+  };
+  const std::string id = "'{{id}}'";
+  const std::string claim = "'{{claim}}'";
+  cases.push_back({call("NULL", claim, "'{done}'"), k_null, "task_ids"});
+  cases.push_back({call(id, "NULL", "'{done}'"), k_null, "task_claims"});
+  cases.push_back({call(id, claim, "NULL"), k_null, "statuses"});
+  cases.push_back({call(id, claim, "'{done}'", "NULL"), k_null, "results"});
+  cases.push_back({call(id, claim, "'{done}'", "'{null}'", "NULL"), k_null, "errors"});
+  cases.push_back({call(id, claim, "'{done}'", "'{null}'", "'{NULL}'", "NULL"), k_null, "retry_in"});
+  cases.push_back({call("'{NULL}'", claim, "'{done}'"), k_null, "task_ids[1]"});
+  cases.push_back({call(id, "'{NULL}'", "'{done}'"), k_null, "task_claims[1]"});
+  cases.push_back({call(id, claim, "'{NULL}'"), k_null, "statuses[1]"});
+  for (const std::string status : {"DONE", "cancel", "", "done "}) {
+    cases.push_back({call(id, claim, "'{\"" + status + "\"}'"), k_bad, "statuses[1]"});
+  }
+  cases.push_back({call("'{{id},1}'", "'{{claim},1}'", "'{done,done}'", "'{null,null}'",
+                        "'{NULL,NULL}'", "'{NULL}'"),
+                   k_bad, "same length"});
+  cases.push_back({call(id, "'{}'", "'{done}'"), k_bad, "same length"});
+  cases.push_back({call("'{{{id}}}'", "'{{{claim}}}'", "'{{done}}'", "'{{null}}'", "'{{NULL}}'",
+                        "'{{NULL}}'"),
+                   k_bad, "one-dimensional"});
+  cases.push_back({call("(SELECT array_agg(g) FROM generate_series(1, 100001) g)",
+                        "(SELECT array_agg(g) FROM generate_series(1, 100001) g)",
+                        "array_fill('done'::text, ARRAY[100001])",
+                        "array_fill('null'::jsonb, ARRAY[100001])",
+                        "array_fill(NULL::text, ARRAY[100001])",
+                        "array_fill(NULL::float8, ARRAY[100001])"),
+                   k_limit, "100000"});
+  cases.push_back({call(id, claim, "'{done}'", "ARRAY[jsonb_build_array(repeat('x', 1048576))]"),
+                   k_limit, "results[1]"});
+  cases.push_back({call(id, claim, "'{done}'",
+                        "ARRAY[('[' || repeat('[', 100) || repeat(']', 100) || ']')::jsonb]"),
+                   k_limit, "results[1]"});
+  cases.push_back({call("'{{id},{id}}'", "'{{claim},{claim}}'", "'{done,retry}'",
+                        "'{null,null}'", "'{NULL,NULL}'", "'{NULL,NULL}'"),
+                   k_bad, "more than once"});
+}
+
 void add_maintenance_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.cancel(NULL)", k_null, "id"});
   cases.push_back({"SELECT * FROM pgtq.tick(NULL)", k_null, "max_count"});
@@ -332,6 +380,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_claim_cases(cases);
   add_array_cases(cases);
   add_outcome_cases(cases);
+  add_outcome_array_cases(cases);
   add_maintenance_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");

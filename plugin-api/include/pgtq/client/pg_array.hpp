@@ -12,27 +12,33 @@
 
 namespace pgtq::detail {
 
-// {"a","b \"c\""}: every element quoted, so that commas, braces, spaces, the word NULL and
-// the empty string all stay plain text; inside the quotes only " and \ need a backslash.
-// A NUL byte cannot travel in a text parameter at all, so it is refused here.
+// Appends one array element in double quotes: commas, braces, spaces, the word NULL and the
+// empty string all stay plain text; inside the quotes only " and \ need a backslash. The
+// caller makes sure that text holds no NUL byte (a text parameter cannot carry one).
+inline void pg_array_append_quoted(std::string& out, std::string_view text) {
+  out += '"';
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+    }
+    out += c;
+  }
+  out += '"';
+}
+
+// {"a","b \"c\""} for text[]. A NUL byte cannot travel in a text parameter at all, so it is
+// refused here.
 inline std::string pg_text_array(const std::vector<std::string>& elements) {
   std::string out = "{";
   for (std::size_t i = 0; i < elements.size(); ++i) {
+    if (elements[i].find('\0') != std::string::npos) {
+      throw Error("22023", "pgtq: array element " + std::to_string(i + 1) +
+                               " contains a NUL byte, which PostgreSQL text cannot hold");
+    }
     if (i > 0) {
       out += ',';
     }
-    out += '"';
-    for (const char c : elements[i]) {
-      if (c == '\0') {
-        throw Error("22023", "pgtq: array element " + std::to_string(i + 1) +
-                                 " contains a NUL byte, which PostgreSQL text cannot hold");
-      }
-      if (c == '"' || c == '\\') {
-        out += '\\';
-      }
-      out += c;
-    }
-    out += '"';
+    pg_array_append_quoted(out, elements[i]);
   }
   out += '}';
   return out;
