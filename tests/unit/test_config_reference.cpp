@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -88,4 +89,18 @@ TEST_CASE("the generated documentation names every option with its default") {
                        " | " + std::string(spec.default_value) + " |") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("only app/ knows the Config: queue/ and db/ include nothing from app/") {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const char* layer : {"queue", "db"}) {
+    for (const auto& entry : fs::directory_iterator(k_source + "/daemon/" + layer)) {
+      const std::string text = read_file(entry.path().string());
+      CAPTURE(entry.path().string());
+      CHECK(text.find("#include \"app/") == std::string::npos);
+      ++files;
+    }
+  }
+  CHECK(files > 10);
 }
