@@ -3,6 +3,7 @@
 #include "app/app.hpp"
 #include "app/config.hpp"
 #include "app/config_options.hpp"
+#include "app/config_reference.hpp"
 #include "app/config_sources.hpp"
 #include "app/install_paths.hpp"
 #include "app/logging.hpp"
@@ -75,10 +76,7 @@ std::string type_name(const pgtq::app::OptionSpec& spec) {
 void add_options(CLI::App& app, CommandLine& line, const pgtq::app::Config& defaults) {
   for (const pgtq::app::OptionSpec& spec : pgtq::app::option_table()) {
     const std::string name(spec.name);
-    std::string help(spec.help);
-    if (spec.kind != OptionKind::text && spec.kind != OptionKind::choice) {
-      help += " (" + pgtq::app::describe_range(spec) + ")";
-    }
+    const std::string help = pgtq::app::option_help(spec);
     CLI::Option* option = nullptr;
     if (spec.kind == OptionKind::flag) {
       option = app.add_flag("--" + name + ",!--no-" + name, line.flags[name], help)
@@ -108,12 +106,26 @@ int main(int argc, char** argv) {
                  "read settings from this file: \"key = value\" lines, keys as the long "
                  "options; environment PGTQ_CONFIG");
   add_options(app, line, defaults);
+  std::string reference;
+  app.add_option("--print-config-reference", reference,
+                 "print the options' documentation and exit: markdown (the README's table) or "
+                 "conf (an example config file with every option at its default)")
+      ->check(CLI::IsMember({"markdown", "conf"}));
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return code == 0 ? 0 : pgtq::app::k_exit_config;
+  }
+
+  if (reference == "markdown") {
+    std::cout << pgtq::app::markdown_table();
+    return 0;
+  }
+  if (reference == "conf") {
+    std::cout << pgtq::app::example_config(defaults, pgtq::build::k_conf_dir);
+    return 0;
   }
 
   pgtq::app::Config config;

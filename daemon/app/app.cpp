@@ -1,6 +1,6 @@
 #include "app/app.hpp"
 
-#include "app/daemon_state.hpp"
+#include "app/component_settings.hpp"
 #include "app/signals.hpp"
 #include "app/systemd_notifier.hpp"
 #include "app/watchdog_pacer.hpp"
@@ -9,6 +9,7 @@
 #include "db/pg_error.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "queue/backoff.hpp"
+#include "queue/daemon_state.hpp"
 #include "queue/producer.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/sessions.hpp"
@@ -25,7 +26,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string status_line(const Config& config, const DaemonState& state) {
+std::string status_line(const Config& config, const queue::DaemonState& state) {
   std::string line = "queue " + config.queue + ": " + std::to_string(state.busy.load()) + "/" +
                      std::to_string(config.concurrency) + " workers busy, " +
                      std::to_string(state.succeeded.load()) + " done, " +
@@ -47,7 +48,7 @@ bool prepare_database(const Config& config) {
     try {
       db::SessionSettings settings;
       settings.read_committed = true;
-      db::Connection connection(config.dsn, queue::application_name(config, "migrate"), settings);
+      db::Connection connection(config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
       connection.use_prepared_statements(config.prepared_statements);
       const db::Migrator migrator;
       if (config.migrate) {
@@ -84,7 +85,8 @@ int App::run() {
   plugin::HandlerRegistry registry;
   const plugin::LoadPolicy policy{.check_permissions = m_config.plugin_dir_checks != "off",
                                   .skip_failures = m_config.plugin_load_errors == "skip"};
-  plugin::PluginLoader loader(registry, m_config.backoff, m_config.plugin_config_dir, policy);
+  plugin::PluginLoader loader(registry, backoff_policy(m_config), m_config.plugin_config_dir,
+                             policy);
   try {
     loader.load_directory(m_config.plugin_dir);
   } catch (const std::runtime_error& error) {
@@ -105,10 +107,11 @@ int App::run() {
   }
   startup_watch.reset(); // from here on the main loop drains on SIGTERM
 
-  DaemonState state;
-  auto producer = std::make_unique<queue::Producer>(m_config, registry, state);
+  queue::DaemonState state;
+  auto producer =
+      std::make_unique<queue::Producer>(producer_settings(m_config), registry, state);
   std::thread producer_thread([&] { producer->run(); });
-  queue::Scheduler scheduler(m_config);
+  queue::Scheduler scheduler(scheduler_settings(m_config));
   if (m_config.scheduler) {
     scheduler.start();
   }

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "app/config_options.hpp"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -16,16 +18,24 @@ std::string named(const Config& config, const std::string& key) {
 
 } // namespace
 
+Config::Config() {
+  for (const OptionSpec& spec : option_table()) {
+    if (!spec.default_value.empty()) {
+      set_option(*this, spec, spec.default_value);
+    }
+  }
+}
+
 void Config::validate() const {
   if (queue.empty()) {
     throw ConfigError("queue is required: --queue, queue = in the config file, or PGTQ_QUEUE");
   }
-  if (heartbeat.count() * 2 > lease.count()) {
+  if (heartbeat * 2 > lease) {
     throw ConfigError(named(*this, "heartbeat") + " must be at most half of " +
                       named(*this, "lease") +
                       ", so that one late heartbeat does not lose the lease");
   }
-  if (backoff.cap_s < backoff.base_s) {
+  if (backoff_cap < backoff_base) {
     throw ConfigError(named(*this, "backoff-cap") + " must be at least " +
                       named(*this, "backoff-base"));
   }

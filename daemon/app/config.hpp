@@ -1,7 +1,5 @@
 #pragma once
 
-#include "plugin/handler_registry.hpp"
-
 #include <chrono>
 #include <map>
 #include <stdexcept>
@@ -16,29 +14,39 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-using Seconds = std::chrono::duration<double>;
+// A duration option: written in seconds (fractions allowed), held exactly in nanoseconds,
+// the steady clock's own unit, so deadlines add it without a conversion. Its largest value,
+// 100 years, fits (nanoseconds overflow after ~292).
+using Duration = std::chrono::nanoseconds;
 
 // Everything pgtqd is told, from the command line, the config file and PGTQ_* variables.
+// One field per option of the option table (config_options.cpp), named after it; the
+// table holds its default, range and help, so none is written here.
 struct Config {
+  // Every option at the default the option table gives it (queue and plugin-dir have none).
+  Config();
+
   std::string queue;
-  std::string dsn;        // libpq conninfo or URI; empty: PG* environment variables
-  std::string plugin_dir; // every *.so in it is loaded
-  std::string plugin_dir_checks = "strict"; // or "off": ownership, modes, symlinks unchecked
-  std::string plugin_load_errors = "fail";  // or "skip": leave out plugins that do not load
-  std::string plugin_config_dir; // plugin NAME reads NAME.conf from here; empty: none
-  int concurrency = 8;    // worker threads
-  int prefetch = 0;       // tasks claimed beyond the free workers, waiting in memory
-  std::string log_level = "info";
-  Seconds lease{15};          // how long a claim holds without a heartbeat
-  Seconds heartbeat{5};       // how often leases are renewed
-  Seconds poll_interval{2};   // claim attempt without a notification (pooler fallback)
-  Seconds shutdown_grace{30}; // how long running tasks may finish after SIGTERM
-  plugin::BackoffPolicy backoff;
-  bool scheduler = true;
-  Seconds scheduler_interval{1};
-  bool migrate = false;
-  bool prepared_statements = true; // off behind a transaction-mode pooler (pgbouncer < 1.21)
-  std::string worker_name; // host:pid unless given
+  std::string dsn;
+  std::string plugin_dir;
+  std::string plugin_dir_checks;
+  std::string plugin_load_errors;
+  std::string plugin_config_dir;
+  int concurrency{};
+  int prefetch{};
+  std::string log_level;
+  Duration lease{};
+  Duration heartbeat{};
+  Duration poll_interval{};
+  Duration shutdown_grace{};
+  Duration backoff_base{};
+  double backoff_factor{};
+  Duration backoff_cap{};
+  bool scheduler{};
+  Duration scheduler_interval{};
+  bool migrate{};
+  bool prepared_statements{};
+  std::string worker_name; // host:pid is filled in by main() when empty
 
   // Where each setting that was given came from ("/etc/pgtq/q.conf line 3", "environment
   // variable PGTQ_LEASE", "command line option --lease"), for messages; by option name.

@@ -1,8 +1,5 @@
 #include "app/config_options.hpp"
 
-#include "db/connection.hpp"
-#include "plugin/host_api.hpp"
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -10,8 +7,6 @@
 
 namespace pgtq::app {
 namespace {
-
-constexpr double k_day = 86400;
 
 // A value as a message may show it: quoted, control characters escaped, long ones cut.
 std::string quote(std::string_view value) {
@@ -43,72 +38,16 @@ std::string number_text(double value) {
   return std::string(buffer, end);
 }
 
-// Whether text is well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF), as PostgreSQL requires of text in a UTF-8 database.
-bool is_utf8(std::string_view text) {
-  for (std::size_t at = 0; at < text.size();) {
-    const auto byte = static_cast<unsigned char>(text[at]);
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    std::uint32_t least = 0;
-    if (byte < 0x80) {
-      ++at;
-      continue;
-    } else if ((byte & 0xe0) == 0xc0) {
-      length = 2, code = byte & 0x1f, least = 0x80;
-    } else if ((byte & 0xf0) == 0xe0) {
-      length = 3, code = byte & 0x0f, least = 0x800;
-    } else if ((byte & 0xf8) == 0xf0) {
-      length = 4, code = byte & 0x07, least = 0x10000;
-    } else {
-      return false;
-    }
-    if (at + length > text.size()) {
-      return false;
-    }
-    for (std::size_t i = 1; i < length; ++i) {
-      const auto next = static_cast<unsigned char>(text[at + i]);
-      if ((next & 0xc0) != 0x80) {
-        return false;
-      }
-      code = (code << 6) | (next & 0x3f);
-    }
-    if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-      return false;
-    }
-    at += length;
+// A duration in seconds, exactly: "15", "0.01", "3155760000".
+std::string seconds_text(Duration duration) {
+  const long long ns = duration.count();
+  std::string text = std::to_string(ns / 1000000000);
+  if (const long long fraction = ns % 1000000000; fraction != 0) {
+    std::string digits = std::to_string(fraction);
+    digits.insert(0, 9 - digits.size(), '0');
+    text += "." + digits.substr(0, digits.find_last_not_of('0') + 1);
   }
-  return true;
-}
-
-bool has_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
-}
-
-std::string check_queue(std::string_view value) {
-  return plugin::is_valid_name(std::string(value))
-             ? ""
-             : "must be 1-128 characters from [A-Za-z0-9_.:-]";
-}
-
-std::string check_dsn(std::string_view value) {
-  return db::is_parsable_conninfo(std::string(value))
-             ? ""
-             : "is neither key=value pairs nor a postgresql:// URI that libpq can parse (the "
-               "text is not shown: it may hold a password)";
-}
-
-std::string check_path(std::string_view value) {
-  return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";
-}
-
-std::string check_worker_name(std::string_view value) {
-  if (!is_utf8(value)) {
-    return "must be UTF-8 text";
-  }
-  return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";
+  return text;
 }
 
 // Damerau-Levenshtein distance (optimal string alignment): typos are mostly one letter
@@ -140,62 +79,6 @@ std::string lower(std::string_view text) {
   }
   return out;
 }
-
-using plugin::BackoffPolicy;
-
-// Durations are at least 10 ms (a smaller one is a typo or a busy loop: 1e-9 s ran 53,000
-// transactions in 6 s) and at most a day, except retry delays, which may reach pgtq's cap
-// on any computed delay, 100 years.
-const std::vector<OptionSpec> k_options = {
-    {"queue", OptionKind::text, &Config::queue, 1, 128, "",
-     "the queue to work (required): 1-128 characters from [A-Za-z0-9_.:-]", check_queue},
-    {"dsn", OptionKind::text, &Config::dsn, 0, 65536, "",
-     "libpq conninfo or postgresql:// URI; empty: the PG* environment variables", check_dsn,
-     true},
-    {"plugin-dir", OptionKind::text, &Config::plugin_dir, 1, 4096, "",
-     "load every *.so plugin in this directory", check_path},
-    {"plugin-dir-checks", OptionKind::choice, &Config::plugin_dir_checks, 0, 0, "strict|off",
-     "strict: the plugin directory, the directories above it and every plugin must be owned by "
-     "root or pgtqd's user and writable by no one else, and a symlink must stay inside the "
-     "directory; off: no such checks (development only)"},
-    {"plugin-load-errors", OptionKind::choice, &Config::plugin_load_errors, 0, 0, "fail|skip",
-     "fail: a plugin that cannot be loaded stops pgtqd (exit 78); skip: it is logged and left "
-     "out"},
-    {"plugin-config-dir", OptionKind::text, &Config::plugin_config_dir, 0, 4096, "",
-     "a plugin named NAME gets the text of NAME.conf in this directory as its config; empty: "
-     "none",
-     check_path},
-    {"concurrency", OptionKind::integer, &Config::concurrency, 1, 1024, "", "worker threads"},
-    {"prefetch", OptionKind::integer, &Config::prefetch, 0, 10000, "",
-     "tasks claimed ahead of free workers, so that a busy daemon claims in larger batches"},
-    {"log-level", OptionKind::choice, &Config::log_level, 0, 0, "trace|debug|info|warn|error",
-     "the least important messages logged"},
-    {"lease", OptionKind::seconds, &Config::lease, 1, k_day, "",
-     "seconds a claimed task is held without a heartbeat"},
-    {"heartbeat", OptionKind::seconds, &Config::heartbeat, 0.01, k_day / 2, "",
-     "seconds between lease renewals; at most half the lease"},
-    {"poll-interval", OptionKind::seconds, &Config::poll_interval, 0.01, k_day, "",
-     "seconds between claims when no notification arrives"},
-    {"shutdown-grace", OptionKind::seconds, &Config::shutdown_grace, 0, k_day, "",
-     "seconds running tasks get to finish after SIGTERM"},
-    {"backoff-base", OptionKind::seconds, &BackoffPolicy::base_s, 0.01, plugin::k_max_delay_s, "",
-     "retry delay after the first failure, seconds"},
-    {"backoff-factor", OptionKind::number, &BackoffPolicy::factor, 1, 100, "",
-     "retry delay growth per attempt"},
-    {"backoff-cap", OptionKind::seconds, &BackoffPolicy::cap_s, 0.01, plugin::k_max_delay_s, "",
-     "longest retry delay, seconds; at least backoff-base"},
-    {"scheduler", OptionKind::flag, &Config::scheduler, 0, 0, "",
-     "run the scheduler thread (delayed tasks, retries, rescue)"},
-    {"scheduler-interval", OptionKind::seconds, &Config::scheduler_interval, 0.01, 3600, "",
-     "seconds between scheduler ticks"},
-    {"migrate", OptionKind::flag, &Config::migrate, 0, 0, "", "apply schema migrations at start"},
-    {"prepared-statements", OptionKind::flag, &Config::prepared_statements, 0, 0, "",
-     "prepare statements once per connection; off behind a transaction-mode pooler that "
-     "cannot carry them (pgbouncer before 1.21)"},
-    {"worker-name", OptionKind::text, &Config::worker_name, 0, 128, "",
-     "name recorded on claimed tasks, up to 128 bytes of UTF-8; empty: HOST:PID",
-     check_worker_name},
-};
 
 double parse_number(const OptionSpec& spec, std::string_view text) {
   const std::string_view value = trimmed(text);
@@ -273,12 +156,10 @@ std::string parse_text(const OptionSpec& spec, std::string_view text) {
 
 } // namespace
 
-const std::vector<OptionSpec>& option_table() { return k_options; }
-
 const OptionSpec* find_option(std::string_view name) {
-  const auto found = std::find_if(k_options.begin(), k_options.end(),
+  const auto found = std::find_if(option_table().begin(), option_table().end(),
                                   [&](const OptionSpec& spec) { return spec.name == name; });
-  return found == k_options.end() ? nullptr : &*found;
+  return found == option_table().end() ? nullptr : &*found;
 }
 
 std::string env_name(std::string_view option) {
@@ -320,6 +201,10 @@ std::string describe_range(const OptionSpec& spec) {
   return "text";
 }
 
+std::string describe_allowed(const OptionSpec& spec) {
+  return spec.allowed_note.empty() ? describe_range(spec) : std::string(spec.allowed_note);
+}
+
 std::string show_value(const OptionSpec& spec, const Config& config) {
   return std::visit(
       [&](auto field) -> std::string {
@@ -328,12 +213,12 @@ std::string show_value(const OptionSpec& spec, const Config& config) {
           return config.*field;
         } else if constexpr (std::is_same_v<Field, int Config::*>) {
           return std::to_string(config.*field);
-        } else if constexpr (std::is_same_v<Field, Seconds Config::*>) {
-          return number_text((config.*field).count());
-        } else if constexpr (std::is_same_v<Field, bool Config::*>) {
-          return config.*field ? "true" : "false";
+        } else if constexpr (std::is_same_v<Field, Duration Config::*>) {
+          return seconds_text(config.*field);
+        } else if constexpr (std::is_same_v<Field, double Config::*>) {
+          return number_text(config.*field);
         } else {
-          return number_text(config.backoff.*field);
+          return config.*field ? "true" : "false";
         }
       },
       spec.field);
@@ -352,15 +237,13 @@ void set_option(Config& config, const OptionSpec& spec, std::string_view value) 
     config.*std::get<bool Config::*>(spec.field) = parse_flag(value);
     return;
   case OptionKind::seconds:
-  case OptionKind::number: {
-    const double number = parse_number(spec, value);
-    if (const auto* seconds = std::get_if<Seconds Config::*>(&spec.field)) {
-      config.**seconds = Seconds(number);
-    } else {
-      config.backoff.*std::get<double BackoffPolicy::*>(spec.field) = number;
-    }
+    // Checked as a number, then held exactly: llround of at most 3.2e18 fits a long long.
+    config.*std::get<Duration Config::*>(spec.field) =
+        Duration(std::llround(parse_number(spec, value) * 1e9));
     return;
-  }
+  case OptionKind::number:
+    config.*std::get<double Config::*>(spec.field) = parse_number(spec, value);
+    return;
   }
 }
 
@@ -368,7 +251,7 @@ std::string closest_option(std::string_view name) {
   const std::string wanted = lower(name);
   std::string best;
   std::size_t best_distance = 3;
-  for (const OptionSpec& spec : k_options) {
+  for (const OptionSpec& spec : option_table()) {
     const std::size_t distance = edit_distance(wanted, spec.name);
     if (distance < best_distance) {
       best_distance = distance;

@@ -21,22 +21,30 @@ enum class OptionKind {
   flag,    // true/false (also yes/no, on/off, 1/0); --name and --no-name on the command line
 };
 
-using OptionField = std::variant<std::string Config::*, int Config::*, Seconds Config::*,
-                                 bool Config::*, double plugin::BackoffPolicy::*>;
+using OptionField = std::variant<std::string Config::*, int Config::*, Duration Config::*,
+                                 double Config::*, bool Config::*>;
 
 struct OptionSpec {
   std::string_view name; // --name, the config key, and PGTQ_NAME (upper case, "-" -> "_")
   OptionKind kind;
   OptionField field;
-  double min = 0;             // integer, seconds, number: the range; text: the least length
-  double max = 0;             // text: the greatest length in bytes
-  std::string_view choices;   // choice: the words, separated by "|"
-  std::string_view help;
+  // As a config file spells it; Config() starts from it. Empty: none (queue, plugin-dir),
+  // or the empty text.
+  std::string_view default_value{};
+  double min = 0;           // integer, seconds, number: the range; text: the least length
+  double max = 0;           // text: the greatest length in bytes
+  std::string_view choices{}; // choice: the words, separated by "|"
   // text: returns what is wrong with a value, or an empty string.
   std::string (*check)(std::string_view value) = nullptr;
   bool secret = false; // never echo the value in a message (dsn)
-};
 
+  // The documentation, from which --help, the README's option table and the example config
+  // are generated (config_reference.hpp); plain text, no markup.
+  std::string_view help{};         // one line: what the option does
+  std::string_view allowed_note{}; // the allowed values, where the range does not say it all
+  std::string_view default_note{}; // the default, where the value does not say it
+  std::string_view details{};      // the example config's comment; empty: help
+};
 // Every option, in --help order.
 const std::vector<OptionSpec>& option_table();
 // The option called name, or nullptr.
@@ -45,6 +53,8 @@ const OptionSpec* find_option(std::string_view name);
 std::string env_name(std::string_view option);
 // The allowed values of an option, as a sentence fragment: "1 to 1024", "fail or skip".
 std::string describe_range(const OptionSpec& spec);
+// The allowed values for the documentation: allowed_note, else describe_range().
+std::string describe_allowed(const OptionSpec& spec);
 // The option's value in config, as --help shows a default and a config file spells it.
 std::string show_value(const OptionSpec& spec, const Config& config);
 

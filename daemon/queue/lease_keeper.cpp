@@ -26,7 +26,7 @@ std::shared_ptr<spdlog::logger> logger() {
 
 } // namespace
 
-LeaseKeeper::LeaseKeeper(const app::Config& config, InFlightTasks& in_flight)
+LeaseKeeper::LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight)
     : m_config(config), m_in_flight(in_flight) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
@@ -57,7 +57,7 @@ void LeaseKeeper::stop() {
 }
 
 void LeaseKeeper::run() {
-  const auto interval = to_clock_duration(m_config.heartbeat.count());
+  const Clock::duration interval = m_config.heartbeat;
   RetryBackoff backoff(std::chrono::milliseconds(250),
                        std::chrono::duration_cast<std::chrono::milliseconds>(interval));
   bool healthy = true;
@@ -67,7 +67,7 @@ void LeaseKeeper::run() {
       try {
         if (!m_connection) {
           m_connection.emplace(m_config.dsn, application_name(m_config, "lease"),
-                               lease_session(m_config));
+                               lease_session(m_config.heartbeat));
           m_connection->use_prepared_statements(m_config.prepared_statements);
         }
         renew();
@@ -118,11 +118,11 @@ void LeaseKeeper::renew() {
     fences.add(task.id, task.attempt->claim);
   }
   char lease[64];
-  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(m_config.lease.count()));
+  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(std::chrono::duration<double>(m_config.lease).count()));
   const auto sent = Clock::now();
   const db::Result rows = m_connection->run(
       db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), std::string(lease)});
-  const auto lease_until = sent + to_clock_duration(m_config.lease.count());
+  const auto lease_until = sent + m_config.lease;
   for (int row = 0; row < rows.rows(); ++row) {
     const std::int64_t id = rows.int64(row, 0);
     const std::string status = rows.string(row, 1);

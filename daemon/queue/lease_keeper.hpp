@@ -1,8 +1,8 @@
 #pragma once
 
-#include "app/config.hpp"
 #include "db/connection.hpp"
 #include "queue/in_flight.hpp"
+#include "queue/settings.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -23,7 +23,7 @@ namespace pgtq::queue {
 // that never calls libpq, so that a renewal blocked on the network cannot delay it.
 class LeaseKeeper {
 public:
-  LeaseKeeper(const app::Config& config, InFlightTasks& in_flight);
+  LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight);
   ~LeaseKeeper();
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
@@ -40,7 +40,7 @@ private:
   void watch_expiry(); // the expiry thread
   void wait_until(Clock::time_point deadline);
 
-  const app::Config& m_config;
+  const LeaseKeeperSettings m_config;
   InFlightTasks& m_in_flight;
   std::optional<db::Connection> m_connection;
   std::atomic<bool> m_stopping{false};

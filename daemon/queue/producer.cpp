@@ -31,13 +31,13 @@ std::shared_ptr<spdlog::logger> logger() {
 
 } // namespace
 
-Producer::Producer(const app::Config& config, const plugin::HandlerRegistry& registry,
-                   app::DaemonState& state)
+Producer::Producer(const ProducerSettings& config, const plugin::HandlerRegistry& registry,
+                   DaemonState& state)
     : m_config(config), m_state(state), m_executor(registry),
       m_task_names(pgtq::detail::pg_text_array(registry.names())), m_worker_name(config.worker_name),
       m_lease_keeper(config, m_in_flight) {
   char lease[64];
-  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(config.lease.count()));
+  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(std::chrono::duration<double>(config.lease).count()));
   m_lease_text = lease;
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
@@ -84,11 +84,12 @@ void Producer::note_not_started(ClaimedTask&& task) {
 
 Producer::Clock::time_point Producer::next_poll_time() const {
   // Jitter (±10 %) keeps many idle daemons from polling in lockstep.
-  return Clock::now() + to_clock_duration(m_config.poll_interval.count() * (0.9 + 0.2 * random01()));
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                            m_config.poll_interval * (0.9 + 0.2 * random01()));
 }
 
 void Producer::connect() {
-  const db::SessionSettings settings = work_session(m_config);
+  const db::SessionSettings settings = work_session(m_config.heartbeat);
   m_connection.emplace(m_config.dsn, application_name(m_config, "claim"), settings);
   m_connection->use_prepared_statements(m_config.prepared_statements);
   m_connection->listen("pgtq_wakeup");
@@ -260,7 +261,7 @@ void Producer::claim(int count) {
 
 void Producer::dispatch(const db::Result& rows, int requested, Clock::time_point claimed_at) {
   int claimed = 0;
-  const auto lease_until = claimed_at + to_clock_duration(m_config.lease.count());
+  const auto lease_until = claimed_at + m_config.lease;
   for (int row = 0; row < rows.rows(); ++row) {
     ClaimedTask task;
     task.id = rows.int64(row, 0);
@@ -284,9 +285,10 @@ void Producer::start_draining_if_asked() {
     return;
   }
   m_draining = true;
-  m_drain_deadline = Clock::now() + to_clock_duration(m_config.shutdown_grace.count());
+  m_drain_deadline = Clock::now() + m_config.shutdown_grace;
   logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
-                 m_in_flight.size(), m_config.shutdown_grace.count());
+                 m_in_flight.size(),
+                 std::chrono::duration<double>(m_config.shutdown_grace).count());
   take_back_unstarted();
 }
 

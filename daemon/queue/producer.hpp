@@ -1,13 +1,13 @@
 #pragma once
 
-#include "app/config.hpp"
-#include "app/daemon_state.hpp"
 #include "db/connection.hpp"
 #include "db/pg_error.hpp"
 #include "plugin/handler_registry.hpp"
 #include "queue/backoff.hpp"
+#include "queue/daemon_state.hpp"
 #include "queue/in_flight.hpp"
 #include "queue/lease_keeper.hpp"
+#include "queue/settings.hpp"
 #include "queue/task.hpp"
 #include "queue/worker_pool.hpp"
 
@@ -29,8 +29,8 @@ namespace pgtq::queue {
 // backoff while running tasks go on, and records their outcomes once it is back.
 class Producer {
 public:
-  Producer(const app::Config& config, const plugin::HandlerRegistry& registry,
-           app::DaemonState& state);
+  Producer(const ProducerSettings& config, const plugin::HandlerRegistry& registry,
+           DaemonState& state);
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
@@ -110,8 +110,8 @@ private:
   void note_not_started(ClaimedTask&& task); // from worker threads
   Clock::time_point next_poll_time() const;
 
-  const app::Config& m_config;
-  app::DaemonState& m_state;
+  const ProducerSettings m_config;
+  DaemonState& m_state;
   TaskExecutor m_executor;
   std::string m_task_names; // array literal of the names this daemon handles
   std::string m_worker_name;

@@ -27,12 +27,12 @@ constexpr int k_tick_batch = 10000;
 
 } // namespace
 
-Scheduler::Scheduler(const app::Config& config)
+Scheduler::Scheduler(const SchedulerSettings& config)
     : m_config(config),
       // Anyone may NOTIFY pgtq_scheduled: notifications may bring a tick forward, but not
       // more often than this.
       m_min_notified_gap(std::max<Clock::duration>(
-          to_clock_duration(config.scheduler_interval.count() / 10), std::chrono::milliseconds(50))) {
+          Clock::duration(config.interval / 10), std::chrono::milliseconds(50))) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0) {
     throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -63,7 +63,7 @@ void Scheduler::run() {
     try {
       if (!m_connection) {
         m_connection.emplace(m_config.dsn, application_name(m_config, "schedule"),
-                             scheduler_session(m_config));
+                             scheduler_session());
         m_connection->use_prepared_statements(m_config.prepared_statements);
         m_connection->listen("pgtq_scheduled");
         if (backoff.failures() > 0) {
@@ -118,8 +118,8 @@ Scheduler::Clock::time_point Scheduler::tick() {
                    "failed", rescued + failed, failed);
   }
   // Jitter keeps the schedulers of many daemons from ticking in lockstep.
-  auto next = Clock::now() +
-              to_clock_duration(m_config.scheduler_interval.count() * (0.9 + 0.2 * random01()));
+  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 m_config.interval * (0.9 + 0.2 * random01()));
   if (promoted + rescued + failed >= k_tick_batch) {
     return Clock::now(); // a backlog: go on at once
   }
@@ -129,7 +129,7 @@ Scheduler::Clock::time_point Scheduler::tick() {
     if (due_in <= 0 && promoted == 0) {
       // Due, yet this tick promoted nothing: another daemon's scheduler holds the tick lock
       // (or the row is locked). Look again shortly rather than spin on the database.
-      due_in = m_config.scheduler_interval.count() / 10;
+      due_in = std::chrono::duration<double>(m_config.interval).count() / 10;
     }
     // Clamped: a task due centuries ahead overflows a nanosecond clock.
     next = std::min(next, Clock::now() + to_clock_duration(due_in));

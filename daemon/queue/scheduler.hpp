@@ -1,7 +1,7 @@
 #pragma once
 
-#include "app/config.hpp"
 #include "db/connection.hpp"
+#include "queue/settings.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -18,7 +18,7 @@ namespace pgtq::queue {
 // daemons may run one; pgtq.tick() lets one of them work at a time.
 class Scheduler {
 public:
-  explicit Scheduler(const app::Config& config);
+  explicit Scheduler(const SchedulerSettings& config);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -34,7 +34,7 @@ private:
   Clock::time_point tick();
   void wait_until(Clock::time_point deadline);
 
-  const app::Config& m_config;
+  const SchedulerSettings m_config;
   const Clock::duration m_min_notified_gap;
   Clock::time_point m_last_tick;
   bool m_due_out_of_range = false; // warned once

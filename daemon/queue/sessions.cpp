@@ -8,40 +8,36 @@ namespace {
 
 using std::chrono::milliseconds;
 
-milliseconds whole_ms(app::Seconds seconds, milliseconds low, milliseconds high) {
-  // Clamped as doubles first: the configured value may be far beyond what milliseconds hold.
-  const double ms = std::clamp(seconds.count() * 1000.0, static_cast<double>(low.count()),
-                               static_cast<double>(high.count()));
-  return milliseconds(static_cast<long long>(ms));
+milliseconds whole_ms(Duration duration, milliseconds low, milliseconds high) {
+  return std::clamp(std::chrono::duration_cast<milliseconds>(duration), low, high);
 }
 
 } // namespace
 
-db::SessionSettings work_session(const app::Config& config) {
+db::SessionSettings work_session(Duration heartbeat) {
   db::SessionSettings settings;
   settings.read_committed = true;
-  settings.lock_timeout = whole_ms(config.heartbeat / 2, milliseconds(100), milliseconds(1000));
+  settings.lock_timeout = whole_ms(heartbeat / 2, milliseconds(100), milliseconds(1000));
   return settings;
 }
 
-db::SessionSettings lease_session(const app::Config& config) {
-  db::SessionSettings settings = work_session(config);
-  settings.statement_timeout =
-      whole_ms(config.heartbeat, milliseconds(1000), milliseconds(3600 * 1000));
+db::SessionSettings lease_session(Duration heartbeat) {
+  db::SessionSettings settings = work_session(heartbeat);
+  settings.statement_timeout = whole_ms(heartbeat, milliseconds(1000), milliseconds(3600 * 1000));
   return settings;
 }
 
-db::SessionSettings scheduler_session(const app::Config&) {
+db::SessionSettings scheduler_session() {
   db::SessionSettings settings;
   settings.read_committed = true;
   return settings;
 }
 
-std::string application_name(const app::Config& config, std::string_view role) {
-  std::string name = "pgtqd:" + config.queue + ":";
+std::string application_name(const ConnectionSettings& connection, std::string_view role) {
+  std::string name = "pgtqd:" + connection.queue + ":";
   name += role;
-  if (!config.worker_name.empty()) {
-    name += ":" + config.worker_name;
+  if (!connection.worker_name.empty()) {
+    name += ":" + connection.worker_name;
   }
   return db::bounded_application_name(name);
 }

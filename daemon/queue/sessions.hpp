@@ -1,7 +1,7 @@
 #pragma once
 
-#include "app/config.hpp"
 #include "db/connection.hpp"
+#include "queue/settings.hpp"
 
 #include <string>
 #include <string_view>
@@ -14,15 +14,15 @@ namespace pgtq::queue {
 // Claims, outcomes and releases: a lock_timeout, so that a row lock held by another session
 // (an operator's open UPDATE) holds up the claim loop for a moment only; what could not be
 // recorded is kept and recorded again later. Half a heartbeat, between 100 ms and 1 s.
-db::SessionSettings work_session(const app::Config& config);
+db::SessionSettings work_session(Duration heartbeat);
 // Lease renewals: also a statement_timeout of one heartbeat (at least 1 s), a safety net:
 // pgtq.heartbeat() skips locked rows and should never wait.
-db::SessionSettings lease_session(const app::Config& config);
+db::SessionSettings lease_session(Duration heartbeat);
 // The scheduler's ticks.
-db::SessionSettings scheduler_session(const app::Config& config);
+db::SessionSettings scheduler_session();
 
 // "pgtqd:<queue>:<role>:<worker name>", cut to PostgreSQL's 63 bytes, for
 // pg_stat_activity; an application_name in the DSN overrides it.
-std::string application_name(const app::Config& config, std::string_view role);
+std::string application_name(const ConnectionSettings& connection, std::string_view role);
 
 } // namespace pgtq::queue

@@ -4,7 +4,7 @@
 
 using pgtq::app::Config;
 using pgtq::app::ConfigError;
-using pgtq::app::Seconds;
+using std::chrono::seconds;
 
 TEST_CASE("config validation names the settings that depend on each other") {
   Config config;
@@ -16,8 +16,8 @@ TEST_CASE("config validation names the settings that depend on each other") {
     CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("queue"), ConfigError);
   }
   SUBCASE("heartbeat must be at most half the lease") {
-    config.lease = Seconds(10);
-    config.heartbeat = Seconds(6);
+    config.lease = seconds(10);
+    config.heartbeat = seconds(6);
     config.origins["lease"] = "q.conf line 2";
     CHECK_THROWS_WITH_AS(config.validate(),
                          doctest::Contains("heartbeat (default) must be at most half of lease "
@@ -25,8 +25,8 @@ TEST_CASE("config validation names the settings that depend on each other") {
                          ConfigError);
   }
   SUBCASE("backoff cap at least the base") {
-    config.backoff.base_s = 10;
-    config.backoff.cap_s = 5;
+    config.backoff_base = seconds(10);
+    config.backoff_cap = seconds(5);
     CHECK_THROWS_WITH_AS(config.validate(), doctest::Contains("backoff-cap"), ConfigError);
   }
   SUBCASE("plugin-config-dir must be a directory") {

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace pgtq::app {
+namespace pgtq::queue {
 
 // What the threads of pgtqd tell each other and the status line: written by the producer
 // and the signal handling, read by the main loop. Plain atomics, no locks.
@@ -27,4 +27,4 @@ struct DaemonState {
   }
 };
 
-} // namespace pgtq::app
+} // namespace pgtq::queue

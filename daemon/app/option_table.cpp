@@ -1,0 +1,297 @@
+// pgtqd's options: each declared here once, with its default, range and documentation.
+// Config (config.hpp) has one field per entry; everything else (the command line, the
+// config file, the PGTQ_* variables, the range checks, --help, the README's option table
+// and the example config) is driven by this table.
+#include "app/config_options.hpp"
+
+#include "db/connection.hpp"
+#include "plugin/host_api.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace pgtq::app {
+namespace {
+
+constexpr double k_day = 86400;
+
+// Whether text is well-formed UTF-8 (no overlong forms, surrogates or code points past
+// U+10FFFF), as PostgreSQL requires of text in a UTF-8 database.
+bool is_utf8(std::string_view text) {
+  for (std::size_t at = 0; at < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[at]);
+    std::size_t length = 0;
+    std::uint32_t code = 0;
+    std::uint32_t least = 0;
+    if (byte < 0x80) {
+      ++at;
+      continue;
+    } else if ((byte & 0xe0) == 0xc0) {
+      length = 2, code = byte & 0x1f, least = 0x80;
+    } else if ((byte & 0xf0) == 0xe0) {
+      length = 3, code = byte & 0x0f, least = 0x800;
+    } else if ((byte & 0xf8) == 0xf0) {
+      length = 4, code = byte & 0x07, least = 0x10000;
+    } else {
+      return false;
+    }
+    if (at + length > text.size()) {
+      return false;
+    }
+    for (std::size_t i = 1; i < length; ++i) {
+      const auto next = static_cast<unsigned char>(text[at + i]);
+      if ((next & 0xc0) != 0x80) {
+        return false;
+      }
+      code = (code << 6) | (next & 0x3f);
+    }
+    if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+      return false;
+    }
+    at += length;
+  }
+  return true;
+}
+
+bool has_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+std::string check_queue(std::string_view value) {
+  return plugin::is_valid_name(std::string(value))
+             ? ""
+             : "must be 1-128 characters from [A-Za-z0-9_.:-]";
+}
+
+std::string check_dsn(std::string_view value) {
+  return db::is_parsable_conninfo(std::string(value))
+             ? ""
+             : "is neither key=value pairs nor a postgresql:// URI that libpq can parse (the "
+               "text is not shown: it may hold a password)";
+}
+
+std::string check_path(std::string_view value) {
+  return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";
+}
+
+std::string check_worker_name(std::string_view value) {
+  if (!is_utf8(value)) {
+    return "must be UTF-8 text";
+  }
+  return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";
+}
+
+// Durations are at least 10 ms (a smaller one is a typo or a busy loop: 1e-9 s ran 53,000
+// transactions in 6 s) and at most a day, except retry delays, which may reach pgtq's cap
+// on any computed delay, 100 years.
+const std::vector<OptionSpec> k_options = {
+    {.name = "queue",
+     .kind = OptionKind::text,
+     .field = &Config::queue,
+     .min = 1,
+     .max = 128,
+     .check = check_queue,
+     .help = "the queue this daemon works (required)",
+     .allowed_note = "1-128 characters from [A-Za-z0-9_.:-]",
+     .default_note = "(required)",
+     .details = "The queue this pgtqd serves. Required, but the systemd unit passes it "
+                "(--queue %i), so leave it out here."},
+    {.name = "dsn",
+     .kind = OptionKind::text,
+     .field = &Config::dsn,
+     .max = 65536,
+     .check = check_dsn,
+     .secret = true,
+     .help = "libpq conninfo or postgresql:// URI; empty: the PG* environment variables. Keep "
+             "passwords in a pgpass file; with a primary and standbys, list the hosts and add "
+             "target_session_attrs=read-write",
+     .allowed_note = "what libpq parses",
+     .default_note = "PG* variables",
+     .details =
+         "Where the database is: a libpq connection string (\"host=db.example.com dbname=app "
+         "user=pgtq\") or URI (\"postgresql://pgtq@db.example.com/app\"). Empty means libpq's "
+         "environment variables (PGHOST, PGDATABASE, PGUSER, ...) and their defaults.\n\n"
+         "Never put a password here: this file is not secret enough. Use a password file (see "
+         "pgpassfile in the libpq documentation) named by PGPASSFILE; the unit explains how to "
+         "hand one over with LoadCredential= so that only this service can read it."},
+    {.name = "plugin-dir",
+     .kind = OptionKind::text,
+     .field = &Config::plugin_dir,
+     .min = 1,
+     .max = 4096,
+     .check = check_path,
+     .help = "load every *.so plugin in this directory (see Plugin directory rules)",
+     .allowed_note = "a directory",
+     .default_note = "../lib/pgtq/plugins from pgtqd's own directory",
+     .details = "Directory of handler plugins (*.so); pgtqd loads every plugin in it at start "
+                "(not hidden files, not other names). Each is loaded from a private copy, so "
+                "replacing a file here never affects a running pgtqd: restart it to load the "
+                "new version."},
+    {.name = "plugin-dir-checks",
+     .kind = OptionKind::choice,
+     .field = &Config::plugin_dir_checks,
+     .default_value = "strict",
+     .choices = "strict|off",
+     .help = "strict: the plugin directory, the directories above it and every plugin must be "
+             "owned by root or pgtqd's user and writable by no one else, and a symlink must "
+             "stay inside the directory; off: no such checks (development only)",
+     .details = "strict: like OpenSSH's StrictModes, the plugin directory, every directory "
+                "above it and every plugin must be owned by root or by the user pgtqd runs as "
+                "(pgtq under systemd) and be writable by no one else (a directory above with "
+                "the sticky bit, such as /tmp, may be), and a symlink must lead to a file "
+                "inside the directory. Whoever can write a plugin runs code as pgtqd. off: no "
+                "such checks, for development machines only."},
+    {.name = "plugin-load-errors",
+     .kind = OptionKind::choice,
+     .field = &Config::plugin_load_errors,
+     .default_value = "fail",
+     .choices = "fail|skip",
+     .help = "fail: a plugin that cannot be loaded stops pgtqd (exit 78); skip: it is logged and "
+             "left out",
+     .details = "fail: a plugin that cannot be loaded (two plugins registering one task name, a "
+                "wrong ABI, no entry point, a failing init(), a refused file) stops pgtqd with "
+                "exit status 78 and a message naming the file(s). skip: it is logged and left "
+                "out, and pgtqd runs with the rest."},
+    {.name = "plugin-config-dir",
+     .kind = OptionKind::text,
+     .field = &Config::plugin_config_dir,
+     .max = 4096,
+     .check = check_path,
+     .help = "a plugin named NAME gets the text of NAME.conf in this directory as its config "
+             "(Registry::config() in C++, init()'s config in C); empty: none",
+     .allowed_note = "an existing directory",
+     .default_note = "(none)",
+     .details = "Settings for the plugins: a plugin named NAME (as pgtqd logs it when it loads) "
+                "gets the text of NAME.conf in this directory, in whatever format the plugin "
+                "reads. Empty: none; otherwise it must be an existing directory."},
+    {.name = "concurrency",
+     .kind = OptionKind::integer,
+     .field = &Config::concurrency,
+     .default_value = "8",
+     .min = 1,
+     .max = 1024,
+     .help = "worker threads: how many tasks run at once"},
+    {.name = "prefetch",
+     .kind = OptionKind::integer,
+     .field = &Config::prefetch,
+     .default_value = "0",
+     .min = 0,
+     .max = 10000,
+     .help = "tasks claimed ahead of the free workers and held in memory, so that a busy daemon "
+             "claims in larger batches; they go back to the queue at once on shutdown",
+     .details = "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
+                "a busy daemon then claims in larger batches (more tasks/s), at the price of "
+                "holding tasks another daemon could have run. 0 claims only for free workers."},
+    {.name = "log-level",
+     .kind = OptionKind::choice,
+     .field = &Config::log_level,
+     .default_value = "info",
+     .choices = "trace|debug|info|warn|error",
+     .help = "the least important messages logged"},
+    {.name = "lease",
+     .kind = OptionKind::seconds,
+     .field = &Config::lease,
+     .default_value = "15",
+     .min = 1,
+     .max = k_day,
+     .help = "seconds a claimed task is held without a heartbeat",
+     .details = "How long a claimed task stays reserved for this worker. A worker that dies "
+                "loses its tasks to another worker once the lease runs out, so keep it short, "
+                "and renewed (heartbeat)."},
+    {.name = "heartbeat",
+     .kind = OptionKind::seconds,
+     .field = &Config::heartbeat,
+     .default_value = "5",
+     .min = 0.01,
+     .max = k_day / 2,
+     .help = "seconds between lease renewals while a task runs",
+     .allowed_note = "0.01 seconds to half the lease"},
+    {.name = "poll-interval",
+     .kind = OptionKind::seconds,
+     .field = &Config::poll_interval,
+     .default_value = "2",
+     .min = 0.01,
+     .max = k_day,
+     .help = "seconds between claim attempts when no notification arrives",
+     .details = "Backstop poll when no notification arrives (pgtqd normally wakes on "
+                "LISTEN/NOTIFY)."},
+    {.name = "shutdown-grace",
+     .kind = OptionKind::seconds,
+     .field = &Config::shutdown_grace,
+     .default_value = "30",
+     .min = 0,
+     .max = k_day,
+     .help = "seconds running tasks get to finish after SIGTERM",
+     .details = "On SIGTERM, how long running tasks may finish before they are cancelled. Keep "
+                "it below the unit's TimeoutStopSec (45 s), or systemd kills pgtqd mid-drain."},
+    {.name = "backoff-base",
+     .kind = OptionKind::seconds,
+     .field = &Config::backoff_base,
+     .default_value = "1",
+     .min = 0.01,
+     .max = plugin::k_max_delay_s,
+     .help = "retry delay after the first failure: base * factor^(attempt - 1), at most "
+             "backoff-cap, with +-20 % jitter; a plugin may set its own per task name"},
+    {.name = "backoff-factor",
+     .kind = OptionKind::number,
+     .field = &Config::backoff_factor,
+     .default_value = "2",
+     .min = 1,
+     .max = 100,
+     .help = "retry delay growth per attempt"},
+    {.name = "backoff-cap",
+     .kind = OptionKind::seconds,
+     .field = &Config::backoff_cap,
+     .default_value = "3600",
+     .min = 0.01,
+     .max = plugin::k_max_delay_s,
+     .help = "longest retry delay",
+     .allowed_note = "backoff-base to 3155760000 seconds (100 years, pgtq's limit on any delay)"},
+    {.name = "scheduler",
+     .kind = OptionKind::flag,
+     .field = &Config::scheduler,
+     .default_value = "true",
+     .help = "run the scheduler thread (delayed tasks, retries, rescue)",
+     .details = "Make delayed tasks and retries due, and rescue tasks whose lease expired. Any "
+                "number of pgtqd may do it at once; set false to leave it to others "
+                "(--no-scheduler)."},
+    {.name = "scheduler-interval",
+     .kind = OptionKind::seconds,
+     .field = &Config::scheduler_interval,
+     .default_value = "1",
+     .min = 0.01,
+     .max = 3600,
+     .help = "seconds between scheduler ticks"},
+    {.name = "migrate",
+     .kind = OptionKind::flag,
+     .field = &Config::migrate,
+     .default_value = "false",
+     .help = "apply schema migrations at start",
+     .details = "Apply pending schema migrations at start. Off by default: the schema is usually "
+                "migrated once per deployment (\"pgtqctl migrate\"), not by every worker. With "
+                "it off, pgtqd exits with status 78 when the schema is older or newer than it "
+                "expects."},
+    {.name = "prepared-statements",
+     .kind = OptionKind::flag,
+     .field = &Config::prepared_statements,
+     .default_value = "true",
+     .help = "prepare each statement once per connection; turn off behind a transaction-mode "
+             "pooler that cannot carry prepared statements (pgbouncer before 1.21), and lower "
+             "poll-interval (e.g. 0.2), as notifications do not arrive there"},
+    {.name = "worker-name",
+     .kind = OptionKind::text,
+     .field = &Config::worker_name,
+     .max = 128,
+     .check = check_worker_name,
+     .help = "name recorded in locked_by of the tasks this worker runs",
+     .allowed_note = "up to 128 bytes of UTF-8, no control characters",
+     .default_note = "host:pid"},
+};
+
+} // namespace
+
+const std::vector<OptionSpec>& option_table() { return k_options; }
+
+} // namespace pgtq::app
