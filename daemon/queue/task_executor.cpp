@@ -12,6 +12,11 @@ namespace {
 
 thread_local const ClaimedTask* t_current_task = nullptr;
 
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("queue");
+  return found ? found : spdlog::default_logger();
+}
+
 // Marks the thread as running a task for as long as the handler call lasts.
 class CurrentTask {
 public:
@@ -37,6 +42,10 @@ Outcome failed(const ClaimedTask& task, OutcomeStatus status, std::string error,
 const ClaimedTask* current_task() noexcept { return t_current_task; }
 
 Outcome TaskExecutor::run(const ClaimedTask& task, const std::atomic<bool>& stop) const {
+  // The moment a worker takes the task up: between claim and here it may still be given back
+  // unstarted (a shutdown, a cancellation).
+  SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} started", task.id, task.name,
+                      task.attempt, task.max_attempts);
   const auto started = std::chrono::steady_clock::now();
   Outcome outcome = call_handler(task, stop);
   outcome.name = task.name;

@@ -64,6 +64,8 @@ TEST_CASE("outcomes are logged as what became of the task: retried, out of attem
                 log);
   CHECK_MESSAGE(!line_with(log, "task " + fine + " (add_numbers) attempt 1/5 succeeded in").empty(),
                 log);
+  // When a worker took it up (a claimed task may still go back unstarted until then).
+  CHECK_MESSAGE(!line_with(log, "task " + fine + " (add_numbers) attempt 1/5 started").empty(), log);
 }
 
 TEST_CASE("server notices reach pgtqd's log as lines of the db logger with their level") {

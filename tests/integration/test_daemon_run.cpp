@@ -120,10 +120,11 @@ TEST_CASE("a failure with no attempts left ends failed with every attempt's erro
 TEST_CASE("SIGTERM lets running tasks finish, then pgtqd exits 0") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn()});
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[1]')");
-  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 5s));
+  // Started by a worker, not only claimed: a claimed task no worker took up yet is given back.
+  REQUIRE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
   daemon.signal(SIGTERM);
   const auto status = daemon.wait_exit(15s);
   REQUIRE_MESSAGE(status.has_value(), daemon.log());
@@ -135,10 +136,10 @@ TEST_CASE("SIGTERM lets running tasks finish, then pgtqd exits 0") {
 TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not counted") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "0.5"}});
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "0.5", "--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
-  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 5s));
+  REQUIRE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
   daemon.signal(SIGTERM);
   const auto status = daemon.wait_exit(10s);
   REQUIRE_MESSAGE(status.has_value(), daemon.log());
@@ -152,10 +153,10 @@ TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not
 TEST_CASE("a second SIGTERM releases running tasks at once") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "60"}});
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "60", "--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
-  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 5s));
+  REQUIRE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
   daemon.signal(SIGTERM);
   REQUIRE(daemon.wait_for_log("send the signal again", 5s));
   daemon.signal(SIGTERM);

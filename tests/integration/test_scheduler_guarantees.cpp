@@ -101,10 +101,11 @@ TEST_CASE("a daemon cut off from the database loses its task to a rescue and its
   db::Connection connection = database.connect();
   TcpProxy proxy(unix_socket_of(database.dsn()));
   DaemonProcess partitioned({.dsn = via_proxy(database.dsn(), proxy.port()),
-                             .extra_args = {"--lease", "2", "--heartbeat", "0.5", "--no-scheduler"}});
+                             .extra_args = {"--lease", "2", "--heartbeat", "0.5", "--no-scheduler",
+                                            "--log-level", "debug"}});
   REQUIRE(partitioned.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[3]')");
-  REQUIRE(eventually([&] { return field(connection, "state", id) == "running"; }, 10s));
+  REQUIRE(partitioned.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
 
   proxy.cut();
   // Another daemon, still connected, rescues the task once the lease has expired, and runs it.
