@@ -231,9 +231,6 @@ void Producer::turn() {
     until = std::min(until, now < m_drain_deadline ? m_drain_deadline
                                                    : m_drain_deadline + k_outcome_drain_extra);
   }
-  if (m_notified) {
-    until = std::min(until, m_last_empty_claim + k_min_wakeup_gap);
-  }
   {
     const std::lock_guard lock(m_outcomes_mutex);
     if (!m_outcomes.empty()) {
@@ -350,13 +347,21 @@ void Producer::release_unfinished() {
 }
 
 void Producer::wait_for_work(Clock::time_point until) {
-  // Notifications may already sit in libpq's buffer, read along with a query's result.
+  // Notifications may already sit in libpq's buffer, read along with a query's result: the
+  // server sends those that came in during a claim ahead of its result, so a push that just
+  // missed a woken claim which found nothing is heard here, within k_min_wakeup_gap of it.
+  // The wait for the gap is therefore decided after taking them, never before: a deadline set
+  // without this wake-up would sleep until the next poll, and the push's task with it.
   take_notifications();
   if (m_maybe_more && !m_draining && static_cast<int>(m_in_flight.size()) < slots()) {
     return;
   }
-  if (m_notified && Clock::now() >= m_last_empty_claim + k_min_wakeup_gap) {
-    return;
+  if (m_notified) {
+    const auto claim_at = m_last_empty_claim + k_min_wakeup_gap;
+    if (Clock::now() >= claim_at) {
+      return;
+    }
+    until = std::min(until, claim_at);
   }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
   pollfd fds[2] = {{m_connection->socket(), POLLIN, 0}, {m_wake_fd, POLLIN, 0}};

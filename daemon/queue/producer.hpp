@@ -104,6 +104,8 @@ private:
   void take_back_unstarted();
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_config.prefetch; }
+  // Sleeps until there is something to do, at the latest until `until`; the deadline of a
+  // held-back wake-up (k_min_wakeup_gap) is its own, set once the notifications are taken.
   void wait_for_work(Clock::time_point until);
   void sleep_interruptibly(Clock::duration duration);
   void note_outcome(Outcome&& outcome); // from worker threads
