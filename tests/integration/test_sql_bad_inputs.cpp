@@ -264,6 +264,39 @@ void add_outcome_cases(std::vector<BadInput>& cases) {
                    k_bad, "more than once"});
 }
 
+// push_many's array form, what the C++ client sends.
+void add_push_array_cases(std::vector<BadInput>& cases) {
+  const auto call = [](const std::string& rest) {
+    return "SELECT pgtq.push_many('q', " + rest + ")";
+  };
+  cases.push_back({call("NULL::text[], '{[]}'::jsonb[]"), k_null, "tasks"});
+  cases.push_back({call("'{t}'::text[], NULL::jsonb[]"), k_null, "args"});
+  cases.push_back({call("'{NULL}'::text[], '{[]}'::jsonb[]"), k_null, "tasks[1]"});
+  cases.push_back({call("'{t,\"bad name\"}'::text[], '{[],[]}'::jsonb[]"), k_bad, "tasks[2]"});
+  cases.push_back({call("'{t}'::text[], '{[],[]}'::jsonb[]"), k_bad, "as many"});
+  cases.push_back({call("'{t}'::text[], '{5}'::jsonb[]"), k_bad, "args[1]"});
+  cases.push_back({call("'{t}'::text[], '{\"null\"}'::jsonb[]"), k_bad, "args[1]"});
+  cases.push_back({call("'{t}'::text[], ARRAY[jsonb_build_array(repeat('x', 1048576))]"), k_limit,
+                   "args[1]"});
+  cases.push_back({call("'{{t}}'::text[], '{{[]}}'::jsonb[]"), k_bad, "one-dimensional"});
+  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], priorities => '{1,2}'"), k_bad,
+                   "as many"});
+  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], priorities => '{40000}'"), k_bad,
+                   "priorities[1]"});
+  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], max_attempts => '{0}'"), k_bad,
+                   "max_attempts[1]"});
+  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], run_at => '{infinity}'"), k_bad,
+                   "run_at"});
+  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], delays => '{\"-1 day\"}'"), k_bad,
+                   "delay"});
+  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], delays => '{\"1000 years\"}'"), k_bad,
+                   "delay"});
+  cases.push_back({call("(SELECT array_agg('t'::text) FROM generate_series(1, 100001)), "
+                        "(SELECT array_agg('[]'::jsonb) FROM generate_series(1, 100001))"),
+                   k_limit, "100000"});
+  cases.push_back({"SELECT pgtq.push_many(NULL, '{t}'::text[], '{[]}'::jsonb[])", k_null, "queue"});
+}
+
 // The array form pgtqd uses: six arrays of one length.
 void add_outcome_array_cases(std::vector<BadInput>& cases) {
   const auto call = [](const std::string& ids, const std::string& claims,
@@ -381,6 +414,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_array_cases(cases);
   add_outcome_cases(cases);
   add_outcome_array_cases(cases);
+  add_push_array_cases(cases);
   add_maintenance_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");

@@ -1,9 +1,10 @@
 #pragma once
 
-// Pushing tasks: thin wrappers over pgtq.push and pgtq.push_many (sql/migrations/0002_push.sql).
+// Pushing tasks: thin wrappers over pgtq.push and pgtq.push_many (sql/migrations/0008 and 0009).
 
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
+#include "pgtq/client/pg_array.hpp"
 #include "pgtq/client/statement.hpp"
 
 #include <libpq-fe.h>
@@ -190,42 +191,68 @@ std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
 // Pushes many tasks of one queue in one round trip and returns their ids in the order of
 // tasks. All or nothing: one bad task refuses the whole call (options are checked as for
 // push() before anything is sent, naming the task by its position from 1). Like push, it
-// joins the caller's transaction.
+// joins the caller's transaction. Sent as arrays (pgtq.push_many(queue, tasks[], args[], …)),
+// with only the option arrays some task uses.
 inline std::vector<std::int64_t> push_many(PGconn* conn, std::string_view queue,
                                            const std::vector<TaskSpec>& tasks) {
   if (tasks.empty()) {
     return {};
   }
-  std::string array = "[";
+  std::string names = "{";
+  std::string args = "{";
+  // The option arrays, one element per task (NULL where a task keeps the default).
+  struct Column {
+    const char* name;
+    const char* type;
+    std::string elements = "{";
+    bool used = false;
+  };
+  Column run_at{"run_at", "timestamptz[]"};
+  Column delays{"delays", "interval[]"};
+  Column priorities{"priorities", "integer[]"};
+  Column max_attempts{"max_attempts", "integer[]"};
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const TaskSpec& spec = tasks[i];
     const PushOptions& options = spec.options;
-    detail::check_options(options, "pgtq.push_many: task " + std::to_string(i + 1));
-    array += i == 0 ? "{\"task\":" : ",{\"task\":";
-    detail::append_json_string(array, spec.task);
-    // A JsonText is exactly one JSON value, so it cannot end its element early.
-    array += ",\"args\":";
-    array += spec.args.text();
-    if (options.run_at) {
-      array += ",\"run_at\":";
-      detail::append_json_string(array, options.run_at->text());
+    const std::string what = "pgtq.push_many: task " + std::to_string(i + 1);
+    detail::check_options(options, what);
+    if (spec.task.find('\0') != std::string::npos) {
+      throw Error("22023", what + ": the task name contains a NUL byte");
     }
-    if (options.delay) {
-      array += ",\"delay\":";
-      detail::append_json_string(array, detail::interval_text(*options.delay->microseconds()));
-    }
-    if (options.priority) {
-      array += ",\"priority\":" + std::to_string(*options.priority);
-    }
-    if (options.max_attempts) {
-      array += ",\"max_attempts\":" + std::to_string(*options.max_attempts);
-    }
-    array += '}';
+    const char* separator = i == 0 ? "" : ",";
+    names += separator;
+    detail::pg_array_append_quoted(names, spec.task);
+    // A JsonText is one JSON value: no NUL byte can be in it (JSON escapes it).
+    args += separator;
+    detail::pg_array_append_quoted(args, spec.args.text());
+    const auto put = [&](Column& column, const std::optional<std::string>& value) {
+      column.elements += separator;
+      if (value) {
+        detail::pg_array_append_quoted(column.elements, *value);
+        column.used = true;
+      } else {
+        column.elements += "NULL";
+      }
+    };
+    put(run_at, options.run_at ? std::optional(options.run_at->text()) : std::nullopt);
+    put(delays, options.delay ? std::optional(detail::interval_text(*options.delay->microseconds()))
+                              : std::nullopt);
+    put(priorities,
+        options.priority ? std::optional(std::to_string(*options.priority)) : std::nullopt);
+    put(max_attempts, options.max_attempts ? std::optional(std::to_string(*options.max_attempts))
+                                           : std::nullopt);
   }
-  array += ']';
-  const detail::ResultPtr result =
-      detail::exec(conn, "pgtq.push_many", "SELECT pgtq.push_many($1::text, $2::jsonb)",
-                   {std::string(queue), std::move(array)});
+  std::string sql = "SELECT pgtq.push_many($1::text, $2::text[], $3::jsonb[]";
+  std::vector<detail::Param> params{std::string(queue), names + '}', args + '}'};
+  for (Column* column : {&run_at, &delays, &priorities, &max_attempts}) {
+    if (column->used) {
+      params.emplace_back(column->elements + '}');
+      sql += std::string(", ") + column->name + " => $" + std::to_string(params.size()) +
+             "::" + column->type;
+    }
+  }
+  sql += ')';
+  const detail::ResultPtr result = detail::exec(conn, "pgtq.push_many", sql, params);
   std::vector<std::int64_t> ids;
   ids.reserve(tasks.size());
   for (int row = 0; row < PQntuples(result.get()); ++row) {
