@@ -79,7 +79,6 @@ public:
   bool startup_options_refused() const { return m_options_refused; }
 
   bool is_ok() const { return PQstatus(m_conn.get()) == CONNECTION_OK; }
-  int server_pid() const { return PQbackendPID(m_conn.get()); }
   PGconn* native() const { return m_conn.get(); }
 
 private:

@@ -12,10 +12,6 @@ bool PgError::is_connection_error() const noexcept {
          m_sqlstate == "57P02" || m_sqlstate == "57P03";
 }
 
-bool PgError::is_retryable() const noexcept {
-  return is_connection_error() || m_sqlstate == "40001" || m_sqlstate == "40P01";
-}
-
 bool PgError::is_transient() const noexcept {
   return m_sqlstate == "40001" || m_sqlstate == "40P01" || m_sqlstate == "55P03" ||
          m_sqlstate == "57014";

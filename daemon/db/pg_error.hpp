@@ -15,7 +15,6 @@ public:
   const std::string& sqlstate() const noexcept { return m_sqlstate; }
   // The connection is unusable (lost, refused, admin shutdown): reconnect and carry on.
   bool is_connection_error() const noexcept;
-  bool is_retryable() const noexcept;
   // Worth trying again in a moment on the same connection, and never the task's fault:
   // serialization failure (40001), deadlock (40P01), lock_timeout (55P03) and
   // statement_timeout or a cancel request (57014).

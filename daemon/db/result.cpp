@@ -28,9 +28,4 @@ std::optional<std::string> Result::optional_string(int row, int column) const {
   return string(row, column);
 }
 
-std::int64_t Result::affected_rows() const {
-  const char* count = PQcmdTuples(m_result.get());
-  return count[0] == '\0' ? 0 : std::stoll(count);
-}
-
 } // namespace pgtq::db

@@ -22,8 +22,6 @@ public:
   std::string string(int row, int column) const { return std::string(text(row, column)); }
   std::int64_t int64(int row, int column) const;
   std::optional<std::string> optional_string(int row, int column) const;
-  // Commands like UPDATE: the number of rows affected.
-  std::int64_t affected_rows() const;
   PGresult* get() const { return m_result.get(); }
 
 private:
