@@ -123,8 +123,7 @@ public:
     if (!any_lossy()) {
       return;
     }
-    std::vector<Frame> open;
-    const auto visit = [&](const rapidjson::Value& item) {
+    walk(value, [&](const rapidjson::Value& item, const std::vector<Frame>& open) {
       if (item.IsNumber() && lossy(number_text(item))) {
         DecodeError error("number " + std::string(number_text(item)) +
                           " cannot be held exactly by rapidjson::Value; take pgtq::Json to "
@@ -132,22 +131,7 @@ public:
         error.prepend_path(path_of(open));
         throw error;
       }
-      if (item.IsArray() || item.IsObject()) {
-        open.push_back({&item, 0});
-      }
-    };
-    visit(value);
-    while (!open.empty()) {
-      const rapidjson::Value& container = *open.back().value;
-      const rapidjson::SizeType next = open.back().next++;
-      const rapidjson::SizeType count =
-          container.IsArray() ? container.Size() : container.MemberCount();
-      if (next >= count) {
-        open.pop_back();
-      } else {
-        visit(container.IsArray() ? container[next] : (container.MemberBegin() + next)->value);
-      }
-    }
+    });
   }
 
   // Whether the document holds this number other than as written: beyond double's range
@@ -168,6 +152,32 @@ private:
     const rapidjson::Value* value;
     rapidjson::SizeType next;
   };
+
+  // Calls visit(item, open) for root and every value inside it, in document order, without
+  // recursion (a document may nest deeper than a thread's stack); open holds the containers
+  // around item, each with the index of its next child.
+  template <class Visit>
+  static void walk(const rapidjson::Value& root, Visit&& visit) {
+    std::vector<Frame> open;
+    const auto enter = [&](const rapidjson::Value& item) {
+      visit(item, open);
+      if (item.IsArray() || item.IsObject()) {
+        open.push_back({&item, 0});
+      }
+    };
+    enter(root);
+    while (!open.empty()) {
+      const rapidjson::Value& container = *open.back().value;
+      const rapidjson::SizeType next = open.back().next++;
+      const rapidjson::SizeType count =
+          container.IsArray() ? container.Size() : container.MemberCount();
+      if (next >= count) {
+        open.pop_back();
+      } else {
+        enter(container.IsArray() ? container[next] : (container.MemberBegin() + next)->value);
+      }
+    }
+  }
 
   // Forwards reader events to the document, numbers converted from their own text.
   struct Forward {
@@ -253,27 +263,12 @@ private:
       return;
     }
     m_indexed = true;
-    std::vector<Frame> open;
     std::size_t ordinal = 0;
-    const auto visit = [&](const rapidjson::Value& item) {
+    walk(m_document, [&](const rapidjson::Value& item, const std::vector<Frame>&) {
       if (item.IsNumber()) {
         m_index.emplace(&item, ordinal++);
-      } else if (item.IsArray() || item.IsObject()) {
-        open.push_back({&item, 0});
       }
-    };
-    visit(m_document);
-    while (!open.empty()) {
-      const rapidjson::Value& container = *open.back().value;
-      const rapidjson::SizeType next = open.back().next++;
-      const rapidjson::SizeType count =
-          container.IsArray() ? container.Size() : container.MemberCount();
-      if (next >= count) {
-        open.pop_back();
-      } else {
-        visit(container.IsArray() ? container[next] : (container.MemberBegin() + next)->value);
-      }
-    }
+    });
   }
 
   bool any_lossy() const {
