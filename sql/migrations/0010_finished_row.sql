@@ -35,8 +35,9 @@ RETURN ROW((ended).id, (ended).queue, (ended).task, (ended).args, state, (ended)
                 ELSE (ended).errors END)::pgtq.finished_tasks;
 
 -- As in 0009, with the ended rows stored through finished_row.
-CREATE OR REPLACE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
-                                 results jsonb[], errors text[], retry_in float8[])
+CREATE OR REPLACE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[],
+                                            statuses text[], results jsonb[], errors text[],
+                                            retry_in float8[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE

@@ -82,7 +82,7 @@ END $$;
 -- the stored value) and the nesting depth is bounded. Returns true or raises, so that it can
 -- stand in a WHERE clause.
 CREATE FUNCTION pgtq.check_task(task text, args jsonb, priority integer,
-                                           max_attempts integer)
+                                max_attempts integer)
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -23,7 +23,7 @@ $$;
 -- claiming right now; the rows come back in that order. The cheap checks run inline;
 -- check_claim_args explains a failure.
 CREATE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
-                                      worker text, lease interval DEFAULT interval '15 seconds')
+                           worker text, lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
                max_attempts integer)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -79,7 +79,7 @@ COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
 --   lost     no longer held under this claim (rescued, finished elsewhere): stop working on it
 --   cancel   held, renewed, and its cancellation was requested: stop working on it
 CREATE FUNCTION pgtq.heartbeat(task_ids bigint[], task_claims bigint[],
-                                          lease interval DEFAULT interval '15 seconds')
+                               lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, status text)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -116,8 +116,9 @@ END $$;
 -- requested meanwhile turns retry and snooze into cancelled. Every element is checked before
 -- anything changes; an id given twice is an error. Returns the ids whose outcome was
 -- discarded because their claim is no longer current. pgtqd records its outcomes this way.
-CREATE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
-                                 results jsonb[], errors text[], retry_in float8[])
+CREATE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[],
+                                 statuses text[], results jsonb[], errors text[],
+                                 retry_in float8[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -360,7 +361,7 @@ COMMENT ON FUNCTION pgtq.finish_many(jsonb) IS
 -- cap and at 100 years (3155760000 s) after the jitter too. Computed in logarithms where the
 -- power would overflow.
 CREATE FUNCTION pgtq.backoff(attempt integer, base float8 DEFAULT 1,
-                                        factor float8 DEFAULT 2, cap float8 DEFAULT 3600)
+                             factor float8 DEFAULT 2, cap float8 DEFAULT 3600)
 RETURNS float8
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -421,8 +422,8 @@ COMMENT ON FUNCTION pgtq.complete(bigint, bigint, jsonb) IS
 -- retry_in NULL: pgtq.backoff(attempt). permanent: fail now, whatever attempts are left.
 -- error is cut to 64 KiB like every error.
 CREATE FUNCTION pgtq.fail(id bigint, claim bigint, error text,
-                                     retry_in interval DEFAULT NULL,
-                                     permanent boolean DEFAULT false)
+                          retry_in interval DEFAULT NULL,
+                          permanent boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -13,8 +13,8 @@
 -- quote at most 1024 characters of the worker name, notifications skip queue names no
 -- channel payload can carry, and the errors list is trimmed before appending.
 CREATE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
-                                     OUT promoted integer, OUT rescued integer,
-                                     OUT failed integer, OUT next_due timestamptz)
+                          OUT promoted integer, OUT rescued integer,
+                          OUT failed integer, OUT next_due timestamptz)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   wake        text[];
