@@ -129,8 +129,11 @@ std::vector<std::filesystem::path> schema_files() {
 }
 
 std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::ifstream file(path);
+  REQUIRE_MESSAGE(file.good(), "cannot read " << path.string());
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
 }
 
 std::string difference(const std::multiset<std::string>& from, const std::multiset<std::string>& to) {
