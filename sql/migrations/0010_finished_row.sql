@@ -7,7 +7,7 @@
 -- finished_row is a SQL function with a RETURN body, which PostgreSQL inlines into the
 -- calling INSERT: each column becomes the plain expression it was before, so finish_many, the
 -- hot path, costs what it did. A function that did the INSERT itself would run once per call
--- and cost finish_many about a quarter more (plpgsql, taking arrays of rows), or re-plan its
+-- and cost finish_many about a third more (plpgsql, taking arrays of rows), or re-plan its
 -- INSERT at every call (LANGUAGE sql with a string body).
 
 -- The finished_tasks row of a task that ended: ended is its live_tasks row as it was deleted
