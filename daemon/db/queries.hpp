@@ -23,7 +23,7 @@ extern const Query k_begin;
 extern const Query k_commit;
 extern const Query k_rollback;
 
-// Worker protocol (sql/migrations/0003_worker_protocol.sql).
+// Worker protocol (sql/schema/04_claim.sql to 07_admin.sql).
 extern const Query k_claim;
 extern const Query k_finish_many;
 extern const Query k_heartbeat;

@@ -1,13 +1,17 @@
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
+#include "support/sql.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 
 #include <future>
+#include <string>
 #include <vector>
 
 using namespace pgtq;
+using pgtq::test::query;
+using pgtq::test::scalar;
 
 TEST_CASE("migrate creates the schema once and a second run changes nothing") {
   test::EmptyDatabase database;
@@ -60,4 +64,58 @@ TEST_CASE("an unmigrated database is reported as such") {
   CHECK(db::Migrator().status(connection).database_version == 0);
   CHECK_THROWS_WITH_AS(db::Migrator().require_current(connection),
                        doctest::Contains("pgtqctl migrate"), db::SchemaMismatch);
+}
+
+namespace {
+
+// Every row of both tables, as text, in id order.
+std::string all_tasks(db::Connection& connection) {
+  return scalar(connection, "SELECT coalesce(string_agg(l::text, E'\\n' ORDER BY l.id), '') "
+                            "FROM pgtq.live_tasks l") +
+         "\n--\n" +
+         scalar(connection, "SELECT coalesce(string_agg(f::text, E'\\n' ORDER BY f.id), '') "
+                            "FROM pgtq.finished_tasks f");
+}
+
+} // namespace
+
+TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without changing them") {
+  test::EmptyDatabase database;
+  db::Connection connection = database.connect();
+  std::vector<db::Migration> through_0009;
+  for (const db::Migration& migration : db::embedded_migrations()) {
+    if (migration.version <= 9) {
+      through_0009.push_back(migration);
+    }
+  }
+  db::Migrator(through_0009).migrate(connection);
+  REQUIRE(db::Migrator().status(connection).database_version == 9);
+
+  // Queued, scheduled, running, running with a cancellation requested, succeeded, failed.
+  query(connection, "SELECT pgtq.push('q', 't', jsonb_build_array(i)) FROM generate_series(1, 6) i");
+  query(connection, "SELECT pgtq.push('q', 't', delay => interval '1 hour')");
+  const db::Result claimed =
+      query(connection, "SELECT id, claim FROM pgtq.claim('q', ARRAY['t'], 4, 'w') ORDER BY id");
+  REQUIRE(claimed.rows() == 4);
+  const auto id = [&](int row) { return claimed.string(row, 0); };
+  const auto claim = [&](int row) { return claimed.string(row, 1); };
+  query(connection, "SELECT pgtq.complete($1, $2, '\"before\"')", {id(0), claim(0)});
+  query(connection, "SELECT pgtq.fail($1, $2, 'broken', permanent => true)", {id(1), claim(1)});
+  query(connection, "SELECT pgtq.cancel($1)", {id(2)});
+  const std::string before = all_tasks(connection);
+
+  const std::vector<db::Migration> applied = db::Migrator().migrate(connection);
+  REQUIRE(applied.size() == 1);
+  CHECK(applied[0].version == 10);
+  CHECK(all_tasks(connection) == before);
+
+  // The attempts that were running go on under their claims, and end through the new code.
+  CHECK(scalar(connection, "SELECT pgtq.complete($1, $2, '\"after\"')", {id(3), claim(3)}) == "t");
+  CHECK(scalar(connection, "SELECT state || ' ' || result FROM pgtq.tasks WHERE id = $1",
+               {id(3)}) == "succeeded \"after\"");
+  CHECK(scalar(connection, "SELECT pgtq.release(ARRAY[$1::bigint], ARRAY[$2::bigint])",
+               {id(2), claim(2)}) == "1");
+  CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id(2)}) == "cancelled");
+  CHECK(scalar(connection, "SELECT count(*) FROM pgtq.live_tasks") == "3");
+  CHECK(scalar(connection, "SELECT count(*) FROM pgtq.finished_tasks") == "4");
 }

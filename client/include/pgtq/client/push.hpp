@@ -1,6 +1,6 @@
 #pragma once
 
-// Pushing tasks: thin wrappers over pgtq.push and pgtq.push_many (sql/migrations/0008 and 0009).
+// Pushing tasks: thin wrappers over pgtq.push and pgtq.push_many (sql/schema/03_push.sql).
 
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"

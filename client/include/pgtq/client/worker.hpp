@@ -1,8 +1,8 @@
 #pragma once
 
 // Working tasks from any process ("pop"): the claim/heartbeat/finish protocol pgtqd uses,
-// as thin wrappers over the functions of sql/migrations/0003_worker_protocol.sql (limits and
-// errors: 0008).
+// as thin wrappers over the functions of sql/schema/04_claim.sql and 05_outcomes.sql (limits
+// and errors: 02_names_and_limits.sql).
 //
 // Call these outside an explicit transaction (or commit right after): a claim holds the
 // tasks' row locks until its transaction ends, and an outcome is only durable once committed.

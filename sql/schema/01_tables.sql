@@ -1,0 +1,76 @@
+-- The tables, their indexes and the task_state type.
+--
+-- Storage is split for the hot path (docs/architecture.md, "Storage"):
+--   pgtq.live_tasks      queued, scheduled and running tasks; small, hot, claimed from
+--   pgtq.finished_tasks  succeeded, failed and cancelled tasks; append-only history
+--   pgtq.tasks           a view over both (08_views.sql), so state and history are one query
+--                        away
+-- A task moves from the first table to the second exactly once, when it ends
+-- (pgtq.finished_row, 05_outcomes.sql).
+--
+-- These files are the schema as it is now; sql/README.md says how they relate to
+-- sql/migrations. The schema "pgtq" exists when they run.
+
+CREATE TYPE pgtq.task_state AS ENUM
+  ('queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled');
+
+CREATE SEQUENCE pgtq.task_id_seq AS bigint;
+
+-- Column order matters: functions copy rows with l.* and RETURNING l, and a database
+-- migrated from 0001 has claim (added by 0007) last.
+CREATE TABLE pgtq.live_tasks (
+  id               bigint PRIMARY KEY DEFAULT nextval('pgtq.task_id_seq'),
+  queue            text NOT NULL,
+  task             text NOT NULL,
+  args             jsonb NOT NULL,
+  state            pgtq.task_state NOT NULL,
+  priority         integer NOT NULL DEFAULT 0,   -- smaller runs first
+  run_at           timestamptz NOT NULL,
+  attempts         integer NOT NULL DEFAULT 0,   -- attempts started (snoozes and releases give theirs back)
+  max_attempts     integer NOT NULL,
+  claims           bigint NOT NULL DEFAULT 0,    -- times claimed, never decreases
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  started_at       timestamptz,
+  locked_by        text,
+  locked_until     timestamptz,
+  cancel_requested boolean NOT NULL DEFAULT false,
+  last_error       text,
+  errors           jsonb NOT NULL DEFAULT '[]',  -- [{"attempt":n,"at":"…","error":"…"}, …]
+  claim            bigint,                       -- the fencing token of the current claim
+  CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
+  CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
+  CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL))
+) WITH (fillfactor = 70);
+ALTER SEQUENCE pgtq.task_id_seq OWNED BY pgtq.live_tasks.id;
+COMMENT ON COLUMN pgtq.live_tasks.claim IS
+  'Random token of the current claim (running tasks only); fences every call about the attempt.';
+COMMENT ON COLUMN pgtq.live_tasks.claims IS 'How many times the task was claimed.';
+
+-- The claim query walks this index in claim order and stops after LIMIT rows.
+CREATE INDEX live_tasks_claim ON pgtq.live_tasks (queue, priority, run_at, id)
+  WHERE state = 'queued';
+-- The scheduler's two sweeps.
+CREATE INDEX live_tasks_due ON pgtq.live_tasks (run_at) WHERE state = 'scheduled';
+CREATE INDEX live_tasks_lease ON pgtq.live_tasks (locked_until) WHERE state = 'running';
+
+CREATE TABLE pgtq.finished_tasks (
+  id            bigint PRIMARY KEY,
+  queue         text NOT NULL,
+  task          text NOT NULL,
+  args          jsonb NOT NULL,
+  state         pgtq.task_state NOT NULL,
+  priority      integer NOT NULL,
+  run_at        timestamptz NOT NULL,
+  attempts      integer NOT NULL,
+  max_attempts  integer NOT NULL,
+  created_at    timestamptz NOT NULL,
+  started_at    timestamptz,
+  finished_at   timestamptz NOT NULL,
+  locked_by     text,                           -- the worker that ran the last attempt
+  result        jsonb,
+  last_error    text,
+  errors        jsonb NOT NULL,
+  CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
+);
+-- Rows arrive in finishing order, so a BRIN index serves pruning by age at almost no cost.
+CREATE INDEX finished_tasks_finished_at ON pgtq.finished_tasks USING brin (finished_at);

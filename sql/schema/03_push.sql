@@ -1,0 +1,244 @@
+-- Pushing tasks: pgtq.push (one task) and pgtq.push_many (many tasks, one round trip).
+--
+-- Both run inside the caller's transaction: if it rolls back, the task never existed and
+-- no worker saw it, because NOTIFY is delivered only at commit. Identical notifications in
+-- one transaction are folded into one by PostgreSQL, so a transaction pushing many tasks
+-- wakes each listener once. A due task wakes the queue's workers (channel pgtq_wakeup,
+-- payload: the queue); a delayed one wakes the schedulers instead (pgtq_scheduled), so that
+-- they can shorten their sleep.
+
+-- Returns the new task's id. run_at and delay add up: run_at defaults to now().
+CREATE FUNCTION pgtq.push(
+  queue        text,
+  task         text,
+  args         jsonb DEFAULT '[]',
+  run_at       timestamptz DEFAULT NULL,
+  delay        interval DEFAULT NULL,
+  priority     integer DEFAULT 0,
+  max_attempts integer DEFAULT 5
+) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  start_at timestamptz;
+  due      boolean;
+  new_id   bigint;
+BEGIN
+  -- Every rule as one expression, evaluated without a query; only a push that breaks one
+  -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
+  IF NOT coalesce(push.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push.queue) <= 128
+                  AND push.task ~ '^[A-Za-z0-9_.:-]+$' AND length(push.task) <= 128
+                  AND jsonb_typeof(push.args) IN ('array', 'object')
+                  AND octet_length(push.args::text) <= 1048576
+                  AND (pg_column_size(push.args) < 800 AND pg_column_compression(push.args) IS NULL
+                       OR NOT pgtq.too_deep(push.args))
+                  AND push.priority BETWEEN -32768 AND 32767
+                  AND push.max_attempts BETWEEN 1 AND 1000
+                  AND (push.run_at IS NULL
+                       OR isfinite(push.run_at)
+                          AND push.run_at BETWEEN now() - interval '100 years'
+                                              AND now() + interval '100 years')
+                  AND (push.delay IS NULL OR pgtq.delay_ok(push.delay)), false) THEN
+    PERFORM pgtq.check_name('queue', push.queue);
+    PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
+    PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+  END IF;
+  start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
+  IF start_at > now() + interval '100 years' THEN
+    PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+  END IF;
+  due := start_at <= now();
+  INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
+  VALUES (push.queue, push.task, push.args,
+          CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+          push.priority, start_at, push.max_attempts)
+  RETURNING id INTO new_id;
+  IF due THEN
+    PERFORM pg_notify('pgtq_wakeup', push.queue);
+  ELSE
+    PERFORM pg_notify('pgtq_scheduled', '');
+  END IF;
+  RETURN new_id;
+END $$;
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. Errors: 22004 NULL, 22023 bad value, 54000 args too large or deep.';
+
+-- Raises the precise error for push_many element ord (1-based), which failed the set-based
+-- checks. The order of the checks is the order of the messages a caller sees.
+CREATE FUNCTION pgtq.push_many_element_error(ord bigint, elem jsonb) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  what   text := 'pgtq.push_many: element ' || ord || ': ';
+  bad    text;
+  field  text;
+  value  jsonb;
+BEGIN
+  IF jsonb_typeof(elem) IS DISTINCT FROM 'object' THEN
+    RAISE EXCEPTION 'pgtq.push_many: element % of tasks is not a JSON object', ord
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
+   WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay') LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay)',
+      what, bad USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT elem ? 'task' THEN
+    RAISE EXCEPTION '%"task" is missing', what USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF jsonb_typeof(elem->'task') <> 'string' THEN
+    RAISE EXCEPTION '%task must be a JSON string, got %', what, jsonb_typeof(elem->'task')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOREACH field IN ARRAY ARRAY['priority', 'max_attempts'] LOOP
+    value := elem->field;
+    IF value IS NOT NULL AND jsonb_typeof(value) <> 'null'
+       AND (jsonb_typeof(value) <> 'number' OR value::numeric <> trunc(value::numeric)) THEN
+      RAISE EXCEPTION '% must be a JSON integer, got %', what || field, value
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  value := elem->'priority';
+  IF jsonb_typeof(value) = 'number' AND value::numeric NOT BETWEEN -32768 AND 32767 THEN
+    RAISE EXCEPTION 'pgtq: priority % of task "%" is outside -32768..32767', value, elem->>'task'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  value := elem->'max_attempts';
+  IF jsonb_typeof(value) = 'number' AND value::numeric NOT BETWEEN 1 AND 1000 THEN
+    RAISE EXCEPTION 'pgtq: max_attempts % of task "%" is outside 1..1000', value, elem->>'task'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOREACH field IN ARRAY ARRAY['run_at', 'delay'] LOOP
+    value := elem->field;
+    IF value IS NOT NULL AND jsonb_typeof(value) NOT IN ('null', 'string') THEN
+      RAISE EXCEPTION '% must be a JSON string, got %', what || field, value
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  PERFORM pgtq.check_task(elem->>'task', coalesce(elem->'args', '[]'::jsonb), 0, 5);
+  PERFORM pgtq.start_time(what, CASE WHEN jsonb_typeof(elem->'run_at') = 'string'
+                                     THEN (elem->>'run_at')::timestamptz END,
+                          CASE WHEN jsonb_typeof(elem->'delay') = 'string'
+                               THEN (elem->>'delay')::interval END);
+  RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
+END $$;
+
+-- tasks: a JSON array of objects {"task": …, "args": …, "priority": …, "run_at": …,
+-- "delay": …, "max_attempts": …}; only "task" is required, null means the default, any
+-- other key is an error. Returns the new ids in order. Every row is checked in the WHERE of
+-- the insert, as expressions; push_many_element_error explains a row that fails them. The
+-- name pattern has no {1,128} bound: PostgreSQL's regex engine unrolls bounded repetitions,
+-- which made the match 6 times slower than this one plus length().
+CREATE FUNCTION pgtq.push_many(queue text, tasks jsonb) RETURNS SETOF bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids       bigint[];
+  any_due   boolean;
+  any_later boolean;
+  bad_elem  record;
+BEGIN
+  PERFORM pgtq.check_name('queue', push_many.queue);
+  IF tasks IS NULL THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF jsonb_typeof(tasks) <> 'array' THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not %',
+      jsonb_typeof(tasks) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- run_at and delay are text to cast: a cast that fails names no element, so find it.
+  IF tasks @? 'lax $[*] ? (exists(@.run_at) || exists(@.delay))' THEN
+    BEGIN
+      PERFORM count(CASE WHEN jsonb_typeof(x.elem->'run_at') = 'string'
+                         THEN (x.elem->>'run_at')::timestamptz END)
+              + count(CASE WHEN jsonb_typeof(x.elem->'delay') = 'string'
+                           THEN (x.elem->>'delay')::interval END)
+         FROM jsonb_array_elements(tasks) AS x(elem)
+        WHERE jsonb_typeof(x.elem) = 'object';
+    EXCEPTION WHEN data_exception THEN
+      FOR bad_elem IN SELECT x.elem, x.ord
+                        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS x(elem, ord)
+                       WHERE jsonb_typeof(x.elem) = 'object' LOOP
+        BEGIN
+          PERFORM CASE WHEN jsonb_typeof(bad_elem.elem->'run_at') = 'string'
+                       THEN (bad_elem.elem->>'run_at')::timestamptz END;
+        EXCEPTION WHEN data_exception THEN
+          RAISE EXCEPTION 'pgtq.push_many: element %: run_at: %', bad_elem.ord, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+        END;
+        BEGIN
+          PERFORM CASE WHEN jsonb_typeof(bad_elem.elem->'delay') = 'string'
+                       THEN (bad_elem.elem->>'delay')::interval END;
+        EXCEPTION WHEN data_exception THEN
+          RAISE EXCEPTION 'pgtq.push_many: element %: delay: %', bad_elem.ord, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+        END;
+      END LOOP;
+    END;
+  END IF;
+
+  WITH spec AS (
+    SELECT e.ord, e.elem,
+           e.elem->>'task' AS task,
+           coalesce(e.elem->'args', '[]'::jsonb) AS args,
+           e.elem->'priority' AS priority,
+           e.elem->'max_attempts' AS max_attempts,
+           CASE WHEN jsonb_typeof(e.elem->'run_at') = 'string'
+                THEN (e.elem->>'run_at')::timestamptz END AS run_at,
+           CASE WHEN jsonb_typeof(e.elem->'delay') = 'string'
+                THEN (e.elem->>'delay')::interval END AS delay
+      FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
+  ), checked AS (
+    -- The rules of check_task and start_time as expressions; CASE keeps the order, so a cast
+    -- below only sees a value that passed. The name pattern has no {1,128} bound (0006).
+    SELECT s.* FROM spec s
+     WHERE CASE WHEN jsonb_typeof(s.elem) = 'object'
+                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay}'::text[] = '{}'::jsonb
+                 AND jsonb_typeof(s.elem->'task') = 'string'
+                 AND s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
+                 AND jsonb_typeof(s.args) IN ('array', 'object')
+                 AND octet_length(s.args::text) <= 1048576
+                 AND (pg_column_size(s.args) < 800 AND pg_column_compression(s.args) IS NULL
+                      OR NOT pgtq.too_deep(s.args))
+                 AND CASE coalesce(jsonb_typeof(s.priority), 'null')
+                       WHEN 'null' THEN true
+                       WHEN 'number' THEN s.priority::numeric BETWEEN -32768 AND 32767
+                                          AND s.priority::numeric = trunc(s.priority::numeric)
+                       ELSE false END
+                 AND CASE coalesce(jsonb_typeof(s.max_attempts), 'null')
+                       WHEN 'null' THEN true
+                       WHEN 'number' THEN s.max_attempts::numeric BETWEEN 1 AND 1000
+                                          AND s.max_attempts::numeric = trunc(s.max_attempts::numeric)
+                       ELSE false END
+                 AND coalesce(jsonb_typeof(s.elem->'run_at'), 'null') IN ('null', 'string')
+                 AND coalesce(jsonb_typeof(s.elem->'delay'), 'null') IN ('null', 'string')
+                 AND (s.run_at IS NULL OR (isfinite(s.run_at)
+                        AND s.run_at BETWEEN now() - interval '100 years'
+                                         AND now() + interval '100 years'))
+                 AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
+                 AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
+                     <= now() + interval '100 years'
+                THEN true
+                ELSE pgtq.push_many_element_error(s.ord, s.elem) END
+  ), inserted AS (
+    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
+    SELECT push_many.queue, c.task, c.args,
+           CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
+                THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer ELSE 0 END,
+           coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
+           CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer ELSE 5 END
+      FROM checked c ORDER BY c.ord
+    RETURNING id, state
+  )
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
+    INTO ids, any_due, any_later FROM inserted i;
+  IF any_due THEN
+    PERFORM pg_notify('pgtq_wakeup', push_many.queue);
+  END IF;
+  IF any_later THEN
+    PERFORM pg_notify('pgtq_scheduled', '');
+  END IF;
+  RETURN QUERY SELECT unnest(ids);
+END $$;
+COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';

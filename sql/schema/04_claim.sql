@@ -1,0 +1,148 @@
+-- Claiming tasks and holding them: claim, heartbeat, and pop (claim for programs without
+-- pgtqd).
+--
+-- pgtqd uses exactly these functions, and so can a program in any language that wants to
+-- work tasks itself. Every call after the claim is fenced by (id, claim): the claim token
+-- the task got when it was handed out (live_tasks.claim), a random 64-bit number that no
+-- other role can guess. Once a lease expired and the task was rescued or claimed again, the
+-- old (id, claim) matches nothing, so a late outcome from the lost worker changes nothing
+-- and the call reports it as not accepted.
+
+-- 64 random bits from the server's strong random source (gen_random_uuid), never 0. A SET
+-- clause would stop PostgreSQL from inlining it into a caller; instead every name in it is
+-- schema-qualified, so no search_path can change it.
+CREATE FUNCTION pgtq.new_claim_token() RETURNS bigint
+LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
+  SELECT coalesce(nullif(CAST('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.md5(
+           CAST(pg_catalog.gen_random_uuid() AS pg_catalog.text)), 1, 16) AS pg_catalog.bit(64))
+           ::pg_catalog.int8, 0), 1)
+$$;
+
+-- Claims up to max_count queued tasks of one queue whose names are in task_names (NULL
+-- elements match nothing), in (priority, run_at, id) order, skipping rows other workers are
+-- claiming right now; the rows come back in that order. The cheap checks run inline;
+-- check_claim_args explains a failure.
+CREATE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
+                           worker text, lease interval DEFAULT interval '15 seconds')
+RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
+               max_attempts integer)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  -- One strong random number per call; each row's token is it XOR the row's id. The tokens
+  -- of one call all go to the one caller, who may work out the others of its own batch from
+  -- one of them, and that is all: another call, or a later claim of the same task, draws a
+  -- new number.
+  token_base bigint := pgtq.new_claim_token();
+BEGIN
+  IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
+          AND cardinality(task_names) <= 10000
+          AND max_count BETWEEN 0 AND 100000
+          AND length(worker) BETWEEN 1 AND 1024
+          AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
+          AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
+     OR claim.queue IS NULL OR task_names IS NULL OR max_count IS NULL OR worker IS NULL
+     OR lease IS NULL THEN
+    PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
+  END IF;
+  RETURN QUERY
+  WITH picked AS (
+    SELECT l.id FROM pgtq.live_tasks l
+     WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
+     ORDER BY l.priority, l.run_at, l.id
+     LIMIT max_count
+       FOR UPDATE SKIP LOCKED
+  ), claimed AS (
+    UPDATE pgtq.live_tasks l
+       SET state = 'running',
+           attempts = CASE WHEN l.attempts < 2147483647 THEN l.attempts + 1 ELSE l.attempts END,
+           claims = CASE WHEN l.claims < 9223372036854775807 THEN l.claims + 1 ELSE l.claims END,
+           claim = coalesce(nullif(token_base # l.id, 0), 1),
+           started_at = clock_timestamp(), locked_by = worker,
+           locked_until = clock_timestamp() + lease
+      FROM picked
+     WHERE l.id = picked.id
+    RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.priority, l.run_at
+  )
+  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts
+    FROM claimed c ORDER BY c.priority, c.run_at, c.id;
+END $$;
+COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order, for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts. pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+
+-- Renews the leases of the tasks still held under these claims, each on its own: a row
+-- locked by another session (an operator's open UPDATE) is skipped instead of making every
+-- other lease wait for that lock. One row per distinct (id, claim) pair asked about (NULL
+-- ids are ignored, a NULL claim is lost):
+--   renewed  the lease now runs until now + lease
+--   busy     another session holds the task's row lock; not renewed this time (ask again
+--            soon), and no other task waited for it
+--   lost     no longer held under this claim (rescued, finished elsewhere): stop working on it
+--   cancel   held, renewed, and its cancellation was requested: stop working on it
+CREATE FUNCTION pgtq.heartbeat(task_ids bigint[], task_claims bigint[],
+                               lease interval DEFAULT interval '15 seconds')
+RETURNS TABLE (id bigint, status text)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_id_claims('pgtq.heartbeat', task_ids, task_claims);
+  PERFORM pgtq.check_lease('pgtq.heartbeat', lease);
+  RETURN QUERY
+  WITH asked AS (
+    SELECT DISTINCT a.id, a.claim
+      FROM unnest(task_ids, task_claims) AS a(id, claim)
+     WHERE a.id IS NOT NULL
+  ), lockable AS (
+    SELECT l.id FROM pgtq.live_tasks l JOIN asked a ON l.id = a.id AND l.claim = a.claim
+     WHERE l.state = 'running'
+       FOR UPDATE OF l SKIP LOCKED
+  ), renewed AS (
+    UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp() + lease
+      FROM lockable k
+     WHERE l.id = k.id
+    RETURNING l.id, l.claim, l.cancel_requested
+  )
+  SELECT a.id,
+         CASE WHEN r.id IS NOT NULL THEN CASE WHEN r.cancel_requested THEN 'cancel'
+                                              ELSE 'renewed' END
+              WHEN EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                            WHERE l.id = a.id AND l.claim = a.claim AND l.state = 'running')
+                THEN 'busy'
+              ELSE 'lost' END
+    FROM asked a LEFT JOIN renewed r ON r.id = a.id AND r.claim = a.claim;
+END $$;
+COMMENT ON FUNCTION pgtq.heartbeat(bigint[], bigint[], interval) IS
+'Renews leases (1 second..1 day) of the tasks held under (task_ids[i], task_claims[i]); arrays of equal length, <= 100000. One row per distinct pair: renewed, busy (row locked by another session, ask again), lost (stop), cancel (renewed, but stop). Errors: 22004 NULL, 22023 bad value, 54000 too many.';
+
+-- Claim for a program that works tasks itself, without pgtqd: first the scheduler's work
+-- (pgtq.tick: due tasks become queued, expired leases are rescued; skipped at once when
+-- another session is doing it), then pgtq.claim. Two index probes decide whether there is
+-- any such work, so that a pop pays for the tick only when something is due. pgtqd claims
+-- with pgtq.claim and runs tick on its own schedule.
+CREATE FUNCTION pgtq.pop(queue text, task_names text[], max_count integer, worker text,
+                         lease interval DEFAULT interval '15 seconds')
+RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
+               max_attempts integer)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  -- Checked before the tick, so that a refused pop changes nothing.
+  IF NOT (pop.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(pop.queue) <= 128
+          AND cardinality(task_names) <= 10000
+          AND max_count BETWEEN 0 AND 100000
+          AND length(worker) BETWEEN 1 AND 1024
+          AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
+          AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
+     OR pop.queue IS NULL OR task_names IS NULL OR max_count IS NULL OR worker IS NULL
+     OR lease IS NULL THEN
+    PERFORM pgtq.check_claim_args('pgtq.pop', pop.queue, task_names, max_count, worker, lease);
+  END IF;
+  -- now(), not clock_timestamp(): a stable bound is an index condition, a volatile one a
+  -- filter over every scheduled or running row.
+  IF EXISTS (SELECT 1 FROM pgtq.live_tasks l
+              WHERE l.state = 'scheduled' AND l.run_at <= now())
+     OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                 WHERE l.state = 'running' AND l.locked_until < now()) THEN
+    PERFORM pgtq.tick(1000);
+  END IF;
+  RETURN QUERY SELECT * FROM pgtq.claim(pop.queue, task_names, max_count, worker, lease);
+END $$;
+COMMENT ON FUNCTION pgtq.pop(text, text[], integer, text, interval) IS
+'pgtq.claim preceded by the scheduler''s work (pgtq.tick), so that delayed tasks, retries and expired leases reach a program that works tasks without pgtqd. Same arguments, result and errors as pgtq.claim.';

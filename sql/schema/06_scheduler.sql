@@ -1,0 +1,118 @@
+-- The scheduler's work and the history's pruning.
+
+-- The scheduler's periodic work, safe to run from any number of daemons at once:
+--   1. scheduled tasks whose run_at has come become queued (and their queues are woken);
+--   2. running tasks whose lease expired are rescued: queued again, the attempt counted and
+--      an error recorded, or failed when no attempts are left (cancelled when a
+--      cancellation was requested).
+-- Only one caller at a time does the work (a transaction-level advisory lock); the others
+-- return at once. Returns the counts and the next run_at among scheduled tasks, so the
+-- caller can sleep until then.
+-- No row can make it raise: next_due is clamped to within 100 years of now (an 'infinity'
+-- run_at written straight into the table made every scheduler's tick fail), lease errors
+-- quote at most 1024 characters of the worker name, notifications skip queue names no
+-- channel payload can carry, and the errors list is trimmed before appending.
+CREATE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
+                          OUT promoted integer, OUT rescued integer,
+                          OUT failed integer, OUT next_due timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  wake        text[];
+  rescue_wake text[];
+BEGIN
+  IF max_count IS NULL THEN
+    RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_count NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'pgtq.tick: max_count must be between 1 and 100000, got %', max_count
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  promoted := 0; rescued := 0; failed := 0;
+  IF pg_try_advisory_xact_lock(hashtext('pgtq.tick')) THEN
+    WITH due AS (
+      SELECT l.id FROM pgtq.live_tasks l
+       WHERE l.state = 'scheduled' AND l.run_at <= clock_timestamp()
+       ORDER BY l.run_at LIMIT max_count FOR UPDATE SKIP LOCKED
+    ), moved AS (
+      UPDATE pgtq.live_tasks l SET state = 'queued' FROM due WHERE l.id = due.id
+      RETURNING l.queue
+    )
+    SELECT count(*), array_agg(DISTINCT queue) INTO promoted, wake FROM moved;
+
+    WITH expired AS (
+      SELECT l.id FROM pgtq.live_tasks l
+       WHERE l.state = 'running' AND l.locked_until < clock_timestamp()
+       ORDER BY l.locked_until LIMIT max_count FOR UPDATE SKIP LOCKED
+    ), ending AS (
+      DELETE FROM pgtq.live_tasks l USING expired
+       WHERE l.id = expired.id AND (l.attempts >= l.max_attempts OR l.cancel_requested)
+      RETURNING l AS task
+    ), stored AS (
+      INSERT INTO pgtq.finished_tasks
+      SELECT (pgtq.finished_row(
+                e.task,
+                CASE WHEN (e.task).cancel_requested THEN 'cancelled'
+                     ELSE 'failed' END::pgtq.task_state,
+                NULL,
+                'lease expired: worker ' || coalesce(left((e.task).locked_by, 1024), '?')
+                  || ' stopped renewing it',
+                true)).*
+        FROM ending e
+      RETURNING 1
+    ), back AS (
+      UPDATE pgtq.live_tasks l
+         SET state = 'queued', run_at = clock_timestamp(), locked_until = NULL, claim = NULL,
+             last_error = 'lease expired: worker ' || coalesce(left(l.locked_by, 1024), '?')
+                          || ' stopped renewing it',
+             errors = CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
+                     THEN l.errors ELSE pgtq.recent_errors(l.errors) END || jsonb_build_array(jsonb_build_object(
+               'attempt', l.attempts, 'at', clock_timestamp(),
+               'error', 'lease expired: worker ' || coalesce(left(l.locked_by, 1024), '?')
+                        || ' stopped renewing it')),
+             locked_by = NULL
+        FROM expired
+       WHERE l.id = expired.id AND l.attempts < l.max_attempts AND NOT l.cancel_requested
+      RETURNING l.queue
+    )
+    SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
+           (SELECT array_agg(DISTINCT queue) FROM back)
+      INTO rescued, failed, rescue_wake;
+
+    -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
+    PERFORM pg_notify('pgtq_wakeup', q)
+       FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
+      WHERE octet_length(q) < 7900
+      GROUP BY q;
+  END IF;
+  SELECT min(l.run_at) INTO next_due FROM pgtq.live_tasks l WHERE l.state = 'scheduled';
+  -- A row written straight into the table may say 'infinity' or year 294276: the caller
+  -- subtracts the time from now, so keep it within 100 years of now.
+  IF next_due IS NOT NULL THEN
+    next_due := least(greatest(next_due, clock_timestamp() - interval '100 years'),
+                      clock_timestamp() + interval '100 years');
+  END IF;
+END $$;
+COMMENT ON FUNCTION pgtq.tick(integer) IS
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+
+-- Deletes finished tasks that ended before the given time, which must be a finite time not
+-- in the future. Returns how many.
+CREATE FUNCTION pgtq.prune(finished_before timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  removed bigint;
+BEGIN
+  IF finished_before IS NULL THEN
+    RAISE EXCEPTION 'pgtq.prune: finished_before must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT isfinite(finished_before) OR finished_before > clock_timestamp() THEN
+    RAISE EXCEPTION 'pgtq.prune: finished_before must be a finite time not after now(), got %',
+      finished_before USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  DELETE FROM pgtq.finished_tasks f WHERE f.finished_at < finished_before;
+  GET DIAGNOSTICS removed = ROW_COUNT;
+  RETURN removed;
+END $$;
+COMMENT ON FUNCTION pgtq.prune(timestamptz) IS
+'Deletes finished tasks that ended before finished_before (finite, not in the future); returns how many. Errors: 22004 NULL, 22023 infinite or future.';
