@@ -1,8 +1,9 @@
-# Writes the example at the top of plugin.h to OUTPUT as a C file, so that the build compiles
-# the very text a C author copies: the example cannot rot unnoticed.
+# The example at the top of plugin.h, between " * --- example.c ---" and
+# " * --- end of example.c ---", each line without the comment's leading " * ".
 #   cmake -DHEADER=plugin.h -DOUTPUT=example.c -P extract_example.cmake
-# The example sits between " * --- example.c ---" and " * --- end of example.c ---"; each
-# of its lines loses the comment's leading " * ".
+#     writes it as a C file, so that the build compiles the very text a C author copies;
+#   cmake -DHEADER=plugin.h -DREADME=README.md -P extract_example.cmake
+#     fails unless README.md shows it verbatim in a ```c block.
 file(READ "${HEADER}" text)
 set(begin_marker " * --- example.c ---\n")
 set(end_marker "\n * --- end of example.c ---")
@@ -19,4 +20,14 @@ string(SUBSTRING "${text}" ${begin} ${length} example)
 string(REGEX REPLACE "\n \\*" "\n" example "\n${example}")
 string(REGEX REPLACE "\n " "\n" example "${example}")
 string(SUBSTRING "${example}" 1 -1 example)
-file(WRITE "${OUTPUT}" "/* Generated from ${HEADER}; edit the example there. */\n${example}\n")
+
+if(DEFINED README)
+  file(READ "${README}" readme)
+  string(FIND "${readme}" "```c\n${example}\n```" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "${README} does not show the example of ${HEADER} as it is; copy it "
+                        "from there into the ```c block of the section on C plugins")
+  endif()
+else()
+  file(WRITE "${OUTPUT}" "/* Generated from ${HEADER}; edit the example there. */\n${example}\n")
+endif()
