@@ -72,8 +72,8 @@
  * pgtqd makes every call into a plugin (pgtq_plugin_entry, init, handle, destroy, fini)
  * through one guard that catches what escapes all the same, logs it naming the plugin's
  * file, and treats the call as failed: pgtq_plugin_entry() or init() as a refused plugin
- * (what it registered is destroyed, fini() is not called), handle() as a failed attempt
- * that is retried after the backoff, destroy() and fini() as done (unloading goes on). The
+ * (what it registered is destroyed, fini() is not called), handle() as PGTQ_RETRY with an
+ * error saying what escaped, destroy() and fini() as done (unloading goes on). The
  * guard cannot undo what the unwinding skipped: C frames it crossed ran no cleanup, so
  * locks may stay held and memory leak. Treat it as a crash that was survived.
  */
