@@ -62,7 +62,9 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
   context.stop = &stop;
   const auto handled = call_plugin(handler->plugin, "handle()", [&] {
     const CurrentTask marker(task);
-    return handler->table.handle(handler->table.user_data, &context);
+    // As an int at once: a plugin may return a value no pgtq_status has (it is refused below),
+    // and such an enum value must not be stored and read back.
+    return static_cast<int>(handler->table.handle(handler->table.user_data, &context));
   });
   if (!handled) {
     // The ABI forbids exceptions here; a C++ plugin not using plugin.hpp may still throw.
