@@ -1,9 +1,23 @@
 #include "plugin/handler_registry.hpp"
 
+#include "plugin/plugin_call.hpp"
+
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 namespace pgtq::plugin {
+namespace {
+
+// Calls the handler's destroy() at most once, through the guard: one that throws is logged,
+// and the others are still destroyed.
+void call_destroy(Handler& handler) {
+  if (const auto destroy = std::exchange(handler.table.destroy, nullptr); destroy != nullptr) {
+    call_plugin(handler.plugin, "destroy()", [&] { destroy(handler.table.user_data); });
+  }
+}
+
+} // namespace
 
 bool is_valid_name(const std::string& name) {
   if (name.empty() || name.size() > 128) {
@@ -20,7 +34,7 @@ std::string HandlerRegistry::add(const std::string& plugin, const pgtq_handler& 
   // Fields past what the plugin was compiled with count as absent (zero).
   pgtq_handler copy{};
   const std::size_t known = std::min<std::size_t>(table.struct_size, sizeof(pgtq_handler));
-  if (known < offsetof(pgtq_handler, destroy) + sizeof(copy.destroy)) {
+  if (known < PGTQ_SIZE_THROUGH(pgtq_handler, destroy)) {
     return "handler struct too small (" + std::to_string(table.struct_size) + " bytes)";
   }
   std::copy_n(reinterpret_cast<const unsigned char*>(&table), known,
@@ -74,9 +88,7 @@ std::vector<std::string> HandlerRegistry::names() const {
 void HandlerRegistry::remove_plugin(const std::string& plugin) {
   for (auto it = m_handlers.begin(); it != m_handlers.end();) {
     if (it->second.plugin == plugin) {
-      if (it->second.table.destroy != nullptr) {
-        it->second.table.destroy(it->second.table.user_data);
-      }
+      call_destroy(it->second);
       it = m_handlers.erase(it);
     } else {
       ++it;
@@ -86,10 +98,7 @@ void HandlerRegistry::remove_plugin(const std::string& plugin) {
 
 void HandlerRegistry::destroy_all() {
   for (auto& [name, handler] : m_handlers) {
-    if (handler.table.destroy != nullptr) {
-      handler.table.destroy(handler.table.user_data);
-      handler.table.destroy = nullptr;
-    }
+    call_destroy(handler);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "plugin/plugin_loader.hpp"
 
+#include "plugin/plugin_call.hpp"
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,8 +23,10 @@ std::shared_ptr<spdlog::logger> logger() {
   return found ? found : spdlog::default_logger();
 }
 
-// The ABI 1.0 size of pgtq_plugin_info: everything up to and including fini.
-constexpr std::size_t k_info_size_v1_0 = offsetof(pgtq_plugin_info, fini) + sizeof(void (*)());
+// What a plugin function that threw counts as, when reporting itself ran out of memory.
+std::string escaped_or(std::string escaped, const char* function) {
+  return escaped.empty() ? std::string(function) + " let an exception escape" : escaped;
+}
 
 } // namespace
 
@@ -134,7 +138,11 @@ std::string PluginLoader::load(const PluginDirectory& dir, const std::string& fi
   if (entry == nullptr) {
     return refuse(std::string("no ") + PGTQ_PLUGIN_ENTRY_SYMBOL + "() exported");
   }
-  const pgtq_plugin_info* info = entry();
+  const auto entered = call_plugin(file, "pgtq_plugin_entry()", entry);
+  if (!entered) {
+    return refuse(escaped_or(entered.escaped, "pgtq_plugin_entry()"));
+  }
+  const pgtq_plugin_info* info = *entered.value;
   if (info == nullptr) {
     return refuse(std::string(PGTQ_PLUGIN_ENTRY_SYMBOL) + "() returned NULL");
   }
@@ -145,9 +153,9 @@ std::string PluginLoader::load(const PluginDirectory& dir, const std::string& fi
     return refuse("ABI " + std::to_string(info->abi_major) + ", pgtqd speaks " +
                   std::to_string(PGTQ_ABI_MAJOR));
   }
-  if (info->struct_size < k_info_size_v1_0) {
+  if (info->struct_size < PGTQ_PLUGIN_INFO_SIZE_1_0) {
     return refuse("plugin info struct too small (" + std::to_string(info->struct_size) +
-                  " bytes, ABI 1.0 has " + std::to_string(k_info_size_v1_0) + ")");
+                  " bytes, ABI 1.0 has " + std::to_string(PGTQ_PLUGIN_INFO_SIZE_1_0) + ")");
   }
   if (info->init == nullptr) {
     return refuse("no init function");
@@ -166,18 +174,27 @@ std::string PluginLoader::load(const PluginDirectory& dir, const std::string& fi
   }
   host->registering = true;
   // The loader runs before any worker thread exists, so registration needs no lock.
-  const int status = info->init(&host_api(), host.get(), config.c_str(), config.size());
+  const auto init = call_plugin(host->label, "init()", [&] {
+    return info->init(&host_api(), host.get(), config.c_str(), config.size());
+  });
   host->registering = false;
-  if (status != 0 || !host->refused.empty()) {
+  const bool init_succeeded = init && *init.value == 0;
+  if (!init_succeeded || !host->refused.empty()) {
     // Whatever it registered goes too (destroy() is called for each): a plugin is loaded
-    // whole or not at all, so a task never runs with half of its plugin.
+    // whole or not at all, so a task never runs with half of its plugin. An init() that
+    // threw counts as one that failed.
     m_registry.remove_plugin(host->label);
-    std::string why = status != 0 ? "init() returned " + std::to_string(status) : "";
+    std::string why;
+    if (!init) {
+      why = escaped_or(init.escaped, "init()");
+    } else if (!init_succeeded) {
+      why = "init() returned " + std::to_string(*init.value);
+    }
     for (const std::string& refused : host->refused) {
       why += (why.empty() ? "" : "; ") + ("handler refused: " + refused);
     }
-    if (status == 0 && info->fini != nullptr) {
-      info->fini(); // init() succeeded, so it is owed its fini()
+    if (init_succeeded && info->fini != nullptr) {
+      call_plugin(host->label, "fini()", info->fini); // init() succeeded: it is owed its fini()
     }
     return refuse(why);
   }
@@ -192,7 +209,7 @@ void PluginLoader::unload_all() {
   m_registry.destroy_all();
   for (auto it = m_loaded.rbegin(); it != m_loaded.rend(); ++it) {
     if (it->info->fini != nullptr) {
-      it->info->fini();
+      call_plugin(it->host->label, "fini()", it->info->fini); // logged; unloading goes on
     }
     dlclose(it->handle);
   }

@@ -27,7 +27,8 @@ public:
 // Loads handler plugins: a private copy of each file (PluginDirectory), dlopen, handshake
 // (magic, ABI major, struct size), init(). A plugin loads whole or not at all: one refused
 // handler (a task name another plugin has, an invalid name) refuses the plugin. Handles
-// stay open until unload_all(), after the last handler call.
+// stay open until unload_all(), after the last handler call. Every call into a plugin goes
+// through call_plugin() (plugin_call.hpp): an init() that throws is a failed init().
 class PluginLoader {
 public:
   // config_dir: where a plugin named NAME finds its config text, NAME.conf (empty: none).

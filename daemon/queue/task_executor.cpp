@@ -1,6 +1,7 @@
 #include "queue/task_executor.hpp"
 
 #include "plugin/host_api.hpp"
+#include "plugin/plugin_call.hpp"
 #include "queue/backoff.hpp"
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,8 @@
 
 namespace pgtq::queue {
 namespace {
+
+using plugin::call_plugin;
 
 thread_local const ClaimedTask* t_current_task = nullptr;
 
@@ -66,16 +69,20 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
   pgtq_task context;
   context.task = &task;
   context.stop = &stop;
-  int status = PGTQ_RETRY;
-  try {
+  const auto handled = call_plugin(handler->plugin, "handle()", [&] {
     const CurrentTask marker(task);
-    status = handler->table.handle(handler->table.user_data, &context);
-  } catch (...) {
+    // As an int at once: a plugin may return a value no pgtq_status has (it is refused below),
+    // and such an enum value must not be stored and read back.
+    return static_cast<int>(handler->table.handle(handler->table.user_data, &context));
+  });
+  if (!handled) {
     // The ABI forbids exceptions here; a C++ plugin not using plugin.hpp may still throw.
+    // What it set before throwing is not trusted: the attempt is retried after the backoff.
     return failed(task, OutcomeStatus::retry,
-                  "plugin \"" + handler->plugin + "\" let an exception escape its handler",
+                  "plugin \"" + handler->plugin + "\": " + handled.escaped,
                   backoff_seconds(handler->backoff, task.attempt));
   }
+  const int status = *handled.value;
 
   const double delay = context.retry_delay_s.value_or(backoff_seconds(handler->backoff, task.attempt));
   switch (status) {

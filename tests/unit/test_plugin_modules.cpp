@@ -148,3 +148,25 @@ TEST_CASE("throws.so: the barrier turns escaping exceptions into retries") {
   CHECK(integer.status == PGTQ_RETRY);
   CHECK(integer.task.error->rfind("unknown exception", 0) == 0);
 }
+
+TEST_CASE("plugin.h's own example, built as C99 and C11 straight from the header, loads and runs") {
+  for (const std::string standard : {"c99", "c11"}) {
+    CAPTURE(standard);
+    LoadedPlugin plugin(std::string(PGTQ_TEST_BROKEN_PLUGIN_DIR) + "/header_example_" + standard +
+                        "/hello.so");
+    CHECK(plugin.info().magic == PGTQ_ABI_MAGIC);
+    CHECK(plugin.info().abi_major == PGTQ_ABI_MAJOR);
+    CHECK(plugin.info().abi_minor == PGTQ_ABI_MINOR);
+    CHECK(plugin.info().struct_size == sizeof(pgtq_plugin_info));
+    CHECK(std::string(plugin.info().name) == "hello");
+    CHECK(static_cast<bool>(plugin.info().fini == nullptr));
+    REQUIRE(plugin.init() == 0);
+    CHECK(plugin.host().names == std::vector<std::string>{"hello"});
+    const Outcome done = plugin.host().run("hello", "[]");
+    CHECK(done.status == PGTQ_DONE);
+    CHECK(done.task.result == R"("hello")");
+    FakeTask stopping;
+    stopping.stop = true;
+    CHECK(plugin.host().run("hello", "[]", stopping).status == PGTQ_RETRY);
+  }
+}

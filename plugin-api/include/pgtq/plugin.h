@@ -1,22 +1,63 @@
 /*
- * pgtq plugin ABI, version 1.
+ * pgtq plugin ABI, version 1 (PGTQ_ABI_MAJOR.PGTQ_ABI_MINOR below).
  *
  * This header is the whole contract between pgtqd and a handler plugin. It is plain C
- * (C99) so that a plugin can be written in C, C++ or anything that speaks the C ABI.
+ * (C99) so that a plugin can be written in C, C++ or anything that speaks the C ABI; C++
+ * authors may prefer plugin.hpp, which is built on it.
  *
- * A plugin is a shared object that exports exactly one symbol, pgtq_plugin_entry(). pgtqd
- * dlopen()s it, calls pgtq_plugin_entry(), checks magic and ABI version, then calls
- * init() with a table of host functions, through which the plugin registers its
- * handlers by name. A plugin that cannot be loaded (another major ABI, no entry point, a
- * failing init(), a refused or duplicate handler name) stops pgtqd at start-up with exit 78
- * naming the file, unless the operator set plugin-load-errors = skip: then it is logged and
- * left out, whole (none of its handlers run).
+ * A complete plugin (tests/plugin_h builds this example as C99 and C11, straight from here):
  *
- * Compatibility rules:
- *  - PGTQ_ABI_MAJOR changes only for incompatible changes; pgtqd refuses a mismatch.
- *  - Structs carry struct_size and grow only at their end. A side that receives a struct
- *    smaller than it knows treats the missing fields as absent (zero); a plugin checks
- *    host->struct_size before calling a host function newer than ABI 1.0.
+ * --- example.c ---
+ * #include <pgtq/plugin.h>
+ *
+ * static const pgtq_host_api* g_api; // kept from init(): valid until fini() returns
+ *
+ * // Task "hello": its result is the JSON string "hello"; stops early on shutdown.
+ * static pgtq_status hello(void* user_data, pgtq_task* task) {
+ *   static const char result[] = "\"hello\"";
+ *   (void)user_data;
+ *   if (g_api->task_should_stop(task)) { // ABI 1.0: every host has it, no check needed
+ *     return PGTQ_RETRY;
+ *   }
+ *   return g_api->task_set_result(task, result, sizeof result - 1) == 0 ? PGTQ_DONE : PGTQ_FAIL;
+ * }
+ *
+ * static int hello_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
+ *                       size_t config_len) {
+ *   pgtq_handler handler = {.struct_size = sizeof(pgtq_handler), .name = "hello",
+ *                           .handle = hello};
+ *   (void)config;
+ *   (void)config_len;
+ *   g_api = api;
+ *   return api->register_handler(host, &handler) == 0 ? 0 : 1;
+ * }
+ *
+ * PGTQ_PLUGIN_INFO("hello", "1.0", hello_init, NULL);
+ * --- end of example.c ---
+ *
+ * Build it with pgtq_add_plugin() (find_package(pgtq)) or by hand:
+ *   cc -std=c99 -shared -fPIC -fvisibility=hidden hello.c -o hello.so
+ *
+ * A plugin is a shared object that exports exactly one symbol, pgtq_plugin_entry(), which
+ * PGTQ_PLUGIN_INFO defines. pgtqd dlopen()s it, calls pgtq_plugin_entry(), checks magic and
+ * ABI version, then calls init() with a table of host functions, through which the plugin
+ * registers its handlers by name. A plugin that cannot be loaded (another major ABI, no
+ * entry point, a failing init(), a refused or duplicate handler name) stops pgtqd at
+ * start-up with exit 78 naming the file, unless the operator set plugin-load-errors = skip:
+ * then it is logged and left out, whole (none of its handlers run).
+ *
+ * Versions. Every member below is marked with the ABI version that added it ("since 1.0").
+ *  - PGTQ_ABI_MINOR goes up when something is added that older plugins and older hosts can
+ *    ignore: a member at the END of pgtq_host_api, pgtq_handler or pgtq_plugin_info, a log
+ *    level, a constant or macro. Members are never reordered, removed or retyped. Plugins
+ *    built against 1.N load into every 1.x host, older or newer.
+ *  - PGTQ_ABI_MAJOR goes up for anything else: a member removed, moved or retyped, a
+ *    function whose meaning or signature changes, a new pgtq_status value (an older host
+ *    fails the task that returns it), a new member the host requires. pgtqd refuses a
+ *    plugin of another major.
+ *  - Each struct carries struct_size, the size the side that filled it was compiled with. A
+ *    reader treats members past it as absent (zero). Members since 1.0 are always there;
+ *    before calling a newer host function, ask PGTQ_HOST_HAS(api, member).
  *
  * Ownership: every pointer below is marked
  *  BORROWED  valid only for the duration of the call (or of handle(), for task data);
@@ -27,7 +68,14 @@
  * stated. Nothing allocated on one side is freed on the other.
  *
  * Errors are values: a handler returns a pgtq_status and may attach an error message.
- * No C++ exception may cross this boundary (plugin.hpp catches them for C++ authors).
+ * No C++ exception may leave a plugin function (plugin.hpp catches them for C++ authors).
+ * pgtqd makes every call into a plugin (pgtq_plugin_entry, init, handle, destroy, fini)
+ * through one guard that catches what escapes all the same, logs it naming the plugin's
+ * file, and treats the call as failed: pgtq_plugin_entry() or init() as a refused plugin
+ * (what it registered is destroyed, fini() is not called), handle() as PGTQ_RETRY with an
+ * error saying what escaped, destroy() and fini() as done (unloading goes on). The
+ * guard cannot undo what the unwinding skipped: C frames it crossed ran no cleanup, so
+ * locks may stay held and memory leak. Treat it as a crash that was survived.
  */
 #ifndef PGTQ_PLUGIN_H
 #define PGTQ_PLUGIN_H
@@ -46,7 +94,7 @@ extern "C" {
 /* The longest delay pgtq schedules, in seconds: 100 years of 365.25 days. Every retry,
  * snooze and backoff delay is capped here (a longer one would leave PostgreSQL's
  * timestamp range, or come after anyone cares); a NaN or negative delay counts as 0. The
- * same limit bounds run_at and delay of a push. */
+ * same limit bounds run_at and delay of a push. Since 1.0. */
 #define PGTQ_MAX_DELAY_SECONDS 3155760000.0
 
 #if defined(__GNUC__)
@@ -64,7 +112,7 @@ extern "C" {
 typedef struct pgtq_host pgtq_host; /* opaque, owned by pgtqd */
 typedef struct pgtq_task pgtq_task; /* opaque, owned by pgtqd, BORROWED: valid only in handle() */
 
-/* What a handler returns. */
+/* What a handler returns. Since 1.0; a new value needs a new major (see Versions). */
 typedef enum pgtq_status {
   PGTQ_DONE = 0,   /* succeeded; the result set with task_set_result (or JSON null) is kept */
   PGTQ_RETRY = 1,  /* failed, try again after the backoff (or task_set_retry_delay) while
@@ -74,7 +122,7 @@ typedef enum pgtq_status {
                       an attempt */
 } pgtq_status;
 
-/* Log levels for pgtq_host_api.log. */
+/* Log levels for pgtq_host_api.log. Since 1.0. */
 enum {
   PGTQ_LOG_DEBUG = 0,
   PGTQ_LOG_INFO = 1,
@@ -83,8 +131,11 @@ enum {
 };
 
 /* A handler for one task name. Passed to register_handler, which COPIES the struct and the
- * name; user_data is handed back to handle() and destroy() untouched. */
+ * name; user_data is handed back to handle() and destroy() untouched. Zero what you do not
+ * set (C99: a designated initializer does), so that newer members read as absent. pgtqd
+ * needs the members up to destroy; the backoff members may be left out of struct_size. */
 typedef struct pgtq_handler {
+  /* ---- since 1.0 ---- */
   uint32_t struct_size; /* sizeof(pgtq_handler) as the plugin was compiled */
   const char* name;     /* COPIED, NUL-terminated: the task name, [A-Za-z0-9_.:-]{1,128} */
   void* user_data;      /* plugin-owned, freed by destroy (may be NULL) */
@@ -102,10 +153,14 @@ typedef struct pgtq_handler {
   double backoff_base_s;
   double backoff_factor;
   double backoff_cap_s;
+  /* New members go here, under a "since 1.N" line. */
 } pgtq_handler;
 
-/* Functions pgtqd offers to plugins. APPEND-ONLY: new members go at the end. */
+/* Functions pgtqd offers to plugins. APPEND-ONLY: new members go at the end. The members
+ * since 1.0 are in every host and need no check; call a newer one only if
+ * PGTQ_HOST_HAS(api, member). */
 typedef struct pgtq_host_api {
+  /* ---- since 1.0 ---- */
   uint32_t struct_size; /* sizeof(pgtq_host_api) as pgtqd was compiled */
   uint32_t abi_major;
   uint32_t abi_minor;
@@ -145,10 +200,12 @@ typedef struct pgtq_host_api {
   /* Non-zero once the handler should stop early: pgtqd is shutting down, the task was
    * cancelled, or its lease was lost. A long handler polls this and returns PGTQ_RETRY. */
   int (*task_should_stop)(const pgtq_task* task);
+  /* New members go here, under a "since 1.N" line. */
 } pgtq_host_api;
 
-/* Describes a plugin. Returned by pgtq_plugin_entry(); STATIC (a static const object). */
+/* Describes a plugin. Returned by pgtq_plugin_entry(); STATIC. PGTQ_PLUGIN_INFO fills it. */
 typedef struct pgtq_plugin_info {
+  /* ---- since 1.0 ---- */
   uint32_t magic;       /* PGTQ_ABI_MAGIC */
   uint32_t abi_major;   /* PGTQ_ABI_MAJOR the plugin was built against */
   uint32_t abi_minor;   /* PGTQ_ABI_MINOR the plugin was built against */
@@ -159,20 +216,53 @@ typedef struct pgtq_plugin_info {
   /* Called once after the handshake, from one thread. api and host stay valid until fini()
    * returns, so the plugin may keep them. config is the text of the file NAME.conf (NAME:
    * this struct's name) in pgtqd's plugin-config-dir, as it is (BORROWED, NUL-terminated;
-   * empty when there is none); its format is the plugin's to choose. Registers handlers; returns 0, or non-zero to refuse to
-   * load: pgtqd logs it, calls destroy() of every handler it had registered, does not call
-   * fini() and unloads it; then it stops (exit 78) or, with plugin-load-errors = skip, goes
-   * on without it. */
+   * empty when there is none); its format is the plugin's to choose. Registers handlers;
+   * returns 0, or non-zero to refuse to load: pgtqd logs it, calls destroy() of every
+   * handler it had registered, does not call fini() and unloads it; then it stops (exit 78)
+   * or, with plugin-load-errors = skip, goes on without it. */
   int (*init)(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len);
 
   /* Called once before unloading, after every handler's destroy (may be NULL). */
   void (*fini)(void);
+  /* New members go here, under a "since 1.N" line. */
 } pgtq_plugin_info;
 
-/* The one symbol a plugin exports. */
+/* The one symbol a plugin exports. Since 1.0. */
 #define PGTQ_PLUGIN_ENTRY_SYMBOL "pgtq_plugin_entry"
 typedef const pgtq_plugin_info* (*pgtq_plugin_entry_fn)(void);
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void);
+
+/* Defines pgtq_plugin_entry() and the info block it returns, filled in with this header's
+ * magic, ABI version and struct size, so that they cannot be got wrong (PostgreSQL's
+ * PG_MODULE_MAGIC plays the same part). Use it once per plugin, at file scope, followed by
+ * a semicolon:
+ *   PGTQ_PLUGIN_INFO("name", "version", init_function, fini_function_or_NULL);
+ * name and version must outlive the plugin (string literals). Since 1.0. */
+#define PGTQ_PLUGIN_INFO(plugin_name, plugin_version, init_function, fini_function)           \
+  PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {                                \
+    static const pgtq_plugin_info pgtq_plugin_info_block = {                                   \
+        PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR, sizeof(pgtq_plugin_info),              \
+        plugin_name,    plugin_version, init_function,  fini_function};                        \
+    return &pgtq_plugin_info_block;                                                            \
+  }                                                                                            \
+  struct pgtq_plugin_info_defined /* only there to take the semicolon after the macro */
+
+/* The size of a struct up to and including member: what a struct_size of that version
+ * covers. E.g. PGTQ_SIZE_THROUGH(pgtq_host_api, task_should_stop) is ABI 1.0's table. */
+#define PGTQ_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type*)0)->member))
+
+/* The sizes of ABI 1.0's structs: the least a 1.x host or plugin hands over. */
+#define PGTQ_HOST_API_SIZE_1_0 PGTQ_SIZE_THROUGH(pgtq_host_api, task_should_stop)
+#define PGTQ_PLUGIN_INFO_SIZE_1_0 PGTQ_SIZE_THROUGH(pgtq_plugin_info, fini)
+
+/* Non-zero when the host table api (a const pgtq_host_api*) has member and fills it in:
+ * the member lies within the api->struct_size the host was compiled with, and is not NULL.
+ * Ask before calling a member newer than 1.0 (Redis's RMAPI_FUNC_SUPPORTED, SQLite's
+ * "new interfaces at the end only"), e.g. for a member added in 1.1:
+ *   if (PGTQ_HOST_HAS(g_api, task_new_thing)) g_api->task_new_thing(task);
+ * Since 1.0. */
+#define PGTQ_HOST_HAS(api, member)                                                             \
+  (PGTQ_SIZE_THROUGH(pgtq_host_api, member) <= (api)->struct_size && (api)->member != NULL)
 
 #ifdef __cplusplus
 }

@@ -293,10 +293,6 @@ struct PluginState {
   pgtq_host* host = nullptr;
 };
 
-// The ABI 1.0 host table ends with task_should_stop; every member up to it is required.
-inline constexpr std::size_t k_host_api_size_1_0 =
-    offsetof(pgtq_host_api, task_should_stop) + sizeof(pgtq_host_api::task_should_stop);
-
 inline void log_noexcept(const pgtq_host_api& api, pgtq_host* host, LogLevel level,
                          const char* prefix, const char* message) noexcept {
   try {
@@ -309,11 +305,11 @@ inline void log_noexcept(const pgtq_host_api& api, pgtq_host* host, LogLevel lev
 template <class Setup>
 int init_plugin(PluginState& state, const pgtq_host_api* api, pgtq_host* host, const char* config,
                 std::size_t config_len, Setup&& setup) noexcept {
-  if (api == nullptr || api->struct_size < offsetof(pgtq_host_api, register_handler) +
-                                               sizeof(pgtq_host_api::register_handler)) {
+  if (api == nullptr || api->struct_size < PGTQ_SIZE_THROUGH(pgtq_host_api, register_handler)) {
     return 1;
   }
-  if (api->abi_major != PGTQ_ABI_MAJOR || api->struct_size < k_host_api_size_1_0) {
+  // Every member since 1.0 is used without asking PGTQ_HOST_HAS, so all must be there.
+  if (api->abi_major != PGTQ_ABI_MAJOR || api->struct_size < PGTQ_HOST_API_SIZE_1_0) {
     host_log(*api, host, LogLevel::error, "host speaks another plugin ABI; not loading");
     return 1;
   }
@@ -356,9 +352,10 @@ inline void fini_plugin(PluginState& state) noexcept {
 } // namespace detail
 } // namespace pgtq
 
-// Defines the plugin's one exported symbol, pgtq_plugin_entry(). Use once per plugin, at
-// namespace scope: PGTQ_PLUGIN("name", "version", setup); where setup is callable as
-// void(pgtq::Registry&). name and version must be string literals (pgtqd keeps the pointers).
+// Defines the plugin's one exported symbol, pgtq_plugin_entry(), with plugin.h's
+// PGTQ_PLUGIN_INFO. Use once per plugin, at global scope: PGTQ_PLUGIN("name", "version",
+// setup); where setup is callable as void(pgtq::Registry&). name and version must be string
+// literals (pgtqd keeps the pointers).
 #define PGTQ_PLUGIN(plugin_name, plugin_version, ...)                                            \
   namespace {                                                                                    \
   constinit ::pgtq::detail::PluginState pgtq_detail_plugin_state{};                              \
@@ -370,12 +367,8 @@ inline void fini_plugin(PluginState& state) noexcept {
   void pgtq_detail_plugin_fini(void) noexcept {                                                  \
     ::pgtq::detail::fini_plugin(pgtq_detail_plugin_state);                                       \
   }                                                                                              \
-  constexpr pgtq_plugin_info pgtq_detail_plugin_info = {                                         \
-      PGTQ_ABI_MAGIC,  PGTQ_ABI_MAJOR,           PGTQ_ABI_MINOR,          sizeof(pgtq_plugin_info), \
-      plugin_name,     plugin_version,           &pgtq_detail_plugin_init, &pgtq_detail_plugin_fini}; \
   }                                                                                              \
-  PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) { return &pgtq_detail_plugin_info; } \
-  static_assert(true, "PGTQ_PLUGIN(...) is followed by a semicolon")
+  PGTQ_PLUGIN_INFO(plugin_name, plugin_version, &pgtq_detail_plugin_init, &pgtq_detail_plugin_fini)
 
 // Registers a function under its own name: PGTQ_HANDLER(r, add_numbers) or, with parameter
 // names, PGTQ_HANDLER(r, greet, {"name", "greeting"}).

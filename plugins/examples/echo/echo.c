@@ -11,14 +11,9 @@
 
 #include <string.h>
 
-/* Kept from init(): plugin.h guarantees the table outlives every handler call. */
+/* Kept from init(): plugin.h guarantees the table outlives every handler call. Everything
+ * called through it is ABI 1.0, which every host has, so nothing needs PGTQ_HOST_HAS. */
 static const pgtq_host_api* g_api;
-
-static int host_has_all(const pgtq_host_api* api) {
-  /* Everything this plugin calls is ABI 1.0, so one size check covers it. */
-  return api->abi_major == PGTQ_ABI_MAJOR &&
-         api->struct_size >= offsetof(pgtq_host_api, task_set_error) + sizeof(api->task_set_error);
-}
 
 /* Finds "fail":"<text>" at the top level of a small object; NULL when absent. The reason is
  * returned as written in JSON (escapes are not decoded). */
@@ -49,8 +44,8 @@ static const char* find_fail(const char* json, size_t len, size_t* reason_len) {
 static pgtq_status echo_handle(void* user_data, pgtq_task* task) {
   const char* json = NULL;
   size_t len = 0;
-  const char* reason;
   size_t reason_len = 0;
+  const char* reason;
   (void)user_data;
 
   g_api->task_args(task, &json, &len);
@@ -60,33 +55,18 @@ static pgtq_status echo_handle(void* user_data, pgtq_task* task) {
     return PGTQ_FAIL;
   }
   /* The args came from jsonb, so they are valid JSON; the host copies them. */
-  if (g_api->task_set_result(task, json, len) != 0) {
-    return PGTQ_FAIL;
-  }
-  return PGTQ_DONE;
+  return g_api->task_set_result(task, json, len) == 0 ? PGTQ_DONE : PGTQ_FAIL;
 }
 
 static int echo_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
                      size_t config_len) {
-  pgtq_handler handler;
+  /* Unnamed members are zero: no destroy, and pgtqd's backoff settings. */
+  pgtq_handler handler = {.struct_size = sizeof(pgtq_handler), .name = "echo",
+                          .handle = echo_handle};
   (void)config;
   (void)config_len;
-
-  if (!host_has_all(api)) {
-    return 1;
-  }
   g_api = api;
-
-  memset(&handler, 0, sizeof handler); /* zero backoff fields: use pgtqd's settings */
-  handler.struct_size = sizeof handler;
-  handler.name = "echo";
-  handler.handle = echo_handle;
   return api->register_handler(host, &handler) == 0 ? 0 : 1;
 }
 
-PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "echo", "1.0", echo_init,
-                                        NULL};
-  return &info;
-}
+PGTQ_PLUGIN_INFO("echo", "1.0", echo_init, NULL);

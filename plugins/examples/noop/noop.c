@@ -13,22 +13,11 @@ static pgtq_status noop_handle(void* user_data, pgtq_task* task) {
 
 static int noop_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
                      size_t config_len) {
-  pgtq_handler handler = {0};
+  pgtq_handler handler = {.struct_size = sizeof(pgtq_handler), .name = "noop",
+                          .handle = noop_handle};
   (void)config;
   (void)config_len;
-
-  if (api->abi_major != PGTQ_ABI_MAJOR) {
-    return 1;
-  }
-  handler.struct_size = sizeof handler;
-  handler.name = "noop";
-  handler.handle = noop_handle;
   return api->register_handler(host, &handler) == 0 ? 0 : 1;
 }
 
-PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "noop", "1.0", noop_init,
-                                        NULL};
-  return &info;
-}
+PGTQ_PLUGIN_INFO("noop", "1.0", noop_init, NULL);

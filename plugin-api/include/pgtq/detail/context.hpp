@@ -9,12 +9,6 @@
 #include <cstdint>
 #include <string_view>
 
-// True when the host table is large enough to hold member and fills it in. ABI rule: a
-// member newer than what the host was built with lies past its struct_size.
-#define PGTQ_DETAIL_HOST_HAS(api, member)                                                        \
-  (offsetof(pgtq_host_api, member) + sizeof((api).member) <= (api).struct_size &&               \
-   (api).member != nullptr)
-
 namespace pgtq {
 
 enum class LogLevel {
@@ -28,7 +22,7 @@ namespace detail {
 
 inline void host_log(const pgtq_host_api& api, pgtq_host* host, LogLevel level,
                      std::string_view message) noexcept {
-  if (PGTQ_DETAIL_HOST_HAS(api, log)) {
+  if (PGTQ_HOST_HAS(&api, log)) {
     api.log(host, static_cast<int>(level), message.data(), message.size());
   }
 }
@@ -44,21 +38,21 @@ public:
       : m_api(&api), m_host(host), m_task(task) {}
 
   std::int64_t id() const noexcept {
-    return PGTQ_DETAIL_HOST_HAS(*m_api, task_id) ? m_api->task_id(m_task) : 0;
+    return PGTQ_HOST_HAS(m_api, task_id) ? m_api->task_id(m_task) : 0;
   }
   // 1 on the first run.
   std::int32_t attempt() const noexcept {
-    return PGTQ_DETAIL_HOST_HAS(*m_api, task_attempt) ? m_api->task_attempt(m_task) : 0;
+    return PGTQ_HOST_HAS(m_api, task_attempt) ? m_api->task_attempt(m_task) : 0;
   }
   std::string_view name() const noexcept {
-    const char* name = PGTQ_DETAIL_HOST_HAS(*m_api, task_name) ? m_api->task_name(m_task) : nullptr;
+    const char* name = PGTQ_HOST_HAS(m_api, task_name) ? m_api->task_name(m_task) : nullptr;
     return name != nullptr ? std::string_view(name) : std::string_view();
   }
   // The raw args text (an array or an object).
   std::string_view args() const noexcept {
     const char* json = nullptr;
     std::size_t len = 0;
-    if (PGTQ_DETAIL_HOST_HAS(*m_api, task_args)) {
+    if (PGTQ_HOST_HAS(m_api, task_args)) {
       m_api->task_args(m_task, &json, &len);
     }
     return json != nullptr ? std::string_view(json, len) : std::string_view();
@@ -66,13 +60,13 @@ public:
 
   // Poll in long loops; when true, give up with pgtq::Retry so the task runs again later.
   bool should_stop() const noexcept {
-    return PGTQ_DETAIL_HOST_HAS(*m_api, task_should_stop) && m_api->task_should_stop(m_task) != 0;
+    return PGTQ_HOST_HAS(m_api, task_should_stop) && m_api->task_should_stop(m_task) != 0;
   }
 
   // Overrides the backoff for this attempt's retry or snooze, whatever ends it. Clamped to
   // [0, k_max_delay_s] (100 years); NaN and negative mean at once.
   void set_retry_delay(double seconds) const noexcept {
-    if (PGTQ_DETAIL_HOST_HAS(*m_api, task_set_retry_delay)) {
+    if (PGTQ_HOST_HAS(m_api, task_set_retry_delay)) {
       m_api->task_set_retry_delay(m_task, detail::clamp_delay(seconds));
     }
   }

@@ -31,7 +31,7 @@ namespace pgtq::detail {
 
 inline void set_error(const Context& context, std::string_view message) noexcept {
   const pgtq_host_api& api = context.api();
-  if (PGTQ_DETAIL_HOST_HAS(api, task_set_error)) {
+  if (PGTQ_HOST_HAS(&api, task_set_error)) {
     api.task_set_error(context.task(), message.data(), message.size());
   }
 }
@@ -278,7 +278,7 @@ private:
       decltype(auto) result = call(context, std::move(values));
       const std::string json = encode_result<std::remove_cvref_t<Result>>(result);
       // -1 means pgtqd found the text unfit for jsonb; it fails the task itself, saying why.
-      if (PGTQ_DETAIL_HOST_HAS(*api, task_set_result)) {
+      if (PGTQ_HOST_HAS(api, task_set_result)) {
         api->task_set_result(context.task(), json.data(), json.size());
       }
     }

@@ -1,0 +1,35 @@
+/*
+ * Uses every macro of plugin.h, compiled as C99 and C11 with -Wall -Wextra -Werror
+ * -pedantic (tests/plugin_h/CMakeLists.txt), so that the header stays plain, warning-free C.
+ * The example at the top of plugin.h is compiled the same way, straight from the header.
+ */
+#include <pgtq/plugin.h>
+
+/* A compile-time check that works in C99 too: a negative array size fails the build. */
+#define EVERY_MACRO_CHECK(name, condition) typedef char every_macro_##name[(condition) ? 1 : -1]
+
+/* ABI 1.0 covers each struct whole while PGTQ_ABI_MINOR is 0: a member appended without
+ * bumping the minor (and marking it "since 1.1") fails here. */
+#if PGTQ_ABI_MAJOR == 1u && PGTQ_ABI_MINOR == 0u
+EVERY_MACRO_CHECK(host_api_is_1_0, PGTQ_HOST_API_SIZE_1_0 == sizeof(pgtq_host_api));
+EVERY_MACRO_CHECK(info_is_1_0, PGTQ_PLUGIN_INFO_SIZE_1_0 == sizeof(pgtq_plugin_info));
+EVERY_MACRO_CHECK(handler_is_1_0,
+                  PGTQ_SIZE_THROUGH(pgtq_handler, backoff_cap_s) == sizeof(pgtq_handler));
+#endif
+EVERY_MACRO_CHECK(size_through_first,
+                  PGTQ_SIZE_THROUGH(pgtq_host_api, struct_size) == sizeof(uint32_t));
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+_Static_assert(PGTQ_HOST_API_SIZE_1_0 <= sizeof(pgtq_host_api), "the 1.0 table is a prefix");
+#endif
+
+/* Counts the host functions a table has, asking PGTQ_HOST_HAS for each. */
+int every_macro_host_functions(const pgtq_host_api* api);
+
+int every_macro_host_functions(const pgtq_host_api* api) {
+  return PGTQ_HOST_HAS(api, log) + PGTQ_HOST_HAS(api, register_handler) +
+         PGTQ_HOST_HAS(api, task_args) + PGTQ_HOST_HAS(api, task_name) +
+         PGTQ_HOST_HAS(api, task_id) + PGTQ_HOST_HAS(api, task_attempt) +
+         PGTQ_HOST_HAS(api, task_set_result) + PGTQ_HOST_HAS(api, task_set_error) +
+         PGTQ_HOST_HAS(api, task_set_retry_delay) + PGTQ_HOST_HAS(api, task_should_stop);
+}
