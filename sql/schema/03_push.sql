@@ -242,3 +242,155 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
 'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+
+-- The array form: what a program sends (the C++ client does); the same rules as push,
+-- checked per element in one expression, with no JSON types or unknown keys to check.
+
+-- Raises the precise error for the first element of the arrays that push_many refused.
+-- VOLATILE, as the other *_error functions: a CTE that calls it is not inlined, so the
+-- insert's ORDER BY sorts, every element is checked before the first row is inserted, and a
+-- refused call draws no id.
+CREATE FUNCTION pgtq.push_many_arrays_error(queue text, tasks text[], args jsonb[],
+                                            priorities integer[], max_attempts integer[],
+                                            run_at timestamptz[], delays interval[])
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  given integer;
+  i     integer;
+  what  text;
+BEGIN
+  PERFORM pgtq.check_name('queue', queue);
+  IF tasks IS NULL THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF args IS NULL THEN
+    RAISE EXCEPTION 'pgtq.push_many: args must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  given := cardinality(tasks);
+  IF coalesce(array_ndims(tasks), 1) <> 1 OR coalesce(array_ndims(args), 1) <> 1
+     OR coalesce(array_ndims(priorities), 1) <> 1 OR coalesce(array_ndims(max_attempts), 1) <> 1
+     OR coalesce(array_ndims(run_at), 1) <> 1 OR coalesce(array_ndims(delays), 1) <> 1 THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks, args, priorities, max_attempts, run_at and delays '
+      'must be one-dimensional arrays' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF cardinality(args) <> given OR cardinality(priorities) <> given
+     OR cardinality(max_attempts) <> given OR cardinality(run_at) <> given
+     OR cardinality(delays) <> given THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks has % elements; args, priorities, max_attempts, '
+      'run_at and delays must have as many (or be NULL, except args), got %, %, %, % and %',
+      given, cardinality(args), cardinality(priorities), cardinality(max_attempts),
+      cardinality(run_at), cardinality(delays) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF given > 100000 THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks has % elements, the limit is 100000', given
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  FOR i IN 1 .. given LOOP
+    what := 'pgtq.push_many: ';
+    BEGIN
+      PERFORM pgtq.check_name('task', tasks[i]);
+    EXCEPTION WHEN null_value_not_allowed OR invalid_parameter_value THEN
+      RAISE EXCEPTION '%tasks[%]: %', what, i, SQLERRM USING ERRCODE = SQLSTATE;
+    END;
+    IF args[i] IS NOT NULL AND jsonb_typeof(args[i]) NOT IN ('array', 'object') THEN
+      RAISE EXCEPTION '%args[%] must be a JSON array or object, not %', what, i,
+        jsonb_typeof(args[i]) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgtq.check_json_limits(what || 'args[' || i || ']', args[i]);
+    IF priorities[i] NOT BETWEEN -32768 AND 32767 THEN
+      RAISE EXCEPTION '%priorities[%]: priority % of task "%" is outside -32768..32767', what, i,
+        priorities[i], tasks[i] USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_attempts[i] NOT BETWEEN 1 AND 1000 THEN
+      RAISE EXCEPTION '%max_attempts[%]: max_attempts % of task "%" is outside 1..1000', what, i,
+        max_attempts[i], tasks[i] USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgtq.start_time(what || 'element ' || i || ': ', run_at[i], delays[i]);
+  END LOOP;
+  RETURN NULL;
+END $$;
+
+-- tasks[i] with args[i] (NULL: []), and optionally priorities[i] (NULL: 0), max_attempts[i]
+-- (NULL: 5), run_at[i] and delays[i] (NULL: none), each optional array NULL or as long as
+-- tasks (at most 100000). The same rules and limits as pgtq.push. Returns the new ids in
+-- order. All or nothing: a bad element refuses the call.
+CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
+                               priorities integer[] DEFAULT NULL,
+                               max_attempts integer[] DEFAULT NULL,
+                               run_at timestamptz[] DEFAULT NULL,
+                               delays interval[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  given     integer := cardinality(push_many.tasks);
+  ids       bigint[];
+  any_due   boolean;
+  any_later boolean;
+BEGIN
+  IF NOT coalesce(push_many.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push_many.queue) <= 128
+                  AND given <= 100000 AND cardinality(push_many.args) = given
+                  AND coalesce(array_ndims(push_many.tasks), 1) = 1 AND coalesce(array_ndims(push_many.args), 1) = 1
+                  AND (priorities IS NULL OR cardinality(priorities) = given
+                       AND coalesce(array_ndims(priorities), 1) = 1)
+                  AND (push_many.max_attempts IS NULL
+                       OR cardinality(push_many.max_attempts) = given
+                       AND coalesce(array_ndims(push_many.max_attempts), 1) = 1)
+                  AND (push_many.run_at IS NULL OR cardinality(push_many.run_at) = given
+                       AND coalesce(array_ndims(push_many.run_at), 1) = 1)
+                  AND (delays IS NULL OR cardinality(delays) = given
+                       AND coalesce(array_ndims(delays), 1) = 1), false) THEN
+    PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
+                                        push_many.max_attempts, push_many.run_at, delays);
+  END IF;
+
+  WITH spec AS (
+    SELECT s.ord, s.task, coalesce(s.args, '[]'::jsonb) AS args, s.priority, s.max_attempts,
+           s.run_at, s.delay
+      FROM unnest(push_many.tasks, push_many.args, coalesce(priorities, '{}'), coalesce(push_many.max_attempts, '{}'),
+                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'))
+           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, ord)
+  ), checked AS (
+    -- The rules of push as one expression; CASE keeps the order.
+    SELECT s.* FROM spec s
+     WHERE CASE WHEN s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
+                 AND jsonb_typeof(s.args) IN ('array', 'object')
+                 AND octet_length(s.args::text) <= 1048576
+                 AND (pg_column_size(s.args) < 800 AND pg_column_compression(s.args) IS NULL
+                      OR NOT pgtq.too_deep(s.args))
+                 AND coalesce(s.priority BETWEEN -32768 AND 32767, s.priority IS NULL)
+                 AND coalesce(s.max_attempts BETWEEN 1 AND 1000, s.max_attempts IS NULL)
+                 AND (s.run_at IS NULL OR (isfinite(s.run_at)
+                        AND s.run_at BETWEEN now() - interval '100 years'
+                                         AND now() + interval '100 years'))
+                 AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
+                 AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
+                     <= now() + interval '100 years'
+                THEN true
+                ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
+                                                 push_many.max_attempts, push_many.run_at,
+                                                 delays) END
+  ), inserted AS (
+    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
+    SELECT push_many.queue, c.task, c.args,
+           CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
+                THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           coalesce(c.priority, 0),
+           coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
+           coalesce(c.max_attempts, 5)
+      FROM checked c ORDER BY c.ord
+    RETURNING id, state
+  )
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
+    INTO ids, any_due, any_later FROM inserted i;
+  IF any_due THEN
+    PERFORM pg_notify('pgtq_wakeup', push_many.queue);
+  END IF;
+  IF any_later THEN
+    PERFORM pg_notify('pgtq_scheduled', '');
+  END IF;
+  RETURN QUERY SELECT unnest(ids);
+END $$;
+
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; one NOTIFY per queue. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';

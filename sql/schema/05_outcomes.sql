@@ -43,7 +43,7 @@ CREATE FUNCTION pgtq.finish_many_arrays_error(task_ids bigint[], task_claims big
                                               statuses text[], results jsonb[],
                                               errors text[], retry_in float8[])
 RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   given integer;
   i     integer;
