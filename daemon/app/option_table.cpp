@@ -7,6 +7,9 @@
 #include "db/connection.hpp"
 #include "plugin/host_api.hpp"
 
+#include <pgtq/detail/names.hpp>
+#include <pgtq/detail/utf8.hpp>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -15,43 +18,6 @@ namespace {
 
 constexpr double k_day = 86400;
 
-// Whether text is well-formed UTF-8 (no overlong forms, surrogates or code points past
-// U+10FFFF), as PostgreSQL requires of text in a UTF-8 database.
-bool is_utf8(std::string_view text) {
-  for (std::size_t at = 0; at < text.size();) {
-    const auto byte = static_cast<unsigned char>(text[at]);
-    std::size_t length = 0;
-    std::uint32_t code = 0;
-    std::uint32_t least = 0;
-    if (byte < 0x80) {
-      ++at;
-      continue;
-    } else if ((byte & 0xe0) == 0xc0) {
-      length = 2, code = byte & 0x1f, least = 0x80;
-    } else if ((byte & 0xf0) == 0xe0) {
-      length = 3, code = byte & 0x0f, least = 0x800;
-    } else if ((byte & 0xf8) == 0xf0) {
-      length = 4, code = byte & 0x07, least = 0x10000;
-    } else {
-      return false;
-    }
-    if (at + length > text.size()) {
-      return false;
-    }
-    for (std::size_t i = 1; i < length; ++i) {
-      const auto next = static_cast<unsigned char>(text[at + i]);
-      if ((next & 0xc0) != 0x80) {
-        return false;
-      }
-      code = (code << 6) | (next & 0x3f);
-    }
-    if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-      return false;
-    }
-    at += length;
-  }
-  return true;
-}
 
 bool has_control(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
@@ -60,7 +26,7 @@ bool has_control(std::string_view text) {
 }
 
 std::string check_queue(std::string_view value) {
-  return plugin::is_valid_name(std::string(value))
+  return pgtq::detail::is_valid_name(value)
              ? ""
              : "must be 1-128 characters from [A-Za-z0-9_.:-]";
 }
@@ -77,7 +43,7 @@ std::string check_path(std::string_view value) {
 }
 
 std::string check_worker_name(std::string_view value) {
-  if (!is_utf8(value)) {
+  if (!pgtq::detail::is_utf8(value)) {
     return "must be UTF-8 text";
   }
   return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";

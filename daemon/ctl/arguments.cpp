@@ -1,5 +1,7 @@
 #include "ctl/arguments.hpp"
 
+#include <pgtq/detail/names.hpp>
+
 #include <array>
 #include <charconv>
 #include <string_view>
@@ -37,9 +39,7 @@ int parse_int(const std::string& option, const std::string& text, int min, int m
 }
 
 void check_name(const std::string& option, const std::string& name) {
-  const bool valid_characters = name.find_first_not_of(
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") == std::string::npos;
-  if (name.empty() || name.size() > 128 || !valid_characters) {
+  if (!pgtq::detail::is_valid_name(name)) {
     throw UsageError(option + " must be 1 to 128 characters from [A-Za-z0-9_.:-], got '" + name +
                      "'");
   }

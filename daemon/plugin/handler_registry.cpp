@@ -2,6 +2,8 @@
 
 #include "plugin/plugin_call.hpp"
 
+#include <pgtq/detail/names.hpp>
+
 #include <algorithm>
 #include <cstddef>
 #include <utility>
@@ -19,16 +21,6 @@ void call_destroy(Handler& handler) {
 
 } // namespace
 
-bool is_valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 128) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == ':' || c == '-';
-  });
-}
-
 std::string HandlerRegistry::add(const std::string& plugin, const pgtq_handler& table,
                                  const BackoffPolicy& defaults) {
   // Fields past what the plugin was compiled with count as absent (zero).
@@ -43,7 +35,7 @@ std::string HandlerRegistry::add(const std::string& plugin, const pgtq_handler& 
     return "handler without a name";
   }
   const std::string name = copy.name;
-  if (!is_valid_name(name)) {
+  if (!pgtq::detail::is_valid_name(name)) {
     return "task name \"" + name + "\" is not 1-128 characters from [A-Za-z0-9_.:-]";
   }
   if (copy.handle == nullptr) {

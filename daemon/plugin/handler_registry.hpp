@@ -42,7 +42,5 @@ private:
   std::map<std::string, Handler> m_handlers;
 };
 
-// Task and queue names: 1 to 128 characters from [A-Za-z0-9_.:-] (as sql/0002_push.sql).
-bool is_valid_name(const std::string& name);
 
 } // namespace pgtq::plugin

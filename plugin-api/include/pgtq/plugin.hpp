@@ -62,6 +62,7 @@
 #include "pgtq/detail/errors.hpp"
 #include "pgtq/detail/handler_box.hpp"
 #include "pgtq/detail/json_types.hpp"
+#include "pgtq/detail/names.hpp"
 #include "pgtq/detail/signature.hpp"
 #include "pgtq/plugin.h"
 
@@ -107,19 +108,6 @@ struct PendingHandler {
   }
 };
 
-inline bool is_valid_task_name(std::string_view name) {
-  if (name.empty() || name.size() > 128) {
-    return false;
-  }
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == ':' || c == '-';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
 
 } // namespace detail
 
@@ -212,7 +200,7 @@ public:
     static_assert(detail::signature_of<Fn>::const_call,
                   "pgtq: a handler may run on several threads at once and is called through a "
                   "const reference; drop `mutable` and guard shared state yourself");
-    if (!detail::is_valid_task_name(name)) {
+    if (!detail::is_valid_name(name)) {
       throw std::invalid_argument("task name \"" + std::string(name) +
                                   "\" is not 1-128 characters from [A-Za-z0-9_.:-]");
     }
