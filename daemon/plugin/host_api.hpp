@@ -1,11 +1,11 @@
 #pragma once
 
 #include "plugin/handler_registry.hpp"
-#include "queue/task.hpp"
 
 #include <pgtq/plugin.h>
 
 #include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,9 +22,22 @@ struct pgtq_host {
   std::vector<std::string> refused; // why registrations were refused during init()
 };
 
+namespace pgtq::plugin {
+
+// What a handler may read of its task, borrowed from the caller for the length of the call
+// (the plugin layer knows no claim or queue: queue/ fills this in).
+struct TaskInput {
+  std::int64_t id = 0;
+  const std::string* name = nullptr;
+  const std::string* args = nullptr; // JSON text
+  std::int32_t attempt = 0;
+};
+
+} // namespace pgtq::plugin
+
 // One per attempt, alive only while the handler runs (plugins see it BORROWED).
 struct pgtq_task {
-  const pgtq::queue::ClaimedTask* task = nullptr;
+  pgtq::plugin::TaskInput task;
   const std::atomic<bool>* stop = nullptr;
   std::string result = "null";
   // What a failed attempt (PGTQ_RETRY, PGTQ_FAIL) records: the handler's own message, then

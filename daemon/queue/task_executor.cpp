@@ -67,7 +67,7 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
   }
 
   pgtq_task context;
-  context.task = &task;
+  context.task = {.id = task.id, .name = &task.name, .args = &task.args, .attempt = task.attempt};
   context.stop = &stop;
   const auto handled = call_plugin(handler->plugin, "handle()", [&] {
     const CurrentTask marker(task);
