@@ -3,6 +3,7 @@
 #include "queue/backoff.hpp"
 
 #include <pgtq/client/pg_array.hpp>
+#include <pgtq/detail/utf8.hpp>
 
 #include <charconv>
 #include <cstdint>
@@ -27,43 +28,17 @@ std::string storable_text(std::string_view text) {
   static constexpr std::string_view k_replacement = "\xEF\xBF\xBD";
   std::string out;
   out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte == 0) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t length = pgtq::detail::utf8_sequence_length(text, pos);
+    if (text[pos] == '\0') {
       out += ' ';
-      ++i;
-      continue;
-    }
-    if (byte < 0x80) {
-      out += static_cast<char>(byte);
-      ++i;
-      continue;
-    }
-    // Length and smallest code point of the sequence, per RFC 3629.
-    std::size_t length = 0;
-    std::uint32_t minimum = 0;
-    std::uint32_t code = 0;
-    if ((byte & 0xE0) == 0xC0) {
-      length = 2, minimum = 0x80, code = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      length = 3, minimum = 0x800, code = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      length = 4, minimum = 0x10000, code = byte & 0x07;
-    }
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = (next & 0xC0) == 0x80;
-      code = (code << 6) | (next & 0x3F);
-    }
-    valid = valid && code >= minimum && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
+      ++pos;
+    } else if (length == 0) {
+      out += k_replacement; // one per byte that starts no well-formed sequence
+      ++pos;
     } else {
-      out += k_replacement;
-      ++i;
+      out.append(text.substr(pos, length));
+      pos += length;
     }
   }
   return out;
