@@ -16,7 +16,7 @@
 
 namespace pgtq::queue {
 
-// N threads running tasks handed over by the producer. Each finished attempt is passed
+// N threads running tasks handed over by the claim loop. Each finished attempt is passed
 // to on_outcome (from the worker thread).
 class WorkerPool {
 public:
@@ -32,7 +32,7 @@ public:
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // stop is shared with the producer, which raises it on shutdown, cancellation or a lost
+  // stop is shared with the claim loop, which raises it on shutdown, cancellation or a lost
   // lease; the handler sees it through task_should_stop().
   void submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop);
 
