@@ -1,14 +1,13 @@
 #include "queue/claim_loop.hpp"
 
 #include "db/queries.hpp"
+#include "queue/cancellation.hpp"
 #include "queue/sessions.hpp"
 
 #include <pgtq/client/pg_array.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cstdio>
 
 namespace pgtq::queue {
 namespace {
@@ -16,27 +15,6 @@ namespace {
 std::shared_ptr<spdlog::logger> logger() {
   auto found = spdlog::get("queue");
   return found ? found : spdlog::default_logger();
-}
-
-std::string interval_text(Duration lease) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.3f seconds",
-                storable_delay(std::chrono::duration<double>(lease).count()));
-  return text;
-}
-
-// A task id as pgtq.cancel() sends it: decimal digits only, positive, fits a bigint. Anyone
-// with CONNECT may NOTIFY this channel, so anything else is ignored.
-std::optional<std::int64_t> task_id_of(const std::string& payload) {
-  if (payload.empty() || payload.size() > 19) {
-    return std::nullopt;
-  }
-  std::int64_t id = 0;
-  const auto [end, error] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
-  if (error != std::errc() || end != payload.data() + payload.size() || id <= 0) {
-    return std::nullopt;
-  }
-  return id;
 }
 
 } // namespace
@@ -50,13 +28,13 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegis
                  .poll_interval = config.poll_interval,
                  .min_gap = k_min_wakeup_gap},
                 [this](const db::Notification& note) {
-                  if (note.channel == "pgtq_cancel") {
-                    if (const auto id = task_id_of(note.payload)) {
-                      cancel_requested(*id);
-                    }
+                  if (auto task = cancel_requested(note, m_in_flight, *m_pool)) {
+                    m_releaser.add(std::move(*task));
+                    m_wake_up.interrupt();
                   }
                 }),
-      m_recorder(m_in_flight, state), m_releaser(m_in_flight), m_lease_keeper(config, m_in_flight) {
+      m_recorder(m_in_flight, state), m_releaser(m_in_flight),
+      m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
   m_pool = std::make_unique<WorkerPool>(
       config.concurrency, m_executor,
       [this](Outcome&& outcome) {
@@ -88,10 +66,8 @@ void ClaimLoop::connect() {
   m_state.db_connected = true;
   m_reconnect_backoff.reset();
   m_maybe_more = true; // whatever was pushed while we were away
-  if (m_connection->startup_options_refused() && !m_state.ready) {
-    logger()->warn("the server or pooler refused startup options: sessions run at the "
-                   "database's default isolation level; make it READ COMMITTED for pgtqd's "
-                   "role (ALTER ROLE … SET default_transaction_isolation = 'read committed')");
+  if (!m_state.ready) {
+    warn_if_startup_options_refused(*m_connection);
   }
   if (!m_state.ready.exchange(true)) {
     logger()->info("queue \"{}\": {} workers, listening as {}", m_config.queue,
@@ -125,19 +101,11 @@ void ClaimLoop::run() {
 
 void ClaimLoop::handle_error(const db::PgError& error) {
   const bool sessions_ok = m_connection && m_connection->is_ok() && m_recorder.connection_ok();
-  if (const auto retry_in = m_errors.on_error(error, sessions_ok)) {
+  if (const auto retry_in = m_errors.on_error(error, sessions_ok, m_state)) {
     sleep_interruptibly(*retry_in);
-    return;
+  } else {
+    disconnect_and_wait();
   }
-  if (m_state.db_connected.exchange(false) || !m_state.ready) {
-    if (sessions_ok && !error.is_connection_error()) {
-      logger()->warn("{}; reconnecting with backoff, running tasks go on", error.what());
-    } else {
-      logger()->warn("database unavailable: {}; retrying with backoff, running tasks go on",
-                     error.what());
-    }
-  }
-  disconnect_and_wait();
 }
 
 void ClaimLoop::disconnect_and_wait() {
@@ -145,8 +113,7 @@ void ClaimLoop::disconnect_and_wait() {
   m_recorder.disconnect();
   // A stop requested while the database is away must end the process all the same.
   start_draining_if_asked();
-  if (m_draining &&
-      (m_in_flight.empty() || m_state.cancel_now || Clock::now() >= m_drain_deadline)) {
+  if (m_drain.active() && (m_in_flight.empty() || m_drain.grace_over(Clock::now()))) {
     if (!m_in_flight.empty()) {
       logger()->error("cannot release {} unfinished task(s) without the database; they "
                       "run again once their lease expires",
@@ -160,7 +127,8 @@ void ClaimLoop::disconnect_and_wait() {
     return;
   }
   const Clock::duration delay = m_reconnect_backoff.next();
-  sleep_interruptibly(m_draining ? std::min(delay, m_drain_deadline - Clock::now()) : delay);
+  sleep_interruptibly(m_drain.active() ? std::min(delay, m_drain.deadline() - Clock::now())
+                                       : delay);
 }
 
 void ClaimLoop::turn() {
@@ -168,17 +136,17 @@ void ClaimLoop::turn() {
   start_draining_if_asked();
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
   m_wake_up.take(*m_connection, false);
-  m_releaser.release_not_started(*m_connection, m_draining);
+  m_releaser.release_not_started(*m_connection, m_drain.active());
 
   const Flushed flushed = record_outcomes();
   if (flushed.error) {
     throw *flushed.error;
   }
 
-  if (m_draining && !m_in_flight.empty() && (m_state.cancel_now || now >= m_drain_deadline)) {
+  if (m_drain.grace_over(now) && !m_in_flight.empty()) {
     release_unfinished();
   }
-  if (m_draining && m_in_flight.empty()) {
+  if (m_drain.active() && m_in_flight.empty()) {
     m_state.finished = true;
     return;
   }
@@ -198,15 +166,13 @@ void ClaimLoop::turn() {
   }
 
   auto until = m_wake_up.next_poll();
-  if (m_draining) {
-    // After the grace period, finished outcomes still get a moment to be recorded.
-    until = std::min(until, now < m_drain_deadline ? m_drain_deadline
-                                                   : m_drain_deadline + k_outcome_drain_extra);
+  if (m_drain.active()) {
+    until = std::min(until, m_drain.next_step(now));
   }
   if (const auto due = m_recorder.next_due()) {
     until = std::min(until, *due);
   }
-  if (!m_maybe_more || free_slots <= 0 || m_draining) {
+  if (!m_maybe_more || free_slots <= 0 || m_drain.active()) {
     wait_for_work(until);
   }
 }
@@ -223,13 +189,7 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
   int claimed = 0;
   const auto lease_until = claimed_at + m_config.lease;
   for (int row = 0; row < rows.rows(); ++row) {
-    ClaimedTask task;
-    task.id = rows.int64(row, 0);
-    task.claim = rows.int64(row, 1);
-    task.name = rows.string(row, 2);
-    task.args = rows.string(row, 3);
-    task.attempt = static_cast<std::int32_t>(rows.int64(row, 4));
-    task.max_attempts = static_cast<std::int32_t>(rows.int64(row, 5));
+    ClaimedTask task = claimed_task(rows, row);
     const auto attempt = m_in_flight.add(task.id, task.claim, lease_until);
     SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} claimed", task.id, task.name,
                         task.attempt, task.max_attempts);
@@ -281,11 +241,9 @@ ClaimLoop::Flushed ClaimLoop::record_outcomes() {
 }
 
 void ClaimLoop::start_draining_if_asked() {
-  if (!m_state.drain || m_draining) {
+  if (!m_drain.start_if_asked()) {
     return;
   }
-  m_draining = true;
-  m_drain_deadline = Clock::now() + m_config.shutdown_grace;
   logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
                  m_in_flight.size(),
                  std::chrono::duration<double>(m_config.shutdown_grace).count());
@@ -294,25 +252,8 @@ void ClaimLoop::start_draining_if_asked() {
   m_releaser.add(m_pool->take_unstarted());
 }
 
-void ClaimLoop::cancel_requested(std::int64_t id) {
-  const auto attempt = m_in_flight.find(id);
-  if (!attempt) {
-    return; // another daemon's task, or one that ended meanwhile
-  }
-  attempt->cancelled = true;
-  if (!attempt->stop.exchange(true)) {
-    logger()->info("task {}: cancellation requested; asking its handler to stop", id);
-  }
-  // Prefetched and not started: give it back now (pgtq.release ends it cancelled).
-  if (auto task = m_pool->take_unstarted(id)) {
-    m_releaser.add(std::move(*task));
-    m_wake_up.interrupt();
-  }
-}
-
 void ClaimLoop::release_unfinished() {
-  if (!m_unfinished_released) {
-    m_unfinished_released = true;
+  if (m_drain.first_release()) {
     m_recorder.stop_waiting(); // the grace period is over: no more waiting
   }
   // Outcomes first: attempts whose handler returned are not released. The unfinished ones
@@ -322,8 +263,7 @@ void ClaimLoop::release_unfinished() {
   if (flushed.error) {
     throw *flushed.error;
   }
-  if (!m_in_flight.empty() &&
-      (m_state.cancel_now || Clock::now() >= m_drain_deadline + k_outcome_drain_extra)) {
+  if (!m_in_flight.empty() && m_drain.give_up(Clock::now())) {
     logger()->error("{} finished task(s) whose outcomes could not be recorded; they run again "
                     "once their leases expire", m_in_flight.size());
     m_in_flight.clear();
@@ -336,7 +276,7 @@ void ClaimLoop::wait_for_work(Clock::time_point until) {
   // missed a woken claim which found nothing is heard here, within k_min_wakeup_gap of it.
   // WakeUp::wait() decides the wait for the gap after they are taken, never before.
   m_wake_up.take(*m_connection);
-  if (m_maybe_more && !m_draining && static_cast<int>(m_in_flight.size()) < slots()) {
+  if (m_maybe_more && !m_drain.active() && static_cast<int>(m_in_flight.size()) < slots()) {
     return;
   }
   if (m_wake_up.wait(&*m_connection, until) && m_wake_up.poll_due()) {
@@ -348,13 +288,12 @@ void ClaimLoop::sleep_interruptibly(Clock::duration duration) {
   const auto deadline = Clock::now() + duration;
   while (!m_state.finished) {
     m_state.mark_turn();
-    if (std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count() <=
-        0) {
+    if (deadline - Clock::now() < std::chrono::milliseconds(1)) {
       return;
     }
     m_wake_up.sleep(deadline);
     // A signal (not a finished task) cuts the wait short, so that shutdown is prompt.
-    if (m_state.drain && (!m_draining || m_state.cancel_now)) {
+    if (m_state.drain && (!m_drain.active() || m_state.cancel_now)) {
       return;
     }
   }

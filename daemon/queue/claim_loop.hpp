@@ -5,6 +5,7 @@
 #include "plugin/handler_registry.hpp"
 #include "queue/backoff.hpp"
 #include "queue/daemon_state.hpp"
+#include "queue/drain.hpp"
 #include "queue/error_streak.hpp"
 #include "queue/in_flight.hpp"
 #include "queue/lease_keeper.hpp"
@@ -57,9 +58,6 @@ private:
   // nothing: anyone may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per
   // notification. Other claims set no gap, so real pushes are picked up at once.
   static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
-  // After the grace period, how long finished attempts' outcomes may still take to be
-  // recorded before pgtqd gives up on them (their tasks then run again).
-  static constexpr Clock::duration k_outcome_drain_extra = std::chrono::seconds(5);
 
   // What record_outcomes() did: whether it claimed, and the error that ends the turn.
   struct Flushed {
@@ -69,11 +67,12 @@ private:
 
   void connect();
   void turn();
+  // An error ended the turn: retry on the same sessions after a moment, or reconnect.
   void handle_error(const db::PgError& error);
   void disconnect_and_wait();
   // On the first stop request: no more claims, and the grace period starts.
   void start_draining_if_asked();
-  bool wants_claim() const { return !m_draining && m_maybe_more; }
+  bool wants_claim() const { return !m_drain.active() && m_maybe_more; }
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_config.prefetch; }
   // Claims up to count tasks (pgtq.claim) and returns the rows, not yet dispatched.
@@ -84,8 +83,6 @@ private:
   // Has the recorder record the workers' outcomes while claiming their successors when
   // there may be work. Claimed tasks are dispatched whatever becomes of the outcomes.
   Flushed record_outcomes();
-  // A pgtq_cancel notification for a task this loop may hold.
-  void cancel_requested(std::int64_t id);
   // At the end of the grace period: records what finished, releases what did not.
   void release_unfinished();
   // Sleeps until there is something to do, at the latest until `until`.
@@ -107,9 +104,7 @@ private:
   // This loop's thread only.
   std::optional<db::Connection> m_connection; // LISTEN, claims, releases
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
-  bool m_draining = false;
-  bool m_unfinished_released = false; // the grace period ran out
-  Clock::time_point m_drain_deadline;
+  Drain m_drain;
   RetryBackoff m_reconnect_backoff;
   ErrorStreak m_errors;
 

@@ -22,7 +22,8 @@ std::shared_ptr<spdlog::logger> logger() {
 } // namespace
 
 std::optional<std::chrono::milliseconds> ErrorStreak::on_error(const db::PgError& error,
-                                                                bool sessions_ok) {
+                                                                bool sessions_ok,
+                                                                DaemonState& state) {
   std::string signature = error.sqlstate() + " " + error.what();
   m_streak = signature == m_last ? m_streak + 1 : 1;
   m_last = std::move(signature);
@@ -30,6 +31,14 @@ std::optional<std::chrono::milliseconds> ErrorStreak::on_error(const db::PgError
       error.is_transient() ? k_reconnect_after_transient_repeats : k_reconnect_after_repeats;
   if (!sessions_ok || error.is_connection_error() || error.is_read_only() ||
       m_streak >= repeats_allowed) {
+    if (state.db_connected.exchange(false) || !state.ready) {
+      if (sessions_ok && !error.is_connection_error()) {
+        logger()->warn("{}; reconnecting with backoff, running tasks go on", error.what());
+      } else {
+        logger()->warn("database unavailable: {}; retrying with backoff, running tasks go on",
+                       error.what());
+      }
+    }
     m_streak = 0;
     return std::nullopt;
   }

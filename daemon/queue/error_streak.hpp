@@ -1,6 +1,7 @@
 #pragma once
 
 #include "db/pg_error.hpp"
+#include "queue/daemon_state.hpp"
 
 #include <chrono>
 #include <optional>
@@ -13,12 +14,14 @@ namespace pgtq::queue {
 // backoff; another error is logged and retried after about a second, so that it cannot
 // spin. The same error turn after turn means the session is the problem (say, a read-only
 // one, or one whose state broke), so it is replaced; so is a session whose connection
-// failed. The claim loop's thread only.
+// failed; the first such error since the sessions were opened is logged as a warning (and
+// clears state.db_connected). The claim loop's thread only.
 class ErrorStreak {
 public:
   // How long to wait before the next turn on the same sessions, or nothing: reconnect.
   // sessions_ok: both sessions are still connected.
-  std::optional<std::chrono::milliseconds> on_error(const db::PgError& error, bool sessions_ok);
+  std::optional<std::chrono::milliseconds> on_error(const db::PgError& error, bool sessions_ok,
+                                                    DaemonState& state);
   // A turn went through.
   void reset() { m_streak = 0; }
 
