@@ -19,7 +19,8 @@ struct Recording {
   enum class Result {
     recorded,  // recorded (or, one by one: each recorded, kept for a retry, or given up)
     kept,      // kept whole, recorded again shortly (a serialization failure, a deadlock)
-    refused,   // the database refused the batch: record it one by one (record_one_by_one)
+    refused,   // the database refused the batch (a row lock held elsewhere, an outcome it
+               // cannot take): record it one by one (record_one_by_one)
     failed,    // kept whole (or what was not recorded yet): the claim loop handles the error
                // (after a connection error or in a read-only session: a reconnect)
   };
