@@ -10,7 +10,7 @@
 #include "plugin/plugin_loader.hpp"
 #include "queue/backoff.hpp"
 #include "queue/daemon_state.hpp"
-#include "queue/producer.hpp"
+#include "queue/claim_loop.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/sessions.hpp"
 
@@ -108,9 +108,9 @@ int App::run() {
   startup_watch.reset(); // from here on the main loop drains on SIGTERM
 
   queue::DaemonState state;
-  auto producer =
-      std::make_unique<queue::Producer>(producer_settings(m_config), registry, state);
-  std::thread producer_thread([&] { producer->run(); });
+  auto claim_loop =
+      std::make_unique<queue::ClaimLoop>(claim_loop_settings(m_config), registry, state);
+  std::thread claim_loop_thread([&] { claim_loop->run(); });
   queue::Scheduler scheduler(scheduler_settings(m_config));
   if (m_config.scheduler) {
     scheduler.start();
@@ -142,7 +142,7 @@ int App::run() {
         spdlog::info("second shutdown request: releasing unfinished tasks now");
         state.cancel_now = true;
       }
-      producer->wake();
+      claim_loop->wake();
     } else if (signal == Signal::hangup) {
       spdlog::info("SIGHUP ignored: configuration is read at start; restart to apply changes");
     }
@@ -163,18 +163,18 @@ int App::run() {
   }
 
   scheduler.stop();
-  producer_thread.join();
-  const bool workers_idle = producer->wait_workers_idle(std::chrono::seconds(2));
+  claim_loop_thread.join();
+  const bool workers_idle = claim_loop->wait_workers_idle(std::chrono::seconds(2));
   spdlog::info("stopped: {} done, {} failed", state.succeeded.load(), state.failed.load());
   if (!workers_idle) {
     // A handler ignored should_stop(); its thread still runs plugin code and will hand its
-    // outcome to the producer, so neither the producer, nor the plugins, nor the process's
+    // outcome to the claim loop, so neither the claim loop, nor the plugins, nor the process's
     // static objects can be torn down under it.
     spdlog::warn("a handler did not return in time; exiting without unloading plugins");
     spdlog::shutdown();
     std::_Exit(k_exit_ok);
   }
-  producer.reset();
+  claim_loop.reset();
   loader.unload_all();
   return k_exit_ok;
 }

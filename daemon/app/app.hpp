@@ -10,7 +10,7 @@ inline constexpr int k_exit_ok = 0;
 inline constexpr int k_exit_failure = 1;
 inline constexpr int k_exit_config = 78;
 
-// pgtqd: loads the plugins, checks the schema, runs the producer, the workers and the
+// pgtqd: loads the plugins, checks the schema, runs the claim loop, the workers and the
 // scheduler, speaks sd_notify, and shuts down on SIGTERM/SIGINT.
 class App {
 public:

@@ -11,16 +11,16 @@ queue::ConnectionSettings connection_settings(const Config& config) {
   return connection;
 }
 
-queue::ProducerSettings producer_settings(const Config& config) {
-  queue::ProducerSettings producer;
-  static_cast<queue::ConnectionSettings&>(producer) = connection_settings(config);
-  producer.lease = config.lease;
-  producer.heartbeat = config.heartbeat;
-  producer.concurrency = config.concurrency;
-  producer.prefetch = config.prefetch;
-  producer.poll_interval = config.poll_interval;
-  producer.shutdown_grace = config.shutdown_grace;
-  return producer;
+queue::ClaimLoopSettings claim_loop_settings(const Config& config) {
+  queue::ClaimLoopSettings claim_loop;
+  static_cast<queue::ConnectionSettings&>(claim_loop) = connection_settings(config);
+  claim_loop.lease = config.lease;
+  claim_loop.heartbeat = config.heartbeat;
+  claim_loop.concurrency = config.concurrency;
+  claim_loop.prefetch = config.prefetch;
+  claim_loop.poll_interval = config.poll_interval;
+  claim_loop.shutdown_grace = config.shutdown_grace;
+  return claim_loop;
 }
 
 queue::SchedulerSettings scheduler_settings(const Config& config) {

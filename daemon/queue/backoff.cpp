@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace pgtq::queue {
@@ -23,6 +24,13 @@ double storable_delay(double seconds) {
     return 0;
   }
   return std::min(seconds, k_max_delay_seconds);
+}
+
+std::string interval_text(std::chrono::nanoseconds duration) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3f seconds",
+                storable_delay(std::chrono::duration<double>(duration).count()));
+  return text;
 }
 
 std::chrono::steady_clock::duration to_clock_duration(double seconds) {

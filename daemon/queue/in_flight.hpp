@@ -17,13 +17,23 @@ struct Attempt {
   explicit Attempt(std::int64_t token) : claim(token) {}
 
   const std::int64_t claim;
-  std::atomic<bool> stop{false};      // the handler sees it through should_stop()
-  std::atomic<bool> cancelled{false}; // the stop was a cancellation (pgtq.cancel)
-  std::atomic<bool> finished{false};  // the handler returned; the outcome waits to be recorded
+  // The handler sees it through should_stop(). Raised by the claim loop (cancellation,
+  // release at the end of the grace period) and the lease keeper (lost, cancel, lease run
+  // out); read by the worker.
+  std::atomic<bool> stop{false};
+  // The stop was a cancellation (pgtq.cancel). Written by the claim loop and the lease
+  // keeper; read by the claim loop's thread (recorder, releaser) for the log and counters.
+  std::atomic<bool> cancelled{false};
+  // The handler returned; the outcome waits to be recorded. Written by the worker
+  // (OutcomeRecorder::add); read by the lease keeper (nothing left to stop) and the claim
+  // loop (not released at the end of the grace period).
+  std::atomic<bool> finished{false};
 };
 
 // The attempts in flight, keyed by task id, with the time until which each lease is known to
-// hold (the claim's or the last renewal's send time plus the lease). Thread-safe.
+// hold (the claim's or the last renewal's send time plus the lease). Thread-safe: attempts
+// are added and removed by the claim loop's thread, renewed by the lease keeper's, and
+// looked up by every thread (workers included).
 class InFlightTasks {
 public:
   using Clock = std::chrono::steady_clock;

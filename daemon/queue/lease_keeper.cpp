@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <system_error>
 
 namespace pgtq::queue {
@@ -117,11 +116,10 @@ void LeaseKeeper::renew() {
   for (const auto& task : held) {
     fences.add(task.id, task.attempt->claim);
   }
-  char lease[64];
-  std::snprintf(lease, sizeof lease, "%.3f seconds", storable_delay(std::chrono::duration<double>(m_config.lease).count()));
+  const std::string lease = interval_text(m_config.lease);
   const auto sent = Clock::now();
   const db::Result rows = m_connection->run(
-      db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), std::string(lease)});
+      db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), lease});
   const auto lease_until = sent + m_config.lease;
   for (int row = 0; row < rows.rows(); ++row) {
     const std::int64_t id = rows.int64(row, 0);

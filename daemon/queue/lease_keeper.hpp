@@ -21,6 +21,8 @@ namespace pgtq::queue {
 // out (database unreachable, row busy for a whole lease) stops its handler at that moment,
 // since another daemon may claim the task from then on. That is watched by a second thread
 // that never calls libpq, so that a renewal blocked on the network cannot delay it.
+//
+// Threads: start() and stop() from the claim loop's thread; the rest on its own two.
 class LeaseKeeper {
 public:
   LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight);
@@ -41,9 +43,10 @@ private:
   void wait_until(Clock::time_point deadline);
 
   const LeaseKeeperSettings m_config;
-  InFlightTasks& m_in_flight;
-  std::optional<db::Connection> m_connection;
-  std::atomic<bool> m_stopping{false};
+  InFlightTasks& m_in_flight;                 // thread-safe, shared with the claim loop
+  std::optional<db::Connection> m_connection; // the renewing thread only
+  std::atomic<bool> m_stopping{false};        // written by stop(), read by both threads
+  // Written by stop(), waited on by both threads; never read, so that it wakes both.
   int m_wake_fd = -1;
   std::thread m_thread;        // renews, on m_connection
   std::thread m_expiry_thread; // stops handlers whose lease ran out; no database

@@ -5,14 +5,9 @@
 #include "queue/backoff.hpp"
 #include "queue/sessions.hpp"
 
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <system_error>
 
 namespace pgtq::queue {
 namespace {
@@ -30,19 +25,14 @@ constexpr int k_tick_batch = 10000;
 Scheduler::Scheduler(const SchedulerSettings& config)
     : m_config(config),
       // Anyone may NOTIFY pgtq_scheduled: notifications may bring a tick forward, but not
-      // more often than this.
-      m_min_notified_gap(std::max<Clock::duration>(
-          Clock::duration(config.interval / 10), std::chrono::milliseconds(50))) {
-  m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (m_wake_fd < 0) {
-    throw std::system_error(errno, std::generic_category(), "eventfd");
-  }
-}
+      // more often than min_gap after the last tick.
+      m_wake_up({.channel = "pgtq_scheduled",
+                 .payload = std::nullopt, // whatever the payload
+                 .poll_interval = config.interval,
+                 .min_gap = std::max<Clock::duration>(Clock::duration(config.interval / 10),
+                                                      std::chrono::milliseconds(50))}) {}
 
-Scheduler::~Scheduler() {
-  stop();
-  ::close(m_wake_fd);
-}
+Scheduler::~Scheduler() { stop(); }
 
 void Scheduler::start() {
   m_thread = std::thread([this] { run(); });
@@ -50,8 +40,7 @@ void Scheduler::start() {
 
 void Scheduler::stop() {
   m_stopping = true;
-  const std::uint64_t one = 1;
-  [[maybe_unused]] const auto written = ::write(m_wake_fd, &one, sizeof one);
+  m_wake_up.interrupt();
   if (m_thread.joinable()) {
     m_thread.join();
   }
@@ -65,7 +54,7 @@ void Scheduler::run() {
         m_connection.emplace(m_config.dsn, application_name(m_config, "schedule"),
                              scheduler_session());
         m_connection->use_prepared_statements(m_config.prepared_statements);
-        m_connection->listen("pgtq_scheduled");
+        m_wake_up.listen(*m_connection);
         if (backoff.failures() > 0) {
           logger()->info("scheduler reconnected");
         }
@@ -87,7 +76,7 @@ void Scheduler::run() {
 
 Scheduler::Clock::time_point Scheduler::tick() {
   const std::string batch = std::to_string(k_tick_batch);
-  m_last_tick = Clock::now();
+  m_wake_up.hold_back(); // notifications taken from now on make the next tick
   db::Result result(nullptr);
   try {
     result = m_connection->run(db::queries::k_tick, {batch});
@@ -117,9 +106,8 @@ Scheduler::Clock::time_point Scheduler::tick() {
     logger()->warn("rescued {} task(s) whose lease expired; {} of them had no attempts left and "
                    "failed", rescued + failed, failed);
   }
-  // Jitter keeps the schedulers of many daemons from ticking in lockstep.
-  auto next = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                 m_config.interval * (0.9 + 0.2 * random01()));
+  // Jittered, so that the schedulers of many daemons do not tick in lockstep.
+  auto next = m_wake_up.arm_poll();
   if (promoted + rescued + failed >= k_tick_batch) {
     return Clock::now(); // a backlog: go on at once
   }
@@ -138,26 +126,22 @@ Scheduler::Clock::time_point Scheduler::tick() {
 }
 
 void Scheduler::wait_until(Clock::time_point deadline) {
-  // Notifications read along with the tick's result already sit in libpq's buffer, where
-  // poll() cannot see them.
-  if (m_connection && !m_connection->take_notifications().empty()) {
-    deadline = std::min(deadline, m_last_tick + m_min_notified_gap);
-  }
-  while (!m_stopping) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      return;
+  const auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  };
+  if (!m_connection) {
+    while (!m_stopping && left() > 0) {
+      m_wake_up.sleep(deadline);
     }
-    pollfd fds[2] = {{m_wake_fd, POLLIN, 0}, {m_connection ? m_connection->socket() : -1, POLLIN, 0}};
-    // A failed poll (EINTR) only ends this round of the wait early.
-    ::poll(fds, m_connection ? 2 : 1, static_cast<int>(std::min<long long>(left + 1, 60000)));
-    if (m_connection && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-      // A delayed task was pushed: tick soon, so that its due time is seen; many
-      // notifications in a row make one tick, not one each.
-      if (!m_connection->take_notifications().empty()) {
-        deadline = std::min(deadline, m_last_tick + m_min_notified_gap);
-      }
+    return;
+  }
+  // Notifications read along with the tick's result already sit in libpq's buffer, where
+  // poll() cannot see them. A delayed task was pushed: tick soon, so that its due time is
+  // seen; many notifications in a row make one tick, not one each.
+  m_wake_up.take(*m_connection);
+  while (!m_stopping && left() > 0) {
+    if (!m_wake_up.wait(&*m_connection, deadline)) {
+      return;
     }
   }
 }

@@ -2,11 +2,10 @@
 
 #include "db/connection.hpp"
 #include "queue/settings.hpp"
+#include "queue/wake_up.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -16,6 +15,8 @@ namespace pgtq::queue {
 // (and right when the next delayed task is due, or soon after a delayed task is pushed): due
 // scheduled tasks become queued, tasks whose lease expired are rescued. Any number of
 // daemons may run one; pgtq.tick() lets one of them work at a time.
+//
+// Threads: start() and stop() from the daemon's main thread; the rest on the scheduler's.
 class Scheduler {
 public:
   explicit Scheduler(const SchedulerSettings& config);
@@ -35,12 +36,12 @@ private:
   void wait_until(Clock::time_point deadline);
 
   const SchedulerSettings m_config;
-  const Clock::duration m_min_notified_gap;
-  Clock::time_point m_last_tick;
-  bool m_due_out_of_range = false; // warned once
-  std::optional<db::Connection> m_connection;
-  std::atomic<bool> m_stopping{false};
-  int m_wake_fd = -1;
+  // pgtq_scheduled notifications (a delayed task was pushed) bring a tick forward; the
+  // poll timer is the regular tick. Interrupted by stop().
+  WakeUp m_wake_up;
+  bool m_due_out_of_range = false;            // the scheduler's thread: warned once
+  std::optional<db::Connection> m_connection; // the scheduler's thread
+  std::atomic<bool> m_stopping{false};        // written by stop(), read by the thread
   std::thread m_thread;
 };
 

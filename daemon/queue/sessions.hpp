@@ -21,6 +21,9 @@ db::SessionSettings lease_session(Duration heartbeat);
 // The scheduler's ticks.
 db::SessionSettings scheduler_session();
 
+// Logs a warning, saying what to do, when the server or pooler refused the settings above.
+void warn_if_startup_options_refused(const db::Connection& connection);
+
 // "pgtqd:<queue>:<role>:<worker name>", cut to PostgreSQL's 63 bytes, for
 // pg_stat_activity; an application_name in the DSN overrides it.
 std::string application_name(const ConnectionSettings& connection, std::string_view role);

@@ -25,8 +25,8 @@ struct LeaseKeeperSettings : ConnectionSettings {
   Duration heartbeat{}; // how often leases are renewed
 };
 
-// The claim loop (producer.hpp); it runs the lease keeper, with these leases.
-struct ProducerSettings : LeaseKeeperSettings {
+// The claim loop (claim_loop.hpp); it runs the lease keeper, with these leases.
+struct ClaimLoopSettings : LeaseKeeperSettings {
   int concurrency = 1;       // worker threads
   int prefetch = 0;          // tasks claimed beyond the free workers
   Duration poll_interval{};  // claim attempt without a notification

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "db/result.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,5 +37,9 @@ struct Outcome {
 };
 
 const char* to_string(OutcomeStatus status);
+
+// Row `row` of pgtq.claim()'s result (db/queries.hpp: id, claim, task, args, attempt,
+// max_attempts).
+ClaimedTask claimed_task(const db::Result& rows, int row);
 
 } // namespace pgtq::queue

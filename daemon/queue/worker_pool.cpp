@@ -92,7 +92,7 @@ void WorkerPool::shutdown() {
   {
     const std::lock_guard lock(m_mutex);
     m_closing = true;
-    // Jobs not started yet are dropped: the producer releases them back to the queue.
+    // Jobs not started yet are dropped: the claim loop releases them back to the queue.
     m_busy -= static_cast<int>(m_jobs.size());
     m_jobs.clear();
     idle = m_busy.load() == 0;

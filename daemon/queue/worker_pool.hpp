@@ -16,7 +16,7 @@
 
 namespace pgtq::queue {
 
-// N threads running tasks handed over by the producer. Each finished attempt is passed
+// N threads running tasks handed over by the claim loop. Each finished attempt is passed
 // to on_outcome (from the worker thread).
 class WorkerPool {
 public:
@@ -32,7 +32,7 @@ public:
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // stop is shared with the producer, which raises it on shutdown, cancellation or a lost
+  // stop is shared with the claim loop, which raises it on shutdown, cancellation or a lost
   // lease; the handler sees it through task_should_stop().
   void submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop);
 
@@ -60,17 +60,20 @@ private:
 
   void work();
 
+  // Set at construction, used by the worker threads.
   const TaskExecutor& m_executor;
   OutcomeSink m_on_outcome;
   TaskSink m_on_not_started;
   std::mutex m_mutex;
-  std::condition_variable m_wakeup;
-  std::condition_variable m_idle;
+  std::condition_variable m_wakeup; // the claim loop's thread wakes the workers
+  std::condition_variable m_idle;   // the workers wake wait_idle_until()
+  // Guarded by m_mutex: jobs pushed by the claim loop's thread (submit), taken by the
+  // workers and by take_unstarted() on the claim loop's thread.
   std::deque<Job> m_jobs;
-  bool m_closing = false;
-  std::atomic<int> m_busy{0};
-  std::atomic<int>& m_running;
-  std::vector<std::thread> m_threads;
+  bool m_closing = false;      // guarded: set by shutdown(), read by the workers
+  std::atomic<int> m_busy{0};  // written by submit() and the workers, read by any thread
+  std::atomic<int>& m_running; // written by the workers, read by the status line
+  std::vector<std::thread> m_threads; // the owner's thread only
 };
 
 } // namespace pgtq::queue

@@ -1,0 +1,51 @@
+#include "queue/cancellation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+namespace pgtq::queue {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("queue");
+  return found ? found : spdlog::default_logger();
+}
+
+// A task id as pgtq.cancel() sends it, or nothing.
+std::optional<std::int64_t> task_id_of(const std::string& payload) {
+  if (payload.empty() || payload.size() > 19) {
+    return std::nullopt;
+  }
+  std::int64_t id = 0;
+  const auto [end, error] = std::from_chars(payload.data(), payload.data() + payload.size(), id);
+  if (error != std::errc() || end != payload.data() + payload.size() || id <= 0) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+} // namespace
+
+std::optional<ClaimedTask> cancel_requested(const db::Notification& note,
+                                            InFlightTasks& in_flight, WorkerPool& pool) {
+  if (note.channel != "pgtq_cancel") {
+    return std::nullopt;
+  }
+  const auto id = task_id_of(note.payload);
+  if (!id) {
+    return std::nullopt;
+  }
+  const auto attempt = in_flight.find(*id);
+  if (!attempt) {
+    return std::nullopt; // another daemon's task, or one that ended meanwhile
+  }
+  attempt->cancelled = true;
+  if (!attempt->stop.exchange(true)) {
+    logger()->info("task {}: cancellation requested; asking its handler to stop", *id);
+  }
+  // Prefetched and not started: given back now.
+  return pool.take_unstarted(*id);
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,302 @@
+#include "queue/claim_loop.hpp"
+
+#include "db/queries.hpp"
+#include "queue/cancellation.hpp"
+#include "queue/sessions.hpp"
+
+#include <pgtq/client/pg_array.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace pgtq::queue {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("queue");
+  return found ? found : spdlog::default_logger();
+}
+
+} // namespace
+
+ClaimLoop::ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegistry& registry,
+                     DaemonState& state)
+    : m_config(config), m_task_names(pgtq::detail::pg_text_array(registry.names())),
+      m_lease_text(interval_text(config.lease)), m_state(state), m_executor(registry),
+      m_wake_up({.channel = "pgtq_wakeup",
+                 .payload = config.queue,
+                 .poll_interval = config.poll_interval,
+                 .min_gap = k_min_wakeup_gap},
+                [this](const db::Notification& note) {
+                  if (auto task = cancel_requested(note, m_in_flight, *m_pool)) {
+                    m_releaser.add(std::move(*task));
+                    m_wake_up.interrupt();
+                  }
+                }),
+      m_recorder(m_in_flight, state), m_releaser(m_in_flight),
+      m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
+  m_pool = std::make_unique<WorkerPool>(
+      config.concurrency, m_executor,
+      [this](Outcome&& outcome) {
+        m_recorder.add(std::move(outcome));
+        m_wake_up.interrupt();
+      },
+      [this](ClaimedTask&& task) {
+        m_releaser.add(std::move(task));
+        m_wake_up.interrupt();
+      },
+      state.busy);
+}
+
+ClaimLoop::~ClaimLoop() {
+  m_pool->shutdown();
+  m_pool.reset();
+  m_lease_keeper.stop();
+}
+
+void ClaimLoop::connect() {
+  const db::SessionSettings settings = work_session(m_config.heartbeat);
+  m_connection.emplace(m_config.dsn, application_name(m_config, "claim"), settings);
+  m_connection->use_prepared_statements(m_config.prepared_statements);
+  m_wake_up.listen(*m_connection);
+  // A cancelled running task is told at once, not at its next heartbeat.
+  m_connection->listen("pgtq_cancel");
+  m_recorder.connect(m_config.dsn, application_name(m_config, "complete"), settings,
+                     m_config.prepared_statements);
+  m_state.db_connected = true;
+  m_reconnect_backoff.reset();
+  m_maybe_more = true; // whatever was pushed while we were away
+  if (!m_state.ready) {
+    warn_if_startup_options_refused(*m_connection);
+  }
+  if (!m_state.ready.exchange(true)) {
+    logger()->info("queue \"{}\": {} workers, listening as {}", m_config.queue,
+                   m_config.concurrency, m_config.worker_name);
+  } else {
+    logger()->info("database connection re-established");
+  }
+}
+
+void ClaimLoop::run() {
+  m_wake_up.arm_poll();
+  m_lease_keeper.start();
+  // The one wall of the loop: an error ends the turn, and handle_error() decides the rest.
+  while (!m_state.finished) {
+    m_state.mark_turn();
+    try {
+      if (!m_connection) {
+        connect();
+      }
+      turn();
+      m_errors.reset();
+    } catch (const db::PgError& error) {
+      handle_error(error);
+    } catch (const std::exception& error) {
+      logger()->error("claim loop: {}", error.what());
+      sleep_interruptibly(retry_delay(0, random01(), std::chrono::seconds(1)));
+    }
+  }
+  m_lease_keeper.stop();
+}
+
+void ClaimLoop::handle_error(const db::PgError& error) {
+  const bool sessions_ok = m_connection && m_connection->is_ok() && m_recorder.connection_ok();
+  if (const auto retry_in = m_errors.on_error(error, sessions_ok, m_state)) {
+    sleep_interruptibly(*retry_in);
+  } else {
+    disconnect_and_wait();
+  }
+}
+
+void ClaimLoop::disconnect_and_wait() {
+  m_connection.reset();
+  m_recorder.disconnect();
+  // A stop requested while the database is away must end the process all the same.
+  start_draining_if_asked();
+  if (m_drain.active() && (m_in_flight.empty() || m_drain.grace_over(Clock::now()))) {
+    if (!m_in_flight.empty()) {
+      logger()->error("cannot release {} unfinished task(s) without the database; they "
+                      "run again once their lease expires",
+                      m_in_flight.size());
+      // Their handlers are asked to stop (App gives them a moment before it exits).
+      for (const auto& held : m_in_flight.snapshot()) {
+        held.attempt->stop.store(true);
+      }
+    }
+    m_state.finished = true;
+    return;
+  }
+  const Clock::duration delay = m_reconnect_backoff.next();
+  sleep_interruptibly(m_drain.active() ? std::min(delay, m_drain.deadline() - Clock::now())
+                                       : delay);
+}
+
+void ClaimLoop::turn() {
+  const auto now = Clock::now();
+  start_draining_if_asked();
+  // A busy loop reads the socket with every result; an idle one in wait_for_work().
+  m_wake_up.take(*m_connection, false);
+  m_releaser.release_not_started(*m_connection, m_drain.active());
+
+  const Flushed flushed = record_outcomes();
+  if (flushed.error) {
+    throw *flushed.error;
+  }
+
+  if (m_drain.grace_over(now) && !m_in_flight.empty()) {
+    release_unfinished();
+  }
+  if (m_drain.active() && m_in_flight.empty()) {
+    m_state.finished = true;
+    return;
+  }
+
+  const bool woken = m_wake_up.take_pending(); // this turn claims because of a notification
+  if (woken) {
+    m_maybe_more = true;
+  }
+  const int free_slots = slots() - static_cast<int>(m_in_flight.size());
+  if (!flushed.claimed && wants_claim() && free_slots > 0) {
+    const std::size_t held = m_in_flight.size();
+    const auto claimed_at = Clock::now();
+    dispatch(run_claim(free_slots), free_slots, claimed_at);
+    if (woken && m_in_flight.size() == held) {
+      m_wake_up.hold_back(); // a wake-up for nothing: hold the next ones back
+    }
+  }
+
+  auto until = m_wake_up.next_poll();
+  if (m_drain.active()) {
+    until = std::min(until, m_drain.next_step(now));
+  }
+  if (const auto due = m_recorder.next_due()) {
+    until = std::min(until, *due);
+  }
+  if (!m_maybe_more || free_slots <= 0 || m_drain.active()) {
+    wait_for_work(until);
+  }
+}
+
+db::Result ClaimLoop::run_claim(int count) {
+  db::Result rows = m_connection->run(
+      db::queries::k_claim,
+      {m_config.queue, m_task_names, std::to_string(count), m_config.worker_name, m_lease_text});
+  SPDLOG_LOGGER_DEBUG(logger(), "claim: asked for {}, got {}", count, rows.rows());
+  return rows;
+}
+
+void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_point claimed_at) {
+  int claimed = 0;
+  const auto lease_until = claimed_at + m_config.lease;
+  for (int row = 0; row < rows.rows(); ++row) {
+    ClaimedTask task = claimed_task(rows, row);
+    const auto attempt = m_in_flight.add(task.id, task.claim, lease_until);
+    SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} claimed", task.id, task.name,
+                        task.attempt, task.max_attempts);
+    // The worker shares the attempt's stop flag (aliasing: it keeps the attempt alive).
+    m_pool->submit(std::move(task), std::shared_ptr<std::atomic<bool>>(attempt, &attempt->stop));
+    ++claimed;
+  }
+  m_maybe_more = claimed == requested; // a full batch: more may be waiting
+}
+
+ClaimLoop::Flushed ClaimLoop::record_outcomes() {
+  std::vector<Outcome> batch = m_recorder.take_due();
+  if (batch.empty()) {
+    return {};
+  }
+  // The workers of these outcomes are free again: claim their next tasks on this loop's
+  // connection while the recorder records the outcomes on its own. The two statements touch
+  // disjoint rows (running ones, queued ones), run on two backends at once, and their
+  // commits (one WAL flush each) overlap instead of queueing behind each other.
+  const int free_slots =
+      slots() - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
+  const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
+  if (Recording sent = m_recorder.send(batch); sent.error) {
+    return {false, std::move(sent.error)}; // the outcomes were kept
+  }
+  std::optional<db::Result> claimed;
+  Flushed flushed;
+  const auto claimed_at = Clock::now();
+  if (wanted > 0) {
+    try {
+      claimed.emplace(run_claim(wanted));
+    } catch (const db::PgError& error) {
+      flushed.error = error; // reported once the outcomes are dealt with
+    }
+  }
+  Recording recording = m_recorder.receive(batch);
+  // Claimed tasks are this daemon's whatever becomes of the outcomes: they run either way.
+  if (claimed) {
+    dispatch(*claimed, wanted, claimed_at);
+    flushed.claimed = true;
+  }
+  if (recording.result == Recording::Result::refused) {
+    recording = m_recorder.record_one_by_one(batch);
+  }
+  if (recording.error) {
+    flushed.error = std::move(recording.error); // the recorder's error ends the turn first
+  }
+  return flushed;
+}
+
+void ClaimLoop::start_draining_if_asked() {
+  if (!m_drain.start_if_asked()) {
+    return;
+  }
+  logger()->info("stopping: no new claims; {} running task(s) get {:.0f} s to finish",
+                 m_in_flight.size(),
+                 std::chrono::duration<double>(m_config.shutdown_grace).count());
+  // Out of the pool at once, whether or not the database is there: no worker may start them
+  // during the drain. They stay in flight until the releaser gives them back.
+  m_releaser.add(m_pool->take_unstarted());
+}
+
+void ClaimLoop::release_unfinished() {
+  if (m_drain.first_release()) {
+    m_recorder.stop_waiting(); // the grace period is over: no more waiting
+  }
+  // Outcomes first: attempts whose handler returned are not released. The unfinished ones
+  // go back whatever becomes of the outcomes.
+  const Flushed flushed = record_outcomes();
+  m_releaser.release_unfinished(*m_connection);
+  if (flushed.error) {
+    throw *flushed.error;
+  }
+  if (!m_in_flight.empty() && m_drain.give_up(Clock::now())) {
+    logger()->error("{} finished task(s) whose outcomes could not be recorded; they run again "
+                    "once their leases expire", m_in_flight.size());
+    m_in_flight.clear();
+  }
+}
+
+void ClaimLoop::wait_for_work(Clock::time_point until) {
+  // Notifications may already sit in libpq's buffer, read along with a query's result: the
+  // server sends those that came in during a claim ahead of its result, so a push that just
+  // missed a woken claim which found nothing is heard here, within k_min_wakeup_gap of it.
+  // WakeUp::wait() decides the wait for the gap after they are taken, never before.
+  m_wake_up.take(*m_connection);
+  if (m_maybe_more && !m_drain.active() && static_cast<int>(m_in_flight.size()) < slots()) {
+    return;
+  }
+  if (m_wake_up.wait(&*m_connection, until) && m_wake_up.poll_due()) {
+    m_maybe_more = true;
+  }
+}
+
+void ClaimLoop::sleep_interruptibly(Clock::duration duration) {
+  const auto deadline = Clock::now() + duration;
+  while (!m_state.finished) {
+    m_state.mark_turn();
+    if (deadline - Clock::now() < std::chrono::milliseconds(1)) {
+      return;
+    }
+    m_wake_up.sleep(deadline);
+    // A signal (not a finished task) cuts the wait short, so that shutdown is prompt.
+    if (m_state.drain && (!m_drain.active() || m_state.cancel_now)) {
+      return;
+    }
+  }
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,115 @@
+#pragma once
+
+#include "db/connection.hpp"
+#include "db/pg_error.hpp"
+#include "plugin/handler_registry.hpp"
+#include "queue/backoff.hpp"
+#include "queue/daemon_state.hpp"
+#include "queue/drain.hpp"
+#include "queue/error_streak.hpp"
+#include "queue/in_flight.hpp"
+#include "queue/lease_keeper.hpp"
+#include "queue/outcome_recorder.hpp"
+#include "queue/settings.hpp"
+#include "queue/task.hpp"
+#include "queue/task_executor.hpp"
+#include "queue/task_releaser.hpp"
+#include "queue/wake_up.hpp"
+#include "queue/worker_pool.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace pgtq::queue {
+
+// The claim loop, on its own thread and connection: waits for work (WakeUp), claims as many
+// tasks as there are free slots (pgtq.claim) and hands them to the WorkerPool, has the
+// OutcomeRecorder record finished attempts while it claims their successors, hears
+// cancellations, and on shutdown drains, then has the TaskReleaser give back what did not
+// finish. The LeaseKeeper renews the leases of the tasks in flight meanwhile. Survives the
+// database going away: it reconnects with backoff while running tasks go on, and the
+// recorder records their outcomes once it is back.
+//
+// Threads: run() on the claim loop's thread; wake() and wait_workers_idle() from any.
+class ClaimLoop {
+public:
+  ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegistry& registry,
+            DaemonState& state);
+  ~ClaimLoop();
+  ClaimLoop(const ClaimLoop&) = delete;
+  ClaimLoop& operator=(const ClaimLoop&) = delete;
+
+  // Runs until the drain (state.drain) is complete. Returns normally; never throws.
+  void run();
+  // Interrupts the wait, e.g. after a signal changed the state.
+  void wake() { m_wake_up.interrupt(); }
+  // Waits up to `wait` for running handlers to return (after run(), they were asked to
+  // stop); false means one ignored should_stop().
+  bool wait_workers_idle(std::chrono::milliseconds wait) {
+    return m_pool->wait_idle_until(Clock::now() + wait);
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+
+  // A wake-up notification claims at most this long after a wake-up whose claim found
+  // nothing: anyone may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per
+  // notification. Other claims set no gap, so real pushes are picked up at once.
+  static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
+
+  // What record_outcomes() did: whether it claimed, and the error that ends the turn.
+  struct Flushed {
+    bool claimed = false;
+    std::optional<db::PgError> error;
+  };
+
+  void connect();
+  void turn();
+  // An error ended the turn: retry on the same sessions after a moment, or reconnect.
+  void handle_error(const db::PgError& error);
+  void disconnect_and_wait();
+  // On the first stop request: no more claims, and the grace period starts.
+  void start_draining_if_asked();
+  bool wants_claim() const { return !m_drain.active() && m_maybe_more; }
+  // Tasks this loop may hold: one per worker plus the prefetch.
+  int slots() const { return m_config.concurrency + m_config.prefetch; }
+  // Claims up to count tasks (pgtq.claim) and returns the rows, not yet dispatched.
+  db::Result run_claim(int count);
+  // Hands claimed rows (id, claim, task, args, attempt, max_attempts) to the pool;
+  // claimed_at: when the claim was sent (the leases run from then on).
+  void dispatch(const db::Result& rows, int requested, Clock::time_point claimed_at);
+  // Has the recorder record the workers' outcomes while claiming their successors when
+  // there may be work. Claimed tasks are dispatched whatever becomes of the outcomes.
+  Flushed record_outcomes();
+  // At the end of the grace period: records what finished, releases what did not.
+  void release_unfinished();
+  // Sleeps until there is something to do, at the latest until `until`.
+  void wait_for_work(Clock::time_point until);
+  // Sleeps, cut short by a stop request.
+  void sleep_interruptibly(Clock::duration duration);
+
+  // Set at construction, read by every thread.
+  const ClaimLoopSettings m_config;
+  const std::string m_task_names; // array literal of the names this daemon handles
+  const std::string m_lease_text; // the lease as an interval literal
+  DaemonState& m_state;           // atomics
+  TaskExecutor m_executor;        // used by the worker threads
+  InFlightTasks m_in_flight;      // thread-safe: this loop, the workers, the lease keeper
+  WakeUp m_wake_up;               // interrupted by any thread, waited on by this loop
+  OutcomeRecorder m_recorder;     // added to by the workers, recorded by this loop
+  TaskReleaser m_releaser;        // added to by the workers and this loop
+
+  // This loop's thread only.
+  std::optional<db::Connection> m_connection; // LISTEN, claims, releases
+  bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
+  Drain m_drain;
+  RetryBackoff m_reconnect_backoff;
+  ErrorStreak m_errors;
+
+  LeaseKeeper m_lease_keeper;         // its own threads and connection
+  std::unique_ptr<WorkerPool> m_pool; // last: its threads use everything above
+};
+
+} // namespace pgtq::queue

@@ -1,0 +1,61 @@
+#include "queue/outcome_log.hpp"
+
+#include "queue/backoff.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pgtq::queue {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto found = spdlog::get("queue");
+  return found ? found : spdlog::default_logger();
+}
+
+} // namespace
+
+void log_recorded(const Outcome& outcome, bool cancelled) {
+  // What pgtq.finish_many made of it: a done outcome succeeds even when a cancellation was
+  // asked for meanwhile; any other outcome of a cancelled task ends it cancelled; a retry
+  // with no attempts left ends it failed.
+  const auto& log = logger();
+  switch (outcome.status) {
+  case OutcomeStatus::done:
+    if (cancelled) {
+      log->info("task {} ({}) succeeded: its handler returned success although its "
+                "cancellation was requested", outcome.id, outcome.name);
+    } else {
+      SPDLOG_LOGGER_DEBUG(log, "task {} ({}) attempt {}/{} succeeded in {:.3f} s", outcome.id,
+                          outcome.name, outcome.attempt, outcome.max_attempts,
+                          outcome.duration_s);
+    }
+    return;
+  case OutcomeStatus::snooze:
+    if (cancelled) {
+      log->info("task {} ({}) cancelled", outcome.id, outcome.name);
+    } else {
+      SPDLOG_LOGGER_DEBUG(log, "task {} ({}) snoozed for {:.3f} s", outcome.id, outcome.name,
+                          outcome.retry_in_s);
+    }
+    return;
+  case OutcomeStatus::retry:
+  case OutcomeStatus::fail:
+    break;
+  }
+  if (cancelled) {
+    log->info("task {} ({}) cancelled during attempt {}/{} after {:.3f} s", outcome.id,
+              outcome.name, outcome.attempt, outcome.max_attempts, outcome.duration_s);
+  } else if (outcome.status == OutcomeStatus::fail) {
+    log->warn("task {} ({}) failed permanently at attempt {}/{}: {}", outcome.id, outcome.name,
+              outcome.attempt, outcome.max_attempts, outcome.error);
+  } else if (outcome.attempt >= outcome.max_attempts) {
+    log->warn("task {} ({}) failed: attempt {}/{} was its last: {}", outcome.id, outcome.name,
+              outcome.attempt, outcome.max_attempts, outcome.error);
+  } else {
+    log->warn("task {} ({}) attempt {}/{} failed, retrying in {:.1f} s: {}", outcome.id,
+              outcome.name, outcome.attempt, outcome.max_attempts,
+              storable_delay(outcome.retry_in_s), outcome.error);
+  }
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,34 @@
+#include "plugin/handler_registry.hpp"
+#include "queue/cancellation.hpp"
+#include "queue/task_executor.hpp"
+#include "queue/worker_pool.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+
+using namespace pgtq;
+
+TEST_CASE("a pgtq_cancel notification stops the attempt it names, and only a task id this "
+          "daemon holds") {
+  plugin::HandlerRegistry registry;
+  queue::TaskExecutor executor(registry);
+  std::atomic<int> running{0};
+  queue::WorkerPool pool(1, executor, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {},
+                         running);
+  queue::InFlightTasks in_flight;
+  const auto held = in_flight.add(42, 7, queue::InFlightTasks::Clock::now());
+
+  for (const char* payload : {"", "x42", "42x", "-42", "0", "4200000000000000000000", "43"}) {
+    CHECK_FALSE(queue::cancel_requested({"pgtq_cancel", payload}, in_flight, pool).has_value());
+  }
+  CHECK_FALSE(queue::cancel_requested({"pgtq_wakeup", "42"}, in_flight, pool).has_value());
+  CHECK_FALSE(held->stop.load());
+  CHECK_FALSE(held->cancelled.load());
+
+  // Not prefetched (no worker queue holds it): nothing to release, the handler is told.
+  CHECK_FALSE(queue::cancel_requested({"pgtq_cancel", "42"}, in_flight, pool).has_value());
+  CHECK(held->stop.load());
+  CHECK(held->cancelled.load());
+  pool.shutdown();
+}
