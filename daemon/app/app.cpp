@@ -5,6 +5,7 @@
 #include "app/systemd_notifier.hpp"
 #include "app/watchdog_pacer.hpp"
 #include "db/connection.hpp"
+#include "db/conninfo.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
 #include "plugin/plugin_loader.hpp"

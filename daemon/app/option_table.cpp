@@ -4,7 +4,7 @@
 // and the example config) is driven by this table.
 #include "app/config_options.hpp"
 
-#include "db/connection.hpp"
+#include "db/conninfo.hpp"
 #include "plugin/host_api.hpp"
 
 #include <pgtq/detail/names.hpp>

@@ -100,11 +100,5 @@ std::string startup_options(const SessionSettings& settings, std::string_view us
 // a UTF-8 sequence.
 std::string bounded_application_name(std::string_view text);
 
-// Whether libpq can parse conninfo (keyword=value pairs or a postgresql:// URI). Checked
-// before connecting because libpq's parse errors quote the text, password included.
-bool is_parsable_conninfo(const std::string& conninfo);
-
-// The conninfo string with any password replaced by "********", for log lines.
-std::string redact_conninfo(const std::string& conninfo);
 
 } // namespace pgtq::db

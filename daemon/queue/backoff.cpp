@@ -26,13 +26,6 @@ double storable_delay(double seconds) {
   return std::min(seconds, k_max_delay_seconds);
 }
 
-std::string interval_text(std::chrono::nanoseconds duration) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.3f seconds",
-                storable_delay(std::chrono::duration<double>(duration).count()));
-  return text;
-}
-
 std::chrono::steady_clock::duration to_clock_duration(double seconds) {
   const std::chrono::duration<double> clamped(storable_delay(seconds));
   return std::chrono::duration_cast<std::chrono::steady_clock::duration>(clamped);

@@ -25,10 +25,6 @@ double backoff_seconds(const plugin::BackoffPolicy& policy, int attempt);
 // beyond k_max_delay_seconds (infinity included) becomes k_max_delay_seconds.
 double storable_delay(double seconds);
 
-// A duration as a PostgreSQL interval literal ("30.000 seconds"), clamped as storable_delay():
-// the lease pgtq.claim and pgtq.heartbeat are asked for.
-std::string interval_text(std::chrono::nanoseconds duration);
-
 // Seconds as a steady_clock duration, for waits computed from configuration or database
 // values: NaN and negative become 0, and the result is at most 100 years, so that the
 // conversion to nanoseconds (which overflows after ~292 years) cannot wrap around.

@@ -5,6 +5,7 @@
 #include "queue/sessions.hpp"
 
 #include <pgtq/client/pg_array.hpp>
+#include <pgtq/client/statement.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -22,7 +23,8 @@ std::shared_ptr<spdlog::logger> logger() {
 ClaimLoop::ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegistry& registry,
                      DaemonState& state)
     : m_config(config), m_task_names(pgtq::detail::pg_text_array(registry.names())),
-      m_lease_text(interval_text(config.lease)), m_state(state), m_executor(registry),
+      m_lease_text(pgtq::detail::interval_text(
+          std::chrono::duration_cast<std::chrono::microseconds>(config.lease))), m_state(state), m_executor(registry),
       m_wake_up({.channel = "pgtq_wakeup",
                  .payload = config.queue,
                  .poll_interval = config.poll_interval,

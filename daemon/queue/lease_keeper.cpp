@@ -6,6 +6,7 @@
 #include "queue/fences.hpp"
 #include "queue/sessions.hpp"
 
+#include <pgtq/client/statement.hpp>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -116,7 +117,8 @@ void LeaseKeeper::renew() {
   for (const auto& task : held) {
     fences.add(task.id, task.attempt->claim);
   }
-  const std::string lease = interval_text(m_config.lease);
+  const std::string lease = pgtq::detail::interval_text(
+      std::chrono::duration_cast<std::chrono::microseconds>(m_config.lease));
   const auto sent = Clock::now();
   const db::Result rows = m_connection->run(
       db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), lease});

@@ -36,10 +36,6 @@ public:
   // lease; the handler sees it through task_should_stop().
   void submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop);
 
-  int size() const { return static_cast<int>(m_threads.size()); }
-  // Tasks submitted and not finished yet (queued here or running).
-  int busy() const { return m_busy.load(); }
-
   // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown).
   std::vector<ClaimedTask> take_unstarted();
   // The same for one task, if it has not started yet.

@@ -1,4 +1,4 @@
-#include "db/connection.hpp"
+#include "db/conninfo.hpp"
 
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
