@@ -9,9 +9,10 @@
 #include "app/logging.hpp"
 #include "db/migrator.hpp"
 
-#include <build_config.hpp>
 #include <CLI/CLI.hpp>
+#include <build_config.hpp>
 #include <spdlog/spdlog.h>
+
 #include <unistd.h>
 
 #include <iostream>
@@ -32,8 +33,8 @@ std::string default_worker_name() {
 // the file and the environment, so all three give the same messages.
 struct CommandLine {
   std::string config_path;
-  std::map<std::string, std::string> values;               // --name VALUE
-  std::map<std::string, std::vector<std::string>> flags;   // --name[=VALUE], --no-name
+  std::map<std::string, std::string> values;             // --name VALUE
+  std::map<std::string, std::vector<std::string>> flags; // --name[=VALUE], --no-name
   std::map<std::string, CLI::Option*> options;
 
   std::vector<Setting> settings() const {
@@ -102,12 +103,14 @@ int main(int argc, char** argv) {
                "shown."};
   app.set_version_flag("--version", pgtq::build::k_version);
   CommandLine line;
-  app.add_option("--config", line.config_path,
+  app.add_option("--config",
+                 line.config_path,
                  "read settings from this file: \"key = value\" lines, keys as the long "
                  "options; environment PGTQ_CONFIG");
   add_options(app, line, defaults);
   std::string reference;
-  app.add_option("--print-config-reference", reference,
+  app.add_option("--print-config-reference",
+                 reference,
                  "print the options' documentation and exit: markdown (the README's table) or "
                  "conf (an example config file with every option at its default)")
       ->check(CLI::IsMember({"markdown", "conf"}));

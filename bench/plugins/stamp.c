@@ -17,14 +17,16 @@ static pgtq_status stamp_handle(void* user_data, pgtq_task* task) {
   int len;
   (void)user_data;
   clock_gettime(CLOCK_REALTIME, &now);
-  len = snprintf(json, sizeof json, "{\"t\":%lld}",
+  len = snprintf(json,
+                 sizeof json,
+                 "{\"t\":%lld}",
                  (long long)now.tv_sec * 1000000LL + (long long)(now.tv_nsec / 1000));
   g_api->task_set_result(task, json, (size_t)len);
   return PGTQ_DONE;
 }
 
-static int stamp_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                      size_t config_len) {
+static int
+stamp_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   pgtq_handler handler = {0};
   (void)config;
   (void)config_len;
@@ -39,8 +41,13 @@ static int stamp_init(const pgtq_host_api* api, pgtq_host* host, const char* con
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "stamp", "1.0", stamp_init,
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "stamp",
+                                        "1.0",
+                                        stamp_init,
                                         NULL};
   return &info;
 }

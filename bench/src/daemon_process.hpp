@@ -12,12 +12,12 @@
 namespace pgtq::bench {
 
 struct DaemonOptions {
-  std::string pgtqd;      // path of the binary
+  std::string pgtqd; // path of the binary
   std::string dsn;
   std::string queue;
   std::string plugin_dir;
   int concurrency = 16;
-  std::string log_file;   // stdout and stderr go here
+  std::string log_file; // stdout and stderr go here
   std::vector<std::string> extra_args;
 };
 

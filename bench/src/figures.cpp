@@ -37,7 +37,8 @@ double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) {
     return 0;
   }
-  const auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size()) + 0.999999);
+  const auto rank =
+      static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size()) + 0.999999);
   return sorted[std::min(sorted.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 
@@ -128,13 +129,16 @@ void push_single(const Common& common, int tasks, double max_seconds, const std:
   pg.exec("TRUNCATE pgtq.live_tasks");
   std::printf("{\"figure\":\"push_single\",\"config\":\"%s\",\"rep\":%d,\"tasks\":%d,"
               "\"seconds\":%.4f,\"per_s\":%.1f}\n",
-              mode.c_str(), common.rep, pushed, seconds, pushed / seconds);
+              mode.c_str(),
+              common.rep,
+              pushed,
+              seconds,
+              pushed / seconds);
 }
 
 void push_bulk(const Common& common, int tasks, int batch) {
   Pg pg(common.dsn);
-  const std::vector<pgtq::TaskSpec> specs(static_cast<std::size_t>(batch),
-                                          pgtq::TaskSpec{"noop"});
+  const std::vector<pgtq::TaskSpec> specs(static_cast<std::size_t>(batch), pgtq::TaskSpec{"noop"});
   pg.exec("TRUNCATE pgtq.live_tasks");
   pgtq::push_many(pg.get(), common.queue, specs);
   pg.exec("TRUNCATE pgtq.live_tasks");
@@ -147,7 +151,11 @@ void push_bulk(const Common& common, int tasks, int batch) {
   pg.exec("TRUNCATE pgtq.live_tasks");
   std::printf("{\"figure\":\"push_bulk\",\"config\":\"push_many x%d\",\"rep\":%d,\"tasks\":%d,"
               "\"seconds\":%.4f,\"per_s\":%.1f}\n",
-              batch, common.rep, calls * batch, seconds, calls * batch / seconds);
+              batch,
+              common.rep,
+              calls * batch,
+              seconds,
+              calls * batch / seconds);
 }
 
 void make_history(const Common& common, long long rows) {
@@ -164,17 +172,18 @@ void make_history(const Common& common, long long rows) {
           "           FROM generate_series(1, $2::bigint) AS g) AS s",
           {common.queue, std::to_string(rows)});
   pg.exec("VACUUM ANALYZE pgtq.finished_tasks");
-  std::fprintf(stderr, "history: %lld finished tasks, %s\n", rows,
-               pg.value("SELECT pg_size_pretty(pg_total_relation_size('pgtq.finished_tasks'))")
-                   .c_str());
+  std::fprintf(
+      stderr,
+      "history: %lld finished tasks, %s\n",
+      rows,
+      pg.value("SELECT pg_size_pretty(pg_total_relation_size('pgtq.finished_tasks'))").c_str());
 }
 
 void drain(const Common& common, int tasks, int concurrency, int prefetch) {
   Pg pg(common.dsn);
   const long long first_id = queue_noops(pg, common.queue, tasks);
-  const long long history =
-      pg.number("SELECT count(*) FROM pgtq.finished_tasks WHERE id < $1::bigint",
-                {std::to_string(first_id)});
+  const long long history = pg.number(
+      "SELECT count(*) FROM pgtq.finished_tasks WHERE id < $1::bigint", {std::to_string(first_id)});
   ServerCpu server_cpu(postmaster_of(pg));
   pg.prepare("left", "SELECT count(*) FROM pgtq.live_tasks");
 
@@ -216,16 +225,29 @@ void drain(const Common& common, int tasks, int concurrency, int prefetch) {
       static_cast<double>(pg.number("SELECT (extract(epoch FROM min(started_at)) * 1000000)::bigint"
                                     "  FROM pgtq.finished_tasks WHERE id >= $1::bigint",
                                     {std::to_string(first_id)}) -
-                          started_us) / 1e6;
+                          started_us) /
+      1e6;
   // Back to the history this run found, so repetitions all see the same size.
   pg.exec("DELETE FROM pgtq.finished_tasks WHERE id >= $1::bigint", {std::to_string(first_id)});
-  std::printf("{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%d\",\"concurrency\":%d,"
-              "\"prefetch\":%d,\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
-              "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
-              "\"postgres_cpu_s\":%.2f}\n",
-              concurrency, prefetch, concurrency, prefetch, history, common.rep, tasks, seconds,
-              tasks / seconds,
-              first_claim_s, max_rss, hwm, daemon_cpu, postgres_cpu);
+  std::printf(
+      "{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%d\",\"concurrency\":%d,"
+      "\"prefetch\":%d,\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
+      "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
+      "\"postgres_cpu_s\":%.2f}\n",
+      concurrency,
+      prefetch,
+      concurrency,
+      prefetch,
+      history,
+      common.rep,
+      tasks,
+      seconds,
+      tasks / seconds,
+      first_claim_s,
+      max_rss,
+      hwm,
+      daemon_cpu,
+      postgres_cpu);
 }
 
 void latency(const Common& common, int warmup, int tasks, int interval_ms, int concurrency) {
@@ -265,8 +287,10 @@ void latency(const Common& common, int warmup, int tasks, int interval_ms, int c
     if (found == acked_at.end()) {
       continue;
     }
-    claim_ms.push_back(static_cast<double>(std::atoll(PQgetvalue(rows.get(), row, 1)) - found->second) / 1000.0);
-    handler_ms.push_back(static_cast<double>(std::atoll(PQgetvalue(rows.get(), row, 2)) - found->second) / 1000.0);
+    claim_ms.push_back(
+        static_cast<double>(std::atoll(PQgetvalue(rows.get(), row, 1)) - found->second) / 1000.0);
+    handler_ms.push_back(
+        static_cast<double>(std::atoll(PQgetvalue(rows.get(), row, 2)) - found->second) / 1000.0);
   }
   if (static_cast<int>(handler_ms.size()) != tasks) {
     throw std::runtime_error("latency: " + std::to_string(handler_ms.size()) + " of " +
@@ -278,9 +302,16 @@ void latency(const Common& common, int warmup, int tasks, int interval_ms, int c
   std::printf("{\"figure\":\"latency\",\"config\":\"concurrency=%d\",\"rep\":%d,\"tasks\":%d,"
               "\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
               "\"claim_p50_ms\":%.3f,\"claim_p95_ms\":%.3f,\"claim_p99_ms\":%.3f}\n",
-              concurrency, common.rep, tasks, percentile(handler_ms, 50), percentile(handler_ms, 95),
-              percentile(handler_ms, 99), handler_ms.back(), percentile(claim_ms, 50),
-              percentile(claim_ms, 95), percentile(claim_ms, 99));
+              concurrency,
+              common.rep,
+              tasks,
+              percentile(handler_ms, 50),
+              percentile(handler_ms, 95),
+              percentile(handler_ms, 99),
+              handler_ms.back(),
+              percentile(claim_ms, 50),
+              percentile(claim_ms, 95),
+              percentile(claim_ms, 99));
 }
 
 void soak(const Common& common, int seconds, int concurrency, int rate) {
@@ -294,8 +325,7 @@ void soak(const Common& common, int seconds, int concurrency, int rate) {
   // Pushes in batches of a tenth of the rate, ten times a second; history older than 30 s
   // is pruned every 10 s, as an operator would, so the disk does not fill.
   const int batch = std::max(1, rate / 10);
-  const std::vector<pgtq::TaskSpec> specs(static_cast<std::size_t>(batch),
-                                          pgtq::TaskSpec{"noop"});
+  const std::vector<pgtq::TaskSpec> specs(static_cast<std::size_t>(batch), pgtq::TaskSpec{"noop"});
   const auto start = Clock::now();
   auto next = start;
   int second = -1;
@@ -324,7 +354,14 @@ void soak(const Common& common, int seconds, int concurrency, int rate) {
   std::printf("{\"figure\":\"soak\",\"config\":\"concurrency=%d rate=%d/s\",\"rep\":%d,"
               "\"seconds\":%d,\"pushed\":%lld,\"backlog_at_end\":%lld,\"hwm_kib\":%ld,"
               "\"pgtqd_cpu_s\":%.2f,\"rss_kib\":[%s]}\n",
-              concurrency, rate, common.rep, seconds, pushed, backlog, end.hwm_kib, daemon_cpu,
+              concurrency,
+              rate,
+              common.rep,
+              seconds,
+              pushed,
+              backlog,
+              end.hwm_kib,
+              daemon_cpu,
               samples.c_str());
 }
 

@@ -28,7 +28,10 @@ int main(int argc, char** argv) {
   auto* single = app.add_subcommand("push-single", "one task per transaction, one client");
   single->add_option("--tasks", tasks);
   single->add_option("--seconds", push_seconds, "stop after this long even if tasks remain");
-  single->add_option("--mode", mode, "client (client.hpp pgtq::push) or prepared (client.hpp pgtq::PreparedPusher)")
+  single
+      ->add_option("--mode",
+                   mode,
+                   "client (client.hpp pgtq::push) or prepared (client.hpp pgtq::PreparedPusher)")
       ->check(CLI::IsMember({"client", "prepared"}));
   single->callback([&] { pgtq::bench::push_single(common, tasks, push_seconds, mode); });
 
@@ -37,18 +40,21 @@ int main(int argc, char** argv) {
   bulk->add_option("--batch", batch);
   bulk->callback([&] { pgtq::bench::push_bulk(common, tasks, batch); });
 
-  auto* history = app.add_subcommand("history", "replace the history with this many finished tasks");
+  auto* history =
+      app.add_subcommand("history", "replace the history with this many finished tasks");
   history->add_option("--rows", rows);
   history->callback([&] { pgtq::bench::make_history(common, rows); });
 
-  auto* drain = app.add_subcommand("drain", "pre-queue no-op tasks, start pgtqd, time until none is left");
+  auto* drain =
+      app.add_subcommand("drain", "pre-queue no-op tasks, start pgtqd, time until none is left");
   drain->add_option("--tasks", tasks);
   drain->add_option("--concurrency", concurrency);
   int prefetch = 0;
   drain->add_option("--prefetch", prefetch, "pgtqd --prefetch");
   drain->callback([&] { pgtq::bench::drain(common, tasks, concurrency, prefetch); });
 
-  auto* latency = app.add_subcommand("latency", "push commit acknowledged -> handler start, idle pgtqd");
+  auto* latency =
+      app.add_subcommand("latency", "push commit acknowledged -> handler start, idle pgtqd");
   latency->add_option("--warmup", warmup);
   latency->add_option("--tasks", tasks);
   latency->add_option("--interval-ms", interval_ms);

@@ -28,8 +28,14 @@ public:
     for (const std::string& param : params) {
       values.push_back(param.c_str());
     }
-    return checked(PQexecParams(m_conn.get(), sql.c_str(), static_cast<int>(values.size()),
-                                nullptr, values.data(), nullptr, nullptr, 0),
+    return checked(PQexecParams(m_conn.get(),
+                                sql.c_str(),
+                                static_cast<int>(values.size()),
+                                nullptr,
+                                values.data(),
+                                nullptr,
+                                nullptr,
+                                0),
                    sql);
   }
 
@@ -38,8 +44,13 @@ public:
   }
 
   PgResultPtr exec_prepared(const std::string& name, const std::vector<const char*>& values) {
-    return checked(PQexecPrepared(m_conn.get(), name.c_str(), static_cast<int>(values.size()),
-                                  values.data(), nullptr, nullptr, 0),
+    return checked(PQexecPrepared(m_conn.get(),
+                                  name.c_str(),
+                                  static_cast<int>(values.size()),
+                                  values.data(),
+                                  nullptr,
+                                  nullptr,
+                                  0),
                    name);
   }
 

@@ -10,8 +10,8 @@
 #include "db/pg_error.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "queue/backoff.hpp"
-#include "queue/daemon_state.hpp"
 #include "queue/claim_loop.hpp"
+#include "queue/daemon_state.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/sessions.hpp"
 
@@ -49,7 +49,8 @@ bool prepare_database(const Config& config) {
     try {
       db::SessionSettings settings;
       settings.read_committed = true;
-      db::Connection connection(config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
+      db::Connection connection(
+          config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
       connection.use_prepared_statements(config.prepared_statements);
       const db::Migrator migrator;
       if (config.migrate) {
@@ -80,14 +81,17 @@ int App::run() {
   // while a plugin's init() or a connection attempt blocks this thread.
   std::optional<StartupSignalWatch> startup_watch(std::in_place);
   SystemdNotifier notifier;
-  spdlog::info("pgtqd {} starting: queue \"{}\", database {}, plugins from {}", build::k_version,
-               m_config.queue, db::redact_conninfo(m_config.dsn), m_config.plugin_dir);
+  spdlog::info("pgtqd {} starting: queue \"{}\", database {}, plugins from {}",
+               build::k_version,
+               m_config.queue,
+               db::redact_conninfo(m_config.dsn),
+               m_config.plugin_dir);
 
   plugin::HandlerRegistry registry;
   const plugin::LoadPolicy policy{.check_permissions = m_config.plugin_dir_checks != "off",
                                   .skip_failures = m_config.plugin_load_errors == "skip"};
-  plugin::PluginLoader loader(registry, backoff_policy(m_config), m_config.plugin_config_dir,
-                             policy);
+  plugin::PluginLoader loader(
+      registry, backoff_policy(m_config), m_config.plugin_config_dir, policy);
   try {
     loader.load_directory(m_config.plugin_dir);
   } catch (const std::runtime_error& error) {

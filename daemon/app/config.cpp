@@ -40,7 +40,7 @@ void Config::validate() const {
                       named(*this, "backoff-base"));
   }
   if (!plugin_config_dir.empty()) {
-    struct stat status{};
+    struct stat status {};
     if (::stat(plugin_config_dir.c_str(), &status) != 0) {
       throw ConfigError(named(*this, "plugin-config-dir") + ": " + plugin_config_dir + ": " +
                         std::system_category().message(errno));

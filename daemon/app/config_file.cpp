@@ -13,7 +13,9 @@
 namespace pgtq::app {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) {
@@ -63,8 +65,8 @@ std::string value_of(std::string_view text) {
 }
 
 bool is_key_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_' || c == '.';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
 }
 
 } // namespace
@@ -103,8 +105,9 @@ std::vector<FileSetting> parse_config_text(std::string_view text, const std::str
     }
     for (const char c : key) {
       if (!is_key_char(c)) {
-        throw ConfigError(where + ": \"" + key + "\" is not a key (keys are the long option "
-                                                   "names, such as plugin-dir)");
+        throw ConfigError(where + ": \"" + key +
+                          "\" is not a key (keys are the long option "
+                          "names, such as plugin-dir)");
       }
     }
     FileSetting setting{key, {}, number};
@@ -123,7 +126,7 @@ std::vector<FileSetting> parse_config_text(std::string_view text, const std::str
 }
 
 std::vector<FileSetting> read_config_file(const std::string& path) {
-  struct stat status{};
+  struct stat status {};
   if (::stat(path.c_str(), &status) != 0) {
     throw ConfigError("config file " + path + ": " + std::system_category().message(errno));
   }

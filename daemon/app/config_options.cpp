@@ -34,7 +34,8 @@ std::string_view trimmed(std::string_view text) {
 
 std::string number_text(double value) {
   char buffer[64];
-  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed).ptr;
+  const auto end =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed).ptr;
   return std::string(buffer, end);
 }
 
@@ -83,8 +84,8 @@ std::string lower(std::string_view text) {
 double parse_number(const OptionSpec& spec, std::string_view text) {
   const std::string_view value = trimmed(text);
   double number = 0;
-  const auto [end, error] =
-      std::from_chars(value.data(), value.data() + value.size(), number, std::chars_format::general);
+  const auto [end, error] = std::from_chars(
+      value.data(), value.data() + value.size(), number, std::chars_format::general);
   const bool whole = error == std::errc() && end == value.data() + value.size() && !value.empty();
   const char* what = spec.kind == OptionKind::seconds ? "a number of seconds" : "a number";
   if (!whole || !std::isfinite(number)) {
@@ -141,10 +142,10 @@ std::string parse_text(const OptionSpec& spec, std::string_view text) {
     throw ConfigError(shown + " contains a NUL byte");
   }
   if (static_cast<double>(text.size()) < spec.min || static_cast<double>(text.size()) > spec.max) {
-    throw ConfigError(shown + (text.empty() ? " is empty" : " is " + std::to_string(text.size()) +
-                                                                 " bytes long") +
-                      " (allowed: " + number_text(spec.min) + " to " + number_text(spec.max) +
-                      " bytes)");
+    throw ConfigError(
+        shown +
+        (text.empty() ? " is empty" : " is " + std::to_string(text.size()) + " bytes long") +
+        " (allowed: " + number_text(spec.min) + " to " + number_text(spec.max) + " bytes)");
   }
   if (spec.check != nullptr) {
     if (const std::string problem = spec.check(text); !problem.empty()) {
@@ -157,7 +158,8 @@ std::string parse_text(const OptionSpec& spec, std::string_view text) {
 } // namespace
 
 const OptionSpec* find_option(std::string_view name) {
-  const auto found = std::find_if(option_table().begin(), option_table().end(),
+  const auto found = std::find_if(option_table().begin(),
+                                  option_table().end(),
                                   [&](const OptionSpec& spec) { return spec.name == name; });
   return found == option_table().end() ? nullptr : &*found;
 }

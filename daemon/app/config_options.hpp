@@ -21,8 +21,11 @@ enum class OptionKind {
   flag,    // true/false (also yes/no, on/off, 1/0); --name and --no-name on the command line
 };
 
-using OptionField = std::variant<std::string Config::*, int Config::*, Duration Config::*,
-                                 double Config::*, bool Config::*>;
+using OptionField = std::variant<std::string Config::*,
+                                 int Config::*,
+                                 Duration Config::*,
+                                 double Config::*,
+                                 bool Config::*>;
 
 struct OptionSpec {
   std::string_view name; // --name, the config key, and PGTQ_NAME (upper case, "-" -> "_")
@@ -31,8 +34,8 @@ struct OptionSpec {
   // As a config file spells it; Config() starts from it. Empty: none (queue, plugin-dir),
   // or the empty text.
   std::string_view default_value{};
-  double min = 0;           // integer, seconds, number: the range; text: the least length
-  double max = 0;           // text: the greatest length in bytes
+  double min = 0;             // integer, seconds, number: the range; text: the least length
+  double max = 0;             // text: the greatest length in bytes
   std::string_view choices{}; // choice: the words, separated by "|"
   // text: returns what is wrong with a value, or an empty string.
   std::string (*check)(std::string_view value) = nullptr;

@@ -103,8 +103,11 @@ std::string example_config(const Config& defaults, std::string_view conf_dir) {
   std::string text = comment(
       "pgtqd configuration: an example with every setting at its default, generated from "
       "pgtqd's option table (pgtqd --print-config-reference=conf).\n\n"
-      "Copy it to " + dir + "/QUEUE.conf for the queue QUEUE and uncomment what you change; "
-      "pgtqd@QUEUE.service reads that file (pgtqd --queue QUEUE --config " + dir +
+      "Copy it to " +
+      dir +
+      "/QUEUE.conf for the queue QUEUE and uncomment what you change; "
+      "pgtqd@QUEUE.service reads that file (pgtqd --queue QUEUE --config " +
+      dir +
       "/QUEUE.conf) as the user pgtq: chown root:pgtq QUEUE.conf && chmod 0640 QUEUE.conf\n\n"
       "Every key is also a command-line option (--key) and an environment variable PGTQ_KEY "
       "(upper case, dashes become underscores: plugin-dir -> PGTQ_PLUGIN_DIR). Precedence, "
@@ -119,7 +122,8 @@ std::string example_config(const Config& defaults, std::string_view conf_dir) {
       "most once. Durations are in seconds and may have a fraction (0.5). Flags take true or "
       "false (also yes/no, on/off, 1/0).");
   for (const OptionSpec& spec : option_table()) {
-    const std::string about = spec.details.empty() ? sentence(spec.help) : std::string(spec.details);
+    const std::string about =
+        spec.details.empty() ? sentence(spec.help) : std::string(spec.details);
     const std::string value = show_value(spec, defaults);
     text += "\n" + comment(about + " Allowed: " + describe_allowed(spec) + ".");
     text += "#" + std::string(spec.name) + " = " +

@@ -24,7 +24,8 @@ std::string option_name_of(std::string_view env) {
 std::vector<Setting> file_settings(const std::string& path) {
   std::vector<Setting> settings;
   for (FileSetting& setting : read_config_file(path)) {
-    settings.push_back({std::move(setting.key), std::move(setting.value),
+    settings.push_back({std::move(setting.key),
+                        std::move(setting.value),
                         path + " line " + std::to_string(setting.line)});
   }
   return settings;

@@ -12,7 +12,8 @@ namespace {
 // "%P" -> "<N>", the syslog priority of the line, which journald reads off stderr lines.
 class SyslogPriorityFlag : public spdlog::custom_flag_formatter {
 public:
-  void format(const spdlog::details::log_msg& message, const std::tm&,
+  void format(const spdlog::details::log_msg& message,
+              const std::tm&,
               spdlog::memory_buf_t& destination) override {
     const char* prefix = "<6>";
     switch (message.level) {

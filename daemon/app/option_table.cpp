@@ -3,7 +3,6 @@
 // config file, the PGTQ_* variables, the range checks, --help, the README's option table
 // and the example config) is driven by this table.
 #include "app/config_options.hpp"
-
 #include "db/conninfo.hpp"
 #include "plugin/host_api.hpp"
 
@@ -18,7 +17,6 @@ namespace {
 
 constexpr double k_day = 86400;
 
-
 bool has_control(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
@@ -26,9 +24,7 @@ bool has_control(std::string_view text) {
 }
 
 std::string check_queue(std::string_view value) {
-  return pgtq::detail::is_valid_name(value)
-             ? ""
-             : "must be 1-128 characters from [A-Za-z0-9_.:-]";
+  return pgtq::detail::is_valid_name(value) ? "" : "must be 1-128 characters from [A-Za-z0-9_.:-]";
 }
 
 std::string check_dsn(std::string_view value) {
@@ -258,6 +254,8 @@ const std::vector<OptionSpec> k_options = {
 
 } // namespace
 
-const std::vector<OptionSpec>& option_table() { return k_options; }
+const std::vector<OptionSpec>& option_table() {
+  return k_options;
+}
 
 } // namespace pgtq::app

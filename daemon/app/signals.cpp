@@ -4,11 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <unistd.h>
 
 namespace pgtq::app {
 namespace {
@@ -23,7 +24,9 @@ sigset_t handled_signals() {
 }
 
 // Async-signal-safe: formats with nothing but write(2).
-void write_text(const char* text) { [[maybe_unused]] auto n = ::write(2, text, std::strlen(text)); }
+void write_text(const char* text) {
+  [[maybe_unused]] auto n = ::write(2, text, std::strlen(text));
+}
 
 void write_number(long long value) {
   char digits[24];
@@ -99,7 +102,7 @@ StartupSignalWatch::~StartupSignalWatch() {
 }
 
 void install_crash_reporter() {
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = on_fatal_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESETHAND;

@@ -20,9 +20,17 @@ void SystemdNotifier::send(const std::string& message) {
   }
 }
 
-void SystemdNotifier::ready(const std::string& status) { send("READY=1\nSTATUS=" + status); }
-void SystemdNotifier::status(const std::string& status) { send("STATUS=" + status); }
-void SystemdNotifier::stopping(const std::string& status) { send("STOPPING=1\nSTATUS=" + status); }
-void SystemdNotifier::watchdog() { send("WATCHDOG=1"); }
+void SystemdNotifier::ready(const std::string& status) {
+  send("READY=1\nSTATUS=" + status);
+}
+void SystemdNotifier::status(const std::string& status) {
+  send("STATUS=" + status);
+}
+void SystemdNotifier::stopping(const std::string& status) {
+  send("STOPPING=1\nSTATUS=" + status);
+}
+void SystemdNotifier::watchdog() {
+  send("WATCHDOG=1");
+}
 
 } // namespace pgtq::app

@@ -11,8 +11,7 @@ namespace {
 
 // Decimal digits with an optional leading minus and nothing else: from_chars alone would
 // accept "12abc" as 12, and std::stoll would clamp nothing but skip spaces.
-template <class Int>
-bool parse_whole(const std::string& text, Int& value) {
+template <class Int> bool parse_whole(const std::string& text, Int& value) {
   const char* end = text.data() + text.size();
   const auto [stop, error] = std::from_chars(text.data(), end, value);
   return !text.empty() && error == std::errc() && stop == end;
@@ -46,15 +45,16 @@ void check_name(const std::string& option, const std::string& name) {
 }
 
 void check_state(const std::string& state) {
-  constexpr std::array<std::string_view, 6> k_states{"queued",    "scheduled", "running",
-                                                     "succeeded", "failed",    "cancelled"};
+  constexpr std::array<std::string_view, 6> k_states{
+      "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
   for (const std::string_view known : k_states) {
     if (state == known) {
       return;
     }
   }
   throw UsageError("--state must be one of queued, scheduled, running, succeeded, failed, "
-                   "cancelled, got '" + state + "'");
+                   "cancelled, got '" +
+                   state + "'");
 }
 
 } // namespace pgtq::ctl

@@ -15,9 +15,9 @@ public:
 
 // Each returns the parsed value or throws UsageError naming the option and the value,
 // with the same rules as the SQL functions (sql/schema/02_names_and_limits.sql).
-std::int64_t parse_task_id(const std::string& text);                        // 1..2^63-1
+std::int64_t parse_task_id(const std::string& text); // 1..2^63-1
 int parse_int(const std::string& option, const std::string& text, int min, int max);
-void check_name(const std::string& option, const std::string& name);        // queue/task
-void check_state(const std::string& state);                                 // a task_state
+void check_name(const std::string& option, const std::string& name); // queue/task
+void check_state(const std::string& state);                          // a task_state
 
 } // namespace pgtq::ctl

@@ -1,7 +1,6 @@
 #include "ctl/commands.hpp"
 
 #include "ctl/arguments.hpp"
-
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
@@ -14,10 +13,13 @@
 namespace pgtq::ctl {
 namespace {
 
-db::Connection connect(const std::string& dsn) { return db::Connection(dsn, "pgtqctl"); }
+db::Connection connect(const std::string& dsn) {
+  return db::Connection(dsn, "pgtqctl");
+}
 
 // Prints rows as an aligned table with a header line.
-void print_table(const std::vector<std::string>& header, const db::Result& rows,
+void print_table(const std::vector<std::string>& header,
+                 const db::Result& rows,
                  std::ostream& out) {
   std::vector<std::size_t> widths;
   for (const std::string& name : header) {
@@ -59,8 +61,7 @@ int migrate(const std::string& dsn, std::ostream& out) {
 int schema_version(const std::string& dsn, std::ostream& out) {
   db::Connection connection = connect(dsn);
   const db::SchemaStatus status = db::Migrator().status(connection);
-  out << "database: " << status.database_version << ", this pgtq: " << status.known_version
-      << '\n';
+  out << "database: " << status.database_version << ", this pgtq: " << status.known_version << '\n';
   return status.database_version == status.known_version ? 0 : 1;
 }
 
@@ -68,22 +69,23 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
   check_name("queue", options.queue);
   check_name("task", options.task);
   const std::optional<std::string> priority =
-      options.priority ? std::optional(std::to_string(
-                             parse_int("--priority", *options.priority, -32768, 32767)))
-                       : std::nullopt;
-  const std::optional<std::string> attempts =
-      options.max_attempts
-          ? std::optional(std::to_string(parse_int("--max-attempts", *options.max_attempts, 1, 1000)))
+      options.priority
+          ? std::optional(std::to_string(parse_int("--priority", *options.priority, -32768, 32767)))
           : std::nullopt;
+  const std::optional<std::string> attempts =
+      options.max_attempts ? std::optional(std::to_string(
+                                 parse_int("--max-attempts", *options.max_attempts, 1, 1000)))
+                           : std::nullopt;
   // args, --run-at and --delay are checked by pgtq.push, whose error names them.
   db::Connection connection = connect(dsn);
-  const db::Result id = connection.run(
-      db::queries::k_push,
-      {options.queue, options.task, options.args,
-       options.run_at ? db::Param(*options.run_at) : std::nullopt,
-       options.delay ? db::Param(*options.delay) : std::nullopt,
-       priority ? db::Param(*priority) : std::nullopt,
-       attempts ? db::Param(*attempts) : std::nullopt});
+  const db::Result id = connection.run(db::queries::k_push,
+                                       {options.queue,
+                                        options.task,
+                                        options.args,
+                                        options.run_at ? db::Param(*options.run_at) : std::nullopt,
+                                        options.delay ? db::Param(*options.delay) : std::nullopt,
+                                        priority ? db::Param(*priority) : std::nullopt,
+                                        attempts ? db::Param(*attempts) : std::nullopt});
   out << id.text(0, 0) << '\n';
   return 0;
 }
@@ -93,14 +95,17 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
     check_name("--queue", *queue);
   }
   db::Connection connection = connect(dsn);
-  const db::Result rows = connection.run(
-      db::queries::k_queue_stats, {queue ? db::Param(*queue) : std::nullopt});
+  const db::Result rows =
+      connection.run(db::queries::k_queue_stats, {queue ? db::Param(*queue) : std::nullopt});
   print_table({"queue", "state", "tasks"}, rows, out);
   return 0;
 }
 
-int list(const std::string& dsn, const std::optional<std::string>& queue,
-         const std::optional<std::string>& state, const std::string& limit, std::ostream& out) {
+int list(const std::string& dsn,
+         const std::optional<std::string>& queue,
+         const std::optional<std::string>& state,
+         const std::string& limit,
+         std::ostream& out) {
   if (queue) {
     check_name("--queue", *queue);
   }
@@ -109,11 +114,12 @@ int list(const std::string& dsn, const std::optional<std::string>& queue,
   }
   const std::string limit_text = std::to_string(parse_int("--limit", limit, 1, 100000));
   db::Connection connection = connect(dsn);
-  const db::Result rows = connection.run(
-      db::queries::k_list_tasks, {queue ? db::Param(*queue) : std::nullopt,
-                                  state ? db::Param(*state) : std::nullopt, limit_text});
-  print_table({"id", "queue", "task", "state", "attempts", "args", "result", "last_error"}, rows,
-              out);
+  const db::Result rows = connection.run(db::queries::k_list_tasks,
+                                         {queue ? db::Param(*queue) : std::nullopt,
+                                          state ? db::Param(*state) : std::nullopt,
+                                          limit_text});
+  print_table(
+      {"id", "queue", "task", "state", "attempts", "args", "result", "last_error"}, rows, out);
   return 0;
 }
 
@@ -142,7 +148,8 @@ int prune(const std::string& dsn, const std::string& older_than, std::ostream& o
   }
   if (!age_ok) {
     throw UsageError("--older-than must be an interval greater than 0 and at most 1000 years, "
-                     "e.g. '30 days', got '" + older_than + "'");
+                     "e.g. '30 days', got '" +
+                     older_than + "'");
   }
   const db::Result removed = connection.run(db::queries::k_prune, {older_than});
   out << "removed " << removed.text(0, 0) << " finished tasks\n";

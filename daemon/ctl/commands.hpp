@@ -24,8 +24,10 @@ struct PushOptions {
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 
 int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
-int list(const std::string& dsn, const std::optional<std::string>& queue,
-         const std::optional<std::string>& state, const std::string& limit,
+int list(const std::string& dsn,
+         const std::optional<std::string>& queue,
+         const std::optional<std::string>& state,
+         const std::string& limit,
          std::ostream& out);
 int cancel(const std::string& dsn, const std::string& id, std::ostream& out);
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);

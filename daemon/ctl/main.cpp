@@ -19,15 +19,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(); // --dsn before or after the subcommand: pgtqctl migrate --dsn DSN
   std::string dsn;
-  app.add_option("--dsn", dsn,
-                 "libpq conninfo string or postgresql:// URI (default: PG* environment)")
+  app.add_option(
+         "--dsn", dsn, "libpq conninfo string or postgresql:// URI (default: PG* environment)")
       ->envname("PGTQ_DSN");
 
   int exit_code = 0;
   auto* migrate = app.add_subcommand("migrate", "create or upgrade the pgtq schema");
   migrate->callback([&] { exit_code = pgtq::ctl::migrate(dsn, std::cout); });
 
-  auto* version = app.add_subcommand("schema-version", "show the schema version (exit 1: not current)");
+  auto* version =
+      app.add_subcommand("schema-version", "show the schema version (exit 1: not current)");
   version->callback([&] { exit_code = pgtq::ctl::schema_version(dsn, std::cout); });
 
   pgtq::ctl::PushOptions push_options;
@@ -38,7 +39,8 @@ int main(int argc, char** argv) {
   push->add_option("--run-at", push_options.run_at, "timestamp to run at");
   push->add_option("--delay", push_options.delay, "run after this interval, e.g. '5 minutes'");
   push->add_option("--priority", push_options.priority, "smaller runs first (default 0)");
-  push->add_option("--max-attempts", push_options.max_attempts, "attempts before failing (default 5)");
+  push->add_option(
+      "--max-attempts", push_options.max_attempts, "attempts before failing (default 5)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;
@@ -50,7 +52,9 @@ int main(int argc, char** argv) {
   std::string limit = "20";
   auto* list = app.add_subcommand("list", "show the newest tasks");
   list->add_option("--queue", queue, "only this queue");
-  list->add_option("--state", state, "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
+  list->add_option("--state",
+                   state,
+                   "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
   list->add_option("--limit", limit, "at most this many (default 20)");
   list->callback([&] { exit_code = pgtq::ctl::list(dsn, queue, state, limit, std::cout); });
 

@@ -113,14 +113,16 @@ std::string bounded_application_name(std::string_view text) {
   return std::string(text.substr(0, end));
 }
 
-Connection::Connection(const std::string& conninfo, std::string_view application_name,
+Connection::Connection(const std::string& conninfo,
+                       std::string_view application_name,
                        const SessionSettings& settings)
     : m_conn(nullptr, &PQfinish) {
   if (!is_parsable_conninfo(conninfo)) {
     // Not a connection failure (retrying cannot help), and libpq's own message would quote
     // pieces of the string, which may hold a password.
-    throw PgError("22023", "the connection string is neither key=value pairs nor a "
-                           "postgresql:// URI that libpq can parse");
+    throw PgError("22023",
+                  "the connection string is neither key=value pairs nor a "
+                  "postgresql:// URI that libpq can parse");
   }
   const std::string app = bounded_application_name(application_name);
   const std::string options = startup_options(settings, options_of(conninfo));
@@ -129,11 +131,22 @@ Connection::Connection(const std::string& conninfo, std::string_view application
     // kernel's two hours, and connect_timeout bounds a connection attempt into the void.
     // They come before dbname so that the caller's conninfo overrides them; options comes
     // after it, and already holds the conninfo's own options.
-    const char* keys[] = {"keepalives_idle", "keepalives_interval", "keepalives_count",
-                          "connect_timeout", "dbname", "fallback_application_name",
-                          with_options ? "options" : nullptr, nullptr};
-    const char* values[] = {"10", "5", "3", "10", conninfo.c_str(), app.c_str(),
-                            with_options ? options.c_str() : nullptr, nullptr};
+    const char* keys[] = {"keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "connect_timeout",
+                          "dbname",
+                          "fallback_application_name",
+                          with_options ? "options" : nullptr,
+                          nullptr};
+    const char* values[] = {"10",
+                            "5",
+                            "3",
+                            "10",
+                            conninfo.c_str(),
+                            app.c_str(),
+                            with_options ? options.c_str() : nullptr,
+                            nullptr};
     m_conn.reset(PQconnectdbParams(keys, values, 1));
     if (m_conn == nullptr) {
       throw PgError("", "out of memory allocating a PostgreSQL connection");
@@ -159,8 +172,8 @@ Result Connection::check(PGresult* raw, std::string_view what) {
     return result;
   }
   const char* state = raw == nullptr ? nullptr : PQresultErrorField(raw, PG_DIAG_SQLSTATE);
-  std::string message = trimmed(raw == nullptr ? PQerrorMessage(m_conn.get())
-                                               : PQresultErrorMessage(raw));
+  std::string message =
+      trimmed(raw == nullptr ? PQerrorMessage(m_conn.get()) : PQresultErrorMessage(raw));
   if (message.empty()) {
     message = trimmed(PQerrorMessage(m_conn.get()));
   }
@@ -174,8 +187,7 @@ Result Connection::check(PGresult* raw, std::string_view what) {
 }
 
 void Connection::prepare_once(const Query& query) {
-  if (m_prepare &&
-      std::find(m_prepared.begin(), m_prepared.end(), &query) == m_prepared.end()) {
+  if (m_prepare && std::find(m_prepared.begin(), m_prepared.end(), &query) == m_prepared.end()) {
     check(PQprepare(m_conn.get(), query.name, query.sql, 0, nullptr), query.name);
     m_prepared.push_back(&query);
   }
@@ -198,11 +210,22 @@ bool Connection::dispatch(const Query& query, std::span<const Param> params) {
   }
   // libpq copies the parameters into its send buffer, so they need not outlive the call.
   if (!m_prepare) {
-    return PQsendQueryParams(m_conn.get(), query.sql, static_cast<int>(params.size()), nullptr,
-                             values.data(), lengths.data(), nullptr, 0) == 1;
+    return PQsendQueryParams(m_conn.get(),
+                             query.sql,
+                             static_cast<int>(params.size()),
+                             nullptr,
+                             values.data(),
+                             lengths.data(),
+                             nullptr,
+                             0) == 1;
   }
-  return PQsendQueryPrepared(m_conn.get(), query.name, static_cast<int>(params.size()),
-                             values.data(), lengths.data(), nullptr, 0) == 1;
+  return PQsendQueryPrepared(m_conn.get(),
+                             query.name,
+                             static_cast<int>(params.size()),
+                             values.data(),
+                             lengths.data(),
+                             nullptr,
+                             0) == 1;
 }
 
 Result Connection::run(const Query& query, std::span<const Param> params) {

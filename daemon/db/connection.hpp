@@ -45,7 +45,8 @@ public:
   // conninfo: a libpq keyword/value string or a postgresql:// URI; empty: PG* variables.
   // application_name is a fallback: an application_name in conninfo wins. Server notices
   // (RAISE WARNING, …) go to the "db" logger at their level instead of raw to stderr.
-  explicit Connection(const std::string& conninfo, std::string_view application_name = "pgtq",
+  explicit Connection(const std::string& conninfo,
+                      std::string_view application_name = "pgtq",
                       const SessionSettings& settings = {});
 
   // Off: every statement is sent with its text (parsed and planned each time), as a pooler
@@ -99,6 +100,5 @@ std::string startup_options(const SessionSettings& settings, std::string_view us
 // text cut to at most 63 bytes (PostgreSQL's limit for application_name) without splitting
 // a UTF-8 sequence.
 std::string bounded_application_name(std::string_view text);
-
 
 } // namespace pgtq::db

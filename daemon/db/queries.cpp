@@ -6,20 +6,18 @@ namespace pgtq::db::queries {
 const Query k_migration_lock{"pgtq_migration_lock", "SELECT pg_advisory_lock(1885828209)"};
 const Query k_migration_unlock{"pgtq_migration_unlock", "SELECT pg_advisory_unlock(1885828209)"};
 const Query k_create_schema{"pgtq_create_schema", "CREATE SCHEMA IF NOT EXISTS pgtq"};
-const Query k_create_migrations_table{
-    "pgtq_create_migrations_table",
-    "CREATE TABLE IF NOT EXISTS pgtq.schema_migrations ("
-    " version integer PRIMARY KEY,"
-    " file_name text NOT NULL,"
-    " applied_at timestamptz NOT NULL DEFAULT now())"};
+const Query k_create_migrations_table{"pgtq_create_migrations_table",
+                                      "CREATE TABLE IF NOT EXISTS pgtq.schema_migrations ("
+                                      " version integer PRIMARY KEY,"
+                                      " file_name text NOT NULL,"
+                                      " applied_at timestamptz NOT NULL DEFAULT now())"};
 const Query k_applied_versions{"pgtq_applied_versions",
                                "SELECT version FROM pgtq.schema_migrations ORDER BY version"};
 const Query k_record_migration{
     "pgtq_record_migration",
     "INSERT INTO pgtq.schema_migrations (version, file_name) VALUES ($1::integer, $2)"};
-const Query k_migrations_table_exists{
-    "pgtq_migrations_table_exists",
-    "SELECT to_regclass('pgtq.schema_migrations') IS NOT NULL"};
+const Query k_migrations_table_exists{"pgtq_migrations_table_exists",
+                                      "SELECT to_regclass('pgtq.schema_migrations') IS NOT NULL"};
 const Query k_begin{"pgtq_begin", "BEGIN"};
 const Query k_commit{"pgtq_commit", "COMMIT"};
 const Query k_rollback{"pgtq_rollback", "ROLLBACK"};
@@ -28,10 +26,11 @@ const Query k_claim{"pgtq_claim",
                     "SELECT id, claim, task, args, attempt, max_attempts"
                     " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
 const Query k_finish_many{"pgtq_finish_many",
-                           "SELECT id FROM pgtq.finish_many($1::bigint[], $2::bigint[], $3::text[],"
-                           " $4::jsonb[], $5::text[], $6::float8[]) AS id"};
-const Query k_heartbeat{"pgtq_heartbeat",
-                        "SELECT id, status FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"};
+                          "SELECT id FROM pgtq.finish_many($1::bigint[], $2::bigint[], $3::text[],"
+                          " $4::jsonb[], $5::text[], $6::float8[]) AS id"};
+const Query k_heartbeat{
+    "pgtq_heartbeat",
+    "SELECT id, status FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"};
 const Query k_release{"pgtq_release", "SELECT pgtq.release($1::bigint[], $2::bigint[])"};
 // Seconds until the next scheduled task is due (NULL when none is scheduled), clamped to
 // -1 day .. 1 day: the scheduler wakes at least daily anyway, and no run_at (even one written
@@ -55,16 +54,14 @@ const Query k_push{"pgtq_push",
                    " max_attempts => coalesce($7::integer, 5))"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
-const Query k_prune{"pgtq_prune",
-                    "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};
+const Query k_prune{"pgtq_prune", "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};
 // Whether an --older-than age is a positive interval of at most 1000 years (NULL: not one).
-const Query k_prune_age_ok{
-    "pgtq_prune_age_ok",
-    "SELECT extract(year FROM $1::interval) BETWEEN -2000 AND 2000"
-    " AND extract(day FROM $1::interval) BETWEEN -1000000 AND 1000000"
-    " AND extract(epoch FROM $1::interval) BETWEEN -1e11 AND 1e11"
-    " AND now() - $1::interval < now()"
-    " AND now() - $1::interval >= now() - interval '1000 years'"};
+const Query k_prune_age_ok{"pgtq_prune_age_ok",
+                           "SELECT extract(year FROM $1::interval) BETWEEN -2000 AND 2000"
+                           " AND extract(day FROM $1::interval) BETWEEN -1000000 AND 1000000"
+                           " AND extract(epoch FROM $1::interval) BETWEEN -1e11 AND 1e11"
+                           " AND now() - $1::interval < now()"
+                           " AND now() - $1::interval >= now() - interval '1000 years'"};
 const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"

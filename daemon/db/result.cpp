@@ -15,8 +15,8 @@ std::int64_t Result::int64(int row, int column) const {
   std::int64_t parsed = 0;
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
   if (error != std::errc{} || end != value.data() + value.size()) {
-    throw std::runtime_error("expected an integer from the database, got \"" +
-                             std::string(value) + "\"");
+    throw std::runtime_error("expected an integer from the database, got \"" + std::string(value) +
+                             "\"");
   }
   return parsed;
 }

@@ -21,7 +21,8 @@ void call_destroy(Handler& handler) {
 
 } // namespace
 
-std::string HandlerRegistry::add(const std::string& plugin, const pgtq_handler& table,
+std::string HandlerRegistry::add(const std::string& plugin,
+                                 const pgtq_handler& table,
                                  const BackoffPolicy& defaults) {
   // Fields past what the plugin was compiled with count as absent (zero).
   pgtq_handler copy{};
@@ -29,7 +30,8 @@ std::string HandlerRegistry::add(const std::string& plugin, const pgtq_handler& 
   if (known < PGTQ_SIZE_THROUGH(pgtq_handler, destroy)) {
     return "handler struct too small (" + std::to_string(table.struct_size) + " bytes)";
   }
-  std::copy_n(reinterpret_cast<const unsigned char*>(&table), known,
+  std::copy_n(reinterpret_cast<const unsigned char*>(&table),
+              known,
               reinterpret_cast<unsigned char*>(&copy));
   if (copy.name == nullptr) {
     return "handler without a name";

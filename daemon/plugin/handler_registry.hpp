@@ -28,7 +28,8 @@ struct Handler {
 class HandlerRegistry {
 public:
   // Returns an empty string on success, else why the handler was refused.
-  std::string add(const std::string& plugin, const pgtq_handler& table, const BackoffPolicy& defaults);
+  std::string
+  add(const std::string& plugin, const pgtq_handler& table, const BackoffPolicy& defaults);
 
   const Handler* find(const std::string& name) const;
   std::vector<std::string> names() const;
@@ -41,6 +42,5 @@ public:
 private:
   std::map<std::string, Handler> m_handlers;
 };
-
 
 } // namespace pgtq::plugin

@@ -59,9 +59,15 @@ void host_task_args(const pgtq_task* task, const char** json, size_t* len) {
   }
 }
 
-const char* host_task_name(const pgtq_task* task) { return task->task.name->c_str(); }
-int64_t host_task_id(const pgtq_task* task) { return task->task.id; }
-int32_t host_task_attempt(const pgtq_task* task) { return task->task.attempt; }
+const char* host_task_name(const pgtq_task* task) {
+  return task->task.name->c_str();
+}
+int64_t host_task_id(const pgtq_task* task) {
+  return task->task.id;
+}
+int32_t host_task_attempt(const pgtq_task* task) {
+  return task->task.attempt;
+}
 
 int host_task_set_result(pgtq_task* task, const char* json, size_t len) {
   std::string problem = json == nullptr ? "NULL pointer" : json_problem(json, len);
@@ -90,8 +96,10 @@ void host_task_set_retry_delay(pgtq_task* task, double seconds) {
     task->retry_delay_s.reset();
     task->refused_delay = std::string(std::isnan(seconds) ? "NaN" : "infinity") +
                           " is not a number of seconds; the backoff delay applies";
-    plugin_logger()->warn("task {} ({}): task_set_retry_delay refused: {}", task->task.id,
-                          *task->task.name, task->refused_delay);
+    plugin_logger()->warn("task {} ({}): task_set_retry_delay refused: {}",
+                          task->task.id,
+                          *task->task.name,
+                          task->refused_delay);
   } else {
     task->retry_delay_s = std::clamp(seconds, 0.0, k_max_delay_s);
     task->refused_delay.clear();

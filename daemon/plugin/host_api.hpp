@@ -18,7 +18,7 @@ struct pgtq_host {
   std::string label; // "name (file.so)": unique even if two plugins share a name
   pgtq::plugin::HandlerRegistry* registry = nullptr;
   pgtq::plugin::BackoffPolicy default_backoff;
-  bool registering = false; // register_handler is allowed only during init()
+  bool registering = false;         // register_handler is allowed only during init()
   std::vector<std::string> refused; // why registrations were refused during init()
 };
 
@@ -46,8 +46,8 @@ struct pgtq_task {
   std::string error;
   std::string invalid_result; // why the last task_set_result was refused
   std::optional<double> retry_delay_s;
-  std::string handler_error;  // as given to task_set_error
-  std::string refused_delay;  // why the last task_set_retry_delay was refused
+  std::string handler_error; // as given to task_set_error
+  std::string refused_delay; // why the last task_set_retry_delay was refused
 };
 
 namespace pgtq::plugin {

@@ -11,8 +11,7 @@ namespace pgtq::plugin {
 
 // What one call into plugin code gave: its return value, or, when an exception escaped
 // instead, what escaped ("init() let an exception escape: <what()>").
-template <class T>
-struct PluginCallResult {
+template <class T> struct PluginCallResult {
   std::optional<T> value;
   std::string escaped;
 

@@ -22,7 +22,9 @@
 namespace pgtq::plugin {
 namespace {
 
-std::string errno_text(int number) { return std::system_category().message(number); }
+std::string errno_text(int number) {
+  return std::system_category().message(number);
+}
 
 std::string kind_of(mode_t mode) {
   switch (mode & S_IFMT) {
@@ -79,7 +81,7 @@ void check_directory_chain(const std::string& path, const struct stat& status) {
   std::string parent = path;
   while (parent.size() > 1) {
     parent.erase(std::max<std::size_t>(parent.rfind('/'), 1));
-    struct stat above{};
+    struct stat above {};
     if (::stat(parent.c_str(), &above) != 0) {
       throw std::runtime_error("plugin directory " + path + ": " + parent + ": " +
                                errno_text(errno));
@@ -117,7 +119,9 @@ int UniqueFd::release() {
   return fd;
 }
 
-std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
 
 PluginDirectory::PluginDirectory(const std::string& path, bool strict)
     : m_path(canonical(path)), m_strict(strict) {
@@ -125,7 +129,7 @@ PluginDirectory::PluginDirectory(const std::string& path, bool strict)
   if (m_fd.get() < 0) {
     throw std::runtime_error("plugin directory " + path + ": " + errno_text(errno));
   }
-  struct stat status{};
+  struct stat status {};
   if (::fstat(m_fd.get(), &status) != 0) {
     throw std::runtime_error("plugin directory " + path + ": " + errno_text(errno));
   }
@@ -163,7 +167,7 @@ std::vector<std::string> PluginDirectory::plugin_files() const {
 }
 
 std::string PluginDirectory::resolve(const std::string& name) const {
-  struct stat link{};
+  struct stat link {};
   if (::fstatat(m_fd.get(), name.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) {
     throw PluginFileError(errno_text(errno));
   }
@@ -188,7 +192,7 @@ std::string PluginDirectory::resolve(const std::string& name) const {
   for (auto slash = relative.find('/'); m_strict && slash != std::string::npos;
        slash = relative.find('/', slash + 1)) {
     const std::string sub = relative.substr(0, slash);
-    struct stat status{};
+    struct stat status {};
     if (::fstatat(m_fd.get(), sub.c_str(), &status, 0) != 0) {
       throw PluginFileError(sub + ": " + errno_text(errno));
     }
@@ -203,14 +207,14 @@ UniqueFd PluginDirectory::private_copy(const std::string& name) const {
   const std::string target = resolve(name);
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
   // O_NOFOLLOW: the last component was resolved above; a symlink put there since is refused.
-  UniqueFd file(::openat(m_fd.get(), target.c_str(),
-                         O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
+  UniqueFd file(::openat(
+      m_fd.get(), target.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
   if (file.get() < 0) {
     throw PluginFileError(errno == ELOOP ? "a symlink (replaced while loading)"
                                          : errno_text(errno));
   }
   // Checked on the opened file, not on its name, so that what is checked is what is read.
-  struct stat status{};
+  struct stat status {};
   if (::fstat(file.get(), &status) != 0) {
     throw PluginFileError(errno_text(errno));
   }

@@ -2,11 +2,12 @@
 
 #include "plugin/plugin_call.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -30,10 +31,12 @@ std::string escaped_or(std::string escaped, const char* function) {
 
 } // namespace
 
-PluginLoader::PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff,
-                           std::string config_dir, LoadPolicy policy)
-    : m_registry(registry), m_default_backoff(default_backoff),
-      m_config_dir(std::move(config_dir)), m_policy(policy) {}
+PluginLoader::PluginLoader(HandlerRegistry& registry,
+                           BackoffPolicy default_backoff,
+                           std::string config_dir,
+                           LoadPolicy policy)
+    : m_registry(registry), m_default_backoff(default_backoff), m_config_dir(std::move(config_dir)),
+      m_policy(policy) {}
 
 std::optional<std::string> PluginLoader::read_config(const std::string& plugin_name) const {
   if (m_config_dir.empty()) {
@@ -52,7 +55,7 @@ std::optional<std::string> PluginLoader::read_config(const std::string& plugin_n
     }
     throw std::runtime_error("config " + path + ": " + std::system_category().message(errno));
   }
-  struct stat status{};
+  struct stat status {};
   if (::fstat(file.get(), &status) != 0 || !S_ISREG(status.st_mode)) {
     throw std::runtime_error("config " + path + " is not a regular file");
   }
@@ -83,7 +86,9 @@ std::optional<std::string> PluginLoader::read_config(const std::string& plugin_n
   return text;
 }
 
-PluginLoader::~PluginLoader() { unload_all(); }
+PluginLoader::~PluginLoader() {
+  unload_all();
+}
 
 int PluginLoader::load_directory(const std::string& dir) {
   const PluginDirectory directory(dir, m_policy.check_permissions);
@@ -198,8 +203,11 @@ std::string PluginLoader::load(const PluginDirectory& dir, const std::string& fi
     }
     return refuse(why);
   }
-  logger()->info("loaded plugin \"{}\" {} from {} (ABI {}.{})", host->plugin_name,
-                 info->version != nullptr ? info->version : "", file, info->abi_major,
+  logger()->info("loaded plugin \"{}\" {} from {} (ABI {}.{})",
+                 host->plugin_name,
+                 info->version != nullptr ? info->version : "",
+                 file,
+                 info->abi_major,
                  info->abi_minor);
   m_loaded.push_back({file, handle, info, std::move(host), std::move(copy)});
   return {};

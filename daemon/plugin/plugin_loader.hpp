@@ -32,8 +32,10 @@ public:
 class PluginLoader {
 public:
   // config_dir: where a plugin named NAME finds its config text, NAME.conf (empty: none).
-  PluginLoader(HandlerRegistry& registry, BackoffPolicy default_backoff,
-               std::string config_dir = "", LoadPolicy policy = {});
+  PluginLoader(HandlerRegistry& registry,
+               BackoffPolicy default_backoff,
+               std::string config_dir = "",
+               LoadPolicy policy = {});
   ~PluginLoader();
   PluginLoader(const PluginLoader&) = delete;
   PluginLoader& operator=(const PluginLoader&) = delete;

@@ -36,7 +36,9 @@ double random01() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
 }
 
-std::chrono::milliseconds retry_delay(int failures, double jitter01, std::chrono::milliseconds first,
+std::chrono::milliseconds retry_delay(int failures,
+                                      double jitter01,
+                                      std::chrono::milliseconds first,
                                       std::chrono::milliseconds cap) {
   // Doubling stops at the cap, long before the shift could overflow.
   auto base = first;

@@ -37,9 +37,11 @@ double random01();
 // times in a row (reconnects, ticks): first * 2^failures, capped at cap, then spread over
 // [50 %, 150 %) of that by jitter01 in [0, 1), so that many daemons that lost the database
 // at the same moment do not all come back in the same few milliseconds.
-std::chrono::milliseconds retry_delay(int failures, double jitter01,
-                                      std::chrono::milliseconds first = std::chrono::milliseconds(250),
-                                      std::chrono::milliseconds cap = std::chrono::seconds(30));
+std::chrono::milliseconds
+retry_delay(int failures,
+            double jitter01,
+            std::chrono::milliseconds first = std::chrono::milliseconds(250),
+            std::chrono::milliseconds cap = std::chrono::seconds(30));
 
 // retry_delay() with state: next() returns the delay for the next wait and counts the
 // failure; reset() after a success.

@@ -27,8 +27,8 @@ std::optional<std::int64_t> task_id_of(const std::string& payload) {
 
 } // namespace
 
-std::optional<ClaimedTask> cancel_requested(const db::Notification& note,
-                                            InFlightTasks& in_flight, WorkerPool& pool) {
+std::optional<ClaimedTask>
+cancel_requested(const db::Notification& note, InFlightTasks& in_flight, WorkerPool& pool) {
   if (note.channel != "pgtq_cancel") {
     return std::nullopt;
   }

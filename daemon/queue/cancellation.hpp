@@ -15,7 +15,7 @@ namespace pgtq::queue {
 // cancelled). Anyone with CONNECT may NOTIFY the channel, so a payload that is not a task id
 // (decimal digits, positive, a bigint), or the id of a task this daemon does not hold, is
 // ignored. The claim loop's thread.
-std::optional<ClaimedTask> cancel_requested(const db::Notification& note,
-                                            InFlightTasks& in_flight, WorkerPool& pool);
+std::optional<ClaimedTask>
+cancel_requested(const db::Notification& note, InFlightTasks& in_flight, WorkerPool& pool);
 
 } // namespace pgtq::queue

@@ -6,6 +6,7 @@
 
 #include <pgtq/client/pg_array.hpp>
 #include <pgtq/client/statement.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,11 +21,13 @@ std::shared_ptr<spdlog::logger> logger() {
 
 } // namespace
 
-ClaimLoop::ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegistry& registry,
+ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
+                     const plugin::HandlerRegistry& registry,
                      DaemonState& state)
     : m_config(config), m_task_names(pgtq::detail::pg_text_array(registry.names())),
       m_lease_text(pgtq::detail::interval_text(
-          std::chrono::duration_cast<std::chrono::microseconds>(config.lease))), m_state(state), m_executor(registry),
+          std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
+      m_state(state), m_executor(registry),
       m_wake_up({.channel = "pgtq_wakeup",
                  .payload = config.queue,
                  .poll_interval = config.poll_interval,
@@ -38,7 +41,8 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegis
       m_recorder(m_in_flight, state), m_releaser(m_in_flight),
       m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
   m_pool = std::make_unique<WorkerPool>(
-      config.concurrency, m_executor,
+      config.concurrency,
+      m_executor,
       [this](Outcome&& outcome) {
         m_recorder.add(std::move(outcome));
         m_wake_up.interrupt();
@@ -63,8 +67,8 @@ void ClaimLoop::connect() {
   m_wake_up.listen(*m_connection);
   // A cancelled running task is told at once, not at its next heartbeat.
   m_connection->listen("pgtq_cancel");
-  m_recorder.connect(m_config.dsn, application_name(m_config, "complete"), settings,
-                     m_config.prepared_statements);
+  m_recorder.connect(
+      m_config.dsn, application_name(m_config, "complete"), settings, m_config.prepared_statements);
   m_state.db_connected = true;
   m_reconnect_backoff.reset();
   m_maybe_more = true; // whatever was pushed while we were away
@@ -72,8 +76,10 @@ void ClaimLoop::connect() {
     warn_if_startup_options_refused(*m_connection);
   }
   if (!m_state.ready.exchange(true)) {
-    logger()->info("queue \"{}\": {} workers, listening as {}", m_config.queue,
-                   m_config.concurrency, m_config.worker_name);
+    logger()->info("queue \"{}\": {} workers, listening as {}",
+                   m_config.queue,
+                   m_config.concurrency,
+                   m_config.worker_name);
   } else {
     logger()->info("database connection re-established");
   }
@@ -193,8 +199,12 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
   for (int row = 0; row < rows.rows(); ++row) {
     ClaimedTask task = claimed_task(rows, row);
     const auto attempt = m_in_flight.add(task.id, task.claim, lease_until);
-    SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} claimed", task.id, task.name,
-                        task.attempt, task.max_attempts);
+    SPDLOG_LOGGER_DEBUG(logger(),
+                        "task {} ({}) attempt {}/{} claimed",
+                        task.id,
+                        task.name,
+                        task.attempt,
+                        task.max_attempts);
     // The worker shares the attempt's stop flag (aliasing: it keeps the attempt alive).
     m_pool->submit(std::move(task), std::shared_ptr<std::atomic<bool>>(attempt, &attempt->stop));
     ++claimed;
@@ -267,7 +277,8 @@ void ClaimLoop::release_unfinished() {
   }
   if (!m_in_flight.empty() && m_drain.give_up(Clock::now())) {
     logger()->error("{} finished task(s) whose outcomes could not be recorded; they run again "
-                    "once their leases expire", m_in_flight.size());
+                    "once their leases expire",
+                    m_in_flight.size());
     m_in_flight.clear();
   }
 }

@@ -35,7 +35,8 @@ namespace pgtq::queue {
 // Threads: run() on the claim loop's thread; wake() and wait_workers_idle() from any.
 class ClaimLoop {
 public:
-  ClaimLoop(const ClaimLoopSettings& config, const plugin::HandlerRegistry& registry,
+  ClaimLoop(const ClaimLoopSettings& config,
+            const plugin::HandlerRegistry& registry,
             DaemonState& state);
   ~ClaimLoop();
   ClaimLoop(const ClaimLoop&) = delete;

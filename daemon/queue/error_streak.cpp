@@ -21,9 +21,8 @@ std::shared_ptr<spdlog::logger> logger() {
 
 } // namespace
 
-std::optional<std::chrono::milliseconds> ErrorStreak::on_error(const db::PgError& error,
-                                                                bool sessions_ok,
-                                                                DaemonState& state) {
+std::optional<std::chrono::milliseconds>
+ErrorStreak::on_error(const db::PgError& error, bool sessions_ok, DaemonState& state) {
   std::string signature = error.sqlstate() + " " + error.what();
   m_streak = signature == m_last ? m_streak + 1 : 1;
   m_last = std::move(signature);
@@ -45,8 +44,8 @@ std::optional<std::chrono::milliseconds> ErrorStreak::on_error(const db::PgError
   if (error.is_transient()) {
     // A serialization failure, deadlock or lock timeout: the next try will likely pass.
     SPDLOG_LOGGER_DEBUG(logger(), "retrying after: {}", error.what());
-    return retry_delay(m_streak - 1, random01(), std::chrono::milliseconds(10),
-                       std::chrono::seconds(1));
+    return retry_delay(
+        m_streak - 1, random01(), std::chrono::milliseconds(10), std::chrono::seconds(1));
   }
   logger()->error("{}", error.what());
   // A persistent error must not spin.

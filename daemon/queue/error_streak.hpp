@@ -20,8 +20,8 @@ class ErrorStreak {
 public:
   // How long to wait before the next turn on the same sessions, or nothing: reconnect.
   // sessions_ok: both sessions are still connected.
-  std::optional<std::chrono::milliseconds> on_error(const db::PgError& error, bool sessions_ok,
-                                                    DaemonState& state);
+  std::optional<std::chrono::milliseconds>
+  on_error(const db::PgError& error, bool sessions_ok, DaemonState& state);
   // A turn went through.
   void reset() { m_streak = 0; }
 

@@ -7,8 +7,10 @@
 #include "queue/sessions.hpp"
 
 #include <pgtq/client/statement.hpp>
-#include <poll.h>
+
 #include <spdlog/spdlog.h>
+
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -66,8 +68,8 @@ void LeaseKeeper::run() {
     if (Clock::now() >= next_beat) {
       try {
         if (!m_connection) {
-          m_connection.emplace(m_config.dsn, application_name(m_config, "lease"),
-                               lease_session(m_config.heartbeat));
+          m_connection.emplace(
+              m_config.dsn, application_name(m_config, "lease"), lease_session(m_config.heartbeat));
           m_connection->use_prepared_statements(m_config.prepared_statements);
         }
         renew();
@@ -82,7 +84,8 @@ void LeaseKeeper::run() {
         // the cure that cannot hurt; retried sooner than the next heartbeat, with jitter.
         if (healthy) {
           logger()->warn("cannot renew leases: {}; retrying, and stopping any task whose "
-                         "lease runs out meanwhile", error.what());
+                         "lease runs out meanwhile",
+                         error.what());
         }
         healthy = false;
         m_connection.reset();
@@ -120,8 +123,8 @@ void LeaseKeeper::renew() {
   const std::string lease = pgtq::detail::interval_text(
       std::chrono::duration_cast<std::chrono::microseconds>(m_config.lease));
   const auto sent = Clock::now();
-  const db::Result rows = m_connection->run(
-      db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), lease});
+  const db::Result rows =
+      m_connection->run(db::queries::k_heartbeat, {fences.id_array(), fences.claim_array(), lease});
   const auto lease_until = sent + m_config.lease;
   for (int row = 0; row < rows.rows(); ++row) {
     const std::int64_t id = rows.int64(row, 0);
@@ -130,8 +133,9 @@ void LeaseKeeper::renew() {
     // have been claimed again meanwhile, and "lost" about the old claim is not about it.
     // The snapshot is in id order.
     const auto asked = std::lower_bound(
-        held.begin(), held.end(), id,
-        [](const InFlightTasks::Held& task, std::int64_t key) { return task.id < key; });
+        held.begin(), held.end(), id, [](const InFlightTasks::Held& task, std::int64_t key) {
+          return task.id < key;
+        });
     if (asked == held.end() || asked->id != id) {
       continue;
     }
@@ -147,11 +151,14 @@ void LeaseKeeper::renew() {
     } else if (status == "lost") {
       if (!attempt->stop.exchange(true)) {
         logger()->warn("task {}: lease lost (the task was rescued or finished elsewhere); "
-                       "asking its handler to stop", id);
+                       "asking its handler to stop",
+                       id);
       }
     } else if (status == "busy") {
-      SPDLOG_LOGGER_DEBUG(logger(), "task {}: row locked by another session; lease not "
-                                    "renewed this time", id);
+      SPDLOG_LOGGER_DEBUG(logger(),
+                          "task {}: row locked by another session; lease not "
+                          "renewed this time",
+                          id);
     }
   }
 }
@@ -159,7 +166,8 @@ void LeaseKeeper::renew() {
 void LeaseKeeper::stop_expired() {
   for (const std::int64_t id : m_in_flight.stop_expired(Clock::now())) {
     logger()->warn("task {}: its lease ran out before it could be renewed; asking its handler "
-                   "to stop, since another daemon may run it now", id);
+                   "to stop, since another daemon may run it now",
+                   id);
   }
 }
 

@@ -48,8 +48,8 @@ OutcomeArrays encode_outcomes(const std::vector<Outcome>& outcomes) {
   OutcomeArrays arrays;
   std::vector<std::int64_t> ids;
   std::vector<std::int64_t> claims;
-  std::string* const per_outcome[] = {&arrays.statuses, &arrays.results, &arrays.errors,
-                                      &arrays.retry_in};
+  std::string* const per_outcome[] = {
+      &arrays.statuses, &arrays.results, &arrays.errors, &arrays.retry_in};
   for (std::string* array : per_outcome) {
     array->push_back('{');
   }

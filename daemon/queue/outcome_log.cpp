@@ -23,10 +23,16 @@ void log_recorded(const Outcome& outcome, bool cancelled) {
   case OutcomeStatus::done:
     if (cancelled) {
       log->info("task {} ({}) succeeded: its handler returned success although its "
-                "cancellation was requested", outcome.id, outcome.name);
+                "cancellation was requested",
+                outcome.id,
+                outcome.name);
     } else {
-      SPDLOG_LOGGER_DEBUG(log, "task {} ({}) attempt {}/{} succeeded in {:.3f} s", outcome.id,
-                          outcome.name, outcome.attempt, outcome.max_attempts,
+      SPDLOG_LOGGER_DEBUG(log,
+                          "task {} ({}) attempt {}/{} succeeded in {:.3f} s",
+                          outcome.id,
+                          outcome.name,
+                          outcome.attempt,
+                          outcome.max_attempts,
                           outcome.duration_s);
     }
     return;
@@ -34,8 +40,8 @@ void log_recorded(const Outcome& outcome, bool cancelled) {
     if (cancelled) {
       log->info("task {} ({}) cancelled", outcome.id, outcome.name);
     } else {
-      SPDLOG_LOGGER_DEBUG(log, "task {} ({}) snoozed for {:.3f} s", outcome.id, outcome.name,
-                          outcome.retry_in_s);
+      SPDLOG_LOGGER_DEBUG(
+          log, "task {} ({}) snoozed for {:.3f} s", outcome.id, outcome.name, outcome.retry_in_s);
     }
     return;
   case OutcomeStatus::retry:
@@ -43,18 +49,34 @@ void log_recorded(const Outcome& outcome, bool cancelled) {
     break;
   }
   if (cancelled) {
-    log->info("task {} ({}) cancelled during attempt {}/{} after {:.3f} s", outcome.id,
-              outcome.name, outcome.attempt, outcome.max_attempts, outcome.duration_s);
+    log->info("task {} ({}) cancelled during attempt {}/{} after {:.3f} s",
+              outcome.id,
+              outcome.name,
+              outcome.attempt,
+              outcome.max_attempts,
+              outcome.duration_s);
   } else if (outcome.status == OutcomeStatus::fail) {
-    log->warn("task {} ({}) failed permanently at attempt {}/{}: {}", outcome.id, outcome.name,
-              outcome.attempt, outcome.max_attempts, outcome.error);
+    log->warn("task {} ({}) failed permanently at attempt {}/{}: {}",
+              outcome.id,
+              outcome.name,
+              outcome.attempt,
+              outcome.max_attempts,
+              outcome.error);
   } else if (outcome.attempt >= outcome.max_attempts) {
-    log->warn("task {} ({}) failed: attempt {}/{} was its last: {}", outcome.id, outcome.name,
-              outcome.attempt, outcome.max_attempts, outcome.error);
+    log->warn("task {} ({}) failed: attempt {}/{} was its last: {}",
+              outcome.id,
+              outcome.name,
+              outcome.attempt,
+              outcome.max_attempts,
+              outcome.error);
   } else {
-    log->warn("task {} ({}) attempt {}/{} failed, retrying in {:.1f} s: {}", outcome.id,
-              outcome.name, outcome.attempt, outcome.max_attempts,
-              storable_delay(outcome.retry_in_s), outcome.error);
+    log->warn("task {} ({}) attempt {}/{} failed, retrying in {:.1f} s: {}",
+              outcome.id,
+              outcome.name,
+              outcome.attempt,
+              outcome.max_attempts,
+              storable_delay(outcome.retry_in_s),
+              outcome.error);
   }
 }
 

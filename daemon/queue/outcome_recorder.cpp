@@ -28,11 +28,14 @@ std::vector<std::int64_t> ids_of(const db::Result& rows) {
 }
 
 // Sends (or runs) pgtq.finish_many for the batch; the arrays live until the statement is sent.
-template <class Call>
-auto with_outcome_params(const std::vector<Outcome>& batch, Call&& call) {
+template <class Call> auto with_outcome_params(const std::vector<Outcome>& batch, Call&& call) {
   const OutcomeArrays arrays = encode_outcomes(batch);
-  return call({arrays.task_ids, arrays.task_claims, arrays.statuses, arrays.results,
-               arrays.errors, arrays.retry_in});
+  return call({arrays.task_ids,
+               arrays.task_claims,
+               arrays.statuses,
+               arrays.results,
+               arrays.errors,
+               arrays.retry_in});
 }
 
 // The session cannot go on: the outcomes wait for the reconnect.
@@ -54,8 +57,10 @@ void OutcomeRecorder::add(Outcome&& outcome) {
   m_outcomes.push_back(std::move(outcome));
 }
 
-void OutcomeRecorder::connect(const std::string& dsn, std::string_view application_name,
-                              const db::SessionSettings& settings, bool prepared_statements) {
+void OutcomeRecorder::connect(const std::string& dsn,
+                              std::string_view application_name,
+                              const db::SessionSettings& settings,
+                              bool prepared_statements) {
   m_connection.emplace(dsn, application_name, settings);
   m_connection->use_prepared_statements(prepared_statements);
 }
@@ -86,7 +91,8 @@ void OutcomeRecorder::keep(std::vector<Outcome>& batch,
                            std::optional<Clock::duration> retry_after) {
   // Recorded after the reconnect, ahead of newer ones; fencing makes a late record safe.
   const std::lock_guard lock(m_mutex);
-  m_outcomes.insert(m_outcomes.begin(), std::make_move_iterator(batch.begin()),
+  m_outcomes.insert(m_outcomes.begin(),
+                    std::make_move_iterator(batch.begin()),
                     std::make_move_iterator(batch.end()));
   if (retry_after) {
     m_not_before = std::max(m_not_before, Clock::now() + *retry_after);
@@ -123,8 +129,8 @@ Recording OutcomeRecorder::receive(std::vector<Outcome>& batch) {
   }
   if (error.sqlstate() == "40001" || error.sqlstate() == "40P01") {
     // Nothing wrong with the outcomes: the same batch goes through in a moment.
-    SPDLOG_LOGGER_DEBUG(logger(), "recording {} outcome(s): {}; again shortly", batch.size(),
-                        error.what());
+    SPDLOG_LOGGER_DEBUG(
+        logger(), "recording {} outcome(s): {}; again shortly", batch.size(), error.what());
     keep(batch, k_retry / 10);
     return {Recording::Result::kept, std::nullopt};
   }
@@ -132,7 +138,8 @@ Recording OutcomeRecorder::receive(std::vector<Outcome>& batch) {
   // one, so that the others are not held back by it.
   if (!error.is_transient()) {
     logger()->warn("recording {} outcome(s) failed ({}); recording them one by one",
-                   batch.size(), error.what());
+                   batch.size(),
+                   error.what());
   }
   return {Recording::Result::refused, std::nullopt};
 }
@@ -164,8 +171,7 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Recording one = record_one_by_one({batch[i]});
       if (one.result == Recording::Result::failed) {
-        std::vector<Outcome> rest(batch.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                                  batch.end());
+        std::vector<Outcome> rest(batch.begin() + static_cast<std::ptrdiff_t>(i) + 1, batch.end());
         keep(rest);
         return one;
       }
@@ -176,7 +182,8 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
     // Locked by another session (or a serialization failure): not the outcome's fault.
     // Kept, and recorded again later; the lease keeper renews its lease meanwhile.
     logger()->info("task {}: outcome not recorded yet ({}); trying again shortly",
-                   batch.front().id, error.what());
+                   batch.front().id,
+                   error.what());
     std::vector<Outcome> again = batch;
     keep(again, k_retry);
     return {};
@@ -184,7 +191,9 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
   const Outcome& refused = batch.front();
   if (refused.status == OutcomeStatus::fail && refused.result == k_unrecordable) {
     logger()->error("task {}: cannot record even a failure ({}); its lease will expire and "
-                    "it will be retried", refused.id, error.what());
+                    "it will be retried",
+                    refused.id,
+                    error.what());
     m_in_flight.erase(refused.id, refused.claim);
     return {};
   }
@@ -202,8 +211,7 @@ void OutcomeRecorder::settle(const std::vector<Outcome>& batch,
                              const std::vector<std::int64_t>& lost) {
   for (const Outcome& outcome : batch) {
     const auto attempt = m_in_flight.find(outcome.id);
-    const bool cancelled =
-        attempt && attempt->claim == outcome.claim && attempt->cancelled.load();
+    const bool cancelled = attempt && attempt->claim == outcome.claim && attempt->cancelled.load();
     // Only this attempt: a task retried at once may already be claimed again, under a newer
     // claim, by a claim that ran beside the recording.
     m_in_flight.erase(outcome.id, outcome.claim);
@@ -211,7 +219,8 @@ void OutcomeRecorder::settle(const std::vector<Outcome>& batch,
       ++m_state.discarded;
       logger()->warn("task {}: outcome \"{}\" discarded: its lease was lost and the task was "
                      "handed to another attempt",
-                     outcome.id, to_string(outcome.status));
+                     outcome.id,
+                     to_string(outcome.status));
       continue;
     }
     if (outcome.status == OutcomeStatus::done) {

@@ -17,12 +17,12 @@ namespace pgtq::queue {
 // What became of a batch of outcomes handed to the OutcomeRecorder.
 struct Recording {
   enum class Result {
-    recorded,  // recorded (or, one by one: each recorded, kept for a retry, or given up)
-    kept,      // kept whole, recorded again shortly (a serialization failure, a deadlock)
-    refused,   // the database refused the batch (a row lock held elsewhere, an outcome it
-               // cannot take): record it one by one (record_one_by_one)
-    failed,    // kept whole (or what was not recorded yet): the claim loop handles the error
-               // (after a connection error or in a read-only session: a reconnect)
+    recorded, // recorded (or, one by one: each recorded, kept for a retry, or given up)
+    kept,     // kept whole, recorded again shortly (a serialization failure, a deadlock)
+    refused,  // the database refused the batch (a row lock held elsewhere, an outcome it
+              // cannot take): record it one by one (record_one_by_one)
+    failed,   // kept whole (or what was not recorded yet): the claim loop handles the error
+              // (after a connection error or in a read-only session: a reconnect)
   };
   Result result = Result::recorded;
   std::optional<db::PgError> error; // failed: what went wrong
@@ -54,8 +54,10 @@ public:
   // From a worker thread: a finished attempt, to be recorded (the caller wakes the loop).
   void add(Outcome&& outcome);
 
-  void connect(const std::string& dsn, std::string_view application_name,
-               const db::SessionSettings& settings, bool prepared_statements);
+  void connect(const std::string& dsn,
+               std::string_view application_name,
+               const db::SessionSettings& settings,
+               bool prepared_statements);
   void disconnect() { m_connection.reset(); }
   bool connection_ok() const { return m_connection && m_connection->is_ok(); }
 
@@ -83,12 +85,12 @@ private:
   // Bookkeeping once outcomes are recorded; lost: the ids whose outcome fencing discarded.
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
 
-  InFlightTasks& m_in_flight; // thread-safe
-  DaemonState& m_state;       // atomics
+  InFlightTasks& m_in_flight;                 // thread-safe
+  DaemonState& m_state;                       // atomics
   std::optional<db::Connection> m_connection; // the claim loop's thread only
   mutable std::mutex m_mutex;
-  std::vector<Outcome> m_outcomes;         // guarded: added by workers, taken by the loop
-  Clock::time_point m_not_before;          // guarded: kept outcomes wait for this
+  std::vector<Outcome> m_outcomes; // guarded: added by workers, taken by the loop
+  Clock::time_point m_not_before;  // guarded: kept outcomes wait for this
 };
 
 } // namespace pgtq::queue

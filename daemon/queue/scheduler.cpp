@@ -32,7 +32,9 @@ Scheduler::Scheduler(const SchedulerSettings& config)
                  .min_gap = std::max<Clock::duration>(Clock::duration(config.interval / 10),
                                                       std::chrono::milliseconds(50))}) {}
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  stop();
+}
 
 void Scheduler::start() {
   m_thread = std::thread([this] { run(); });
@@ -51,8 +53,8 @@ void Scheduler::run() {
   while (!m_stopping) {
     try {
       if (!m_connection) {
-        m_connection.emplace(m_config.dsn, application_name(m_config, "schedule"),
-                             scheduler_session());
+        m_connection.emplace(
+            m_config.dsn, application_name(m_config, "schedule"), scheduler_session());
         m_connection->use_prepared_statements(m_config.prepared_statements);
         m_wake_up.listen(*m_connection);
         if (backoff.failures() > 0) {
@@ -66,7 +68,8 @@ void Scheduler::run() {
       // Every failure is logged: a scheduler that does not tick rescues nothing. A new
       // session (the old one may be read-only, or broken) after a jittered backoff.
       const auto delay = backoff.next();
-      logger()->error("scheduler tick failed: {}; next try in {:.1f} s", error.what(),
+      logger()->error("scheduler tick failed: {}; next try in {:.1f} s",
+                      error.what(),
                       std::chrono::duration<double>(delay).count());
       m_connection.reset();
       wait_until(Clock::now() + delay);
@@ -89,7 +92,8 @@ Scheduler::Clock::time_point Scheduler::tick() {
     }
     if (!m_due_out_of_range) {
       logger()->warn("the next scheduled task's due time is out of range ({}); ticking every "
-                     "scheduler-interval", error.what());
+                     "scheduler-interval",
+                     error.what());
       m_due_out_of_range = true;
     }
     result = m_connection->run(db::queries::k_tick_without_due, {batch});
@@ -97,14 +101,16 @@ Scheduler::Clock::time_point Scheduler::tick() {
   const auto promoted = result.int64(0, 0);
   const auto rescued = result.int64(0, 1);
   const auto failed = result.int64(0, 2);
-  SPDLOG_LOGGER_DEBUG(logger(), "tick: {} promoted, {} rescued, {} failed", promoted, rescued,
-                      failed);
+  SPDLOG_LOGGER_DEBUG(
+      logger(), "tick: {} promoted, {} rescued, {} failed", promoted, rescued, failed);
   if (promoted > 0) {
     SPDLOG_LOGGER_DEBUG(logger(), "{} scheduled task(s) due, queued", promoted);
   }
   if (rescued > 0 || failed > 0) {
     logger()->warn("rescued {} task(s) whose lease expired; {} of them had no attempts left and "
-                   "failed", rescued + failed, failed);
+                   "failed",
+                   rescued + failed,
+                   failed);
   }
   // Jittered, so that the schedulers of many daemons do not tick in lockstep.
   auto next = m_wake_up.arm_poll();

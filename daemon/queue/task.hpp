@@ -8,8 +8,8 @@
 
 namespace pgtq::queue {
 
-// A task handed to this daemon by pgtq.claim(). (id, claim) is the fencing token (claim: a random 64-bit number per claim): every
-// later call about this attempt quotes both.
+// A task handed to this daemon by pgtq.claim(). (id, claim) is the fencing token (claim: a random
+// 64-bit number per claim): every later call about this attempt quotes both.
 struct ClaimedTask {
   std::int64_t id = 0;
   std::int64_t claim = 0;

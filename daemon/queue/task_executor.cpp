@@ -29,8 +29,8 @@ public:
   CurrentTask& operator=(const CurrentTask&) = delete;
 };
 
-Outcome failed(const ClaimedTask& task, OutcomeStatus status, std::string error,
-               double retry_in_s = 0) {
+Outcome
+failed(const ClaimedTask& task, OutcomeStatus status, std::string error, double retry_in_s = 0) {
   Outcome outcome;
   outcome.id = task.id;
   outcome.claim = task.claim;
@@ -42,13 +42,19 @@ Outcome failed(const ClaimedTask& task, OutcomeStatus status, std::string error,
 
 } // namespace
 
-const ClaimedTask* current_task() noexcept { return t_current_task; }
+const ClaimedTask* current_task() noexcept {
+  return t_current_task;
+}
 
 Outcome TaskExecutor::run(const ClaimedTask& task, const std::atomic<bool>& stop) const {
   // The moment a worker takes the task up: between claim and here it may still be given back
   // unstarted (a shutdown, a cancellation).
-  SPDLOG_LOGGER_DEBUG(logger(), "task {} ({}) attempt {}/{} started", task.id, task.name,
-                      task.attempt, task.max_attempts);
+  SPDLOG_LOGGER_DEBUG(logger(),
+                      "task {} ({}) attempt {}/{} started",
+                      task.id,
+                      task.name,
+                      task.attempt,
+                      task.max_attempts);
   const auto started = std::chrono::steady_clock::now();
   Outcome outcome = call_handler(task, stop);
   outcome.name = task.name;
@@ -78,18 +84,20 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
   if (!handled) {
     // The ABI forbids exceptions here; a C++ plugin not using plugin.hpp may still throw.
     // What it set before throwing is not trusted: the attempt is retried after the backoff.
-    return failed(task, OutcomeStatus::retry,
+    return failed(task,
+                  OutcomeStatus::retry,
                   "plugin \"" + handler->plugin + "\": " + handled.escaped,
                   backoff_seconds(handler->backoff, task.attempt));
   }
   const int status = *handled.value;
 
-  const double delay = context.retry_delay_s.value_or(backoff_seconds(handler->backoff, task.attempt));
+  const double delay =
+      context.retry_delay_s.value_or(backoff_seconds(handler->backoff, task.attempt));
   switch (status) {
   case PGTQ_DONE: {
     if (!context.invalid_result.empty()) {
-      return failed(task, OutcomeStatus::fail,
-                    "handler set an invalid result: " + context.invalid_result);
+      return failed(
+          task, OutcomeStatus::fail, "handler set an invalid result: " + context.invalid_result);
     }
     Outcome outcome;
     outcome.id = task.id;
@@ -99,21 +107,24 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
     return outcome;
   }
   case PGTQ_RETRY:
-    return failed(task, OutcomeStatus::retry,
-                  context.error.empty() ? (stop.load() ? "stopped before finishing"
-                                                       : "handler asked for a retry")
-                                        : std::move(context.error),
+    return failed(task,
+                  OutcomeStatus::retry,
+                  context.error.empty()
+                      ? (stop.load() ? "stopped before finishing" : "handler asked for a retry")
+                      : std::move(context.error),
                   delay);
   case PGTQ_FAIL:
-    return failed(task, OutcomeStatus::fail,
+    return failed(task,
+                  OutcomeStatus::fail,
                   context.error.empty() ? "handler failed" : std::move(context.error));
   case PGTQ_SNOOZE:
-    return failed(task, OutcomeStatus::snooze, {},
-                  context.retry_delay_s.value_or(handler->backoff.base_s));
+    return failed(
+        task, OutcomeStatus::snooze, {}, context.retry_delay_s.value_or(handler->backoff.base_s));
   default:
-    return failed(task, OutcomeStatus::fail,
-                  "handler returned an unknown status " + std::to_string(status) +
-                      " (plugin \"" + handler->plugin + "\")");
+    return failed(task,
+                  OutcomeStatus::fail,
+                  "handler returned an unknown status " + std::to_string(status) + " (plugin \"" +
+                      handler->plugin + "\")");
   }
 }
 

@@ -25,7 +25,8 @@ void TaskReleaser::add(std::vector<ClaimedTask>&& tasks) {
     return;
   }
   const std::lock_guard lock(m_mutex);
-  m_not_started.insert(m_not_started.end(), std::make_move_iterator(tasks.begin()),
+  m_not_started.insert(m_not_started.end(),
+                       std::make_move_iterator(tasks.begin()),
                        std::make_move_iterator(tasks.end()));
 }
 
@@ -59,7 +60,9 @@ void TaskReleaser::release_not_started(db::Connection& connection, bool draining
       ++prefetched; // taken back from the pool when draining started
       continue;
     }
-    logger()->info("task {} ({}) {} before it started; not run", task.id, task.name,
+    logger()->info("task {} ({}) {} before it started; not run",
+                   task.id,
+                   task.name,
                    cancelled ? "cancelled" : "lost its lease");
   }
   if (prefetched > 0) {

@@ -37,7 +37,9 @@ WakeUp::WakeUp(Settings settings, OtherNotification on_other)
   arm_poll();
 }
 
-WakeUp::~WakeUp() { ::close(m_fd); }
+WakeUp::~WakeUp() {
+  ::close(m_fd);
+}
 
 void WakeUp::interrupt() {
   const std::uint64_t one = 1;
@@ -50,7 +52,9 @@ void WakeUp::clear_interrupt() {
   [[maybe_unused]] const auto got = ::read(m_fd, &count, sizeof count);
 }
 
-void WakeUp::listen(db::Connection& connection) const { connection.listen(m_settings.channel); }
+void WakeUp::listen(db::Connection& connection) const {
+  connection.listen(m_settings.channel);
+}
 
 void WakeUp::take(db::Connection& connection, bool read_socket) {
   for (const db::Notification& note : connection.take_notifications(read_socket)) {

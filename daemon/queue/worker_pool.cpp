@@ -4,8 +4,11 @@
 
 namespace pgtq::queue {
 
-WorkerPool::WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome,
-                       TaskSink on_not_started, std::atomic<int>& running)
+WorkerPool::WorkerPool(int threads,
+                       const TaskExecutor& executor,
+                       OutcomeSink on_outcome,
+                       TaskSink on_not_started,
+                       std::atomic<int>& running)
     : m_executor(executor), m_on_outcome(std::move(on_outcome)),
       m_on_not_started(std::move(on_not_started)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
@@ -14,7 +17,9 @@ WorkerPool::WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on
   }
 }
 
-WorkerPool::~WorkerPool() { shutdown(); }
+WorkerPool::~WorkerPool() {
+  shutdown();
+}
 
 void WorkerPool::submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop) {
   {
@@ -69,8 +74,8 @@ std::optional<ClaimedTask> WorkerPool::take_unstarted(std::int64_t id) {
   std::optional<ClaimedTask> taken;
   {
     const std::lock_guard lock(m_mutex);
-    const auto found = std::find_if(m_jobs.begin(), m_jobs.end(),
-                                    [id](const Job& job) { return job.task.id == id; });
+    const auto found = std::find_if(
+        m_jobs.begin(), m_jobs.end(), [id](const Job& job) { return job.task.id == id; });
     if (found == m_jobs.end()) {
       return taken;
     }

@@ -26,8 +26,11 @@ public:
   // running counts the handlers running right now (for the status line). A task whose stop
   // flag is already up when a worker takes it (cancelled or its lease lost while it waited as
   // a prefetched task) is not run: it goes to on_not_started, to be released.
-  WorkerPool(int threads, const TaskExecutor& executor, OutcomeSink on_outcome,
-             TaskSink on_not_started, std::atomic<int>& running);
+  WorkerPool(int threads,
+             const TaskExecutor& executor,
+             OutcomeSink on_outcome,
+             TaskSink on_not_started,
+             std::atomic<int>& running);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -66,9 +69,9 @@ private:
   // Guarded by m_mutex: jobs pushed by the claim loop's thread (submit), taken by the
   // workers and by take_unstarted() on the claim loop's thread.
   std::deque<Job> m_jobs;
-  bool m_closing = false;      // guarded: set by shutdown(), read by the workers
-  std::atomic<int> m_busy{0};  // written by submit() and the workers, read by any thread
-  std::atomic<int>& m_running; // written by the workers, read by the status line
+  bool m_closing = false;             // guarded: set by shutdown(), read by the workers
+  std::atomic<int> m_busy{0};         // written by submit() and the workers, read by any thread
+  std::atomic<int>& m_running;        // written by the workers, read by the status line
   std::vector<std::thread> m_threads; // the owner's thread only
 };
 

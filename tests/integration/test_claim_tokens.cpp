@@ -71,16 +71,17 @@ TEST_CASE("a heartbeat renews every lease it can while another session holds one
   const std::string before_y = field(conn, y, "locked_until");
 
   query(locker, "BEGIN");
-  query(locker, "UPDATE pgtq.live_tasks SET max_attempts = 10 WHERE id = $1",
-        {std::to_string(x)});
+  query(locker, "UPDATE pgtq.live_tasks SET max_attempts = 10 WHERE id = $1", {std::to_string(x)});
   // Without the per-row skip the heartbeat waits for the lock: here an error after 2 s.
   query(conn, "SET lock_timeout = '2s'");
   const db::Result result = query(
       conn,
       "SELECT id, status FROM pgtq.heartbeat(ARRAY[$1, $2]::bigint[], ARRAY[$3, $4]::bigint[],"
       " '30 seconds') ORDER BY id",
-      {std::to_string(claimed[0].id), std::to_string(claimed[1].id),
-       std::to_string(claimed[0].claim), std::to_string(claimed[1].claim)});
+      {std::to_string(claimed[0].id),
+       std::to_string(claimed[1].id),
+       std::to_string(claimed[0].claim),
+       std::to_string(claimed[1].claim)});
   REQUIRE(result.rows() == 2);
   CHECK(result.int64(0, 0) == x);
   CHECK(result.string(0, 1) == "busy");
@@ -95,7 +96,10 @@ TEST_CASE("a heartbeat renews every lease it can while another session holds one
   CHECK(scalar(conn,
                "SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM pgtq.heartbeat("
                "ARRAY[$1, $2, $3]::bigint[], ARRAY[$4, $5, 7]::bigint[])",
-               {std::to_string(x), std::to_string(y), "999999", std::to_string(claimed[0].claim),
+               {std::to_string(x),
+                std::to_string(y),
+                "999999",
+                std::to_string(claimed[0].claim),
                 std::to_string(claimed[1].claim)}) ==
         std::to_string(x) + ":renewed," + std::to_string(y) + ":cancel,999999:lost");
 }

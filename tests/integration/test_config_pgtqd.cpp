@@ -1,5 +1,6 @@
 // pgtqd's configuration, through the real binary: bad values stop it with exit 78 and a
 // message naming file, line and key; precedence is command line > environment > file.
+#include "app/config_options.hpp"
 #include "support/bad_config_values.hpp"
 #include "support/daemon_process.hpp"
 #include "support/notify_socket.hpp"
@@ -7,9 +8,8 @@
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
-#include "app/config_options.hpp"
-
 #include <doctest/doctest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,9 +81,10 @@ TEST_CASE("every bad config value stops pgtqd with exit 78, naming the file, lin
 TEST_CASE("bad values from the environment and the command line name where they came from") {
   Run run = run_pgtqd({"--queue", "q"}, {{"PGTQ_WORKER_NAME", "two\nlines"}});
   CHECK(run.exit_code == 78);
-  CHECK_MESSAGE(run.output.find("environment variable PGTQ_WORKER_NAME: worker-name: \"two\\x0alines\" "
-                                "must not contain control characters") != std::string::npos,
-                run.output);
+  CHECK_MESSAGE(
+      run.output.find("environment variable PGTQ_WORKER_NAME: worker-name: \"two\\x0alines\" "
+                      "must not contain control characters") != std::string::npos,
+      run.output);
 
   // 100 KiB: execve() takes at most 128 KiB per variable.
   run = run_pgtqd({"--queue", "q"}, {{"PGTQ_WORKER_NAME", std::string(100000, 'w')}});
@@ -113,8 +114,12 @@ TEST_CASE("a dsn with spaces needs no quotes in the config file, and quotes keep
   TestDatabase database;
   db::Connection connection = database.connect();
   const TempConfig config("queue = default\n"
-                          "dsn = " + database.dsn() + "   # spaces and all, no quotes\n"
-                          "plugin-dir = " + example_plugin_dir() + "\n"
+                          "dsn = " +
+                          database.dsn() +
+                          "   # spaces and all, no quotes\n"
+                          "plugin-dir = " +
+                          example_plugin_dir() +
+                          "\n"
                           "worker-name = \"worker # 1\"\n");
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
   DaemonProcess daemon({.extra_args = {"--config", config.path()}, .config_only = true});
@@ -127,8 +132,12 @@ TEST_CASE("the command line overrides the environment, which overrides the confi
   db::Connection connection = database.connect();
   NotifySocket notify;
   const TempConfig config("queue = default\n"
-                          "dsn = " + database.dsn() + "\n"
-                          "plugin-dir = " + example_plugin_dir() + "\n"
+                          "dsn = " +
+                          database.dsn() +
+                          "\n"
+                          "plugin-dir = " +
+                          example_plugin_dir() +
+                          "\n"
                           "concurrency = 3\n"
                           "worker-name = from-file\n"
                           "prefetch = 1\n");
@@ -149,8 +158,12 @@ TEST_CASE("PGTQ_CONFIG names the config file when --config is not given") {
   TestDatabase database;
   db::Connection connection = database.connect();
   const TempConfig config("queue = default\n"
-                          "dsn = " + database.dsn() + "\n"
-                          "plugin-dir = " + example_plugin_dir() + "\n"
+                          "dsn = " +
+                          database.dsn() +
+                          "\n"
+                          "plugin-dir = " +
+                          example_plugin_dir() +
+                          "\n"
                           "worker-name = via-pgtq-config\n");
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
   DaemonProcess daemon({.env = {{"PGTQ_CONFIG", config.path()}}, .config_only = true});

@@ -6,10 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
 #include <string>
-#include <sys/wait.h>
 #include <vector>
 
 using namespace pgtq;
@@ -42,15 +43,17 @@ Run pgtqctl(const std::string& dsn, const std::vector<std::string>& args) {
 
 struct BadCall {
   std::vector<std::string> args;
-  int exit_code;        // 64: refused by pgtqctl; 1: refused by the database
-  std::string names;    // text the message must contain
+  int exit_code;     // 64: refused by pgtqctl; 1: refused by the database
+  std::string names; // text the message must contain
 };
 
 std::string digest(db::Connection& conn) {
   return test::scalar(
-      conn, "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), '')"
-            " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
-            " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
+      conn,
+      "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), "
+      "'')"
+      " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
+      " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
 } // namespace

@@ -4,9 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
-#include <sys/wait.h>
 
 using namespace pgtq;
 using namespace pgtq::test;
@@ -58,12 +59,14 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   CHECK(again.output.find("already up to date") != std::string::npos);
   CHECK(pgtqctl(database.dsn(), {"schema-version"}).exit_code == 0);
 
-  const Run pushed = pgtqctl(database.dsn(), {"push", "mail", "send", "{\"to\": 1}", "--priority", "-3"});
+  const Run pushed =
+      pgtqctl(database.dsn(), {"push", "mail", "send", "{\"to\": 1}", "--priority", "-3"});
   REQUIRE(pushed.exit_code == 0);
   const std::string id = pushed.output.substr(0, pushed.output.find('\n'));
   db::Connection connection = database.connect();
   CHECK(scalar(connection, "SELECT priority FROM pgtq.tasks WHERE id = $1", {id}) == "-3");
-  CHECK(pgtqctl(database.dsn(), {"push", "mail", "later", "[]", "--delay", "1 hour"}).exit_code == 0);
+  CHECK(pgtqctl(database.dsn(), {"push", "mail", "later", "[]", "--delay", "1 hour"}).exit_code ==
+        0);
 
   const Run stats = pgtqctl(database.dsn(), {"stats"});
   CHECK(stats.exit_code == 0);

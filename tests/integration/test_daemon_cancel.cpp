@@ -23,8 +23,8 @@ TEST_CASE("a cancelled prefetched task is not run and ends cancelled") {
                         .extra_args = {"--concurrency", "1", "--prefetch", "1"},
                         .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}});
   REQUIRE(daemon.wait_for_log("listening as", 20s));
-  const std::string a = scalar(connection,
-                               "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 3000}')");
+  const std::string a =
+      scalar(connection, "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 3000}')");
   REQUIRE_MESSAGE(reaches(connection, a, "running", 10s), daemon.log());
   const std::string b = scalar(connection, "SELECT pgtq.push('default', 'ledger')");
   // Claimed into the prefetch slot while A holds the only worker.
@@ -41,8 +41,9 @@ TEST_CASE("a running task's handler hears of its cancellation from the notificat
   TestDatabase database;
   db::Connection connection = database.connect();
   // Heartbeats 30 s apart: a handler that stops within seconds was told by pgtq_cancel.
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .extra_args = {"--heartbeat", "30", "--lease", "60", "--log-level", "debug"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .extra_args = {"--heartbeat", "30", "--lease", "60", "--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 20s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[120]')");
   // Started by a worker: a task cancelled before that is given back unstarted, not stopped.

@@ -19,18 +19,18 @@ TEST_CASE("a row lock held on one running task lets no other task's lease run ou
   TestDatabase database;
   db::Connection connection = database.connect();
   create_ledger(connection);
-  const DaemonProcess::Options options{.dsn = database.dsn(),
-                                       .plugin_dirs = {test_plugin_dir("ledger")},
-                                       .extra_args = {"--lease", "4", "--heartbeat", "1",
-                                                      "--concurrency", "2"},
-                                       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
+  const DaemonProcess::Options options{
+      .dsn = database.dsn(),
+      .plugin_dirs = {test_plugin_dir("ledger")},
+      .extra_args = {"--lease", "4", "--heartbeat", "1", "--concurrency", "2"},
+      .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess first(options);
   REQUIRE(first.wait_for_log("listening as", 20s));
   // X finishes while its row is locked; Y runs on well past a lease.
-  const std::string x = scalar(connection,
-                               "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 1500}')");
-  const std::string y = scalar(connection,
-                               "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 9000}')");
+  const std::string x =
+      scalar(connection, "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 1500}')");
+  const std::string y =
+      scalar(connection, "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 9000}')");
   REQUIRE_MESSAGE(reaches(connection, x, "running", 10s), first.log());
   REQUIRE_MESSAGE(reaches(connection, y, "running", 10s), first.log());
 

@@ -16,9 +16,10 @@ using namespace pgtq::test;
 namespace {
 
 std::set<std::string> application_names(db::Connection& connection) {
-  const db::Result rows = query(connection, "SELECT DISTINCT application_name FROM "
-                                            "pg_stat_activity WHERE datname = current_database() "
-                                            "AND pid <> pg_backend_pid()");
+  const db::Result rows = query(connection,
+                                "SELECT DISTINCT application_name FROM "
+                                "pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()");
   std::set<std::string> names;
   for (int row = 0; row < rows.rows(); ++row) {
     names.insert(rows.string(row, 0));
@@ -49,32 +50,43 @@ TEST_CASE("outcomes are logged as what became of the task: retried, out of attem
   const std::string fine =
       scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
   DaemonProcess daemon({.dsn = database.dsn(),
-                        .extra_args = {"--log-level", "debug", "--scheduler-interval", "0.1",
-                                       "--backoff-base", "0.1", "--backoff-cap", "0.2"}});
+                        .extra_args = {"--log-level",
+                                       "debug",
+                                       "--scheduler-interval",
+                                       "0.1",
+                                       "--backoff-base",
+                                       "0.1",
+                                       "--backoff-cap",
+                                       "0.2"}});
   REQUIRE_MESSAGE(reaches(connection, retried, "failed"), daemon.log());
   REQUIRE_MESSAGE(reaches(connection, refused, "failed"), daemon.log());
   REQUIRE_MESSAGE(reaches(connection, fine, "succeeded"), daemon.log());
   const std::string log = daemon.log();
-  CHECK_MESSAGE(!line_with(log, "task " + retried + " (flaky) attempt 1/2 failed, retrying in").empty(),
-                log);
-  CHECK_MESSAGE(!line_with(log, "task " + retried + " (flaky) failed: attempt 2/2 was its last").empty(),
-                log);
-  CHECK_MESSAGE(!line_with(log, "task " + refused + " (add_numbers) failed permanently at attempt 1/")
-                     .empty(),
-                log);
+  CHECK_MESSAGE(
+      !line_with(log, "task " + retried + " (flaky) attempt 1/2 failed, retrying in").empty(), log);
+  CHECK_MESSAGE(
+      !line_with(log, "task " + retried + " (flaky) failed: attempt 2/2 was its last").empty(),
+      log);
+  CHECK_MESSAGE(
+      !line_with(log, "task " + refused + " (add_numbers) failed permanently at attempt 1/")
+           .empty(),
+      log);
   CHECK_MESSAGE(!line_with(log, "task " + fine + " (add_numbers) attempt 1/5 succeeded in").empty(),
                 log);
   // When a worker took it up (a claimed task may still go back unstarted until then).
-  CHECK_MESSAGE(!line_with(log, "task " + fine + " (add_numbers) attempt 1/5 started").empty(), log);
+  CHECK_MESSAGE(!line_with(log, "task " + fine + " (add_numbers) attempt 1/5 started").empty(),
+                log);
 }
 
 TEST_CASE("server notices reach pgtqd's log as lines of the db logger with their level") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  query(connection, "CREATE FUNCTION warn_on_claim() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    "BEGIN RAISE WARNING 'claim-seen-by-trigger'; RETURN NEW; END $$");
-  query(connection, "CREATE TRIGGER warn_on_claim BEFORE UPDATE ON pgtq.live_tasks "
-                    "FOR EACH ROW EXECUTE FUNCTION warn_on_claim()");
+  query(connection,
+        "CREATE FUNCTION warn_on_claim() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN RAISE WARNING 'claim-seen-by-trigger'; RETURN NEW; END $$");
+  query(connection,
+        "CREATE TRIGGER warn_on_claim BEFORE UPDATE ON pgtq.live_tasks "
+        "FOR EACH ROW EXECUTE FUNCTION warn_on_claim()");
   DaemonProcess daemon({.dsn = database.dsn()});
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
@@ -89,8 +101,10 @@ TEST_CASE("each pgtqd connection is named after its queue, role and worker; the 
   SUBCASE("named by pgtqd") {
     DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--worker-name", "w1"}});
     REQUIRE(daemon.wait_for_log("listening as", 20s));
-    const std::set<std::string> expected = {"pgtqd:default:claim:w1", "pgtqd:default:complete:w1",
-                                            "pgtqd:default:lease:w1", "pgtqd:default:schedule:w1"};
+    const std::set<std::string> expected = {"pgtqd:default:claim:w1",
+                                            "pgtqd:default:complete:w1",
+                                            "pgtqd:default:lease:w1",
+                                            "pgtqd:default:schedule:w1"};
     CHECK_MESSAGE(eventually([&] { return application_names(connection) == expected; }, 10s),
                   daemon.log());
   }
@@ -107,8 +121,9 @@ TEST_CASE("each pgtqd connection is named after its queue, role and worker; the 
   SUBCASE("application_name in the DSN wins") {
     DaemonProcess daemon({.dsn = database.dsn() + " application_name=billing"});
     REQUIRE(daemon.wait_for_log("listening as", 20s));
-    CHECK_MESSAGE(eventually([&] {
-      return application_names(connection) == std::set<std::string>{"billing"};
-    }, 10s), daemon.log());
+    CHECK_MESSAGE(
+        eventually(
+            [&] { return application_names(connection) == std::set<std::string>{"billing"}; }, 10s),
+        daemon.log());
   }
 }

@@ -29,8 +29,9 @@ TEST_CASE("a flood of notifications makes a bounded number of ticks and claims")
     query(connection, "NOTIFY pgtq_scheduled");
     query(connection, "NOTIFY pgtq_wakeup, 'default'");
     if (i % 10 == 0) {
-      query(connection, "SELECT pg_notify('pgtq_cancel', $1)",
-                {i % 20 == 0 ? "not a number" : "-" + std::to_string(i)});
+      query(connection,
+            "SELECT pg_notify('pgtq_cancel', $1)",
+            {i % 20 == 0 ? "not a number" : "-" + std::to_string(i)});
     }
   }
   // Still working: a pushed task runs.
@@ -42,10 +43,13 @@ TEST_CASE("a flood of notifications makes a bounded number of ticks and claims")
   daemon.signal(SIGTERM);
   REQUIRE(daemon.wait_exit(20s).has_value());
   // Its backends report their counts as they exit.
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                             "current_database() AND pid <> pg_backend_pid()") == 0;
-  }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        return count(connection,
+                     "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                     "current_database() AND pid <> pg_backend_pid()") == 0;
+      },
+      10s));
   const long long ticks = function_calls(connection, "tick");
   const long long claims = function_calls(connection, "claim");
   MESSAGE("notifications over ", seconds, " s: ", ticks, " ticks, ", claims, " claims");

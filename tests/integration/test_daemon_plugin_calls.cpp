@@ -9,12 +9,12 @@
 
 #include <doctest/doctest.h>
 
-#include <csignal>
-#include <filesystem>
-#include <fstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,9 +43,12 @@ private:
   std::string m_dir;
 };
 
-std::string push(db::Connection& connection, const std::string& task, const std::string& args,
+std::string push(db::Connection& connection,
+                 const std::string& task,
+                 const std::string& args,
                  const std::string& max_attempts = "5") {
-  return scalar(connection, "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
+  return scalar(connection,
+                "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
                 {task, args, max_attempts});
 }
 
@@ -92,10 +95,10 @@ TEST_CASE("a plugin whose init() throws is refused like a failing init(), naming
     {
       // With plugin-load-errors = skip the others load.
       const std::string id = push(connection, "add_numbers", "[20, 22]");
-      DaemonProcess daemon({.dsn = database.dsn(),
-                            .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
-                            .extra_args = {"--plugin-config-dir", conf.dir(),
-                                           "--plugin-load-errors", "skip"}});
+      DaemonProcess daemon(
+          {.dsn = database.dsn(),
+           .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
+           .extra_args = {"--plugin-config-dir", conf.dir(), "--plugin-load-errors", "skip"}});
       REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
       const std::string log = daemon.log();
       CHECK_MESSAGE(has(log, "plugin \"misbehaves.so\": " + escaped + "; not loaded"), log);
@@ -114,15 +117,16 @@ TEST_CASE("a plugin whose init() fails and whose destroy() throws is refused, an
   db::Connection connection = database.connect();
   const MisbehaviourConfig conf("init=fail destroy=throw");
   const std::string id = push(connection, "add_numbers", "[1, 2]");
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
-                        .extra_args = {"--plugin-config-dir", conf.dir(), "--plugin-load-errors",
-                                       "skip"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
+       .extra_args = {"--plugin-config-dir", conf.dir(), "--plugin-load-errors", "skip"}});
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   const std::string log = daemon.log();
   CHECK_MESSAGE(has(log, "plugin \"misbehaves.so\": init() returned 2; not loaded"), log);
-  CHECK_MESSAGE(has(log, "misbehaves (misbehaves.so)\": destroy() let an exception escape: "
-                         "destroy trouble"),
+  CHECK_MESSAGE(has(log,
+                    "misbehaves (misbehaves.so)\": destroy() let an exception escape: "
+                    "destroy trouble"),
                 log);
   CHECK(daemon.running());
 }
@@ -131,9 +135,15 @@ TEST_CASE("at shutdown, a destroy() or fini() that throws is logged and pgtqd st
   TestDatabase database;
   db::Connection connection = database.connect();
   std::string config;
-  SUBCASE("destroy() throws") { config = "destroy=throw"; }
-  SUBCASE("fini() throws") { config = "fini=throw"; }
-  SUBCASE("both throw") { config = "destroy=throw fini=throw"; }
+  SUBCASE("destroy() throws") {
+    config = "destroy=throw";
+  }
+  SUBCASE("fini() throws") {
+    config = "fini=throw";
+  }
+  SUBCASE("both throw") {
+    config = "destroy=throw fini=throw";
+  }
   CAPTURE(config);
   const MisbehaviourConfig conf(config);
   const std::string id = push(connection, "misbehave", "[]");

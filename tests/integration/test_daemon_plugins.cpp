@@ -8,21 +8,25 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace pgtq;
 using namespace pgtq::test;
 
 namespace {
 
-std::string push(db::Connection& connection, const std::string& task, const std::string& args,
+std::string push(db::Connection& connection,
+                 const std::string& task,
+                 const std::string& args,
                  const std::string& max_attempts = "5") {
-  return scalar(connection, "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
+  return scalar(connection,
+                "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
                 {task, args, max_attempts});
 }
 
@@ -34,8 +38,10 @@ TEST_CASE("with plugin-load-errors = skip, plugins with a wrong ABI, magic or en
   db::Connection connection = database.connect();
   const std::string id = push(connection, "add_numbers", "[20, 22]");
   DaemonProcess daemon({.dsn = database.dsn(),
-                        .plugin_dirs = {example_plugin_dir(), test_plugin_dir("abi_v2"),
-                                        test_plugin_dir("bad_magic"), test_plugin_dir("no_entry"),
+                        .plugin_dirs = {example_plugin_dir(),
+                                        test_plugin_dir("abi_v2"),
+                                        test_plugin_dir("bad_magic"),
+                                        test_plugin_dir("no_entry"),
                                         test_plugin_dir("init_fails")},
                         .extra_args = {"--plugin-load-errors", "skip"}});
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
@@ -43,7 +49,9 @@ TEST_CASE("with plugin-load-errors = skip, plugins with a wrong ABI, magic or en
   const std::string log = daemon.log();
   CHECK_MESSAGE(log.find("plugin \"abi_v2.so\": ABI 2, pgtqd speaks 1") != std::string::npos, log);
   CHECK_MESSAGE(log.find("plugin \"bad_magic.so\": not a pgtq plugin") != std::string::npos, log);
-  CHECK_MESSAGE(log.find("plugin \"no_entry.so\": no pgtq_plugin_entry() exported") != std::string::npos, log);
+  CHECK_MESSAGE(log.find("plugin \"no_entry.so\": no pgtq_plugin_entry() exported") !=
+                    std::string::npos,
+                log);
   CHECK_MESSAGE(log.find("init() returned") != std::string::npos, log);
   // What a refused plugin registered is not used: its task stays queued.
   const std::string orphan = push(connection, "init_fails", "[]");

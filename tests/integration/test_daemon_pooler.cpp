@@ -29,28 +29,35 @@ TEST_CASE("behind pgbouncer in transaction mode pgtqd runs tasks with --no-prepa
   app.run_script("COMMIT");
 
   DaemonProcess daemon({.dsn = pooler.route(database.dsn()),
-                        .extra_args = {"--no-prepared-statements", "--concurrency", "4",
-                                       "--poll-interval", "0.2", "--scheduler-interval", "0.2"}});
+                        .extra_args = {"--no-prepared-statements",
+                                       "--concurrency",
+                                       "4",
+                                       "--poll-interval",
+                                       "0.2",
+                                       "--scheduler-interval",
+                                       "0.2"}});
   REQUIRE_MESSAGE(reaches(connection, std::to_string(first), "succeeded", 20s),
                   std::string(daemon.log() + pooler.log()));
   CHECK(field(connection, "result::text", std::to_string(first)) == "3");
 
   // The scheduler's work goes through the pooler as well: a delayed task and a retry.
-  const std::string delayed = scalar(
-      connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]', delay => '0.3 s')");
+  const std::string delayed =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]', delay => '0.3 s')");
   const std::string retried =
       scalar(connection, "SELECT pgtq.push('default', 'flaky', '{\"fail_times\": 1}')");
   std::vector<std::string> many;
   for (int i = 0; i < 50; ++i) {
-    many.push_back(scalar(connection, "SELECT pgtq.push('default', 'add_numbers', $1::jsonb)",
+    many.push_back(scalar(connection,
+                          "SELECT pgtq.push('default', 'add_numbers', $1::jsonb)",
                           {"[" + std::to_string(i) + ", 1]"}));
   }
   CHECK_MESSAGE(reaches(connection, delayed, "succeeded", 20s), daemon.log());
   CHECK_MESSAGE(reaches(connection, retried, "succeeded", 20s), daemon.log());
   CHECK(field(connection, "attempts", retried) == "2");
-  CHECK_MESSAGE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pgtq.live_tasks") == 0;
-  }, 20s), daemon.log());
+  CHECK_MESSAGE(
+      eventually([&] { return count(connection, "SELECT count(*) FROM pgtq.live_tasks") == 0; },
+                 20s),
+      daemon.log());
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state <> 'succeeded'") == 0);
   CHECK(daemon.log().find("prepared statement") == std::string::npos);
 

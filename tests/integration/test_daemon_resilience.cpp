@@ -1,11 +1,10 @@
 // Many daemons on one queue, and a database that goes away under a running daemon.
+#include "db/migrator.hpp"
 #include "support/daemon_process.hpp"
-#include "support/private_server.hpp"
 #include "support/ledger.hpp"
+#include "support/private_server.hpp"
 #include "support/sql.hpp"
 #include "support/test_database.hpp"
-
-#include "db/migrator.hpp"
 
 #include <doctest/doctest.h>
 
@@ -50,14 +49,17 @@ TEST_CASE("pgtqd survives a database restart and carries on, running tasks inclu
   db::Connection connection(server.dsn(), "pgtq-test");
   // A lease that outlasts the outage and the reconnect backoff, so that the daemon's own
   // scheduler cannot rescue the task whose outcome waits to be recorded.
-  DaemonProcess daemon({.dsn = server.dsn(),
-                        .extra_args = {"--poll-interval", "0.5", "--lease", "60"}});
+  DaemonProcess daemon(
+      {.dsn = server.dsn(), .extra_args = {"--poll-interval", "0.5", "--lease", "60"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
 
   const std::string running = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[2]')");
-  REQUIRE(eventually([&] {
-    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) == "running";
-  }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) ==
+               "running";
+      },
+      10s));
 
   server.stop();
   REQUIRE_MESSAGE(daemon.wait_for_log("database unavailable", 10s), daemon.log());
@@ -66,14 +68,22 @@ TEST_CASE("pgtqd survives a database restart and carries on, running tasks inclu
 
   db::Connection after(server.dsn(), "pgtq-test");
   const std::string later = scalar(after, "SELECT pgtq.push('default', 'add_numbers', '[3, 4]')");
-  REQUIRE_MESSAGE(eventually([&] {
-    return scalar(after, "SELECT state FROM pgtq.tasks WHERE id = $1", {later}) == "succeeded";
-  }, 30s), daemon.log());
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return scalar(after,
+                                      "SELECT state FROM pgtq.tasks WHERE id = $1",
+                                      {later}) == "succeeded";
+                      },
+                      30s),
+                  daemon.log());
   CHECK(scalar(after, "SELECT result::text FROM pgtq.tasks WHERE id = $1", {later}) == "7");
   // The outcome of the task that ran through the outage was kept and recorded afterwards.
-  CHECK(eventually([&] {
-    return scalar(after, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) == "succeeded";
-  }, 10s));
+  CHECK(eventually(
+      [&] {
+        return scalar(after, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) ==
+               "succeeded";
+      },
+      10s));
   CHECK(scalar(after, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {running}) == "1");
   CHECK(daemon.running());
   CHECK(daemon.log().find("re-established") != std::string::npos);
@@ -89,9 +99,12 @@ TEST_CASE("SIGTERM while the database is down ends pgtqd with exit 0 after the g
   DaemonProcess daemon({.dsn = server.dsn(), .extra_args = {"--shutdown-grace", "2"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string running = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[60]')");
-  REQUIRE(eventually([&] {
-    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) == "running";
-  }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {running}) ==
+               "running";
+      },
+      10s));
 
   server.stop();
   REQUIRE_MESSAGE(daemon.wait_for_log("database unavailable", 10s), daemon.log());

@@ -6,10 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <unistd.h>
 #include <thread>
 
 using namespace pgtq;
@@ -18,7 +19,8 @@ using namespace pgtq::test;
 TEST_CASE("pgtqd runs tasks through the C and the C++ example plugins and records results") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string add = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
+  const std::string add =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
   const std::string echo =
       scalar(connection, "SELECT pgtq.push('default', 'echo', '{\"hello\": \"world\"}')");
 
@@ -29,7 +31,8 @@ TEST_CASE("pgtqd runs tasks through the C and the C++ example plugins and record
   CHECK(scalar(connection, "SELECT result->>'hello' FROM pgtq.tasks WHERE id = $1", {echo}) ==
         "world");
   CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {add}) == "1");
-  CHECK(scalar(connection, "SELECT finished_at >= started_at FROM pgtq.tasks WHERE id = $1",
+  CHECK(scalar(connection,
+               "SELECT finished_at >= started_at FROM pgtq.tasks WHERE id = $1",
                {add}) == "t");
   // Finished tasks leave the hot table.
   CHECK(count(connection, "SELECT count(*) FROM pgtq.live_tasks") == 0);
@@ -51,9 +54,10 @@ TEST_CASE("polling picks up tasks when no notification arrives") {
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "0.3"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   // Inserted without pgtq.push, so no NOTIFY is sent (as behind a transaction pooler).
-  const std::string id = scalar(
-      connection, "INSERT INTO pgtq.live_tasks (queue, task, args, state, run_at, max_attempts) "
-                  "VALUES ('default', 'add_numbers', '[4, 5]', 'queued', now(), 3) RETURNING id");
+  const std::string id =
+      scalar(connection,
+             "INSERT INTO pgtq.live_tasks (queue, task, args, state, run_at, max_attempts) "
+             "VALUES ('default', 'add_numbers', '[4, 5]', 'queued', now(), 3) RETURNING id");
   CHECK_MESSAGE(reaches(connection, id, "succeeded", 5s), daemon.log());
   CHECK(scalar(connection, "SELECT result::text FROM pgtq.tasks WHERE id = $1", {id}) == "9");
 }
@@ -62,8 +66,10 @@ TEST_CASE("a task without a handler in this daemon stays queued for another daem
   TestDatabase database;
   db::Connection connection = database.connect();
   const std::string unknown = scalar(connection, "SELECT pgtq.push('default', 'resize_image')");
-  const std::string known = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
-  const std::string other_queue = scalar(connection, "SELECT pgtq.push('other', 'add_numbers', '[1, 2]')");
+  const std::string known =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+  const std::string other_queue =
+      scalar(connection, "SELECT pgtq.push('other', 'add_numbers', '[1, 2]')");
   DaemonProcess daemon({.dsn = database.dsn()});
   REQUIRE_MESSAGE(reaches(connection, known, "succeeded"), daemon.log());
   std::this_thread::sleep_for(500ms);
@@ -98,7 +104,8 @@ TEST_CASE("a retryable failure is retried with backoff until it succeeds") {
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.1"}});
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {id}) == "3");
-  CHECK(scalar(connection, "SELECT jsonb_array_length(errors) FROM pgtq.tasks WHERE id = $1",
+  CHECK(scalar(connection,
+               "SELECT jsonb_array_length(errors) FROM pgtq.tasks WHERE id = $1",
                {id}) == "2");
   CHECK(scalar(connection, "SELECT errors->1->>'attempt' FROM pgtq.tasks WHERE id = $1", {id}) ==
         "2");
@@ -107,12 +114,14 @@ TEST_CASE("a retryable failure is retried with backoff until it succeeds") {
 TEST_CASE("a failure with no attempts left ends failed with every attempt's error kept") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string id = scalar(
-      connection, "SELECT pgtq.push('default', 'flaky', '{\"fail_times\": 10}', max_attempts => 3)");
+  const std::string id =
+      scalar(connection,
+             "SELECT pgtq.push('default', 'flaky', '{\"fail_times\": 10}', max_attempts => 3)");
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.1"}});
   REQUIRE_MESSAGE(reaches(connection, id, "failed"), daemon.log());
   CHECK(scalar(connection, "SELECT attempts FROM pgtq.tasks WHERE id = $1", {id}) == "3");
-  CHECK(scalar(connection, "SELECT jsonb_array_length(errors) FROM pgtq.tasks WHERE id = $1",
+  CHECK(scalar(connection,
+               "SELECT jsonb_array_length(errors) FROM pgtq.tasks WHERE id = $1",
                {id}) == "3");
   CHECK(!scalar(connection, "SELECT last_error FROM pgtq.tasks WHERE id = $1", {id}).empty());
 }
@@ -136,7 +145,8 @@ TEST_CASE("SIGTERM lets running tasks finish, then pgtqd exits 0") {
 TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not counted") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "0.5", "--log-level", "debug"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "0.5", "--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
   REQUIRE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
@@ -153,7 +163,8 @@ TEST_CASE("SIGTERM past the grace period puts unfinished tasks back, attempt not
 TEST_CASE("a second SIGTERM releases running tasks at once") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "60", "--log-level", "debug"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--shutdown-grace", "60", "--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[30]')");
   REQUIRE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
@@ -183,7 +194,8 @@ TEST_CASE("bad configuration exits 78 with a message naming the setting") {
     CHECK(daemon.log().find("queue") != std::string::npos);
   }
   SUBCASE("heartbeat longer than half the lease") {
-    DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--lease", "4", "--heartbeat", "3"}});
+    DaemonProcess daemon(
+        {.dsn = database.dsn(), .extra_args = {"--lease", "4", "--heartbeat", "3"}});
     const auto status = daemon.wait_exit(10s);
     REQUIRE(status.has_value());
     CHECK(WEXITSTATUS(*status) == 78);
@@ -230,26 +242,37 @@ TEST_CASE("every option can come from the config file or a PGTQ_ variable") {
          << "heartbeat = 10\n"
          << "log-level = \"debug\"\n";
   }
-  const std::string id = scalar(connection, "SELECT pgtq.push('from_file', 'add_numbers', '[5, 6]')");
+  const std::string id =
+      scalar(connection, "SELECT pgtq.push('from_file', 'add_numbers', '[5, 6]')");
   // As under systemd: the command line names only the file; the environment sets the
   // worker name.
   DaemonProcess daemon({.extra_args = {"--config", path},
                         .env = {{"PGTQ_WORKER_NAME", "from-env"}},
                         .config_only = true});
-  REQUIRE_MESSAGE(eventually([&] {
-    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) == "succeeded";
-  }, 10s), daemon.log());
-  CHECK(daemon.log().find("3 workers") != std::string::npos);   // concurrency from the file
-  CHECK(daemon.log().find("claimed") != std::string::npos);     // debug level from the file
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return scalar(connection,
+                                      "SELECT state FROM pgtq.tasks WHERE id = $1",
+                                      {id}) == "succeeded";
+                      },
+                      10s),
+                  daemon.log());
+  CHECK(daemon.log().find("3 workers") != std::string::npos); // concurrency from the file
+  CHECK(daemon.log().find("claimed") != std::string::npos);   // debug level from the file
   CHECK(scalar(connection, "SELECT locked_by FROM pgtq.tasks WHERE id = $1", {id}) == "from-env");
 
   // The lease from the file: a running task is held for 40 s.
   const std::string slow = scalar(connection, "SELECT pgtq.push('from_file', 'sleep', '[30]')");
-  REQUIRE(eventually([&] {
-    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {slow}) == "running";
-  }, 10s));
-  CHECK(scalar(connection, "SELECT locked_until - started_at > interval '35 seconds' "
-                           "FROM pgtq.tasks WHERE id = $1", {slow}) == "t");
+  REQUIRE(eventually(
+      [&] {
+        return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {slow}) ==
+               "running";
+      },
+      10s));
+  CHECK(scalar(connection,
+               "SELECT locked_until - started_at > interval '35 seconds' "
+               "FROM pgtq.tasks WHERE id = $1",
+               {slow}) == "t");
   daemon.signal(SIGTERM);
   CHECK_MESSAGE(daemon.wait_for_log("get 7 s to finish", 10s), daemon.log());
   std::remove(path.c_str());
@@ -311,26 +334,32 @@ TEST_CASE("a misspelt config key or an unparsable dsn stops pgtqd with exit 78")
 TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on SIGTERM") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .extra_args = {"--concurrency", "1", "--prefetch", "3"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--concurrency", "1", "--prefetch", "3"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   // One worker busy with a first task (5 s: still running when the signal comes, even on a
   // loaded machine). It is pushed on its own, so that its worker has taken it up before the
   // next three arrive; those are claimed ahead of the worker and wait in memory.
   scalar(connection, "SELECT pgtq.push('default', 'sleep', '[5]')");
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
-  }, 5s));
+  REQUIRE(eventually(
+      [&] {
+        return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
+      },
+      5s));
   std::this_thread::sleep_for(200ms); // the claim is recorded; give the worker thread its start
-  scalar(connection, "SELECT count(*) FROM pgtq.push_many('default', "
-                     "'[{\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]},"
-                     "  {\"task\": \"sleep\", \"args\": [5]}]')");
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 4;
-  }, 5s));
+  scalar(connection,
+         "SELECT count(*) FROM pgtq.push_many('default', "
+         "'[{\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]},"
+         "  {\"task\": \"sleep\", \"args\": [5]}]')");
+  REQUIRE(eventually(
+      [&] {
+        return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 4;
+      },
+      5s));
   daemon.signal(SIGTERM);
   REQUIRE_MESSAGE(daemon.wait_for_log("released 3 prefetched task(s)", 5s), daemon.log());
-  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'queued' AND attempts = 0") == 3);
+  CHECK(count(connection,
+              "SELECT count(*) FROM pgtq.tasks WHERE state = 'queued' AND attempts = 0") == 3);
   const auto status = daemon.wait_exit(20s);
   REQUIRE(status.has_value());
   CHECK(WEXITSTATUS(*status) == 0);
@@ -340,20 +369,24 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
 TEST_CASE("prefetched tasks whose release failed are released again, not held to the end") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .extra_args = {"--concurrency", "1", "--prefetch", "1",
-                                       "--shutdown-grace", "60"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .extra_args = {"--concurrency", "1", "--prefetch", "1", "--shutdown-grace", "60"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   // One worker busy with a first task; a second is claimed ahead of it and waits in memory.
   const std::string first = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
-  }, 5s));
+  REQUIRE(eventually(
+      [&] {
+        return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
+      },
+      5s));
   std::this_thread::sleep_for(200ms); // the claim is recorded; give the worker thread its start
   const std::string second = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 2;
-  }, 5s));
+  REQUIRE(eventually(
+      [&] {
+        return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 2;
+      },
+      5s));
   // An operator's transaction holds the prefetched task's row: its release on SIGTERM runs
   // into pgtqd's lock timeout and fails.
   db::Connection locker = database.connect();
@@ -361,10 +394,15 @@ TEST_CASE("prefetched tasks whose release failed are released again, not held to
   query(locker, "UPDATE pgtq.live_tasks SET max_attempts = 10 WHERE id = $1::bigint", {second});
   daemon.signal(SIGTERM);
   // The release waits for the row lock, and fails at pgtqd's lock timeout (at most 1 s).
-  REQUIRE_MESSAGE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                             "'Lock' AND application_name LIKE 'pgtqd%'") > 0;
-  }, 20s), daemon.log());
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return count(
+                                   connection,
+                                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                                   "'Lock' AND application_name LIKE 'pgtqd%'") > 0;
+                      },
+                      20s),
+                  daemon.log());
   std::this_thread::sleep_for(2s);
   query(locker, "COMMIT");
   // Released on a later turn, long before the grace period ends; no release at its end.

@@ -19,8 +19,9 @@ TEST_CASE("three pgtqd on a database defaulting to SERIALIZABLE run each task on
   TestDatabase database;
   db::Connection connection = database.connect();
   create_ledger(connection);
-  query(connection, "ALTER DATABASE \"" + database.name() +
-                        "\" SET default_transaction_isolation = 'serializable'");
+  query(connection,
+        "ALTER DATABASE \"" + database.name() +
+            "\" SET default_transaction_isolation = 'serializable'");
   const DaemonProcess::Options options{.dsn = database.dsn(),
                                        .plugin_dirs = {test_plugin_dir("ledger")},
                                        .extra_args = {"--concurrency", "4"},
@@ -46,8 +47,9 @@ TEST_CASE("three pgtqd on a database defaulting to SERIALIZABLE run each task on
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded'") == 2000);
   CHECK(count(connection, "SELECT count(*) FROM ledger") == 2000);
   CHECK(count(connection, "SELECT count(DISTINCT task_id) FROM ledger") == 2000);
-  CHECK_MESSAGE(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE attempts <> 1 "
-                                  "OR jsonb_array_length(errors) > 0") == 0,
+  CHECK_MESSAGE(count(connection,
+                      "SELECT count(*) FROM pgtq.tasks WHERE attempts <> 1 "
+                      "OR jsonb_array_length(errors) > 0") == 0,
                 all_logs());
   CHECK_MESSAGE(all_logs().find("could not serialize") == std::string::npos, logs);
 }
@@ -61,8 +63,9 @@ TEST_CASE("after its sessions came back read-only, pgtqd reconnects and claims a
   // A failover onto a server that cannot write, as far as pgtqd can tell.
   const std::string alter = "ALTER DATABASE \"" + database.name() + "\" SET ";
   query(connection, alter + "default_transaction_read_only = on");
-  query(connection, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  query(connection,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
   REQUIRE_MESSAGE(daemon.wait_for_log("read-only transaction", 20s), daemon.log());
 
   query(connection, alter + "default_transaction_read_only = off");

@@ -6,10 +6,11 @@
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
+
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
-#include <sys/wait.h>
 
 using namespace pgtq;
 using namespace pgtq::test;
@@ -26,9 +27,12 @@ TEST_CASE("pgtqd tells systemd READY, STATUS, WATCHDOG and STOPPING") {
   CHECK(notify.received("STATUS=queue default: 0/8 workers busy"));
 
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
-  REQUIRE(eventually([&] {
-    return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) == "succeeded";
-  }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        return scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) ==
+               "succeeded";
+      },
+      10s));
   notify.read_until("1 done", 10s);
   CHECK(notify.received("1 done"));
   // WATCHDOG_USEC=1 s: pings every half second while the claim loop turns.

@@ -29,8 +29,9 @@ void hold_claims_on(db::Connection& connection) {
       END IF;
       RETURN NULL;
     END $$)");
-  query(connection, "CREATE TRIGGER hold_claims AFTER UPDATE ON pgtq.live_tasks "
-                    "FOR EACH STATEMENT EXECUTE FUNCTION public.hold_claims()");
+  query(connection,
+        "CREATE TRIGGER hold_claims AFTER UPDATE ON pgtq.live_tasks "
+        "FOR EACH STATEMENT EXECUTE FUNCTION public.hold_claims()");
 }
 
 } // namespace
@@ -44,18 +45,28 @@ TEST_CASE("a task pushed while a woken claim finds nothing runs, though its wake
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "600"}});
   REQUIRE(daemon.wait_for_log("listening as", 20s));
   // The claim made at startup is over: the next one is the wake-up's.
-  REQUIRE_MESSAGE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pg_stat_activity WHERE " + k_claim_session +
-                             " AND state = 'idle' AND query LIKE '%pgtq.claim(%'") == 1;
-  }, 20s), daemon.log());
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return count(connection,
+                                     "SELECT count(*) FROM pg_stat_activity WHERE " +
+                                         k_claim_session +
+                                         " AND state = 'idle' AND query LIKE '%pgtq.claim(%'") == 1;
+                      },
+                      20s),
+                  daemon.log());
 
   query(gate, "SELECT pg_advisory_lock(7001)");
   query(connection, "NOTIFY pgtq_wakeup, 'default'");
   // The woken claim has looked (and found nothing) and now waits in the trigger.
-  REQUIRE_MESSAGE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pg_stat_activity WHERE " + k_claim_session +
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] {
+            return count(connection,
+                         "SELECT count(*) FROM pg_stat_activity WHERE " + k_claim_session +
                              " AND wait_event_type = 'Lock' AND wait_event = 'advisory'") == 1;
-  }, 20s), daemon.log());
+          },
+          20s),
+      daemon.log());
   // Too late for that claim. The server hands the push's wake-up to the claim session before
   // the claim's result (both in one read), so pgtqd receives it while it is still within
   // k_min_wakeup_gap of a woken claim that found nothing, and no other notification follows.

@@ -6,11 +6,11 @@
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
 
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
-#include <fcntl.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
+
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -63,13 +63,16 @@ private:
   std::string m_path;
 };
 
-std::string example(const std::string& name) { return example_plugin_dir() + "/" + name + ".so"; }
+std::string example(const std::string& name) {
+  return example_plugin_dir() + "/" + name + ".so";
+}
 std::string broken(const std::string& scenario, const std::string& name) {
   return test_plugin_dir(scenario) + "/" + name + ".so";
 }
 
 // Starts pgtqd on dir and expects it to stop with exit 78; returns its output.
-std::string refused_start(const std::string& dsn, const std::string& dir,
+std::string refused_start(const std::string& dsn,
+                          const std::string& dir,
                           std::vector<std::string> extra_args = {}) {
   DaemonProcess daemon({.dsn = dsn, .plugin_dirs = {dir}, .extra_args = std::move(extra_args)});
   const auto status = daemon.wait_exit(20s);
@@ -91,8 +94,9 @@ TEST_CASE("a plugin that cannot be loaded stops pgtqd with exit 78 naming the fi
   SUBCASE("two plugins registering the same task name: both files are named") {
     dir.add(broken("duplicate", "math_dup"));
     const std::string log = refused_start(database.dsn(), dir.path());
-    CHECK_MESSAGE(contains(log, "math_dup.so: handler refused: task name \"add_numbers\" is "
-                                "already registered by plugin \"math (math.so)\""),
+    CHECK_MESSAGE(contains(log,
+                           "math_dup.so: handler refused: task name \"add_numbers\" is "
+                           "already registered by plugin \"math (math.so)\""),
                   log);
   }
   SUBCASE("a wrong ABI") {
@@ -124,9 +128,11 @@ TEST_CASE("a refused plugin that stays mapped is not found again in place of the
                         .plugin_dirs = {dir.path()},
                         .extra_args = {"--plugin-load-errors", "skip"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
-  CHECK_MESSAGE(contains(daemon.log(), "plugin \"a_nodelete.so\": init() returned 1"), daemon.log());
+  CHECK_MESSAGE(contains(daemon.log(), "plugin \"a_nodelete.so\": init() returned 1"),
+                daemon.log());
   CHECK_MESSAGE(contains(daemon.log(), "loaded plugin \"math\""), daemon.log());
-  CHECK_FALSE_MESSAGE(contains(daemon.log(), "plugin \"math.so\": init() returned 1"), daemon.log());
+  CHECK_FALSE_MESSAGE(contains(daemon.log(), "plugin \"math.so\": init() returned 1"),
+                      daemon.log());
 }
 
 TEST_CASE("a FIFO named x.so neither hangs pgtqd nor is loaded") {
@@ -169,8 +175,9 @@ TEST_CASE("a symlink out of the plugin directory is refused; one to a file insid
     dir.add(example("math"));
     fs::create_symlink(example("echo"), dir / "echo.so");
     const std::string log = refused_start(database.dsn(), dir.path());
-    CHECK_MESSAGE(contains(log, "echo.so: a symlink to " + fs::canonical(example("echo")).string() +
-                                    ", outside the plugin directory"),
+    CHECK_MESSAGE(contains(log,
+                           "echo.so: a symlink to " + fs::canonical(example("echo")).string() +
+                               ", outside the plugin directory"),
                   log);
     // A development machine may turn the checks off.
     const std::string id = scalar(connection, "SELECT pgtq.push('default', 'echo', '[\"hi\"]')");
@@ -184,7 +191,8 @@ TEST_CASE("a symlink out of the plugin directory is refused; one to a file insid
     ::chmod((dir / "lib").c_str(), 0755);
     dir.add(example("math"), "lib/math.so.1");
     fs::create_symlink("lib/math.so.1", dir / "math.so");
-    const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+    const std::string id =
+        scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
     DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {dir.path()}});
     REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   }
@@ -197,8 +205,10 @@ TEST_CASE("unsafe ownership or modes are refused as OpenSSH's StrictModes does")
   SUBCASE("a world-writable directory") {
     ::chmod(dir.path().c_str(), 0777);
     const std::string log = refused_start(database.dsn(), dir.path());
-    CHECK_MESSAGE(contains(log, "plugin directory " + dir.path() + " is writable by everyone "
-                                "(mode 0777)"),
+    CHECK_MESSAGE(contains(log,
+                           "plugin directory " + dir.path() +
+                               " is writable by everyone "
+                               "(mode 0777)"),
                   log);
   }
   SUBCASE("a group-writable plugin") {
@@ -245,7 +255,8 @@ TEST_CASE("rewriting a loaded plugin's file in place does not crash pgtqd") {
   PluginDir dir;
   const std::string math = dir.add(example("math"));
   DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {dir.path()}});
-  const std::string first = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+  const std::string first =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
   REQUIRE_MESSAGE(reaches(connection, first, "succeeded"), daemon.log());
 
   SUBCASE("truncated and filled with other bytes, as cp does") {
@@ -262,7 +273,8 @@ TEST_CASE("rewriting a loaded plugin's file in place does not crash pgtqd") {
   SUBCASE("truncated to nothing") {
     fs::resize_file(math, 0);
   }
-  const std::string second = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
+  const std::string second =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
   REQUIRE_MESSAGE(reaches(connection, second, "succeeded"), daemon.log());
   CHECK(field(connection, "result", second) == "5");
   CHECK(daemon.running());

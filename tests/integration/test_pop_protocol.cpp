@@ -20,7 +20,9 @@ using pgtq::test::field;
 
 namespace {
 
-ClaimedTask pop_one(db::Connection& conn, const std::string& queue, const std::string& task,
+ClaimedTask pop_one(db::Connection& conn,
+                    const std::string& queue,
+                    const std::string& task,
                     std::chrono::microseconds lease = 15s) {
   std::vector<ClaimedTask> claimed = pop(conn.native(), queue, {task}, 1, "worker-1", lease);
   REQUIRE(claimed.size() == 1);
@@ -40,7 +42,8 @@ TEST_CASE("pop claims only the named tasks in priority order") {
   push(pg, "elsewhere", "add_numbers", 1);
   const std::int64_t odd_name = push(pg, "q", "mail:send.v2-x_y", 1);
 
-  const std::vector<ClaimedTask> claimed = pop(pg, "q", {"add_numbers", "mail:send.v2-x_y"}, 10, "w");
+  const std::vector<ClaimedTask> claimed =
+      pop(pg, "q", {"add_numbers", "mail:send.v2-x_y"}, 10, "w");
   REQUIRE(claimed.size() == 3);
   CHECK(claimed[0].id == high);
   CHECK(claimed[0].task == "add_numbers");
@@ -122,7 +125,8 @@ TEST_CASE("retries exhaust to failed and keep every attempt's error") {
   CHECK(field(conn, id, "finished_at IS NOT NULL") == "true");
   const db::Result errors = conn.run_script(
       "SELECT e->>'attempt', e->>'error', e ? 'at' FROM pgtq.tasks, jsonb_array_elements(errors) e "
-      "WHERE id = " + std::to_string(id));
+      "WHERE id = " +
+      std::to_string(id));
   REQUIRE(errors.rows() == 3);
   for (int i = 0; i < 3; ++i) {
     CHECK(errors.string(i, 0) == std::to_string(i + 1));
@@ -141,7 +145,8 @@ TEST_CASE("fail without retry_in backs off, a retry_in schedules the next run") 
     CHECK(fail(pg, pop_one(conn, "q", "t"), "transient"));
     CHECK(field(conn, id, "state") == "scheduled");
     // At least 0.8 s (1 s - 20 % jitter) after the failure was recorded.
-    CHECK(field(conn, id, "run_at >= (errors->0->>'at')::timestamptz + interval '0.79 s'") == "true");
+    CHECK(field(conn, id, "run_at >= (errors->0->>'at')::timestamptz + interval '0.79 s'") ==
+          "true");
   }
   SUBCASE("explicit") {
     CHECK(fail(pg, pop_one(conn, "q", "t"), "transient", 1h));
@@ -275,7 +280,8 @@ TEST_CASE("pop returns a batch in claim order whatever the rows' physical order"
   }
 }
 
-TEST_CASE("without any pgtqd, pop still gets delayed tasks, retries and tasks whose lease expired") {
+TEST_CASE(
+    "without any pgtqd, pop still gets delayed tasks, retries and tasks whose lease expired") {
   test::TestDatabase database;
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
@@ -307,8 +313,9 @@ TEST_CASE("pop and its outcomes run read committed in a database whose default i
   test::TestDatabase database;
   {
     db::Connection admin = database.connect();
-    test::query(admin, "ALTER DATABASE \"" + database.name() +
-                           "\" SET default_transaction_isolation = 'serializable'");
+    test::query(admin,
+                "ALTER DATABASE \"" + database.name() +
+                    "\" SET default_transaction_isolation = 'serializable'");
   }
   db::Connection conn = database.connect();
   REQUIRE(test::scalar(conn, "SHOW default_transaction_isolation") == "serializable");
@@ -345,6 +352,7 @@ TEST_CASE("pop and its outcomes run read committed in a database whose default i
     worker.join();
   }
   CHECK(errors == 0);
-  CHECK(test::count(conn, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded' AND attempts = 1") ==
+  CHECK(test::count(conn,
+                    "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded' AND attempts = 1") ==
         k_tasks);
 }

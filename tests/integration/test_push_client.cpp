@@ -50,16 +50,26 @@ TEST_CASE("the typed form pushes its arguments as a JSON array") {
   const std::int64_t none = push(conn.native(), "math", "tick");
   CHECK(field(conn, none, "args") == "[]");
 
-  const std::int64_t mixed = push(conn.native(), "math", "mixed", "x", 1.5, true, nullptr,
+  const std::int64_t mixed = push(conn.native(),
+                                  "math",
+                                  "mixed",
+                                  "x",
+                                  1.5,
+                                  true,
+                                  nullptr,
                                   std::vector<int>{1, 2},
                                   std::map<std::string, std::string>{{"k", "grüße \"q\"\n"}});
-  CHECK(field(conn, mixed, "args = '[\"x\", 1.5, true, null, [1, 2], {\"k\": \"grüße \\\"q\\\"\\n\"}]'::jsonb") ==
-        "true");
+  CHECK(
+      field(conn,
+            mixed,
+            "args = '[\"x\", 1.5, true, null, [1, 2], {\"k\": \"grüße \\\"q\\\"\\n\"}]'::jsonb") ==
+      "true");
 
   const std::int64_t one_string = push(conn.native(), "math", "shout", args("x"));
   CHECK(field(conn, one_string, "args") == R"(["x"])");
 
-  const std::int64_t raw_json = push(conn.native(), "math", "echo", json(R"({"a":[1,{"b":null}]})"));
+  const std::int64_t raw_json =
+      push(conn.native(), "math", "echo", json(R"({"a":[1,{"b":null}]})"));
   CHECK(field(conn, raw_json, "args") == R"({"a": [1, {"b": null}]})");
 }
 
@@ -99,7 +109,8 @@ TEST_CASE("options: delay schedules, priority and max_attempts are stored") {
     CHECK(field(conn, text, "state") == "scheduled");
     CHECK(field(conn, text, "run_at = '2100-01-01 00:00:00+00'") == "true");
 
-    const auto when = std::chrono::system_clock::time_point{} + std::chrono::microseconds(4102444800123456);
+    const auto when =
+        std::chrono::system_clock::time_point{} + std::chrono::microseconds(4102444800123456);
     const std::int64_t point = push(conn.native(), "q", "at", {.run_at = when});
     CHECK(field(conn, point, "run_at = '2100-01-01 00:00:00.123456+00'") == "true");
 
@@ -107,12 +118,15 @@ TEST_CASE("options: delay schedules, priority and max_attempts are stored") {
     CHECK(field(conn, past, "state") == "queued");
   }
   SUBCASE("run_at and delay add up") {
-    const std::int64_t id = push(conn.native(), "q", "at",
-                                 {.run_at = "2100-01-01 00:00:00+00", .delay = 90s});
+    const std::int64_t id =
+        push(conn.native(), "q", "at", {.run_at = "2100-01-01 00:00:00+00", .delay = 90s});
     CHECK(field(conn, id, "run_at = '2100-01-01 00:01:30+00'") == "true");
   }
   SUBCASE("priority and max_attempts") {
-    const std::int64_t id = push(conn.native(), "q", "urgent", json(R"({"x":1})"),
+    const std::int64_t id = push(conn.native(),
+                                 "q",
+                                 "urgent",
+                                 json(R"({"x":1})"),
                                  {.priority = -32768, .max_attempts = 1000});
     CHECK(field(conn, id, "priority") == "-32768");
     CHECK(field(conn, id, "max_attempts") == "1000");
@@ -129,7 +143,8 @@ TEST_CASE("pushed numbers beyond double and unknown object keys reach C++ handle
   const std::int64_t tiny = push(pg, "default", "mean", json(R"({"values": [1e-400]})"));
   const std::int64_t huge = push(pg, "default", "add_numbers", json("[1e400, 1]"));
   // A field the handler does not know yet is ignored.
-  const std::int64_t newer = push(pg, "default", "greet", json(R"({"name": "Ada", "locale": "en"})"));
+  const std::int64_t newer =
+      push(pg, "default", "greet", json(R"({"name": "Ada", "locale": "en"})"));
   const std::string tiny_id = std::to_string(tiny);
   const std::string huge_id = std::to_string(huge);
   const std::string newer_id = std::to_string(newer);

@@ -28,7 +28,8 @@ TEST_CASE("push_many of 1000 tasks returns 1000 ids in order") {
   // Each id belongs to the task at its position.
   const db::Result mismatched = conn.run_script(
       "SELECT count(*) FROM pgtq.tasks t JOIN unnest('" + detail::pg_integer_array(ids) +
-      "'::bigint[]) WITH ORDINALITY AS x(id, ord) ON x.id = t.id WHERE t.args->>0 <> (x.ord - 1)::text");
+      "'::bigint[]) WITH ORDINALITY AS x(id, ord) ON x.id = t.id WHERE t.args->>0 <> (x.ord - "
+      "1)::text");
   CHECK(mismatched.int64(0, 0) == 0);
   CHECK(conn.run_script("SELECT count(*) FROM pgtq.tasks WHERE queue = 'bulk' AND state = 'queued'")
             .int64(0, 0) == 1000);
@@ -38,18 +39,19 @@ TEST_CASE("push_many takes per-task options") {
   test::TestDatabase database;
   db::Connection conn = database.connect();
 
-  const std::vector<std::int64_t> ids = push_many(
-      conn.native(), "mixed",
-      {{"plain"},
-       {"echo", json(R"({"text":"hi \"there\""})"), {.priority = 7, .max_attempts = 2}},
-       {"later", args(), {.delay = 1h}},
-       {"at", args(), {.run_at = "2100-01-01 00:00:00+00", .delay = 30s}},
-       {"named.v2:x-y_z", args("a", 1)}});
+  const std::vector<std::int64_t> ids =
+      push_many(conn.native(),
+                "mixed",
+                {{"plain"},
+                 {"echo", json(R"({"text":"hi \"there\""})"), {.priority = 7, .max_attempts = 2}},
+                 {"later", args(), {.delay = 1h}},
+                 {"at", args(), {.run_at = "2100-01-01 00:00:00+00", .delay = 30s}},
+                 {"named.v2:x-y_z", args("a", 1)}});
   REQUIRE(ids.size() == 5);
-  const db::Result rows = conn.run_script(
-      "SELECT task, args::text, state::text, priority, max_attempts, "
-      "run_at = '2100-01-01 00:00:30+00', run_at > now() + interval '59 minutes' "
-      "FROM pgtq.tasks ORDER BY id");
+  const db::Result rows =
+      conn.run_script("SELECT task, args::text, state::text, priority, max_attempts, "
+                      "run_at = '2100-01-01 00:00:30+00', run_at > now() + interval '59 minutes' "
+                      "FROM pgtq.tasks ORDER BY id");
   REQUIRE(rows.rows() == 5);
   CHECK(rows.string(0, 1) == "[]");
   CHECK(rows.string(0, 2) == "queued");

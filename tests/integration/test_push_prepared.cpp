@@ -38,8 +38,9 @@ TEST_CASE("PreparedPusher pushes what push does, options included, preparing onc
   for (int i = 0; i < 10; ++i) {
     pusher.push("emails", "send_welcome", args(i));
   }
-  CHECK(test::count(conn, "SELECT count(*) FROM pg_prepared_statements "
-                          "WHERE name LIKE 'pgtq_push_v1_%'") == 3);
+  CHECK(test::count(conn,
+                    "SELECT count(*) FROM pg_prepared_statements "
+                    "WHERE name LIKE 'pgtq_push_v1_%'") == 3);
 }
 
 TEST_CASE("PreparedPusher joins the caller's transaction, and pushers come and go freely") {
@@ -70,7 +71,8 @@ TEST_CASE("PreparedPusher reports the server's errors and leaves nothing behind"
   PreparedPusher pusher(conn.native());
 
   CHECK_THROWS_WITH_AS(pusher.push("q", "bad name"),
-                       doctest::Contains("task name \"bad name\" has characters outside"), Error);
+                       doctest::Contains("task name \"bad name\" has characters outside"),
+                       Error);
   CHECK_THROWS_WITH_AS(pusher.push("q", "t", json("42")), doctest::Contains("not number"), Error);
   try {
     pusher.push("q", "t", {.priority = 99999});
@@ -84,5 +86,6 @@ TEST_CASE("PreparedPusher reports the server's errors and leaves nothing behind"
   // A statement of the same name with other SQL is not silently used.
   conn.run_script("PREPARE pgtq_push_v1_8 AS SELECT 1");
   CHECK_THROWS_WITH_AS(PreparedPusher(conn.native()).push("q", "t", {.max_attempts = 1}),
-                       doctest::Contains("exists on this connection with other SQL"), Error);
+                       doctest::Contains("exists on this connection with other SQL"),
+                       Error);
 }

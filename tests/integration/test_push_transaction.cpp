@@ -17,7 +17,8 @@ using namespace std::chrono_literals;
 namespace {
 
 std::int64_t task_count(db::Connection& conn, const std::string& queue) {
-  return conn.run_script("SELECT count(*) FROM pgtq.tasks WHERE queue = '" + queue + "'").int64(0, 0);
+  return conn.run_script("SELECT count(*) FROM pgtq.tasks WHERE queue = '" + queue + "'")
+      .int64(0, 0);
 }
 
 // Notifications arrive in commit order, so once a later marker has arrived, anything an
@@ -30,8 +31,9 @@ std::vector<db::Notification> notifications_until(db::Connection& listener,
     for (db::Notification& note : listener.take_notifications()) {
       received.push_back(std::move(note));
     }
-    if (std::any_of(received.begin(), received.end(),
-                    [&](const db::Notification& n) { return n.payload == marker_payload; })) {
+    if (std::any_of(received.begin(), received.end(), [&](const db::Notification& n) {
+          return n.payload == marker_payload;
+        })) {
       return received;
     }
     pollfd socket{listener.socket(), POLLIN, 0};
@@ -109,7 +111,8 @@ TEST_CASE("a push_many of only delayed tasks does not wake the queue's workers e
   listener.listen("pgtq_scheduled");
   db::Connection app = database.connect();
 
-  push_many(app.native(), "delayed_bulk", {{"a", args(), {.delay = 1h}}, {"b", args(), {.delay = 2h}}});
+  push_many(
+      app.native(), "delayed_bulk", {{"a", args(), {.delay = 1h}}, {"b", args(), {.delay = 2h}}});
   push_many(app.native(), "due_bulk", {{"a"}, {"b", args(), {.delay = 1h}}});
   push(app.native(), "marker", "t");
   const auto notes = notifications_until(listener, "marker");

@@ -58,12 +58,16 @@ TEST_CASE("the claim loop claims on a wake-up, runs and records every task, and 
   std::thread thread([&] { loop->run(); });
   REQUIRE(eventually([&] { return state.ready.load(); }, 20s));
   // One push call with many tasks sends one wake-up: full claims fetch the rest.
-  query(connection, "SELECT pgtq.push_many('q', (SELECT jsonb_agg(jsonb_build_object('task', "
-                    "'t', 'args', jsonb_build_array(i))) FROM generate_series(1, 25) i))");
-  const bool all_done = eventually([&] {
-    return count(connection, "SELECT count(*) FROM pgtq.finished_tasks "
-                             "WHERE state = 'succeeded'") == 25;
-  }, 30s);
+  query(connection,
+        "SELECT pgtq.push_many('q', (SELECT jsonb_agg(jsonb_build_object('task', "
+        "'t', 'args', jsonb_build_array(i))) FROM generate_series(1, 25) i))");
+  const bool all_done = eventually(
+      [&] {
+        return count(connection,
+                     "SELECT count(*) FROM pgtq.finished_tasks "
+                     "WHERE state = 'succeeded'") == 25;
+      },
+      30s);
 
   state.drain = true;
   loop->wake();

@@ -43,8 +43,8 @@ struct Recorder {
     for (std::size_t i = 0; i < results.size(); ++i) {
       push(connection.native(), "q", "t", static_cast<int>(i));
     }
-    const auto claimed = pop(connection.native(), "q", {"t"}, static_cast<int>(results.size()),
-                             "w", 60s);
+    const auto claimed =
+        pop(connection.native(), "q", {"t"}, static_cast<int>(results.size()), "w", 60s);
     REQUIRE(claimed.size() == results.size());
     for (std::size_t i = 0; i < claimed.size(); ++i) {
       in_flight.add(claimed[i].id, claimed[i].claim, queue::InFlightTasks::Clock::now() + 60s);
@@ -130,8 +130,7 @@ TEST_CASE("the outcome recorder keeps an outcome whose row another session locks
   Recorder r(database);
   const auto ids = r.finish(connection, {"1", "2"});
   query(locker, "BEGIN");
-  query(locker, "SELECT 1 FROM pgtq.live_tasks WHERE id = $1 FOR UPDATE",
-        {std::to_string(ids[0])});
+  query(locker, "SELECT 1 FROM pgtq.live_tasks WHERE id = $1 FOR UPDATE", {std::to_string(ids[0])});
 
   // The batch waits for the lock until lock_timeout, then goes one by one.
   std::vector<Outcome> batch = r.recorder.take_due();
@@ -161,8 +160,9 @@ TEST_CASE("the outcome recorder keeps the outcomes when its connection is lost, 
   db::Connection connection = database.connect();
   Recorder r(database);
   const auto ids = r.finish(connection, {"1", "2"});
-  query(connection, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND application_name = $1",
+  query(connection,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = $1",
         {k_recorder_name});
 
   std::vector<Outcome> sent = r.recorder.take_due();
@@ -203,8 +203,9 @@ TEST_CASE("the outcome recorder counts an outcome that fencing discarded, and le
   Recorder r(database);
   const auto ids = r.finish(connection, {"1"});
   // The lease was lost and the task claimed again by someone else.
-  query(connection, "UPDATE pgtq.live_tasks SET locked_until = now() - interval '1 second' "
-                    "WHERE id = $1",
+  query(connection,
+        "UPDATE pgtq.live_tasks SET locked_until = now() - interval '1 second' "
+        "WHERE id = $1",
         {std::to_string(ids[0])});
   query(connection, "SELECT pgtq.tick()");
   REQUIRE(pop(connection.native(), "q", {"t"}, 1, "other", 60s).size() == 1);

@@ -1,7 +1,7 @@
 // The task releaser on its own, against a real database: tasks no worker started go back to
 // the queue, and at the end of the grace period only attempts still running do.
-#include "pgtq/client.hpp"
 #include "db/pg_error.hpp"
+#include "pgtq/client.hpp"
 #include "queue/task_releaser.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
@@ -17,8 +17,8 @@ using namespace pgtq::test;
 namespace {
 
 // Claims `count` tasks of queue "q" into in_flight, as the claim loop does.
-std::vector<queue::ClaimedTask> claim(db::Connection& connection, queue::InFlightTasks& in_flight,
-                                      int count) {
+std::vector<queue::ClaimedTask>
+claim(db::Connection& connection, queue::InFlightTasks& in_flight, int count) {
   for (int i = 0; i < count; ++i) {
     push(connection.native(), "q", "t", i);
   }

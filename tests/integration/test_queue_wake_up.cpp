@@ -20,10 +20,8 @@ using Clock = WakeUp::Clock;
 namespace {
 
 WakeUp::Settings settings(Duration min_gap, Duration poll_interval = std::chrono::hours(1)) {
-  return {.channel = "pgtq_wakeup",
-          .payload = "q",
-          .poll_interval = poll_interval,
-          .min_gap = min_gap};
+  return {
+      .channel = "pgtq_wakeup", .payload = "q", .poll_interval = poll_interval, .min_gap = min_gap};
 }
 
 // Waits (WakeUp::wait) until a wake-up is due and takes it; false after `timeout`.
@@ -54,10 +52,12 @@ TEST_CASE("the wake-up coalesces many notifications into one wake-up") {
   }
   // All of them have arrived once one sent after them has.
   query(notifier, "NOTIFY pgtq_cancel, 'last'");
-  REQUIRE(eventually([&] {
-    wake_up.take(listening);
-    return all_arrived;
-  }, 20s));
+  REQUIRE(eventually(
+      [&] {
+        wake_up.take(listening);
+        return all_arrived;
+      },
+      20s));
   CHECK(wake_up.take_pending());
   CHECK_FALSE(wake_up.take_pending());
   wake_up.take(listening);
@@ -76,10 +76,12 @@ TEST_CASE("the wake-up ignores another queue's notifications and hands other cha
   listening.listen("pgtq_cancel");
   query(notifier, "NOTIFY pgtq_wakeup, 'other'");
   query(notifier, "NOTIFY pgtq_cancel, '42'");
-  REQUIRE(eventually([&] {
-    wake_up.take(listening);
-    return !others.empty();
-  }, 20s));
+  REQUIRE(eventually(
+      [&] {
+        wake_up.take(listening);
+        return !others.empty();
+      },
+      20s));
   CHECK(others == std::vector<std::string>{"pgtq_cancel:42"});
   CHECK_FALSE(wake_up.take_pending());
   query(notifier, "NOTIFY pgtq_wakeup, 'q'");
@@ -135,11 +137,13 @@ TEST_CASE("a wake-up read along with a query's result is taken without reading t
   query(notifier, "NOTIFY pgtq_cancel, 'after it'");
   query(notifier, "COMMIT");
   // The notifications reach libpq with the result of a query on the connection.
-  REQUIRE(eventually([&] {
-    query(listening, "SELECT 1");
-    wake_up.take(listening, false);
-    return arrived;
-  }, 20s));
+  REQUIRE(eventually(
+      [&] {
+        query(listening, "SELECT 1");
+        wake_up.take(listening, false);
+        return arrived;
+      },
+      20s));
   // Nothing more arrives on the socket: only the pending wake-up's gap can end the wait.
   const auto until = Clock::now() + 20s;
   while (!wake_up.take_pending() && Clock::now() < until) {

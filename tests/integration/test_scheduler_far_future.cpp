@@ -16,14 +16,19 @@ using namespace pgtq::test;
 
 TEST_CASE("a task scheduled at 3000-01-01 or at infinity stops no scheduler") {
   std::string run_at;
-  SUBCASE("3000-01-01") { run_at = "3000-01-01"; }
-  SUBCASE("infinity") { run_at = "infinity"; }
+  SUBCASE("3000-01-01") {
+    run_at = "3000-01-01";
+  }
+  SUBCASE("infinity") {
+    run_at = "infinity";
+  }
 
   TestDatabase database;
   db::Connection connection = database.connect();
   count_function_calls(connection, database.name());
-  query(connection, "INSERT INTO pgtq.live_tasks (queue, task, args, state, run_at, max_attempts) "
-                    "VALUES ('default', 'add_numbers', '[1, 1]', 'scheduled', $1::timestamptz, 3)",
+  query(connection,
+        "INSERT INTO pgtq.live_tasks (queue, task, args, state, run_at, max_attempts) "
+        "VALUES ('default', 'add_numbers', '[1, 1]', 'scheduled', $1::timestamptz, 3)",
         {run_at});
 
   // The rescuer serves another queue: the task comes back to the queue only by its tick.
@@ -43,10 +48,13 @@ TEST_CASE("a task scheduled at 3000-01-01 or at infinity stops no scheduler") {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   rescuer.signal(SIGTERM);
   REQUIRE(rescuer.wait_exit(20s).has_value());
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                             "current_database() AND pid <> pg_backend_pid()") == 0;
-  }, 10s));
+  REQUIRE(eventually(
+      [&] {
+        return count(connection,
+                     "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                     "current_database() AND pid <> pg_backend_pid()") == 0;
+      },
+      10s));
   // About one tick a second (the interval), not a tick loop.
   const long long ticks = function_calls(connection, "tick");
   MESSAGE(ticks, " ticks in ", seconds, " s");

@@ -46,9 +46,12 @@ TEST_CASE("retries wait for the backoff between attempts") {
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   // flaky registers base 0.1 s, factor 2: at least 0.08 s after the first failure and
   // 0.16 s after the second (jitter is +-20 %).
-  CHECK(field(connection, "(errors->1->>'at')::timestamptz - (errors->0->>'at')::timestamptz "
-                          ">= interval '0.08 s'", id) == "true");
-  CHECK(field(connection, "started_at - (errors->1->>'at')::timestamptz >= interval '0.16 s'",
+  CHECK(field(connection,
+              "(errors->1->>'at')::timestamptz - (errors->0->>'at')::timestamptz "
+              ">= interval '0.08 s'",
+              id) == "true");
+  CHECK(field(connection,
+              "started_at - (errors->1->>'at')::timestamptz >= interval '0.16 s'",
               id) == "true");
 }
 
@@ -62,18 +65,22 @@ TEST_CASE("kill -9 of one of two daemons loses no task and reruns only what it w
       .plugin_dirs = {test_plugin_dir("ledger")},
       // A short lease so that the rescue comes soon, yet long enough that a survivor slowed
       // down by a loaded machine does not lose its own tasks.
-      .extra_args = {"--concurrency", "8", "--lease", "4", "--heartbeat", "1",
-                     "--scheduler-interval", "0.2"},
+      .extra_args =
+          {"--concurrency", "8", "--lease", "4", "--heartbeat", "1", "--scheduler-interval", "0.2"},
       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess victim(options);
   DaemonProcess survivor(options);
   const std::string victim_worker = "%:" + std::to_string(victim.pid());
   // Killed in the middle of its work: only once it holds running tasks.
-  REQUIRE(eventually([&] {
-    return count(connection, "SELECT count(*) FROM ledger") >= 400 &&
-           count(connection, "SELECT count(*) FROM pgtq.live_tasks WHERE state = 'running' "
-                             "AND locked_by LIKE $1", {victim_worker}) > 0;
-  }, 60s));
+  REQUIRE(eventually(
+      [&] {
+        return count(connection, "SELECT count(*) FROM ledger") >= 400 &&
+               count(connection,
+                     "SELECT count(*) FROM pgtq.live_tasks WHERE state = 'running' "
+                     "AND locked_by LIKE $1",
+                     {victim_worker}) > 0;
+      },
+      60s));
   victim.signal(SIGKILL);
   REQUIRE(victim.wait_exit(5s).has_value());
 
@@ -83,26 +90,32 @@ TEST_CASE("kill -9 of one of two daemons loses no task and reruns only what it w
   CHECK(count(connection, "SELECT count(DISTINCT task_id) FROM ledger") == 2000);
   // ...and twice only if the killed daemon was running it: then it was rescued (its lease
   // expired), which its error list shows. At most --concurrency of them.
-  const long long twice = count(connection, "SELECT count(*) FROM (SELECT task_id FROM ledger "
-                                            "GROUP BY task_id HAVING count(*) > 1) t");
-  CHECK(count(connection, "SELECT count(*) FROM (SELECT task_id FROM ledger GROUP BY task_id "
-                          "HAVING count(*) > 1) t JOIN pgtq.tasks ON id = task_id "
-                          "WHERE errors::text NOT LIKE $1",
-               {"%lease expired: worker " + victim_worker + " stopped renewing%"}) == 0);
+  const long long twice = count(connection,
+                                "SELECT count(*) FROM (SELECT task_id FROM ledger "
+                                "GROUP BY task_id HAVING count(*) > 1) t");
+  CHECK(count(connection,
+              "SELECT count(*) FROM (SELECT task_id FROM ledger GROUP BY task_id "
+              "HAVING count(*) > 1) t JOIN pgtq.tasks ON id = task_id "
+              "WHERE errors::text NOT LIKE $1",
+              {"%lease expired: worker " + victim_worker + " stopped renewing%"}) == 0);
   // The victim's lost attempts were rescued and counted.
-  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE errors::text LIKE $1",
+  CHECK(count(connection,
+              "SELECT count(*) FROM pgtq.tasks WHERE errors::text LIKE $1",
               {"%lease expired: worker " + victim_worker + " stopped renewing%"}) > 0);
   CHECK(twice <= 8);
-  CHECK(count(connection, "SELECT max(c) FROM (SELECT count(*) AS c FROM ledger GROUP BY task_id) t") <= 2);
+  CHECK(count(connection,
+              "SELECT max(c) FROM (SELECT count(*) AS c FROM ledger GROUP BY task_id) t") <= 2);
 }
 
-TEST_CASE("a daemon cut off from the database loses its task to a rescue and its late outcome is discarded") {
+TEST_CASE("a daemon cut off from the database loses its task to a rescue and its late outcome is "
+          "discarded") {
   TestDatabase database;
   db::Connection connection = database.connect();
   TcpProxy proxy(unix_socket_of(database.dsn()));
-  DaemonProcess partitioned({.dsn = via_proxy(database.dsn(), proxy.port()),
-                             .extra_args = {"--lease", "2", "--heartbeat", "0.5", "--no-scheduler",
-                                            "--log-level", "debug"}});
+  DaemonProcess partitioned(
+      {.dsn = via_proxy(database.dsn(), proxy.port()),
+       .extra_args = {
+           "--lease", "2", "--heartbeat", "0.5", "--no-scheduler", "--log-level", "debug"}});
   REQUIRE(partitioned.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[3]')");
   REQUIRE(partitioned.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));
@@ -110,9 +123,14 @@ TEST_CASE("a daemon cut off from the database loses its task to a rescue and its
   proxy.cut();
   // Another daemon, still connected, rescues the task once the lease has expired, and runs it.
   DaemonProcess healthy({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.2"}});
-  REQUIRE_MESSAGE(eventually([&] {
-    return scalar(connection, "SELECT claims FROM pgtq.live_tasks WHERE id = $1", {id}) == "2";
-  }, 15s), healthy.log());
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return scalar(connection,
+                                      "SELECT claims FROM pgtq.live_tasks WHERE id = $1",
+                                      {id}) == "2";
+                      },
+                      15s),
+                  healthy.log());
   proxy.restore();
 
   REQUIRE_MESSAGE(partitioned.wait_for_log("discarded", 30s), partitioned.log());
@@ -128,11 +146,11 @@ TEST_CASE("three daemons with schedulers on one queue run every task exactly onc
   db::Connection connection = database.connect();
   create_ledger(connection);
   push_ledger_tasks(connection, 1500, "{}", 0.3, 1.5);
-  const DaemonProcess::Options options{.dsn = database.dsn(),
-                                       .plugin_dirs = {test_plugin_dir("ledger")},
-                                       .extra_args = {"--concurrency", "4",
-                                                      "--scheduler-interval", "0.05"},
-                                       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
+  const DaemonProcess::Options options{
+      .dsn = database.dsn(),
+      .plugin_dirs = {test_plugin_dir("ledger")},
+      .extra_args = {"--concurrency", "4", "--scheduler-interval", "0.05"},
+      .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess first(options);
   DaemonProcess second(options);
   DaemonProcess third(options);
@@ -148,8 +166,9 @@ TEST_CASE("three daemons with schedulers on one queue run every task exactly onc
 TEST_CASE("a snooze runs the task again after the delay without using up an attempt") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string id = scalar(
-      connection, "SELECT pgtq.push('default', 'snooze_once', '{\"seconds\": 0.5}', max_attempts => 1)");
+  const std::string id =
+      scalar(connection,
+             "SELECT pgtq.push('default', 'snooze_once', '{\"seconds\": 0.5}', max_attempts => 1)");
   DaemonProcess daemon({.dsn = database.dsn(),
                         .plugin_dirs = {test_plugin_dir("snooze")},
                         .extra_args = {"--scheduler-interval", "0.1"}});

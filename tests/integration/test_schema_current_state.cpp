@@ -23,7 +23,8 @@ using pgtq::test::scalar;
 
 namespace {
 
-const std::filesystem::path k_schema_dir = std::filesystem::path(PGTQ_TEST_SOURCE_DIR) / "sql" / "schema";
+const std::filesystem::path k_schema_dir =
+    std::filesystem::path(PGTQ_TEST_SOURCE_DIR) / "sql" / "schema";
 
 // Everything of schema pgtq that a migration can create or change, one line per object:
 // kind, name, and its definition as the server prints it back (pg_get_functiondef,
@@ -136,7 +137,8 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
-std::string difference(const std::multiset<std::string>& from, const std::multiset<std::string>& to) {
+std::string difference(const std::multiset<std::string>& from,
+                       const std::multiset<std::string>& to) {
   std::vector<std::string> only;
   std::set_difference(from.begin(), from.end(), to.begin(), to.end(), std::back_inserter(only));
   std::string text;
@@ -174,12 +176,19 @@ TEST_CASE("a database migrated from 0001 and one built from sql/schema have the 
   const std::multiset<std::string> from_migrations = catalog(a);
   const std::multiset<std::string> from_schema = catalog(b);
   // The query sees what it should: a catalog that lost a kind of object compares equal.
-  for (const char* kind : {"function pgtq.finish_many(bigint[]", "function pgtq.finished_row(",
-                           "column live_tasks.018 claim", "constraint live_tasks.live_tasks_claim",
-                           "index live_tasks_claim", "view tasks", "sequence task_id_seq",
-                           "type task_state", "relation live_tasks", "schema pgtq"}) {
+  for (const char* kind : {"function pgtq.finish_many(bigint[]",
+                           "function pgtq.finished_row(",
+                           "column live_tasks.018 claim",
+                           "constraint live_tasks.live_tasks_claim",
+                           "index live_tasks_claim",
+                           "view tasks",
+                           "sequence task_id_seq",
+                           "type task_state",
+                           "relation live_tasks",
+                           "schema pgtq"}) {
     INFO(kind);
-    CHECK(std::any_of(from_migrations.begin(), from_migrations.end(),
+    CHECK(std::any_of(from_migrations.begin(),
+                      from_migrations.end(),
                       [&](const std::string& entry) { return entry.rfind(kind, 0) == 0; }));
   }
   CHECK(scalar(a, "SELECT count(*) FROM pg_proc WHERE pronamespace = 'pgtq'::regnamespace") ==

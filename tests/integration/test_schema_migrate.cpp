@@ -54,7 +54,8 @@ TEST_CASE("a database whose schema is newer than the binary is refused with a cl
                         "VALUES (9999, '9999_future.sql')");
   const db::Migrator migrator;
   CHECK_THROWS_WITH_AS(migrator.migrate(connection),
-                       doctest::Contains("newer than this pgtq knows"), db::SchemaMismatch);
+                       doctest::Contains("newer than this pgtq knows"),
+                       db::SchemaMismatch);
   CHECK_THROWS_AS(migrator.require_current(connection), db::SchemaMismatch);
 }
 
@@ -63,18 +64,21 @@ TEST_CASE("an unmigrated database is reported as such") {
   db::Connection connection = database.connect();
   CHECK(db::Migrator().status(connection).database_version == 0);
   CHECK_THROWS_WITH_AS(db::Migrator().require_current(connection),
-                       doctest::Contains("pgtqctl migrate"), db::SchemaMismatch);
+                       doctest::Contains("pgtqctl migrate"),
+                       db::SchemaMismatch);
 }
 
 namespace {
 
 // Every row of both tables, as text, in id order.
 std::string all_tasks(db::Connection& connection) {
-  return scalar(connection, "SELECT coalesce(string_agg(l::text, E'\\n' ORDER BY l.id), '') "
-                            "FROM pgtq.live_tasks l") +
+  return scalar(connection,
+                "SELECT coalesce(string_agg(l::text, E'\\n' ORDER BY l.id), '') "
+                "FROM pgtq.live_tasks l") +
          "\n--\n" +
-         scalar(connection, "SELECT coalesce(string_agg(f::text, E'\\n' ORDER BY f.id), '') "
-                            "FROM pgtq.finished_tasks f");
+         scalar(connection,
+                "SELECT coalesce(string_agg(f::text, E'\\n' ORDER BY f.id), '') "
+                "FROM pgtq.finished_tasks f");
 }
 
 } // namespace
@@ -92,7 +96,8 @@ TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without ch
   REQUIRE(db::Migrator().status(connection).database_version == 9);
 
   // Queued, scheduled, running, running with a cancellation requested, succeeded, failed.
-  query(connection, "SELECT pgtq.push('q', 't', jsonb_build_array(i)) FROM generate_series(1, 6) i");
+  query(connection,
+        "SELECT pgtq.push('q', 't', jsonb_build_array(i)) FROM generate_series(1, 6) i");
   query(connection, "SELECT pgtq.push('q', 't', delay => interval '1 hour')");
   const db::Result claimed =
       query(connection, "SELECT id, claim FROM pgtq.claim('q', ARRAY['t'], 4, 'w') ORDER BY id");
@@ -111,9 +116,11 @@ TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without ch
 
   // The attempts that were running go on under their claims, and end through the new code.
   CHECK(scalar(connection, "SELECT pgtq.complete($1, $2, '\"after\"')", {id(3), claim(3)}) == "t");
-  CHECK(scalar(connection, "SELECT state || ' ' || result FROM pgtq.tasks WHERE id = $1",
+  CHECK(scalar(connection,
+               "SELECT state || ' ' || result FROM pgtq.tasks WHERE id = $1",
                {id(3)}) == "succeeded \"after\"");
-  CHECK(scalar(connection, "SELECT pgtq.release(ARRAY[$1::bigint], ARRAY[$2::bigint])",
+  CHECK(scalar(connection,
+               "SELECT pgtq.release(ARRAY[$1::bigint], ARRAY[$2::bigint])",
                {id(2), claim(2)}) == "1");
   CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id(2)}) == "cancelled");
   CHECK(scalar(connection, "SELECT count(*) FROM pgtq.live_tasks") == "3");

@@ -5,7 +5,6 @@
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
-
 #include <libpq-fe.h>
 
 #include <string>
@@ -26,33 +25,51 @@ constexpr const char* k_bad = "22023";
 constexpr const char* k_limit = "54000";
 
 // Values that are no queue or task name: 22023 unless NULL.
-const std::vector<std::string> k_bad_names{"''",           "repeat('n', 129)", "'a b'",
-                                           "'a/b'",        "'grüße'",          "' q'",
-                                           "E'q\\n'",      "'q;drop'",         "'*'"};
+const std::vector<std::string> k_bad_names{
+    "''", "repeat('n', 129)", "'a b'", "'a/b'", "'grüße'", "' q'", "E'q\\n'", "'q;drop'", "'*'"};
 // Leases outside 1 second .. 1 day.
-const std::vector<std::string> k_bad_leases{
-    "'0'",       "'-5 seconds'", "'0.5 seconds'", "'2 days'", "'1 month'",
-    "'1 year'",  "'-1 day'",     "'999999 hours'", "'86401 seconds'", "'178000000 years'"};
+const std::vector<std::string> k_bad_leases{"'0'",
+                                            "'-5 seconds'",
+                                            "'0.5 seconds'",
+                                            "'2 days'",
+                                            "'1 month'",
+                                            "'1 year'",
+                                            "'-1 day'",
+                                            "'999999 hours'",
+                                            "'86401 seconds'",
+                                            "'178000000 years'"};
 // Delays outside 0 .. 100 years.
-const std::vector<std::string> k_bad_delays{
-    "'-1 day'",           "'-1 second'",        "'101 years'",      "'1000 years'",
-    "'300 years'",        "'36526 days'", "'5000000 years -1826000000 days'",
-    "'178000000 years'",  "'-178000000 years'", "'2147483647 days'", "'2562047788 hours'",
-    "'1202 months'"};
+const std::vector<std::string> k_bad_delays{"'-1 day'",
+                                            "'-1 second'",
+                                            "'101 years'",
+                                            "'1000 years'",
+                                            "'300 years'",
+                                            "'36526 days'",
+                                            "'5000000 years -1826000000 days'",
+                                            "'178000000 years'",
+                                            "'-178000000 years'",
+                                            "'2147483647 days'",
+                                            "'2562047788 hours'",
+                                            "'1202 months'"};
 // run_at values outside now() +- 100 years.
-const std::vector<std::string> k_bad_run_ats{
-    "'infinity'",        "'-infinity'",        "'3000-01-01'",      "'1900-01-01'",
-    "'294276-01-01'",    "'4713-01-01 BC'",    "now() + interval '101 years'",
-    "now() - interval '101 years'"};
+const std::vector<std::string> k_bad_run_ats{"'infinity'",
+                                             "'-infinity'",
+                                             "'3000-01-01'",
+                                             "'1900-01-01'",
+                                             "'294276-01-01'",
+                                             "'4713-01-01 BC'",
+                                             "now() + interval '101 years'",
+                                             "now() - interval '101 years'"};
 
 void add_name_cases(std::vector<BadInput>& cases) {
   for (const std::string& name : k_bad_names) {
     cases.push_back({"SELECT pgtq.push(" + name + ", 't')", k_bad, "queue"});
     cases.push_back({"SELECT pgtq.push('q', " + name + ")", k_bad, "task"});
     cases.push_back({"SELECT pgtq.push_many(" + name + ", '[{\"task\":\"t\"}]')", k_bad, "queue"});
-    cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', " +
-                         name + ")))",
-                     k_bad, "task"});
+    cases.push_back(
+        {"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', " + name + ")))",
+         k_bad,
+         "task"});
     cases.push_back({"SELECT * FROM pgtq.claim(" + name + ", '{t}', 1, 'w')", k_bad, "queue"});
     cases.push_back({"SELECT * FROM pgtq.pop(" + name + ", '{t}', 1, 'w')", k_bad, "queue"});
   }
@@ -67,31 +84,41 @@ void add_time_cases(std::vector<BadInput>& cases) {
   for (const std::string& run_at : k_bad_run_ats) {
     cases.push_back({"SELECT pgtq.push('q', 't', run_at => " + run_at + ")", k_bad, "run_at"});
     cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array('{\"task\":\"t\"}'::jsonb, "
-                     "jsonb_build_object('task', 't', 'run_at', (" + run_at + ")::timestamptz::text)))",
-                     k_bad, "element 2"});
+                     "jsonb_build_object('task', 't', 'run_at', (" +
+                         run_at + ")::timestamptz::text)))",
+                     k_bad,
+                     "element 2"});
   }
   // Text no timestamp parser accepts, or one past its range.
   for (const std::string run_at : {"garbage", "294277-01-01", "4714-11-23 BC"}) {
-    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"run_at\":\"" + run_at + "\"}]')",
-                     k_bad, "run_at"});
+    cases.push_back(
+        {"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"run_at\":\"" + run_at + "\"}]')",
+         k_bad,
+         "run_at"});
   }
   for (const std::string& delay : k_bad_delays) {
     cases.push_back({"SELECT pgtq.push('q', 't', delay => " + delay + ")", k_bad, "delay"});
     cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object("
-                     "'task', 't', 'delay', (" + delay + ")::interval::text)))",
-                     k_bad, "delay"});
+                     "'task', 't', 'delay', (" +
+                         delay + ")::interval::text)))",
+                     k_bad,
+                     "delay"});
     cases.push_back({"SELECT pgtq.snooze({id}, {claim}, " + delay + ")", k_bad, "delay"});
     cases.push_back({"SELECT pgtq.fail({id}, {claim}, 'e', " + delay + ")", k_bad, "retry_in"});
   }
-  cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"delay\":\"100000000000 years\"}]')",
-                   k_bad, "delay"});
+  cases.push_back(
+      {"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"delay\":\"100000000000 years\"}]')",
+       k_bad,
+       "delay"});
   // Each part in range, the sum not.
   cases.push_back({"SELECT pgtq.push('q', 't', run_at => now() + interval '99 years', "
                    "delay => '2 years')",
-                   k_bad, "run_at + delay"});
+                   k_bad,
+                   "run_at + delay"});
   cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', 't', "
                    "'run_at', (now() + interval '99 years')::text, 'delay', '2 years')))",
-                   k_bad, "run_at + delay"});
+                   k_bad,
+                   "run_at + delay"});
   cases.push_back({"SELECT pgtq.snooze({id}, {claim}, NULL)", k_null, "delay"});
 }
 
@@ -107,25 +134,32 @@ void add_json_cases(std::vector<BadInput>& cases) {
   for (const std::string& value : too_big) {
     cases.push_back({"SELECT pgtq.push('q', 't', " + value + ")", k_limit, "args"});
     cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', "
-                     "'t', 'args', " + value + ")))",
-                     k_limit, "args"});
+                     "'t', 'args', " +
+                         value + ")))",
+                     k_limit,
+                     "args"});
     cases.push_back({"SELECT pgtq.complete({id}, {claim}, " + value + ")", k_limit, "result"});
     cases.push_back({"SELECT * FROM pgtq.finish_many(jsonb_build_array(jsonb_build_object("
-                     "'id', {id}, 'claim', {claim}, 'status', 'done', 'result', " + value + ")))",
-                     k_limit, "result"});
+                     "'id', {id}, 'claim', {claim}, 'status', 'done', 'result', " +
+                         value + ")))",
+                     k_limit,
+                     "result"});
   }
   for (const std::string value : {"'5'", "'\"x\"'", "'null'", "'true'", "'1.5'"}) {
     cases.push_back({"SELECT pgtq.push('q', 't', " + value + ")", k_bad, "args"});
     cases.push_back({"SELECT pgtq.push_many('q', jsonb_build_array(jsonb_build_object('task', "
-                     "'t', 'args', " + value + "::jsonb)))",
-                     k_bad, "args"});
+                     "'t', 'args', " +
+                         value + "::jsonb)))",
+                     k_bad,
+                     "args"});
   }
   cases.push_back({"SELECT pgtq.push('q', 't', NULL)", k_null, "args"});
 }
 
 void add_push_field_cases(std::vector<BadInput>& cases) {
   for (const std::string priority : {"32768", "-32769", "2147483647", "-2147483648"}) {
-    cases.push_back({"SELECT pgtq.push('q', 't', priority => " + priority + ")", k_bad, "priority"});
+    cases.push_back(
+        {"SELECT pgtq.push('q', 't', priority => " + priority + ")", k_bad, "priority"});
   }
   for (const std::string attempts : {"0", "-1", "1001", "2147483647"}) {
     cases.push_back(
@@ -135,32 +169,41 @@ void add_push_field_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.push('q', 't', max_attempts => NULL)", k_null, "max_attempts"});
 
   // push_many elements: wrong JSON types are refused, not coerced.
-  for (const std::string value : {"\"5\"", "5.7", "true", "[]", "{}", "1e300", "32768", "-32769", "2.5e0"}) {
+  for (const std::string value :
+       {"\"5\"", "5.7", "true", "[]", "{}", "1e300", "32768", "-32769", "2.5e0"}) {
     cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"priority\":" + value + "}]')",
-                     k_bad, "priority"});
+                     k_bad,
+                     "priority"});
   }
   for (const std::string value : {"\"5\"", "0", "1001", "2.5", "false", "-1", "[5]"}) {
-    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"max_attempts\":" + value + "}]')",
-                     k_bad, "max_attempts"});
+    cases.push_back(
+        {"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"max_attempts\":" + value + "}]')",
+         k_bad,
+         "max_attempts"});
   }
   for (const std::string value : {"5", "true", "[]", "{}"}) {
     cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"run_at\":" + value + "}]')",
-                     k_bad, "run_at"});
+                     k_bad,
+                     "run_at"});
     cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\",\"delay\":" + value + "}]')",
-                     k_bad, "delay"});
+                     k_bad,
+                     "delay"});
     cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":" + value + "}]')", k_bad, "task"});
   }
   // Misspelt keys name the element and the key.
-  for (const std::string key : {"prioirty", "max_attempt", "dealy", "Task", "args ", "runAt", "id", ""}) {
-    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"},{\"task\":\"t\",\"" + key +
-                         "\":1}]')",
-                     k_bad, "element 2: unknown key \"" + key + "\""});
+  for (const std::string key :
+       {"prioirty", "max_attempt", "dealy", "Task", "args ", "runAt", "id", ""}) {
+    cases.push_back(
+        {"SELECT pgtq.push_many('q', '[{\"task\":\"t\"},{\"task\":\"t\",\"" + key + "\":1}]')",
+         k_bad,
+         "element 2: unknown key \"" + key + "\""});
   }
   for (const std::string element : {"5", "\"t\"", "[]", "null", "true"}) {
-    cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"}," + element + "]')", k_bad,
-                     "element 2"});
+    cases.push_back(
+        {"SELECT pgtq.push_many('q', '[{\"task\":\"t\"}," + element + "]')", k_bad, "element 2"});
   }
-  cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"},{\"args\":[]}]')", k_bad,
+  cases.push_back({"SELECT pgtq.push_many('q', '[{\"task\":\"t\"},{\"args\":[]}]')",
+                   k_bad,
                    "element 2: \"task\" is missing"});
   for (const std::string tasks : {"'{\"task\":\"t\"}'", "'5'", "'\"x\"'", "'null'", "'true'"}) {
     cases.push_back({"SELECT pgtq.push_many('q', " + tasks + ")", k_bad, "tasks"});
@@ -180,8 +223,8 @@ void add_claim_cases(std::vector<BadInput>& cases) {
     }
     cases.push_back({call + "('q', '{t}', NULL, 'w')", k_null, "max_count"});
     cases.push_back({call + "('q', NULL, 1, 'w')", k_null, "task_names"});
-    cases.push_back({call + "('q', array_fill('t'::text, ARRAY[10001]), 1, 'w')", k_limit,
-                     "task_names"});
+    cases.push_back(
+        {call + "('q', array_fill('t'::text, ARRAY[10001]), 1, 'w')", k_limit, "task_names"});
     cases.push_back({call + "('q', '{t}', 1, NULL)", k_null, "worker"});
     cases.push_back({call + "('q', '{t}', 1, '')", k_bad, "worker"});
     cases.push_back({call + "('q', '{t}', 1, repeat('w', 1048576))", k_bad, "worker"});
@@ -200,10 +243,12 @@ void add_array_cases(std::vector<BadInput>& cases) {
     cases.push_back({call + "('{{1},{2}}', '{{1},{2}}')", k_bad, "task_ids"});
     cases.push_back({call + "(array_fill(1::bigint, ARRAY[100001]), array_fill(1::bigint, "
                             "ARRAY[100001]))",
-                     k_limit, "task_ids"});
+                     k_limit,
+                     "task_ids"});
   }
   for (const std::string& lease : k_bad_leases) {
-    cases.push_back({"SELECT * FROM pgtq.heartbeat('{{id}}', '{{claim}}', " + lease + ")", k_bad, "lease"});
+    cases.push_back(
+        {"SELECT * FROM pgtq.heartbeat('{{id}}', '{{claim}}', " + lease + ")", k_bad, "lease"});
   }
   cases.push_back({"SELECT * FROM pgtq.heartbeat('{{id}}', '{{claim}}', NULL)", k_null, "lease"});
 }
@@ -259,9 +304,10 @@ void add_outcome_cases(std::vector<BadInput>& cases) {
                                      : k_bad;
     cases.push_back({prefix + "[" + element + "]')", sqlstate, name});
   }
-  cases.push_back({prefix + "[{" + good + R"(,"status":"done"},{)" + good +
-                       R"(,"status":"retry"}]'))",
-                   k_bad, "more than once"});
+  cases.push_back(
+      {prefix + "[{" + good + R"(,"status":"done"},{)" + good + R"(,"status":"retry"}]'))",
+       k_bad,
+       "more than once"});
 }
 
 // push_many's array form, what the C++ client sends.
@@ -276,31 +322,34 @@ void add_push_array_cases(std::vector<BadInput>& cases) {
   cases.push_back({call("'{t}'::text[], '{[],[]}'::jsonb[]"), k_bad, "as many"});
   cases.push_back({call("'{t}'::text[], '{5}'::jsonb[]"), k_bad, "args[1]"});
   cases.push_back({call("'{t}'::text[], '{\"null\"}'::jsonb[]"), k_bad, "args[1]"});
-  cases.push_back({call("'{t}'::text[], ARRAY[jsonb_build_array(repeat('x', 1048576))]"), k_limit,
-                   "args[1]"});
+  cases.push_back(
+      {call("'{t}'::text[], ARRAY[jsonb_build_array(repeat('x', 1048576))]"), k_limit, "args[1]"});
   cases.push_back({call("'{{t}}'::text[], '{{[]}}'::jsonb[]"), k_bad, "one-dimensional"});
-  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], priorities => '{1,2}'"), k_bad,
-                   "as many"});
-  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], priorities => '{40000}'"), k_bad,
-                   "priorities[1]"});
-  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], max_attempts => '{0}'"), k_bad,
-                   "max_attempts[1]"});
-  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], run_at => '{infinity}'"), k_bad,
-                   "run_at"});
-  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], delays => '{\"-1 day\"}'"), k_bad,
-                   "delay"});
-  cases.push_back({call("'{t}'::text[], '{[]}'::jsonb[], delays => '{\"1000 years\"}'"), k_bad,
-                   "delay"});
+  cases.push_back(
+      {call("'{t}'::text[], '{[]}'::jsonb[], priorities => '{1,2}'"), k_bad, "as many"});
+  cases.push_back(
+      {call("'{t}'::text[], '{[]}'::jsonb[], priorities => '{40000}'"), k_bad, "priorities[1]"});
+  cases.push_back(
+      {call("'{t}'::text[], '{[]}'::jsonb[], max_attempts => '{0}'"), k_bad, "max_attempts[1]"});
+  cases.push_back(
+      {call("'{t}'::text[], '{[]}'::jsonb[], run_at => '{infinity}'"), k_bad, "run_at"});
+  cases.push_back(
+      {call("'{t}'::text[], '{[]}'::jsonb[], delays => '{\"-1 day\"}'"), k_bad, "delay"});
+  cases.push_back(
+      {call("'{t}'::text[], '{[]}'::jsonb[], delays => '{\"1000 years\"}'"), k_bad, "delay"});
   cases.push_back({call("(SELECT array_agg('t'::text) FROM generate_series(1, 100001)), "
                         "(SELECT array_agg('[]'::jsonb) FROM generate_series(1, 100001))"),
-                   k_limit, "100000"});
+                   k_limit,
+                   "100000"});
   cases.push_back({"SELECT pgtq.push_many(NULL, '{t}'::text[], '{[]}'::jsonb[])", k_null, "queue"});
 }
 
 // The array form pgtqd uses: six arrays of one length.
 void add_outcome_array_cases(std::vector<BadInput>& cases) {
-  const auto call = [](const std::string& ids, const std::string& claims,
-                       const std::string& statuses, const std::string& results = "'{null}'",
+  const auto call = [](const std::string& ids,
+                       const std::string& claims,
+                       const std::string& statuses,
+                       const std::string& results = "'{null}'",
                        const std::string& errors = "'{NULL}'",
                        const std::string& retry_in = "'{NULL}'") {
     return "SELECT * FROM pgtq.finish_many(" + ids + "::bigint[], " + claims + "::bigint[], " +
@@ -314,35 +363,52 @@ void add_outcome_array_cases(std::vector<BadInput>& cases) {
   cases.push_back({call(id, claim, "NULL"), k_null, "statuses"});
   cases.push_back({call(id, claim, "'{done}'", "NULL"), k_null, "results"});
   cases.push_back({call(id, claim, "'{done}'", "'{null}'", "NULL"), k_null, "errors"});
-  cases.push_back({call(id, claim, "'{done}'", "'{null}'", "'{NULL}'", "NULL"), k_null, "retry_in"});
+  cases.push_back(
+      {call(id, claim, "'{done}'", "'{null}'", "'{NULL}'", "NULL"), k_null, "retry_in"});
   cases.push_back({call("'{NULL}'", claim, "'{done}'"), k_null, "task_ids[1]"});
   cases.push_back({call(id, "'{NULL}'", "'{done}'"), k_null, "task_claims[1]"});
   cases.push_back({call(id, claim, "'{NULL}'"), k_null, "statuses[1]"});
   for (const std::string status : {"DONE", "cancel", "", "done "}) {
     cases.push_back({call(id, claim, "'{\"" + status + "\"}'"), k_bad, "statuses[1]"});
   }
-  cases.push_back({call("'{{id},1}'", "'{{claim},1}'", "'{done,done}'", "'{null,null}'",
-                        "'{NULL,NULL}'", "'{NULL}'"),
-                   k_bad, "same length"});
+  cases.push_back({call("'{{id},1}'",
+                        "'{{claim},1}'",
+                        "'{done,done}'",
+                        "'{null,null}'",
+                        "'{NULL,NULL}'",
+                        "'{NULL}'"),
+                   k_bad,
+                   "same length"});
   cases.push_back({call(id, "'{}'", "'{done}'"), k_bad, "same length"});
-  cases.push_back({call("'{{{id}}}'", "'{{{claim}}}'", "'{{done}}'", "'{{null}}'", "'{{NULL}}'",
-                        "'{{NULL}}'"),
-                   k_bad, "one-dimensional"});
+  cases.push_back(
+      {call("'{{{id}}}'", "'{{{claim}}}'", "'{{done}}'", "'{{null}}'", "'{{NULL}}'", "'{{NULL}}'"),
+       k_bad,
+       "one-dimensional"});
   cases.push_back({call("(SELECT array_agg(g) FROM generate_series(1, 100001) g)",
                         "(SELECT array_agg(g) FROM generate_series(1, 100001) g)",
                         "array_fill('done'::text, ARRAY[100001])",
                         "array_fill('null'::jsonb, ARRAY[100001])",
                         "array_fill(NULL::text, ARRAY[100001])",
                         "array_fill(NULL::float8, ARRAY[100001])"),
-                   k_limit, "100000"});
+                   k_limit,
+                   "100000"});
   cases.push_back({call(id, claim, "'{done}'", "ARRAY[jsonb_build_array(repeat('x', 1048576))]"),
-                   k_limit, "results[1]"});
-  cases.push_back({call(id, claim, "'{done}'",
+                   k_limit,
+                   "results[1]"});
+  cases.push_back({call(id,
+                        claim,
+                        "'{done}'",
                         "ARRAY[('[' || repeat('[', 100) || repeat(']', 100) || ']')::jsonb]"),
-                   k_limit, "results[1]"});
-  cases.push_back({call("'{{id},{id}}'", "'{{claim},{claim}}'", "'{done,retry}'",
-                        "'{null,null}'", "'{NULL,NULL}'", "'{NULL,NULL}'"),
-                   k_bad, "more than once"});
+                   k_limit,
+                   "results[1]"});
+  cases.push_back({call("'{{id},{id}}'",
+                        "'{{claim},{claim}}'",
+                        "'{done,retry}'",
+                        "'{null,null}'",
+                        "'{NULL,NULL}'",
+                        "'{NULL,NULL}'"),
+                   k_bad,
+                   "more than once"});
 }
 
 void add_maintenance_cases(std::vector<BadInput>& cases) {
@@ -352,8 +418,8 @@ void add_maintenance_cases(std::vector<BadInput>& cases) {
     cases.push_back({"SELECT * FROM pgtq.tick(" + count + ")", k_bad, "max_count"});
   }
   cases.push_back({"SELECT pgtq.prune(NULL)", k_null, "finished_before"});
-  for (const std::string when : {"'infinity'", "'-infinity'", "now() + interval '1 day'",
-                                 "'294276-01-01'"}) {
+  for (const std::string when :
+       {"'infinity'", "'-infinity'", "now() + interval '1 day'", "'294276-01-01'"}) {
     cases.push_back({"SELECT pgtq.prune(" + when + ")", k_bad, "finished_before"});
   }
   cases.push_back({"SELECT pgtq.backoff(NULL)", k_null, "attempt"});
@@ -373,7 +439,8 @@ void add_maintenance_cases(std::vector<BadInput>& cases) {
 }
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
-  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+  for (std::size_t at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size())) {
     text.replace(at, from.size(), to);
   }
   return text;
@@ -382,9 +449,11 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 // Everything a call could change: both tables and the id sequence.
 std::string digest(db::Connection& conn) {
   return test::scalar(
-      conn, "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), '')"
-            " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
-            " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
+      conn,
+      "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), "
+      "'')"
+      " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
+      " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
 } // namespace
@@ -422,7 +491,8 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   std::string before = digest(conn);
   for (const BadInput& input : cases) {
     const std::string sql = replaced(replaced(input.sql, "{id}", std::to_string(running[0].id)),
-                                     "{claim}", std::to_string(running[0].claim));
+                                     "{claim}",
+                                     std::to_string(running[0].claim));
     CAPTURE(sql);
     db::Result result(PQexec(pg, sql.c_str()));
     const ExecStatusType status = PQresultStatus(result.get());

@@ -20,24 +20,31 @@ TEST_CASE("a caller's now(), clock_timestamp() and jsonb_typeof are not pgtq's")
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
   query(conn, "CREATE SCHEMA mine");
-  query(conn, "CREATE FUNCTION mine.now() RETURNS timestamptz LANGUAGE sql "
-              "AS $$ SELECT '3000-01-01'::timestamptz $$");
-  query(conn, "CREATE FUNCTION mine.clock_timestamp() RETURNS timestamptz LANGUAGE sql "
-              "AS $$ SELECT '3000-01-01'::timestamptz $$");
-  query(conn, "CREATE FUNCTION mine.jsonb_typeof(jsonb) RETURNS text LANGUAGE sql "
-              "AS $$ SELECT 'array'::text $$");
+  query(conn,
+        "CREATE FUNCTION mine.now() RETURNS timestamptz LANGUAGE sql "
+        "AS $$ SELECT '3000-01-01'::timestamptz $$");
+  query(conn,
+        "CREATE FUNCTION mine.clock_timestamp() RETURNS timestamptz LANGUAGE sql "
+        "AS $$ SELECT '3000-01-01'::timestamptz $$");
+  query(conn,
+        "CREATE FUNCTION mine.jsonb_typeof(jsonb) RETURNS text LANGUAGE sql "
+        "AS $$ SELECT 'array'::text $$");
   query(conn, "SET search_path = mine, pg_catalog, public");
 
   // A time far ahead would make the delayed task due, and every value look like an array.
   const std::int64_t later = push(pg, "q", "t", json("[1]"), {.delay = 1h});
   CHECK(field(conn, later, "state") == "scheduled");
-  CHECK(field(conn, later, "run_at BETWEEN pg_catalog.now() + interval '59 minutes' "
-                           "AND pg_catalog.now() + interval '61 minutes'") == "true");
-  CHECK_THROWS_WITH(push(pg, "q", "t", json("5")), doctest::Contains("must be a JSON array or object"));
+  CHECK(field(conn,
+              later,
+              "run_at BETWEEN pg_catalog.now() + interval '59 minutes' "
+              "AND pg_catalog.now() + interval '61 minutes'") == "true");
+  CHECK_THROWS_WITH(push(pg, "q", "t", json("5")),
+                    doctest::Contains("must be a JSON array or object"));
   CHECK_THROWS_WITH(conn.run_script("SELECT pgtq.push_many('q', '5')"),
                     doctest::Contains("tasks must be a JSON array"));
 
-  const db::Result tick = conn.run_script("SELECT promoted, next_due > pg_catalog.now() FROM pgtq.tick()");
+  const db::Result tick =
+      conn.run_script("SELECT promoted, next_due > pg_catalog.now() FROM pgtq.tick()");
   CHECK(tick.string(0, 0) == "0");
   CHECK(tick.string(0, 1) == "t");
   CHECK(field(conn, later, "state") == "scheduled");

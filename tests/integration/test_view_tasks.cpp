@@ -13,10 +13,22 @@ TEST_CASE("pgtq.tasks has the documented columns in order") {
   test::TestDatabase database;
   db::Connection conn = database.connect();
   const db::Result result = conn.run_script("SELECT * FROM pgtq.tasks LIMIT 0");
-  const std::vector<std::string> expected{"id",         "queue",        "task",         "args",
-                                          "state",      "priority",     "run_at",       "attempts",
-                                          "max_attempts", "created_at", "started_at",   "finished_at",
-                                          "locked_by",  "locked_until", "result",       "last_error",
+  const std::vector<std::string> expected{"id",
+                                          "queue",
+                                          "task",
+                                          "args",
+                                          "state",
+                                          "priority",
+                                          "run_at",
+                                          "attempts",
+                                          "max_attempts",
+                                          "created_at",
+                                          "started_at",
+                                          "finished_at",
+                                          "locked_by",
+                                          "locked_until",
+                                          "result",
+                                          "last_error",
                                           "errors"};
   REQUIRE(result.columns() == static_cast<int>(expected.size()));
   for (int i = 0; i < result.columns(); ++i) {
@@ -36,18 +48,33 @@ TEST_CASE("pgtq.tasks shows a pushed task, then the same task finished") {
       "locked_by IS NULL, locked_until IS NULL, result IS NULL, last_error IS NULL, errors::text" +
       where);
   REQUIRE(live.rows() == 1);
-  const std::vector<std::string> expected_live{"view_q", "add_numbers", "[2, 3]", "queued", "0", "0", "5",
-                                               "t",      "t",           "t",      "t",      "t", "t", "t",
-                                               "t",      "[]"};
+  const std::vector<std::string> expected_live{"view_q",
+                                               "add_numbers",
+                                               "[2, 3]",
+                                               "queued",
+                                               "0",
+                                               "0",
+                                               "5",
+                                               "t",
+                                               "t",
+                                               "t",
+                                               "t",
+                                               "t",
+                                               "t",
+                                               "t",
+                                               "t",
+                                               "[]"};
   for (int i = 0; i < live.columns(); ++i) {
     CAPTURE(i);
     CHECK(live.string(0, i) == expected_live[static_cast<std::size_t>(i)]);
   }
 
-  const std::vector<ClaimedTask> claimed = pop(conn.native(), "view_q", {"add_numbers"}, 1, "viewer");
+  const std::vector<ClaimedTask> claimed =
+      pop(conn.native(), "view_q", {"add_numbers"}, 1, "viewer");
   REQUIRE(claimed.size() == 1);
-  const db::Result running =
-      conn.run_script("SELECT state::text, attempts, locked_by, locked_until > now(), started_at IS NOT NULL" + where);
+  const db::Result running = conn.run_script(
+      "SELECT state::text, attempts, locked_by, locked_until > now(), started_at IS NOT NULL" +
+      where);
   CHECK(running.string(0, 0) == "running");
   CHECK(running.string(0, 1) == "1");
   CHECK(running.string(0, 2) == "viewer");

@@ -21,8 +21,13 @@ inline const std::vector<BadConfigValue>& bad_config_values() {
     std::vector<BadConfigValue> all;
     // Every duration: not a number, not finite, beyond a day (or its own limit), below
     // 10 ms (1e-9 s ran 53,000 scheduler transactions in 6 s), negative, with a unit.
-    for (const char* key : {"lease", "heartbeat", "poll-interval", "shutdown-grace",
-                            "scheduler-interval", "backoff-base", "backoff-cap"}) {
+    for (const char* key : {"lease",
+                            "heartbeat",
+                            "poll-interval",
+                            "shutdown-grace",
+                            "scheduler-interval",
+                            "backoff-base",
+                            "backoff-cap"}) {
       all.push_back({key, "nan", "is not a number of seconds"});
       all.push_back({key, "inf", "is not a number of seconds"});
       all.push_back({key, "-inf", "is not a number of seconds"});
@@ -76,7 +81,10 @@ inline const std::vector<BadConfigValue>& bad_config_values() {
     all.push_back({"worker-name", std::string(129, 'w'), "129 bytes long"});
     all.push_back({"worker-name", std::string(1 << 20, 'w'), "1048576 bytes long"});
     all.push_back({"queue", "\"\"", "is empty"});
-    for (const char* value : {"\"a b\"", "x;y", "gr\xc3\xbc\xc3\x9f" "e"}) {
+    for (const char* value : {"\"a b\"",
+                              "x;y",
+                              "gr\xc3\xbc\xc3\x9f"
+                              "e"}) {
       all.push_back({"queue", value, "[A-Za-z0-9_.:-]"});
     }
     all.push_back({"queue", std::string(129, 'q'), "129 bytes long"});

@@ -15,8 +15,12 @@
 namespace pgtq::test {
 namespace fs = std::filesystem;
 
-std::string pgtqd_path() { return std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqd"; }
-std::string example_plugin_dir() { return std::string(PGTQ_TEST_BINARY_DIR) + "/plugins"; }
+std::string pgtqd_path() {
+  return std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqd";
+}
+std::string example_plugin_dir() {
+  return std::string(PGTQ_TEST_BINARY_DIR) + "/plugins";
+}
 std::string test_plugin_dir(const std::string& scenario) {
   return std::string(PGTQ_TEST_BINARY_DIR) + "/test-plugins/" + scenario;
 }
@@ -40,23 +44,25 @@ DaemonProcess::DaemonProcess(const Options& options) {
   }
   m_log_path = log_template;
 
-  std::string plugin_dir = options.plugin_dirs.empty() ? example_plugin_dir() : options.plugin_dirs[0];
+  std::string plugin_dir =
+      options.plugin_dirs.empty() ? example_plugin_dir() : options.plugin_dirs[0];
   if (options.plugin_dirs.size() > 1) {
     // pgtqd reads one directory: copy the plugins of all the requested ones into a new one
     // (not symlinks: pgtqd refuses those that lead out of its directory). Modes are set, not
     // left to the umask, since pgtqd refuses group- or world-writable ones.
     m_plugin_dir = m_log_path + ".plugins";
     fs::create_directory(m_plugin_dir);
-    fs::permissions(m_plugin_dir, fs::perms::owner_all | fs::perms::group_read |
-                                      fs::perms::group_exec | fs::perms::others_read |
-                                      fs::perms::others_exec);
+    fs::permissions(m_plugin_dir,
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec);
     for (const std::string& dir : options.plugin_dirs) {
       for (const auto& entry : fs::directory_iterator(dir)) {
         if (entry.path().extension() == ".so") {
           const fs::path copy = fs::path(m_plugin_dir) / entry.path().filename();
           fs::copy_file(entry.path(), copy);
-          fs::permissions(copy, fs::perms::owner_read | fs::perms::owner_write |
-                                    fs::perms::group_read | fs::perms::others_read);
+          fs::permissions(copy,
+                          fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                              fs::perms::others_read);
         }
       }
     }
@@ -122,7 +128,9 @@ DaemonProcess::~DaemonProcess() {
   }
 }
 
-void DaemonProcess::signal(int number) const { ::kill(m_pid, number); }
+void DaemonProcess::signal(int number) const {
+  ::kill(m_pid, number);
+}
 
 std::optional<int> DaemonProcess::wait_exit(std::chrono::milliseconds timeout) {
   eventually([this] { return !running(); }, timeout);

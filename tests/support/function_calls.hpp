@@ -16,8 +16,9 @@ inline void count_function_calls(db::Connection& connection, const std::string& 
 // Calls of pgtq.<name> reported so far. A backend reports its counts at the latest when it
 // exits: read this once the daemon has stopped.
 inline long long function_calls(db::Connection& connection, const std::string& name) {
-  return count(connection, "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
-                           "WHERE schemaname = 'pgtq' AND funcname = $1",
+  return count(connection,
+               "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
+               "WHERE schemaname = 'pgtq' AND funcname = $1",
                {name});
 }
 

@@ -59,6 +59,8 @@ void PrivateServer::start() {
          " -c fsync=off -c max_connections=50\" start");
 }
 
-void PrivateServer::stop() { pg_ctl("-m fast stop"); }
+void PrivateServer::stop() {
+  pg_ctl("-m fast stop");
+}
 
 } // namespace pgtq::test

@@ -10,18 +10,20 @@
 namespace pgtq::test {
 
 // One column or expression of one task in pgtq.tasks, as text ("" when there is no task).
-inline std::string field(db::Connection& connection, const std::string& expression,
-                         const std::string& id) {
-  return scalar(connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1",
-                {id});
+inline std::string
+field(db::Connection& connection, const std::string& expression, const std::string& id) {
+  return scalar(
+      connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1", {id});
 }
 
 // The same for a task known to exist (the test fails if it does not), with SQL NULL read
 // as "<null>" so that it cannot pass for an empty string.
-inline std::string field(db::Connection& connection, std::int64_t id, const std::string& expression) {
-  const db::Result row = query(
-      connection, "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1::bigint",
-      {std::to_string(id)});
+inline std::string
+field(db::Connection& connection, std::int64_t id, const std::string& expression) {
+  const db::Result row =
+      query(connection,
+            "SELECT (" + expression + ")::text FROM pgtq.tasks WHERE id = $1::bigint",
+            {std::to_string(id)});
   if (row.rows() != 1) {
     throw std::runtime_error("task " + std::to_string(id) + " not found in pgtq.tasks");
   }
@@ -29,7 +31,9 @@ inline std::string field(db::Connection& connection, std::int64_t id, const std:
 }
 
 // Waits until the task is in this state; returns whether it got there.
-inline bool reaches(db::Connection& connection, const std::string& id, const std::string& state,
+inline bool reaches(db::Connection& connection,
+                    const std::string& id,
+                    const std::string& state,
                     std::chrono::milliseconds timeout = 30s) {
   return eventually([&] { return field(connection, "state", id) == state; }, timeout);
 }

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,8 +10,8 @@
 
 #include <cstring>
 #include <sstream>
-#include <utility>
 #include <stdexcept>
+#include <utility>
 
 namespace pgtq::test {
 
@@ -108,7 +109,9 @@ void TcpProxy::restore() {
   m_frozen = false;
 }
 
-void TcpProxy::freeze() { m_frozen = true; }
+void TcpProxy::freeze() {
+  m_frozen = true;
+}
 
 void TcpProxy::accept_loop() {
   while (!m_stopping) {

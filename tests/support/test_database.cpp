@@ -2,11 +2,12 @@
 
 #include "db/migrator.hpp"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace pgtq::test {
 namespace {
@@ -15,7 +16,8 @@ std::string unique_database_name() {
   // The time as well as the pid: a database left behind by a crashed run whose pid comes
   // round again must not collide.
   static const auto started = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch()).count();
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   static std::atomic<int> counter{0};
   return "pgtq_test_" + std::to_string(::getpid()) + "_" + std::to_string(started) + "_" +
          std::to_string(counter++);
@@ -60,7 +62,9 @@ const std::string& server_dsn() {
 EmptyDatabase::EmptyDatabase()
     : m_name(create_database()), m_dsn(server_dsn() + " dbname=" + m_name) {}
 
-EmptyDatabase::~EmptyDatabase() { drop_database(m_name); }
+EmptyDatabase::~EmptyDatabase() {
+  drop_database(m_name);
+}
 
 TestDatabase::TestDatabase() {
   db::Connection connection = connect();

@@ -33,20 +33,19 @@ TransactionPooler::TransactionPooler(const std::string& server_socket_dir) {
   }
   m_dir = dir_template;
   std::ofstream(m_dir + "/users.txt") << "\"postgres\" \"\"\n";
-  std::ofstream(m_dir + "/pgbouncer.ini")
-      << "[databases]\n"
-      << "* = host=" << server_socket_dir << " port=5432\n"
-      << "[pgbouncer]\n"
-      << "listen_addr =\n"
-      << "listen_port = " << k_port << "\n"
-      << "unix_socket_dir = " << m_dir << "\n"
-      << "auth_type = trust\n"
-      << "auth_file = " << m_dir << "/users.txt\n"
-      << "pool_mode = transaction\n"
-      << "default_pool_size = 4\n"
-      << "max_client_conn = 100\n"
-      << "logfile = " << m_dir << "/pgbouncer.log\n"
-      << "pidfile = " << m_dir << "/pgbouncer.pid\n";
+  std::ofstream(m_dir + "/pgbouncer.ini") << "[databases]\n"
+                                          << "* = host=" << server_socket_dir << " port=5432\n"
+                                          << "[pgbouncer]\n"
+                                          << "listen_addr =\n"
+                                          << "listen_port = " << k_port << "\n"
+                                          << "unix_socket_dir = " << m_dir << "\n"
+                                          << "auth_type = trust\n"
+                                          << "auth_file = " << m_dir << "/users.txt\n"
+                                          << "pool_mode = transaction\n"
+                                          << "default_pool_size = 4\n"
+                                          << "max_client_conn = 100\n"
+                                          << "logfile = " << m_dir << "/pgbouncer.log\n"
+                                          << "pidfile = " << m_dir << "/pgbouncer.pid\n";
   const bool root = ::geteuid() == 0;
   if (root) {
     run("chown -R postgres: " + m_dir);

@@ -15,9 +15,13 @@ using namespace std::string_literals;
 
 namespace {
 
-std::string encoded(const auto& value) { return pgtq::to_json(value).text(); }
+std::string encoded(const auto& value) {
+  return pgtq::to_json(value).text();
+}
 
-bool valid(std::string_view text) { return pgtq::detail::is_json_value(text); }
+bool valid(std::string_view text) {
+  return pgtq::detail::is_json_value(text);
+}
 
 } // namespace
 
@@ -50,11 +54,13 @@ TEST_CASE("floating point is the shortest text that reads back the same") {
 TEST_CASE("NaN and infinity are refused because JSON cannot hold them") {
   SUBCASE("NaN") {
     CHECK_THROWS_WITH_AS(pgtq::to_json(std::numeric_limits<double>::quiet_NaN()),
-                         doctest::Contains("NaN"), pgtq::Error);
+                         doctest::Contains("NaN"),
+                         pgtq::Error);
   }
   SUBCASE("infinity") {
     CHECK_THROWS_WITH_AS(pgtq::args(1, -std::numeric_limits<double>::infinity()),
-                         doctest::Contains("infinite"), pgtq::Error);
+                         doctest::Contains("infinite"),
+                         pgtq::Error);
   }
   SUBCASE("nested in a container, float") {
     const std::vector<float> values{1.0F, std::numeric_limits<float>::infinity()};
@@ -104,7 +110,7 @@ TEST_CASE("invalid UTF-8 is refused instead of being sent for the server to reje
       "\xED\xA0\x80",     // UTF-16 surrogate U+D800
       "\xF4\x90\x80\x80", // above U+10FFFF
       "\xFF",
-      "ok\xE2\x82",       // truncated at the end
+      "ok\xE2\x82", // truncated at the end
   };
   for (const char* text : bad) {
     CAPTURE(std::string_view(text));
@@ -152,17 +158,58 @@ TEST_CASE("pgtq::json is inserted as is, not quoted again") {
 }
 
 TEST_CASE("pgtq::json accepts exactly one JSON value") {
-  for (const char* good : {"null", "true", "false", "0", "-0", "12.5e-3", "1E+2", "\"\"",
-                           R"("\u00e9\n\/")", "[]", "{}", " [ 1 , [ ] , { } ] ", "\n{\"a\":{\"b\":[null]}}\t",
-                           R"({"a":1,"b":"x"})", "\"日本\""}) {
+  for (const char* good : {"null",
+                           "true",
+                           "false",
+                           "0",
+                           "-0",
+                           "12.5e-3",
+                           "1E+2",
+                           "\"\"",
+                           R"("\u00e9\n\/")",
+                           "[]",
+                           "{}",
+                           " [ 1 , [ ] , { } ] ",
+                           "\n{\"a\":{\"b\":[null]}}\t",
+                           R"({"a":1,"b":"x"})",
+                           "\"日本\""}) {
     CAPTURE(std::string_view(good));
     CHECK_NOTHROW(pgtq::json(good));
   }
-  for (const char* bad : {"", " ", "[", "]", "{", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}",
-                          "{a:1}", "{\"a\":1,}", "[1 2]", "01", "1.", ".5", "-", "1e", "+1",
-                          "tru", "nul", "True", "'x'", "\"unterminated", "\"tab\there\"",
-                          R"("\x")", R"("\u12")", "[1]]", "{}{}", "1 2", "NaN", "Infinity",
-                          "[1]x", "\"\xC0\xAF\"", R"([1]},{"task":"evil")"}) {
+  for (const char* bad : {"",
+                          " ",
+                          "[",
+                          "]",
+                          "{",
+                          "[1,]",
+                          "[,1]",
+                          "{\"a\"}",
+                          "{\"a\":}",
+                          "{a:1}",
+                          "{\"a\":1,}",
+                          "[1 2]",
+                          "01",
+                          "1.",
+                          ".5",
+                          "-",
+                          "1e",
+                          "+1",
+                          "tru",
+                          "nul",
+                          "True",
+                          "'x'",
+                          "\"unterminated",
+                          "\"tab\there\"",
+                          R"("\x")",
+                          R"("\u12")",
+                          "[1]]",
+                          "{}{}",
+                          "1 2",
+                          "NaN",
+                          "Infinity",
+                          "[1]x",
+                          "\"\xC0\xAF\"",
+                          R"([1]},{"task":"evil")"}) {
     CAPTURE(std::string_view(bad));
     CHECK_THROWS_AS(pgtq::json(bad), pgtq::Error);
   }

@@ -27,8 +27,8 @@ TEST_CASE("text array literals keep what the array parser would otherwise take a
 }
 
 TEST_CASE("a NUL byte cannot travel in a text parameter and is refused") {
-  CHECK_THROWS_WITH_AS(pg_text_array({"ok", std::string("a\0b", 3)}),
-                       doctest::Contains("element 2"), pgtq::Error);
+  CHECK_THROWS_WITH_AS(
+      pg_text_array({"ok", std::string("a\0b", 3)}), doctest::Contains("element 2"), pgtq::Error);
 }
 
 TEST_CASE("integer array literals") {

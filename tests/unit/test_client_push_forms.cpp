@@ -105,7 +105,8 @@ TEST_CASE("a time_point run_at more than 100 years from now is refused before an
   CHECK(push_at({.run_at = now - 101 * year}).rfind("22023 ", 0) == 0);
   CHECK(push_at({.run_at = time_point<system_clock, hours>(hours::max())}) ==
         "22023 pgtq.push: run_at (a time beyond any calendar) is more than 100 years from now");
-  CHECK(push_at({.run_at = time_point<system_clock, duration<double>>(duration<double>(std::nan("")))})
+  CHECK(push_at(
+            {.run_at = time_point<system_clock, duration<double>>(duration<double>(std::nan("")))})
             .rfind("22023 ", 0) == 0);
   const std::string sum = push_at({.run_at = now + 99 * year, .delay = 2 * year});
   CHECK(sum.find(" plus delay 63115200 s is more than 100 years from now") != std::string::npos);

@@ -23,8 +23,11 @@ EnvironmentSettings scan(std::vector<std::string> entries) {
 } // namespace
 
 TEST_CASE("PGTQ_<OPTION> variables are settings, PGTQ_CONFIG names the file") {
-  const EnvironmentSettings found = scan({"HOME=/root", "PGTQ_LEASE=20", "PGTQ_PLUGIN_DIR=/p",
-                                          "PGTQ_CONFIG=/etc/pgtq/q.conf", "PGTQ_MIGRATE=true"});
+  const EnvironmentSettings found = scan({"HOME=/root",
+                                          "PGTQ_LEASE=20",
+                                          "PGTQ_PLUGIN_DIR=/p",
+                                          "PGTQ_CONFIG=/etc/pgtq/q.conf",
+                                          "PGTQ_MIGRATE=true"});
   REQUIRE(found.settings.size() == 3);
   CHECK(found.settings[0].key == "lease");
   CHECK(found.settings[0].value == "20");
@@ -39,22 +42,29 @@ TEST_CASE("a misspelt PGTQ_ option is an error naming it and the option it resem
                        "environment: not pgtqd options, but close to one: PGTQ_CONCURENCY (did "
                        "you mean PGTQ_CONCURRENCY?), PGTQ_LEASES (did you mean PGTQ_LEASE?)",
                        ConfigError);
-  CHECK_THROWS_WITH_AS(scan({"PGTQ_PLUGINS_DIR=/x"}), doctest::Contains("PGTQ_PLUGIN_DIR?"),
-                       ConfigError);
-  CHECK_THROWS_WITH_AS(scan({"PGTQ_plugin_dir=/x"}), doctest::Contains("PGTQ_PLUGIN_DIR?"),
-                       ConfigError);
-  CHECK_THROWS_WITH_AS(scan({"PGTQ_WORKERNAME=w"}), doctest::Contains("PGTQ_WORKER_NAME?"),
-                       ConfigError);
+  CHECK_THROWS_WITH_AS(
+      scan({"PGTQ_PLUGINS_DIR=/x"}), doctest::Contains("PGTQ_PLUGIN_DIR?"), ConfigError);
+  CHECK_THROWS_WITH_AS(
+      scan({"PGTQ_plugin_dir=/x"}), doctest::Contains("PGTQ_PLUGIN_DIR?"), ConfigError);
+  CHECK_THROWS_WITH_AS(
+      scan({"PGTQ_WORKERNAME=w"}), doctest::Contains("PGTQ_WORKER_NAME?"), ConfigError);
 }
 
 TEST_CASE("the PGTQ_ variables pgtq's own scripts and tests set are ignored, not refused") {
   // scripts/lib/common.sh, scripts/test.sh, scripts/demo.sh, bench/run.sh and the test
   // plugins: pgtqd inherits them when a script or test starts it.
-  const EnvironmentSettings found =
-      scan({"PGTQ_TEST_DSN=x", "PGTQ_PG_DSN=x", "PGTQ_PG_DIR=x", "PGTQ_PG_DATA=x",
-            "PGTQ_PG_BIN=x", "PGTQ_ROOT=x", "PGTQ_BUILD_DIR=x", "PGTQ_SANITIZE=x",
-            "PGTQ_LEDGER_DSN=x", "PGTQ_BUILD_PACKAGES=x", "PGTQ_SERVER_PACKAGES=x",
-            "PGTQ_TEST_PACKAGES=x"});
+  const EnvironmentSettings found = scan({"PGTQ_TEST_DSN=x",
+                                          "PGTQ_PG_DSN=x",
+                                          "PGTQ_PG_DIR=x",
+                                          "PGTQ_PG_DATA=x",
+                                          "PGTQ_PG_BIN=x",
+                                          "PGTQ_ROOT=x",
+                                          "PGTQ_BUILD_DIR=x",
+                                          "PGTQ_SANITIZE=x",
+                                          "PGTQ_LEDGER_DSN=x",
+                                          "PGTQ_BUILD_PACKAGES=x",
+                                          "PGTQ_SERVER_PACKAGES=x",
+                                          "PGTQ_TEST_PACKAGES=x"});
   CHECK(found.settings.empty());
   CHECK(found.ignored.size() == 12);
   // demo.sh's PGTQ_DSN is pgtqd's own dsn option: taken, as intended.

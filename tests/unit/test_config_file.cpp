@@ -61,8 +61,8 @@ TEST_CASE("a bad line is reported with the file and line") {
                                   "pgtqd's config format; write \"key = value\" lines only");
   CHECK(error_of("lease 15\n") == "/etc/pgtq/q.conf line 1: expected \"key = value\"");
   CHECK(error_of("= 15\n") == "/etc/pgtq/q.conf line 1: no key before the \"=\"");
-  CHECK(error_of("plugin dir = /x\n").rfind("/etc/pgtq/q.conf line 1: \"plugin dir\" is not a key",
-                                            0) == 0);
+  CHECK(error_of("plugin dir = /x\n")
+            .rfind("/etc/pgtq/q.conf line 1: \"plugin dir\" is not a key", 0) == 0);
   CHECK(error_of("dsn = \"host=db\n") ==
         "/etc/pgtq/q.conf line 1: dsn: the value has no closing double quote");
   CHECK(error_of("dsn = 'host=db\n") ==
@@ -76,6 +76,7 @@ TEST_CASE("a bad line is reported with the file and line") {
 
 TEST_CASE("a config file that cannot be read is named") {
   CHECK_THROWS_WITH_AS(read_config_file("/nonexistent/pgtq.conf"),
-                       "config file /nonexistent/pgtq.conf: No such file or directory", ConfigError);
+                       "config file /nonexistent/pgtq.conf: No such file or directory",
+                       ConfigError);
   CHECK_THROWS_WITH_AS(read_config_file("/tmp"), "config file /tmp is a directory", ConfigError);
 }

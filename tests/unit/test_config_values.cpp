@@ -2,7 +2,6 @@
 // the file, the line and the key. The table is shared with the integration test that feeds
 // the same lines to the real pgtqd (tests/integration/test_config_pgtqd.cpp).
 #include "../support/bad_config_values.hpp"
-
 #include "app/config_file.hpp"
 #include "app/config_options.hpp"
 #include "app/config_sources.hpp"
@@ -59,17 +58,19 @@ TEST_CASE("bad config values are refused with file, line and key") {
 }
 
 TEST_CASE("values at the edges of the documented ranges are accepted") {
-  const Config edges = configured(k_head + "lease = 86400\n"
-                                           "heartbeat = 0.01\n"
-                                           "poll-interval = 0.01\n"
-                                           "shutdown-grace = 0\n"
-                                           "scheduler-interval = 3600\n"
-                                           "backoff-base = 0.01\n"
-                                           "backoff-factor = 100\n"
-                                           "backoff-cap = 3155760000\n"
-                                           "concurrency = 1024\n"
-                                           "prefetch = 10000\n"
-                                           "worker-name = " + std::string(128, 'w') + "\n");
+  const Config edges = configured(k_head +
+                                  "lease = 86400\n"
+                                  "heartbeat = 0.01\n"
+                                  "poll-interval = 0.01\n"
+                                  "shutdown-grace = 0\n"
+                                  "scheduler-interval = 3600\n"
+                                  "backoff-base = 0.01\n"
+                                  "backoff-factor = 100\n"
+                                  "backoff-cap = 3155760000\n"
+                                  "concurrency = 1024\n"
+                                  "prefetch = 10000\n"
+                                  "worker-name = " +
+                                  std::string(128, 'w') + "\n");
   CHECK(edges.lease == std::chrono::seconds(86400));
   CHECK(edges.heartbeat == std::chrono::milliseconds(10));
   CHECK(edges.backoff_cap == std::chrono::seconds(3155760000));
@@ -107,9 +108,11 @@ TEST_CASE("a misspelt key is refused with the closest option") {
                        "test.conf line 3: unknown key \"plugin_dir\" (did you mean plugin-dir?)",
                        ConfigError);
   CHECK_THROWS_WITH_AS(configured(k_head + "concurency = 3\n"),
-                       doctest::Contains("did you mean concurrency?"), ConfigError);
+                       doctest::Contains("did you mean concurrency?"),
+                       ConfigError);
   CHECK_THROWS_WITH_AS(configured(k_head + "colour = blue\n"),
-                       "test.conf line 3: unknown key \"colour\"", ConfigError);
+                       "test.conf line 3: unknown key \"colour\"",
+                       ConfigError);
 }
 
 TEST_CASE("a cross-field error names both settings and where they came from") {
@@ -122,6 +125,6 @@ TEST_CASE("a cross-field error names both settings and where they came from") {
                        doctest::Contains("heartbeat (default) must be at most half of lease "
                                          "(from test.conf line 3)"),
                        ConfigError);
-  CHECK_THROWS_WITH_AS(configured("plugin-dir = /x\n"), doctest::Contains("queue is required"),
-                       ConfigError);
+  CHECK_THROWS_WITH_AS(
+      configured("plugin-dir = /x\n"), doctest::Contains("queue is required"), ConfigError);
 }

@@ -33,7 +33,9 @@ std::string failed(const Outcome& outcome) {
   return outcome.task.error.value_or("(no error)");
 }
 
-std::int64_t add_numbers(std::int64_t a, std::int64_t b) { return a + b; }
+std::int64_t add_numbers(std::int64_t a, std::int64_t b) {
+  return a + b;
+}
 
 } // namespace
 
@@ -90,7 +92,8 @@ TEST_CASE("plugin.hpp converts positional args to parameter types") {
                        R"({"anything": 1})")) == R"("{\"anything\": 1}")");
     CHECK(done(run_one([](pgtq::Context&, const pgtq::Args& args) { return args.json().Size(); },
                        "[1, 2, 3]")) == "3");
-    CHECK(failed(run_one([](pgtq::Args) {}, "5")) == "h: args must be a JSON array or object, got number 5");
+    CHECK(failed(run_one([](pgtq::Args) {}, "5")) ==
+          "h: args must be a JSON array or object, got number 5");
   }
   SUBCASE("no parameters") {
     CHECK(done(run_one([] { return 1; }, "[]")) == "1");
@@ -119,7 +122,8 @@ TEST_CASE("object args may carry keys the handler does not know yet") {
     return greeting.value_or("Hello") + ", " + name;
   };
   // A producer upgraded before its workers adds a field: the task still runs.
-  CHECK(done(run_one(greet, R"({"name": "Ada", "locale": "en", "greeting": "Hi"})",
+  CHECK(done(run_one(greet,
+                     R"({"name": "Ada", "locale": "en", "greeting": "Hi"})",
                      {"name", "greeting"})) == R"("Hi, Ada")");
   CHECK(done(run_one(greet, R"({"nmae": 1, "name": "Ada"})", {"name", "greeting"})) ==
         R"("Hello, Ada")");
@@ -154,7 +158,8 @@ TEST_CASE("strict_args() refuses object keys the handler does not know") {
 
   SUBCASE("not for pgtq::Args, which has no parameters") {
     FakeHost args_host;
-    CHECK(args_host.load([](pgtq::Registry& r) { r.add("h", [](pgtq::Args) {}).strict_args(); }) != 0);
+    CHECK(args_host.load([](pgtq::Registry& r) { r.add("h", [](pgtq::Args) {}).strict_args(); }) !=
+          0);
     CHECK(args_host.names.empty());
   }
 }
@@ -177,7 +182,8 @@ TEST_CASE("plugin.hpp rejects args that do not fit, naming the argument") {
     REQUIRE(host.load([](pgtq::Registry& r) { PGTQ_HANDLER(r, add_numbers, {"a", "b"}); }) == 0);
     const Outcome outcome = host.run("add_numbers", R"([2, "x"])");
     CHECK(outcome.status == PGTQ_FAIL);
-    CHECK(outcome.task.error == R"(add_numbers: argument 2 ("b"): expected integer, got string "x")");
+    CHECK(outcome.task.error ==
+          R"(add_numbers: argument 2 ("b"): expected integer, got string "x")");
     CHECK_FALSE(outcome.task.result.has_value());
   }
   SUBCASE("argument count") {
@@ -190,10 +196,13 @@ TEST_CASE("plugin.hpp rejects args that do not fit, naming the argument") {
   }
   SUBCASE("types") {
     CHECK(failed(run_one([](bool) {}, "[1]")) == "h: argument 1: expected boolean, got number 1");
-    CHECK(failed(run_one([](int) {}, "[2.5]")) == "h: argument 1: expected integer, got number 2.5");
-    CHECK(failed(run_one([](int) {}, "[true]")) == "h: argument 1: expected integer, got boolean true");
+    CHECK(failed(run_one([](int) {}, "[2.5]")) ==
+          "h: argument 1: expected integer, got number 2.5");
+    CHECK(failed(run_one([](int) {}, "[true]")) ==
+          "h: argument 1: expected integer, got boolean true");
     CHECK(failed(run_one([](int) {}, "[null]")) == "h: argument 1: expected integer, got null");
-    CHECK(failed(run_one([](double) {}, R"(["1"])")) == R"(h: argument 1: expected number, got string "1")");
+    CHECK(failed(run_one([](double) {}, R"(["1"])")) ==
+          R"(h: argument 1: expected number, got string "1")");
     CHECK(failed(run_one([](std::string) {}, "[[1, 2]]")) ==
           "h: argument 1: expected string, got array of 2");
     CHECK(failed(run_one([](std::vector<int>) {}, "[{}]")) ==
@@ -204,7 +213,8 @@ TEST_CASE("plugin.hpp rejects args that do not fit, naming the argument") {
   SUBCASE("nested values are located") {
     CHECK(failed(run_one([](std::vector<int>) {}, R"([[1, "x"]])")) ==
           R"(h: argument 1 at [1]: expected integer, got string "x")");
-    CHECK(failed(run_one([](std::vector<std::map<std::string, int>>) {}, R"([[{"k": 1}, {"j": []}]])")) ==
+    CHECK(failed(run_one([](std::vector<std::map<std::string, int>>) {},
+                         R"([[{"k": 1}, {"j": []}]])")) ==
           R"(h: argument 1 at [1]["j"]: expected integer, got array of 0)");
   }
   SUBCASE("ranges") {

@@ -23,9 +23,8 @@ TEST_CASE("call_plugin returns what the plugin function returned") {
 TEST_CASE("call_plugin turns an exception that escapes plugin code into a failed call that "
           "says what escaped") {
   SUBCASE("a std::exception") {
-    const auto result = call_plugin("p.so", "init()", []() -> int {
-      throw std::runtime_error("init trouble");
-    });
+    const auto result =
+        call_plugin("p.so", "init()", []() -> int { throw std::runtime_error("init trouble"); });
     CHECK_FALSE(static_cast<bool>(result));
     CHECK(result.escaped == "init() let an exception escape: init trouble");
   }

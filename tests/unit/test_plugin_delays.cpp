@@ -21,8 +21,7 @@ const double k_nan = std::nan("");
 
 static_assert(PGTQ_MAX_DELAY_SECONDS == k_max);
 
-template <class F>
-Outcome run_one(F fn) {
+template <class F> Outcome run_one(F fn) {
   FakeHost host;
   REQUIRE(host.load([&](pgtq::Registry& r) { r.add("h", fn); }) == 0);
   return host.run("h", "[]");
@@ -35,9 +34,17 @@ struct Case {
 
 // NaN and negative mean at once; beyond the maximum, infinity included, means the maximum.
 const std::vector<Case> k_cases = {
-    {0, 0},          {7.5, 7.5},          {k_max, k_max},    {k_max + 1, k_max},
-    {1e300, k_max},  {k_inf, k_max},      {-5, 0},           {-k_inf, 0},
-    {k_nan, 0},      {-0.0, 0},           {1e-300, 1e-300},
+    {0, 0},
+    {7.5, 7.5},
+    {k_max, k_max},
+    {k_max + 1, k_max},
+    {1e300, k_max},
+    {k_inf, k_max},
+    {-5, 0},
+    {-k_inf, 0},
+    {k_nan, 0},
+    {-0.0, 0},
+    {1e-300, 1e-300},
 };
 
 } // namespace
@@ -98,8 +105,8 @@ TEST_CASE("a backoff beyond 100 years is lowered to it, and NaN refuses the plug
     CHECK(fine.backoff_cap_s == 600);
   }
   SUBCASE("NaN in any field") {
-    for (const pgtq::Backoff backoff : {pgtq::Backoff{k_nan, 2, 10}, pgtq::Backoff{1, k_nan, 10},
-                                        pgtq::Backoff{1, 2, k_nan}}) {
+    for (const pgtq::Backoff backoff :
+         {pgtq::Backoff{k_nan, 2, 10}, pgtq::Backoff{1, k_nan, 10}, pgtq::Backoff{1, 2, k_nan}}) {
       FakeHost host;
       CHECK(host.load([&](pgtq::Registry& r) { r.add("h", [] {}).backoff(backoff); }) != 0);
       CHECK(host.names.empty());

@@ -70,8 +70,8 @@ public:
       bool risky = false;
       const std::string_view text(json, len);
       const auto numbers = pgtq::detail::find_numbers(text, &risky);
-      const std::string checked = risky ? pgtq::detail::with_plain_numbers(text, numbers)
-                                        : std::string(text);
+      const std::string checked =
+          risky ? pgtq::detail::with_plain_numbers(text, numbers) : std::string(text);
       rapidjson::Document check;
       check.Parse(checked.data(), checked.size());
       if (check.HasParseError()) {
@@ -97,10 +97,9 @@ public:
   pgtq_host* host() { return reinterpret_cast<pgtq_host*>(this); }
 
   // Runs setup the way PGTQ_PLUGIN's init() does; returns init()'s value.
-  template <class Setup>
-  int load(Setup&& setup, std::string_view config = "") {
-    return pgtq::detail::init_plugin(m_state, &m_api, host(), config.data(), config.size(),
-                                     std::forward<Setup>(setup));
+  template <class Setup> int load(Setup&& setup, std::string_view config = "") {
+    return pgtq::detail::init_plugin(
+        m_state, &m_api, host(), config.data(), config.size(), std::forward<Setup>(setup));
   }
 
   // What pgtqd does at shutdown: destroy every handler, then fini().

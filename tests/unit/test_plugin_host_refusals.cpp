@@ -16,9 +16,9 @@ namespace {
 
 // What the handler under test does; set by each case before running it.
 struct Script {
-  std::string result;          // passed to task_set_result when not empty
-  std::string error;           // passed to task_set_error when not empty
-  double delay = 0;            // passed to task_set_retry_delay when set_delay
+  std::string result; // passed to task_set_result when not empty
+  std::string error;  // passed to task_set_error when not empty
+  double delay = 0;   // passed to task_set_retry_delay when set_delay
   bool set_delay = false;
   pgtq_status status = PGTQ_FAIL;
   int set_result_returned = 0; // what task_set_result said
@@ -94,9 +94,8 @@ TEST_CASE("a refused result followed by PGTQ_FAIL records why it was refused") {
 }
 
 TEST_CASE("a refused retry delay is named in the error and the backoff applies") {
-  const queue::Outcome nan = run({.delay = std::numeric_limits<double>::quiet_NaN(),
-                                  .set_delay = true,
-                                  .status = PGTQ_RETRY});
+  const queue::Outcome nan = run(
+      {.delay = std::numeric_limits<double>::quiet_NaN(), .set_delay = true, .status = PGTQ_RETRY});
   CHECK(nan.status == queue::OutcomeStatus::retry);
   CHECK(nan.error == "pgtqd refused task_set_retry_delay: NaN is not a number of seconds; the "
                      "backoff delay applies");
@@ -121,8 +120,8 @@ TEST_CASE("results jsonb cannot store are refused, surrogates and raw bytes incl
   auto problem = [](const std::string& json) {
     return plugin::json_problem(json.data(), json.size());
   };
-  CHECK(problem(R"("\ud83d\ude00")").empty());   // a surrogate pair: one character
-  CHECK(problem(R"(["\\udc00"])").empty());        // an escaped backslash, then text
+  CHECK(problem(R"("\ud83d\ude00")").empty()); // a surrogate pair: one character
+  CHECK(problem(R"(["\\udc00"])").empty());    // an escaped backslash, then text
   CHECK(problem("123456789012345678901234567890.5").empty());
   CHECK(problem("\"caf\xc3\xa9\"").empty());
   CHECK(problem("\"\xff\"").find("not valid JSON") != std::string::npos); // not UTF-8

@@ -3,6 +3,7 @@
 #include "test_plugin_fake_host.hpp"
 
 #include <doctest/doctest.h>
+
 #include <dlfcn.h>
 
 #include <memory>

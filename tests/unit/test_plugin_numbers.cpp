@@ -5,10 +5,10 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <map>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,8 +24,7 @@ constexpr std::string_view k_label = "h: argument 1";
 
 // "=RESULT" for a run that succeeded, the error after "h: argument 1: " (or "h: argument 1 ")
 // for one that failed permanently, so that a table cell reads as what the handler saw.
-template <class F>
-std::string outcome(F fn, const std::string& args) {
+template <class F> std::string outcome(F fn, const std::string& args) {
   FakeHost host;
   REQUIRE(host.load([&](pgtq::Registry& r) { r.add("h", fn); }) == 0);
   const Outcome run = host.run("h", args);
@@ -39,8 +38,7 @@ std::string outcome(F fn, const std::string& args) {
   return rest.substr(rest.rfind(": ", 0) == 0 ? 2 : 1);
 }
 
-template <class T>
-std::string outcome_as(const std::string& number) {
+template <class T> std::string outcome_as(const std::string& number) {
   return outcome([](T value) { return value; }, "[" + number + "]");
 }
 
@@ -78,9 +76,16 @@ std::string expected(std::string_view cell, std::string_view number, std::string
 }
 
 constexpr std::size_t k_columns = 10;
-constexpr std::array<std::string_view, k_columns> k_type_names = {
-    "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t",
-    "uint16_t", "uint32_t", "uint64_t", "float", "double"};
+constexpr std::array<std::string_view, k_columns> k_type_names = {"int8_t",
+                                                                  "int16_t",
+                                                                  "int32_t",
+                                                                  "int64_t",
+                                                                  "uint8_t",
+                                                                  "uint16_t",
+                                                                  "uint32_t",
+                                                                  "uint64_t",
+                                                                  "float",
+                                                                  "double"};
 
 struct Row {
   std::string number;
@@ -137,25 +142,32 @@ const Row k_rows[] = {
 };
 // clang-format on
 
-template <class T>
-void check_column(const Row& row, std::size_t column) {
+template <class T> void check_column(const Row& row, std::size_t column) {
   std::string want = expected<T>(row.cells[column], row.number, k_type_names[column]);
   CHECK_MESSAGE(outcome_as<T>(row.number) == want,
                 k_type_names[column] << " <- " << shown(row.number));
 }
 
-template <class... T, std::size_t... I>
-void check_row(const Row& row, std::index_sequence<I...>) {
+template <class... T, std::size_t... I> void check_row(const Row& row, std::index_sequence<I...>) {
   (check_column<T>(row, I), ...);
 }
 
 } // namespace
 
-TEST_CASE("every integer and floating-point parameter type takes every number exactly or not at all") {
+TEST_CASE(
+    "every integer and floating-point parameter type takes every number exactly or not at all") {
   for (const Row& row : k_rows) {
     CAPTURE(row.number);
-    check_row<std::int8_t, std::int16_t, std::int32_t, std::int64_t, std::uint8_t, std::uint16_t,
-              std::uint32_t, std::uint64_t, float, double>(row, std::make_index_sequence<k_columns>{});
+    check_row<std::int8_t,
+              std::int16_t,
+              std::int32_t,
+              std::int64_t,
+              std::uint8_t,
+              std::uint16_t,
+              std::uint32_t,
+              std::uint64_t,
+              float,
+              double>(row, std::make_index_sequence<k_columns>{});
   }
 }
 
@@ -163,9 +175,10 @@ TEST_CASE("a 60-digit integer fits no integer type, is inexact as double and bey
   CHECK(outcome_as<std::uint64_t>(k_60_digits) ==
         expected<std::uint64_t>("range", k_60_digits, "uint64_t"));
   const std::string as_double = outcome_as<double>(k_60_digits);
-  CHECK(as_double.rfind("number " + shown(k_60_digits) +
-                            " cannot be represented exactly as double (the nearest is 12345678901234567",
-                        0) == 0);
+  CHECK(as_double.rfind(
+            "number " + shown(k_60_digits) +
+                " cannot be represented exactly as double (the nearest is 12345678901234567",
+            0) == 0);
   CHECK(outcome_as<float>(k_60_digits) == expected<float>("big", k_60_digits, "float"));
 }
 
@@ -188,7 +201,8 @@ TEST_CASE("numbers out of every range reach raw JSON parameters as written") {
   REQUIRE(host.load([](pgtq::Registry& r) {
     r.add("raw", [](const pgtq::Json& j) { return j; }, {"n"});
   }) == 0);
-  const Outcome nested = host.run("raw", R"({"n": {"a": [1e400, -0, 2.50, 18446744073709551616]}})");
+  const Outcome nested =
+      host.run("raw", R"({"n": {"a": [1e400, -0, 2.50, 18446744073709551616]}})");
   CHECK(nested.task.result == R"({"a":[1e400,-0,2.50,18446744073709551616]})");
 }
 
@@ -210,12 +224,15 @@ TEST_CASE("the reported input: {\"n\": 1e400} reaches every kind of handler") {
     CHECK(run.status == PGTQ_FAIL);
     return run.task.error.value_or("");
   };
-  CHECK(error("as_double") == R"(as_double: argument 1 ("n"): number 1e400 is out of range for double)");
+  CHECK(error("as_double") ==
+        R"(as_double: argument 1 ("n"): number 1e400 is out of range for double)");
   CHECK(error("as_int") == R"(as_int: argument 1 ("n"): number 1e400 is out of range for int64_t )"
                            "[-9223372036854775808, 9223372036854775807]");
-  CHECK(error("as_optional") == R"(as_optional: argument 1 ("n"): number 1e400 is out of range for float)");
-  CHECK(error("as_value") == R"(as_value: argument 1 ("n"): number 1e400 cannot be held exactly by )"
-                             "rapidjson::Value; take pgtq::Json to receive numbers as written");
+  CHECK(error("as_optional") ==
+        R"(as_optional: argument 1 ("n"): number 1e400 is out of range for float)");
+  CHECK(error("as_value") ==
+        R"(as_value: argument 1 ("n"): number 1e400 cannot be held exactly by )"
+        "rapidjson::Value; take pgtq::Json to receive numbers as written");
   CHECK(error("as_string") == R"(as_string: argument 1 ("n"): expected string, got number 1e400)");
   CHECK(host.run("as_json", args).task.result == "1e400");
   CHECK(host.run("as_args", args).task.result == R"("{\"n\": 1e400}")");
@@ -264,7 +281,8 @@ TEST_CASE("pgtq::Args::json() holds numbers beyond double as infinity or zero") 
     const rapidjson::Value& v = args.json();
     return std::vector<bool>{v[0].IsDouble() && v[0].GetDouble() > 1e308,
                              v[1].IsDouble() && v[1].GetDouble() < -1e308,
-                             v[2].IsDouble() && v[2].GetDouble() == 0, v[3].IsUint64(),
+                             v[2].IsDouble() && v[2].GetDouble() == 0,
+                             v[3].IsUint64(),
                              v[4].IsInt64()};
   };
   CHECK(outcome(kinds, "[1e400, -1e400, 1e-400, 18446744073709551615, -5]") ==
@@ -289,8 +307,8 @@ TEST_CASE("numbers in strings, keys and malformed args are left to the JSON pars
   CHECK(outcome([](const std::map<std::string, double>& m) { return m; }, R"([{"1e400": 1.5}])") ==
         R"(={"1e400":1.5})");
   // A number RapidJSON would refuse does not hide a syntax error next to it.
-  for (const char* broken : {"[1e400 1]", "[1e400,]", "[01e400]", "[1e400", "[-]", "[1.e400]",
-                             "[1e+]", "[1e400]]"}) {
+  for (const char* broken :
+       {"[1e400 1]", "[1e400,]", "[01e400]", "[1e400", "[-]", "[1.e400]", "[1e+]", "[1e400]]"}) {
     CAPTURE(broken);
     FakeHost host;
     REQUIRE(host.load([](pgtq::Registry& r) { r.add("h", [](pgtq::Args) {}); }) == 0);

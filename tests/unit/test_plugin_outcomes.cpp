@@ -19,8 +19,7 @@ using pgtq::test::Outcome;
 
 namespace {
 
-template <class F>
-Outcome run_one(F fn, std::string args = "[]", FakeTask task = {}) {
+template <class F> Outcome run_one(F fn, std::string args = "[]", FakeTask task = {}) {
   FakeHost host;
   REQUIRE(host.load([&](pgtq::Registry& r) { r.add("h", fn); }) == 0);
   return host.run("h", std::move(args), std::move(task));
@@ -56,8 +55,9 @@ TEST_CASE("plugin.hpp encodes return values as JSON") {
     CHECK(result_of(run_one([] { return std::string("say \"hi\"\\"); })) == R"("say \"hi\"\\")");
     CHECK(result_of(run_one([] { return std::string("tab\tnl\n\x01"); })) ==
           R"("tab\tnl\n\u0001")");
-    CHECK(result_of(run_one([] { return std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"); })) ==
-          "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    CHECK(result_of(run_one([] {
+            return std::string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+          })) == "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
     CHECK(result_of(run_one([] { return std::string("a\0b", 3); })) == R"("a\u0000b")");
   }
   SUBCASE("containers") {
@@ -71,11 +71,13 @@ TEST_CASE("plugin.hpp encodes return values as JSON") {
           })) == R"({"k\"":[1.5,null]})");
   }
   SUBCASE("raw JSON") {
-    CHECK(result_of(run_one([] { return pgtq::Json(R"( {"a" : [1, 2.50, "x", 123456789012345678901234567890]} )"); })) ==
-          R"({"a":[1,2.50,"x",123456789012345678901234567890]})");
+    CHECK(result_of(run_one([] {
+            return pgtq::Json(R"( {"a" : [1, 2.50, "x", 123456789012345678901234567890]} )");
+          })) == R"({"a":[1,2.50,"x",123456789012345678901234567890]})");
     CHECK(result_of(run_one([] { return pgtq::Json(); })) == "null");
-    CHECK(result_of(run_one([] { return std::vector<pgtq::Json>{pgtq::Json("1"), pgtq::Json("{}")}; })) ==
-          "[1,{}]");
+    CHECK(result_of(run_one([] {
+            return std::vector<pgtq::Json>{pgtq::Json("1"), pgtq::Json("{}")};
+          })) == "[1,{}]");
     CHECK(result_of(run_one([] {
             rapidjson::Document doc;
             doc.SetObject();
@@ -86,8 +88,9 @@ TEST_CASE("plugin.hpp encodes return values as JSON") {
                             R"([["echo"]])")) == R"(["echo"])");
   }
   SUBCASE("raw JSON numbers of any size are kept as written") {
-    CHECK(result_of(run_one([] { return pgtq::Json("[1e400, -1e-400, 1" + std::string(400, '0') + "]"); })) ==
-          "[1e400,-1e-400,1" + std::string(400, '0') + "]");
+    CHECK(result_of(run_one([] {
+            return pgtq::Json("[1e400, -1e-400, 1" + std::string(400, '0') + "]");
+          })) == "[1e400,-1e-400,1" + std::string(400, '0') + "]");
     CHECK(run_one([] { return pgtq::Json("[1e400 1]"); }).status == PGTQ_FAIL);
   }
   SUBCASE("NaN and infinity, at any depth, fail permanently without a result") {
@@ -97,8 +100,12 @@ TEST_CASE("plugin.hpp encodes return values as JSON") {
         run_one([=] { return inf; }),
         run_one([=] { return -inf; }),
         run_one([=] { return static_cast<float>(inf); }),
-        run_one([=] { return std::vector<double>{1, inf}; }),
-        run_one([=] { return std::map<std::string, std::optional<double>>{{"k", std::nan("")}}; }),
+        run_one([=] {
+          return std::vector<double>{1, inf};
+        }),
+        run_one([=] {
+          return std::map<std::string, std::optional<double>>{{"k", std::nan("")}};
+        }),
     };
     for (const Outcome& outcome : outcomes) {
       CHECK(outcome.status == PGTQ_FAIL);
@@ -180,15 +187,15 @@ TEST_CASE("plugin.hpp gives handlers a Context") {
       [](pgtq::Context& ctx, int x) {
         ctx.info("hello from " + std::string(ctx.name()));
         ctx.set_retry_delay(1.5);
-        return std::map<std::string, std::string>{
-            {"id", std::to_string(ctx.id())},
-            {"attempt", std::to_string(ctx.attempt())},
-            {"name", std::string(ctx.name())},
-            {"args", std::string(ctx.args())},
-            {"stop", ctx.should_stop() ? "yes" : "no"},
-            {"x", std::to_string(x)}};
+        return std::map<std::string, std::string>{{"id", std::to_string(ctx.id())},
+                                                  {"attempt", std::to_string(ctx.attempt())},
+                                                  {"name", std::string(ctx.name())},
+                                                  {"args", std::string(ctx.args())},
+                                                  {"stop", ctx.should_stop() ? "yes" : "no"},
+                                                  {"x", std::to_string(x)}};
       },
-      "[4]", task);
+      "[4]",
+      task);
   CHECK(result_of(outcome) ==
         R"({"args":"[4]","attempt":"3","id":"12345","name":"h","stop":"yes","x":"4"})");
   CHECK(outcome.task.retry_delay == 1.5);

@@ -7,10 +7,14 @@ using namespace pgtq::plugin;
 
 namespace {
 
-pgtq_status do_nothing(void*, pgtq_task*) { return PGTQ_DONE; }
+pgtq_status do_nothing(void*, pgtq_task*) {
+  return PGTQ_DONE;
+}
 
 int destroyed = 0;
-void count_destroy(void*) { ++destroyed; }
+void count_destroy(void*) {
+  ++destroyed;
+}
 
 pgtq_handler handler_named(const char* name) {
   pgtq_handler handler{};

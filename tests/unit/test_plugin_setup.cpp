@@ -13,7 +13,9 @@ using pgtq::test::FakeHost;
 
 namespace {
 
-int twice(int x) { return 2 * x; }
+int twice(int x) {
+  return 2 * x;
+}
 
 // Counts live copies, to prove the heap object behind a handler is freed exactly once.
 struct Counted {
@@ -103,9 +105,7 @@ TEST_CASE("plugin.hpp refuses to load when setup goes wrong, registering nothing
   SUBCASE("wrong number of parameter names") {
     CHECK(host.load([](pgtq::Registry& r) { r.add("x", twice, {"a", "b"}); }) != 0);
     CHECK(logged(host, "has 1 parameters but 2 names were given"));
-    CHECK(host.load([](pgtq::Registry& r) {
-      r.add("y", [](int, int) {}, {"a", "a"});
-    }) != 0);
+    CHECK(host.load([](pgtq::Registry& r) { r.add("y", [](int, int) {}, {"a", "a"}); }) != 0);
     CHECK(logged(host, "parameter names must be distinct"));
     CHECK(host.load([](pgtq::Registry& r) { r.add("z", [](pgtq::Args) {}, {"a"}); }) != 0);
   }
@@ -145,8 +145,9 @@ TEST_CASE("plugin.hpp checks the host's ABI before using it") {
     CHECK(host.logs.empty());
   }
   CHECK_FALSE(ran);
-  CHECK(pgtq::detail::init_plugin(*std::make_unique<pgtq::detail::PluginState>(), nullptr,
-                                  nullptr, nullptr, 0, setup) != 0);
+  CHECK(pgtq::detail::init_plugin(
+            *std::make_unique<pgtq::detail::PluginState>(), nullptr, nullptr, nullptr, 0, setup) !=
+        0);
 }
 
 TEST_CASE("plugin.hpp passes config to setup and runs unload hooks in fini") {

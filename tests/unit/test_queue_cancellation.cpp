@@ -14,8 +14,8 @@ TEST_CASE("a pgtq_cancel notification stops the attempt it names, and only a tas
   plugin::HandlerRegistry registry;
   queue::TaskExecutor executor(registry);
   std::atomic<int> running{0};
-  queue::WorkerPool pool(1, executor, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {},
-                         running);
+  queue::WorkerPool pool(
+      1, executor, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {}, running);
   queue::InFlightTasks in_flight;
   const auto held = in_flight.add(42, 7, queue::InFlightTasks::Clock::now());
 

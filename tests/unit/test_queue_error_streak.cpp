@@ -41,7 +41,8 @@ TEST_CASE("the claim loop's error policy retries on the same sessions until the 
   SUBCASE("a connection error, a read-only session or a broken session: reconnect") {
     state.db_connected = true;
     CHECK_FALSE(streak.on_error(PgError("08006", "connection lost"), true, state).has_value());
-    CHECK_FALSE(streak.on_error(PgError("25006", "read-only transaction"), true, state).has_value());
+    CHECK_FALSE(
+        streak.on_error(PgError("25006", "read-only transaction"), true, state).has_value());
     CHECK_FALSE(streak.on_error(PgError("40001", "serialization"), false, state).has_value());
     CHECK_FALSE(state.db_connected);
   }

@@ -16,7 +16,8 @@
 //   pgtq::push(conn, "math", "add_numbers", pgtq::args(2, 3),
 //              {.delay = std::chrono::minutes(5), .priority = -1});
 //   pgtq::push_many(conn, "emails", {{"send_welcome", pgtq::json(R"({"user_id":1})")},
-//                                    {"send_welcome", pgtq::to_json(std::map<std::string, int>{{"user_id", 2}})}});
+//                                    {"send_welcome", pgtq::to_json(std::map<std::string,
+//                                    int>{{"user_id", 2}})}});
 //
 // Many single pushes on one connection: pgtq::PreparedPusher (client/prepared_pusher.hpp)
 // makes the same call through statements prepared once per connection.

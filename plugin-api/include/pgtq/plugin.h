@@ -114,21 +114,16 @@ typedef struct pgtq_task pgtq_task; /* opaque, owned by pgtqd, BORROWED: valid o
 
 /* What a handler returns. Since 1.0; a new value needs a new major (see Versions). */
 typedef enum pgtq_status {
-  PGTQ_DONE = 0,   /* succeeded; the result set with task_set_result (or JSON null) is kept */
-  PGTQ_RETRY = 1,  /* failed, try again after the backoff (or task_set_retry_delay) while
-                      attempts are left; the error message is kept */
-  PGTQ_FAIL = 2,   /* failed permanently: no further attempt */
-  PGTQ_SNOOZE = 3  /* not now: run again after task_set_retry_delay seconds; does not use up
-                      an attempt */
+  PGTQ_DONE = 0,  /* succeeded; the result set with task_set_result (or JSON null) is kept */
+  PGTQ_RETRY = 1, /* failed, try again after the backoff (or task_set_retry_delay) while
+                     attempts are left; the error message is kept */
+  PGTQ_FAIL = 2,  /* failed permanently: no further attempt */
+  PGTQ_SNOOZE = 3 /* not now: run again after task_set_retry_delay seconds; does not use up
+                     an attempt */
 } pgtq_status;
 
 /* Log levels for pgtq_host_api.log. Since 1.0. */
-enum {
-  PGTQ_LOG_DEBUG = 0,
-  PGTQ_LOG_INFO = 1,
-  PGTQ_LOG_WARN = 2,
-  PGTQ_LOG_ERROR = 3
-};
+enum { PGTQ_LOG_DEBUG = 0, PGTQ_LOG_INFO = 1, PGTQ_LOG_WARN = 2, PGTQ_LOG_ERROR = 3 };
 
 /* A handler for one task name. Passed to register_handler, which COPIES the struct and the
  * name; user_data is handed back to handle() and destroy() untouched. Zero what you do not
@@ -238,13 +233,18 @@ PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void);
  * a semicolon:
  *   PGTQ_PLUGIN_INFO("name", "version", init_function, fini_function_or_NULL);
  * name and version must outlive the plugin (string literals). Since 1.0. */
-#define PGTQ_PLUGIN_INFO(plugin_name, plugin_version, init_function, fini_function)           \
-  PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {                                \
-    static const pgtq_plugin_info pgtq_plugin_info_block = {                                   \
-        PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR, sizeof(pgtq_plugin_info),              \
-        plugin_name,    plugin_version, init_function,  fini_function};                        \
-    return &pgtq_plugin_info_block;                                                            \
-  }                                                                                            \
+#define PGTQ_PLUGIN_INFO(plugin_name, plugin_version, init_function, fini_function)                \
+  PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {                                    \
+    static const pgtq_plugin_info pgtq_plugin_info_block = {PGTQ_ABI_MAGIC,                        \
+                                                            PGTQ_ABI_MAJOR,                        \
+                                                            PGTQ_ABI_MINOR,                        \
+                                                            sizeof(pgtq_plugin_info),              \
+                                                            plugin_name,                           \
+                                                            plugin_version,                        \
+                                                            init_function,                         \
+                                                            fini_function};                        \
+    return &pgtq_plugin_info_block;                                                                \
+  }                                                                                                \
   struct pgtq_plugin_info_defined /* only there to take the semicolon after the macro */
 
 /* The size of a struct up to and including member: what a struct_size of that version
@@ -261,7 +261,7 @@ PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void);
  * "new interfaces at the end only"), e.g. for a member added in 1.1:
  *   if (PGTQ_HOST_HAS(g_api, task_new_thing)) g_api->task_new_thing(task);
  * Since 1.0. */
-#define PGTQ_HOST_HAS(api, member)                                                             \
+#define PGTQ_HOST_HAS(api, member)                                                                 \
   (PGTQ_SIZE_THROUGH(pgtq_host_api, member) <= (api)->struct_size && (api)->member != NULL)
 
 #ifdef __cplusplus

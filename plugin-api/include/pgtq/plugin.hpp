@@ -108,7 +108,6 @@ struct PendingHandler {
   }
 };
 
-
 } // namespace detail
 
 // Returned by Registry::add to adjust the handler just added.
@@ -151,8 +150,9 @@ public:
   HandlerRef& strict_args() {
     detail::BoxHeader& header = *m_pending->header;
     if (header.takes_args) {
-      throw std::invalid_argument("handler \"" + header.name +
-                                  "\" takes pgtq::Args, which has no parameters to be strict about");
+      throw std::invalid_argument(
+          "handler \"" + header.name +
+          "\" takes pgtq::Args, which has no parameters to be strict about");
     }
     header.strict_args = true;
     return *this;
@@ -192,7 +192,8 @@ public:
   // Registers fn under name. fn is copied or moved into a heap object that pgtqd owns until
   // it unloads the plugin.
   template <class F>
-  HandlerRef add(std::string_view name, F&& fn, std::initializer_list<std::string_view> names = {}) {
+  HandlerRef
+  add(std::string_view name, F&& fn, std::initializer_list<std::string_view> names = {}) {
     using Fn = std::decay_t<F>;
     static_assert(detail::has_signature<Fn>,
                   "pgtq: cannot read the handler's parameter types; generic lambdas, templates "
@@ -281,8 +282,11 @@ struct PluginState {
   pgtq_host* host = nullptr;
 };
 
-inline void log_noexcept(const pgtq_host_api& api, pgtq_host* host, LogLevel level,
-                         const char* prefix, const char* message) noexcept {
+inline void log_noexcept(const pgtq_host_api& api,
+                         pgtq_host* host,
+                         LogLevel level,
+                         const char* prefix,
+                         const char* message) noexcept {
   try {
     host_log(api, host, level, std::string(prefix) + message);
   } catch (...) {
@@ -291,8 +295,12 @@ inline void log_noexcept(const pgtq_host_api& api, pgtq_host* host, LogLevel lev
 }
 
 template <class Setup>
-int init_plugin(PluginState& state, const pgtq_host_api* api, pgtq_host* host, const char* config,
-                std::size_t config_len, Setup&& setup) noexcept {
+int init_plugin(PluginState& state,
+                const pgtq_host_api* api,
+                pgtq_host* host,
+                const char* config,
+                std::size_t config_len,
+                Setup&& setup) noexcept {
   if (api == nullptr || api->struct_size < PGTQ_SIZE_THROUGH(pgtq_host_api, register_handler)) {
     return 1;
   }
@@ -329,8 +337,8 @@ inline void fini_plugin(PluginState& state) noexcept {
     } catch (const std::exception& error) {
       log_noexcept(*state.api, state.host, LogLevel::error, "unload hook failed: ", error.what());
     } catch (...) {
-      log_noexcept(*state.api, state.host, LogLevel::error, "unload hook failed: ",
-                   "unknown exception");
+      log_noexcept(
+          *state.api, state.host, LogLevel::error, "unload hook failed: ", "unknown exception");
     }
   }
   delete state.unload_hooks;
@@ -344,23 +352,25 @@ inline void fini_plugin(PluginState& state) noexcept {
 // PGTQ_PLUGIN_INFO. Use once per plugin, at global scope: PGTQ_PLUGIN("name", "version",
 // setup); where setup is callable as void(pgtq::Registry&). name and version must be string
 // literals (pgtqd keeps the pointers).
-#define PGTQ_PLUGIN(plugin_name, plugin_version, ...)                                            \
-  namespace {                                                                                    \
-  constinit ::pgtq::detail::PluginState pgtq_detail_plugin_state{};                              \
-  int pgtq_detail_plugin_init(const pgtq_host_api* api, pgtq_host* host, const char* config,     \
-                              size_t config_len) noexcept {                                      \
-    return ::pgtq::detail::init_plugin(pgtq_detail_plugin_state, api, host, config, config_len,  \
-                                       __VA_ARGS__);                                             \
-  }                                                                                              \
-  void pgtq_detail_plugin_fini(void) noexcept {                                                  \
-    ::pgtq::detail::fini_plugin(pgtq_detail_plugin_state);                                       \
-  }                                                                                              \
-  }                                                                                              \
+#define PGTQ_PLUGIN(plugin_name, plugin_version, ...)                                              \
+  namespace {                                                                                      \
+  constinit ::pgtq::detail::PluginState pgtq_detail_plugin_state{};                                \
+  int pgtq_detail_plugin_init(const pgtq_host_api* api,                                            \
+                              pgtq_host* host,                                                     \
+                              const char* config,                                                  \
+                              size_t config_len) noexcept {                                        \
+    return ::pgtq::detail::init_plugin(                                                            \
+        pgtq_detail_plugin_state, api, host, config, config_len, __VA_ARGS__);                     \
+  }                                                                                                \
+  void pgtq_detail_plugin_fini(void) noexcept {                                                    \
+    ::pgtq::detail::fini_plugin(pgtq_detail_plugin_state);                                         \
+  }                                                                                                \
+  }                                                                                                \
   PGTQ_PLUGIN_INFO(plugin_name, plugin_version, &pgtq_detail_plugin_init, &pgtq_detail_plugin_fini)
 
 // Registers a function under its own name: PGTQ_HANDLER(r, add_numbers) or, with parameter
 // names, PGTQ_HANDLER(r, greet, {"name", "greeting"}).
-#define PGTQ_HANDLER(registry, function, ...)                                                    \
+#define PGTQ_HANDLER(registry, function, ...)                                                      \
   (registry).add(#function, function __VA_OPT__(, ) __VA_ARGS__)
 
 #endif

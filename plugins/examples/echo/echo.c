@@ -58,11 +58,11 @@ static pgtq_status echo_handle(void* user_data, pgtq_task* task) {
   return g_api->task_set_result(task, json, len) == 0 ? PGTQ_DONE : PGTQ_FAIL;
 }
 
-static int echo_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                     size_t config_len) {
+static int
+echo_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   /* Unnamed members are zero: no destroy, and pgtqd's backoff settings. */
-  pgtq_handler handler = {.struct_size = sizeof(pgtq_handler), .name = "echo",
-                          .handle = echo_handle};
+  pgtq_handler handler = {
+      .struct_size = sizeof(pgtq_handler), .name = "echo", .handle = echo_handle};
   (void)config;
   (void)config_len;
   g_api = api;

@@ -11,10 +11,10 @@ static pgtq_status noop_handle(void* user_data, pgtq_task* task) {
   return PGTQ_DONE;
 }
 
-static int noop_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                     size_t config_len) {
-  pgtq_handler handler = {.struct_size = sizeof(pgtq_handler), .name = "noop",
-                          .handle = noop_handle};
+static int
+noop_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
+  pgtq_handler handler = {
+      .struct_size = sizeof(pgtq_handler), .name = "noop", .handle = noop_handle};
   (void)config;
   (void)config_len;
   return api->register_handler(host, &handler) == 0 ? 0 : 1;

@@ -24,7 +24,7 @@
 namespace {
 
 struct Options {
-  std::string dsn;          // empty: the PG* environment variables
+  std::string dsn; // empty: the PG* environment variables
   std::string queue = "default";
 };
 
@@ -120,14 +120,15 @@ int main(int argc, char** argv) {
     // JSON text of your own is the args document when wrapped in pgtq::json(), which checks
     // it; a plain string is one string argument: push(pg, queue, "echo", "hi") is ["hi"].
     print_ids(R"(echo {"message":"hello"})",
-              {pgtq::push(pg, queue, "echo",
-                          pgtq::json(R"({"message":"hello","from":"push_example"})"))});
+              {pgtq::push(
+                  pg, queue, "echo", pgtq::json(R"({"message":"hello","from":"push_example"})"))});
     // One round trip for many tasks, ids in the order given.
     const std::vector<pgtq::TaskSpec> bulk{
         {"add_numbers", pgtq::args(1, 1)},
         {"add_numbers", pgtq::args(20, 22)},
         {"echo", pgtq::to_json(std::map<std::string, std::string>{{"message", "from the bulk"}})},
-        {"echo", pgtq::json(R"({"message":"three seconds later"})"),
+        {"echo",
+         pgtq::json(R"({"message":"three seconds later"})"),
          {.delay = std::chrono::seconds(3)}},
     };
     print_ids("bulk of 4 (the last one delayed)", pgtq::push_many(pg, queue, bulk));
@@ -136,8 +137,8 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const pgtq::Error& error) {
     // Leaving without COMMIT: closing the connection rolls everything back.
-    std::fprintf(stderr, "pgtq_push_example: %s (SQLSTATE %s)\n", error.what(),
-                 error.sqlstate().c_str());
+    std::fprintf(
+        stderr, "pgtq_push_example: %s (SQLSTATE %s)\n", error.what(), error.sqlstate().c_str());
   } catch (const std::exception& error) {
     std::fprintf(stderr, "pgtq_push_example: %s\n", error.what());
   }

@@ -10,8 +10,8 @@ static pgtq_status bad_status_handle(void* user_data, pgtq_task* task) {
   return (pgtq_status)42;
 }
 
-static int bad_status_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                           size_t config_len) {
+static int
+bad_status_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   pgtq_handler handler;
   (void)config;
   (void)config_len;
@@ -24,8 +24,13 @@ static int bad_status_init(const pgtq_host_api* api, pgtq_host* host, const char
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "bad_status", "0",
-                                        bad_status_init, NULL};
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "bad_status",
+                                        "0",
+                                        bad_status_init,
+                                        NULL};
   return &info;
 }

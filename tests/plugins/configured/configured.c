@@ -19,8 +19,8 @@ static pgtq_status show_config(void* user_data, pgtq_task* task) {
   return g_api->task_set_result(task, g_config, g_config_len) == 0 ? PGTQ_DONE : PGTQ_FAIL;
 }
 
-static int configured_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                           size_t config_len) {
+static int
+configured_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   pgtq_handler handler = {0};
   g_api = api;
   if (config_len > 0) {
@@ -44,8 +44,13 @@ static void configured_fini(void) {
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "configured", "1.0",
-                                        configured_init, configured_fini};
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "configured",
+                                        "1.0",
+                                        configured_init,
+                                        configured_fini};
   return &info;
 }

@@ -16,8 +16,8 @@ static pgtq_status duplicate_handle(void* user_data, pgtq_task* task) {
   return PGTQ_DONE;
 }
 
-static int math_dup_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                         size_t config_len) {
+static int
+math_dup_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   pgtq_handler handler;
   (void)config;
   (void)config_len;
@@ -33,8 +33,13 @@ static int math_dup_init(const pgtq_host_api* api, pgtq_host* host, const char* 
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "math_dup", "0",
-                                        math_dup_init, NULL};
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "math_dup",
+                                        "0",
+                                        math_dup_init,
+                                        NULL};
   return &info;
 }

@@ -10,8 +10,8 @@ static pgtq_status never_runs(void* user_data, pgtq_task* task) {
   return PGTQ_DONE;
 }
 
-static int init_fails_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                           size_t config_len) {
+static int
+init_fails_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   static const char message[] = "init_fails: refusing to load on purpose";
   pgtq_handler handler;
   (void)config;
@@ -27,8 +27,13 @@ static int init_fails_init(const pgtq_host_api* api, pgtq_host* host, const char
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "init_fails", "0",
-                                        init_fails_init, NULL};
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "init_fails",
+                                        "0",
+                                        init_fails_init,
+                                        NULL};
   return &info;
 }

@@ -10,6 +10,7 @@
 #include <pgtq/plugin.hpp>
 
 #include <libpq-fe.h>
+
 #include <unistd.h>
 
 #include <chrono>

@@ -19,7 +19,9 @@ const pgtq_host_api* g_api = nullptr;
 pgtq_host* g_host = nullptr;
 std::string g_config;
 
-bool asked(std::string_view what) { return g_config.find(what) != std::string::npos; }
+bool asked(std::string_view what) {
+  return g_config.find(what) != std::string::npos;
+}
 
 void say(std::string_view message) {
   if (g_api != nullptr) {

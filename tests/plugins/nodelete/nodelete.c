@@ -3,8 +3,8 @@
  * must be that plugin, not this one found again under a reused /proc/self/fd path. */
 #include <pgtq/plugin.h>
 
-static int nodelete_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                         size_t config_len) {
+static int
+nodelete_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   static const char message[] = "nodelete: refusing to load on purpose";
   (void)config;
   (void)config_len;
@@ -13,8 +13,13 @@ static int nodelete_init(const pgtq_host_api* api, pgtq_host* host, const char* 
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "nodelete", "0",
-                                        nodelete_init, NULL};
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "nodelete",
+                                        "0",
+                                        nodelete_init,
+                                        NULL};
   return &info;
 }

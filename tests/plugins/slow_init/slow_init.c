@@ -4,8 +4,8 @@
 
 #include <time.h>
 
-static int slow_init_init(const pgtq_host_api* api, pgtq_host* host, const char* config,
-                          size_t config_len) {
+static int
+slow_init_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   static const char message[] = "slow_init: init() blocks on purpose";
   struct timespec left = {600, 0};
   (void)config;
@@ -17,8 +17,13 @@ static int slow_init_init(const pgtq_host_api* api, pgtq_host* host, const char*
 }
 
 PGTQ_EXPORT const pgtq_plugin_info* pgtq_plugin_entry(void) {
-  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC, PGTQ_ABI_MAJOR, PGTQ_ABI_MINOR,
-                                        sizeof(pgtq_plugin_info), "slow_init", "0",
-                                        slow_init_init, NULL};
+  static const pgtq_plugin_info info = {PGTQ_ABI_MAGIC,
+                                        PGTQ_ABI_MAJOR,
+                                        PGTQ_ABI_MINOR,
+                                        sizeof(pgtq_plugin_info),
+                                        "slow_init",
+                                        "0",
+                                        slow_init_init,
+                                        NULL};
   return &info;
 }

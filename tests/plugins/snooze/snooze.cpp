@@ -26,4 +26,6 @@ std::string snooze_once(pgtq::Context& ctx, std::optional<double> seconds) {
 
 } // namespace
 
-PGTQ_PLUGIN("snooze", "0", [](pgtq::Registry& r) { r.add("snooze_once", snooze_once, {"seconds"}); });
+PGTQ_PLUGIN("snooze", "0", [](pgtq::Registry& r) {
+  r.add("snooze_once", snooze_once, {"seconds"});
+});

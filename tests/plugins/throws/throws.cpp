@@ -8,9 +8,13 @@
 
 namespace {
 
-void throw_runtime() { throw std::runtime_error("boom"); }
+void throw_runtime() {
+  throw std::runtime_error("boom");
+}
 
-void throw_int() { throw 42; }
+void throw_int() {
+  throw 42;
+}
 
 } // namespace
 

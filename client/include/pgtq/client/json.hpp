@@ -33,7 +33,6 @@ struct JsonAccess {
   static JsonText make(std::string text);
 };
 
-
 // Appends text as a quoted JSON string. Multi-byte UTF-8 passes through unchanged;
 // control characters are escaped because JSON forbids them raw.
 inline void append_json_string(std::string& out, std::string_view text) {
@@ -44,21 +43,36 @@ inline void append_json_string(std::string& out, std::string_view text) {
     if (c >= 0x80) {
       const std::size_t length = utf8_sequence_length(text, pos);
       if (length == 0) {
-        throw Error("22021", "pgtq: string is not valid UTF-8 (byte " + std::to_string(pos) +
-                                 " of " + std::to_string(text.size()) + ")");
+        throw Error("22021",
+                    "pgtq: string is not valid UTF-8 (byte " + std::to_string(pos) + " of " +
+                        std::to_string(text.size()) + ")");
       }
       out.append(text, pos, length);
       pos += length;
       continue;
     }
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\b':
+      out += "\\b";
+      break;
+    case '\f':
+      out += "\\f";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default:
       if (c < 0x20) {
         out += "\\u00";
@@ -122,8 +136,8 @@ inline bool is_json_value(std::string_view text, std::size_t* error_at = nullptr
           }
           continue;
         }
-        if (pos >= text.size() || std::string_view("\"\\/bfnrt").find(text[pos]) ==
-                                      std::string_view::npos) {
+        if (pos >= text.size() ||
+            std::string_view("\"\\/bfnrt").find(text[pos]) == std::string_view::npos) {
           return false;
         }
         ++pos;
@@ -253,42 +267,35 @@ inline bool is_json_value(std::string_view text, std::size_t* error_at = nullptr
   }
 }
 
-template <class T>
-inline constexpr bool k_always_false = false;
+template <class T> inline constexpr bool k_always_false = false;
 
-template <class T, class = void>
-struct IsMap : std::false_type {};
+template <class T, class = void> struct IsMap : std::false_type {};
 template <class T>
 struct IsMap<T, std::void_t<typename T::key_type, typename T::mapped_type>> : std::true_type {};
 
-template <class T, class = void>
-struct IsRange : std::false_type {};
+template <class T, class = void> struct IsRange : std::false_type {};
 template <class T>
-struct IsRange<T, std::void_t<decltype(std::begin(std::declval<const T&>())),
-                              decltype(std::end(std::declval<const T&>()))>> : std::true_type {};
+struct IsRange<T,
+               std::void_t<decltype(std::begin(std::declval<const T&>())),
+                           decltype(std::end(std::declval<const T&>()))>> : std::true_type {};
+
+template <class T> struct IsOptional : std::false_type {};
+template <class T> struct IsOptional<std::optional<T>> : std::true_type {};
 
 template <class T>
-struct IsOptional : std::false_type {};
-template <class T>
-struct IsOptional<std::optional<T>> : std::true_type {};
-
-template <class T>
-inline constexpr bool k_is_char =
-    std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t> ||
-    std::is_same_v<T, char32_t>
+inline constexpr bool k_is_char = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> ||
+                                  std::is_same_v<T, char16_t> || std::is_same_v<T, char32_t>
 #if defined(__cpp_char8_t)
-    || std::is_same_v<T, char8_t>
+                                  || std::is_same_v<T, char8_t>
 #endif
     ;
 
 template <class T>
 inline constexpr bool k_is_text = std::is_convertible_v<const T&, std::string_view>;
 
-template <class T>
-void write_json(std::string& out, const T& value);
+template <class T> void write_json(std::string& out, const T& value);
 
-template <class Number>
-void write_number(std::string& out, Number value) {
+template <class Number> void write_number(std::string& out, Number value) {
   std::array<char, 64> buffer{};
   const auto [end, status] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
   if (status != std::errc()) {
@@ -297,8 +304,7 @@ void write_number(std::string& out, Number value) {
   out.append(buffer.data(), end);
 }
 
-template <class T>
-void write_json(std::string& out, const T& value) {
+template <class T> void write_json(std::string& out, const T& value) {
   if constexpr (std::is_same_v<T, JsonText>) {
     out += static_cast<const std::string&>(value);
   } else if constexpr (std::is_same_v<T, Json>) {
@@ -311,14 +317,16 @@ void write_json(std::string& out, const T& value) {
   } else if constexpr (std::is_same_v<T, bool>) {
     out += value ? "true" : "false";
   } else if constexpr (k_is_char<T>) {
-    static_assert(k_always_false<T>, "pgtq: a char is ambiguous in JSON; pass a string "
-                                     "(std::string(1, c)) or a number (int(c))");
+    static_assert(k_always_false<T>,
+                  "pgtq: a char is ambiguous in JSON; pass a string "
+                  "(std::string(1, c)) or a number (int(c))");
   } else if constexpr (std::is_integral_v<T>) {
     write_number(out, value);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (!std::isfinite(value)) {
-      throw Error("22023", "pgtq: JSON has no NaN or infinity, so it cannot hold " +
-                               std::string(std::isnan(value) ? "NaN" : "an infinite number"));
+      throw Error("22023",
+                  "pgtq: JSON has no NaN or infinity, so it cannot hold " +
+                      std::string(std::isnan(value) ? "NaN" : "an infinite number"));
     }
     write_number(out, value);
   } else if constexpr (std::is_enum_v<T>) {
@@ -363,8 +371,9 @@ void write_json(std::string& out, const T& value) {
     }
     out += ']';
   } else {
-    static_assert(k_always_false<T>, "pgtq: no JSON encoding for this type; encode it yourself "
-                                     "and wrap the text in pgtq::json()");
+    static_assert(k_always_false<T>,
+                  "pgtq: no JSON encoding for this type; encode it yourself "
+                  "and wrap the text in pgtq::json()");
   }
 }
 
@@ -385,15 +394,18 @@ private:
   std::string m_text;
 };
 
-inline JsonText detail::JsonAccess::make(std::string text) { return JsonText(std::move(text)); }
+inline JsonText detail::JsonAccess::make(std::string text) {
+  return JsonText(std::move(text));
+}
 
 // Raw JSON written by the caller. Throws pgtq::Error (SQLSTATE 22P02) unless it is exactly
 // one JSON value, so that it can never break out of an array it is embedded in.
 inline JsonText json(std::string_view raw) {
   std::size_t error_at = 0;
   if (!detail::is_json_value(raw, &error_at)) {
-    throw Error("22P02", "pgtq: invalid JSON at byte " + std::to_string(error_at) + " of " +
-                             std::to_string(raw.size()));
+    throw Error("22P02",
+                "pgtq: invalid JSON at byte " + std::to_string(error_at) + " of " +
+                    std::to_string(raw.size()));
   }
   return detail::JsonAccess::make(std::string(raw));
 }
@@ -403,16 +415,14 @@ inline JsonText json(std::string_view raw) {
 // std::optional (empty is null), maps with string keys (objects), sequences such as
 // std::vector and std::array (arrays), and pgtq::JsonText or plugin.hpp's pgtq::Json
 // (inserted as is).
-template <class T>
-JsonText to_json(const T& value) {
+template <class T> JsonText to_json(const T& value) {
   std::string out;
   detail::write_json(out, value);
   return detail::JsonAccess::make(std::move(out));
 }
 
 // Task arguments as a JSON array: pgtq::args(2, 3) is [2,3], pgtq::args() is [].
-template <class... T>
-JsonText args(const T&... values) {
+template <class... T> JsonText args(const T&... values) {
   std::string out = "[";
   (
       [&] {

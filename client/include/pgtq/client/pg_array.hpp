@@ -32,8 +32,9 @@ inline std::string pg_text_array(const std::vector<std::string>& elements) {
   std::string out = "{";
   for (std::size_t i = 0; i < elements.size(); ++i) {
     if (elements[i].find('\0') != std::string::npos) {
-      throw Error("22023", "pgtq: array element " + std::to_string(i + 1) +
-                               " contains a NUL byte, which PostgreSQL text cannot hold");
+      throw Error("22023",
+                  "pgtq: array element " + std::to_string(i + 1) +
+                      " contains a NUL byte, which PostgreSQL text cannot hold");
     }
     if (i > 0) {
       out += ',';
@@ -45,8 +46,7 @@ inline std::string pg_text_array(const std::vector<std::string>& elements) {
 }
 
 // {1,2,3} for bigint[] and integer[].
-template <class Integer>
-std::string pg_integer_array(const std::vector<Integer>& elements) {
+template <class Integer> std::string pg_integer_array(const std::vector<Integer>& elements) {
   static_assert(std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>,
                 "pgtq: pg_integer_array takes integers");
   std::string out = "{";

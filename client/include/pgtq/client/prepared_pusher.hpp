@@ -39,28 +39,33 @@ public:
   explicit PreparedPusher(PGconn* conn) : m_conn(conn) {}
 
   // As push(conn, queue, task, options): args [].
-  std::int64_t push(std::string_view queue, std::string_view task,
-                    const PushOptions& options = {}) {
+  std::int64_t
+  push(std::string_view queue, std::string_view task, const PushOptions& options = {}) {
     return push_text(queue, task, "[]", options);
   }
 
   // As push(conn, queue, task, args, options): the explicit args document.
-  std::int64_t push(std::string_view queue, std::string_view task, const JsonText& args,
+  std::int64_t push(std::string_view queue,
+                    std::string_view task,
+                    const JsonText& args,
                     const PushOptions& options = {}) {
     return push_text(queue, task, args.text(), options);
   }
 
   template <class PluginJson, std::enable_if_t<std::is_same_v<PluginJson, Json>, int> = 0>
-  std::int64_t push(std::string_view queue, std::string_view task, const PluginJson& args,
+  std::int64_t push(std::string_view queue,
+                    std::string_view task,
+                    const PluginJson& args,
                     const PushOptions& options = {}) {
     return push_text(queue, task, args.text(), options);
   }
 
   // As push(conn, queue, task, values...): every value one element of the args array.
-  template <class First, class... Rest,
+  template <class First,
+            class... Rest,
             std::enable_if_t<!detail::IsRawArgsCall<First, Rest...>::value, int> = 0>
-  std::int64_t push(std::string_view queue, std::string_view task, const First& first,
-                    const Rest&... rest) {
+  std::int64_t
+  push(std::string_view queue, std::string_view task, const First& first, const Rest&... rest) {
     static_assert(!std::is_same_v<First, PushOptions> &&
                       !(std::is_same_v<Rest, PushOptions> || ...),
                   "pgtq: to give options with typed arguments, write "
@@ -69,8 +74,10 @@ public:
   }
 
 private:
-  std::int64_t push_text(std::string_view queue, std::string_view task,
-                         std::string_view args_json, const PushOptions& options) {
+  std::int64_t push_text(std::string_view queue,
+                         std::string_view task,
+                         std::string_view args_json,
+                         const PushOptions& options) {
     const detail::PushStatement statement = detail::push_statement(queue, task, args_json, options);
     const std::string name = "pgtq_push_v1_" + std::to_string(statement.mask);
     if ((m_ready & (1u << statement.mask)) == 0) {
@@ -83,20 +90,24 @@ private:
   }
 
   void prepare(const std::string& name, const std::string& sql) {
-    const detail::ResultPtr found = detail::exec(
-        m_conn, "pgtq.push (prepare)",
-        "SELECT statement FROM pg_catalog.pg_prepared_statements WHERE name = $1", {name});
+    const detail::ResultPtr found =
+        detail::exec(m_conn,
+                     "pgtq.push (prepare)",
+                     "SELECT statement FROM pg_catalog.pg_prepared_statements WHERE name = $1",
+                     {name});
     if (PQntuples(found.get()) == 1) {
       if (std::string_view(PQgetvalue(found.get(), 0, 0)) != sql) {
-        throw Error("42P05", "pgtq.push (prepare): a prepared statement named " + name +
-                                 " exists on this connection with other SQL");
+        throw Error("42P05",
+                    "pgtq.push (prepare): a prepared statement named " + name +
+                        " exists on this connection with other SQL");
       }
       return;
     }
     detail::require_connection(m_conn, "pgtq.push (prepare)");
-    detail::checked(m_conn, "pgtq.push (prepare)",
-                    detail::ResultPtr(PQprepare(m_conn, name.c_str(), sql.c_str(), 0, nullptr),
-                                      &PQclear));
+    detail::checked(
+        m_conn,
+        "pgtq.push (prepare)",
+        detail::ResultPtr(PQprepare(m_conn, name.c_str(), sql.c_str(), 0, nullptr), &PQclear));
   }
 
   PGconn* m_conn;

@@ -10,8 +10,8 @@
 #include <libpq-fe.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,12 +48,9 @@ namespace detail {
 template <class T>
 inline constexpr bool k_is_raw_args = std::is_same_v<T, JsonText> || std::is_same_v<T, Json>;
 
-template <class... T>
-struct IsRawArgsCall : std::false_type {};
-template <class T>
-struct IsRawArgsCall<T> : std::bool_constant<k_is_raw_args<T>> {};
-template <class T>
-struct IsRawArgsCall<T, PushOptions> : std::bool_constant<k_is_raw_args<T>> {};
+template <class... T> struct IsRawArgsCall : std::false_type {};
+template <class T> struct IsRawArgsCall<T> : std::bool_constant<k_is_raw_args<T>> {};
+template <class T> struct IsRawArgsCall<T, PushOptions> : std::bool_constant<k_is_raw_args<T>> {};
 
 // Refuses, before anything is sent, a delay outside [0, 100 years] and a time_point run_at
 // (alone or with the delay added) more than 100 years from now: the server would refuse them
@@ -76,8 +73,9 @@ inline void check_options(const PushOptions& options, const std::string& what) {
       throw Error("22023", what + ": delay must not be negative, got " + given);
     }
     if (!delay.microseconds() || *delay.microseconds() > k_max_delay) {
-      throw Error("22023", what + ": delay must be at most 100 years (" +
-                               seconds_text(k_max_delay) + "), got " + given);
+      throw Error("22023",
+                  what + ": delay must be at most 100 years (" + seconds_text(k_max_delay) +
+                      "), got " + given);
     }
   }
   if (options.run_at && options.run_at->since_epoch_s()) {
@@ -86,13 +84,14 @@ inline void check_options(const PushOptions& options, const std::string& what) {
     const double max_s = std::chrono::duration<double>(k_max_delay).count();
     const double run_at_s = *options.run_at->since_epoch_s();
     if (!(run_at_s >= now_s - max_s && run_at_s <= now_s + max_s)) {
-      throw Error("22023", what + ": run_at " + options.run_at->text() +
-                               " is more than 100 years from now");
+      throw Error("22023",
+                  what + ": run_at " + options.run_at->text() + " is more than 100 years from now");
     }
     if (options.delay && run_at_s + options.delay->seconds() > now_s + max_s) {
-      throw Error("22023", what + ": run_at " + options.run_at->text() + " plus delay " +
-                               seconds_text(*options.delay->microseconds()) +
-                               " is more than 100 years from now");
+      throw Error("22023",
+                  what + ": run_at " + options.run_at->text() + " plus delay " +
+                      seconds_text(*options.delay->microseconds()) +
+                      " is more than 100 years from now");
     }
   }
 }
@@ -107,15 +106,17 @@ struct PushStatement {
   unsigned mask = 0;
 };
 
-inline PushStatement push_statement(std::string_view queue, std::string_view task,
-                                    std::string_view args_json, const PushOptions& options) {
+inline PushStatement push_statement(std::string_view queue,
+                                    std::string_view task,
+                                    std::string_view args_json,
+                                    const PushOptions& options) {
   check_options(options, "pgtq.push");
   PushStatement statement{"SELECT pgtq.push(queue => $1::text, task => $2::text, args => $3::jsonb",
                           {std::string(queue), std::string(task), std::string(args_json)}};
   const auto add = [&](unsigned bit, const char* name, const char* type, std::string value) {
     statement.params.emplace_back(std::move(value));
-    statement.sql += std::string(", ") + name + " => $" +
-                     std::to_string(statement.params.size()) + "::" + type;
+    statement.sql +=
+        std::string(", ") + name + " => $" + std::to_string(statement.params.size()) + "::" + type;
     statement.mask |= bit;
   };
   if (options.run_at) {
@@ -134,8 +135,11 @@ inline PushStatement push_statement(std::string_view queue, std::string_view tas
   return statement;
 }
 
-inline std::int64_t push_text(PGconn* conn, std::string_view queue, std::string_view task,
-                              std::string_view args_json, const PushOptions& options) {
+inline std::int64_t push_text(PGconn* conn,
+                              std::string_view queue,
+                              std::string_view task,
+                              std::string_view args_json,
+                              const PushOptions& options) {
   const PushStatement statement = push_statement(queue, task, args_json, options);
   const ResultPtr result = exec(conn, "pgtq.push", statement.sql, statement.params);
   return int64_at(result.get(), 0, 0);
@@ -159,29 +163,39 @@ inline std::int64_t push_text(PGconn* conn, std::string_view queue, std::string_
 //   push(conn, q, t, pgtq::args(2, 3), options)     args [2,3], with options
 // Options go with no args or an explicit document: push(conn, q, t, {.delay = 1h}) or
 // push(conn, q, t, pgtq::args(values...), options).
-inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
-                         const PushOptions& options = {}) {
+inline std::int64_t
+push(PGconn* conn, std::string_view queue, std::string_view task, const PushOptions& options = {}) {
   return detail::push_text(conn, queue, task, "[]", options);
 }
 
-inline std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
-                         const JsonText& args, const PushOptions& options = {}) {
+inline std::int64_t push(PGconn* conn,
+                         std::string_view queue,
+                         std::string_view task,
+                         const JsonText& args,
+                         const PushOptions& options = {}) {
   return detail::push_text(conn, queue, task, args.text(), options);
 }
 
 // plugin.hpp's pgtq::Json, for a plugin that pushes follow-up tasks (a template only because
 // that type is complete only where plugin.hpp is included). The server checks its text.
 template <class PluginJson, std::enable_if_t<std::is_same_v<PluginJson, Json>, int> = 0>
-std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
-                  const PluginJson& args, const PushOptions& options = {}) {
+std::int64_t push(PGconn* conn,
+                  std::string_view queue,
+                  std::string_view task,
+                  const PluginJson& args,
+                  const PushOptions& options = {}) {
   return detail::push_text(conn, queue, task, args.text(), options);
 }
 
 // The typed form: every argument after the task name is one element of the args array.
-template <class First, class... Rest,
+template <class First,
+          class... Rest,
           std::enable_if_t<!detail::IsRawArgsCall<First, Rest...>::value, int> = 0>
-std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
-                  const First& first, const Rest&... rest) {
+std::int64_t push(PGconn* conn,
+                  std::string_view queue,
+                  std::string_view task,
+                  const First& first,
+                  const Rest&... rest) {
   static_assert(!std::is_same_v<First, PushOptions> && !(std::is_same_v<Rest, PushOptions> || ...),
                 "pgtq: to give options with typed arguments, write "
                 "pgtq::push(conn, queue, task, pgtq::args(values...), options)");
@@ -193,8 +207,8 @@ std::int64_t push(PGconn* conn, std::string_view queue, std::string_view task,
 // push() before anything is sent, naming the task by its position from 1). Like push, it
 // joins the caller's transaction. Sent as arrays (pgtq.push_many(queue, tasks[], args[], …)),
 // with only the option arrays some task uses.
-inline std::vector<std::int64_t> push_many(PGconn* conn, std::string_view queue,
-                                           const std::vector<TaskSpec>& tasks) {
+inline std::vector<std::int64_t>
+push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tasks) {
   if (tasks.empty()) {
     return {};
   }
@@ -235,12 +249,13 @@ inline std::vector<std::int64_t> push_many(PGconn* conn, std::string_view queue,
       }
     };
     put(run_at, options.run_at ? std::optional(options.run_at->text()) : std::nullopt);
-    put(delays, options.delay ? std::optional(detail::interval_text(*options.delay->microseconds()))
-                              : std::nullopt);
+    put(delays,
+        options.delay ? std::optional(detail::interval_text(*options.delay->microseconds()))
+                      : std::nullopt);
     put(priorities,
         options.priority ? std::optional(std::to_string(*options.priority)) : std::nullopt);
-    put(max_attempts, options.max_attempts ? std::optional(std::to_string(*options.max_attempts))
-                                           : std::nullopt);
+    put(max_attempts,
+        options.max_attempts ? std::optional(std::to_string(*options.max_attempts)) : std::nullopt);
   }
   std::string sql = "SELECT pgtq.push_many($1::text, $2::text[], $3::jsonb[]";
   std::vector<detail::Param> params{std::string(queue), names + '}', args + '}'};

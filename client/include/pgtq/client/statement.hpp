@@ -26,9 +26,9 @@ namespace pgtq {
 // anything is sent; text is checked by the server.
 class Timestamp {
 public:
-  Timestamp(const char* text) : m_text(text) {}              // NOLINT: implicit by design
-  Timestamp(std::string_view text) : m_text(text) {}         // NOLINT
-  Timestamp(const std::string& text) : m_text(text) {}       // NOLINT
+  Timestamp(const char* text) : m_text(text) {}        // NOLINT: implicit by design
+  Timestamp(std::string_view text) : m_text(text) {}   // NOLINT
+  Timestamp(const std::string& text) : m_text(text) {} // NOLINT
   template <class Duration>
   Timestamp(std::chrono::time_point<std::chrono::system_clock, Duration> when) // NOLINT
       : m_since_epoch_s(std::chrono::duration<double>(when.time_since_epoch()).count()),
@@ -66,9 +66,13 @@ private:
     const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
     const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
     char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00",
-                  static_cast<long long>(year), static_cast<long long>(month),
-                  static_cast<long long>(day), static_cast<long long>(in_day / 3'600'000'000),
+    std::snprintf(buffer,
+                  sizeof buffer,
+                  "%04lld-%02lld-%02lld %02lld:%02lld:%02lld.%06lld+00",
+                  static_cast<long long>(year),
+                  static_cast<long long>(month),
+                  static_cast<long long>(day),
+                  static_cast<long long>(in_day / 3'600'000'000),
                   static_cast<long long>(in_day / 60'000'000 % 60),
                   static_cast<long long>(in_day / 1'000'000 % 60),
                   static_cast<long long>(in_day % 1'000'000));
@@ -161,24 +165,41 @@ inline ResultPtr checked(PGconn* conn, std::string_view what, ResultPtr result) 
 
 // Runs sql with text parameters and returns its rows (an unnamed statement: parsed and
 // planned on every call).
-inline ResultPtr exec(PGconn* conn, std::string_view what, const std::string& sql,
+inline ResultPtr exec(PGconn* conn,
+                      std::string_view what,
+                      const std::string& sql,
                       const std::vector<Param>& params) {
   require_connection(conn, what);
   const std::vector<const char*> values = param_values(params);
-  return checked(conn, what,
-                 ResultPtr(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()),
-                                        nullptr, values.data(), nullptr, nullptr, 0),
+  return checked(conn,
+                 what,
+                 ResultPtr(PQexecParams(conn,
+                                        sql.c_str(),
+                                        static_cast<int>(values.size()),
+                                        nullptr,
+                                        values.data(),
+                                        nullptr,
+                                        nullptr,
+                                        0),
                            &PQclear));
 }
 
 // Runs the statement prepared on this connection under `name`.
-inline ResultPtr exec_prepared(PGconn* conn, std::string_view what, const std::string& name,
+inline ResultPtr exec_prepared(PGconn* conn,
+                               std::string_view what,
+                               const std::string& name,
                                const std::vector<Param>& params) {
   require_connection(conn, what);
   const std::vector<const char*> values = param_values(params);
-  return checked(conn, what,
-                 ResultPtr(PQexecPrepared(conn, name.c_str(), static_cast<int>(values.size()),
-                                          values.data(), nullptr, nullptr, 0),
+  return checked(conn,
+                 what,
+                 ResultPtr(PQexecPrepared(conn,
+                                          name.c_str(),
+                                          static_cast<int>(values.size()),
+                                          values.data(),
+                                          nullptr,
+                                          nullptr,
+                                          0),
                            &PQclear));
 }
 
@@ -188,8 +209,8 @@ inline std::int64_t int64_at(const PGresult* result, int row, int column) {
   std::int64_t value = 0;
   const auto [end, status] = std::from_chars(view.data(), view.data() + view.size(), value);
   if (status != std::errc() || end != view.data() + view.size()) {
-    throw Error("XX000", "pgtq: expected an integer from the server, got \"" + std::string(view) +
-                             "\"");
+    throw Error("XX000",
+                "pgtq: expected an integer from the server, got \"" + std::string(view) + "\"");
   }
   return value;
 }

@@ -49,7 +49,9 @@ inline std::string sql_literal(PGconn* conn, std::string_view what, const Param&
 // Runs one protocol statement (its $1, $2, … replaced by params as literals). Outside a
 // transaction it is sent as "BEGIN ISOLATION LEVEL READ COMMITTED; statement; COMMIT" in one
 // round trip and retried on 40001/40P01; inside one, as it is. Returns the statement's rows.
-inline ResultPtr run_protocol(PGconn* conn, std::string_view what, const std::string& sql,
+inline ResultPtr run_protocol(PGconn* conn,
+                              std::string_view what,
+                              const std::string& sql,
                               const std::vector<Param>& params) {
   require_connection(conn, what);
   std::string statement;
@@ -88,10 +90,12 @@ inline ResultPtr run_protocol(PGconn* conn, std::string_view what, const std::st
     if (failure == nullptr && rows != nullptr) {
       return rows;
     }
-    if (PQtransactionStatus(conn) == PQTRANS_INERROR || PQtransactionStatus(conn) == PQTRANS_INTRANS) {
+    if (PQtransactionStatus(conn) == PQTRANS_INERROR ||
+        PQtransactionStatus(conn) == PQTRANS_INTRANS) {
       ResultPtr(PQexec(conn, "ROLLBACK"), &PQclear);
     }
-    const char* state = failure == nullptr ? nullptr : PQresultErrorField(failure.get(), PG_DIAG_SQLSTATE);
+    const char* state =
+        failure == nullptr ? nullptr : PQresultErrorField(failure.get(), PG_DIAG_SQLSTATE);
     const std::string sqlstate = state == nullptr ? "" : state;
     if ((sqlstate == "40001" || sqlstate == "40P01") && attempt < k_attempts) {
       thread_local std::minstd_rand random(std::random_device{}());
@@ -123,16 +127,22 @@ struct ClaimedTask {
 // none are due. It first does the scheduler's work (pgtq.pop: delayed tasks and retries that
 // are due become queued, expired leases are rescued), so a program working tasks with pop
 // gets the same guarantees without any pgtqd running.
-inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
-                                    const std::vector<std::string>& task_names, int max_count,
+inline std::vector<ClaimedTask> pop(PGconn* conn,
+                                    std::string_view queue,
+                                    const std::vector<std::string>& task_names,
+                                    int max_count,
                                     std::string_view worker,
                                     std::chrono::microseconds lease = std::chrono::seconds(15)) {
   const detail::ResultPtr result = detail::run_protocol(
-      conn, "pgtq.pop",
+      conn,
+      "pgtq.pop",
       "SELECT id, claim, task, args::text, attempt, max_attempts "
       "FROM pgtq.pop($1::text, $2::text[], $3::integer, $4::text, $5::interval)",
-      {std::string(queue), detail::pg_text_array(task_names), std::to_string(max_count),
-       std::string(worker), detail::interval_text(lease)});
+      {std::string(queue),
+       detail::pg_text_array(task_names),
+       std::to_string(max_count),
+       std::string(worker),
+       detail::interval_text(lease)});
   std::vector<ClaimedTask> claimed;
   claimed.reserve(static_cast<std::size_t>(PQntuples(result.get())));
   for (int row = 0; row < PQntuples(result.get()); ++row) {
@@ -152,9 +162,11 @@ inline std::vector<ClaimedTask> pop(PGconn* conn, std::string_view queue,
 // prints it and 100 levels deep: 54000 otherwise). False: the claim is no longer current and
 // nothing was changed.
 inline bool complete(PGconn* conn, const ClaimedTask& task, std::string_view result_json = "null") {
-  const detail::ResultPtr result =
-      detail::run_protocol(conn, "pgtq.complete", "SELECT pgtq.complete($1::bigint, $2::bigint, $3::jsonb)",
-                   {std::to_string(task.id), std::to_string(task.claim), std::string(result_json)});
+  const detail::ResultPtr result = detail::run_protocol(
+      conn,
+      "pgtq.complete",
+      "SELECT pgtq.complete($1::bigint, $2::bigint, $3::jsonb)",
+      {std::to_string(task.id), std::to_string(task.claim), std::string(result_json)});
   return detail::bool_at(result.get(), 0, 0);
 }
 
@@ -164,11 +176,13 @@ inline bool complete(PGconn* conn, const ClaimedTask& task, const JsonText& resu
 
 // Records error for this attempt. The task runs again after retry_in (unset: pgtq.backoff's
 // exponential backoff, 1 s doubling up to an hour with +-20 % jitter; pgtqd's backoff-*
-// settings are its own and do not apply here) while attempts are left, and ends failed when they are used up or when permanent
-// is true. Every attempt's error stays in the task's "errors" (the last 100 attempts; each
-// error cut to 64 KiB). retry_in: 0 .. 100 years (22023 otherwise). False: claim no longer
-// current.
-inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
+// settings are its own and do not apply here) while attempts are left, and ends failed when they
+// are used up or when permanent is true. Every attempt's error stays in the task's "errors" (the
+// last 100 attempts; each error cut to 64 KiB). retry_in: 0 .. 100 years (22023 otherwise). False:
+// claim no longer current.
+inline bool fail(PGconn* conn,
+                 const ClaimedTask& task,
+                 std::string_view error,
                  std::optional<std::chrono::microseconds> retry_in = std::nullopt,
                  bool permanent = false) {
   detail::Param retry;
@@ -176,9 +190,13 @@ inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
     retry = detail::interval_text(*retry_in);
   }
   const detail::ResultPtr result = detail::run_protocol(
-      conn, "pgtq.fail",
+      conn,
+      "pgtq.fail",
       "SELECT pgtq.fail($1::bigint, $2::bigint, $3::text, $4::interval, $5::boolean)",
-      {std::to_string(task.id), std::to_string(task.claim), std::string(error), std::move(retry),
+      {std::to_string(task.id),
+       std::to_string(task.claim),
+       std::string(error),
+       std::move(retry),
        std::string(permanent ? "true" : "false")});
   return detail::bool_at(result.get(), 0, 0);
 }
@@ -186,28 +204,34 @@ inline bool fail(PGconn* conn, const ClaimedTask& task, std::string_view error,
 // Runs the task again after delay (0 .. 100 years) without using up an attempt. False: claim
 // no longer current.
 inline bool snooze(PGconn* conn, const ClaimedTask& task, std::chrono::microseconds delay) {
-  const detail::ResultPtr result =
-      detail::run_protocol(conn, "pgtq.snooze", "SELECT pgtq.snooze($1::bigint, $2::bigint, $3::interval)",
-                   {std::to_string(task.id), std::to_string(task.claim),
-                    detail::interval_text(delay)});
+  const detail::ResultPtr result = detail::run_protocol(
+      conn,
+      "pgtq.snooze",
+      "SELECT pgtq.snooze($1::bigint, $2::bigint, $3::interval)",
+      {std::to_string(task.id), std::to_string(task.claim), detail::interval_text(delay)});
   return detail::bool_at(result.get(), 0, 0);
 }
 
 // Extends the leases of tasks still held. Returns the ids to stop working on: lost to
 // another worker, already finished, or cancelled.
-inline std::vector<std::int64_t> heartbeat(PGconn* conn, const std::vector<ClaimedTask>& tasks,
-                                           std::chrono::microseconds lease = std::chrono::seconds(15)) {
+inline std::vector<std::int64_t>
+heartbeat(PGconn* conn,
+          const std::vector<ClaimedTask>& tasks,
+          std::chrono::microseconds lease = std::chrono::seconds(15)) {
   std::vector<std::int64_t> ids;
   std::vector<std::int64_t> claims;
   for (const ClaimedTask& task : tasks) {
     ids.push_back(task.id);
     claims.push_back(task.claim);
   }
-  const detail::ResultPtr result = detail::run_protocol(
-      conn, "pgtq.heartbeat", "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"
-      " WHERE status IN ('lost', 'cancel')",
-      {detail::pg_integer_array(ids), detail::pg_integer_array(claims),
-       detail::interval_text(lease)});
+  const detail::ResultPtr result =
+      detail::run_protocol(conn,
+                           "pgtq.heartbeat",
+                           "SELECT id FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"
+                           " WHERE status IN ('lost', 'cancel')",
+                           {detail::pg_integer_array(ids),
+                            detail::pg_integer_array(claims),
+                            detail::interval_text(lease)});
   std::vector<std::int64_t> stop;
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     stop.push_back(detail::int64_at(result.get(), row, 0));
@@ -225,16 +249,18 @@ inline int release(PGconn* conn, const std::vector<ClaimedTask>& tasks) {
     claims.push_back(task.claim);
   }
   const detail::ResultPtr result =
-      detail::run_protocol(conn, "pgtq.release", "SELECT pgtq.release($1::bigint[], $2::bigint[])",
-                   {detail::pg_integer_array(ids), detail::pg_integer_array(claims)});
+      detail::run_protocol(conn,
+                           "pgtq.release",
+                           "SELECT pgtq.release($1::bigint[], $2::bigint[])",
+                           {detail::pg_integer_array(ids), detail::pg_integer_array(claims)});
   return static_cast<int>(detail::int64_at(result.get(), 0, 0));
 }
 
 // Cancels a task: a queued or scheduled one ends cancelled at once; a running one is asked to
 // stop (its worker learns it from heartbeat). False: unknown or already finished.
 inline bool cancel(PGconn* conn, std::int64_t task_id) {
-  const detail::ResultPtr result = detail::exec(conn, "pgtq.cancel", "SELECT pgtq.cancel($1::bigint)",
-                                                {std::to_string(task_id)});
+  const detail::ResultPtr result = detail::exec(
+      conn, "pgtq.cancel", "SELECT pgtq.cancel($1::bigint)", {std::to_string(task_id)});
   return detail::bool_at(result.get(), 0, 0);
 }
 

@@ -156,8 +156,7 @@ private:
   // Calls visit(item, open) for root and every value inside it, in document order, without
   // recursion (a document may nest deeper than a thread's stack); open holds the containers
   // around item, each with the index of its next child.
-  template <class Visit>
-  static void walk(const rapidjson::Value& root, Visit&& visit) {
+  template <class Visit> static void walk(const rapidjson::Value& root, Visit&& visit) {
     std::vector<Frame> open;
     const auto enter = [&](const rapidjson::Value& item) {
       visit(item, open);
@@ -301,12 +300,21 @@ private:
   }
 
   void write_or_open(rapidjson::Writer<rapidjson::StringBuffer>& writer,
-                     const rapidjson::Value& value, std::vector<Frame>& open) const {
+                     const rapidjson::Value& value,
+                     std::vector<Frame>& open) const {
     switch (value.GetType()) {
-    case rapidjson::kNullType: writer.Null(); break;
-    case rapidjson::kFalseType: writer.Bool(false); break;
-    case rapidjson::kTrueType: writer.Bool(true); break;
-    case rapidjson::kStringType: writer.String(value.GetString(), value.GetStringLength()); break;
+    case rapidjson::kNullType:
+      writer.Null();
+      break;
+    case rapidjson::kFalseType:
+      writer.Bool(false);
+      break;
+    case rapidjson::kTrueType:
+      writer.Bool(true);
+      break;
+    case rapidjson::kStringType:
+      writer.String(value.GetString(), value.GetStringLength());
+      break;
     case rapidjson::kNumberType: {
       const std::string_view text = number_text(value);
       writer.RawValue(text.data(), text.size(), rapidjson::kNumberType);

@@ -20,7 +20,9 @@ enum class LogLevel {
 
 namespace detail {
 
-inline void host_log(const pgtq_host_api& api, pgtq_host* host, LogLevel level,
+inline void host_log(const pgtq_host_api& api,
+                     pgtq_host* host,
+                     LogLevel level,
                      std::string_view message) noexcept {
   if (PGTQ_HOST_HAS(&api, log)) {
     api.log(host, static_cast<int>(level), message.data(), message.size());

@@ -38,8 +38,7 @@ inline void set_error(const Context& context, std::string_view message) noexcept
 
 // Maps the outcome of body() (or what it threw) onto a status. pgtqd logs and stores the
 // error, so nothing is logged here.
-template <class Body>
-pgtq_status guarded(Context& context, Body&& body) noexcept {
+template <class Body> pgtq_status guarded(Context& context, Body&& body) noexcept {
   try {
     try {
       std::forward<Body>(body)();
@@ -97,7 +96,8 @@ struct BoxHeader {
   // Fills slots[i] with the value for parameter i, or nullptr when absent. An object key
   // that names no parameter is skipped, so that producers may add optional fields before
   // the workers know them; strict_args refuses it instead.
-  void resolve(const rapidjson::Value& args, const ArgsDocument& document,
+  void resolve(const rapidjson::Value& args,
+               const ArgsDocument& document,
                const rapidjson::Value** slots) const {
     if (args.IsNull()) {
       check_count(0);
@@ -118,8 +118,8 @@ struct BoxHeader {
         }
         if (index == param_names.size()) {
           if (strict_args) {
-            reject("unexpected argument " + to_json_text(member->name) + " (" +
-                   expected_names() + ")");
+            reject("unexpected argument " + to_json_text(member->name) + " (" + expected_names() +
+                   ")");
           }
           continue;
         }
@@ -155,11 +155,9 @@ private:
   }
 };
 
-template <class List>
-struct Binder;
+template <class List> struct Binder;
 
-template <class... A>
-struct Binder<type_list<A...>> {
+template <class... A> struct Binder<type_list<A...>> {
   static_assert((check_value_param<A>() && ...));
 
   static constexpr std::size_t arity = sizeof...(A);
@@ -180,8 +178,7 @@ struct Binder<type_list<A...>> {
 
   using Stored = std::tuple<stored_t<A>...>;
 
-  static Stored bind(const ArgsDocument& document, std::string_view text,
-                     const BoxHeader& header) {
+  static Stored bind(const ArgsDocument& document, std::string_view text, const BoxHeader& header) {
     const rapidjson::Value& args = document.root();
     if constexpr (takes_args) {
       if (!args.IsArray() && !args.IsObject()) {
@@ -198,15 +195,18 @@ struct Binder<type_list<A...>> {
 private:
   template <std::size_t... I>
   static Stored bind_each(const std::array<const rapidjson::Value*, arity>& slots,
-                          const ArgsDocument& document, const BoxHeader& header,
+                          const ArgsDocument& document,
+                          const BoxHeader& header,
                           std::index_sequence<I...>) {
     // Braced initialisation runs left to right, so the first bad argument is the one reported.
     return Stored{bind_one<A>(slots[I], I, document, header)...};
   }
 
   template <class P>
-  static stored_t<P> bind_one(const rapidjson::Value* slot, std::size_t index,
-                              const ArgsDocument& document, const BoxHeader& header) {
+  static stored_t<P> bind_one(const rapidjson::Value* slot,
+                              std::size_t index,
+                              const ArgsDocument& document,
+                              const BoxHeader& header) {
     using T = param_t<P>;
     if (slot == nullptr) {
       if constexpr (is_optional_v<T>) {
@@ -231,8 +231,7 @@ private:
   }
 };
 
-template <class F>
-struct HandlerBox : BoxHeader {
+template <class F> struct HandlerBox : BoxHeader {
   using Signature = signature_of<F>;
   using Split = split_context<typename Signature::params>;
   using Bind = Binder<typename Split::values>;
@@ -284,15 +283,16 @@ private:
     }
   }
 
-  template <class Stored>
-  decltype(auto) call(Context& context, Stored&& values) const {
-    return call_with(context, std::forward<Stored>(values), typename Split::values{},
+  template <class Stored> decltype(auto) call(Context& context, Stored&& values) const {
+    return call_with(context,
+                     std::forward<Stored>(values),
+                     typename Split::values{},
                      std::make_index_sequence<Bind::arity>{});
   }
 
   template <class Stored, class... A, std::size_t... I>
-  decltype(auto) call_with(Context& context, Stored&& values, type_list<A...>,
-                           std::index_sequence<I...>) const {
+  decltype(auto)
+  call_with(Context& context, Stored&& values, type_list<A...>, std::index_sequence<I...>) const {
     if constexpr (Split::has_context) {
       return std::invoke(fn, context, unwrap<A>(std::get<I>(std::forward<Stored>(values)))...);
     } else {

@@ -63,26 +63,23 @@ inline std::string describe(const rapidjson::Value& value, const ArgsDocument& a
   return (value.IsBool() ? "boolean " : "string ") + shown(to_json_text(value));
 }
 
-[[noreturn]] inline void mismatch(std::string_view expected, const rapidjson::Value& value,
-                                  const ArgsDocument& args) {
+[[noreturn]] inline void
+mismatch(std::string_view expected, const rapidjson::Value& value, const ArgsDocument& args) {
   throw DecodeError("expected " + std::string(expected) + ", got " + describe(value, args));
 }
 
-template <class T>
-struct Decoder {
+template <class T> struct Decoder {
   static_assert(dependent_false<T>,
                 "pgtq: unsupported handler parameter type. Use bool, an integer or floating-point "
                 "type, std::string, std::string_view, std::vector<T>, std::optional<T>, "
                 "std::map<std::string, T>, pgtq::Json or const rapidjson::Value&");
 };
 
-template <class T>
-T decode(const rapidjson::Value& value, const ArgsDocument& args) {
+template <class T> T decode(const rapidjson::Value& value, const ArgsDocument& args) {
   return Decoder<T>::decode(value, args);
 }
 
-template <>
-struct Decoder<bool> {
+template <> struct Decoder<bool> {
   static bool decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsBool()) {
       mismatch("boolean", value, args);
@@ -93,8 +90,7 @@ struct Decoder<bool> {
 
 // Any notation of an integer is accepted (2, 2.0, 2e0, 20e-1); anything else is an error:
 // 2.5, 3e9 for int32_t, 18446744073709551616 for any type.
-template <json_integer T>
-struct Decoder<T> {
+template <json_integer T> struct Decoder<T> {
   static T decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsNumber()) {
       mismatch("integer", value, args);
@@ -126,14 +122,14 @@ struct Decoder<T> {
 // beyond rounding a decimal: beyond the type's range (1e400), nearer to zero than its
 // smallest value (1e-400), or an integer literal it cannot hold exactly
 // (9007199254740993, i.e. 2^53 + 1, as double). -0 stays -0.
-template <std::floating_point T>
-struct Decoder<T> {
+template <std::floating_point T> struct Decoder<T> {
   static T decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsNumber()) {
       mismatch("number", value, args);
     }
     // Integers up to 2^digits are exact in T; zero is left to the text for its sign.
-    constexpr std::int64_t k_exact = std::int64_t{1} << std::min(std::numeric_limits<T>::digits, 62);
+    constexpr std::int64_t k_exact = std::int64_t{1}
+                                     << std::min(std::numeric_limits<T>::digits, 62);
     if (value.IsInt64() && value.GetInt64() != 0 && value.GetInt64() >= -k_exact &&
         value.GetInt64() <= k_exact) {
       return static_cast<T>(value.GetInt64());
@@ -157,8 +153,7 @@ struct Decoder<T> {
   }
 };
 
-template <>
-struct Decoder<std::string> {
+template <> struct Decoder<std::string> {
   static std::string decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsString()) {
       mismatch("string", value, args);
@@ -168,8 +163,7 @@ struct Decoder<std::string> {
 };
 
 // Points into the parsed args, which live until the handler returns: copy to keep it.
-template <>
-struct Decoder<std::string_view> {
+template <> struct Decoder<std::string_view> {
   static std::string_view decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsString()) {
       mismatch("string", value, args);
@@ -179,15 +173,13 @@ struct Decoder<std::string_view> {
 };
 
 // Numbers exactly as written, so a raw argument loses nothing; whitespace is dropped.
-template <>
-struct Decoder<Json> {
+template <> struct Decoder<Json> {
   static Json decode(const rapidjson::Value& value, const ArgsDocument& args) {
     return Json(args.exact_json(value));
   }
 };
 
-template <class T>
-struct Decoder<std::optional<T>> {
+template <class T> struct Decoder<std::optional<T>> {
   static std::optional<T> decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (value.IsNull()) {
       return std::nullopt;
@@ -196,8 +188,7 @@ struct Decoder<std::optional<T>> {
   }
 };
 
-template <class T, class Alloc>
-struct Decoder<std::vector<T, Alloc>> {
+template <class T, class Alloc> struct Decoder<std::vector<T, Alloc>> {
   static std::vector<T, Alloc> decode(const rapidjson::Value& value, const ArgsDocument& args) {
     if (!value.IsArray()) {
       mismatch("array", value, args);
@@ -216,8 +207,7 @@ struct Decoder<std::vector<T, Alloc>> {
   }
 };
 
-template <class Map>
-Map decode_object(const rapidjson::Value& value, const ArgsDocument& args) {
+template <class Map> Map decode_object(const rapidjson::Value& value, const ArgsDocument& args) {
   if (!value.IsObject()) {
     mismatch("object", value, args);
   }

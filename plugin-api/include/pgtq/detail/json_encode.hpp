@@ -27,8 +27,11 @@ namespace pgtq::detail {
 
 // kWriteValidateEncodingFlag: pgtqd stores results as jsonb, which must be UTF-8; a bad
 // byte is caught here with a message instead of failing later in the database.
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                     rapidjson::CrtAllocator, rapidjson::kWriteValidateEncodingFlag>;
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer,
+                                     rapidjson::UTF8<>,
+                                     rapidjson::UTF8<>,
+                                     rapidjson::CrtAllocator,
+                                     rapidjson::kWriteValidateEncodingFlag>;
 
 inline void check_written(bool ok, const char* what) {
   if (!ok) {
@@ -44,31 +47,26 @@ inline void write_string(JsonWriter& writer, std::string_view text) {
                 "string is not valid UTF-8");
 }
 
-template <class T>
-struct Encoder {
+template <class T> struct Encoder {
   static_assert(dependent_false<T>,
                 "pgtq: unsupported handler result type. Return void, bool, a number, "
                 "std::string, std::string_view, std::vector<T>, std::optional<T>, "
                 "std::map<std::string, T>, pgtq::Json or rapidjson::Value/Document");
 };
 
-template <class T>
-void encode(JsonWriter& writer, const T& value) {
+template <class T> void encode(JsonWriter& writer, const T& value) {
   Encoder<T>::encode(writer, value);
 }
 
-template <>
-struct Encoder<bool> {
+template <> struct Encoder<bool> {
   static void encode(JsonWriter& writer, bool value) { writer.Bool(value); }
 };
 
-template <>
-struct Encoder<std::nullptr_t> {
+template <> struct Encoder<std::nullptr_t> {
   static void encode(JsonWriter& writer, std::nullptr_t) { writer.Null(); }
 };
 
-template <json_integer T>
-struct Encoder<T> {
+template <json_integer T> struct Encoder<T> {
   static void encode(JsonWriter& writer, T value) {
     if constexpr (std::is_signed_v<T>) {
       writer.Int64(value);
@@ -78,27 +76,23 @@ struct Encoder<T> {
   }
 };
 
-template <std::floating_point T>
-struct Encoder<T> {
+template <std::floating_point T> struct Encoder<T> {
   static void encode(JsonWriter& writer, T value) {
     check_written(writer.Double(static_cast<double>(value)),
                   "NaN and infinity cannot be represented in JSON");
   }
 };
 
-template <>
-struct Encoder<std::string> {
+template <> struct Encoder<std::string> {
   static void encode(JsonWriter& writer, const std::string& value) { write_string(writer, value); }
 };
 
-template <>
-struct Encoder<std::string_view> {
+template <> struct Encoder<std::string_view> {
   static void encode(JsonWriter& writer, std::string_view value) { write_string(writer, value); }
 };
 
 // String literals and other NUL-terminated text; a null pointer is JSON null.
-template <>
-struct Encoder<const char*> {
+template <> struct Encoder<const char*> {
   static void encode(JsonWriter& writer, const char* value) {
     if (value == nullptr) {
       writer.Null();
@@ -114,7 +108,8 @@ struct Encoder<const char*> {
 // find_numbers). RapidJSON 1.1's Writer::RawNumber would quote them.
 class NumberPreservingCopy {
 public:
-  NumberPreservingCopy(JsonWriter& writer, std::string_view text,
+  NumberPreservingCopy(JsonWriter& writer,
+                       std::string_view text,
                        const std::vector<NumberSpan>& numbers) noexcept
       : m_writer(writer), m_text(text), m_numbers(numbers) {}
 
@@ -138,7 +133,9 @@ public:
     return m_writer.String(text, length);
   }
   bool StartObject() { return m_writer.StartObject(); }
-  bool Key(const char* text, rapidjson::SizeType length, bool) { return m_writer.Key(text, length); }
+  bool Key(const char* text, rapidjson::SizeType length, bool) {
+    return m_writer.Key(text, length);
+  }
   bool EndObject(rapidjson::SizeType count) { return m_writer.EndObject(count); }
   bool StartArray() { return m_writer.StartArray(); }
   bool EndArray(rapidjson::SizeType count) { return m_writer.EndArray(count); }
@@ -151,8 +148,7 @@ private:
 };
 
 // Replays the text through the writer: validates it and splices it in one pass.
-template <>
-struct Encoder<Json> {
+template <> struct Encoder<Json> {
   static void encode(JsonWriter& writer, const Json& value) {
     const std::string& text = value.text();
     bool risky = false;
@@ -163,8 +159,8 @@ struct Encoder<Json> {
     rapidjson::StringStream stream(source.c_str());
     NumberPreservingCopy copy(writer, text, numbers);
     const auto parsed =
-        reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(
-            stream, copy);
+        reader.Parse<rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag>(stream,
+                                                                                             copy);
     if (parsed.IsError() || stream.Tell() != text.size() || !copy.all_numbers_written()) {
       throw PermanentError("result: pgtq::Json holds invalid JSON");
     }
@@ -172,15 +168,15 @@ struct Encoder<Json> {
 };
 
 template <class T>
-  requires std::derived_from<T, rapidjson::Value>
+requires std::derived_from<T, rapidjson::Value>
 struct Encoder<T> {
   static void encode(JsonWriter& writer, const rapidjson::Value& value) {
-    check_written(value.Accept(writer), "rapidjson value holds invalid UTF-8 or a non-finite number");
+    check_written(value.Accept(writer),
+                  "rapidjson value holds invalid UTF-8 or a non-finite number");
   }
 };
 
-template <class T>
-struct Encoder<std::optional<T>> {
+template <class T> struct Encoder<std::optional<T>> {
   static void encode(JsonWriter& writer, const std::optional<T>& value) {
     if (value) {
       Encoder<T>::encode(writer, *value);
@@ -190,8 +186,7 @@ struct Encoder<std::optional<T>> {
   }
 };
 
-template <class T, class Alloc>
-struct Encoder<std::vector<T, Alloc>> {
+template <class T, class Alloc> struct Encoder<std::vector<T, Alloc>> {
   static void encode(JsonWriter& writer, const std::vector<T, Alloc>& value) {
     writer.StartArray();
     // auto, not T: std::vector<bool> hands out proxies.
@@ -202,8 +197,7 @@ struct Encoder<std::vector<T, Alloc>> {
   }
 };
 
-template <class Map>
-void encode_object(JsonWriter& writer, const Map& value) {
+template <class Map> void encode_object(JsonWriter& writer, const Map& value) {
   writer.StartObject();
   for (const auto& [key, element] : value) {
     write_string(writer, key);
@@ -227,8 +221,7 @@ struct Encoder<std::unordered_map<std::string, T, Hash, Equal, Alloc>> {
   }
 };
 
-template <class T>
-std::string encode_result(const T& value) {
+template <class T> std::string encode_result(const T& value) {
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   Encoder<T>::encode(writer, value);

@@ -134,8 +134,7 @@ enum class IntegerFit { ok, not_integer, out_of_range };
 
 // The exact integer the token denotes, whatever its notation: 2.0, 1.5e1 and 20E-1 are
 // integers; 2.5 and 1e-400 are not.
-template <class T>
-IntegerFit to_integer(const NumberToken& token, T& out) {
+template <class T> IntegerFit to_integer(const NumberToken& token, T& out) {
   const Decimal decimal = to_decimal(token);
   if (decimal.digits.empty()) {
     out = 0;
@@ -179,17 +178,15 @@ IntegerFit to_integer(const NumberToken& token, T& out) {
 }
 
 // The exact decimal digits of an integral floating-point value ("-9007199254740992").
-template <std::floating_point T>
-std::string integer_digits(T value) {
+template <std::floating_point T> std::string integer_digits(T value) {
   std::array<char, std::numeric_limits<T>::max_exponent10 + 8> buffer{};
-  const auto [end, status] =
-      std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed, 0);
+  const auto [end, status] = std::to_chars(
+      buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed, 0);
   return status == std::errc() ? std::string(buffer.data(), end) : std::string();
 }
 
 // Whether value is exactly the integer the token spells (an integer literal).
-template <std::floating_point T>
-bool holds_exactly(const NumberToken& token, T value) {
+template <std::floating_point T> bool holds_exactly(const NumberToken& token, T value) {
   // Up to digits10 digits every integer survives the round trip.
   if (token.integer.size() <= static_cast<std::size_t>(std::numeric_limits<T>::digits10)) {
     return true;
@@ -276,8 +273,7 @@ inline std::string with_plain_numbers(std::string_view text,
 }
 
 // How messages name a number type: int32_t rather than int or long, whatever the platform.
-template <class T>
-std::string number_type_name() {
+template <class T> std::string number_type_name() {
   if constexpr (std::is_same_v<T, float>) {
     return "float";
   } else if constexpr (std::is_same_v<T, double>) {

@@ -14,14 +14,11 @@
 
 namespace pgtq::detail {
 
-template <class... T>
-struct type_list {};
+template <class... T> struct type_list {};
 
-template <class F>
-struct signature_of;
+template <class F> struct signature_of;
 
-template <class R, class... A>
-struct signature_of<R (*)(A...)> {
+template <class R, class... A> struct signature_of<R (*)(A...)> {
   using result = R;
   using params = type_list<A...>;
   static constexpr bool const_call = true;
@@ -42,34 +39,34 @@ template <class R, class C, class... A>
 struct signature_of<R (C::*)(A...) noexcept> : signature_of<R (C::*)(A...)> {};
 
 template <class F>
-  requires requires { &F::operator(); }
+requires requires {
+  &F::operator();
+}
 struct signature_of<F> : signature_of<decltype(&F::operator())> {};
 
 template <class F>
-concept has_signature = requires { typename signature_of<F>::params; };
+concept has_signature = requires {
+  typename signature_of<F>::params;
+};
 
-template <class A>
-using param_t = std::remove_cvref_t<A>;
+template <class A> using param_t = std::remove_cvref_t<A>;
 
-template <class A>
-inline constexpr bool is_context_param = std::is_same_v<param_t<A>, Context>;
+template <class A> inline constexpr bool is_context_param = std::is_same_v<param_t<A>, Context>;
 
 // Splits off an optional leading pgtq::Context&; what remains comes from the task's args.
-template <class List>
-struct split_context {
+template <class List> struct split_context {
   static constexpr bool has_context = false;
   using values = List;
 };
 template <class A0, class... A>
-  requires is_context_param<A0>
+requires is_context_param<A0>
 struct split_context<type_list<A0, A...>> {
   static_assert(std::is_lvalue_reference_v<A0>, "pgtq: take pgtq::Context by reference");
   static constexpr bool has_context = true;
   using values = type_list<A...>;
 };
 
-template <class A>
-consteval bool check_value_param() {
+template <class A> consteval bool check_value_param() {
   using T = param_t<A>;
   static_assert(!is_context_param<A>, "pgtq: pgtq::Context& must be the handler's first parameter");
   static_assert(!std::is_lvalue_reference_v<A> || std::is_const_v<std::remove_reference_t<A>>,
@@ -83,10 +80,10 @@ consteval bool check_value_param() {
 // document and are passed by pointer.
 template <class A>
 using stored_t = std::conditional_t<std::is_same_v<param_t<A>, rapidjson::Value>,
-                                    const rapidjson::Value*, param_t<A>>;
+                                    const rapidjson::Value*,
+                                    param_t<A>>;
 
-template <class A, class S>
-decltype(auto) unwrap(S&& stored) {
+template <class A, class S> decltype(auto) unwrap(S&& stored) {
   if constexpr (std::is_same_v<param_t<A>, rapidjson::Value>) {
     return *stored;
   } else {
