@@ -1,16 +1,14 @@
 #include "queue/cancellation.hpp"
 
+#include "queue/queue_logger.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <charconv>
 
 namespace pgtq::queue {
-namespace {
 
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
+namespace {
 
 // A task id as pgtq.cancel() sends it, or nothing.
 std::optional<std::int64_t> task_id_of(const std::string& payload) {

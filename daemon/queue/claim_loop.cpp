@@ -2,6 +2,7 @@
 
 #include "db/queries.hpp"
 #include "queue/cancellation.hpp"
+#include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
 
 #include <pgtq/client/pg_array.hpp>
@@ -12,14 +13,6 @@
 #include <algorithm>
 
 namespace pgtq::queue {
-namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
-
-} // namespace
 
 ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                      const plugin::HandlerRegistry& registry,

@@ -1,10 +1,12 @@
 #include "queue/error_streak.hpp"
 
 #include "queue/backoff.hpp"
+#include "queue/queue_logger.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace pgtq::queue {
+
 namespace {
 
 // The same non-transient error this many turns in a row: the session is the problem (say, a
@@ -13,11 +15,6 @@ constexpr int k_reconnect_after_repeats = 3;
 // Transient errors (serialization failures, lock timeouts) are retried at once; only a long
 // run of them is taken as a sign that the session, not the moment, is wrong.
 constexpr int k_reconnect_after_transient_repeats = 20;
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
 
 } // namespace
 

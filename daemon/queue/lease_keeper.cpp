@@ -4,6 +4,7 @@
 #include "db/queries.hpp"
 #include "queue/backoff.hpp"
 #include "queue/fences.hpp"
+#include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
 
 #include <pgtq/client/statement.hpp>
@@ -19,14 +20,6 @@
 #include <system_error>
 
 namespace pgtq::queue {
-namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
-
-} // namespace
 
 LeaseKeeper::LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight)
     : m_config(config), m_in_flight(in_flight) {

@@ -1,18 +1,11 @@
 #include "queue/outcome_log.hpp"
 
 #include "queue/backoff.hpp"
+#include "queue/queue_logger.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace pgtq::queue {
-namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
-
-} // namespace
 
 void log_recorded(const Outcome& outcome, bool cancelled) {
   // What pgtq.finish_many made of it: a done outcome succeeds even when a cancellation was

@@ -3,21 +3,18 @@
 #include "db/queries.hpp"
 #include "queue/outcome_batch.hpp"
 #include "queue/outcome_log.hpp"
+#include "queue/queue_logger.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace pgtq::queue {
+
 namespace {
 
 // Marks a failure outcome made because the real one could not be recorded (result unused).
 constexpr const char* k_unrecordable = "\"unrecordable\"";
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
 
 std::vector<std::int64_t> ids_of(const db::Result& rows) {
   std::vector<std::int64_t> ids;

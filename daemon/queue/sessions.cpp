@@ -1,11 +1,14 @@
 #include "queue/sessions.hpp"
 
+#include "queue/queue_logger.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
 namespace pgtq::queue {
+
 namespace {
 
 using std::chrono::milliseconds;
@@ -39,11 +42,9 @@ void warn_if_startup_options_refused(const db::Connection& connection) {
   if (!connection.startup_options_refused()) {
     return;
   }
-  auto logger = spdlog::get("queue");
-  (logger ? logger : spdlog::default_logger())
-      ->warn("the server or pooler refused startup options: sessions run at the database's "
-             "default isolation level; make it READ COMMITTED for pgtqd's role (ALTER ROLE … "
-             "SET default_transaction_isolation = 'read committed')");
+  logger()->warn("the server or pooler refused startup options: sessions run at the database's "
+                 "default isolation level; make it READ COMMITTED for pgtqd's role (ALTER ROLE … "
+                 "SET default_transaction_isolation = 'read committed')");
 }
 
 std::string application_name(const ConnectionSettings& connection, std::string_view role) {

@@ -3,22 +3,19 @@
 #include "plugin/host_api.hpp"
 #include "plugin/plugin_call.hpp"
 #include "queue/backoff.hpp"
+#include "queue/queue_logger.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 
 namespace pgtq::queue {
+
 namespace {
 
 using plugin::call_plugin;
 
 thread_local const ClaimedTask* t_current_task = nullptr;
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
 
 // Marks the thread as running a task for as long as the handler call lasts.
 class CurrentTask {

@@ -2,18 +2,11 @@
 
 #include "db/queries.hpp"
 #include "queue/fences.hpp"
+#include "queue/queue_logger.hpp"
 
 #include <spdlog/spdlog.h>
 
 namespace pgtq::queue {
-namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("queue");
-  return found ? found : spdlog::default_logger();
-}
-
-} // namespace
 
 void TaskReleaser::add(ClaimedTask&& task) {
   const std::lock_guard lock(m_mutex);
