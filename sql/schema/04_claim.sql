@@ -22,17 +22,24 @@ $$;
 -- elements match nothing), in (priority, run_at, id) order, skipping rows other workers are
 -- claiming right now; the rows come back in that order. The cheap checks run inline;
 -- check_claim_args explains a failure.
+--
+-- Plans (docs/architecture.md, "Plans of the hot path"): each statement is planned once
+-- per session (force_generic_plan) instead of at every call, which is most of a small
+-- claim's cost. A generic plan does not know max_count or how many rows the table will
+-- hold, so each statement reaches live_tasks only through an index condition (the claim
+-- index; the primary key with id = ANY), seq scans are off, so that a plan made while the
+-- table was empty cannot scan it whole later, and JIT is off, as a generic plan's cost
+-- estimate could otherwise switch it on for a statement that touches a few rows.
 CREATE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
                            worker text, lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
                max_attempts integer)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 DECLARE
-  -- One strong random number per call; each row's token is it XOR the row's id. The tokens
-  -- of one call all go to the one caller, who may work out the others of its own batch from
-  -- one of them, and that is all: another call, or a later claim of the same task, draws a
-  -- new number.
-  token_base bigint := pgtq.new_claim_token();
+  picked     bigint[];
+  token_base bigint;
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -44,14 +51,22 @@ BEGIN
      OR lease IS NULL THEN
     PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
   END IF;
+  SELECT array_agg(p.id) INTO picked
+    FROM (SELECT l.id FROM pgtq.live_tasks l
+           WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
+           ORDER BY l.priority, l.run_at, l.id
+           LIMIT max_count
+             FOR UPDATE SKIP LOCKED) p;
+  -- One strong random number per call that claims something; each row's token is it XOR
+  -- the row's id. The tokens of one call all go to the one caller, who may work out the
+  -- others of its own batch from one of them, and that is all: another call, or a later
+  -- claim of the same task, draws a new number. An idle poll draws none; its UPDATE below
+  -- changes no row.
+  IF picked IS NOT NULL THEN
+    token_base := pgtq.new_claim_token();
+  END IF;
   RETURN QUERY
-  WITH picked AS (
-    SELECT l.id FROM pgtq.live_tasks l
-     WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
-     ORDER BY l.priority, l.run_at, l.id
-     LIMIT max_count
-       FOR UPDATE SKIP LOCKED
-  ), claimed AS (
+  WITH claimed AS (
     UPDATE pgtq.live_tasks l
        SET state = 'running',
            attempts = CASE WHEN l.attempts < 2147483647 THEN l.attempts + 1 ELSE l.attempts END,
@@ -59,8 +74,7 @@ BEGIN
            claim = coalesce(nullif(token_base # l.id, 0), 1),
            started_at = clock_timestamp(), locked_by = worker,
            locked_until = clock_timestamp() + lease
-      FROM picked
-     WHERE l.id = picked.id
+     WHERE l.id = ANY (picked)
     RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.priority, l.run_at
   )
   SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts
@@ -72,7 +86,8 @@ COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every
 -- other lease wait for that lock. One row per distinct (id, claim) pair asked about (NULL
--- ids are ignored, a NULL claim is lost):
+-- ids are ignored, a NULL claim is lost). Planned once per session, as pgtq.claim is: every
+-- statement reaches live_tasks through id = ANY (task_ids).
 --   renewed  the lease now runs until now + lease
 --   busy     another session holds the task's row lock; not renewed this time (ask again
 --            soon), and no other task waited for it
@@ -81,7 +96,9 @@ COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
 CREATE FUNCTION pgtq.heartbeat(task_ids bigint[], task_claims bigint[],
                                lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, status text)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 BEGIN
   PERFORM pgtq.check_id_claims('pgtq.heartbeat', task_ids, task_claims);
   PERFORM pgtq.check_lease('pgtq.heartbeat', lease);
@@ -92,12 +109,12 @@ BEGIN
      WHERE a.id IS NOT NULL
   ), lockable AS (
     SELECT l.id FROM pgtq.live_tasks l JOIN asked a ON l.id = a.id AND l.claim = a.claim
-     WHERE l.state = 'running'
+     WHERE l.id = ANY (task_ids) AND l.state = 'running'
        FOR UPDATE OF l SKIP LOCKED
   ), renewed AS (
     UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp() + lease
       FROM lockable k
-     WHERE l.id = k.id
+     WHERE l.id = ANY (task_ids) AND l.id = k.id
     RETURNING l.id, l.claim, l.cancel_requested
   )
   SELECT a.id,

@@ -118,10 +118,14 @@ END $$;
 -- requested meanwhile turns retry and snooze into cancelled. Every element is checked before
 -- anything changes; an id given twice is an error. Returns the ids whose outcome was
 -- discarded because their claim is no longer current. pgtqd records its outcomes this way.
+-- Planned once per session, as pgtq.claim is (04_claim.sql): every statement reaches
+-- live_tasks through id = ANY (task_ids).
 CREATE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
                                  results jsonb[], errors text[], retry_in float8[])
 RETURNS SETOF bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 DECLARE
   given    integer := cardinality(task_ids);
   accepted bigint[];
@@ -166,7 +170,7 @@ BEGIN
         AS x(id, claim, status, result, error)
   ), ending AS (
     DELETE FROM pgtq.live_tasks l USING o
-     WHERE l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+     WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
        AND (o.status IN ('done', 'fail') OR l.cancel_requested OR l.attempts >= l.max_attempts
             AND o.status = 'retry')
     RETURNING l.*, o.status AS outcome, o.result AS outcome_result, o.error AS outcome_error
@@ -218,7 +222,7 @@ BEGIN
                                   'attempt', l.attempts, 'at', clock_timestamp(), 'error', o.error))
                            ELSE l.errors END
         FROM o
-       WHERE l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+       WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
       RETURNING l.id, l.queue, l.state
     )
     SELECT array_agg(id), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),

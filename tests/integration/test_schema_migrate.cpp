@@ -81,21 +81,27 @@ std::string all_tasks(db::Connection& connection) {
                 "FROM pgtq.finished_tasks f");
 }
 
-} // namespace
-
-TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without changing them") {
-  test::EmptyDatabase database;
-  db::Connection connection = database.connect();
-  std::vector<db::Migration> through_0009;
+// The migrations up to and including version.
+std::vector<db::Migration> migrations_through(int version) {
+  std::vector<db::Migration> through;
   for (const db::Migration& migration : db::embedded_migrations()) {
-    if (migration.version <= 9) {
-      through_0009.push_back(migration);
+    if (migration.version <= version) {
+      through.push_back(migration);
     }
   }
-  db::Migrator(through_0009).migrate(connection);
-  REQUIRE(db::Migrator().status(connection).database_version == 9);
+  return through;
+}
 
-  // Queued, scheduled, running, running with a cancellation requested, succeeded, failed.
+// Migration `version` upgrades a database at version - 1 that holds tasks in every state:
+// queued, scheduled, running, running with a cancellation requested, succeeded, failed.
+// No row changes, and the attempts that were running go on under their claims and end
+// through the new code.
+void check_upgrade_keeps_tasks(int version) {
+  test::EmptyDatabase database;
+  db::Connection connection = database.connect();
+  db::Migrator(migrations_through(version - 1)).migrate(connection);
+  REQUIRE(db::Migrator().status(connection).database_version == version - 1);
+
   query(connection,
         "SELECT pgtq.push('q', 't', jsonb_build_array(i)) FROM generate_series(1, 6) i");
   query(connection, "SELECT pgtq.push('q', 't', delay => interval '1 hour')");
@@ -109,12 +115,12 @@ TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without ch
   query(connection, "SELECT pgtq.cancel($1)", {id(2)});
   const std::string before = all_tasks(connection);
 
-  const std::vector<db::Migration> applied = db::Migrator().migrate(connection);
+  const std::vector<db::Migration> applied =
+      db::Migrator(migrations_through(version)).migrate(connection);
   REQUIRE(applied.size() == 1);
-  CHECK(applied[0].version == 10);
+  CHECK(applied[0].version == version);
   CHECK(all_tasks(connection) == before);
 
-  // The attempts that were running go on under their claims, and end through the new code.
   CHECK(scalar(connection, "SELECT pgtq.complete($1, $2, '\"after\"')", {id(3), claim(3)}) == "t");
   CHECK(scalar(connection,
                "SELECT state || ' ' || result FROM pgtq.tasks WHERE id = $1",
@@ -125,4 +131,21 @@ TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without ch
   CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id(2)}) == "cancelled");
   CHECK(scalar(connection, "SELECT count(*) FROM pgtq.live_tasks") == "3");
   CHECK(scalar(connection, "SELECT count(*) FROM pgtq.finished_tasks") == "4");
+  // A queued task is claimed and recorded through the new code too.
+  const db::Result next =
+      query(connection, "SELECT id, claim FROM pgtq.claim('q', ARRAY['t'], 1, 'w')");
+  REQUIRE(next.rows() == 1);
+  CHECK(scalar(connection,
+               "SELECT pgtq.complete($1, $2, '1')",
+               {next.string(0, 0), next.string(0, 1)}) == "t");
+}
+
+} // namespace
+
+TEST_CASE("0010 upgrades a database at 0009 with tasks in every state without changing them") {
+  check_upgrade_keeps_tasks(10);
+}
+
+TEST_CASE("0011 upgrades a database at 0010 with tasks in every state without changing them") {
+  check_upgrade_keeps_tasks(11);
 }
