@@ -70,6 +70,11 @@ TEST_CASE("after its sessions came back read-only, pgtqd reconnects and claims a
 
   query(connection, alter + "default_transaction_read_only = off");
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 5]')");
+  // Only the scheduler makes a delayed task due: its sessions came back read-only too.
+  const std::string delayed =
+      scalar(connection,
+             "SELECT pgtq.push('default', 'add_numbers', '[1, 1]', delay => interval '1 second')");
   CHECK_MESSAGE(reaches(connection, id, "succeeded", 60s), daemon.log());
+  CHECK_MESSAGE(reaches(connection, delayed, "succeeded", 60s), daemon.log());
   CHECK(daemon.running());
 }

@@ -218,6 +218,23 @@ TEST_CASE("heartbeat extends leases and names the tasks to stop") {
   CHECK(heartbeat(pg, {}, 1h).empty());
 }
 
+// The documented rule (README, "Cancelling" under administration): cancellation is a request; a
+// handler that ignores it and succeeds has done the work, and the task ends succeeded with its
+// result.
+TEST_CASE("a running task whose cancellation was ignored and which then succeeds ends "
+          "succeeded") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t id = push(pg, "q", "t", 1);
+  const std::vector<ClaimedTask> tasks = pop(pg, "q", {"t"}, 1, "w");
+  REQUIRE(tasks.size() == 1);
+  CHECK(cancel(pg, id));
+  CHECK(complete(pg, tasks[0], "\"done anyway\""));
+  CHECK(field(conn, id, "state") == "succeeded");
+  CHECK(field(conn, id, "result") == "\"done anyway\"");
+}
+
 TEST_CASE("cancel ends a waiting task at once and reports unknown or finished ones") {
   test::TestDatabase database;
   db::Connection conn = database.connect();

@@ -57,3 +57,25 @@ TEST_CASE("a caller's now(), clock_timestamp() and jsonb_typeof are not pgtq's")
   CHECK(complete(pg, claimed[0], "1"));
   CHECK(field(conn, now, "finished_at < pg_catalog.now() + interval '1 minute'") == "true");
 }
+
+// The kind, not the instances above: every function of schema pgtq pins its search_path,
+// except the SQL functions PostgreSQL must inline (a SET clause prevents inlining), which
+// schema-qualify every name or have a RETURN body bound when created
+// (sql/schema/02_names_and_limits.sql).
+TEST_CASE("every pgtq function pins its search_path, except the two it must inline") {
+  test::TestDatabase database;
+  db::Connection conn = database.connect();
+  const db::Result unpinned = query(conn,
+                                    "SELECT p.proname FROM pg_proc p"
+                                    " WHERE p.pronamespace = 'pgtq'::regnamespace"
+                                    "   AND NOT coalesce('search_path=pg_catalog, pg_temp'"
+                                    "                    = ANY (p.proconfig), false)"
+                                    " ORDER BY 1");
+  std::vector<std::string> names;
+  for (int row = 0; row < unpinned.rows(); ++row) {
+    names.push_back(unpinned.string(row, 0));
+  }
+  CHECK(names == std::vector<std::string>{"finished_row", "new_claim_token"});
+  CHECK(test::count(conn,
+                    "SELECT count(*) FROM pg_proc WHERE pronamespace = 'pgtq'::regnamespace") > 20);
+}
