@@ -131,10 +131,17 @@ row("push, 1 per transaction, client.hpp `PreparedPusher` (tasks/s)", push_prepa
 fb = floor["enqueue_bulk"].median
 row("push, 1,000 per call, `push_many` (tasks/s)", push_bulk, fb, "≥ 0.8× floor",
     None if push_bulk.median is None or not fb else push_bulk.median >= 0.8 * fb)
+push16 = stat(pick("push_concurrent"))
+insert16 = stat(pick("floor_push_insert"))
+row(f"push, 1 per transaction, `pgtq.push` from {pick('push_concurrent')[0]['clients'] if pick('push_concurrent') else '?'} "
+    "clients at once, no pgtqd (tasks/s; floor: plain INSERT of a live_tasks-shaped row, same clients)",
+    push16, insert16.median, "≥ 0.8× floor",
+    None if push16.median is None or not insert16.median else push16.median >= 0.8 * insert16.median)
 for c in concurrencies:
     s = drain[c]
     target = max(0.8 * batched_floor, 2 * graphile_drain)
-    row(f"drain {sweep[c][0]['tasks']:,} queued no-op tasks, pgtqd --concurrency {c} (tasks/s)",
+    row(f"drain {sweep[c][0]['tasks']:,} queued no-op tasks, pgtqd --concurrency {c}"
+        f"{' (the default settings)' if c == 8 else ''} (tasks/s)",
         s, batched_floor, f"≥ 0.8× batched floor and ≥ 2× graphile ({num(target)})" if c == best_c else "",
         (s.median >= target) if c == best_c and s.median else None)
 for (c, p), rows in sorted(prefetched.items()):

@@ -41,13 +41,15 @@ done
 # concurrency 1 and 4 drain SMALL_DRAIN tasks: at one fsync per commit they run at a few
 # hundred tasks/s on a slow disk, and the rate does not depend on the queue's length.
 if [ "$QUICK" = 1 ]; then
-  PUSH_TASKS=20000 BULK_TASKS=5000 DRAIN_TASKS=5000 SMALL_DRAIN=1000 CONCURRENCY="1 4 16 32"
+  PUSH_TASKS=20000 BULK_TASKS=5000 DRAIN_TASKS=5000 SMALL_DRAIN=1000 CONCURRENCY="1 4 8 16 32"
   LAT_WARMUP=5 LAT_TASKS=50 HISTORY_SIZES="0 100000" PGB_SECS=3
 else
-  PUSH_TASKS=20000 BULK_TASKS=100000 DRAIN_TASKS=20000 SMALL_DRAIN=5000 CONCURRENCY="1 4 16 32"
+  PUSH_TASKS=20000 BULK_TASKS=100000 DRAIN_TASKS=20000 SMALL_DRAIN=5000 CONCURRENCY="1 4 8 16 32"
   LAT_WARMUP=20 LAT_TASKS=200 HISTORY_SIZES="0 100000 1000000" PGB_SECS=10
 fi
 HISTORY_CONCURRENCY=16
+# Concurrent pushing clients (one task per transaction each).
+PUSHERS=16
 
 # Server settings, identical to the peer run (/work/shared/peers/lib/cluster.sh).
 PG_SETTINGS=(
@@ -184,6 +186,17 @@ floor_all() {
   for c in 1 4; do floor_drain floor_drain_perjob drain_perjob 1 "$c"; done
   for c in 1 4; do floor_drain floor_drain_batch100 drain_batch100 100 "$c"; done
   psqlc -c "TRUNCATE floor_jobs" -c "VACUUM floor_jobs"
+  # PUSHERS clients, one task per transaction: a plain INSERT of a live_tasks-shaped row,
+  # then pgtq.push (with no pgtqd running), back to back.
+  local tx tps
+  psqlc -c "TRUNCATE floor_push_like"
+  read -r tx tps < <(pgbench_run -f "$BENCH_DIR/sql/push_insert_like.sql" -c "$PUSHERS" -j "$PUSHERS" -T "$PGB_SECS")
+  floor_record floor_push_insert "$PUSHERS" "$tx" "$tps" "$tx"
+  psqlc -c "TRUNCATE floor_push_like"
+  psqlc -c "TRUNCATE pgtq.live_tasks"
+  read -r tx tps < <(pgbench_run -f "$BENCH_DIR/sql/push_pgtq.sql" -c "$PUSHERS" -j "$PUSHERS" -T "$PGB_SECS")
+  floor_record push_concurrent "$PUSHERS" "$tx" "$tps" "$tx"
+  psqlc -c "TRUNCATE pgtq.live_tasks"
 }
 
 # ------------------------------------------------------------------ pgtq
@@ -200,7 +213,7 @@ pgtq_all() {
   log "pgtq drain, rep $REP"
   for c in $CONCURRENCY; do
     psqlc -c "TRUNCATE pgtq.finished_tasks"
-    bench drain --tasks "$([ "$c" -ge 16 ] && echo "$DRAIN_TASKS" || echo "$SMALL_DRAIN")" --concurrency "$c"
+    bench drain --tasks "$([ "$c" -ge 8 ] && echo "$DRAIN_TASKS" || echo "$SMALL_DRAIN")" --concurrency "$c"
   done
   # The throughput setting: claims run ahead of the workers, in batches twice as large.
   psqlc -c "TRUNCATE pgtq.finished_tasks"

@@ -1,0 +1,2 @@
+-- Concurrent pushes through the SQL API: one pgtq.push per autocommit transaction.
+SELECT pgtq.push('bench', 'noop', '[]');
