@@ -32,6 +32,15 @@ std::string status_line(const Config& config, const queue::DaemonState& state) {
                      std::to_string(config.concurrency) + " workers busy, " +
                      std::to_string(state.succeeded.load()) + " done, " +
                      std::to_string(state.failed.load()) + " failed";
+  if (const auto crashes = state.worker_crashes.load(); crashes > 0) {
+    line += ", " + std::to_string(crashes) + " worker crash" + (crashes == 1 ? "" : "es");
+  }
+  if (const auto timeouts = state.worker_timeouts.load(); timeouts > 0) {
+    line += ", " + std::to_string(timeouts) + " timeout" + (timeouts == 1 ? "" : "s");
+  }
+  if (const auto restarts = state.worker_restarts.load(); restarts > 0) {
+    line += ", " + std::to_string(restarts) + " worker restart" + (restarts == 1 ? "" : "s");
+  }
   if (!state.db_connected) {
     line += ", database unavailable";
   }
@@ -113,8 +122,23 @@ int App::run() {
   startup_watch.reset(); // from here on the main loop drains on SIGTERM
 
   queue::DaemonState state;
-  auto claim_loop =
-      std::make_unique<queue::ClaimLoop>(claim_loop_settings(m_config), registry, state);
+  queue::ClaimLoopSettings settings = claim_loop_settings(m_config);
+  settings.isolation.worker.plugins = loader.copies();
+  if (settings.isolation.processes) {
+    spdlog::info("isolation = process: {} worker processes; timeouts are enforced (grace {:g} s)",
+                 m_config.concurrency,
+                 std::chrono::duration<double>(m_config.timeout_grace).count());
+  } else {
+    spdlog::info("isolation = thread: {} worker threads in pgtqd; a crashing handler stops pgtqd, "
+                 "and timeouts are cooperative only (should_stop() turns true, nothing is "
+                 "killed)",
+                 m_config.concurrency);
+    if (m_config.worker_memory_limit > 0) {
+      spdlog::warn("worker-memory-limit applies to worker processes only; with isolation = "
+                   "thread it is ignored");
+    }
+  }
+  auto claim_loop = std::make_unique<queue::ClaimLoop>(settings, registry, state);
   std::thread claim_loop_thread([&] { claim_loop->run(); });
   queue::Scheduler scheduler(scheduler_settings(m_config));
   if (m_config.scheduler) {

@@ -2,8 +2,10 @@
 
 #include "db/queries.hpp"
 #include "queue/cancellation.hpp"
+#include "queue/process_runner.hpp"
 #include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
+#include "queue/thread_runner.hpp"
 
 #include <pgtq/client/pg_array.hpp>
 #include <pgtq/client/statement.hpp>
@@ -13,6 +15,19 @@
 #include <algorithm>
 
 namespace pgtq::queue {
+namespace {
+
+std::unique_ptr<TaskRunner> make_runner(const ClaimLoopSettings& config,
+                                        const plugin::HandlerRegistry& registry,
+                                        DaemonState& state) {
+  if (config.isolation.processes) {
+    return std::make_unique<ProcessRunner>(
+        config.concurrency, config.queue, registry, config.isolation, state);
+  }
+  return std::make_unique<ThreadRunner>(registry, config.isolation.task_timeout);
+}
+
+} // namespace
 
 ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                      const plugin::HandlerRegistry& registry,
@@ -20,7 +35,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
     : m_config(config), m_task_names(pgtq::detail::pg_text_array(registry.names())),
       m_lease_text(pgtq::detail::interval_text(
           std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
-      m_state(state), m_executor(registry),
+      m_state(state), m_runner(make_runner(config, registry, state)),
       m_wake_up({.channel = "pgtq_wakeup",
                  .payload = config.queue,
                  .poll_interval = config.poll_interval,
@@ -35,7 +50,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
       m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
   m_pool = std::make_unique<WorkerPool>(
       config.concurrency,
-      m_executor,
+      *m_runner,
       [this](Outcome&& outcome) {
         m_recorder.add(std::move(outcome));
         m_wake_up.interrupt();
@@ -50,6 +65,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
 ClaimLoop::~ClaimLoop() {
   m_pool->shutdown();
   m_pool.reset();
+  m_runner.reset();
   m_lease_keeper.stop();
 }
 

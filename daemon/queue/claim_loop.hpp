@@ -12,8 +12,8 @@
 #include "queue/outcome_recorder.hpp"
 #include "queue/settings.hpp"
 #include "queue/task.hpp"
-#include "queue/task_executor.hpp"
 #include "queue/task_releaser.hpp"
+#include "queue/task_runner.hpp"
 #include "queue/wake_up.hpp"
 #include "queue/worker_pool.hpp"
 
@@ -93,14 +93,14 @@ private:
 
   // Set at construction, read by every thread.
   const ClaimLoopSettings m_config;
-  const std::string m_task_names; // array literal of the names this daemon handles
-  const std::string m_lease_text; // the lease as an interval literal
-  DaemonState& m_state;           // atomics
-  TaskExecutor m_executor;        // used by the worker threads
-  InFlightTasks m_in_flight;      // thread-safe: this loop, the workers, the lease keeper
-  WakeUp m_wake_up;               // interrupted by any thread, waited on by this loop
-  OutcomeRecorder m_recorder;     // added to by the workers, recorded by this loop
-  TaskReleaser m_releaser;        // added to by the workers and this loop
+  const std::string m_task_names;       // array literal of the names this daemon handles
+  const std::string m_lease_text;       // the lease as an interval literal
+  DaemonState& m_state;                 // atomics
+  std::unique_ptr<TaskRunner> m_runner; // used by the worker threads
+  InFlightTasks m_in_flight;            // thread-safe: this loop, the workers, the lease keeper
+  WakeUp m_wake_up;                     // interrupted by any thread, waited on by this loop
+  OutcomeRecorder m_recorder;           // added to by the workers, recorded by this loop
+  TaskReleaser m_releaser;              // added to by the workers and this loop
 
   // This loop's thread only.
   std::optional<db::Connection> m_connection; // LISTEN, claims, releases

@@ -1,0 +1,79 @@
+#pragma once
+
+#include "plugin/handler_registry.hpp"
+#include "queue/daemon_state.hpp"
+#include "queue/settings.hpp"
+#include "queue/task_runner.hpp"
+#include "queue/worker_process.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pgtq::queue {
+
+// isolation = process: each pool slot has a worker process of its own (WorkerProcess) that
+// runs its attempts one at a time, supervised from the slot's pool thread:
+//  - should_stop (a cancellation, a lost lease, shutdown) is passed on as a Stop message;
+//  - at the attempt's timeout (the plugin's for its task name, else task-timeout) the worker
+//    is sent Stop, and killed timeout_grace later if it has not answered: the attempt is a
+//    failed one, "timed out after N s", retried by the usual backoff;
+//  - a worker that dies running an attempt costs that attempt ("killed by SIGSEGV"), at
+//    once: the pool thread sees its socket close;
+//  - a dead worker is replaced before the slot takes its next task: at once the first time,
+//    then after 0.1 s, 0.2 s, ... up to 10 s while it keeps dying without finishing a task.
+// Database connections, leases and outcomes stay in pgtqd.
+//
+// Threads: prepare() and run() for a slot from that slot's pool thread only; abandon() from
+// any thread.
+class ProcessRunner final : public TaskRunner {
+public:
+  ProcessRunner(int slots,
+                std::string queue,
+                const plugin::HandlerRegistry& registry,
+                const IsolationSettings& settings,
+                DaemonState& state);
+  ~ProcessRunner() override;
+  ProcessRunner(const ProcessRunner&) = delete;
+  ProcessRunner& operator=(const ProcessRunner&) = delete;
+
+  void prepare(int slot) override;
+  std::optional<Outcome>
+  run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) override;
+  void abandon() override;
+
+  // How long a worker has to load its plugins and say it is ready.
+  static constexpr std::chrono::seconds k_start_timeout{60};
+
+private:
+  struct Slot {
+    std::unique_ptr<WorkerProcess> process;
+    std::atomic<pid_t> pid{0}; // of process, for abandon() on another thread; 0: none
+    int failures = 0;          // deaths since the last attempt that finished
+    bool started_before = false;
+  };
+
+  // Starts the slot's worker unless it has one, after the restart backoff. False when
+  // give_up() turned true, or abandon() was called, first.
+  bool ensure_started(int slot, const std::function<bool()>& give_up);
+  // Reaps the slot's worker and forgets it; returns how it ended.
+  std::string retire(int slot);
+  // The delay before starting a slot's worker that died `failures` times in a row.
+  static std::chrono::milliseconds restart_delay(int failures);
+  Outcome failed_attempt(const ClaimedTask& task, std::string error) const;
+
+  const std::string m_queue;
+  const plugin::HandlerRegistry& m_registry; // read-only while workers run
+  const IsolationSettings m_settings;
+  DaemonState& m_state;
+  std::vector<std::unique_ptr<Slot>> m_slots;
+  std::atomic<bool> m_closing{false}; // set by abandon()
+  std::mutex m_mutex;                 // for m_closed only
+  std::condition_variable m_closed;   // wakes restart waits at abandon()
+};
+
+} // namespace pgtq::queue

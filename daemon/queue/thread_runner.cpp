@@ -1,0 +1,23 @@
+#include "queue/thread_runner.hpp"
+
+#include "queue/queue_logger.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pgtq::queue {
+
+std::optional<Outcome>
+ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const std::atomic<bool>& stop) {
+  // The moment a worker takes the task up: between claim and here it may still be given back
+  // unstarted (a shutdown, a cancellation).
+  SPDLOG_LOGGER_DEBUG(logger(),
+                      "task {} ({}) attempt {}/{} started",
+                      task.id,
+                      task.name,
+                      task.attempt,
+                      task.max_attempts);
+  return m_executor.run(
+      task, stop, attempt_timeout(m_executor.registry().find(task.name), m_default_timeout));
+}
+
+} // namespace pgtq::queue
