@@ -69,6 +69,14 @@ ClaimLoop::~ClaimLoop() {
   m_lease_keeper.stop();
 }
 
+bool ClaimLoop::wait_workers_idle(std::chrono::milliseconds wait) {
+  if (m_pool->wait_idle_until(Clock::now() + wait)) {
+    return true;
+  }
+  m_runner->abandon();
+  return m_pool->wait_idle_until(Clock::now() + wait);
+}
+
 void ClaimLoop::connect() {
   const db::SessionSettings settings = work_session(m_config.heartbeat);
   m_connection.emplace(m_config.dsn, application_name(m_config, "claim"), settings);

@@ -47,10 +47,9 @@ public:
   // Interrupts the wait, e.g. after a signal changed the state.
   void wake() { m_wake_up.interrupt(); }
   // Waits up to `wait` for running handlers to return (after run(), they were asked to
-  // stop); false means one ignored should_stop().
-  bool wait_workers_idle(std::chrono::milliseconds wait) {
-    return m_pool->wait_idle_until(Clock::now() + wait);
-  }
+  // stop); then ends those that can be ended (worker processes are killed) and waits up to
+  // `wait` again. False means a handler thread ignored should_stop() (isolation = thread).
+  bool wait_workers_idle(std::chrono::milliseconds wait);
 
 private:
   using Clock = std::chrono::steady_clock;
