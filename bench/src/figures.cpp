@@ -49,10 +49,10 @@ pid_t postmaster_of(Pg& pg) {
 // Queues `tasks` no-op tasks in one push_many call (the pushing is not what is timed here).
 long long queue_noops(Pg& pg, const std::string& queue, int tasks, const std::string& task) {
   pg.exec("TRUNCATE pgtq.live_tasks");
-  const std::string first = pg.value(
-      "SELECT min(id) FROM pgtq.push_many($1, (SELECT jsonb_agg(jsonb_build_object('task', $3::text))"
-      " FROM generate_series(1, $2::integer))) AS id",
-      {queue, std::to_string(tasks), task});
+  const std::string first = pg.value("SELECT min(id) FROM pgtq.push_many($1, (SELECT "
+                                     "jsonb_agg(jsonb_build_object('task', $3::text))"
+                                     " FROM generate_series(1, $2::integer))) AS id",
+                                     {queue, std::to_string(tasks), task});
   pg.exec("VACUUM ANALYZE pgtq.live_tasks");
   pg.exec("VACUUM ANALYZE pgtq.finished_tasks");
   return std::stoll(first);

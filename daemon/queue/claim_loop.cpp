@@ -18,24 +18,23 @@ namespace pgtq::queue {
 namespace {
 
 std::unique_ptr<TaskRunner> make_runner(const ClaimLoopSettings& config,
-                                        const plugin::HandlerRegistry& registry,
+                                        const std::shared_ptr<const plugin::PluginSet>& plugins,
                                         DaemonState& state) {
   if (config.isolation.processes) {
     return std::make_unique<ProcessRunner>(
-        config.concurrency, config.queue, registry, config.isolation, state);
+        config.concurrency, config.queue, plugins, config.isolation, state);
   }
-  return std::make_unique<ThreadRunner>(registry, config.isolation.task_timeout);
+  return std::make_unique<ThreadRunner>(config.isolation.task_timeout);
 }
 
 } // namespace
 
 ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
-                     const plugin::HandlerRegistry& registry,
+                     std::shared_ptr<const plugin::PluginSet> plugins,
                      DaemonState& state)
-    : m_config(config), m_task_names(pgtq::detail::pg_text_array(registry.names())),
-      m_lease_text(pgtq::detail::interval_text(
-          std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
-      m_state(state), m_runner(make_runner(config, registry, state)),
+    : m_config(config), m_lease_text(pgtq::detail::interval_text(
+                            std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
+      m_state(state), m_runner(make_runner(config, plugins, state)),
       m_wake_up({.channel = "pgtq_wakeup",
                  .payload = config.queue,
                  .poll_interval = config.poll_interval,
@@ -48,6 +47,8 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                 }),
       m_recorder(m_in_flight, state), m_releaser(m_in_flight),
       m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
+  m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
+  m_plugins = std::move(plugins);
   m_pool = std::make_unique<WorkerPool>(
       config.concurrency,
       *m_runner,
@@ -67,6 +68,29 @@ ClaimLoop::~ClaimLoop() {
   m_pool.reset();
   m_runner.reset();
   m_lease_keeper.stop();
+}
+
+void ClaimLoop::use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) {
+  {
+    const std::lock_guard lock(m_reload_mutex);
+    m_reloaded = std::move(plugins);
+  }
+  m_wake_up.interrupt();
+}
+
+void ClaimLoop::take_reloaded_plugins() {
+  std::shared_ptr<const plugin::PluginSet> reloaded;
+  {
+    const std::lock_guard lock(m_reload_mutex);
+    reloaded = std::move(m_reloaded);
+  }
+  if (!reloaded) {
+    return;
+  }
+  m_task_names = pgtq::detail::pg_text_array(reloaded->registry().names());
+  m_runner->use_plugins(reloaded);
+  m_plugins = std::move(reloaded);
+  m_maybe_more = true; // tasks of a new task name may be waiting already
 }
 
 bool ClaimLoop::wait_workers_idle(std::chrono::milliseconds wait) {
@@ -157,6 +181,7 @@ void ClaimLoop::disconnect_and_wait() {
 }
 
 void ClaimLoop::turn() {
+  take_reloaded_plugins();
   const auto now = Clock::now();
   start_draining_if_asked();
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
@@ -222,6 +247,7 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
                         task.name,
                         task.attempt,
                         task.max_attempts);
+    task.plugins = m_plugins; // the names claimed were these plugins' names
     // The worker shares the attempt's stop flag (aliasing: it keeps the attempt alive).
     m_pool->submit(std::move(task), std::shared_ptr<std::atomic<bool>>(attempt, &attempt->stop));
     ++claimed;

@@ -27,10 +27,11 @@ double seconds(std::chrono::nanoseconds duration) {
 
 ProcessRunner::ProcessRunner(int slots,
                              std::string queue,
-                             const plugin::HandlerRegistry& registry,
+                             std::shared_ptr<const plugin::PluginSet> plugins,
                              const IsolationSettings& settings,
                              DaemonState& state)
-    : m_queue(std::move(queue)), m_registry(registry), m_settings(settings), m_state(state) {
+    : m_queue(std::move(queue)), m_settings(settings), m_state(state),
+      m_plugins(std::move(plugins)) {
   for (int i = 0; i < slots; ++i) {
     m_slots.push_back(std::make_unique<Slot>());
   }
@@ -59,11 +60,36 @@ void ProcessRunner::prepare(int slot) {
     ++state.failures;
     logger()->warn("worker {} (pid {}) {} while idle; starting another", slot + 1, pid, how);
   }
-  ensure_started(slot, [] { return false; });
+  std::shared_ptr<const plugin::PluginSet> plugins;
+  {
+    const std::lock_guard lock(m_mutex);
+    plugins = m_plugins;
+  }
+  ensure_started(slot, plugins, [] { return false; });
 }
 
-bool ProcessRunner::ensure_started(int slot, const std::function<bool()>& give_up) {
+void ProcessRunner::use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_plugins = std::move(plugins);
+  }
+  m_closed.notify_all(); // a slot waiting out a restart delay starts on the new plugins
+}
+
+bool ProcessRunner::ensure_started(int slot,
+                                   const std::shared_ptr<const plugin::PluginSet>& plugins,
+                                   const std::function<bool()>& give_up) {
   Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  if (state.process && state.plugins != plugins) {
+    const pid_t pid = state.process->pid();
+    const int old_generation = state.plugins->generation();
+    retire(slot);
+    logger()->info("worker {} (pid {}) retired: plugins generation {} replaces {}",
+                   slot + 1,
+                   pid,
+                   plugins->generation(),
+                   old_generation);
+  }
   while (!state.process) {
     const auto delay = restart_delay(state.failures);
     if (delay.count() > 0) {
@@ -79,7 +105,7 @@ bool ProcessRunner::ensure_started(int slot, const std::function<bool()>& give_u
     }
     try {
       state.process = std::make_unique<WorkerProcess>(
-          slot + 1, m_queue, m_settings.worker, k_start_timeout, [&] {
+          slot + 1, m_queue, m_settings.worker, plugins->copies(), k_start_timeout, [&] {
             return m_closing.load() || give_up();
           });
     } catch (const WorkerStartError& error) {
@@ -93,6 +119,7 @@ bool ProcessRunner::ensure_started(int slot, const std::function<bool()>& give_u
       continue;
     }
     state.pid = state.process->pid();
+    state.plugins = plugins;
     if (state.started_before) {
       ++m_state.worker_restarts;
       logger()->info("worker {} started again (pid {})", slot + 1, state.process->pid());
@@ -114,11 +141,12 @@ std::string ProcessRunner::retire(int slot) {
   state.pid = 0;
   std::string how = state.process->reap();
   state.process.reset();
+  state.plugins.reset(); // the last holder of an old generation unloads it here
   return how;
 }
 
 Outcome ProcessRunner::failed_attempt(const ClaimedTask& task, std::string error) const {
-  const plugin::Handler* handler = m_registry.find(task.name);
+  const plugin::Handler* handler = task.plugins->registry().find(task.name);
   Outcome outcome;
   outcome.id = task.id;
   outcome.claim = task.claim;
@@ -139,12 +167,12 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
     ++state.failures;
     logger()->warn("worker {} (pid {}) {} while idle; starting another", number, pid, how);
   }
-  if (!ensure_started(slot, [&] { return stop.load(); })) {
+  if (!ensure_started(slot, task.plugins, [&] { return stop.load(); })) {
     return std::nullopt;
   }
   const pid_t pid = state.process->pid();
   const std::optional<double> timeout =
-      attempt_timeout(m_registry.find(task.name), m_settings.task_timeout);
+      attempt_timeout(task.plugins->registry().find(task.name), m_settings.task_timeout);
   SPDLOG_LOGGER_DEBUG(logger(),
                       "task {} ({}) attempt {}/{} started in worker {} (pid {})",
                       task.id,

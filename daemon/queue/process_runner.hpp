@@ -32,9 +32,10 @@ namespace pgtq::queue {
 // any thread.
 class ProcessRunner final : public TaskRunner {
 public:
+  // plugins: what the workers load until use_plugins() says otherwise.
   ProcessRunner(int slots,
                 std::string queue,
-                const plugin::HandlerRegistry& registry,
+                std::shared_ptr<const plugin::PluginSet> plugins,
                 const IsolationSettings& settings,
                 DaemonState& state);
   ~ProcessRunner() override;
@@ -44,6 +45,9 @@ public:
   void prepare(int slot) override;
   std::optional<Outcome>
   run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) override;
+  // Idle workers are replaced by workers of these plugins before their next task; a worker
+  // running a task of older plugins finishes it first.
+  void use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) override;
   void abandon() override;
 
   // How long a worker has to load its plugins and say it is ready.
@@ -52,14 +56,18 @@ public:
 private:
   struct Slot {
     std::unique_ptr<WorkerProcess> process;
+    std::shared_ptr<const plugin::PluginSet> plugins; // what process loaded
     std::atomic<pid_t> pid{0}; // of process, for abandon() on another thread; 0: none
     int failures = 0;          // deaths since the last attempt that finished
     bool started_before = false;
   };
 
-  // Starts the slot's worker unless it has one, after the restart backoff. False when
-  // give_up() turned true, or abandon() was called, first.
-  bool ensure_started(int slot, const std::function<bool()>& give_up);
+  // Starts the slot's worker unless it has one of these plugins (one of other plugins is
+  // retired first), after the restart backoff. False when give_up() turned true, or
+  // abandon() was called, first.
+  bool ensure_started(int slot,
+                      const std::shared_ptr<const plugin::PluginSet>& plugins,
+                      const std::function<bool()>& give_up);
   // Reaps the slot's worker and forgets it; returns how it ended.
   std::string retire(int slot);
   // The delay before starting a slot's worker that died `failures` times in a row.
@@ -67,13 +75,13 @@ private:
   Outcome failed_attempt(const ClaimedTask& task, std::string error) const;
 
   const std::string m_queue;
-  const plugin::HandlerRegistry& m_registry; // read-only while workers run
   const IsolationSettings m_settings;
   DaemonState& m_state;
   std::vector<std::unique_ptr<Slot>> m_slots;
-  std::atomic<bool> m_closing{false}; // set by abandon()
-  std::mutex m_mutex;                 // for m_closed only
-  std::condition_variable m_closed;   // wakes restart waits at abandon()
+  std::atomic<bool> m_closing{false};                 // set by abandon()
+  std::mutex m_mutex;                                 // guards m_plugins; for m_closed
+  std::shared_ptr<const plugin::PluginSet> m_plugins; // the newest, for prepare()
+  std::condition_variable m_closed;                   // wakes restart waits at abandon()
 };
 
 } // namespace pgtq::queue

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "plugin/handler_registry.hpp"
-#include "plugin/plugin_loader.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -38,9 +37,6 @@ struct WorkerProcessSettings {
   std::string plugin_config_dir;             // as the plugins got it in pgtqd
   plugin::BackoffPolicy default_backoff;
   std::int64_t memory_limit_bytes = 0; // RLIMIT_DATA of each worker; 0: none
-  // The private copies pgtqd loaded its plugins from; BORROWED from the PluginLoader, which
-  // outlives the claim loop. Each worker loads the very same bytes.
-  std::vector<plugin::PluginCopyRef> plugins;
 };
 
 // Where handlers run, and how long they may.

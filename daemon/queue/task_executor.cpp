@@ -118,16 +118,22 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task,
     return outcome;
   }
   case PGTQ_RETRY: {
+    // A handler that stopped because its time was up: the error says so first, whatever
+    // else it says (in a worker process pgtqd's Stop at the deadline raised stop as well).
+    if (context.deadline && std::chrono::steady_clock::now() >= *context.deadline) {
+      return failed(task,
+                    OutcomeStatus::retry,
+                    timed_out_text(*timeout_s) + (context.error.empty()
+                                                      ? " (the handler stopped in time)"
+                                                      : ": " + context.error),
+                    delay);
+    }
     if (!context.error.empty()) {
       return failed(task, OutcomeStatus::retry, std::move(context.error), delay);
     }
-    const bool timed_out =
-        !stop.load() && context.deadline && std::chrono::steady_clock::now() >= *context.deadline;
     return failed(task,
                   OutcomeStatus::retry,
-                  timed_out     ? timed_out_text(*timeout_s) + " (the handler stopped in time)"
-                  : stop.load() ? "stopped before finishing"
-                                : "handler asked for a retry",
+                  stop.load() ? "stopped before finishing" : "handler asked for a retry",
                   delay);
   }
   case PGTQ_FAIL:

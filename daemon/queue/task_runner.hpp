@@ -3,6 +3,7 @@
 #include "queue/task.hpp"
 
 #include <atomic>
+#include <memory>
 #include <optional>
 
 namespace pgtq::queue {
@@ -26,6 +27,9 @@ public:
   // Never throws.
   virtual std::optional<Outcome>
   run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) = 0;
+
+  // From the claim loop's thread: the plugins new claims run on from now on (a reload).
+  virtual void use_plugins(std::shared_ptr<const plugin::PluginSet> /*plugins*/) {}
 
   // From the pool's owner at shutdown, when handlers are still running after they were asked
   // to stop: end them if that can be done safely (a process runner kills its workers; a

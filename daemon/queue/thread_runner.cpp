@@ -16,8 +16,9 @@ ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const std::atomic<bool>
                       task.name,
                       task.attempt,
                       task.max_attempts);
-  return m_executor.run(
-      task, stop, attempt_timeout(m_executor.registry().find(task.name), m_default_timeout));
+  const plugin::HandlerRegistry& registry = task.plugins->registry();
+  return TaskExecutor(registry).run(
+      task, stop, attempt_timeout(registry.find(task.name), m_default_timeout));
 }
 
 } // namespace pgtq::queue

@@ -12,15 +12,15 @@ namespace pgtq::queue {
 // down.
 class ThreadRunner final : public TaskRunner {
 public:
-  // default_timeout: the daemon's task-timeout (zero: none).
-  ThreadRunner(const plugin::HandlerRegistry& registry, std::chrono::nanoseconds default_timeout)
-      : m_executor(registry), m_default_timeout(default_timeout) {}
+  // default_timeout: the daemon's task-timeout (zero: none). Each task runs on the plugins
+  // it was claimed under (ClaimedTask::plugins).
+  explicit ThreadRunner(std::chrono::nanoseconds default_timeout)
+      : m_default_timeout(default_timeout) {}
 
   std::optional<Outcome>
   run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) override;
 
 private:
-  const TaskExecutor m_executor;
   const std::chrono::nanoseconds m_default_timeout;
 };
 

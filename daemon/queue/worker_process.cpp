@@ -62,6 +62,7 @@ pid_t spawn(const std::string& executable, const std::string& title, int child_e
 WorkerProcess::WorkerProcess(int number,
                              const std::string& queue,
                              const WorkerProcessSettings& settings,
+                             const std::vector<plugin::PluginCopyRef>& plugins,
                              Clock::duration start_timeout,
                              const std::function<bool()>& give_up) {
   int ends[2] = {-1, -1};
@@ -87,7 +88,7 @@ WorkerProcess::WorkerProcess(int number,
   hello.backoff = settings.default_backoff;
   hello.memory_limit_bytes = settings.memory_limit_bytes;
   std::vector<int> fds;
-  for (const plugin::PluginCopyRef& copy : settings.plugins) {
+  for (const plugin::PluginCopyRef& copy : plugins) {
     hello.plugin_files.push_back(copy.file);
     fds.push_back(copy.fd);
   }

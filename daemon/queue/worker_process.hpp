@@ -1,6 +1,7 @@
 #pragma once
 
 #include "plugin/plugin_directory.hpp"
+#include "plugin/plugin_loader.hpp"
 #include "queue/settings.hpp"
 #include "queue/worker_protocol.hpp"
 
@@ -11,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pgtq::queue {
 
@@ -33,12 +35,14 @@ class WorkerProcess {
 public:
   using Clock = std::chrono::steady_clock;
 
-  // Starts worker `number` (1-based, for logs and ps) and waits for its Ready, up to
+  // Starts worker `number` (1-based, for logs and ps) with the plugins' private copies
+  // (BORROWED for the call) and waits for its Ready, up to
   // start_timeout or until give_up() (polled every 50 ms) returns true. Throws
   // WorkerStartError.
   WorkerProcess(int number,
                 const std::string& queue,
                 const WorkerProcessSettings& settings,
+                const std::vector<plugin::PluginCopyRef>& plugins,
                 Clock::duration start_timeout,
                 const std::function<bool()>& give_up);
   // Kills and reaps the process unless reap() did.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <system_error>
@@ -127,9 +128,11 @@ void read_messages(int socket, Inbox& inbox) {
 
 int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_limit_bytes) {
   std::set_new_handler(on_allocation_failure);
-  Inbox inbox;
-  std::thread reader([&] { read_messages(socket, inbox); });
-  reader.detach(); // it ends the process, or ends when the socket closes
+  // Shared with the reader thread, which is never joined (it blocks on the socket until the
+  // process ends) and so may outlive this call.
+  const auto shared_inbox = std::make_shared<Inbox>();
+  Inbox& inbox = *shared_inbox;
+  std::thread([socket, shared_inbox] { read_messages(socket, *shared_inbox); }).detach();
   const std::string limit_note = "out of memory: the worker reached worker-memory-limit (" +
                                  std::to_string(memory_limit_bytes >> 20) + " MiB)";
   while (std::optional<worker::Run> run = inbox.take()) {

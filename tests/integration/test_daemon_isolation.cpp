@@ -246,3 +246,29 @@ TEST_CASE("isolation = process: each worker names itself in ps, and a cancellati
   REQUIRE_MESSAGE(reaches(connection, nap, "cancelled", 20s), daemon.log());
   CHECK(field(connection, "last_error", nap).find("nap: asked to stop") != std::string::npos);
 }
+
+TEST_CASE("a handler that stops at should_stop when its time is up records that it timed out, "
+          "in both modes; in thread mode pgtqd says timeouts are cooperative") {
+  for (const std::string mode : {"thread", "process"}) {
+    CAPTURE(mode);
+    TestDatabase database;
+    db::Connection connection = database.connect();
+    DaemonProcess daemon({.dsn = database.dsn(),
+                          .plugin_dirs = {test_plugin_dir("runaway")},
+                          .extra_args = {"--isolation",
+                                         mode,
+                                         "--concurrency",
+                                         "1",
+                                         "--task-timeout",
+                                         "1",
+                                         "--timeout-grace",
+                                         "30"}});
+    const std::string nap = push(connection, "nap", R"({"ms": 60000})", "1");
+    REQUIRE_MESSAGE(reaches(connection, nap, "failed", 20s), daemon.log());
+    const std::string error = field(connection, "last_error", nap);
+    CHECK_MESSAGE(error.find("timed out after 1 s: nap: asked to stop") != std::string::npos,
+                  error);
+    CHECK((daemon.log().find("timeouts are cooperative only") != std::string::npos) ==
+          (mode == "thread"));
+  }
+}

@@ -11,8 +11,7 @@ using namespace pgtq;
 
 TEST_CASE("a pgtq_cancel notification stops the attempt it names, and only a task id this "
           "daemon holds") {
-  plugin::HandlerRegistry registry;
-  queue::ThreadRunner runner(registry, {});
+  queue::ThreadRunner runner(std::chrono::nanoseconds::zero());
   std::atomic<int> running{0};
   queue::WorkerPool pool(
       1, runner, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {}, running);
