@@ -89,7 +89,8 @@ const std::vector<OptionSpec> k_options = {
      .default_note = "../lib/pgtq/plugins from pgtqd's own directory",
      .details = "Directory of handler plugins (*.so); pgtqd loads every plugin in it at start "
                 "(not hidden files, not other names). Each is loaded from a private copy, so "
-                "replacing a file here never affects a running pgtqd: restart it to load the "
+                "replacing a file here never affects a running pgtqd: reload it (SIGHUP, systemctl "
+                "reload) or restart it to load the "
                 "new version."},
     {.name = "plugin-dir-checks",
      .kind = OptionKind::choice,

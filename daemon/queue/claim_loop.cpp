@@ -89,6 +89,7 @@ void ClaimLoop::take_reloaded_plugins() {
   }
   m_task_names = pgtq::detail::pg_text_array(reloaded->registry().names());
   m_runner->use_plugins(reloaded);
+  m_pool->prepare_again(); // idle workers of the old plugins are replaced now
   m_plugins = std::move(reloaded);
   m_maybe_more = true; // tasks of a new task name may be waiting already
 }

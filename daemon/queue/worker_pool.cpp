@@ -36,9 +36,14 @@ void WorkerPool::work(int slot) {
     Job job;
     {
       std::unique_lock lock(m_mutex);
-      m_wakeup.wait(lock, [this] { return m_closing || !m_jobs.empty(); });
+      const std::uint64_t prepared = m_prepare_round;
+      m_wakeup.wait(lock,
+                    [&] { return m_closing || !m_jobs.empty() || m_prepare_round != prepared; });
       if (m_jobs.empty()) {
-        return;
+        if (m_closing) {
+          return;
+        }
+        continue; // prepare_again(): prepare, then wait again
       }
       job = std::move(m_jobs.front());
       m_jobs.pop_front();
@@ -62,6 +67,14 @@ void WorkerPool::work(int slot) {
     }
     m_idle.notify_all();
   }
+}
+
+void WorkerPool::prepare_again() {
+  {
+    const std::lock_guard lock(m_mutex);
+    ++m_prepare_round;
+  }
+  m_wakeup.notify_all();
 }
 
 std::vector<ClaimedTask> WorkerPool::take_unstarted() {

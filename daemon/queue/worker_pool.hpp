@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -45,6 +46,10 @@ public:
   // The same for one task, if it has not started yet.
   std::optional<ClaimedTask> take_unstarted(std::int64_t id);
 
+  // Has every idle thread call TaskRunner::prepare() again (after a reload, so that idle
+  // worker processes are replaced at once rather than at their next task). Any thread.
+  void prepare_again();
+
   // Waits until no task runs or the deadline passes; returns whether the pool is idle.
   bool wait_idle_until(std::chrono::steady_clock::time_point deadline);
 
@@ -73,6 +78,7 @@ private:
   // workers and by take_unstarted() on the claim loop's thread.
   std::deque<Job> m_jobs;
   bool m_closing = false;             // guarded: set by shutdown(), read by the workers
+  std::uint64_t m_prepare_round = 0;  // guarded: counted up by prepare_again()
   std::atomic<int> m_busy{0};         // written by submit() and the workers, read by any thread
   std::atomic<int>& m_running;        // written by the workers, read by the status line
   std::vector<std::thread> m_threads; // the owner's thread only

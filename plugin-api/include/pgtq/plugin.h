@@ -97,6 +97,12 @@
  *    every task it runs down (their leases expire), timeouts are cooperative only (nothing
  *    is killed) and worker-memory-limit does not apply. Never fork() without exec from a
  *    handler: pgtqd has many threads.
+ * Reload: on SIGHUP pgtqd loads the plugin directory again as a new generation; every plugin
+ * of it gets a fresh init() (in pgtqd and in new worker processes) while the previous
+ * generation finishes its running tasks, then gets its destroy()s and fini() (in pgtqd; a
+ * worker process of it just ends). With isolation = thread both generations are loaded in one
+ * process for a while: each is a separate copy with its own globals, so state shared between
+ * them must live outside the plugin (a file, the database).
  */
 #ifndef PGTQ_PLUGIN_H
 #define PGTQ_PLUGIN_H
