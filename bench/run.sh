@@ -10,13 +10,16 @@
 # Options: --reps N, --soak SECONDS (0: none; default 120), --soak-rate TASKS/S (1000),
 #          --out DIR (default bench/results),
 #          --build-dir DIR (default build-bench), --keep (leave the server running, print its DSN),
-#          --profile (instead of the benchmark: bench/profile.sh, what bounds the figures)
+#          --profile (instead of the benchmark: bench/profile.sh, what bounds the figures),
+#          --isolation (instead of the benchmark: pgtqd --isolation process against thread,
+#          same server, alternating: drain of 20,000 no-op tasks and of 2,000 tasks of 1 ms at
+#          concurrency 16, and pickup latency; medians of --reps, with the ratios)
 # Everything it needs is installed with apt-get when missing.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 BENCH_DIR="$PGTQ_ROOT/bench"
 
-QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0
+QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0 ISOLATION=0
 OUT="$BENCH_DIR/results"
 BUILD_DIR="$PGTQ_ROOT/build-bench"
 while [ $# -gt 0 ]; do
@@ -29,7 +32,8 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR=$2; shift ;;
     --keep) KEEP=1 ;;
     --profile) PROFILE=1 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --isolation) ISOLATION=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -143,6 +147,51 @@ FSYNC_OPS=$(probe_fsync)
 if [ "$PROFILE" = 1 ]; then
   export DSN BENCH PGTQD PLUGINS PGTQ_PG_BIN BENCH_DIR OUT PGB_SECS
   "$BENCH_DIR/profile.sh" | tee "$OUT/profile.md"
+  exit 0
+fi
+
+# ------------------------------------------------------------------ isolation
+# Process against thread mode, alternating within each repetition so that a noisy minute on
+# the host hits both. 1 ms tasks are stamp.so's pause_1ms.
+if [ "$ISOLATION" = 1 ]; then
+  if [ "$QUICK" = 1 ]; then ISO_NOOP=2000 ISO_PAUSE=200 ISO_LAT=50; else ISO_NOOP=20000 ISO_PAUSE=2000 ISO_LAT=200; fi
+  ISO_RAW="$OUT/isolation.jsonl"
+  : > "$ISO_RAW"
+  for REP in $(seq 1 "$REPS"); do
+    for mode in thread process; do
+      log "isolation = $mode, rep $REP"
+      psqlc -c "TRUNCATE pgtq.finished_tasks"
+      for spec in "noop $ISO_NOOP" "pause_1ms $ISO_PAUSE"; do
+        set -- $spec
+        "$BENCH" --dsn "$DSN" --rep "$REP" --pgtqd "$PGTQD" --plugin-dir "$PLUGINS" \
+          --daemon-log "$DAEMON_LOG" --isolation "$mode" --task "$1" \
+          drain --tasks "$2" --concurrency 16 | tee -a "$ISO_RAW" >&2
+      done
+      "$BENCH" --dsn "$DSN" --rep "$REP" --pgtqd "$PGTQD" --plugin-dir "$PLUGINS" \
+        --daemon-log "$DAEMON_LOG" --isolation "$mode" \
+        latency --warmup "$LAT_WARMUP" --tasks "$ISO_LAT" --interval-ms 10 --concurrency 1 |
+        tee -a "$ISO_RAW" >&2
+    done
+  done
+  /usr/bin/python3 - "$ISO_RAW" <<'REPORT' | tee "$OUT/isolation.md"
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+def median(figure, mode, field, task=None):
+    values = [r[field] for r in rows if r["figure"] == figure and r["isolation"] == mode
+              and (task is None or r.get("task") == task)]
+    return statistics.median(values) if values else float("nan")
+print("| figure | thread | process | process / thread |")
+print("|---|---|---|---|")
+for label, figure, field, task in [
+        ("drain, no-op tasks (tasks/s)", "drain", "per_s", "noop"),
+        ("drain, 1 ms tasks (tasks/s)", "drain", "per_s", "pause_1ms"),
+        ("drain, no-op: pgtqd CPU (s)", "drain", "pgtqd_cpu_s", "noop"),
+        ("pickup latency p50 (ms)", "latency", "p50_ms", None),
+        ("pickup latency p95 (ms)", "latency", "p95_ms", None)]:
+    t, p = median(figure, "thread", field, task), median(figure, "process", field, task)
+    print(f"| {label} | {t:.2f} | {p:.2f} | {p / t:.3f} |")
+print(f"\nmedians of {max(r['rep'] for r in rows)} repetition(s); pgtqd CPU counts pgtqd alone, not its workers")
+REPORT
   exit 0
 fi
 

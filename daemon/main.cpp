@@ -7,6 +7,7 @@
 #include "app/config_sources.hpp"
 #include "app/install_paths.hpp"
 #include "app/logging.hpp"
+#include "app/worker_main.hpp"
 #include "db/migrator.hpp"
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 
 #include <iostream>
 #include <map>
+#include <string_view>
 
 namespace {
 
@@ -93,6 +95,9 @@ void add_options(CLI::App& app, CommandLine& line, const pgtq::app::Config& defa
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == pgtq::app::k_worker_process_flag) {
+    return pgtq::app::worker_main(argc, argv);
+  }
   pgtq::app::Config defaults;
   defaults.plugin_dir = pgtq::app::default_plugin_dir();
 

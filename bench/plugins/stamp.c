@@ -2,7 +2,7 @@
  * stamp.so: `stamp` succeeds at once and keeps {"t": <microseconds since the epoch>}, read
  * from CLOCK_REALTIME when its handler was entered. The benchmark compares it with the
  * moment the push's COMMIT was acknowledged to the pushing client, on the same host and
- * clock, which gives the pickup latency as a worker sees it.
+ * clock, which gives the pickup latency as a worker sees it. `pause_1ms` sleeps 1 ms.
  */
 #include <pgtq/plugin.h>
 
@@ -25,6 +25,17 @@ static pgtq_status stamp_handle(void* user_data, pgtq_task* task) {
   return PGTQ_DONE;
 }
 
+/* `pause_1ms`: sleeps 1 ms and succeeds: a task whose handler takes about as long as a
+ * cache lookup or a small RPC, for the isolation comparison (bench/run.sh --isolation). */
+static pgtq_status pause_handle(void* user_data, pgtq_task* task) {
+  struct timespec pause = {0, 1000000L};
+  (void)user_data;
+  (void)task;
+  while (nanosleep(&pause, &pause) != 0) {
+  }
+  return PGTQ_DONE;
+}
+
 static int
 stamp_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   pgtq_handler handler = {0};
@@ -37,6 +48,11 @@ stamp_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t
   handler.struct_size = sizeof handler;
   handler.name = "stamp";
   handler.handle = stamp_handle;
+  if (api->register_handler(host, &handler) != 0) {
+    return 1;
+  }
+  handler.name = "pause_1ms";
+  handler.handle = pause_handle;
   return api->register_handler(host, &handler) == 0 ? 0 : 1;
 }
 

@@ -47,12 +47,12 @@ pid_t postmaster_of(Pg& pg) {
 }
 
 // Queues `tasks` no-op tasks in one push_many call (the pushing is not what is timed here).
-long long queue_noops(Pg& pg, const std::string& queue, int tasks) {
+long long queue_noops(Pg& pg, const std::string& queue, int tasks, const std::string& task) {
   pg.exec("TRUNCATE pgtq.live_tasks");
-  const std::string first = pg.value(
-      "SELECT min(id) FROM pgtq.push_many($1, (SELECT jsonb_agg('{\"task\":\"noop\"}'::jsonb)"
-      " FROM generate_series(1, $2::integer))) AS id",
-      {queue, std::to_string(tasks)});
+  const std::string first = pg.value("SELECT min(id) FROM pgtq.push_many($1, (SELECT "
+                                     "jsonb_agg(jsonb_build_object('task', $3::text))"
+                                     " FROM generate_series(1, $2::integer))) AS id",
+                                     {queue, std::to_string(tasks), task});
   pg.exec("VACUUM ANALYZE pgtq.live_tasks");
   pg.exec("VACUUM ANALYZE pgtq.finished_tasks");
   return std::stoll(first);
@@ -68,6 +68,9 @@ DaemonOptions daemon_options(const Common& common, int concurrency, int prefetch
   options.log_file = common.log_file;
   if (prefetch > 0) {
     options.extra_args = {"--prefetch", std::to_string(prefetch)};
+  }
+  if (!common.isolation.empty()) {
+    options.extra_args.insert(options.extra_args.end(), {"--isolation", common.isolation});
   }
   return options;
 }
@@ -181,7 +184,7 @@ void make_history(const Common& common, long long rows) {
 
 void drain(const Common& common, int tasks, int concurrency, int prefetch) {
   Pg pg(common.dsn);
-  const long long first_id = queue_noops(pg, common.queue, tasks);
+  const long long first_id = queue_noops(pg, common.queue, tasks, common.task);
   const long long history = pg.number(
       "SELECT count(*) FROM pgtq.finished_tasks WHERE id < $1::bigint", {std::to_string(first_id)});
   ServerCpu server_cpu(postmaster_of(pg));
@@ -233,7 +236,7 @@ void drain(const Common& common, int tasks, int concurrency, int prefetch) {
       "{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%d\",\"concurrency\":%d,"
       "\"prefetch\":%d,\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
       "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
-      "\"postgres_cpu_s\":%.2f}\n",
+      "\"postgres_cpu_s\":%.2f,\"isolation\":\"%s\",\"task\":\"%s\"}\n",
       concurrency,
       prefetch,
       concurrency,
@@ -247,7 +250,9 @@ void drain(const Common& common, int tasks, int concurrency, int prefetch) {
       max_rss,
       hwm,
       daemon_cpu,
-      postgres_cpu);
+      postgres_cpu,
+      common.isolation.empty() ? "default" : common.isolation.c_str(),
+      common.task.c_str());
 }
 
 void latency(const Common& common, int warmup, int tasks, int interval_ms, int concurrency) {
@@ -301,7 +306,8 @@ void latency(const Common& common, int warmup, int tasks, int interval_ms, int c
   pg.exec("DELETE FROM pgtq.finished_tasks WHERE task = 'stamp'");
   std::printf("{\"figure\":\"latency\",\"config\":\"concurrency=%d\",\"rep\":%d,\"tasks\":%d,"
               "\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-              "\"claim_p50_ms\":%.3f,\"claim_p95_ms\":%.3f,\"claim_p99_ms\":%.3f}\n",
+              "\"claim_p50_ms\":%.3f,\"claim_p95_ms\":%.3f,\"claim_p99_ms\":%.3f,"
+              "\"isolation\":\"%s\"}\n",
               concurrency,
               common.rep,
               tasks,
@@ -311,7 +317,8 @@ void latency(const Common& common, int warmup, int tasks, int interval_ms, int c
               handler_ms.back(),
               percentile(claim_ms, 50),
               percentile(claim_ms, 95),
-              percentile(claim_ms, 99));
+              percentile(claim_ms, 99),
+              common.isolation.empty() ? "default" : common.isolation.c_str());
 }
 
 void soak(const Common& common, int seconds, int concurrency, int rate) {

@@ -14,6 +14,8 @@ struct Common {
   std::string pgtqd;
   std::string plugin_dir;
   std::string log_file = "/dev/null";
+  std::string isolation;     // pgtqd --isolation (process or thread); empty: pgtqd's default
+  std::string task = "noop"; // what drain queues: noop, or pause_1ms (stamp.so)
 };
 
 // "client": pgtq::push from client.hpp as shipped; "prepared": the same pgtq.push call

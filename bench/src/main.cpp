@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("--pgtqd", common.pgtqd, "pgtqd binary");
   app.add_option("--plugin-dir", common.plugin_dir, "plugin directory for pgtqd");
   app.add_option("--daemon-log", common.log_file, "where pgtqd's output goes");
+  app.add_option("--isolation", common.isolation, "pgtqd --isolation: process or thread");
+  app.add_option("--task", common.task, "the task drain queues: noop, or pause_1ms (1 ms each)")
+      ->capture_default_str();
 
   int tasks = 20000, batch = 1000, concurrency = 16, warmup = 20, interval_ms = 10;
   int seconds = 600, rate = 5000;

@@ -8,7 +8,7 @@
 #include "db/conninfo.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
-#include "plugin/plugin_loader.hpp"
+#include "plugin/plugin_set.hpp"
 #include "queue/backoff.hpp"
 #include "queue/claim_loop.hpp"
 #include "queue/daemon_state.hpp"
@@ -32,6 +32,15 @@ std::string status_line(const Config& config, const queue::DaemonState& state) {
                      std::to_string(config.concurrency) + " workers busy, " +
                      std::to_string(state.succeeded.load()) + " done, " +
                      std::to_string(state.failed.load()) + " failed";
+  if (const auto crashes = state.worker_crashes.load(); crashes > 0) {
+    line += ", " + std::to_string(crashes) + " worker crash" + (crashes == 1 ? "" : "es");
+  }
+  if (const auto timeouts = state.worker_timeouts.load(); timeouts > 0) {
+    line += ", " + std::to_string(timeouts) + " timeout" + (timeouts == 1 ? "" : "s");
+  }
+  if (const auto restarts = state.worker_restarts.load(); restarts > 0) {
+    line += ", " + std::to_string(restarts) + " worker restart" + (restarts == 1 ? "" : "s");
+  }
   if (!state.db_connected) {
     line += ", database unavailable";
   }
@@ -72,6 +81,27 @@ bool prepare_database(const Config& config) {
   }
 }
 
+// SIGHUP: the plugin directory loaded again as a new generation, or nothing (logged) when
+// any file of it does not load, so that the plugins loaded before keep serving. Only the
+// plugins: the configuration is read at start.
+std::shared_ptr<const plugin::PluginSet> reload_plugins(const plugin::PluginSet::Options& options,
+                                                        int generation) {
+  spdlog::info("SIGHUP: reloading the plugins of {} (the configuration is read at start only)",
+               options.dir);
+  try {
+    auto plugins = plugin::PluginSet::load(options, generation);
+    spdlog::info("plugins reloaded (generation {}): handling tasks: {}; running tasks finish on "
+                 "the plugins they started with",
+                 generation,
+                 plugins->names_text());
+    return plugins;
+  } catch (const std::exception& error) {
+    spdlog::error("plugin reload refused, the plugins loaded before keep serving: {}",
+                  error.what());
+    return nullptr;
+  }
+}
+
 } // namespace
 
 int App::run() {
@@ -87,24 +117,21 @@ int App::run() {
                db::redact_conninfo(m_config.dsn),
                m_config.plugin_dir);
 
-  plugin::HandlerRegistry registry;
-  const plugin::LoadPolicy policy{.check_permissions = m_config.plugin_dir_checks != "off",
-                                  .skip_failures = m_config.plugin_load_errors == "skip"};
-  plugin::PluginLoader loader(
-      registry, backoff_policy(m_config), m_config.plugin_config_dir, policy);
+  plugin::PluginSet::Options plugin_options{
+      .dir = m_config.plugin_dir,
+      .backoff = backoff_policy(m_config),
+      .config_dir = m_config.plugin_config_dir,
+      .policy = {.check_permissions = m_config.plugin_dir_checks != "off",
+                 .skip_failures = m_config.plugin_load_errors == "skip"}};
+  std::shared_ptr<const plugin::PluginSet> plugins;
   try {
-    loader.load_directory(m_config.plugin_dir);
+    plugins = plugin::PluginSet::load(plugin_options, 1);
   } catch (const std::runtime_error& error) {
     throw ConfigError(error.what());
   }
-  if (registry.empty()) {
-    throw ConfigError("no task handlers were registered from " + m_config.plugin_dir);
-  }
-  std::string names;
-  for (const std::string& name : registry.names()) {
-    names += (names.empty() ? "" : ", ") + name;
-  }
-  spdlog::info("handling tasks: {}", names);
+  spdlog::info("handling tasks: {}", plugins->names_text());
+  // A reload is all or nothing: a file that does not load keeps the old plugins serving.
+  plugin_options.policy.skip_failures = false;
 
   notifier.status("connecting to the database");
   if (!prepare_database(m_config)) {
@@ -113,8 +140,22 @@ int App::run() {
   startup_watch.reset(); // from here on the main loop drains on SIGTERM
 
   queue::DaemonState state;
-  auto claim_loop =
-      std::make_unique<queue::ClaimLoop>(claim_loop_settings(m_config), registry, state);
+  const queue::ClaimLoopSettings settings = claim_loop_settings(m_config);
+  if (settings.isolation.processes) {
+    spdlog::info("isolation = process: {} worker processes; timeouts are enforced (grace {:g} s)",
+                 m_config.concurrency,
+                 std::chrono::duration<double>(m_config.timeout_grace).count());
+  } else {
+    spdlog::info("isolation = thread: {} worker threads in pgtqd; a crashing handler stops pgtqd, "
+                 "and timeouts are cooperative only (should_stop() turns true, nothing is "
+                 "killed)",
+                 m_config.concurrency);
+    if (m_config.worker_memory_limit > 0) {
+      spdlog::warn("worker-memory-limit applies to worker processes only; with isolation = "
+                   "thread it is ignored");
+    }
+  }
+  auto claim_loop = std::make_unique<queue::ClaimLoop>(settings, plugins, state);
   std::thread claim_loop_thread([&] { claim_loop->run(); });
   queue::Scheduler scheduler(scheduler_settings(m_config));
   if (m_config.scheduler) {
@@ -148,8 +189,13 @@ int App::run() {
         state.cancel_now = true;
       }
       claim_loop->wake();
-    } else if (signal == Signal::hangup) {
-      spdlog::info("SIGHUP ignored: configuration is read at start; restart to apply changes");
+    } else if (signal == Signal::hangup && !state.drain) {
+      notifier.reloading(status_line(m_config, state) + ", reloading plugins");
+      if (auto reloaded = reload_plugins(plugin_options, plugins->generation() + 1)) {
+        plugins = std::move(reloaded);
+        claim_loop->use_plugins(plugins);
+      }
+      notifier.ready(status_line(m_config, state));
     }
     if (!announced && state.ready) {
       announced = true;
@@ -180,7 +226,7 @@ int App::run() {
     std::_Exit(k_exit_ok);
   }
   claim_loop.reset();
-  loader.unload_all();
+  plugins.reset(); // the last holder: unloads them
   return k_exit_ok;
 }
 

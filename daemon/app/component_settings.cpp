@@ -20,6 +20,14 @@ queue::ClaimLoopSettings claim_loop_settings(const Config& config) {
   claim_loop.prefetch = config.prefetch;
   claim_loop.poll_interval = config.poll_interval;
   claim_loop.shutdown_grace = config.shutdown_grace;
+  claim_loop.isolation.processes = config.isolation == "process";
+  claim_loop.isolation.task_timeout = config.task_timeout;
+  claim_loop.isolation.timeout_grace = config.timeout_grace;
+  queue::WorkerProcessSettings& worker = claim_loop.isolation.worker;
+  worker.log_level = config.log_level;
+  worker.plugin_config_dir = config.plugin_config_dir;
+  worker.default_backoff = backoff_policy(config);
+  worker.memory_limit_bytes = static_cast<std::int64_t>(config.worker_memory_limit) << 20;
   return claim_loop;
 }
 

@@ -34,6 +34,10 @@ struct Config {
   std::string plugin_config_dir;
   int concurrency{};
   int prefetch{};
+  std::string isolation;
+  Duration task_timeout{};
+  Duration timeout_grace{};
+  int worker_memory_limit{}; // MiB
   std::string log_level;
   Duration lease{};
   Duration heartbeat{};

@@ -42,7 +42,8 @@ public:
 
 } // namespace
 
-void setup_logging(const std::string& level) {
+void setup_logging(const std::string& level, const std::string& process) {
+  const std::string label = process.empty() ? "" : process + " ";
   const bool under_journald = std::getenv("JOURNAL_STREAM") != nullptr;
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(
       under_journald ? spdlog::color_mode::never : spdlog::color_mode::automatic);
@@ -54,7 +55,8 @@ void setup_logging(const std::string& level) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     // The journal timestamps lines itself; a terminal needs the time in the line.
     formatter->add_flag<SyslogPriorityFlag>('P').set_pattern(
-        under_journald ? "%P%n: %v" : "%Y-%m-%d %H:%M:%S.%e %^%l%$ %n: %v");
+        under_journald ? "%P" + label + "%n: %v"
+                       : "%Y-%m-%d %H:%M:%S.%e %^%l%$ " + label + "%n: %v");
     logger->set_formatter(std::move(formatter));
     spdlog::register_logger(logger);
   }

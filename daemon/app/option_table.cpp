@@ -89,7 +89,8 @@ const std::vector<OptionSpec> k_options = {
      .default_note = "../lib/pgtq/plugins from pgtqd's own directory",
      .details = "Directory of handler plugins (*.so); pgtqd loads every plugin in it at start "
                 "(not hidden files, not other names). Each is loaded from a private copy, so "
-                "replacing a file here never affects a running pgtqd: restart it to load the "
+                "replacing a file here never affects a running pgtqd: reload it (SIGHUP, systemctl "
+                "reload) or restart it to load the "
                 "new version."},
     {.name = "plugin-dir-checks",
      .kind = OptionKind::choice,
@@ -134,7 +135,7 @@ const std::vector<OptionSpec> k_options = {
      .default_value = "8",
      .min = 1,
      .max = 1024,
-     .help = "worker threads: how many tasks run at once"},
+     .help = "workers (processes or threads, see isolation): how many tasks run at once"},
     {.name = "prefetch",
      .kind = OptionKind::integer,
      .field = &Config::prefetch,
@@ -146,6 +147,62 @@ const std::vector<OptionSpec> k_options = {
      .details = "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
                 "a busy daemon then claims in larger batches (more tasks/s), at the price of "
                 "holding tasks another daemon could have run. 0 claims only for free workers."},
+    {.name = "isolation",
+     .kind = OptionKind::choice,
+     .field = &Config::isolation,
+     .default_value = "process",
+     .choices = "process|thread",
+     .help = "process: each of the concurrency workers is a process of its own, so a handler "
+             "that crashes, hangs past its timeout or runs out of memory costs one attempt, not "
+             "pgtqd; thread: handlers run on pgtqd's own threads (a crash takes pgtqd down, "
+             "timeouts are cooperative)",
+     .details = "Where handlers run. process: pgtqd starts concurrency worker processes (its own "
+                "binary, exec'ed, shown in ps as \"pgtqd: worker N (queue Q)\"), each loading the "
+                "plugins and running one task at a time; pgtqd keeps the database connections, "
+                "leases and outcomes. A handler that crashes costs its attempt (recorded at once "
+                "as \"killed by SIGSEGV\") and its worker, which is started again; one past its "
+                "timeout is killed; worker-memory-limit applies. thread: handlers run on pgtqd's "
+                "threads, a little faster for tiny tasks; a crash stops pgtqd and every task it "
+                "runs, and timeouts only make should_stop() true."},
+    {.name = "task-timeout",
+     .kind = OptionKind::seconds,
+     .field = &Config::task_timeout,
+     .default_value = "0",
+     .min = 0,
+     .max = plugin::k_max_delay_s,
+     .help = "seconds an attempt may run when its plugin sets no timeout for its task name; 0: "
+             "no limit",
+     .allowed_note = "0 (none) to 3155760000 seconds",
+     .details = "How long one attempt may run, for task names whose plugin sets no timeout of "
+                "its own (0: no limit). At the deadline should_stop() turns true; with isolation "
+                "= process the worker is killed timeout-grace seconds later if the handler has "
+                "not returned, and the attempt is recorded as \"timed out after N s\" and retried "
+                "while attempts are left. With isolation = thread nothing can be killed: a "
+                "handler that ignores should_stop() runs on."},
+    {.name = "timeout-grace",
+     .kind = OptionKind::seconds,
+     .field = &Config::timeout_grace,
+     .default_value = "5",
+     .min = 0,
+     .max = 3600,
+     .help = "isolation = process: seconds a timed-out handler gets to return after should_stop() "
+             "turned true, before its worker is killed"},
+    {.name = "worker-memory-limit",
+     .kind = OptionKind::integer,
+     .field = &Config::worker_memory_limit,
+     .default_value = "0",
+     .min = 0,
+     .max = 1048576,
+     .help = "isolation = process: MiB of heap (RLIMIT_DATA) each worker process may use; an "
+             "allocation beyond it fails the attempt and the worker is replaced; 0: no limit",
+     .allowed_note = "0 (none) to 1048576 MiB",
+     .details = "isolation = process: the most memory, in MiB, each worker process may allocate "
+                "(its RLIMIT_DATA: heap and private mappings, not code). An allocation beyond it "
+                "fails: a C++ handler gets std::bad_alloc, the attempt fails with \"out of "
+                "memory: the worker reached worker-memory-limit\" and the worker is replaced by a "
+                "fresh one; a handler that crashes instead costs its attempt as any crash does. "
+                "pgtqd itself is not limited. 0: no limit. Not with AddressSanitizer builds, "
+                "whose shadow memory counts against it."},
     {.name = "log-level",
      .kind = OptionKind::choice,
      .field = &Config::log_level,

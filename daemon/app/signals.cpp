@@ -46,6 +46,9 @@ void write_number(long long value) {
   write_text(digits + at);
 }
 
+// The process is a worker process (isolation = process), whose pgtqd records the attempt.
+bool g_worker_process = false;
+
 void on_fatal_signal(int number) {
   write_text("pgtqd: fatal signal ");
   write_number(number);
@@ -56,7 +59,8 @@ void on_fatal_signal(int number) {
     write_text(task->name.c_str());
     write_text(") attempt ");
     write_number(task->attempt);
-    write_text("; its lease will expire and the attempt counts as failed");
+    write_text(g_worker_process ? "; pgtqd records the attempt as failed"
+                                : "; its lease will expire and the attempt counts as failed");
   }
   write_text("\n");
   std::signal(number, SIG_DFL);
@@ -106,7 +110,8 @@ StartupSignalWatch::~StartupSignalWatch() {
   m_thread.join();
 }
 
-void install_crash_reporter() {
+void install_crash_reporter(bool worker_process) {
+  g_worker_process = worker_process;
   struct sigaction action {};
   action.sa_handler = on_fatal_signal;
   sigemptyset(&action.sa_mask);

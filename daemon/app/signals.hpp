@@ -32,7 +32,9 @@ private:
 };
 
 // On SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT, writes which task the crashing thread
-// was running (a plugin crashed the daemon) before dying as the signal says.
-void install_crash_reporter();
+// was running (a plugin crashed the daemon, or the worker process) before dying as the
+// signal says. The handler also keeps a sanitizer's own from turning the signal into an
+// exit status, so pgtqd sees "killed by SIGSEGV" in every build.
+void install_crash_reporter(bool worker_process = false);
 
 } // namespace pgtq::app

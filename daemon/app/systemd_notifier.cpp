@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include <ctime>
+
 namespace pgtq::app {
 
 SystemdNotifier::SystemdNotifier() {
@@ -28,6 +30,12 @@ void SystemdNotifier::status(const std::string& status) {
 }
 void SystemdNotifier::stopping(const std::string& status) {
   send("STOPPING=1\nSTATUS=" + status);
+}
+void SystemdNotifier::reloading(const std::string& status) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const long long usec = static_cast<long long>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\nSTATUS=" + status);
 }
 void SystemdNotifier::watchdog() {
   send("WATCHDOG=1");

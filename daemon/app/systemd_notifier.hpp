@@ -15,6 +15,9 @@ public:
   void ready(const std::string& status);
   void status(const std::string& status);
   void stopping(const std::string& status);
+  // RELOADING=1 with MONOTONIC_USEC (what Type=notify-reload asks for): a reload started;
+  // ready() says it ended.
+  void reloading(const std::string& status);
   void watchdog();
   // How often to send WATCHDOG=1 (half of WatchdogSec=), or nothing when not asked to.
   std::optional<std::chrono::microseconds> watchdog_interval() const { return m_watchdog_interval; }

@@ -11,6 +11,9 @@
 namespace pgtq::plugin {
 namespace {
 
+// 100 years, pgtq's limit on any delay: longer is "never" (and infinity is not a deadline).
+constexpr double k_max_timeout_s = 3155760000.0;
+
 // Calls the handler's destroy() at most once, through the guard: one that throws is logged,
 // and the others are still destroyed.
 void call_destroy(Handler& handler) {
@@ -61,6 +64,10 @@ std::string HandlerRegistry::add(const std::string& plugin,
   }
   if (copy.backoff_cap_s > 0) {
     handler.backoff.cap_s = copy.backoff_cap_s;
+  }
+  // A 1.0 plugin's struct ends before timeout_s: the zeroed copy reads as "none".
+  if (copy.timeout_s > 0) {
+    handler.timeout_s = std::min(copy.timeout_s, k_max_timeout_s);
   }
   m_handlers.emplace(name, std::move(handler));
   return {};

@@ -21,6 +21,9 @@ struct Handler {
   std::string plugin; // the plugin that registered it, for logs
   pgtq_handler table{};
   BackoffPolicy backoff;
+  // How long one attempt may run (pgtq_handler::timeout_s, ABI 1.1), in seconds; 0: the
+  // daemon's task-timeout applies.
+  double timeout_s = 0;
 };
 
 // Task name -> handler. Filled while plugins initialise, read-only afterwards, so worker

@@ -108,7 +108,10 @@ void host_task_set_retry_delay(pgtq_task* task, double seconds) {
 }
 
 int host_task_should_stop(const pgtq_task* task) {
-  return task->stop != nullptr && task->stop->load(std::memory_order_relaxed) ? 1 : 0;
+  if (task->stop != nullptr && task->stop->load(std::memory_order_relaxed)) {
+    return 1;
+  }
+  return task->deadline && std::chrono::steady_clock::now() >= *task->deadline ? 1 : 0;
 }
 
 // What jsonb refuses that JSON allows, both spelt as \u escapes inside strings: \u0000

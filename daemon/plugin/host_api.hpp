@@ -5,6 +5,7 @@
 #include <pgtq/plugin.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,6 +40,8 @@ struct TaskInput {
 struct pgtq_task {
   pgtq::plugin::TaskInput task;
   const std::atomic<bool>* stop = nullptr;
+  // The attempt's timeout: from then on task_should_stop() is true (none: no timeout).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
   std::string result = "null";
   // What a failed attempt (PGTQ_RETRY, PGTQ_FAIL) records: the handler's own message, then
   // why pgtqd refused its calls, so that a refusal is never hidden behind a generic "handler

@@ -100,15 +100,42 @@ int PluginLoader::load_directory(const std::string& dir) {
       failures.push_back(file + ": " + why);
     }
   }
-  if (!failures.empty() && !m_policy.skip_failures) {
-    std::string message = std::to_string(failures.size()) + " plugin(s) in " + directory.path() +
-                          " could not be loaded (plugin-load-errors = skip starts without them):";
-    for (const std::string& failure : failures) {
-      message += "\n  " + failure;
-    }
-    throw PluginLoadError(message);
-  }
+  report(directory.path(), failures);
   return static_cast<int>(m_loaded.size());
+}
+
+int PluginLoader::load_copies(std::vector<PluginCopy> copies) {
+  std::vector<std::string> failures;
+  for (PluginCopy& copy : copies) {
+    const std::string why = load_copy(copy.file, std::move(copy.fd));
+    if (!why.empty()) {
+      logger()->error("plugin \"{}\": {}; not loaded", copy.file, why);
+      failures.push_back(copy.file + ": " + why);
+    }
+  }
+  report("pgtqd's private copies", failures);
+  return static_cast<int>(m_loaded.size());
+}
+
+std::vector<PluginCopyRef> PluginLoader::copies() const {
+  std::vector<PluginCopyRef> copies;
+  for (const Loaded& loaded : m_loaded) {
+    copies.push_back({loaded.file, loaded.copy.get()});
+  }
+  return copies;
+}
+
+void PluginLoader::report(const std::string& where,
+                          const std::vector<std::string>& failures) const {
+  if (failures.empty() || m_policy.skip_failures) {
+    return;
+  }
+  std::string message = std::to_string(failures.size()) + " plugin(s) in " + where +
+                        " could not be loaded (plugin-load-errors = skip starts without them):";
+  for (const std::string& failure : failures) {
+    message += "\n  " + failure;
+  }
+  throw PluginLoadError(message);
 }
 
 std::string PluginLoader::load(const PluginDirectory& dir, const std::string& file) {
@@ -118,6 +145,10 @@ std::string PluginLoader::load(const PluginDirectory& dir, const std::string& fi
   } catch (const PluginFileError& error) {
     return error.what();
   }
+  return load_copy(file, std::move(copy));
+}
+
+std::string PluginLoader::load_copy(const std::string& file, UniqueFd copy) {
   const std::string path = fd_path(copy.get());
   // dlopen() finds an object already loaded under the same name and returns it instead of
   // loading this file. Every copy stays open (m_refused_copies for the refused ones, which

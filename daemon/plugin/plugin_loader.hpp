@@ -18,6 +18,17 @@ struct LoadPolicy {
   bool skip_failures = false;    // a plugin that cannot be loaded is left out, not fatal
 };
 
+// A private copy of a plugin file (PluginDirectory::private_copy) and the file's name.
+struct PluginCopy {
+  std::string file;
+  UniqueFd fd;
+};
+// The same, borrowed.
+struct PluginCopyRef {
+  std::string file;
+  int fd = -1;
+};
+
 // Plugins that could not be loaded, when the policy does not skip them: one line per file.
 class PluginLoadError : public std::runtime_error {
 public:
@@ -46,6 +57,16 @@ public:
   // policy skips them (then each is logged and left out).
   int load_directory(const std::string& dir);
 
+  // Loads plugins from private copies another process made (a worker process gets pgtqd's
+  // copies over its channel), each named by the file it was copied from, in the order
+  // given. Returns how many loaded; throws PluginLoadError naming every copy that could not
+  // be loaded unless the policy skips them.
+  int load_copies(std::vector<PluginCopy> copies);
+
+  // The private copies of the loaded plugins, in load order: BORROWED, valid until
+  // unload_all() (for handing to worker processes, which load the very same bytes).
+  std::vector<PluginCopyRef> copies() const;
+
   // Destroys every handler, calls every fini() and dlclose()s. Only once no handler runs.
   void unload_all();
 
@@ -60,6 +81,10 @@ private:
 
   // Loads one file of the directory; returns why it was refused, or an empty string.
   std::string load(const PluginDirectory& dir, const std::string& file);
+  // Loads the private copy of file; returns why it was refused, or an empty string.
+  std::string load_copy(const std::string& file, UniqueFd copy);
+  // Throws PluginLoadError for failures (file: why) unless the policy skips them.
+  void report(const std::string& where, const std::vector<std::string>& failures) const;
 
   // The text of the plugin's config file, or nothing when it has none. Throws when the file
   // exists but cannot be read, or is too large.

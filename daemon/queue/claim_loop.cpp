@@ -2,8 +2,10 @@
 
 #include "db/queries.hpp"
 #include "queue/cancellation.hpp"
+#include "queue/process_runner.hpp"
 #include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
+#include "queue/thread_runner.hpp"
 
 #include <pgtq/client/pg_array.hpp>
 #include <pgtq/client/statement.hpp>
@@ -13,14 +15,26 @@
 #include <algorithm>
 
 namespace pgtq::queue {
+namespace {
+
+std::unique_ptr<TaskRunner> make_runner(const ClaimLoopSettings& config,
+                                        const std::shared_ptr<const plugin::PluginSet>& plugins,
+                                        DaemonState& state) {
+  if (config.isolation.processes) {
+    return std::make_unique<ProcessRunner>(
+        config.concurrency, config.queue, plugins, config.isolation, state);
+  }
+  return std::make_unique<ThreadRunner>(config.isolation.task_timeout);
+}
+
+} // namespace
 
 ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
-                     const plugin::HandlerRegistry& registry,
+                     std::shared_ptr<const plugin::PluginSet> plugins,
                      DaemonState& state)
-    : m_config(config), m_task_names(pgtq::detail::pg_text_array(registry.names())),
-      m_lease_text(pgtq::detail::interval_text(
-          std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
-      m_state(state), m_executor(registry),
+    : m_config(config), m_lease_text(pgtq::detail::interval_text(
+                            std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
+      m_state(state), m_runner(make_runner(config, plugins, state)),
       m_wake_up({.channel = "pgtq_wakeup",
                  .payload = config.queue,
                  .poll_interval = config.poll_interval,
@@ -33,9 +47,11 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                 }),
       m_recorder(m_in_flight, state), m_releaser(m_in_flight),
       m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
+  m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
+  m_plugins = std::move(plugins);
   m_pool = std::make_unique<WorkerPool>(
       config.concurrency,
-      m_executor,
+      *m_runner,
       [this](Outcome&& outcome) {
         m_recorder.add(std::move(outcome));
         m_wake_up.interrupt();
@@ -50,7 +66,40 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
 ClaimLoop::~ClaimLoop() {
   m_pool->shutdown();
   m_pool.reset();
+  m_runner.reset();
   m_lease_keeper.stop();
+}
+
+void ClaimLoop::use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) {
+  {
+    const std::lock_guard lock(m_reload_mutex);
+    m_reloaded = std::move(plugins);
+  }
+  m_wake_up.interrupt();
+}
+
+void ClaimLoop::take_reloaded_plugins() {
+  std::shared_ptr<const plugin::PluginSet> reloaded;
+  {
+    const std::lock_guard lock(m_reload_mutex);
+    reloaded = std::move(m_reloaded);
+  }
+  if (!reloaded) {
+    return;
+  }
+  m_task_names = pgtq::detail::pg_text_array(reloaded->registry().names());
+  m_runner->use_plugins(reloaded);
+  m_pool->prepare_again(); // idle workers of the old plugins are replaced now
+  m_plugins = std::move(reloaded);
+  m_maybe_more = true; // tasks of a new task name may be waiting already
+}
+
+bool ClaimLoop::wait_workers_idle(std::chrono::milliseconds wait) {
+  if (m_pool->wait_idle_until(Clock::now() + wait)) {
+    return true;
+  }
+  m_runner->abandon();
+  return m_pool->wait_idle_until(Clock::now() + wait);
 }
 
 void ClaimLoop::connect() {
@@ -133,6 +182,7 @@ void ClaimLoop::disconnect_and_wait() {
 }
 
 void ClaimLoop::turn() {
+  take_reloaded_plugins();
   const auto now = Clock::now();
   start_draining_if_asked();
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
@@ -198,6 +248,7 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
                         task.name,
                         task.attempt,
                         task.max_attempts);
+    task.plugins = m_plugins; // the names claimed were these plugins' names
     // The worker shares the attempt's stop flag (aliasing: it keeps the attempt alive).
     m_pool->submit(std::move(task), std::shared_ptr<std::atomic<bool>>(attempt, &attempt->stop));
     ++claimed;

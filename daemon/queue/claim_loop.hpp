@@ -2,7 +2,7 @@
 
 #include "db/connection.hpp"
 #include "db/pg_error.hpp"
-#include "plugin/handler_registry.hpp"
+#include "plugin/plugin_set.hpp"
 #include "queue/backoff.hpp"
 #include "queue/daemon_state.hpp"
 #include "queue/drain.hpp"
@@ -12,13 +12,14 @@
 #include "queue/outcome_recorder.hpp"
 #include "queue/settings.hpp"
 #include "queue/task.hpp"
-#include "queue/task_executor.hpp"
 #include "queue/task_releaser.hpp"
+#include "queue/task_runner.hpp"
 #include "queue/wake_up.hpp"
 #include "queue/worker_pool.hpp"
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -36,7 +37,7 @@ namespace pgtq::queue {
 class ClaimLoop {
 public:
   ClaimLoop(const ClaimLoopSettings& config,
-            const plugin::HandlerRegistry& registry,
+            std::shared_ptr<const plugin::PluginSet> plugins,
             DaemonState& state);
   ~ClaimLoop();
   ClaimLoop(const ClaimLoop&) = delete;
@@ -46,11 +47,14 @@ public:
   void run();
   // Interrupts the wait, e.g. after a signal changed the state.
   void wake() { m_wake_up.interrupt(); }
+  // From any thread (a reload): claims from the loop's next turn on are for these plugins'
+  // task names and run on them; tasks claimed before keep the plugins they were claimed
+  // under.
+  void use_plugins(std::shared_ptr<const plugin::PluginSet> plugins);
   // Waits up to `wait` for running handlers to return (after run(), they were asked to
-  // stop); false means one ignored should_stop().
-  bool wait_workers_idle(std::chrono::milliseconds wait) {
-    return m_pool->wait_idle_until(Clock::now() + wait);
-  }
+  // stop); then ends those that can be ended (worker processes are killed) and waits up to
+  // `wait` again. False means a handler thread ignored should_stop() (isolation = thread).
+  bool wait_workers_idle(std::chrono::milliseconds wait);
 
 private:
   using Clock = std::chrono::steady_clock;
@@ -68,6 +72,8 @@ private:
 
   void connect();
   void turn();
+  // Takes up the plugins use_plugins() handed over, if any.
+  void take_reloaded_plugins();
   // An error ended the turn: retry on the same sessions after a moment, or reconnect.
   void handle_error(const db::PgError& error);
   void disconnect_and_wait();
@@ -93,16 +99,21 @@ private:
 
   // Set at construction, read by every thread.
   const ClaimLoopSettings m_config;
-  const std::string m_task_names; // array literal of the names this daemon handles
-  const std::string m_lease_text; // the lease as an interval literal
-  DaemonState& m_state;           // atomics
-  TaskExecutor m_executor;        // used by the worker threads
-  InFlightTasks m_in_flight;      // thread-safe: this loop, the workers, the lease keeper
-  WakeUp m_wake_up;               // interrupted by any thread, waited on by this loop
-  OutcomeRecorder m_recorder;     // added to by the workers, recorded by this loop
-  TaskReleaser m_releaser;        // added to by the workers and this loop
+  const std::string m_lease_text;       // the lease as an interval literal
+  DaemonState& m_state;                 // atomics
+  std::unique_ptr<TaskRunner> m_runner; // used by the worker threads
+  InFlightTasks m_in_flight;            // thread-safe: this loop, the workers, the lease keeper
+  WakeUp m_wake_up;                     // interrupted by any thread, waited on by this loop
+  OutcomeRecorder m_recorder;           // added to by the workers, recorded by this loop
+  TaskReleaser m_releaser;              // added to by the workers and this loop
+
+  // A reload's plugins, handed over by use_plugins() to this loop's next turn.
+  std::mutex m_reload_mutex;
+  std::shared_ptr<const plugin::PluginSet> m_reloaded; // guarded by m_reload_mutex
 
   // This loop's thread only.
+  std::shared_ptr<const plugin::PluginSet> m_plugins; // what new claims run on
+  std::string m_task_names; // array literal of m_plugins' task names, for pgtq.claim
   std::optional<db::Connection> m_connection; // LISTEN, claims, releases
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
   Drain m_drain;

@@ -18,6 +18,13 @@ struct DaemonState {
   std::atomic<std::int64_t> succeeded{0};
   std::atomic<std::int64_t> failed{0};    // attempts that failed (retried or not)
   std::atomic<std::int64_t> discarded{0}; // outcomes refused because the lease was lost
+  // isolation = process: worker processes that died running a task (crashed or were
+  // killed by something else), that were killed after a timeout, and that were started
+  // again (after either, a memory limit hit, or a death while idle). Written by the pool's
+  // threads, read by the status line.
+  std::atomic<std::int64_t> worker_crashes{0};
+  std::atomic<std::int64_t> worker_timeouts{0};
+  std::atomic<std::int64_t> worker_restarts{0};
   // steady_clock time of the claim loop's last turn, for the watchdog.
   std::atomic<std::chrono::steady_clock::rep> last_turn{0};
 

@@ -1,7 +1,11 @@
 #pragma once
 
+#include "plugin/handler_registry.hpp"
+
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace pgtq::queue {
 
@@ -25,12 +29,31 @@ struct LeaseKeeperSettings : ConnectionSettings {
   Duration heartbeat{}; // how often leases are renewed
 };
 
+// Worker processes (isolation = process: process_runner.hpp): how each is started and what
+// it is told in its Hello.
+struct WorkerProcessSettings {
+  std::string executable = "/proc/self/exe"; // run as EXECUTABLE --worker-process
+  std::string log_level;                     // the log-level option's word
+  std::string plugin_config_dir;             // as the plugins got it in pgtqd
+  plugin::BackoffPolicy default_backoff;
+  std::int64_t memory_limit_bytes = 0; // RLIMIT_DATA of each worker; 0: none
+};
+
+// Where handlers run, and how long they may.
+struct IsolationSettings {
+  bool processes = false;   // isolation = process; else thread
+  Duration task_timeout{};  // the daemon's default timeout of an attempt; zero: none
+  Duration timeout_grace{}; // process mode: from a timeout until the worker is killed
+  WorkerProcessSettings worker;
+};
+
 // The claim loop (claim_loop.hpp); it runs the lease keeper, with these leases.
 struct ClaimLoopSettings : LeaseKeeperSettings {
   int concurrency = 1;       // worker threads
   int prefetch = 0;          // tasks claimed beyond the free workers
   Duration poll_interval{};  // claim attempt without a notification
   Duration shutdown_grace{}; // how long running tasks may finish after SIGTERM
+  IsolationSettings isolation;
 };
 
 // The scheduler thread (scheduler.hpp).

@@ -1,8 +1,10 @@
 #pragma once
 
 #include "db/result.hpp"
+#include "plugin/plugin_set.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -17,6 +19,9 @@ struct ClaimedTask {
   std::string args; // JSON text
   std::int32_t attempt = 0;
   std::int32_t max_attempts = 0;
+  // The plugins it was claimed under, which run it (the claim loop sets it at dispatch):
+  // after a reload, new code serves new claims while this task keeps its own.
+  std::shared_ptr<const plugin::PluginSet> plugins;
 };
 
 enum class OutcomeStatus { done, retry, fail, snooze };

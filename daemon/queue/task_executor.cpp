@@ -43,17 +43,26 @@ const ClaimedTask* current_task() noexcept {
   return t_current_task;
 }
 
-Outcome TaskExecutor::run(const ClaimedTask& task, const std::atomic<bool>& stop) const {
-  // The moment a worker takes the task up: between claim and here it may still be given back
-  // unstarted (a shutdown, a cancellation).
-  SPDLOG_LOGGER_DEBUG(logger(),
-                      "task {} ({}) attempt {}/{} started",
-                      task.id,
-                      task.name,
-                      task.attempt,
-                      task.max_attempts);
+std::optional<double> attempt_timeout(const plugin::Handler* handler,
+                                      std::chrono::nanoseconds daemon_default) {
+  if (handler != nullptr && handler->timeout_s > 0) {
+    return handler->timeout_s;
+  }
+  if (daemon_default > std::chrono::nanoseconds::zero()) {
+    return std::chrono::duration<double>(daemon_default).count();
+  }
+  return std::nullopt;
+}
+
+std::string timed_out_text(double timeout_s) {
+  return fmt::format("timed out after {:g} s", timeout_s);
+}
+
+Outcome TaskExecutor::run(const ClaimedTask& task,
+                          const std::atomic<bool>& stop,
+                          std::optional<double> timeout_s) const {
   const auto started = std::chrono::steady_clock::now();
-  Outcome outcome = call_handler(task, stop);
+  Outcome outcome = call_handler(task, stop, timeout_s);
   outcome.name = task.name;
   outcome.attempt = task.attempt;
   outcome.max_attempts = task.max_attempts;
@@ -62,7 +71,9 @@ Outcome TaskExecutor::run(const ClaimedTask& task, const std::atomic<bool>& stop
   return outcome;
 }
 
-Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bool>& stop) const {
+Outcome TaskExecutor::call_handler(const ClaimedTask& task,
+                                   const std::atomic<bool>& stop,
+                                   std::optional<double> timeout_s) const {
   const plugin::Handler* handler = m_registry.find(task.name);
   if (handler == nullptr) {
     // claim() only hands out names this daemon registered, so this is a bug, not bad input.
@@ -72,6 +83,9 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
   pgtq_task context;
   context.task = {.id = task.id, .name = &task.name, .args = &task.args, .attempt = task.attempt};
   context.stop = &stop;
+  if (timeout_s) {
+    context.deadline = std::chrono::steady_clock::now() + to_clock_duration(*timeout_s);
+  }
   const auto handled = call_plugin(handler->plugin, "handle()", [&] {
     const CurrentTask marker(task);
     // As an int at once: a plugin may return a value no pgtq_status has (it is refused below),
@@ -103,13 +117,25 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task, const std::atomic<bo
     outcome.result = std::move(context.result);
     return outcome;
   }
-  case PGTQ_RETRY:
+  case PGTQ_RETRY: {
+    // A handler that stopped because its time was up: the error says so first, whatever
+    // else it says (in a worker process pgtqd's Stop at the deadline raised stop as well).
+    if (context.deadline && std::chrono::steady_clock::now() >= *context.deadline) {
+      return failed(task,
+                    OutcomeStatus::retry,
+                    timed_out_text(*timeout_s) + (context.error.empty()
+                                                      ? " (the handler stopped in time)"
+                                                      : ": " + context.error),
+                    delay);
+    }
+    if (!context.error.empty()) {
+      return failed(task, OutcomeStatus::retry, std::move(context.error), delay);
+    }
     return failed(task,
                   OutcomeStatus::retry,
-                  context.error.empty()
-                      ? (stop.load() ? "stopped before finishing" : "handler asked for a retry")
-                      : std::move(context.error),
+                  stop.load() ? "stopped before finishing" : "handler asked for a retry",
                   delay);
+  }
   case PGTQ_FAIL:
     return failed(task,
                   OutcomeStatus::fail,

@@ -4,6 +4,9 @@
 #include "queue/task.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
 
 namespace pgtq::queue {
 
@@ -14,13 +17,29 @@ class TaskExecutor {
 public:
   explicit TaskExecutor(const plugin::HandlerRegistry& registry) : m_registry(registry) {}
 
-  Outcome run(const ClaimedTask& task, const std::atomic<bool>& stop) const;
+  // timeout_s: seconds from the start until the handler's should_stop() turns true (none:
+  // only stop does); a retry without an error message after that says it timed out.
+  Outcome run(const ClaimedTask& task,
+              const std::atomic<bool>& stop,
+              std::optional<double> timeout_s = std::nullopt) const;
+
+  const plugin::HandlerRegistry& registry() const { return m_registry; }
 
 private:
-  Outcome call_handler(const ClaimedTask& task, const std::atomic<bool>& stop) const;
+  Outcome call_handler(const ClaimedTask& task,
+                       const std::atomic<bool>& stop,
+                       std::optional<double> timeout_s) const;
 
   const plugin::HandlerRegistry& m_registry;
 };
+
+// How long an attempt of handler's task may run: its plugin's timeout, else the daemon's
+// default (zero: none). Nothing when neither sets one. handler may be nullptr.
+std::optional<double> attempt_timeout(const plugin::Handler* handler,
+                                      std::chrono::nanoseconds daemon_default);
+
+// "timed out after 2 s", "timed out after 0.5 s": the words every timed-out attempt records.
+std::string timed_out_text(double timeout_s);
 
 // The task this thread is running right now (nullptr when idle), for the crash report.
 const ClaimedTask* current_task() noexcept;

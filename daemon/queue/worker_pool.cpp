@@ -5,15 +5,15 @@
 namespace pgtq::queue {
 
 WorkerPool::WorkerPool(int threads,
-                       const TaskExecutor& executor,
+                       TaskRunner& runner,
                        OutcomeSink on_outcome,
                        TaskSink on_not_started,
                        std::atomic<int>& running)
-    : m_executor(executor), m_on_outcome(std::move(on_outcome)),
+    : m_runner(runner), m_on_outcome(std::move(on_outcome)),
       m_on_not_started(std::move(on_not_started)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
-  for (int i = 0; i < threads; ++i) {
-    m_threads.emplace_back([this] { work(); });
+  for (int slot = 0; slot < threads; ++slot) {
+    m_threads.emplace_back([this, slot] { work(slot); });
   }
 }
 
@@ -30,14 +30,20 @@ void WorkerPool::submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> sto
   m_wakeup.notify_one();
 }
 
-void WorkerPool::work() {
+void WorkerPool::work(int slot) {
   for (;;) {
+    m_runner.prepare(slot);
     Job job;
     {
       std::unique_lock lock(m_mutex);
-      m_wakeup.wait(lock, [this] { return m_closing || !m_jobs.empty(); });
+      const std::uint64_t prepared = m_prepare_round;
+      m_wakeup.wait(lock,
+                    [&] { return m_closing || !m_jobs.empty() || m_prepare_round != prepared; });
       if (m_jobs.empty()) {
-        return;
+        if (m_closing) {
+          return;
+        }
+        continue; // prepare_again(): prepare, then wait again
       }
       job = std::move(m_jobs.front());
       m_jobs.pop_front();
@@ -47,9 +53,13 @@ void WorkerPool::work() {
       m_on_not_started(std::move(job.task));
     } else {
       ++m_running;
-      Outcome outcome = m_executor.run(job.task, *job.stop);
+      std::optional<Outcome> outcome = m_runner.run(slot, job.task, *job.stop);
       --m_running;
-      m_on_outcome(std::move(outcome));
+      if (outcome) {
+        m_on_outcome(std::move(*outcome));
+      } else {
+        m_on_not_started(std::move(job.task)); // no worker could run it: given back
+      }
     }
     {
       const std::lock_guard lock(m_mutex);
@@ -57,6 +67,14 @@ void WorkerPool::work() {
     }
     m_idle.notify_all();
   }
+}
+
+void WorkerPool::prepare_again() {
+  {
+    const std::lock_guard lock(m_mutex);
+    ++m_prepare_round;
+  }
+  m_wakeup.notify_all();
 }
 
 std::vector<ClaimedTask> WorkerPool::take_unstarted() {
@@ -103,6 +121,13 @@ void WorkerPool::shutdown() {
     idle = m_busy.load() == 0;
   }
   m_wakeup.notify_all();
+  // Handlers that are still running were asked to stop and given the grace period: end them
+  // where that is safe (worker processes), and give their threads a moment to return. Idle
+  // threads waiting to start a worker return at once.
+  m_runner.abandon();
+  if (!idle) {
+    idle = wait_idle_until(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  }
   for (std::thread& thread : m_threads) {
     if (!thread.joinable()) {
       continue;

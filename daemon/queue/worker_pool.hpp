@@ -1,11 +1,12 @@
 #pragma once
 
 #include "queue/task.hpp"
-#include "queue/task_executor.hpp"
+#include "queue/task_runner.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -16,8 +17,9 @@
 
 namespace pgtq::queue {
 
-// N threads running tasks handed over by the claim loop. Each finished attempt is passed
-// to on_outcome (from the worker thread).
+// N threads running tasks handed over by the claim loop, each through the runner with its
+// own slot number (0..N-1): in pgtqd itself or in that slot's worker process. Each finished
+// attempt is passed to on_outcome (from the worker thread).
 class WorkerPool {
 public:
   using OutcomeSink = std::function<void(Outcome&&)>;
@@ -27,7 +29,7 @@ public:
   // flag is already up when a worker takes it (cancelled or its lease lost while it waited as
   // a prefetched task) is not run: it goes to on_not_started, to be released.
   WorkerPool(int threads,
-             const TaskExecutor& executor,
+             TaskRunner& runner,
              OutcomeSink on_outcome,
              TaskSink on_not_started,
              std::atomic<int>& running);
@@ -44,11 +46,17 @@ public:
   // The same for one task, if it has not started yet.
   std::optional<ClaimedTask> take_unstarted(std::int64_t id);
 
+  // Has every idle thread call TaskRunner::prepare() again (after a reload, so that idle
+  // worker processes are replaced at once rather than at their next task). Any thread.
+  void prepare_again();
+
   // Waits until no task runs or the deadline passes; returns whether the pool is idle.
   bool wait_idle_until(std::chrono::steady_clock::time_point deadline);
 
-  // Stops the threads. Threads still stuck in a handler are detached and left to the end
-  // of the process: a handler that ignores should_stop() cannot be interrupted safely.
+  // Stops the threads. Handlers still running are abandoned (TaskRunner::abandon(): worker
+  // processes are killed); threads still stuck in a handler after that are detached and
+  // left to the end of the process: a thread that ignores should_stop() cannot be
+  // interrupted safely.
   void shutdown();
 
 private:
@@ -57,10 +65,10 @@ private:
     std::shared_ptr<std::atomic<bool>> stop;
   };
 
-  void work();
+  void work(int slot);
 
   // Set at construction, used by the worker threads.
-  const TaskExecutor& m_executor;
+  TaskRunner& m_runner;
   OutcomeSink m_on_outcome;
   TaskSink m_on_not_started;
   std::mutex m_mutex;
@@ -70,6 +78,7 @@ private:
   // workers and by take_unstarted() on the claim loop's thread.
   std::deque<Job> m_jobs;
   bool m_closing = false;             // guarded: set by shutdown(), read by the workers
+  std::uint64_t m_prepare_round = 0;  // guarded: counted up by prepare_again()
   std::atomic<int> m_busy{0};         // written by submit() and the workers, read by any thread
   std::atomic<int>& m_running;        // written by the workers, read by the status line
   std::vector<std::thread> m_threads; // the owner's thread only

@@ -102,14 +102,16 @@ TEST_CASE("a handler returning an unknown status fails the task permanently") {
   CHECK(field(connection, "last_error", id).find("unknown status 42") != std::string::npos);
 }
 
-TEST_CASE("a plugin that crashes pgtqd loses no task: its lease expires and it is rescued") {
+TEST_CASE("isolation = thread: a plugin that crashes pgtqd loses no task: its lease expires "
+          "and it is rescued") {
   TestDatabase database;
   db::Connection connection = database.connect();
   const std::string id = push(connection, "crash", "{\"how\": \"segv\"}", "3");
   {
-    DaemonProcess doomed({.dsn = database.dsn(),
-                          .plugin_dirs = {test_plugin_dir("crash")},
-                          .extra_args = {"--lease", "2", "--heartbeat", "0.5"}});
+    DaemonProcess doomed(
+        {.dsn = database.dsn(),
+         .plugin_dirs = {test_plugin_dir("crash")},
+         .extra_args = {"--isolation", "thread", "--lease", "2", "--heartbeat", "0.5"}});
     const auto status = doomed.wait_exit(20s);
     REQUIRE_MESSAGE(status.has_value(), doomed.log());
     CHECK(WIFSIGNALED(*status));

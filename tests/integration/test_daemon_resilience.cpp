@@ -20,10 +20,13 @@ TEST_CASE("two pgtqd on one queue run each of 3000 tasks exactly once") {
   db::Connection connection = database.connect();
   create_ledger(connection);
 
-  const DaemonProcess::Options options{.dsn = database.dsn(),
-                                       .plugin_dirs = {test_plugin_dir("ledger")},
-                                       .extra_args = {"--concurrency", "8"},
-                                       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
+  const DaemonProcess::Options options{
+      .dsn = database.dsn(),
+      .plugin_dirs = {test_plugin_dir("ledger")},
+      // Threads: the ledger's worker_pid is then the
+      // daemon's, and tells the two daemons apart.
+      .extra_args = {"--concurrency", "8", "--isolation", "thread"},
+      .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess first(options);
   DaemonProcess second(options);
   // Both listening before the tasks arrive, so that both get a share however slow the

@@ -1,6 +1,7 @@
 // The claim loop on its own (no pgtqd, no plugin file), against a real database.
 #include "pgtq/client.hpp"
 #include "plugin/handler_registry.hpp"
+#include "plugin/plugin_set.hpp"
 #include "queue/claim_loop.hpp"
 #include "support/daemon_process.hpp"
 #include "support/sql.hpp"
@@ -54,7 +55,8 @@ TEST_CASE("the claim loop claims on a wake-up, runs and records every task, and 
   handled = 0;
 
   queue::DaemonState state;
-  auto loop = std::make_unique<queue::ClaimLoop>(settings_for(database), registry, state);
+  auto loop = std::make_unique<queue::ClaimLoop>(
+      settings_for(database), plugin::PluginSet::of(std::move(registry)), state);
   std::thread thread([&] { loop->run(); });
   REQUIRE(eventually([&] { return state.ready.load(); }, 20s));
   // One push call with many tasks sends one wake-up: full claims fetch the rest.

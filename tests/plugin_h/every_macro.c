@@ -8,14 +8,18 @@
 /* A compile-time check that works in C99 too: a negative array size fails the build. */
 #define EVERY_MACRO_CHECK(name, condition) typedef char every_macro_##name[(condition) ? 1 : -1]
 
-/* ABI 1.0 covers each struct whole while PGTQ_ABI_MINOR is 0: a member appended without
- * bumping the minor (and marking it "since 1.1") fails here. */
-#if PGTQ_ABI_MAJOR == 1u && PGTQ_ABI_MINOR == 0u
+/* ABI 1.1 covers each struct whole while PGTQ_ABI_MINOR is 1: a member appended without
+ * bumping the minor (and marking it "since 1.2") fails here. */
+#if PGTQ_ABI_MAJOR == 1u && PGTQ_ABI_MINOR == 1u
 EVERY_MACRO_CHECK(host_api_is_1_0, PGTQ_HOST_API_SIZE_1_0 == sizeof(pgtq_host_api));
 EVERY_MACRO_CHECK(info_is_1_0, PGTQ_PLUGIN_INFO_SIZE_1_0 == sizeof(pgtq_plugin_info));
-EVERY_MACRO_CHECK(handler_is_1_0,
-                  PGTQ_SIZE_THROUGH(pgtq_handler, backoff_cap_s) == sizeof(pgtq_handler));
+EVERY_MACRO_CHECK(handler_is_1_1,
+                  PGTQ_SIZE_THROUGH(pgtq_handler, timeout_s) == sizeof(pgtq_handler));
 #endif
+/* ABI 1.1 only appended to pgtq_handler: its 1.0 members stay where they were. */
+EVERY_MACRO_CHECK(handler_1_0_prefix,
+                  PGTQ_SIZE_THROUGH(pgtq_handler, backoff_cap_s) <
+                      PGTQ_SIZE_THROUGH(pgtq_handler, timeout_s));
 EVERY_MACRO_CHECK(size_through_first,
                   PGTQ_SIZE_THROUGH(pgtq_host_api, struct_size) == sizeof(uint32_t));
 

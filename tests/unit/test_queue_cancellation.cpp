@@ -1,6 +1,6 @@
 #include "plugin/handler_registry.hpp"
 #include "queue/cancellation.hpp"
-#include "queue/task_executor.hpp"
+#include "queue/thread_runner.hpp"
 #include "queue/worker_pool.hpp"
 
 #include <doctest/doctest.h>
@@ -11,11 +11,10 @@ using namespace pgtq;
 
 TEST_CASE("a pgtq_cancel notification stops the attempt it names, and only a task id this "
           "daemon holds") {
-  plugin::HandlerRegistry registry;
-  queue::TaskExecutor executor(registry);
+  queue::ThreadRunner runner(std::chrono::nanoseconds::zero());
   std::atomic<int> running{0};
   queue::WorkerPool pool(
-      1, executor, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {}, running);
+      1, runner, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {}, running);
   queue::InFlightTasks in_flight;
   const auto held = in_flight.add(42, 7, queue::InFlightTasks::Clock::now());
 

@@ -76,6 +76,33 @@
  * error saying what escaped, destroy() and fini() as done (unloading goes on). The
  * guard cannot undo what the unwinding skipped: C frames it crossed ran no cleanup, so
  * locks may stay held and memory leak. Treat it as a crash that was survived.
+ *
+ * Isolation: what a handler can rely on depends on pgtqd's isolation setting.
+ *  - isolation = process (the default): pgtqd loads every plugin itself (init() runs in pgtqd,
+ *    which learns the task names there) and again in each of its `concurrency` worker
+ *    processes, started with exec (never a fork of pgtqd) from the same private copy of the
+ *    file. handle() runs in a worker process, one task at a time per process, on the worker's
+ *    main thread; the process is reused for the next task. So globals are per process and
+ *    are not shared between concurrent tasks; init() and fini() run once per process, and a
+ *    process may end at any time without fini() (it is replaced after a crash, a timeout, a
+ *    memory limit hit, and at pgtqd's shutdown). A crash (SIGSEGV, abort()) costs the task
+ *    it ran (a failed attempt "killed by SIGSEGV") and that process, nothing else. Threads
+ *    a plugin starts live in its worker process; fork() there is as (un)safe as in any
+ *    program with threads. The host API behaves the same: log() lines go to pgtqd's log
+ *    (stderr) tagged with the worker's number; task_should_stop() turns true on shutdown,
+ *    cancellation, a lost lease and at the task's timeout. Database connections, leases and
+ *    the recording of outcomes stay in pgtqd.
+ *  - isolation = thread: every handle() runs on one of pgtqd's `concurrency` threads, in
+ *    pgtqd's own process: globals are shared by concurrent tasks, a crash takes pgtqd and
+ *    every task it runs down (their leases expire), timeouts are cooperative only (nothing
+ *    is killed) and worker-memory-limit does not apply. Never fork() without exec from a
+ *    handler: pgtqd has many threads.
+ * Reload: on SIGHUP pgtqd loads the plugin directory again as a new generation; every plugin
+ * of it gets a fresh init() (in pgtqd and in new worker processes) while the previous
+ * generation finishes its running tasks, then gets its destroy()s and fini() (in pgtqd; a
+ * worker process of it just ends). With isolation = thread both generations are loaded in one
+ * process for a while: each is a separate copy with its own globals, so state shared between
+ * them must live outside the plugin (a file, the database).
  */
 #ifndef PGTQ_PLUGIN_H
 #define PGTQ_PLUGIN_H
@@ -89,7 +116,7 @@ extern "C" {
 
 #define PGTQ_ABI_MAGIC 0x70677471u /* "pgtq" */
 #define PGTQ_ABI_MAJOR 1u
-#define PGTQ_ABI_MINOR 0u
+#define PGTQ_ABI_MINOR 1u
 
 /* The longest delay pgtq schedules, in seconds: 100 years of 365.25 days. Every retry,
  * snooze and backoff delay is capped here (a longer one would leave PostgreSQL's
@@ -136,7 +163,8 @@ typedef struct pgtq_handler {
   void* user_data;      /* plugin-owned, freed by destroy (may be NULL) */
 
   /* Runs one attempt of one task. May run on several worker threads at once, so it must be
-   * thread-safe with respect to user_data. task is BORROWED: valid until handle() returns. */
+   * thread-safe with respect to user_data. task is BORROWED: valid until handle() returns.
+   * Where it runs depends on pgtqd's isolation setting (see "Isolation" at the top). */
   pgtq_status (*handle)(void* user_data, pgtq_task* task);
 
   /* Called once when pgtqd unloads the handler (may be NULL). */
@@ -148,6 +176,15 @@ typedef struct pgtq_handler {
   double backoff_base_s;
   double backoff_factor;
   double backoff_cap_s;
+
+  /* ---- since 1.1 ---- */
+  /* How long one attempt of this task may run, in seconds; <= 0 or NaN: the daemon's
+   * task-timeout (none by default). At the deadline task_should_stop() turns true; with
+   * isolation = process the worker process running it is killed after timeout-grace more
+   * seconds and the attempt is recorded as "timed out after N s" (retried while attempts are
+   * left). With isolation = thread nothing can be killed: the timeout is cooperative. A
+   * 1.0 host ignores it (leave it out of struct_size, or zero, to keep the daemon's). */
+  double timeout_s;
   /* New members go here, under a "since 1.N" line. */
 } pgtq_handler;
 

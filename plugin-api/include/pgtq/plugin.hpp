@@ -12,6 +12,7 @@
 //     r.add("greet", greet, {"name", "greeting"});        // also {"name": "Ada"}
 //     r.add("strict_greet", greet, {"name", "greeting"}).strict_args();
 //     r.add("flaky", flaky).backoff(0.1, 2, 5);
+//     r.add("report", report).timeout(30);               // should_stop() after 30 s
 //   });
 //
 // Object args: a key that names no parameter is ignored, so a producer may add an optional
@@ -97,6 +98,7 @@ struct PendingHandler {
   void (*destroy)(void*) noexcept = nullptr;
   pgtq_status (*handle)(void*, pgtq_task*) noexcept = nullptr;
   Backoff backoff;
+  double timeout_s = 0;
 
   PendingHandler() = default;
   PendingHandler(const PendingHandler&) = delete;
@@ -179,6 +181,19 @@ public:
     return backoff(Backoff{base_s, factor, cap_s});
   }
 
+  // How long one attempt may run, in seconds (plugin.h's pgtq_handler::timeout_s): at the
+  // deadline Context::should_stop() turns true, and with isolation = process the worker is
+  // killed after pgtqd's timeout-grace. 0 keeps pgtqd's task-timeout. Negative, NaN or
+  // infinite values throw std::invalid_argument, which fails the plugin's setup.
+  HandlerRef& timeout(double seconds) {
+    if (!(seconds >= 0) || seconds > k_max_delay_s) {
+      throw std::invalid_argument("handler \"" + m_pending->header->name +
+                                  "\": timeout must be 0 or a finite number of seconds");
+    }
+    m_pending->timeout_s = seconds;
+    return *this;
+  }
+
 private:
   detail::PendingHandler* m_pending;
 };
@@ -250,6 +265,7 @@ public:
       table.backoff_base_s = pending->backoff.base_s;
       table.backoff_factor = pending->backoff.factor;
       table.backoff_cap_s = pending->backoff.cap_s;
+      table.timeout_s = pending->timeout_s;
       // The name's storage lives in the box; keep a copy for the message in case of refusal.
       const std::string name = pending->header->name;
       if (m_api->register_handler(m_host, &table) != 0) {

@@ -1,0 +1,343 @@
+#include "queue/process_runner.hpp"
+
+#include "queue/backoff.hpp"
+#include "queue/queue_logger.hpp"
+#include "queue/task_executor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+
+#include <algorithm>
+
+namespace pgtq::queue {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often a running attempt's stop flag is looked at: the delay from a cancellation (or a
+// lost lease, or shutdown) to the worker's should_stop().
+constexpr auto k_stop_poll = std::chrono::milliseconds(50);
+
+double seconds(std::chrono::nanoseconds duration) {
+  return std::chrono::duration<double>(duration).count();
+}
+
+} // namespace
+
+ProcessRunner::ProcessRunner(int slots,
+                             std::string queue,
+                             std::shared_ptr<const plugin::PluginSet> plugins,
+                             const IsolationSettings& settings,
+                             DaemonState& state)
+    : m_queue(std::move(queue)), m_settings(settings), m_state(state),
+      m_plugins(std::move(plugins)) {
+  for (int i = 0; i < slots; ++i) {
+    m_slots.push_back(std::make_unique<Slot>());
+  }
+}
+
+ProcessRunner::~ProcessRunner() {
+  abandon();
+  for (auto& slot : m_slots) {
+    slot->process.reset(); // kills and reaps; the pool's threads are gone by now
+  }
+}
+
+std::chrono::milliseconds ProcessRunner::restart_delay(int failures) {
+  if (failures <= 1) {
+    return std::chrono::milliseconds(0); // one death is replaced at once
+  }
+  const int doublings = std::min(failures - 2, 7);
+  return std::min(std::chrono::milliseconds(100 << doublings), std::chrono::milliseconds(10000));
+}
+
+void ProcessRunner::prepare(int slot) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  if (state.process && state.process->ended()) {
+    const pid_t pid = state.process->pid();
+    const std::string how = retire(slot);
+    ++state.failures;
+    logger()->warn("worker {} (pid {}) {} while idle; starting another", slot + 1, pid, how);
+  }
+  std::shared_ptr<const plugin::PluginSet> plugins;
+  {
+    const std::lock_guard lock(m_mutex);
+    plugins = m_plugins;
+  }
+  ensure_started(slot, plugins, [] { return false; });
+}
+
+void ProcessRunner::use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_plugins = std::move(plugins);
+  }
+  m_closed.notify_all(); // a slot waiting out a restart delay starts on the new plugins
+}
+
+bool ProcessRunner::ensure_started(int slot,
+                                   const std::shared_ptr<const plugin::PluginSet>& plugins,
+                                   const std::function<bool()>& give_up) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  if (state.process && state.plugins != plugins) {
+    const pid_t pid = state.process->pid();
+    const int old_generation = state.plugins->generation();
+    retire(slot);
+    logger()->info("worker {} (pid {}) retired: plugins generation {} replaces {}",
+                   slot + 1,
+                   pid,
+                   plugins->generation(),
+                   old_generation);
+  }
+  while (!state.process) {
+    const auto delay = restart_delay(state.failures);
+    if (delay.count() > 0) {
+      std::unique_lock lock(m_mutex);
+      const auto until = Clock::now() + delay;
+      // In steps, so that give_up() (a stop flag) is seen too.
+      while (!m_closing && !give_up() && Clock::now() < until) {
+        m_closed.wait_until(lock, std::min(until, Clock::now() + k_stop_poll));
+      }
+    }
+    if (m_closing || give_up()) {
+      return false;
+    }
+    try {
+      state.process = std::make_unique<WorkerProcess>(
+          slot + 1, m_queue, m_settings.worker, plugins->copies(), k_start_timeout, [&] {
+            return m_closing.load() || give_up();
+          });
+    } catch (const WorkerStartError& error) {
+      ++state.failures;
+      if (!m_closing && !give_up()) {
+        logger()->error("worker {} could not be started: {}; trying again in {:.1f} s",
+                        slot + 1,
+                        error.what(),
+                        seconds(restart_delay(state.failures)));
+      }
+      continue;
+    }
+    state.pid = state.process->pid();
+    state.plugins = plugins;
+    if (state.started_before) {
+      ++m_state.worker_restarts;
+      logger()->info("worker {} started again (pid {})", slot + 1, state.process->pid());
+    } else {
+      SPDLOG_LOGGER_DEBUG(logger(), "worker {} started (pid {})", slot + 1, state.process->pid());
+    }
+    state.started_before = true;
+    if (m_closing) {
+      // abandon() may have looked at this slot before its pid was set.
+      retire(slot);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string ProcessRunner::retire(int slot) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  state.pid = 0;
+  std::string how = state.process->reap();
+  state.process.reset();
+  state.plugins.reset(); // the last holder of an old generation unloads it here
+  return how;
+}
+
+Outcome ProcessRunner::failed_attempt(const ClaimedTask& task, std::string error) const {
+  const plugin::Handler* handler = task.plugins->registry().find(task.name);
+  Outcome outcome;
+  outcome.id = task.id;
+  outcome.claim = task.claim;
+  outcome.status = OutcomeStatus::retry; // a retry at the last attempt ends the task failed
+  outcome.error = std::move(error);
+  outcome.retry_in_s = backoff_seconds(
+      handler != nullptr ? handler->backoff : m_settings.worker.default_backoff, task.attempt);
+  return outcome;
+}
+
+std::optional<Outcome>
+ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  const int number = slot + 1;
+  if (state.process && state.process->ended()) {
+    const pid_t pid = state.process->pid();
+    const std::string how = retire(slot);
+    ++state.failures;
+    logger()->warn("worker {} (pid {}) {} while idle; starting another", number, pid, how);
+  }
+  if (!ensure_started(slot, task.plugins, [&] { return stop.load(); })) {
+    return std::nullopt;
+  }
+  const pid_t pid = state.process->pid();
+  const std::optional<double> timeout =
+      attempt_timeout(task.plugins->registry().find(task.name), m_settings.task_timeout);
+  SPDLOG_LOGGER_DEBUG(logger(),
+                      "task {} ({}) attempt {}/{} started in worker {} (pid {})",
+                      task.id,
+                      task.name,
+                      task.attempt,
+                      task.max_attempts,
+                      number,
+                      pid);
+  const auto started = Clock::now();
+  auto finish = [&](Outcome outcome) {
+    outcome.name = task.name;
+    outcome.attempt = task.attempt;
+    outcome.max_attempts = task.max_attempts;
+    outcome.duration_s = seconds(Clock::now() - started);
+    return outcome;
+  };
+  if (!state.process->send(worker::Run{.id = task.id,
+                                       .name = task.name,
+                                       .args = task.args,
+                                       .attempt = task.attempt,
+                                       .max_attempts = task.max_attempts,
+                                       .timeout_s = timeout.value_or(0)})) {
+    // It died between the look above and now: the task never reached it.
+    const std::string how = retire(slot);
+    ++state.failures;
+    logger()->warn("worker {} (pid {}) {} before it got task {}; giving the task back",
+                   number,
+                   pid,
+                   how,
+                   task.id);
+    return std::nullopt;
+  }
+
+  // Without a timeout, never (time_point::max() is never reached).
+  const Clock::time_point deadline =
+      timeout ? started + to_clock_duration(*timeout) : Clock::time_point::max();
+  const Clock::time_point kill_at =
+      timeout ? deadline + m_settings.timeout_grace : Clock::time_point::max();
+  bool stop_sent = false;
+  bool timed_out = false;
+  bool out_of_memory = false;
+  for (;;) {
+    const auto until = std::min(Clock::now() + k_stop_poll, timed_out ? kill_at : deadline);
+    std::optional<worker::Message> message;
+    const auto event = state.process->wait(until, message);
+    if (event == WorkerProcess::Event::message) {
+      if (const auto* finished = std::get_if<worker::Finished>(&*message)) {
+        if (finished->id != task.id) {
+          logger()->error("worker {} (pid {}) answered for task {} while running task {}; "
+                          "replacing it",
+                          number,
+                          pid,
+                          finished->id,
+                          task.id);
+          retire(slot);
+          return finish(failed_attempt(
+              task, "worker " + std::to_string(number) + " answered for another task"));
+        }
+        state.failures = 0;
+        Outcome outcome;
+        outcome.id = task.id;
+        outcome.claim = task.claim;
+        outcome.status = finished->status;
+        outcome.result = finished->result;
+        outcome.error = finished->error;
+        outcome.retry_in_s = finished->retry_in_s;
+        if (finished->recycle) {
+          // Its heap ran out; a new process starts clean.
+          retire(slot);
+          ++m_state.worker_restarts;
+          logger()->warn("worker {} (pid {}) ran out of memory (worker-memory-limit) running "
+                         "task {} ({}); replacing it",
+                         number,
+                         pid,
+                         task.id,
+                         task.name);
+        }
+        Outcome done = finish(std::move(outcome));
+        done.duration_s = finished->duration_s;
+        return done;
+      }
+      if (std::holds_alternative<worker::OutOfMemory>(*message)) {
+        out_of_memory = true;
+      }
+      continue;
+    }
+    if (event == WorkerProcess::Event::ended) {
+      const std::string how = retire(slot);
+      if (m_closing) {
+        return finish(failed_attempt(task, "pgtqd stopped its worker at shutdown"));
+      }
+      ++state.failures;
+      ++m_state.worker_crashes;
+      logger()->warn("worker {} (pid {}) {} while running task {} ({}) attempt {}/{}; "
+                     "starting another",
+                     number,
+                     pid,
+                     how,
+                     task.id,
+                     task.name,
+                     task.attempt,
+                     task.max_attempts);
+      std::string error = how + " (worker " + std::to_string(number) + ", pid " +
+                          std::to_string(pid) + ", died running this attempt)";
+      if (out_of_memory) {
+        error = "out of memory (worker-memory-limit), then " + error;
+      }
+      return finish(failed_attempt(task, std::move(error)));
+    }
+    // A timeout of the wait: look at the stop flag and the clock.
+    const auto now = Clock::now();
+    if (!stop_sent && stop.load()) {
+      stop_sent = state.process->send(worker::Stop{task.id});
+    }
+    if (!timed_out && now >= deadline) {
+      timed_out = true;
+      logger()->warn("task {} ({}) timed out after {:g} s in worker {} (pid {}): should_stop() is "
+                     "true now; the worker is killed in {:g} s unless the handler returns",
+                     task.id,
+                     task.name,
+                     *timeout,
+                     number,
+                     pid,
+                     seconds(m_settings.timeout_grace));
+      if (!stop_sent) {
+        stop_sent = state.process->send(worker::Stop{task.id});
+      }
+    }
+    if (now >= kill_at) {
+      retire(slot);
+      ++state.failures;
+      ++m_state.worker_timeouts;
+      logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} ran {:g} s past its "
+                     "timeout; starting another",
+                     number,
+                     pid,
+                     task.id,
+                     task.name,
+                     task.attempt,
+                     task.max_attempts,
+                     seconds(m_settings.timeout_grace));
+      return finish(failed_attempt(task,
+                                   timed_out_text(*timeout) + " (worker " + std::to_string(number) +
+                                       " killed after a grace of " +
+                                       fmt::format("{:g}", seconds(m_settings.timeout_grace)) +
+                                       " s)"));
+    }
+    if (m_closing) {
+      retire(slot);
+      return finish(failed_attempt(task, "pgtqd stopped its worker at shutdown"));
+    }
+  }
+}
+
+void ProcessRunner::abandon() {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_closing = true;
+  }
+  m_closed.notify_all();
+  for (const auto& slot : m_slots) {
+    if (const pid_t pid = slot->pid.load(); pid > 0) {
+      ::kill(pid, SIGKILL); // its pool thread sees the socket close and reaps it
+    }
+  }
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,221 @@
+#include "queue/worker_process.hpp"
+
+#include "queue/worker_socket.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+extern char** environ;
+
+namespace pgtq::queue {
+namespace {
+
+constexpr int k_worker_socket_fd = 3; // where the worker finds its end (worker_main)
+
+std::string errno_text(int number) {
+  return std::system_category().message(number);
+}
+
+// posix_spawn with a clean signal state: pgtqd blocks SIGTERM, SIGINT and SIGHUP in every
+// thread (app/signals.cpp), and the worker must not inherit that mask.
+pid_t spawn(const std::string& executable, const std::string& title, int child_end) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, child_end, k_worker_socket_fd);
+  // Nothing else of pgtqd's (database sockets, other workers' sockets) leaks into the worker,
+  // close-on-exec or not.
+  posix_spawn_file_actions_addclosefrom_np(&actions, k_worker_socket_fd + 1);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setsigdefault(&attributes, &all);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::string flag = "--worker-process";
+  std::string argv0 = title;
+  char* argv[] = {argv0.data(), flag.data(), nullptr};
+  pid_t pid = -1;
+  const int failed = posix_spawn(&pid, executable.c_str(), &actions, &attributes, argv, environ);
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&actions);
+  if (failed != 0) {
+    throw WorkerStartError("cannot start " + executable + ": " + errno_text(failed));
+  }
+  return pid;
+}
+
+} // namespace
+
+WorkerProcess::WorkerProcess(int number,
+                             const std::string& queue,
+                             const WorkerProcessSettings& settings,
+                             const std::vector<plugin::PluginCopyRef>& plugins,
+                             Clock::duration start_timeout,
+                             const std::function<bool()>& give_up) {
+  int ends[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    throw WorkerStartError("socketpair: " + errno_text(errno));
+  }
+  m_socket = plugin::UniqueFd(ends[0]);
+  plugin::UniqueFd child_end(ends[1]);
+  if (child_end.get() == k_worker_socket_fd) {
+    // dup2() onto itself would keep close-on-exec set: move it out of the way first.
+    child_end = plugin::UniqueFd(::fcntl(child_end.get(), F_DUPFD_CLOEXEC, 10));
+  }
+  m_pid = spawn(settings.executable,
+                "pgtqd: worker " + std::to_string(number) + " (queue " + queue + ")",
+                child_end.get());
+  child_end = plugin::UniqueFd();
+
+  worker::Hello hello;
+  hello.slot = number;
+  hello.queue = queue;
+  hello.log_level = settings.log_level;
+  hello.plugin_config_dir = settings.plugin_config_dir;
+  hello.backoff = settings.default_backoff;
+  hello.memory_limit_bytes = settings.memory_limit_bytes;
+  std::vector<int> fds;
+  for (const plugin::PluginCopyRef& copy : plugins) {
+    hello.plugin_files.push_back(copy.file);
+    fds.push_back(copy.fd);
+  }
+  auto fail = [&](const std::string& why) -> WorkerStartError {
+    const std::string ended = reap();
+    return WorkerStartError(why + " (the worker " + ended + ")");
+  };
+  try {
+    worker::send_frame(m_socket.get(), worker::encode(hello), fds);
+  } catch (const std::system_error& error) {
+    throw fail(std::string("cannot send it its plugins: ") + error.what());
+  }
+  const auto deadline = Clock::now() + start_timeout;
+  for (;;) {
+    if (give_up()) {
+      throw fail("start abandoned");
+    }
+    std::optional<worker::Message> message;
+    const Event event =
+        wait(std::min(deadline, Clock::now() + std::chrono::milliseconds(50)), message);
+    if (event == Event::ended) {
+      throw fail(m_protocol_error.empty() ? "it ended before it was ready" : m_protocol_error);
+    }
+    if (event == Event::timeout) {
+      if (Clock::now() >= deadline) {
+        throw fail("no answer in time");
+      }
+      continue;
+    }
+    if (std::holds_alternative<worker::Ready>(*message)) {
+      return;
+    }
+    if (const auto* failed = std::get_if<worker::StartFailed>(&*message)) {
+      throw fail(failed->why);
+    }
+    throw fail(std::string("unexpected message \"") + worker::name_of(*message) + "\" at start");
+  }
+}
+
+WorkerProcess::~WorkerProcess() {
+  if (!m_reaped && m_pid > 0) {
+    reap();
+  }
+}
+
+bool WorkerProcess::send(const worker::Message& message) {
+  try {
+    worker::send_frame(m_socket.get(), worker::encode(message));
+    return true;
+  } catch (const std::system_error&) {
+    return false;
+  }
+}
+
+WorkerProcess::Event WorkerProcess::wait(Clock::time_point until,
+                                         std::optional<worker::Message>& message) {
+  for (;;) {
+    try {
+      if ((message = m_reader.next())) {
+        return Event::message;
+      }
+    } catch (const worker::ProtocolError& error) {
+      m_protocol_error = std::string("it sent what pgtqd cannot read: ") + error.what();
+      return Event::ended;
+    }
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+    pollfd socket{m_socket.get(), POLLIN, 0};
+    const int ready = ::poll(&socket, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+    if (ready < 0 && errno == EINTR) {
+      continue;
+    }
+    if (ready == 0) {
+      return Event::timeout;
+    }
+    try {
+      if (ready < 0 || !worker::read_into(m_socket.get(), m_reader)) {
+        return Event::ended;
+      }
+    } catch (const std::system_error&) {
+      return Event::ended; // ECONNRESET: the worker died with unread data in its socket
+    }
+  }
+}
+
+bool WorkerProcess::ended() {
+  std::optional<worker::Message> message;
+  for (;;) {
+    switch (wait(Clock::now(), message)) {
+    case Event::ended:
+      return true;
+    case Event::timeout:
+      return false;
+    case Event::message:
+      break; // nothing is expected while idle; read on
+    }
+  }
+}
+
+std::string WorkerProcess::reap() {
+  if (m_reaped) {
+    return "was already reaped";
+  }
+  m_reaped = true;
+  ::kill(m_pid, SIGKILL); // does nothing to one that ended already: its status stays
+  int status = 0;
+  while (::waitpid(m_pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return "could not be waited for: " + errno_text(errno);
+    }
+  }
+  m_socket = plugin::UniqueFd();
+  return describe_exit(status);
+}
+
+std::string WorkerProcess::describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int number = WTERMSIG(status);
+    const char* abbreviation = ::sigabbrev_np(number);
+    return "killed by " +
+           (abbreviation != nullptr ? "SIG" + std::string(abbreviation)
+                                    : "signal " + std::to_string(number)) +
+           (WCOREDUMP(status) ? " (core dumped)" : "");
+  }
+  if (WIFEXITED(status)) {
+    return "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  return "ended with wait status " + std::to_string(status);
+}
+
+} // namespace pgtq::queue

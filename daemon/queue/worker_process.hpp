@@ -1,0 +1,83 @@
+#pragma once
+
+#include "plugin/plugin_directory.hpp"
+#include "plugin/plugin_loader.hpp"
+#include "queue/settings.hpp"
+#include "queue/worker_protocol.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pgtq::queue {
+
+// A worker process could not be started; the message says why (spawn failed, its plugins
+// did not load, it died or did not answer in time).
+class WorkerStartError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// pgtqd's end of one worker process (isolation = process): started with posix_spawn as
+// `EXECUTABLE --worker-process` (an exec of pgtqd's own binary; pgtqd, which has threads, is
+// never forked), with its end of a socketpair as descriptor 3, and told what to load in a
+// Hello carrying the plugins' private copies. Its argv[0] is its ps title, "pgtqd: worker N
+// (queue Q)". The process dies with its socket: when pgtqd closes it or exits, the worker
+// exits too.
+//
+// Threads: one thread uses an instance (the pool thread of its slot); pid() is stable.
+class WorkerProcess {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  // Starts worker `number` (1-based, for logs and ps) with the plugins' private copies
+  // (BORROWED for the call) and waits for its Ready, up to
+  // start_timeout or until give_up() (polled every 50 ms) returns true. Throws
+  // WorkerStartError.
+  WorkerProcess(int number,
+                const std::string& queue,
+                const WorkerProcessSettings& settings,
+                const std::vector<plugin::PluginCopyRef>& plugins,
+                Clock::duration start_timeout,
+                const std::function<bool()>& give_up);
+  // Kills and reaps the process unless reap() did.
+  ~WorkerProcess();
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  pid_t pid() const { return m_pid; }
+
+  // Sends a message; false when the worker is gone (its end is closed).
+  bool send(const worker::Message& message);
+
+  enum class Event { message, timeout, ended };
+  // Waits until a message arrives (Event::message, into message), until `until`
+  // (Event::timeout) or until the worker's end closes or sends what cannot be read
+  // (Event::ended: it died or is broken; reap() it).
+  Event wait(Clock::time_point until, std::optional<worker::Message>& message);
+
+  // Whether the worker ended while idle, without waiting (messages that came meanwhile are
+  // dropped).
+  bool ended();
+
+  // Kills the process (SIGKILL) unless it has ended, waits for it and says how it ended:
+  // "killed by SIGSEGV", "killed by SIGKILL", "exited with status 1". Once.
+  std::string reap();
+
+  // "killed by SIGSEGV" etc. for a waitpid() status.
+  static std::string describe_exit(int status);
+
+private:
+  pid_t m_pid = -1;
+  plugin::UniqueFd m_socket;
+  worker::FrameReader m_reader;
+  bool m_reaped = false;
+  std::string m_protocol_error; // why the stream could not be read, if it could not
+};
+
+} // namespace pgtq::queue
