@@ -218,26 +218,30 @@ TEST_CASE("isolation = process: each worker names itself in ps, and a cancellati
        .plugin_dirs = {test_plugin_dir("runaway")},
        .extra_args = {"--isolation", "process", "--concurrency", "2", "--log-level", "debug"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+  // The title is the worker's argv[0] from its exec; the thread name (comm, what top shows)
+  // is set by the worker once it runs, so both are waited for.
   std::vector<std::string> titles;
+  std::vector<std::string> comms;
   REQUIRE_MESSAGE(eventually(
                       [&] {
                         titles.clear();
+                        comms.clear();
                         for (const pid_t child : children(daemon.pid())) {
-                          std::string cmdline =
-                              read_text("/proc/" + std::to_string(child) + "/cmdline");
+                          const std::string proc = "/proc/" + std::to_string(child);
+                          std::string cmdline = read_text(proc + "/cmdline");
                           titles.push_back(cmdline.substr(0, cmdline.find('\0')));
+                          comms.push_back(read_text(proc + "/comm"));
                         }
                         std::sort(titles.begin(), titles.end());
-                        return titles.size() == 2;
+                        return titles.size() == 2 &&
+                               std::all_of(comms.begin(), comms.end(), [](const std::string& c) {
+                                 return c.rfind("pgtqd: worker ", 0) == 0;
+                               });
                       },
                       20s),
                   daemon.log());
   CHECK(titles[0] == "pgtqd: worker 1 (queue emails)");
   CHECK(titles[1] == "pgtqd: worker 2 (queue emails)");
-  for (const pid_t child : children(daemon.pid())) {
-    const std::string comm = read_text("/proc/" + std::to_string(child) + "/comm");
-    CHECK(comm.rfind("pgtqd: worker ", 0) == 0);
-  }
 
   const std::string nap =
       scalar(connection, "SELECT pgtq.push('emails', 'nap', '{\"ms\": 120000}')");
