@@ -61,7 +61,7 @@ std::string example(const std::string& name) {
 TEST_CASE("example plugins load and register their handlers") {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"math", {"add_numbers", "greet", "mean"}},
-      {"flaky", {"flaky"}},
+      {"flaky", {"flaky", "crash_once"}},
       {"sleep", {"sleep"}},
       {"echo", {"echo"}},
       {"noop", {"noop"}}};
