@@ -249,35 +249,45 @@ TEST_CASE("unsafe ownership or modes are refused as OpenSSH's StrictModes does")
   }
 }
 
+// In both isolation modes: in process mode the workers map the same private copies.
 TEST_CASE("rewriting a loaded plugin's file in place does not crash pgtqd") {
-  TestDatabase database;
-  db::Connection connection = database.connect();
-  PluginDir dir;
-  const std::string math = dir.add(example("math"));
-  DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {dir.path()}});
-  const std::string first =
-      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
-  REQUIRE_MESSAGE(reaches(connection, first, "succeeded"), daemon.log());
+  const auto rewrite_and_run = [](const std::string& mode) {
+    TestDatabase database;
+    db::Connection connection = database.connect();
+    PluginDir dir;
+    const std::string math = dir.add(example("math"));
+    DaemonProcess daemon(
+        {.dsn = database.dsn(), .plugin_dirs = {dir.path()}, .extra_args = {"--isolation", mode}});
+    const std::string first =
+        scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+    REQUIRE_MESSAGE(reaches(connection, first, "succeeded"), daemon.log());
 
-  SUBCASE("truncated and filled with other bytes, as cp does") {
-    const auto size = fs::file_size(math);
-    const int fd = ::open(math.c_str(), O_WRONLY | O_TRUNC);
-    REQUIRE(fd >= 0);
-    const std::string garbage(size, '\xcc'); // int3 wherever code was
-    REQUIRE(::write(fd, garbage.data(), garbage.size()) == static_cast<ssize_t>(garbage.size()));
-    ::close(fd);
+    SUBCASE("truncated and filled with other bytes, as cp does") {
+      const auto size = fs::file_size(math);
+      const int fd = ::open(math.c_str(), O_WRONLY | O_TRUNC);
+      REQUIRE(fd >= 0);
+      const std::string garbage(size, '\xcc'); // int3 wherever code was
+      REQUIRE(::write(fd, garbage.data(), garbage.size()) == static_cast<ssize_t>(garbage.size()));
+      ::close(fd);
+    }
+    SUBCASE("another plugin copied over it") {
+      fs::copy_file(example("echo"), math, fs::copy_options::overwrite_existing);
+    }
+    SUBCASE("truncated to nothing") {
+      fs::resize_file(math, 0);
+    }
+    const std::string second =
+        scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
+    REQUIRE_MESSAGE(reaches(connection, second, "succeeded"), daemon.log());
+    CHECK(field(connection, "result", second) == "5");
+    CHECK(daemon.running());
+  };
+  SUBCASE("isolation = thread") {
+    rewrite_and_run("thread");
   }
-  SUBCASE("another plugin copied over it") {
-    fs::copy_file(example("echo"), math, fs::copy_options::overwrite_existing);
+  SUBCASE("isolation = process") {
+    rewrite_and_run("process");
   }
-  SUBCASE("truncated to nothing") {
-    fs::resize_file(math, 0);
-  }
-  const std::string second =
-      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 3]')");
-  REQUIRE_MESSAGE(reaches(connection, second, "succeeded"), daemon.log());
-  CHECK(field(connection, "result", second) == "5");
-  CHECK(daemon.running());
 }
 
 TEST_CASE("SIGTERM ends pgtqd promptly while a plugin's init() blocks") {
