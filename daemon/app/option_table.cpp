@@ -162,7 +162,8 @@ const std::vector<OptionSpec> k_options = {
                 "leases and outcomes. A handler that crashes costs its attempt (recorded at once "
                 "as \"killed by SIGSEGV\") and its worker, which is started again; one past its "
                 "timeout is killed; worker-memory-limit applies. thread: handlers run on pgtqd's "
-                "threads, a little faster for tiny tasks; a crash stops pgtqd and every task it "
+                "threads, faster for tasks well under a millisecond (about twice the no-op rate on "
+                "2 cores); a crash stops pgtqd and every task it "
                 "runs, and timeouts only make should_stop() true."},
     {.name = "task-timeout",
      .kind = OptionKind::seconds,

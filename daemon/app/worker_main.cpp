@@ -60,6 +60,9 @@ int worker_main(int argc, char** argv) {
     std::cerr << "pgtqd: --worker-process is started by pgtqd itself (isolation = process)\n";
     return 64;
   }
+  // Ends with the pgtqd pool thread that started it, even if pgtqd is killed while a handler
+  // here never returns (a pgtqd gone before this line closed the socket: read_hello() ends).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   // pgtqd decides when its workers end (SIGTERM to the process group, a Ctrl-C in a terminal,
   // must not cut a drain short); it closes the socket or sends SIGKILL.
   std::signal(SIGTERM, SIG_IGN);

@@ -62,7 +62,9 @@ public:
   std::optional<worker::Run> take() {
     std::unique_lock lock(m_mutex);
     m_changed.wait(lock, [&] { return m_closed || !m_runs.empty(); });
-    if (m_runs.empty()) {
+    if (m_closed) {
+      // pgtqd is gone or gave this worker up: a Run still queued would be run for nobody (and
+      // by an orphan, if its handler never returns).
       return std::nullopt;
     }
     worker::Run run = std::move(m_runs.front());

@@ -218,28 +218,30 @@ TEST_CASE("isolation = process: each worker names itself in ps, and a cancellati
        .plugin_dirs = {test_plugin_dir("runaway")},
        .extra_args = {"--isolation", "process", "--concurrency", "2", "--log-level", "debug"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
-  // The title is the worker's argv[0] from its exec; the thread name (comm, what top shows)
-  // is set by the worker once it runs, so both are waited for.
+  // argv[0] is the title from the exec on; the thread name (comm) and the end of the command
+  // line follow once the worker has started: wait for all of it.
   std::vector<std::string> titles;
-  std::vector<std::string> comms;
+  std::vector<std::string> names;
   REQUIRE_MESSAGE(eventually(
                       [&] {
                         titles.clear();
-                        comms.clear();
+                        names.clear();
                         for (const pid_t child : children(daemon.pid())) {
                           const std::string proc = "/proc/" + std::to_string(child);
-                          std::string cmdline = read_text(proc + "/cmdline");
-                          titles.push_back(cmdline.substr(0, cmdline.find('\0')));
-                          comms.push_back(read_text(proc + "/comm"));
+                          titles.push_back(read_text(proc + "/cmdline"));
+                          names.push_back(read_text(proc + "/comm"));
                         }
                         std::sort(titles.begin(), titles.end());
-                        return titles.size() == 2 &&
-                               std::all_of(comms.begin(), comms.end(), [](const std::string& c) {
-                                 return c.rfind("pgtqd: worker ", 0) == 0;
-                               });
+                        std::sort(names.begin(), names.end());
+                        return names.size() == 2 && names[0] == "pgtqd: worker 1\n" &&
+                               names[1] == "pgtqd: worker 2\n";
                       },
                       20s),
                   daemon.log());
+  // The whole command line is the title: the rest of argv's bytes are zeroed.
+  for (std::string& title : titles) {
+    title.erase(title.find_last_not_of('\0') + 1);
+  }
   CHECK(titles[0] == "pgtqd: worker 1 (queue emails)");
   CHECK(titles[1] == "pgtqd: worker 2 (queue emails)");
 
@@ -252,7 +254,7 @@ TEST_CASE("isolation = process: each worker names itself in ps, and a cancellati
 }
 
 TEST_CASE("a handler that stops at should_stop when its time is up records that it timed out, "
-          "in both modes; in thread mode pgtqd says timeouts are cooperative") {
+          "in both modes, and in thread mode pgtqd says timeouts are cooperative") {
   for (const std::string mode : {"thread", "process"}) {
     CAPTURE(mode);
     TestDatabase database;

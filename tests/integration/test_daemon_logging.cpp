@@ -61,6 +61,13 @@ TEST_CASE("outcomes are logged as what became of the task: retried, out of attem
   REQUIRE_MESSAGE(reaches(connection, retried, "failed"), daemon.log());
   REQUIRE_MESSAGE(reaches(connection, refused, "failed"), daemon.log());
   REQUIRE_MESSAGE(reaches(connection, fine, "succeeded"), daemon.log());
+  // Each line is written once its outcome's commit is back, a moment after the state shows.
+  for (const std::string& line :
+       {"task " + retried + " (flaky) failed: attempt 2/2 was its last",
+        "task " + refused + " (add_numbers) failed permanently at attempt 1/",
+        "task " + fine + " (add_numbers) attempt 1/5 succeeded in"}) {
+    CHECK_MESSAGE(daemon.wait_for_log(line, 10s), daemon.log());
+  }
   const std::string log = daemon.log();
   CHECK_MESSAGE(
       !line_with(log, "task " + retried + " (flaky) attempt 1/2 failed, retrying in").empty(), log);
