@@ -126,7 +126,7 @@ TEST_CASE("push_many and PreparedPusher check options the same way, naming the t
         "22023 pgtq.push: delay must be at most 100 years (3155760000 s), got 3185136000 s");
 }
 
-TEST_CASE("a lone string is one string argument; JSON text must say so") {
+TEST_CASE("a lone string is one string argument, and JSON text must say so") {
   CHECK(pgtq::args("hello world").text() == R"(["hello world"])");
   CHECK(pgtq::args(std::string(R"({"user_id":1})")).text() == R"(["{\"user_id\":1}"])");
   // The raw forms are the explicit ones.

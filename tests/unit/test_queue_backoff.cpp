@@ -42,7 +42,7 @@ TEST_CASE("a backoff cap beyond 100 years gives 100 years") {
   CHECK(backoff_seconds(policy, 3, 0.5) == pgtq::queue::k_max_delay_seconds);
 }
 
-TEST_CASE("delays are stored between 0 and 100 years; NaN and negative are 0") {
+TEST_CASE("delays are stored between 0 and 100 years, NaN and negative as 0") {
   using pgtq::queue::k_max_delay_seconds;
   using pgtq::queue::storable_delay;
   CHECK(storable_delay(1.5) == 1.5);
