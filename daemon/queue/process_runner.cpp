@@ -297,9 +297,9 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
                      number,
                      pid,
                      seconds(m_settings.timeout_grace));
-      if (!stop_sent) {
-        stop_sent = state.process->send(worker::Stop{task.id});
-      }
+      // No Stop from here: the worker turns should_stop() true at its own deadline (the Run
+      // carries the timeout) and says "timed out" in the outcome. A Stop from this clock could
+      // reach the handler first and make its outcome read as a plain stop request.
     }
     if (now >= kill_at) {
       retire(slot);

@@ -119,7 +119,7 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task,
   }
   case PGTQ_RETRY: {
     // A handler that stopped because its time was up: the error says so first, whatever
-    // else it says (in a worker process pgtqd's Stop at the deadline raised stop as well).
+    // else it says. The deadline is this process's own, in a worker process too.
     if (context.deadline && std::chrono::steady_clock::now() >= *context.deadline) {
       return failed(task,
                     OutcomeStatus::retry,

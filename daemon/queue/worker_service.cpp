@@ -34,6 +34,12 @@ public:
   void run(worker::Run run) {
     {
       const std::lock_guard lock(m_mutex);
+      // The socket is ordered: a Stop read before this Run was meant for an earlier attempt
+      // of the task (a timeout or lost lease the handler returned from in time), and must not
+      // make its retry start already stopped.
+      if (m_stopped == run.id) {
+        m_stopped = 0;
+      }
       m_runs.push_back(std::move(run));
     }
     m_changed.notify_all();

@@ -268,12 +268,21 @@ TEST_CASE("a handler that stops at should_stop when its time is up records that 
                                          "--task-timeout",
                                          "1",
                                          "--timeout-grace",
-                                         "30"}});
-    const std::string nap = push(connection, "nap", R"({"ms": 60000})", "1");
-    REQUIRE_MESSAGE(reaches(connection, nap, "failed", 20s), daemon.log());
+                                         "30",
+                                         "--backoff-base",
+                                         "0.05"}});
+    // Two attempts in the one worker: the retry must get its full time again, not start
+    // already told to stop by what ended the first.
+    const std::string nap = push(connection, "nap", R"({"ms": 60000})", "2");
+    REQUIRE_MESSAGE(reaches(connection, nap, "failed", 30s), daemon.log());
     const std::string error = field(connection, "last_error", nap);
     CHECK_MESSAGE(error.find("timed out after 1 s: nap: asked to stop") != std::string::npos,
                   error);
+    CHECK(field(connection, "attempts", nap) == "2");
+    CHECK(scalar(connection,
+                 "SELECT count(*) FROM pgtq.tasks t, jsonb_array_elements(t.errors) e"
+                 " WHERE t.id = $1 AND e->>'error' LIKE 'timed out after 1 s: %'",
+                 {nap}) == "2");
     CHECK((daemon.log().find("timeouts are cooperative only") != std::string::npos) ==
           (mode == "thread"));
   }

@@ -102,7 +102,8 @@ TEST_CASE("server notices reach pgtqd's log as lines of the db logger with their
   CHECK_MESSAGE(line.find("warning db: server: claim-seen-by-trigger") != std::string::npos, line);
 }
 
-TEST_CASE("each pgtqd connection is named after its queue, role and worker, and the DSN may override") {
+TEST_CASE(
+    "each pgtqd connection is named after its queue, role and worker, and the DSN may override") {
   TestDatabase database;
   db::Connection connection = database.connect();
   SUBCASE("named by pgtqd") {

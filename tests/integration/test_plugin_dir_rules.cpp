@@ -167,7 +167,8 @@ TEST_CASE("hidden files and names not ending in .so are not loaded") {
   CHECK_FALSE(contains(daemon.log(), "bad magic"));
 }
 
-TEST_CASE("a symlink out of the plugin directory is refused, and one to a file inside is followed") {
+TEST_CASE(
+    "a symlink out of the plugin directory is refused, and one to a file inside is followed") {
   TestDatabase database;
   db::Connection connection = database.connect();
   PluginDir dir;
