@@ -214,8 +214,11 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
   bool stop_sent = false;
   bool timed_out = false;
   bool out_of_memory = false;
+  bool last_look = false; // at kill time: one more look for an answer that just came in
   for (;;) {
-    const auto until = std::min(Clock::now() + k_stop_poll, timed_out ? kill_at : deadline);
+    const auto until = last_look
+                           ? Clock::now()
+                           : std::min(Clock::now() + k_stop_poll, timed_out ? kill_at : deadline);
     std::optional<worker::Message> message;
     const auto event = state.process->wait(until, message);
     if (event == WorkerProcess::Event::message) {
@@ -300,6 +303,11 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
       // No Stop from here: the worker turns should_stop() true at its own deadline (the Run
       // carries the timeout) and says "timed out" in the outcome. A Stop from this clock could
       // reach the handler first and make its outcome read as a plain stop request.
+    }
+    if (now >= kill_at && !last_look) {
+      // A Finished that arrived since the wait ended is the attempt's outcome, not a timeout.
+      last_look = true;
+      continue;
     }
     if (now >= kill_at) {
       retire(slot);
