@@ -24,15 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string push(db::Connection& connection,
-                 const std::string& task,
-                 const std::string& args,
-                 const std::string& max_attempts = "5") {
-  return scalar(connection,
-                "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
-                {task, args, max_attempts});
-}
-
 std::string started(const std::string& id, const std::string& name, const std::string& attempts) {
   return "task " + id + " (" + name + ") attempt " + attempts + " started";
 }
@@ -93,12 +84,12 @@ TEST_CASE("isolation = process: a handler's SIGSEGV costs its own attempt, recor
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
   std::vector<std::string> naps;
   for (int i = 0; i < 3; ++i) {
-    naps.push_back(push(connection, "nap", R"({"ms": 2500})"));
+    naps.push_back(push_to_default(connection, "nap", R"({"ms": 2500})"));
   }
   for (const std::string& id : naps) {
     REQUIRE_MESSAGE(daemon.wait_for_log(started(id, "nap", "1/5"), 20s), daemon.log());
   }
-  const std::string crash = push(connection, "crash", R"({"how": "segv"})", "2");
+  const std::string crash = push_to_default(connection, "crash", R"({"how": "segv"})", "2");
   const std::string died = "killed by SIGSEGV while running task " + crash + " (crash) attempt 1/2";
   REQUIRE_MESSAGE(daemon.wait_for_log(died, 20s), daemon.log());
   const auto crashed_at = Clock::now();
@@ -123,7 +114,7 @@ TEST_CASE("isolation = process: a handler's SIGSEGV costs its own attempt, recor
   CHECK(daemon.running());
   CHECK(daemon.log().find("worker crash") == std::string::npos); // no STATUS outside systemd
   // The crashed worker was replaced: a new task runs.
-  const std::string after = push(connection, "crash", "{}");
+  const std::string after = push_to_default(connection, "crash", "{}");
   CHECK_MESSAGE(reaches(connection, after, "succeeded", 20s), daemon.log());
 }
 
@@ -143,10 +134,10 @@ TEST_CASE("isolation = process: a handler that ignores should_stop is killed at 
                                             "debug"},
                                            k_fast_retries)});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
-  const std::string nap = push(connection, "nap", R"({"ms": 4000})");
+  const std::string nap = push_to_default(connection, "nap", R"({"ms": 4000})");
   REQUIRE_MESSAGE(daemon.wait_for_log(started(nap, "nap", "1/5"), 20s), daemon.log());
   // spin registers a 2 s timeout for itself.
-  const std::string spin = push(connection, "spin", "[]", "1");
+  const std::string spin = push_to_default(connection, "spin", "[]", "1");
   REQUIRE_MESSAGE(daemon.wait_for_log(started(spin, "spin", "1/1"), 20s), daemon.log());
   const auto spin_started = Clock::now();
   REQUIRE_MESSAGE(reaches(connection, spin, "failed", 20s), daemon.log());
@@ -175,12 +166,12 @@ TEST_CASE("isolation = process: the daemon's task-timeout applies to task names 
                                        "0.5",
                                        "--timeout-grace",
                                        "0.2"}});
-  const std::string forever = push(connection, "spin_forever", "[]", "1");
+  const std::string forever = push_to_default(connection, "spin_forever", "[]", "1");
   REQUIRE_MESSAGE(reaches(connection, forever, "failed", 20s), daemon.log());
   const std::string error = field(connection, "last_error", forever);
   CHECK_MESSAGE(error.find("timed out after 0.5 s") != std::string::npos, error);
   // A task name with a timeout of its own keeps it (spin: 2 s); nap finishes within 0.5 s.
-  const std::string nap = push(connection, "nap", R"({"ms": 10})");
+  const std::string nap = push_to_default(connection, "nap", R"({"ms": 10})");
   CHECK_MESSAGE(reaches(connection, nap, "succeeded", 20s), daemon.log());
 }
 
@@ -198,13 +189,13 @@ TEST_CASE("isolation = process: a handler allocating without bound under worker-
        .plugin_dirs = {test_plugin_dir("runaway")},
        .extra_args = {
            "--isolation", "process", "--concurrency", "2", "--worker-memory-limit", "256"}});
-  const std::string hog = push(connection, "hog", "[]", "1");
+  const std::string hog = push_to_default(connection, "hog", "[]", "1");
   REQUIRE_MESSAGE(reaches(connection, hog, "failed", 60s), daemon.log());
   const std::string error = field(connection, "last_error", hog);
   CHECK_MESSAGE(error.find("out of memory") != std::string::npos, error);
   CHECK_MESSAGE(error.find("worker-memory-limit (256 MiB)") != std::string::npos, error);
   CHECK(daemon.running());
-  const std::string nap = push(connection, "nap", R"({"ms": 10})");
+  const std::string nap = push_to_default(connection, "nap", R"({"ms": 10})");
   CHECK_MESSAGE(reaches(connection, nap, "succeeded", 20s), daemon.log());
 }
 
@@ -273,7 +264,7 @@ TEST_CASE("a handler that stops at should_stop when its time is up records that 
                                          "0.05"}});
     // Two attempts in the one worker: the retry must get its full time again, not start
     // already told to stop by what ended the first.
-    const std::string nap = push(connection, "nap", R"({"ms": 60000})", "2");
+    const std::string nap = push_to_default(connection, "nap", R"({"ms": 60000})", "2");
     REQUIRE_MESSAGE(reaches(connection, nap, "failed", 30s), daemon.log());
     const std::string error = field(connection, "last_error", nap);
     CHECK_MESSAGE(error.find("timed out after 1 s: nap: asked to stop") != std::string::npos,

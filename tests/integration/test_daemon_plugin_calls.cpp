@@ -43,15 +43,6 @@ private:
   std::string m_dir;
 };
 
-std::string push(db::Connection& connection,
-                 const std::string& task,
-                 const std::string& args,
-                 const std::string& max_attempts = "5") {
-  return scalar(connection,
-                "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
-                {task, args, max_attempts});
-}
-
 bool has(const std::string& log, const std::string& text) {
   return log.find(text) != std::string::npos;
 }
@@ -94,7 +85,7 @@ TEST_CASE("a plugin whose init() throws is refused like a failing init(), naming
     }
     {
       // With plugin-load-errors = skip the others load.
-      const std::string id = push(connection, "add_numbers", "[20, 22]");
+      const std::string id = push_to_default(connection, "add_numbers", "[20, 22]");
       DaemonProcess daemon(
           {.dsn = database.dsn(),
            .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
@@ -116,7 +107,7 @@ TEST_CASE("a plugin whose init() fails and whose destroy() throws is refused, an
   TestDatabase database;
   db::Connection connection = database.connect();
   const MisbehaviourConfig conf("init=fail destroy=throw");
-  const std::string id = push(connection, "add_numbers", "[1, 2]");
+  const std::string id = push_to_default(connection, "add_numbers", "[1, 2]");
   DaemonProcess daemon(
       {.dsn = database.dsn(),
        .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
@@ -146,7 +137,7 @@ TEST_CASE("at shutdown, a destroy() or fini() that throws is logged and pgtqd st
   }
   CAPTURE(config);
   const MisbehaviourConfig conf(config);
-  const std::string id = push(connection, "misbehave", "[]");
+  const std::string id = push_to_default(connection, "misbehave", "[]");
   DaemonProcess daemon({.dsn = database.dsn(),
                         .plugin_dirs = {example_plugin_dir(), test_plugin_dir("misbehaves")},
                         .extra_args = {"--plugin-config-dir", conf.dir()}});
@@ -172,7 +163,7 @@ TEST_CASE("a handler that lets an exception through the C boundary: the attempt 
   TestDatabase database;
   db::Connection connection = database.connect();
   const MisbehaviourConfig conf("handle=throw");
-  const std::string id = push(connection, "misbehave", "[]", "1");
+  const std::string id = push_to_default(connection, "misbehave", "[]", "1");
   DaemonProcess daemon({.dsn = database.dsn(),
                         .plugin_dirs = {test_plugin_dir("misbehaves")},
                         .extra_args = {"--plugin-config-dir", conf.dir()}});

@@ -19,24 +19,11 @@
 using namespace pgtq;
 using namespace pgtq::test;
 
-namespace {
-
-std::string push(db::Connection& connection,
-                 const std::string& task,
-                 const std::string& args,
-                 const std::string& max_attempts = "5") {
-  return scalar(connection,
-                "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
-                {task, args, max_attempts});
-}
-
-} // namespace
-
 TEST_CASE("with plugin-load-errors = skip, plugins with a wrong ABI, magic or entry are refused "
           "and the others load") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string id = push(connection, "add_numbers", "[20, 22]");
+  const std::string id = push_to_default(connection, "add_numbers", "[20, 22]");
   DaemonProcess daemon({.dsn = database.dsn(),
                         .plugin_dirs = {example_plugin_dir(),
                                         test_plugin_dir("abi_v2"),
@@ -54,7 +41,7 @@ TEST_CASE("with plugin-load-errors = skip, plugins with a wrong ABI, magic or en
                 log);
   CHECK_MESSAGE(log.find("init() returned") != std::string::npos, log);
   // What a refused plugin registered is not used: its task stays queued.
-  const std::string orphan = push(connection, "init_fails", "[]");
+  const std::string orphan = push_to_default(connection, "init_fails", "[]");
   std::this_thread::sleep_for(500ms);
   CHECK(field(connection, "state", orphan) == "queued");
 }
@@ -71,7 +58,7 @@ TEST_CASE("with plugin-load-errors = skip, a duplicate task name is refused with
   CHECK_MESSAGE(log.find("task name \"add_numbers\" is already registered by plugin") !=
                     std::string::npos,
                 log);
-  const std::string id = push(connection, "add_numbers", "[1, 2]");
+  const std::string id = push_to_default(connection, "add_numbers", "[1, 2]");
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   CHECK(field(connection, "result", id) == "3");
   // The refused plugin is left out whole: what else it registered does not run either.
@@ -82,8 +69,8 @@ TEST_CASE("with plugin-load-errors = skip, a duplicate task name is refused with
 TEST_CASE("a handler that throws fails the attempt with the exception's message") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string runtime = push(connection, "throw_runtime", "[]", "1");
-  const std::string thrown_int = push(connection, "throw_int", "[]", "1");
+  const std::string runtime = push_to_default(connection, "throw_runtime", "[]", "1");
+  const std::string thrown_int = push_to_default(connection, "throw_int", "[]", "1");
   DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {test_plugin_dir("throws")}});
   REQUIRE_MESSAGE(reaches(connection, runtime, "failed"), daemon.log());
   REQUIRE_MESSAGE(reaches(connection, thrown_int, "failed"), daemon.log());
@@ -95,7 +82,7 @@ TEST_CASE("a handler that throws fails the attempt with the exception's message"
 TEST_CASE("a handler returning an unknown status fails the task permanently") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string id = push(connection, "bad_status", "[]");
+  const std::string id = push_to_default(connection, "bad_status", "[]");
   DaemonProcess daemon({.dsn = database.dsn(), .plugin_dirs = {test_plugin_dir("bad_status")}});
   REQUIRE_MESSAGE(reaches(connection, id, "failed"), daemon.log());
   CHECK(field(connection, "attempts", id) == "1");
@@ -106,7 +93,7 @@ TEST_CASE("isolation = thread: a plugin that crashes pgtqd loses no task: its le
           "and it is rescued") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  const std::string id = push(connection, "crash", "{\"how\": \"segv\"}", "3");
+  const std::string id = push_to_default(connection, "crash", "{\"how\": \"segv\"}", "3");
   {
     DaemonProcess doomed(
         {.dsn = database.dsn(),
@@ -136,7 +123,7 @@ TEST_CASE("a plugin gets NAME.conf from plugin-config-dir as its config") {
   SUBCASE("a config file for the plugin") {
     std::ofstream(dir + "/configured.conf") << R"({"smtp": "localhost", "port": 25})";
     std::ofstream(dir + "/other.conf") << "not for this plugin";
-    const std::string id = push(connection, "plugin_config", "[]");
+    const std::string id = push_to_default(connection, "plugin_config", "[]");
     DaemonProcess daemon({.dsn = database.dsn(),
                           .plugin_dirs = {test_plugin_dir("configured")},
                           .extra_args = {"--plugin-config-dir", dir}});
@@ -145,7 +132,7 @@ TEST_CASE("a plugin gets NAME.conf from plugin-config-dir as its config") {
     CHECK(daemon.log().find("config from " + dir + "/configured.conf") != std::string::npos);
   }
   SUBCASE("no config file: an empty config") {
-    const std::string id = push(connection, "plugin_config", "[]");
+    const std::string id = push_to_default(connection, "plugin_config", "[]");
     DaemonProcess daemon({.dsn = database.dsn(),
                           .plugin_dirs = {test_plugin_dir("configured")},
                           .extra_args = {"--plugin-config-dir", dir}});

@@ -50,10 +50,6 @@ private:
   std::string m_path;
 };
 
-std::string push(db::Connection& connection, const std::string& task, const std::string& args) {
-  return scalar(connection, "SELECT pgtq.push('default', $1, $2::jsonb)", {task, args});
-}
-
 DaemonProcess::Options
 options_for(const TestDatabase& database, const PluginDir& dir, const std::string& mode) {
   return {.dsn = database.dsn(),
@@ -82,7 +78,7 @@ TEST_CASE("SIGHUP loads a plugin dropped into the directory, and stops claiming 
     dir.put(test_plugin_dir("runaway") + "/runaway.so", "runaway.so");
     DaemonProcess daemon(options_for(database, dir, mode));
     REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
-    const std::string sum = push(connection, "add_numbers", "[2, 3]");
+    const std::string sum = push_to_default(connection, "add_numbers", "[2, 3]");
 
     dir.put(example_plugin_dir() + "/math.so", "math.so");
     REQUIRE_MESSAGE(reload(daemon, 2), daemon.log());
@@ -93,8 +89,8 @@ TEST_CASE("SIGHUP loads a plugin dropped into the directory, and stops claiming 
     REQUIRE_MESSAGE(reload(daemon, 3), daemon.log());
     // Pushed first, so claimed first if it could be: the later task's success shows that
     // pgtqd claims and the nap is not among what it claims.
-    const std::string nap = push(connection, "nap", R"({"ms": 1})");
-    const std::string later = push(connection, "add_numbers", "[1, 1]");
+    const std::string nap = push_to_default(connection, "nap", R"({"ms": 1})");
+    const std::string later = push_to_default(connection, "add_numbers", "[1, 1]");
     REQUIRE_MESSAGE(reaches(connection, later, "succeeded", 20s), daemon.log());
     CHECK(field(connection, "state", nap) == "queued");
     CHECK(daemon.running());
@@ -111,14 +107,14 @@ TEST_CASE("a plugin changed and reloaded serves the tasks claimed after the relo
     dir.put(test_plugin_dir("versioned_v1") + "/versioned.so", "versioned.so");
     DaemonProcess daemon(options_for(database, dir, mode));
     REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
-    const std::string running = push(connection, "version", R"({"ms": 3000})");
+    const std::string running = push_to_default(connection, "version", R"({"ms": 3000})");
     REQUIRE_MESSAGE(daemon.wait_for_log("task " + running + " (version) attempt 1/5 started", 20s),
                     daemon.log());
 
     // cp over the loaded file, in place: the running code is a private copy, unaffected.
     dir.put(test_plugin_dir("versioned_v2") + "/versioned.so", "versioned.so");
     REQUIRE_MESSAGE(reload(daemon, 2), daemon.log());
-    const std::string after = push(connection, "version", "{}");
+    const std::string after = push_to_default(connection, "version", "{}");
     REQUIRE_MESSAGE(reaches(connection, after, "succeeded", 20s), daemon.log());
     CHECK(field(connection, "result", after) == "\"2\"");
     REQUIRE_MESSAGE(reaches(connection, running, "succeeded", 20s), daemon.log());
@@ -145,7 +141,7 @@ TEST_CASE("a replacement that does not load leaves the old plugin serving, and t
     const std::string line = log.substr(log.find("plugin reload refused"));
     CHECK_MESSAGE(
         line.find("versioned.so: not a pgtq plugin (bad magic number)") != std::string::npos, log);
-    const std::string id = push(connection, "version", "{}");
+    const std::string id = push_to_default(connection, "version", "{}");
     REQUIRE_MESSAGE(reaches(connection, id, "succeeded", 20s), daemon.log());
     CHECK(field(connection, "result", id) == "\"1\"");
     CHECK(daemon.running());

@@ -30,6 +30,16 @@ field(db::Connection& connection, std::int64_t id, const std::string& expression
   return row.is_null(0, 0) ? "<null>" : row.string(0, 0);
 }
 
+// Pushes one task onto queue "default" (the queue a test's pgtqd works); returns its id.
+inline std::string push_to_default(db::Connection& connection,
+                                   const std::string& task,
+                                   const std::string& args,
+                                   const std::string& max_attempts = "5") {
+  return scalar(connection,
+                "SELECT pgtq.push('default', $1, $2::jsonb, max_attempts => $3::int)",
+                {task, args, max_attempts});
+}
+
 // Waits until the task is in this state; returns whether it got there.
 inline bool reaches(db::Connection& connection,
                     const std::string& id,
