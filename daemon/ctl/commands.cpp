@@ -76,7 +76,7 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
       options.max_attempts ? std::optional(std::to_string(
                                  parse_int("--max-attempts", *options.max_attempts, 1, 1000)))
                            : std::nullopt;
-  // args, --run-at and --delay are checked by pgtq.push, whose error names them.
+  // args, --run-at, --delay and --timeout are checked by pgtq.push, whose error names them.
   db::Connection connection = connect(dsn);
   const db::Result id = connection.run(db::queries::k_push,
                                        {options.queue,
@@ -85,7 +85,9 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
                                         options.run_at ? db::Param(*options.run_at) : std::nullopt,
                                         options.delay ? db::Param(*options.delay) : std::nullopt,
                                         priority ? db::Param(*priority) : std::nullopt,
-                                        attempts ? db::Param(*attempts) : std::nullopt});
+                                        attempts ? db::Param(*attempts) : std::nullopt,
+                                        options.timeout ? db::Param(*options.timeout)
+                                                        : std::nullopt});
   out << id.text(0, 0) << '\n';
   return 0;
 }

@@ -20,6 +20,7 @@ struct PushOptions {
   std::optional<std::string> delay;
   std::optional<std::string> priority;
   std::optional<std::string> max_attempts;
+  std::optional<std::string> timeout; // an interval, e.g. '90 seconds'
 };
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   push->add_option("--priority", push_options.priority, "smaller runs first (default 0)");
   push->add_option(
       "--max-attempts", push_options.max_attempts, "attempts before failing (default 5)");
+  push->add_option("--timeout",
+                   push_options.timeout,
+                   "how long each attempt may run, e.g. '90 seconds' (default: the task's own)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;

@@ -23,7 +23,8 @@ const Query k_commit{"pgtq_commit", "COMMIT"};
 const Query k_rollback{"pgtq_rollback", "ROLLBACK"};
 
 const Query k_claim{"pgtq_claim",
-                    "SELECT id, claim, task, args, attempt, max_attempts"
+                    "SELECT id, claim, task, args, attempt, max_attempts,"
+                    " extract(epoch FROM timeout)::float8"
                     " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
 const Query k_finish_many{"pgtq_finish_many",
                           "SELECT id FROM pgtq.finish_many($1::bigint[], $2::bigint[], $3::text[],"
@@ -51,7 +52,7 @@ const Query k_tick_without_due{"pgtq_tick_without_due",
 const Query k_push{"pgtq_push",
                    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
                    " delay => $5::interval, priority => coalesce($6::integer, 0),"
-                   " max_attempts => coalesce($7::integer, 5))"};
+                   " max_attempts => coalesce($7::integer, 5), timeout => $8::interval)"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
 const Query k_prune{"pgtq_prune", "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};

@@ -172,7 +172,7 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
   }
   const pid_t pid = state.process->pid();
   const std::optional<double> timeout =
-      attempt_timeout(task.plugins->registry().find(task.name), m_settings.task_timeout);
+      attempt_timeout(task, task.plugins->registry().find(task.name), m_settings.task_timeout);
   SPDLOG_LOGGER_DEBUG(logger(),
                       "task {} ({}) attempt {}/{} started in worker {} (pid {})",
                       task.id,

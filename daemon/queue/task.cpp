@@ -1,5 +1,7 @@
 #include "queue/task.hpp"
 
+#include <charconv>
+
 namespace pgtq::queue {
 
 ClaimedTask claimed_task(const db::Result& rows, int row) {
@@ -10,6 +12,15 @@ ClaimedTask claimed_task(const db::Result& rows, int row) {
   task.args = rows.string(row, 3);
   task.attempt = static_cast<std::int32_t>(rows.int64(row, 4));
   task.max_attempts = static_cast<std::int32_t>(rows.int64(row, 5));
+  if (const std::optional<std::string> timeout = rows.optional_string(row, 6)) {
+    // float8 text from the server: plain decimal or exponent notation, never localised.
+    double seconds = 0;
+    const auto [end, error] =
+        std::from_chars(timeout->data(), timeout->data() + timeout->size(), seconds);
+    if (error == std::errc{} && end == timeout->data() + timeout->size() && seconds > 0) {
+      task.timeout_s = seconds;
+    }
+  }
   return task;
 }
 

@@ -19,6 +19,9 @@ struct ClaimedTask {
   std::string args; // JSON text
   std::int32_t attempt = 0;
   std::int32_t max_attempts = 0;
+  // Seconds one attempt may run, as given at push (pgtq.push's timeout); nothing when the push
+  // gave none, and the task name's or the daemon's applies (attempt_timeout()).
+  std::optional<double> timeout_s;
   // The plugins it was claimed under, which run it (the claim loop sets it at dispatch):
   // after a reload, new code serves new claims while this task keeps its own.
   std::shared_ptr<const plugin::PluginSet> plugins;
@@ -44,7 +47,7 @@ struct Outcome {
 const char* to_string(OutcomeStatus status);
 
 // Row `row` of pgtq.claim()'s result (db/queries.hpp: id, claim, task, args, attempt,
-// max_attempts).
+// max_attempts, timeout in seconds or NULL).
 ClaimedTask claimed_task(const db::Result& rows, int row);
 
 } // namespace pgtq::queue

@@ -43,8 +43,12 @@ const ClaimedTask* current_task() noexcept {
   return t_current_task;
 }
 
-std::optional<double> attempt_timeout(const plugin::Handler* handler,
+std::optional<double> attempt_timeout(const ClaimedTask& task,
+                                      const plugin::Handler* handler,
                                       std::chrono::nanoseconds daemon_default) {
+  if (task.timeout_s) {
+    return task.timeout_s;
+  }
   if (handler != nullptr && handler->timeout_s > 0) {
     return handler->timeout_s;
   }

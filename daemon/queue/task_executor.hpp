@@ -33,9 +33,11 @@ private:
   const plugin::HandlerRegistry& m_registry;
 };
 
-// How long an attempt of handler's task may run: its plugin's timeout, else the daemon's
-// default (zero: none). Nothing when neither sets one. handler may be nullptr.
-std::optional<double> attempt_timeout(const plugin::Handler* handler,
+// How long an attempt of task may run: the timeout given at its push, else its handler's (the
+// plugin's for the task name), else the daemon's default (zero: none). Nothing when none sets
+// one. handler may be nullptr.
+std::optional<double> attempt_timeout(const ClaimedTask& task,
+                                      const plugin::Handler* handler,
                                       std::chrono::nanoseconds daemon_default);
 
 // "timed out after 2 s", "timed out after 0.5 s": the words every timed-out attempt records.

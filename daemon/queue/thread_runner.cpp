@@ -18,7 +18,7 @@ ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const std::atomic<bool>
                       task.max_attempts);
   const plugin::HandlerRegistry& registry = task.plugins->registry();
   return TaskExecutor(registry).run(
-      task, stop, attempt_timeout(registry.find(task.name), m_default_timeout));
+      task, stop, attempt_timeout(task, registry.find(task.name), m_default_timeout));
 }
 
 } // namespace pgtq::queue

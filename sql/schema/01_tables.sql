@@ -37,6 +37,7 @@ CREATE TABLE pgtq.live_tasks (
   last_error       text,
   errors           jsonb NOT NULL DEFAULT '[]',  -- [{"attempt":n,"at":"…","error":"…"}, …]
   claim            bigint,                       -- the fencing token of the current claim
+  timeout          interval,                     -- one attempt's limit; NULL: the task name's
   CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
   CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
   CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL))
@@ -45,6 +46,8 @@ ALTER SEQUENCE pgtq.task_id_seq OWNED BY pgtq.live_tasks.id;
 COMMENT ON COLUMN pgtq.live_tasks.claim IS
   'Random token of the current claim (running tasks only); fences every call about the attempt.';
 COMMENT ON COLUMN pgtq.live_tasks.claims IS 'How many times the task was claimed.';
+COMMENT ON COLUMN pgtq.live_tasks.timeout IS
+  'How long one attempt may run (push''s timeout; NULL: the task name''s or the daemon''s).';
 
 -- The claim query walks this index in claim order and stops after LIMIT rows.
 CREATE INDEX live_tasks_claim ON pgtq.live_tasks (queue, priority, run_at, id)
@@ -70,6 +73,7 @@ CREATE TABLE pgtq.finished_tasks (
   result        jsonb,
   last_error    text,
   errors        jsonb NOT NULL,
+  timeout       interval,
   CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
 );
 -- Rows arrive in finishing order, so a BRIN index serves pruning by age at almost no cost.

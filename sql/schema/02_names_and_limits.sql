@@ -13,6 +13,7 @@
 --                       callers get an error outside that range, finish_many (the daemon's
 --                       batch path) clamps instead: negative or NaN -> 0, more -> 100 years
 --   lease               1 second .. 1 day
+--   timeout             more than 0, at most 365 days; no month or year parts (a duration)
 --   worker              1..1024 characters
 --   claim/tick count    claim 0..100000 (pgtqd: concurrency + prefetch), tick 1..100000
 --   errors list         the last 100 entries are kept
@@ -205,6 +206,19 @@ BEGIN
           AND extract(epoch FROM lease) BETWEEN 1 AND 86400) THEN
     RAISE EXCEPTION '%: lease must be between 1 second and 1 day, got %', what, lease
       USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END $$;
+
+-- Raises unless timeout is NULL (none) or lies in (0, 365 days]. what: e.g. 'pgtq.push: timeout'.
+CREATE FUNCTION pgtq.check_timeout(what text, timeout interval) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  -- A duration, as a lease: days count 24 hours, and month or year parts are refused.
+  IF timeout IS NOT NULL
+     AND NOT (extract(year FROM timeout) = 0 AND extract(month FROM timeout) = 0
+              AND extract(epoch FROM timeout) > 0 AND extract(epoch FROM timeout) <= 31536000) THEN
+    RAISE EXCEPTION '% must be more than 0 and at most 365 days (no months or years), got %',
+      what, timeout USING ERRCODE = 'invalid_parameter_value';
   END IF;
 END $$;
 

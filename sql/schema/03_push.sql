@@ -7,7 +7,9 @@
 -- payload: the queue); a delayed one wakes the schedulers instead (pgtq_scheduled), so that
 -- they can shorten their sleep.
 
--- Returns the new task's id. run_at and delay add up: run_at defaults to now().
+-- Returns the new task's id. run_at and delay add up: run_at defaults to now(). timeout: how
+-- long each attempt may run (NULL: the task name's timeout from its plugin, else pgtqd's
+-- task-timeout).
 CREATE FUNCTION pgtq.push(
   queue        text,
   task         text,
@@ -15,7 +17,8 @@ CREATE FUNCTION pgtq.push(
   run_at       timestamptz DEFAULT NULL,
   delay        interval DEFAULT NULL,
   priority     integer DEFAULT 0,
-  max_attempts integer DEFAULT 5
+  max_attempts integer DEFAULT 5,
+  timeout      interval DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -37,20 +40,26 @@ BEGIN
                        OR isfinite(push.run_at)
                           AND push.run_at BETWEEN now() - interval '100 years'
                                               AND now() + interval '100 years')
-                  AND (push.delay IS NULL OR pgtq.delay_ok(push.delay)), false) THEN
+                  AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
+                  AND (push.timeout IS NULL
+                       OR extract(year FROM push.timeout) = 0
+                          AND extract(month FROM push.timeout) = 0
+                          AND extract(epoch FROM push.timeout) > 0
+                          AND extract(epoch FROM push.timeout) <= 31536000), false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+    PERFORM pgtq.check_timeout('pgtq.push: timeout', push.timeout);
   END IF;
   start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
   IF start_at > now() + interval '100 years' THEN
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
   END IF;
   due := start_at <= now();
-  INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
+  INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts, timeout)
   VALUES (push.queue, push.task, push.args,
           CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
-          push.priority, start_at, push.max_attempts)
+          push.priority, start_at, push.max_attempts, push.timeout)
   RETURNING id INTO new_id;
   IF due THEN
     PERFORM pg_notify('pgtq_wakeup', push.queue);
@@ -59,8 +68,8 @@ BEGIN
   END IF;
   RETURN new_id;
 END $$;
-COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. Errors: 22004 NULL, 22023 bad value, 54000 args too large or deep.';
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). Errors: 22004 NULL, 22023 bad value, 54000 args too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -77,9 +86,10 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
-   WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay') LIMIT 1;
+   WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay', 'timeout')
+   LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay)',
+    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout)',
       what, bad USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT elem ? 'task' THEN
@@ -107,7 +117,7 @@ BEGIN
     RAISE EXCEPTION 'pgtq: max_attempts % of task "%" is outside 1..1000', value, elem->>'task'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  FOREACH field IN ARRAY ARRAY['run_at', 'delay'] LOOP
+  FOREACH field IN ARRAY ARRAY['run_at', 'delay', 'timeout'] LOOP
     value := elem->field;
     IF value IS NOT NULL AND jsonb_typeof(value) NOT IN ('null', 'string') THEN
       RAISE EXCEPTION '% must be a JSON string, got %', what || field, value
@@ -119,11 +129,13 @@ BEGIN
                                      THEN (elem->>'run_at')::timestamptz END,
                           CASE WHEN jsonb_typeof(elem->'delay') = 'string'
                                THEN (elem->>'delay')::interval END);
+  PERFORM pgtq.check_timeout(what || 'timeout', CASE WHEN jsonb_typeof(elem->'timeout') = 'string'
+                                                     THEN (elem->>'timeout')::interval END);
   RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
 END $$;
 
 -- tasks: a JSON array of objects {"task": …, "args": …, "priority": …, "run_at": …,
--- "delay": …, "max_attempts": …}; only "task" is required, null means the default, any
+-- "delay": …, "max_attempts": …, "timeout": …}; only "task" is required, null means the default, any
 -- other key is an error. Returns the new ids in order. Every row is checked in the WHERE of
 -- the insert, as expressions; push_many_element_error explains a row that fails them. The
 -- name pattern has no {1,128} bound: PostgreSQL's regex engine unrolls bounded repetitions,
@@ -145,13 +157,15 @@ BEGIN
     RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not %',
       jsonb_typeof(tasks) USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  -- run_at and delay are text to cast: a cast that fails names no element, so find it.
-  IF tasks @? 'lax $[*] ? (exists(@.run_at) || exists(@.delay))' THEN
+  -- run_at, delay and timeout are text to cast: a cast that fails names no element, so find it.
+  IF tasks @? 'lax $[*] ? (exists(@.run_at) || exists(@.delay) || exists(@.timeout))' THEN
     BEGIN
       PERFORM count(CASE WHEN jsonb_typeof(x.elem->'run_at') = 'string'
                          THEN (x.elem->>'run_at')::timestamptz END)
               + count(CASE WHEN jsonb_typeof(x.elem->'delay') = 'string'
                            THEN (x.elem->>'delay')::interval END)
+              + count(CASE WHEN jsonb_typeof(x.elem->'timeout') = 'string'
+                           THEN (x.elem->>'timeout')::interval END)
          FROM jsonb_array_elements(tasks) AS x(elem)
         WHERE jsonb_typeof(x.elem) = 'object';
     EXCEPTION WHEN data_exception THEN
@@ -172,6 +186,13 @@ BEGIN
           RAISE EXCEPTION 'pgtq.push_many: element %: delay: %', bad_elem.ord, SQLERRM
             USING ERRCODE = 'invalid_parameter_value';
         END;
+        BEGIN
+          PERFORM CASE WHEN jsonb_typeof(bad_elem.elem->'timeout') = 'string'
+                       THEN (bad_elem.elem->>'timeout')::interval END;
+        EXCEPTION WHEN data_exception THEN
+          RAISE EXCEPTION 'pgtq.push_many: element %: timeout: %', bad_elem.ord, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+        END;
       END LOOP;
     END;
   END IF;
@@ -185,14 +206,16 @@ BEGIN
            CASE WHEN jsonb_typeof(e.elem->'run_at') = 'string'
                 THEN (e.elem->>'run_at')::timestamptz END AS run_at,
            CASE WHEN jsonb_typeof(e.elem->'delay') = 'string'
-                THEN (e.elem->>'delay')::interval END AS delay
+                THEN (e.elem->>'delay')::interval END AS delay,
+           CASE WHEN jsonb_typeof(e.elem->'timeout') = 'string'
+                THEN (e.elem->>'timeout')::interval END AS timeout
       FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
   ), checked AS (
     -- The rules of check_task and start_time as expressions; CASE keeps the order, so a cast
     -- below only sees a value that passed. The name pattern has no {1,128} bound (0006).
     SELECT s.* FROM spec s
      WHERE CASE WHEN jsonb_typeof(s.elem) = 'object'
-                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay}'::text[] = '{}'::jsonb
+                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout}'::text[] = '{}'::jsonb
                  AND jsonb_typeof(s.elem->'task') = 'string'
                  AND s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
                  AND jsonb_typeof(s.args) IN ('array', 'object')
@@ -211,22 +234,29 @@ BEGIN
                        ELSE false END
                  AND coalesce(jsonb_typeof(s.elem->'run_at'), 'null') IN ('null', 'string')
                  AND coalesce(jsonb_typeof(s.elem->'delay'), 'null') IN ('null', 'string')
+                 AND coalesce(jsonb_typeof(s.elem->'timeout'), 'null') IN ('null', 'string')
                  AND (s.run_at IS NULL OR (isfinite(s.run_at)
                         AND s.run_at BETWEEN now() - interval '100 years'
                                          AND now() + interval '100 years'))
                  AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
+                 AND (s.timeout IS NULL
+                      OR extract(year FROM s.timeout) = 0 AND extract(month FROM s.timeout) = 0
+                         AND extract(epoch FROM s.timeout) > 0
+                         AND extract(epoch FROM s.timeout) <= 31536000)
                 THEN true
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
-    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
+    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts,
+                                 timeout)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer ELSE 0 END,
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
-           CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer ELSE 5 END
+           CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer ELSE 5 END,
+           c.timeout
       FROM checked c ORDER BY c.ord
     RETURNING id, state
   )
@@ -241,7 +271,7 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
-'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
 
 -- The array form: what a program sends (the C++ client does); the same rules as push,
 -- checked per element in one expression, with no JSON types or unknown keys to check.
@@ -252,7 +282,8 @@ COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
 -- refused call draws no id.
 CREATE FUNCTION pgtq.push_many_arrays_error(queue text, tasks text[], args jsonb[],
                                             priorities integer[], max_attempts integer[],
-                                            run_at timestamptz[], delays interval[])
+                                            run_at timestamptz[], delays interval[],
+                                            timeouts interval[])
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -270,17 +301,19 @@ BEGIN
   given := cardinality(tasks);
   IF coalesce(array_ndims(tasks), 1) <> 1 OR coalesce(array_ndims(args), 1) <> 1
      OR coalesce(array_ndims(priorities), 1) <> 1 OR coalesce(array_ndims(max_attempts), 1) <> 1
-     OR coalesce(array_ndims(run_at), 1) <> 1 OR coalesce(array_ndims(delays), 1) <> 1 THEN
-    RAISE EXCEPTION 'pgtq.push_many: tasks, args, priorities, max_attempts, run_at and delays '
-      'must be one-dimensional arrays' USING ERRCODE = 'invalid_parameter_value';
+     OR coalesce(array_ndims(run_at), 1) <> 1 OR coalesce(array_ndims(delays), 1) <> 1
+     OR coalesce(array_ndims(timeouts), 1) <> 1 THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks, args, priorities, max_attempts, run_at, delays and '
+      'timeouts must be one-dimensional arrays' USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF cardinality(args) <> given OR cardinality(priorities) <> given
      OR cardinality(max_attempts) <> given OR cardinality(run_at) <> given
-     OR cardinality(delays) <> given THEN
+     OR cardinality(delays) <> given OR cardinality(timeouts) <> given THEN
     RAISE EXCEPTION 'pgtq.push_many: tasks has % elements; args, priorities, max_attempts, '
-      'run_at and delays must have as many (or be NULL, except args), got %, %, %, % and %',
-      given, cardinality(args), cardinality(priorities), cardinality(max_attempts),
-      cardinality(run_at), cardinality(delays) USING ERRCODE = 'invalid_parameter_value';
+      'run_at, delays and timeouts must have as many (or be NULL, except args), got %, %, %, %, '
+      '% and %', given, cardinality(args), cardinality(priorities), cardinality(max_attempts),
+      cardinality(run_at), cardinality(delays), cardinality(timeouts)
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF given > 100000 THEN
     RAISE EXCEPTION 'pgtq.push_many: tasks has % elements, the limit is 100000', given
@@ -307,19 +340,21 @@ BEGIN
         max_attempts[i], tasks[i] USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM pgtq.start_time(what || 'element ' || i || ': ', run_at[i], delays[i]);
+    PERFORM pgtq.check_timeout(what || 'timeouts[' || i || ']', timeouts[i]);
   END LOOP;
   RETURN NULL;
 END $$;
 
 -- tasks[i] with args[i] (NULL: []), and optionally priorities[i] (NULL: 0), max_attempts[i]
--- (NULL: 5), run_at[i] and delays[i] (NULL: none), each optional array NULL or as long as
--- tasks (at most 100000). The same rules and limits as pgtq.push. Returns the new ids in
+-- (NULL: 5), run_at[i], delays[i] and timeouts[i] (NULL: none), each optional array NULL or
+-- as long as tasks (at most 100000). The same rules and limits as pgtq.push. Returns the new ids in
 -- order. All or nothing: a bad element refuses the call.
 CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
                                priorities integer[] DEFAULT NULL,
                                max_attempts integer[] DEFAULT NULL,
                                run_at timestamptz[] DEFAULT NULL,
-                               delays interval[] DEFAULT NULL)
+                               delays interval[] DEFAULT NULL,
+                               timeouts interval[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -339,17 +374,20 @@ BEGIN
                   AND (push_many.run_at IS NULL OR cardinality(push_many.run_at) = given
                        AND coalesce(array_ndims(push_many.run_at), 1) = 1)
                   AND (delays IS NULL OR cardinality(delays) = given
-                       AND coalesce(array_ndims(delays), 1) = 1), false) THEN
+                       AND coalesce(array_ndims(delays), 1) = 1)
+                  AND (timeouts IS NULL OR cardinality(timeouts) = given
+                       AND coalesce(array_ndims(timeouts), 1) = 1), false) THEN
     PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
-                                        push_many.max_attempts, push_many.run_at, delays);
+                                        push_many.max_attempts, push_many.run_at, delays,
+                                        timeouts);
   END IF;
 
   WITH spec AS (
     SELECT s.ord, s.task, coalesce(s.args, '[]'::jsonb) AS args, s.priority, s.max_attempts,
-           s.run_at, s.delay
+           s.run_at, s.delay, s.timeout
       FROM unnest(push_many.tasks, push_many.args, coalesce(priorities, '{}'), coalesce(push_many.max_attempts, '{}'),
-                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'))
-           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, ord)
+                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'), coalesce(timeouts, '{}'))
+           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, timeout, ord)
   ), checked AS (
     -- The rules of push as one expression; CASE keeps the order.
     SELECT s.* FROM spec s
@@ -366,18 +404,23 @@ BEGIN
                  AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
+                 AND (s.timeout IS NULL
+                      OR extract(year FROM s.timeout) = 0 AND extract(month FROM s.timeout) = 0
+                         AND extract(epoch FROM s.timeout) > 0
+                         AND extract(epoch FROM s.timeout) <= 31536000)
                 THEN true
                 ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
                                                  push_many.max_attempts, push_many.run_at,
-                                                 delays) END
+                                                 delays, timeouts) END
   ), inserted AS (
-    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts)
+    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts,
+                                 timeout)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            coalesce(c.priority, 0),
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
-           coalesce(c.max_attempts, 5)
+           coalesce(c.max_attempts, 5), c.timeout
       FROM checked c ORDER BY c.ord
     RETURNING id, state
   )
@@ -392,5 +435,5 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 
-COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[]) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; one NOTIFY per queue. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; one NOTIFY per queue. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';

@@ -33,7 +33,7 @@ $$;
 CREATE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
                            worker text, lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
-               max_attempts integer)
+               max_attempts integer, timeout interval)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
@@ -75,13 +75,14 @@ BEGIN
            started_at = clock_timestamp(), locked_by = worker,
            locked_until = clock_timestamp() + lease
      WHERE l.id = ANY (picked)
-    RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.priority, l.run_at
+    RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.timeout, l.priority,
+              l.run_at
   )
-  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts
+  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts, c.timeout
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order, for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts. pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order, for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every
@@ -137,7 +138,7 @@ COMMENT ON FUNCTION pgtq.heartbeat(bigint[], bigint[], interval) IS
 CREATE FUNCTION pgtq.pop(queue text, task_names text[], max_count integer, worker text,
                          lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
-               max_attempts integer)
+               max_attempts integer, timeout interval)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   -- Checked before the tick, so that a refused pop changes nothing.

@@ -67,6 +67,16 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   CHECK(scalar(connection, "SELECT priority FROM pgtq.tasks WHERE id = $1", {id}) == "-3");
   CHECK(pgtqctl(database.dsn(), {"push", "mail", "later", "[]", "--delay", "1 hour"}).exit_code ==
         0);
+  const Run limited =
+      pgtqctl(database.dsn(), {"push", "mail", "slow", "[]", "--timeout", "90 seconds"});
+  REQUIRE(limited.exit_code == 0);
+  CHECK(scalar(connection,
+               "SELECT timeout FROM pgtq.tasks WHERE id = $1",
+               {limited.output.substr(0, limited.output.find('\n'))}) == "00:01:30");
+  const Run refused = pgtqctl(database.dsn(), {"push", "mail", "slow", "[]", "--timeout", "0"});
+  CHECK(refused.exit_code == 1);
+  CHECK_MESSAGE(refused.output.find("timeout must be more than 0") != std::string::npos,
+                refused.output);
 
   const Run stats = pgtqctl(database.dsn(), {"stats"});
   CHECK(stats.exit_code == 0);
@@ -86,7 +96,7 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   const Run pruned = pgtqctl(database.dsn(), {"prune", "--older-than", "1 microsecond"});
   CHECK(pruned.exit_code == 0);
   CHECK(pruned.output.find("removed 1 finished tasks") != std::string::npos);
-  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 1);
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 2);
 }
 
 TEST_CASE("pgtqctl reports bad arguments with exit code 64 and database errors with 1") {

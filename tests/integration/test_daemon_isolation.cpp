@@ -278,3 +278,40 @@ TEST_CASE("a handler that stops at should_stop when its time is up records that 
           (mode == "thread"));
   }
 }
+
+TEST_CASE("a timeout given at push comes before the task name's and the daemon's, in both "
+          "modes, and in process mode it also ends a handler that ignores should_stop") {
+  for (const std::string mode : {"thread", "process"}) {
+    CAPTURE(mode);
+    TestDatabase database;
+    db::Connection connection = database.connect();
+    DaemonProcess daemon({.dsn = database.dsn(),
+                          .plugin_dirs = {test_plugin_dir("runaway")},
+                          .extra_args = {"--isolation",
+                                         mode,
+                                         "--concurrency",
+                                         "2",
+                                         "--task-timeout",
+                                         "60",
+                                         "--timeout-grace",
+                                         "0.5"}});
+    // nap stops when asked: the push's 1 s, not the daemon's 60 s, asks it.
+    const std::string nap = scalar(connection,
+                                   "SELECT pgtq.push('default', 'nap', '{\"ms\": 60000}',"
+                                   " max_attempts => 1, timeout => '1 second')");
+    REQUIRE_MESSAGE(reaches(connection, nap, "failed", 30s), daemon.log());
+    const std::string error = field(connection, "last_error", nap);
+    CHECK_MESSAGE(error.find("timed out after 1 s: nap: asked to stop") != std::string::npos,
+                  error);
+    if (mode == "process") {
+      // spin registers 2 s for itself and never looks at should_stop: the push's 0.5 s wins,
+      // and its worker is killed after the grace.
+      const std::string spin = scalar(connection,
+                                      "SELECT pgtq.push('default', 'spin', '[]',"
+                                      " max_attempts => 1, timeout => '500 milliseconds')");
+      REQUIRE_MESSAGE(reaches(connection, spin, "failed", 30s), daemon.log());
+      const std::string spun = field(connection, "last_error", spin);
+      CHECK_MESSAGE(spun.find("timed out after 0.5 s") != std::string::npos, spun);
+    }
+  }
+}

@@ -179,7 +179,8 @@ typedef struct pgtq_handler {
 
   /* ---- since 1.1 ---- */
   /* How long one attempt of this task may run, in seconds; <= 0 or NaN: the daemon's
-   * task-timeout (none by default). At the deadline task_should_stop() turns true; with
+   * task-timeout (none by default). A timeout given at push (pgtq.push's timeout) comes
+   * before this one for that task. At the deadline task_should_stop() turns true; with
    * isolation = process the worker process running it is killed after timeout-grace more
    * seconds and the attempt is recorded as "timed out after N s" (retried while attempts are
    * left). With isolation = thread nothing can be killed: the timeout is cooperative. A

@@ -20,16 +20,20 @@
 
 namespace pgtq {
 
-// Unset fields keep the server's defaults: run now, priority 0, 5 attempts.
-// run_at and delay add up (run_at defaults to now). A task whose start lies in the future
-// is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point run_at
-// (plus delay): within 100 years of now. Outside these, push() throws pgtq::Error 22023.
+// Unset fields keep the server's defaults: run now, priority 0, 5 attempts, no timeout of
+// its own. run_at and delay add up (run_at defaults to now). A task whose start lies in the
+// future is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point
+// run_at (plus delay): within 100 years of now. timeout: how long each attempt may run, more
+// than 0 and at most 365 days (microseconds are kept); it comes before the task name's
+// timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws pgtq::Error
+// 22023 before sending anything.
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
   std::optional<Delay> delay = std::nullopt;
   std::optional<int> priority = std::nullopt;     // -32768..32767, smaller runs first
   std::optional<int> max_attempts = std::nullopt; // 1..1000
+  std::optional<Delay> timeout = std::nullopt;    // e.g. std::chrono::minutes(5)
 };
 
 // One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
@@ -78,6 +82,17 @@ inline void check_options(const PushOptions& options, const std::string& what) {
                       "), got " + given);
     }
   }
+  if (options.timeout) {
+    const Delay& timeout = *options.timeout;
+    const std::chrono::microseconds max_timeout = std::chrono::hours(24 * 365);
+    if (!timeout.microseconds() || *timeout.microseconds() <= std::chrono::microseconds::zero() ||
+        *timeout.microseconds() > max_timeout) {
+      char given[32];
+      std::snprintf(given, sizeof given, "%g s", timeout.seconds());
+      throw Error("22023",
+                  what + ": timeout must be more than 0 and at most 365 days, got " + given);
+    }
+  }
   if (options.run_at && options.run_at->since_epoch_s()) {
     const double now_s =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -98,8 +113,8 @@ inline void check_options(const PushOptions& options, const std::string& what) {
 
 // The pgtq.push call for these options, and its parameters. Named arguments for the options
 // given only, so that the server's defaults stay the single source of truth for the others.
-// mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts), so that
-// calls with the same mask have the same SQL text.
+// mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts, 16 timeout),
+// so that calls with the same mask have the same SQL text.
 struct PushStatement {
   std::string sql;
   std::vector<Param> params;
@@ -130,6 +145,9 @@ inline PushStatement push_statement(std::string_view queue,
   }
   if (options.max_attempts) {
     add(8, "max_attempts", "integer", std::to_string(*options.max_attempts));
+  }
+  if (options.timeout) {
+    add(16, "timeout", "interval", interval_text(*options.timeout->microseconds()));
   }
   statement.sql += ')';
   return statement;
@@ -225,6 +243,7 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
   Column delays{"delays", "interval[]"};
   Column priorities{"priorities", "integer[]"};
   Column max_attempts{"max_attempts", "integer[]"};
+  Column timeouts{"timeouts", "interval[]"};
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const TaskSpec& spec = tasks[i];
     const PushOptions& options = spec.options;
@@ -256,10 +275,13 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
         options.priority ? std::optional(std::to_string(*options.priority)) : std::nullopt);
     put(max_attempts,
         options.max_attempts ? std::optional(std::to_string(*options.max_attempts)) : std::nullopt);
+    put(timeouts,
+        options.timeout ? std::optional(detail::interval_text(*options.timeout->microseconds()))
+                        : std::nullopt);
   }
   std::string sql = "SELECT pgtq.push_many($1::text, $2::text[], $3::jsonb[]";
   std::vector<detail::Param> params{std::string(queue), names + '}', args + '}'};
-  for (Column* column : {&run_at, &delays, &priorities, &max_attempts}) {
+  for (Column* column : {&run_at, &delays, &priorities, &max_attempts, &timeouts}) {
     if (column->used) {
       params.emplace_back(column->elements + '}');
       sql += std::string(", ") + column->name + " => $" + std::to_string(params.size()) +

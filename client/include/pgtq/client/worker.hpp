@@ -120,6 +120,9 @@ struct ClaimedTask {
   std::string args_json;
   int attempt = 0; // 1 on the first run
   int max_attempts = 0;
+  // How long this attempt may run, as given at push (PushOptions::timeout); none when the push
+  // gave none. A program working tasks itself enforces it (pgtqd does for its own).
+  std::optional<std::chrono::microseconds> timeout;
 };
 
 // Claims up to max_count (0..100000) queued tasks of queue whose names are in task_names, in
@@ -136,7 +139,8 @@ inline std::vector<ClaimedTask> pop(PGconn* conn,
   const detail::ResultPtr result = detail::run_protocol(
       conn,
       "pgtq.pop",
-      "SELECT id, claim, task, args::text, attempt, max_attempts "
+      "SELECT id, claim, task, args::text, attempt, max_attempts, "
+      "(extract(epoch FROM timeout) * 1000000)::int8 "
       "FROM pgtq.pop($1::text, $2::text[], $3::integer, $4::text, $5::interval)",
       {std::string(queue),
        detail::pg_text_array(task_names),
@@ -153,6 +157,9 @@ inline std::vector<ClaimedTask> pop(PGconn* conn,
     task.args_json = PQgetvalue(result.get(), row, 3);
     task.attempt = static_cast<int>(detail::int64_at(result.get(), row, 4));
     task.max_attempts = static_cast<int>(detail::int64_at(result.get(), row, 5));
+    if (PQgetisnull(result.get(), row, 6) == 0) {
+      task.timeout = std::chrono::microseconds(detail::int64_at(result.get(), row, 6));
+    }
     claimed.push_back(std::move(task));
   }
   return claimed;
