@@ -17,7 +17,9 @@ queue::ClaimLoopSettings claim_loop_settings(const Config& config) {
   claim_loop.lease = config.lease;
   claim_loop.heartbeat = config.heartbeat;
   claim_loop.concurrency = config.concurrency;
-  claim_loop.prefetch = config.prefetch;
+  if (config.prefetch != "auto") {
+    claim_loop.prefetch = std::stoi(config.prefetch); // digits in 0..10000: checked
+  }
   claim_loop.poll_interval = config.poll_interval;
   claim_loop.shutdown_grace = config.shutdown_grace;
   claim_loop.isolation.processes = config.isolation == "process";

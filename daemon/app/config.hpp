@@ -33,7 +33,7 @@ struct Config {
   std::string plugin_load_errors;
   std::string plugin_config_dir;
   int concurrency{};
-  int prefetch{};
+  std::string prefetch; // "auto" or 0..10000
   std::string isolation;
   Duration task_timeout{};
   Duration timeout_grace{};

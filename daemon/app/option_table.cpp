@@ -45,6 +45,17 @@ std::string check_worker_name(std::string_view value) {
   return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";
 }
 
+// "auto", or a whole number of tasks from 0 to 10000.
+std::string check_prefetch(std::string_view value) {
+  if (value == "auto") {
+    return "";
+  }
+  const bool digits = !value.empty() && value.size() <= 5 &&
+                      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return digits && std::stoi(std::string(value)) <= 10000 ? ""
+                                                          : "must be auto or a whole number from 0 to 10000";
+}
+
 // Durations are at least 10 ms (a smaller one is a typo or a busy loop: 1e-9 s ran 53,000
 // transactions in 6 s) and at most a day, except retry delays, which may reach pgtq's cap
 // on any computed delay, 100 years.
@@ -137,16 +148,23 @@ const std::vector<OptionSpec> k_options = {
      .max = 1024,
      .help = "workers (processes or threads, see isolation): how many tasks run at once"},
     {.name = "prefetch",
-     .kind = OptionKind::integer,
+     .kind = OptionKind::text,
      .field = &Config::prefetch,
-     .default_value = "0",
-     .min = 0,
-     .max = 10000,
+     .default_value = "auto",
+     .min = 1,
+     .max = 5,
+     .check = check_prefetch,
      .help = "tasks claimed ahead of the free workers and held in memory, so that a busy daemon "
-             "claims in larger batches; they go back to the queue at once on shutdown",
+             "claims in larger batches; auto: as many as the workers start within about 5 ms "
+             "(none for slow tasks); they go back to the queue at once on shutdown",
+     .allowed_note = "auto, or 0 to 10000",
      .details = "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
                 "a busy daemon then claims in larger batches (more tasks/s), at the price of "
-                "holding tasks another daemon could have run. 0 claims only for free workers."},
+                "holding tasks another daemon could have run. auto (the default) holds as many "
+                "as the workers would start within about 5 ms, judged by how long recent "
+                "attempts ran, at most 4 per worker: short tasks get a deep buffer, tasks that "
+                "run longer than concurrency × 5 ms get none, and it starts at 0. A number fixes it; 0 "
+                "claims only for free workers."},
     {.name = "isolation",
      .kind = OptionKind::choice,
      .field = &Config::isolation,

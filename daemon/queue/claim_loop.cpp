@@ -46,7 +46,8 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                   }
                 }),
       m_recorder(m_in_flight, state), m_releaser(m_in_flight),
-      m_drain(state, config.shutdown_grace), m_lease_keeper(config, m_in_flight) {
+      m_drain(state, config.shutdown_grace), m_prefetch(config.concurrency, config.prefetch),
+      m_lease_keeper(config, m_in_flight) {
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
   m_plugins = std::move(plugins);
   m_pool = std::make_unique<WorkerPool>(
@@ -260,6 +261,9 @@ ClaimLoop::Flushed ClaimLoop::record_outcomes() {
   std::vector<Outcome> batch = m_recorder.take_due();
   if (batch.empty()) {
     return {};
+  }
+  for (const Outcome& outcome : batch) {
+    m_prefetch.on_attempt(outcome.duration_s);
   }
   // The workers of these outcomes are free again: claim their next tasks on this loop's
   // connection while the recorder records the outcomes on its own. The two statements touch

@@ -10,6 +10,7 @@
 #include "queue/in_flight.hpp"
 #include "queue/lease_keeper.hpp"
 #include "queue/outcome_recorder.hpp"
+#include "queue/prefetch_policy.hpp"
 #include "queue/settings.hpp"
 #include "queue/task.hpp"
 #include "queue/task_releaser.hpp"
@@ -81,7 +82,7 @@ private:
   void start_draining_if_asked();
   bool wants_claim() const { return !m_drain.active() && m_maybe_more; }
   // Tasks this loop may hold: one per worker plus the prefetch.
-  int slots() const { return m_config.concurrency + m_config.prefetch; }
+  int slots() const { return m_config.concurrency + m_prefetch.prefetch(); }
   // Claims up to count tasks (pgtq.claim) and returns the rows, not yet dispatched.
   db::Result run_claim(int count);
   // Hands claimed rows (id, claim, task, args, attempt, max_attempts) to the pool;
@@ -117,6 +118,7 @@ private:
   std::optional<db::Connection> m_connection; // LISTEN, claims, releases
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
   Drain m_drain;
+  PrefetchPolicy m_prefetch;
   RetryBackoff m_reconnect_backoff;
   ErrorStreak m_errors;
 

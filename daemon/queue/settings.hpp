@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,7 +51,7 @@ struct IsolationSettings {
 // The claim loop (claim_loop.hpp); it runs the lease keeper, with these leases.
 struct ClaimLoopSettings : LeaseKeeperSettings {
   int concurrency = 1;       // worker threads
-  int prefetch = 0;          // tasks claimed beyond the free workers
+  std::optional<int> prefetch; // tasks claimed beyond the free workers; none: auto
   Duration poll_interval{};  // claim attempt without a notification
   Duration shutdown_grace{}; // how long running tasks may finish after SIGTERM
   IsolationSettings isolation;
