@@ -82,6 +82,8 @@ concurrencies = sorted({r["concurrency"] for r in pick("drain", prefetch=0)})
 # The worker sweep runs on an empty history; the history block repeats concurrency 16.
 sweep = {c: [r for r in pick("drain", concurrency=c, prefetch=0) if r.get("history", 0) == base_history] for c in concurrencies}
 # --prefetch runs: (concurrency, prefetch) -> rows, on the same (empty) history.
+# pgtqd's defaults (prefetch -1: auto), recorded since prefetch = auto became the default.
+defaults = [r for r in pick("drain") if r.get("prefetch", 0) == -1 and r.get("history", 0) == base_history]
 prefetched = {}
 for r in pick("drain"):
     if r.get("prefetch", 0) > 0 and r.get("history", 0) == base_history:
@@ -144,6 +146,13 @@ for c in concurrencies:
         f"{' (the default settings)' if c == 8 else ''} (tasks/s)",
         s, batched_floor, f"≥ 0.8× batched floor and ≥ 2× graphile ({num(target)})" if c == best_c else "",
         (s.median >= target) if c == best_c and s.median else None)
+if defaults:
+    s = stat(defaults)
+    target = max(0.5 * batched_floor, 2 * graphile_drain)
+    row(f"drain {defaults[0]['tasks']:,} queued no-op tasks at pgtqd's defaults (concurrency "
+        f"{defaults[0]['concurrency']}, prefetch auto, isolation {defaults[0].get('isolation', 'default')}) (tasks/s)",
+        s, batched_floor, f"≥ 0.5× batched floor and ≥ 2× graphile ({num(target)})",
+        s.median >= target if s.median else None)
 for (c, p), rows in sorted(prefetched.items()):
     s = stat(rows)
     target = max(0.8 * batched_floor, 2 * graphile_drain)
@@ -204,7 +213,7 @@ for (c, p, h), rows in sorted({(r["concurrency"], r.get("prefetch", 0), r.get("h
     rs = [r for r in pick("drain", concurrency=c, prefetch=p) if r.get("history", 0) == h]
     per_k = lambda key: statistics.median([r[key] / r["tasks"] * 1e6 for r in rs])
     tps = statistics.median([r["per_s"] for r in rs])
-    w(f"| {c} | {p} | {num(h)} | {num(tps)} | {ratio(tps, batched_floor)} | {per_k('pgtqd_cpu_s'):.0f} | {per_k('postgres_cpu_s'):.0f} | "
+    w(f"| {c} | {'auto' if p == -1 else p} | {num(h)} | {num(tps)} | {ratio(tps, batched_floor)} | {per_k('pgtqd_cpu_s'):.0f} | {per_k('postgres_cpu_s'):.0f} | "
       f"{per_k('seconds'):.0f} | {statistics.median([r['rss_max_kib'] for r in rs]) / 1024:.1f} | "
       f"{statistics.median([r['hwm_kib'] for r in rs]) / 1024:.1f} |")
 w("")

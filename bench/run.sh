@@ -262,8 +262,12 @@ pgtq_all() {
   log "pgtq drain, rep $REP"
   for c in $CONCURRENCY; do
     psqlc -c "TRUNCATE pgtq.finished_tasks"
-    bench drain --tasks "$([ "$c" -ge 8 ] && echo "$DRAIN_TASKS" || echo "$SMALL_DRAIN")" --concurrency "$c"
+    bench drain --tasks "$([ "$c" -ge 8 ] && echo "$DRAIN_TASKS" || echo "$SMALL_DRAIN")" \
+      --concurrency "$c" --prefetch 0
   done
+  # pgtqd's defaults: concurrency 8, prefetch auto, isolation process.
+  psqlc -c "TRUNCATE pgtq.finished_tasks"
+  bench drain --tasks "$DRAIN_TASKS" --concurrency 8
   # The throughput setting: claims run ahead of the workers, in batches twice as large.
   psqlc -c "TRUNCATE pgtq.finished_tasks"
   bench drain --tasks "$DRAIN_TASKS" --concurrency 32 --prefetch 32
@@ -286,7 +290,7 @@ for size in $HISTORY_SIZES; do
   log "drain with $size finished tasks in history"
   REP=0 bench history --rows "$size" 2>&1 | tail -1 >&2
   for REP in $(seq 1 "$REPS"); do
-    bench drain --tasks "$DRAIN_TASKS" --concurrency "$HISTORY_CONCURRENCY"
+    bench drain --tasks "$DRAIN_TASKS" --concurrency "$HISTORY_CONCURRENCY" --prefetch 0
   done
 done
 psqlc -c "TRUNCATE pgtq.finished_tasks" -c "VACUUM pgtq.finished_tasks"

@@ -58,7 +58,8 @@ long long queue_noops(Pg& pg, const std::string& queue, int tasks, const std::st
   return std::stoll(first);
 }
 
-DaemonOptions daemon_options(const Common& common, int concurrency, int prefetch = 0) {
+// prefetch: pgtqd --prefetch; -1 gives none (pgtqd's default, auto).
+DaemonOptions daemon_options(const Common& common, int concurrency, int prefetch = -1) {
   DaemonOptions options;
   options.pgtqd = common.pgtqd;
   options.dsn = common.dsn;
@@ -66,7 +67,7 @@ DaemonOptions daemon_options(const Common& common, int concurrency, int prefetch
   options.plugin_dir = common.plugin_dir;
   options.concurrency = concurrency;
   options.log_file = common.log_file;
-  if (prefetch > 0) {
+  if (prefetch >= 0) {
     options.extra_args = {"--prefetch", std::to_string(prefetch)};
   }
   if (!common.isolation.empty()) {
@@ -233,12 +234,12 @@ void drain(const Common& common, int tasks, int concurrency, int prefetch) {
   // Back to the history this run found, so repetitions all see the same size.
   pg.exec("DELETE FROM pgtq.finished_tasks WHERE id >= $1::bigint", {std::to_string(first_id)});
   std::printf(
-      "{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%d\",\"concurrency\":%d,"
+      "{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%s\",\"concurrency\":%d,"
       "\"prefetch\":%d,\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
       "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
       "\"postgres_cpu_s\":%.2f,\"isolation\":\"%s\",\"task\":\"%s\"}\n",
       concurrency,
-      prefetch,
+      prefetch < 0 ? "auto" : std::to_string(prefetch).c_str(),
       concurrency,
       prefetch,
       history,

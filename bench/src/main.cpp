@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
       app.add_subcommand("drain", "pre-queue no-op tasks, start pgtqd, time until none is left");
   drain->add_option("--tasks", tasks);
   drain->add_option("--concurrency", concurrency);
-  int prefetch = 0;
-  drain->add_option("--prefetch", prefetch, "pgtqd --prefetch");
+  int prefetch = -1;
+  drain->add_option("--prefetch", prefetch, "pgtqd --prefetch; -1: pgtqd's default (auto)");
   drain->callback([&] { pgtq::bench::drain(common, tasks, concurrency, prefetch); });
 
   auto* latency =
