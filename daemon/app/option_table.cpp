@@ -204,8 +204,9 @@ const std::vector<OptionSpec> k_options = {
      .default_value = "5",
      .min = 0,
      .max = 3600,
-     .help = "isolation = process: seconds a timed-out handler gets to return after should_stop() "
-             "turned true, before its worker is killed"},
+     .help = "isolation = process: seconds a handler gets to return after should_stop() turned "
+             "true (a timeout, a cancellation, a lost lease, the end of shutdown-grace), before "
+             "its worker is killed"},
     {.name = "worker-memory-limit",
      .kind = OptionKind::integer,
      .field = &Config::worker_memory_limit,

@@ -19,10 +19,15 @@ namespace {
 
 std::unique_ptr<TaskRunner> make_runner(const ClaimLoopSettings& config,
                                         const std::shared_ptr<const plugin::PluginSet>& plugins,
-                                        DaemonState& state) {
+                                        DaemonState& state,
+                                        std::function<void()> on_available) {
   if (config.isolation.processes) {
-    return std::make_unique<ProcessRunner>(
-        config.concurrency, config.queue, plugins, config.isolation, state);
+    return std::make_unique<ProcessRunner>(config.concurrency,
+                                           config.queue,
+                                           plugins,
+                                           config.isolation,
+                                           state,
+                                           std::move(on_available));
   }
   return std::make_unique<ThreadRunner>(config.isolation.task_timeout);
 }
@@ -34,7 +39,8 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                      DaemonState& state)
     : m_config(config), m_lease_text(pgtq::detail::interval_text(
                             std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
-      m_state(state), m_runner(make_runner(config, plugins, state)),
+      m_state(state),
+      m_runner(make_runner(config, plugins, state, [this] { m_wake_up.interrupt(); })),
       m_wake_up({.channel = "pgtq_wakeup",
                  .payload = config.queue,
                  .poll_interval = config.poll_interval,
@@ -46,7 +52,10 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                   }
                 }),
       m_recorder(m_in_flight, state), m_releaser(m_in_flight),
-      m_drain(state, config.shutdown_grace), m_prefetch(config.concurrency, config.prefetch),
+      m_drain(state,
+              config.shutdown_grace,
+              config.isolation.processes ? config.isolation.timeout_grace : Duration{}),
+      m_prefetch(config.concurrency, config.prefetch),
       m_lease_keeper(config, m_in_flight) {
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
   m_plugins = std::move(plugins);
@@ -207,7 +216,8 @@ void ClaimLoop::turn() {
   if (woken) {
     m_maybe_more = true;
   }
-  const int free_slots = slots() - static_cast<int>(m_in_flight.size());
+  note_capacity();
+  const int free_slots = free_claim_slots();
   if (!flushed.claimed && wants_claim() && free_slots > 0) {
     const std::size_t held = m_in_flight.size();
     const auto claimed_at = Clock::now();
@@ -226,6 +236,28 @@ void ClaimLoop::turn() {
   }
   if (!m_maybe_more || free_slots <= 0 || m_drain.active()) {
     wait_for_work(until);
+  }
+}
+
+int ClaimLoop::free_claim_slots(int finishing) const {
+  const int unavailable = m_runner->unavailable_slots();
+  if (unavailable >= m_config.concurrency) {
+    return 0; // no worker can run a task: whatever is claimed would only wait
+  }
+  return slots() - unavailable - static_cast<int>(m_in_flight.size()) + finishing;
+}
+
+void ClaimLoop::note_capacity() {
+  const bool none = m_runner->unavailable_slots() >= m_config.concurrency;
+  if (none == m_no_capacity) {
+    return;
+  }
+  m_no_capacity = none;
+  if (none) {
+    logger()->error("no worker process can be started; claiming no tasks until one is");
+  } else {
+    logger()->info("a worker process started again; claiming tasks");
+    m_maybe_more = true; // what was pushed meanwhile
   }
 }
 
@@ -250,8 +282,7 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
                         task.attempt,
                         task.max_attempts);
     task.plugins = m_plugins; // the names claimed were these plugins' names
-    // The worker shares the attempt's stop flag (aliasing: it keeps the attempt alive).
-    m_pool->submit(std::move(task), std::shared_ptr<std::atomic<bool>>(attempt, &attempt->stop));
+    m_pool->submit(std::move(task), attempt);
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
@@ -269,8 +300,7 @@ ClaimLoop::Flushed ClaimLoop::record_outcomes() {
   // connection while the recorder records the outcomes on its own. The two statements touch
   // disjoint rows (running ones, queued ones), run on two backends at once, and their
   // commits (one WAL flush each) overlap instead of queueing behind each other.
-  const int free_slots =
-      slots() - static_cast<int>(m_in_flight.size()) + static_cast<int>(batch.size());
+  const int free_slots = free_claim_slots(static_cast<int>(batch.size()));
   const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
   if (Recording sent = m_recorder.send(batch); sent.error) {
     return {false, std::move(sent.error)}; // the outcomes were kept
@@ -319,7 +349,17 @@ void ClaimLoop::release_unfinished() {
   // Outcomes first: attempts whose handler returned are not released. The unfinished ones
   // go back whatever becomes of the outcomes.
   const Flushed flushed = record_outcomes();
-  m_releaser.release_unfinished(*m_connection);
+  if (m_runner->ends_stopped_handlers() && !m_state.cancel_now) {
+    // Worker processes: each unfinished attempt is told to stop now, and its task released
+    // once its worker has given it back (the handler returned without finishing, or was
+    // killed timeout-grace later), so that it never runs here and elsewhere at once.
+    m_releaser.stop_unfinished();
+  } else {
+    m_releaser.release_unfinished(*m_connection);
+    if (m_runner->ends_stopped_handlers()) {
+      m_runner->abandon(); // a second stop request: released at once, so ended at once
+    }
+  }
   if (flushed.error) {
     throw *flushed.error;
   }
@@ -337,7 +377,7 @@ void ClaimLoop::wait_for_work(Clock::time_point until) {
   // missed a woken claim which found nothing is heard here, within k_min_wakeup_gap of it.
   // WakeUp::wait() decides the wait for the gap after they are taken, never before.
   m_wake_up.take(*m_connection);
-  if (m_maybe_more && !m_drain.active() && static_cast<int>(m_in_flight.size()) < slots()) {
+  if (m_maybe_more && !m_drain.active() && free_claim_slots() > 0) {
     return;
   }
   if (m_wake_up.wait(&*m_connection, until) && m_wake_up.poll_due()) {

@@ -83,6 +83,12 @@ private:
   bool wants_claim() const { return !m_drain.active() && m_maybe_more; }
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_prefetch.prefetch(); }
+  // How many more tasks to claim now, `finishing` of those in flight counted as done: none
+  // while no worker can be started, and one fewer per slot that cannot start one.
+  int free_claim_slots(int finishing = 0) const;
+  // Logs when the runner loses or regains every slot; regaining one means a claim may find
+  // work again.
+  void note_capacity();
   // Claims up to count tasks (pgtq.claim) and returns the rows, not yet dispatched.
   db::Result run_claim(int count);
   // Hands claimed rows (id, claim, task, args, attempt, max_attempts) to the pool;
@@ -117,6 +123,7 @@ private:
   std::string m_task_names; // array literal of m_plugins' task names, for pgtq.claim
   std::optional<db::Connection> m_connection; // LISTEN, claims, releases
   bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
+  bool m_no_capacity = false; // no worker process could be started (note_capacity())
   Drain m_drain;
   PrefetchPolicy m_prefetch;
   RetryBackoff m_reconnect_backoff;

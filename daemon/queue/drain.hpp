@@ -10,9 +10,10 @@ namespace pgtq::queue {
 
 // The claim loop's shutdown, as time goes by: from the first stop request (SIGTERM) no more
 // claims, and the running tasks get the grace period to finish; at its end, or at a second
-// stop request (state.cancel_now), what has not finished is released; finished attempts'
-// outcomes get k_outcome_extra more to be recorded. The claim loop's thread only (the state
-// it reads is atomic).
+// stop request (state.cancel_now), what has not finished is stopped and released; finished
+// attempts' outcomes get k_outcome_extra more to be recorded (plus stop_grace, where handlers
+// told to stop get that long to return before their worker is killed and their task
+// released). The claim loop's thread only (the state it reads is atomic).
 class Drain {
 public:
   using Clock = std::chrono::steady_clock;
@@ -21,7 +22,9 @@ public:
   // recorded before pgtqd gives up on them (their tasks then run again).
   static constexpr Clock::duration k_outcome_extra = std::chrono::seconds(5);
 
-  Drain(const DaemonState& state, Duration grace) : m_state(state), m_grace(grace) {}
+  // stop_grace: isolation = process's timeout-grace; zero where nothing is killed.
+  Drain(const DaemonState& state, Duration grace, Duration stop_grace = {})
+      : m_state(state), m_grace(grace), m_extra(k_outcome_extra + stop_grace) {}
 
   // On the first stop request, starts the grace period and returns true; false otherwise.
   bool start_if_asked() {
@@ -42,17 +45,18 @@ public:
   bool first_release() { return !std::exchange(m_released, true); }
   // Outcomes not recorded by now are given up.
   bool give_up(Clock::time_point now) const {
-    return m_state.cancel_now || now >= m_deadline + k_outcome_extra;
+    return m_state.cancel_now || now >= m_deadline + m_extra;
   }
   // The latest time a draining loop sleeps until: the end of the grace period, then the
   // end of the outcomes' extra moment.
   Clock::time_point next_step(Clock::time_point now) const {
-    return now < m_deadline ? m_deadline : m_deadline + k_outcome_extra;
+    return now < m_deadline ? m_deadline : m_deadline + m_extra;
   }
 
 private:
   const DaemonState& m_state;
   const Duration m_grace;
+  const Clock::duration m_extra; // after the grace period, until outcomes are given up
   bool m_active = false;
   bool m_released = false;
   Clock::time_point m_deadline;

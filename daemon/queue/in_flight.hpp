@@ -24,6 +24,10 @@ struct Attempt {
   // The stop was a cancellation (pgtq.cancel). Written by the claim loop and the lease
   // keeper; read by the claim loop's thread (recorder, releaser) for the log and counters.
   std::atomic<bool> cancelled{false};
+  // The stop came at the end of shutdown's grace period: the task is to be given back
+  // (isolation = process: once its worker has ended). Written by the claim loop before it
+  // raises stop; read by the worker and the releaser.
+  std::atomic<bool> shutting_down{false};
   // The handler returned; the outcome waits to be recorded. Written by the worker
   // (OutcomeRecorder::add); read by the lease keeper (nothing left to stop) and the claim
   // loop (not released at the end of the grace period).

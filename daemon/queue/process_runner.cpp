@@ -29,9 +29,10 @@ ProcessRunner::ProcessRunner(int slots,
                              std::string queue,
                              std::shared_ptr<const plugin::PluginSet> plugins,
                              const IsolationSettings& settings,
-                             DaemonState& state)
+                             DaemonState& state,
+                             std::function<void()> on_available)
     : m_queue(std::move(queue)), m_settings(settings), m_state(state),
-      m_plugins(std::move(plugins)) {
+      m_on_available(std::move(on_available)), m_plugins(std::move(plugins)) {
   for (int i = 0; i < slots; ++i) {
     m_slots.push_back(std::make_unique<Slot>());
   }
@@ -52,7 +53,12 @@ std::chrono::milliseconds ProcessRunner::restart_delay(int failures) {
   return std::min(std::chrono::milliseconds(100 << doublings), std::chrono::milliseconds(10000));
 }
 
-void ProcessRunner::prepare(int slot) {
+std::string ProcessRunner::memory_limit_text() const {
+  return "worker-memory-limit (" +
+         std::to_string(m_settings.worker.memory_limit_bytes >> 20) + " MiB)";
+}
+
+void ProcessRunner::retire_if_ended(int slot) {
   Slot& state = *m_slots[static_cast<std::size_t>(slot)];
   if (state.process && state.process->ended()) {
     const pid_t pid = state.process->pid();
@@ -60,12 +66,22 @@ void ProcessRunner::prepare(int slot) {
     ++state.failures;
     logger()->warn("worker {} (pid {}) {} while idle; starting another", slot + 1, pid, how);
   }
-  std::shared_ptr<const plugin::PluginSet> plugins;
-  {
-    const std::lock_guard lock(m_mutex);
-    plugins = m_plugins;
-  }
-  ensure_started(slot, plugins, [] { return false; });
+}
+
+void ProcessRunner::prepare(int slot, const std::function<bool()>& job_waiting) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  retire_if_ended(slot);
+  ensure_started(
+      slot,
+      [this] {
+        const std::lock_guard lock(m_mutex);
+        return m_plugins;
+      },
+      [] { return false; },
+      // A slot that cannot start a worker does not hold a task while it waits to try again:
+      // run() gives the task back.
+      [&] { return state.unavailable && job_waiting(); },
+      true);
 }
 
 void ProcessRunner::use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) {
@@ -76,32 +92,58 @@ void ProcessRunner::use_plugins(std::shared_ptr<const plugin::PluginSet> plugins
   m_closed.notify_all(); // a slot waiting out a restart delay starts on the new plugins
 }
 
-bool ProcessRunner::ensure_started(int slot,
-                                   const std::shared_ptr<const plugin::PluginSet>& plugins,
-                                   const std::function<bool()>& give_up) {
-  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
-  if (state.process && state.plugins != plugins) {
-    const pid_t pid = state.process->pid();
-    const int old_generation = state.plugins->generation();
-    retire(slot);
-    logger()->info("worker {} (pid {}) retired: plugins generation {} replaces {}",
-                   slot + 1,
-                   pid,
-                   plugins->generation(),
-                   old_generation);
+void ProcessRunner::set_unavailable(Slot& state, bool unavailable) {
+  if (state.unavailable == unavailable) {
+    return;
   }
-  while (!state.process) {
+  state.unavailable = unavailable;
+  if (unavailable) {
+    ++m_unavailable;
+  } else {
+    --m_unavailable;
+    if (m_on_available) {
+      m_on_available();
+    }
+  }
+}
+
+ProcessRunner::Start ProcessRunner::ensure_started(int slot,
+                                                   const std::function<PluginsPtr()>& wanted,
+                                                   const std::function<bool()>& give_up,
+                                                   const std::function<bool()>& skip_wait,
+                                                   bool retry) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  for (;;) {
+    PluginsPtr plugins = wanted();
+    if (state.process && state.plugins != plugins) {
+      const pid_t pid = state.process->pid();
+      const int old_generation = state.plugins->generation();
+      retire(slot);
+      logger()->info("worker {} (pid {}) retired: plugins generation {} replaces {}",
+                     slot + 1,
+                     pid,
+                     plugins->generation(),
+                     old_generation);
+    }
+    if (state.process) {
+      return Start::started;
+    }
     const auto delay = restart_delay(state.failures);
     if (delay.count() > 0) {
       std::unique_lock lock(m_mutex);
       const auto until = Clock::now() + delay;
-      // In steps, so that give_up() (a stop flag) is seen too.
-      while (!m_closing && !give_up() && Clock::now() < until) {
+      // In steps, so that give_up() (a stop flag) and skip_wait() are seen too.
+      while (!m_closing && !give_up() && !skip_wait() && Clock::now() < until) {
         m_closed.wait_until(lock, std::min(until, Clock::now() + k_stop_poll));
       }
+      lock.unlock();
+      if (skip_wait()) {
+        return Start::gave_up;
+      }
+      plugins = wanted(); // a reload while it waited: the new plugins
     }
     if (m_closing || give_up()) {
-      return false;
+      return Start::gave_up;
     }
     try {
       state.process = std::make_unique<WorkerProcess>(
@@ -110,35 +152,56 @@ bool ProcessRunner::ensure_started(int slot,
           });
     } catch (const WorkerStartError& error) {
       ++state.failures;
-      if (!m_closing && !give_up()) {
-        logger()->error("worker {} could not be started: {}; trying again in {:.1f} s",
-                        slot + 1,
-                        error.what(),
-                        seconds(restart_delay(state.failures)));
+      if (m_closing || give_up()) {
+        return Start::gave_up;
+      }
+      state.start_error = error.what();
+      set_unavailable(state, true);
+      logger()->error("worker {} could not be started: {}; trying again in {:.1f} s",
+                      slot + 1,
+                      error.what(),
+                      seconds(restart_delay(state.failures)));
+      if (!retry) {
+        return Start::failed;
       }
       continue;
     }
-    state.pid = state.process->pid();
+    {
+      const std::lock_guard lock(state.pid_mutex);
+      state.pid = state.process->pid();
+    }
     state.plugins = plugins;
     if (state.started_before) {
       ++m_state.worker_restarts;
-      logger()->info("worker {} started again (pid {})", slot + 1, state.process->pid());
+      logger()->info("worker {} started again (pid {}, plugins generation {})",
+                     slot + 1,
+                     state.process->pid(),
+                     plugins->generation());
     } else {
-      SPDLOG_LOGGER_DEBUG(logger(), "worker {} started (pid {})", slot + 1, state.process->pid());
+      SPDLOG_LOGGER_DEBUG(logger(),
+                          "worker {} started (pid {}, plugins generation {})",
+                          slot + 1,
+                          state.process->pid(),
+                          plugins->generation());
     }
     state.started_before = true;
     if (m_closing) {
       // abandon() may have looked at this slot before its pid was set.
       retire(slot);
-      return false;
+      return Start::gave_up;
     }
+    set_unavailable(state, false);
+    return Start::started;
   }
-  return true;
 }
 
 std::string ProcessRunner::retire(int slot) {
   Slot& state = *m_slots[static_cast<std::size_t>(slot)];
-  state.pid = 0;
+  {
+    // From here on abandon() leaves the pid alone: reap() below frees it for reuse.
+    const std::lock_guard lock(state.pid_mutex);
+    state.pid = 0;
+  }
   std::string how = state.process->reap();
   state.process.reset();
   state.plugins.reset(); // the last holder of an old generation unloads it here
@@ -158,16 +221,30 @@ Outcome ProcessRunner::failed_attempt(const ClaimedTask& task, std::string error
 }
 
 std::optional<Outcome>
-ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) {
+ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
   Slot& state = *m_slots[static_cast<std::size_t>(slot)];
   const int number = slot + 1;
-  if (state.process && state.process->ended()) {
-    const pid_t pid = state.process->pid();
-    const std::string how = retire(slot);
-    ++state.failures;
-    logger()->warn("worker {} (pid {}) {} while idle; starting another", number, pid, how);
+  const std::atomic<bool>& stop = attempt.stop;
+  retire_if_ended(slot);
+  if (state.unavailable) {
+    // Waiting here for a worker that may never start would hold the task from every other
+    // daemon; the claim loop claims no more until a worker starts.
+    logger()->warn("task {} ({}) given back to the queue: worker {} cannot be started ({})",
+                   task.id,
+                   task.name,
+                   number,
+                   state.start_error);
+    return std::nullopt;
   }
-  if (!ensure_started(slot, task.plugins, [&] { return stop.load(); })) {
+  const Start started = ensure_started(
+      slot, [&] { return task.plugins; }, [&] { return stop.load(); }, [] { return false; }, false);
+  if (started == Start::failed) {
+    logger()->warn("task {} ({}) given back to the queue: worker {} cannot be started",
+                   task.id,
+                   task.name,
+                   number);
+  }
+  if (started != Start::started) {
     return std::nullopt;
   }
   const pid_t pid = state.process->pid();
@@ -181,12 +258,12 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
                       task.max_attempts,
                       number,
                       pid);
-  const auto started = Clock::now();
+  const auto started_at = Clock::now();
   auto finish = [&](Outcome outcome) {
     outcome.name = task.name;
     outcome.attempt = task.attempt;
     outcome.max_attempts = task.max_attempts;
-    outcome.duration_s = seconds(Clock::now() - started);
+    outcome.duration_s = seconds(Clock::now() - started_at);
     return outcome;
   };
   if (!state.process->send(worker::Run{.id = task.id,
@@ -208,17 +285,20 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
 
   // Without a timeout, never (time_point::max() is never reached).
   const Clock::time_point deadline =
-      timeout ? started + to_clock_duration(*timeout) : Clock::time_point::max();
-  const Clock::time_point kill_at =
+      timeout ? started_at + to_clock_duration(*timeout) : Clock::time_point::max();
+  const Clock::time_point timeout_kill_at =
       timeout ? deadline + m_settings.timeout_grace : Clock::time_point::max();
+  // Set when the stop flag is first seen: the handler has timeout_grace from then on.
+  Clock::time_point stop_kill_at = Clock::time_point::max();
   bool stop_sent = false;
   bool timed_out = false;
   bool out_of_memory = false;
   bool last_look = false; // at kill time: one more look for an answer that just came in
   for (;;) {
-    const auto until = last_look
-                           ? Clock::now()
-                           : std::min(Clock::now() + k_stop_poll, timed_out ? kill_at : deadline);
+    const auto kill_at = std::min(timeout_kill_at, stop_kill_at);
+    const auto until =
+        last_look ? Clock::now()
+                  : std::min({Clock::now() + k_stop_poll, timed_out ? kill_at : deadline, kill_at});
     std::optional<worker::Message> message;
     const auto event = state.process->wait(until, message);
     if (event == WorkerProcess::Event::message) {
@@ -243,15 +323,20 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
         outcome.error = finished->error;
         outcome.retry_in_s = finished->retry_in_s;
         if (finished->recycle) {
-          // Its heap ran out; a new process starts clean.
+          // Its heap ran out; a new process starts clean (ensure_started counts the restart).
           retire(slot);
-          ++m_state.worker_restarts;
-          logger()->warn("worker {} (pid {}) ran out of memory (worker-memory-limit) running "
-                         "task {} ({}); replacing it",
+          logger()->warn("worker {} (pid {}) ran out of memory ({}) running task {} ({}); "
+                         "replacing it",
                          number,
                          pid,
+                         memory_limit_text(),
                          task.id,
                          task.name);
+        }
+        if (attempt.shutting_down.load() &&
+            (outcome.status == OutcomeStatus::retry || outcome.status == OutcomeStatus::snooze)) {
+          // Stopped by the shutdown and not done: released, its attempt given back.
+          return std::nullopt;
         }
         Outcome done = finish(std::move(outcome));
         done.duration_s = finished->duration_s;
@@ -264,8 +349,8 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
     }
     if (event == WorkerProcess::Event::ended) {
       const std::string how = retire(slot);
-      if (m_closing) {
-        return finish(failed_attempt(task, "pgtqd stopped its worker at shutdown"));
+      if (m_closing || attempt.shutting_down.load()) {
+        return std::nullopt; // pgtqd ended it at shutdown: given back
       }
       ++state.failures;
       ++m_state.worker_crashes;
@@ -281,7 +366,7 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
       std::string error = how + " (worker " + std::to_string(number) + ", pid " +
                           std::to_string(pid) + ", died running this attempt)";
       if (out_of_memory) {
-        error = "out of memory (worker-memory-limit), then " + error;
+        error = "out of memory: the worker reached " + memory_limit_text() + ", then " + error;
       }
       return finish(failed_attempt(task, std::move(error)));
     }
@@ -289,6 +374,9 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
     const auto now = Clock::now();
     if (!stop_sent && stop.load()) {
       stop_sent = state.process->send(worker::Stop{task.id});
+      if (stop_kill_at == Clock::time_point::max()) {
+        stop_kill_at = now + m_settings.timeout_grace;
+      }
     }
     if (!timed_out && now >= deadline) {
       timed_out = true;
@@ -305,11 +393,11 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
       // reach the handler first and make its outcome read as a plain stop request.
     }
     if (now >= kill_at && !last_look) {
-      // A Finished that arrived since the wait ended is the attempt's outcome, not a timeout.
+      // A Finished that arrived since the wait ended is the attempt's outcome, not a kill.
       last_look = true;
       continue;
     }
-    if (now >= kill_at) {
+    if (now >= kill_at && timed_out && timeout_kill_at <= stop_kill_at) {
       retire(slot);
       ++state.failures;
       ++m_state.worker_timeouts;
@@ -328,9 +416,37 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const std::atomic<bool>& s
                                        fmt::format("{:g}", seconds(m_settings.timeout_grace)) +
                                        " s)"));
     }
+    if (now >= kill_at) {
+      // Asked to stop, and still running timeout_grace later. Not a fault of the slot: its
+      // next worker starts at once.
+      retire(slot);
+      const bool cancelled = attempt.cancelled.load();
+      const char* why = attempt.shutting_down.load() ? "the shutdown"
+                        : cancelled                  ? "a cancellation"
+                                                     : "the loss of its lease";
+      logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} did not return within "
+                     "{:g} s (timeout-grace) of its stop for {}; starting another",
+                     number,
+                     pid,
+                     task.id,
+                     task.name,
+                     task.attempt,
+                     task.max_attempts,
+                     seconds(m_settings.timeout_grace),
+                     why);
+      if (!cancelled || attempt.shutting_down.load()) {
+        // The lease is gone (nothing to record), or the shutdown releases the task.
+        return std::nullopt;
+      }
+      return finish(failed_attempt(task,
+                                   "cancelled: the handler did not return within " +
+                                       fmt::format("{:g}", seconds(m_settings.timeout_grace)) +
+                                       " s (timeout-grace) of the request; worker " +
+                                       std::to_string(number) + " killed"));
+    }
     if (m_closing) {
       retire(slot);
-      return finish(failed_attempt(task, "pgtqd stopped its worker at shutdown"));
+      return std::nullopt; // pgtqd stopped its worker at shutdown: given back
     }
   }
 }
@@ -342,8 +458,11 @@ void ProcessRunner::abandon() {
   }
   m_closed.notify_all();
   for (const auto& slot : m_slots) {
-    if (const pid_t pid = slot->pid.load(); pid > 0) {
-      ::kill(pid, SIGKILL); // its pool thread sees the socket close and reaps it
+    const std::lock_guard lock(slot->pid_mutex);
+    if (slot->pid > 0) {
+      // Not reaped yet (retire() clears pid first): still this worker's pid. Its pool
+      // thread sees it end and reaps it.
+      ::kill(slot->pid, SIGKILL);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,70 +19,100 @@ namespace pgtq::queue {
 
 // isolation = process: each pool slot has a worker process of its own (WorkerProcess) that
 // runs its attempts one at a time, supervised from the slot's pool thread:
-//  - should_stop (a cancellation, a lost lease, shutdown) is passed on as a Stop message;
+//  - should_stop (a cancellation, a lost lease, shutdown) is passed on as a Stop message; a
+//    handler that has not returned timeout_grace later is killed with its worker: a
+//    cancelled attempt is recorded as such, any other is given back (a lost lease matches
+//    nothing any more; at shutdown the task is released once its worker is gone);
 //  - at the attempt's timeout (the plugin's for its task name, else task-timeout) the worker
-//    is sent Stop, and killed timeout_grace later if it has not answered: the attempt is a
-//    failed one, "timed out after N s", retried by the usual backoff;
+//    turns should_stop() true by itself, and is killed timeout_grace later if it has not
+//    answered: the attempt is a failed one, "timed out after N s", retried by the usual
+//    backoff;
 //  - a worker that dies running an attempt costs that attempt ("killed by SIGSEGV"), at
-//    once: the pool thread sees its socket close;
+//    once: the pool thread sees the process end (WorkerProcess);
 //  - a dead worker is replaced before the slot takes its next task: at once the first time,
-//    then after 0.1 s, 0.2 s, ... up to 10 s while it keeps dying without finishing a task.
+//    then after 0.1 s, 0.2 s, ... up to 10 s while it keeps dying without finishing a task;
+//  - a slot whose worker cannot be started (it fails before it is ready) counts as
+//    unavailable until one starts: it gives the tasks it is handed back at once instead of
+//    holding them, and the claim loop claims nothing while no slot is available.
 // Database connections, leases and outcomes stay in pgtqd.
 //
-// Threads: prepare() and run() for a slot from that slot's pool thread only; abandon() from
-// any thread.
+// Threads: prepare() and run() for a slot from that slot's pool thread only; abandon(),
+// use_plugins() and unavailable_slots() from any thread.
 class ProcessRunner final : public TaskRunner {
 public:
-  // plugins: what the workers load until use_plugins() says otherwise.
+  // plugins: what the workers load until use_plugins() says otherwise. on_available: called
+  // (on a pool thread) when a slot that could not start a worker has one again.
   ProcessRunner(int slots,
                 std::string queue,
                 std::shared_ptr<const plugin::PluginSet> plugins,
                 const IsolationSettings& settings,
-                DaemonState& state);
+                DaemonState& state,
+                std::function<void()> on_available);
   ~ProcessRunner() override;
   ProcessRunner(const ProcessRunner&) = delete;
   ProcessRunner& operator=(const ProcessRunner&) = delete;
 
-  void prepare(int slot) override;
-  std::optional<Outcome>
-  run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) override;
-  // Idle workers are replaced by workers of these plugins before their next task; a worker
-  // running a task of older plugins finishes it first.
+  void prepare(int slot, const std::function<bool()>& job_waiting) override;
+  std::optional<Outcome> run(int slot, const ClaimedTask& task, const Attempt& attempt) override;
+  // Idle workers are replaced by workers of these plugins before their next task (one
+  // waiting out a restart delay starts on them); a worker running a task of older plugins
+  // finishes it first.
   void use_plugins(std::shared_ptr<const plugin::PluginSet> plugins) override;
   void abandon() override;
+  int unavailable_slots() const override { return m_unavailable.load(); }
+  bool ends_stopped_handlers() const override { return true; }
 
   // How long a worker has to load its plugins and say it is ready.
   static constexpr std::chrono::seconds k_start_timeout{60};
 
 private:
+  using PluginsPtr = std::shared_ptr<const plugin::PluginSet>;
+
   struct Slot {
     std::unique_ptr<WorkerProcess> process;
-    std::shared_ptr<const plugin::PluginSet> plugins; // what process loaded
-    std::atomic<pid_t> pid{0}; // of process, for abandon() on another thread; 0: none
+    PluginsPtr plugins; // what process loaded
+    // The pid of process while it is not reaped, for abandon() on another thread; 0: none.
+    // Set, and cleared before the reap, under the lock, so that abandon() never signals a
+    // pid that was reaped (and may belong to another process by now).
+    std::mutex pid_mutex;
+    pid_t pid = 0;
     int failures = 0;          // deaths since the last attempt that finished
     bool started_before = false;
+    bool unavailable = false;  // its last start failed (counted in m_unavailable)
+    std::string start_error;   // why, for the log
   };
 
-  // Starts the slot's worker unless it has one of these plugins (one of other plugins is
-  // retired first), after the restart backoff. False when give_up() turned true, or
-  // abandon() was called, first.
-  bool ensure_started(int slot,
-                      const std::shared_ptr<const plugin::PluginSet>& plugins,
-                      const std::function<bool()>& give_up);
+  enum class Start { started, gave_up, failed };
+  // Starts the slot's worker unless it has one of the wanted plugins (one of other plugins
+  // is retired first), after the restart backoff; wanted() is asked again after the wait (a
+  // reload meanwhile). Tries again after a failed start while `retry`. gave_up: give_up() or
+  // skip_wait() (during the backoff only) turned true, or abandon() was called.
+  Start ensure_started(int slot,
+                       const std::function<PluginsPtr()>& wanted,
+                       const std::function<bool()>& give_up,
+                       const std::function<bool()>& skip_wait,
+                       bool retry);
+  // A worker found dead between attempts is reaped, without blaming a task.
+  void retire_if_ended(int slot);
   // Reaps the slot's worker and forgets it; returns how it ended.
   std::string retire(int slot);
+  void set_unavailable(Slot& state, bool unavailable);
   // The delay before starting a slot's worker that died `failures` times in a row.
   static std::chrono::milliseconds restart_delay(int failures);
   Outcome failed_attempt(const ClaimedTask& task, std::string error) const;
+  // "worker-memory-limit (256 MiB)"
+  std::string memory_limit_text() const;
 
   const std::string m_queue;
   const IsolationSettings m_settings;
   DaemonState& m_state;
+  const std::function<void()> m_on_available;
   std::vector<std::unique_ptr<Slot>> m_slots;
   std::atomic<bool> m_closing{false};                 // set by abandon()
+  std::atomic<int> m_unavailable{0};                  // slots whose last start failed
   std::mutex m_mutex;                                 // guards m_plugins; for m_closed
-  std::shared_ptr<const plugin::PluginSet> m_plugins; // the newest, for prepare()
-  std::condition_variable m_closed;                   // wakes restart waits at abandon()
+  PluginsPtr m_plugins;                               // the newest, for prepare()
+  std::condition_variable m_closed;                   // wakes restart waits
 };
 
 } // namespace pgtq::queue

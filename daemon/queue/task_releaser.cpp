@@ -45,21 +45,45 @@ void TaskReleaser::release_not_started(db::Connection& connection, bool draining
     throw;
   }
   int prefetched = 0;
+  int unfinished = 0;
   for (const ClaimedTask& task : tasks) {
-    const auto attempt = m_in_flight.find(task.id);
-    const bool cancelled = attempt && attempt->claim == task.claim && attempt->cancelled.load();
+    const auto found = m_in_flight.find(task.id);
+    const Attempt* attempt = found && found->claim == task.claim ? found.get() : nullptr;
+    const bool cancelled = attempt != nullptr && attempt->cancelled.load();
+    const bool stopped = attempt != nullptr && attempt->stop.load();
     m_in_flight.erase(task.id, task.claim);
     if (!cancelled && draining) {
-      ++prefetched; // taken back from the pool when draining started
+      // Stopped at the end of the grace period (its worker gave it back), or taken back from
+      // the pool when draining started.
+      ++(attempt != nullptr && attempt->shutting_down.load() ? unfinished : prefetched);
       continue;
     }
-    logger()->info("task {} ({}) {} before it started; not run",
-                   task.id,
-                   task.name,
-                   cancelled ? "cancelled" : "lost its lease");
+    if (cancelled) {
+      logger()->info("task {} ({}) cancelled before it started; not run", task.id, task.name);
+    } else if (stopped) {
+      logger()->info("task {} ({}) lost its lease before it finished; given back", task.id, task.name);
+    } else {
+      logger()->info("task {} ({}) given back to the queue: no worker could run it",
+                     task.id,
+                     task.name);
+    }
   }
   if (prefetched > 0) {
     logger()->info("released {} prefetched task(s) that had not started", prefetched);
+  }
+  if (unfinished > 0) {
+    logger()->warn("released {} unfinished task(s) back to the queue once their handlers "
+                   "stopped",
+                   unfinished);
+  }
+}
+
+void TaskReleaser::stop_unfinished() {
+  for (const auto& held : m_in_flight.snapshot()) {
+    if (!held.attempt->finished.load()) {
+      held.attempt->shutting_down.store(true);
+      held.attempt->stop.store(true);
+    }
   }
 }
 
@@ -69,6 +93,7 @@ void TaskReleaser::release_unfinished(db::Connection& connection) {
     if (held.attempt->finished.load()) {
       continue;
     }
+    held.attempt->shutting_down.store(true);
     held.attempt->stop.store(true);
     back.add(held.id, held.attempt->claim);
   }

@@ -11,7 +11,8 @@ namespace pgtq::queue {
 
 // Gives claimed tasks back to the queue (pgtq.release), on the claim loop's connection:
 // those stopped before a worker started them (cancelled, lease lost, or prefetched when the
-// drain started), and at the end of the grace period those still running.
+// drain started), those a runner gave back (no worker could be started; a worker killed after
+// a stop), and at the end of the grace period those still running.
 //
 // Threads: add() from any thread (a worker that will not start a task, the claim loop);
 // release_*() from the claim loop's thread.
@@ -26,6 +27,9 @@ public:
   // Releases the tasks added so far; draining: the prefetched ones are counted, not logged
   // one by one. Throws on a database error, keeping them for the next try.
   void release_not_started(db::Connection& connection, bool draining);
+  // Asks every attempt whose handler has not returned to stop at shutdown, to be added here
+  // once its runner gave it back (isolation = process: the worker has ended it).
+  void stop_unfinished();
   // Asks every attempt whose handler has not returned to stop, and releases it. Attempts
   // whose handler returned are left for their outcomes: releasing one would requeue a task
   // that already ran, and fencing would then discard its outcome. Throws on a database error.

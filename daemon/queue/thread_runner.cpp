@@ -7,7 +7,7 @@
 namespace pgtq::queue {
 
 std::optional<Outcome>
-ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const std::atomic<bool>& stop) {
+ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const Attempt& attempt) {
   // The moment a worker takes the task up: between claim and here it may still be given back
   // unstarted (a shutdown, a cancellation).
   SPDLOG_LOGGER_DEBUG(logger(),
@@ -18,7 +18,7 @@ ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const std::atomic<bool>
                       task.max_attempts);
   const plugin::HandlerRegistry& registry = task.plugins->registry();
   return TaskExecutor(registry).run(
-      task, stop, attempt_timeout(task, registry.find(task.name), m_default_timeout));
+      task, attempt.stop, attempt_timeout(task, registry.find(task.name), m_default_timeout));
 }
 
 } // namespace pgtq::queue

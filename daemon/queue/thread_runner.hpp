@@ -17,8 +17,7 @@ public:
   explicit ThreadRunner(std::chrono::nanoseconds default_timeout)
       : m_default_timeout(default_timeout) {}
 
-  std::optional<Outcome>
-  run(int slot, const ClaimedTask& task, const std::atomic<bool>& stop) override;
+  std::optional<Outcome> run(int slot, const ClaimedTask& task, const Attempt& attempt) override;
 
 private:
   const std::chrono::nanoseconds m_default_timeout;

@@ -21,10 +21,10 @@ WorkerPool::~WorkerPool() {
   shutdown();
 }
 
-void WorkerPool::submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop) {
+void WorkerPool::submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt) {
   {
     const std::lock_guard lock(m_mutex);
-    m_jobs.push_back({std::move(task), std::move(stop)});
+    m_jobs.push_back({std::move(task), std::move(attempt)});
     ++m_busy;
   }
   m_wakeup.notify_one();
@@ -32,7 +32,10 @@ void WorkerPool::submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> sto
 
 void WorkerPool::work(int slot) {
   for (;;) {
-    m_runner.prepare(slot);
+    m_runner.prepare(slot, [this] {
+      const std::lock_guard lock(m_mutex);
+      return m_closing || !m_jobs.empty();
+    });
     Job job;
     {
       std::unique_lock lock(m_mutex);
@@ -48,17 +51,17 @@ void WorkerPool::work(int slot) {
       job = std::move(m_jobs.front());
       m_jobs.pop_front();
     }
-    if (job.stop->load()) {
+    if (job.attempt->stop.load()) {
       // Cancelled, or its lease lost, while it waited: never started, so given back.
       m_on_not_started(std::move(job.task));
     } else {
       ++m_running;
-      std::optional<Outcome> outcome = m_runner.run(slot, job.task, *job.stop);
+      std::optional<Outcome> outcome = m_runner.run(slot, job.task, *job.attempt);
       --m_running;
       if (outcome) {
         m_on_outcome(std::move(*outcome));
       } else {
-        m_on_not_started(std::move(job.task)); // no worker could run it: given back
+        m_on_not_started(std::move(job.task)); // the runner gave it back
       }
     }
     {

@@ -37,9 +37,9 @@ public:
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // stop is shared with the claim loop, which raises it on shutdown, cancellation or a lost
-  // lease; the handler sees it through task_should_stop().
-  void submit(ClaimedTask task, std::shared_ptr<std::atomic<bool>> stop);
+  // attempt is shared with the claim loop, which raises its stop flag on shutdown,
+  // cancellation or a lost lease; the handler sees it through task_should_stop().
+  void submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt);
 
   // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown).
   std::vector<ClaimedTask> take_unstarted();
@@ -62,7 +62,7 @@ public:
 private:
   struct Job {
     ClaimedTask task;
-    std::shared_ptr<std::atomic<bool>> stop;
+    std::shared_ptr<const Attempt> attempt;
   };
 
   void work(int slot);

@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -20,6 +22,35 @@ namespace pgtq::queue {
 namespace {
 
 constexpr int k_worker_socket_fd = 3; // where the worker finds its end (worker_main)
+
+// Without a pidfd, how often a waiting pool thread asks whether its worker ended.
+constexpr auto k_exit_poll = std::chrono::milliseconds(50);
+
+// A pidfd for a child not yet reaped (close-on-exec), or -1 where the kernel (before 5.3) or
+// the C library's headers have none.
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd >= 0) {
+    return static_cast<int>(fd);
+  }
+#else
+  (void)pid;
+#endif
+  return -1;
+}
+
+// Sends a signal to a child not yet reaped: through its pidfd where there is one.
+void send_signal(pid_t pid, int pidfd, int number) {
+#ifdef SYS_pidfd_send_signal
+  if (pidfd >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd, number, nullptr, 0) == 0) {
+    return;
+  }
+#else
+  (void)pidfd;
+#endif
+  ::kill(pid, number);
+}
 
 std::string errno_text(int number) {
   return std::system_category().message(number);
@@ -79,6 +110,7 @@ WorkerProcess::WorkerProcess(int number,
                 "pgtqd: worker " + std::to_string(number) + " (queue " + queue + ")",
                 child_end.get());
   child_end = plugin::UniqueFd();
+  m_pidfd = plugin::UniqueFd(open_pidfd(m_pid));
 
   worker::Hello hello;
   hello.slot = number;
@@ -154,23 +186,64 @@ WorkerProcess::Event WorkerProcess::wait(Clock::time_point until,
       m_protocol_error = std::string("it sent what pgtqd cannot read: ") + error.what();
       return Event::ended;
     }
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
-    pollfd socket{m_socket.get(), POLLIN, 0};
-    const int ready = ::poll(&socket, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
-    if (ready < 0 && errno == EINTR) {
-      continue;
-    }
-    if (ready == 0) {
-      return Event::timeout;
+    if (m_exited) {
+      // Dead: what it wrote before is read out, then it has ended, whoever else (a child
+      // its handler forked) still holds its end of the socket.
+      if (!socket_readable()) {
+        return Event::ended;
+      }
+    } else {
+      const auto now = Clock::now();
+      auto step = until;
+      if (m_pidfd.get() < 0) {
+        step = std::min(until, now + k_exit_poll);
+      }
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(step - now);
+      pollfd watched[2] = {{m_socket.get(), POLLIN, 0}, {m_pidfd.get(), POLLIN, 0}};
+      const int ready = ::poll(watched,
+                               m_pidfd.get() >= 0 ? 2 : 1,
+                               static_cast<int>(std::max<long long>(left.count(), 0)));
+      if (ready < 0 && errno == EINTR) {
+        continue;
+      }
+      if (ready < 0) {
+        return Event::ended;
+      }
+      if (watched[1].revents != 0 || (m_pidfd.get() < 0 && process_ended())) {
+        m_exited = true;
+        continue;
+      }
+      if (watched[0].revents == 0) {
+        if (Clock::now() >= until) {
+          return Event::timeout;
+        }
+        continue;
+      }
     }
     try {
-      if (ready < 0 || !worker::read_into(m_socket.get(), m_reader)) {
+      if (!worker::read_into(m_socket.get(), m_reader)) {
         return Event::ended;
       }
     } catch (const std::system_error&) {
       return Event::ended; // ECONNRESET: the worker died with unread data in its socket
     }
   }
+}
+
+bool WorkerProcess::process_ended() {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == m_pid;
+}
+
+bool WorkerProcess::socket_readable() {
+  pollfd socket{m_socket.get(), POLLIN, 0};
+  while (::poll(&socket, 1, 0) < 0) {
+    if (errno != EINTR) {
+      return false;
+    }
+  }
+  return socket.revents != 0;
 }
 
 bool WorkerProcess::ended() {
@@ -192,7 +265,8 @@ std::string WorkerProcess::reap() {
     return "was already reaped";
   }
   m_reaped = true;
-  ::kill(m_pid, SIGKILL); // does nothing to one that ended already: its status stays
+  // Not reaped yet, so the pid is still this worker's; one that ended keeps its status.
+  send_signal(m_pid, m_pidfd.get(), SIGKILL);
   int status = 0;
   while (::waitpid(m_pid, &status, 0) < 0) {
     if (errno != EINTR) {
@@ -200,6 +274,7 @@ std::string WorkerProcess::reap() {
     }
   }
   m_socket = plugin::UniqueFd();
+  m_pidfd = plugin::UniqueFd();
   return describe_exit(status);
 }
 

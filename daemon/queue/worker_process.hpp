@@ -30,6 +30,13 @@ public:
 // (queue Q)". The process dies with its socket: when pgtqd closes it or exits, the worker
 // exits too.
 //
+// Its death is seen by the process itself, not only by end of file on the socket: a child
+// the handler forked (system(), popen(), a daemonised helper) may hold the worker's end of
+// the socket open long after the worker died. A pidfd (pidfd_open, Linux 5.3) is polled
+// beside the socket; without one, waitid(WNOHANG | WNOWAIT) every 50 ms. Either way the
+// process is only reaped by reap(), so its pid cannot be reused while this object may
+// still signal it.
+//
 // Threads: one thread uses an instance (the pool thread of its slot); pid() is stable.
 class WorkerProcess {
 public:
@@ -57,8 +64,9 @@ public:
 
   enum class Event { message, timeout, ended };
   // Waits until a message arrives (Event::message, into message), until `until`
-  // (Event::timeout) or until the worker's end closes or sends what cannot be read
-  // (Event::ended: it died or is broken; reap() it).
+  // (Event::timeout) or until the worker died, its end closed or sent what cannot be read
+  // (Event::ended: it died or is broken; reap() it). What a worker wrote before it died is
+  // returned first.
   Event wait(Clock::time_point until, std::optional<worker::Message>& message);
 
   // Whether the worker ended while idle, without waiting (messages that came meanwhile are
@@ -73,8 +81,15 @@ public:
   static std::string describe_exit(int status);
 
 private:
+  // Whether the process has ended (it stays unreaped), without waiting.
+  bool process_ended();
+  // Whether the socket has something to read (or its end of file) right now.
+  bool socket_readable();
+
   pid_t m_pid = -1;
   plugin::UniqueFd m_socket;
+  plugin::UniqueFd m_pidfd; // -1 where pidfd_open is unavailable
+  bool m_exited = false;    // the process was seen to end; the socket is read out
   worker::FrameReader m_reader;
   bool m_reaped = false;
   std::string m_protocol_error; // why the stream could not be read, if it could not

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,11 +20,27 @@
 namespace pgtq::queue {
 namespace {
 
-// Raised by the new_handler: some allocation of this process failed.
+// Raised by the new_handler: some allocation of this process failed during this attempt.
 std::atomic<bool> g_out_of_memory{false};
+// The socket to pgtqd and the OutOfMemory frame, ready before any allocation can fail; every
+// frame goes out under g_send_mutex, so that the new_handler's cannot cut into another.
+int g_socket = -1;
+std::string g_out_of_memory_frame;
+std::mutex g_send_mutex;
 
 void on_allocation_failure() {
-  g_out_of_memory.store(true);
+  if (!g_out_of_memory.exchange(true) && g_socket >= 0) {
+    // Told at once, allocating nothing: if the worker dies of it next (an allocation failure
+    // in code that cannot handle it), pgtqd still says the memory cap was hit. Skipped when
+    // a frame is being sent (by the thread that failed here, among others).
+    std::unique_lock lock(g_send_mutex, std::try_to_lock);
+    if (lock.owns_lock()) {
+      (void)::send(g_socket,
+                   g_out_of_memory_frame.data(),
+                   g_out_of_memory_frame.size(),
+                   MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+  }
   throw std::bad_alloc();
 }
 
@@ -135,6 +152,8 @@ void read_messages(int socket, Inbox& inbox) {
 } // namespace
 
 int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_limit_bytes) {
+  g_out_of_memory_frame = worker::encode(worker::OutOfMemory{});
+  g_socket = socket;
   std::set_new_handler(on_allocation_failure);
   // Shared with the reader thread, which is never joined (it blocks on the socket until the
   // process ends) and so may outlive this call.
@@ -152,8 +171,17 @@ int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_li
     task.max_attempts = run->max_attempts;
     g_out_of_memory.store(false);
     const auto started = std::chrono::steady_clock::now();
-    Outcome outcome = executor.run(
-        task, inbox.stop_flag(), run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt);
+    Outcome outcome;
+    try {
+      outcome = executor.run(task,
+                             inbox.stop_flag(),
+                             run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt);
+    } catch (const std::bad_alloc&) {
+      // Out of memory outside the handler's own barrier (the executor's copies, say).
+      g_out_of_memory.store(true);
+      outcome.status = OutcomeStatus::retry;
+      outcome.error.clear();
+    }
     inbox.done();
     worker::Finished finished{
         .id = task.id,
@@ -169,7 +197,9 @@ int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_li
           limit_note + (finished.error.empty() ? "" : "; the handler said: " + finished.error);
     }
     try {
-      worker::send_frame(socket, worker::encode(finished));
+      const std::string frame = worker::encode(finished);
+      const std::lock_guard lock(g_send_mutex);
+      worker::send_frame(socket, frame);
     } catch (const std::system_error& error) {
       logger()->error("worker: answering pgtqd: {}", error.what());
       return 1;

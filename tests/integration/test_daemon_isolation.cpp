@@ -118,6 +118,28 @@ TEST_CASE("isolation = process: a handler's SIGSEGV costs its own attempt, recor
   CHECK_MESSAGE(reaches(connection, after, "succeeded", 20s), daemon.log());
 }
 
+TEST_CASE("isolation = process: a worker that dies while a child its handler forked holds its "
+          "socket open is seen dead at once") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .plugin_dirs = {test_plugin_dir("crash")},
+                        .extra_args = {"--isolation", "process", "--concurrency", "1"}});
+  REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+  // The child sleeps 10 s with the worker's end of the socket: no end of file before then.
+  const std::string crash = push_to_default(connection, "crash", R"({"how": "fork_segv"})", "1");
+  REQUIRE_MESSAGE(eventually([&] { return field(connection, "state", crash) != "queued"; }, 20s),
+                  daemon.log());
+  const auto claimed_at = Clock::now();
+  REQUIRE_MESSAGE(reaches(connection, crash, "failed", 5s), daemon.log());
+  CHECK(Clock::now() - claimed_at < 2s);
+  const std::string error = field(connection, "last_error", crash);
+  CHECK_MESSAGE(error.find("killed by SIGSEGV") != std::string::npos, error);
+  // The slot has a new worker.
+  const std::string after = push_to_default(connection, "crash", "{}");
+  CHECK_MESSAGE(reaches(connection, after, "succeeded", 5s), daemon.log());
+}
+
 TEST_CASE("isolation = process: a handler that ignores should_stop is killed at its timeout plus "
           "the grace, its attempt recorded as timed out, and its worker replaced") {
   TestDatabase database;

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 using namespace pgtq;
 using namespace pgtq::test;
@@ -146,4 +147,35 @@ TEST_CASE("a replacement that does not load leaves the old plugin serving, and t
     CHECK(field(connection, "result", id) == "\"1\"");
     CHECK(daemon.running());
   }
+}
+
+TEST_CASE("isolation = process: a slot waiting out its restart delay when the plugins are "
+          "reloaded starts its worker on the new plugins") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  PluginDir dir;
+  dir.put(test_plugin_dir("crash") + "/crash.so", "crash.so");
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .plugin_dirs = {dir.path()},
+                        .extra_args = {"--isolation",
+                                       "process",
+                                       "--concurrency",
+                                       "1",
+                                       "--log-level",
+                                       "debug"}});
+  REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+  // Eight deaths in a row without a finished attempt: the next start waits 6.4 s.
+  std::vector<std::string> crashes;
+  for (int i = 0; i < 8; ++i) {
+    crashes.push_back(push_to_default(connection, "crash", R"({"how": "segv"})", "1"));
+  }
+  for (const std::string& id : crashes) {
+    REQUIRE_MESSAGE(reaches(connection, id, "failed", 30s), daemon.log());
+  }
+  REQUIRE_MESSAGE(reload(daemon, 2), daemon.log());
+  REQUIRE_MESSAGE(daemon.wait_for_log("worker 1 started again", 20s), daemon.log());
+  const std::string after = push_to_default(connection, "crash", "{}");
+  REQUIRE_MESSAGE(reaches(connection, after, "succeeded", 20s), daemon.log());
+  CHECK_MESSAGE(daemon.log().find("plugins generation 2 replaces 1") == std::string::npos,
+                daemon.log());
 }

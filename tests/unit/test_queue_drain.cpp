@@ -35,3 +35,16 @@ TEST_CASE("the drain starts at the first stop request, and its grace period ends
   CHECK(drain.grace_over(deadline - std::chrono::seconds(1)));
   CHECK(drain.give_up(deadline - std::chrono::seconds(1)));
 }
+
+TEST_CASE("with worker processes, outcomes are waited for the timeout-grace longer, while "
+          "stopped handlers may still return or be killed") {
+  DaemonState state;
+  Drain drain(state, std::chrono::seconds(30), std::chrono::seconds(7));
+  state.drain = true;
+  REQUIRE(drain.start_if_asked());
+  const auto deadline = drain.deadline();
+  const auto extra = Drain::k_outcome_extra + std::chrono::seconds(7);
+  CHECK(drain.next_step(deadline) == deadline + extra);
+  CHECK_FALSE(drain.give_up(deadline + Drain::k_outcome_extra));
+  CHECK(drain.give_up(deadline + extra));
+}

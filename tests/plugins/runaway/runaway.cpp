@@ -4,12 +4,16 @@
 //   hog           allocates (and touches) 16 MiB after 16 MiB without bound, ignoring
 //                 should_stop()
 //   nap {"ms": n} sleeps n ms, stopping early on should_stop(), and returns its process id
+//   hog_then_abort allocates like hog until an allocation fails, then aborts (as code that
+//                 cannot handle the failure would)
 #include <pgtq/plugin.hpp>
 
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -31,6 +35,14 @@ void hog() {
   }
 }
 
+void hog_then_abort() {
+  try {
+    hog();
+  } catch (const std::bad_alloc&) {
+    std::abort();
+  }
+}
+
 long nap(pgtq::Context& context, int ms) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   while (std::chrono::steady_clock::now() < until) {
@@ -48,5 +60,6 @@ PGTQ_PLUGIN("runaway", "0", [](pgtq::Registry& r) {
   r.add("spin", spin).timeout(2);
   r.add("spin_forever", spin);
   r.add("hog", hog);
+  r.add("hog_then_abort", hog_then_abort);
   r.add("nap", nap, {"ms"});
 });
