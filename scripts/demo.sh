@@ -48,6 +48,7 @@ SELECT pgtq.push('$queue', 'crash_once', '[]');   -- segfaults its worker once: 
 SELECT pgtq.push('$queue', 'sleep', '[1]');
 SELECT pgtq.push('$queue', 'add_numbers', '[40, 2]', delay => '2 seconds');
 SELECT pgtq.push('$queue', 'add_numbers', '[1, "two"]');           -- bad args: fails for good
+SELECT pgtq.push('$queue', 'sleep', '[30]', max_attempts => 1, timeout => '1 second');  -- stopped at 1 s
 COMMIT;
 SQL
 say "pushing tasks with the C++ client header (pgtq_push_example)"

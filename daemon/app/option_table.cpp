@@ -50,10 +50,12 @@ std::string check_prefetch(std::string_view value) {
   if (value == "auto") {
     return "";
   }
-  const bool digits = !value.empty() && value.size() <= 5 &&
-                      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
-  return digits && std::stoi(std::string(value)) <= 10000 ? ""
-                                                          : "must be auto or a whole number from 0 to 10000";
+  const bool digits =
+      !value.empty() && value.size() <= 5 &&
+      std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return digits && std::stoi(std::string(value)) <= 10000
+             ? ""
+             : "must be auto or a whole number from 0 to 10000";
 }
 
 // Durations are at least 10 ms (a smaller one is a typo or a busy loop: 1e-9 s ran 53,000
@@ -158,13 +160,14 @@ const std::vector<OptionSpec> k_options = {
              "claims in larger batches; auto: as many as the workers start within about 5 ms "
              "(none for slow tasks); they go back to the queue at once on shutdown",
      .allowed_note = "auto, or 0 to 10000",
-     .details = "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
-                "a busy daemon then claims in larger batches (more tasks/s), at the price of "
-                "holding tasks another daemon could have run. auto (the default) holds as many "
-                "as the workers would start within about 5 ms, judged by how long recent "
-                "attempts ran, at most 4 per worker: short tasks get a deep buffer, tasks that "
-                "run longer than concurrency × 5 ms get none, and it starts at 0. A number fixes it; 0 "
-                "claims only for free workers."},
+     .details =
+         "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
+         "a busy daemon then claims in larger batches (more tasks/s), at the price of "
+         "holding tasks another daemon could have run. auto (the default) holds as many "
+         "as the workers would start within about 5 ms, judged by how long recent "
+         "attempts ran, at most 4 per worker: short tasks get a deep buffer, tasks that "
+         "run longer than concurrency × 5 ms get none, and it starts at 0. A number fixes it; 0 "
+         "claims only for free workers."},
     {.name = "isolation",
      .kind = OptionKind::choice,
      .field = &Config::isolation,

@@ -78,16 +78,16 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
                            : std::nullopt;
   // args, --run-at, --delay and --timeout are checked by pgtq.push, whose error names them.
   db::Connection connection = connect(dsn);
-  const db::Result id = connection.run(db::queries::k_push,
-                                       {options.queue,
-                                        options.task,
-                                        options.args,
-                                        options.run_at ? db::Param(*options.run_at) : std::nullopt,
-                                        options.delay ? db::Param(*options.delay) : std::nullopt,
-                                        priority ? db::Param(*priority) : std::nullopt,
-                                        attempts ? db::Param(*attempts) : std::nullopt,
-                                        options.timeout ? db::Param(*options.timeout)
-                                                        : std::nullopt});
+  const db::Result id =
+      connection.run(db::queries::k_push,
+                     {options.queue,
+                      options.task,
+                      options.args,
+                      options.run_at ? db::Param(*options.run_at) : std::nullopt,
+                      options.delay ? db::Param(*options.delay) : std::nullopt,
+                      priority ? db::Param(*priority) : std::nullopt,
+                      attempts ? db::Param(*attempts) : std::nullopt,
+                      options.timeout ? db::Param(*options.timeout) : std::nullopt});
   out << id.text(0, 0) << '\n';
   return 0;
 }

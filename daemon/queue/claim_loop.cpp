@@ -55,8 +55,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
       m_drain(state,
               config.shutdown_grace,
               config.isolation.processes ? config.isolation.timeout_grace : Duration{}),
-      m_prefetch(config.concurrency, config.prefetch),
-      m_lease_keeper(config, m_in_flight) {
+      m_prefetch(config.concurrency, config.prefetch), m_lease_keeper(config, m_in_flight) {
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
   m_plugins = std::move(plugins);
   m_pool = std::make_unique<WorkerPool>(

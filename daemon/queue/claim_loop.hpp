@@ -122,7 +122,7 @@ private:
   std::shared_ptr<const plugin::PluginSet> m_plugins; // what new claims run on
   std::string m_task_names; // array literal of m_plugins' task names, for pgtq.claim
   std::optional<db::Connection> m_connection; // LISTEN, claims, releases
-  bool m_maybe_more = true; // a claim may find work: set by NOTIFY, polling, a full claim
+  bool m_maybe_more = true;   // a claim may find work: set by NOTIFY, polling, a full claim
   bool m_no_capacity = false; // no worker process could be started (note_capacity())
   Drain m_drain;
   PrefetchPolicy m_prefetch;

@@ -54,8 +54,8 @@ std::chrono::milliseconds ProcessRunner::restart_delay(int failures) {
 }
 
 std::string ProcessRunner::memory_limit_text() const {
-  return "worker-memory-limit (" +
-         std::to_string(m_settings.worker.memory_limit_bytes >> 20) + " MiB)";
+  return "worker-memory-limit (" + std::to_string(m_settings.worker.memory_limit_bytes >> 20) +
+         " MiB)";
 }
 
 void ProcessRunner::retire_if_ended(int slot) {

@@ -76,10 +76,10 @@ private:
     // pid that was reaped (and may belong to another process by now).
     std::mutex pid_mutex;
     pid_t pid = 0;
-    int failures = 0;          // deaths since the last attempt that finished
+    int failures = 0; // deaths since the last attempt that finished
     bool started_before = false;
-    bool unavailable = false;  // its last start failed (counted in m_unavailable)
-    std::string start_error;   // why, for the log
+    bool unavailable = false; // its last start failed (counted in m_unavailable)
+    std::string start_error;  // why, for the log
   };
 
   enum class Start { started, gave_up, failed };
@@ -108,11 +108,11 @@ private:
   DaemonState& m_state;
   const std::function<void()> m_on_available;
   std::vector<std::unique_ptr<Slot>> m_slots;
-  std::atomic<bool> m_closing{false};                 // set by abandon()
-  std::atomic<int> m_unavailable{0};                  // slots whose last start failed
-  std::mutex m_mutex;                                 // guards m_plugins; for m_closed
-  PluginsPtr m_plugins;                               // the newest, for prepare()
-  std::condition_variable m_closed;                   // wakes restart waits
+  std::atomic<bool> m_closing{false}; // set by abandon()
+  std::atomic<int> m_unavailable{0};  // slots whose last start failed
+  std::mutex m_mutex;                 // guards m_plugins; for m_closed
+  PluginsPtr m_plugins;               // the newest, for prepare()
+  std::condition_variable m_closed;   // wakes restart waits
 };
 
 } // namespace pgtq::queue

@@ -50,10 +50,10 @@ struct IsolationSettings {
 
 // The claim loop (claim_loop.hpp); it runs the lease keeper, with these leases.
 struct ClaimLoopSettings : LeaseKeeperSettings {
-  int concurrency = 1;       // worker threads
+  int concurrency = 1;         // worker threads
   std::optional<int> prefetch; // tasks claimed beyond the free workers; none: auto
-  Duration poll_interval{};  // claim attempt without a notification
-  Duration shutdown_grace{}; // how long running tasks may finish after SIGTERM
+  Duration poll_interval{};    // claim attempt without a notification
+  Duration shutdown_grace{};   // how long running tasks may finish after SIGTERM
   IsolationSettings isolation;
 };
 

@@ -61,11 +61,11 @@ void TaskReleaser::release_not_started(db::Connection& connection, bool draining
     if (cancelled) {
       logger()->info("task {} ({}) cancelled before it started; not run", task.id, task.name);
     } else if (stopped) {
-      logger()->info("task {} ({}) lost its lease before it finished; given back", task.id, task.name);
+      logger()->info(
+          "task {} ({}) lost its lease before it finished; given back", task.id, task.name);
     } else {
-      logger()->info("task {} ({}) given back to the queue: no worker could run it",
-                     task.id,
-                     task.name);
+      logger()->info(
+          "task {} ({}) given back to the queue: no worker could run it", task.id, task.name);
     }
   }
   if (prefetched > 0) {

@@ -155,14 +155,10 @@ TEST_CASE("isolation = process: a slot waiting out its restart delay when the pl
   db::Connection connection = database.connect();
   PluginDir dir;
   dir.put(test_plugin_dir("crash") + "/crash.so", "crash.so");
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .plugin_dirs = {dir.path()},
-                        .extra_args = {"--isolation",
-                                       "process",
-                                       "--concurrency",
-                                       "1",
-                                       "--log-level",
-                                       "debug"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .plugin_dirs = {dir.path()},
+       .extra_args = {"--isolation", "process", "--concurrency", "1", "--log-level", "debug"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
   // Eight deaths in a row without a finished attempt: the next start waits 6.4 s.
   std::vector<std::string> crashes;

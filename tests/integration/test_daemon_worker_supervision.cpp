@@ -61,10 +61,10 @@ std::vector<pid_t> children(pid_t pid) {
 }
 
 // A column of live_tasks the tasks view does not show.
-std::string live_field(db::Connection& connection, const std::string& column, const std::string& id) {
-  return scalar(connection,
-                "SELECT " + column + "::text FROM pgtq.live_tasks WHERE id = $1::bigint",
-                {id});
+std::string
+live_field(db::Connection& connection, const std::string& column, const std::string& id) {
+  return scalar(
+      connection, "SELECT " + column + "::text FROM pgtq.live_tasks WHERE id = $1::bigint", {id});
 }
 
 } // namespace
@@ -123,8 +123,9 @@ TEST_CASE("isolation = process: a handler that ignores should_stop after its lea
          {spin});
   const std::string claim = live_field(connection, "claim", spin);
   REQUIRE_MESSAGE(daemon.wait_for_log("task " + spin + ": lease lost", 10s), daemon.log());
-  REQUIRE_MESSAGE(daemon.wait_for_log("task " + spin + " (spin_forever) lost its lease before "
-                                      "it finished; given back",
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + spin +
+                                          " (spin_forever) lost its lease before "
+                                          "it finished; given back",
                                       10s),
                   daemon.log());
   const std::string nap = push_to_default(connection, "nap", R"({"ms": 10})");
@@ -217,15 +218,12 @@ TEST_CASE("isolation = process: a worker that runs out of memory under worker-me
   TestDatabase database;
   db::Connection connection = database.connect();
   NotifySocket notify;
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .plugin_dirs = {test_plugin_dir("runaway")},
-                        .extra_args = {"--isolation",
-                                       "process",
-                                       "--concurrency",
-                                       "1",
-                                       "--worker-memory-limit",
-                                       "256"},
-                        .env = {{"NOTIFY_SOCKET", notify.path()}}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .plugin_dirs = {test_plugin_dir("runaway")},
+       .extra_args =
+           {"--isolation", "process", "--concurrency", "1", "--worker-memory-limit", "256"},
+       .env = {{"NOTIFY_SOCKET", notify.path()}}});
   const std::string hog = push_to_default(connection, "hog", "[]", "1");
   REQUIRE_MESSAGE(reaches(connection, hog, "failed", 60s), daemon.log());
   const std::string nap = push_to_default(connection, "nap", R"({"ms": 10})");

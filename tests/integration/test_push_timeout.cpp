@@ -35,8 +35,8 @@ TEST_CASE("a timeout given at push is stored, claimed with the task and kept in 
   const std::int64_t client = push(pg, "q", "slow", args(1), {.timeout = 90s});
   const std::int64_t precise = push(pg, "q", "slow", args(2), {.timeout = 1500ms});
   const std::int64_t none = push(pg, "q", "slow", args(3));
-  const std::int64_t sql = test::count(
-      conn, "SELECT pgtq.push('q', 'slow', '[4]', timeout => interval '2 hours')");
+  const std::int64_t sql =
+      test::count(conn, "SELECT pgtq.push('q', 'slow', '[4]', timeout => interval '2 hours')");
   CHECK(field(conn, client, "timeout") == "00:01:30");
   CHECK(field(conn, precise, "timeout") == "00:00:01.5");
   CHECK(field(conn, none, "timeout") == "<null>");
@@ -75,7 +75,8 @@ TEST_CASE("a timeout given at push is stored, claimed with the task and kept in 
                {std::to_string(client)}) == "00:01:30");
 }
 
-TEST_CASE("a timeout of 0 or less, over 365 days or in months is refused naming it, and nothing is stored") {
+TEST_CASE("a timeout of 0 or less, over 365 days or in months is refused naming it, and nothing is "
+          "stored") {
   test::TestDatabase database;
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
@@ -88,8 +89,9 @@ TEST_CASE("a timeout of 0 or less, over 365 days or in months is refused naming 
         FAIL("accepted");
       } catch (const db::PgError& error) {
         CHECK(error.sqlstate() == "22023");
-        CHECK_MESSAGE(std::string(error.what()).find("pgtq.push: timeout must be more than 0 and "
-                                                     "at most 365 days") != std::string::npos,
+        CHECK_MESSAGE(std::string(error.what())
+                              .find("pgtq.push: timeout must be more than 0 and "
+                                    "at most 365 days") != std::string::npos,
                       error.what());
       }
     }
@@ -108,20 +110,18 @@ TEST_CASE("a timeout of 0 or less, over 365 days or in months is refused naming 
     CHECK(task_count(conn) == 0);
   }
   SUBCASE("push_many, both forms, name the element") {
-    CHECK_THROWS_WITH(
-        conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task": "t"},
+    CHECK_THROWS_WITH(conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task": "t"},
                                                         {"task": "t", "timeout": "0"}]'))"),
-        doctest::Contains("pgtq.push_many: element 2: timeout must be more than 0"));
+                      doctest::Contains("pgtq.push_many: element 2: timeout must be more than 0"));
     CHECK_THROWS_WITH(
         conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task": "t", "timeout": "soon"}]'))"),
         doctest::Contains("pgtq.push_many: element 1: timeout: invalid input syntax"));
     CHECK_THROWS_WITH(
         conn.run_script(R"(SELECT pgtq.push_many('q', '[{"task": "t", "timeout": 30}]'))"),
         doctest::Contains("pgtq.push_many: element 1: timeout must be a JSON string"));
-    CHECK_THROWS_WITH(
-        conn.run_script("SELECT pgtq.push_many('q', '{t,t}', '{NULL,NULL}',"
-                        " timeouts => '{1s,2 months}')"),
-        doctest::Contains("pgtq.push_many: timeouts[2] must be more than 0"));
+    CHECK_THROWS_WITH(conn.run_script("SELECT pgtq.push_many('q', '{t,t}', '{NULL,NULL}',"
+                                      " timeouts => '{1s,2 months}')"),
+                      doctest::Contains("pgtq.push_many: timeouts[2] must be more than 0"));
     CHECK_THROWS_WITH(
         conn.run_script("SELECT pgtq.push_many('q', '{t,t}', '{NULL,NULL}', timeouts => '{1s}')"),
         doctest::Contains("run_at, delays and timeouts must have as many"));

@@ -72,7 +72,8 @@ namespace {
 
 // Every row of both tables, as text, in id order.
 // The columns a table has now, as a select list ("l.id, l.queue, …").
-std::string columns_of(db::Connection& connection, const std::string& table, const std::string& alias) {
+std::string
+columns_of(db::Connection& connection, const std::string& table, const std::string& alias) {
   return scalar(connection,
                 "SELECT string_agg($2 || '.' || quote_ident(attname), ', ' ORDER BY attnum)"
                 " FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
