@@ -49,6 +49,10 @@ const Query k_tick_without_due{"pgtq_tick_without_due",
                                "SELECT promoted, rescued, failed, NULL::float8"
                                " FROM pgtq.tick($1::integer)"};
 
+const Query k_worker_idle{"pgtq_worker_idle", "SELECT pgtq.worker_idle($1, $2)"};
+const Query k_worker_busy{"pgtq_worker_busy", "SELECT pgtq.worker_busy($1)"};
+const Query k_pushes_in_flight{"pgtq_pushes_in_flight",
+                               "SELECT pgtq.pushes_in_flight($1, $2::text[])::text"};
 const Query k_push{"pgtq_push",
                    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
                    " delay => $5::interval, priority => coalesce($6::integer, 0),"

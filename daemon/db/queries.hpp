@@ -30,6 +30,10 @@ extern const Query k_heartbeat;
 extern const Query k_release;
 extern const Query k_tick;
 extern const Query k_tick_without_due;
+// Wake-ups (sql/schema/09_wake_ups.sql).
+extern const Query k_worker_idle;
+extern const Query k_worker_busy;
+extern const Query k_pushes_in_flight;
 
 // Producers and operators.
 extern const Query k_push;

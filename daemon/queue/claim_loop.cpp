@@ -55,7 +55,8 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
       m_drain(state,
               config.shutdown_grace,
               config.isolation.processes ? config.isolation.timeout_grace : Duration{}),
-      m_prefetch(config.concurrency, config.prefetch), m_lease_keeper(config, m_in_flight) {
+      m_prefetch(config.concurrency, config.prefetch), m_idle(config.queue, config.worker_name),
+      m_lease_keeper(config, m_in_flight) {
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
   m_plugins = std::move(plugins);
   m_pool = std::make_unique<WorkerPool>(
@@ -123,6 +124,7 @@ void ClaimLoop::connect() {
   m_state.db_connected = true;
   m_reconnect_backoff.reset();
   m_maybe_more = true; // whatever was pushed while we were away
+  m_idle.reset();      // the old session's registration ended with it
   if (!m_state.ready) {
     warn_if_startup_options_refused(*m_connection);
   }
@@ -226,7 +228,14 @@ void ClaimLoop::turn() {
     }
   }
 
+  // Before the loop sleeps, pushes must be sure to wake it (idle_registration.hpp).
+  if (!m_drain.active() && m_idle.update(*m_connection, !m_maybe_more, Clock::now())) {
+    m_maybe_more = true; // every push that may have missed the registration has ended
+  }
   auto until = m_wake_up.next_poll();
+  if (const auto check = m_idle.next_check()) {
+    until = std::min(until, *check);
+  }
   if (m_drain.active()) {
     until = std::min(until, m_drain.next_step(now));
   }
@@ -285,6 +294,7 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
+  m_idle.on_claim(m_maybe_more, Clock::now());
 }
 
 ClaimLoop::Flushed ClaimLoop::record_outcomes() {

@@ -7,6 +7,7 @@
 #include "queue/daemon_state.hpp"
 #include "queue/drain.hpp"
 #include "queue/error_streak.hpp"
+#include "queue/idle_registration.hpp"
 #include "queue/in_flight.hpp"
 #include "queue/lease_keeper.hpp"
 #include "queue/outcome_recorder.hpp"
@@ -126,6 +127,7 @@ private:
   bool m_no_capacity = false; // no worker process could be started (note_capacity())
   Drain m_drain;
   PrefetchPolicy m_prefetch;
+  IdleRegistration m_idle; // whether pushes NOTIFY this loop
   RetryBackoff m_reconnect_backoff;
   ErrorStreak m_errors;
 

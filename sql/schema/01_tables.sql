@@ -78,3 +78,16 @@ CREATE TABLE pgtq.finished_tasks (
 );
 -- Rows arrive in finishing order, so a BRIN index serves pruning by age at almost no cost.
 CREATE INDEX finished_tasks_finished_at ON pgtq.finished_tasks USING brin (finished_at);
+
+-- Claim loops that wait for a NOTIFY to learn of new tasks of their queue (09_wake_ups.sql):
+-- a push notifies only while one is registered here. pid is the backend of the LISTENing
+-- session; a row whose backend is gone is removed by pgtq.tick.
+CREATE TABLE pgtq.idle_workers (
+  queue  text NOT NULL,
+  pid    integer NOT NULL,
+  worker text NOT NULL,
+  since  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (queue, pid)
+);
+COMMENT ON TABLE pgtq.idle_workers IS
+  'Claim loops waiting for a NOTIFY of their queue; pushes notify only while one is here.';

@@ -3,9 +3,10 @@
 -- Both run inside the caller's transaction: if it rolls back, the task never existed and
 -- no worker saw it, because NOTIFY is delivered only at commit. Identical notifications in
 -- one transaction are folded into one by PostgreSQL, so a transaction pushing many tasks
--- wakes each listener once. A due task wakes the queue's workers (channel pgtq_wakeup,
--- payload: the queue); a delayed one wakes the schedulers instead (pgtq_scheduled), so that
--- they can shorten their sleep.
+-- wakes each listener once. A due task wakes the queue's waiting workers through
+-- pgtq.wake_queue (09_wake_ups.sql: channel pgtq_wakeup, payload the queue, sent only while
+-- a worker of the queue waits for it); a delayed one wakes the schedulers instead
+-- (pgtq_scheduled), so that they can shorten their sleep.
 
 -- Returns the new task's id. run_at and delay add up: run_at defaults to now(). timeout: how
 -- long each attempt may run (NULL: the task name's timeout from its plugin, else pgtqd's
@@ -62,7 +63,7 @@ BEGIN
           push.priority, start_at, push.max_attempts, push.timeout)
   RETURNING id INTO new_id;
   IF due THEN
-    PERFORM pg_notify('pgtq_wakeup', push.queue);
+    PERFORM pgtq.wake_queue(push.queue);
   ELSE
     PERFORM pg_notify('pgtq_scheduled', '');
   END IF;
@@ -263,7 +264,7 @@ BEGIN
   SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
     INTO ids, any_due, any_later FROM inserted i;
   IF any_due THEN
-    PERFORM pg_notify('pgtq_wakeup', push_many.queue);
+    PERFORM pgtq.wake_queue(push_many.queue);
   END IF;
   IF any_later THEN
     PERFORM pg_notify('pgtq_scheduled', '');
@@ -427,7 +428,7 @@ BEGIN
   SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
     INTO ids, any_due, any_later FROM inserted i;
   IF any_due THEN
-    PERFORM pg_notify('pgtq_wakeup', push_many.queue);
+    PERFORM pgtq.wake_queue(push_many.queue);
   END IF;
   IF any_later THEN
     PERFORM pg_notify('pgtq_scheduled', '');
@@ -436,4 +437,4 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[]) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; one NOTIFY per queue. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';

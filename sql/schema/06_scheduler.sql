@@ -4,7 +4,8 @@
 --   1. scheduled tasks whose run_at has come become queued (and their queues are woken);
 --   2. running tasks whose lease expired are rescued: queued again, the attempt counted and
 --      an error recorded, or failed when no attempts are left (cancelled when a
---      cancellation was requested).
+--      cancellation was requested);
+--   3. registrations of idle workers whose session has ended are removed (09_wake_ups.sql).
 -- Only one caller at a time does the work (a transaction-level advisory lock); the others
 -- return at once. Returns the counts and the next run_at among scheduled tasks, so the
 -- caller can sleep until then.
@@ -83,6 +84,11 @@ BEGIN
        FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
       WHERE octet_length(q) < 7900
       GROUP BY q;
+
+    -- A stale row only makes pushes notify in vain; a row is never removed while its session
+    -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
+    DELETE FROM pgtq.idle_workers w
+     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid);
   END IF;
   SELECT min(l.run_at) INTO next_due FROM pgtq.live_tasks l WHERE l.state = 'scheduled';
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
@@ -93,7 +99,7 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, registrations of ended sessions in idle_workers are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
 -- Deletes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many.

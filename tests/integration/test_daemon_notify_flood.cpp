@@ -59,5 +59,5 @@ TEST_CASE("a flood of notifications makes a bounded number of ticks and claims")
   CHECK(ticks <= static_cast<long long>(20 * seconds) + 20);
   CHECK(claims >= 1);
   CHECK(claims <= static_cast<long long>(60 * seconds) + 20);
-  CHECK(daemon.log().find("error") == std::string::npos);
+  CHECK_MESSAGE(daemon.log().find("error") == std::string::npos, daemon.log());
 }

@@ -21,6 +21,15 @@ std::int64_t task_count(db::Connection& conn, const std::string& queue) {
       .int64(0, 0);
 }
 
+// A listener that pushes notify: LISTENs and registers as an idle worker of each queue
+// (pgtq.worker_idle), as a sleeping pgtqd does.
+void listen_as_idle(db::Connection& listener, const std::vector<std::string>& queues) {
+  listener.listen("pgtq_wakeup");
+  for (const std::string& queue : queues) {
+    listener.run_script("SELECT pgtq.worker_idle('" + queue + "', 'test')");
+  }
+}
+
 // Notifications arrive in commit order, so once a later marker has arrived, anything an
 // earlier transaction sent has arrived too: absence can be checked without sleeping.
 std::vector<db::Notification> notifications_until(db::Connection& listener,
@@ -54,7 +63,7 @@ long count_payload(const std::vector<db::Notification>& notes, const std::string
 TEST_CASE("a rolled back push leaves no task and wakes nobody") {
   test::TestDatabase database;
   db::Connection listener = database.connect();
-  listener.listen("pgtq_wakeup");
+  listen_as_idle(listener, {"rolled_back", "marker"});
   db::Connection app = database.connect();
 
   app.run_script("BEGIN");
@@ -73,7 +82,7 @@ TEST_CASE("a rolled back push leaves no task and wakes nobody") {
 TEST_CASE("a committed transaction of many pushes wakes each listener exactly once") {
   test::TestDatabase database;
   db::Connection listener = database.connect();
-  listener.listen("pgtq_wakeup");
+  listen_as_idle(listener, {"committed", "marker"});
   db::Connection app = database.connect();
   db::Connection other = database.connect();
 
@@ -94,7 +103,7 @@ TEST_CASE("a committed transaction of many pushes wakes each listener exactly on
 TEST_CASE("a delayed push does not wake the queue's workers") {
   test::TestDatabase database;
   db::Connection listener = database.connect();
-  listener.listen("pgtq_wakeup");
+  listen_as_idle(listener, {"delayed", "marker"});
   db::Connection app = database.connect();
 
   push(app.native(), "delayed", "t", {.delay = 1h});
@@ -107,7 +116,7 @@ TEST_CASE("a delayed push does not wake the queue's workers") {
 TEST_CASE("a push_many of only delayed tasks does not wake the queue's workers either") {
   test::TestDatabase database;
   db::Connection listener = database.connect();
-  listener.listen("pgtq_wakeup");
+  listen_as_idle(listener, {"delayed_bulk", "due_bulk", "marker"});
   listener.listen("pgtq_scheduled");
   db::Connection app = database.connect();
 

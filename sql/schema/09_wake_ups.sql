@@ -1,0 +1,90 @@
+-- Wake-ups: how a push tells waiting workers, without making every pushing transaction
+-- take PostgreSQL's notify lock.
+--
+-- A NOTIFY holds one lock of the whole instance from the pushing transaction's commit until
+-- it ends, so pushing transactions of every database commit one at a time (16 clients
+-- pushing through a NOTIFY each reached 0.29× the rate of plain INSERTs). A push therefore
+-- notifies only while a worker of its queue waits for one: a claim loop whose last claim
+-- came back short registers in pgtq.idle_workers before it sleeps; one that has claimed
+-- full batches for a while leaves. A busy queue's pushes notify nobody, an idle queue's
+-- pushes wake it at once.
+--
+-- Why no wake-up is lost (docs/architecture.md, "Wake-ups"). Each push first takes the
+-- queue's push lock in shared mode (an advisory lock held to the end of its transaction;
+-- shared holders never wait for each other), then looks for a registration in a statement
+-- of its own, whose snapshot is newer than the lock. A claim loop going to sleep:
+--   1. registers (pgtq.worker_idle) and commits;
+--   2. reads which transactions hold the push lock now (pgtq.pushes_in_flight), and asks
+--      again until none of those does;
+--   3. claims once more, then sleeps until a NOTIFY (or its poll timer).
+-- A push that looked before the registration was committed holds the lock since before
+-- then: it is among those of step 2, or had ended already; either way it has committed or
+-- rolled back before step 3's claim, which sees its task. Any other push sees the
+-- registration and notifies. In READ COMMITTED each statement has a fresh snapshot; under
+-- REPEATABLE READ or SERIALIZABLE a push's snapshot may predate the registration, so such
+-- pushes always notify.
+
+-- pgtq's advisory lock key space (the two-int4 form; applications mostly use one bigint):
+-- 'pgtq' as an int4, and the queue's hash.
+CREATE FUNCTION pgtq.wake_queue(queue text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(1885828209, hashtext(wake_queue.queue));
+  IF current_setting('transaction_isolation') <> 'read committed'
+     OR EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = wake_queue.queue) THEN
+    PERFORM pg_notify('pgtq_wakeup', wake_queue.queue);
+  END IF;
+END $$;
+COMMENT ON FUNCTION pgtq.wake_queue(text) IS
+'Wakes the workers waiting on queue, if any (NOTIFY pgtq_wakeup at commit): what push and push_many do for due tasks. Outside READ COMMITTED it always notifies. Call it after writing tasks into live_tasks by hand.';
+
+-- Registers this session as a claim loop of queue that sleeps until a NOTIFY; worker names
+-- it (1..1024 characters). The caller must have LISTENed on pgtq_wakeup, and must claim once
+-- more after pushes_in_flight reports none before it relies on notifications.
+CREATE FUNCTION pgtq.worker_idle(queue text, worker text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', worker_idle.queue);
+  IF worker IS NULL OR length(worker) NOT BETWEEN 1 AND 1024 THEN
+    RAISE EXCEPTION 'pgtq.worker_idle: worker must be 1 to 1024 characters long'
+      USING ERRCODE = CASE WHEN worker IS NULL THEN 'null_value_not_allowed'
+                           ELSE 'invalid_parameter_value' END;
+  END IF;
+  INSERT INTO pgtq.idle_workers AS w (queue, pid, worker)
+  VALUES (worker_idle.queue, pg_backend_pid(), worker)
+  ON CONFLICT ON CONSTRAINT idle_workers_pkey DO UPDATE SET worker = excluded.worker, since = now();
+END $$;
+COMMENT ON FUNCTION pgtq.worker_idle(text, text) IS
+'Registers this session (its backend pid) as a claim loop of queue waiting for a NOTIFY; pushes to queue notify while it is registered. worker: 1..1024 characters. Errors: 22004 NULL, 22023 bad value.';
+
+-- This session's claim loop of queue no longer waits for notifications: pushes to queue
+-- stop notifying once no other is registered.
+CREATE FUNCTION pgtq.worker_busy(queue text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', worker_busy.queue);
+  DELETE FROM pgtq.idle_workers w WHERE w.queue = worker_busy.queue AND w.pid = pg_backend_pid();
+END $$;
+COMMENT ON FUNCTION pgtq.worker_busy(text) IS
+'Removes this session''s registration as an idle claim loop of queue. Errors: 22004 NULL, 22023 bad name.';
+
+-- The transactions pushing to queue right now (pg_locks' virtualtransaction of each holder
+-- of the queue's push lock), or, given among, those of among that still are. Empty when
+-- none. Reads pg_locks, which briefly takes every lock partition: a claim loop calls it
+-- when it goes idle, not per task.
+CREATE FUNCTION pgtq.pushes_in_flight(queue text, among text[] DEFAULT NULL) RETURNS text[]
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', pushes_in_flight.queue);
+  RETURN coalesce((SELECT array_agg(DISTINCT l.virtualtransaction ORDER BY l.virtualtransaction)
+                     FROM pg_locks l
+                    WHERE l.locktype = 'advisory' AND l.granted
+                      AND l.database = (SELECT d.oid FROM pg_database d
+                                         WHERE d.datname = current_database())
+                      AND l.classid = 1885828209::oid
+                      AND l.objid = hashtext(pushes_in_flight.queue)::oid
+                      AND l.objsubid = 2
+                      AND (among IS NULL OR l.virtualtransaction = ANY (among))), '{}');
+END $$;
+COMMENT ON FUNCTION pgtq.pushes_in_flight(text, text[]) IS
+'The transactions that hold queue''s push lock now (pushes not yet committed), as pg_locks virtualtransaction ids; with among, only those of among. A claim loop waits until its list empties after registering. Errors: 22004 NULL, 22023 bad name.';
