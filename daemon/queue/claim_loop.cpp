@@ -55,7 +55,13 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
       m_drain(state,
               config.shutdown_grace,
               config.isolation.processes ? config.isolation.timeout_grace : Duration{}),
-      m_prefetch(config.concurrency, config.prefetch), m_idle(config.queue, config.worker_name),
+      m_prefetch(config.concurrency, config.prefetch),
+      m_idle(config.queue,
+             config.worker_name,
+             config.poll_interval,
+             // Behind a transaction pooler (the reason to turn prepared statements off)
+             // notifications do not arrive, and a registration names a pooled backend.
+             config.prepared_statements),
       m_lease_keeper(config, m_in_flight) {
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
   m_plugins = std::move(plugins);
@@ -196,6 +202,9 @@ void ClaimLoop::turn() {
   take_reloaded_plugins();
   const auto now = Clock::now();
   start_draining_if_asked();
+  if (m_drain.active()) {
+    m_idle.leave(*m_connection); // no more claims: pushes need not wake this loop
+  }
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
   m_wake_up.take(*m_connection, false);
   m_releaser.release_not_started(*m_connection, m_drain.active());
@@ -391,6 +400,7 @@ void ClaimLoop::wait_for_work(Clock::time_point until) {
   }
   if (m_wake_up.wait(&*m_connection, until) && m_wake_up.poll_due()) {
     m_maybe_more = true;
+    m_idle.on_poll();
   }
 }
 

@@ -8,7 +8,8 @@
 -- (always outside READ COMMITTED). pgtq.wake_queue is that decision; each push takes the
 -- queue's push lock in shared mode first, so that a claim loop can tell when every push that
 -- looked before its registration has ended (pgtq.pushes_in_flight). sql/schema/09_wake_ups.sql
--- says why no wake-up is lost. pgtq.tick removes registrations of ended sessions.
+-- says why no wake-up is lost. finish_many's immediate retries, release and tick wake through
+-- wake_queue as well, and tick removes registrations of ended sessions.
 --
 -- A pgtqd older than this one never registers: pushes stop waking it, and it finds new
 -- tasks at its poll interval until it is upgraded.
@@ -24,11 +25,11 @@ COMMENT ON TABLE pgtq.idle_workers IS
   'Claim loops waiting for a NOTIFY of their queue; pushes notify only while one is here.';
 
 -- pgtq's advisory lock key space (the two-int4 form; applications mostly use one bigint):
--- 'pgtq' as an int4, and the queue's hash.
+-- 'pgtq' as an int4, and the queue's bucket.
 CREATE FUNCTION pgtq.wake_queue(queue text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(1885828209, hashtext(wake_queue.queue));
+  PERFORM pg_advisory_xact_lock_shared(1885828209, hashtext(wake_queue.queue) & 63);
   IF current_setting('transaction_isolation') <> 'read committed'
      OR EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = wake_queue.queue) THEN
     PERFORM pg_notify('pgtq_wakeup', wake_queue.queue);
@@ -39,9 +40,13 @@ COMMENT ON FUNCTION pgtq.wake_queue(text) IS
 
 -- Registers this session as a claim loop of queue that sleeps until a NOTIFY; worker names
 -- it (1..1024 characters). The caller must have LISTENed on pgtq_wakeup, and must claim once
--- more after pushes_in_flight reports none before it relies on notifications.
-CREATE FUNCTION pgtq.worker_idle(queue text, worker text) RETURNS void
+-- more after pushes_in_flight reports none before it relies on notifications. Returns true
+-- when the session was not registered (a new registration, or its row had been removed):
+-- the caller registering again at each poll finds out that pushes stopped notifying it.
+CREATE FUNCTION pgtq.worker_idle(queue text, worker text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  inserted boolean;
 BEGIN
   PERFORM pgtq.check_name('queue', worker_idle.queue);
   IF worker IS NULL OR length(worker) NOT BETWEEN 1 AND 1024 THEN
@@ -51,10 +56,12 @@ BEGIN
   END IF;
   INSERT INTO pgtq.idle_workers AS w (queue, pid, worker)
   VALUES (worker_idle.queue, pg_backend_pid(), worker)
-  ON CONFLICT ON CONSTRAINT idle_workers_pkey DO UPDATE SET worker = excluded.worker, since = now();
+  ON CONFLICT ON CONSTRAINT idle_workers_pkey DO UPDATE SET worker = excluded.worker
+  RETURNING w.xmax = 0 INTO inserted;
+  RETURN inserted;
 END $$;
 COMMENT ON FUNCTION pgtq.worker_idle(text, text) IS
-'Registers this session (its backend pid) as a claim loop of queue waiting for a NOTIFY; pushes to queue notify while it is registered. worker: 1..1024 characters. Errors: 22004 NULL, 22023 bad value.';
+'Registers this session (its backend pid) as a claim loop of queue waiting for a NOTIFY; pushes to queue notify while it is registered. worker: 1..1024 characters. Returns true when the session was not registered before. Errors: 22004 NULL, 22023 bad value.';
 
 -- This session's claim loop of queue no longer waits for notifications: pushes to queue
 -- stop notifying once no other is registered.
@@ -81,7 +88,7 @@ BEGIN
                       AND l.database = (SELECT d.oid FROM pg_database d
                                          WHERE d.datname = current_database())
                       AND l.classid = 1885828209::oid
-                      AND l.objid = hashtext(pushes_in_flight.queue)::oid
+                      AND l.objid = (hashtext(pushes_in_flight.queue) & 63)::oid
                       AND l.objsubid = 2
                       AND (among IS NULL OR l.virtualtransaction = ANY (among))), '{}');
 END $$;
@@ -370,6 +377,182 @@ END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[]) IS
 'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';
 
+CREATE OR REPLACE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
+                                 results jsonb[], errors text[], retry_in float8[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  given    integer := cardinality(task_ids);
+  accepted bigint[];
+  requeued bigint[];
+  wake     text[];
+  delayed  boolean;
+  dup      bigint;
+BEGIN
+  -- Whole-array checks, each one pass in C; the precise error comes from the slow path.
+  IF NOT coalesce(given <= 100000
+                  AND cardinality(task_claims) = given AND cardinality(statuses) = given
+                  AND cardinality(results) = given AND cardinality(errors) = given
+                  AND cardinality(retry_in) = given
+                  AND coalesce(array_ndims(task_ids), 1) = 1
+                  AND coalesce(array_ndims(task_claims), 1) = 1
+                  AND coalesce(array_ndims(statuses), 1) = 1
+                  AND coalesce(array_ndims(results), 1) = 1
+                  AND coalesce(array_ndims(errors), 1) = 1
+                  AND coalesce(array_ndims(retry_in), 1) = 1
+                  AND array_position(task_ids, NULL) IS NULL
+                  AND array_position(task_claims, NULL) IS NULL
+                  -- NULL elements are contained in nothing.
+                  AND statuses <@ ARRAY['done', 'retry', 'fail', 'snooze'], false) THEN
+    PERFORM pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results, errors,
+                                          retry_in);
+  END IF;
+
+  -- o is materialized and counted below, so that every result is checked, including those of
+  -- outcomes that match no running task.
+  WITH o AS MATERIALIZED (
+    SELECT x.id, x.claim, x.status,
+           CASE WHEN x.result IS NOT NULL AND x.status = 'done'
+                 AND (octet_length(x.result::text) > 1048576
+                      OR (pg_column_size(x.result) >= 800 OR pg_column_compression(x.result) IS NOT NULL)
+                         AND pgtq.too_deep(x.result))
+                THEN pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results,
+                                                   errors, retry_in)
+                ELSE x.result END AS result,
+           CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
+                ELSE x.error END AS error
+      FROM unnest(task_ids, task_claims, statuses, results, errors)
+        AS x(id, claim, status, result, error)
+  ), ending AS (
+    DELETE FROM pgtq.live_tasks l USING o
+     WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+       AND (o.status IN ('done', 'fail') OR l.cancel_requested OR l.attempts >= l.max_attempts
+            AND o.status = 'retry')
+    RETURNING l.*, o.status AS outcome, o.result AS outcome_result, o.error AS outcome_error
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at, attempts,
+                                     max_attempts, created_at, started_at, finished_at,
+                                     locked_by, result, last_error, errors, timeout)
+    SELECT e.id, e.queue, e.task, e.args,
+           CASE WHEN e.outcome = 'done' THEN 'succeeded'
+                WHEN e.cancel_requested THEN 'cancelled'
+                ELSE 'failed' END::pgtq.task_state,
+           e.priority, e.run_at, e.attempts, e.max_attempts, e.created_at, e.started_at,
+           clock_timestamp(), e.locked_by,
+           CASE WHEN e.outcome = 'done' THEN coalesce(e.outcome_result, 'null'::jsonb) END,
+           CASE WHEN e.outcome = 'done' THEN e.last_error ELSE e.outcome_error END,
+           CASE WHEN e.outcome IN ('fail', 'retry')
+                THEN CASE WHEN jsonb_typeof(e.errors) = 'array' AND jsonb_array_length(e.errors) < 100
+                     THEN e.errors ELSE pgtq.recent_errors(e.errors) END || jsonb_build_array(jsonb_build_object(
+                       'attempt', e.attempts, 'at', clock_timestamp(), 'error', e.outcome_error))
+                ELSE e.errors END,
+           e.timeout
+      FROM ending e
+    RETURNING id
+  )
+  SELECT (SELECT array_agg(id) FROM stored), (SELECT count(*) FROM o) INTO accepted, given;
+
+  -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
+  IF 'retry' = ANY (statuses) OR 'snooze' = ANY (statuses) THEN
+    WITH o AS (
+      SELECT x.id, x.claim, x.status,
+             CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
+                  ELSE x.error END AS error,
+             CASE WHEN x.retry_in IS NULL OR x.retry_in = 'NaN' OR x.retry_in <= 0 THEN 0
+                  WHEN x.retry_in > 3155760000 THEN 3155760000
+                  ELSE x.retry_in END AS retry_in
+        FROM unnest(task_ids, task_claims, statuses, errors, retry_in)
+          AS x(id, claim, status, error, retry_in)
+       WHERE x.status IN ('retry', 'snooze')
+    ), again AS (
+      UPDATE pgtq.live_tasks l
+         SET state = CASE WHEN o.retry_in <= 0 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+             run_at = clock_timestamp() + make_interval(secs => o.retry_in),
+             attempts = CASE WHEN o.status = 'snooze' THEN greatest(l.attempts - 1, 0)
+                             ELSE l.attempts END,
+             locked_by = NULL, locked_until = NULL, claim = NULL,
+             last_error = CASE WHEN o.status = 'retry' THEN o.error ELSE l.last_error END,
+             errors = CASE WHEN o.status = 'retry'
+                           THEN CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
+                     THEN l.errors ELSE pgtq.recent_errors(l.errors) END || jsonb_build_array(jsonb_build_object(
+                                  'attempt', l.attempts, 'at', clock_timestamp(), 'error', o.error))
+                           ELSE l.errors END
+        FROM o
+       WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+      RETURNING l.id, l.queue, l.state
+    )
+    SELECT array_agg(id), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
+           bool_or(state = 'scheduled')
+      INTO requeued, wake, delayed FROM again;
+
+    IF wake IS NOT NULL THEN
+      PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+    END IF;
+    IF delayed THEN
+      PERFORM pg_notify('pgtq_scheduled', '');
+    END IF;
+  END IF;
+
+  -- Every outcome accepted (the usual case): nothing to report, no need to read them again.
+  IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0) = given THEN
+    RETURN;
+  END IF;
+  -- Each task changes at most once per call, so an id given twice always lands here.
+  SELECT x.id INTO dup FROM unnest(task_ids) AS x(id) GROUP BY x.id HAVING count(*) > 1 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'pgtq.finish_many: outcomes name task % more than once', dup
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+  SELECT x.id FROM unnest(task_ids) AS x(id)
+   WHERE x.id <> ALL (coalesce(accepted, '{}') || coalesce(requeued, '{}'));
+END $$;
+COMMENT ON FUNCTION pgtq.finish_many(bigint[], bigint[], text[], jsonb[], text[], float8[]) IS
+'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0). The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
+
+CREATE OR REPLACE FUNCTION pgtq.release(task_ids bigint[], task_claims bigint[])
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  requeued  integer;
+  cancelled integer;
+  wake      text[];
+BEGIN
+  PERFORM pgtq.check_id_claims('pgtq.release', task_ids, task_claims);
+  WITH held AS (
+    SELECT l.id FROM pgtq.live_tasks l
+      JOIN (SELECT DISTINCT u.id, u.claim FROM unnest(task_ids, task_claims) AS u(id, claim)) r
+        ON l.id = r.id AND l.claim = r.claim
+     WHERE l.state = 'running'
+       FOR UPDATE OF l
+  ), ending AS (
+    DELETE FROM pgtq.live_tasks l USING held
+     WHERE l.id = held.id AND l.cancel_requested
+    RETURNING l AS task
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks
+    SELECT (pgtq.finished_row(e.task, 'cancelled', NULL, (e.task).last_error, false)).*
+      FROM ending e
+    RETURNING 1
+  ), back AS (
+    UPDATE pgtq.live_tasks l
+       SET state = 'queued', attempts = greatest(l.attempts - 1, 0), locked_by = NULL,
+           locked_until = NULL, claim = NULL
+      FROM held
+     WHERE l.id = held.id AND NOT l.cancel_requested
+    RETURNING l.queue
+  )
+  SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
+         (SELECT array_agg(DISTINCT queue) FROM back)
+    INTO requeued, cancelled, wake;
+  PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+  RETURN requeued + cancelled;
+END $$;
+COMMENT ON FUNCTION pgtq.release(bigint[], bigint[]) IS
+'Gives claimed tasks back unfinished: queued again, attempt given back (a task whose cancellation was requested ends cancelled). Arrays of equal length; NULL elements match nothing; a task named twice counts once. Returns how many were still held. Errors: 22004 NULL array, 22023 lengths differ.';
+
 CREATE OR REPLACE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
                           OUT promoted integer, OUT rescued integer,
                           OUT failed integer, OUT next_due timestamptz)
@@ -437,13 +620,16 @@ BEGIN
       INTO rescued, failed, rescue_wake;
 
     -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
-    PERFORM pg_notify('pgtq_wakeup', q)
+    PERFORM pgtq.wake_queue(q)
        FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
       WHERE octet_length(q) < 7900
       GROUP BY q;
 
     -- A stale row only makes pushes notify in vain; a row is never removed while its session
     -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
+    -- pg_stat_activity is read once per transaction and kept: a caller that read it earlier
+    -- in its transaction would judge newer registrations by that old list, so read it anew.
+    PERFORM pg_stat_clear_snapshot();
     DELETE FROM pgtq.idle_workers w
      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid);
   END IF;

@@ -232,7 +232,7 @@ BEGIN
       INTO requeued, wake, delayed FROM again;
 
     IF wake IS NOT NULL THEN
-      PERFORM pg_notify('pgtq_wakeup', q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+      PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
     END IF;
     IF delayed THEN
       PERFORM pg_notify('pgtq_scheduled', '');

@@ -80,13 +80,16 @@ BEGIN
       INTO rescued, failed, rescue_wake;
 
     -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
-    PERFORM pg_notify('pgtq_wakeup', q)
+    PERFORM pgtq.wake_queue(q)
        FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
       WHERE octet_length(q) < 7900
       GROUP BY q;
 
     -- A stale row only makes pushes notify in vain; a row is never removed while its session
     -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
+    -- pg_stat_activity is read once per transaction and kept: a caller that read it earlier
+    -- in its transaction would judge newer registrations by that old list, so read it anew.
+    PERFORM pg_stat_clear_snapshot();
     DELETE FROM pgtq.idle_workers w
      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid);
   END IF;

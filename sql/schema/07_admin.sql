@@ -39,7 +39,7 @@ BEGIN
   SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
          (SELECT array_agg(DISTINCT queue) FROM back)
     INTO requeued, cancelled, wake;
-  PERFORM pg_notify('pgtq_wakeup', q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+  PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
   RETURN requeued + cancelled;
 END $$;
 COMMENT ON FUNCTION pgtq.release(bigint[], bigint[]) IS

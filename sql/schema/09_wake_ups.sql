@@ -12,7 +12,8 @@
 -- Why no wake-up is lost (docs/architecture.md, "Wake-ups"). Each push first takes the
 -- queue's push lock in shared mode (an advisory lock held to the end of its transaction;
 -- shared holders never wait for each other), then looks for a registration in a statement
--- of its own, whose snapshot is newer than the lock. A claim loop going to sleep:
+-- of its own, whose snapshot is newer than the lock. Every other writer that makes tasks
+-- queued (finish_many's immediate retries, release, tick) does the same through wake_queue. A claim loop going to sleep:
 --   1. registers (pgtq.worker_idle) and commits;
 --   2. reads which transactions hold the push lock now (pgtq.pushes_in_flight), and asks
 --      again until none of those does;
@@ -22,14 +23,20 @@
 -- rolled back before step 3's claim, which sees its task. Any other push sees the
 -- registration and notifies. In READ COMMITTED each statement has a fresh snapshot; under
 -- REPEATABLE READ or SERIALIZABLE a push's snapshot may predate the registration, so such
--- pushes always notify.
+-- pushes always notify. A push in a transaction that is then PREPAREd (two-phase commit) is
+-- refused by PostgreSQL when it notified ("cannot PREPARE a transaction that has executed
+-- ... NOTIFY"), that is, when a worker was idle: push outside prepared transactions.
+--
+-- The push lock of a queue is one of 64 (pgtq's class 1885828209, the queue's hash modulo
+-- 64), so that a transaction pushing to many queues holds at most 64 locks: a claim loop may
+-- then wait for a push to another queue of its bucket as well, which costs it a moment.
 
 -- pgtq's advisory lock key space (the two-int4 form; applications mostly use one bigint):
--- 'pgtq' as an int4, and the queue's hash.
+-- 'pgtq' as an int4, and the queue's bucket.
 CREATE FUNCTION pgtq.wake_queue(queue text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  PERFORM pg_advisory_xact_lock_shared(1885828209, hashtext(wake_queue.queue));
+  PERFORM pg_advisory_xact_lock_shared(1885828209, hashtext(wake_queue.queue) & 63);
   IF current_setting('transaction_isolation') <> 'read committed'
      OR EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = wake_queue.queue) THEN
     PERFORM pg_notify('pgtq_wakeup', wake_queue.queue);
@@ -40,9 +47,13 @@ COMMENT ON FUNCTION pgtq.wake_queue(text) IS
 
 -- Registers this session as a claim loop of queue that sleeps until a NOTIFY; worker names
 -- it (1..1024 characters). The caller must have LISTENed on pgtq_wakeup, and must claim once
--- more after pushes_in_flight reports none before it relies on notifications.
-CREATE FUNCTION pgtq.worker_idle(queue text, worker text) RETURNS void
+-- more after pushes_in_flight reports none before it relies on notifications. Returns true
+-- when the session was not registered (a new registration, or its row had been removed):
+-- the caller registering again at each poll finds out that pushes stopped notifying it.
+CREATE FUNCTION pgtq.worker_idle(queue text, worker text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  inserted boolean;
 BEGIN
   PERFORM pgtq.check_name('queue', worker_idle.queue);
   IF worker IS NULL OR length(worker) NOT BETWEEN 1 AND 1024 THEN
@@ -52,10 +63,12 @@ BEGIN
   END IF;
   INSERT INTO pgtq.idle_workers AS w (queue, pid, worker)
   VALUES (worker_idle.queue, pg_backend_pid(), worker)
-  ON CONFLICT ON CONSTRAINT idle_workers_pkey DO UPDATE SET worker = excluded.worker, since = now();
+  ON CONFLICT ON CONSTRAINT idle_workers_pkey DO UPDATE SET worker = excluded.worker
+  RETURNING w.xmax = 0 INTO inserted;
+  RETURN inserted;
 END $$;
 COMMENT ON FUNCTION pgtq.worker_idle(text, text) IS
-'Registers this session (its backend pid) as a claim loop of queue waiting for a NOTIFY; pushes to queue notify while it is registered. worker: 1..1024 characters. Errors: 22004 NULL, 22023 bad value.';
+'Registers this session (its backend pid) as a claim loop of queue waiting for a NOTIFY; pushes to queue notify while it is registered. worker: 1..1024 characters. Returns true when the session was not registered before. Errors: 22004 NULL, 22023 bad value.';
 
 -- This session's claim loop of queue no longer waits for notifications: pushes to queue
 -- stop notifying once no other is registered.
@@ -82,7 +95,7 @@ BEGIN
                       AND l.database = (SELECT d.oid FROM pg_database d
                                          WHERE d.datname = current_database())
                       AND l.classid = 1885828209::oid
-                      AND l.objid = hashtext(pushes_in_flight.queue)::oid
+                      AND l.objid = (hashtext(pushes_in_flight.queue) & 63)::oid
                       AND l.objsubid = 2
                       AND (among IS NULL OR l.virtualtransaction = ANY (among))), '{}');
 END $$;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,29 @@ TEST_CASE("a push notifies only while a worker of its queue is registered as idl
   query(app, "SELECT pgtq.tick()");
   CHECK(idle_workers(app, "q") == 0);
   CHECK(idle_workers(app, "marker") == 1);
+
+  // A tick in a transaction that read pg_stat_activity before a session registered still sees
+  // that session: the list is read anew, not taken from earlier in the transaction.
+  query(app, "BEGIN");
+  query(app, "SELECT pgtq.tick()");
+  db::Connection late = database.connect();
+  CHECK(scalar(late, "SELECT pgtq.worker_idle('q', 'late')") == "t");
+  CHECK(scalar(late, "SELECT pgtq.worker_idle('q', 'late')") == "f");
+  query(app, "SELECT pgtq.tick()");
+  query(app, "COMMIT");
+  CHECK(idle_workers(app, "q") == 1);
+}
+
+TEST_CASE("a transaction pushing to many queues holds at most 64 push locks") {
+  TestDatabase database;
+  db::Connection app = database.connect();
+  query(app, "BEGIN");
+  query(app, "SELECT pgtq.push('queue_' || i, 't') FROM generate_series(1, 500) i");
+  CHECK(count(app,
+              "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+              " AND pid = pg_backend_pid() AND classid = 1885828209::oid") <= 64);
+  query(app, "COMMIT");
+  CHECK(count(app, "SELECT count(*) FROM pgtq.live_tasks") == 500);
 }
 
 TEST_CASE("pushes_in_flight lists an uncommitted push of the queue until it ends") {
@@ -112,8 +136,7 @@ TEST_CASE("pushes_in_flight lists an uncommitted push of the queue until it ends
   CHECK(scalar(other, "SELECT pgtq.pushes_in_flight('q', $1::text[])::text", {in_flight}) ==
         in_flight);
   query(app, "ROLLBACK");
-  CHECK(scalar(other, "SELECT pgtq.pushes_in_flight('q', $1::text[])::text", {in_flight}) ==
-        "{}");
+  CHECK(scalar(other, "SELECT pgtq.pushes_in_flight('q', $1::text[])::text", {in_flight}) == "{}");
 }
 
 TEST_CASE("a push that looked for idle workers before pgtqd registered is claimed as soon as it "
@@ -137,8 +160,8 @@ TEST_CASE("a busy pgtqd leaves idle_workers, so pushes stop notifying, and regis
           "once idle") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .extra_args = {"--concurrency", "1", "--prefetch", "0"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--concurrency", "1", "--prefetch", "0"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
   REQUIRE_MESSAGE(eventually([&] { return idle_workers(connection, "default") == 1; }, 10s),
                   daemon.log());
@@ -163,6 +186,30 @@ TEST_CASE("a busy pgtqd leaves idle_workers, so pushes stop notifying, and regis
   CHECK_MESSAGE(eventually([&] { return idle_workers(connection, "default") == 1; }, 10s),
                 daemon.log());
   // Registered again: a push is picked up at once.
-  const std::string late = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 2]')");
+  const std::string late =
+      scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[2, 2]')");
   CHECK_MESSAGE(reaches(connection, late, "succeeded", 5s), daemon.log());
+}
+
+TEST_CASE("pgtqd registers again at its next poll when its registration was deleted, leaves when "
+          "it stops, and does not register with prepared statements off") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  {
+    DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "0.5"}});
+    REQUIRE_MESSAGE(eventually([&] { return idle_workers(connection, "default") == 1; }, 20s),
+                    daemon.log());
+    query(connection, "DELETE FROM pgtq.idle_workers");
+    CHECK_MESSAGE(daemon.wait_for_log("row in pgtq.idle_workers was gone", 10s), daemon.log());
+    CHECK(idle_workers(connection, "default") == 1);
+    daemon.signal(SIGTERM);
+    REQUIRE(daemon.wait_exit(20s).has_value());
+    // Left on the way out, not only when a tick finds its session gone.
+    CHECK(idle_workers(connection, "default") == 0);
+  }
+  DaemonProcess unprepared({.dsn = database.dsn(),
+                            .extra_args = {"--no-prepared-statements", "--poll-interval", "0.5"}});
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+  REQUIRE_MESSAGE(reaches(connection, id, "succeeded", 20s), unprepared.log());
+  CHECK(idle_workers(connection, "default") == 0);
 }
