@@ -94,6 +94,9 @@ std::string startup_options(const SessionSettings& settings, std::string_view us
   if (settings.statement_timeout.count() > 0) {
     add_setting(ours, "statement_timeout", std::to_string(settings.statement_timeout.count()));
   }
+  if (settings.asynchronous_commit) {
+    add_setting(ours, "synchronous_commit", "off");
+  }
   if (ours.empty()) {
     return {};
   }

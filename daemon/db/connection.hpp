@@ -30,6 +30,9 @@ struct SessionSettings {
   bool read_committed = false;
   std::chrono::milliseconds lock_timeout{0};      // 0: the server's default
   std::chrono::milliseconds statement_timeout{0}; // 0: the server's default
+  // synchronous_commit = off: commits do not wait for the WAL to reach the disk (or a
+  // synchronous standby); a commit can then be lost in a server crash, never half-applied.
+  bool asynchronous_commit = false;
 };
 
 struct Notification {

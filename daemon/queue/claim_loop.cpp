@@ -120,7 +120,8 @@ bool ClaimLoop::wait_workers_idle(std::chrono::milliseconds wait) {
 
 void ClaimLoop::connect() {
   const db::SessionSettings settings = work_session(m_config.heartbeat);
-  m_connection.emplace(m_config.dsn, application_name(m_config, "claim"), settings);
+  m_connection.emplace(
+      m_config.dsn, application_name(m_config, "claim"), claim_session(m_config.heartbeat));
   m_connection->use_prepared_statements(m_config.prepared_statements);
   m_wake_up.listen(*m_connection);
   // A cancelled running task is told at once, not at its next heartbeat.

@@ -26,6 +26,12 @@ db::SessionSettings work_session(Duration heartbeat) {
   return settings;
 }
 
+db::SessionSettings claim_session(Duration heartbeat) {
+  db::SessionSettings settings = work_session(heartbeat);
+  settings.asynchronous_commit = true;
+  return settings;
+}
+
 db::SessionSettings lease_session(Duration heartbeat) {
   db::SessionSettings settings = work_session(heartbeat);
   settings.statement_timeout = whole_ms(heartbeat, milliseconds(1000), milliseconds(3600 * 1000));

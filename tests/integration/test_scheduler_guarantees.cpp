@@ -64,9 +64,19 @@ TEST_CASE("kill -9 of one of two daemons loses no task and reruns only what it w
       .dsn = database.dsn(),
       .plugin_dirs = {test_plugin_dir("ledger")},
       // A short lease so that the rescue comes soon, yet long enough that a survivor slowed
-      // down by a loaded machine does not lose its own tasks.
-      .extra_args =
-          {"--concurrency", "8", "--lease", "4", "--heartbeat", "1", "--scheduler-interval", "0.2"},
+      // down by a loaded machine does not lose its own tasks. No prefetch: a daemon then holds
+      // at most --concurrency tasks (running, or finished with the outcome not yet recorded),
+      // which bounds what can run twice.
+      .extra_args = {"--concurrency",
+                     "8",
+                     "--prefetch",
+                     "0",
+                     "--lease",
+                     "4",
+                     "--heartbeat",
+                     "1",
+                     "--scheduler-interval",
+                     "0.2"},
       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}};
   DaemonProcess victim(options);
   DaemonProcess survivor(options);

@@ -14,6 +14,8 @@ TEST_CASE("session settings become startup options, after the DSN's own") {
   CHECK(startup_options(settings, "-c search_path=app") ==
         "-c search_path=app -c default_transaction_isolation=read\\ committed "
         "-c lock_timeout=500 -c statement_timeout=2000");
+  settings.asynchronous_commit = true;
+  CHECK(startup_options(settings).ends_with("-c synchronous_commit=off"));
 }
 
 TEST_CASE("application names are cut to 63 bytes, never inside a UTF-8 character") {

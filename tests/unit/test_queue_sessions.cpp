@@ -1,0 +1,18 @@
+#include "queue/sessions.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+
+using namespace pgtq;
+
+TEST_CASE("only the claim loop's session commits without waiting for the WAL flush") {
+  const auto heartbeat = std::chrono::seconds(5);
+  CHECK(queue::claim_session(heartbeat).asynchronous_commit);
+  CHECK(queue::claim_session(heartbeat).read_committed);
+  // Outcomes and lease renewals wait for the flush: a recorded outcome is durable, and it
+  // makes every claim committed before it durable too.
+  CHECK_FALSE(queue::work_session(heartbeat).asynchronous_commit);
+  CHECK_FALSE(queue::lease_session(heartbeat).asynchronous_commit);
+  CHECK_FALSE(queue::scheduler_session().asynchronous_commit);
+}
