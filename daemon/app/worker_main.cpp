@@ -3,6 +3,7 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "plugin/plugin_loader.hpp"
+#include "queue/stop_page.hpp"
 #include "queue/task_executor.hpp"
 #include "queue/worker_service.hpp"
 #include "queue/worker_socket.hpp"
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 
 namespace pgtq::app {
 namespace {
@@ -101,9 +103,16 @@ int worker_main(int argc, char** argv) {
                     std::strerror(errno));
     }
   }
-  if (fds.size() != hello.plugin_files.size()) {
+  // The stop page first, then one copy per plugin name.
+  if (fds.size() != hello.plugin_files.size() + 1) {
     return refuse("pgtqd sent " + std::to_string(hello.plugin_files.size()) + " plugin names but " +
-                  std::to_string(fds.size()) + " files");
+                  std::to_string(fds.size()) + " descriptors (the stop page and the files)");
+  }
+  std::optional<queue::StopPage> stop_page;
+  try {
+    stop_page = queue::StopPage::map(std::move(fds[0]));
+  } catch (const std::exception& error) {
+    return refuse(std::string("cannot map the stop page: ") + error.what());
   }
 
   plugin::HandlerRegistry registry;
@@ -114,8 +123,8 @@ int worker_main(int argc, char** argv) {
                               hello.plugin_config_dir,
                               {.check_permissions = false, .skip_failures = false});
   std::vector<plugin::PluginCopy> copies;
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    copies.push_back(plugin::PluginCopy{hello.plugin_files[i], std::move(fds[i])});
+  for (std::size_t i = 0; i < hello.plugin_files.size(); ++i) {
+    copies.push_back(plugin::PluginCopy{hello.plugin_files[i], std::move(fds[i + 1])});
   }
   try {
     loader.load_copies(std::move(copies));
@@ -130,10 +139,11 @@ int worker_main(int argc, char** argv) {
   }
 
   const queue::TaskExecutor executor(registry);
-  const int status = queue::serve_tasks(k_socket, executor, hello.memory_limit_bytes);
+  const int status =
+      queue::serve_tasks(k_socket, executor, stop_page->flag(), hello.memory_limit_bytes);
   loader.unload_all();
   spdlog::default_logger_raw()->flush();
-  // The reader thread may still block on the socket: end without running static
+  // The watcher thread may still block on the socket: end without running static
   // destructors under it.
   std::_Exit(status);
 }

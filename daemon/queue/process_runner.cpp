@@ -266,6 +266,9 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
     outcome.duration_s = seconds(Clock::now() - started_at);
     return outcome;
   };
+  // A stop raised for an earlier attempt (one that returned in time) must not make this one
+  // start stopped; one raised from here on is this attempt's.
+  state.process->set_stop(false);
   if (!state.process->send(worker::Run{.id = task.id,
                                        .name = task.name,
                                        .args = task.args,
@@ -373,7 +376,8 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
     // A timeout of the wait: look at the stop flag and the clock.
     const auto now = Clock::now();
     if (!stop_sent && stop.load()) {
-      stop_sent = state.process->send(worker::Stop{task.id});
+      state.process->set_stop(true);
+      stop_sent = true;
       if (stop_kill_at == Clock::time_point::max()) {
         stop_kill_at = now + m_settings.timeout_grace;
       }
@@ -388,8 +392,8 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
                      number,
                      pid,
                      seconds(m_settings.timeout_grace));
-      // No Stop from here: the worker turns should_stop() true at its own deadline (the Run
-      // carries the timeout) and says "timed out" in the outcome. A Stop from this clock could
+      // No stop from here: the worker turns should_stop() true at its own deadline (the Run
+      // carries the timeout) and says "timed out" in the outcome. A stop from this clock could
       // reach the handler first and make its outcome read as a plain stop request.
     }
     if (now >= kill_at && !last_look) {

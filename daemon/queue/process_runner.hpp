@@ -19,10 +19,11 @@ namespace pgtq::queue {
 
 // isolation = process: each pool slot has a worker process of its own (WorkerProcess) that
 // runs its attempts one at a time, supervised from the slot's pool thread:
-//  - should_stop (a cancellation, a lost lease, shutdown) is passed on as a Stop message; a
-//    handler that has not returned timeout_grace later is killed with its worker: a
-//    cancelled attempt is recorded as such, any other is given back (a lost lease matches
-//    nothing any more; at shutdown the task is released once its worker is gone);
+//  - should_stop (a cancellation, a lost lease, shutdown) is passed on through the worker's
+//    stop page (WorkerProcess::set_stop, cleared before each Run); a handler that has not
+//    returned timeout_grace later is killed with its worker: a cancelled attempt is recorded as
+//    such, any other is given back (a lost lease matches nothing any more; at shutdown the task is
+//    released once its worker is gone);
 //  - at the attempt's timeout (the plugin's for its task name, else task-timeout) the worker
 //    turns should_stop() true by itself, and is killed timeout_grace later if it has not
 //    answered: the attempt is a failed one, "timed out after N s", retried by the usual

@@ -95,7 +95,14 @@ WorkerProcess::WorkerProcess(int number,
                              const WorkerProcessSettings& settings,
                              const std::vector<plugin::PluginCopyRef>& plugins,
                              Clock::duration start_timeout,
-                             const std::function<bool()>& give_up) {
+                             const std::function<bool()>& give_up)
+    : m_stop_page([] {
+        try {
+          return StopPage::create();
+        } catch (const std::system_error& error) {
+          throw WorkerStartError(std::string("cannot make its stop page: ") + error.what());
+        }
+      }()) {
   int ends[2] = {-1, -1};
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
     throw WorkerStartError("socketpair: " + errno_text(errno));
@@ -119,7 +126,7 @@ WorkerProcess::WorkerProcess(int number,
   hello.plugin_config_dir = settings.plugin_config_dir;
   hello.backoff = settings.default_backoff;
   hello.memory_limit_bytes = settings.memory_limit_bytes;
-  std::vector<int> fds;
+  std::vector<int> fds{m_stop_page.fd()};
   for (const plugin::PluginCopyRef& copy : plugins) {
     hello.plugin_files.push_back(copy.file);
     fds.push_back(copy.fd);

@@ -3,6 +3,7 @@
 #include "plugin/plugin_directory.hpp"
 #include "plugin/plugin_loader.hpp"
 #include "queue/settings.hpp"
+#include "queue/stop_page.hpp"
 #include "queue/worker_protocol.hpp"
 
 #include <sys/types.h>
@@ -27,8 +28,9 @@ public:
 // `EXECUTABLE --worker-process` (an exec of pgtqd's own binary; pgtqd, which has threads, is
 // never forked), with its end of a socketpair as descriptor 3, and told what to load in a
 // Hello carrying the plugins' private copies. Its argv[0] is its ps title, "pgtqd: worker N
-// (queue Q)". The process dies with its socket: when pgtqd closes it or exits, the worker
-// exits too.
+// (queue Q)". With the Hello goes the stop page (StopPage), through which pgtqd stops an
+// attempt without a frame. The process dies with its socket: when pgtqd closes it or exits, the
+// worker exits too.
 //
 // Its death is seen by the process itself, not only by end of file on the socket: a child
 // the handler forked (system(), popen(), a daemonised helper) may hold the worker's end of
@@ -62,6 +64,10 @@ public:
   // Sends a message; false when the worker is gone (its end is closed).
   bool send(const worker::Message& message);
 
+  // Raises or clears the stop flag the worker's handler reads (should_stop()): cleared
+  // before each Run, raised to stop that attempt. A store into the shared page, no frame.
+  void set_stop(bool stopped) { m_stop_page.set(stopped); }
+
   enum class Event { message, timeout, ended };
   // Waits until a message arrives (Event::message, into message), until `until`
   // (Event::timeout) or until the worker died, its end closed or sent what cannot be read
@@ -89,7 +95,8 @@ private:
   pid_t m_pid = -1;
   plugin::UniqueFd m_socket;
   plugin::UniqueFd m_pidfd; // -1 where pidfd_open is unavailable
-  bool m_exited = false;    // the process was seen to end; the socket is read out
+  StopPage m_stop_page;
+  bool m_exited = false; // the process was seen to end; the socket is read out
   worker::FrameReader m_reader;
   bool m_reaped = false;
   std::string m_protocol_error; // why the stream could not be read, if it could not

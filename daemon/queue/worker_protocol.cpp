@@ -12,7 +12,7 @@ enum class Type : std::uint8_t {
   ready = 2,
   start_failed = 3,
   run = 4,
-  stop = 5,
+  // 5 was Stop, replaced by the stop page (queue/stop_page.hpp)
   finished = 6,
   out_of_memory = 7,
 };
@@ -186,9 +186,6 @@ Message decode(const char* data, std::size_t size) {
     message = std::move(run);
     break;
   }
-  case Type::stop:
-    message = Stop{in.i64()};
-    break;
   case Type::finished: {
     Finished finished;
     finished.id = in.i64();
@@ -246,10 +243,6 @@ std::string encode(const Message& message) {
           out.i32(m.max_attempts);
           out.f64(m.timeout_s);
           return std::move(out).frame();
-        } else if constexpr (std::is_same_v<M, Stop>) {
-          Writer out(Type::stop);
-          out.i64(m.id);
-          return std::move(out).frame();
         } else if constexpr (std::is_same_v<M, Finished>) {
           Writer out(Type::finished);
           out.i64(m.id);
@@ -302,7 +295,7 @@ std::optional<Message> FrameReader::next() {
 
 const char* name_of(const Message& message) {
   static constexpr const char* k_names[] = {
-      "hello", "ready", "start_failed", "run", "stop", "finished", "out_of_memory"};
+      "hello", "ready", "start_failed", "run", "finished", "out_of_memory"};
   return k_names[message.index()];
 }
 

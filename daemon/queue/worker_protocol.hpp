@@ -23,9 +23,9 @@ namespace pgtq::queue::worker {
 // stored; what is larger is a broken peer, and the connection (and the worker) ends.
 inline constexpr std::size_t k_max_frame_bytes = 64u << 20;
 
-// pgtqd -> worker, first: who the worker is and what it loads. The plugins' private copies
-// (memfds) travel with this frame as SCM_RIGHTS descriptors, one per plugin_files entry, in
-// the same order.
+// pgtqd -> worker, first: who the worker is and what it loads. Descriptors travel with this
+// frame (SCM_RIGHTS): first the stop page (queue/stop_page.hpp), then the plugins' private
+// copies (memfds), one per plugin_files entry, in the same order.
 struct Hello {
   std::int32_t slot = 0; // the worker's number, 1..concurrency, for logs and ps
   std::string queue;
@@ -44,7 +44,7 @@ struct StartFailed {
   std::string why;
 };
 // pgtqd -> worker: run one attempt. timeout_s: seconds from its start until should_stop()
-// turns true; 0: none.
+// turns true; 0: none. (pgtqd stops an attempt sooner through the stop page, not a frame.)
 struct Run {
   std::int64_t id = 0;
   std::string name;
@@ -52,11 +52,6 @@ struct Run {
   std::int32_t attempt = 0;
   std::int32_t max_attempts = 0;
   double timeout_s = 0;
-};
-// pgtqd -> worker: should_stop() is true from now on for the attempt of task id
-// (cancelled, lease lost, shutdown, timeout).
-struct Stop {
-  std::int64_t id = 0;
 };
 // worker -> pgtqd: what became of the attempt (queue::Outcome's status, result, error and
 // delay; the claim token stays in pgtqd). recycle: the worker exits after this message
@@ -74,7 +69,7 @@ struct Finished {
 // the allocation failure itself, so that pgtqd can say so even if the worker dies next.
 struct OutOfMemory {};
 
-using Message = std::variant<Hello, Ready, StartFailed, Run, Stop, Finished, OutOfMemory>;
+using Message = std::variant<Hello, Ready, StartFailed, Run, Finished, OutOfMemory>;
 
 // A frame that cannot be read: unknown type, a field running past the frame, bytes left
 // over, an impossible value, or a frame over k_max_frame_bytes.

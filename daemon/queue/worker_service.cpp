@@ -5,13 +5,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <memory>
 #include <mutex>
 #include <new>
 #include <system_error>
@@ -44,125 +44,82 @@ void on_allocation_failure() {
   throw std::bad_alloc();
 }
 
-// What the reader thread hands the running thread.
-class Inbox {
-public:
-  // Reader thread.
-  void run(worker::Run run) {
-    {
-      const std::lock_guard lock(m_mutex);
-      // The socket is ordered: a Stop read before this Run was meant for an earlier attempt
-      // of the task (a timeout or lost lease the handler returned from in time), and must not
-      // make its retry start already stopped.
-      if (m_stopped == run.id) {
-        m_stopped = 0;
-      }
-      m_runs.push_back(std::move(run));
-    }
-    m_changed.notify_all();
-  }
-  void stop(std::int64_t id) {
-    const std::lock_guard lock(m_mutex);
-    m_stopped = id;
-    if (m_running == id) {
-      m_stop.store(true);
-    }
-  }
-  // The socket closed or broke: true when a handler is running now.
-  bool close(bool broken) {
-    bool busy = false;
-    {
-      const std::lock_guard lock(m_mutex);
-      m_closed = true;
-      m_broken = broken;
-      busy = m_running != 0;
-    }
-    m_changed.notify_all();
-    return busy;
-  }
+// Whether a handler runs now, and whether pgtqd hung up. Each thread sets its own flag and
+// then looks at the other's (both sequentially consistent), so at least one of the two sees
+// both: a Run read together with the hang-up is not started, and a handler running when it
+// comes is cut short.
+std::atomic<bool> g_running{false};
+std::atomic<bool> g_hung_up{false};
 
-  // Running thread: the next attempt, marked as running, or nothing once closed.
-  std::optional<worker::Run> take() {
-    std::unique_lock lock(m_mutex);
-    m_changed.wait(lock, [&] { return m_closed || !m_runs.empty(); });
-    if (m_closed) {
-      // pgtqd is gone or gave this worker up: a Run still queued would be run for nobody (and
-      // by an orphan, if its handler never returns).
-      return std::nullopt;
+// The watcher thread: waits until pgtqd closes its end of the socket (or it breaks), so that
+// a handler running then ends with the process at once: pgtqd gave the attempt up, and
+// nothing it returns would be recorded. It asks poll() for the hang-up alone (POLLRDHUP):
+// frames coming in do not wake it, so it costs nothing per task; the thread running the
+// handlers reads the frames itself.
+void watch_hang_up(int socket) {
+  for (;;) {
+    pollfd watched{socket, POLLRDHUP, 0};
+    if (::poll(&watched, 1, -1) > 0) {
+      break;
     }
-    worker::Run run = std::move(m_runs.front());
-    m_runs.pop_front();
-    m_running = run.id;
-    m_stop.store(m_stopped == run.id); // a Stop may come right behind its Run
-    return run;
-  }
-  void done() {
-    const std::lock_guard lock(m_mutex);
-    m_running = 0;
-  }
-  bool broken() {
-    const std::lock_guard lock(m_mutex);
-    return m_broken;
-  }
-  const std::atomic<bool>& stop_flag() const { return m_stop; }
-
-private:
-  std::mutex m_mutex;
-  std::condition_variable m_changed;
-  std::deque<worker::Run> m_runs;
-  std::int64_t m_running = 0; // task ids are positive
-  std::int64_t m_stopped = 0;
-  bool m_closed = false;
-  bool m_broken = false;
-  std::atomic<bool> m_stop{false};
-};
-
-void read_messages(int socket, Inbox& inbox) {
-  worker::FrameReader reader;
-  bool broken = false;
-  try {
-    while (worker::read_into(socket, reader)) {
-      while (std::optional<worker::Message> message = reader.next()) {
-        if (auto* run = std::get_if<worker::Run>(&*message)) {
-          inbox.run(std::move(*run));
-        } else if (const auto* stop = std::get_if<worker::Stop>(&*message)) {
-          inbox.stop(stop->id);
-        } else {
-          logger()->error("worker: unexpected message \"{}\" from pgtqd",
-                          worker::name_of(*message));
-          broken = true;
-          break;
-        }
-      }
-      if (broken) {
-        break;
-      }
+    if (errno != EINTR) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10)); // ENOMEM: try again
     }
-  } catch (const std::exception& error) {
-    logger()->error("worker: reading from pgtqd: {}", error.what());
-    broken = true;
   }
-  if (inbox.close(broken)) {
-    // pgtqd is gone or gave the running attempt up: nothing it returns would be recorded.
+  g_hung_up.store(true);
+  if (g_running.load()) {
     spdlog::default_logger_raw()->flush();
     ::_exit(0);
   }
 }
 
+// The next Run from pgtqd, or nothing: the socket closed (broken false) or broke, or carried
+// something else (broken true).
+std::optional<worker::Run> next_run(int socket, worker::FrameReader& reader, bool& broken) {
+  broken = false;
+  try {
+    for (;;) {
+      if (std::optional<worker::Message> message = reader.next()) {
+        if (auto* run = std::get_if<worker::Run>(&*message)) {
+          return std::move(*run);
+        }
+        logger()->error("worker: unexpected message \"{}\" from pgtqd", worker::name_of(*message));
+        broken = true;
+        return std::nullopt;
+      }
+      if (!worker::read_into(socket, reader)) {
+        return std::nullopt;
+      }
+    }
+  } catch (const std::exception& error) {
+    logger()->error("worker: reading from pgtqd: {}", error.what());
+    broken = true;
+    return std::nullopt;
+  }
+}
+
 } // namespace
 
-int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_limit_bytes) {
+int serve_tasks(int socket,
+                const TaskExecutor& executor,
+                const std::atomic<bool>& stop,
+                std::int64_t memory_limit_bytes) {
   g_out_of_memory_frame = worker::encode(worker::OutOfMemory{});
   g_socket = socket;
   std::set_new_handler(on_allocation_failure);
-  // Shared with the reader thread, which is never joined (it blocks on the socket until the
-  // process ends) and so may outlive this call.
-  const auto shared_inbox = std::make_shared<Inbox>();
-  Inbox& inbox = *shared_inbox;
-  std::thread([socket, shared_inbox] { read_messages(socket, *shared_inbox); }).detach();
+  // Never joined: it blocks on the socket until pgtqd hangs up or the process ends.
+  std::thread([socket] { watch_hang_up(socket); }).detach();
+  worker::FrameReader reader;
+  bool broken = false;
   const std::string limit_note = "out of memory: the worker reached worker-memory-limit (" +
                                  std::to_string(memory_limit_bytes >> 20) + " MiB)";
-  while (std::optional<worker::Run> run = inbox.take()) {
+  while (std::optional<worker::Run> run = next_run(socket, reader, broken)) {
+    g_running.store(true);
+    if (g_hung_up.load()) {
+      // pgtqd is gone or gave this worker up: the Run would be run for nobody (and by an
+      // orphan, if its handler never returns).
+      return 0;
+    }
     ClaimedTask task;
     task.id = run->id;
     task.name = std::move(run->name);
@@ -173,16 +130,15 @@ int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_li
     const auto started = std::chrono::steady_clock::now();
     Outcome outcome;
     try {
-      outcome = executor.run(task,
-                             inbox.stop_flag(),
-                             run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt);
+      outcome = executor.run(
+          task, stop, run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt);
     } catch (const std::bad_alloc&) {
       // Out of memory outside the handler's own barrier (the executor's copies, say).
       g_out_of_memory.store(true);
       outcome.status = OutcomeStatus::retry;
       outcome.error.clear();
     }
-    inbox.done();
+    g_running.store(false);
     worker::Finished finished{
         .id = task.id,
         .status = outcome.status,
@@ -208,7 +164,7 @@ int serve_tasks(int socket, const TaskExecutor& executor, std::int64_t memory_li
       return 0;
     }
   }
-  return inbox.broken() ? 1 : 0;
+  return broken ? 1 : 0;
 }
 
 } // namespace pgtq::queue

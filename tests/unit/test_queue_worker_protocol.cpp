@@ -46,7 +46,6 @@ std::vector<Message> samples() {
               .attempt = 2,
               .max_attempts = 5,
               .timeout_s = 2.5},
-          Stop{42},
           finished,
           OutOfMemory{}};
 }
@@ -103,11 +102,12 @@ TEST_CASE("every worker message survives encoding and decoding, field by field")
 }
 
 TEST_CASE("a frame layout: 4-byte little-endian length, then the type byte") {
-  const std::string frame = encode(Stop{0x0102030405060708});
-  REQUIRE(frame.size() == 4 + 1 + 8);
-  CHECK(frame.substr(0, 4) == std::string("\x09\x00\x00\x00", 4));
-  CHECK(frame[4] == 5);
-  CHECK(frame.substr(5) == "\x08\x07\x06\x05\x04\x03\x02\x01");
+  const std::string frame = encode(Run{.id = 0x0102030405060708});
+  // type, id, name and args (empty: their lengths), attempt, max_attempts, timeout_s
+  REQUIRE(frame.size() == 4 + 1 + 8 + 4 + 4 + 4 + 4 + 8);
+  CHECK(frame.substr(0, 4) == std::string("\x21\x00\x00\x00", 4));
+  CHECK(frame[4] == 4);
+  CHECK(frame.substr(5, 8) == "\x08\x07\x06\x05\x04\x03\x02\x01");
 }
 
 TEST_CASE("the reader cuts a stream into the same messages wherever the reads split it") {
