@@ -2,6 +2,7 @@
 // bound costs its own attempt, recorded at once, while pgtqd and the other tasks go on; the
 // worker processes name themselves in ps. runaway.so and crash.so are in tests/plugins.
 #include "support/daemon_process.hpp"
+#include "support/processes.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
@@ -23,44 +24,6 @@ using namespace pgtq::test;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string started(const std::string& id, const std::string& name, const std::string& attempts) {
-  return "task " + id + " (" + name + ") attempt " + attempts + " started";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
-// The processes whose parent is pid.
-std::vector<pid_t> children(pid_t pid) {
-  std::vector<pid_t> found;
-  DIR* proc = ::opendir("/proc");
-  while (const dirent* entry = ::readdir(proc)) {
-    const std::string name = entry->d_name;
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
-    const std::string stat = read_text("/proc/" + name + "/stat");
-    const std::size_t close = stat.rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    std::istringstream rest(stat.substr(close + 2));
-    char state = 0;
-    pid_t parent = 0;
-    rest >> state >> parent;
-    if (parent == pid) {
-      found.push_back(static_cast<pid_t>(std::stoi(name)));
-    }
-  }
-  ::closedir(proc);
-  return found;
-}
 
 const std::vector<std::string> k_fast_retries = {
     "--backoff-base", "0.1", "--backoff-cap", "0.2", "--scheduler-interval", "0.1"};

@@ -4,6 +4,7 @@
 // of memory and then dies is said to have hit the cap. runaway.so, worker_refuses.so.
 #include "support/daemon_process.hpp"
 #include "support/notify_socket.hpp"
+#include "support/processes.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
@@ -26,39 +27,6 @@ using namespace pgtq::test;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string started(const std::string& id, const std::string& name, const std::string& attempts) {
-  return "task " + id + " (" + name + ") attempt " + attempts + " started";
-}
-
-// The processes whose parent is pid.
-std::vector<pid_t> children(pid_t pid) {
-  std::vector<pid_t> found;
-  DIR* proc = ::opendir("/proc");
-  while (const dirent* entry = ::readdir(proc)) {
-    const std::string name = entry->d_name;
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream file("/proc/" + name + "/stat");
-    std::stringstream text;
-    text << file.rdbuf();
-    const std::string stat = text.str();
-    const std::size_t close = stat.rfind(')');
-    if (close == std::string::npos) {
-      continue;
-    }
-    std::istringstream rest(stat.substr(close + 2));
-    char state = 0;
-    pid_t parent = 0;
-    rest >> state >> parent;
-    if (parent == pid) {
-      found.push_back(static_cast<pid_t>(std::stoi(name)));
-    }
-  }
-  ::closedir(proc);
-  return found;
-}
 
 // A column of live_tasks the tasks view does not show.
 std::string
