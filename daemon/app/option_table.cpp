@@ -177,26 +177,28 @@ const std::vector<OptionSpec> k_options = {
              "that crashes, hangs past its timeout or runs out of memory costs one attempt, not "
              "pgtqd; thread: handlers run on pgtqd's own threads (a crash takes pgtqd down, "
              "timeouts are cooperative)",
-     .details = "Where handlers run. process: pgtqd starts concurrency worker processes (its own "
-                "binary, exec'ed, shown in ps as \"pgtqd: worker N (queue Q)\"), each loading the "
-                "plugins and running one task at a time; pgtqd keeps the database connections, "
-                "leases and outcomes. A handler that crashes costs its attempt (recorded at once "
-                "as \"killed by SIGSEGV\") and its worker, which is started again; one past its "
-                "timeout is killed; worker-memory-limit applies. thread: handlers run on pgtqd's "
-                "threads, faster for tasks well under a millisecond (about twice the no-op rate on "
-                "2 cores); a crash stops pgtqd and every task it "
-                "runs, and timeouts only make should_stop() true."},
+     .details =
+         "Where handlers run. process: pgtqd starts concurrency worker processes (its own "
+         "binary, exec'ed, shown in ps as \"pgtqd: worker N (queue Q)\"), each loading the "
+         "plugins and running one task at a time; pgtqd keeps the database connections, "
+         "leases and outcomes. A handler that crashes costs its attempt (recorded at once "
+         "as \"killed by SIGSEGV\") and its worker, which is started again; one past its "
+         "timeout is killed; worker-memory-limit applies. thread: handlers run on pgtqd's "
+         "threads, faster for tasks well under a millisecond (about 1.5 times the no-op rate "
+         "on 2 cores); a crash stops pgtqd and every task it "
+         "runs, and timeouts only make should_stop() true."},
     {.name = "task-timeout",
      .kind = OptionKind::seconds,
      .field = &Config::task_timeout,
      .default_value = "0",
      .min = 0,
      .max = plugin::k_max_delay_s,
-     .help = "seconds an attempt may run when its plugin sets no timeout for its task name; 0: "
-             "no limit",
+     .help = "seconds an attempt may run when neither its push (timeout) nor its plugin (for its "
+             "task name) sets a timeout; 0: no limit",
      .allowed_note = "0 (none) to 3155760000 seconds",
-     .details = "How long one attempt may run, for task names whose plugin sets no timeout of "
-                "its own (0: no limit). At the deadline should_stop() turns true; with isolation "
+     .details = "How long one attempt may run when neither its push (pgtq.push's timeout) nor "
+                "its plugin (for its task name) sets a timeout (0: no limit). At the deadline "
+                "should_stop() turns true; with isolation "
                 "= process the worker is killed timeout-grace seconds later if the handler has "
                 "not returned, and the attempt is recorded as \"timed out after N s\" and retried "
                 "while attempts are left. With isolation = thread nothing can be killed: a "

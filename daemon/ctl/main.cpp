@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
       "--max-attempts", push_options.max_attempts, "attempts before failing (default 5)");
   push->add_option("--timeout",
                    push_options.timeout,
-                   "how long each attempt may run, e.g. '90 seconds' (default: the task's own)");
+                   "how long each attempt may run, a PostgreSQL interval such as '90 seconds' "
+                   "(more than 0, at most 365 days, no months or years; default: the plugin's "
+                   "timeout for the task name, else pgtqd's task-timeout)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;

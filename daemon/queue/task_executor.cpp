@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 
 namespace pgtq::queue {
 
@@ -59,6 +60,10 @@ std::optional<double> attempt_timeout(const ClaimedTask& task,
 }
 
 std::string timed_out_text(double timeout_s) {
+  // Whole seconds as digits ("1209600 s" for a push's '2 weeks', not "1.2096e+06 s").
+  if (timeout_s == std::floor(timeout_s) && timeout_s < 1e15) {
+    return fmt::format("timed out after {:.0f} s", timeout_s);
+  }
   return fmt::format("timed out after {:g} s", timeout_s);
 }
 

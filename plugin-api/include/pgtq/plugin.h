@@ -84,8 +84,10 @@
  *    file. handle() runs in a worker process, one task at a time per process, on the worker's
  *    main thread; the process is reused for the next task. So globals are per process and
  *    are not shared between concurrent tasks; init() and fini() run once per process, and a
- *    process may end at any time without fini() (it is replaced after a crash, a timeout, a
- *    memory limit hit, and at pgtqd's shutdown). A crash (SIGSEGV, abort()) costs the task
+ *    process may end at any time without fini() (it is replaced after a crash, a memory
+ *    limit hit, at pgtqd's shutdown, and when its handler has not returned timeout-grace
+ *    after task_should_stop() turned true for any reason: timeout, cancellation, lost lease
+ *    or shutdown). A crash (SIGSEGV, abort()) costs the task
  *    it ran (a failed attempt "killed by SIGSEGV") and that process, nothing else. Threads
  *    a plugin starts live in its worker process; fork() there is as (un)safe as in any
  *    program with threads. The host API behaves the same: log() lines go to pgtqd's log
@@ -179,8 +181,8 @@ typedef struct pgtq_handler {
 
   /* ---- since 1.1 ---- */
   /* How long one attempt of this task may run, in seconds; <= 0 or NaN: the daemon's
-   * task-timeout (none by default). A timeout given at push (pgtq.push's timeout) comes
-   * before this one for that task. At the deadline task_should_stop() turns true; with
+   * task-timeout (none by default). A timeout given at push (pgtq.push's timeout) replaces
+   * this one for that task, even when longer. At the deadline task_should_stop() turns true; with
    * isolation = process the worker process running it is killed after timeout-grace more
    * seconds and the attempt is recorded as "timed out after N s" (retried while attempts are
    * left). With isolation = thread nothing can be killed: the timeout is cooperative. A

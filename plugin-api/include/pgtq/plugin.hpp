@@ -184,8 +184,8 @@ public:
   // How long one attempt may run, in seconds (plugin.h's pgtq_handler::timeout_s): at the
   // deadline Context::should_stop() turns true, and with isolation = process the worker is
   // killed after pgtqd's timeout-grace. 0 keeps pgtqd's task-timeout. A timeout given at push
-  // comes before this one for that task. Negative, NaN or
-  // infinite values throw std::invalid_argument, which fails the plugin's setup.
+  // replaces this one for that task, even when longer. Negative, NaN or infinite values throw
+  // std::invalid_argument, which fails the plugin's setup.
   HandlerRef& timeout(double seconds) {
     if (!(seconds >= 0) || seconds > k_max_delay_s) {
       throw std::invalid_argument("handler \"" + m_pending->header->name +

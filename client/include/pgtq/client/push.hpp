@@ -24,9 +24,9 @@ namespace pgtq {
 // its own. run_at and delay add up (run_at defaults to now). A task whose start lies in the
 // future is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point
 // run_at (plus delay): within 100 years of now. timeout: how long each attempt may run, more
-// than 0 and at most 365 days (microseconds are kept); it comes before the task name's
-// timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws pgtq::Error
-// 22023 before sending anything.
+// than 0 and at most 365 days (microseconds are kept); it replaces, even when longer, the
+// task name's timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws
+// pgtq::Error 22023 before sending anything.
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
