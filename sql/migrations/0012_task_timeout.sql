@@ -17,13 +17,16 @@ COMMENT ON COLUMN pgtq.live_tasks.timeout IS
   'How long one attempt may run (push''s timeout; NULL: the task name''s or the daemon''s).';
 ALTER TABLE pgtq.finished_tasks ADD COLUMN timeout interval;
 
+CREATE FUNCTION pgtq.timeout_ok(timeout interval) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT extract(year FROM timeout) = 0 AND extract(month FROM timeout) = 0
+         AND extract(epoch FROM timeout) > 0 AND extract(epoch FROM timeout) <= 31536000
+$$;
+
 CREATE FUNCTION pgtq.check_timeout(what text, timeout interval) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  -- A duration, as a lease: days count 24 hours, and month or year parts are refused.
-  IF timeout IS NOT NULL
-     AND NOT (extract(year FROM timeout) = 0 AND extract(month FROM timeout) = 0
-              AND extract(epoch FROM timeout) > 0 AND extract(epoch FROM timeout) <= 31536000) THEN
+  IF timeout IS NOT NULL AND NOT pgtq.timeout_ok(timeout) THEN
     RAISE EXCEPTION '% must be more than 0 and at most 365 days (no months or years), got %',
       what, timeout USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -61,11 +64,7 @@ BEGIN
                           AND push.run_at BETWEEN now() - interval '100 years'
                                               AND now() + interval '100 years')
                   AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
-                  AND (push.timeout IS NULL
-                       OR extract(year FROM push.timeout) = 0
-                          AND extract(month FROM push.timeout) = 0
-                          AND extract(epoch FROM push.timeout) > 0
-                          AND extract(epoch FROM push.timeout) <= 31536000), false) THEN
+                  AND (push.timeout IS NULL OR pgtq.timeout_ok(push.timeout)), false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
@@ -253,10 +252,7 @@ BEGIN
                  AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
-                 AND (s.timeout IS NULL
-                      OR extract(year FROM s.timeout) = 0 AND extract(month FROM s.timeout) = 0
-                         AND extract(epoch FROM s.timeout) > 0
-                         AND extract(epoch FROM s.timeout) <= 31536000)
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
                 THEN true
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
@@ -407,10 +403,7 @@ BEGIN
                  AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
-                 AND (s.timeout IS NULL
-                      OR extract(year FROM s.timeout) = 0 AND extract(month FROM s.timeout) = 0
-                         AND extract(epoch FROM s.timeout) > 0
-                         AND extract(epoch FROM s.timeout) <= 31536000)
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
                 THEN true
                 ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
                                                  push_many.max_attempts, push_many.run_at,

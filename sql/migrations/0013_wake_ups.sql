@@ -126,11 +126,7 @@ BEGIN
                           AND push.run_at BETWEEN now() - interval '100 years'
                                               AND now() + interval '100 years')
                   AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
-                  AND (push.timeout IS NULL
-                       OR extract(year FROM push.timeout) = 0
-                          AND extract(month FROM push.timeout) = 0
-                          AND extract(epoch FROM push.timeout) > 0
-                          AND extract(epoch FROM push.timeout) <= 31536000), false) THEN
+                  AND (push.timeout IS NULL OR pgtq.timeout_ok(push.timeout)), false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
@@ -257,10 +253,7 @@ BEGIN
                  AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
-                 AND (s.timeout IS NULL
-                      OR extract(year FROM s.timeout) = 0 AND extract(month FROM s.timeout) = 0
-                         AND extract(epoch FROM s.timeout) > 0
-                         AND extract(epoch FROM s.timeout) <= 31536000)
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
                 THEN true
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
@@ -344,10 +337,7 @@ BEGIN
                  AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
-                 AND (s.timeout IS NULL
-                      OR extract(year FROM s.timeout) = 0 AND extract(month FROM s.timeout) = 0
-                         AND extract(epoch FROM s.timeout) > 0
-                         AND extract(epoch FROM s.timeout) <= 31536000)
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
                 THEN true
                 ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
                                                  push_many.max_attempts, push_many.run_at,

@@ -209,14 +209,19 @@ BEGIN
   END IF;
 END $$;
 
+-- The timeout rule, in one place: a duration of more than 0 and at most 365 days, as a lease
+-- is (days count 24 hours; month or year parts, whose length varies, are refused).
+CREATE FUNCTION pgtq.timeout_ok(timeout interval) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT extract(year FROM timeout) = 0 AND extract(month FROM timeout) = 0
+         AND extract(epoch FROM timeout) > 0 AND extract(epoch FROM timeout) <= 31536000
+$$;
+
 -- Raises unless timeout is NULL (none) or lies in (0, 365 days]. what: e.g. 'pgtq.push: timeout'.
 CREATE FUNCTION pgtq.check_timeout(what text, timeout interval) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  -- A duration, as a lease: days count 24 hours, and month or year parts are refused.
-  IF timeout IS NOT NULL
-     AND NOT (extract(year FROM timeout) = 0 AND extract(month FROM timeout) = 0
-              AND extract(epoch FROM timeout) > 0 AND extract(epoch FROM timeout) <= 31536000) THEN
+  IF timeout IS NOT NULL AND NOT pgtq.timeout_ok(timeout) THEN
     RAISE EXCEPTION '% must be more than 0 and at most 365 days (no months or years), got %',
       what, timeout USING ERRCODE = 'invalid_parameter_value';
   END IF;
