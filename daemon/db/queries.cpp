@@ -53,6 +53,17 @@ const Query k_worker_idle{"pgtq_worker_idle", "SELECT pgtq.worker_idle($1, $2)"}
 const Query k_worker_busy{"pgtq_worker_busy", "SELECT pgtq.worker_busy($1)"};
 const Query k_pushes_in_flight{"pgtq_pushes_in_flight",
                                "SELECT pgtq.pushes_in_flight($1, $2::text[])::text"};
+const Query k_scheduler_waiting{
+    "pgtq_scheduler_waiting",
+    "SELECT pgtq.scheduler_waiting($1, make_interval(secs => $2::float8))"};
+const Query k_delayed_pushes_in_flight{"pgtq_delayed_pushes_in_flight",
+                                       "SELECT pgtq.delayed_pushes_in_flight($1::text[])::text"};
+// As k_tick's due time: seconds until the next scheduled task is due, clamped to ±1 day.
+const Query k_next_due{"pgtq_next_due",
+                       "SELECT CASE WHEN d IS NOT NULL THEN extract(epoch FROM"
+                       " least(greatest(d, clock_timestamp() - interval '1 day'),"
+                       " clock_timestamp() + interval '1 day') - clock_timestamp())::float8 END"
+                       " FROM pgtq.next_due() AS d"};
 const Query k_push{"pgtq_push",
                    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
                    " delay => $5::interval, priority => coalesce($6::integer, 0),"

@@ -34,6 +34,9 @@ extern const Query k_tick_without_due;
 extern const Query k_worker_idle;
 extern const Query k_worker_busy;
 extern const Query k_pushes_in_flight;
+extern const Query k_scheduler_waiting;
+extern const Query k_delayed_pushes_in_flight;
+extern const Query k_next_due;
 
 // Producers and operators.
 extern const Query k_push;

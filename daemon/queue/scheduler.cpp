@@ -20,6 +20,12 @@ std::shared_ptr<spdlog::logger> logger() {
 // How many rows one tick moves at most; a backlog is worked off over consecutive ticks.
 constexpr int k_tick_batch = 10000;
 
+// Ticks that are not due by the clock come at least this long after the last one.
+std::chrono::steady_clock::duration min_gap(const SchedulerSettings& config) {
+  return std::max<std::chrono::steady_clock::duration>(
+      std::chrono::steady_clock::duration(config.interval / 10), std::chrono::milliseconds(50));
+}
+
 } // namespace
 
 Scheduler::Scheduler(const SchedulerSettings& config)
@@ -29,8 +35,7 @@ Scheduler::Scheduler(const SchedulerSettings& config)
       m_wake_up({.channel = "pgtq_scheduled",
                  .payload = std::nullopt, // whatever the payload
                  .poll_interval = config.interval,
-                 .min_gap = std::max<Clock::duration>(Clock::duration(config.interval / 10),
-                                                      std::chrono::milliseconds(50))}) {}
+                 .min_gap = min_gap(config)}) {}
 
 Scheduler::~Scheduler() {
   stop();
@@ -61,7 +66,12 @@ void Scheduler::run() {
           logger()->info("scheduler reconnected");
         }
       }
-      const auto next = tick();
+      auto next = tick();
+      // Behind a transaction pooler notifications cannot arrive and a registration would
+      // name a pooled backend: the scheduler then finds delayed tasks at its ticks only.
+      if (m_config.prepared_statements) {
+        next = register_sleep(next);
+      }
       backoff.reset();
       wait_until(next);
     } catch (const std::exception& error) {
@@ -80,6 +90,7 @@ void Scheduler::run() {
 Scheduler::Clock::time_point Scheduler::tick() {
   const std::string batch = std::to_string(k_tick_batch);
   m_wake_up.hold_back(); // notifications taken from now on make the next tick
+  m_last_tick = Clock::now();
   db::Result result(nullptr);
   try {
     result = m_connection->run(db::queries::k_tick, {batch});
@@ -129,6 +140,61 @@ Scheduler::Clock::time_point Scheduler::tick() {
     next = std::min(next, Clock::now() + to_clock_duration(due_in));
   }
   return next;
+}
+
+Scheduler::Clock::time_point Scheduler::register_sleep(Clock::time_point deadline) {
+  using std::chrono::milliseconds;
+  const auto wakes_in = std::chrono::duration<double>(deadline - Clock::now()).count();
+  // Committed before delayed_pushes_in_flight() looks: a push that looks later sees it.
+  m_connection->run(db::queries::k_scheduler_waiting,
+                    {m_config.worker_name.empty() ? "pgtqd" : m_config.worker_name,
+                     std::to_string(std::clamp(wakes_in, 0.0, 86400.0))});
+  std::string in_flight =
+      m_connection->run(db::queries::k_delayed_pushes_in_flight, {db::Param()}).string(0, 0);
+  if (in_flight != "{}" && in_flight == m_long_pushes) {
+    // The same open transactions as at the last tick: they looked before that tick's
+    // registration too. What they push is found by a tick after they commit.
+    in_flight = "{}";
+  }
+  auto delay = milliseconds(1);
+  auto check_at = Clock::now() + delay;
+  while (in_flight != "{}") {
+    m_wake_up.take(*m_connection, false);
+    const auto now = Clock::now();
+    if (m_stopping || now >= deadline) {
+      m_long_pushes = in_flight;
+      return deadline;
+    }
+    if (now >= check_at) {
+      in_flight =
+          m_connection->run(db::queries::k_delayed_pushes_in_flight, {in_flight}).string(0, 0);
+      delay = std::min(delay * 2, milliseconds(100));
+      check_at = now + delay;
+    } else if (!m_wake_up.wait(&*m_connection, std::min(deadline, check_at))) {
+      return now; // a delayed push notified: tick now, and wait for the rest after it
+    }
+  }
+  m_long_pushes = "{}";
+  // Every push that may have missed the registration has committed or rolled back: the next
+  // due time as it is now, which includes their tasks.
+  db::Result due(nullptr);
+  try {
+    due = m_connection->run(db::queries::k_next_due, {});
+  } catch (const db::PgError& error) {
+    if (error.sqlstate() != "22008") { // as in tick(): an uncomputable due time
+      throw;
+    }
+    return deadline;
+  }
+  if (!due.is_null(0, 0) && !due.text(0, 0).empty()) {
+    const double due_in = std::strtod(due.string(0, 0).c_str(), nullptr);
+    // A task due already, yet not promoted by the tick (another scheduler ticks, or its row
+    // is locked) is looked at again after the gap, as a notification would be: no spinning.
+    const auto due_at = due_in > 0 ? Clock::now() + to_clock_duration(due_in)
+                                   : std::max(Clock::now(), m_last_tick + min_gap(m_config));
+    deadline = std::min(deadline, due_at);
+  }
+  return deadline;
 }
 
 void Scheduler::wait_until(Clock::time_point deadline) {

@@ -12,9 +12,11 @@
 namespace pgtq::queue {
 
 // The scheduler thread: on its own connection, runs pgtq.tick() every scheduler-interval
-// (and right when the next delayed task is due, or soon after a delayed task is pushed): due
-// scheduled tasks become queued, tasks whose lease expired are rescued. Any number of
-// daemons may run one; pgtq.tick() lets one of them work at a time.
+// (and right when the next delayed task is due, or soon after a delayed task due sooner is
+// pushed): due scheduled tasks become queued, tasks whose lease expired are rescued. Any
+// number of daemons may run one; pgtq.tick() lets one of them work at a time. Between ticks
+// it is registered in pgtq.waiting_schedulers with the time it wakes, so that only delayed
+// pushes due before then notify it.
 //
 // Threads: start() and stop() from the daemon's main thread; the rest on the scheduler's.
 class Scheduler {
@@ -33,13 +35,23 @@ private:
   void run();
   // Returns when the next tick is due.
   Clock::time_point tick();
+  // Registers the scheduler as asleep until deadline, so that delayed pushes of tasks due
+  // earlier notify it (sql/schema/09_wake_ups.sql), waits until the delayed pushes that may
+  // have looked before the registration have ended, and returns the deadline, brought
+  // forward if a task they pushed is due sooner (now: a notification came meanwhile).
+  Clock::time_point register_sleep(Clock::time_point deadline);
   void wait_until(Clock::time_point deadline);
 
   const SchedulerSettings m_config;
   // pgtq_scheduled notifications (a delayed task was pushed) bring a tick forward; the
   // poll timer is the regular tick. Interrupted by stop().
   WakeUp m_wake_up;
-  bool m_due_out_of_range = false;            // the scheduler's thread: warned once
+  bool m_due_out_of_range = false; // the scheduler's thread: warned once
+  // Delayed pushes still in flight when the last register_sleep() stopped waiting for them
+  // (pg_locks virtualtransaction ids as a text[] literal; "{}": none): a transaction that
+  // pushed and stays open is not waited for again at every tick.
+  std::string m_long_pushes = "{}";
+  Clock::time_point m_last_tick;              // when the last tick started
   std::optional<db::Connection> m_connection; // the scheduler's thread
   std::atomic<bool> m_stopping{false};        // written by stop(), read by the thread
   std::thread m_thread;

@@ -91,3 +91,15 @@ CREATE TABLE pgtq.idle_workers (
 );
 COMMENT ON TABLE pgtq.idle_workers IS
   'Claim loops waiting for a NOTIFY of their queue; pushes notify only while one is here.';
+
+-- Schedulers (pgtq.tick's callers) asleep until wakes_at (09_wake_ups.sql): a delayed push
+-- notifies pgtq_scheduled only when its task is due before a registered scheduler wakes. pid
+-- is the scheduler's backend; a row whose backend is gone is removed by pgtq.tick.
+CREATE TABLE pgtq.waiting_schedulers (
+  pid       integer PRIMARY KEY,
+  scheduler text NOT NULL,
+  wakes_at  timestamptz NOT NULL,
+  since     timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.waiting_schedulers IS
+  'Schedulers asleep until wakes_at; a delayed push notifies pgtq_scheduled only when its task is due before one wakes.';

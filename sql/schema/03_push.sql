@@ -3,10 +3,10 @@
 -- Both run inside the caller's transaction: if it rolls back, the task never existed and
 -- no worker saw it, because NOTIFY is delivered only at commit. Identical notifications in
 -- one transaction are folded into one by PostgreSQL, so a transaction pushing many tasks
--- wakes each listener once. A due task wakes the queue's waiting workers through
--- pgtq.wake_queue (09_wake_ups.sql: channel pgtq_wakeup, payload the queue, sent only while
--- a worker of the queue waits for it); a delayed one wakes the schedulers instead
--- (pgtq_scheduled), so that they can shorten their sleep.
+-- wakes each listener once. A due task wakes the queue's waiting workers (09_wake_ups.sql:
+-- channel pgtq_wakeup, payload the queue, sent only while a worker of the queue waits for
+-- it); a delayed one wakes the schedulers instead (pgtq_scheduled, sent only when a
+-- scheduler sleeps past the task's run_at), so that they can shorten their sleep.
 
 -- Returns the new task's id. run_at and delay add up: run_at defaults to now(). timeout: how
 -- long each attempt may run (NULL: the task name's timeout from its plugin, else pgtqd's
@@ -26,6 +26,7 @@ DECLARE
   start_at timestamptz;
   due      boolean;
   new_id   bigint;
+  waiting  boolean; -- a worker (due) or scheduler (delayed) waits to be woken
 BEGIN
   -- Every rule as one expression, evaluated without a query; only a push that breaks one
   -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
@@ -53,15 +54,28 @@ BEGIN
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
   END IF;
   due := start_at <= now();
-  INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts, timeout)
+  -- What wake_queue or wake_schedulers would do (09_wake_ups.sql), inline: the push lock
+  -- first (an assignment, evaluated without a query), then the insert, whose snapshot is
+  -- newer than the lock, looks for a worker or scheduler to wake.
+  waiting := pg_advisory_xact_lock_shared(1885828209, CASE WHEN due THEN hashtext(push.queue) & 63
+                                                         ELSE 64 END) IS NULL;
+  INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                    timeout)
   VALUES (push.queue, push.task, push.args,
           CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
           push.priority, start_at, push.max_attempts, push.timeout)
-  RETURNING id INTO new_id;
-  IF due THEN
-    PERFORM pgtq.wake_queue(push.queue);
-  ELSE
-    PERFORM pg_notify('pgtq_scheduled', '');
+  RETURNING l.id,
+            CASE WHEN due
+                 THEN EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = push.queue)
+                 ELSE EXISTS (SELECT 1 FROM pgtq.waiting_schedulers s WHERE s.wakes_at > start_at)
+            END
+  INTO new_id, waiting;
+  IF waiting OR current_setting('transaction_isolation') <> 'read committed' THEN
+    IF due THEN
+      PERFORM pg_notify('pgtq_wakeup', push.queue);
+    ELSE
+      PERFORM pg_notify('pgtq_scheduled', '');
+    END IF;
   END IF;
   RETURN new_id;
 END $$;
@@ -141,8 +155,8 @@ CREATE FUNCTION pgtq.push_many(queue text, tasks jsonb) RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids       bigint[];
-  any_due   boolean;
-  any_later boolean;
+  any_due        boolean;
+  earliest_later timestamptz; -- the earliest run_at of the delayed tasks
   bad_elem  record;
 BEGIN
   PERFORM pgtq.check_name('queue', push_many.queue);
@@ -242,8 +256,8 @@ BEGIN
                 THEN true
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
-    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts,
-                                 timeout)
+    INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                      timeout)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
@@ -252,15 +266,16 @@ BEGIN
            CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer ELSE 5 END,
            c.timeout
       FROM checked c ORDER BY c.ord
-    RETURNING id, state
+    RETURNING l.id, l.state, l.run_at
   )
-  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
-    INTO ids, any_due, any_later FROM inserted i;
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
+         min(i.run_at) FILTER (WHERE i.state = 'scheduled')
+    INTO ids, any_due, earliest_later FROM inserted i;
   IF any_due THEN
     PERFORM pgtq.wake_queue(push_many.queue);
   END IF;
-  IF any_later THEN
-    PERFORM pg_notify('pgtq_scheduled', '');
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
   END IF;
   RETURN QUERY SELECT unnest(ids);
 END $$;
@@ -354,8 +369,8 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   given     integer := cardinality(push_many.tasks);
   ids       bigint[];
-  any_due   boolean;
-  any_later boolean;
+  any_due        boolean;
+  earliest_later timestamptz; -- the earliest run_at of the delayed tasks
 BEGIN
   IF NOT coalesce(push_many.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push_many.queue) <= 128
                   AND given <= 100000 AND cardinality(push_many.args) = given
@@ -404,8 +419,8 @@ BEGIN
                                                  push_many.max_attempts, push_many.run_at,
                                                  delays, timeouts) END
   ), inserted AS (
-    INSERT INTO pgtq.live_tasks (queue, task, args, state, priority, run_at, max_attempts,
-                                 timeout)
+    INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                      timeout)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
@@ -413,15 +428,16 @@ BEGIN
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
            coalesce(c.max_attempts, 5), c.timeout
       FROM checked c ORDER BY c.ord
-    RETURNING id, state
+    RETURNING l.id, l.state, l.run_at
   )
-  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'), bool_or(i.state = 'scheduled')
-    INTO ids, any_due, any_later FROM inserted i;
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
+         min(i.run_at) FILTER (WHERE i.state = 'scheduled')
+    INTO ids, any_due, earliest_later FROM inserted i;
   IF any_due THEN
     PERFORM pgtq.wake_queue(push_many.queue);
   END IF;
-  IF any_later THEN
-    PERFORM pg_notify('pgtq_scheduled', '');
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
   END IF;
   RETURN QUERY SELECT unnest(ids);
 END $$;

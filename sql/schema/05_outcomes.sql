@@ -132,8 +132,8 @@ DECLARE
   accepted bigint[];
   requeued bigint[];
   wake     text[];
-  delayed  boolean;
   dup      bigint;
+  earliest_later timestamptz; -- the earliest run_at of the retries scheduled later
 BEGIN
   -- Whole-array checks, each one pass in C; the precise error comes from the slow path.
   IF NOT coalesce(given <= 100000
@@ -225,17 +225,17 @@ BEGIN
                            ELSE l.errors END
         FROM o
        WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
-      RETURNING l.id, l.queue, l.state
+      RETURNING l.id, l.queue, l.state, l.run_at
     )
     SELECT array_agg(id), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
-           bool_or(state = 'scheduled')
-      INTO requeued, wake, delayed FROM again;
+           min(run_at) FILTER (WHERE state = 'scheduled')
+      INTO requeued, wake, earliest_later FROM again;
 
     IF wake IS NOT NULL THEN
       PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
     END IF;
-    IF delayed THEN
-      PERFORM pg_notify('pgtq_scheduled', '');
+    IF earliest_later IS NOT NULL THEN
+      PERFORM pgtq.wake_schedulers(earliest_later);
     END IF;
   END IF;
 

@@ -5,7 +5,8 @@
 --   2. running tasks whose lease expired are rescued: queued again, the attempt counted and
 --      an error recorded, or failed when no attempts are left (cancelled when a
 --      cancellation was requested);
---   3. registrations of idle workers whose session has ended are removed (09_wake_ups.sql).
+--   3. registrations of idle workers and waiting schedulers whose session has ended are
+--      removed (09_wake_ups.sql).
 -- Only one caller at a time does the work (a transaction-level advisory lock); the others
 -- return at once. Returns the counts and the next run_at among scheduled tasks, so the
 -- caller can sleep until then.
@@ -92,17 +93,15 @@ BEGIN
     PERFORM pg_stat_clear_snapshot();
     DELETE FROM pgtq.idle_workers w
      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid);
+    DELETE FROM pgtq.waiting_schedulers s
+     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.pid);
   END IF;
-  SELECT min(l.run_at) INTO next_due FROM pgtq.live_tasks l WHERE l.state = 'scheduled';
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
-  -- subtracts the time from now, so keep it within 100 years of now.
-  IF next_due IS NOT NULL THEN
-    next_due := least(greatest(next_due, clock_timestamp() - interval '100 years'),
-                      clock_timestamp() + interval '100 years');
-  END IF;
+  -- subtracts the time from now, so next_due keeps it within 100 years of now.
+  next_due := pgtq.next_due();
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, registrations of ended sessions in idle_workers are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, registrations of ended sessions in idle_workers and waiting_schedulers are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
 -- Deletes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many.

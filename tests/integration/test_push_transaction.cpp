@@ -1,5 +1,6 @@
 // A push joins the caller's transaction: invisible and silent until commit, gone on rollback.
 #include "pgtq/client.hpp"
+#include "support/sql.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -118,6 +119,8 @@ TEST_CASE("a push_many of only delayed tasks does not wake the queue's workers e
   db::Connection listener = database.connect();
   listen_as_idle(listener, {"delayed_bulk", "due_bulk", "marker"});
   listener.listen("pgtq_scheduled");
+  // A scheduler asleep for a day: delayed pushes due sooner notify it.
+  test::query(listener, "SELECT pgtq.scheduler_waiting('test', '1 day')");
   db::Connection app = database.connect();
 
   push_many(

@@ -438,6 +438,30 @@ void add_maintenance_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.backoff(3, 1, 2, NULL)", k_null, "cap"});
 }
 
+void add_wake_up_cases(std::vector<BadInput>& cases) {
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.worker_idle(" + name + ", 'w')", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.worker_busy(" + name + ")", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.pushes_in_flight(" + name + ")", k_bad, "queue"});
+  }
+  cases.push_back({"SELECT pgtq.worker_idle(NULL, 'w')", k_null, "queue"});
+  cases.push_back({"SELECT pgtq.worker_busy(NULL)", k_null, "queue"});
+  cases.push_back({"SELECT pgtq.pushes_in_flight(NULL)", k_null, "queue"});
+  cases.push_back({"SELECT pgtq.worker_idle('q', NULL)", k_null, "worker"});
+  for (const std::string worker : {"''", "repeat('w', 1025)"}) {
+    cases.push_back({"SELECT pgtq.worker_idle('q', " + worker + ")", k_bad, "worker"});
+  }
+  cases.push_back({"SELECT pgtq.scheduler_waiting(NULL, '1 second')", k_null, "scheduler"});
+  for (const std::string scheduler : {"''", "repeat('s', 1025)"}) {
+    cases.push_back(
+        {"SELECT pgtq.scheduler_waiting(" + scheduler + ", '1 second')", k_bad, "scheduler"});
+  }
+  cases.push_back({"SELECT pgtq.scheduler_waiting('s', NULL)", k_null, "wakes_in"});
+  for (const std::string wakes_in : {"'-1 second'", "'1 day 1 second'", "'1 month'"}) {
+    cases.push_back({"SELECT pgtq.scheduler_waiting('s', " + wakes_in + ")", k_bad, "wakes_in"});
+  }
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t at = text.find(from); at != std::string::npos;
        at = text.find(from, at + to.size())) {
@@ -446,13 +470,17 @@ std::string replaced(std::string text, const std::string& from, const std::strin
   return text;
 }
 
-// Everything a call could change: both tables and the id sequence.
+// Everything a call could change: the tasks, the registrations and the id sequence.
 std::string digest(db::Connection& conn) {
   return test::scalar(
       conn,
       "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), "
       "'')"
       " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
+      " || coalesce((SELECT string_agg(w::text, '|' ORDER BY queue, pid) FROM pgtq.idle_workers w),"
+      " '')"
+      " || coalesce((SELECT string_agg(s::text, '|' ORDER BY pid) FROM pgtq.waiting_schedulers s),"
+      " '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -485,6 +513,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_outcome_array_cases(cases);
   add_push_array_cases(cases);
   add_maintenance_cases(cases);
+  add_wake_up_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 
