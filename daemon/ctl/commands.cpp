@@ -125,15 +125,155 @@ int list(const std::string& dsn,
   return 0;
 }
 
-int cancel(const std::string& dsn, const std::string& id, std::ostream& out) {
+namespace {
+
+// A bulk command's filter, checked before anything changes: names and states here, times by
+// the server (whatever it reads as timestamptz), the rest by the SQL function.
+void check_filter(db::Connection& connection,
+                  const BulkOptions& filter,
+                  const std::string& after_option,
+                  const std::string& before_option) {
+  if (filter.queue) {
+    check_name("--queue", *filter.queue);
+  }
+  if (filter.task) {
+    check_name("--task", *filter.task);
+  }
+  for (const std::string& state : filter.states) {
+    check_state(state);
+  }
+  parse_int("--limit", filter.limit, 1, 100000);
+  const auto check_time = [&](const std::string& option, const std::optional<std::string>& text) {
+    if (!text) {
+      return;
+    }
+    try {
+      connection.run(db::queries::k_timestamp_ok, {*text});
+    } catch (const db::PgError& error) {
+      if (error.is_connection_error()) {
+        throw;
+      }
+      throw UsageError(option +
+                       " must be a timestamp, e.g. '2026-12-01 09:00' or 'yesterday', "
+                       "got '" +
+                       *text + "'");
+    }
+  };
+  check_time(after_option, filter.after);
+  check_time(before_option, filter.before);
+}
+
+// "{failed,cancelled}", or the default when none was given.
+std::string states_literal(const BulkOptions& filter, const char* fallback) {
+  if (filter.states.empty()) {
+    return fallback;
+  }
+  std::string literal = "{";
+  for (const std::string& state : filter.states) {
+    literal += (literal.size() > 1 ? "," : "") + state; // checked: plain words
+  }
+  return literal + "}";
+}
+
+// One task by id, or --all with filters: never both, never neither.
+void check_target(const char* command,
+                  const std::optional<std::string>& id,
+                  bool all,
+                  const BulkOptions& filter) {
+  if (id && all) {
+    throw UsageError(std::string(command) + ": give a task id or --all, not both");
+  }
+  if (!id && !all) {
+    throw UsageError(std::string(command) + ": give a task id, or --all with filters");
+  }
+  const bool filtered = filter.queue || filter.task || filter.error_contains || filter.after ||
+                        filter.before || !filter.states.empty() || filter.limit != "10000" ||
+                        filter.dry_run;
+  if (id && filtered) {
+    throw UsageError(std::string(command) +
+                     ": filters and --dry-run go with --all, not with a task id");
+  }
+}
+
+std::string tasks(long long count) {
+  return std::to_string(count) + (count == 1 ? " task" : " tasks");
+}
+
+} // namespace
+
+int retry(const std::string& dsn,
+          const std::optional<std::string>& id,
+          bool all,
+          const BulkOptions& filter,
+          std::ostream& out) {
+  check_target("retry", id, all, filter);
+  if (id) {
+    const std::string id_text = std::to_string(parse_task_id(*id));
+    db::Connection connection = connect(dsn);
+    if (connection.run(db::queries::k_retry, {id_text}).text(0, 0) != "t") {
+      out << "task " << id_text << " is unknown, not failed or cancelled, or being retried\n";
+      return 1;
+    }
+    out << "task " << id_text << " queued again\n";
+    return 0;
+  }
+  db::Connection connection = connect(dsn);
+  check_filter(connection, filter, "--finished-after", "--finished-before");
+  const std::string states = states_literal(filter, "{failed}");
+  const db::Result done = connection.run(db::queries::k_retry_all,
+                                         {filter.queue,
+                                          filter.task,
+                                          filter.error_contains,
+                                          filter.after,
+                                          filter.before,
+                                          states,
+                                          filter.limit,
+                                          filter.dry_run ? "true" : "false"});
+  out << (filter.dry_run ? "would retry " : "retried ") << tasks(done.int64(0, 0)) << '\n';
+  return 0;
+}
+
+int cancel(const std::string& dsn,
+           const std::optional<std::string>& id,
+           bool all,
+           const BulkOptions& filter,
+           std::ostream& out) {
+  check_target("cancel", id, all, filter);
+  if (id) {
+    const std::string id_text = std::to_string(parse_task_id(*id));
+    db::Connection connection = connect(dsn);
+    const db::Result done = connection.run(db::queries::k_cancel, {id_text});
+    if (done.text(0, 0) != "t") {
+      out << "task " << id_text << " is unknown or already finished\n";
+      return 1;
+    }
+    out << "task " << id_text << " cancelled (a running task is asked to stop)\n";
+    return 0;
+  }
+  db::Connection connection = connect(dsn);
+  check_filter(connection, filter, "--created-after", "--created-before");
+  const std::string states = states_literal(filter, "{queued,scheduled}");
+  const db::Result done = connection.run(db::queries::k_cancel_all,
+                                         {filter.queue,
+                                          filter.task,
+                                          filter.after,
+                                          filter.before,
+                                          states,
+                                          filter.limit,
+                                          filter.dry_run ? "true" : "false"});
+  out << (filter.dry_run ? "would cancel " : "cancelled ") << tasks(done.int64(0, 0))
+      << " (running ones are asked to stop)\n";
+  return 0;
+}
+
+int delete_task(const std::string& dsn, const std::string& id, std::ostream& out) {
   const std::string id_text = std::to_string(parse_task_id(id));
   db::Connection connection = connect(dsn);
-  const db::Result done = connection.run(db::queries::k_cancel, {id_text});
-  if (done.text(0, 0) != "t") {
-    out << "task " << id_text << " is unknown or already finished\n";
+  if (connection.run(db::queries::k_delete, {id_text}).text(0, 0) != "t") {
+    out << "task " << id_text << " is unknown\n";
     return 1;
   }
-  out << "task " << id_text << " cancelled (a running task is asked to stop)\n";
+  out << "task " << id_text << " deleted\n";
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace pgtq::ctl {
 
@@ -30,7 +31,30 @@ int list(const std::string& dsn,
          const std::optional<std::string>& state,
          const std::string& limit,
          std::ostream& out);
-int cancel(const std::string& dsn, const std::string& id, std::ostream& out);
+// Which tasks retry --all and cancel --all touch; unset: any.
+struct BulkOptions {
+  std::optional<std::string> queue;
+  std::optional<std::string> task;
+  std::optional<std::string> error_contains; // retry: a substring of the last error
+  std::optional<std::string> after;          // retry: finished, cancel: created at or after
+  std::optional<std::string> before;         // ... before
+  std::vector<std::string> states;           // empty: the command's default
+  std::string limit = "10000";               // tasks per call, 1..100000
+  bool dry_run = false;                      // count, change nothing
+};
+// Exactly one of id and all; filters only with all (else UsageError). Exit 1 when the one
+// task named could not be retried or cancelled.
+int retry(const std::string& dsn,
+          const std::optional<std::string>& id,
+          bool all,
+          const BulkOptions& filter,
+          std::ostream& out);
+int cancel(const std::string& dsn,
+           const std::optional<std::string>& id,
+           bool all,
+           const BulkOptions& filter,
+           std::ostream& out);
+int delete_task(const std::string& dsn, const std::string& id, std::ostream& out);
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
 } // namespace pgtq::ctl

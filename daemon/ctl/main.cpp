@@ -1,4 +1,5 @@
-// pgtqctl: the operator's command line for pgtq (migrate, push, inspect, cancel, prune).
+// pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
+// prune).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "db/migrator.hpp"
@@ -13,6 +14,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 int main(int argc, char** argv) {
   CLI::App app{"pgtqctl: manage pgtq queues in PostgreSQL"};
@@ -63,10 +65,38 @@ int main(int argc, char** argv) {
   list->add_option("--limit", limit, "at most this many (default 20)");
   list->callback([&] { exit_code = pgtq::ctl::list(dsn, queue, state, limit, std::cout); });
 
-  std::string task_id; // text: CLI11 would clamp 9223372036854775808 to the largest id
-  auto* cancel = app.add_subcommand("cancel", "cancel a task");
-  cancel->add_option("id", task_id, "task id")->required();
-  cancel->callback([&] { exit_code = pgtq::ctl::cancel(dsn, task_id, std::cout); });
+  // Ids as text: CLI11 would clamp 9223372036854775808 to the largest id.
+  std::optional<std::string> target_id;
+  bool all = false;
+  pgtq::ctl::BulkOptions filter;
+  const auto add_bulk_options = [&](CLI::App* command, const char* what, const char* states) {
+    command->add_option("id", target_id, "task id");
+    command->add_flag("--all", all, std::string("every task that matches the filters, ") + what);
+    command->add_option("--queue", filter.queue, "only this queue");
+    command->add_option("--task", filter.task, "only this task name");
+    command->add_option("--state", filter.states, std::string("only these states: ") + states);
+    command->add_option("--limit", filter.limit, "at most this many per call (default 10000)");
+    command->add_flag("--dry-run", filter.dry_run, "print how many would change, change nothing");
+  };
+  auto* retry = app.add_subcommand(
+      "retry", "queue a failed or cancelled task again (or --all that match), keeping its errors");
+  add_bulk_options(retry, "oldest first", "failed, cancelled (default failed)");
+  retry->add_option("--error", filter.error_contains, "only tasks whose last error contains this");
+  retry->add_option("--finished-after", filter.after, "only tasks finished at or after this time");
+  retry->add_option("--finished-before", filter.before, "only tasks finished before this time");
+  retry->callback([&] { exit_code = pgtq::ctl::retry(dsn, target_id, all, filter, std::cout); });
+
+  auto* cancel = app.add_subcommand("cancel", "cancel a task (or --all that match)");
+  add_bulk_options(
+      cancel, "oldest first", "queued, scheduled, running (default queued and scheduled)");
+  cancel->add_option("--created-after", filter.after, "only tasks pushed at or after this time");
+  cancel->add_option("--created-before", filter.before, "only tasks pushed before this time");
+  cancel->callback([&] { exit_code = pgtq::ctl::cancel(dsn, target_id, all, filter, std::cout); });
+
+  std::string task_id;
+  auto* remove = app.add_subcommand("delete", "delete a task that is not running");
+  remove->add_option("id", task_id, "task id")->required();
+  remove->callback([&] { exit_code = pgtq::ctl::delete_task(dsn, task_id, std::cout); });
 
   std::string older_than;
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");

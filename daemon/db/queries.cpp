@@ -70,6 +70,20 @@ const Query k_push{"pgtq_push",
                    " max_attempts => coalesce($7::integer, 5), timeout => $8::interval)"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
+const Query k_retry{"pgtq_retry", "SELECT pgtq.retry($1::bigint)"};
+const Query k_retry_all{
+    "pgtq_retry_all",
+    "SELECT pgtq.retry_all(queue => $1, task => $2, error_contains => $3,"
+    " finished_after => $4::timestamptz, finished_before => $5::timestamptz,"
+    " states => $6::pgtq.task_state[], max_count => $7::integer, dry_run => $8::boolean)"};
+const Query k_cancel_all{
+    "pgtq_cancel_all",
+    "SELECT pgtq.cancel_all(queue => $1, task => $2, created_after => $3::timestamptz,"
+    " created_before => $4::timestamptz, states => $5::pgtq.task_state[],"
+    " max_count => $6::integer, dry_run => $7::boolean)"};
+const Query k_delete{"pgtq_delete", "SELECT pgtq.delete($1::bigint)"};
+// Whether text is a timestamptz this server reads (NULL: it is not).
+const Query k_timestamp_ok{"pgtq_timestamp_ok", "SELECT $1::timestamptz IS NOT NULL"};
 const Query k_prune{"pgtq_prune", "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};
 // Whether an --older-than age is a positive interval of at most 1000 years (NULL: not one).
 const Query k_prune_age_ok{"pgtq_prune_age_ok",

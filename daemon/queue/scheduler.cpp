@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 namespace pgtq::queue {
 namespace {
@@ -20,10 +22,40 @@ std::shared_ptr<spdlog::logger> logger() {
 // How many rows one tick moves at most; a backlog is worked off over consecutive ticks.
 constexpr int k_tick_batch = 10000;
 
+// register_sleep() looks at the delayed pushes in flight after 1 ms, then twice as long each
+// time: up to 100 ms for the first second, then up to a second.
+constexpr std::chrono::milliseconds k_patience{1000};
+
 // Ticks that are not due by the clock come at least this long after the last one.
 std::chrono::steady_clock::duration min_gap(const SchedulerSettings& config) {
   return std::max<std::chrono::steady_clock::duration>(
       std::chrono::steady_clock::duration(config.interval / 10), std::chrono::milliseconds(50));
+}
+
+// The elements of a text[] literal of pg_locks virtualtransaction ids ("{3/12,4/7}"):
+// digits and a slash, never quoted.
+std::vector<std::string> text_array_items(const std::string& literal) {
+  std::vector<std::string> items;
+  std::string item;
+  for (const char c : literal) {
+    if (c == ',' || c == '}') {
+      if (!item.empty()) {
+        items.push_back(item);
+      }
+      item.clear();
+    } else if (c != '{') {
+      item += c;
+    }
+  }
+  return items;
+}
+
+std::string text_array(const std::vector<std::string>& items) {
+  std::string literal = "{";
+  for (const std::string& item : items) {
+    literal += (literal.size() > 1 ? "," : "") + item;
+  }
+  return literal + "}";
 }
 
 } // namespace
@@ -67,12 +99,12 @@ void Scheduler::run() {
         }
       }
       auto next = tick();
+      backoff.reset();
       // Behind a transaction pooler notifications cannot arrive and a registration would
       // name a pooled backend: the scheduler then finds delayed tasks at its ticks only.
       if (m_config.prepared_statements) {
         next = register_sleep(next);
       }
-      backoff.reset();
       wait_until(next);
     } catch (const std::exception& error) {
       // Every failure is logged: a scheduler that does not tick rescues nothing. A new
@@ -134,7 +166,7 @@ Scheduler::Clock::time_point Scheduler::tick() {
     if (due_in <= 0 && promoted == 0) {
       // Due, yet this tick promoted nothing: another daemon's scheduler holds the tick lock
       // (or the row is locked). Look again shortly rather than spin on the database.
-      due_in = std::chrono::duration<double>(m_config.interval).count() / 10;
+      due_in = std::chrono::duration<double>(min_gap(m_config)).count();
     }
     // Clamped: a task due centuries ahead overflows a nanosecond clock.
     next = std::min(next, Clock::now() + to_clock_duration(due_in));
@@ -145,38 +177,74 @@ Scheduler::Clock::time_point Scheduler::tick() {
 Scheduler::Clock::time_point Scheduler::register_sleep(Clock::time_point deadline) {
   using std::chrono::milliseconds;
   const auto wakes_in = std::chrono::duration<double>(deadline - Clock::now()).count();
-  // Committed before delayed_pushes_in_flight() looks: a push that looks later sees it.
-  m_connection->run(db::queries::k_scheduler_waiting,
-                    {m_config.worker_name.empty() ? "pgtqd" : m_config.worker_name,
-                     std::to_string(std::clamp(wakes_in, 0.0, 86400.0))});
-  std::string in_flight =
-      m_connection->run(db::queries::k_delayed_pushes_in_flight, {db::Param()}).string(0, 0);
-  if (in_flight != "{}" && in_flight == m_long_pushes) {
-    // The same open transactions as at the last tick: they looked before that tick's
-    // registration too. What they push is found by a tick after they commit.
-    in_flight = "{}";
+  try {
+    // Committed before delayed_pushes_in_flight() looks: a push that looks later sees it.
+    m_connection->run(db::queries::k_scheduler_waiting,
+                      {m_config.worker_name.empty() ? "pgtqd" : m_config.worker_name,
+                       std::to_string(std::clamp(wakes_in, 0.0, 86400.0))});
+  } catch (const db::PgError& error) {
+    if (error.is_connection_error()) {
+      throw;
+    }
+    // Say, a role without the right to write pgtq.waiting_schedulers, or a row locked by an
+    // operator (lock_timeout): ticking on schedule matters more than being woken early.
+    if (!m_registration_failed) {
+      logger()->warn("scheduler could not register its sleep ({}): delayed pushes due before its "
+                     "next tick do not wake it",
+                     error.what());
+      m_registration_failed = true;
+    }
+    return deadline;
   }
+  if (m_registration_failed) {
+    logger()->info("scheduler registered its sleep again");
+    m_registration_failed = false;
+  }
+  // Pushes still in flight when the last wait gave up looked before that tick's
+  // registration too: what they push is found by a tick after they commit. Wait for the
+  // others only.
+  std::vector<std::string> waiting;
+  std::vector<std::string> still_long;
+  for (std::string& holder :
+       text_array_items(m_connection->run(db::queries::k_delayed_pushes_in_flight, {db::Param()})
+                            .string(0, 0))) {
+    const bool known =
+        std::find(m_long_pushes.begin(), m_long_pushes.end(), holder) != m_long_pushes.end();
+    (known ? still_long : waiting).push_back(std::move(holder));
+  }
+  m_long_pushes = std::move(still_long);
   auto delay = milliseconds(1);
-  auto check_at = Clock::now() + delay;
-  while (in_flight != "{}") {
+  const auto started = Clock::now();
+  auto check_at = started + delay;
+  while (!waiting.empty()) {
     m_wake_up.take(*m_connection, false);
     const auto now = Clock::now();
     if (m_stopping || now >= deadline) {
-      m_long_pushes = in_flight;
+      m_long_pushes.insert(m_long_pushes.end(), waiting.begin(), waiting.end());
       return deadline;
     }
     if (now >= check_at) {
-      in_flight =
-          m_connection->run(db::queries::k_delayed_pushes_in_flight, {in_flight}).string(0, 0);
-      delay = std::min(delay * 2, milliseconds(100));
+      std::vector<std::string> still = text_array_items(
+          m_connection->run(db::queries::k_delayed_pushes_in_flight, {text_array(waiting)})
+              .string(0, 0));
+      if (still.size() < waiting.size()) {
+        // Those that ended have committed or rolled back: their tasks count from now on,
+        // whatever the others still do.
+        deadline = next_due(deadline);
+      }
+      waiting = std::move(still);
+      // After a second, what is still in flight is an open transaction: pg_locks is read
+      // once a second for it, not ten times.
+      delay = std::min(delay * 2, now - started < k_patience ? milliseconds(100) : k_patience);
       check_at = now + delay;
     } else if (!m_wake_up.wait(&*m_connection, std::min(deadline, check_at))) {
       return now; // a delayed push notified: tick now, and wait for the rest after it
     }
   }
-  m_long_pushes = "{}";
-  // Every push that may have missed the registration has committed or rolled back: the next
-  // due time as it is now, which includes their tasks.
+  return next_due(deadline);
+}
+
+Scheduler::Clock::time_point Scheduler::next_due(Clock::time_point deadline) {
   db::Result due(nullptr);
   try {
     due = m_connection->run(db::queries::k_next_due, {});

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace pgtq::queue {
 
@@ -40,6 +42,8 @@ private:
   // have looked before the registration have ended, and returns the deadline, brought
   // forward if a task they pushed is due sooner (now: a notification came meanwhile).
   Clock::time_point register_sleep(Clock::time_point deadline);
+  // deadline, or sooner if a scheduled task is due sooner (pgtq.next_due()).
+  Clock::time_point next_due(Clock::time_point deadline);
   void wait_until(Clock::time_point deadline);
 
   const SchedulerSettings m_config;
@@ -48,9 +52,10 @@ private:
   WakeUp m_wake_up;
   bool m_due_out_of_range = false; // the scheduler's thread: warned once
   // Delayed pushes still in flight when the last register_sleep() stopped waiting for them
-  // (pg_locks virtualtransaction ids as a text[] literal; "{}": none): a transaction that
-  // pushed and stays open is not waited for again at every tick.
-  std::string m_long_pushes = "{}";
+  // (pg_locks virtualtransaction ids): a transaction that pushed and stays open is not
+  // waited for again at every tick.
+  std::vector<std::string> m_long_pushes;
+  bool m_registration_failed = false;         // warned that register_sleep() could not register
   Clock::time_point m_last_tick;              // when the last tick started
   std::optional<db::Connection> m_connection; // the scheduler's thread
   std::atomic<bool> m_stopping{false};        // written by stop(), read by the thread

@@ -41,6 +41,7 @@ db::SessionSettings lease_session(Duration heartbeat) {
 db::SessionSettings scheduler_session() {
   db::SessionSettings settings;
   settings.read_committed = true;
+  settings.lock_timeout = milliseconds(1000);
   return settings;
 }
 

@@ -26,7 +26,9 @@ db::SessionSettings claim_session(Duration heartbeat);
 // Lease renewals: also a statement_timeout of one heartbeat (at least 1 s), a safety net:
 // pgtq.heartbeat() skips locked rows and should never wait.
 db::SessionSettings lease_session(Duration heartbeat);
-// The scheduler's ticks.
+// The scheduler's ticks and its registration: a lock_timeout of 1 s, so that a row of
+// pgtq.waiting_schedulers locked by an operator's open transaction cannot stop the ticks
+// (the tick's sweeps skip locked rows anyway).
 db::SessionSettings scheduler_session();
 
 // Logs a warning, saying what to do, when the server or pooler refused the settings above.

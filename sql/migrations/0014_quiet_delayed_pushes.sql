@@ -605,10 +605,17 @@ BEGIN
     -- pg_stat_activity is read once per transaction and kept: a caller that read it earlier
     -- in its transaction would judge newer registrations by that old list, so read it anew.
     PERFORM pg_stat_clear_snapshot();
+    -- Rows locked by someone else (an operator's open transaction) are skipped, not waited
+    -- for: a tick that waited would stop every scheduler's promotions and rescues.
     DELETE FROM pgtq.idle_workers w
-     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.pid);
+     WHERE (w.queue, w.pid) IN (SELECT g.queue, g.pid FROM pgtq.idle_workers g
+                                 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                                    WHERE a.pid = g.pid)
+                                   FOR UPDATE SKIP LOCKED);
     DELETE FROM pgtq.waiting_schedulers s
-     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = s.pid);
+     WHERE s.pid IN (SELECT g.pid FROM pgtq.waiting_schedulers g
+                      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
+                        FOR UPDATE SKIP LOCKED);
   END IF;
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
   -- subtracts the time from now, so next_due keeps it within 100 years of now.

@@ -99,6 +99,60 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 2);
 }
 
+TEST_CASE("pgtqctl retries failed tasks, cancels in bulk and deletes, with dry runs that change "
+          "nothing") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  // Three failed tasks (two of queue q, one saying "timeout"), one cancelled, one waiting.
+  for (const char* error : {"connection refused", "timeout", "connection refused"}) {
+    query(conn, "SELECT pgtq.push($1, 't')", {std::string(error) == "timeout" ? "q" : "r"});
+  }
+  query(conn,
+        "WITH c AS (SELECT * FROM pgtq.claim('r', '{t}', 10, 'w'))"
+        " SELECT pgtq.fail(c.id, c.claim, 'connection refused', permanent => true) FROM c");
+  query(conn,
+        "WITH c AS (SELECT * FROM pgtq.claim('q', '{t}', 10, 'w'))"
+        " SELECT pgtq.fail(c.id, c.claim, 'timeout', permanent => true) FROM c");
+  const std::string waiting = scalar(conn, "SELECT pgtq.push('q', 'w', delay => '1 hour')");
+  const std::string gone = scalar(conn, "SELECT pgtq.push('q', 'x')");
+  REQUIRE(scalar(conn, "SELECT pgtq.cancel($1)", {gone}) == "t");
+  const auto state_count = [&](const char* state) {
+    return count(conn, "SELECT count(*) FROM pgtq.tasks WHERE state::text = $1", {state});
+  };
+  REQUIRE(state_count("failed") == 3);
+
+  const Run dry = pgtqctl(database.dsn(), {"retry", "--all", "--error", "refused", "--dry-run"});
+  CHECK_MESSAGE(dry.exit_code == 0, dry.output);
+  CHECK(dry.output == "would retry 2 tasks\n");
+  CHECK(state_count("failed") == 3);
+  const Run some = pgtqctl(database.dsn(), {"retry", "--all", "--queue", "r", "--limit", "1"});
+  CHECK_MESSAGE(some.output == "retried 1 task\n", some.output);
+  CHECK(state_count("failed") == 2);
+  CHECK(pgtqctl(database.dsn(), {"retry", "--all"}).output == "retried 2 tasks\n");
+  CHECK(state_count("failed") == 0);
+  CHECK(state_count("queued") == 3);
+  // Retried tasks keep their errors, and get one more attempt.
+  CHECK(count(conn,
+              "SELECT count(*) FROM pgtq.tasks WHERE state = 'queued' AND attempts = 1"
+              " AND max_attempts = 5 AND jsonb_array_length(errors) = 1") == 3);
+  const Run one = pgtqctl(database.dsn(), {"retry", gone});
+  CHECK_MESSAGE(one.exit_code == 0, one.output);
+  CHECK(one.output == "task " + gone + " queued again\n");
+  CHECK(pgtqctl(database.dsn(), {"retry", gone}).exit_code == 1);
+
+  const Run cancel_dry = pgtqctl(database.dsn(), {"cancel", "--all", "--queue", "q", "--dry-run"});
+  CHECK_MESSAGE(cancel_dry.output.find("would cancel 3 tasks") == 0, cancel_dry.output);
+  const Run cancelled =
+      pgtqctl(database.dsn(), {"cancel", "--all", "--queue", "q", "--state", "scheduled"});
+  CHECK_MESSAGE(cancelled.output.find("cancelled 1 task ") == 0, cancelled.output);
+  CHECK(scalar(conn, "SELECT state::text FROM pgtq.tasks WHERE id = $1", {waiting}) == "cancelled");
+
+  const Run deleted = pgtqctl(database.dsn(), {"delete", waiting});
+  CHECK_MESSAGE(deleted.output == "task " + waiting + " deleted\n", deleted.output);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks WHERE id = $1", {waiting}) == 0);
+  CHECK(pgtqctl(database.dsn(), {"delete", waiting}).exit_code == 1);
+}
+
 TEST_CASE("pgtqctl reports bad arguments with exit code 64 and database errors with 1") {
   TestDatabase database;
   const Run bad_name = pgtqctl(database.dsn(), {"push", "mail", "bad name"});

@@ -130,8 +130,8 @@ TEST_CASE("isolation = process: a handler that ignores should_stop is killed at 
   CHECK(Clock::now() - spin_started < 4s);
   const std::string error = field(connection, "last_error", spin);
   CHECK_MESSAGE(error.find("timed out after 2 s") != std::string::npos, error);
-  CHECK(daemon.log().find("task " + spin + " (spin) timed out after 2 s in worker") !=
-        std::string::npos);
+  CHECK_MESSAGE(daemon.wait_for_log("task " + spin + " (spin) timed out after 2 s in worker", 10s),
+                daemon.log());
   CHECK_MESSAGE(daemon.wait_for_log("started again", 10s), daemon.log());
   REQUIRE_MESSAGE(reaches(connection, nap, "succeeded", 20s), daemon.log());
   CHECK(field(connection, "attempts", nap) == "1");

@@ -8,6 +8,7 @@
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
+#include <libpq-fe.h>
 
 #include <poll.h>
 
@@ -127,12 +128,10 @@ TEST_CASE("with scheduler-interval at 60 s, a delayed task runs when it is due, 
   query(app, "BEGIN");
   const std::string early =
       scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]', delay => '2 seconds')");
-  DaemonProcess daemon(
-      {.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "60"}});
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "60"}});
   REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
   db::Connection observer = database.connect();
-  REQUIRE_MESSAGE(eventually([&] { return waiting_schedulers(observer) == 1; }, 10s),
-                  daemon.log());
+  REQUIRE_MESSAGE(eventually([&] { return waiting_schedulers(observer) == 1; }, 10s), daemon.log());
   // The scheduler now waits for this push to end, then reads the next due time again.
   query(app, "COMMIT");
   CHECK_MESSAGE(reaches(observer, early, "succeeded", 10s), daemon.log());
@@ -141,8 +140,77 @@ TEST_CASE("with scheduler-interval at 60 s, a delayed task runs when it is due, 
   const std::string late =
       scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[2, 2]', delay => '1 second')");
   CHECK_MESSAGE(reaches(observer, late, "succeeded", 20s), daemon.log());
-  // A task due after the scheduler wakes does not notify it: it stays scheduled.
-  const std::string later =
-      scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[3, 2]', delay => '1 hour')");
-  CHECK(field(observer, "state", later) == "scheduled");
+}
+
+TEST_CASE("a delayed push waiting for the push lock looks for schedulers after it gets it") {
+  TestDatabase database;
+  db::Connection listener = database.connect();
+  listener.listen("pgtq_wakeup");
+  listener.listen("pgtq_scheduled");
+  query(listener, "SELECT pgtq.worker_idle('marker', 'test')");
+  db::Connection holder = database.connect();
+  db::Connection app = database.connect();
+  for (const std::string push :
+       {"SELECT pgtq.push('q', 't', delay => '1 minute')",
+        "SELECT pgtq.push_many('q', '{t}', '{NULL}', delays => '{1 minute}')",
+        "SELECT pgtq.push_many('q', '[{\"task\": \"t\", \"delay\": \"1 minute\"}]')"}) {
+    CAPTURE(push);
+    query(listener, "DELETE FROM pgtq.waiting_schedulers");
+    // The delayed pushes' lock, held exclusively: the push waits for it, and the
+    // registration commits meanwhile. It must see the registration once it has the lock.
+    query(holder, "BEGIN");
+    query(holder, "SELECT pg_advisory_xact_lock(1885828209, 64)");
+    REQUIRE(PQsendQuery(app.native(), push.c_str()) == 1);
+    REQUIRE(eventually(
+        [&] {
+          return count(holder,
+                       "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                       " AND objid = 64") == 1;
+        },
+        10s));
+    query(listener, "SELECT pgtq.scheduler_waiting('test', '1 hour')");
+    query(holder, "COMMIT");
+    while (PGresult* result = PQgetResult(app.native())) {
+      CHECK(PQresultStatus(result) == PGRES_TUPLES_OK);
+      PQclear(result);
+    }
+    CHECK(scheduled_until_marker(listener, app) == 1);
+  }
+}
+
+TEST_CASE("an open transaction that pushed a delayed task does not delay other delayed tasks") {
+  TestDatabase database;
+  db::Connection open_push = database.connect();
+  db::Connection app = database.connect();
+  query(open_push, "BEGIN");
+  query(open_push, "SELECT pgtq.push('other', 't', delay => '1 hour')");
+  // In flight when pgtqd's scheduler registers, committed soon after.
+  query(app, "BEGIN");
+  const std::string id =
+      scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]', delay => '3 seconds')");
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "30"}});
+  REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+  db::Connection observer = database.connect();
+  REQUIRE_MESSAGE(eventually([&] { return waiting_schedulers(observer) == 1; }, 10s), daemon.log());
+  query(app, "COMMIT");
+  // Due 3 s after its push; the next tick by the clock is up to 33 s away.
+  CHECK_MESSAGE(reaches(observer, id, "succeeded", 10s), daemon.log());
+  query(open_push, "ROLLBACK");
+}
+
+TEST_CASE("a scheduler whose registration row is locked by an operator keeps ticking") {
+  TestDatabase database;
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "0.5"}});
+  REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+  db::Connection operator_session = database.connect();
+  REQUIRE_MESSAGE(eventually([&] { return waiting_schedulers(operator_session) == 1; }, 10s),
+                  daemon.log());
+  query(operator_session, "BEGIN");
+  query(operator_session, "SELECT * FROM pgtq.waiting_schedulers FOR UPDATE");
+  db::Connection app = database.connect();
+  const std::string id =
+      scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]', delay => '1 second')");
+  CHECK_MESSAGE(reaches(app, id, "succeeded", 6s), daemon.log());
+  query(operator_session, "ROLLBACK");
+  CHECK(daemon.log().find("could not register its sleep") != std::string::npos);
 }

@@ -438,6 +438,35 @@ void add_maintenance_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.backoff(3, 1, 2, NULL)", k_null, "cap"});
 }
 
+void add_redrive_cases(std::vector<BadInput>& cases) {
+  cases.push_back({"SELECT pgtq.retry(NULL)", k_null, "id"});
+  cases.push_back({"SELECT pgtq.delete(NULL)", k_null, "id"});
+  cases.push_back({"SELECT pgtq.delete({id})", "55000", "running"});
+  for (const std::string run_at : {"'infinity'", "now() + interval '101 years'"}) {
+    cases.push_back({"SELECT pgtq.retry(1, " + run_at + ")", k_bad, "run_at"});
+  }
+  for (const std::string bulk : {"retry_all", "cancel_all"}) {
+    const std::string call = "SELECT pgtq." + bulk + "(";
+    for (const std::string& name : k_bad_names) {
+      cases.push_back({call + "queue => " + name + ")", k_bad, "queue"});
+      cases.push_back({call + "task => " + name + ")", k_bad, "task"});
+    }
+    cases.push_back({call + "states => NULL)", k_null, "states"});
+    cases.push_back({call + "states => '{}')", k_bad, "states"});
+    cases.push_back({call + "states => '{succeeded}')", k_bad, "states"});
+    cases.push_back({call + "states => ARRAY[NULL]::pgtq.task_state[])", k_bad, "states"});
+    cases.push_back({call + "max_count => NULL)", k_null, "max_count"});
+    for (const std::string count : {"0", "-1", "100001"}) {
+      cases.push_back({call + "max_count => " + count + ")", k_bad, "max_count"});
+    }
+    cases.push_back({call + "dry_run => NULL)", k_null, "dry_run"});
+  }
+  for (const std::string state : {"queued", "scheduled", "running"}) {
+    cases.push_back({"SELECT pgtq.retry_all(states => '{" + state + "}')", k_bad, "states"});
+  }
+  cases.push_back({"SELECT pgtq.cancel_all(states => '{failed}')", k_bad, "states"});
+}
+
 void add_wake_up_cases(std::vector<BadInput>& cases) {
   for (const std::string& name : k_bad_names) {
     cases.push_back({"SELECT pgtq.worker_idle(" + name + ", 'w')", k_bad, "queue"});
@@ -514,6 +543,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_push_array_cases(cases);
   add_maintenance_cases(cases);
   add_wake_up_cases(cases);
+  add_redrive_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

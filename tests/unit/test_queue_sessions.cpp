@@ -16,3 +16,8 @@ TEST_CASE("only the claim loop's session commits without waiting for the WAL flu
   CHECK_FALSE(queue::lease_session(heartbeat).asynchronous_commit);
   CHECK_FALSE(queue::scheduler_session().asynchronous_commit);
 }
+
+TEST_CASE("the scheduler's session gives up on a locked row after a second") {
+  // An operator's open transaction on a registration row must not stop the ticks.
+  CHECK(queue::scheduler_session().lock_timeout == std::chrono::milliseconds(1000));
+}

@@ -20,7 +20,9 @@
 //                                    int>{{"user_id", 2}})}});
 //
 // Many single pushes on one connection: pgtq::PreparedPusher (client/prepared_pusher.hpp)
-// makes the same call through statements prepared once per connection.
+// makes the same call through statements prepared once per connection. Failed tasks are
+// retried, and tasks cancelled or deleted in bulk, with pgtq::retry, retry_all, cancel_all and
+// delete_task (client/admin.hpp).
 //
 // Args: the values after the task name become a JSON array, one element per value; a string
 // is always a string element, never parsed. An args document of your own is explicit:
@@ -32,6 +34,7 @@
 //     pgtq::complete(conn, task, pgtq::to_json(5));
 //   }
 
+#include "pgtq/client/admin.hpp"
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
 #include "pgtq/client/prepared_pusher.hpp"

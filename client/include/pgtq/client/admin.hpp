@@ -1,0 +1,117 @@
+#pragma once
+
+// Redrive and bulk administration: thin wrappers over pgtq.retry, pgtq.retry_all,
+// pgtq.cancel_all and pgtq.delete (sql/schema/10_redrive.sql).
+//
+// Each runs one statement on the caller's connection, inside the caller's transaction if one
+// is open. A bulk call changes at most max_count tasks (1..100000) and returns how many it
+// changed: call it again until it returns 0 for more. With dry_run it changes nothing and
+// returns how many it would change. Bulk calls skip rows another session holds locked
+// (a daemon finishing them, another operator) instead of waiting. Throws pgtq::Error: 22023
+// for a bad name, state or max_count (the message names it), the server's SQLSTATE otherwise.
+//
+//   pgtq::retry(conn, 42);                                    // one failed task, now
+//   pgtq::RetryFilter filter;
+//   filter.queue = "emails";
+//   filter.error_contains = "connection refused";
+//   const std::int64_t would = pgtq::retry_all(conn, filter, /*dry_run=*/true);
+
+#include "pgtq/client/pg_array.hpp"
+#include "pgtq/client/statement.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgtq {
+
+// Which finished tasks retry_all retries. An unset field matches every task.
+struct RetryFilter {
+  std::optional<std::string> queue;
+  std::optional<std::string> task;
+  std::optional<std::string> error_contains;    // a substring of the last error (case matters)
+  std::optional<Timestamp> finished_after;      // finished at or after
+  std::optional<Timestamp> finished_before;     // finished before
+  std::vector<std::string> states = {"failed"}; // "failed" and/or "cancelled"
+  int max_count = 10000;                        // 1..100000 tasks per call, oldest id first
+};
+
+// Which live tasks cancel_all cancels. An unset field matches every task.
+struct CancelFilter {
+  std::optional<std::string> queue;
+  std::optional<std::string> task;
+  std::optional<Timestamp> created_after;  // pushed at or after
+  std::optional<Timestamp> created_before; // pushed before
+  // "queued", "scheduled" and/or "running" (a running task is asked to stop).
+  std::vector<std::string> states = {"queued", "scheduled"};
+  int max_count = 10000; // 1..100000 tasks per call, oldest id first
+};
+
+// Retries a failed or cancelled task: queued again at run_at (default: now), keeping its id,
+// args, attempts and errors; one with no attempts left gets one more. False: the task is
+// unknown, not failed or cancelled, or being retried by another call.
+inline bool
+retry(PGconn* conn, std::int64_t task_id, const std::optional<Timestamp>& run_at = std::nullopt) {
+  const detail::ResultPtr result =
+      detail::exec(conn,
+                   "pgtq.retry",
+                   "SELECT pgtq.retry($1::bigint, $2::timestamptz)",
+                   {std::to_string(task_id), run_at ? detail::Param(run_at->text()) : std::nullopt});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+// Retries the finished tasks filter matches, as retry(); returns how many (would be) retried.
+inline std::int64_t retry_all(PGconn* conn, const RetryFilter& filter, bool dry_run = false) {
+  const auto text = [](const std::optional<Timestamp>& when) {
+    return when ? detail::Param(when->text()) : std::nullopt;
+  };
+  const detail::ResultPtr result = detail::exec(
+      conn,
+      "pgtq.retry_all",
+      "SELECT pgtq.retry_all(queue => $1, task => $2, error_contains => $3,"
+      " finished_after => $4::timestamptz, finished_before => $5::timestamptz,"
+      " states => $6::pgtq.task_state[], max_count => $7::integer, dry_run => $8::boolean)",
+      {filter.queue,
+       filter.task,
+       filter.error_contains,
+       text(filter.finished_after),
+       text(filter.finished_before),
+       detail::pg_text_array(filter.states),
+       std::to_string(filter.max_count),
+       dry_run ? "true" : "false"});
+  return detail::int64_at(result.get(), 0, 0);
+}
+
+// Cancels the live tasks filter matches, as cancel(); returns how many (would be) cancelled or
+// asked to stop.
+inline std::int64_t cancel_all(PGconn* conn, const CancelFilter& filter, bool dry_run = false) {
+  const auto text = [](const std::optional<Timestamp>& when) {
+    return when ? detail::Param(when->text()) : std::nullopt;
+  };
+  const detail::ResultPtr result = detail::exec(
+      conn,
+      "pgtq.cancel_all",
+      "SELECT pgtq.cancel_all(queue => $1, task => $2, created_after => $3::timestamptz,"
+      " created_before => $4::timestamptz, states => $5::pgtq.task_state[],"
+      " max_count => $6::integer, dry_run => $7::boolean)",
+      {filter.queue,
+       filter.task,
+       text(filter.created_after),
+       text(filter.created_before),
+       detail::pg_text_array(filter.states),
+       std::to_string(filter.max_count),
+       dry_run ? "true" : "false"});
+  return detail::int64_at(result.get(), 0, 0);
+}
+
+// Deletes a task that is not running (finished, queued or scheduled), leaving no trace
+// (SQL: pgtq.delete). False: unknown. A running task throws pgtq::Error 55000: cancel it and
+// delete it once it has ended.
+inline bool delete_task(PGconn* conn, std::int64_t task_id) {
+  const detail::ResultPtr result = detail::exec(
+      conn, "pgtq.delete", "SELECT pgtq.delete($1::bigint)", {std::to_string(task_id)});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+} // namespace pgtq

@@ -1,0 +1,214 @@
+-- Redrive and bulk administration: retry failed or cancelled tasks, cancel waiting or running
+-- tasks in bulk, delete a task.
+--
+-- Operators' tools, off the hot path. A bulk call changes at most max_count tasks (call it
+-- again for more; it returns how many it changed), takes the rows it changes with FOR UPDATE
+-- SKIP LOCKED so that it never waits for a daemon or another operator, and with dry_run
+-- takes the same rows, changes nothing and returns how many it would change. Filters left NULL match everything:
+-- a call with no filter at all is allowed, and means every task in the states named.
+
+-- Raises the precise error for a bulk call's filter (what: the function's name and ': ').
+-- states must be a non-empty subset of allowed, without NULL elements.
+CREATE FUNCTION pgtq.check_filter(what text, queue text, task text, states pgtq.task_state[],
+                                  allowed pgtq.task_state[], max_count integer,
+                                  dry_run boolean)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF queue IS NOT NULL THEN
+    PERFORM pgtq.check_name('queue', queue);
+  END IF;
+  IF task IS NOT NULL THEN
+    PERFORM pgtq.check_name('task', task);
+  END IF;
+  IF states IS NULL THEN
+    RAISE EXCEPTION '%states must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF cardinality(states) = 0 OR array_position(states, NULL) IS NOT NULL
+     OR NOT states <@ allowed THEN
+    RAISE EXCEPTION '%states must be one or more of %, got %', what, allowed, states
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_count IS NULL THEN
+    RAISE EXCEPTION '%max_count must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_count NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION '%max_count must be between 1 and 100000, got %', what, max_count
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF dry_run IS NULL THEN
+    RAISE EXCEPTION '%dry_run must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+END $$;
+
+-- Moves finished tasks (ids, failed or cancelled) back into live_tasks: queued at once, or
+-- scheduled when start_at is ahead. Each keeps its id, args, attempts and errors; a task
+-- with no attempts left gets one more (max_attempts raised to attempts + 1). Wakes the
+-- workers or schedulers that wait for them. Returns how many moved.
+CREATE FUNCTION pgtq.requeue_finished(ids bigint[], start_at timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  moved          bigint;
+  wake           text[];
+  earliest_later timestamptz;
+BEGIN
+  WITH gone AS (
+    DELETE FROM pgtq.finished_tasks f
+     WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
+    RETURNING f.*
+  ), back AS (
+    INSERT INTO pgtq.live_tasks AS l (id, queue, task, args, state, priority, run_at, attempts,
+                                      max_attempts, claims, created_at, started_at, last_error,
+                                      errors, timeout)
+    SELECT g.id, g.queue, g.task, g.args,
+           CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           g.priority, start_at, g.attempts,
+           greatest(g.max_attempts, least(g.attempts, 2147483646) + 1), g.attempts, g.created_at,
+           g.started_at, g.last_error, g.errors, g.timeout
+      FROM gone g
+    RETURNING l.queue, l.state, l.run_at
+  )
+  SELECT count(*), array_agg(DISTINCT b.queue) FILTER (WHERE b.state = 'queued'),
+         min(b.run_at) FILTER (WHERE b.state = 'scheduled')
+    INTO moved, wake, earliest_later FROM back b;
+  PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
+  END IF;
+  RETURN moved;
+END $$;
+
+-- Retries a failed or cancelled task: queued again (at run_at, default now()), keeping its
+-- id, args, attempts and errors; one with no attempts left gets one more. Returns false when
+-- the task is unknown, not failed or cancelled, or already being retried by another call.
+CREATE FUNCTION pgtq.retry(id bigint, run_at timestamptz DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF retry.id IS NULL THEN
+    RAISE EXCEPTION 'pgtq.retry: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  RETURN pgtq.requeue_finished(
+           ARRAY(SELECT f.id FROM pgtq.finished_tasks f WHERE f.id = retry.id
+                    FOR UPDATE SKIP LOCKED),
+           pgtq.start_time('pgtq.retry: ', retry.run_at, NULL)) > 0;
+END $$;
+COMMENT ON FUNCTION pgtq.retry(bigint, timestamptz) IS
+'Retries a failed or cancelled task: queued again at run_at (default now(), within 100 years), keeping its id, args, attempts and errors; with no attempts left it gets one more. False: unknown, not failed or cancelled, or being retried by another call. Errors: 22004 NULL id, 22023 bad run_at.';
+
+-- Retries the finished tasks that match (at most max_count, oldest id first): queue and task
+-- names, error_contains (a substring of last_error, case-sensitive), finished in
+-- [finished_after, finished_before), states (failed, cancelled; default failed). Each as
+-- pgtq.retry. Returns how many were retried (with dry_run: how many would be).
+CREATE FUNCTION pgtq.retry_all(queue text DEFAULT NULL, task text DEFAULT NULL,
+                               error_contains text DEFAULT NULL,
+                               finished_after timestamptz DEFAULT NULL,
+                               finished_before timestamptz DEFAULT NULL,
+                               states pgtq.task_state[] DEFAULT '{failed}',
+                               max_count integer DEFAULT 10000,
+                               dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids bigint[];
+BEGIN
+  PERFORM pgtq.check_filter('pgtq.retry_all: ', retry_all.queue, retry_all.task,
+                            retry_all.states, '{failed,cancelled}', max_count, dry_run);
+  ids := ARRAY(SELECT f.id FROM pgtq.finished_tasks f
+                WHERE f.state = ANY (retry_all.states)
+                  AND (retry_all.queue IS NULL OR f.queue = retry_all.queue)
+                  AND (retry_all.task IS NULL OR f.task = retry_all.task)
+                  AND (error_contains IS NULL OR strpos(f.last_error, error_contains) > 0)
+                  AND (finished_after IS NULL OR f.finished_at >= finished_after)
+                  AND (finished_before IS NULL OR f.finished_at < finished_before)
+                ORDER BY f.id LIMIT max_count FOR UPDATE SKIP LOCKED);
+  -- A dry run takes the same rows, and lets them go when its transaction ends.
+  IF dry_run THEN
+    RETURN cardinality(ids);
+  END IF;
+  RETURN pgtq.requeue_finished(ids, now());
+END $$;
+COMMENT ON FUNCTION pgtq.retry_all(text, text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
+'Retries finished tasks that match, as pgtq.retry, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, error_contains (substring of last_error), finished_at in [finished_after, finished_before), states (failed and/or cancelled; default failed). Returns how many were retried; dry_run: how many would be, changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
+
+-- Cancels the live tasks that match (at most max_count, oldest id first): queue and task
+-- names, created in [created_after, created_before), states (queued, scheduled, running;
+-- default queued and scheduled). Each as pgtq.cancel: a waiting task ends cancelled at once,
+-- a running one is asked to stop. Returns how many (with dry_run: how many would be).
+CREATE FUNCTION pgtq.cancel_all(queue text DEFAULT NULL, task text DEFAULT NULL,
+                                created_after timestamptz DEFAULT NULL,
+                                created_before timestamptz DEFAULT NULL,
+                                states pgtq.task_state[] DEFAULT '{queued,scheduled}',
+                                max_count integer DEFAULT 10000,
+                                dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids       bigint[];
+  cancelled bigint;
+  asked     bigint[];
+BEGIN
+  PERFORM pgtq.check_filter('pgtq.cancel_all: ', cancel_all.queue, cancel_all.task,
+                            cancel_all.states, '{queued,scheduled,running}', max_count,
+                            dry_run);
+  ids := ARRAY(SELECT l.id FROM pgtq.live_tasks l
+                WHERE l.state = ANY (cancel_all.states) AND NOT l.cancel_requested
+                  AND (cancel_all.queue IS NULL OR l.queue = cancel_all.queue)
+                  AND (cancel_all.task IS NULL OR l.task = cancel_all.task)
+                  AND (created_after IS NULL OR l.created_at >= created_after)
+                  AND (created_before IS NULL OR l.created_at < created_before)
+                ORDER BY l.id LIMIT max_count FOR UPDATE SKIP LOCKED);
+  IF dry_run THEN
+    RETURN cardinality(ids);
+  END IF;
+  WITH gone AS (
+    DELETE FROM pgtq.live_tasks l
+     WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
+    RETURNING l AS task
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks
+    SELECT (pgtq.finished_row(g.task, 'cancelled', NULL, (g.task).last_error, false)).*
+      FROM gone g
+    RETURNING 1
+  )
+  SELECT count(*) INTO cancelled FROM stored;
+  WITH stopping AS (
+    UPDATE pgtq.live_tasks l SET cancel_requested = true
+     WHERE l.id = ANY (ids) AND l.state = 'running'
+    RETURNING l.id
+  )
+  SELECT array_agg(s.id) INTO asked FROM stopping s;
+  -- One notification per running task, as pgtq.cancel sends: its daemon stops it at once.
+  PERFORM pg_notify('pgtq_cancel', a::text) FROM unnest(asked) AS a;
+  RETURN cancelled + coalesce(cardinality(asked), 0);
+END $$;
+COMMENT ON FUNCTION pgtq.cancel_all(text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
+'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many would be, changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
+
+-- Deletes a task that is not running: a finished one from the history, a queued or scheduled
+-- one without running it. Returns false when the task is unknown. A running task is refused
+-- (55000): cancel it, then delete it once it has ended.
+CREATE FUNCTION pgtq.delete(id bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found_state pgtq.task_state;
+BEGIN
+  IF delete.id IS NULL THEN
+    RAISE EXCEPTION 'pgtq.delete: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  DELETE FROM pgtq.finished_tasks f WHERE f.id = delete.id;
+  IF FOUND THEN
+    RETURN true;
+  END IF;
+  SELECT l.state INTO found_state FROM pgtq.live_tasks l WHERE l.id = delete.id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  IF found_state = 'running' THEN
+    RAISE EXCEPTION 'pgtq.delete: task % is running; cancel it (pgtq.cancel) and delete it once it has ended',
+      delete.id USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  DELETE FROM pgtq.live_tasks l WHERE l.id = delete.id;
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION pgtq.delete(bigint) IS
+'Deletes a task that is not running (finished, queued or scheduled), leaving no trace. False: unknown. Errors: 22004 NULL id, 55000 the task is running (cancel it first).';
