@@ -66,6 +66,18 @@ psql -X -P pager=off "$dsn" -c "
   SELECT id, task, args, state, attempts, result, last_error
     FROM pgtq.tasks WHERE queue = '$queue' AND id >= $first_id ORDER BY id"
 
+say "retrying the task that timed out (pgtqctl retry --all, first as a dry run)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" retry --all --queue "$queue" --error 'timed out' --dry-run
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" retry --all --queue "$queue" --error 'timed out'
+for _ in $(seq 1 100); do
+  left=$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue' AND id >= $first_id")
+  [ "$left" -eq 0 ] && break
+  sleep 0.2
+done
+psql -X -P pager=off "$dsn" -c "
+  SELECT id, task, state, attempts, jsonb_array_length(errors) AS errors_kept, last_error
+    FROM pgtq.tasks WHERE queue = '$queue' AND id >= $first_id AND last_error LIKE '%timed out%'"
+
 say "stopping pgtqd"
 stop_daemon
 grep -E "loaded plugin|registered task|killed by|started again|stopped" "$daemon_log" |
