@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <string_view>
 #include <vector>
 
 namespace pgtq::ctl {
@@ -127,12 +128,11 @@ int list(const std::string& dsn,
 
 namespace {
 
-// A bulk command's filter, checked before anything changes: names and states here, times by
-// the server (whatever it reads as timestamptz), the rest by the SQL function.
-void check_filter(db::Connection& connection,
-                  const BulkOptions& filter,
-                  const std::string& after_option,
-                  const std::string& before_option) {
+// A bulk command's filter: names, states (those the command takes), the limit and the error
+// text are checked before connecting; times by the server, whatever it reads as timestamptz.
+int check_filter(const BulkOptions& filter,
+                 const std::vector<std::string_view>& allowed,
+                 const std::string& allowed_text) {
   if (filter.queue) {
     check_name("--queue", *filter.queue);
   }
@@ -141,8 +141,20 @@ void check_filter(db::Connection& connection,
   }
   for (const std::string& state : filter.states) {
     check_state(state);
+    if (std::find(allowed.begin(), allowed.end(), state) == allowed.end()) {
+      throw UsageError("--state must be " + allowed_text + " here, got '" + state + "'");
+    }
   }
-  parse_int("--limit", filter.limit, 1, 100000);
+  if (filter.error_contains && filter.error_contains->empty()) {
+    throw UsageError("--error must not be empty (leave it out to match any error)");
+  }
+  return filter.limit ? parse_int("--limit", *filter.limit, 1, 100000) : 10000;
+}
+
+void check_times(db::Connection& connection,
+                 const BulkOptions& filter,
+                 const std::string& after_option,
+                 const std::string& before_option) {
   const auto check_time = [&](const std::string& option, const std::optional<std::string>& text) {
     if (!text) {
       return;
@@ -187,16 +199,21 @@ void check_target(const char* command,
     throw UsageError(std::string(command) + ": give a task id, or --all with filters");
   }
   const bool filtered = filter.queue || filter.task || filter.error_contains || filter.after ||
-                        filter.before || !filter.states.empty() || filter.limit != "10000" ||
-                        filter.dry_run;
+                        filter.before || !filter.states.empty() || filter.limit || filter.dry_run;
   if (id && filtered) {
     throw UsageError(std::string(command) +
-                     ": filters and --dry-run go with --all, not with a task id");
+                     ": filters, --limit and --dry-run go with --all, not with a task id");
   }
 }
 
 std::string tasks(long long count) {
   return std::to_string(count) + (count == 1 ? " task" : " tasks");
+}
+
+// Why the one task named was not changed: "unknown", or its state.
+std::string why_not(db::Connection& connection, const std::string& id) {
+  const db::Result state = connection.run(db::queries::k_task_state, {id});
+  return state.rows() == 0 ? "unknown" : state.string(0, 0);
 }
 
 } // namespace
@@ -211,25 +228,41 @@ int retry(const std::string& dsn,
     const std::string id_text = std::to_string(parse_task_id(*id));
     db::Connection connection = connect(dsn);
     if (connection.run(db::queries::k_retry, {id_text}).text(0, 0) != "t") {
-      out << "task " << id_text << " is unknown, not failed or cancelled, or being retried\n";
+      out << "task " << id_text << " not retried: it is " << why_not(connection, id_text)
+          << " (only failed or cancelled tasks are retried)\n";
       return 1;
     }
     out << "task " << id_text << " queued again\n";
     return 0;
   }
+  const int limit = check_filter(filter, {"failed", "cancelled"}, "failed or cancelled");
   db::Connection connection = connect(dsn);
-  check_filter(connection, filter, "--finished-after", "--finished-before");
+  check_times(connection, filter, "--finished-after", "--finished-before");
   const std::string states = states_literal(filter, "{failed}");
-  const db::Result done = connection.run(db::queries::k_retry_all,
-                                         {filter.queue,
-                                          filter.task,
-                                          filter.error_contains,
-                                          filter.after,
-                                          filter.before,
-                                          states,
-                                          filter.limit,
-                                          filter.dry_run ? "true" : "false"});
-  out << (filter.dry_run ? "would retry " : "retried ") << tasks(done.int64(0, 0)) << '\n';
+  // The same cutoff for every call: a task retried by one call that fails again before the
+  // next must not be retried twice while those behind it wait.
+  const std::string before =
+      filter.before ? *filter.before : connection.run(db::queries::k_now, {}).string(0, 0);
+  const std::string limit_text = std::to_string(limit);
+  std::int64_t total = 0;
+  for (;;) {
+    const std::int64_t done = connection
+                                  .run(db::queries::k_retry_all,
+                                       {filter.queue,
+                                        filter.task,
+                                        filter.error_contains,
+                                        filter.after,
+                                        before,
+                                        states,
+                                        limit_text,
+                                        filter.dry_run ? "true" : "false"})
+                                  .int64(0, 0);
+    total += done;
+    if (filter.dry_run || done < limit) {
+      break;
+    }
+  }
+  out << (filter.dry_run ? "would retry " : "retried ") << tasks(total) << '\n';
   return 0;
 }
 
@@ -244,25 +277,41 @@ int cancel(const std::string& dsn,
     db::Connection connection = connect(dsn);
     const db::Result done = connection.run(db::queries::k_cancel, {id_text});
     if (done.text(0, 0) != "t") {
-      out << "task " << id_text << " is unknown or already finished\n";
+      out << "task " << id_text << " not cancelled: it is " << why_not(connection, id_text) << '\n';
       return 1;
     }
     out << "task " << id_text << " cancelled (a running task is asked to stop)\n";
     return 0;
   }
+  const int limit =
+      check_filter(filter, {"queued", "scheduled", "running"}, "queued, scheduled or running");
   db::Connection connection = connect(dsn);
-  check_filter(connection, filter, "--created-after", "--created-before");
+  check_times(connection, filter, "--created-after", "--created-before");
   const std::string states = states_literal(filter, "{queued,scheduled}");
-  const db::Result done = connection.run(db::queries::k_cancel_all,
-                                         {filter.queue,
-                                          filter.task,
-                                          filter.after,
-                                          filter.before,
-                                          states,
-                                          filter.limit,
-                                          filter.dry_run ? "true" : "false"});
-  out << (filter.dry_run ? "would cancel " : "cancelled ") << tasks(done.int64(0, 0))
-      << " (running ones are asked to stop)\n";
+  const std::string limit_text = std::to_string(limit);
+  std::int64_t total = 0;
+  for (;;) {
+    // What one call cancels leaves live_tasks, or is marked asked to stop: the next call
+    // goes on behind it.
+    const std::int64_t done = connection
+                                  .run(db::queries::k_cancel_all,
+                                       {filter.queue,
+                                        filter.task,
+                                        filter.after,
+                                        filter.before,
+                                        states,
+                                        limit_text,
+                                        filter.dry_run ? "true" : "false"})
+                                  .int64(0, 0);
+    total += done;
+    if (filter.dry_run || done < limit) {
+      break;
+    }
+  }
+  const bool running =
+      std::find(filter.states.begin(), filter.states.end(), "running") != filter.states.end();
+  out << (filter.dry_run ? "would cancel " : "cancelled ") << tasks(total)
+      << (running ? " (running ones are asked to stop)" : "") << '\n';
   return 0;
 }
 
@@ -274,6 +323,23 @@ int delete_task(const std::string& dsn, const std::string& id, std::ostream& out
     return 1;
   }
   out << "task " << id_text << " deleted\n";
+  return 0;
+}
+
+int pause(const std::string& dsn, const std::string& queue, std::ostream& out) {
+  check_name("queue", queue);
+  db::Connection connection = connect(dsn);
+  const bool changed = connection.run(db::queries::k_pause, {queue}).text(0, 0) == "t";
+  out << "queue " << queue << (changed ? " paused" : " was paused already")
+      << ": pushes are accepted, nothing is claimed until it is resumed\n";
+  return 0;
+}
+
+int resume(const std::string& dsn, const std::string& queue, std::ostream& out) {
+  check_name("queue", queue);
+  db::Connection connection = connect(dsn);
+  const bool changed = connection.run(db::queries::k_resume, {queue}).text(0, 0) == "t";
+  out << "queue " << queue << (changed ? " resumed" : " was not paused") << '\n';
   return 0;
 }
 

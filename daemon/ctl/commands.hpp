@@ -39,11 +39,13 @@ struct BulkOptions {
   std::optional<std::string> after;          // retry: finished, cancel: created at or after
   std::optional<std::string> before;         // ... before
   std::vector<std::string> states;           // empty: the command's default
-  std::string limit = "10000";               // tasks per call, 1..100000
+  std::optional<std::string> limit;          // tasks per call, 1..100000 (default 10000)
   bool dry_run = false;                      // count, change nothing
 };
 // Exactly one of id and all; filters only with all (else UsageError). Exit 1 when the one
-// task named could not be retried or cancelled.
+// task named could not be retried or cancelled. --all calls the SQL function until a call
+// changes fewer than --limit tasks (retry with the same --finished-before each time: the
+// time of its first call unless given), so it ends with everything that matched done.
 int retry(const std::string& dsn,
           const std::optional<std::string>& id,
           bool all,
@@ -55,6 +57,9 @@ int cancel(const std::string& dsn,
            const BulkOptions& filter,
            std::ostream& out);
 int delete_task(const std::string& dsn, const std::string& id, std::ostream& out);
+// Pause or resume a queue; exit 0 either way (saying whether it changed).
+int pause(const std::string& dsn, const std::string& queue, std::ostream& out);
+int resume(const std::string& dsn, const std::string& queue, std::ostream& out);
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
 } // namespace pgtq::ctl

@@ -1,5 +1,5 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// prune).
+// pause, resume, prune).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "db/migrator.hpp"
@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     command->add_option("--queue", filter.queue, "only this queue");
     command->add_option("--task", filter.task, "only this task name");
     command->add_option("--state", filter.states, std::string("only these states: ") + states);
-    command->add_option("--limit", filter.limit, "at most this many per call (default 10000)");
+    command->add_option(
+        "--limit", filter.limit, "tasks per database call, 1 to 100000 (default 10000)");
     command->add_flag("--dry-run", filter.dry_run, "print how many would change, change nothing");
   };
   auto* retry = app.add_subcommand(
@@ -97,6 +98,15 @@ int main(int argc, char** argv) {
   auto* remove = app.add_subcommand("delete", "delete a task that is not running");
   remove->add_option("id", task_id, "task id")->required();
   remove->callback([&] { exit_code = pgtq::ctl::delete_task(dsn, task_id, std::cout); });
+
+  std::string queue_name;
+  auto* pause = app.add_subcommand(
+      "pause", "pause a queue: pushes are accepted, nothing is claimed until it is resumed");
+  pause->add_option("queue", queue_name, "queue name")->required();
+  pause->callback([&] { exit_code = pgtq::ctl::pause(dsn, queue_name, std::cout); });
+  auto* resume = app.add_subcommand("resume", "resume a paused queue");
+  resume->add_option("queue", queue_name, "queue name")->required();
+  resume->callback([&] { exit_code = pgtq::ctl::resume(dsn, queue_name, std::cout); });
 
   std::string older_than;
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");

@@ -82,6 +82,11 @@ const Query k_cancel_all{
     " created_before => $4::timestamptz, states => $5::pgtq.task_state[],"
     " max_count => $6::integer, dry_run => $7::boolean)"};
 const Query k_delete{"pgtq_delete", "SELECT pgtq.delete($1::bigint)"};
+const Query k_pause{"pgtq_pause", "SELECT pgtq.pause($1)"};
+const Query k_resume{"pgtq_resume", "SELECT pgtq.resume($1)"};
+const Query k_task_state{"pgtq_task_state",
+                         "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};
+const Query k_now{"pgtq_now", "SELECT now()::text"};
 // Whether text is a timestamptz this server reads (NULL: it is not).
 const Query k_timestamp_ok{"pgtq_timestamp_ok", "SELECT $1::timestamptz IS NOT NULL"};
 const Query k_prune{"pgtq_prune", "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};

@@ -5,9 +5,9 @@
 -- hold, and count without changing anything when dry_run is true.
 
 
-CREATE FUNCTION pgtq.check_filter(what text, queue text, task text, states pgtq.task_state[],
-                                  allowed pgtq.task_state[], max_count integer,
-                                  dry_run boolean)
+CREATE FUNCTION pgtq.check_filter(what text, queue text, task text, error_contains text,
+                                  states pgtq.task_state[], allowed pgtq.task_state[],
+                                  max_count integer, dry_run boolean)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -17,11 +17,15 @@ BEGIN
   IF task IS NOT NULL THEN
     PERFORM pgtq.check_name('task', task);
   END IF;
+  IF error_contains = '' THEN
+    RAISE EXCEPTION '%error_contains must not be empty (leave it NULL to match any error)', what
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF states IS NULL THEN
     RAISE EXCEPTION '%states must not be NULL', what USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF cardinality(states) = 0 OR array_position(states, NULL) IS NOT NULL
-     OR NOT states <@ allowed THEN
+  IF cardinality(states) = 0 OR array_ndims(states) <> 1
+     OR array_position(states, NULL) IS NOT NULL OR NOT states <@ allowed THEN
     RAISE EXCEPTION '%states must be one or more of %, got %', what, allowed, states
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -44,6 +48,10 @@ DECLARE
   wake           text[];
   earliest_later timestamptz;
 BEGIN
+  IF start_at IS NULL OR NOT isfinite(start_at) THEN
+    RAISE EXCEPTION 'pgtq.requeue_finished: start_at must be a finite time, got %', start_at
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   WITH gone AS (
     DELETE FROM pgtq.finished_tasks f
      WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
@@ -77,12 +85,11 @@ BEGIN
     RAISE EXCEPTION 'pgtq.retry: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   RETURN pgtq.requeue_finished(
-           ARRAY(SELECT f.id FROM pgtq.finished_tasks f WHERE f.id = retry.id
-                    FOR UPDATE SKIP LOCKED),
+           ARRAY(SELECT f.id FROM pgtq.finished_tasks f WHERE f.id = retry.id FOR UPDATE),
            pgtq.start_time('pgtq.retry: ', retry.run_at, NULL)) > 0;
 END $$;
 COMMENT ON FUNCTION pgtq.retry(bigint, timestamptz) IS
-'Retries a failed or cancelled task: queued again at run_at (default now(), within 100 years), keeping its id, args, attempts and errors; with no attempts left it gets one more. False: unknown, not failed or cancelled, or being retried by another call. Errors: 22004 NULL id, 22023 bad run_at.';
+'Retries a failed or cancelled task: queued again at run_at (default now(), within 100 years), keeping its id, args, attempts and errors (the last 100); with no attempts left it gets one more. False: unknown, or not failed or cancelled. Errors: 22004 NULL id, 22023 bad run_at.';
 
 
 CREATE FUNCTION pgtq.retry_all(queue text DEFAULT NULL, task text DEFAULT NULL,
@@ -98,7 +105,17 @@ DECLARE
   ids bigint[];
 BEGIN
   PERFORM pgtq.check_filter('pgtq.retry_all: ', retry_all.queue, retry_all.task,
-                            retry_all.states, '{failed,cancelled}', max_count, dry_run);
+                            error_contains, retry_all.states, '{failed,cancelled}', max_count,
+                            dry_run);
+  IF dry_run THEN
+    RETURN (SELECT count(*) FROM pgtq.finished_tasks f
+             WHERE f.state = ANY (retry_all.states)
+               AND (retry_all.queue IS NULL OR f.queue = retry_all.queue)
+               AND (retry_all.task IS NULL OR f.task = retry_all.task)
+               AND (error_contains IS NULL OR strpos(f.last_error, error_contains) > 0)
+               AND (finished_after IS NULL OR f.finished_at >= finished_after)
+               AND (finished_before IS NULL OR f.finished_at < finished_before));
+  END IF;
   ids := ARRAY(SELECT f.id FROM pgtq.finished_tasks f
                 WHERE f.state = ANY (retry_all.states)
                   AND (retry_all.queue IS NULL OR f.queue = retry_all.queue)
@@ -106,15 +123,11 @@ BEGIN
                   AND (error_contains IS NULL OR strpos(f.last_error, error_contains) > 0)
                   AND (finished_after IS NULL OR f.finished_at >= finished_after)
                   AND (finished_before IS NULL OR f.finished_at < finished_before)
-                ORDER BY f.id LIMIT max_count FOR UPDATE SKIP LOCKED);
-  -- A dry run takes the same rows, and lets them go when its transaction ends.
-  IF dry_run THEN
-    RETURN cardinality(ids);
-  END IF;
+                ORDER BY f.id LIMIT max_count FOR UPDATE);
   RETURN pgtq.requeue_finished(ids, now());
 END $$;
 COMMENT ON FUNCTION pgtq.retry_all(text, text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
-'Retries finished tasks that match, as pgtq.retry, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, error_contains (substring of last_error), finished_at in [finished_after, finished_before), states (failed and/or cancelled; default failed). Returns how many were retried; dry_run: how many would be, changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
+'Retries finished tasks that match, as pgtq.retry, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, error_contains (substring of last_error), finished_at in [finished_after, finished_before), states (failed and/or cancelled; default failed). Returns how many were retried; dry_run: how many match (not capped by max_count), locking and changing nothing. Call again with the same finished_before for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
 
 
 CREATE FUNCTION pgtq.cancel_all(queue text DEFAULT NULL, task text DEFAULT NULL,
@@ -130,19 +143,26 @@ DECLARE
   cancelled bigint;
   asked     bigint[];
 BEGIN
-  PERFORM pgtq.check_filter('pgtq.cancel_all: ', cancel_all.queue, cancel_all.task,
+  PERFORM pgtq.check_filter('pgtq.cancel_all: ', cancel_all.queue, cancel_all.task, NULL,
                             cancel_all.states, '{queued,scheduled,running}', max_count,
                             dry_run);
+  IF dry_run THEN
+    RETURN (SELECT count(*) FROM pgtq.live_tasks l
+             WHERE l.state = ANY (cancel_all.states) AND NOT l.cancel_requested
+               AND (cancel_all.queue IS NULL OR l.queue = cancel_all.queue)
+               AND (cancel_all.task IS NULL OR l.task = cancel_all.task)
+               AND (created_after IS NULL OR l.created_at >= created_after)
+               AND (created_before IS NULL OR l.created_at < created_before));
+  END IF;
   ids := ARRAY(SELECT l.id FROM pgtq.live_tasks l
                 WHERE l.state = ANY (cancel_all.states) AND NOT l.cancel_requested
                   AND (cancel_all.queue IS NULL OR l.queue = cancel_all.queue)
                   AND (cancel_all.task IS NULL OR l.task = cancel_all.task)
                   AND (created_after IS NULL OR l.created_at >= created_after)
                   AND (created_before IS NULL OR l.created_at < created_before)
-                ORDER BY l.id LIMIT max_count FOR UPDATE SKIP LOCKED);
-  IF dry_run THEN
-    RETURN cardinality(ids);
-  END IF;
+                ORDER BY l.id LIMIT max_count FOR UPDATE);
+  -- A row locked by a claim or an outcome was waited for: it may have moved on since it
+  -- was picked (claimed, finished), so each statement below checks the state again.
   WITH gone AS (
     DELETE FROM pgtq.live_tasks l
      WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
@@ -165,7 +185,7 @@ BEGIN
   RETURN cancelled + coalesce(cardinality(asked), 0);
 END $$;
 COMMENT ON FUNCTION pgtq.cancel_all(text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
-'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many would be, changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
+'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many match (not capped by max_count), locking and changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
 
 
 CREATE FUNCTION pgtq.delete(id bigint) RETURNS boolean
@@ -182,7 +202,10 @@ BEGIN
   END IF;
   SELECT l.state INTO found_state FROM pgtq.live_tasks l WHERE l.id = delete.id FOR UPDATE;
   IF NOT FOUND THEN
-    RETURN false;
+    -- It may have moved to the history meanwhile (a daemon finished it, a cancel): the lock
+    -- waited for that move to commit, and this statement's snapshot sees it.
+    DELETE FROM pgtq.finished_tasks f WHERE f.id = delete.id;
+    RETURN FOUND;
   END IF;
   IF found_state = 'running' THEN
     RAISE EXCEPTION 'pgtq.delete: task % is running; cancel it (pgtq.cancel) and delete it once it has ended',

@@ -2,11 +2,12 @@
 --
 -- Storage is split for the hot path (docs/architecture.md, "Storage"):
 --   pgtq.live_tasks      queued, scheduled and running tasks; small, hot, claimed from
---   pgtq.finished_tasks  succeeded, failed and cancelled tasks; append-only history
+--   pgtq.finished_tasks  succeeded, failed and cancelled tasks; the history (rows added as
+--                        tasks end, removed by prune, or by a retry that brings one back)
 --   pgtq.tasks           a view over both (08_views.sql), so state and history are one query
 --                        away
--- A task moves from the first table to the second exactly once, when it ends
--- (pgtq.finished_row, 05_outcomes.sql).
+-- A task moves from the first table to the second when it ends (pgtq.finished_row,
+-- 05_outcomes.sql), and back only when an operator retries it (10_redrive.sql).
 --
 -- These files are the schema as it is now; sql/README.md says how they relate to
 -- sql/migrations. The schema "pgtq" exists when they run.
@@ -28,7 +29,7 @@ CREATE TABLE pgtq.live_tasks (
   run_at           timestamptz NOT NULL,
   attempts         integer NOT NULL DEFAULT 0,   -- attempts started (snoozes and releases give theirs back)
   max_attempts     integer NOT NULL,
-  claims           bigint NOT NULL DEFAULT 0,    -- times claimed, never decreases
+  claims           bigint NOT NULL DEFAULT 0,    -- times claimed; a retry restarts it at attempts
   created_at       timestamptz NOT NULL DEFAULT now(),
   started_at       timestamptz,
   locked_by        text,
@@ -103,3 +104,13 @@ CREATE TABLE pgtq.waiting_schedulers (
 );
 COMMENT ON TABLE pgtq.waiting_schedulers IS
   'Schedulers asleep until wakes_at; a delayed push notifies pgtq_scheduled only when its task is due before one wakes.';
+
+-- Queues with settings of their own (11_queues.sql). A queue needs no row to be pushed to or
+-- worked: a row appears when an operator pauses (or resumes) it.
+CREATE TABLE pgtq.queues (
+  queue      text PRIMARY KEY,
+  paused     boolean NOT NULL DEFAULT false, -- no claims while true; pushes still accepted
+  changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.queues IS
+  'Queue settings: paused (no claims while true, pushes still accepted). A queue without a row has the defaults.';

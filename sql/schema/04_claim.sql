@@ -20,7 +20,7 @@ $$;
 
 -- Claims up to max_count queued tasks of one queue whose names are in task_names (NULL
 -- elements match nothing), in (priority, run_at, id) order, skipping rows other workers are
--- claiming right now; the rows come back in that order. The cheap checks run inline;
+-- claiming right now; the rows come back in that order. Nothing while the queue is paused. The cheap checks run inline;
 -- check_claim_args explains a failure.
 --
 -- Plans (docs/architecture.md, "Plans of the hot path"): each statement is planned once
@@ -54,6 +54,10 @@ BEGIN
   SELECT array_agg(p.id) INTO picked
     FROM (SELECT l.id FROM pgtq.live_tasks l
            WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
+             -- Evaluated once per call (it names no column of l): a paused queue hands out
+             -- nothing.
+             AND NOT EXISTS (SELECT 1 FROM pgtq.queues q
+                              WHERE q.queue = claim.queue AND q.paused)
            ORDER BY l.priority, l.run_at, l.id
            LIMIT max_count
              FOR UPDATE SKIP LOCKED) p;
@@ -82,7 +86,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order, for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every

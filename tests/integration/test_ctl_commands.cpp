@@ -91,7 +91,8 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   CHECK(scalar(connection, "SELECT state FROM pgtq.tasks WHERE id = $1", {id}) == "cancelled");
   const Run twice = pgtqctl(database.dsn(), {"cancel", id});
   CHECK(twice.exit_code == 1);
-  CHECK(twice.output.find("already finished") != std::string::npos);
+  CHECK_MESSAGE(twice.output.find("not cancelled: it is cancelled") != std::string::npos,
+                twice.output);
 
   const Run pruned = pgtqctl(database.dsn(), {"prune", "--older-than", "1 microsecond"});
   CHECK(pruned.exit_code == 0);
@@ -99,8 +100,8 @@ TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 2);
 }
 
-TEST_CASE("pgtqctl retries failed tasks, cancels in bulk and deletes, with dry runs that change "
-          "nothing") {
+TEST_CASE("pgtqctl retries failed tasks, cancels in bulk, deletes, pauses and resumes, with dry "
+          "runs that change nothing") {
   TestDatabase database;
   db::Connection conn = database.connect();
   // Three failed tasks (two of queue q, one saying "timeout"), one cancelled, one waiting.
@@ -125,10 +126,11 @@ TEST_CASE("pgtqctl retries failed tasks, cancels in bulk and deletes, with dry r
   CHECK_MESSAGE(dry.exit_code == 0, dry.output);
   CHECK(dry.output == "would retry 2 tasks\n");
   CHECK(state_count("failed") == 3);
+  // One task per call: pgtqctl calls until every match is done.
   const Run some = pgtqctl(database.dsn(), {"retry", "--all", "--queue", "r", "--limit", "1"});
-  CHECK_MESSAGE(some.output == "retried 1 task\n", some.output);
-  CHECK(state_count("failed") == 2);
-  CHECK(pgtqctl(database.dsn(), {"retry", "--all"}).output == "retried 2 tasks\n");
+  CHECK_MESSAGE(some.output == "retried 2 tasks\n", some.output);
+  CHECK(state_count("failed") == 1);
+  CHECK(pgtqctl(database.dsn(), {"retry", "--all"}).output == "retried 1 task\n");
   CHECK(state_count("failed") == 0);
   CHECK(state_count("queued") == 3);
   // Retried tasks keep their errors, and get one more attempt.
@@ -138,19 +140,29 @@ TEST_CASE("pgtqctl retries failed tasks, cancels in bulk and deletes, with dry r
   const Run one = pgtqctl(database.dsn(), {"retry", gone});
   CHECK_MESSAGE(one.exit_code == 0, one.output);
   CHECK(one.output == "task " + gone + " queued again\n");
-  CHECK(pgtqctl(database.dsn(), {"retry", gone}).exit_code == 1);
+  const Run again = pgtqctl(database.dsn(), {"retry", gone});
+  CHECK(again.exit_code == 1);
+  CHECK_MESSAGE(again.output.find("it is queued") != std::string::npos, again.output);
 
   const Run cancel_dry = pgtqctl(database.dsn(), {"cancel", "--all", "--queue", "q", "--dry-run"});
   CHECK_MESSAGE(cancel_dry.output.find("would cancel 3 tasks") == 0, cancel_dry.output);
   const Run cancelled =
       pgtqctl(database.dsn(), {"cancel", "--all", "--queue", "q", "--state", "scheduled"});
-  CHECK_MESSAGE(cancelled.output.find("cancelled 1 task ") == 0, cancelled.output);
+  CHECK_MESSAGE(cancelled.output == "cancelled 1 task\n", cancelled.output);
   CHECK(scalar(conn, "SELECT state::text FROM pgtq.tasks WHERE id = $1", {waiting}) == "cancelled");
 
   const Run deleted = pgtqctl(database.dsn(), {"delete", waiting});
   CHECK_MESSAGE(deleted.output == "task " + waiting + " deleted\n", deleted.output);
   CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks WHERE id = $1", {waiting}) == 0);
   CHECK(pgtqctl(database.dsn(), {"delete", waiting}).exit_code == 1);
+
+  const Run paused = pgtqctl(database.dsn(), {"pause", "q"});
+  CHECK_MESSAGE(paused.output.find("queue q paused") == 0, paused.output);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.claim('q', '{t,x}', 10, 'w')") == 0);
+  CHECK(pgtqctl(database.dsn(), {"pause", "q"}).output.find("was paused already") !=
+        std::string::npos);
+  CHECK(pgtqctl(database.dsn(), {"resume", "q"}).output == "queue q resumed\n");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.claim('q', '{t,x}', 10, 'w')") == 2);
 }
 
 TEST_CASE("pgtqctl reports bad arguments with exit code 64 and database errors with 1") {

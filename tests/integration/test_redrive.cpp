@@ -153,9 +153,10 @@ TEST_CASE("cancel_all cancels waiting tasks and asks running ones to stop, and d
     CHECK(error.sqlstate() == "55000");
   }
   CHECK(state_of(conn, running) == "running");
-  CHECK(delete_task(pg, queued));     // finished
-  CHECK(delete_task(pg, elsewhere));  // waiting
+  CHECK(delete_task(pg, queued));    // finished
+  CHECK(delete_task(pg, elsewhere)); // waiting
   CHECK_FALSE(delete_task(pg, queued));
-  CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks WHERE id IN ($1, $2)",
+  CHECK(count(conn,
+              "SELECT count(*) FROM pgtq.tasks WHERE id IN ($1, $2)",
               {std::to_string(queued), std::to_string(elsewhere)}) == 0);
 }

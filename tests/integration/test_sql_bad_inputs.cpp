@@ -455,6 +455,7 @@ void add_redrive_cases(std::vector<BadInput>& cases) {
     cases.push_back({call + "states => '{}')", k_bad, "states"});
     cases.push_back({call + "states => '{succeeded}')", k_bad, "states"});
     cases.push_back({call + "states => ARRAY[NULL]::pgtq.task_state[])", k_bad, "states"});
+    cases.push_back({call + "states => '{{queued},{running}}')", k_bad, "states"});
     cases.push_back({call + "max_count => NULL)", k_null, "max_count"});
     for (const std::string count : {"0", "-1", "100001"}) {
       cases.push_back({call + "max_count => " + count + ")", k_bad, "max_count"});
@@ -465,6 +466,14 @@ void add_redrive_cases(std::vector<BadInput>& cases) {
     cases.push_back({"SELECT pgtq.retry_all(states => '{" + state + "}')", k_bad, "states"});
   }
   cases.push_back({"SELECT pgtq.cancel_all(states => '{failed}')", k_bad, "states"});
+  cases.push_back({"SELECT pgtq.retry_all(error_contains => '')", k_bad, "error_contains"});
+  cases.push_back({"SELECT pgtq.requeue_finished('{1}', 'infinity')", k_bad, "start_at"});
+  for (const std::string control : {"pause", "resume"}) {
+    for (const std::string& name : k_bad_names) {
+      cases.push_back({"SELECT pgtq." + control + "(" + name + ")", k_bad, "queue"});
+    }
+    cases.push_back({"SELECT pgtq." + control + "(NULL)", k_null, "queue"});
+  }
 }
 
 void add_wake_up_cases(std::vector<BadInput>& cases) {
@@ -510,6 +519,7 @@ std::string digest(db::Connection& conn) {
       " '')"
       " || coalesce((SELECT string_agg(s::text, '|' ORDER BY pid) FROM pgtq.waiting_schedulers s),"
       " '')"
+      " || coalesce((SELECT string_agg(q::text, '|' ORDER BY queue) FROM pgtq.queues q), '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 

@@ -1,14 +1,17 @@
 #pragma once
 
-// Redrive and bulk administration: thin wrappers over pgtq.retry, pgtq.retry_all,
-// pgtq.cancel_all and pgtq.delete (sql/schema/10_redrive.sql).
+// Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
+// pgtq.retry_all, pgtq.cancel_all and pgtq.delete (sql/schema/10_redrive.sql), pgtq.pause and
+// pgtq.resume (sql/schema/11_queues.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
-// is open. A bulk call changes at most max_count tasks (1..100000) and returns how many it
-// changed: call it again until it returns 0 for more. With dry_run it changes nothing and
-// returns how many it would change. Bulk calls skip rows another session holds locked
-// (a daemon finishing them, another operator) instead of waiting. Throws pgtq::Error: 22023
-// for a bad name, state or max_count (the message names it), the server's SQLSTATE otherwise.
+// is open. A bulk call changes at most max_count tasks (1..100000), oldest id first, and
+// returns how many it changed; it locks each row it takes, waiting a moment for a daemon
+// recording that task's outcome. For more, call retry_all again with the same finished_before
+// (a retried task that fails again must not match again) until it returns 0; cancel_all simply
+// again. With dry_run it returns how many tasks match (all of them), locking and changing
+// nothing. Throws pgtq::Error: 22023 for a bad name, state, max_count or an empty
+// error_contains (the message names it), the server's SQLSTATE otherwise.
 //
 //   pgtq::retry(conn, 42);                                    // one failed task, now
 //   pgtq::RetryFilter filter;
@@ -30,7 +33,8 @@ namespace pgtq {
 struct RetryFilter {
   std::optional<std::string> queue;
   std::optional<std::string> task;
-  std::optional<std::string> error_contains;    // a substring of the last error (case matters)
+  std::optional<std::string> error_contains;    // a substring of the last error (case matters;
+                                                // not empty)
   std::optional<Timestamp> finished_after;      // finished at or after
   std::optional<Timestamp> finished_before;     // finished before
   std::vector<std::string> states = {"failed"}; // "failed" and/or "cancelled"
@@ -53,11 +57,11 @@ struct CancelFilter {
 // unknown, not failed or cancelled, or being retried by another call.
 inline bool
 retry(PGconn* conn, std::int64_t task_id, const std::optional<Timestamp>& run_at = std::nullopt) {
-  const detail::ResultPtr result =
-      detail::exec(conn,
-                   "pgtq.retry",
-                   "SELECT pgtq.retry($1::bigint, $2::timestamptz)",
-                   {std::to_string(task_id), run_at ? detail::Param(run_at->text()) : std::nullopt});
+  const detail::ResultPtr result = detail::exec(
+      conn,
+      "pgtq.retry",
+      "SELECT pgtq.retry($1::bigint, $2::timestamptz)",
+      {std::to_string(task_id), run_at ? detail::Param(run_at->text()) : std::nullopt});
   return detail::bool_at(result.get(), 0, 0);
 }
 
@@ -111,6 +115,21 @@ inline std::int64_t cancel_all(PGconn* conn, const CancelFilter& filter, bool dr
 inline bool delete_task(PGconn* conn, std::int64_t task_id) {
   const detail::ResultPtr result = detail::exec(
       conn, "pgtq.delete", "SELECT pgtq.delete($1::bigint)", {std::to_string(task_id)});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+// Pauses queue: pushes are accepted, nothing is claimed (by any daemon, or pgtq::pop) until
+// resume(); tasks already claimed finish. True when it was not paused before.
+inline bool pause(PGconn* conn, const std::string& queue) {
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.pause", "SELECT pgtq.pause($1)", {queue});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+// Resumes a paused queue and wakes its waiting workers. True when it was paused.
+inline bool resume(PGconn* conn, const std::string& queue) {
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.resume", "SELECT pgtq.resume($1)", {queue});
   return detail::bool_at(result.get(), 0, 0);
 }
 
