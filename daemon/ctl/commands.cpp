@@ -326,6 +326,42 @@ int delete_task(const std::string& dsn, const std::string& id, std::ostream& out
   return 0;
 }
 
+int update(const std::string& dsn,
+           const std::string& id,
+           const UpdateOptions& changes,
+           std::ostream& out) {
+  const std::string id_text = std::to_string(parse_task_id(id));
+  if (!changes.args && !changes.priority && !changes.run_at && !changes.max_attempts &&
+      !changes.timeout) {
+    throw UsageError(
+        "update: give at least one of --args, --priority, --run-at, --max-attempts, --timeout");
+  }
+  const std::optional<std::string> priority =
+      changes.priority
+          ? std::optional(std::to_string(parse_int("--priority", *changes.priority, -32768, 32767)))
+          : std::nullopt;
+  const std::optional<std::string> attempts =
+      changes.max_attempts ? std::optional(std::to_string(
+                                 parse_int("--max-attempts", *changes.max_attempts, 1, 1000)))
+                           : std::nullopt;
+  // --args, --run-at and --timeout are checked by pgtq.update, whose error names them.
+  db::Connection connection = connect(dsn);
+  if (connection
+          .run(db::queries::k_update,
+               {id_text,
+                changes.args ? db::Param(*changes.args) : std::nullopt,
+                priority ? db::Param(*priority) : std::nullopt,
+                changes.run_at ? db::Param(*changes.run_at) : std::nullopt,
+                attempts ? db::Param(*attempts) : std::nullopt,
+                changes.timeout ? db::Param(*changes.timeout) : std::nullopt})
+          .text(0, 0) != "t") {
+    out << "task " << id_text << " is unknown\n";
+    return 1;
+  }
+  out << "task " << id_text << " updated\n";
+  return 0;
+}
+
 int pause(const std::string& dsn, const std::string& queue, std::ostream& out) {
   check_name("queue", queue);
   db::Connection connection = connect(dsn);

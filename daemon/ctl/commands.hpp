@@ -57,6 +57,19 @@ int cancel(const std::string& dsn,
            const BulkOptions& filter,
            std::ostream& out);
 int delete_task(const std::string& dsn, const std::string& id, std::ostream& out);
+// What update changes; unset: as it is.
+struct UpdateOptions {
+  std::optional<std::string> args;
+  std::optional<std::string> priority;
+  std::optional<std::string> run_at;
+  std::optional<std::string> max_attempts;
+  std::optional<std::string> timeout;
+};
+// At least one change (else UsageError). Exit 1 when the task is unknown.
+int update(const std::string& dsn,
+           const std::string& id,
+           const UpdateOptions& changes,
+           std::ostream& out);
 // Pause or resume a queue; exit 0 either way (saying whether it changed).
 int pause(const std::string& dsn, const std::string& queue, std::ostream& out);
 int resume(const std::string& dsn, const std::string& queue, std::ostream& out);

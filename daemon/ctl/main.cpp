@@ -1,5 +1,5 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// pause, resume, prune).
+// update, pause, resume, prune).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "db/migrator.hpp"
@@ -98,6 +98,17 @@ int main(int argc, char** argv) {
   auto* remove = app.add_subcommand("delete", "delete a task that is not running");
   remove->add_option("id", task_id, "task id")->required();
   remove->callback([&] { exit_code = pgtq::ctl::delete_task(dsn, task_id, std::cout); });
+
+  pgtq::ctl::UpdateOptions changes;
+  auto* update = app.add_subcommand(
+      "update", "change a queued, scheduled, failed or cancelled task (e.g. fix args, then retry)");
+  update->add_option("id", task_id, "task id")->required();
+  update->add_option("--args", changes.args, "new args: a JSON array or object");
+  update->add_option("--priority", changes.priority, "new priority, smaller runs first");
+  update->add_option("--run-at", changes.run_at, "new start time (queued or scheduled tasks)");
+  update->add_option("--max-attempts", changes.max_attempts, "new attempt limit, 1 to 1000");
+  update->add_option("--timeout", changes.timeout, "new timeout of each attempt, an interval");
+  update->callback([&] { exit_code = pgtq::ctl::update(dsn, task_id, changes, std::cout); });
 
   std::string queue_name;
   auto* pause = app.add_subcommand(

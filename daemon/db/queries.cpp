@@ -82,6 +82,10 @@ const Query k_cancel_all{
     " created_before => $4::timestamptz, states => $5::pgtq.task_state[],"
     " max_count => $6::integer, dry_run => $7::boolean)"};
 const Query k_delete{"pgtq_delete", "SELECT pgtq.delete($1::bigint)"};
+const Query k_update{"pgtq_update",
+                     "SELECT pgtq.update($1::bigint, args => $2::jsonb, priority => $3::integer,"
+                     " run_at => $4::timestamptz, max_attempts => $5::integer,"
+                     " timeout => $6::interval)"};
 const Query k_pause{"pgtq_pause", "SELECT pgtq.pause($1)"};
 const Query k_resume{"pgtq_resume", "SELECT pgtq.resume($1)"};
 const Query k_task_state{"pgtq_task_state",

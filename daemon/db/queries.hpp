@@ -46,6 +46,7 @@ extern const Query k_retry;
 extern const Query k_retry_all;
 extern const Query k_cancel_all;
 extern const Query k_delete;
+extern const Query k_update;
 extern const Query k_pause;
 extern const Query k_resume;
 extern const Query k_timestamp_ok;

@@ -156,6 +156,16 @@ TEST_CASE("pgtqctl retries failed tasks, cancels in bulk, deletes, pauses and re
   CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks WHERE id = $1", {waiting}) == 0);
   CHECK(pgtqctl(database.dsn(), {"delete", waiting}).exit_code == 1);
 
+  const Run updated =
+      pgtqctl(database.dsn(), {"update", gone, "--args", "[7]", "--priority", "-3"});
+  CHECK_MESSAGE(updated.output == "task " + gone + " updated\n", updated.output);
+  CHECK(scalar(conn,
+               "SELECT args::text || ' ' || priority FROM pgtq.tasks WHERE id = $1",
+               {gone}) == "[7] -3");
+  const Run bad_args = pgtqctl(database.dsn(), {"update", gone, "--args", "5"});
+  CHECK(bad_args.exit_code == 1);
+  CHECK_MESSAGE(bad_args.output.find("args") != std::string::npos, bad_args.output);
+
   const Run paused = pgtqctl(database.dsn(), {"pause", "q"});
   CHECK_MESSAGE(paused.output.find("queue q paused") == 0, paused.output);
   CHECK(count(conn, "SELECT count(*) FROM pgtq.claim('q', '{t,x}', 10, 'w')") == 0);

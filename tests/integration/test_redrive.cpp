@@ -160,3 +160,57 @@ TEST_CASE("cancel_all cancels waiting tasks and asks running ones to stop, and d
               "SELECT count(*) FROM pgtq.tasks WHERE id IN ($1, $2)",
               {std::to_string(queued), std::to_string(elsewhere)}) == 0);
 }
+
+TEST_CASE("update changes a waiting or failed task with push's rules, and refuses a running or "
+          "succeeded one") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  // A failed task's args fixed, then retried: the next attempt gets the new args.
+  const std::int64_t failed = failed_task(pg, "q", "bad args");
+  CHECK(update_task(pg, failed, {.args = json(R"([1, 2])"), .max_attempts = 3}));
+  REQUIRE(retry(pg, failed));
+  const std::vector<ClaimedTask> again = pop(pg, "q", {"t"}, 1, "w");
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].args_json == "[1, 2]");
+  CHECK(again[0].max_attempts == 3);
+
+  const std::int64_t waiting = push(pg, "q", "t");
+  CHECK(update_task(pg,
+                    waiting,
+                    {.priority = -5,
+                     .run_at = Timestamp(std::chrono::system_clock::now() + std::chrono::hours(1)),
+                     .timeout = "90 seconds"}));
+  CHECK(scalar(conn,
+               "SELECT state::text || ' ' || priority || ' ' || timeout::text FROM pgtq.tasks"
+               " WHERE id = $1",
+               {std::to_string(waiting)}) == "scheduled -5 00:01:30");
+  CHECK(update_task(pg, waiting, {.run_at = Timestamp(std::chrono::system_clock::now())}));
+  CHECK(state_of(conn, waiting) == "queued");
+  CHECK_FALSE(update_task(pg, 987654321, {.priority = 1}));
+
+  // Push's rules, and nothing changes when a value is refused.
+  CHECK_THROWS_AS(update_task(pg, waiting, {.max_attempts = 0}), Error);
+  CHECK_THROWS_AS(update_task(pg, waiting, {.args = json("[1]"), .priority = 40000}), Error);
+  CHECK_THROWS_AS(update_task(pg, waiting, {.timeout = "0 seconds"}), Error);
+  CHECK(scalar(conn,
+               "SELECT priority::text FROM pgtq.tasks WHERE id = $1",
+               {std::to_string(waiting)}) == "-5");
+
+  // A running task, a succeeded one, and run_at of a failed one are refused with 55000.
+  const std::vector<ClaimedTask> running = pop(pg, "q", {"t"}, 1, "w");
+  REQUIRE(running.size() == 1);
+  const auto refused = [&](std::int64_t id, const TaskChanges& changes) {
+    try {
+      update_task(pg, id, changes);
+    } catch (const Error& error) {
+      return error.sqlstate() == "55000";
+    }
+    return false;
+  };
+  CHECK(refused(running[0].id, {.priority = 1}));
+  REQUIRE(complete(pg, running[0], "1"));
+  CHECK(refused(running[0].id, {.priority = 1}));
+  const std::int64_t failed_again = failed_task(pg, "q", "boom");
+  CHECK(refused(failed_again, {.run_at = Timestamp(std::chrono::system_clock::now())}));
+}

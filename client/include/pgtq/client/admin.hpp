@@ -1,8 +1,8 @@
 #pragma once
 
 // Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
-// pgtq.retry_all, pgtq.cancel_all and pgtq.delete (sql/schema/10_redrive.sql), pgtq.pause and
-// pgtq.resume (sql/schema/11_queues.sql).
+// pgtq.retry_all, pgtq.cancel_all, pgtq.delete and pgtq.update (sql/schema/10_redrive.sql),
+// pgtq.pause and pgtq.resume (sql/schema/11_queues.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
 // is open. A bulk call changes at most max_count tasks (1..100000), oldest id first, and
@@ -19,6 +19,7 @@
 //   filter.error_contains = "connection refused";
 //   const std::int64_t would = pgtq::retry_all(conn, filter, /*dry_run=*/true);
 
+#include "pgtq/client/json.hpp"
 #include "pgtq/client/pg_array.hpp"
 #include "pgtq/client/statement.hpp"
 
@@ -115,6 +116,33 @@ inline std::int64_t cancel_all(PGconn* conn, const CancelFilter& filter, bool dr
 inline bool delete_task(PGconn* conn, std::int64_t task_id) {
   const detail::ResultPtr result = detail::exec(
       conn, "pgtq.delete", "SELECT pgtq.delete($1::bigint)", {std::to_string(task_id)});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
+// What update_task changes; an unset field stays as it is.
+struct TaskChanges {
+  std::optional<JsonText> args;       // a JSON array or object, as push takes
+  std::optional<int> priority;        // -32768..32767
+  std::optional<Timestamp> run_at;    // a queued or scheduled task only
+  std::optional<int> max_attempts;    // 1..1000
+  std::optional<std::string> timeout; // a PostgreSQL interval, e.g. "90 seconds"
+};
+
+// Changes a queued, scheduled, failed or cancelled task (SQL: pgtq.update), say to fix a
+// failed task's args before retry(). False: unknown. Throws pgtq::Error 55000 for a running or
+// succeeded task (or run_at of a finished one), 22023/54000 for a value push would refuse.
+inline bool update_task(PGconn* conn, std::int64_t task_id, const TaskChanges& changes) {
+  const detail::ResultPtr result = detail::exec(
+      conn,
+      "pgtq.update",
+      "SELECT pgtq.update($1::bigint, args => $2::jsonb, priority => $3::integer,"
+      " run_at => $4::timestamptz, max_attempts => $5::integer, timeout => $6::interval)",
+      {std::to_string(task_id),
+       changes.args ? detail::Param(changes.args->text()) : std::nullopt,
+       changes.priority ? detail::Param(std::to_string(*changes.priority)) : std::nullopt,
+       changes.run_at ? detail::Param(changes.run_at->text()) : std::nullopt,
+       changes.max_attempts ? detail::Param(std::to_string(*changes.max_attempts)) : std::nullopt,
+       changes.timeout});
   return detail::bool_at(result.get(), 0, 0);
 }
 
