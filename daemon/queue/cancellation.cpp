@@ -25,8 +25,10 @@ std::optional<std::int64_t> task_id_of(const std::string& payload) {
 
 } // namespace
 
-std::optional<ClaimedTask>
-cancel_requested(const db::Notification& note, InFlightTasks& in_flight, WorkerPool& pool) {
+std::optional<ClaimedTask> cancel_requested(const db::Notification& note,
+                                            InFlightTasks& in_flight,
+                                            WorkerPool& pool,
+                                            LeaseKeeper& leases) {
   if (note.channel != "pgtq_cancel") {
     return std::nullopt;
   }
@@ -38,12 +40,16 @@ cancel_requested(const db::Notification& note, InFlightTasks& in_flight, WorkerP
   if (!attempt) {
     return std::nullopt; // another daemon's task, or one that ended meanwhile
   }
-  attempt->cancelled = true;
-  if (!attempt->stop.exchange(true)) {
-    logger()->info("task {}: cancellation requested; asking its handler to stop", *id);
+  // Prefetched and not started: given back now; pgtq.release knows whether it was cancelled.
+  if (auto task = pool.take_unstarted(*id)) {
+    attempt->cancelled = true;
+    attempt->stop = true;
+    return task;
   }
-  // Prefetched and not started: given back now.
-  return pool.take_unstarted(*id);
+  // Started: the heartbeat's answer says whether the cancellation is real.
+  SPDLOG_LOGGER_DEBUG(logger(), "task {}: cancellation notified; asking the database", *id);
+  leases.renew_soon();
+  return std::nullopt;
 }
 
 } // namespace pgtq::queue

@@ -46,7 +46,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                  .poll_interval = config.poll_interval,
                  .min_gap = k_min_wakeup_gap},
                 [this](const db::Notification& note) {
-                  if (auto task = cancel_requested(note, m_in_flight, *m_pool)) {
+                  if (auto task = cancel_requested(note, m_in_flight, *m_pool, m_lease_keeper)) {
                     m_releaser.add(std::move(*task));
                     m_wake_up.interrupt();
                   }

@@ -24,14 +24,26 @@ namespace pgtq::queue {
 LeaseKeeper::LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight)
     : m_config(config), m_in_flight(in_flight) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (m_wake_fd < 0) {
-    throw std::system_error(errno, std::generic_category(), "eventfd");
+  m_soon_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m_wake_fd < 0 || m_soon_fd < 0) {
+    const int error = errno;
+    if (m_wake_fd >= 0) {
+      ::close(m_wake_fd);
+    }
+    throw std::system_error(error, std::generic_category(), "eventfd");
   }
 }
 
 LeaseKeeper::~LeaseKeeper() {
   stop();
   ::close(m_wake_fd);
+  ::close(m_soon_fd);
+}
+
+void LeaseKeeper::renew_soon() {
+  const std::uint64_t one = 1;
+  // A full counter (EAGAIN) already means "soon".
+  [[maybe_unused]] const auto written = ::write(m_soon_fd, &one, sizeof one);
 }
 
 void LeaseKeeper::start() {
@@ -57,7 +69,12 @@ void LeaseKeeper::run() {
                        std::chrono::duration_cast<std::chrono::milliseconds>(interval));
   bool healthy = true;
   auto next_beat = Clock::now();
+  auto last_beat = Clock::time_point{};
   while (!m_stopping) {
+    std::uint64_t asked = 0;
+    if (::read(m_soon_fd, &asked, sizeof asked) == sizeof asked && healthy) {
+      next_beat = std::min(next_beat, std::max(Clock::now(), last_beat + k_soonest_renewal));
+    }
     if (Clock::now() >= next_beat) {
       try {
         if (!m_connection) {
@@ -65,6 +82,7 @@ void LeaseKeeper::run() {
               m_config.dsn, application_name(m_config, "lease"), lease_session(m_config.heartbeat));
           m_connection->use_prepared_statements(m_config.prepared_statements);
         }
+        last_beat = Clock::now();
         renew();
         if (!healthy) {
           logger()->info("lease renewals work again");
@@ -171,9 +189,12 @@ void LeaseKeeper::wait_until(Clock::time_point deadline) {
     if (left <= 0) {
       return;
     }
-    pollfd fd{m_wake_fd, POLLIN, 0};
+    pollfd fds[2] = {{m_wake_fd, POLLIN, 0}, {m_soon_fd, POLLIN, 0}};
     // A failed poll (EINTR) only ends this wait early.
-    ::poll(&fd, 1, static_cast<int>(std::min<long long>(left + 1, 60000)));
+    ::poll(fds, 2, static_cast<int>(std::min<long long>(left + 1, 60000)));
+    if (fds[1].revents & POLLIN) {
+      return; // run() reads it and renews soon
+    }
   }
 }
 

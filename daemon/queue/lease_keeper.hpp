@@ -22,7 +22,11 @@ namespace pgtq::queue {
 // since another daemon may claim the task from then on. That is watched by a second thread
 // that never calls libpq, so that a renewal blocked on the network cannot delay it.
 //
-// Threads: start() and stop() from the claim loop's thread; the rest on its own two.
+// renew_soon() asks for a renewal now: a pgtq_cancel notification, which anyone may send, is
+// confirmed by the database's answer before a handler is stopped.
+//
+// Threads: start() and stop() from the claim loop's thread; renew_soon() from any thread; the
+// rest on its own two.
 class LeaseKeeper {
 public:
   LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight);
@@ -32,6 +36,10 @@ public:
 
   void start();
   void stop();
+  // Renews at once (no sooner than k_soonest_renewal after the last renewal, so that a flood
+  // of requests costs a bounded number of statements), not at the next heartbeat.
+  void renew_soon();
+  static constexpr std::chrono::milliseconds k_soonest_renewal{25};
 
 private:
   using Clock = std::chrono::steady_clock;
@@ -48,6 +56,8 @@ private:
   std::atomic<bool> m_stopping{false};        // written by stop(), read by both threads
   // Written by stop(), waited on by both threads; never read, so that it wakes both.
   int m_wake_fd = -1;
+  // Written by renew_soon(), read (cleared) by the renewing thread.
+  int m_soon_fd = -1;
   std::thread m_thread;        // renews, on m_connection
   std::thread m_expiry_thread; // stops handlers whose lease ran out; no database
 };

@@ -61,3 +61,21 @@ TEST_CASE("a running task's handler hears of its cancellation from the notificat
   // Logged once the outcome is recorded, so possibly a moment after the row changed.
   CHECK_MESSAGE(daemon.wait_for_log("task " + id + " (sleep) cancelled", 10s), daemon.log());
 }
+
+TEST_CASE("a pgtq_cancel notification nobody asked for does not stop a running task") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  // Heartbeats 30 s apart: only a renewal asked for by the notification reaches the database.
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .extra_args = {"--heartbeat", "30", "--lease", "60", "--log-level", "debug"}});
+  REQUIRE(daemon.wait_for_log("listening as", 20s));
+  const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[2]')");
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s),
+                  daemon.log());
+  // Anyone who may connect may send this; the task's row says nobody cancelled it.
+  query(connection, "SELECT pg_notify('pgtq_cancel', $1)", {id});
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + id + ": cancellation notified", 10s), daemon.log());
+  CHECK_MESSAGE(reaches(connection, id, "succeeded", 20s), daemon.log());
+  CHECK(field(connection, "attempts", id) == "1");
+}
