@@ -78,6 +78,19 @@ psql -X -P pager=off "$dsn" -c "
   SELECT id, task, state, attempts, jsonb_array_length(errors) AS errors_kept, last_error
     FROM pgtq.tasks WHERE queue = '$queue' AND id >= $first_id AND last_error LIKE '%timed out%'"
 
+say "pausing the queue: a push waits, queued, until the queue is resumed (pgtqctl pause/resume)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" pause "$queue"
+paused_id=$(sql -c "SELECT pgtq.push('$queue', 'add_numbers', '[20, 22]')")
+sleep 1
+echo "task $paused_id after 1 s while paused: $(sql -c "SELECT state FROM pgtq.tasks WHERE id = $paused_id")"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" resume "$queue"
+for _ in $(seq 1 50); do
+  state=$(sql -c "SELECT state FROM pgtq.tasks WHERE id = $paused_id")
+  [ "$state" = succeeded ] && break
+  sleep 0.1
+done
+echo "task $paused_id after resume: $state, result $(sql -c "SELECT result FROM pgtq.tasks WHERE id = $paused_id")"
+
 say "stopping pgtqd"
 stop_daemon
 grep -E "loaded plugin|registered task|killed by|started again|stopped" "$daemon_log" |
