@@ -91,6 +91,13 @@ for _ in $(seq 1 50); do
 done
 echo "task $paused_id after resume: $state, result $(sql -c "SELECT result FROM pgtq.tasks WHERE id = $paused_id")"
 
+say "unique tasks: three pushes of one key while its task waits or runs make one task"
+for args in '[1]' '[2]' '[3]'; do
+  echo "push of unique key 'report:daily' with args $args: task $(sql -c \
+    "SELECT pgtq.push('$queue', 'sleep', '$args', unique_key => 'report:daily')")"
+done
+echo "tasks with that key: $(sql -c "SELECT count(*) FROM pgtq.tasks WHERE unique_key = 'report:daily'")"
+
 say "stopping pgtqd"
 stop_daemon
 grep -E "loaded plugin|registered task|killed by|started again|stopped" "$daemon_log" |

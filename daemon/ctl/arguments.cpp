@@ -44,7 +44,7 @@ void check_name(const std::string& option, const std::string& name) {
   }
 }
 
-void check_state(const std::string& state) {
+void check_state(const std::string& state, const std::string& option) {
   constexpr std::array<std::string_view, 6> k_states{
       "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
   for (const std::string_view known : k_states) {
@@ -52,8 +52,9 @@ void check_state(const std::string& state) {
       return;
     }
   }
-  throw UsageError("--state must be one of queued, scheduled, running, succeeded, failed, "
-                   "cancelled, got '" +
+  throw UsageError(option +
+                   " must be one of queued, scheduled, running, succeeded, failed, cancelled, "
+                   "got '" +
                    state + "'");
 }
 

@@ -18,6 +18,7 @@ public:
 std::int64_t parse_task_id(const std::string& text); // 1..2^63-1
 int parse_int(const std::string& option, const std::string& text, int min, int max);
 void check_name(const std::string& option, const std::string& name); // queue/task
-void check_state(const std::string& state);                          // a task_state
+// A task_state name; option names the option in the error.
+void check_state(const std::string& state, const std::string& option = "--state");
 
 } // namespace pgtq::ctl

@@ -6,6 +6,8 @@
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
 #include <iomanip>
 #include <string_view>
@@ -15,7 +17,10 @@ namespace pgtq::ctl {
 namespace {
 
 db::Connection connect(const std::string& dsn) {
-  return db::Connection(dsn, "pgtqctl");
+  db::Connection connection(dsn, "pgtqctl");
+  // An operator reads the error, not the PL/pgSQL call stack that raised it.
+  PQsetErrorContextVisibility(connection.native(), PQSHOW_CONTEXT_NEVER);
+  return connection;
 }
 
 // Prints rows as an aligned table with a header line.
@@ -77,7 +82,17 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
       options.max_attempts ? std::optional(std::to_string(
                                  parse_int("--max-attempts", *options.max_attempts, 1, 1000)))
                            : std::nullopt;
-  // args, --run-at, --delay and --timeout are checked by pgtq.push, whose error names them.
+  std::optional<std::string> unique_states;
+  if (!options.unique_states.empty()) {
+    std::string literal = "{";
+    for (const std::string& state : options.unique_states) {
+      check_state(state, "--unique-state");
+      literal += (literal.size() > 1 ? "," : "") + state; // checked: a plain word
+    }
+    unique_states = literal + "}";
+  }
+  // args, --run-at, --delay, --timeout and the unique options are checked by pgtq.push, whose
+  // error names them.
   db::Connection connection = connect(dsn);
   const db::Result id =
       connection.run(db::queries::k_push,
@@ -88,7 +103,11 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
                       options.delay ? db::Param(*options.delay) : std::nullopt,
                       priority ? db::Param(*priority) : std::nullopt,
                       attempts ? db::Param(*attempts) : std::nullopt,
-                      options.timeout ? db::Param(*options.timeout) : std::nullopt});
+                      options.timeout ? db::Param(*options.timeout) : std::nullopt,
+                      options.unique_key ? db::Param(*options.unique_key) : std::nullopt,
+                      unique_states ? db::Param(*unique_states) : std::nullopt,
+                      options.unique_period ? db::Param(*options.unique_period) : std::nullopt,
+                      options.on_conflict ? db::Param(*options.on_conflict) : std::nullopt});
   out << id.text(0, 0) << '\n';
   return 0;
 }
@@ -228,8 +247,14 @@ int retry(const std::string& dsn,
     const std::string id_text = std::to_string(parse_task_id(*id));
     db::Connection connection = connect(dsn);
     if (connection.run(db::queries::k_retry, {id_text}).text(0, 0) != "t") {
-      out << "task " << id_text << " not retried: it is " << why_not(connection, id_text)
-          << " (only failed or cancelled tasks are retried)\n";
+      const std::string state = why_not(connection, id_text);
+      if (state == "failed" || state == "cancelled") {
+        out << "task " << id_text
+            << " not retried: a live task of its queue holds its unique key\n";
+      } else {
+        out << "task " << id_text << " not retried: it is " << state
+            << " (only failed or cancelled tasks are retried)\n";
+      }
       return 1;
     }
     out << "task " << id_text << " queued again\n";
@@ -258,7 +283,9 @@ int retry(const std::string& dsn,
                                         filter.dry_run ? "true" : "false"})
                                   .int64(0, 0);
     total += done;
-    if (filter.dry_run || done < limit) {
+    // Not done < limit: a call retries fewer than it matched when some share a unique key.
+    // It ends: every call that retries nothing ends the loop, and finished_before is fixed.
+    if (filter.dry_run || done == 0) {
       break;
     }
   }

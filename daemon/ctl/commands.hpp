@@ -22,6 +22,10 @@ struct PushOptions {
   std::optional<std::string> priority;
   std::optional<std::string> max_attempts;
   std::optional<std::string> timeout; // an interval, e.g. '90 seconds'
+  std::optional<std::string> unique_key;
+  std::vector<std::string> unique_states;   // empty: the server's default
+  std::optional<std::string> unique_period; // an interval
+  std::optional<std::string> on_conflict;   // ignore, replace or raise
 };
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 

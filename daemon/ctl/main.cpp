@@ -48,6 +48,24 @@ int main(int argc, char** argv) {
                    "how long each attempt may run, a PostgreSQL interval such as '90 seconds' "
                    "(more than 0, at most 365 days, no months or years; default: the plugin's "
                    "timeout for the task name, else pgtqd's task-timeout)");
+  push->add_option("--unique-key",
+                   push_options.unique_key,
+                   "no other task of the queue with this key may be live (1..1024 bytes); a "
+                   "push while one is prints that task's id");
+  push->add_option("--unique-state",
+                   push_options.unique_states,
+                   "with --unique-key: a state whose tasks hold the key, repeatable; must "
+                   "include queued, scheduled and running (default: those, plus succeeded "
+                   "with --unique-period)");
+  push->add_option("--unique-period",
+                   push_options.unique_period,
+                   "with --unique-key: a finished task holds the key for this long after it "
+                   "ended, e.g. '1 hour'");
+  push->add_option("--on-conflict",
+                   push_options.on_conflict,
+                   "with --unique-key, when the key is held: ignore (print the holder's id, "
+                   "the default), replace (a waiting holder takes these args and options), "
+                   "raise (fail)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;

@@ -64,10 +64,13 @@ const Query k_next_due{"pgtq_next_due",
                        " least(greatest(d, clock_timestamp() - interval '1 day'),"
                        " clock_timestamp() + interval '1 day') - clock_timestamp())::float8 END"
                        " FROM pgtq.next_due() AS d"};
-const Query k_push{"pgtq_push",
-                   "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
-                   " delay => $5::interval, priority => coalesce($6::integer, 0),"
-                   " max_attempts => coalesce($7::integer, 5), timeout => $8::interval)"};
+const Query k_push{
+    "pgtq_push",
+    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
+    " delay => $5::interval, priority => coalesce($6::integer, 0),"
+    " max_attempts => coalesce($7::integer, 5), timeout => $8::interval,"
+    " unique_key => $9::text, unique_states => $10::pgtq.task_state[],"
+    " unique_period => $11::interval, on_conflict => coalesce($12::text, 'ignore'))"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
 const Query k_retry{"pgtq_retry", "SELECT pgtq.retry($1::bigint)"};

@@ -39,6 +39,7 @@ CREATE TABLE pgtq.live_tasks (
   errors           jsonb NOT NULL DEFAULT '[]',  -- [{"attempt":n,"at":"…","error":"…"}, …]
   claim            bigint,                       -- the fencing token of the current claim
   timeout          interval,                     -- one attempt's limit; NULL: the task name's
+  unique_key       text,                         -- at most one live task per (queue, unique_key)
   CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
   CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
   CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL))
@@ -56,6 +57,13 @@ CREATE INDEX live_tasks_claim ON pgtq.live_tasks (queue, priority, run_at, id)
 -- The scheduler's two sweeps.
 CREATE INDEX live_tasks_due ON pgtq.live_tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX live_tasks_lease ON pgtq.live_tasks (locked_until) WHERE state = 'running';
+-- Unique tasks (12_unique.sql): the database, not a check before the insert, keeps two live
+-- tasks of a queue from sharing a key, whoever pushes them at the same instant. Every live
+-- state counts: a subset would let a state change (a promotion, a claim, a retry) collide.
+CREATE UNIQUE INDEX live_tasks_unique ON pgtq.live_tasks (queue, unique_key)
+  WHERE unique_key IS NOT NULL;
+COMMENT ON COLUMN pgtq.live_tasks.unique_key IS
+  'The task''s unique key (push''s unique_key): no two live tasks of a queue share one.';
 
 CREATE TABLE pgtq.finished_tasks (
   id            bigint PRIMARY KEY,
@@ -75,10 +83,14 @@ CREATE TABLE pgtq.finished_tasks (
   last_error    text,
   errors        jsonb NOT NULL,
   timeout       interval,
+  unique_key    text,                           -- push's unique_key, kept for unique_states
   CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
 );
 -- Rows arrive in finishing order, so a BRIN index serves pruning by age at almost no cost.
 CREATE INDEX finished_tasks_finished_at ON pgtq.finished_tasks USING brin (finished_at);
+-- A unique push whose unique_states name finished states looks its key up here.
+CREATE INDEX finished_tasks_unique ON pgtq.finished_tasks (queue, unique_key, finished_at)
+  WHERE unique_key IS NOT NULL;
 
 -- Claim loops that wait for a NOTIFY to learn of new tasks of their queue (09_wake_ups.sql):
 -- a push notifies only while one is registered here. pid is the backend of the LISTENing

@@ -10,16 +10,20 @@
 
 -- Returns the new task's id. run_at and delay add up: run_at defaults to now(). timeout: how
 -- long each attempt may run (NULL: the task name's timeout from its plugin, else pgtqd's
--- task-timeout).
+-- task-timeout). unique_key, unique_states, unique_period, on_conflict: 12_unique.sql.
 CREATE FUNCTION pgtq.push(
-  queue        text,
-  task         text,
-  args         jsonb DEFAULT '[]',
-  run_at       timestamptz DEFAULT NULL,
-  delay        interval DEFAULT NULL,
-  priority     integer DEFAULT 0,
-  max_attempts integer DEFAULT 5,
-  timeout      interval DEFAULT NULL
+  queue         text,
+  task          text,
+  args          jsonb DEFAULT '[]',
+  run_at        timestamptz DEFAULT NULL,
+  delay         interval DEFAULT NULL,
+  priority      integer DEFAULT 0,
+  max_attempts  integer DEFAULT 5,
+  timeout       interval DEFAULT NULL,
+  unique_key    text DEFAULT NULL,
+  unique_states pgtq.task_state[] DEFAULT NULL,
+  unique_period interval DEFAULT NULL,
+  on_conflict   text DEFAULT 'ignore'
 ) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -27,6 +31,7 @@ DECLARE
   due      boolean;
   new_id   bigint;
   waiting  boolean; -- a worker (due) or scheduler (delayed) waits to be woken
+  states   pgtq.task_state[];
 BEGIN
   -- Every rule as one expression, evaluated without a query; only a push that breaks one
   -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
@@ -54,6 +59,21 @@ BEGIN
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
   END IF;
   due := start_at <= now();
+  IF push.unique_key IS NOT NULL OR push.unique_states IS NOT NULL
+     OR push.unique_period IS NOT NULL OR push.on_conflict IS DISTINCT FROM 'ignore' THEN
+    states := pgtq.check_unique('pgtq.push: ', push.unique_key, push.unique_states,
+                                push.unique_period, push.on_conflict);
+    SELECT u.id, u.written INTO new_id, waiting
+      FROM pgtq.insert_unique('pgtq.push: ', push.queue, push.task, push.args, start_at,
+                              push.priority, push.max_attempts, push.timeout, push.unique_key,
+                              states, push.unique_period, push.on_conflict) AS u;
+    IF waiting AND due THEN
+      PERFORM pgtq.wake_queue(push.queue);
+    ELSIF waiting THEN
+      PERFORM pgtq.wake_schedulers(start_at);
+    END IF;
+    RETURN new_id;
+  END IF;
   -- What wake_queue or wake_schedulers would do (09_wake_ups.sql), inline: the push lock
   -- first (an assignment, evaluated without a query), then the insert, whose snapshot is
   -- newer than the lock, looks for a worker or scheduler to wake.
@@ -79,8 +99,8 @@ BEGIN
   END IF;
   RETURN new_id;
 END $$;
-COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). Errors: 22004 NULL, 22023 bad value, 54000 args too large or deep.';
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (0..100 years; NULL: ever). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s args, priority, run_at, max_attempts and timeout; its id is returned), raise. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -355,15 +375,21 @@ BEGIN
 END $$;
 
 -- tasks[i] with args[i] (NULL: []), and optionally priorities[i] (NULL: 0), max_attempts[i]
--- (NULL: 5), run_at[i], delays[i] and timeouts[i] (NULL: none), each optional array NULL or
--- as long as tasks (at most 100000). The same rules and limits as pgtq.push. Returns the new ids in
--- order. All or nothing: a bad element refuses the call.
+-- (NULL: 5), run_at[i], delays[i], timeouts[i] and unique_keys[i] (NULL: none), each optional
+-- array NULL or as long as tasks (at most 100000). The same rules and limits as pgtq.push;
+-- unique_states, unique_period and on_conflict apply to every task with a unique key. Returns
+-- the ids in order (a task whose key was held: the holder's). All or nothing: a bad element
+-- refuses the call.
 CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
                                priorities integer[] DEFAULT NULL,
                                max_attempts integer[] DEFAULT NULL,
                                run_at timestamptz[] DEFAULT NULL,
                                delays interval[] DEFAULT NULL,
-                               timeouts interval[] DEFAULT NULL)
+                               timeouts interval[] DEFAULT NULL,
+                               unique_keys text[] DEFAULT NULL,
+                               unique_states pgtq.task_state[] DEFAULT NULL,
+                               unique_period interval DEFAULT NULL,
+                               on_conflict text DEFAULT 'ignore')
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -371,7 +397,42 @@ DECLARE
   ids       bigint[];
   any_due        boolean;
   earliest_later timestamptz; -- the earliest run_at of the delayed tasks
+  i         integer;
 BEGIN
+  IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
+     OR on_conflict IS DISTINCT FROM 'ignore' THEN
+    -- Unique tasks go one at a time through pgtq.push, after every element is checked.
+    IF unique_keys IS NULL THEN
+      PERFORM pgtq.check_unique('pgtq.push_many: ', NULL, unique_states, unique_period,
+                                on_conflict);
+    END IF;
+    IF coalesce(array_ndims(unique_keys), 1) <> 1 OR cardinality(unique_keys) <> given THEN
+      RAISE EXCEPTION 'pgtq.push_many: unique_keys must be a one-dimensional array as long as '
+        'tasks (%), got % elements', given, cardinality(unique_keys)
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
+                                        priorities, push_many.max_attempts, push_many.run_at,
+                                        delays, timeouts);
+    FOR i IN 1 .. given LOOP
+      IF unique_keys[i] IS NOT NULL THEN
+        PERFORM pgtq.check_unique('pgtq.push_many: unique_keys[' || i || ']: ', unique_keys[i],
+                                  unique_states, unique_period, on_conflict);
+      END IF;
+    END LOOP;
+    FOR i IN 1 .. given LOOP
+      ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
+                              coalesce(push_many.args[i], '[]'), push_many.run_at[i], delays[i],
+                              coalesce(priorities[i], 0), coalesce(push_many.max_attempts[i], 5),
+                              timeouts[i], unique_keys[i],
+                              CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
+                              CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
+                              CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
+                                   ELSE 'ignore' END);
+    END LOOP;
+    RETURN QUERY SELECT unnest(ids);
+    RETURN;
+  END IF;
   IF NOT coalesce(push_many.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push_many.queue) <= 128
                   AND given <= 100000 AND cardinality(push_many.args) = given
                   AND coalesce(array_ndims(push_many.tasks), 1) = 1 AND coalesce(array_ndims(push_many.args), 1) = 1
@@ -442,5 +503,5 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 
-COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[]) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none); every given array as long as tasks, at most 100000. Returns the new ids in order; at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 54000 over a limit.';
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';

@@ -38,7 +38,7 @@ RETURN ROW((ended).id, (ended).queue, (ended).task, (ended).args, state, (ended)
                           'attempt', (ended).attempts, 'at', clock_timestamp(),
                           'error', last_error))
                 ELSE (ended).errors END,
-           (ended).timeout)::pgtq.finished_tasks;
+           (ended).timeout, (ended).unique_key)::pgtq.finished_tasks;
 
 -- Raises the precise error for the first element of the outcome arrays that the checks of
 -- finish_many refused (it returns NULL when it finds none).
@@ -178,7 +178,8 @@ BEGIN
   ), stored AS (
     INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at, attempts,
                                      max_attempts, created_at, started_at, finished_at,
-                                     locked_by, result, last_error, errors, timeout)
+                                     locked_by, result, last_error, errors, timeout,
+                                     unique_key)
     SELECT e.id, e.queue, e.task, e.args,
            CASE WHEN e.outcome = 'done' THEN 'succeeded'
                 WHEN e.cancel_requested THEN 'cancelled'
@@ -192,7 +193,7 @@ BEGIN
                      THEN e.errors ELSE pgtq.recent_errors(e.errors) END || jsonb_build_array(jsonb_build_object(
                        'attempt', e.attempts, 'at', clock_timestamp(), 'error', e.outcome_error))
                 ELSE e.errors END,
-           e.timeout
+           e.timeout, e.unique_key
       FROM ending e
     RETURNING id
   )

@@ -54,15 +54,16 @@ END $$;
 
 -- Moves finished tasks (ids, failed or cancelled) back into live_tasks: queued at once, or
 -- scheduled when start_at is ahead. Each keeps its id, args, priority, attempts, errors,
--- created_at and last attempt's started_at; a task with no attempts left gets one more
--- (max_attempts raised to attempts + 1). Its run_at becomes start_at, so it waits behind the
--- tasks already queued; its claim count (not kept in the history) restarts at its attempts.
--- Wakes the workers or schedulers that wait for them. Returns how many moved. The callers
--- lock the rows (FOR UPDATE) and check start_at.
+-- created_at, unique key and last attempt's started_at; a task with no attempts left gets one
+-- more (max_attempts raised to attempts + 1). Its run_at becomes start_at, so it waits behind
+-- the tasks already queued; its claim count (not kept in the history) restarts at its
+-- attempts. A task whose unique key a live task of its queue holds stays where it is (of
+-- several with one key, the lowest id moves). Wakes the workers or schedulers that wait for
+-- them. Returns how many moved. The callers lock the rows (FOR UPDATE) and check start_at.
 CREATE FUNCTION pgtq.requeue_finished(ids bigint[], start_at timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  moved          bigint;
+  moved          bigint[];
   wake           text[];
   earliest_later timestamptz;
 BEGIN
@@ -70,36 +71,38 @@ BEGIN
     RAISE EXCEPTION 'pgtq.requeue_finished: start_at must be a finite time, got %', start_at
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  WITH gone AS (
-    DELETE FROM pgtq.finished_tasks f
-     WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
-    RETURNING f.*
-  ), back AS (
+  -- Copied first, then deleted: ON CONFLICT skips a task whose key is taken (by a live task,
+  -- or one copied before it), and only what was copied leaves the history.
+  WITH back AS (
     INSERT INTO pgtq.live_tasks AS l (id, queue, task, args, state, priority, run_at, attempts,
                                       max_attempts, claims, created_at, started_at, last_error,
-                                      errors, timeout)
-    SELECT g.id, g.queue, g.task, g.args,
+                                      errors, timeout, unique_key)
+    SELECT f.id, f.queue, f.task, f.args,
            CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
-           g.priority, start_at, g.attempts,
-           greatest(g.max_attempts, least(g.attempts, 2147483646) + 1), g.attempts, g.created_at,
-           g.started_at, g.last_error, g.errors, g.timeout
-      FROM gone g
-    RETURNING l.queue, l.state, l.run_at
+           f.priority, start_at, f.attempts,
+           greatest(f.max_attempts, least(f.attempts, 2147483646) + 1), f.attempts, f.created_at,
+           f.started_at, f.last_error, f.errors, f.timeout, f.unique_key
+      FROM pgtq.finished_tasks f
+     WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
+     ORDER BY f.id
+    ON CONFLICT DO NOTHING
+    RETURNING l.id, l.queue, l.state, l.run_at
   )
-  SELECT count(*), array_agg(DISTINCT b.queue) FILTER (WHERE b.state = 'queued'),
+  SELECT array_agg(b.id), array_agg(DISTINCT b.queue) FILTER (WHERE b.state = 'queued'),
          min(b.run_at) FILTER (WHERE b.state = 'scheduled')
     INTO moved, wake, earliest_later FROM back b;
+  DELETE FROM pgtq.finished_tasks f WHERE f.id = ANY (moved);
   PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
   IF earliest_later IS NOT NULL THEN
     PERFORM pgtq.wake_schedulers(earliest_later);
   END IF;
-  RETURN moved;
+  RETURN coalesce(cardinality(moved), 0);
 END $$;
 
 -- Retries a failed or cancelled task: queued again (at run_at, default now()), keeping its
 -- id, args, attempts and errors; one with no attempts left gets one more. Returns false when
 -- the task is unknown or not failed or cancelled (a concurrent retry of it waits, then
--- finds it queued).
+-- finds it queued), or when a live task of its queue holds its unique key.
 CREATE FUNCTION pgtq.retry(id bigint, run_at timestamptz DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -111,12 +114,13 @@ BEGIN
            pgtq.start_time('pgtq.retry: ', retry.run_at, NULL)) > 0;
 END $$;
 COMMENT ON FUNCTION pgtq.retry(bigint, timestamptz) IS
-'Retries a failed or cancelled task: queued again at run_at (default now(), within 100 years), keeping its id, args, attempts and errors (the last 100); with no attempts left it gets one more. False: unknown, or not failed or cancelled. Errors: 22004 NULL id, 22023 bad run_at.';
+'Retries a failed or cancelled task: queued again at run_at (default now(), within 100 years), keeping its id, args, attempts and errors (the last 100); with no attempts left it gets one more. False: unknown, not failed or cancelled, or its unique key is held by a live task of its queue. Errors: 22004 NULL id, 22023 bad run_at.';
 
 -- Retries the finished tasks that match (at most max_count, oldest id first): queue and task
 -- names, error_contains (a substring of last_error, case-sensitive), finished in
--- [finished_after, finished_before), states (failed, cancelled; default failed). Each as
--- pgtq.retry. Returns how many were retried (with dry_run: how many would be).
+-- [finished_after, finished_before), states (failed, cancelled; default failed), and no live
+-- task of its queue holding its unique key. Each as pgtq.retry. Returns how many were retried
+-- (with dry_run: how many would be).
 CREATE FUNCTION pgtq.retry_all(queue text DEFAULT NULL, task text DEFAULT NULL,
                                error_contains text DEFAULT NULL,
                                finished_after timestamptz DEFAULT NULL,
@@ -139,7 +143,10 @@ BEGIN
                AND (retry_all.task IS NULL OR f.task = retry_all.task)
                AND (error_contains IS NULL OR strpos(f.last_error, error_contains) > 0)
                AND (finished_after IS NULL OR f.finished_at >= finished_after)
-               AND (finished_before IS NULL OR f.finished_at < finished_before));
+               AND (finished_before IS NULL OR f.finished_at < finished_before)
+               AND (f.unique_key IS NULL
+                    OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                    WHERE l.queue = f.queue AND l.unique_key = f.unique_key)));
   END IF;
   ids := ARRAY(SELECT f.id FROM pgtq.finished_tasks f
                 WHERE f.state = ANY (retry_all.states)
@@ -148,11 +155,14 @@ BEGIN
                   AND (error_contains IS NULL OR strpos(f.last_error, error_contains) > 0)
                   AND (finished_after IS NULL OR f.finished_at >= finished_after)
                   AND (finished_before IS NULL OR f.finished_at < finished_before)
+                  AND (f.unique_key IS NULL
+                       OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                       WHERE l.queue = f.queue AND l.unique_key = f.unique_key))
                 ORDER BY f.id LIMIT max_count FOR UPDATE);
   RETURN pgtq.requeue_finished(ids, now());
 END $$;
 COMMENT ON FUNCTION pgtq.retry_all(text, text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
-'Retries finished tasks that match, as pgtq.retry, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, error_contains (substring of last_error), finished_at in [finished_after, finished_before), states (failed and/or cancelled; default failed). Returns how many were retried; dry_run: how many match (not capped by max_count), locking and changing nothing. Call again with the same finished_before for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
+'Retries finished tasks that match, as pgtq.retry, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, error_contains (substring of last_error), finished_at in [finished_after, finished_before), states (failed and/or cancelled; default failed); a task whose unique key a live task holds is left. Returns how many were retried; dry_run: how many match (not capped by max_count), locking and changing nothing. Call again with the same finished_before for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
 
 -- Cancels the live tasks that match (at most max_count, oldest id first): queue and task
 -- names, created in [created_after, created_before), states (queued, scheduled, running;

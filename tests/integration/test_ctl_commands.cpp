@@ -188,3 +188,52 @@ TEST_CASE("pgtqctl reports bad arguments with exit code 64 and database errors w
   CHECK(unreachable.exit_code == 1);
   CHECK(unreachable.output.find("cannot connect") != std::string::npos);
 }
+
+TEST_CASE("pgtqctl pushes unique tasks, says who holds a key, and prints no PL/pgSQL context") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  const Run first = pgtqctl(database.dsn(), {"push", "q", "t", "[1]", "--unique-key", "k"});
+  REQUIRE_MESSAGE(first.exit_code == 0, first.output);
+  const std::string id = first.output.substr(0, first.output.find('\n'));
+  CHECK(pgtqctl(database.dsn(), {"push", "q", "t", "[2]", "--unique-key", "k"}).output ==
+        id + "\n");
+  const Run raised = pgtqctl(
+      database.dsn(), {"push", "q", "t", "[2]", "--unique-key", "k", "--on-conflict", "raise"});
+  CHECK(raised.exit_code == 1);
+  CHECK_MESSAGE(raised.output.find("unique key \"k\": task " + id) != std::string::npos,
+                raised.output);
+  CHECK_MESSAGE(raised.output.find("CONTEXT") == std::string::npos, raised.output);
+  const Run bad_state =
+      pgtqctl(database.dsn(), {"push", "q", "t", "[]", "--unique-key", "k", "--unique-state", "x"});
+  CHECK(bad_state.exit_code == 64);
+  CHECK_MESSAGE(bad_state.output.find("--unique-state") != std::string::npos, bad_state.output);
+  const Run period = pgtqctl(database.dsn(),
+                             {"push",
+                              "q",
+                              "t",
+                              "[]",
+                              "--unique-key",
+                              "k2",
+                              "--unique-period",
+                              "1 hour",
+                              "--unique-state",
+                              "queued",
+                              "--unique-state",
+                              "scheduled",
+                              "--unique-state",
+                              "running",
+                              "--unique-state",
+                              "failed"});
+  CHECK_MESSAGE(period.exit_code == 0, period.output);
+
+  // A failed task whose key a live task holds: retry says so.
+  query(conn,
+        "WITH c AS (SELECT * FROM pgtq.claim('q', '{t}', 1, 'w'))"
+        " SELECT pgtq.fail(c.id, c.claim, 'boom', permanent => true) FROM c");
+  REQUIRE(scalar(conn, "SELECT state::text FROM pgtq.tasks WHERE id = $1", {id}) == "failed");
+  CHECK(scalar(conn, "SELECT pgtq.push('q', 't', unique_key => 'k')") != id);
+  const Run held = pgtqctl(database.dsn(), {"retry", id});
+  CHECK(held.exit_code == 1);
+  CHECK_MESSAGE(held.output.find("holds its unique key") != std::string::npos, held.output);
+  CHECK(pgtqctl(database.dsn(), {"retry", "--all"}).output == "retried 0 tasks\n");
+}

@@ -502,6 +502,49 @@ void add_wake_up_cases(std::vector<BadInput>& cases) {
   }
 }
 
+void add_unique_cases(std::vector<BadInput>& cases) {
+  const std::string push = "SELECT pgtq.push('q', 't', ";
+  const std::string many = "SELECT pgtq.push_many('q', '{t,t}', '{\"[]\",\"[]\"}', ";
+  for (const std::string key : {"''", "repeat('k', 1025)", "repeat('é', 513)"}) {
+    cases.push_back({push + "unique_key => " + key + ")", k_bad, "unique_key"});
+    cases.push_back({many + "unique_keys => ARRAY['a', " + key + "])", k_bad, "unique_keys[2]"});
+  }
+  for (const std::string states : {"'{queued}'",
+                                   "'{succeeded}'",
+                                   "'{queued,running,failed}'",
+                                   "'{{queued,scheduled},{running,failed}}'"}) {
+    cases.push_back(
+        {push + "unique_key => 'k', unique_states => " + states + ")", k_bad, "unique_states"});
+  }
+  cases.push_back({push + "unique_key => 'k', unique_states => '{queued,scheduled,running,NULL}')",
+                   k_null,
+                   "unique_states"});
+  for (const std::string period : {"'0'", "'-1 second'", "'101 years'"}) {
+    cases.push_back(
+        {push + "unique_key => 'k', unique_period => " + period + ")", k_bad, "unique_period"});
+  }
+  cases.push_back({push + "unique_key => 'k', unique_states => '{queued,scheduled,running}', "
+                          "unique_period => '1 hour')",
+                   k_bad,
+                   "unique_period"});
+  cases.push_back({push + "unique_key => 'k', on_conflict => 'update')", k_bad, "on_conflict"});
+  cases.push_back({push + "unique_key => 'k', on_conflict => NULL)", k_null, "on_conflict"});
+  // The unique options without a key are a mistake, not a plain push.
+  for (const std::string option : {"unique_states => '{queued,scheduled,running}'",
+                                   "unique_period => '1 hour'",
+                                   "on_conflict => 'raise'"}) {
+    cases.push_back({push + option + ")", k_bad, "unique_key"});
+    cases.push_back({many + option + ")", k_bad, "unique_key"});
+  }
+  cases.push_back({many + "unique_keys => '{a}')", k_bad, "unique_keys"});
+  cases.push_back({many + "unique_keys => '{{a},{b}}')", k_bad, "unique_keys"});
+  // A bad element after a unique one: nothing is pushed, the first included.
+  cases.push_back({"SELECT pgtq.push_many('q', '{t,t}', '{\"[]\",\"7\"}', "
+                   "unique_keys => '{a,b}')",
+                   k_bad,
+                   "args[2]"});
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t at = text.find(from); at != std::string::npos;
        at = text.find(from, at + to.size())) {
@@ -556,6 +599,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_maintenance_cases(cases);
   add_wake_up_cases(cases);
   add_redrive_cases(cases);
+  add_unique_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

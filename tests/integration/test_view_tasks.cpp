@@ -30,7 +30,8 @@ TEST_CASE("pgtq.tasks has the documented columns in order") {
                                           "result",
                                           "last_error",
                                           "errors",
-                                          "timeout"};
+                                          "timeout",
+                                          "unique_key"};
   REQUIRE(result.columns() == static_cast<int>(expected.size()));
   for (int i = 0; i < result.columns(); ++i) {
     CHECK(std::string(PQfname(result.get(), i)) == expected[static_cast<std::size_t>(i)]);

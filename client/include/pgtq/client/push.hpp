@@ -27,6 +27,28 @@ namespace pgtq {
 // than 0 and at most 365 days (microseconds are kept); it replaces, even when longer, the
 // task name's timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws
 // pgtq::Error 22023 before sending anything.
+// What a unique push does when a task of the queue holds its key (pgtq.push's on_conflict).
+enum class OnConflict {
+  ignore,  // return the holder's id
+  replace, // a queued or scheduled holder takes this push's args, priority, run_at,
+           // max_attempts and timeout, and its id is returned; otherwise as ignore
+  raise,   // throw pgtq::Error 23505 naming the holder
+};
+
+// A unique key for a push (sql/schema/12_unique.sql): at most one task of the queue with this
+// key counts at a time. Every live task (queued, scheduled or running) counts; so does a
+// finished one in a finished state of `states` that ended within `period`. states: task state
+// names, empty for the server's default (the live states, plus "succeeded" when a period is
+// given); when given, it must include "queued", "scheduled" and "running". period: more than 0,
+// at most 100 years (unset: a finished task counts as long as the history keeps it). key: 1..1024
+// bytes. The server checks all of them (22023).
+struct Unique {
+  std::string key;
+  std::vector<std::string> states = {};
+  std::optional<Delay> period = std::nullopt;
+  OnConflict on_conflict = OnConflict::ignore;
+};
+
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
@@ -34,6 +56,7 @@ struct PushOptions {
   std::optional<int> priority = std::nullopt;     // -32768..32767, smaller runs first
   std::optional<int> max_attempts = std::nullopt; // 1..1000
   std::optional<Delay> timeout = std::nullopt;    // e.g. std::chrono::minutes(5)
+  std::optional<Unique> unique = std::nullopt;    // push() returns the holder's id on a conflict
 };
 
 // One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
@@ -93,6 +116,9 @@ inline void check_options(const PushOptions& options, const std::string& what) {
                   what + ": timeout must be more than 0 and at most 365 days, got " + given);
     }
   }
+  if (options.unique && options.unique->key.find('\0') != std::string::npos) {
+    throw Error("22023", what + ": the unique key contains a NUL byte");
+  }
   if (options.run_at && options.run_at->since_epoch_s()) {
     const double now_s =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -111,10 +137,38 @@ inline void check_options(const PushOptions& options, const std::string& what) {
   }
 }
 
+inline const char* on_conflict_text(OnConflict on_conflict) {
+  switch (on_conflict) {
+  case OnConflict::replace:
+    return "replace";
+  case OnConflict::raise:
+    return "raise";
+  case OnConflict::ignore:
+    break;
+  }
+  return "ignore";
+}
+
+// unique.states as a text[] literal; NULL (the server's default) when empty.
+inline Param unique_states_literal(const Unique& unique) {
+  return unique.states.empty() ? Param() : Param(pg_text_array(unique.states));
+}
+
+inline Param unique_period_text(const Unique& unique, const std::string& what) {
+  if (!unique.period) {
+    return std::nullopt;
+  }
+  if (!unique.period->microseconds()) {
+    throw Error("22023", what + ": unique period must be a finite number of seconds");
+  }
+  return interval_text(*unique.period->microseconds());
+}
+
 // The pgtq.push call for these options, and its parameters. Named arguments for the options
 // given only, so that the server's defaults stay the single source of truth for the others.
-// mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts, 16 timeout),
-// so that calls with the same mask have the same SQL text.
+// mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts, 16 timeout,
+// 32 unique: its four arguments, NULL where unset), so that calls with the same mask have the
+// same SQL text.
 struct PushStatement {
   std::string sql;
   std::vector<Param> params;
@@ -128,7 +182,7 @@ inline PushStatement push_statement(std::string_view queue,
   check_options(options, "pgtq.push");
   PushStatement statement{"SELECT pgtq.push(queue => $1::text, task => $2::text, args => $3::jsonb",
                           {std::string(queue), std::string(task), std::string(args_json)}};
-  const auto add = [&](unsigned bit, const char* name, const char* type, std::string value) {
+  const auto add = [&](unsigned bit, const char* name, const char* type, Param value) {
     statement.params.emplace_back(std::move(value));
     statement.sql +=
         std::string(", ") + name + " => $" + std::to_string(statement.params.size()) + "::" + type;
@@ -148,6 +202,13 @@ inline PushStatement push_statement(std::string_view queue,
   }
   if (options.timeout) {
     add(16, "timeout", "interval", interval_text(*options.timeout->microseconds()));
+  }
+  if (options.unique) {
+    const Unique& unique = *options.unique;
+    add(32, "unique_key", "text", unique.key);
+    add(32, "unique_states", "pgtq.task_state[]", unique_states_literal(unique));
+    add(32, "unique_period", "interval", unique_period_text(unique, "pgtq.push"));
+    add(32, "on_conflict", "text", std::string(on_conflict_text(unique.on_conflict)));
   }
   statement.sql += ')';
   return statement;
@@ -224,7 +285,10 @@ std::int64_t push(PGconn* conn,
 // tasks. All or nothing: one bad task refuses the whole call (options are checked as for
 // push() before anything is sent, naming the task by its position from 1). Like push, it
 // joins the caller's transaction. Sent as arrays (pgtq.push_many(queue, tasks[], args[], …)),
-// with only the option arrays some task uses.
+// with only the option arrays some task uses. Tasks with a unique key: each gets the holder's
+// id on a conflict (a later task with the key of an earlier one of the call gets that one's);
+// their states, period and on_conflict must be the same in one call (22023 otherwise), and the
+// server pushes such a call one task at a time.
 inline std::vector<std::int64_t>
 push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tasks) {
   if (tasks.empty()) {
@@ -244,6 +308,9 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
   Column priorities{"priorities", "integer[]"};
   Column max_attempts{"max_attempts", "integer[]"};
   Column timeouts{"timeouts", "interval[]"};
+  Column unique_keys{"unique_keys", "text[]"};
+  // One call takes one set of unique options, for every task with a key: the first's.
+  const Unique* unique = nullptr;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     const TaskSpec& spec = tasks[i];
     const PushOptions& options = spec.options;
@@ -278,15 +345,35 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
     put(timeouts,
         options.timeout ? std::optional(detail::interval_text(*options.timeout->microseconds()))
                         : std::nullopt);
+    put(unique_keys, options.unique ? std::optional(options.unique->key) : std::nullopt);
+    if (options.unique) {
+      if (!unique) {
+        unique = &*options.unique;
+      } else if (options.unique->states != unique->states ||
+                 detail::unique_period_text(*options.unique, what) !=
+                     detail::unique_period_text(*unique, what) ||
+                 options.unique->on_conflict != unique->on_conflict) {
+        throw Error("22023",
+                    what + ": unique states, period and on_conflict must be the same for every "
+                           "task of one push_many");
+      }
+    }
   }
   std::string sql = "SELECT pgtq.push_many($1::text, $2::text[], $3::jsonb[]";
   std::vector<detail::Param> params{std::string(queue), names + '}', args + '}'};
-  for (Column* column : {&run_at, &delays, &priorities, &max_attempts, &timeouts}) {
+  const auto add = [&](const char* name, const char* type, detail::Param value) {
+    params.emplace_back(std::move(value));
+    sql += std::string(", ") + name + " => $" + std::to_string(params.size()) + "::" + type;
+  };
+  for (Column* column : {&run_at, &delays, &priorities, &max_attempts, &timeouts, &unique_keys}) {
     if (column->used) {
-      params.emplace_back(column->elements + '}');
-      sql += std::string(", ") + column->name + " => $" + std::to_string(params.size()) +
-             "::" + column->type;
+      add(column->name, column->type, column->elements + '}');
     }
+  }
+  if (unique) {
+    add("unique_states", "pgtq.task_state[]", detail::unique_states_literal(*unique));
+    add("unique_period", "interval", detail::unique_period_text(*unique, "pgtq.push_many"));
+    add("on_conflict", "text", std::string(detail::on_conflict_text(unique->on_conflict)));
   }
   sql += ')';
   const detail::ResultPtr result = detail::exec(conn, "pgtq.push_many", sql, params);
