@@ -406,6 +406,28 @@ int resume(const std::string& dsn, const std::string& queue, std::ostream& out) 
   return 0;
 }
 
+int queue(const std::string& dsn,
+          const std::string& queue,
+          const std::optional<std::string>& global_concurrency,
+          std::ostream& out) {
+  check_name("queue", queue);
+  std::optional<std::string> limit;
+  if (global_concurrency && *global_concurrency != "none") {
+    limit = std::to_string(parse_int("--global-concurrency", *global_concurrency, 1, 100000));
+  }
+  db::Connection connection = connect(dsn);
+  if (global_concurrency) {
+    connection.run(db::queries::k_set_global_concurrency,
+                   {queue, limit ? db::Param(*limit) : std::nullopt});
+  }
+  const db::Result settings = connection.run(db::queries::k_queue_settings, {queue});
+  out << "queue " << queue << (settings.text(0, 0) == "t" ? ": paused" : ": not paused")
+      << ", global concurrency "
+      << (settings.is_null(0, 1) ? std::string("unlimited") : settings.string(0, 1)) << "; "
+      << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
+  return 0;
+}
+
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out) {
   db::Connection connection = connect(dsn);
   // A zero or negative age would put the cutoff at or after now: all history.

@@ -138,6 +138,17 @@ int main(int argc, char** argv) {
   resume->callback([&] { exit_code = pgtq::ctl::resume(dsn, queue_name, std::cout); });
 
   std::string older_than;
+  std::optional<std::string> global_concurrency;
+  auto* queue_command =
+      app.add_subcommand("queue", "show a queue's settings, or change them (--global-concurrency)");
+  queue_command->add_option("queue", queue_name, "queue name")->required();
+  queue_command->add_option("--global-concurrency",
+                            global_concurrency,
+                            "at most this many of the queue's tasks running at once across every "
+                            "pgtqd (1 to 100000), or 'none' for no limit");
+  queue_command->callback(
+      [&] { exit_code = pgtq::ctl::queue(dsn, queue_name, global_concurrency, std::cout); });
+
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
   prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();
   prune->callback([&] { exit_code = pgtq::ctl::prune(dsn, older_than, std::cout); });

@@ -118,11 +118,13 @@ COMMENT ON TABLE pgtq.waiting_schedulers IS
   'Schedulers asleep until wakes_at; a delayed push notifies pgtq_scheduled only when its task is due before one wakes.';
 
 -- Queues with settings of their own (11_queues.sql). A queue needs no row to be pushed to or
--- worked: a row appears when an operator pauses (or resumes) it.
+-- worked: a row appears when an operator changes a setting (pause, resume, a limit).
 CREATE TABLE pgtq.queues (
   queue      text PRIMARY KEY,
   paused     boolean NOT NULL DEFAULT false, -- no claims while true; pushes still accepted
-  changed_at timestamptz NOT NULL DEFAULT now()
+  changed_at timestamptz NOT NULL DEFAULT now(),
+  global_concurrency integer                 -- at most this many running at once; NULL: no limit
+    CONSTRAINT queues_global_concurrency CHECK (global_concurrency BETWEEN 1 AND 100000)
 );
 COMMENT ON TABLE pgtq.queues IS
-  'Queue settings: paused (no claims while true, pushes still accepted). A queue without a row has the defaults.';
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit). A queue without a row has the defaults.';

@@ -20,7 +20,12 @@ $$;
 
 -- Claims up to max_count queued tasks of one queue whose names are in task_names (NULL
 -- elements match nothing), in (priority, run_at, id) order, skipping rows other workers are
--- claiming right now; the rows come back in that order. Nothing while the queue is paused. The cheap checks run inline;
+-- claiming right now; the rows come back in that order. Nothing while the queue is paused.
+-- With a global concurrency limit (pgtq.queues.global_concurrency), no more than the limit
+-- minus the queue's running tasks: claims of such a queue take turns (an advisory lock held
+-- until the claiming transaction ends, class 1885828210), so that two claiming at the same
+-- instant cannot both take the last slot; the caller must be in READ COMMITTED, where the
+-- count after the lock sees the claims committed before it. The cheap checks run inline;
 -- check_claim_args explains a failure.
 --
 -- Plans (docs/architecture.md, "Plans of the hot path"): each statement is planned once
@@ -40,6 +45,9 @@ SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off 
 DECLARE
   picked     bigint[];
   token_base bigint;
+  take       integer := max_count;
+  capped     boolean := false; -- this call took its turn and counted the room left
+  room       integer;
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -51,16 +59,30 @@ BEGIN
      OR lease IS NULL THEN
     PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
   END IF;
-  SELECT array_agg(p.id) INTO picked
-    FROM (SELECT l.id FROM pgtq.live_tasks l
-           WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
-             -- Evaluated once per call (it names no column of l): a paused queue hands out
-             -- nothing.
-             AND NOT EXISTS (SELECT 1 FROM pgtq.queues q
-                              WHERE q.queue = claim.queue AND q.paused)
-           ORDER BY l.priority, l.run_at, l.id
-           LIMIT max_count
-             FOR UPDATE SKIP LOCKED) p;
+  LOOP
+    SELECT array_agg(p.id) INTO picked
+      FROM (SELECT l.id FROM pgtq.live_tasks l
+             WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
+               -- Evaluated once per call (it names no column of l): a paused queue hands out
+               -- nothing, and neither does a limited one before its turn.
+               AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.queues q
+                                           WHERE q.queue = claim.queue
+                                             AND (q.paused OR q.global_concurrency IS NOT NULL)))
+             ORDER BY l.priority, l.run_at, l.id
+             LIMIT take
+               FOR UPDATE SKIP LOCKED) p;
+    -- Something claimed, or nothing queued: done. Only a paused or limited queue goes on.
+    EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
+    SELECT q.global_concurrency INTO room FROM pgtq.queues q
+     WHERE q.queue = claim.queue AND NOT q.paused AND q.global_concurrency IS NOT NULL;
+    EXIT WHEN room IS NULL;
+    PERFORM pg_advisory_xact_lock(1885828210, hashtext(claim.queue));
+    SELECT room - count(*) INTO room FROM pgtq.live_tasks l
+     WHERE l.state = 'running' AND l.queue = claim.queue;
+    take := least(max_count, greatest(room, 0));
+    capped := true;
+    EXIT WHEN take = 0;
+  END LOOP;
   -- One strong random number per call that claims something; each row's token is it XOR
   -- the row's id. The tokens of one call all go to the one caller, who may work out the
   -- others of its own batch from one of them, and that is all: another call, or a later
@@ -86,7 +108,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue, claims taking turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every

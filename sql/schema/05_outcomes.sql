@@ -240,6 +240,16 @@ BEGIN
     END IF;
   END IF;
 
+  -- A task of a queue with a global concurrency limit that stops running leaves room, which
+  -- the queue's waiting workers (whose claims came back short) learn from a wake-up.
+  IF EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.global_concurrency IS NOT NULL) THEN
+    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+     WHERE q.global_concurrency IS NOT NULL AND NOT q.paused
+       AND EXISTS (SELECT 1 FROM pgtq.tasks t
+                    WHERE t.id = ANY (coalesce(accepted, '{}') || coalesce(requeued, '{}'))
+                      AND t.queue = q.queue);
+  END IF;
+
   -- Every outcome accepted (the usual case): nothing to report, no need to read them again.
   IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0) = given THEN
     RETURN;

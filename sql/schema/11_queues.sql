@@ -1,4 +1,4 @@
--- Queue controls: pause and resume.
+-- Queue controls: pause and resume, and the global concurrency limit.
 --
 -- A paused queue accepts pushes (they wait, queued) but pgtq.claim and pgtq.pop hand out
 -- none of its tasks, on every daemon, from the first claim that starts after the pause
@@ -38,3 +38,25 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.resume(text) IS
 'Resumes a paused queue and wakes its waiting workers. Returns true when it was paused. Errors: 22004 NULL, 22023 bad name.';
+
+-- At most max_running (1..100000) tasks of queue running at once, across every pgtqd and
+-- program that claims (pgtq.claim counts them); NULL removes the limit. Tasks a daemon has
+-- claimed ahead of its workers (prefetch) count as running. Lowering the limit stops nothing
+-- that runs: claims wait until fewer run. Takes effect at the next claim; wakes the queue's
+-- waiting workers, since a raised or removed limit leaves room.
+CREATE FUNCTION pgtq.set_global_concurrency(queue text, max_running integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', set_global_concurrency.queue);
+  IF max_running NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'pgtq.set_global_concurrency: max_running must be 1..100000 (NULL: no limit; '
+      'pgtq.pause stops a queue), got %', max_running USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO pgtq.queues AS q (queue, global_concurrency)
+  VALUES (set_global_concurrency.queue, max_running)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET global_concurrency = max_running, changed_at = now();
+  PERFORM pgtq.wake_queue(set_global_concurrency.queue);
+END $$;
+COMMENT ON FUNCTION pgtq.set_global_concurrency(text, integer) IS
+'Limits queue to max_running (1..100000) tasks running at once across every worker (claimed ahead counts); NULL removes the limit. Running tasks are never stopped. Errors: 22004 NULL queue, 22023 bad name or max_running.';

@@ -237,3 +237,20 @@ TEST_CASE("pgtqctl pushes unique tasks, says who holds a key, and prints no PL/p
   CHECK_MESSAGE(held.output.find("holds its unique key") != std::string::npos, held.output);
   CHECK(pgtqctl(database.dsn(), {"retry", "--all"}).output == "retried 0 tasks\n");
 }
+
+TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrency") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  query(conn, "SELECT pgtq.push('q', 't')");
+  CHECK(pgtqctl(database.dsn(), {"queue", "q"}).output ==
+        "queue q: not paused, global concurrency unlimited; 0 running, 1 queued\n");
+  const Run set = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "3"});
+  CHECK_MESSAGE(set.output == "queue q: not paused, global concurrency 3; 0 running, 1 queued\n",
+                set.output);
+  CHECK(scalar(conn, "SELECT global_concurrency FROM pgtq.queues WHERE queue = 'q'") == "3");
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "none"}).exit_code == 0);
+  CHECK(scalar(conn, "SELECT coalesce(global_concurrency, 0) FROM pgtq.queues") == "0");
+  const Run bad = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "0"});
+  CHECK(bad.exit_code == 64);
+  CHECK_MESSAGE(bad.output.find("--global-concurrency") != std::string::npos, bad.output);
+}

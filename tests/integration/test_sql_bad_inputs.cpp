@@ -476,6 +476,14 @@ void add_redrive_cases(std::vector<BadInput>& cases) {
     }
     cases.push_back({"SELECT pgtq." + control + "(NULL)", k_null, "queue"});
   }
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.set_global_concurrency(" + name + ", 2)", k_bad, "queue"});
+  }
+  cases.push_back({"SELECT pgtq.set_global_concurrency(NULL, 2)", k_null, "queue"});
+  for (const std::string limit : {"0", "-1", "100001"}) {
+    cases.push_back(
+        {"SELECT pgtq.set_global_concurrency('q', " + limit + ")", k_bad, "max_running"});
+  }
 }
 
 void add_wake_up_cases(std::vector<BadInput>& cases) {

@@ -25,9 +25,8 @@ PushOptions unique(const std::string& key, OnConflict on_conflict = OnConflict::
 }
 
 std::string text_of(db::Connection& conn, const std::string& column, std::int64_t id) {
-  return scalar(conn,
-                "SELECT " + column + "::text FROM pgtq.tasks WHERE id = $1",
-                {std::to_string(id)});
+  return scalar(
+      conn, "SELECT " + column + "::text FROM pgtq.tasks WHERE id = $1", {std::to_string(id)});
 }
 
 long long live_with_key(db::Connection& conn, const std::string& key) {
@@ -52,9 +51,9 @@ TEST_CASE("a unique key held by a live task of the queue returns the holder's id
   CHECK(push(pg, "q", "t", args(2), unique("user:42")) == first);
   CHECK(push(pg, "q", "t", args(3), PushOptions{.delay = 1h, .unique = Unique{.key = "user:42"}}) ==
         first);
-  CHECK(text_of(conn, "args", first) == "[1]"); // ignore changes nothing
+  CHECK(text_of(conn, "args", first) == "[1]");                       // ignore changes nothing
   CHECK(push(pg, "other", "t", args(1), unique("user:42")) != first); // keys are per queue
-  CHECK(push(pg, "q", "t", args(1)) != first);                       // no key, no rule
+  CHECK(push(pg, "q", "t", args(1)) != first);                        // no key, no rule
   CHECK(live_with_key(conn, "user:42") == 2);
 
   // Running still holds it; a task that ended does not (by default).
@@ -165,8 +164,7 @@ TEST_CASE("a finished task counts when unique_states names its state, within uni
   // SQL: the same rule, and the states are checked.
   CHECK(scalar(conn,
                "SELECT pgtq.push('q', 't', unique_key => 'daily', unique_period => '1 hour',"
-               " unique_states => '{queued,scheduled,running,failed}')") ==
-        std::to_string(next));
+               " unique_states => '{queued,scheduled,running,failed}')") == std::to_string(next));
 }
 
 TEST_CASE("a push that waits on a finishing holder's live row counts it once it is finished") {
@@ -212,13 +210,12 @@ TEST_CASE("push_many with unique keys: in order, holders' ids for held keys, all
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
   const std::int64_t b = push(pg, "q", "t", args(0), unique("b"));
-  const std::vector<std::int64_t> ids =
-      push_many(pg,
-                "q",
-                {{"t", args(1), unique("a")},
-                 {"t", args(2)},
-                 {"t", args(3), unique("a")},
-                 {"t", args(4), unique("b")}});
+  const std::vector<std::int64_t> ids = push_many(pg,
+                                                  "q",
+                                                  {{"t", args(1), unique("a")},
+                                                   {"t", args(2)},
+                                                   {"t", args(3), unique("a")},
+                                                   {"t", args(4), unique("b")}});
   REQUIRE(ids.size() == 4);
   CHECK(ids[0] != b);
   CHECK(ids[1] > ids[0]);
@@ -235,7 +232,8 @@ TEST_CASE("push_many with unique keys: in order, holders' ids for held keys, all
   CHECK(count(conn, "SELECT count(*) FROM pgtq.live_tasks") == 3);
   // One call, one set of unique options.
   CHECK_THROWS_AS(
-      push_many(pg, "q", {{"t", args(7), unique("d")}, {"t", args(8), unique("e", OnConflict::raise)}}),
+      push_many(
+          pg, "q", {{"t", args(7), unique("d")}, {"t", args(8), unique("e", OnConflict::raise)}}),
       Error);
 
   // PreparedPusher: the same rule through prepared statements.

@@ -161,4 +161,16 @@ inline bool resume(PGconn* conn, const std::string& queue) {
   return detail::bool_at(result.get(), 0, 0);
 }
 
+// Limits queue to max_running (1..100000) tasks running at once across every pgtqd and
+// program that claims (tasks a daemon claimed ahead count); std::nullopt removes the limit.
+// Running tasks are never stopped: claims wait until fewer run. Throws pgtq::Error 22023 for
+// a bad name or limit.
+inline void
+set_global_concurrency(PGconn* conn, const std::string& queue, std::optional<int> max_running) {
+  detail::exec(conn,
+               "pgtq.set_global_concurrency",
+               "SELECT pgtq.set_global_concurrency($1, $2::integer)",
+               {queue, max_running ? detail::Param(std::to_string(*max_running)) : std::nullopt});
+}
+
 } // namespace pgtq
