@@ -265,9 +265,11 @@ int retry(const std::string& dsn,
   check_times(connection, filter, "--finished-after", "--finished-before");
   const std::string states = states_literal(filter, "{failed}");
   // The same cutoff for every call: a task retried by one call that fails again before the
-  // next must not be retried twice while those behind it wait.
+  // next must not be retried twice while those behind it wait. A given --finished-before is
+  // read once, and no later than now ('now' or a future time would move with every call).
   const std::string before =
-      filter.before ? *filter.before : connection.run(db::queries::k_now, {}).string(0, 0);
+      filter.before ? connection.run(db::queries::k_cutoff, {*filter.before}).string(0, 0)
+                    : connection.run(db::queries::k_now, {}).string(0, 0);
   const std::string limit_text = std::to_string(limit);
   std::int64_t total = 0;
   for (;;) {

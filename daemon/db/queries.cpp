@@ -102,6 +102,8 @@ const Query k_queue_settings{
 const Query k_task_state{"pgtq_task_state",
                          "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};
 const Query k_now{"pgtq_now", "SELECT now()::text"};
+// A cutoff fixed once: the time text names, read now, and no later than now.
+const Query k_cutoff{"pgtq_cutoff", "SELECT least($1::timestamptz, now())::text"};
 // Whether text is a timestamptz this server reads (NULL: it is not).
 const Query k_timestamp_ok{"pgtq_timestamp_ok", "SELECT $1::timestamptz IS NOT NULL"};
 const Query k_prune{"pgtq_prune", "SELECT pgtq.prune(clock_timestamp() - $1::interval)"};

@@ -54,6 +54,7 @@ extern const Query k_queue_settings;
 extern const Query k_timestamp_ok;
 extern const Query k_task_state;
 extern const Query k_now;
+extern const Query k_cutoff;
 extern const Query k_prune;
 extern const Query k_prune_age_ok;
 extern const Query k_queue_stats;

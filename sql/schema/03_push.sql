@@ -100,7 +100,7 @@ BEGIN
   RETURN new_id;
 END $$;
 COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (0..100 years; NULL: ever). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s args, priority, run_at, max_attempts and timeout; its id is returned), raise. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s args, priority, run_at, max_attempts and timeout; its id is returned), raise. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -402,10 +402,11 @@ BEGIN
   IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
      OR on_conflict IS DISTINCT FROM 'ignore' THEN
     -- Unique tasks go one at a time through pgtq.push, after every element is checked.
-    IF unique_keys IS NULL THEN
-      PERFORM pgtq.check_unique('pgtq.push_many: ', NULL, unique_states, unique_period,
-                                on_conflict);
-    END IF;
+    -- The options once, whether or not an element has a key (a placeholder key when one
+    -- is given), then each element's key below.
+    PERFORM pgtq.check_unique('pgtq.push_many: ',
+                              CASE WHEN unique_keys IS NOT NULL THEN 'k' END, unique_states,
+                              unique_period, on_conflict);
     IF coalesce(array_ndims(unique_keys), 1) <> 1 OR cardinality(unique_keys) <> given THEN
       RAISE EXCEPTION 'pgtq.push_many: unique_keys must be a one-dimensional array as long as '
         'tasks (%), got % elements', given, cardinality(unique_keys)
@@ -420,6 +421,11 @@ BEGIN
                                   unique_states, unique_period, on_conflict);
       END IF;
     END LOOP;
+    -- Keys are taken in one order (of their hashes) before any is inserted: two calls with
+    -- the same keys in other orders would otherwise each insert one and wait for the other's.
+    PERFORM pg_advisory_xact_lock(1885828211, h)
+       FROM (SELECT DISTINCT hashtext(push_many.queue || '/' || k) AS h
+               FROM unnest(unique_keys) AS k WHERE k IS NOT NULL ORDER BY 1) AS keys;
     FOR i IN 1 .. given LOOP
       ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
                               coalesce(push_many.args[i], '[]'), push_many.run_at[i], delays[i],

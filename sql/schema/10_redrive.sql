@@ -137,7 +137,11 @@ BEGIN
                             error_contains, retry_all.states, '{failed,cancelled}', max_count,
                             dry_run);
   IF dry_run THEN
-    RETURN (SELECT count(*) FROM pgtq.finished_tasks f
+    -- Of several with one unique key, one is retried.
+    RETURN (SELECT count(*) FILTER (WHERE f.unique_key IS NULL)
+                   + count(DISTINCT CASE WHEN f.unique_key IS NOT NULL
+                                         THEN jsonb_build_array(f.queue, f.unique_key) END)
+              FROM pgtq.finished_tasks f
              WHERE f.state = ANY (retry_all.states)
                AND (retry_all.queue IS NULL OR f.queue = retry_all.queue)
                AND (retry_all.task IS NULL OR f.task = retry_all.task)

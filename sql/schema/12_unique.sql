@@ -115,7 +115,11 @@ BEGIN
   FOR round IN 1 .. 3 LOOP
     IF cardinality(finished_states) > 0 THEN
       holder := pgtq.finished_holder(queue, unique_key, finished_states, period);
-      EXIT WHEN holder IS NOT NULL;
+      -- A live holder comes first (replace rewrites it): the insert below meets it.
+      EXIT WHEN holder IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                 WHERE l.queue = insert_unique.queue
+                                   AND l.unique_key = insert_unique.unique_key);
     END IF;
     IF on_conflict = 'replace' THEN
       INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
@@ -125,7 +129,7 @@ BEGIN
               insert_unique.priority, start_at, insert_unique.max_attempts,
               insert_unique.timeout, insert_unique.unique_key)
       ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO UPDATE
-        SET task = excluded.task, args = excluded.args, state = excluded.state,
+        SET args = excluded.args, state = excluded.state,
             priority = excluded.priority, run_at = excluded.run_at,
             max_attempts = excluded.max_attempts, timeout = excluded.timeout
         WHERE l.state IN ('queued', 'scheduled')

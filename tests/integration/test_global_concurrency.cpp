@@ -23,9 +23,8 @@ using namespace std::chrono_literals;
 namespace {
 
 long long running(db::Connection& conn, const std::string& queue) {
-  return count(conn,
-               "SELECT count(*) FROM pgtq.live_tasks WHERE queue = $1 AND state = 'running'",
-               {queue});
+  return count(
+      conn, "SELECT count(*) FROM pgtq.live_tasks WHERE queue = $1 AND state = 'running'", {queue});
 }
 
 } // namespace
@@ -106,10 +105,10 @@ TEST_CASE("pgtqd daemons sharing a limited queue run no more than the limit at o
   }
   long long most = 0;
   const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (std::chrono::steady_clock::now() < deadline &&
-         count(conn,
-               "SELECT count(*) FROM pgtq.tasks WHERE task = 'sleep' AND state = 'succeeded'") <
-             8) {
+  while (
+      std::chrono::steady_clock::now() < deadline &&
+      count(conn, "SELECT count(*) FROM pgtq.tasks WHERE task = 'sleep' AND state = 'succeeded'") <
+          8) {
     most = std::max(most, running(conn, "default"));
     std::this_thread::sleep_for(5ms);
   }

@@ -7,6 +7,7 @@
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
@@ -39,6 +40,20 @@ void end_task(PGconn* pg, const std::string& queue, std::int64_t id, const std::
   REQUIRE(claimed.size() == 1);
   REQUIRE(claimed[0].id == id);
   REQUIRE((outcome == "done" ? complete(pg, claimed[0]) : fail(pg, claimed[0], "boom")));
+}
+
+// Runs sql; returns "" when it succeeds, else the SQLSTATE and message ("22023 ...").
+std::string outcome(db::Connection& conn, const std::string& sql) {
+  PGresult* result = PQexec(conn.native(), sql.c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  std::string answer;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const char* message = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+    answer = std::string(state ? state : "?????") + " " + (message ? message : "");
+  }
+  PQclear(result);
+  return answer;
 }
 
 } // namespace
@@ -263,4 +278,139 @@ TEST_CASE("a failed task whose key a live task holds is not retried, alone or in
   CHECK(retry(pg, failed));
   CHECK(text_of(conn, "state", failed) == "queued");
   CHECK(push(pg, "q", "t", args(3), unique("k")) == failed);
+}
+
+TEST_CASE("replace rewrites the waiting live holder even when a finished task also "
+          "counts") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  // One set of options throughout: unique_period 1 hour (live states plus succeeded), replace.
+  PushOptions options = unique("k", OnConflict::replace);
+  options.unique->period = std::chrono::hours(1);
+  options.max_attempts = 1;
+  const std::int64_t x = push(pg, "q", "t", args(1), options);
+  end_task(pg, "q", x, "fail"); // failed: does not count
+  const std::int64_t a = push(pg, "q", "t", args(2), options);
+  REQUIRE(a != x);
+  end_task(pg, "q", a, "done"); // succeeded: counts for an hour
+  REQUIRE(retry(pg, x));        // no live task holds k: x is queued again
+  // A queued holder (x) and a succeeded one (a) both count; replace must rewrite x.
+  const std::int64_t got = push(pg, "q", "t", args(3), options);
+  CHECK(got == x);
+  CHECK(scalar(conn, "SELECT args::text FROM pgtq.tasks WHERE id = $1", {std::to_string(x)}) ==
+        "[3]");
+
+  // raise names the finished task and says "finished" while a queued one holds the key.
+  const std::string raised =
+      outcome(conn,
+              "SELECT pgtq.push('q', 't', unique_key => 'k', unique_period => '1 hour', "
+              "on_conflict => 'raise')");
+  CHECK(raised.find("task " + std::to_string(x)) != std::string::npos);
+}
+
+TEST_CASE("push_many refuses bad unique options even when no element has a key") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  const std::string many =
+      "SELECT pgtq.push_many('q', '{t}', '{\"[]\"}', unique_keys => '{NULL}', ";
+  CHECK(outcome(conn, many + "on_conflict => 'bogus')").rfind("22023", 0) == 0);
+  CHECK(outcome(conn, many + "on_conflict => NULL)").rfind("22004", 0) == 0);
+  CHECK(outcome(conn, many + "unique_states => '{queued}')").rfind("22023", 0) == 0);
+  CHECK(outcome(conn, many + "unique_period => '-1 day')").rfind("22023", 0) == 0);
+  CHECK(outcome(conn,
+                "SELECT pgtq.push_many('q', '{}', '{}', unique_keys => '{}', "
+                "on_conflict => 'bogus')")
+            .rfind("22023", 0) == 0);
+  // Refused calls change nothing.
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.live_tasks") == 0);
+}
+
+TEST_CASE("a bad unique state name is refused with 22023 naming the states") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  PushOptions options = unique("k");
+  options.unique->states = {"queued", "scheduled", "running", "done"};
+  try {
+    push(pg, "q", "t", args(1), options);
+    FAIL("a bad state name was accepted");
+  } catch (const Error& error) {
+    CHECK(error.sqlstate() == "22023");
+    CHECK(std::string(error.what()).find("states") != std::string::npos);
+  }
+}
+
+TEST_CASE("retry_all's dry run counts what the call would retry") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  PushOptions once = unique("k");
+  once.max_attempts = 1;
+  const std::int64_t first = push(pg, "q", "t", args(1), once);
+  end_task(pg, "q", first, "fail");
+  const std::int64_t second = push(pg, "q", "t", args(2), once);
+  end_task(pg, "q", second, "fail");
+  const std::int64_t would = retry_all(pg, {.queue = "q"}, /*dry_run=*/true);
+  const std::int64_t did = retry_all(pg, {.queue = "q"});
+  CHECK(did == 1); // the lower id; the other shares its key
+  CHECK(would == did);
+}
+
+TEST_CASE("replace keeps the holder's task name, as documented") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t holder = push(pg, "q", "a", args(1), unique("k"));
+  CHECK(push(pg, "q", "b", args(2), unique("k", OnConflict::replace)) == holder);
+  CHECK(scalar(conn, "SELECT task FROM pgtq.tasks WHERE id = $1", {std::to_string(holder)}) == "a");
+}
+
+// Without a fixed order of keys, two calls naming the same keys in other orders can each hold
+// one key's index entry and wait for the other's (40P01); 8 connections for 3 s hit it a few
+// times before the keys were locked in one order.
+TEST_CASE("concurrent push_many calls with the same keys in another order do not "
+          "deadlock") {
+  TestDatabase database;
+  constexpr int k_threads = 8;
+  std::vector<db::Connection> connections;
+  for (int i = 0; i < k_threads; ++i) {
+    connections.push_back(database.connect());
+  }
+  std::atomic<int> deadlocks{0};
+  std::atomic<int> calls{0};
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < k_threads; ++i) {
+    threads.emplace_back([&, i] {
+      PGconn* pg = connections[i].native();
+      int round = 0;
+      while (std::chrono::steady_clock::now() < until) {
+        const std::string a = "k" + std::to_string((round + i) % 4);
+        const std::string b = "k" + std::to_string((round + i + 1 + i % 2) % 4);
+        ++round;
+        try {
+          push_many(pg,
+                    "q",
+                    {{"t", args(1), unique(i % 2 == 0 ? a : b)},
+                     {"t", args(2), unique(i % 2 == 0 ? b : a)}});
+          ++calls;
+        } catch (const Error& error) {
+          if (error.sqlstate() == "40P01") {
+            ++deadlocks;
+          } else {
+            throw;
+          }
+        }
+        if (round % 4 == 0) { // make room: the keys free up again
+          PQclear(PQexec(pg, "SELECT pgtq.cancel_all(queue => 'q')"));
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  MESSAGE("push_many calls: " << calls.load() << ", deadlocks: " << deadlocks.load());
+  CHECK(deadlocks.load() == 0);
 }

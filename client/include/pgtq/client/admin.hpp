@@ -55,7 +55,8 @@ struct CancelFilter {
 
 // Retries a failed or cancelled task: queued again at run_at (default: now), keeping its id,
 // args, attempts and errors; one with no attempts left gets one more. False: the task is
-// unknown, not failed or cancelled, or being retried by another call.
+// unknown, not failed or cancelled, being retried by another call, or a live task of its
+// queue holds its unique key.
 inline bool
 retry(PGconn* conn, std::int64_t task_id, const std::optional<Timestamp>& run_at = std::nullopt) {
   const detail::ResultPtr result = detail::exec(
@@ -67,6 +68,7 @@ retry(PGconn* conn, std::int64_t task_id, const std::optional<Timestamp>& run_at
 }
 
 // Retries the finished tasks filter matches, as retry(); returns how many (would be) retried.
+// Of several that share a unique key, one is retried per call.
 inline std::int64_t retry_all(PGconn* conn, const RetryFilter& filter, bool dry_run = false) {
   const auto text = [](const std::optional<Timestamp>& when) {
     return when ? detail::Param(when->text()) : std::nullopt;

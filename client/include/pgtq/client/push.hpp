@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -20,13 +21,6 @@
 
 namespace pgtq {
 
-// Unset fields keep the server's defaults: run now, priority 0, 5 attempts, no timeout of
-// its own. run_at and delay add up (run_at defaults to now). A task whose start lies in the
-// future is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point
-// run_at (plus delay): within 100 years of now. timeout: how long each attempt may run, more
-// than 0 and at most 365 days (microseconds are kept); it replaces, even when longer, the
-// task name's timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws
-// pgtq::Error 22023 before sending anything.
 // What a unique push does when a task of the queue holds its key (pgtq.push's on_conflict).
 enum class OnConflict {
   ignore,  // return the holder's id
@@ -41,7 +35,8 @@ enum class OnConflict {
 // names, empty for the server's default (the live states, plus "succeeded" when a period is
 // given); when given, it must include "queued", "scheduled" and "running". period: more than 0,
 // at most 100 years (unset: a finished task counts as long as the history keeps it). key: 1..1024
-// bytes. The server checks all of them (22023).
+// bytes. A state name that is none of the six is refused before sending (22023); the server
+// checks the rest (22023).
 struct Unique {
   std::string key;
   std::vector<std::string> states = {};
@@ -49,6 +44,14 @@ struct Unique {
   OnConflict on_conflict = OnConflict::ignore;
 };
 
+// Unset fields keep the server's defaults: run now, priority 0, 5 attempts, no timeout of
+// its own. run_at and delay add up (run_at defaults to now). A task whose start lies in the
+// future is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point
+// run_at (plus delay): within 100 years of now. timeout: how long each attempt may run, more
+// than 0 and at most 365 days (microseconds are kept); it replaces, even when longer, the
+// task name's timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws
+// pgtq::Error 22023 before sending anything.
+// unique: see Unique; push() then returns the id of the task that holds the key, if one does.
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
@@ -56,7 +59,7 @@ struct PushOptions {
   std::optional<int> priority = std::nullopt;     // -32768..32767, smaller runs first
   std::optional<int> max_attempts = std::nullopt; // 1..1000
   std::optional<Delay> timeout = std::nullopt;    // e.g. std::chrono::minutes(5)
-  std::optional<Unique> unique = std::nullopt;    // push() returns the holder's id on a conflict
+  std::optional<Unique> unique = std::nullopt;
 };
 
 // One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
@@ -78,6 +81,11 @@ inline constexpr bool k_is_raw_args = std::is_same_v<T, JsonText> || std::is_sam
 template <class... T> struct IsRawArgsCall : std::false_type {};
 template <class T> struct IsRawArgsCall<T> : std::bool_constant<k_is_raw_args<T>> {};
 template <class T> struct IsRawArgsCall<T, PushOptions> : std::bool_constant<k_is_raw_args<T>> {};
+
+inline std::vector<std::string> sorted(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 // Refuses, before anything is sent, a delay outside [0, 100 years] and a time_point run_at
 // (alone or with the delay added) more than 100 years from now: the server would refuse them
@@ -116,8 +124,20 @@ inline void check_options(const PushOptions& options, const std::string& what) {
                   what + ": timeout must be more than 0 and at most 365 days, got " + given);
     }
   }
-  if (options.unique && options.unique->key.find('\0') != std::string::npos) {
-    throw Error("22023", what + ": the unique key contains a NUL byte");
+  if (options.unique) {
+    if (options.unique->key.find('\0') != std::string::npos) {
+      throw Error("22023", what + ": the unique key contains a NUL byte");
+    }
+    for (const std::string& state : options.unique->states) {
+      constexpr std::string_view k_states[] = {
+          "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
+      if (std::find(std::begin(k_states), std::end(k_states), state) == std::end(k_states)) {
+        throw Error("22023",
+                    what + ": unique states: \"" + state +
+                        "\" is not a task state (queued, scheduled, running, succeeded, "
+                        "failed, cancelled)");
+      }
+    }
   }
   if (options.run_at && options.run_at->since_epoch_s()) {
     const double now_s =
@@ -349,7 +369,7 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
     if (options.unique) {
       if (!unique) {
         unique = &*options.unique;
-      } else if (options.unique->states != unique->states ||
+      } else if (detail::sorted(options.unique->states) != detail::sorted(unique->states) ||
                  detail::unique_period_text(*options.unique, what) !=
                      detail::unique_period_text(*unique, what) ||
                  options.unique->on_conflict != unique->on_conflict) {
