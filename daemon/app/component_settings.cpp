@@ -1,5 +1,7 @@
 #include "app/component_settings.hpp"
 
+#include <build_config.hpp>
+
 namespace pgtq::app {
 
 queue::ConnectionSettings connection_settings(const Config& config) {
@@ -16,6 +18,9 @@ queue::ClaimLoopSettings claim_loop_settings(const Config& config) {
   static_cast<queue::ConnectionSettings&>(claim_loop) = connection_settings(config);
   claim_loop.lease = config.lease;
   claim_loop.heartbeat = config.heartbeat;
+  claim_loop.identity = {.version = build::k_version,
+                         .concurrency = config.concurrency,
+                         .processes = config.isolation == "process"};
   claim_loop.concurrency = config.concurrency;
   if (config.prefetch != "auto") {
     claim_loop.prefetch = std::stoi(config.prefetch); // digits in 0..10000: checked

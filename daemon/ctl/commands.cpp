@@ -408,6 +408,28 @@ int resume(const std::string& dsn, const std::string& queue, std::ostream& out) 
   return 0;
 }
 
+int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
+  if (queue) {
+    check_name("--queue", *queue);
+  }
+  db::Connection connection = connect(dsn);
+  const db::Result rows =
+      connection.run(db::queries::k_live_workers, {queue ? db::Param(*queue) : std::nullopt});
+  print_table({"worker",
+               "queue",
+               "host",
+               "pid",
+               "version",
+               "concurrency",
+               "isolation",
+               "running",
+               "seen s ago",
+               "started"},
+              rows,
+              out);
+  return 0;
+}
+
 int queue(const std::string& dsn,
           const std::string& queue,
           const std::optional<std::string>& global_concurrency,

@@ -77,6 +77,8 @@ int update(const std::string& dsn,
 // Pause or resume a queue; exit 0 either way (saying whether it changed).
 int pause(const std::string& dsn, const std::string& queue, std::ostream& out);
 int resume(const std::string& dsn, const std::string& queue, std::ostream& out);
+// Lists the live workers (pgtq.live_workers), of one queue or all.
+int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
 // Shows a queue's settings and counts; with global_concurrency ("none" or 1..100000) sets it first.
 int queue(const std::string& dsn,
           const std::string& queue,

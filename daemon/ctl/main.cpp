@@ -138,6 +138,10 @@ int main(int argc, char** argv) {
   resume->callback([&] { exit_code = pgtq::ctl::resume(dsn, queue_name, std::cout); });
 
   std::string older_than;
+  auto* workers = app.add_subcommand("workers", "list the pgtqd that are alive, and what they run");
+  workers->add_option("--queue", queue, "only this queue");
+  workers->callback([&] { exit_code = pgtq::ctl::workers(dsn, queue, std::cout); });
+
   std::optional<std::string> global_concurrency;
   auto* queue_command =
       app.add_subcommand("queue", "show a queue's settings, or change them (--global-concurrency)");

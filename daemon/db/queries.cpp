@@ -101,6 +101,17 @@ const Query k_queue_settings{
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_task_state{"pgtq_task_state",
                          "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};
+const Query k_worker_seen{
+    "pgtq_worker_seen",
+    "SELECT pgtq.worker_seen($1, $2, $3, $4::integer, $5, $6::integer, $7, $8::interval,"
+    " $9::timestamptz)"};
+const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1)"};
+const Query k_live_workers{
+    "pgtq_live_workers",
+    "SELECT worker, queue, host, pid, version, concurrency, isolation, running,"
+    " round(extract(epoch FROM clock_timestamp() - last_seen)::numeric, 1)::text,"
+    " date_trunc('second', started_at)::text"
+    " FROM pgtq.live_workers WHERE $1::text IS NULL OR queue = $1 ORDER BY queue, worker"};
 const Query k_now{"pgtq_now", "SELECT now()::text"};
 // A cutoff fixed once: the time text names, read now, and no later than now.
 const Query k_cutoff{"pgtq_cutoff", "SELECT least($1::timestamptz, now())::text"};

@@ -22,7 +22,7 @@
 namespace pgtq::queue {
 
 LeaseKeeper::LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_flight)
-    : m_config(config), m_in_flight(in_flight) {
+    : m_config(config), m_in_flight(in_flight), m_registry(config) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   m_soon_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (m_wake_fd < 0 || m_soon_fd < 0) {
@@ -57,6 +57,10 @@ void LeaseKeeper::stop() {
   [[maybe_unused]] const auto written = ::write(m_wake_fd, &one, sizeof one);
   if (m_thread.joinable()) {
     m_thread.join();
+    // The renewing thread has ended: its connection is this thread's now.
+    if (m_connection) {
+      m_registry.leave(*m_connection);
+    }
   }
   if (m_expiry_thread.joinable()) {
     m_expiry_thread.join();
@@ -84,6 +88,7 @@ void LeaseKeeper::run() {
         }
         last_beat = Clock::now();
         renew();
+        register_worker();
         if (!healthy) {
           logger()->info("lease renewals work again");
         }
@@ -104,6 +109,25 @@ void LeaseKeeper::run() {
       }
     }
     wait_until(next_beat);
+  }
+}
+
+void LeaseKeeper::register_worker() {
+  try {
+    m_registry.beat(*m_connection);
+    if (m_registry_failing) {
+      logger()->info("the registry of workers (pgtq.workers) is written again");
+    }
+    m_registry_failing = false;
+  } catch (const db::PgError& error) {
+    if (error.is_connection_error()) {
+      throw; // the lease renewals' retry takes over
+    }
+    // Leases go on without it: operators lose a row, tasks lose nothing.
+    if (!m_registry_failing) {
+      logger()->warn("cannot write this worker's row in pgtq.workers: {}", error.what());
+    }
+    m_registry_failing = true;
   }
 }
 

@@ -3,6 +3,7 @@
 #include "db/connection.hpp"
 #include "queue/in_flight.hpp"
 #include "queue/settings.hpp"
+#include "queue/worker_registry.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -25,6 +26,9 @@ namespace pgtq::queue {
 // renew_soon() asks for a renewal now: a pgtq_cancel notification, which anyone may send, is
 // confirmed by the database's answer before a handler is stopped.
 //
+// Its heartbeats also keep this pgtqd's row in the registry of workers (worker_registry.hpp),
+// whether or not tasks run; stop() removes the row.
+//
 // Threads: start() and stop() from the claim loop's thread; renew_soon() from any thread; the
 // rest on its own two.
 class LeaseKeeper {
@@ -46,6 +50,7 @@ private:
 
   void run();
   void renew();
+  void register_worker(); // the registry's beat; its errors never stop leases
   void stop_expired();
   void watch_expiry(); // the expiry thread
   void wait_until(Clock::time_point deadline);
@@ -53,6 +58,8 @@ private:
   const LeaseKeeperSettings m_config;
   InFlightTasks& m_in_flight;                 // thread-safe, shared with the claim loop
   std::optional<db::Connection> m_connection; // the renewing thread only
+  WorkerRegistry m_registry;                  // the renewing thread, then stop()
+  bool m_registry_failing = false;            // the renewing thread only
   std::atomic<bool> m_stopping{false};        // written by stop(), read by both threads
   // Written by stop(), waited on by both threads; never read, so that it wakes both.
   int m_wake_fd = -1;

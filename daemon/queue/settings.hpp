@@ -24,10 +24,18 @@ struct ConnectionSettings {
   bool prepared_statements = true;
 };
 
-// The lease keeper (lease_keeper.hpp).
+// What the worker registry (worker_registry.hpp) says about this pgtqd.
+struct WorkerIdentity {
+  std::string version;   // pgtqd's version
+  int concurrency = 1;   // as configured
+  bool processes = true; // isolation = process
+};
+
+// The lease keeper (lease_keeper.hpp), which also keeps the worker registry's row.
 struct LeaseKeeperSettings : ConnectionSettings {
   Duration lease{};     // how long a claim holds without a renewal
   Duration heartbeat{}; // how often leases are renewed
+  WorkerIdentity identity;
 };
 
 // Worker processes (isolation = process: process_runner.hpp): how each is started and what

@@ -128,3 +128,19 @@ CREATE TABLE pgtq.queues (
 );
 COMMENT ON TABLE pgtq.queues IS
   'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit). A queue without a row has the defaults.';
+
+-- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
+CREATE TABLE pgtq.workers (
+  worker      text PRIMARY KEY,      -- pgtqd's worker name, as in live_tasks.locked_by
+  queue       text NOT NULL,
+  host        text NOT NULL,
+  pid         integer NOT NULL,
+  version     text NOT NULL,
+  concurrency integer NOT NULL,
+  isolation   text NOT NULL,         -- process or thread
+  heartbeat   interval NOT NULL,     -- how often it writes last_seen
+  started_at  timestamptz NOT NULL,
+  last_seen   timestamptz NOT NULL
+);
+COMMENT ON TABLE pgtq.workers IS
+  'Workers (pgtqd) and when each was last heard from; pgtq.live_workers shows those alive.';

@@ -6,7 +6,8 @@
 --      an error recorded, or failed when no attempts are left (cancelled when a
 --      cancellation was requested);
 --   3. registrations of idle workers and waiting schedulers whose session has ended are
---      removed (09_wake_ups.sql).
+--      removed (09_wake_ups.sql), and so are workers not heard from for a day
+--      (13_workers.sql).
 -- Only one caller at a time does the work (a transaction-level advisory lock); the others
 -- return at once. Returns the counts and the next run_at among scheduled tasks, so the
 -- caller can sleep until then.
@@ -102,13 +103,17 @@ BEGIN
      WHERE s.pid IN (SELECT g.pid FROM pgtq.waiting_schedulers g
                       WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
                         FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.workers w
+     WHERE w.worker IN (SELECT g.worker FROM pgtq.workers g
+                         WHERE g.last_seen < clock_timestamp() - interval '1 day'
+                           FOR UPDATE SKIP LOCKED);
   END IF;
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
   -- subtracts the time from now, so next_due keeps it within 100 years of now.
   next_due := pgtq.next_due();
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, registrations of ended sessions in idle_workers and waiting_schedulers are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
 -- Deletes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many.

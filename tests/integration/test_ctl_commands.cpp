@@ -254,3 +254,21 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   CHECK(bad.exit_code == 64);
   CHECK_MESSAGE(bad.output.find("--global-concurrency") != std::string::npos, bad.output);
 }
+
+TEST_CASE("pgtqctl workers lists the live workers of a queue, or of all") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  query(conn,
+        "SELECT pgtq.worker_seen('host-a:7', 'mail', 'host-a', 7, '1.2.3', 8, 'process',"
+        " '5 seconds', now())");
+  query(conn,
+        "SELECT pgtq.worker_seen('host-b:9', 'images', 'host-b', 9, '1.2.3', 2, 'thread',"
+        " '5 seconds', now())");
+  const Run all = pgtqctl(database.dsn(), {"workers"});
+  CHECK_MESSAGE(all.exit_code == 0, all.output);
+  CHECK_MESSAGE(all.output.find("host-a:7") != std::string::npos, all.output);
+  CHECK_MESSAGE(all.output.find("host-b:9") != std::string::npos, all.output);
+  const Run mail = pgtqctl(database.dsn(), {"workers", "--queue", "mail"});
+  CHECK_MESSAGE(mail.output.find("host-a:7") != std::string::npos, mail.output);
+  CHECK_MESSAGE(mail.output.find("host-b:9") == std::string::npos, mail.output);
+}

@@ -510,6 +510,37 @@ void add_wake_up_cases(std::vector<BadInput>& cases) {
   }
 }
 
+void add_worker_registry_cases(std::vector<BadInput>& cases) {
+  const auto call = [](const std::string& args) { return "SELECT pgtq.worker_seen(" + args + ")"; };
+  cases.push_back(
+      {call("NULL, 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', now()"), k_null, "worker"});
+  cases.push_back({call("'w', 'q', 'h', 1, '1.0', NULL, 'process', '5 seconds', now()"),
+                   k_null,
+                   "concurrency"});
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({call("'w', " + name + ", 'h', 1, '1.0', 8, 'process', '5 seconds', now()"),
+                     k_bad,
+                     "queue"});
+  }
+  cases.push_back(
+      {call("'', 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', now()"), k_bad, "worker"});
+  cases.push_back({call("repeat('w', 129), 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', now()"),
+                   k_bad,
+                   "worker"});
+  cases.push_back(
+      {call("'w', 'q', 'h', 0, '1.0', 8, 'process', '5 seconds', now()"), k_bad, "pid"});
+  cases.push_back(
+      {call("'w', 'q', 'h', 1, '1.0', 0, 'process', '5 seconds', now()"), k_bad, "concurrency"});
+  cases.push_back(
+      {call("'w', 'q', 'h', 1, '1.0', 8, 'fork', '5 seconds', now()"), k_bad, "isolation"});
+  cases.push_back(
+      {call("'w', 'q', 'h', 1, '1.0', 8, 'process', '2 hours', now()"), k_bad, "heartbeat"});
+  cases.push_back({call("'w', 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', 'infinity'"),
+                   k_bad,
+                   "started_at"});
+  cases.push_back({"SELECT pgtq.worker_stopped(NULL)", k_null, "worker"});
+}
+
 void add_unique_cases(std::vector<BadInput>& cases) {
   const std::string push = "SELECT pgtq.push('q', 't', ";
   const std::string many = "SELECT pgtq.push_many('q', '{t,t}', '{\"[]\",\"[]\"}', ";
@@ -573,6 +604,7 @@ std::string digest(db::Connection& conn) {
       " || coalesce((SELECT string_agg(s::text, '|' ORDER BY pid) FROM pgtq.waiting_schedulers s),"
       " '')"
       " || coalesce((SELECT string_agg(q::text, '|' ORDER BY queue) FROM pgtq.queues q), '')"
+      " || coalesce((SELECT string_agg(w::text, '|' ORDER BY worker) FROM pgtq.workers w), '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -608,6 +640,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_wake_up_cases(cases);
   add_redrive_cases(cases);
   add_unique_cases(cases);
+  add_worker_registry_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

@@ -1,0 +1,67 @@
+#include "queue/worker_registry.hpp"
+
+#include "db/pg_error.hpp"
+#include "db/queries.hpp"
+#include "queue/queue_logger.hpp"
+
+#include <pgtq/client/statement.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace pgtq::queue {
+
+namespace {
+
+std::string host_name() {
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  host[sizeof host - 1] = '\0';
+  return host;
+}
+
+} // namespace
+
+WorkerRegistry::WorkerRegistry(const LeaseKeeperSettings& config)
+    : m_worker(config.worker_name),
+      m_queue(config.queue),
+      m_host(host_name()),
+      m_pid(std::to_string(::getpid())),
+      m_version(config.identity.version),
+      m_concurrency(std::to_string(config.identity.concurrency)),
+      m_isolation(config.identity.processes ? "process" : "thread"),
+      // At most once a second, however short the heartbeat: the row is for people.
+      m_interval(std::max<Clock::duration>(config.heartbeat, std::chrono::seconds(1))),
+      m_started_at(Timestamp(std::chrono::system_clock::now()).text()) {
+  m_every = pgtq::detail::interval_text(
+      std::chrono::duration_cast<std::chrono::microseconds>(m_interval));
+}
+
+void WorkerRegistry::beat(db::Connection& connection) {
+  const auto now = Clock::now();
+  if (m_written && now - m_last < m_interval) {
+    return;
+  }
+  connection.run(
+      db::queries::k_worker_seen,
+      {m_worker, m_queue, m_host, m_pid, m_version, m_concurrency, m_isolation, m_every,
+       m_started_at});
+  m_last = now;
+  m_written = true;
+}
+
+void WorkerRegistry::leave(db::Connection& connection) noexcept {
+  if (!m_written) {
+    return;
+  }
+  try {
+    connection.run(db::queries::k_worker_stopped, {m_worker});
+  } catch (const std::exception& error) {
+    logger()->warn("cannot remove this worker from pgtq.workers: {}", error.what());
+  }
+}
+
+} // namespace pgtq::queue

@@ -1,0 +1,80 @@
+-- The registry of workers: which pgtqd serve which queue, from where, and whether they are
+-- alive.
+--
+-- Each pgtqd writes its row when its lease keeper first connects and refreshes last_seen at
+-- every heartbeat (pgtq.worker_seen), whether or not it runs tasks, and removes the row when
+-- it stops cleanly (pgtq.worker_stopped). A pgtqd killed with -9 leaves its row: it is alive
+-- in pgtq.live_workers for three heartbeats after its last one, and pgtq.tick removes it a
+-- day later. Tasks name their worker in locked_by, so what a worker runs is a join away.
+
+-- Registers worker (pgtqd's worker name, 1..128 bytes) as alive now, with what it serves and
+-- how. heartbeat: how often it calls again (more than 0, at most 1 hour). Returns nothing.
+CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
+                                 version text, concurrency integer, isolation text,
+                                 heartbeat interval, started_at timestamptz)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF worker IS NULL OR host IS NULL OR pid IS NULL OR version IS NULL OR concurrency IS NULL
+     OR isolation IS NULL OR heartbeat IS NULL OR started_at IS NULL THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: % must not be NULL',
+      CASE WHEN worker IS NULL THEN 'worker' WHEN host IS NULL THEN 'host'
+           WHEN pid IS NULL THEN 'pid' WHEN version IS NULL THEN 'version'
+           WHEN concurrency IS NULL THEN 'concurrency' WHEN isolation IS NULL THEN 'isolation'
+           WHEN heartbeat IS NULL THEN 'heartbeat' ELSE 'started_at' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM pgtq.check_name('queue', worker_seen.queue);
+  IF octet_length(worker) NOT BETWEEN 1 AND 128 OR octet_length(host) NOT BETWEEN 1 AND 255
+     OR octet_length(version) NOT BETWEEN 1 AND 64 THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: worker (1..128 bytes), host (1..255) and version (1..64) '
+      'must not be empty or longer, got %, % and % bytes', octet_length(worker),
+      octet_length(host), octet_length(version) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF pid < 1 OR concurrency NOT BETWEEN 1 AND 100000 OR isolation NOT IN ('process', 'thread')
+     OR NOT (heartbeat > interval '0' AND heartbeat <= interval '1 hour')
+     OR NOT isfinite(started_at) OR started_at > clock_timestamp() + interval '1 day' THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: pid must be positive (got %), concurrency 1..100000 (got %), '
+      'isolation process or thread (got %), heartbeat more than 0 and at most 1 hour (got %), '
+      'started_at a finite time (got %)', pid, concurrency, isolation, heartbeat, started_at
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
+                                 heartbeat, started_at, last_seen)
+  VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
+          worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
+          worker_seen.heartbeat, worker_seen.started_at, clock_timestamp())
+  ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
+    SET queue = excluded.queue, host = excluded.host, pid = excluded.pid,
+        version = excluded.version, concurrency = excluded.concurrency,
+        isolation = excluded.isolation, heartbeat = excluded.heartbeat,
+        started_at = excluded.started_at, last_seen = excluded.last_seen;
+END $$;
+COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz) IS
+'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+
+-- Removes worker's row (a clean stop). Returns whether there was one.
+CREATE FUNCTION pgtq.worker_stopped(worker text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF worker IS NULL THEN
+    RAISE EXCEPTION 'pgtq.worker_stopped: worker must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  DELETE FROM pgtq.workers w WHERE w.worker = worker_stopped.worker;
+  RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION pgtq.worker_stopped(text) IS
+'Removes a worker''s registration (pgtqd calls it when it stops cleanly). Returns whether there was one. Errors: 22004 NULL.';
+
+-- The workers heard from within three heartbeats, with how many tasks each holds (running,
+-- or claimed ahead of its workers).
+CREATE VIEW pgtq.live_workers AS
+  SELECT w.worker, w.queue, w.host, w.pid, w.version, w.concurrency, w.isolation,
+         w.started_at, w.last_seen,
+         (SELECT count(*) FROM pgtq.live_tasks l
+           WHERE l.state = 'running' AND l.locked_by = w.worker) AS running
+    FROM pgtq.workers w
+   WHERE w.last_seen > clock_timestamp() - 3 * w.heartbeat;
+COMMENT ON VIEW pgtq.live_workers IS
+  'Workers (pgtqd) heard from within three heartbeats, with the tasks each holds (running).';

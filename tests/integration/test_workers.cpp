@@ -1,0 +1,71 @@
+// The registry of workers (sql/schema/13_workers.sql): a running pgtqd is in pgtq.live_workers
+// with what it serves and the tasks it holds, a clean stop removes it, a killed one drops out
+// of the view after three heartbeats, and the scheduler forgets it a day later.
+#include "pgtq/client.hpp"
+#include "support/daemon_process.hpp"
+#include "support/sql.hpp"
+#include "support/task_state.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <chrono>
+#include <string>
+
+using namespace pgtq;
+using namespace pgtq::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+long long live(db::Connection& conn) {
+  return count(conn, "SELECT count(*) FROM pgtq.live_workers");
+}
+
+} // namespace
+
+TEST_CASE("a running pgtqd is a live worker with its queue, pid, settings and running tasks; a "
+          "clean stop removes it") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .extra_args = {"--concurrency", "3", "--heartbeat", "0.5"}});
+  REQUIRE_MESSAGE(eventually([&] { return live(conn) == 1; }, 10s), daemon.log());
+  CHECK(scalar(conn,
+               "SELECT queue || ' ' || pid || ' ' || concurrency || ' ' || isolation"
+               " FROM pgtq.live_workers") ==
+        "default " + std::to_string(daemon.pid()) + " 3 process");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.live_workers WHERE version <> ''") == 1);
+
+  const std::string id = scalar(conn, "SELECT pgtq.push('default', 'sleep', '[2]')");
+  REQUIRE_MESSAGE(reaches(conn, id, "running", 10s), daemon.log());
+  CHECK(scalar(conn, "SELECT running FROM pgtq.live_workers") == "1");
+  // The worker's row names the worker the running task names.
+  CHECK(count(conn,
+              "SELECT count(*) FROM pgtq.live_workers w JOIN pgtq.tasks t"
+              " ON t.locked_by = w.worker WHERE t.id = $1",
+              {id}) == 1);
+
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait_exit(30s));
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.workers") == 0);
+}
+
+TEST_CASE("a killed pgtqd leaves the live workers after three heartbeats, and the registry a "
+          "day later") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--heartbeat", "0.5"}});
+  REQUIRE_MESSAGE(eventually([&] { return live(conn) == 1; }, 10s), daemon.log());
+  daemon.signal(SIGKILL);
+  REQUIRE(daemon.wait_exit(10s));
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.workers") == 1);
+  // Written at most once a second: three heartbeats are three seconds here.
+  CHECK(eventually([&] { return live(conn) == 0; }, 10s));
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.workers") == 1);
+
+  query(conn, "UPDATE pgtq.workers SET last_seen = now() - interval '25 hours'");
+  query(conn, "SELECT * FROM pgtq.tick()");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.workers") == 0);
+}
