@@ -98,6 +98,23 @@ for args in '[1]' '[2]' '[3]'; do
 done
 echo "tasks with that key: $(sql -c "SELECT count(*) FROM pgtq.tasks WHERE unique_key = 'report:daily'")"
 
+say "a global concurrency limit: at most 2 of the queue's tasks run at once, on every pgtqd"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" queue "$queue" --global-concurrency 2
+sql -c "SELECT count(pgtq.push('$queue', 'sleep', '[0.5]')) FROM generate_series(1, 6)" >/dev/null
+most=0
+for _ in $(seq 1 200); do
+  running=$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue' AND state = 'running'")
+  [ "$running" -gt "$most" ] && most=$running
+  left=$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue'")
+  [ "$left" -eq 0 ] && break
+  sleep 0.05
+done
+echo "6 tasks of 0.5 s ran; at most $most at once"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" queue "$queue" --global-concurrency none
+
+say "the workers that serve the queues (pgtqctl workers)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
+
 say "stopping pgtqd"
 stop_daemon
 grep -E "loaded plugin|registered task|killed by|started again|stopped" "$daemon_log" |
