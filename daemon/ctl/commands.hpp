@@ -79,11 +79,16 @@ int pause(const std::string& dsn, const std::string& queue, std::ostream& out);
 int resume(const std::string& dsn, const std::string& queue, std::ostream& out);
 // Lists the live workers (pgtq.live_workers), of one queue or all.
 int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
-// Shows a queue's settings and counts; with global_concurrency ("none" or 1..100000) sets it first.
-int queue(const std::string& dsn,
-          const std::string& queue,
-          const std::optional<std::string>& global_concurrency,
-          std::ostream& out);
+// A queue's settings to change; unset: unchanged. "none" removes a limit.
+struct QueueOptions {
+  std::string queue;
+  std::optional<std::string> global_concurrency; // 1..100000 or none
+  std::optional<std::string> rate_limit;         // 1..1000000 or none
+  std::optional<std::string> rate_period;        // an interval, 1 second..1 day (default 1 s)
+};
+// Shows a queue's settings and counts, after changing those given.
+int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out);
+
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
 } // namespace pgtq::ctl

@@ -142,16 +142,22 @@ int main(int argc, char** argv) {
   workers->add_option("--queue", queue, "only this queue");
   workers->callback([&] { exit_code = pgtq::ctl::workers(dsn, queue, std::cout); });
 
-  std::optional<std::string> global_concurrency;
-  auto* queue_command =
-      app.add_subcommand("queue", "show a queue's settings, or change them (--global-concurrency)");
-  queue_command->add_option("queue", queue_name, "queue name")->required();
+  pgtq::ctl::QueueOptions queue_options;
+  auto* queue_command = app.add_subcommand(
+      "queue", "show a queue's settings, or change them (--global-concurrency, --rate-limit)");
+  queue_command->add_option("queue", queue_options.queue, "queue name")->required();
   queue_command->add_option("--global-concurrency",
-                            global_concurrency,
+                            queue_options.global_concurrency,
                             "at most this many of the queue's tasks running at once across every "
                             "pgtqd (1 to 100000), or 'none' for no limit");
-  queue_command->callback(
-      [&] { exit_code = pgtq::ctl::queue(dsn, queue_name, global_concurrency, std::cout); });
+  queue_command->add_option("--rate-limit",
+                            queue_options.rate_limit,
+                            "at most this many of the queue's tasks started per --rate-period "
+                            "across every pgtqd (1 to 1000000), or 'none' for no limit");
+  queue_command->add_option("--rate-period",
+                            queue_options.rate_period,
+                            "the window of --rate-limit, 1 second to 1 day (default '1 second')");
+  queue_command->callback([&] { exit_code = pgtq::ctl::queue(dsn, queue_options, std::cout); });
 
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
   prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();

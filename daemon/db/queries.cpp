@@ -93,11 +93,16 @@ const Query k_pause{"pgtq_pause", "SELECT pgtq.pause($1)"};
 const Query k_resume{"pgtq_resume", "SELECT pgtq.resume($1)"};
 const Query k_set_global_concurrency{"pgtq_set_global_concurrency",
                                      "SELECT pgtq.set_global_concurrency($1, $2::integer)"};
+const Query k_set_rate_limit{"pgtq_set_rate_limit",
+                             "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)"};
 const Query k_queue_settings{
     "pgtq_queue_settings",
     "SELECT coalesce(q.paused, false), q.global_concurrency,"
     " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'running'),"
-    " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'queued')"
+    " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'queued'),"
+    " q.rate_limit, q.rate_period::text,"
+    " (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)"
+    "   WHERE s.at > clock_timestamp() - q.rate_period)"
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_task_state{"pgtq_task_state",
                          "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};

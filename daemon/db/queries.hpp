@@ -50,6 +50,7 @@ extern const Query k_update;
 extern const Query k_pause;
 extern const Query k_resume;
 extern const Query k_set_global_concurrency;
+extern const Query k_set_rate_limit;
 extern const Query k_queue_settings;
 extern const Query k_timestamp_ok;
 extern const Query k_task_state;

@@ -343,6 +343,12 @@ ClaimLoop::Flushed ClaimLoop::record_outcomes() {
   if (recording.result == Recording::Result::refused) {
     recording = m_recorder.record_one_by_one(batch);
   }
+  // Without the idle registration (behind a pooler) no wake-up reaches this loop: a claim
+  // that came back short for want of room (a queue's global concurrency limit) must look
+  // again once these outcomes, which left room, are committed, not at the next poll.
+  if (!m_config.prepared_statements && !recording.error) {
+    m_maybe_more = true;
+  }
   if (recording.error) {
     flushed.error = std::move(recording.error); // the recorder's error ends the turn first
   }

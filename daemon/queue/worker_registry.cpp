@@ -26,11 +26,8 @@ std::string host_name() {
 } // namespace
 
 WorkerRegistry::WorkerRegistry(const LeaseKeeperSettings& config)
-    : m_worker(config.worker_name),
-      m_queue(config.queue),
-      m_host(host_name()),
-      m_pid(std::to_string(::getpid())),
-      m_version(config.identity.version),
+    : m_worker(config.worker_name), m_queue(config.queue), m_host(host_name()),
+      m_pid(std::to_string(::getpid())), m_version(config.identity.version),
       m_concurrency(std::to_string(config.identity.concurrency)),
       m_isolation(config.identity.processes ? "process" : "thread"),
       // At most once a second, however short the heartbeat: the row is for people.
@@ -45,10 +42,16 @@ void WorkerRegistry::beat(db::Connection& connection) {
   if (m_written && now - m_last < m_interval) {
     return;
   }
-  connection.run(
-      db::queries::k_worker_seen,
-      {m_worker, m_queue, m_host, m_pid, m_version, m_concurrency, m_isolation, m_every,
-       m_started_at});
+  connection.run(db::queries::k_worker_seen,
+                 {m_worker,
+                  m_queue,
+                  m_host,
+                  m_pid,
+                  m_version,
+                  m_concurrency,
+                  m_isolation,
+                  m_every,
+                  m_started_at});
   m_last = now;
   m_written = true;
 }

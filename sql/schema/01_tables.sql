@@ -124,10 +124,20 @@ CREATE TABLE pgtq.queues (
   paused     boolean NOT NULL DEFAULT false, -- no claims while true; pushes still accepted
   changed_at timestamptz NOT NULL DEFAULT now(),
   global_concurrency integer                 -- at most this many running at once; NULL: no limit
-    CONSTRAINT queues_global_concurrency CHECK (global_concurrency BETWEEN 1 AND 100000)
+    CONSTRAINT queues_global_concurrency CHECK (global_concurrency BETWEEN 1 AND 100000),
+  rate_limit  integer                        -- at most this many claimed per rate_period
+    CONSTRAINT queues_rate_limit CHECK (rate_limit BETWEEN 1 AND 1000000),
+  rate_period interval
+    CONSTRAINT queues_rate_period CHECK (rate_period BETWEEN interval '1 second'
+                                                         AND interval '1 day'),
+  -- The claims of the last rate_period: when (claim's clock) and how many tasks each took.
+  rate_starts timestamptz[] NOT NULL DEFAULT '{}',
+  rate_counts integer[] NOT NULL DEFAULT '{}',
+  CONSTRAINT queues_rate CHECK ((rate_limit IS NULL) = (rate_period IS NULL)
+                                AND cardinality(rate_starts) = cardinality(rate_counts))
 );
 COMMENT ON TABLE pgtq.queues IS
-  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit). A queue without a row has the defaults.';
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit). A queue without a row has the defaults.';
 
 -- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
 CREATE TABLE pgtq.workers (

@@ -22,10 +22,16 @@ $$;
 -- elements match nothing), in (priority, run_at, id) order, skipping rows other workers are
 -- claiming right now; the rows come back in that order. Nothing while the queue is paused.
 -- With a global concurrency limit (pgtq.queues.global_concurrency), no more than the limit
--- minus the queue's running tasks: claims of such a queue take turns (an advisory lock held
--- until the claiming transaction ends, class 1885828210), so that two claiming at the same
--- instant cannot both take the last slot; the caller must be in READ COMMITTED, where the
--- count after the lock sees the claims committed before it. The cheap checks run inline;
+-- minus the queue's running tasks; with a rate limit (rate_limit per rate_period), no more
+-- than the limit minus the tasks claimed in the last rate_period (a sliding window: the
+-- queue's row keeps the time and size of each claim in it). Claims of such a queue take turns
+-- (an advisory lock held until the claiming transaction ends, class 1885828210), so that two
+-- claiming at the same instant cannot both take the last slot. A claim never waits for its
+-- turn: one that finds it taken gets nothing (a transaction that popped a task and works it
+-- before committing would otherwise stop every other claimer), and the claim that holds the
+-- turn wakes the queue's waiting workers if it leaves room. Such claims must run in READ
+-- COMMITTED, where what is read after the lock sees the claims committed before it; in
+-- another isolation level they fail with 25000. The cheap checks run inline;
 -- check_claim_args explains a failure.
 --
 -- Plans (docs/architecture.md, "Plans of the hot path"): each statement is planned once
@@ -47,7 +53,12 @@ DECLARE
   token_base bigint;
   take       integer := max_count;
   capped     boolean := false; -- this call took its turn and counted the room left
-  room       integer;
+  stopped    boolean;          -- the queue's settings, read once its turn began
+  cap        integer;
+  rate       integer;
+  per        interval;
+  used       bigint;
+  room       bigint;           -- what the limits leave, before max_count
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -67,22 +78,59 @@ BEGIN
                -- nothing, and neither does a limited one before its turn.
                AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.queues q
                                            WHERE q.queue = claim.queue
-                                             AND (q.paused OR q.global_concurrency IS NOT NULL)))
+                                             AND (q.paused OR q.global_concurrency IS NOT NULL
+                                                  OR q.rate_limit IS NOT NULL)))
              ORDER BY l.priority, l.run_at, l.id
              LIMIT take
                FOR UPDATE SKIP LOCKED) p;
     -- Something claimed, or nothing queued: done. Only a paused or limited queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
-    SELECT q.global_concurrency INTO room FROM pgtq.queues q
-     WHERE q.queue = claim.queue AND NOT q.paused AND q.global_concurrency IS NOT NULL;
-    EXIT WHEN room IS NULL;
-    PERFORM pg_advisory_xact_lock(1885828210, hashtext(claim.queue));
-    SELECT room - count(*) INTO room FROM pgtq.live_tasks l
-     WHERE l.state = 'running' AND l.queue = claim.queue;
-    take := least(max_count, greatest(room, 0));
+    PERFORM FROM pgtq.queues q
+     WHERE q.queue = claim.queue AND NOT q.paused
+       AND (q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL);
+    EXIT WHEN NOT FOUND;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+      RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit, which claims keep '
+        'only in READ COMMITTED; this transaction is %', claim.queue,
+        upper(current_setting('transaction_isolation'))
+        USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    EXIT WHEN NOT pg_try_advisory_xact_lock(1885828210, hashtext(claim.queue));
+    -- Read once the turn began: the claims before it have committed what they took.
+    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period
+      INTO stopped, cap, rate, per FROM pgtq.queues q WHERE q.queue = claim.queue;
+    EXIT WHEN stopped;
+    room := max_count + 1;
+    IF cap IS NOT NULL THEN
+      SELECT least(room, cap - count(*)) INTO room FROM pgtq.live_tasks l
+       WHERE l.state = 'running' AND l.queue = claim.queue;
+    END IF;
+    IF rate IS NOT NULL THEN
+      SELECT least(room, rate - coalesce(sum(s.n), 0)) INTO room
+        FROM pgtq.queues q, unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+       WHERE q.queue = claim.queue AND s.at > clock_timestamp() - per;
+    END IF;
+    take := greatest(least(max_count, room), 0);
     capped := true;
     EXIT WHEN take = 0;
   END LOOP;
+  IF capped AND picked IS NOT NULL THEN
+    IF rate IS NOT NULL THEN
+      -- The window: the claims of the last period, and this one.
+      UPDATE pgtq.queues q
+         SET (rate_starts, rate_counts) =
+             (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') || clock_timestamp(),
+                     coalesce(array_agg(s.n ORDER BY s.at), '{}') || cardinality(picked)
+                FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+               WHERE s.at > clock_timestamp() - per)
+       WHERE q.queue = claim.queue;
+    END IF;
+    -- It took all it asked for and left room: a claimer that found the turn taken may take
+    -- the rest once this commits.
+    IF cardinality(picked) = take AND room > take THEN
+      PERFORM pgtq.wake_queue(claim.queue);
+    END IF;
+  END IF;
   -- One strong random number per call that claims something; each row's token is it XOR
   -- the row's id. The tokens of one call all go to the one caller, who may work out the
   -- others of its own batch from one of them, and that is all: another call, or a later
@@ -108,7 +156,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue, claims taking turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; claims of a limited queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every

@@ -134,6 +134,8 @@ DECLARE
   wake     text[];
   dup      bigint;
   earliest_later timestamptz; -- the earliest run_at of the retries scheduled later
+  ended_queues    text[];      -- the queues of the tasks that ended, and of those requeued
+  requeued_queues text[];
 BEGIN
   -- Whole-array checks, each one pass in C; the precise error comes from the slow path.
   IF NOT coalesce(given <= 100000
@@ -195,9 +197,11 @@ BEGIN
                 ELSE e.errors END,
            e.timeout, e.unique_key
       FROM ending e
-    RETURNING id
+    RETURNING id, queue
   )
-  SELECT (SELECT array_agg(id) FROM stored), (SELECT count(*) FROM o) INTO accepted, given;
+  SELECT (SELECT array_agg(id) FROM stored), (SELECT array_agg(queue) FROM stored),
+         (SELECT count(*) FROM o)
+    INTO accepted, ended_queues, given;
 
   -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
   IF 'retry' = ANY (statuses) OR 'snooze' = ANY (statuses) THEN
@@ -228,9 +232,9 @@ BEGIN
        WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
       RETURNING l.id, l.queue, l.state, l.run_at
     )
-    SELECT array_agg(id), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
+    SELECT array_agg(id), array_agg(queue), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
            min(run_at) FILTER (WHERE state = 'scheduled')
-      INTO requeued, wake, earliest_later FROM again;
+      INTO requeued, requeued_queues, wake, earliest_later FROM again;
 
     IF wake IS NOT NULL THEN
       PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
@@ -243,11 +247,7 @@ BEGIN
   -- A task of a queue with a global concurrency limit that stops running leaves room, which
   -- the queue's waiting workers (whose claims came back short) learn from a wake-up.
   IF EXISTS (SELECT 1 FROM pgtq.queues q WHERE q.global_concurrency IS NOT NULL) THEN
-    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
-     WHERE q.global_concurrency IS NOT NULL AND NOT q.paused
-       AND EXISTS (SELECT 1 FROM pgtq.tasks t
-                    WHERE t.id = ANY (coalesce(accepted, '{}') || coalesce(requeued, '{}'))
-                      AND t.queue = q.queue);
+    PERFORM pgtq.wake_limited(coalesce(ended_queues, '{}') || coalesce(requeued_queues, '{}'));
   END IF;
 
   -- Every outcome accepted (the usual case): nothing to report, no need to read them again.

@@ -5,7 +5,8 @@
 --   2. running tasks whose lease expired are rescued: queued again, the attempt counted and
 --      an error recorded, or failed when no attempts are left (cancelled when a
 --      cancellation was requested);
---   3. registrations of idle workers and waiting schedulers whose session has ended are
+--   3. rate-limited queues with room in their window and queued tasks are woken;
+--   4. registrations of idle workers and waiting schedulers whose session has ended are
 --      removed (09_wake_ups.sql), and so are workers not heard from for a day
 --      (13_workers.sql).
 -- Only one caller at a time does the work (a transaction-level advisory lock); the others
@@ -22,6 +23,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   wake        text[];
   rescue_wake text[];
+  ended       text[]; -- the queues of the expired tasks that ended
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -61,7 +63,7 @@ BEGIN
                   || ' stopped renewing it',
                 true)).*
         FROM ending e
-      RETURNING 1
+      RETURNING queue
     ), back AS (
       UPDATE pgtq.live_tasks l
          SET state = 'queued', run_at = clock_timestamp(), locked_until = NULL, claim = NULL,
@@ -78,14 +80,25 @@ BEGIN
       RETURNING l.queue
     )
     SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
-           (SELECT array_agg(DISTINCT queue) FROM back)
-      INTO rescued, failed, rescue_wake;
+           (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored)
+      INTO rescued, failed, rescue_wake, ended;
+    IF ended IS NOT NULL THEN
+      PERFORM pgtq.wake_limited(ended); -- a failed task of a limited queue leaves room
+    END IF;
 
     -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
     PERFORM pgtq.wake_queue(q)
        FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
       WHERE octet_length(q) < 7900
       GROUP BY q;
+    -- A rate-limited queue whose claims came back short gets room as its window moves on,
+    -- which nobody else announces (11_queues.sql).
+    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+     WHERE q.rate_limit IS NOT NULL AND NOT q.paused
+       AND (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+             WHERE s.at > clock_timestamp() - q.rate_period) < q.rate_limit
+       AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                    WHERE l.queue = q.queue AND l.state = 'queued');
 
     -- A stale row only makes pushes notify in vain; a row is never removed while its session
     -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
@@ -113,7 +126,7 @@ BEGIN
   next_due := pgtq.next_due();
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
 -- Deletes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many.

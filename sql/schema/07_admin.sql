@@ -11,6 +11,7 @@ DECLARE
   requeued  integer;
   cancelled integer;
   wake      text[];
+  ended     text[];
 BEGIN
   PERFORM pgtq.check_id_claims('pgtq.release', task_ids, task_claims);
   WITH held AS (
@@ -27,7 +28,7 @@ BEGIN
     INSERT INTO pgtq.finished_tasks
     SELECT (pgtq.finished_row(e.task, 'cancelled', NULL, (e.task).last_error, false)).*
       FROM ending e
-    RETURNING 1
+    RETURNING queue
   ), back AS (
     UPDATE pgtq.live_tasks l
        SET state = 'queued', attempts = greatest(l.attempts - 1, 0), locked_by = NULL,
@@ -37,9 +38,12 @@ BEGIN
     RETURNING l.queue
   )
   SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
-         (SELECT array_agg(DISTINCT queue) FROM back)
-    INTO requeued, cancelled, wake;
+         (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored)
+    INTO requeued, cancelled, wake, ended;
   PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+  IF ended IS NOT NULL THEN
+    PERFORM pgtq.wake_limited(ended); -- a cancelled task of a limited queue leaves room
+  END IF;
   RETURN requeued + cancelled;
 END $$;
 COMMENT ON FUNCTION pgtq.release(bigint[], bigint[]) IS

@@ -1,4 +1,4 @@
--- Queue controls: pause and resume, and the global concurrency limit.
+-- Queue controls: pause and resume, the global concurrency limit and the rate limit.
 --
 -- A paused queue accepts pushes (they wait, queued) but pgtq.claim and pgtq.pop hand out
 -- none of its tasks, on every daemon, from the first claim that starts after the pause
@@ -39,6 +39,16 @@ END $$;
 COMMENT ON FUNCTION pgtq.resume(text) IS
 'Resumes a paused queue and wakes its waiting workers. Returns true when it was paused. Errors: 22004 NULL, 22023 bad name.';
 
+-- Wakes the waiting workers of those of queues that have a global concurrency limit (and are
+-- not paused): called where tasks stop running (finish_many, tick, release), since the room
+-- they leave is announced by nobody else. Cheap when no queue has a limit: one probe.
+CREATE FUNCTION pgtq.wake_limited(queues text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+   WHERE q.global_concurrency IS NOT NULL AND NOT q.paused AND q.queue = ANY (queues);
+END $$;
+
 -- At most max_running (1..100000) tasks of queue running at once, across every pgtqd and
 -- program that claims (pgtq.claim counts them); NULL removes the limit. Tasks a daemon has
 -- claimed ahead of its workers (prefetch) count as running. Lowering the limit stops nothing
@@ -60,3 +70,35 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.set_global_concurrency(text, integer) IS
 'Limits queue to max_running (1..100000) tasks running at once across every worker (claimed ahead counts); NULL removes the limit. Running tasks are never stopped. Errors: 22004 NULL queue, 22023 bad name or max_running.';
+
+-- At most max_starts (1..1000000) tasks of queue claimed in any window of length per (1 second
+-- to 1 day), across every pgtqd and program that claims (pgtq.claim counts them; claimed ahead
+-- of the workers counts as started). NULL max_starts removes the limit (per is then ignored).
+-- Claims over the limit wait until the window has room; pgtq.tick wakes the queue's waiting
+-- workers once it has, so the next claim comes within the scheduler's interval. The window's
+-- record is kept across changes of the limit.
+CREATE FUNCTION pgtq.set_rate_limit(queue text, max_starts integer, per interval) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', set_rate_limit.queue);
+  IF max_starts NOT BETWEEN 1 AND 1000000 THEN
+    RAISE EXCEPTION 'pgtq.set_rate_limit: max_starts must be 1..1000000 (NULL: no limit), got %',
+      max_starts USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_starts IS NOT NULL AND per IS NULL THEN
+    RAISE EXCEPTION 'pgtq.set_rate_limit: per must not be NULL with a limit'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_starts IS NOT NULL AND NOT per BETWEEN interval '1 second' AND interval '1 day' THEN
+    RAISE EXCEPTION 'pgtq.set_rate_limit: per must be 1 second to 1 day, got %', per
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  INSERT INTO pgtq.queues AS q (queue, rate_limit, rate_period)
+  VALUES (set_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
+                changed_at = now();
+  PERFORM pgtq.wake_queue(set_rate_limit.queue);
+END $$;
+COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS
+'Limits queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';

@@ -242,17 +242,34 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   TestDatabase database;
   db::Connection conn = database.connect();
   query(conn, "SELECT pgtq.push('q', 't')");
-  CHECK(pgtqctl(database.dsn(), {"queue", "q"}).output ==
-        "queue q: not paused, global concurrency unlimited; 0 running, 1 queued\n");
+  CHECK(
+      pgtqctl(database.dsn(), {"queue", "q"}).output ==
+      "queue q: not paused, global concurrency unlimited, rate limit none; 0 running, 1 queued\n");
   const Run set = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "3"});
-  CHECK_MESSAGE(set.output == "queue q: not paused, global concurrency 3; 0 running, 1 queued\n",
-                set.output);
+  CHECK_MESSAGE(
+      set.output ==
+          "queue q: not paused, global concurrency 3, rate limit none; 0 running, 1 queued\n",
+      set.output);
   CHECK(scalar(conn, "SELECT global_concurrency FROM pgtq.queues WHERE queue = 'q'") == "3");
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "none"}).exit_code == 0);
   CHECK(scalar(conn, "SELECT coalesce(global_concurrency, 0) FROM pgtq.queues") == "0");
   const Run bad = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "0"});
   CHECK(bad.exit_code == 64);
   CHECK_MESSAGE(bad.output.find("--global-concurrency") != std::string::npos, bad.output);
+  CHECK_MESSAGE(bad.output.find("or none") != std::string::npos, bad.output);
+
+  const Run rate =
+      pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "100", "--rate-period", "1 minute"});
+  CHECK_MESSAGE(rate.output.find("rate limit 100 per 00:01:00 (0 in the last)") !=
+                    std::string::npos,
+                rate.output);
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "none"})
+            .output.find("rate limit none") != std::string::npos);
+  const Run bad_period =
+      pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "5", "--rate-period", "1 week"});
+  CHECK(bad_period.exit_code == 1);
+  CHECK_MESSAGE(bad_period.output.find("per must be") != std::string::npos, bad_period.output);
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-period", "1 minute"}).exit_code == 64);
 }
 
 TEST_CASE("pgtqctl workers lists the live workers of a queue, or of all") {

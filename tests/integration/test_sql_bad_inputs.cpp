@@ -484,6 +484,18 @@ void add_redrive_cases(std::vector<BadInput>& cases) {
     cases.push_back(
         {"SELECT pgtq.set_global_concurrency('q', " + limit + ")", k_bad, "max_running"});
   }
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.set_rate_limit(" + name + ", 2, '1 second')", k_bad, "queue"});
+  }
+  cases.push_back({"SELECT pgtq.set_rate_limit(NULL, 2, '1 second')", k_null, "queue"});
+  for (const std::string limit : {"0", "-1", "1000001"}) {
+    cases.push_back(
+        {"SELECT pgtq.set_rate_limit('q', " + limit + ", '1 second')", k_bad, "max_starts"});
+  }
+  cases.push_back({"SELECT pgtq.set_rate_limit('q', 2, NULL)", k_null, "per"});
+  for (const std::string per : {"'0'", "'0.5 seconds'", "'-1 second'", "'2 days'"}) {
+    cases.push_back({"SELECT pgtq.set_rate_limit('q', 2, " + per + ")", k_bad, "per"});
+  }
 }
 
 void add_wake_up_cases(std::vector<BadInput>& cases) {

@@ -9,8 +9,8 @@
 
 #include <doctest/doctest.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <string>
 
 using namespace pgtq;
@@ -29,8 +29,8 @@ TEST_CASE("a running pgtqd is a live worker with its queue, pid, settings and ru
           "clean stop removes it") {
   TestDatabase database;
   db::Connection conn = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .extra_args = {"--concurrency", "3", "--heartbeat", "0.5"}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--concurrency", "3", "--heartbeat", "0.5"}});
   REQUIRE_MESSAGE(eventually([&] { return live(conn) == 1; }, 10s), daemon.log());
   CHECK(scalar(conn,
                "SELECT queue || ' ' || pid || ' ' || concurrency || ' ' || isolation"

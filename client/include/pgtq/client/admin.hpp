@@ -23,6 +23,7 @@
 #include "pgtq/client/pg_array.hpp"
 #include "pgtq/client/statement.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -173,6 +174,21 @@ set_global_concurrency(PGconn* conn, const std::string& queue, std::optional<int
                "pgtq.set_global_concurrency",
                "SELECT pgtq.set_global_concurrency($1, $2::integer)",
                {queue, max_running ? detail::Param(std::to_string(*max_running)) : std::nullopt});
+}
+
+// At most max_starts (1..1000000) tasks of queue claimed in any window of length per (1 second
+// to 1 day) across every pgtqd and program that claims (tasks a daemon claimed ahead count);
+// std::nullopt removes the limit. Throws pgtq::Error 22023 for a bad name, limit or period.
+inline void set_rate_limit(PGconn* conn,
+                           const std::string& queue,
+                           std::optional<int> max_starts,
+                           std::chrono::seconds per = std::chrono::seconds(1)) {
+  detail::exec(conn,
+               "pgtq.set_rate_limit",
+               "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)",
+               {queue,
+                max_starts ? detail::Param(std::to_string(*max_starts)) : std::nullopt,
+                std::to_string(per.count()) + " seconds"});
 }
 
 } // namespace pgtq
