@@ -19,6 +19,16 @@ using Clock = std::chrono::steady_clock;
 // lost lease, or shutdown) to the worker's should_stop().
 constexpr auto k_stop_poll = std::chrono::milliseconds(50);
 
+// How long tasks handed to a worker behind its running attempt may wait there: once that
+// attempt has run this long, they are taken back for other workers (a long attempt must not
+// hold the tasks behind it), and no more are queued behind it.
+constexpr auto k_queued_wait = std::chrono::milliseconds(10);
+
+// A slot whose recent attempts ran shorter than this on average takes the next tasks of the
+// pool's queue even while other pool threads idle: waking one of them (and its worker) would
+// cost more than the attempt.
+constexpr double k_greedy_below_s = 0.0001;
+
 double seconds(std::chrono::nanoseconds duration) {
   return std::chrono::duration<double>(duration).count();
 }
@@ -222,59 +232,151 @@ Outcome ProcessRunner::failed_attempt(const ClaimedTask& task, std::string error
 
 std::optional<Outcome>
 ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
+  // One job with nothing behind it: the attempt is borrowed for the call.
+  class Single final : public JobFeed {
+  public:
+    std::optional<Job> take_next(bool /*greedy*/) override { return std::nullopt; }
+    void put_back(Job job) override { done(std::move(job), std::nullopt); }
+    void done(Job /*job*/, std::optional<Outcome> outcome) override {
+      m_outcome = std::move(outcome);
+    }
+    std::optional<Outcome> m_outcome;
+  } single;
+  run_jobs(slot,
+           Job{task, std::shared_ptr<const Attempt>(std::shared_ptr<const Attempt>(), &attempt)},
+           single);
+  return std::move(single.m_outcome);
+}
+
+std::string ProcessRunner::run_frame(Slot& state, const Handed& handed) const {
+  const ClaimedTask& task = handed.job.task;
+  const std::optional<double> timeout =
+      attempt_timeout(task, task.plugins->registry().find(task.name), m_settings.task_timeout);
+  // Cleared and pending before the worker can read the Run: a stop raised for an earlier
+  // Run of this lane must not make this one start stopped.
+  state.process->open(handed.seq);
+  return worker::encode(worker::Run{.id = task.id,
+                                    .name = task.name,
+                                    .args = task.args,
+                                    .attempt = task.attempt,
+                                    .max_attempts = task.max_attempts,
+                                    .timeout_s = timeout.value_or(0),
+                                    .seq = handed.seq});
+}
+
+void ProcessRunner::hand_over_more(Slot& state,
+                                   std::deque<Handed>& queued,
+                                   JobFeed& feed,
+                                   bool& pipelining) {
+  std::string frames;
+  while (queued.size() < k_pipeline_depth) {
+    std::optional<Job> job = feed.take_next(state.mean_attempt_s < k_greedy_below_s);
+    if (!job) {
+      break;
+    }
+    if (job->attempt->stop.load()) {
+      feed.done(std::move(*job), std::nullopt); // cancelled or lost while it waited
+      continue;
+    }
+    if (job->task.plugins != state.plugins) {
+      // Claimed under other plugins (a reload): this worker cannot run it.
+      feed.put_back(std::move(*job));
+      pipelining = false;
+      break;
+    }
+    Handed handed{std::move(*job), state.next_seq++};
+    frames += run_frame(state, handed);
+    queued.push_back(std::move(handed));
+  }
+  // A worker that is gone is seen by the next wait, which takes these back.
+  if (!frames.empty()) {
+    (void)state.process->send_frames(frames);
+  }
+  feed.pass_on(); // what this worker does not take now
+}
+
+void ProcessRunner::take_back(Slot& state,
+                              std::deque<Handed>& queued,
+                              JobFeed& feed,
+                              const std::function<bool(const Handed&)>& which,
+                              int worker_ending) {
+  for (auto it = queued.begin(); it != queued.end();) {
+    if (!which(*it) || !state.process->revoke(it->seq)) {
+      ++it; // the worker started it: it is the next attempt
+      continue;
+    }
+    Job job = std::move(it->job);
+    it = queued.erase(it);
+    if (worker_ending > 0) {
+      logger()->info("task {} ({}) was waiting in worker {} (pid {}), not started: back to the "
+                     "queue, its attempt not counted",
+                     job.task.id,
+                     job.task.name,
+                     worker_ending,
+                     state.process->pid());
+    }
+    if (job.attempt->stop.load() || feed.draining()) {
+      feed.done(std::move(job), std::nullopt); // released: its attempt given back
+    } else {
+      feed.put_back(std::move(job)); // another worker runs it, with the same attempt
+    }
+  }
+}
+
+void ProcessRunner::take_back_before_retire(int slot, std::deque<Handed>& queued, JobFeed& feed) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  take_back(
+      state, queued, feed, [](const Handed&) { return true; }, slot + 1);
+  // What could not be taken back was started in the worker that ends now, after the attempt
+  // that ends it had answered, yet pgtqd read no such answer: a worker that broke the
+  // protocol. Given back, its attempt not counted.
+  for (Handed& handed : queued) {
+    logger()->warn("task {} ({}) given back to the queue: worker {} ended as it started it",
+                   handed.job.task.id,
+                   handed.job.task.name,
+                   slot + 1);
+    feed.done(std::move(handed.job), std::nullopt);
+  }
+  queued.clear();
+}
+
+void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
   Slot& state = *m_slots[static_cast<std::size_t>(slot)];
   const int number = slot + 1;
-  const std::atomic<bool>& stop = attempt.stop;
   retire_if_ended(slot);
   if (state.unavailable) {
     // Waiting here for a worker that may never start would hold the task from every other
     // daemon; the claim loop claims no more until a worker starts.
     logger()->warn("task {} ({}) given back to the queue: worker {} cannot be started ({})",
-                   task.id,
-                   task.name,
+                   first.task.id,
+                   first.task.name,
                    number,
                    state.start_error);
-    return std::nullopt;
+    feed.done(std::move(first), std::nullopt);
+    return;
+  }
+  if (!state.process || state.plugins != first.task.plugins) {
+    feed.pass_on(); // starting a worker takes a while: the jobs behind go elsewhere
   }
   const Start started = ensure_started(
-      slot, [&] { return task.plugins; }, [&] { return stop.load(); }, [] { return false; }, false);
+      slot,
+      [&] { return first.task.plugins; },
+      [&] { return first.attempt->stop.load(); },
+      [] { return false; },
+      false);
   if (started == Start::failed) {
     logger()->warn("task {} ({}) given back to the queue: worker {} cannot be started",
-                   task.id,
-                   task.name,
+                   first.task.id,
+                   first.task.name,
                    number);
   }
   if (started != Start::started) {
-    return std::nullopt;
+    feed.done(std::move(first), std::nullopt);
+    return;
   }
   const pid_t pid = state.process->pid();
-  const std::optional<double> timeout =
-      attempt_timeout(task, task.plugins->registry().find(task.name), m_settings.task_timeout);
-  SPDLOG_LOGGER_DEBUG(logger(),
-                      "task {} ({}) attempt {}/{} started in worker {} (pid {})",
-                      task.id,
-                      task.name,
-                      task.attempt,
-                      task.max_attempts,
-                      number,
-                      pid);
-  const auto started_at = Clock::now();
-  auto finish = [&](Outcome outcome) {
-    outcome.name = task.name;
-    outcome.attempt = task.attempt;
-    outcome.max_attempts = task.max_attempts;
-    outcome.duration_s = seconds(Clock::now() - started_at);
-    return outcome;
-  };
-  // A stop raised for an earlier attempt (one that returned in time) must not make this one
-  // start stopped; one raised from here on is this attempt's.
-  state.process->set_stop(false);
-  if (!state.process->send(worker::Run{.id = task.id,
-                                       .name = task.name,
-                                       .args = task.args,
-                                       .attempt = task.attempt,
-                                       .max_attempts = task.max_attempts,
-                                       .timeout_s = timeout.value_or(0)})) {
+  Handed current{std::move(first), state.next_seq++};
+  if (!state.process->send_frames(run_frame(state, current))) {
     // It died between the look above and now: the task never reached it.
     const std::string how = retire(slot);
     ++state.failures;
@@ -282,175 +384,259 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
                    number,
                    pid,
                    how,
-                   task.id);
-    return std::nullopt;
+                   current.job.task.id);
+    feed.done(std::move(current.job), std::nullopt);
+    return;
   }
+  // Runs sent behind the current one: the worker starts each as soon as it has answered the
+  // one before, without waiting for this thread.
+  std::deque<Handed> queued;
 
-  // Without a timeout, never (time_point::max() is never reached).
-  const Clock::time_point deadline =
-      timeout ? started_at + to_clock_duration(*timeout) : Clock::time_point::max();
-  const Clock::time_point timeout_kill_at =
-      timeout ? deadline + m_settings.timeout_grace : Clock::time_point::max();
-  // Set when the stop flag is first seen: the handler has timeout_grace from then on.
-  Clock::time_point stop_kill_at = Clock::time_point::max();
-  bool stop_sent = false;
-  bool timed_out = false;
-  bool out_of_memory = false;
-  bool last_look = false; // at kill time: one more look for an answer that just came in
-  for (;;) {
-    const auto kill_at = std::min(timeout_kill_at, stop_kill_at);
-    const auto until =
-        last_look ? Clock::now()
-                  : std::min({Clock::now() + k_stop_poll, timed_out ? kill_at : deadline, kill_at});
-    std::optional<worker::Message> message;
-    const auto event = state.process->wait(until, message);
-    if (event == WorkerProcess::Event::message) {
-      if (const auto* finished = std::get_if<worker::Finished>(&*message)) {
-        if (finished->id != task.id) {
-          logger()->error("worker {} (pid {}) answered for task {} while running task {}; "
-                          "replacing it",
-                          number,
-                          pid,
-                          finished->id,
-                          task.id);
-          retire(slot);
-          return finish(failed_attempt(
-              task, "worker " + std::to_string(number) + " answered for another task"));
+  for (;;) { // one attempt after the other: the current one, then the next queued
+    const ClaimedTask& task = current.job.task;
+    const Attempt& attempt = *current.job.attempt;
+    const std::atomic<bool>& stop = attempt.stop;
+    const std::optional<double> timeout =
+        attempt_timeout(task, task.plugins->registry().find(task.name), m_settings.task_timeout);
+    SPDLOG_LOGGER_DEBUG(logger(),
+                        "task {} ({}) attempt {}/{} started in worker {} (pid {})",
+                        task.id,
+                        task.name,
+                        task.attempt,
+                        task.max_attempts,
+                        number,
+                        pid);
+    // A queued attempt started when the worker answered the one before: about now.
+    const auto started_at = Clock::now();
+    auto finish = [&](Outcome outcome) {
+      outcome.name = task.name;
+      outcome.attempt = task.attempt;
+      outcome.max_attempts = task.max_attempts;
+      outcome.duration_s = seconds(Clock::now() - started_at);
+      return outcome;
+    };
+    auto end_attempt = [&](std::optional<Outcome> outcome) {
+      feed.done(std::move(current.job), std::move(outcome));
+    };
+    // Without a timeout, never (time_point::max() is never reached).
+    const Clock::time_point deadline =
+        timeout ? started_at + to_clock_duration(*timeout) : Clock::time_point::max();
+    const Clock::time_point timeout_kill_at =
+        timeout ? deadline + m_settings.timeout_grace : Clock::time_point::max();
+    // Set when the stop flag is first seen: the handler has timeout_grace from then on.
+    Clock::time_point stop_kill_at = Clock::time_point::max();
+    bool stop_sent = false;
+    bool timed_out = false;
+    bool out_of_memory = false;
+    bool last_look = false; // at kill time: one more look for an answer that just came in
+    bool pipelining = true; // this attempt may have the next tasks queued behind it
+    bool next_attempt = false;
+    while (!next_attempt) {
+      auto now = Clock::now();
+      // Queued tasks that were cancelled or lost their lease, or all of them at a drain, go
+      // back unstarted; all of them when this attempt runs long, to wait for another worker
+      // instead of behind it.
+      if (!queued.empty()) {
+        const bool long_attempt = now - started_at >= k_queued_wait;
+        take_back(state, queued, feed, [&](const Handed& handed) {
+          return long_attempt || feed.draining() || handed.job.attempt->stop.load();
+        });
+        if (long_attempt) {
+          pipelining = false;
         }
-        state.failures = 0;
-        Outcome outcome;
-        outcome.id = task.id;
-        outcome.claim = task.claim;
-        outcome.status = finished->status;
-        outcome.result = finished->result;
-        outcome.error = finished->error;
-        outcome.retry_in_s = finished->retry_in_s;
-        if (finished->recycle) {
-          // Its heap ran out; a new process starts clean (ensure_started counts the restart).
-          retire(slot);
-          logger()->warn("worker {} (pid {}) ran out of memory ({}) running task {} ({}); "
-                         "replacing it",
-                         number,
-                         pid,
-                         memory_limit_text(),
-                         task.id,
-                         task.name);
+      }
+      if (pipelining && !stop_sent && !timed_out && !m_closing) {
+        hand_over_more(state, queued, feed, pipelining);
+      }
+      if (!stop_sent && stop.load()) {
+        state.process->set_stop(current.seq);
+        stop_sent = true;
+        if (stop_kill_at == Clock::time_point::max()) {
+          stop_kill_at = now + m_settings.timeout_grace;
         }
-        if (attempt.shutting_down.load() &&
-            (outcome.status == OutcomeStatus::retry || outcome.status == OutcomeStatus::snooze)) {
-          // Stopped by the shutdown and not done: released, its attempt given back.
-          return std::nullopt;
+      }
+      const auto kill_at = std::min(timeout_kill_at, stop_kill_at);
+      auto until =
+          last_look ? now : std::min({now + k_stop_poll, timed_out ? kill_at : deadline, kill_at});
+      if (!queued.empty() && pipelining) {
+        until = std::min(until, started_at + k_queued_wait);
+      }
+      std::optional<worker::Message> message;
+      const auto event = state.process->wait(until, message);
+      if (event == WorkerProcess::Event::message) {
+        if (const auto* finished = std::get_if<worker::Finished>(&*message)) {
+          if (finished->id != task.id) {
+            logger()->error("worker {} (pid {}) answered for task {} while running task {}; "
+                            "replacing it",
+                            number,
+                            pid,
+                            finished->id,
+                            task.id);
+            take_back_before_retire(slot, queued, feed);
+            retire(slot);
+            end_attempt(finish(failed_attempt(
+                task, "worker " + std::to_string(number) + " answered for another task")));
+            return;
+          }
+          state.failures = 0;
+          Outcome outcome;
+          outcome.id = task.id;
+          outcome.claim = task.claim;
+          outcome.status = finished->status;
+          outcome.result = finished->result;
+          outcome.error = finished->error;
+          outcome.retry_in_s = finished->retry_in_s;
+          const bool recycle = finished->recycle;
+          const double duration_s = finished->duration_s;
+          state.mean_attempt_s += 0.25 * (std::max(duration_s, 0.0) - state.mean_attempt_s);
+          m_short_attempts.store(state.mean_attempt_s < k_greedy_below_s,
+                                 std::memory_order_relaxed);
+          if (recycle) {
+            // Its heap ran out; a new process starts clean (ensure_started counts the
+            // restart). It exits without starting what was queued behind this attempt.
+            take_back_before_retire(slot, queued, feed);
+            retire(slot);
+            logger()->warn("worker {} (pid {}) ran out of memory ({}) running task {} ({}); "
+                           "replacing it",
+                           number,
+                           pid,
+                           memory_limit_text(),
+                           task.id,
+                           task.name);
+          }
+          if (attempt.shutting_down.load() &&
+              (outcome.status == OutcomeStatus::retry || outcome.status == OutcomeStatus::snooze)) {
+            // Stopped by the shutdown and not done: released, its attempt given back.
+            end_attempt(std::nullopt);
+          } else {
+            Outcome done = finish(std::move(outcome));
+            done.duration_s = duration_s;
+            end_attempt(std::move(done));
+          }
+          if (queued.empty()) {
+            return;
+          }
+          // The worker went on to the next Run by itself.
+          current = std::move(queued.front());
+          queued.pop_front();
+          next_attempt = true;
+          continue;
         }
-        Outcome done = finish(std::move(outcome));
-        done.duration_s = finished->duration_s;
-        return done;
+        if (std::holds_alternative<worker::OutOfMemory>(*message)) {
+          out_of_memory = true;
+        }
+        continue;
       }
-      if (std::holds_alternative<worker::OutOfMemory>(*message)) {
-        out_of_memory = true;
+      if (event == WorkerProcess::Event::ended) {
+        // The Runs behind this one were never decoded (a worker reads the next Run only after
+        // it answered this one): they go back, their attempts not counted. This attempt is
+        // counted even if the worker died before its handler started (reading the Run, say):
+        // a Run that kills every worker that reads it must end failed, not loop.
+        take_back_before_retire(slot, queued, feed);
+        const std::string how = retire(slot);
+        if (m_closing || attempt.shutting_down.load()) {
+          end_attempt(std::nullopt); // pgtqd ended it at shutdown: given back
+          return;
+        }
+        ++state.failures;
+        ++m_state.worker_crashes;
+        logger()->warn("worker {} (pid {}) {} while running task {} ({}) attempt {}/{}; "
+                       "starting another",
+                       number,
+                       pid,
+                       how,
+                       task.id,
+                       task.name,
+                       task.attempt,
+                       task.max_attempts);
+        std::string error = how + " (worker " + std::to_string(number) + ", pid " +
+                            std::to_string(pid) + ", died running this attempt)";
+        if (out_of_memory) {
+          error = "out of memory: the worker reached " + memory_limit_text() + ", then " + error;
+        }
+        end_attempt(finish(failed_attempt(task, std::move(error))));
+        return;
       }
-      continue;
-    }
-    if (event == WorkerProcess::Event::ended) {
-      const std::string how = retire(slot);
-      if (m_closing || attempt.shutting_down.load()) {
-        return std::nullopt; // pgtqd ended it at shutdown: given back
+      // A timeout of the wait: look at the clock.
+      now = Clock::now();
+      if (!timed_out && now >= deadline) {
+        timed_out = true;
+        logger()->warn("task {} ({}) timed out after {:g} s in worker {} (pid {}): should_stop() "
+                       "is true now; the worker is killed in {:g} s unless the handler returns",
+                       task.id,
+                       task.name,
+                       *timeout,
+                       number,
+                       pid,
+                       seconds(m_settings.timeout_grace));
+        // No stop from here: the worker turns should_stop() true at its own deadline (the Run
+        // carries the timeout) and says "timed out" in the outcome. A stop from this clock
+        // could reach the handler first and make its outcome read as a plain stop request.
       }
-      ++state.failures;
-      ++m_state.worker_crashes;
-      logger()->warn("worker {} (pid {}) {} while running task {} ({}) attempt {}/{}; "
-                     "starting another",
-                     number,
-                     pid,
-                     how,
-                     task.id,
-                     task.name,
-                     task.attempt,
-                     task.max_attempts);
-      std::string error = how + " (worker " + std::to_string(number) + ", pid " +
-                          std::to_string(pid) + ", died running this attempt)";
-      if (out_of_memory) {
-        error = "out of memory: the worker reached " + memory_limit_text() + ", then " + error;
+      if (now >= kill_at && !last_look) {
+        // A Finished that arrived since the wait ended is the attempt's outcome, not a kill.
+        last_look = true;
+        continue;
       }
-      return finish(failed_attempt(task, std::move(error)));
-    }
-    // A timeout of the wait: look at the stop flag and the clock.
-    const auto now = Clock::now();
-    if (!stop_sent && stop.load()) {
-      state.process->set_stop(true);
-      stop_sent = true;
-      if (stop_kill_at == Clock::time_point::max()) {
-        stop_kill_at = now + m_settings.timeout_grace;
+      if (now >= kill_at && timed_out && timeout_kill_at <= stop_kill_at) {
+        take_back_before_retire(slot, queued, feed);
+        retire(slot);
+        ++state.failures;
+        ++m_state.worker_timeouts;
+        logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} ran {:g} s past "
+                       "its timeout; starting another",
+                       number,
+                       pid,
+                       task.id,
+                       task.name,
+                       task.attempt,
+                       task.max_attempts,
+                       seconds(m_settings.timeout_grace));
+        end_attempt(finish(
+            failed_attempt(task,
+                           timed_out_text(*timeout) + " (worker " + std::to_string(number) +
+                               " killed after a grace of " +
+                               fmt::format("{:g}", seconds(m_settings.timeout_grace)) + " s)")));
+        return;
       }
-    }
-    if (!timed_out && now >= deadline) {
-      timed_out = true;
-      logger()->warn("task {} ({}) timed out after {:g} s in worker {} (pid {}): should_stop() is "
-                     "true now; the worker is killed in {:g} s unless the handler returns",
-                     task.id,
-                     task.name,
-                     *timeout,
-                     number,
-                     pid,
-                     seconds(m_settings.timeout_grace));
-      // No stop from here: the worker turns should_stop() true at its own deadline (the Run
-      // carries the timeout) and says "timed out" in the outcome. A stop from this clock could
-      // reach the handler first and make its outcome read as a plain stop request.
-    }
-    if (now >= kill_at && !last_look) {
-      // A Finished that arrived since the wait ended is the attempt's outcome, not a kill.
-      last_look = true;
-      continue;
-    }
-    if (now >= kill_at && timed_out && timeout_kill_at <= stop_kill_at) {
-      retire(slot);
-      ++state.failures;
-      ++m_state.worker_timeouts;
-      logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} ran {:g} s past its "
-                     "timeout; starting another",
-                     number,
-                     pid,
-                     task.id,
-                     task.name,
-                     task.attempt,
-                     task.max_attempts,
-                     seconds(m_settings.timeout_grace));
-      return finish(failed_attempt(task,
-                                   timed_out_text(*timeout) + " (worker " + std::to_string(number) +
-                                       " killed after a grace of " +
-                                       fmt::format("{:g}", seconds(m_settings.timeout_grace)) +
-                                       " s)"));
-    }
-    if (now >= kill_at) {
-      // Asked to stop, and still running timeout_grace later. Not a fault of the slot: its
-      // next worker starts at once.
-      retire(slot);
-      const bool cancelled = attempt.cancelled.load();
-      const char* why = attempt.shutting_down.load() ? "the shutdown"
-                        : cancelled                  ? "a cancellation"
-                                                     : "the loss of its lease";
-      logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} did not return within "
-                     "{:g} s (timeout-grace) of its stop for {}; starting another",
-                     number,
-                     pid,
-                     task.id,
-                     task.name,
-                     task.attempt,
-                     task.max_attempts,
-                     seconds(m_settings.timeout_grace),
-                     why);
-      if (!cancelled || attempt.shutting_down.load()) {
-        // The lease is gone (nothing to record), or the shutdown releases the task.
-        return std::nullopt;
+      if (now >= kill_at) {
+        // Asked to stop, and still running timeout_grace later. Not a fault of the slot: its
+        // next worker starts at once.
+        take_back_before_retire(slot, queued, feed);
+        retire(slot);
+        const bool cancelled = attempt.cancelled.load();
+        const char* why = attempt.shutting_down.load() ? "the shutdown"
+                          : cancelled                  ? "a cancellation"
+                                                       : "the loss of its lease";
+        logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} did not return "
+                       "within {:g} s (timeout-grace) of its stop for {}; starting another",
+                       number,
+                       pid,
+                       task.id,
+                       task.name,
+                       task.attempt,
+                       task.max_attempts,
+                       seconds(m_settings.timeout_grace),
+                       why);
+        if (!cancelled || attempt.shutting_down.load()) {
+          // The lease is gone (nothing to record), or the shutdown releases the task.
+          end_attempt(std::nullopt);
+          return;
+        }
+        end_attempt(
+            finish(failed_attempt(task,
+                                  "cancelled: the handler did not return within " +
+                                      fmt::format("{:g}", seconds(m_settings.timeout_grace)) +
+                                      " s (timeout-grace) of the request; worker " +
+                                      std::to_string(number) + " killed")));
+        return;
       }
-      return finish(failed_attempt(task,
-                                   "cancelled: the handler did not return within " +
-                                       fmt::format("{:g}", seconds(m_settings.timeout_grace)) +
-                                       " s (timeout-grace) of the request; worker " +
-                                       std::to_string(number) + " killed"));
-    }
-    if (m_closing) {
-      retire(slot);
-      return std::nullopt; // pgtqd stopped its worker at shutdown: given back
+      if (m_closing) {
+        take_back_before_retire(slot, queued, feed);
+        retire(slot);
+        end_attempt(std::nullopt); // pgtqd stopped its worker at shutdown: given back
+        return;
+      }
     }
   }
 }

@@ -41,7 +41,9 @@ public:
   // cancellation or a lost lease; the handler sees it through task_should_stop().
   void submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt);
 
-  // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown).
+  // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown), and
+  // from then on hands out no more: a task a worker process was handed and has not started
+  // is taken back by its pool thread too (within its stop poll) and given back.
   std::vector<ClaimedTask> take_unstarted();
   // The same for one task, if it has not started yet.
   std::optional<ClaimedTask> take_unstarted(std::int64_t id);
@@ -60,9 +62,18 @@ public:
   void shutdown();
 
 private:
-  struct Job {
-    ClaimedTask task;
-    std::shared_ptr<const Attempt> attempt;
+  // A pool thread's JobFeed: more jobs of the shared queue for its runner.
+  class Feed final : public JobFeed {
+  public:
+    explicit Feed(WorkerPool& pool) : m_pool(pool) {}
+    std::optional<Job> take_next(bool greedy) override;
+    void put_back(Job job) override;
+    void done(Job job, std::optional<Outcome> outcome) override;
+    bool draining() const override { return m_pool.m_draining.load(); }
+    void pass_on() override;
+
+  private:
+    WorkerPool& m_pool;
   };
 
   void work(int slot);
@@ -77,11 +88,13 @@ private:
   // Guarded by m_mutex: jobs pushed by the claim loop's thread (submit), taken by the
   // workers and by take_unstarted() on the claim loop's thread.
   std::deque<Job> m_jobs;
-  bool m_closing = false;             // guarded: set by shutdown(), read by the workers
-  std::uint64_t m_prepare_round = 0;  // guarded: counted up by prepare_again()
-  std::atomic<int> m_busy{0};         // written by submit() and the workers, read by any thread
-  std::atomic<int>& m_running;        // written by the workers, read by the status line
-  std::vector<std::thread> m_threads; // the owner's thread only
+  bool m_closing = false;              // guarded: set by shutdown(), read by the workers
+  std::atomic<bool> m_draining{false}; // set by take_unstarted() under m_mutex, read by any
+  int m_waiting = 0;                   // guarded: threads waiting for a job
+  std::uint64_t m_prepare_round = 0;   // guarded: counted up by prepare_again()
+  std::atomic<int> m_busy{0};          // written by submit() and the workers, read by any thread
+  std::atomic<int>& m_running;         // written by the workers, read by the status line
+  std::vector<std::thread> m_threads;  // the owner's thread only
 };
 
 } // namespace pgtq::queue

@@ -174,8 +174,12 @@ WorkerProcess::~WorkerProcess() {
 }
 
 bool WorkerProcess::send(const worker::Message& message) {
+  return send_frames(worker::encode(message));
+}
+
+bool WorkerProcess::send_frames(const std::string& frames) {
   try {
-    worker::send_frame(m_socket.get(), worker::encode(message));
+    worker::send_frame(m_socket.get(), frames);
     return true;
   } catch (const std::system_error&) {
     return false;

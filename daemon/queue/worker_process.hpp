@@ -63,10 +63,17 @@ public:
 
   // Sends a message; false when the worker is gone (its end is closed).
   bool send(const worker::Message& message);
+  // Sends encoded frames (worker::encode, one after the other) in one write; false when the
+  // worker is gone.
+  bool send_frames(const std::string& frames);
 
-  // Raises or clears the stop flag the worker's handler reads (should_stop()): cleared
-  // before each Run, raised to stop that attempt. A store into the shared page, no frame.
-  void set_stop(bool stopped) { m_stop_page.set(stopped); }
+  // Before Run `seq`: its stop flag cleared, its start gate pending (StopPage).
+  void open(std::uint32_t seq) { m_stop_page.open(seq); }
+  // Raises the stop flag the handler of Run `seq` reads (should_stop()). A store into the
+  // shared page, no frame.
+  void set_stop(std::uint32_t seq) { m_stop_page.stop(seq); }
+  // Takes back Run `seq` if the worker has not started it: true when it never will.
+  bool revoke(std::uint32_t seq) { return m_stop_page.revoke(seq); }
 
   enum class Event { message, timeout, ended };
   // Waits until a message arrives (Event::message, into message), until `until`
