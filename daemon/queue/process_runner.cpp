@@ -300,6 +300,7 @@ void ProcessRunner::take_back(Slot& state,
                               JobFeed& feed,
                               const std::function<bool(const Handed&)>& which,
                               int worker_ending) {
+  std::vector<Job> to_pool; // in claim order
   for (auto it = queued.begin(); it != queued.end();) {
     if (!which(*it) || !state.process->revoke(it->seq)) {
       ++it; // the worker started it: it is the next attempt
@@ -318,8 +319,13 @@ void ProcessRunner::take_back(Slot& state,
     if (job.attempt->stop.load() || feed.draining()) {
       feed.done(std::move(job), std::nullopt); // released: its attempt given back
     } else {
-      feed.put_back(std::move(job)); // another worker runs it, with the same attempt
+      to_pool.push_back(std::move(job)); // another worker runs it, with the same attempt
     }
+  }
+  // Each goes to the head of the pool's queue: the last first, so that they keep their order
+  // (the claim's: priority, then run_at) ahead of what was claimed after them.
+  for (auto it = to_pool.rbegin(); it != to_pool.rend(); ++it) {
+    feed.put_back(std::move(*it));
   }
 }
 

@@ -51,8 +51,7 @@ TEST_CASE("isolation = process: tasks waiting in a worker behind one that crashe
   // runs its 5 ms the claim loop has handed the pool the rest, so the one pool thread has
   // queued the ledger tasks in its worker behind crash (behind the first too, or taken them
   // back after 10 ms and queued them again behind crash) when crash kills it.
-  const std::string first =
-      push_to_default(connection, "ledger", R"({"sleep_ms": 5})");
+  const std::string first = push_to_default(connection, "ledger", R"({"sleep_ms": 5})");
   const std::string crash = push_to_default(connection, "crash", R"({"how": "segv"})", "1");
   const std::vector<std::string> ledgers = push_ledgers(connection, 6);
   DaemonProcess daemon({.dsn = database.dsn(),
@@ -62,7 +61,9 @@ TEST_CASE("isolation = process: tasks waiting in a worker behind one that crashe
                                        "--concurrency",
                                        "1",
                                        "--prefetch",
-                                       "7"},
+                                       "7",
+                                       "--log-level",
+                                       "debug"},
                         .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}});
   REQUIRE_MESSAGE(reaches(connection, crash, "failed", 30s), daemon.log());
   CHECK(field(connection, "attempts", crash) == "1");
@@ -129,15 +130,11 @@ TEST_CASE("isolation = process: cancelling tasks claimed behind a running one ne
   TestDatabase database;
   db::Connection connection = database.connect();
   create_ledger(connection);
-  DaemonProcess daemon({.dsn = database.dsn(),
-                        .plugin_dirs = {test_plugin_dir("ledger")},
-                        .extra_args = {"--isolation",
-                                       "process",
-                                       "--concurrency",
-                                       "1",
-                                       "--prefetch",
-                                       "3"},
-                        .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}});
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .plugin_dirs = {test_plugin_dir("ledger")},
+       .extra_args = {"--isolation", "process", "--concurrency", "1", "--prefetch", "3"},
+       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}});
   REQUIRE(daemon.wait_for_log("listening as", 20s));
   const std::string slow =
       scalar(connection, "SELECT pgtq.push('default', 'ledger', '{\"sleep_ms\": 3000}')");
