@@ -76,7 +76,9 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
         m_releaser.add(std::move(task));
         m_wake_up.interrupt();
       },
-      state.busy);
+      state.busy,
+      // With prefetch 0 every claimed task has a free worker: none is handed ahead.
+      config.prefetch != 0);
 }
 
 ClaimLoop::~ClaimLoop() {

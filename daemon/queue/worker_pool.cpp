@@ -8,8 +8,9 @@ WorkerPool::WorkerPool(int threads,
                        TaskRunner& runner,
                        OutcomeSink on_outcome,
                        TaskSink on_not_started,
-                       std::atomic<int>& running)
-    : m_runner(runner), m_on_outcome(std::move(on_outcome)),
+                       std::atomic<int>& running,
+                       bool hand_ahead)
+    : m_hand_ahead(hand_ahead), m_runner(runner), m_on_outcome(std::move(on_outcome)),
       m_on_not_started(std::move(on_not_started)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
   for (int slot = 0; slot < threads; ++slot) {
@@ -27,7 +28,7 @@ void WorkerPool::submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt
     const std::lock_guard lock(m_mutex);
     // While the runner batches, the first job of a burst wakes one thread, which takes
     // several and passes the rest on (Feed::pass_on); threads not woken need no wake-up.
-    wake = m_jobs.empty() || !m_runner.batches_jobs();
+    wake = m_jobs.empty() || !m_hand_ahead || !m_runner.batches_jobs();
     m_jobs.push_back({std::move(task), std::move(attempt)});
     ++m_busy;
   }
@@ -76,7 +77,7 @@ std::optional<Job> WorkerPool::Feed::take_next(bool greedy) {
   const std::lock_guard lock(m_pool.m_mutex);
   // A job an idle thread is about to take runs sooner there than behind this slot's, unless
   // this slot's attempts are so short that the other thread's wake-up costs more.
-  if (m_pool.m_closing || m_pool.m_draining || m_pool.m_jobs.empty() ||
+  if (!m_pool.m_hand_ahead || m_pool.m_closing || m_pool.m_draining || m_pool.m_jobs.empty() ||
       (!greedy && m_pool.m_jobs.size() <= static_cast<std::size_t>(m_pool.m_waiting))) {
     return std::nullopt;
   }
@@ -98,6 +99,9 @@ void WorkerPool::Feed::put_back(Job job) {
 }
 
 void WorkerPool::Feed::pass_on() {
+  if (!m_pool.m_hand_ahead || !m_pool.m_runner.batches_jobs()) {
+    return; // each job woke a thread of its own (submit)
+  }
   bool wake = false;
   {
     const std::lock_guard lock(m_pool.m_mutex);

@@ -27,12 +27,16 @@ public:
 
   // running counts the handlers running right now (for the status line). A task whose stop
   // flag is already up when a worker takes it (cancelled or its lease lost while it waited as
-  // a prefetched task) is not run: it goes to on_not_started, to be released.
+  // a prefetched task) is not run: it goes to on_not_started, to be released. hand_ahead:
+  // whether a thread's runner may take more jobs while it runs one (JobFeed::take_next);
+  // false when the claim loop holds no more tasks than there are threads (prefetch 0): a
+  // job taken ahead would only wait behind another for a thread that is about to be free.
   WorkerPool(int threads,
              TaskRunner& runner,
              OutcomeSink on_outcome,
              TaskSink on_not_started,
-             std::atomic<int>& running);
+             std::atomic<int>& running,
+             bool hand_ahead = true);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -79,6 +83,7 @@ private:
   void work(int slot);
 
   // Set at construction, used by the worker threads.
+  const bool m_hand_ahead;
   TaskRunner& m_runner;
   OutcomeSink m_on_outcome;
   TaskSink m_on_not_started;
