@@ -24,6 +24,16 @@ constexpr auto k_stop_poll = std::chrono::milliseconds(50);
 // hold the tasks behind it), and no more are queued behind it.
 constexpr auto k_queued_wait = std::chrono::milliseconds(10);
 
+// The largest Run handed to a busy worker (its frame: args, name and a few fields): a larger
+// one waits for a free worker, which reads it at once.
+constexpr std::size_t k_ahead_frame = 8 * 1024;
+
+// A Run frame's size, within a few bytes, before it is encoded (its fixed fields and their
+// names).
+std::size_t run_frame_size(const ClaimedTask& task) {
+  return task.args.size() + task.name.size() + 128;
+}
+
 // A slot whose recent attempts ran shorter than this on average takes the next tasks of the
 // pool's queue even while other pool threads idle: waking one of them (and its worker) would
 // cost more than the attempt.
@@ -235,7 +245,10 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
   // One job with nothing behind it: the attempt is borrowed for the call.
   class Single final : public JobFeed {
   public:
-    std::optional<Job> take_next(bool /*greedy*/) override { return std::nullopt; }
+    std::optional<Job> take_next(bool /*greedy*/,
+                                 const std::function<bool(const Job&)>& /*accept*/) override {
+      return std::nullopt;
+    }
     void put_back(Job job) override { done(std::move(job), std::nullopt); }
     void done(Job /*job*/, std::optional<Outcome> outcome) override {
       m_outcome = std::move(outcome);
@@ -268,9 +281,19 @@ void ProcessRunner::hand_over_more(Slot& state,
                                    std::deque<Handed>& queued,
                                    JobFeed& feed,
                                    bool& pipelining) {
+  // The worker runs a handler and reads nothing until it answers: a write that does not fit
+  // in its socket would block this thread, and with it the running attempt's stop, timeout
+  // and kill, the take-back of what waits behind it, and the reading of its answer. So only
+  // small Runs, and only while what the worker has not read (revoked frames it will skip
+  // included) stays within the budget, well below the socket's buffer.
+  const std::size_t budget = state.process->hand_ahead_budget();
+  const std::size_t unread = state.process->unread_bytes();
   std::string frames;
-  while (queued.size() < k_pipeline_depth) {
-    std::optional<Job> job = feed.take_next(state.mean_attempt_s < k_greedy_below_s);
+  while (queued.size() < k_pipeline_depth && unread + frames.size() < budget) {
+    const std::size_t room = std::min(budget - unread - frames.size(), k_ahead_frame);
+    std::optional<Job> job =
+        feed.take_next(state.mean_attempt_s < k_greedy_below_s,
+                       [&](const Job& next) { return run_frame_size(next.task) <= room; });
     if (!job) {
       break;
     }
@@ -397,6 +420,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
   // Runs sent behind the current one: the worker starts each as soon as it has answered the
   // one before, without waiting for this thread.
   std::deque<Handed> queued;
+  bool passed_on = false; // once per call at least: a burst's jobs beyond this slot's
 
   for (;;) { // one attempt after the other: the current one, then the next queued
     const ClaimedTask& task = current.job.task;
@@ -439,20 +463,26 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
     bool next_attempt = false;
     while (!next_attempt) {
       auto now = Clock::now();
+      // Once this attempt runs long, nothing more waits behind it, whatever arrives later:
+      // a Run handed over now would be taken back at once and left unread in the socket.
+      const bool long_attempt = now - started_at >= k_queued_wait;
+      if (long_attempt) {
+        pipelining = false;
+      }
       // Queued tasks that were cancelled or lost their lease, or all of them at a drain, go
       // back unstarted; all of them when this attempt runs long, to wait for another worker
       // instead of behind it.
       if (!queued.empty()) {
-        const bool long_attempt = now - started_at >= k_queued_wait;
         take_back(state, queued, feed, [&](const Handed& handed) {
           return long_attempt || feed.draining() || handed.job.attempt->stop.load();
         });
-        if (long_attempt) {
-          pipelining = false;
-        }
       }
       if (pipelining && !stop_sent && !timed_out && !m_closing) {
-        hand_over_more(state, queued, feed, pipelining);
+        hand_over_more(state, queued, feed, pipelining); // passes on what it leaves
+        passed_on = true;
+      } else if (!passed_on) {
+        feed.pass_on(); // the jobs of this burst that this slot does not take
+        passed_on = true;
       }
       if (!stop_sent && stop.load()) {
         state.process->set_stop(current.seq);

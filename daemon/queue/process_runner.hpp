@@ -125,8 +125,10 @@ private:
   Outcome failed_attempt(const ClaimedTask& task, std::string error) const;
   // The Run frame for a job, its lane opened in the worker's stop page.
   std::string run_frame(Slot& state, const Handed& handed) const;
-  // Sends the worker more jobs of the feed, up to k_pipeline_depth queued; clears
-  // `pipelining` when one cannot run in this worker (claimed under other plugins).
+  // Sends the worker more jobs of the feed, up to k_pipeline_depth queued, small ones only and
+  // only while what it has not read stays within its hand-ahead budget (the write must not
+  // block: the worker reads nothing while it runs a handler); clears `pipelining` when one
+  // cannot run in this worker (claimed under other plugins).
   void hand_over_more(Slot& state, std::deque<Handed>& queued, JobFeed& feed, bool& pipelining);
   // Takes back the queued Runs `which` selects that the worker has not started: to the pool
   // (put_back), or, stopped or draining, given back to be released. worker_ending: the

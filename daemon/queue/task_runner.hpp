@@ -23,9 +23,11 @@ struct Job {
 class JobFeed {
 public:
   virtual ~JobFeed() = default;
-  // Another job from the pool's queue, if one waits: one that no idle pool thread would
-  // take, or (greedy, for attempts too short to be worth another thread's wake-up) any.
-  virtual std::optional<Job> take_next(bool greedy) = 0;
+  // Another job from the pool's queue, if one waits and accept() takes it (asked under the
+  // pool's lock, so it must be quick): one that no idle pool thread would take, or (greedy,
+  // for attempts too short to be worth another thread's wake-up) any.
+  virtual std::optional<Job> take_next(bool greedy,
+                                       const std::function<bool(const Job&)>& accept) = 0;
   // A job from take_next() that was not started goes back to the head of the queue (or,
   // while the pool stops or drains, is given back to be released).
   virtual void put_back(Job job) = 0;

@@ -73,12 +73,14 @@ void WorkerPool::work(int slot) {
   }
 }
 
-std::optional<Job> WorkerPool::Feed::take_next(bool greedy) {
+std::optional<Job> WorkerPool::Feed::take_next(bool greedy,
+                                               const std::function<bool(const Job&)>& accept) {
   const std::lock_guard lock(m_pool.m_mutex);
   // A job an idle thread is about to take runs sooner there than behind this slot's, unless
   // this slot's attempts are so short that the other thread's wake-up costs more.
   if (!m_pool.m_hand_ahead || m_pool.m_closing || m_pool.m_draining || m_pool.m_jobs.empty() ||
-      (!greedy && m_pool.m_jobs.size() <= static_cast<std::size_t>(m_pool.m_waiting))) {
+      (!greedy && m_pool.m_jobs.size() <= static_cast<std::size_t>(m_pool.m_waiting)) ||
+      !accept(m_pool.m_jobs.front())) {
     return std::nullopt;
   }
   Job job = std::move(m_pool.m_jobs.front());

@@ -70,7 +70,8 @@ private:
   class Feed final : public JobFeed {
   public:
     explicit Feed(WorkerPool& pool) : m_pool(pool) {}
-    std::optional<Job> take_next(bool greedy) override;
+    std::optional<Job> take_next(bool greedy,
+                                 const std::function<bool(const Job&)>& accept) override;
     void put_back(Job job) override;
     void done(Job job, std::optional<Outcome> outcome) override;
     bool draining() const override { return m_pool.m_draining.load(); }

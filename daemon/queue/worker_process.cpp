@@ -2,10 +2,13 @@
 
 #include "queue/worker_socket.hpp"
 
+#include <linux/sockios.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,6 +57,18 @@ void send_signal(pid_t pid, int pidfd, int number) {
 
 std::string errno_text(int number) {
   return std::system_category().message(number);
+}
+
+// Sets a socket's send buffer to `bytes` (the kernel doubles it, capped by
+// net.core.wmem_max) and returns what it is now; 0 if it cannot be read.
+std::size_t set_send_buffer(int socket, int bytes) {
+  (void)::setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  int now = 0;
+  socklen_t length = sizeof now;
+  if (::getsockopt(socket, SOL_SOCKET, SO_SNDBUF, &now, &length) != 0 || now < 0) {
+    return 0;
+  }
+  return static_cast<std::size_t>(now);
 }
 
 // posix_spawn with a clean signal state: pgtqd blocks SIGTERM, SIGINT and SIGHUP in every
@@ -109,6 +124,13 @@ WorkerProcess::WorkerProcess(int number,
   }
   m_socket = plugin::UniqueFd(ends[0]);
   plugin::UniqueFd child_end(ends[1]);
+  // Set, not left to the system's default (net.core.wmem_default, 208 KiB on most hosts): the
+  // Runs handed ahead to a busy worker are bounded by what pgtqd's end holds (its writes must
+  // never block while the worker reads nothing), and the worker's answers by its own end.
+  // A host whose limits give less hands ahead less, or nothing.
+  const std::size_t send_buffer = set_send_buffer(m_socket.get(), k_socket_buffer);
+  (void)set_send_buffer(child_end.get(), k_socket_buffer);
+  m_hand_ahead_budget = std::min(send_buffer / 4, k_hand_ahead_bytes);
   if (child_end.get() == k_worker_socket_fd) {
     // dup2() onto itself would keep close-on-exec set: move it out of the way first.
     child_end = plugin::UniqueFd(::fcntl(child_end.get(), F_DUPFD_CLOEXEC, 10));
@@ -184,6 +206,14 @@ bool WorkerProcess::send_frames(const std::string& frames) {
   } catch (const std::system_error&) {
     return false;
   }
+}
+
+std::size_t WorkerProcess::unread_bytes() const {
+  int queued = 0;
+  if (m_socket.get() < 0 || ::ioctl(m_socket.get(), SIOCOUTQ, &queued) != 0 || queued < 0) {
+    return static_cast<std::size_t>(-1);
+  }
+  return static_cast<std::size_t>(queued);
 }
 
 WorkerProcess::Event WorkerProcess::wait(Clock::time_point until,

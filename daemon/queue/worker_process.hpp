@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -64,8 +65,23 @@ public:
   // Sends a message; false when the worker is gone (its end is closed).
   bool send(const worker::Message& message);
   // Sends encoded frames (worker::encode, one after the other) in one write; false when the
-  // worker is gone.
+  // worker is gone. It blocks while the socket's buffer is full: to a worker that runs a
+  // handler (and reads nothing meanwhile), only what fits in hand_ahead_budget() with
+  // unread_bytes().
   bool send_frames(const std::string& frames);
+
+  // How many bytes sent to the worker it has not read yet (SIOCOUTQ: what the kernel holds
+  // for pgtqd's end, with its bookkeeping), including frames it will skip unread; the
+  // maximum when that cannot be known.
+  std::size_t unread_bytes() const;
+  // How many unread bytes the socket may hold for a worker that reads nothing (it runs a
+  // handler) without a write blocking: a quarter of the send buffer, at most
+  // k_hand_ahead_bytes.
+  std::size_t hand_ahead_budget() const { return m_hand_ahead_budget; }
+  // The send buffer asked for on both ends of the socket (the kernel doubles it for its
+  // bookkeeping), and the most bytes a busy worker is sent ahead.
+  static constexpr int k_socket_buffer = 128 * 1024;
+  static constexpr std::size_t k_hand_ahead_bytes = 64 * 1024;
 
   // Before Run `seq`: its stop flag cleared, its start gate pending (StopPage).
   void open(std::uint32_t seq) { m_stop_page.open(seq); }
@@ -103,6 +119,7 @@ private:
   plugin::UniqueFd m_socket;
   plugin::UniqueFd m_pidfd; // -1 where pidfd_open is unavailable
   StopPage m_stop_page;
+  std::size_t m_hand_ahead_budget = 0;
   bool m_exited = false; // the process was seen to end; the socket is read out
   worker::FrameReader m_reader;
   bool m_reaped = false;

@@ -99,6 +99,39 @@ TEST_CASE("isolation = process: a task waiting behind one that overruns its time
   check_ran_once(connection, ledgers, daemon);
 }
 
+TEST_CASE("isolation = process: tasks with large args claimed behind one that overruns its "
+          "timeout do not hold up its kill, and each runs once") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  create_ledger(connection);
+  // Three Runs of 300 KiB fill a socket's default buffer several times over: written to a
+  // worker whose handler spins (reading nothing), they would block the pool thread, and with
+  // it the spin's timeout and kill, until the spin ended by itself (never).
+  const std::string pad(300 * 1024, 'x');
+  const std::string spin = push_to_default(connection, "spin", "[]", "1");
+  std::vector<std::string> ledgers;
+  for (int i = 0; i < 3; ++i) {
+    ledgers.push_back(push_to_default(connection, "ledger", R"({"pad": ")" + pad + R"("})"));
+  }
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .plugin_dirs = {test_plugin_dir("runaway"), test_plugin_dir("ledger")},
+                        .extra_args = {"--isolation",
+                                       "process",
+                                       "--concurrency",
+                                       "1",
+                                       "--prefetch",
+                                       "3",
+                                       "--timeout-grace",
+                                       "1"},
+                        .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}});
+  // 2 s of timeout and 1 s of grace, with room for a loaded host.
+  REQUIRE_MESSAGE(reaches(connection, spin, "failed", 10s), daemon.log());
+  const std::string error = field(connection, "last_error", spin);
+  CHECK_MESSAGE(error.find("timed out after 2 s") != std::string::npos, error);
+  check_ran_once(connection, ledgers, daemon);
+  CHECK(daemon.running());
+}
+
 TEST_CASE("isolation = process: cancelling a task with others waiting behind it in its worker "
           "ends it cancelled, and the others run once") {
   TestDatabase database;
