@@ -382,6 +382,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
                    number,
                    state.start_error);
     feed.done(std::move(first), std::nullopt);
+    feed.pass_on(); // a burst's other jobs, which this thread was woken for too
     return;
   }
   if (!state.process || state.plugins != first.task.plugins) {
@@ -401,6 +402,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
   }
   if (started != Start::started) {
     feed.done(std::move(first), std::nullopt);
+    feed.pass_on();
     return;
   }
   const pid_t pid = state.process->pid();
@@ -415,6 +417,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
                    how,
                    current.job.task.id);
     feed.done(std::move(current.job), std::nullopt);
+    feed.pass_on();
     return;
   }
   // Runs sent behind the current one: the worker starts each as soon as it has answered the

@@ -31,6 +31,9 @@ void WorkerPool::submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt
     wake = m_jobs.empty() || !m_hand_ahead || !m_runner.batches_jobs();
     m_jobs.push_back({std::move(task), std::move(attempt)});
     ++m_busy;
+    if (!wake) {
+      ++m_unnotified; // for pass_on(), whatever batches_jobs() says by then
+    }
   }
   if (wake) {
     m_wakeup.notify_one();
@@ -101,13 +104,18 @@ void WorkerPool::Feed::put_back(Job job) {
 }
 
 void WorkerPool::Feed::pass_on() {
-  if (!m_pool.m_hand_ahead || !m_pool.m_runner.batches_jobs()) {
-    return; // each job woke a thread of its own (submit)
-  }
+  // Only jobs submit() woke no thread for: the others have one about to take them. Not
+  // batches_jobs() again, which another slot may have turned false since those were
+  // submitted: their wake-up would be lost, and they would wait for a busy thread.
   bool wake = false;
   {
     const std::lock_guard lock(m_pool.m_mutex);
-    wake = !m_pool.m_jobs.empty() && m_pool.m_waiting > 0;
+    // Some of them may have been taken meanwhile (take_next, a thread back from a job).
+    m_pool.m_unnotified = std::min(m_pool.m_unnotified, m_pool.m_jobs.size());
+    wake = m_pool.m_unnotified > 0 && m_pool.m_waiting > 0;
+    if (wake) {
+      --m_pool.m_unnotified; // the woken thread passes on the rest in turn
+    }
   }
   if (wake) {
     m_pool.m_wakeup.notify_one();
@@ -144,6 +152,7 @@ std::vector<ClaimedTask> WorkerPool::take_unstarted() {
   }
   m_busy -= static_cast<int>(m_jobs.size());
   m_jobs.clear();
+  m_unnotified = 0;
   return tasks;
 }
 

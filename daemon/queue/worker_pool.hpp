@@ -75,6 +75,7 @@ private:
     void put_back(Job job) override;
     void done(Job job, std::optional<Outcome> outcome) override;
     bool draining() const override { return m_pool.m_draining.load(); }
+    // Wakes an idle thread if a job submit() woke none for still waits.
     void pass_on() override;
 
   private:
@@ -97,10 +98,13 @@ private:
   bool m_closing = false;              // guarded: set by shutdown(), read by the workers
   std::atomic<bool> m_draining{false}; // set by take_unstarted() under m_mutex, read by any
   int m_waiting = 0;                   // guarded: threads waiting for a job
-  std::uint64_t m_prepare_round = 0;   // guarded: counted up by prepare_again()
-  std::atomic<int> m_busy{0};          // written by submit() and the workers, read by any thread
-  std::atomic<int>& m_running;         // written by the workers, read by the status line
-  std::vector<std::thread> m_threads;  // the owner's thread only
+  // Guarded: jobs submit() pushed without waking a thread (the runner batches), at most
+  // m_jobs.size(); pass_on() wakes a thread for them one by one.
+  std::size_t m_unnotified = 0;
+  std::uint64_t m_prepare_round = 0;  // guarded: counted up by prepare_again()
+  std::atomic<int> m_busy{0};         // written by submit() and the workers, read by any thread
+  std::atomic<int>& m_running;        // written by the workers, read by the status line
+  std::vector<std::thread> m_threads; // the owner's thread only
 };
 
 } // namespace pgtq::queue
