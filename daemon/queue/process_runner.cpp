@@ -24,6 +24,10 @@ constexpr auto k_stop_poll = std::chrono::milliseconds(50);
 // hold the tasks behind it), and no more are queued behind it.
 constexpr auto k_queued_wait = std::chrono::milliseconds(10);
 
+// How often a Run may be given back uncounted because its worker died before it started it
+// (after it was sent, before the worker took its gate); the next such death counts it.
+constexpr int k_deaths_before_start = 2;
+
 // The largest Run handed to a busy worker (its frame: args, name and a few fields): a larger
 // one waits for a free worker, which reads it at once.
 constexpr std::size_t k_ahead_frame = 8 * 1024;
@@ -256,7 +260,7 @@ ProcessRunner::run(int slot, const ClaimedTask& task, const Attempt& attempt) {
     std::optional<Outcome> m_outcome;
   } single;
   run_jobs(slot,
-           Job{task, std::shared_ptr<const Attempt>(std::shared_ptr<const Attempt>(), &attempt)},
+           Job{task, std::shared_ptr<const Attempt>(std::shared_ptr<const Attempt>(), &attempt), 0},
            single);
   return std::move(single.m_outcome);
 }
@@ -568,17 +572,37 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
       }
       if (event == WorkerProcess::Event::ended) {
         // The Runs behind this one were never decoded (a worker reads the next Run only after
-        // it answered this one): they go back, their attempts not counted. This attempt is
-        // counted even if the worker died before its handler started (reading the Run, say):
-        // a Run that kills every worker that reads it must end failed, not loop.
+        // it answered this one): they go back, their attempts not counted.
         take_back_before_retire(slot, queued, feed);
+        // This one may not have started either: the worker died after it answered the one
+        // before (or after it was sent this one) and before it took this one's gate.
+        const bool never_started = state.process->revoke(current.seq);
         const std::string how = retire(slot);
         if (m_closing || attempt.shutting_down.load()) {
           end_attempt(std::nullopt); // pgtqd ended it at shutdown: given back
           return;
         }
-        ++state.failures;
+        ++state.failures; // the death counts against the slot (its restart backoff)
         ++m_state.worker_crashes;
+        // Given back uncounted, like the Runs behind it, but not forever: a Run that kills
+        // every worker that reads it (decoding it, say) must end failed, not loop, so the
+        // third such death counts the attempt.
+        if (never_started && current.job.deaths_before_start < k_deaths_before_start) {
+          ++current.job.deaths_before_start;
+          logger()->warn("worker {} (pid {}) {} before it started task {} ({}); back to the "
+                         "queue, its attempt not counted; starting another",
+                         number,
+                         pid,
+                         how,
+                         task.id,
+                         task.name);
+          if (attempt.stop.load() || feed.draining()) {
+            end_attempt(std::nullopt);
+          } else {
+            feed.put_back(std::move(current.job));
+          }
+          return;
+        }
         logger()->warn("worker {} (pid {}) {} while running task {} ({}) attempt {}/{}; "
                        "starting another",
                        number,

@@ -15,6 +15,9 @@ namespace pgtq::queue {
 struct Job {
   ClaimedTask task;
   std::shared_ptr<const Attempt> attempt;
+  // How often a worker process died after it was sent this job's Run but before it started
+  // it (ProcessRunner): given back uncounted so far.
+  int deaths_before_start = 0;
 };
 
 // What a pool thread offers its runner beside the job it hands over (TaskRunner::run_jobs):

@@ -29,7 +29,7 @@ void WorkerPool::submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt
     // While the runner batches, the first job of a burst wakes one thread, which takes
     // several and passes the rest on (Feed::pass_on); threads not woken need no wake-up.
     wake = m_jobs.empty() || !m_hand_ahead || !m_runner.batches_jobs();
-    m_jobs.push_back({std::move(task), std::move(attempt)});
+    m_jobs.push_back({std::move(task), std::move(attempt), 0});
     ++m_busy;
     if (!wake) {
       ++m_unnotified; // for pass_on(), whatever batches_jobs() says by then

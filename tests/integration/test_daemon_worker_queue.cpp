@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -72,6 +74,32 @@ TEST_CASE("isolation = process: tasks waiting in a worker behind one that crashe
   check_ran_once(connection, {first}, daemon);
   CHECK_MESSAGE(daemon.log().find("was waiting in worker 1") != std::string::npos, daemon.log());
   CHECK(daemon.running());
+}
+
+TEST_CASE("isolation = process: a task whose worker dies before it starts it runs again "
+          "elsewhere, its attempt not counted") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  create_ledger(connection);
+  DaemonProcess daemon(
+      {.dsn = database.dsn(),
+       .plugin_dirs = {test_plugin_dir("ledger")},
+       .extra_args = {"--isolation", "process", "--concurrency", "1", "--log-level", "debug"},
+       .env = {{"PGTQ_LEDGER_DSN", database.dsn()}}});
+  // A first task: the worker is ready, and idle once it has run it.
+  check_ran_once(connection, {push_to_default(connection, "ledger", "{}")}, daemon);
+  const std::vector<pid_t> workers = children(daemon.pid());
+  REQUIRE(workers.size() == 1);
+  // Stopped, the worker cannot read the next Run, let alone take its start gate: it dies
+  // with the Run sent and not started.
+  REQUIRE(::kill(workers[0], SIGSTOP) == 0);
+  const std::string id = push_to_default(connection, "ledger", "{}");
+  REQUIRE_MESSAGE(daemon.wait_for_log(started(id, "ledger", "1/5"), 20s), daemon.log());
+  REQUIRE(::kill(workers[0], SIGKILL) == 0);
+  check_ran_once(connection, {id}, daemon);
+  CHECK(field(connection, "last_error", id).empty());
+  CHECK_MESSAGE(daemon.log().find("before it started task " + id) != std::string::npos,
+                daemon.log());
 }
 
 TEST_CASE("isolation = process: a task waiting behind one that overruns its timeout runs "
