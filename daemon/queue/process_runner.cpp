@@ -7,8 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace pgtq::queue {
 namespace {
@@ -18,6 +20,9 @@ using Clock = std::chrono::steady_clock;
 // How often a running attempt's stop flag is looked at: the delay from a cancellation (or a
 // lost lease, or shutdown) to the worker's should_stop().
 constexpr auto k_stop_poll = std::chrono::milliseconds(50);
+
+// How long abandon() waits for the workers it killed to be dead.
+constexpr auto k_abandon_wait = std::chrono::milliseconds(100);
 
 // How long tasks handed to a worker behind its running attempt may wait there: once that
 // attempt has run this long, they are taken back for other workers (a long attempt must not
@@ -45,6 +50,28 @@ constexpr double k_greedy_below_s = 0.0001;
 
 double seconds(std::chrono::nanoseconds duration) {
   return std::chrono::duration<double>(duration).count();
+}
+
+// The outcome of an attempt its worker answered; nothing when the shutdown stopped it and it
+// did not finish (released, its attempt given back).
+std::optional<Outcome> answered(const Job& job, const worker::Finished& finished) {
+  if (job.attempt->shutting_down.load() &&
+      (finished.status == OutcomeStatus::retry || finished.status == OutcomeStatus::snooze)) {
+    return std::nullopt;
+  }
+  const ClaimedTask& task = job.task;
+  Outcome outcome;
+  outcome.id = task.id;
+  outcome.claim = task.claim;
+  outcome.status = finished.status;
+  outcome.result = finished.result;
+  outcome.error = finished.error;
+  outcome.retry_in_s = finished.retry_in_s;
+  outcome.name = task.name;
+  outcome.attempt = task.attempt;
+  outcome.max_attempts = task.max_attempts;
+  outcome.duration_s = finished.duration_s;
+  return outcome;
 }
 
 } // namespace
@@ -356,6 +383,76 @@ void ProcessRunner::take_back(Slot& state,
   }
 }
 
+std::optional<worker::Finished> ProcessRunner::kill_and_settle(int slot,
+                                                               const Handed& current,
+                                                               std::deque<Handed>& queued,
+                                                               JobFeed& feed,
+                                                               const std::string& why) {
+  Slot& state = *m_slots[static_cast<std::size_t>(slot)];
+  const int number = slot + 1;
+  const pid_t pid = state.process->pid();
+  {
+    // From here on abandon() leaves the pid alone: kill() below reaps it.
+    const std::lock_guard lock(state.pid_mutex);
+    state.pid = 0;
+  }
+  // Dead and reaped first: from now on no gate changes, so a Run revoked below was never
+  // started, and one that cannot be revoked was started before the kill.
+  (void)state.process->kill();
+  // What it wrote before it died, in order: the current attempt's answer, then those of the
+  // Runs it went on to.
+  std::optional<worker::Finished> answer;
+  bool current_answered = false;
+  std::optional<worker::Message> message;
+  while (state.process->wait(Clock::now(), message) == WorkerProcess::Event::message) {
+    const auto* finished = std::get_if<worker::Finished>(&*message);
+    if (finished == nullptr) {
+      continue;
+    }
+    if (!current_answered && finished->id == current.job.task.id) {
+      answer = *finished;
+      current_answered = true;
+    } else if (current_answered && !queued.empty() && finished->id == queued.front().job.task.id) {
+      Handed handed = std::move(queued.front());
+      queued.pop_front();
+      std::optional<Outcome> outcome = answered(handed.job, *finished);
+      feed.done(std::move(handed.job), std::move(outcome));
+    } else {
+      break; // not in the order it was sent the Runs: nothing more of it is believed
+    }
+  }
+  // Those it did not start go back uncounted; one it started and did not answer was running
+  // when it was killed, and that attempt counts (at shutdown it is released instead).
+  take_back(
+      state, queued, feed, [](const Handed&) { return true; }, number);
+  for (Handed& handed : queued) {
+    const ClaimedTask& task = handed.job.task;
+    logger()->warn("task {} ({}) attempt {}/{} was running in worker {} (pid {}) when it was "
+                   "killed ({})",
+                   task.id,
+                   task.name,
+                   task.attempt,
+                   task.max_attempts,
+                   number,
+                   pid,
+                   why);
+    if (m_closing || handed.job.attempt->shutting_down.load()) {
+      feed.done(std::move(handed.job), std::nullopt);
+      continue;
+    }
+    Outcome outcome = failed_attempt(task,
+                                     "killed with worker " + std::to_string(number) + " (pid " +
+                                         std::to_string(pid) + ") when " + why);
+    outcome.name = task.name;
+    outcome.attempt = task.attempt;
+    outcome.max_attempts = task.max_attempts;
+    feed.done(std::move(handed.job), std::move(outcome));
+  }
+  queued.clear();
+  retire(slot);
+  return answer;
+}
+
 void ProcessRunner::take_back_before_retire(int slot, std::deque<Handed>& queued, JobFeed& feed) {
   Slot& state = *m_slots[static_cast<std::size_t>(slot)];
   take_back(
@@ -515,8 +612,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
                             pid,
                             finished->id,
                             task.id);
-            take_back_before_retire(slot, queued, feed);
-            retire(slot);
+            (void)kill_and_settle(slot, current, queued, feed, "it broke the protocol");
             end_attempt(finish(failed_attempt(
                 task, "worker " + std::to_string(number) + " answered for another task")));
             return;
@@ -642,8 +738,11 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
         continue;
       }
       if (now >= kill_at && timed_out && timeout_kill_at <= stop_kill_at) {
-        take_back_before_retire(slot, queued, feed);
-        retire(slot);
+        const std::string why = "task " + std::to_string(task.id) + " overran its timeout";
+        if (const auto answer = kill_and_settle(slot, current, queued, feed, why)) {
+          end_attempt(answered(current.job, *answer)); // it answered as it was killed
+          return;
+        }
         ++state.failures;
         ++m_state.worker_timeouts;
         logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} ran {:g} s past "
@@ -665,8 +764,11 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
       if (now >= kill_at) {
         // Asked to stop, and still running timeout_grace later. Not a fault of the slot: its
         // next worker starts at once.
-        take_back_before_retire(slot, queued, feed);
-        retire(slot);
+        const std::string stopped = "task " + std::to_string(task.id) + " ignored its stop";
+        if (const auto answer = kill_and_settle(slot, current, queued, feed, stopped)) {
+          end_attempt(answered(current.job, *answer)); // it answered as it was killed
+          return;
+        }
         const bool cancelled = attempt.cancelled.load();
         const char* why = attempt.shutting_down.load() ? "the shutdown"
                           : cancelled                  ? "a cancellation"
@@ -695,8 +797,10 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
         return;
       }
       if (m_closing) {
-        take_back_before_retire(slot, queued, feed);
-        retire(slot);
+        if (const auto answer = kill_and_settle(slot, current, queued, feed, "the shutdown")) {
+          end_attempt(answered(current.job, *answer));
+          return;
+        }
         end_attempt(std::nullopt); // pgtqd stopped its worker at shutdown: given back
         return;
       }
@@ -716,6 +820,21 @@ void ProcessRunner::abandon() {
       // Not reaped yet (retire() clears pid first): still this worker's pid. Its pool
       // thread sees it end and reaps it.
       ::kill(slot->pid, SIGKILL);
+    }
+  }
+  // A signal is delivered, not suffered, at once: wait (a little) until each has ended, so
+  // that no Run waiting in a worker can start once this returns and the caller releases the
+  // tasks (a second stop request). Left unreaped for its pool thread (WNOWAIT).
+  const auto until = Clock::now() + k_abandon_wait;
+  for (const auto& slot : m_slots) {
+    const std::lock_guard lock(slot->pid_mutex);
+    while (slot->pid > 0 && Clock::now() < until) {
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(slot->pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+          info.si_pid == slot->pid) {
+        break; // ended (or not a child of ours any more)
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
 }

@@ -138,6 +138,17 @@ private:
                  JobFeed& feed,
                  const std::function<bool(const Handed&)>& which,
                  int worker_ending = 0);
+  // Kills the slot's worker and reaps it, so that its start gates are final, reads what it
+  // wrote before it died, then settles the Runs queued behind `current`: those it answered are
+  // ended with their answer, those it did not start are taken back (take_back), and one it
+  // started and did not answer was running when it was killed (`why`, for the log and its
+  // error) and is counted (released at shutdown). Retires the worker. Returns current's
+  // answer if it wrote one before it died.
+  std::optional<worker::Finished> kill_and_settle(int slot,
+                                                  const Handed& current,
+                                                  std::deque<Handed>& queued,
+                                                  JobFeed& feed,
+                                                  const std::string& why);
   // Before the slot's worker is retired: every queued Run taken back.
   void take_back_before_retire(int slot, std::deque<Handed>& queued, JobFeed& feed);
   // "worker-memory-limit (256 MiB)"

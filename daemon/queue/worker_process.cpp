@@ -301,22 +301,30 @@ bool WorkerProcess::ended() {
   }
 }
 
-std::string WorkerProcess::reap() {
+std::string WorkerProcess::kill() {
   if (m_reaped) {
-    return "was already reaped";
+    return m_ended_how;
   }
   m_reaped = true;
+  m_exited = true; // wait() reads the socket out, then says it ended
   // Not reaped yet, so the pid is still this worker's; one that ended keeps its status.
   send_signal(m_pid, m_pidfd.get(), SIGKILL);
   int status = 0;
   while (::waitpid(m_pid, &status, 0) < 0) {
     if (errno != EINTR) {
-      return "could not be waited for: " + errno_text(errno);
+      m_ended_how = "could not be waited for: " + errno_text(errno);
+      return m_ended_how;
     }
   }
+  m_ended_how = describe_exit(status);
+  return m_ended_how;
+}
+
+std::string WorkerProcess::reap() {
+  std::string how = kill();
   m_socket = plugin::UniqueFd();
   m_pidfd = plugin::UniqueFd();
-  return describe_exit(status);
+  return how;
 }
 
 std::string WorkerProcess::describe_exit(int status) {

@@ -105,6 +105,10 @@ public:
   // Kills the process (SIGKILL) unless it has ended, waits for it and says how it ended:
   // "killed by SIGSEGV", "killed by SIGKILL", "exited with status 1". Once.
   std::string reap();
+  // The same, keeping the socket: what the worker wrote before it died can still be read
+  // (wait() returns it, then Event::ended), and its start gates no longer change. reap()
+  // then closes the socket and says how it ended.
+  std::string kill();
 
   // "killed by SIGSEGV" etc. for a waitpid() status.
   static std::string describe_exit(int status);
@@ -123,6 +127,7 @@ private:
   bool m_exited = false; // the process was seen to end; the socket is read out
   worker::FrameReader m_reader;
   bool m_reaped = false;
+  std::string m_ended_how;      // once reaped
   std::string m_protocol_error; // why the stream could not be read, if it could not
 };
 
