@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <random>
 #include <thread>
 
 using namespace pgtq;
@@ -59,26 +61,52 @@ TEST_CASE("a queued Run is started by the worker or revoked by pgtqd, never both
     CHECK_FALSE(worker_side.take(5));
     CHECK(worker_side.take(5 + StopPage::k_lanes));
   }
-  SUBCASE("racing: exactly one side wins each Run") {
-    constexpr std::uint32_t k_runs = 20000;
-    std::atomic<std::uint32_t> opened{0};
-    std::atomic<int> taken{0};
+  SUBCASE("racing: exactly one side wins each Run, and each side wins some") {
+    // Each Run is opened, then both sides go for it, each after a random delay: the worker
+    // wakes (through a futex: tens of microseconds) and spins 0-20 us; pgtqd revokes at once
+    // half the time, and otherwise sleeps 0-300 us first. Sometimes the take comes first,
+    // sometimes the revoke. The sides wait for each other without spinning.
+    constexpr std::uint32_t k_runs = 1000;
+    std::atomic<std::uint32_t> opened{0}; // the last Run opened
+    std::atomic<std::uint32_t> tried{0};  // the last Run the worker went for
+    int taken = 0;
+    auto pause = [](std::mt19937& random) {
+      const auto until = std::chrono::steady_clock::now() +
+                         std::chrono::microseconds(std::uniform_int_distribution(0, 20)(random));
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    };
     std::thread worker([&] {
+      std::mt19937 random(1);
       for (std::uint32_t seq = 1; seq <= k_runs; ++seq) {
-        while (opened.load() < seq) {
+        for (std::uint32_t now = opened.load(); now < seq; now = opened.load()) {
+          opened.wait(now);
         }
+        pause(random);
         taken += worker_side.take(seq) ? 1 : 0;
+        tried.store(seq);
+        tried.notify_one();
       }
     });
+    std::mt19937 random(2);
     int revoked = 0;
     for (std::uint32_t seq = 1; seq <= k_runs; ++seq) {
       pgtqd_side.open(seq);
       opened.store(seq);
-      // Decided before its lane is opened again, k_lanes Runs later, as in pgtqd.
+      opened.notify_one();
+      if (std::uniform_int_distribution(0, 1)(random) == 1) {
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::uniform_int_distribution(0, 300)(random)));
+      }
       revoked += pgtqd_side.revoke(seq) ? 1 : 0;
+      for (std::uint32_t now = tried.load(); now < seq; now = tried.load()) {
+        tried.wait(now);
+      }
     }
     worker.join();
-    CHECK(taken.load() + revoked == static_cast<int>(k_runs));
+    CHECK(taken + revoked == static_cast<int>(k_runs));
+    CHECK(taken > 0);
+    CHECK(revoked > 0);
   }
 }
 
