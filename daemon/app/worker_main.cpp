@@ -139,8 +139,7 @@ int worker_main(int argc, char** argv) {
   }
 
   const queue::TaskExecutor executor(registry);
-  const int status =
-      queue::serve_tasks(k_socket, executor, stop_page->flag(), hello.memory_limit_bytes);
+  const int status = queue::serve_tasks(k_socket, executor, *stop_page, hello.memory_limit_bytes);
   loader.unload_all();
   spdlog::default_logger_raw()->flush();
   // The watcher thread may still block on the socket: end without running static

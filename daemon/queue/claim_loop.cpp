@@ -76,7 +76,9 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
         m_releaser.add(std::move(task));
         m_wake_up.interrupt();
       },
-      state.busy);
+      state.busy,
+      // With prefetch 0 every claimed task has a free worker: none is handed ahead.
+      config.prefetch != 0);
 }
 
 ClaimLoop::~ClaimLoop() {
@@ -380,10 +382,12 @@ void ClaimLoop::release_unfinished() {
     // killed timeout-grace later), so that it never runs here and elsewhere at once.
     m_releaser.stop_unfinished();
   } else {
-    m_releaser.release_unfinished(*m_connection);
     if (m_runner->ends_stopped_handlers()) {
-      m_runner->abandon(); // a second stop request: released at once, so ended at once
+      // A second stop request: released at once, so ended at once, and first: a task waiting
+      // in a worker's socket could start there after its release (and run elsewhere too).
+      m_runner->abandon();
     }
+    m_releaser.release_unfinished(*m_connection);
   }
   if (flushed.error) {
     throw *flushed.error;

@@ -42,6 +42,9 @@ WakeUp::~WakeUp() {
 }
 
 void WakeUp::interrupt() {
+  if (m_interrupted.exchange(true)) {
+    return; // written since the owner last cleared it: it wakes up anyway
+  }
   const std::uint64_t one = 1;
   // A full counter (EAGAIN) already means "wake up"; nothing else can fail here.
   [[maybe_unused]] const auto written = ::write(m_fd, &one, sizeof one);
@@ -50,6 +53,11 @@ void WakeUp::interrupt() {
 void WakeUp::clear_interrupt() {
   std::uint64_t count = 0;
   [[maybe_unused]] const auto got = ::read(m_fd, &count, sizeof count);
+  // After the read: an interrupt() from here on writes again. One that skipped its write
+  // since (the flag was still up) announced what the caller looks at after this returns:
+  // the flag's store and the caller's next lock order it before that look.
+  m_interrupted.store(false);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 void WakeUp::listen(db::Connection& connection) const {

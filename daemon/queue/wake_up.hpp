@@ -3,6 +3,7 @@
 #include "db/connection.hpp"
 #include "queue/settings.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -72,6 +73,10 @@ private:
   const Settings m_settings;
   const OtherNotification m_on_other;
   const int m_fd; // eventfd: written by interrupt() (any thread), read by the owner
+  // Set by interrupt() before it writes, cleared by the owner after it read the eventfd: a
+  // write the owner has not taken yet makes further interrupts skip theirs (one wake-up,
+  // not one per finished task).
+  std::atomic<bool> m_interrupted{false};
   bool m_pending = false;
   Clock::time_point m_held_until; // a pending wake-up acts from then on
   Clock::time_point m_next_poll;

@@ -8,8 +8,9 @@ WorkerPool::WorkerPool(int threads,
                        TaskRunner& runner,
                        OutcomeSink on_outcome,
                        TaskSink on_not_started,
-                       std::atomic<int>& running)
-    : m_runner(runner), m_on_outcome(std::move(on_outcome)),
+                       std::atomic<int>& running,
+                       bool hand_ahead)
+    : m_hand_ahead(hand_ahead), m_runner(runner), m_on_outcome(std::move(on_outcome)),
       m_on_not_started(std::move(on_not_started)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
   for (int slot = 0; slot < threads; ++slot) {
@@ -22,15 +23,25 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt) {
+  bool wake = true;
   {
     const std::lock_guard lock(m_mutex);
-    m_jobs.push_back({std::move(task), std::move(attempt)});
+    // While the runner batches, the first job of a burst wakes one thread, which takes
+    // several and passes the rest on (Feed::pass_on); threads not woken need no wake-up.
+    wake = m_jobs.empty() || !m_hand_ahead || !m_runner.batches_jobs();
+    m_jobs.push_back({std::move(task), std::move(attempt), 0});
     ++m_busy;
+    if (!wake) {
+      ++m_unnotified; // for pass_on(), whatever batches_jobs() says by then
+    }
   }
-  m_wakeup.notify_one();
+  if (wake) {
+    m_wakeup.notify_one();
+  }
 }
 
 void WorkerPool::work(int slot) {
+  Feed feed(*this);
   for (;;) {
     m_runner.prepare(slot, [this] {
       const std::lock_guard lock(m_mutex);
@@ -40,8 +51,10 @@ void WorkerPool::work(int slot) {
     {
       std::unique_lock lock(m_mutex);
       const std::uint64_t prepared = m_prepare_round;
+      ++m_waiting;
       m_wakeup.wait(lock,
                     [&] { return m_closing || !m_jobs.empty() || m_prepare_round != prepared; });
+      --m_waiting;
       if (m_jobs.empty()) {
         if (m_closing) {
           return;
@@ -53,23 +66,73 @@ void WorkerPool::work(int slot) {
     }
     if (job.attempt->stop.load()) {
       // Cancelled, or its lease lost, while it waited: never started, so given back.
-      m_on_not_started(std::move(job.task));
+      feed.done(std::move(job), std::nullopt);
+      feed.pass_on();
     } else {
       ++m_running;
-      std::optional<Outcome> outcome = m_runner.run(slot, job.task, *job.attempt);
+      m_runner.run_jobs(slot, std::move(job), feed);
       --m_running;
-      if (outcome) {
-        m_on_outcome(std::move(*outcome));
-      } else {
-        m_on_not_started(std::move(job.task)); // the runner gave it back
-      }
     }
-    {
-      const std::lock_guard lock(m_mutex);
-      --m_busy;
-    }
-    m_idle.notify_all();
   }
+}
+
+std::optional<Job> WorkerPool::Feed::take_next(bool greedy,
+                                               const std::function<bool(const Job&)>& accept) {
+  const std::lock_guard lock(m_pool.m_mutex);
+  // A job an idle thread is about to take runs sooner there than behind this slot's, unless
+  // this slot's attempts are so short that the other thread's wake-up costs more.
+  if (!m_pool.m_hand_ahead || m_pool.m_closing || m_pool.m_draining || m_pool.m_jobs.empty() ||
+      (!greedy && m_pool.m_jobs.size() <= static_cast<std::size_t>(m_pool.m_waiting)) ||
+      !accept(m_pool.m_jobs.front())) {
+    return std::nullopt;
+  }
+  Job job = std::move(m_pool.m_jobs.front());
+  m_pool.m_jobs.pop_front();
+  return job;
+}
+
+void WorkerPool::Feed::put_back(Job job) {
+  {
+    const std::lock_guard lock(m_pool.m_mutex);
+    if (!m_pool.m_closing && !m_pool.m_draining) {
+      m_pool.m_jobs.push_front(std::move(job));
+      m_pool.m_wakeup.notify_one();
+      return;
+    }
+  }
+  done(std::move(job), std::nullopt); // the drain releases what did not start
+}
+
+void WorkerPool::Feed::pass_on() {
+  // Only jobs submit() woke no thread for: the others have one about to take them. Not
+  // batches_jobs() again, which another slot may have turned false since those were
+  // submitted: their wake-up would be lost, and they would wait for a busy thread.
+  bool wake = false;
+  {
+    const std::lock_guard lock(m_pool.m_mutex);
+    // Some of them may have been taken meanwhile (take_next, a thread back from a job).
+    m_pool.m_unnotified = std::min(m_pool.m_unnotified, m_pool.m_jobs.size());
+    wake = m_pool.m_unnotified > 0 && m_pool.m_waiting > 0;
+    if (wake) {
+      --m_pool.m_unnotified; // the woken thread passes on the rest in turn
+    }
+  }
+  if (wake) {
+    m_pool.m_wakeup.notify_one();
+  }
+}
+
+void WorkerPool::Feed::done(Job job, std::optional<Outcome> outcome) {
+  if (outcome) {
+    m_pool.m_on_outcome(std::move(*outcome));
+  } else {
+    m_pool.m_on_not_started(std::move(job.task)); // never started, or the runner gave it back
+  }
+  {
+    const std::lock_guard lock(m_pool.m_mutex);
+    --m_pool.m_busy;
+  }
+  m_pool.m_idle.notify_all();
 }
 
 void WorkerPool::prepare_again() {
@@ -83,11 +146,13 @@ void WorkerPool::prepare_again() {
 std::vector<ClaimedTask> WorkerPool::take_unstarted() {
   std::vector<ClaimedTask> tasks;
   const std::lock_guard lock(m_mutex);
+  m_draining = true;
   for (Job& job : m_jobs) {
     tasks.push_back(std::move(job.task));
   }
   m_busy -= static_cast<int>(m_jobs.size());
   m_jobs.clear();
+  m_unnotified = 0;
   return tasks;
 }
 

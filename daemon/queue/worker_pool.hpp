@@ -27,12 +27,16 @@ public:
 
   // running counts the handlers running right now (for the status line). A task whose stop
   // flag is already up when a worker takes it (cancelled or its lease lost while it waited as
-  // a prefetched task) is not run: it goes to on_not_started, to be released.
+  // a prefetched task) is not run: it goes to on_not_started, to be released. hand_ahead:
+  // whether a thread's runner may take more jobs while it runs one (JobFeed::take_next);
+  // false when the claim loop holds no more tasks than there are threads (prefetch 0): a
+  // job taken ahead would only wait behind another for a thread that is about to be free.
   WorkerPool(int threads,
              TaskRunner& runner,
              OutcomeSink on_outcome,
              TaskSink on_not_started,
-             std::atomic<int>& running);
+             std::atomic<int>& running,
+             bool hand_ahead = true);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
@@ -41,7 +45,9 @@ public:
   // cancellation or a lost lease; the handler sees it through task_should_stop().
   void submit(ClaimedTask task, std::shared_ptr<const Attempt> attempt);
 
-  // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown).
+  // Takes back the tasks submitted but not started yet (prefetched ones, at shutdown), and
+  // from then on hands out no more: a task a worker process was handed and has not started
+  // is taken back by its pool thread too (within its stop poll) and given back.
   std::vector<ClaimedTask> take_unstarted();
   // The same for one task, if it has not started yet.
   std::optional<ClaimedTask> take_unstarted(std::int64_t id);
@@ -60,14 +66,26 @@ public:
   void shutdown();
 
 private:
-  struct Job {
-    ClaimedTask task;
-    std::shared_ptr<const Attempt> attempt;
+  // A pool thread's JobFeed: more jobs of the shared queue for its runner.
+  class Feed final : public JobFeed {
+  public:
+    explicit Feed(WorkerPool& pool) : m_pool(pool) {}
+    std::optional<Job> take_next(bool greedy,
+                                 const std::function<bool(const Job&)>& accept) override;
+    void put_back(Job job) override;
+    void done(Job job, std::optional<Outcome> outcome) override;
+    bool draining() const override { return m_pool.m_draining.load(); }
+    // Wakes an idle thread if a job submit() woke none for still waits.
+    void pass_on() override;
+
+  private:
+    WorkerPool& m_pool;
   };
 
   void work(int slot);
 
   // Set at construction, used by the worker threads.
+  const bool m_hand_ahead;
   TaskRunner& m_runner;
   OutcomeSink m_on_outcome;
   TaskSink m_on_not_started;
@@ -77,7 +95,12 @@ private:
   // Guarded by m_mutex: jobs pushed by the claim loop's thread (submit), taken by the
   // workers and by take_unstarted() on the claim loop's thread.
   std::deque<Job> m_jobs;
-  bool m_closing = false;             // guarded: set by shutdown(), read by the workers
+  bool m_closing = false;              // guarded: set by shutdown(), read by the workers
+  std::atomic<bool> m_draining{false}; // set by take_unstarted() under m_mutex, read by any
+  int m_waiting = 0;                   // guarded: threads waiting for a job
+  // Guarded: jobs submit() pushed without waking a thread (the runner batches), at most
+  // m_jobs.size(); pass_on() wakes a thread for them one by one.
+  std::size_t m_unnotified = 0;
   std::uint64_t m_prepare_round = 0;  // guarded: counted up by prepare_again()
   std::atomic<int> m_busy{0};         // written by submit() and the workers, read by any thread
   std::atomic<int>& m_running;        // written by the workers, read by the status line

@@ -2,10 +2,13 @@
 
 #include "queue/worker_socket.hpp"
 
+#include <linux/sockios.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,6 +57,18 @@ void send_signal(pid_t pid, int pidfd, int number) {
 
 std::string errno_text(int number) {
   return std::system_category().message(number);
+}
+
+// Sets a socket's send buffer to `bytes` (the kernel doubles it, capped by
+// net.core.wmem_max) and returns what it is now; 0 if it cannot be read.
+std::size_t set_send_buffer(int socket, int bytes) {
+  (void)::setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  int now = 0;
+  socklen_t length = sizeof now;
+  if (::getsockopt(socket, SOL_SOCKET, SO_SNDBUF, &now, &length) != 0 || now < 0) {
+    return 0;
+  }
+  return static_cast<std::size_t>(now);
 }
 
 // posix_spawn with a clean signal state: pgtqd blocks SIGTERM, SIGINT and SIGHUP in every
@@ -109,6 +124,13 @@ WorkerProcess::WorkerProcess(int number,
   }
   m_socket = plugin::UniqueFd(ends[0]);
   plugin::UniqueFd child_end(ends[1]);
+  // Set, not left to the system's default (net.core.wmem_default, 208 KiB on most hosts): the
+  // Runs handed ahead to a busy worker are bounded by what pgtqd's end holds (its writes must
+  // never block while the worker reads nothing), and the worker's answers by its own end.
+  // A host whose limits give less hands ahead less, or nothing.
+  const std::size_t send_buffer = set_send_buffer(m_socket.get(), k_socket_buffer);
+  (void)set_send_buffer(child_end.get(), k_socket_buffer);
+  m_hand_ahead_budget = std::min(send_buffer / 4, k_hand_ahead_bytes);
   if (child_end.get() == k_worker_socket_fd) {
     // dup2() onto itself would keep close-on-exec set: move it out of the way first.
     child_end = plugin::UniqueFd(::fcntl(child_end.get(), F_DUPFD_CLOEXEC, 10));
@@ -174,12 +196,24 @@ WorkerProcess::~WorkerProcess() {
 }
 
 bool WorkerProcess::send(const worker::Message& message) {
+  return send_frames(worker::encode(message));
+}
+
+bool WorkerProcess::send_frames(const std::string& frames) {
   try {
-    worker::send_frame(m_socket.get(), worker::encode(message));
+    worker::send_frame(m_socket.get(), frames);
     return true;
   } catch (const std::system_error&) {
     return false;
   }
+}
+
+std::size_t WorkerProcess::unread_bytes() const {
+  int queued = 0;
+  if (m_socket.get() < 0 || ::ioctl(m_socket.get(), SIOCOUTQ, &queued) != 0 || queued < 0) {
+    return static_cast<std::size_t>(-1);
+  }
+  return static_cast<std::size_t>(queued);
 }
 
 WorkerProcess::Event WorkerProcess::wait(Clock::time_point until,
@@ -267,22 +301,30 @@ bool WorkerProcess::ended() {
   }
 }
 
-std::string WorkerProcess::reap() {
+std::string WorkerProcess::kill() {
   if (m_reaped) {
-    return "was already reaped";
+    return m_ended_how;
   }
   m_reaped = true;
+  m_exited = true; // wait() reads the socket out, then says it ended
   // Not reaped yet, so the pid is still this worker's; one that ended keeps its status.
   send_signal(m_pid, m_pidfd.get(), SIGKILL);
   int status = 0;
   while (::waitpid(m_pid, &status, 0) < 0) {
     if (errno != EINTR) {
-      return "could not be waited for: " + errno_text(errno);
+      m_ended_how = "could not be waited for: " + errno_text(errno);
+      return m_ended_how;
     }
   }
+  m_ended_how = describe_exit(status);
+  return m_ended_how;
+}
+
+std::string WorkerProcess::reap() {
+  std::string how = kill();
   m_socket = plugin::UniqueFd();
   m_pidfd = plugin::UniqueFd();
-  return describe_exit(status);
+  return how;
 }
 
 std::string WorkerProcess::describe_exit(int status) {

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -63,10 +64,32 @@ public:
 
   // Sends a message; false when the worker is gone (its end is closed).
   bool send(const worker::Message& message);
+  // Sends encoded frames (worker::encode, one after the other) in one write; false when the
+  // worker is gone. It blocks while the socket's buffer is full: to a worker that runs a
+  // handler (and reads nothing meanwhile), only what fits in hand_ahead_budget() with
+  // unread_bytes().
+  bool send_frames(const std::string& frames);
 
-  // Raises or clears the stop flag the worker's handler reads (should_stop()): cleared
-  // before each Run, raised to stop that attempt. A store into the shared page, no frame.
-  void set_stop(bool stopped) { m_stop_page.set(stopped); }
+  // How many bytes sent to the worker it has not read yet (SIOCOUTQ: what the kernel holds
+  // for pgtqd's end, with its bookkeeping), including frames it will skip unread; the
+  // maximum when that cannot be known.
+  std::size_t unread_bytes() const;
+  // How many unread bytes the socket may hold for a worker that reads nothing (it runs a
+  // handler) without a write blocking: a quarter of the send buffer, at most
+  // k_hand_ahead_bytes.
+  std::size_t hand_ahead_budget() const { return m_hand_ahead_budget; }
+  // The send buffer asked for on both ends of the socket (the kernel doubles it for its
+  // bookkeeping), and the most bytes a busy worker is sent ahead.
+  static constexpr int k_socket_buffer = 128 * 1024;
+  static constexpr std::size_t k_hand_ahead_bytes = 64 * 1024;
+
+  // Before Run `seq`: its stop flag cleared, its start gate pending (StopPage).
+  void open(std::uint32_t seq) { m_stop_page.open(seq); }
+  // Raises the stop flag the handler of Run `seq` reads (should_stop()). A store into the
+  // shared page, no frame.
+  void set_stop(std::uint32_t seq) { m_stop_page.stop(seq); }
+  // Takes back Run `seq` if the worker has not started it: true when it never will.
+  bool revoke(std::uint32_t seq) { return m_stop_page.revoke(seq); }
 
   enum class Event { message, timeout, ended };
   // Waits until a message arrives (Event::message, into message), until `until`
@@ -82,6 +105,10 @@ public:
   // Kills the process (SIGKILL) unless it has ended, waits for it and says how it ended:
   // "killed by SIGSEGV", "killed by SIGKILL", "exited with status 1". Once.
   std::string reap();
+  // The same, keeping the socket: what the worker wrote before it died can still be read
+  // (wait() returns it, then Event::ended), and its start gates no longer change. reap()
+  // then closes the socket and says how it ended.
+  std::string kill();
 
   // "killed by SIGSEGV" etc. for a waitpid() status.
   static std::string describe_exit(int status);
@@ -96,9 +123,11 @@ private:
   plugin::UniqueFd m_socket;
   plugin::UniqueFd m_pidfd; // -1 where pidfd_open is unavailable
   StopPage m_stop_page;
+  std::size_t m_hand_ahead_budget = 0;
   bool m_exited = false; // the process was seen to end; the socket is read out
   worker::FrameReader m_reader;
   bool m_reaped = false;
+  std::string m_ended_how;      // once reaped
   std::string m_protocol_error; // why the stream could not be read, if it could not
 };
 

@@ -183,6 +183,7 @@ Message decode(const char* data, std::size_t size) {
     run.attempt = in.i32();
     run.max_attempts = in.i32();
     run.timeout_s = in.f64();
+    run.seq = in.u32();
     message = std::move(run);
     break;
   }
@@ -242,6 +243,7 @@ std::string encode(const Message& message) {
           out.i32(m.attempt);
           out.i32(m.max_attempts);
           out.f64(m.timeout_s);
+          out.u32(m.seq);
           return std::move(out).frame();
         } else if constexpr (std::is_same_v<M, Finished>) {
           Writer out(Type::finished);

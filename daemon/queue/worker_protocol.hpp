@@ -45,6 +45,10 @@ struct StartFailed {
 };
 // pgtqd -> worker: run one attempt. timeout_s: seconds from its start until should_stop()
 // turns true; 0: none. (pgtqd stops an attempt sooner through the stop page, not a frame.)
+// seq: the Run's number, which picks its stop flag and start gate in the stop page. A worker
+// may be sent the next Runs before it has answered the last: it runs them in order, one at
+// a time, each once it has taken its gate, and skips one pgtqd revoked (answering nothing
+// for it); so Finished frames come in the order of the Runs that were started.
 struct Run {
   std::int64_t id = 0;
   std::string name;
@@ -52,6 +56,7 @@ struct Run {
   std::int32_t attempt = 0;
   std::int32_t max_attempts = 0;
   double timeout_s = 0;
+  std::uint32_t seq = 0;
 };
 // worker -> pgtqd: what became of the attempt (queue::Outcome's status, result, error and
 // delay; the claim token stays in pgtqd). recycle: the worker exits after this message

@@ -102,7 +102,7 @@ std::optional<worker::Run> next_run(int socket, worker::FrameReader& reader, boo
 
 int serve_tasks(int socket,
                 const TaskExecutor& executor,
-                const std::atomic<bool>& stop,
+                StopPage& stop_page,
                 std::int64_t memory_limit_bytes) {
   g_out_of_memory_frame = worker::encode(worker::OutOfMemory{});
   g_socket = socket;
@@ -120,6 +120,13 @@ int serve_tasks(int socket,
       // orphan, if its handler never returns).
       return 0;
     }
+    if (!stop_page.take(run->seq)) {
+      // pgtqd took it back while it waited behind the last one: another worker runs it, or
+      // it is released. Nothing to answer.
+      g_running.store(false);
+      continue;
+    }
+    const std::atomic<bool>& stop = stop_page.flag(run->seq);
     ClaimedTask task;
     task.id = run->id;
     task.name = std::move(run->name);

@@ -45,7 +45,8 @@ std::vector<Message> samples() {
               .args = R"({"name": "Ada \u00e9"})",
               .attempt = 2,
               .max_attempts = 5,
-              .timeout_s = 2.5},
+              .timeout_s = 2.5,
+              .seq = 0xfffffffe},
           finished,
           OutOfMemory{}};
 }
@@ -102,12 +103,13 @@ TEST_CASE("every worker message survives encoding and decoding, field by field")
 }
 
 TEST_CASE("a frame layout: 4-byte little-endian length, then the type byte") {
-  const std::string frame = encode(Run{.id = 0x0102030405060708});
-  // type, id, name and args (empty: their lengths), attempt, max_attempts, timeout_s
-  REQUIRE(frame.size() == 4 + 1 + 8 + 4 + 4 + 4 + 4 + 8);
-  CHECK(frame.substr(0, 4) == std::string("\x21\x00\x00\x00", 4));
+  const std::string frame = encode(Run{.id = 0x0102030405060708, .seq = 0x0a0b0c0d});
+  // type, id, name and args (empty: their lengths), attempt, max_attempts, timeout_s, seq
+  REQUIRE(frame.size() == 4 + 1 + 8 + 4 + 4 + 4 + 4 + 8 + 4);
+  CHECK(frame.substr(0, 4) == std::string("\x25\x00\x00\x00", 4));
   CHECK(frame[4] == 4);
   CHECK(frame.substr(5, 8) == "\x08\x07\x06\x05\x04\x03\x02\x01");
+  CHECK(frame.substr(frame.size() - 4) == "\x0d\x0c\x0b\x0a");
 }
 
 TEST_CASE("the reader cuts a stream into the same messages wherever the reads split it") {

@@ -1,0 +1,82 @@
+#include "queue/worker_pool.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+using namespace pgtq;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A runner that batches jobs until its first job starts: that job turns batches_jobs() false
+// (as another slot's long attempt would), passes on what it leaves (as ProcessRunner does),
+// and holds its thread until a second job has started elsewhere, or 5 s.
+class FlippingRunner final : public queue::TaskRunner {
+public:
+  std::optional<queue::Outcome> run(int /*slot*/,
+                                    const queue::ClaimedTask& /*task*/,
+                                    const queue::Attempt& /*attempt*/) override {
+    return std::nullopt;
+  }
+  void run_jobs(int /*slot*/, queue::Job job, queue::JobFeed& feed) override {
+    std::unique_lock lock(m_mutex);
+    const int order = ++m_started;
+    m_changed.notify_all();
+    if (order == 1) {
+      m_batches = false;
+      lock.unlock();
+      feed.pass_on();
+      lock.lock();
+      m_changed.wait_for(lock, 5s, [this] { return m_started >= 2; });
+    }
+    lock.unlock();
+    feed.done(std::move(job), std::nullopt);
+  }
+  bool batches_jobs() const override { return m_batches.load(); }
+
+  // Whether `count` jobs have started within `limit`.
+  bool started(int count, std::chrono::milliseconds limit) {
+    std::unique_lock lock(m_mutex);
+    return m_changed.wait_for(lock, limit, [&] { return m_started >= count; });
+  }
+
+private:
+  std::atomic<bool> m_batches{true};
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  int m_started = 0;
+};
+
+queue::ClaimedTask task(std::int64_t id) {
+  queue::ClaimedTask claimed;
+  claimed.id = id;
+  claimed.name = "t";
+  return claimed;
+}
+
+} // namespace
+
+TEST_CASE("a job submitted without a wake-up while the runner batched is passed on to an idle "
+          "thread after the runner stopped batching") {
+  // The second job of a burst wakes no thread (the first one's thread is to pass it on). If
+  // pass_on() asked batches_jobs() again, it would find it false and wake nobody: the job
+  // would wait for the busy thread while the other one sleeps.
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    FlippingRunner runner;
+    std::atomic<int> running{0};
+    queue::WorkerPool pool(
+        2, runner, [](queue::Outcome&&) {}, [](queue::ClaimedTask&&) {}, running);
+    std::this_thread::sleep_for(20ms); // both threads wait for a job
+    pool.submit(task(1), std::make_shared<queue::Attempt>(1));
+    pool.submit(task(2), std::make_shared<queue::Attempt>(2));
+    CHECK(runner.started(2, 2000ms));
+    pool.shutdown();
+  }
+}
