@@ -25,7 +25,7 @@ long long live(db::Connection& conn) {
 
 } // namespace
 
-TEST_CASE("a running pgtqd is a live worker with its queue, pid, settings and running tasks; a "
+TEST_CASE("a running pgtqd is a live worker with its queue, pid, settings and running tasks, and a "
           "clean stop removes it") {
   TestDatabase database;
   db::Connection conn = database.connect();
