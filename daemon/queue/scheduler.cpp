@@ -5,6 +5,8 @@
 #include "queue/backoff.hpp"
 #include "queue/sessions.hpp"
 
+#include <pgtq/client/pg_array.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -48,14 +50,6 @@ std::vector<std::string> text_array_items(const std::string& literal) {
     }
   }
   return items;
-}
-
-std::string text_array(const std::vector<std::string>& items) {
-  std::string literal = "{";
-  for (const std::string& item : items) {
-    literal += (literal.size() > 1 ? "," : "") + item;
-  }
-  return literal + "}";
 }
 
 } // namespace
@@ -225,7 +219,8 @@ Scheduler::Clock::time_point Scheduler::register_sleep(Clock::time_point deadlin
     }
     if (now >= check_at) {
       std::vector<std::string> still = text_array_items(
-          m_connection->run(db::queries::k_delayed_pushes_in_flight, {text_array(waiting)})
+          m_connection
+              ->run(db::queries::k_delayed_pushes_in_flight, {pgtq::detail::pg_text_array(waiting)})
               .string(0, 0));
       if (still.size() < waiting.size()) {
         // Those that ended have committed or rolled back: their tasks count from now on,
