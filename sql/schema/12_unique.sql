@@ -121,6 +121,9 @@ BEGIN
                                  WHERE l.queue = insert_unique.queue
                                    AND l.unique_key = insert_unique.unique_key);
     END IF;
+    -- Two statements, not one DO UPDATE whose WHERE is false for ignore and raise: DO UPDATE
+    -- locks the holder's row first, so an ignored push would wait for a claim or a heartbeat
+    -- that holds it.
     IF on_conflict = 'replace' THEN
       INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
                                         timeout, unique_key)
