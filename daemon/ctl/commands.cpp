@@ -123,6 +123,22 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
   return 0;
 }
 
+int queues(const std::string& dsn, std::ostream& out) {
+  db::Connection connection = connect(dsn);
+  print_table({"queue",
+               "queued",
+               "scheduled",
+               "running",
+               "oldest queued s",
+               "succeeded 1h",
+               "failed 1h",
+               "workers",
+               ""},
+              connection.run(db::queries::k_queues_overview, {}),
+              out);
+  return 0;
+}
+
 int list(const std::string& dsn,
          const std::optional<std::string>& queue,
          const std::optional<std::string>& state,

@@ -30,6 +30,8 @@ struct PushOptions {
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 
 int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
+// Every queue at a glance (pgtq.queue_stats).
+int queues(const std::string& dsn, std::ostream& out);
 int list(const std::string& dsn,
          const std::optional<std::string>& queue,
          const std::optional<std::string>& state,

@@ -130,6 +130,13 @@ const Query k_prune_age_ok{"pgtq_prune_age_ok",
                            " AND extract(epoch FROM $1::interval) BETWEEN -1e11 AND 1e11"
                            " AND now() - $1::interval < now()"
                            " AND now() - $1::interval >= now() - interval '1000 years'"};
+const Query k_queues_overview{
+    "pgtq_queues_overview",
+    "SELECT queue, queued, scheduled, running,"
+    " coalesce(round(extract(epoch FROM oldest_queued_age)::numeric, 1)::text, ''),"
+    " succeeded_last_hour, failed_last_hour, workers,"
+    " CASE WHEN paused THEN 'paused' ELSE '' END"
+    " FROM pgtq.queue_stats ORDER BY queue"};
 const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"

@@ -289,3 +289,15 @@ TEST_CASE("pgtqctl workers lists the live workers of a queue, or of all") {
   CHECK_MESSAGE(mail.output.find("host-a:7") != std::string::npos, mail.output);
   CHECK_MESSAGE(mail.output.find("host-b:9") == std::string::npos, mail.output);
 }
+
+TEST_CASE("pgtqctl queues shows every queue at a glance") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  query(conn, "SELECT pgtq.push('mail', 't')");
+  query(conn, "SELECT pgtq.pause('idle')");
+  const Run queues = pgtqctl(database.dsn(), {"queues"});
+  CHECK_MESSAGE(queues.exit_code == 0, queues.output);
+  CHECK_MESSAGE(queues.output.find("oldest queued s") != std::string::npos, queues.output);
+  CHECK_MESSAGE(queues.output.find("mail   1") != std::string::npos, queues.output);
+  CHECK_MESSAGE(queues.output.find("paused") != std::string::npos, queues.output);
+}
