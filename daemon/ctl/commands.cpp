@@ -360,14 +360,56 @@ int cancel(const std::string& dsn,
   return 0;
 }
 
-int delete_task(const std::string& dsn, const std::string& id, std::ostream& out) {
-  const std::string id_text = std::to_string(parse_task_id(id));
-  db::Connection connection = connect(dsn);
-  if (connection.run(db::queries::k_delete, {id_text}).text(0, 0) != "t") {
-    out << "task " << id_text << " is unknown\n";
-    return 1;
+int delete_task(const std::string& dsn,
+                const std::optional<std::string>& id,
+                bool all,
+                const BulkOptions& filter,
+                std::ostream& out) {
+  check_target("delete", id, all, filter);
+  if (id) {
+    const std::string id_text = std::to_string(parse_task_id(*id));
+    db::Connection connection = connect(dsn);
+    if (connection.run(db::queries::k_delete, {id_text}).text(0, 0) != "t") {
+      out << "task " << id_text << " is unknown\n";
+      return 1;
+    }
+    out << "task " << id_text << " deleted\n";
+    return 0;
   }
-  out << "task " << id_text << " deleted\n";
+  if (filter.states.empty()) {
+    throw UsageError("delete --all needs --state: the states to delete (queued, scheduled, "
+                     "succeeded, failed, cancelled)");
+  }
+  const int limit = check_filter(filter,
+                                 {"queued", "scheduled", "succeeded", "failed", "cancelled"},
+                                 "queued, scheduled, succeeded, failed or cancelled");
+  db::Connection connection = connect(dsn);
+  check_times(connection, filter, "--created-after", "--created-before");
+  // One cutoff for every call, as retry's: tasks pushed while it deletes are not its to
+  // delete, and a queue pushed to faster than it deletes cannot keep it going.
+  const std::string before =
+      filter.before ? connection.run(db::queries::k_cutoff, {*filter.before}).string(0, 0)
+                    : connection.run(db::queries::k_now, {}).string(0, 0);
+  const std::string states = states_literal(filter, "{}");
+  const std::string limit_text = std::to_string(limit);
+  std::int64_t total = 0;
+  for (;;) {
+    const std::int64_t done = connection
+                                  .run(db::queries::k_delete_all,
+                                       {states,
+                                        filter.queue,
+                                        filter.task,
+                                        filter.after,
+                                        before,
+                                        limit_text,
+                                        filter.dry_run ? "true" : "false"})
+                                  .int64(0, 0);
+    total += done;
+    if (filter.dry_run || done == 0) {
+      break;
+    }
+  }
+  out << (filter.dry_run ? "would delete " : "deleted ") << tasks(total) << '\n';
   return 0;
 }
 

@@ -62,7 +62,12 @@ int cancel(const std::string& dsn,
            bool all,
            const BulkOptions& filter,
            std::ostream& out);
-int delete_task(const std::string& dsn, const std::string& id, std::ostream& out);
+// One task by id, or --all that match (states required; running tasks are never deleted).
+int delete_task(const std::string& dsn,
+                const std::optional<std::string>& id,
+                bool all,
+                const BulkOptions& filter,
+                std::ostream& out);
 // What update changes; unset: as it is.
 struct UpdateOptions {
   std::optional<std::string> args;

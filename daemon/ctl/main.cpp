@@ -116,10 +116,17 @@ int main(int argc, char** argv) {
   cancel->add_option("--created-before", filter.before, "only tasks pushed before this time");
   cancel->callback([&] { exit_code = pgtq::ctl::cancel(dsn, target_id, all, filter, std::cout); });
 
+  auto* remove =
+      app.add_subcommand("delete", "delete a task that is not running (or --all that match)");
+  add_bulk_options(remove,
+                   "oldest first; --state is required",
+                   "queued, scheduled, succeeded, failed, cancelled");
+  remove->add_option("--created-after", filter.after, "only tasks pushed at or after this time");
+  remove->add_option("--created-before", filter.before, "only tasks pushed before this time");
+  remove->callback(
+      [&] { exit_code = pgtq::ctl::delete_task(dsn, target_id, all, filter, std::cout); });
+
   std::string task_id;
-  auto* remove = app.add_subcommand("delete", "delete a task that is not running");
-  remove->add_option("id", task_id, "task id")->required();
-  remove->callback([&] { exit_code = pgtq::ctl::delete_task(dsn, task_id, std::cout); });
 
   pgtq::ctl::UpdateOptions changes;
   auto* update = app.add_subcommand(

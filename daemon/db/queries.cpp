@@ -130,6 +130,11 @@ const Query k_prune_age_ok{"pgtq_prune_age_ok",
                            " AND extract(epoch FROM $1::interval) BETWEEN -1e11 AND 1e11"
                            " AND now() - $1::interval < now()"
                            " AND now() - $1::interval >= now() - interval '1000 years'"};
+const Query k_delete_all{
+    "pgtq_delete_all",
+    "SELECT pgtq.delete_all(states => $1::pgtq.task_state[], queue => $2, task => $3,"
+    " created_after => $4::timestamptz, created_before => $5::timestamptz,"
+    " max_count => $6::integer, dry_run => $7::boolean)"};
 const Query k_queues_overview{
     "pgtq_queues_overview",
     "SELECT queue, queued, scheduled, running,"

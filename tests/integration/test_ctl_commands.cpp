@@ -301,3 +301,24 @@ TEST_CASE("pgtqctl queues shows every queue at a glance") {
   CHECK_MESSAGE(queues.output.find("mail   1") != std::string::npos, queues.output);
   CHECK_MESSAGE(queues.output.find("paused") != std::string::npos, queues.output);
 }
+
+TEST_CASE("pgtqctl delete --all deletes the states it is given, with a dry run first") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  for (int i = 0; i < 3; ++i) {
+    query(conn, "SELECT pgtq.push('q', 't')");
+  }
+  query(conn, "SELECT pgtq.push('other', 't')");
+  const Run no_state = pgtqctl(database.dsn(), {"delete", "--all", "--queue", "q"});
+  CHECK(no_state.exit_code == 64);
+  CHECK_MESSAGE(no_state.output.find("--state") != std::string::npos, no_state.output);
+  const Run running = pgtqctl(database.dsn(), {"delete", "--all", "--state", "running"});
+  CHECK(running.exit_code == 64);
+  const Run dry = pgtqctl(database.dsn(),
+                          {"delete", "--all", "--state", "queued", "--queue", "q", "--dry-run"});
+  CHECK_MESSAGE(dry.output == "would delete 3 tasks\n", dry.output);
+  const Run deleted = pgtqctl(
+      database.dsn(), {"delete", "--all", "--state", "queued", "--queue", "q", "--limit", "2"});
+  CHECK_MESSAGE(deleted.output == "deleted 3 tasks\n", deleted.output);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks") == 1);
+}

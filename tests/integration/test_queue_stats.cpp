@@ -30,8 +30,9 @@ TEST_CASE("queue_stats counts each queue's tasks by state, the oldest queued tas
   claimed = pop(pg, "q", {"t"}, 1, "w"); // the last one runs
   REQUIRE(claimed.size() == 1);
   push(pg, "q", "t", 4);
-  query(conn, "UPDATE pgtq.live_tasks SET run_at = now() - interval '10 minutes'"
-              " WHERE state = 'queued'");
+  query(conn,
+        "UPDATE pgtq.live_tasks SET run_at = now() - interval '10 minutes'"
+        " WHERE state = 'queued'");
 
   CHECK(scalar(conn,
                "SELECT concat_ws(' ', queued, scheduled, running, succeeded_last_hour,"
@@ -42,13 +43,15 @@ TEST_CASE("queue_stats counts each queue's tasks by state, the oldest queued tas
   // What ended more than an hour ago is not counted; a queue with nothing but a setting, or
   // nothing but a live worker, is listed.
   query(conn, "UPDATE pgtq.finished_tasks SET finished_at = now() - interval '2 hours'");
-  CHECK(scalar(conn, "SELECT succeeded_last_hour + failed_last_hour FROM pgtq.queue_stats"
-                     " WHERE queue = 'q'") == "0");
+  CHECK(scalar(conn,
+               "SELECT succeeded_last_hour + failed_last_hour FROM pgtq.queue_stats"
+               " WHERE queue = 'q'") == "0");
   pause(pg, "idle");
   query(conn,
         "SELECT pgtq.worker_seen('h:1', 'served', 'h', 1, '1.0', 8, 'process', '5 seconds',"
         " now())");
-  CHECK(scalar(conn, "SELECT string_agg(queue || ':' || paused || ':' || workers || ':'"
-                     " || worker_slots, ',' ORDER BY queue) FROM pgtq.queue_stats") ==
+  CHECK(scalar(conn,
+               "SELECT string_agg(queue || ':' || paused || ':' || workers || ':'"
+               " || worker_slots, ',' ORDER BY queue) FROM pgtq.queue_stats") ==
         "idle:true:0:0,q:false:0:0,served:false:1:8");
 }

@@ -214,3 +214,36 @@ TEST_CASE("update changes a waiting or failed task with push's rules, and refuse
   const std::int64_t failed_again = failed_task(pg, "q", "boom");
   CHECK(refused(failed_again, {.run_at = Timestamp(std::chrono::system_clock::now())}));
 }
+
+TEST_CASE("delete_all deletes what its filter names, never a running task, and its dry run "
+          "counts them") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const std::int64_t failed = failed_task(pg, "q", "boom");
+  const std::int64_t queued = push(pg, "q", "t", 1);
+  const std::int64_t other_task = push(pg, "q", "u", 1);
+  const std::int64_t other_queue = push(pg, "r", "t", 1);
+  const std::vector<ClaimedTask> running = pop(pg, "r", {"t"}, 1, "w");
+  REQUIRE(running.size() == 1);
+  REQUIRE(running[0].id == other_queue);
+
+  const DeleteFilter waiting_and_failed{.states = {"queued", "failed"}, .queue = "q"};
+  CHECK(delete_all(pg, waiting_and_failed, /*dry_run=*/true) == 3);
+  CHECK(delete_all(pg, {.states = {"queued"}, .queue = "q", .task = "t"}) == 1);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks WHERE id = $1", {std::to_string(queued)}) ==
+        0);
+  CHECK(delete_all(pg, {.states = {"queued", "failed"}, .max_count = 1}) == 1); // oldest first
+  CHECK(state_of(conn, failed).empty());
+  CHECK(state_of(conn, other_task) == "queued");
+  // A running task matches no state delete_all takes, and is never deleted.
+  CHECK_THROWS_AS(delete_all(pg, {.states = {"running"}}), Error);
+  CHECK(delete_all(pg,
+                   {.states = {"queued", "scheduled", "succeeded", "failed", "cancelled"},
+                    .queue = "r"}) == 0);
+  CHECK(state_of(conn, other_queue) == "running");
+  // created_before: nothing pushed from now on.
+  CHECK(delete_all(pg, {.states = {"queued"}, .created_before = "2000-01-01"}) == 0);
+  CHECK(delete_all(pg, {.states = {"queued"}}) == 1);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks") == 1);
+}

@@ -522,6 +522,22 @@ void add_wake_up_cases(std::vector<BadInput>& cases) {
   }
 }
 
+void add_delete_all_cases(std::vector<BadInput>& cases) {
+  cases.push_back({"SELECT pgtq.delete_all(NULL)", k_null, "states"});
+  for (const std::string states : {"'{}'", "'{running}'", "'{queued,running}'", "'{NULL}'"}) {
+    cases.push_back({"SELECT pgtq.delete_all(" + states + ")", k_bad, "states"});
+  }
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.delete_all('{queued}', queue => " + name + ")", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.delete_all('{queued}', task => " + name + ")", k_bad, "task"});
+  }
+  for (const std::string max : {"0", "100001"}) {
+    cases.push_back(
+        {"SELECT pgtq.delete_all('{queued}', max_count => " + max + ")", k_bad, "max_count"});
+  }
+  cases.push_back({"SELECT pgtq.delete_all('{queued}', dry_run => NULL)", k_null, "dry_run"});
+}
+
 void add_worker_registry_cases(std::vector<BadInput>& cases) {
   const auto call = [](const std::string& args) { return "SELECT pgtq.worker_seen(" + args + ")"; };
   cases.push_back(
@@ -653,6 +669,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_redrive_cases(cases);
   add_unique_cases(cases);
   add_worker_registry_cases(cases);
+  add_delete_all_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

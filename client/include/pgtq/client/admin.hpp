@@ -113,6 +113,40 @@ inline std::int64_t cancel_all(PGconn* conn, const CancelFilter& filter, bool dr
   return detail::int64_at(result.get(), 0, 0);
 }
 
+// Which tasks delete_all deletes. An unset field matches every task; states has no default:
+// one or more of "queued", "scheduled", "succeeded", "failed", "cancelled" (running tasks are
+// never deleted).
+struct DeleteFilter {
+  std::vector<std::string> states;
+  std::optional<std::string> queue;
+  std::optional<std::string> task;
+  std::optional<Timestamp> created_after;  // pushed at or after
+  std::optional<Timestamp> created_before; // pushed before
+  int max_count = 10000;                   // 1..100000 tasks per call, oldest id first
+};
+
+// Deletes the tasks filter matches, leaving no trace (SQL: pgtq.delete_all); returns how many
+// (with dry_run: how many would be, not capped by max_count). Call again for more.
+inline std::int64_t delete_all(PGconn* conn, const DeleteFilter& filter, bool dry_run = false) {
+  const auto text = [](const std::optional<Timestamp>& when) {
+    return when ? detail::Param(when->text()) : std::nullopt;
+  };
+  const detail::ResultPtr result = detail::exec(
+      conn,
+      "pgtq.delete_all",
+      "SELECT pgtq.delete_all(states => $1::pgtq.task_state[], queue => $2, task => $3,"
+      " created_after => $4::timestamptz, created_before => $5::timestamptz,"
+      " max_count => $6::integer, dry_run => $7::boolean)",
+      {detail::pg_text_array(filter.states),
+       filter.queue,
+       filter.task,
+       text(filter.created_after),
+       text(filter.created_before),
+       std::to_string(filter.max_count),
+       dry_run ? "true" : "false"});
+  return detail::int64_at(result.get(), 0, 0);
+}
+
 // Deletes a task that is not running (finished, queued or scheduled), leaving no trace
 // (SQL: pgtq.delete). False: unknown. A running task throws pgtq::Error 55000: cancel it and
 // delete it once it has ended.
