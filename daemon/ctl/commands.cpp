@@ -133,7 +133,7 @@ int queues(const std::string& dsn, std::ostream& out) {
                "succeeded 1h",
                "failed 1h",
                "workers",
-               ""},
+               "paused"},
               connection.run(db::queries::k_queues_overview, {}),
               out);
   return 0;
@@ -512,6 +512,9 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       limit_or_none("--global-concurrency", options.global_concurrency, 100000);
   const std::optional<std::string> rate =
       limit_or_none("--rate-limit", options.rate_limit, 1000000);
+  if (options.rate_period && options.rate_limit == "none") {
+    throw UsageError("--rate-period goes with a --rate-limit, not with none");
+  }
   if (options.rate_period && !options.rate_limit) {
     throw UsageError("--rate-period goes with --rate-limit");
   }
@@ -534,7 +537,7 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       << ", rate limit "
       << (settings.is_null(0, 4) ? std::string("none")
                                  : settings.string(0, 4) + " per " + settings.string(0, 5) + " (" +
-                                       settings.string(0, 6) + " in the last)")
+                                       settings.string(0, 6) + " started in the last period)")
       << "; " << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
   return 0;
 }

@@ -110,7 +110,7 @@ const Query k_worker_seen{
     "pgtq_worker_seen",
     "SELECT pgtq.worker_seen($1, $2, $3, $4::integer, $5, $6::integer, $7, $8::interval,"
     " $9::timestamptz)"};
-const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1)"};
+const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1, $2)"};
 const Query k_live_workers{
     "pgtq_live_workers",
     "SELECT worker, queue, host, pid, version, concurrency, isolation, running,"
@@ -140,7 +140,7 @@ const Query k_queues_overview{
     "SELECT queue, queued, scheduled, running,"
     " coalesce(round(extract(epoch FROM oldest_queued_age)::numeric, 1)::text, ''),"
     " succeeded_last_hour, failed_last_hour, workers,"
-    " CASE WHEN paused THEN 'paused' ELSE '' END"
+    " CASE WHEN paused THEN 'yes' ELSE '' END"
     " FROM pgtq.queue_stats ORDER BY queue"};
 const Query k_queue_stats{
     "pgtq_queue_stats",

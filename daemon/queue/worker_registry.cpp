@@ -61,7 +61,7 @@ void WorkerRegistry::leave(db::Connection& connection) noexcept {
     return;
   }
   try {
-    connection.run(db::queries::k_worker_stopped, {m_worker});
+    connection.run(db::queries::k_worker_stopped, {m_worker, m_queue});
   } catch (const std::exception& error) {
     logger()->warn("cannot remove this worker from pgtq.workers: {}", error.what());
   }

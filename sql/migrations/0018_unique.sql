@@ -355,7 +355,7 @@ BEGIN
   RETURN new_id;
 END $$;
 COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s args, priority, run_at, max_attempts and timeout; its id is returned), raise. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts and timeout; its id is returned), raise. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
 
 DROP FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[]);
 CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
@@ -592,7 +592,7 @@ BEGIN
               insert_unique.priority, start_at, insert_unique.max_attempts,
               insert_unique.timeout, insert_unique.unique_key)
       ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO UPDATE
-        SET args = excluded.args, state = excluded.state,
+        SET task = excluded.task, args = excluded.args, state = excluded.state,
             priority = excluded.priority, run_at = excluded.run_at,
             max_attempts = excluded.max_attempts, timeout = excluded.timeout
         WHERE l.state IN ('queued', 'scheduled')

@@ -105,13 +105,25 @@ BEGIN
   END LOOP;
   IF capped AND picked IS NOT NULL THEN
     IF rate IS NOT NULL THEN
-      -- The window: the claims of the last period, and this one.
+      -- The window: the claims of the last period, and this one. A claim within 1/64 of the
+      -- period of the window's last entry joins it, and the entry takes this claim's time:
+      -- it counts until the last of its claims leaves the window, so the limit is never
+      -- overshot (it may be undershot by 1/64 of a period), and the window keeps at most
+      -- about 65 entries whatever the rate.
       UPDATE pgtq.queues q
          SET (rate_starts, rate_counts) =
-             (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') || clock_timestamp(),
-                     coalesce(array_agg(s.n ORDER BY s.at), '{}') || cardinality(picked)
-                FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
-               WHERE s.at > clock_timestamp() - per)
+             (SELECT CASE WHEN w.joins THEN w.ats[1:cardinality(w.ats) - 1] ELSE w.ats END
+                       || clock_timestamp(),
+                     CASE WHEN w.joins
+                          THEN w.ns[1:cardinality(w.ns) - 1]
+                               || (w.ns[cardinality(w.ns)] + cardinality(picked))
+                          ELSE w.ns || cardinality(picked) END
+                FROM (SELECT k.ats, k.ns,
+                             k.ats[cardinality(k.ats)] > clock_timestamp() - per / 64 AS joins
+                        FROM (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') AS ats,
+                                     coalesce(array_agg(s.n ORDER BY s.at), '{}') AS ns
+                                FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+                               WHERE s.at > clock_timestamp() - per) k) w)
        WHERE q.queue = claim.queue;
     END IF;
     -- It took all it asked for and left room: a claimer that found the turn taken may take
@@ -392,9 +404,9 @@ BEGIN
                       WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
                         FOR UPDATE SKIP LOCKED);
     DELETE FROM pgtq.workers w
-     WHERE w.worker IN (SELECT g.worker FROM pgtq.workers g
-                         WHERE g.last_seen < clock_timestamp() - interval '1 day'
-                           FOR UPDATE SKIP LOCKED);
+     WHERE (w.worker, w.queue) IN (SELECT g.worker, g.queue FROM pgtq.workers g
+                                    WHERE g.last_seen < clock_timestamp() - interval '1 day'
+                                      FOR UPDATE SKIP LOCKED);
   END IF;
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
   -- subtracts the time from now, so next_due keeps it within 100 years of now.
@@ -468,7 +480,17 @@ BEGIN
   VALUES (set_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
   ON CONFLICT ON CONSTRAINT queues_pkey
   DO UPDATE SET rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
-                changed_at = now();
+                changed_at = now(),
+                -- The window holds only what the old period kept: a new limit or period starts
+                -- with an empty one; the same setting again keeps it.
+                rate_starts = CASE WHEN (q.rate_limit, q.rate_period)
+                                        IS NOT DISTINCT FROM (excluded.rate_limit,
+                                                              excluded.rate_period)
+                                   THEN q.rate_starts ELSE '{}' END,
+                rate_counts = CASE WHEN (q.rate_limit, q.rate_period)
+                                        IS NOT DISTINCT FROM (excluded.rate_limit,
+                                                              excluded.rate_period)
+                                   THEN q.rate_counts ELSE '{}' END;
   PERFORM pgtq.wake_queue(set_rate_limit.queue);
 END $$;
 COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS

@@ -141,16 +141,18 @@ COMMENT ON TABLE pgtq.queues IS
 
 -- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
 CREATE TABLE pgtq.workers (
-  worker      text PRIMARY KEY,      -- pgtqd's worker name, as in live_tasks.locked_by
+  worker      text NOT NULL,         -- pgtqd's worker name, as in live_tasks.locked_by
   queue       text NOT NULL,
   host        text NOT NULL,
-  pid         integer NOT NULL,
+  pid         integer NOT NULL,      -- pgtqd's process id on host (not a backend's)
   version     text NOT NULL,
   concurrency integer NOT NULL,
   isolation   text NOT NULL,         -- process or thread
   heartbeat   interval NOT NULL,     -- how often it writes last_seen
   started_at  timestamptz NOT NULL,
-  last_seen   timestamptz NOT NULL
+  last_seen   timestamptz NOT NULL,
+  -- One name may serve several queues (a worker-name set in a shared config file).
+  PRIMARY KEY (worker, queue)
 );
 COMMENT ON TABLE pgtq.workers IS
   'Workers (pgtqd) and when each was last heard from; pgtq.live_workers shows those alive.';

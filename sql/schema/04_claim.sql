@@ -116,13 +116,25 @@ BEGIN
   END LOOP;
   IF capped AND picked IS NOT NULL THEN
     IF rate IS NOT NULL THEN
-      -- The window: the claims of the last period, and this one.
+      -- The window: the claims of the last period, and this one. A claim within 1/64 of the
+      -- period of the window's last entry joins it, and the entry takes this claim's time:
+      -- it counts until the last of its claims leaves the window, so the limit is never
+      -- overshot (it may be undershot by 1/64 of a period), and the window keeps at most
+      -- about 65 entries whatever the rate.
       UPDATE pgtq.queues q
          SET (rate_starts, rate_counts) =
-             (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') || clock_timestamp(),
-                     coalesce(array_agg(s.n ORDER BY s.at), '{}') || cardinality(picked)
-                FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
-               WHERE s.at > clock_timestamp() - per)
+             (SELECT CASE WHEN w.joins THEN w.ats[1:cardinality(w.ats) - 1] ELSE w.ats END
+                       || clock_timestamp(),
+                     CASE WHEN w.joins
+                          THEN w.ns[1:cardinality(w.ns) - 1]
+                               || (w.ns[cardinality(w.ns)] + cardinality(picked))
+                          ELSE w.ns || cardinality(picked) END
+                FROM (SELECT k.ats, k.ns,
+                             k.ats[cardinality(k.ats)] > clock_timestamp() - per / 64 AS joins
+                        FROM (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') AS ats,
+                                     coalesce(array_agg(s.n ORDER BY s.at), '{}') AS ns
+                                FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+                               WHERE s.at > clock_timestamp() - per) k) w)
        WHERE q.queue = claim.queue;
     END IF;
     -- It took all it asked for and left room: a claimer that found the turn taken may take

@@ -117,9 +117,9 @@ BEGIN
                       WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
                         FOR UPDATE SKIP LOCKED);
     DELETE FROM pgtq.workers w
-     WHERE w.worker IN (SELECT g.worker FROM pgtq.workers g
-                         WHERE g.last_seen < clock_timestamp() - interval '1 day'
-                           FOR UPDATE SKIP LOCKED);
+     WHERE (w.worker, w.queue) IN (SELECT g.worker, g.queue FROM pgtq.workers g
+                                    WHERE g.last_seen < clock_timestamp() - interval '1 day'
+                                      FOR UPDATE SKIP LOCKED);
   END IF;
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
   -- subtracts the time from now, so next_due keeps it within 100 years of now.

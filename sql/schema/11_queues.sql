@@ -75,8 +75,8 @@ COMMENT ON FUNCTION pgtq.set_global_concurrency(text, integer) IS
 -- to 1 day), across every pgtqd and program that claims (pgtq.claim counts them; claimed ahead
 -- of the workers counts as started). NULL max_starts removes the limit (per is then ignored).
 -- Claims over the limit wait until the window has room; pgtq.tick wakes the queue's waiting
--- workers once it has, so the next claim comes within the scheduler's interval. The window's
--- record is kept across changes of the limit.
+-- workers once it has, so the next claim comes within the scheduler's interval. A new limit or
+-- period starts with an empty window; setting the same again keeps it.
 CREATE FUNCTION pgtq.set_rate_limit(queue text, max_starts integer, per interval) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -97,7 +97,17 @@ BEGIN
   VALUES (set_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
   ON CONFLICT ON CONSTRAINT queues_pkey
   DO UPDATE SET rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
-                changed_at = now();
+                changed_at = now(),
+                -- The window holds only what the old period kept: a new limit or period starts
+                -- with an empty one; the same setting again keeps it.
+                rate_starts = CASE WHEN (q.rate_limit, q.rate_period)
+                                        IS NOT DISTINCT FROM (excluded.rate_limit,
+                                                              excluded.rate_period)
+                                   THEN q.rate_starts ELSE '{}' END,
+                rate_counts = CASE WHEN (q.rate_limit, q.rate_period)
+                                        IS NOT DISTINCT FROM (excluded.rate_limit,
+                                                              excluded.rate_period)
+                                   THEN q.rate_counts ELSE '{}' END;
   PERFORM pgtq.wake_queue(set_rate_limit.queue);
 END $$;
 COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS

@@ -10,9 +10,9 @@
 --     to the live states, plus succeeded when a unique_period is given.
 -- on_conflict says what such a push does:
 --   ignore   returns the id of the task that holds the key (the default);
---   replace  a queued or scheduled holder takes the push's args, priority, run_at (and so
---            state), max_attempts and timeout, and its id is returned; a running or finished
---            holder is left as it is, as with ignore;
+--   replace  a queued or scheduled holder becomes the push: it takes its task name, args,
+--            priority, run_at (and so state), max_attempts and timeout, and its id is
+--            returned; a running or finished holder is left as it is, as with ignore;
 --   raise    fails with 23505 unique_violation, naming the holder.
 -- A finished holder is looked for before the insert and again after it, in a statement of
 -- its own: under READ COMMITTED that one sees a task that finished while the insert waited
@@ -132,7 +132,7 @@ BEGIN
               insert_unique.priority, start_at, insert_unique.max_attempts,
               insert_unique.timeout, insert_unique.unique_key)
       ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO UPDATE
-        SET args = excluded.args, state = excluded.state,
+        SET task = excluded.task, args = excluded.args, state = excluded.state,
             priority = excluded.priority, run_at = excluded.run_at,
             max_attempts = excluded.max_attempts, timeout = excluded.timeout
         WHERE l.state IN ('queued', 'scheduled')

@@ -7,8 +7,10 @@
 -- in pgtq.live_workers for three heartbeats after its last one, and pgtq.tick removes it a
 -- day later. Tasks name their worker in locked_by, so what a worker runs is a join away.
 
--- Registers worker (pgtqd's worker name, 1..128 bytes) as alive now, with what it serves and
--- how. heartbeat: how often it calls again (more than 0, at most 1 hour). Returns nothing.
+-- Registers worker (pgtqd's worker name, 1..128 bytes) as alive now, serving queue, with where
+-- and how it runs (pid: its process id on host). heartbeat: how often it calls again (more than
+-- 0, at most 1 hour). A row per (worker, queue); another pgtqd heard from under the same pair
+-- within three heartbeats gets a WARNING. Returns nothing.
 CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
                                  version text, concurrency integer, isolation text,
                                  heartbeat interval, started_at timestamptz)
@@ -39,13 +41,27 @@ BEGIN
       'started_at a finite time (got %)', pid, concurrency, isolation, heartbeat, started_at
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- Two daemons under one name and queue would take turns in one row, and their tasks'
+  -- locked_by could not be told apart: say so in the caller's log.
+  PERFORM 1 FROM pgtq.workers w
+   WHERE w.worker = worker_seen.worker AND w.queue = worker_seen.queue
+     AND (w.host <> worker_seen.host OR w.pid <> worker_seen.pid)
+     AND w.last_seen > clock_timestamp() - 3 * w.heartbeat;
+  IF FOUND THEN
+    RAISE WARNING 'pgtq.worker_seen: worker name "%" of queue "%" is in use by another pgtqd '
+      '(pid % on host %) as well: give each pgtqd a worker-name of its own', worker, queue,
+      (SELECT w.pid FROM pgtq.workers w WHERE w.worker = worker_seen.worker
+          AND w.queue = worker_seen.queue),
+      (SELECT w.host FROM pgtq.workers w WHERE w.worker = worker_seen.worker
+          AND w.queue = worker_seen.queue);
+  END IF;
   INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
                                  heartbeat, started_at, last_seen)
   VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
           worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
           worker_seen.heartbeat, worker_seen.started_at, clock_timestamp())
   ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
-    SET queue = excluded.queue, host = excluded.host, pid = excluded.pid,
+    SET host = excluded.host, pid = excluded.pid,
         version = excluded.version, concurrency = excluded.concurrency,
         isolation = excluded.isolation, heartbeat = excluded.heartbeat,
         started_at = excluded.started_at, last_seen = excluded.last_seen;
@@ -53,19 +69,21 @@ END $$;
 COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz) IS
 'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
 
--- Removes worker's row (a clean stop). Returns whether there was one.
-CREATE FUNCTION pgtq.worker_stopped(worker text) RETURNS boolean
+-- Removes the row of worker for queue (a clean stop). Returns whether there was one.
+CREATE FUNCTION pgtq.worker_stopped(worker text, queue text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF worker IS NULL THEN
-    RAISE EXCEPTION 'pgtq.worker_stopped: worker must not be NULL'
+  IF worker IS NULL OR queue IS NULL THEN
+    RAISE EXCEPTION 'pgtq.worker_stopped: % must not be NULL',
+      CASE WHEN worker IS NULL THEN 'worker' ELSE 'queue' END
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  DELETE FROM pgtq.workers w WHERE w.worker = worker_stopped.worker;
+  DELETE FROM pgtq.workers w
+   WHERE w.worker = worker_stopped.worker AND w.queue = worker_stopped.queue;
   RETURN FOUND;
 END $$;
-COMMENT ON FUNCTION pgtq.worker_stopped(text) IS
-'Removes a worker''s registration (pgtqd calls it when it stops cleanly). Returns whether there was one. Errors: 22004 NULL.';
+COMMENT ON FUNCTION pgtq.worker_stopped(text, text) IS
+'Removes a worker''s registration for a queue (pgtqd calls it when it stops cleanly). Returns whether there was one. Errors: 22004 NULL.';
 
 -- The workers heard from within three heartbeats, with how many tasks each holds (running,
 -- or claimed ahead of its workers).
@@ -73,7 +91,8 @@ CREATE VIEW pgtq.live_workers AS
   SELECT w.worker, w.queue, w.host, w.pid, w.version, w.concurrency, w.isolation,
          w.started_at, w.last_seen,
          (SELECT count(*) FROM pgtq.live_tasks l
-           WHERE l.state = 'running' AND l.locked_by = w.worker) AS running
+           WHERE l.state = 'running' AND l.locked_by = w.worker AND l.queue = w.queue)
+           AS running
     FROM pgtq.workers w
    WHERE w.last_seen > clock_timestamp() - 3 * w.heartbeat;
 COMMENT ON VIEW pgtq.live_workers IS

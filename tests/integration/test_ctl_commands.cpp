@@ -260,7 +260,7 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
 
   const Run rate =
       pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "100", "--rate-period", "1 minute"});
-  CHECK_MESSAGE(rate.output.find("rate limit 100 per 00:01:00 (0 in the last)") !=
+  CHECK_MESSAGE(rate.output.find("rate limit 100 per 00:01:00 (0 started in the last period)") !=
                     std::string::npos,
                 rate.output);
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "none"})

@@ -96,3 +96,29 @@ TEST_CASE("pgtqd starts no more than the rate limit in any window, and is woken 
               " AND b.started_at < a.started_at + interval '1 second') AS n"
               " FROM pgtq.tasks a WHERE a.task = 'sleep') w") == 2);
 }
+
+TEST_CASE("a new rate limit starts with an empty window, and the window stays small however many "
+          "claims it holds") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  for (int i = 0; i < 300; ++i) {
+    push(pg, "q", "t", i);
+  }
+  set_rate_limit(pg, "q", 1000, std::chrono::hours(1));
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE(pop(pg, "q", {"t"}, 1, "w").size() == 1);
+  }
+  // 200 claims in a moment: merged into a few entries, all still counted.
+  CHECK(count(conn, "SELECT cardinality(rate_starts) FROM pgtq.queues WHERE queue = 'q'") <= 65);
+  CHECK(count(conn,
+              "SELECT (SELECT sum(n) FROM unnest(rate_counts) AS n) FROM pgtq.queues"
+              " WHERE queue = 'q'") == 200);
+  // The same setting again keeps the window; another starts afresh.
+  set_rate_limit(pg, "q", 1000, std::chrono::hours(1));
+  CHECK(count(conn, "SELECT cardinality(rate_starts) FROM pgtq.queues WHERE queue = 'q'") > 0);
+  set_rate_limit(pg, "q", 1, std::chrono::hours(1));
+  CHECK(count(conn, "SELECT cardinality(rate_starts) FROM pgtq.queues WHERE queue = 'q'") == 0);
+  CHECK(pop(pg, "q", {"t"}, 10, "w").size() == 1);
+  CHECK(pop(pg, "q", {"t"}, 10, "w").empty());
+}

@@ -566,7 +566,8 @@ void add_worker_registry_cases(std::vector<BadInput>& cases) {
   cases.push_back({call("'w', 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', 'infinity'"),
                    k_bad,
                    "started_at"});
-  cases.push_back({"SELECT pgtq.worker_stopped(NULL)", k_null, "worker"});
+  cases.push_back({"SELECT pgtq.worker_stopped(NULL, 'q')", k_null, "worker"});
+  cases.push_back({"SELECT pgtq.worker_stopped('w', NULL)", k_null, "queue"});
 }
 
 void add_unique_cases(std::vector<BadInput>& cases) {

@@ -357,13 +357,16 @@ TEST_CASE("retry_all's dry run counts what the call would retry") {
   CHECK(would == did);
 }
 
-TEST_CASE("replace keeps the holder's task name, as documented") {
+TEST_CASE("replace makes the waiting holder the push, task name and args together") {
   TestDatabase database;
   db::Connection conn = database.connect();
   PGconn* pg = conn.native();
   const std::int64_t holder = push(pg, "q", "a", args(1), unique("k"));
   CHECK(push(pg, "q", "b", args(2), unique("k", OnConflict::replace)) == holder);
-  CHECK(scalar(conn, "SELECT task FROM pgtq.tasks WHERE id = $1", {std::to_string(holder)}) == "a");
+  // Args meant for b must not run under a's handler.
+  CHECK(scalar(conn,
+               "SELECT task || ' ' || args::text FROM pgtq.tasks WHERE id = $1",
+               {std::to_string(holder)}) == "b [2]");
 }
 
 // Without a fixed order of keys, two calls naming the same keys in other orders can each hold

@@ -69,3 +69,17 @@ TEST_CASE("a killed pgtqd leaves the live workers after three heartbeats, and th
   query(conn, "SELECT * FROM pgtq.tick()");
   CHECK(count(conn, "SELECT count(*) FROM pgtq.workers") == 0);
 }
+
+TEST_CASE("one worker name serving two queues has a row for each, and a clean stop removes only "
+          "its own") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  for (const char* queue : {"q1", "q3"}) {
+    query(conn,
+          "SELECT pgtq.worker_seen('d1', $1, 'h', 7, '1.0', 4, 'thread', '5 seconds', now())",
+          {queue});
+  }
+  CHECK(live(conn) == 2);
+  CHECK(scalar(conn, "SELECT pgtq.worker_stopped('d1', 'q1')") == "t");
+  CHECK(scalar(conn, "SELECT string_agg(queue, ',') FROM pgtq.live_workers") == "q3");
+}

@@ -24,8 +24,8 @@ namespace pgtq {
 // What a unique push does when a task of the queue holds its key (pgtq.push's on_conflict).
 enum class OnConflict {
   ignore,  // return the holder's id
-  replace, // a queued or scheduled holder takes this push's args, priority, run_at,
-           // max_attempts and timeout, and its id is returned; otherwise as ignore
+  replace, // a queued or scheduled holder takes this push's task name, args, priority,
+           // run_at, max_attempts and timeout, and its id is returned; otherwise as ignore
   raise,   // throw pgtq::Error 23505 naming the holder
 };
 
