@@ -251,6 +251,23 @@ std::string why_not(db::Connection& connection, const std::string& id) {
   return state.rows() == 0 ? "unknown" : state.string(0, 0);
 }
 
+// Calls a bulk function (retry_all, cancel_all, delete_all) until a call changes nothing, or
+// once for a dry run; returns the total. Each call goes on behind the last: what it changed
+// no longer matches, and the caller fixed any cutoff once for all of them.
+std::int64_t call_until_done(db::Connection& connection,
+                             const db::Query& query,
+                             const std::vector<db::Param>& params,
+                             bool dry_run) {
+  std::int64_t total = 0;
+  for (;;) {
+    const std::int64_t done = connection.run(query, params).int64(0, 0);
+    total += done;
+    if (dry_run || done == 0) {
+      return total;
+    }
+  }
+}
+
 } // namespace
 
 int retry(const std::string& dsn,
@@ -287,26 +304,17 @@ int retry(const std::string& dsn,
       filter.before ? connection.run(db::queries::k_cutoff, {*filter.before}).string(0, 0)
                     : connection.run(db::queries::k_now, {}).string(0, 0);
   const std::string limit_text = std::to_string(limit);
-  std::int64_t total = 0;
-  for (;;) {
-    const std::int64_t done = connection
-                                  .run(db::queries::k_retry_all,
-                                       {filter.queue,
-                                        filter.task,
-                                        filter.error_contains,
-                                        filter.after,
-                                        before,
-                                        states,
-                                        limit_text,
-                                        filter.dry_run ? "true" : "false"})
-                                  .int64(0, 0);
-    total += done;
-    // Not done < limit: a call retries fewer than it matched when some share a unique key.
-    // It ends: every call that retries nothing ends the loop, and finished_before is fixed.
-    if (filter.dry_run || done == 0) {
-      break;
-    }
-  }
+  const std::int64_t total = call_until_done(connection,
+                                             db::queries::k_retry_all,
+                                             {filter.queue,
+                                              filter.task,
+                                              filter.error_contains,
+                                              filter.after,
+                                              before,
+                                              states,
+                                              limit_text,
+                                              filter.dry_run ? "true" : "false"},
+                                             filter.dry_run);
   out << (filter.dry_run ? "would retry " : "retried ") << tasks(total) << '\n';
   return 0;
 }
@@ -334,25 +342,16 @@ int cancel(const std::string& dsn,
   check_times(connection, filter, "--created-after", "--created-before");
   const std::string states = states_literal(filter, "{queued,scheduled}");
   const std::string limit_text = std::to_string(limit);
-  std::int64_t total = 0;
-  for (;;) {
-    // What one call cancels leaves live_tasks, or is marked asked to stop: the next call
-    // goes on behind it.
-    const std::int64_t done = connection
-                                  .run(db::queries::k_cancel_all,
-                                       {filter.queue,
-                                        filter.task,
-                                        filter.after,
-                                        filter.before,
-                                        states,
-                                        limit_text,
-                                        filter.dry_run ? "true" : "false"})
-                                  .int64(0, 0);
-    total += done;
-    if (filter.dry_run || done < limit) {
-      break;
-    }
-  }
+  const std::int64_t total = call_until_done(connection,
+                                             db::queries::k_cancel_all,
+                                             {filter.queue,
+                                              filter.task,
+                                              filter.after,
+                                              filter.before,
+                                              states,
+                                              limit_text,
+                                              filter.dry_run ? "true" : "false"},
+                                             filter.dry_run);
   const bool running =
       std::find(filter.states.begin(), filter.states.end(), "running") != filter.states.end();
   out << (filter.dry_run ? "would cancel " : "cancelled ") << tasks(total)
@@ -392,23 +391,16 @@ int delete_task(const std::string& dsn,
                     : connection.run(db::queries::k_now, {}).string(0, 0);
   const std::string states = states_literal(filter, "{}");
   const std::string limit_text = std::to_string(limit);
-  std::int64_t total = 0;
-  for (;;) {
-    const std::int64_t done = connection
-                                  .run(db::queries::k_delete_all,
-                                       {states,
-                                        filter.queue,
-                                        filter.task,
-                                        filter.after,
-                                        before,
-                                        limit_text,
-                                        filter.dry_run ? "true" : "false"})
-                                  .int64(0, 0);
-    total += done;
-    if (filter.dry_run || done == 0) {
-      break;
-    }
-  }
+  const std::int64_t total = call_until_done(connection,
+                                             db::queries::k_delete_all,
+                                             {states,
+                                              filter.queue,
+                                              filter.task,
+                                              filter.after,
+                                              before,
+                                              limit_text,
+                                              filter.dry_run ? "true" : "false"},
+                                             filter.dry_run);
   out << (filter.dry_run ? "would delete " : "deleted ") << tasks(total) << '\n';
   return 0;
 }
