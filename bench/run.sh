@@ -13,13 +13,16 @@
 #          --profile (instead of the benchmark: bench/profile.sh, what bounds the figures),
 #          --isolation (instead of the benchmark: pgtqd --isolation process against thread,
 #          same server, alternating: drain of 20,000 no-op tasks and of 2,000 tasks of 1 ms at
-#          concurrency 16, and pickup latency; medians of --reps, with the ratios)
+#          concurrency 16, and pickup latency; medians of --reps, with the ratios),
+#          --retention (instead of the benchmark: bench/retention.sh, removing a large history
+#          by pgtq.prune against pgtq.apply_retention, and the outcome path with and without
+#          retention's index)
 # Everything it needs is installed with apt-get when missing.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 BENCH_DIR="$PGTQ_ROOT/bench"
 
-QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0 ISOLATION=0
+QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0 ISOLATION=0 RETENTION=0
 OUT="$BENCH_DIR/results"
 BUILD_DIR="$PGTQ_ROOT/build-bench"
 while [ $# -gt 0 ]; do
@@ -33,7 +36,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --profile) PROFILE=1 ;;
     --isolation) ISOLATION=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --retention) RETENTION=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -147,6 +151,12 @@ FSYNC_OPS=$(probe_fsync)
 if [ "$PROFILE" = 1 ]; then
   export DSN BENCH PGTQD PLUGINS PGTQ_PG_BIN BENCH_DIR OUT PGB_SECS
   "$BENCH_DIR/profile.sh" | tee "$OUT/profile.md"
+  exit 0
+fi
+
+if [ "$RETENTION" = 1 ]; then
+  export DSN PGTQ_PG_BIN BENCH_DIR OUT PGB_SECS REPS QUICK
+  "$BENCH_DIR/retention.sh" | tee "$OUT/retention.md"
   exit 0
 fi
 

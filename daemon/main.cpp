@@ -5,6 +5,7 @@
 #include "app/config_options.hpp"
 #include "app/config_reference.hpp"
 #include "app/config_sources.hpp"
+#include "app/host_name.hpp"
 #include "app/install_paths.hpp"
 #include "app/logging.hpp"
 #include "app/worker_main.hpp"
@@ -26,9 +27,7 @@ using pgtq::app::OptionKind;
 using pgtq::app::Setting;
 
 std::string default_worker_name() {
-  char host[256] = "localhost";
-  ::gethostname(host, sizeof host - 1);
-  return std::string(host) + ":" + std::to_string(::getpid());
+  return pgtq::app::host_name() + ":" + std::to_string(::getpid());
 }
 
 // The command line, as text per option: converted and checked by the option table, like

@@ -112,6 +112,17 @@ done
 echo "6 tasks of 0.5 s ran; at most $most at once"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" queue "$queue" --global-concurrency none
 
+say "retention: the queue's succeeded tasks kept 0 s; pgtqd deletes them within 10 s (pgtqctl retention)"
+succeeded=$(sql -c "SELECT count(*) FROM pgtq.finished_tasks WHERE queue = '$queue' AND state = 'succeeded'")
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" retention --queue "$queue" --state succeeded --keep 0
+waited=0
+while [ "$(sql -c "SELECT count(*) FROM pgtq.finished_tasks WHERE queue = '$queue' AND state = 'succeeded'")" -gt 0 ] &&
+      [ "$waited" -lt 150 ]; do
+  sleep 0.1; waited=$((waited + 1))
+done
+echo "$succeeded succeeded tasks before; $(sql -c "SELECT count(*) FROM pgtq.tasks WHERE queue = '$queue' AND state = 'succeeded'") left after $((waited / 10)) s; failed and cancelled ones are kept"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" retention --queue "$queue" --keep default
+
 say "the workers that serve the queues (pgtqctl workers)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
 

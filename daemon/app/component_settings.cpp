@@ -1,5 +1,7 @@
 #include "app/component_settings.hpp"
 
+#include "app/host_name.hpp"
+
 #include <build_config.hpp>
 
 namespace pgtq::app {
@@ -19,6 +21,7 @@ queue::ClaimLoopSettings claim_loop_settings(const Config& config) {
   claim_loop.lease = config.lease;
   claim_loop.heartbeat = config.heartbeat;
   claim_loop.identity = {.version = build::k_version,
+                         .host = host_name(),
                          .concurrency = config.concurrency,
                          .processes = config.isolation == "process"};
   claim_loop.concurrency = config.concurrency;

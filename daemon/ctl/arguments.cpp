@@ -1,8 +1,8 @@
 #include "ctl/arguments.hpp"
 
+#include <pgtq/client/push.hpp>
 #include <pgtq/detail/names.hpp>
 
-#include <array>
 #include <charconv>
 #include <string_view>
 
@@ -45,17 +45,14 @@ void check_name(const std::string& option, const std::string& name) {
 }
 
 void check_state(const std::string& state, const std::string& option) {
-  constexpr std::array<std::string_view, 6> k_states{
-      "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
-  for (const std::string_view known : k_states) {
-    if (state == known) {
-      return;
-    }
+  if (pgtq::detail::is_task_state(state)) {
+    return;
   }
-  throw UsageError(option +
-                   " must be one of queued, scheduled, running, succeeded, failed, cancelled, "
-                   "got '" +
-                   state + "'");
+  std::string known;
+  for (const std::string_view name : pgtq::detail::k_task_states) {
+    known += (known.empty() ? "" : ", ") + std::string(name);
+  }
+  throw UsageError(option + " must be one of " + known + ", got '" + state + "'");
 }
 
 } // namespace pgtq::ctl

@@ -1,12 +1,11 @@
 #include "ctl/commands.hpp"
 
 #include "ctl/arguments.hpp"
+#include "ctl/session.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
-
-#include <libpq-fe.h>
 
 #include <algorithm>
 #include <iomanip>
@@ -14,42 +13,6 @@
 #include <vector>
 
 namespace pgtq::ctl {
-namespace {
-
-db::Connection connect(const std::string& dsn) {
-  db::Connection connection(dsn, "pgtqctl");
-  // An operator reads the error, not the PL/pgSQL call stack that raised it.
-  PQsetErrorContextVisibility(connection.native(), PQSHOW_CONTEXT_NEVER);
-  return connection;
-}
-
-// Prints rows as an aligned table with a header line.
-void print_table(const std::vector<std::string>& header,
-                 const db::Result& rows,
-                 std::ostream& out) {
-  std::vector<std::size_t> widths;
-  for (const std::string& name : header) {
-    widths.push_back(name.size());
-  }
-  for (int row = 0; row < rows.rows(); ++row) {
-    for (int column = 0; column < rows.columns(); ++column) {
-      widths[column] = std::max(widths[column], rows.text(row, column).size());
-    }
-  }
-  auto print_row = [&](auto&& cell) {
-    for (std::size_t column = 0; column < header.size(); ++column) {
-      out << (column == 0 ? "" : "  ") << std::left << std::setw(static_cast<int>(widths[column]))
-          << cell(column);
-    }
-    out << '\n';
-  };
-  print_row([&](std::size_t column) { return header[column]; });
-  for (int row = 0; row < rows.rows(); ++row) {
-    print_row([&](std::size_t column) { return rows.string(row, static_cast<int>(column)); });
-  }
-}
-
-} // namespace
 
 int migrate(const std::string& dsn, std::ostream& out) {
   db::Connection connection = connect(dsn);
@@ -120,22 +83,6 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
   const db::Result rows =
       connection.run(db::queries::k_queue_stats, {queue ? db::Param(*queue) : std::nullopt});
   print_table({"queue", "state", "tasks"}, rows, out);
-  return 0;
-}
-
-int queues(const std::string& dsn, std::ostream& out) {
-  db::Connection connection = connect(dsn);
-  print_table({"queue",
-               "queued",
-               "scheduled",
-               "running",
-               "oldest queued s",
-               "succeeded 1h",
-               "failed 1h",
-               "workers",
-               "paused"},
-              connection.run(db::queries::k_queues_overview, {}),
-              out);
   return 0;
 }
 
@@ -438,120 +385,6 @@ int update(const std::string& dsn,
     return 1;
   }
   out << "task " << id_text << " updated\n";
-  return 0;
-}
-
-int pause(const std::string& dsn, const std::string& queue, std::ostream& out) {
-  check_name("queue", queue);
-  db::Connection connection = connect(dsn);
-  const bool changed = connection.run(db::queries::k_pause, {queue}).text(0, 0) == "t";
-  out << "queue " << queue << (changed ? " paused" : " was paused already")
-      << ": pushes are accepted, nothing is claimed until it is resumed\n";
-  return 0;
-}
-
-int resume(const std::string& dsn, const std::string& queue, std::ostream& out) {
-  check_name("queue", queue);
-  db::Connection connection = connect(dsn);
-  const bool changed = connection.run(db::queries::k_resume, {queue}).text(0, 0) == "t";
-  out << "queue " << queue << (changed ? " resumed" : " was not paused") << '\n';
-  return 0;
-}
-
-namespace {
-
-// A limit option's value as text: an integer from 1 to max, or none for no limit (nullopt).
-std::optional<std::string>
-limit_or_none(const std::string& option, const std::optional<std::string>& text, int max) {
-  if (!text || *text == "none") {
-    return std::nullopt;
-  }
-  try {
-    return std::to_string(parse_int(option, *text, 1, max));
-  } catch (const UsageError&) {
-    throw UsageError(option + " must be an integer from 1 to " + std::to_string(max) +
-                     ", or none for no limit, got '" + *text + "'");
-  }
-}
-
-} // namespace
-
-int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
-  if (queue) {
-    check_name("--queue", *queue);
-  }
-  db::Connection connection = connect(dsn);
-  const db::Result rows =
-      connection.run(db::queries::k_live_workers, {queue ? db::Param(*queue) : std::nullopt});
-  print_table({"worker",
-               "queue",
-               "host",
-               "pid",
-               "version",
-               "concurrency",
-               "isolation",
-               "running",
-               "seen s ago",
-               "started"},
-              rows,
-              out);
-  return 0;
-}
-
-int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out) {
-  check_name("queue", options.queue);
-  const std::optional<std::string> limit =
-      limit_or_none("--global-concurrency", options.global_concurrency, 100000);
-  const std::optional<std::string> rate =
-      limit_or_none("--rate-limit", options.rate_limit, 1000000);
-  if (options.rate_period && options.rate_limit == "none") {
-    throw UsageError("--rate-period goes with a --rate-limit, not with none");
-  }
-  if (options.rate_period && !options.rate_limit) {
-    throw UsageError("--rate-period goes with --rate-limit");
-  }
-  db::Connection connection = connect(dsn);
-  if (options.global_concurrency) {
-    connection.run(db::queries::k_set_global_concurrency,
-                   {options.queue, limit ? db::Param(*limit) : std::nullopt});
-  }
-  if (options.rate_limit) {
-    // --rate-period is checked by pgtq.set_rate_limit, whose error names it ("per").
-    connection.run(db::queries::k_set_rate_limit,
-                   {options.queue,
-                    rate ? db::Param(*rate) : std::nullopt,
-                    options.rate_period.value_or("1 second")});
-  }
-  const db::Result settings = connection.run(db::queries::k_queue_settings, {options.queue});
-  out << "queue " << options.queue << (settings.text(0, 0) == "t" ? ": paused" : ": not paused")
-      << ", global concurrency "
-      << (settings.is_null(0, 1) ? std::string("unlimited") : settings.string(0, 1))
-      << ", rate limit "
-      << (settings.is_null(0, 4) ? std::string("none")
-                                 : settings.string(0, 4) + " per " + settings.string(0, 5) + " (" +
-                                       settings.string(0, 6) + " started in the last period)")
-      << "; " << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
-  return 0;
-}
-
-int prune(const std::string& dsn, const std::string& older_than, std::ostream& out) {
-  db::Connection connection = connect(dsn);
-  // A zero or negative age would put the cutoff at or after now: all history.
-  bool age_ok = false;
-  try {
-    age_ok = connection.run(db::queries::k_prune_age_ok, {older_than}).text(0, 0) == "t";
-  } catch (const db::PgError& error) {
-    if (error.is_connection_error()) {
-      throw;
-    }
-  }
-  if (!age_ok) {
-    throw UsageError("--older-than must be an interval greater than 0 and at most 1000 years, "
-                     "e.g. '30 days', got '" +
-                     older_than + "'");
-  }
-  const db::Result removed = connection.run(db::queries::k_prune, {older_than});
-  out << "removed " << removed.text(0, 0) << " finished tasks\n";
   return 0;
 }
 

@@ -96,6 +96,16 @@ struct QueueOptions {
 // Shows a queue's settings and counts, after changing those given.
 int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out);
 
+struct RetentionOptions {
+  std::optional<std::string> queue; // unset: the default of queues without their own rule
+  std::optional<std::string> state; // succeeded, failed or cancelled; unset: all three
+  std::optional<std::string> keep;  // an interval, "forever" or "default"; unset: only show
+};
+// Shows the retention rules (those of options.queue and the default), after changing them
+// when options.keep is set: an interval or "forever" sets the rule (pgtq.set_retention),
+// "default" removes it (pgtq.reset_retention).
+int retention(const std::string& dsn, const RetentionOptions& options, std::ostream& out);
+
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
 } // namespace pgtq::ctl

@@ -1,5 +1,5 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// update, pause, resume, prune).
+// update, pause, resume, queue settings, retention, prune).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "db/migrator.hpp"
@@ -169,6 +169,21 @@ int main(int argc, char** argv) {
                             queue_options.rate_period,
                             "the window of --rate-limit, 1 second to 1 day (default '1 second')");
   queue_command->callback([&] { exit_code = pgtq::ctl::queue(dsn, queue_options, std::cout); });
+
+  pgtq::ctl::RetentionOptions retention_options;
+  auto* retention = app.add_subcommand(
+      "retention",
+      "show how long finished tasks are kept, or change it (--keep); pgtqd applies it");
+  retention->add_option("--queue",
+                        retention_options.queue,
+                        "the queue's own rule (default: the rule of every queue without one)");
+  retention->add_option(
+      "--state", retention_options.state, "succeeded, failed or cancelled (default: all three)");
+  retention->add_option("--keep",
+                        retention_options.keep,
+                        "how long after they ended tasks are kept, e.g. '7 days' (0 to 100 "
+                        "years); 'forever'; or 'default' to remove the rule");
+  retention->callback([&] { exit_code = pgtq::ctl::retention(dsn, retention_options, std::cout); });
 
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
   prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();

@@ -49,6 +49,8 @@ const Query k_tick_without_due{"pgtq_tick_without_due",
                                "SELECT promoted, rescued, failed, NULL::float8"
                                " FROM pgtq.tick($1::integer)"};
 
+const Query k_apply_retention{"pgtq_apply_retention", "SELECT pgtq.apply_retention($1::integer)"};
+
 const Query k_worker_idle{"pgtq_worker_idle", "SELECT pgtq.worker_idle($1, $2)"};
 const Query k_worker_busy{"pgtq_worker_busy", "SELECT pgtq.worker_busy($1)"};
 const Query k_pushes_in_flight{"pgtq_pushes_in_flight",
@@ -104,6 +106,19 @@ const Query k_queue_settings{
     " (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)"
     "   WHERE s.at > clock_timestamp() - q.rate_period)"
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
+const Query k_set_retention{"pgtq_set_retention",
+                            "SELECT pgtq.set_retention($1, $2, $3::interval)"};
+const Query k_reset_retention{"pgtq_reset_retention", "SELECT pgtq.reset_retention($1, $2)"};
+// The rules, a queue's own before the default's, in state order; the keep NULL means forever.
+// Whether text is a retention keep pgtq.set_retention accepts (0 to 100 years, no part
+// negative).
+const Query k_keep_ok{"pgtq_keep_ok", "SELECT pgtq.keep_ok($1::interval)"};
+const Query k_retention_rules{
+    "pgtq_retention_rules",
+    "SELECT coalesce(r.queue, '(default)'), r.state::text, coalesce(r.keep::text, 'forever'),"
+    " date_trunc('second', r.changed_at)::text"
+    " FROM pgtq.retention r WHERE $1::text IS NULL OR r.queue = $1 OR r.queue IS NULL"
+    " ORDER BY r.queue NULLS LAST, r.state"};
 const Query k_task_state{"pgtq_task_state",
                          "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};
 const Query k_worker_seen{

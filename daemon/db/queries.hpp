@@ -30,6 +30,7 @@ extern const Query k_heartbeat;
 extern const Query k_release;
 extern const Query k_tick;
 extern const Query k_tick_without_due;
+extern const Query k_apply_retention;
 // Wake-ups (sql/schema/09_wake_ups.sql).
 extern const Query k_worker_idle;
 extern const Query k_worker_busy;
@@ -52,6 +53,10 @@ extern const Query k_resume;
 extern const Query k_set_global_concurrency;
 extern const Query k_set_rate_limit;
 extern const Query k_queue_settings;
+extern const Query k_set_retention;
+extern const Query k_reset_retention;
+extern const Query k_retention_rules;
+extern const Query k_keep_ok;
 extern const Query k_timestamp_ok;
 extern const Query k_task_state;
 extern const Query k_worker_seen;

@@ -13,4 +13,10 @@ inline std::shared_ptr<spdlog::logger> logger() {
   return found ? found : spdlog::default_logger();
 }
 
+// The "scheduler" logger (the scheduler thread's parts), likewise.
+inline std::shared_ptr<spdlog::logger> scheduler_logger() {
+  auto found = spdlog::get("scheduler");
+  return found ? found : spdlog::default_logger();
+}
+
 } // namespace pgtq::queue

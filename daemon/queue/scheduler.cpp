@@ -3,6 +3,7 @@
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
 #include "queue/backoff.hpp"
+#include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
 
 #include <pgtq/client/pg_array.hpp>
@@ -15,11 +16,6 @@
 
 namespace pgtq::queue {
 namespace {
-
-std::shared_ptr<spdlog::logger> logger() {
-  auto found = spdlog::get("scheduler");
-  return found ? found : spdlog::default_logger();
-}
 
 // How many rows one tick moves at most; a backlog is worked off over consecutive ticks.
 constexpr int k_tick_batch = 10000;
@@ -89,10 +85,11 @@ void Scheduler::run() {
         m_connection->use_prepared_statements(m_config.prepared_statements);
         m_wake_up.listen(*m_connection);
         if (backoff.failures() > 0) {
-          logger()->info("scheduler reconnected");
+          scheduler_logger()->info("scheduler reconnected");
         }
       }
       auto next = tick();
+      m_retention.run_if_due(*m_connection);
       backoff.reset();
       // Behind a transaction pooler notifications cannot arrive and a registration would
       // name a pooled backend: the scheduler then finds delayed tasks at its ticks only.
@@ -104,9 +101,9 @@ void Scheduler::run() {
       // Every failure is logged: a scheduler that does not tick rescues nothing. A new
       // session (the old one may be read-only, or broken) after a jittered backoff.
       const auto delay = backoff.next();
-      logger()->error("scheduler tick failed: {}; next try in {:.1f} s",
-                      error.what(),
-                      std::chrono::duration<double>(delay).count());
+      scheduler_logger()->error("scheduler tick failed: {}; next try in {:.1f} s",
+                                error.what(),
+                                std::chrono::duration<double>(delay).count());
       m_connection.reset();
       wait_until(Clock::now() + delay);
     }
@@ -128,9 +125,10 @@ Scheduler::Clock::time_point Scheduler::tick() {
       throw;
     }
     if (!m_due_out_of_range) {
-      logger()->warn("the next scheduled task's due time is out of range ({}); ticking every "
-                     "scheduler-interval",
-                     error.what());
+      scheduler_logger()->warn(
+          "the next scheduled task's due time is out of range ({}); ticking every "
+          "scheduler-interval",
+          error.what());
       m_due_out_of_range = true;
     }
     result = m_connection->run(db::queries::k_tick_without_due, {batch});
@@ -139,15 +137,16 @@ Scheduler::Clock::time_point Scheduler::tick() {
   const auto rescued = result.int64(0, 1);
   const auto failed = result.int64(0, 2);
   SPDLOG_LOGGER_DEBUG(
-      logger(), "tick: {} promoted, {} rescued, {} failed", promoted, rescued, failed);
+      scheduler_logger(), "tick: {} promoted, {} rescued, {} failed", promoted, rescued, failed);
   if (promoted > 0) {
-    SPDLOG_LOGGER_DEBUG(logger(), "{} scheduled task(s) due, queued", promoted);
+    SPDLOG_LOGGER_DEBUG(scheduler_logger(), "{} scheduled task(s) due, queued", promoted);
   }
   if (rescued > 0 || failed > 0) {
-    logger()->warn("rescued {} task(s) whose lease expired; {} of them had no attempts left and "
-                   "failed",
-                   rescued + failed,
-                   failed);
+    scheduler_logger()->warn(
+        "rescued {} task(s) whose lease expired; {} of them had no attempts left and "
+        "failed",
+        rescued + failed,
+        failed);
   }
   // Jittered, so that the schedulers of many daemons do not tick in lockstep.
   auto next = m_wake_up.arm_poll();
@@ -183,15 +182,16 @@ Scheduler::Clock::time_point Scheduler::register_sleep(Clock::time_point deadlin
     // Say, a role without the right to write pgtq.waiting_schedulers, or a row locked by an
     // operator (lock_timeout): ticking on schedule matters more than being woken early.
     if (!m_registration_failed) {
-      logger()->warn("scheduler could not register its sleep ({}): delayed pushes due before its "
-                     "next tick do not wake it",
-                     error.what());
+      scheduler_logger()->warn(
+          "scheduler could not register its sleep ({}): delayed pushes due before its "
+          "next tick do not wake it",
+          error.what());
       m_registration_failed = true;
     }
     return deadline;
   }
   if (m_registration_failed) {
-    logger()->info("scheduler registered its sleep again");
+    scheduler_logger()->info("scheduler registered its sleep again");
     m_registration_failed = false;
   }
   // Pushes still in flight when the last wait gave up looked before that tick's

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "db/connection.hpp"
+#include "queue/retention_pass.hpp"
 #include "queue/settings.hpp"
 #include "queue/wake_up.hpp"
 
@@ -18,7 +19,8 @@ namespace pgtq::queue {
 // pushed): due scheduled tasks become queued, tasks whose lease expired are rescued. Any
 // number of daemons may run one; pgtq.tick() lets one of them work at a time. Between ticks
 // it is registered in pgtq.waiting_schedulers with the time it wakes, so that only delayed
-// pushes due before then notify it.
+// pushes due before then notify it. After a tick it applies the retention rules when they
+// are due (RetentionPass).
 //
 // Threads: start() and stop() from the daemon's main thread; the rest on the scheduler's.
 class Scheduler {
@@ -51,6 +53,7 @@ private:
   // poll timer is the regular tick. Interrupted by stop().
   WakeUp m_wake_up;
   bool m_due_out_of_range = false; // the scheduler's thread: warned once
+  RetentionPass m_retention;       // the scheduler's thread
   // Delayed pushes still in flight when the last register_sleep() stopped waiting for them
   // (pg_locks virtualtransaction ids): a transaction that pushed and stays open is not
   // waited for again at every tick.

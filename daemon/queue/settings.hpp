@@ -26,9 +26,10 @@ struct ConnectionSettings {
 
 // What the worker registry (worker_registry.hpp) says about this pgtqd.
 struct WorkerIdentity {
-  std::string version;   // pgtqd's version
-  int concurrency = 1;   // as configured
-  bool processes = true; // isolation = process
+  std::string version;            // pgtqd's version
+  std::string host = "localhost"; // the machine's (app::host_name())
+  int concurrency = 1;            // as configured
+  bool processes = true;          // isolation = process
 };
 
 // The lease keeper (lease_keeper.hpp), which also keeps the worker registry's row.

@@ -14,19 +14,8 @@
 
 namespace pgtq::queue {
 
-namespace {
-
-std::string host_name() {
-  char host[256] = "localhost";
-  ::gethostname(host, sizeof host - 1);
-  host[sizeof host - 1] = '\0';
-  return host;
-}
-
-} // namespace
-
 WorkerRegistry::WorkerRegistry(const LeaseKeeperSettings& config)
-    : m_worker(config.worker_name), m_queue(config.queue), m_host(host_name()),
+    : m_worker(config.worker_name), m_queue(config.queue), m_host(config.identity.host),
       m_pid(std::to_string(::getpid())), m_version(config.identity.version),
       m_concurrency(std::to_string(config.identity.concurrency)),
       m_isolation(config.identity.processes ? "process" : "thread"),

@@ -3,7 +3,8 @@
 -- Storage is split for the hot path (docs/architecture.md, "Storage"):
 --   pgtq.live_tasks      queued, scheduled and running tasks; small, hot, claimed from
 --   pgtq.finished_tasks  succeeded, failed and cancelled tasks; the history (rows added as
---                        tasks end, removed by prune, or by a retry that brings one back)
+--                        tasks end, removed by retention, prune, delete, or a retry that
+--                        brings one back)
 --   pgtq.tasks           a view over both (08_views.sql), so state and history are one query
 --                        away
 -- A task moves from the first table to the second when it ends (pgtq.finished_row,
@@ -91,6 +92,10 @@ CREATE INDEX finished_tasks_finished_at ON pgtq.finished_tasks USING brin (finis
 -- A unique push whose unique_states name finished states looks its key up here.
 CREATE INDEX finished_tasks_unique ON pgtq.finished_tasks (queue, unique_key, finished_at)
   WHERE unique_key IS NOT NULL;
+-- Retention (15_retention.sql) deletes a queue's tasks of one end state oldest first: a range
+-- of this index, however much else the history keeps (BRIN would read every old block that
+-- holds rows kept longer, at every pass). It also serves listings by queue and state.
+CREATE INDEX finished_tasks_retention ON pgtq.finished_tasks (queue, state, finished_at);
 
 -- Claim loops that wait for a NOTIFY to learn of new tasks of their queue (09_wake_ups.sql):
 -- a push notifies only while one is registered here. pid is the backend of the LISTENing
@@ -156,3 +161,18 @@ CREATE TABLE pgtq.workers (
 );
 COMMENT ON TABLE pgtq.workers IS
   'Workers (pgtqd) and when each was last heard from; pgtq.live_workers shows those alive.';
+
+-- How long finished tasks are kept (15_retention.sql): one row per queue and end state, and
+-- rows with queue NULL for the default of queues without their own. No row: the default's; no
+-- default: kept until pruned. keep NULL: kept until pruned, whatever the default says.
+CREATE TABLE pgtq.retention (
+  queue      text,                   -- NULL: every queue without a row of its own for state
+  state      pgtq.task_state NOT NULL
+    CONSTRAINT retention_state CHECK (state IN ('succeeded', 'failed', 'cancelled')),
+  keep       interval                -- finished this long ago, a task is deleted; NULL: never
+    CONSTRAINT retention_keep CHECK (keep >= interval '0'), -- the rest: pgtq.set_retention
+  changed_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT retention_queue_state UNIQUE NULLS NOT DISTINCT (queue, state)
+);
+COMMENT ON TABLE pgtq.retention IS
+  'How long finished tasks are kept, per queue (NULL: the default) and end state; keep NULL: until pruned. pgtq.set_retention and pgtq.reset_retention change it; pgtqd applies it.';

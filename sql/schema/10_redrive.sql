@@ -120,7 +120,10 @@ COMMENT ON FUNCTION pgtq.retry(bigint, timestamptz) IS
 -- names, error_contains (a substring of last_error, case-sensitive), finished in
 -- [finished_after, finished_before), states (failed, cancelled; default failed), and no live
 -- task of its queue holding its unique key. Each as pgtq.retry. Returns how many were retried
--- (with dry_run: how many would be).
+-- (with dry_run: how many would be). The dry run's filter is written again for the real call
+-- on purpose: on the row that FOR UPDATE locks, it is checked again on the row's newest
+-- version after a wait; in a function of its own (which a pinned search_path keeps from being
+-- inlined) it would not be.
 CREATE FUNCTION pgtq.retry_all(queue text DEFAULT NULL, task text DEFAULT NULL,
                                error_contains text DEFAULT NULL,
                                finished_after timestamptz DEFAULT NULL,
@@ -171,7 +174,9 @@ COMMENT ON FUNCTION pgtq.retry_all(text, text, text, timestamptz, timestamptz, p
 -- Cancels the live tasks that match (at most max_count, oldest id first): queue and task
 -- names, created in [created_after, created_before), states (queued, scheduled, running;
 -- default queued and scheduled). Each as pgtq.cancel: a waiting task ends cancelled at once,
--- a running one is asked to stop. Returns how many (with dry_run: how many would be).
+-- a running one is asked to stop. Returns how many (with dry_run: how many would be). The
+-- filter is written twice on purpose, as in retry_all: a task claimed, promoted or renamed
+-- while the call waited for its lock is checked again, and left when it no longer matches.
 CREATE FUNCTION pgtq.cancel_all(queue text DEFAULT NULL, task text DEFAULT NULL,
                                 created_after timestamptz DEFAULT NULL,
                                 created_before timestamptz DEFAULT NULL,

@@ -53,6 +53,8 @@ std::string digest(db::Connection& conn) {
       "SELECT md5(coalesce((SELECT string_agg(t::text, '|' ORDER BY id) FROM pgtq.live_tasks t), "
       "'')"
       " || coalesce((SELECT string_agg(f::text, '|' ORDER BY id) FROM pgtq.finished_tasks f), '')"
+      " || coalesce((SELECT string_agg(r::text, '|' ORDER BY queue, state) FROM pgtq.retention r),"
+      " '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -125,6 +127,16 @@ TEST_CASE("pgtqctl refuses every bad argument with a message naming it and chang
       {{"list", "--queue", "bad name"}, 64, "--queue"},
       {{"stats", "--queue", ""}, 64, "--queue"},
       {{"stats", "--queue", "a/b"}, 64, "--queue"},
+      {{"retention", "--keep", "garbage"}, 64, "--keep"},
+      {{"retention", "--keep", ""}, 64, "--keep"},
+      {{"retention", "--keep", "-1 day"}, 64, "--keep"},
+      {{"retention", "--keep", "101 years"}, 64, "--keep"},
+      {{"retention", "--keep", "1 mon -29 days"}, 64, "--keep"},
+      {{"retention", "--keep", "1 day -1 hour"}, 64, "--keep"},
+      {{"retention", "--keep", "2562047789 hours"}, 64, "--keep"},
+      {{"retention", "--queue", "a b", "--keep", "1 day"}, 64, "--queue"},
+      {{"retention", "--state", "queued", "--keep", "1 day"}, 64, "--state"},
+      {{"retention", "--state", "failed"}, 64, "--keep"},
       {{"prune", "--older-than", "-1 day"}, 64, "--older-than"},
       {{"prune", "--older-than", "0"}, 64, "--older-than"},
       {{"prune", "--older-than", "0 seconds"}, 64, "--older-than"},

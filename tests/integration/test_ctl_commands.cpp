@@ -322,3 +322,32 @@ TEST_CASE("pgtqctl delete --all deletes the states it is given, with a dry run f
   CHECK_MESSAGE(deleted.output == "deleted 3 tasks\n", deleted.output);
   CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks") == 1);
 }
+
+TEST_CASE("pgtqctl retention sets, shows and removes how long finished tasks are kept") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  CHECK(pgtqctl(database.dsn(), {"retention"}).output ==
+        "no retention rules: finished tasks are kept until pruned\n");
+  const Run set = pgtqctl(database.dsn(), {"retention", "--state", "succeeded", "--keep", "1 day"});
+  CHECK_MESSAGE(set.exit_code == 0, set.output);
+  CHECK_MESSAGE(set.output.find("(default)  succeeded  1 day") != std::string::npos, set.output);
+  const Run forever =
+      pgtqctl(database.dsn(), {"retention", "--queue", "billing", "--keep", "forever"});
+  CHECK_MESSAGE(forever.exit_code == 0, forever.output);
+  CHECK(scalar(conn,
+               "SELECT string_agg(coalesce(queue, '*') || ':' || state || ':' ||"
+               " coalesce(keep::text, 'forever'), ' ' ORDER BY queue NULLS FIRST, state)"
+               " FROM pgtq.retention") ==
+        "*:succeeded:1 day billing:succeeded:forever billing:failed:forever "
+        "billing:cancelled:forever");
+  // Another queue's listing shows the default only.
+  const Run other = pgtqctl(database.dsn(), {"retention", "--queue", "emails"});
+  CHECK(other.output.find("billing") == std::string::npos);
+  CHECK(other.output.find("(default)") != std::string::npos);
+  CHECK(pgtqctl(database.dsn(),
+                {"retention", "--queue", "billing", "--state", "failed", "--keep", "default"})
+            .exit_code == 0);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.retention WHERE queue = 'billing'") == 2);
+  CHECK(pgtqctl(database.dsn(), {"retention", "--keep", "default"}).exit_code == 0);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.retention WHERE queue IS NULL") == 0);
+}

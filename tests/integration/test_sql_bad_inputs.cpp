@@ -613,6 +613,31 @@ void add_unique_cases(std::vector<BadInput>& cases) {
                    "args[2]"});
 }
 
+void add_retention_cases(std::vector<BadInput>& cases) {
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.set_retention(" + name + ", 'failed', '1 day')", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.reset_retention(" + name + ", 'failed')", k_bad, "queue"});
+  }
+  for (const std::string state : {"'queued'", "'running'", "'bogus'", "''", "'Failed'"}) {
+    cases.push_back({"SELECT pgtq.set_retention('q', " + state + ", '1 day')", k_bad, "state"});
+    cases.push_back({"SELECT pgtq.reset_retention('q', " + state + ")", k_bad, "state"});
+  }
+  for (const std::string keep : {"'-1 second'",
+                                 "'101 years'",
+                                 "'100 years 1 day'",
+                                 "'1 mon -29 days'",
+                                 "'1 day -1 hour'",
+                                 "'178000000 years'",
+                                 "'-1 day'"}) {
+    cases.push_back({"SELECT pgtq.set_retention('q', 'failed', " + keep + ")", k_bad, "keep"});
+    cases.push_back({"SELECT pgtq.set_retention(NULL, NULL, " + keep + ")", k_bad, "keep"});
+  }
+  cases.push_back({"SELECT pgtq.apply_retention(NULL)", k_null, "max_count"});
+  for (const std::string count : {"0", "-1", "100001"}) {
+    cases.push_back({"SELECT pgtq.apply_retention(" + count + ")", k_bad, "max_count"});
+  }
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t at = text.find(from); at != std::string::npos;
        at = text.find(from, at + to.size())) {
@@ -634,6 +659,8 @@ std::string digest(db::Connection& conn) {
       " '')"
       " || coalesce((SELECT string_agg(q::text, '|' ORDER BY queue) FROM pgtq.queues q), '')"
       " || coalesce((SELECT string_agg(w::text, '|' ORDER BY worker) FROM pgtq.workers w), '')"
+      " || coalesce((SELECT string_agg(r::text, '|' ORDER BY queue, state) FROM pgtq.retention r),"
+      " '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -671,6 +698,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_unique_cases(cases);
   add_worker_registry_cases(cases);
   add_delete_all_cases(cases);
+  add_retention_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

@@ -2,7 +2,9 @@
 
 // Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
 // pgtq.retry_all, pgtq.cancel_all, pgtq.delete and pgtq.update (sql/schema/10_redrive.sql),
-// pgtq.pause and pgtq.resume (sql/schema/11_queues.sql).
+// pgtq.pause, pgtq.resume, pgtq.set_global_concurrency and pgtq.set_rate_limit
+// (sql/schema/11_queues.sql), pgtq.set_retention and pgtq.reset_retention
+// (sql/schema/15_retention.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
 // is open. A bulk call changes at most max_count tasks (1..100000), oldest id first, and
@@ -19,6 +21,7 @@
 //   filter.error_contains = "connection refused";
 //   const std::int64_t would = pgtq::retry_all(conn, filter, /*dry_run=*/true);
 
+#include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
 #include "pgtq/client/pg_array.hpp"
 #include "pgtq/client/statement.hpp"
@@ -223,6 +226,43 @@ inline void set_rate_limit(PGconn* conn,
                {queue,
                 max_starts ? detail::Param(std::to_string(*max_starts)) : std::nullopt,
                 std::to_string(per.count()) + " seconds"});
+}
+
+// Keeps the tasks of queue that ended in state ("succeeded", "failed" or "cancelled") for keep
+// (0 to 100 years) after they ended; pgtqd deletes older ones within seconds, in batches of at
+// most 10,000 (SQL: pgtq.set_retention). queue std::nullopt: the default of every queue without
+// a rule of its own; state std::nullopt: all three end states; keep std::nullopt: until
+// pruned, whatever the default says. Throws pgtq::Error 22023 for a bad name, state or keep
+// (the message names it).
+//
+//   pgtq::set_retention(conn, std::nullopt, "succeeded", std::chrono::hours(24 * 7));
+//   pgtq::set_retention(conn, "audit", std::nullopt, std::nullopt); // audit: kept forever
+inline void set_retention(PGconn* conn,
+                          const std::optional<std::string>& queue,
+                          const std::optional<std::string>& state,
+                          std::optional<std::chrono::seconds> keep) {
+  if (keep && (keep->count() < 0 || *keep > detail::k_max_delay)) {
+    throw Error("22023",
+                "pgtq.set_retention: keep must be 0 to 100 years (std::nullopt: until pruned), "
+                "got " +
+                    detail::seconds_text(*keep));
+  }
+  detail::exec(conn,
+               "pgtq.set_retention",
+               "SELECT pgtq.set_retention($1, $2, $3::interval)",
+               {queue, state, keep ? detail::Param(detail::interval_text(*keep)) : std::nullopt});
+}
+
+// Removes queue's own retention rule for state (std::nullopt: all three end states), so that
+// the default applies to it again; queue std::nullopt removes the default. Returns how many
+// rules it removed (SQL: pgtq.reset_retention). Throws pgtq::Error 22023 for a bad name or
+// state.
+inline int reset_retention(PGconn* conn,
+                           const std::optional<std::string>& queue,
+                           const std::optional<std::string>& state) {
+  const detail::ResultPtr result = detail::exec(
+      conn, "pgtq.reset_retention", "SELECT pgtq.reset_retention($1, $2)", {queue, state});
+  return static_cast<int>(detail::int64_at(result.get(), 0, 0));
 }
 
 } // namespace pgtq

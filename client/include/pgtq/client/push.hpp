@@ -74,6 +74,21 @@ struct TaskSpec {
 
 namespace detail {
 
+// The task states, in pgtq.task_state's order; a state name is one of these, case included.
+inline constexpr std::string_view k_task_states[] = {
+    "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
+
+inline bool is_task_state(std::string_view name) {
+  return std::find(std::begin(k_task_states), std::end(k_task_states), name) !=
+         std::end(k_task_states);
+}
+
+// succeeded, failed or cancelled: the states of the history.
+inline bool is_end_state(std::string_view name) {
+  return std::find(std::begin(k_task_states) + 3, std::end(k_task_states), name) !=
+         std::end(k_task_states);
+}
+
 // The args forms that are the args document itself rather than one argument of it.
 template <class T>
 inline constexpr bool k_is_raw_args = std::is_same_v<T, JsonText> || std::is_same_v<T, Json>;
@@ -129,9 +144,7 @@ inline void check_options(const PushOptions& options, const std::string& what) {
       throw Error("22023", what + ": the unique key contains a NUL byte");
     }
     for (const std::string& state : options.unique->states) {
-      constexpr std::string_view k_states[] = {
-          "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
-      if (std::find(std::begin(k_states), std::end(k_states), state) == std::end(k_states)) {
+      if (!is_task_state(state)) {
         throw Error("22023",
                     what + ": unique states: \"" + state +
                         "\" is not a task state (queued, scheduled, running, succeeded, "

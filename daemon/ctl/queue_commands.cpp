@@ -1,0 +1,118 @@
+// pgtqctl's queue commands: pause, resume, queue (settings), queues, workers.
+#include "ctl/arguments.hpp"
+#include "ctl/commands.hpp"
+#include "ctl/session.hpp"
+#include "db/queries.hpp"
+
+namespace pgtq::ctl {
+
+int queues(const std::string& dsn, std::ostream& out) {
+  db::Connection connection = connect(dsn);
+  print_table({"queue",
+               "queued",
+               "scheduled",
+               "running",
+               "oldest queued s",
+               "succeeded 1h",
+               "failed 1h",
+               "workers",
+               "paused"},
+              connection.run(db::queries::k_queues_overview, {}),
+              out);
+  return 0;
+}
+
+int pause(const std::string& dsn, const std::string& queue, std::ostream& out) {
+  check_name("queue", queue);
+  db::Connection connection = connect(dsn);
+  const bool changed = connection.run(db::queries::k_pause, {queue}).text(0, 0) == "t";
+  out << "queue " << queue << (changed ? " paused" : " was paused already")
+      << ": pushes are accepted, nothing is claimed until it is resumed\n";
+  return 0;
+}
+
+int resume(const std::string& dsn, const std::string& queue, std::ostream& out) {
+  check_name("queue", queue);
+  db::Connection connection = connect(dsn);
+  const bool changed = connection.run(db::queries::k_resume, {queue}).text(0, 0) == "t";
+  out << "queue " << queue << (changed ? " resumed" : " was not paused") << '\n';
+  return 0;
+}
+
+namespace {
+
+// A limit option's value as text: an integer from 1 to max, or none for no limit (nullopt).
+std::optional<std::string>
+limit_or_none(const std::string& option, const std::optional<std::string>& text, int max) {
+  if (!text || *text == "none") {
+    return std::nullopt;
+  }
+  try {
+    return std::to_string(parse_int(option, *text, 1, max));
+  } catch (const UsageError&) {
+    throw UsageError(option + " must be an integer from 1 to " + std::to_string(max) +
+                     ", or none for no limit, got '" + *text + "'");
+  }
+}
+
+} // namespace
+
+int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
+  if (queue) {
+    check_name("--queue", *queue);
+  }
+  db::Connection connection = connect(dsn);
+  const db::Result rows =
+      connection.run(db::queries::k_live_workers, {queue ? db::Param(*queue) : std::nullopt});
+  print_table({"worker",
+               "queue",
+               "host",
+               "pid",
+               "version",
+               "concurrency",
+               "isolation",
+               "running",
+               "seen s ago",
+               "started"},
+              rows,
+              out);
+  return 0;
+}
+
+int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out) {
+  check_name("queue", options.queue);
+  const std::optional<std::string> limit =
+      limit_or_none("--global-concurrency", options.global_concurrency, 100000);
+  const std::optional<std::string> rate =
+      limit_or_none("--rate-limit", options.rate_limit, 1000000);
+  if (options.rate_period && options.rate_limit == "none") {
+    throw UsageError("--rate-period goes with a --rate-limit, not with none");
+  }
+  if (options.rate_period && !options.rate_limit) {
+    throw UsageError("--rate-period goes with --rate-limit");
+  }
+  db::Connection connection = connect(dsn);
+  if (options.global_concurrency) {
+    connection.run(db::queries::k_set_global_concurrency,
+                   {options.queue, limit ? db::Param(*limit) : std::nullopt});
+  }
+  if (options.rate_limit) {
+    // --rate-period is checked by pgtq.set_rate_limit, whose error names it ("per").
+    connection.run(db::queries::k_set_rate_limit,
+                   {options.queue,
+                    rate ? db::Param(*rate) : std::nullopt,
+                    options.rate_period.value_or("1 second")});
+  }
+  const db::Result settings = connection.run(db::queries::k_queue_settings, {options.queue});
+  out << "queue " << options.queue << (settings.text(0, 0) == "t" ? ": paused" : ": not paused")
+      << ", global concurrency "
+      << (settings.is_null(0, 1) ? std::string("unlimited") : settings.string(0, 1))
+      << ", rate limit "
+      << (settings.is_null(0, 4) ? std::string("none")
+                                 : settings.string(0, 4) + " per " + settings.string(0, 5) + " (" +
+                                       settings.string(0, 6) + " started in the last period)")
+      << "; " << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
+  return 0;
+}
+
+} // namespace pgtq::ctl

@@ -1,0 +1,42 @@
+#include "ctl/session.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <iomanip>
+
+namespace pgtq::ctl {
+
+db::Connection connect(const std::string& dsn) {
+  db::Connection connection(dsn, "pgtqctl");
+  // An operator reads the error, not the PL/pgSQL call stack that raised it.
+  PQsetErrorContextVisibility(connection.native(), PQSHOW_CONTEXT_NEVER);
+  return connection;
+}
+
+void print_table(const std::vector<std::string>& header,
+                 const db::Result& rows,
+                 std::ostream& out) {
+  std::vector<std::size_t> widths;
+  for (const std::string& name : header) {
+    widths.push_back(name.size());
+  }
+  for (int row = 0; row < rows.rows(); ++row) {
+    for (int column = 0; column < rows.columns(); ++column) {
+      widths[column] = std::max(widths[column], rows.text(row, column).size());
+    }
+  }
+  auto print_row = [&](auto&& cell) {
+    for (std::size_t column = 0; column < header.size(); ++column) {
+      out << (column == 0 ? "" : "  ") << std::left << std::setw(static_cast<int>(widths[column]))
+          << cell(column);
+    }
+    out << '\n';
+  };
+  print_row([&](std::size_t column) { return header[column]; });
+  for (int row = 0; row < rows.rows(); ++row) {
+    print_row([&](std::size_t column) { return rows.string(row, static_cast<int>(column)); });
+  }
+}
+
+} // namespace pgtq::ctl
