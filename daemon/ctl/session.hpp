@@ -14,8 +14,6 @@ namespace pgtq::ctl {
 db::Connection connect(const std::string& dsn);
 
 // Prints rows as an aligned table under a header line (one name per column).
-void print_table(const std::vector<std::string>& header,
-                 const db::Result& rows,
-                 std::ostream& out);
+void print_table(const std::vector<std::string>& header, const db::Result& rows, std::ostream& out);
 
 } // namespace pgtq::ctl

@@ -184,6 +184,13 @@ void LeaseKeeper::renew() {
         logger()->info("task {}: cancellation requested; asking its handler to stop", id);
       }
     } else if (status == "lost") {
+      if (attempt->finished.load()) {
+        // Its handler has returned: nothing to stop. Most often its own outcome, recorded
+        // while this renewal was in flight, made it lost; if a rescue came first, the
+        // recorder reports that outcome as discarded.
+        SPDLOG_LOGGER_DEBUG(logger(), "task {}: lease lost after its handler returned", id);
+        continue;
+      }
       if (!attempt->stop.exchange(true)) {
         logger()->warn("task {}: lease lost (the task was rescued or finished elsewhere); "
                        "asking its handler to stop",

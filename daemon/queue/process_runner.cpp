@@ -667,6 +667,14 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
         continue;
       }
       if (event == WorkerProcess::Event::ended) {
+        // Dead first: a worker said to have ended may still live (it broke the protocol, or
+        // closed its end), and no gate may change once the Runs are sorted below.
+        {
+          // From here on abandon() leaves the pid alone: kill() reaps it.
+          const std::lock_guard lock(state.pid_mutex);
+          state.pid = 0;
+        }
+        (void)state.process->kill();
         // The Runs behind this one were never decoded (a worker reads the next Run only after
         // it answered this one): they go back, their attempts not counted.
         take_back_before_retire(slot, queued, feed);

@@ -18,8 +18,7 @@ void RetentionPass::run_if_due(db::Connection& connection) {
   m_next = now + k_every;
   std::int64_t removed = 0;
   try {
-    removed =
-        connection.run(db::queries::k_apply_retention, {std::to_string(k_batch)}).int64(0, 0);
+    removed = connection.run(db::queries::k_apply_retention, {std::to_string(k_batch)}).int64(0, 0);
   } catch (const db::PgError& error) {
     if (error.is_connection_error()) {
       throw;
@@ -28,8 +27,8 @@ void RetentionPass::run_if_due(db::Connection& connection) {
     // matters more, and the operator hears of it once, not every 10 s.
     if (!m_failing) {
       scheduler_logger()->warn("retention could not be applied: {}; trying again every {} s",
-                     error.what(),
-                     k_every.count());
+                               error.what(),
+                               k_every.count());
       m_failing = true;
     }
     return;
@@ -39,7 +38,8 @@ void RetentionPass::run_if_due(db::Connection& connection) {
     m_failing = false;
   }
   if (removed > 0) {
-    scheduler_logger()->info("retention: deleted {} finished task(s) past their retention", removed);
+    scheduler_logger()->info("retention: deleted {} finished task(s) past their retention",
+                             removed);
   }
   if (removed >= k_batch) {
     m_next = now; // a backlog: another batch at the next tick
