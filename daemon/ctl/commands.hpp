@@ -92,6 +92,7 @@ struct QueueOptions {
   std::optional<std::string> global_concurrency; // 1..100000 or none
   std::optional<std::string> rate_limit;         // 1..1000000 or none
   std::optional<std::string> rate_period;        // an interval, 1 second..1 day (default 1 s)
+  bool reset = false;                            // first: back to the defaults (pgtq.reset_queue)
 };
 // Shows a queue's settings and counts, after changing those given.
 int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out);

@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
 
   pgtq::ctl::QueueOptions queue_options;
   auto* queue_command = app.add_subcommand(
-      "queue", "show a queue's settings, or change them (--global-concurrency, --rate-limit)");
+      "queue",
+      "show a queue's settings, or change them (--global-concurrency, --rate-limit, --reset)");
   queue_command->add_option("queue", queue_options.queue, "queue name")->required();
   queue_command->add_option("--global-concurrency",
                             queue_options.global_concurrency,
@@ -165,6 +166,10 @@ int main(int argc, char** argv) {
                             queue_options.rate_limit,
                             "at most this many of the queue's tasks started per --rate-period "
                             "across every pgtqd (1 to 1000000), or 'none' for no limit");
+  queue_command->add_flag("--reset",
+                          queue_options.reset,
+                          "first put the queue's settings back to the defaults: resumed, no "
+                          "limits, no retention rules of its own");
   queue_command->add_option("--rate-period",
                             queue_options.rate_period,
                             "the window of --rate-limit, 1 second to 1 day (default '1 second')");

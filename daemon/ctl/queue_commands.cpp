@@ -92,6 +92,9 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
     throw UsageError("--rate-period goes with --rate-limit");
   }
   db::Connection connection = connect(dsn);
+  if (options.reset) {
+    connection.run(db::queries::k_reset_queue, {options.queue});
+  }
   if (options.global_concurrency) {
     connection.run(db::queries::k_set_global_concurrency,
                    {options.queue, limit ? db::Param(*limit) : std::nullopt});

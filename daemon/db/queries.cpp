@@ -93,6 +93,7 @@ const Query k_update{"pgtq_update",
                      " timeout => $6::interval)"};
 const Query k_pause{"pgtq_pause", "SELECT pgtq.pause($1)"};
 const Query k_resume{"pgtq_resume", "SELECT pgtq.resume($1)"};
+const Query k_reset_queue{"pgtq_reset_queue", "SELECT pgtq.reset_queue($1)"};
 const Query k_set_global_concurrency{"pgtq_set_global_concurrency",
                                      "SELECT pgtq.set_global_concurrency($1, $2::integer)"};
 const Query k_set_rate_limit{"pgtq_set_rate_limit",

@@ -270,6 +270,12 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   CHECK(bad_period.exit_code == 1);
   CHECK_MESSAGE(bad_period.output.find("per must be") != std::string::npos, bad_period.output);
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-period", "1 minute"}).exit_code == 64);
+  // --reset first, then what else is given.
+  const Run reset = pgtqctl(database.dsn(), {"queue", "q", "--reset", "--rate-limit", "7"});
+  CHECK_MESSAGE(reset.output == "queue q: not paused, global concurrency unlimited, rate limit 7 "
+                                "per 00:00:01 (0 started in the last period); 0 running, 1 "
+                                "queued\n",
+                reset.output);
 }
 
 TEST_CASE("pgtqctl workers lists the live workers of a queue, or of all") {

@@ -55,3 +55,29 @@ TEST_CASE("queue_stats counts each queue's tasks by state, the oldest queued tas
                " || worker_slots, ',' ORDER BY queue) FROM pgtq.queue_stats") ==
         "idle:true:0:0,q:false:0:0,served:false:1:8");
 }
+
+TEST_CASE("reset_queue puts a queue's settings back to the defaults and takes it off queue_stats") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  // A queue named by mistake, with every kind of setting.
+  pause(pg, "typo");
+  set_global_concurrency(pg, "typo", 3);
+  set_rate_limit(pg, "typo", 5, std::chrono::seconds(60));
+  set_retention(pg, "typo", "failed", std::chrono::hours(1));
+  set_retention(pg, std::nullopt, "failed", std::chrono::hours(2)); // the default stays
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.queue_stats WHERE queue = 'typo'") == 1);
+  CHECK(reset_queue(pg, "typo"));
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.queue_stats WHERE queue = 'typo'") == 0);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.queues") == 0);
+  CHECK(scalar(conn, "SELECT string_agg(coalesce(queue, '*'), ',') FROM pgtq.retention") == "*");
+  CHECK_FALSE(reset_queue(pg, "typo"));
+
+  // A queue with tasks is resumed and unlimited: its tasks can be claimed at once.
+  push(pg, "q", "t", 1);
+  push(pg, "q", "t", 2);
+  pause(pg, "q");
+  CHECK(pop(pg, "q", {"t"}, 5, "w").empty());
+  CHECK(reset_queue(pg, "q"));
+  CHECK(pop(pg, "q", {"t"}, 5, "w").size() == 2);
+}

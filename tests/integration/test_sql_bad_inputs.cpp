@@ -470,7 +470,7 @@ void add_redrive_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.update(NULL)", k_null, "id"});
   cases.push_back({"SELECT pgtq.update({id}, priority => 1)", "55000", "running"});
   cases.push_back({"SELECT pgtq.requeue_finished('{1}', 'infinity')", k_bad, "start_at"});
-  for (const std::string control : {"pause", "resume"}) {
+  for (const std::string control : {"pause", "resume", "reset_queue"}) {
     for (const std::string& name : k_bad_names) {
       cases.push_back({"SELECT pgtq." + control + "(" + name + ")", k_bad, "queue"});
     }

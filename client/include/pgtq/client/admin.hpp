@@ -201,6 +201,15 @@ inline bool resume(PGconn* conn, const std::string& queue) {
   return detail::bool_at(result.get(), 0, 0);
 }
 
+// Puts queue's settings back to the defaults: resumed, no global concurrency or rate limit,
+// no retention rules of its own (SQL: pgtq.reset_queue). True when there was anything to
+// reset. Throws pgtq::Error 22023 for a bad name.
+inline bool reset_queue(PGconn* conn, const std::string& queue) {
+  const detail::ResultPtr result =
+      detail::exec(conn, "pgtq.reset_queue", "SELECT pgtq.reset_queue($1)", {queue});
+  return detail::bool_at(result.get(), 0, 0);
+}
+
 // Limits queue to max_running (1..100000) tasks running at once across every pgtqd and
 // program that claims (tasks a daemon claimed ahead count); std::nullopt removes the limit.
 // Running tasks are never stopped: claims wait until fewer run. Throws pgtq::Error 22023 for
