@@ -44,9 +44,13 @@ int retention(const std::string& dsn, const RetentionOptions& options, std::ostr
   db::Connection connection = connect(dsn);
   const bool reset = options.keep == "default";
   const bool forever = options.keep == "forever";
-  if (options.keep && !reset && !forever && !keep_ok(connection, *options.keep)) {
-    throw UsageError("--keep must be an interval of 0 to 100 years such as '30 days', 'forever' "
-                     "or 'default', got '" +
+  // A bare number is seconds to PostgreSQL ('7' is 7 s, not 7 days): on a setting that
+  // deletes history, a unit is required.
+  if (options.keep && !reset && !forever &&
+      (options.keep->find_first_not_of("0123456789. +-") == std::string::npos ||
+       !keep_ok(connection, *options.keep))) {
+    throw UsageError("--keep must be an interval of 0 to 100 years with its unit, such as "
+                     "'30 days', or 'forever' or 'default', got '" +
                      *options.keep + "'");
   }
   if (reset) {

@@ -51,7 +51,7 @@ COMMENT ON FUNCTION pgtq.set_retention(text, text, interval) IS
 -- Removes queue's own rule for state (NULL: all three), so that the default applies to it
 -- again; with queue NULL, removes the default (tasks then stay until pruned). Returns how many
 -- rules it removed.
-CREATE FUNCTION pgtq.reset_retention(queue text, state text) RETURNS integer
+CREATE FUNCTION pgtq.reset_retention(queue text, state text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   removed integer;

@@ -128,6 +128,8 @@ TEST_CASE("pgtqctl refuses every bad argument with a message naming it and chang
       {{"stats", "--queue", ""}, 64, "--queue"},
       {{"stats", "--queue", "a/b"}, 64, "--queue"},
       {{"retention", "--keep", "garbage"}, 64, "--keep"},
+      {{"retention", "--keep", "7"}, 64, "--keep"},
+      {{"retention", "--keep", "1.5"}, 64, "--keep"},
       {{"retention", "--keep", ""}, 64, "--keep"},
       {{"retention", "--keep", "-1 day"}, 64, "--keep"},
       {{"retention", "--keep", "101 years"}, 64, "--keep"},

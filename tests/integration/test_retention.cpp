@@ -129,6 +129,36 @@ TEST_CASE("retention deletes what is past its queue's rule or the default, and n
         "*:failed:24:00:00 c:succeeded:00:00:00 c:failed:00:00:00 c:cancelled:00:00:00");
 }
 
+TEST_CASE("the client refuses a keep it cannot send exactly, and names set_retention once") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  // 585,000 years in seconds overflows microseconds: refused, not sent wrapped around.
+  for (const Delay keep : {Delay(std::chrono::seconds(18446744073710)),
+                           Delay(std::chrono::hours::max()),
+                           Delay(std::chrono::seconds::min()),
+                           Delay(std::chrono::duration<double>(-1.5))}) {
+    try {
+      set_retention(pg, "q", "succeeded", keep);
+      FAIL("accepted");
+    } catch (const Error& error) {
+      CHECK(error.sqlstate() == "22023");
+      CHECK(std::string(error.what()).find("keep must be") != std::string::npos);
+    }
+  }
+  try {
+    set_retention(pg, "q", "queued", std::chrono::hours(1));
+    FAIL("accepted");
+  } catch (const Error& error) {
+    CHECK(error.sqlstate() == "22023");
+    CHECK(std::string(error.what()).rfind("pgtq.set_retention: state must be", 0) == 0);
+  }
+  set_retention(pg, "q", "succeeded", std::chrono::duration<double>(90.5));
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.retention") == 1);
+  CHECK(scalar(conn, "SELECT keep::text FROM pgtq.retention") == "00:01:30.5");
+  CHECK(count(conn, "SELECT pgtq.reset_retention('q')") == 1);
+}
+
 TEST_CASE("retention works one caller at a time and skips a task being retried") {
   TestDatabase database;
   db::Connection conn = database.connect();

@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -238,28 +239,33 @@ inline void set_rate_limit(PGconn* conn,
 }
 
 // Keeps the tasks of queue that ended in state ("succeeded", "failed" or "cancelled") for keep
-// (0 to 100 years) after they ended; pgtqd deletes older ones within seconds, in batches of at
-// most 10,000 (SQL: pgtq.set_retention). queue std::nullopt: the default of every queue without
-// a rule of its own; state std::nullopt: all three end states; keep std::nullopt: until
-// pruned, whatever the default says. Throws pgtq::Error 22023 for a bad name, state or keep
-// (the message names it).
+// (any std::chrono::duration, 0 to 100 years; SQL takes calendar months too) after they ended;
+// pgtqd deletes older ones within seconds, in batches of at most 10,000 (SQL: pgtq.set_retention).
+// queue std::nullopt: the default of every queue without a rule of its own; state std::nullopt: all
+// three end states; keep std::nullopt: until pruned, whatever the default says. Throws pgtq::Error
+// 22023 for a bad name, state or keep (the message names it).
 //
 //   pgtq::set_retention(conn, std::nullopt, "succeeded", std::chrono::hours(24 * 7));
 //   pgtq::set_retention(conn, "audit", std::nullopt, std::nullopt); // audit: kept forever
 inline void set_retention(PGconn* conn,
                           const std::optional<std::string>& queue,
                           const std::optional<std::string>& state,
-                          std::optional<std::chrono::seconds> keep) {
-  if (keep && (keep->count() < 0 || *keep > detail::k_max_delay)) {
+                          const std::optional<Delay>& keep) {
+  if (keep && (!keep->microseconds() || keep->microseconds()->count() < 0 ||
+               *keep->microseconds() > detail::k_max_delay)) {
+    char given[32];
+    std::snprintf(given, sizeof given, "%g s", keep->seconds());
     throw Error("22023",
-                "pgtq.set_retention: keep must be 0 to 100 years (std::nullopt: until pruned), "
-                "got " +
-                    detail::seconds_text(*keep));
+                std::string("pgtq.set_retention: keep must be 0 to 100 years (std::nullopt: until "
+                            "pruned), got ") +
+                    given);
   }
   detail::exec(conn,
                "pgtq.set_retention",
                "SELECT pgtq.set_retention($1, $2, $3::interval)",
-               {queue, state, keep ? detail::Param(detail::interval_text(*keep)) : std::nullopt});
+               {queue,
+                state,
+                keep ? detail::Param(detail::interval_text(*keep->microseconds())) : std::nullopt});
 }
 
 // Removes queue's own retention rule for state (std::nullopt: all three end states), so that

@@ -160,6 +160,10 @@ inline ResultPtr checked(PGconn* conn, std::string_view what, ResultPtr result) 
   if (message.empty()) {
     message = std::string("unexpected result ") + PQresStatus(status);
   }
+  // pgtq's functions name themselves ("pgtq.retry_all: max_count must ..."): not twice.
+  if (message.compare(0, what.size() + 1, std::string(what) + ":") == 0) {
+    throw Error(std::move(sqlstate), message);
+  }
   throw Error(std::move(sqlstate), std::string(what) + ": " + message);
 }
 
