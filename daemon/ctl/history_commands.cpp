@@ -65,6 +65,8 @@ int retention(const std::string& dsn, const RetentionOptions& options, std::ostr
     return 0;
   }
   print_table({"queue", "state", "keep", "changed"}, rules, out);
+  out << connection.run(db::queries::k_retention_due, {}).text(0, 0)
+      << " finished task(s) past their rule now; pgtqd deletes them within about 10 s\n";
   return 0;
 }
 

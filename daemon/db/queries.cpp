@@ -50,6 +50,8 @@ const Query k_tick_without_due{"pgtq_tick_without_due",
                                " FROM pgtq.tick($1::integer)"};
 
 const Query k_apply_retention{"pgtq_apply_retention", "SELECT pgtq.apply_retention($1::integer)"};
+// How many finished tasks are past their retention now.
+const Query k_retention_due{"pgtq_retention_due", "SELECT pgtq.apply_retention(dry_run => true)"};
 
 const Query k_worker_idle{"pgtq_worker_idle", "SELECT pgtq.worker_idle($1, $2)"};
 const Query k_worker_busy{"pgtq_worker_busy", "SELECT pgtq.worker_busy($1)"};

@@ -31,6 +31,7 @@ extern const Query k_release;
 extern const Query k_tick;
 extern const Query k_tick_without_due;
 extern const Query k_apply_retention;
+extern const Query k_retention_due;
 // Wake-ups (sql/schema/09_wake_ups.sql).
 extern const Query k_worker_idle;
 extern const Query k_worker_busy;

@@ -96,8 +96,10 @@ COMMENT ON FUNCTION pgtq.reset_retention(text, text) IS
 -- first within each queue and state (one rule's backlog may take a whole call); returns how
 -- many. One caller at a time does the work (pgtq's advisory lock class 1885828212, held to
 -- the end of the transaction); the others return 0 at once. Rows another transaction has
--- locked (a retry under way) are skipped until the next call.
-CREATE FUNCTION pgtq.apply_retention(max_count integer DEFAULT 10000) RETURNS bigint
+-- locked (a retry under way) are skipped until the next call. With dry_run: how many tasks
+-- are past their retention now, all of them, deleting and locking nothing.
+CREATE FUNCTION pgtq.apply_retention(max_count integer DEFAULT 10000,
+                                     dry_run boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   now_at  timestamptz := clock_timestamp();
@@ -115,7 +117,11 @@ BEGIN
     RAISE EXCEPTION 'pgtq.apply_retention: max_count must be between 1 and 100000, got %',
       max_count USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
+  IF dry_run IS NULL THEN
+    RAISE EXCEPTION 'pgtq.apply_retention: dry_run must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT dry_run AND NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
     RETURN 0;
   END IF;
   FOR rule IN
@@ -136,6 +142,12 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM pgtq.retention o
                         WHERE o.queue = h.queue AND o.state = d.state)
   LOOP
+    IF dry_run THEN
+      removed := removed + (SELECT count(*) FROM pgtq.finished_tasks f
+                             WHERE f.queue = rule.queue AND f.state = rule.state
+                               AND f.finished_at < now_at - rule.keep);
+      CONTINUE;
+    END IF;
     -- The ids first, then the DELETE by id: one plan per statement whatever room is, a
     -- range of finished_tasks_retention and primary-key probes.
     ids := ARRAY(SELECT f.id FROM pgtq.finished_tasks f
@@ -150,5 +162,5 @@ BEGIN
   END LOOP;
   RETURN removed;
 END $$;
-COMMENT ON FUNCTION pgtq.apply_retention(integer) IS
-'Deletes at most max_count (1..100000) finished tasks past their retention (pgtq.retention), oldest first within each queue and state; returns how many. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. Errors: 22004 NULL, 22023 out of range.';
+COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
+'Deletes at most max_count (1..100000, default 10000) finished tasks past their retention (pgtq.retention), oldest first within each queue and state; returns how many. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), deleting nothing. Errors: 22004 NULL, 22023 max_count out of range.';

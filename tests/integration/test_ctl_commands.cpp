@@ -337,6 +337,8 @@ TEST_CASE("pgtqctl retention sets, shows and removes how long finished tasks are
   const Run set = pgtqctl(database.dsn(), {"retention", "--state", "succeeded", "--keep", "1 day"});
   CHECK_MESSAGE(set.exit_code == 0, set.output);
   CHECK_MESSAGE(set.output.find("(default)  succeeded  1 day") != std::string::npos, set.output);
+  CHECK_MESSAGE(set.output.find("\n0 finished task(s) past their rule now") != std::string::npos,
+                set.output);
   const Run forever =
       pgtqctl(database.dsn(), {"retention", "--queue", "billing", "--keep", "forever"});
   CHECK_MESSAGE(forever.exit_code == 0, forever.output);

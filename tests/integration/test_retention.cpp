@@ -91,11 +91,15 @@ TEST_CASE("retention deletes what is past its queue's rule or the default, and n
   kept.push_back(finished(conn, "a", "failed", "6 days 23 hours"));
   std::sort(kept.begin(), kept.end());
 
+  // A dry run counts them all, and deletes nothing.
+  CHECK(count(conn, "SELECT pgtq.apply_retention(1, dry_run => true)") == 9);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.finished_tasks") == 19);
   // In batches of at most max_count, until nothing more is due.
   CHECK(apply(conn, 3) == 3);
   CHECK(apply(conn, 3) == 3);
   CHECK(apply(conn, 3) == 3);
   CHECK(apply(conn, 3) == 0);
+  CHECK(count(conn, "SELECT pgtq.apply_retention(dry_run => true)") == 0);
   CHECK(history(conn) == ids(kept));
 
   // Without its own rule, b's failed tasks follow the default again; without the default,

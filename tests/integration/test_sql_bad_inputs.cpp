@@ -633,6 +633,7 @@ void add_retention_cases(std::vector<BadInput>& cases) {
     cases.push_back({"SELECT pgtq.set_retention(NULL, NULL, " + keep + ")", k_bad, "keep"});
   }
   cases.push_back({"SELECT pgtq.apply_retention(NULL)", k_null, "max_count"});
+  cases.push_back({"SELECT pgtq.apply_retention(10, NULL)", k_null, "dry_run"});
   for (const std::string count : {"0", "-1", "100001"}) {
     cases.push_back({"SELECT pgtq.apply_retention(" + count + ")", k_bad, "max_count"});
   }
