@@ -398,6 +398,9 @@ DECLARE
   any_due        boolean;
   earliest_later timestamptz; -- the earliest run_at of the delayed tasks
   i         integer;
+  at        integer;            -- the element being pushed (keyed calls)
+  failure   text;
+  failure_state text;
 BEGIN
   IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
      OR on_conflict IS DISTINCT FROM 'ignore' THEN
@@ -426,16 +429,39 @@ BEGIN
     PERFORM pg_advisory_xact_lock(1885828211, h)
        FROM (SELECT DISTINCT hashtext(push_many.queue || '/' || k) AS h
                FROM unnest(unique_keys) AS k WHERE k IS NOT NULL ORDER BY 1) AS keys;
-    FOR i IN 1 .. given LOOP
-      ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
-                              coalesce(push_many.args[i], '[]'), push_many.run_at[i], delays[i],
-                              coalesce(priorities[i], 0), coalesce(push_many.max_attempts[i], 5),
-                              timeouts[i], unique_keys[i],
-                              CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
-                              CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
-                              CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
-                                   ELSE 'ignore' END);
-    END LOOP;
+    -- raise: a key twice in the call is refused here, naming both elements (pushed one after
+    -- the other, the second would name the first's task, which the error then rolls back).
+    IF on_conflict = 'raise' THEN
+      SELECT d.first, d.second INTO i, at
+        FROM (SELECT min(k.n) AS first, (array_agg(k.n ORDER BY k.n))[2] AS second
+                FROM unnest(unique_keys) WITH ORDINALITY AS k(key, n)
+               WHERE k.key IS NOT NULL GROUP BY k.key HAVING count(*) > 1) d
+       ORDER BY d.second LIMIT 1;
+      IF i IS NOT NULL THEN
+        RAISE EXCEPTION 'pgtq.push_many: unique_keys[%] repeats unique_keys[%] ("%") and '
+          'on_conflict is raise', at, i, unique_keys[i] USING ERRCODE = 'unique_violation';
+      END IF;
+    END IF;
+    -- pgtq.push's errors (a key held, with raise) name the element's key. One block for the whole
+    -- loop: a subtransaction per call, not per element.
+    BEGIN
+      FOR i IN 1 .. given LOOP
+        at := i;
+        ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
+                                coalesce(push_many.args[i], '[]'), push_many.run_at[i],
+                                delays[i], coalesce(priorities[i], 0),
+                                coalesce(push_many.max_attempts[i], 5), timeouts[i],
+                                unique_keys[i],
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
+                                     ELSE 'ignore' END);
+      END LOOP;
+    EXCEPTION WHEN unique_violation OR invalid_parameter_value THEN
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
+      RAISE EXCEPTION 'pgtq.push_many: unique_keys[%]: %', at,
+        regexp_replace(failure, '^pgtq\.push: ', '') USING ERRCODE = failure_state;
+    END;
     RETURN QUERY SELECT unnest(ids);
     RETURN;
   END IF;

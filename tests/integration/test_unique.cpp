@@ -245,6 +245,32 @@ TEST_CASE("push_many with unique keys: in order, holders' ids for held keys, all
                              {"t", args(6), unique("b", OnConflict::raise)}}),
                   Error);
   CHECK(count(conn, "SELECT count(*) FROM pgtq.live_tasks") == 3);
+  // Which element's key was held, and a key given twice in one raise call, are named.
+  try {
+    push_many(pg,
+              "q",
+              {{"t", args(5), unique("c", OnConflict::raise)},
+               {"t", args(6), unique("b", OnConflict::raise)}});
+    FAIL("accepted");
+  } catch (const Error& error) {
+    CHECK(error.sqlstate() == "23505");
+    CHECK_MESSAGE(std::string(error.what()).rfind("pgtq.push_many: unique_keys[2]: ", 0) == 0,
+                  error.what());
+  }
+  try {
+    push_many(pg,
+              "q",
+              {{"t", args(5), unique("x", OnConflict::raise)},
+               {"t", args(6), unique("y", OnConflict::raise)},
+               {"t", args(7), unique("x", OnConflict::raise)}});
+    FAIL("accepted");
+  } catch (const Error& error) {
+    CHECK(error.sqlstate() == "23505");
+    CHECK_MESSAGE(std::string(error.what()).find("unique_keys[3] repeats unique_keys[1]") !=
+                      std::string::npos,
+                  error.what());
+  }
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.live_tasks") == 3);
   // One call, one set of unique options.
   CHECK_THROWS_AS(
       push_many(
