@@ -89,6 +89,7 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
 int list(const std::string& dsn,
          const std::optional<std::string>& queue,
          const std::optional<std::string>& state,
+         const std::optional<std::string>& unique_key,
          const std::string& limit,
          std::ostream& out) {
   if (queue) {
@@ -102,9 +103,12 @@ int list(const std::string& dsn,
   const db::Result rows = connection.run(db::queries::k_list_tasks,
                                          {queue ? db::Param(*queue) : std::nullopt,
                                           state ? db::Param(*state) : std::nullopt,
-                                          limit_text});
+                                          limit_text,
+                                          unique_key ? db::Param(*unique_key) : std::nullopt});
   print_table(
-      {"id", "queue", "task", "state", "attempts", "args", "result", "last_error"}, rows, out);
+      {"id", "queue", "task", "state", "attempts", "unique_key", "args", "result", "last_error"},
+      rows,
+      out);
   return 0;
 }
 

@@ -35,6 +35,7 @@ int queues(const std::string& dsn, std::ostream& out);
 int list(const std::string& dsn,
          const std::optional<std::string>& queue,
          const std::optional<std::string>& state,
+         const std::optional<std::string>& unique_key,
          const std::string& limit,
          std::ostream& out);
 // Which tasks retry --all and cancel --all touch; unset: any.

@@ -84,8 +84,11 @@ int main(int argc, char** argv) {
   list->add_option("--state",
                    state,
                    "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
+  std::optional<std::string> unique_key;
+  list->add_option("--unique-key", unique_key, "only tasks with this unique key");
   list->add_option("--limit", limit, "at most this many (default 20)");
-  list->callback([&] { exit_code = pgtq::ctl::list(dsn, queue, state, limit, std::cout); });
+  list->callback(
+      [&] { exit_code = pgtq::ctl::list(dsn, queue, state, unique_key, limit, std::cout); });
 
   // Ids as text: CLI11 would clamp 9223372036854775808 to the largest id.
   std::optional<std::string> target_id;

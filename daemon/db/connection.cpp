@@ -27,8 +27,9 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 // Server notices (and warnings) as log lines of the "db" logger at their own level, instead
-// of libpq's default of printing them raw to stderr, without time or level.
-void log_notice(void*, const PGresult* notice) {
+// of libpq's default of printing them raw to stderr, without time or level; the same text
+// again within a minute is counted, not logged (NoticeThrottle, one per connection).
+void log_notice(void* throttle, const PGresult* notice) {
   const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
   const char* primary = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
   const char* detail = PQresultErrorField(notice, PG_DIAG_MESSAGE_DETAIL);
@@ -36,6 +37,12 @@ void log_notice(void*, const PGresult* notice) {
   if (detail != nullptr) {
     text += std::string(" (") + detail + ")";
   }
+  const std::optional<std::string> line =
+      static_cast<NoticeThrottle*>(throttle)->admit(text, NoticeThrottle::Clock::now());
+  if (!line) {
+    return;
+  }
+  text = *line;
   const std::string level = severity == nullptr ? "NOTICE" : severity;
   if (level == "DEBUG") {
     SPDLOG_LOGGER_DEBUG(logger(), "server: {}", text);
@@ -119,7 +126,7 @@ std::string bounded_application_name(std::string_view text) {
 Connection::Connection(const std::string& conninfo,
                        std::string_view application_name,
                        const SessionSettings& settings)
-    : m_conn(nullptr, &PQfinish) {
+    : m_notices(std::make_unique<NoticeThrottle>()), m_conn(nullptr, &PQfinish) {
   if (!is_parsable_conninfo(conninfo)) {
     // Not a connection failure (retrying cannot help), and libpq's own message would quote
     // pieces of the string, which may hold a password.
@@ -154,7 +161,7 @@ Connection::Connection(const std::string& conninfo,
     if (m_conn == nullptr) {
       throw PgError("", "out of memory allocating a PostgreSQL connection");
     }
-    PQsetNoticeReceiver(m_conn.get(), &log_notice, nullptr);
+    PQsetNoticeReceiver(m_conn.get(), &log_notice, m_notices.get());
   };
   open(!options.empty());
   if (!options.empty() && PQstatus(m_conn.get()) != CONNECTION_OK &&

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "db/notice_throttle.hpp"
 #include "db/result.hpp"
 
 #include <libpq-fe.h>
@@ -90,6 +91,9 @@ private:
   void prepare_once(const Query& query);
   bool dispatch(const Query& query, std::span<const Param> params);
 
+  // On the heap, and declared before m_conn so that it outlives it: libpq's notice receiver
+  // holds its address, which moving the Connection must not change.
+  std::unique_ptr<NoticeThrottle> m_notices;
   std::unique_ptr<PGconn, decltype(&PQfinish)> m_conn;
   std::vector<const Query*> m_prepared;
   bool m_prepare = true;

@@ -166,9 +166,10 @@ const Query k_queue_stats{
     " WHERE $1::text IS NULL OR queue = $1 GROUP BY queue, state ORDER BY queue, state"};
 const Query k_list_tasks{
     "pgtq_list_tasks",
-    "SELECT id, queue, task, state::text, attempts, args::text, coalesce(result::text, ''),"
-    " coalesce(last_error, '') FROM pgtq.tasks"
+    "SELECT id, queue, task, state::text, attempts, coalesce(unique_key, ''), args::text,"
+    " coalesce(result::text, ''), coalesce(last_error, '') FROM pgtq.tasks"
     " WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state::text = $2)"
+    " AND ($4::text IS NULL OR unique_key = $4)"
     " ORDER BY id DESC LIMIT $3::integer"};
 
 } // namespace pgtq::db::queries

@@ -238,6 +238,21 @@ TEST_CASE("pgtqctl pushes unique tasks, says who holds a key, and prints no PL/p
   CHECK(pgtqctl(database.dsn(), {"retry", "--all"}).output == "retried 0 tasks\n");
 }
 
+TEST_CASE("pgtqctl list shows each task's unique key and filters by it") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  query(conn, "SELECT pgtq.push('q', 't', unique_key => 'report:daily')");
+  query(conn, "SELECT pgtq.push('q', 't', unique_key => 'report:weekly')");
+  query(conn, "SELECT pgtq.push('q', 'plain')");
+  const Run all = pgtqctl(database.dsn(), {"list"});
+  CHECK_MESSAGE(all.output.find("unique_key") != std::string::npos, all.output);
+  CHECK(all.output.find("report:weekly") != std::string::npos);
+  const Run one = pgtqctl(database.dsn(), {"list", "--unique-key", "report:daily"});
+  CHECK_MESSAGE(one.output.find("report:daily") != std::string::npos, one.output);
+  CHECK(one.output.find("report:weekly") == std::string::npos);
+  CHECK(one.output.find("plain") == std::string::npos);
+}
+
 TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrency") {
   TestDatabase database;
   db::Connection conn = database.connect();

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <string>
+#include <thread>
 
 using namespace pgtq;
 using namespace pgtq::test;
@@ -82,4 +83,29 @@ TEST_CASE("one worker name serving two queues has a row for each, and a clean st
   CHECK(live(conn) == 2);
   CHECK(scalar(conn, "SELECT pgtq.worker_stopped('d1', 'q1')") == "t");
   CHECK(scalar(conn, "SELECT string_agg(queue, ',') FROM pgtq.live_workers") == "q3");
+}
+
+TEST_CASE("two pgtqd under one worker name and queue are warned once a minute, not at every "
+          "heartbeat") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--worker-name", "d1", "--heartbeat", "0.5"}});
+  REQUIRE_MESSAGE(eventually([&] { return live(conn) == 1; }, 10s), daemon.log());
+  // Another daemon's heartbeats under the same name, from another host, for 3.5 s: pgtqd
+  // writes its row once a second and is warned each time.
+  const auto until = std::chrono::steady_clock::now() + 3500ms;
+  while (std::chrono::steady_clock::now() < until) {
+    query(conn,
+          "SELECT pgtq.worker_seen('d1', 'default', 'elsewhere', 99, '1.0', 4, 'thread',"
+          " '1 second', now())");
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::string log = daemon.log();
+  std::size_t warnings = 0;
+  for (std::size_t at = log.find("is in use by another pgtqd"); at != std::string::npos;
+       at = log.find("is in use by another pgtqd", at + 1)) {
+    ++warnings;
+  }
+  CHECK_MESSAGE(warnings == 1, log);
 }
