@@ -9,9 +9,10 @@ std::optional<std::string> NoticeThrottle::admit(const std::string& text, Clock:
   }
   std::string line = text;
   if (text == m_last && m_held > 0) {
-    line += " (and " + std::to_string(m_held) + " times more in the last " +
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - m_logged).count()) +
-            " s)";
+    line +=
+        " (and " + std::to_string(m_held) + " times more in the last " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - m_logged).count()) +
+        " s)";
   }
   m_last = text;
   m_logged = now;

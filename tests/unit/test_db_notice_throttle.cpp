@@ -13,7 +13,8 @@ TEST_CASE("a notice repeated within the window is held back and counted") {
   CHECK(throttle.admit("two pgtqd", start) == "two pgtqd");
   CHECK_FALSE(throttle.admit("two pgtqd", start + 1s).has_value());
   CHECK_FALSE(throttle.admit("two pgtqd", start + 59s).has_value());
-  CHECK(throttle.admit("two pgtqd", start + 61s) == "two pgtqd (and 2 times more in the last 61 s)");
+  CHECK(throttle.admit("two pgtqd", start + 61s) ==
+        "two pgtqd (and 2 times more in the last 61 s)");
   // Another text is logged at once; the first again too, then held back.
   CHECK(throttle.admit("other", start + 62s) == "other");
   CHECK(throttle.admit("two pgtqd", start + 63s) == "two pgtqd");
