@@ -36,6 +36,7 @@ struct CommandLine {
   std::string config_path;
   std::map<std::string, std::string> values;             // --name VALUE
   std::map<std::string, std::vector<std::string>> flags; // --name[=VALUE], --no-name
+  std::map<std::string, std::vector<std::string>> lists; // --name A --name B (repeatable)
   std::map<std::string, CLI::Option*> options;
 
   std::vector<Setting> settings() const {
@@ -49,6 +50,12 @@ struct CommandLine {
         for (const std::string& value : flag->second) { // each checked; the last one wins
           given.push_back({name, value, origin});
         }
+      } else if (const auto list = lists.find(name); list != lists.end()) {
+        std::string joined;
+        for (const std::string& value : list->second) {
+          joined += (joined.empty() ? "" : ", ") + value;
+        }
+        given.push_back({name, joined, origin});
       } else {
         given.push_back({name, values.at(name), origin});
       }
@@ -83,6 +90,8 @@ void add_options(CLI::App& app, CommandLine& line, const pgtq::app::Config& defa
     if (spec.kind == OptionKind::flag) {
       option = app.add_flag("--" + name + ",!--no-" + name, line.flags[name], help)
                    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    } else if (spec.repeatable) {
+      option = app.add_option("--" + name, line.lists[name], help)->allow_extra_args(false);
     } else {
       option = app.add_option("--" + name, line.values[name], help);
     }
@@ -100,7 +109,7 @@ int main(int argc, char** argv) {
   pgtq::app::Config defaults;
   defaults.plugin_dir = pgtq::app::default_plugin_dir();
 
-  CLI::App app{"pgtqd: runs the tasks of one pgtq queue with handler plugins.\n"
+  CLI::App app{"pgtqd: runs the tasks of pgtq queues with handler plugins.\n"
                "Every option --NAME is also the key NAME of the config file and the environment "
                "variable PGTQ_NAME (upper case, - becomes _). The command line overrides the "
                "environment, which overrides the config file, which overrides the defaults "

@@ -25,8 +25,8 @@ say "migrating the pgtq schema"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" migrate
 
 daemon_log="$(mktemp /tmp/pgtqd-demo.XXXXXX.log)"
-say "starting pgtqd for queue '$queue' (log: $daemon_log)"
-"$build_dir/daemon/pgtqd" --queue "$queue" --dsn "$dsn" --plugin-dir "$build_dir/plugins" \
+say "starting pgtqd for queue '$queue' and queue 'reports' with a worker of its own (log: $daemon_log)"
+"$build_dir/daemon/pgtqd" --queue "$queue" --queue reports=1 --dsn "$dsn" --plugin-dir "$build_dir/plugins" \
   --concurrency 4 --backoff-base 0.5 --scheduler-interval 0.2 >"$daemon_log" 2>&1 &
 daemon_pid=$!
 stop_daemon() {
@@ -114,7 +114,7 @@ echo "6 tasks of 0.5 s ran; at most $most at once"
 
 say "retention: the queue's succeeded tasks kept 0 s; pgtqd deletes them within 10 s (pgtqctl retention)"
 succeeded=$(sql -c "SELECT count(*) FROM pgtq.finished_tasks WHERE queue = '$queue' AND state = 'succeeded'")
-"$build_dir/daemon/pgtqctl" --dsn "$dsn" retention --queue "$queue" --state succeeded --keep 0
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" retention --queue "$queue" --state succeeded --keep '0 seconds'
 waited=0
 while [ "$(sql -c "SELECT count(*) FROM pgtq.finished_tasks WHERE queue = '$queue' AND state = 'succeeded'")" -gt 0 ] &&
       [ "$waited" -lt 150 ]; do
@@ -123,7 +123,16 @@ done
 echo "$succeeded succeeded tasks before; $(sql -c "SELECT count(*) FROM pgtq.tasks WHERE queue = '$queue' AND state = 'succeeded'") left after $((waited / 10)) s; failed and cancelled ones are kept"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" retention --queue "$queue" --keep default
 
-say "the workers that serve the queues (pgtqctl workers)"
+say "a second queue in the same pgtqd (--queue reports=1): its task runs while '$queue' is busy"
+sql -c "SELECT count(pgtq.push('$queue', 'sleep', '[1]')) FROM generate_series(1, 8)" >/dev/null
+report_id=$(sql -c "SELECT pgtq.push('reports', 'add_numbers', '[40, 2]')")
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT state FROM pgtq.tasks WHERE id = $report_id")" = succeeded ] && break
+  sleep 0.05
+done
+echo "reports task $report_id: $(sql -c "SELECT state || ', result ' || result FROM pgtq.tasks WHERE id = $report_id"), with $(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue'") tasks of '$queue' still queued or running"
+
+say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
 
 say "stopping pgtqd"

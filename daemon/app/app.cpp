@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/component_settings.hpp"
+#include "app/queue_loops.hpp"
 #include "app/signals.hpp"
 #include "app/systemd_notifier.hpp"
 #include "app/watchdog_pacer.hpp"
@@ -10,8 +11,6 @@
 #include "db/pg_error.hpp"
 #include "plugin/plugin_set.hpp"
 #include "queue/backoff.hpp"
-#include "queue/claim_loop.hpp"
-#include "queue/daemon_state.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/sessions.hpp"
 
@@ -20,35 +19,11 @@
 
 #include <cstdlib>
 #include <optional>
-#include <thread>
 
 namespace pgtq::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::string status_line(const Config& config, const queue::DaemonState& state) {
-  std::string line = "queue " + config.queue + ": " + std::to_string(state.busy.load()) + "/" +
-                     std::to_string(config.concurrency) + " workers busy, " +
-                     std::to_string(state.succeeded.load()) + " done, " +
-                     std::to_string(state.failed.load()) + " failed";
-  if (const auto crashes = state.worker_crashes.load(); crashes > 0) {
-    line += ", " + std::to_string(crashes) + " worker crash" + (crashes == 1 ? "" : "es");
-  }
-  if (const auto timeouts = state.worker_timeouts.load(); timeouts > 0) {
-    line += ", " + std::to_string(timeouts) + " timeout" + (timeouts == 1 ? "" : "s");
-  }
-  if (const auto restarts = state.worker_restarts.load(); restarts > 0) {
-    line += ", " + std::to_string(restarts) + " worker restart" + (restarts == 1 ? "" : "s");
-  }
-  if (!state.db_connected) {
-    line += ", database unavailable";
-  }
-  if (state.drain) {
-    line += ", stopping";
-  }
-  return line;
-}
 
 // Connects and checks (or migrates) the schema, retrying while the database is down.
 // Returns false when a signal asked to stop first. Throws SchemaMismatch.
@@ -111,9 +86,11 @@ int App::run() {
   // while a plugin's init() or a connection attempt blocks this thread.
   std::optional<StartupSignalWatch> startup_watch(std::in_place);
   SystemdNotifier notifier;
-  spdlog::info("pgtqd {} starting: queue \"{}\", database {}, plugins from {}",
+  const std::vector<QueueEntry> queues = parse_queue_list(m_config.queue);
+  spdlog::info("pgtqd {} starting: queue{} {}, database {}, plugins from {}",
                build::k_version,
-               m_config.queue,
+               queues.size() == 1 ? "" : "s",
+               queue_names(queues),
                db::redact_conninfo(m_config.dsn),
                m_config.plugin_dir);
 
@@ -139,24 +116,26 @@ int App::run() {
   }
   startup_watch.reset(); // from here on the main loop drains on SIGTERM
 
-  queue::DaemonState state;
-  const queue::ClaimLoopSettings settings = claim_loop_settings(m_config);
-  if (settings.isolation.processes) {
+  int workers = 0;
+  for (const QueueEntry& queue : queues) {
+    workers += queue.concurrency.value_or(m_config.concurrency);
+  }
+  if (m_config.isolation == "process") {
     spdlog::info("isolation = process: {} worker processes; timeouts are enforced (grace {:g} s)",
-                 m_config.concurrency,
+                 workers,
                  std::chrono::duration<double>(m_config.timeout_grace).count());
   } else {
     spdlog::info("isolation = thread: {} worker threads in pgtqd; a crashing handler stops pgtqd, "
                  "and timeouts are cooperative only (should_stop() turns true, nothing is "
                  "killed)",
-                 m_config.concurrency);
+                 workers);
     if (m_config.worker_memory_limit > 0) {
       spdlog::warn("worker-memory-limit applies to worker processes only; with isolation = "
                    "thread it is ignored");
     }
   }
-  auto claim_loop = std::make_unique<queue::ClaimLoop>(settings, plugins, state);
-  std::thread claim_loop_thread([&] { claim_loop->run(); });
+  QueueLoops loops(m_config, plugins);
+  loops.start();
   queue::Scheduler scheduler(scheduler_settings(m_config));
   if (m_config.scheduler) {
     scheduler.start();
@@ -170,10 +149,11 @@ int App::run() {
   // Short, so that a finished drain ends the process promptly.
   const auto tick = std::chrono::milliseconds(200);
   bool announced = false;
+  bool draining = false;
   auto next_status = Clock::now();
-  while (!state.finished) {
+  while (!loops.finished()) {
     const Signal signal = wait_for_signal(tick);
-    if (signal == Signal::terminate && !state.ready) {
+    if (signal == Signal::terminate && !loops.any_ready()) {
       // The claim loop has not connected yet (it may be blocked in libpq for as long as
       // connect_timeout allows): nothing is claimed, so there is nothing to drain.
       spdlog::info("shutdown requested before the first connection; exiting");
@@ -181,42 +161,41 @@ int App::run() {
       std::_Exit(k_exit_ok);
     }
     if (signal == Signal::terminate) {
-      if (!state.drain.exchange(true)) {
+      if (loops.drain()) {
         spdlog::info("shutdown requested; send the signal again to stop at once");
-        notifier.stopping(status_line(m_config, state));
+        notifier.stopping(loops.status_line());
+        draining = true;
       } else {
         spdlog::info("second shutdown request: releasing unfinished tasks now");
-        state.cancel_now = true;
+        loops.stop_at_once();
       }
-      claim_loop->wake();
-    } else if (signal == Signal::hangup && !state.drain) {
-      notifier.reloading(status_line(m_config, state) + ", reloading plugins");
+    } else if (signal == Signal::hangup && !draining) {
+      notifier.reloading(loops.status_line() + ", reloading plugins");
       if (auto reloaded = reload_plugins(plugin_options, plugins->generation() + 1)) {
         plugins = std::move(reloaded);
-        claim_loop->use_plugins(plugins);
+        loops.use_plugins(plugins);
       }
-      notifier.ready(status_line(m_config, state));
+      notifier.ready(loops.status_line());
     }
-    if (!announced && state.ready) {
+    if (!announced && loops.ready()) {
       announced = true;
-      notifier.ready(status_line(m_config, state));
+      notifier.ready(loops.status_line());
     }
     const auto now = Clock::now();
     if (now >= next_status) {
-      notifier.status(status_line(m_config, state));
+      notifier.status(loops.status_line());
       next_status = now + std::chrono::seconds(2);
     }
-    // Only a loop that still turns is healthy; a hung one lets systemd restart us.
-    const auto last_turn = Clock::time_point(Clock::duration(state.last_turn.load()));
-    if (watchdog && watchdog->due(now, last_turn)) {
+    // Only loops that still turn are healthy; a hung one lets systemd restart us.
+    if (watchdog && watchdog->due(now, loops.oldest_turn())) {
       notifier.watchdog();
     }
   }
 
   scheduler.stop();
-  claim_loop_thread.join();
-  const bool workers_idle = claim_loop->wait_workers_idle(std::chrono::seconds(2));
-  spdlog::info("stopped: {} done, {} failed", state.succeeded.load(), state.failed.load());
+  loops.join();
+  const bool workers_idle = loops.wait_workers_idle(std::chrono::seconds(2));
+  spdlog::info("stopped: {} done, {} failed", loops.succeeded(), loops.failed());
   if (!workers_idle) {
     // A handler ignored should_stop(); its thread still runs plugin code and will hand its
     // outcome to the claim loop, so neither the claim loop, nor the plugins, nor the process's
@@ -225,9 +204,7 @@ int App::run() {
     spdlog::shutdown();
     std::_Exit(k_exit_ok);
   }
-  claim_loop.reset();
-  plugins.reset(); // the last holder: unloads them
-  return k_exit_ok;
+  return k_exit_ok; // the loops go first, then the plugins: their last holder unloads them
 }
 
 } // namespace pgtq::app

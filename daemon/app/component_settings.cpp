@@ -9,22 +9,26 @@ namespace pgtq::app {
 queue::ConnectionSettings connection_settings(const Config& config) {
   queue::ConnectionSettings connection;
   connection.dsn = config.dsn;
-  connection.queue = config.queue;
+  for (const QueueEntry& queue : parse_queue_list(config.queue)) {
+    connection.queue += (connection.queue.empty() ? "" : ",") + queue.name;
+  }
   connection.worker_name = config.worker_name;
   connection.prepared_statements = config.prepared_statements;
   return connection;
 }
 
-queue::ClaimLoopSettings claim_loop_settings(const Config& config) {
+queue::ClaimLoopSettings claim_loop_settings(const Config& config, const QueueEntry& queue) {
   queue::ClaimLoopSettings claim_loop;
   static_cast<queue::ConnectionSettings&>(claim_loop) = connection_settings(config);
+  claim_loop.queue = queue.name;
+  const int concurrency = queue.concurrency.value_or(config.concurrency);
   claim_loop.lease = config.lease;
   claim_loop.heartbeat = config.heartbeat;
   claim_loop.identity = {.version = build::k_version,
                          .host = host_name(),
-                         .concurrency = config.concurrency,
+                         .concurrency = concurrency,
                          .processes = config.isolation == "process"};
-  claim_loop.concurrency = config.concurrency;
+  claim_loop.concurrency = concurrency;
   if (config.prefetch != "auto") {
     claim_loop.prefetch = std::stoi(config.prefetch); // digits in 0..10000: checked
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "app/config.hpp"
+#include "app/queue_list.hpp"
 #include "plugin/handler_registry.hpp"
 #include "queue/settings.hpp"
 
@@ -8,8 +9,11 @@ namespace pgtq::app {
 
 // The Config cut into what each component is told (queue/settings.hpp): only app/ knows
 // the whole Config; the components get the few settings they use.
+// Sessions that serve the whole daemon (migrations, the scheduler) name all its queues in
+// their application_name, separated by commas.
 queue::ConnectionSettings connection_settings(const Config& config);
-queue::ClaimLoopSettings claim_loop_settings(const Config& config);
+// The claim loop of one of the queue option's queues, with the workers the entry gives it.
+queue::ClaimLoopSettings claim_loop_settings(const Config& config, const QueueEntry& queue);
 queue::SchedulerSettings scheduler_settings(const Config& config);
 // The retry delays plugins start from (their handlers may set their own), in the plugin
 // interface's seconds.

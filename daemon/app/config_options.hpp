@@ -40,6 +40,8 @@ struct OptionSpec {
   // text: returns what is wrong with a value, or an empty string.
   std::string (*check)(std::string_view value) = nullptr;
   bool secret = false; // never echo the value in a message (dsn)
+  // text: the command line may give it several times; the values are joined by ", ".
+  bool repeatable = false;
 
   // The documentation, from which --help, the README's option table and the example config
   // are generated (config_reference.hpp); plain text, no markup.

@@ -3,10 +3,10 @@
 // config file, the PGTQ_* variables, the range checks, --help, the README's option table
 // and the example config) is driven by this table.
 #include "app/config_options.hpp"
+#include "app/queue_list.hpp"
 #include "db/conninfo.hpp"
 #include "plugin/host_api.hpp"
 
-#include <pgtq/detail/names.hpp>
 #include <pgtq/detail/utf8.hpp>
 
 #include <algorithm>
@@ -21,10 +21,6 @@ bool has_control(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   });
-}
-
-std::string check_queue(std::string_view value) {
-  return pgtq::detail::is_valid_name(value) ? "" : "must be 1-128 characters from [A-Za-z0-9_.:-]";
 }
 
 std::string check_dsn(std::string_view value) {
@@ -66,13 +62,20 @@ const std::vector<OptionSpec> k_options = {
      .kind = OptionKind::text,
      .field = &Config::queue,
      .min = 1,
-     .max = 128,
-     .check = check_queue,
-     .help = "the queue this daemon works (required)",
-     .allowed_note = "1-128 characters from [A-Za-z0-9_.:-]",
+     .max = 65536,
+     .check = queue_list_error,
+     .repeatable = true,
+     .help = "the queue this daemon works, or several: --queue a --queue b, or a, b (required); "
+             "NAME=N gives a queue N workers of its own instead of concurrency",
+     .allowed_note = "queue names (1-128 characters from [A-Za-z0-9_.:-]), each NAME or NAME=N, "
+                     "separated by commas",
      .default_note = "(required)",
-     .details = "The queue this pgtqd serves. Required, but the systemd unit passes it "
-                "(--queue %i), so leave it out here."},
+     .details = "The queues this pgtqd serves: one name, or several separated by commas. Each "
+                "queue has its own workers, concurrency of them unless written NAME=N (N from 1 "
+                "to 1024), its own claim loop and its own database sessions; a busy queue does "
+                "not borrow the workers of an idle one. Required, but the systemd unit passes "
+                "its instance name (--queue %i), which overrides this: to serve several queues "
+                "from one unit, change its command line with a drop-in (see the README)."},
     {.name = "dsn",
      .kind = OptionKind::text,
      .field = &Config::dsn,

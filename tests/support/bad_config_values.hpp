@@ -87,7 +87,13 @@ inline const std::vector<BadConfigValue>& bad_config_values() {
                               "e"}) {
       all.push_back({"queue", value, "[A-Za-z0-9_.:-]"});
     }
-    all.push_back({"queue", std::string(129, 'q'), "129 bytes long"});
+    all.push_back({"queue", std::string(129, 'q'), "[A-Za-z0-9_.:-]"});
+    all.push_back({"queue", "a,,b", "an empty entry"});
+    all.push_back({"queue", "a,", "an empty entry"});
+    all.push_back({"queue", "a, b, a", "queue \"a\" is given twice"});
+    for (const char* value : {"a=0", "a=1025", "a=x", "a=", "a=2.5", "a=-1"}) {
+      all.push_back({"queue", value, "is not a number of workers from 1 to 1024"});
+    }
     all.push_back({"dsn", "host=db password='Unterminated99", "neither key=value"});
     all.push_back({"dsn", "nonsense", "neither key=value"});
     all.push_back({"dsn", "postgresql://[broken", "neither key=value"});

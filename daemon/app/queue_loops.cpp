@@ -1,0 +1,158 @@
+#include "app/queue_loops.hpp"
+
+#include "app/component_settings.hpp"
+
+namespace pgtq::app {
+
+QueueLoops::QueueLoops(const Config& config, std::shared_ptr<const plugin::PluginSet> plugins) {
+  for (const QueueEntry& queue : parse_queue_list(config.queue)) {
+    auto loop = std::make_unique<Loop>();
+    loop->queue = queue;
+    const queue::ClaimLoopSettings settings = claim_loop_settings(config, queue);
+    loop->concurrency = settings.concurrency;
+    loop->claim_loop = std::make_unique<queue::ClaimLoop>(settings, plugins, loop->state);
+    m_loops.push_back(std::move(loop));
+  }
+}
+
+QueueLoops::~QueueLoops() {
+  stop_at_once();
+  join();
+}
+
+void QueueLoops::start() {
+  for (const auto& loop : m_loops) {
+    loop->thread = std::thread([claim_loop = loop->claim_loop.get()] { claim_loop->run(); });
+  }
+}
+
+bool QueueLoops::ready() const {
+  for (const auto& loop : m_loops) {
+    if (!loop->state.ready) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool QueueLoops::any_ready() const {
+  for (const auto& loop : m_loops) {
+    if (loop->state.ready) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool QueueLoops::finished() const {
+  for (const auto& loop : m_loops) {
+    if (!loop->state.finished) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool QueueLoops::drain() {
+  bool started = false;
+  for (const auto& loop : m_loops) {
+    started = !loop->state.drain.exchange(true) || started;
+    loop->claim_loop->wake();
+  }
+  return started;
+}
+
+void QueueLoops::stop_at_once() {
+  for (const auto& loop : m_loops) {
+    loop->state.drain = true;
+    loop->state.cancel_now = true;
+    loop->claim_loop->wake();
+  }
+}
+
+void QueueLoops::use_plugins(const std::shared_ptr<const plugin::PluginSet>& plugins) {
+  for (const auto& loop : m_loops) {
+    loop->claim_loop->use_plugins(plugins);
+  }
+}
+
+std::chrono::steady_clock::time_point QueueLoops::oldest_turn() const {
+  using Clock = std::chrono::steady_clock;
+  Clock::rep oldest = 0;
+  for (std::size_t i = 0; i < m_loops.size(); ++i) {
+    const Clock::rep turn = m_loops[i]->state.last_turn.load();
+    oldest = i == 0 ? turn : std::min(oldest, turn);
+  }
+  return Clock::time_point(Clock::duration(oldest));
+}
+
+std::string QueueLoops::status_line() const {
+  std::string line;
+  std::int64_t crashes = 0;
+  std::int64_t timeouts = 0;
+  std::int64_t restarts = 0;
+  bool connected = true;
+  bool stopping = false;
+  for (const auto& loop : m_loops) {
+    const queue::DaemonState& state = loop->state;
+    line += (line.empty() ? "queue " : ", queue ") + loop->queue.name + ": " +
+            std::to_string(state.busy.load()) + "/" + std::to_string(loop->concurrency) +
+            " workers busy";
+    crashes += state.worker_crashes.load();
+    timeouts += state.worker_timeouts.load();
+    restarts += state.worker_restarts.load();
+    connected = connected && state.db_connected;
+    stopping = stopping || state.drain;
+  }
+  line += (m_loops.size() == 1 ? ", " : "; ") + std::to_string(succeeded()) + " done, " +
+          std::to_string(failed()) + " failed";
+  const auto count = [&](std::int64_t n, const char* one, const char* many) {
+    if (n > 0) {
+      line += ", " + std::to_string(n) + " " + (n == 1 ? one : many);
+    }
+  };
+  count(crashes, "worker crash", "worker crashes");
+  count(timeouts, "timeout", "timeouts");
+  count(restarts, "worker restart", "worker restarts");
+  if (!connected) {
+    line += ", database unavailable";
+  }
+  if (stopping) {
+    line += ", stopping";
+  }
+  return line;
+}
+
+void QueueLoops::join() {
+  for (const auto& loop : m_loops) {
+    if (loop->thread.joinable()) {
+      loop->thread.join();
+    }
+  }
+}
+
+bool QueueLoops::wait_workers_idle(std::chrono::milliseconds wait) {
+  bool idle = true;
+  for (const auto& loop : m_loops) {
+    idle = loop->claim_loop->wait_workers_idle(wait) && idle;
+  }
+  return idle;
+}
+
+std::int64_t QueueLoops::succeeded() const {
+  std::int64_t total = 0;
+  for (const auto& loop : m_loops) {
+    total += loop->state.succeeded.load();
+  }
+  return total;
+}
+
+std::int64_t QueueLoops::failed() const {
+  std::int64_t total = 0;
+  for (const auto& loop : m_loops) {
+    total += loop->state.failed.load();
+  }
+  return total;
+}
+
+} // namespace pgtq::app
