@@ -138,5 +138,5 @@ say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 say "stopping pgtqd"
 stop_daemon
 grep -E "loaded plugin|registered task|killed by|started again|stopped" "$daemon_log" |
-  grep -v " worker [0-9]* plugin: " | sed 's/^/  /' >&2
+  grep -v " worker [0-9]* plugin" | sed 's/^/  /' >&2
 [ "$left" -eq 0 ] || { echo "some tasks did not finish; see $daemon_log" >&2; exit 1; }

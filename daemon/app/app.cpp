@@ -177,7 +177,7 @@ int App::run() {
       }
       notifier.ready(loops.status_line());
     }
-    if (!announced && loops.ready()) {
+    if (!announced && !draining && loops.ready()) {
       announced = true;
       notifier.ready(loops.status_line());
     }

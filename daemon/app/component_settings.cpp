@@ -9,8 +9,10 @@ namespace pgtq::app {
 queue::ConnectionSettings connection_settings(const Config& config) {
   queue::ConnectionSettings connection;
   connection.dsn = config.dsn;
-  for (const QueueEntry& queue : parse_queue_list(config.queue)) {
-    connection.queue += (connection.queue.empty() ? "" : ",") + queue.name;
+  const std::vector<QueueEntry> queues = parse_queue_list(config.queue);
+  connection.queue = queues.front().name;
+  if (queues.size() > 1) {
+    connection.queue += "+" + std::to_string(queues.size() - 1);
   }
   connection.worker_name = config.worker_name;
   connection.prepared_statements = config.prepared_statements;

@@ -9,8 +9,8 @@ namespace pgtq::app {
 
 // The Config cut into what each component is told (queue/settings.hpp): only app/ knows
 // the whole Config; the components get the few settings they use.
-// Sessions that serve the whole daemon (migrations, the scheduler) name all its queues in
-// their application_name, separated by commas.
+// Sessions that serve the whole daemon (migrations, the scheduler) name its first queue in
+// their application_name, and how many more it serves: "emails+2".
 queue::ConnectionSettings connection_settings(const Config& config);
 // The claim loop of one of the queue option's queues, with the workers the entry gives it.
 queue::ClaimLoopSettings claim_loop_settings(const Config& config, const QueueEntry& queue);

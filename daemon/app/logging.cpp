@@ -1,5 +1,7 @@
 #include "app/logging.hpp"
 
+#include "queue/log_context.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -40,6 +42,25 @@ public:
   }
 };
 
+// "%Q" -> "[emails]", the queue the logging thread works for (queue/log_context.hpp), or
+// nothing.
+class QueueFlag : public spdlog::custom_flag_formatter {
+public:
+  void format(const spdlog::details::log_msg&,
+              const std::tm&,
+              spdlog::memory_buf_t& destination) override {
+    const std::string& queue = queue::log_queue();
+    if (!queue.empty()) {
+      destination.push_back('[');
+      destination.append(queue.data(), queue.data() + queue.size());
+      destination.push_back(']');
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<QueueFlag>();
+  }
+};
+
 } // namespace
 
 void setup_logging(const std::string& level, const std::string& process) {
@@ -54,9 +75,9 @@ void setup_logging(const std::string& level, const std::string& process) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     auto formatter = std::make_unique<spdlog::pattern_formatter>();
     // The journal timestamps lines itself; a terminal needs the time in the line.
-    formatter->add_flag<SyslogPriorityFlag>('P').set_pattern(
-        under_journald ? "%P" + label + "%n: %v"
-                       : "%Y-%m-%d %H:%M:%S.%e %^%l%$ " + label + "%n: %v");
+    formatter->add_flag<SyslogPriorityFlag>('P').add_flag<QueueFlag>('Q').set_pattern(
+        under_journald ? "%P" + label + "%n%Q: %v"
+                       : "%Y-%m-%d %H:%M:%S.%e %^%l%$ " + label + "%n%Q: %v");
     logger->set_formatter(std::move(formatter));
     spdlog::register_logger(logger);
   }

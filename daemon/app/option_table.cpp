@@ -65,8 +65,8 @@ const std::vector<OptionSpec> k_options = {
      .max = 65536,
      .check = queue_list_error,
      .repeatable = true,
-     .help = "the queue this daemon works, or several: --queue a --queue b, or a, b (required); "
-             "NAME=N gives a queue N workers of its own instead of concurrency",
+     .help = "the queue this daemon works (required), or several (--queue a --queue b, or "
+             "a, b), each with concurrency workers of its own, or N written NAME=N",
      .allowed_note = "queue names (1-128 characters from [A-Za-z0-9_.:-]), each NAME or NAME=N, "
                      "separated by commas",
      .default_note = "(required)",

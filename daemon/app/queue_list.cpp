@@ -20,10 +20,17 @@ std::string_view trimmed(std::string_view text) {
   return text;
 }
 
-// "8" -> 8; nothing for anything but 1 to k_max_queue_concurrency in plain digits.
+// "8" -> 8; nothing for anything but 1 to k_max_queue_concurrency in plain digits (leading
+// zeros allowed, however many).
 std::optional<int> worker_count(std::string_view text) {
-  if (text.empty() || text.size() > 4 ||
+  if (text.empty() ||
       !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  while (text.size() > 1 && text.front() == '0') {
+    text.remove_prefix(1);
+  }
+  if (text.size() > 4) {
     return std::nullopt;
   }
   const int count = std::stoi(std::string(text));

@@ -2,6 +2,9 @@
 
 #include "app/component_settings.hpp"
 
+#include <algorithm>
+#include <optional>
+
 namespace pgtq::app {
 
 QueueLoops::QueueLoops(const Config& config, std::shared_ptr<const plugin::PluginSet> plugins) {
@@ -78,12 +81,15 @@ void QueueLoops::use_plugins(const std::shared_ptr<const plugin::PluginSet>& plu
 
 std::chrono::steady_clock::time_point QueueLoops::oldest_turn() const {
   using Clock = std::chrono::steady_clock;
-  Clock::rep oldest = 0;
-  for (std::size_t i = 0; i < m_loops.size(); ++i) {
-    const Clock::rep turn = m_loops[i]->state.last_turn.load();
-    oldest = i == 0 ? turn : std::min(oldest, turn);
+  std::optional<Clock::rep> oldest;
+  for (const auto& loop : m_loops) {
+    if (loop->state.finished) {
+      continue; // done draining: it no longer turns, and need not
+    }
+    const Clock::rep turn = loop->state.last_turn.load();
+    oldest = oldest ? std::min(*oldest, turn) : turn;
   }
-  return Clock::time_point(Clock::duration(oldest));
+  return oldest ? Clock::time_point(Clock::duration(*oldest)) : Clock::now();
 }
 
 std::string QueueLoops::status_line() const {
@@ -101,7 +107,8 @@ std::string QueueLoops::status_line() const {
     crashes += state.worker_crashes.load();
     timeouts += state.worker_timeouts.load();
     restarts += state.worker_restarts.load();
-    connected = connected && state.db_connected;
+    // A loop that has not connected yet is starting, not cut off.
+    connected = connected && (state.db_connected || !state.ready);
     stopping = stopping || state.drain;
   }
   line += (m_loops.size() == 1 ? ", " : "; ") + std::to_string(succeeded()) + " done, " +
@@ -132,11 +139,18 @@ void QueueLoops::join() {
 }
 
 bool QueueLoops::wait_workers_idle(std::chrono::milliseconds wait) {
-  bool idle = true;
-  for (const auto& loop : m_loops) {
-    idle = loop->claim_loop->wait_workers_idle(wait) && idle;
+  // All at once: one after another, each queue's handlers would wait out the earlier
+  // queues' waits too, and a stop take as long as all of them together.
+  std::vector<char> idle(m_loops.size(), 0);
+  std::vector<std::thread> waiters;
+  for (std::size_t i = 0; i < m_loops.size(); ++i) {
+    waiters.emplace_back(
+        [&, i] { idle[i] = m_loops[i]->claim_loop->wait_workers_idle(wait) ? 1 : 0; });
   }
-  return idle;
+  for (std::thread& waiter : waiters) {
+    waiter.join();
+  }
+  return std::all_of(idle.begin(), idle.end(), [](char each) { return each != 0; });
 }
 
 std::int64_t QueueLoops::succeeded() const {

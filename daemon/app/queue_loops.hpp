@@ -42,15 +42,16 @@ public:
   void stop_at_once();
   // A reload: new claims of every loop run on plugins.
   void use_plugins(const std::shared_ptr<const plugin::PluginSet>& plugins);
-  // The longest any loop has gone without a turn ends at this time point: the earliest of
-  // their last turns (zero before the first), for the watchdog.
+  // The earliest last turn of the loops still running (zero for one that has not turned
+  // yet; now when every loop has finished), for the watchdog: only loops that turn are
+  // healthy.
   std::chrono::steady_clock::time_point oldest_turn() const;
   // "queue a: 2/8 workers busy, queue b: 0/4 workers busy; 10 done, 1 failed, ...".
   std::string status_line() const;
   // Joins the loops' threads (each returns when its drain is done).
   void join();
-  // As ClaimLoop::wait_workers_idle, for every loop; false if any handler thread ignored
-  // should_stop().
+  // As ClaimLoop::wait_workers_idle, for every loop at once (so at most twice `wait` in
+  // all); false if any handler thread ignored should_stop().
   bool wait_workers_idle(std::chrono::milliseconds wait);
   // Summed over the loops: attempts that succeeded, and that failed.
   std::int64_t succeeded() const;

@@ -3,6 +3,7 @@
 #include "app/logging.hpp"
 #include "app/signals.hpp"
 #include "plugin/plugin_loader.hpp"
+#include "queue/log_context.hpp"
 #include "queue/stop_page.hpp"
 #include "queue/task_executor.hpp"
 #include "queue/worker_service.hpp"
@@ -83,6 +84,7 @@ int worker_main(int argc, char** argv) {
   }
   const std::string number = std::to_string(hello.slot);
   set_title(argc, argv, "pgtqd: worker " + number + " (queue " + hello.queue + ")");
+  queue::set_process_queue(hello.queue); // before the plugins start threads of their own
   setup_logging(hello.log_level, "worker " + number);
 
   auto refuse = [&](const std::string& why) {

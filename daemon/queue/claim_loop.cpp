@@ -2,6 +2,7 @@
 
 #include "db/queries.hpp"
 #include "queue/cancellation.hpp"
+#include "queue/log_context.hpp"
 #include "queue/process_runner.hpp"
 #include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
@@ -78,7 +79,8 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
       },
       state.busy,
       // With prefetch 0 every claimed task has a free worker: none is handed ahead.
-      config.prefetch != 0);
+      config.prefetch != 0,
+      config.queue);
 }
 
 ClaimLoop::~ClaimLoop() {
@@ -138,9 +140,10 @@ void ClaimLoop::connect() {
     warn_if_startup_options_refused(*m_connection);
   }
   if (!m_state.ready.exchange(true)) {
-    logger()->info("queue \"{}\": {} workers, listening as {}",
-                   m_config.queue,
+    // The queue is named by every line of this thread (log_context.hpp).
+    logger()->info("{} worker{}, listening as {}",
                    m_config.concurrency,
+                   m_config.concurrency == 1 ? "" : "s",
                    m_config.worker_name);
   } else {
     logger()->info("database connection re-established");
@@ -148,6 +151,7 @@ void ClaimLoop::connect() {
 }
 
 void ClaimLoop::run() {
+  set_thread_queue(m_config.queue);
   m_wake_up.arm_poll();
   m_lease_keeper.start();
   // The one wall of the loop: an error ends the turn, and handle_error() decides the rest.

@@ -4,6 +4,7 @@
 #include "db/queries.hpp"
 #include "queue/backoff.hpp"
 #include "queue/fences.hpp"
+#include "queue/log_context.hpp"
 #include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
 
@@ -47,8 +48,14 @@ void LeaseKeeper::renew_soon() {
 }
 
 void LeaseKeeper::start() {
-  m_thread = std::thread([this] { run(); });
-  m_expiry_thread = std::thread([this] { watch_expiry(); });
+  m_thread = std::thread([this] {
+    set_thread_queue(m_config.queue);
+    run();
+  });
+  m_expiry_thread = std::thread([this] {
+    set_thread_queue(m_config.queue);
+    watch_expiry();
+  });
 }
 
 void LeaseKeeper::stop() {

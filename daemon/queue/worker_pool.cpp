@@ -1,5 +1,7 @@
 #include "queue/worker_pool.hpp"
 
+#include "queue/log_context.hpp"
+
 #include <algorithm>
 
 namespace pgtq::queue {
@@ -9,12 +11,21 @@ WorkerPool::WorkerPool(int threads,
                        OutcomeSink on_outcome,
                        TaskSink on_not_started,
                        std::atomic<int>& running,
-                       bool hand_ahead)
+                       bool hand_ahead,
+                       std::string log_queue)
     : m_hand_ahead(hand_ahead), m_runner(runner), m_on_outcome(std::move(on_outcome)),
       m_on_not_started(std::move(on_not_started)), m_running(running) {
   m_threads.reserve(static_cast<std::size_t>(threads));
-  for (int slot = 0; slot < threads; ++slot) {
-    m_threads.emplace_back([this, slot] { work(slot); });
+  try {
+    for (int slot = 0; slot < threads; ++slot) {
+      m_threads.emplace_back([this, slot, log_queue] {
+        set_thread_queue(log_queue);
+        work(slot);
+      });
+    }
+  } catch (...) {
+    shutdown(); // the threads started so far end and are joined, not destroyed joinable
+    throw;
   }
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,7 +37,8 @@ public:
              OutcomeSink on_outcome,
              TaskSink on_not_started,
              std::atomic<int>& running,
-             bool hand_ahead = true);
+             bool hand_ahead = true,
+             std::string log_queue = "");
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

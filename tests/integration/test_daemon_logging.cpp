@@ -99,7 +99,8 @@ TEST_CASE("server notices reach pgtqd's log as lines of the db logger with their
   REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
   REQUIRE(daemon.wait_for_log("claim-seen-by-trigger", 10s));
   const std::string line = line_with(daemon.log(), "claim-seen-by-trigger");
-  CHECK_MESSAGE(line.find("warning db: server: claim-seen-by-trigger") != std::string::npos, line);
+  CHECK_MESSAGE(
+      line.find("warning db[default]: server: claim-seen-by-trigger") != std::string::npos, line);
 }
 
 TEST_CASE(

@@ -63,6 +63,12 @@ TEST_CASE("one pgtqd serves several queues, each with its own workers, and a bus
   CHECK(scalar(conn,
                "SELECT string_agg(queue || '=' || concurrency, ',' ORDER BY queue) FROM "
                "pgtq.live_workers") == "mail=2,reports=1");
+  // Each queue's lines name it; the scheduler's session names the first queue and one more.
+  CHECK_MESSAGE(daemon.wait_for_log("queue[mail]: 2 workers, listening as", 5s), daemon.log());
+  CHECK_MESSAGE(daemon.wait_for_log("queue[reports]: 1 worker, listening as", 5s), daemon.log());
+  CHECK(count(conn,
+              "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+              "'pgtqd:mail+1:schedule:%'") == 1);
 
   // mail's two workers busy for 2 s with a backlog behind them; a task of reports runs at
   // once all the same: it ends before either of mail's running tasks does.

@@ -29,7 +29,9 @@ TEST_CASE("a bad queue list is refused naming the entry and why") {
                        ConfigError);
   CHECK_THROWS_WITH_AS(
       parse_queue_list("=2"), doctest::Contains("is not a queue name"), ConfigError);
-  for (const char* count : {"0", "1025", "x", "", "2.5", "-1", "+2", "00000"}) {
+  CHECK(parse_queue_list("a=0002, b=000000000000000000003") ==
+        std::vector<QueueEntry>{{"a", 2}, {"b", 3}});
+  for (const char* count : {"0", "1025", "x", "", "2.5", "-1", "+2", "00000", "99999999999"}) {
     CAPTURE(count);
     const std::string expected =
         "queue \"b\": \"" + std::string(count) + "\" is not a number of workers from 1 to 1024";
