@@ -30,30 +30,18 @@ void QueueLoops::start() {
 }
 
 bool QueueLoops::ready() const {
-  for (const auto& loop : m_loops) {
-    if (!loop->state.ready) {
-      return false;
-    }
-  }
-  return true;
+  return std::all_of(
+      m_loops.begin(), m_loops.end(), [](const auto& loop) { return loop->state.ready.load(); });
 }
 
 bool QueueLoops::any_ready() const {
-  for (const auto& loop : m_loops) {
-    if (loop->state.ready) {
-      return true;
-    }
-  }
-  return false;
+  return std::any_of(
+      m_loops.begin(), m_loops.end(), [](const auto& loop) { return loop->state.ready.load(); });
 }
 
 bool QueueLoops::finished() const {
-  for (const auto& loop : m_loops) {
-    if (!loop->state.finished) {
-      return false;
-    }
-  }
-  return true;
+  return std::all_of(
+      m_loops.begin(), m_loops.end(), [](const auto& loop) { return loop->state.finished.load(); });
 }
 
 bool QueueLoops::drain() {
@@ -94,9 +82,6 @@ std::chrono::steady_clock::time_point QueueLoops::oldest_turn() const {
 
 std::string QueueLoops::status_line() const {
   std::string line;
-  std::int64_t crashes = 0;
-  std::int64_t timeouts = 0;
-  std::int64_t restarts = 0;
   bool connected = true;
   bool stopping = false;
   for (const auto& loop : m_loops) {
@@ -104,9 +89,6 @@ std::string QueueLoops::status_line() const {
     line += (line.empty() ? "queue " : ", queue ") + loop->queue.name + ": " +
             std::to_string(state.busy.load()) + "/" + std::to_string(loop->concurrency) +
             " workers busy";
-    crashes += state.worker_crashes.load();
-    timeouts += state.worker_timeouts.load();
-    restarts += state.worker_restarts.load();
     // A loop that has not connected yet is starting, not cut off.
     connected = connected && (state.db_connected || !state.ready);
     stopping = stopping || state.drain;
@@ -118,9 +100,9 @@ std::string QueueLoops::status_line() const {
       line += ", " + std::to_string(n) + " " + (n == 1 ? one : many);
     }
   };
-  count(crashes, "worker crash", "worker crashes");
-  count(timeouts, "timeout", "timeouts");
-  count(restarts, "worker restart", "worker restarts");
+  count(sum(&queue::DaemonState::worker_crashes), "worker crash", "worker crashes");
+  count(sum(&queue::DaemonState::worker_timeouts), "timeout", "timeouts");
+  count(sum(&queue::DaemonState::worker_restarts), "worker restart", "worker restarts");
   if (!connected) {
     line += ", database unavailable";
   }
@@ -154,17 +136,17 @@ bool QueueLoops::wait_workers_idle(std::chrono::milliseconds wait) {
 }
 
 std::int64_t QueueLoops::succeeded() const {
-  std::int64_t total = 0;
-  for (const auto& loop : m_loops) {
-    total += loop->state.succeeded.load();
-  }
-  return total;
+  return sum(&queue::DaemonState::succeeded);
 }
 
 std::int64_t QueueLoops::failed() const {
+  return sum(&queue::DaemonState::failed);
+}
+
+std::int64_t QueueLoops::sum(std::atomic<std::int64_t> queue::DaemonState::*counter) const {
   std::int64_t total = 0;
   for (const auto& loop : m_loops) {
-    total += loop->state.failed.load();
+    total += (loop->state.*counter).load();
   }
   return total;
 }

@@ -6,7 +6,9 @@
 #include "queue/claim_loop.hpp"
 #include "queue/daemon_state.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -65,6 +67,9 @@ private:
     std::unique_ptr<queue::ClaimLoop> claim_loop;
     std::thread thread;
   };
+
+  // One counter of DaemonState, summed over the loops.
+  std::int64_t sum(std::atomic<std::int64_t> queue::DaemonState::*counter) const;
 
   std::vector<std::unique_ptr<Loop>> m_loops; // in the queue option's order
 };

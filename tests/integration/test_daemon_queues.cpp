@@ -32,11 +32,6 @@ long long most_at_once(db::Connection& conn, const std::string& queue) {
                {queue});
 }
 
-long long running(db::Connection& conn, const std::string& queue) {
-  return count(
-      conn, "SELECT count(*) FROM pgtq.live_tasks WHERE queue = $1 AND state = 'running'", {queue});
-}
-
 } // namespace
 
 TEST_CASE("one pgtqd serves several queues, each with its own workers, and a busy queue does "

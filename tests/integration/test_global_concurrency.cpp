@@ -21,15 +21,6 @@ using namespace pgtq;
 using namespace pgtq::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-long long running(db::Connection& conn, const std::string& queue) {
-  return count(
-      conn, "SELECT count(*) FROM pgtq.live_tasks WHERE queue = $1 AND state = 'running'", {queue});
-}
-
-} // namespace
-
 TEST_CASE("claims of a limited queue at the same instant never take more than the limit") {
   TestDatabase database;
   db::Connection conn = database.connect();

@@ -40,6 +40,13 @@ inline std::string push_to_default(db::Connection& connection,
                 {task, args, max_attempts});
 }
 
+// How many of queue's tasks are running (claimed and not finished: a prefetched task counts).
+inline long long running(db::Connection& connection, const std::string& queue) {
+  return count(connection,
+               "SELECT count(*) FROM pgtq.live_tasks WHERE queue = $1 AND state = 'running'",
+               {queue});
+}
+
 // Waits until the task is in this state; returns whether it got there.
 inline bool reaches(db::Connection& connection,
                     const std::string& id,
