@@ -16,7 +16,13 @@
 #          concurrency 16, and pickup latency; medians of --reps, with the ratios),
 #          --retention (instead of the benchmark: bench/retention.sh, removing a large history
 #          by pgtq.prune against pgtq.apply_retention, and the outcome path with and without
-#          retention's index)
+#          retention's index),
+#          --ab DIR (instead of the benchmark: the build in DIR, made before a change with the
+#          same commands as --build-dir, against --build-dir, after it; one server, a database
+#          each, alternating within each repetition: single and 16-client push, bulk push,
+#          drain at the defaults and at concurrency 32 prefetch 32, pickup latency, and the
+#          defaults' drain over 10 and 1,000 fairness keys (after only); medians of --reps
+#          with after/before ratios)
 # Everything it needs is installed with apt-get when missing.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
@@ -37,6 +43,7 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=1 ;;
     --isolation) ISOLATION=1 ;;
     --retention) RETENTION=1 ;;
+    --ab) AB_DIR=$2; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -257,6 +264,89 @@ floor_all() {
   floor_record push_concurrent "$PUSHERS" "$tx" "$tps" "$tx"
   psqlc -c "TRUNCATE pgtq.live_tasks"
 }
+
+# ------------------------------------------------------------------ before/after
+# Two builds on one server, each with its own database migrated by its own pgtqctl, so that a
+# change to the SQL is measured with the binaries that go with it. Alternating within each
+# repetition: a noisy minute on the host hits both.
+if [ -n "${AB_DIR:-}" ]; then
+  for binary in daemon/pgtqd daemon/pgtqctl bench/pgtq-bench plugins/noop.so; do
+    [ -e "$AB_DIR/$binary" ] || { echo "--ab: $AB_DIR/$binary is missing (build it first)" >&2; exit 2; }
+  done
+  mkdir -p "$AB_DIR/bench/plugins"
+  rm -f "$AB_DIR/bench/plugins/noop.so"
+  cp "$AB_DIR/plugins/noop.so" "$AB_DIR/bench/plugins/noop.so"
+  BEFORE_DSN="host=127.0.0.1 port=$PORT user=postgres dbname=bench_before"
+  psqlc -d postgres -c "CREATE DATABASE bench_before"
+  "$AB_DIR/daemon/pgtqctl" --dsn "$BEFORE_DSN" migrate >/dev/null
+  AB_RAW="$OUT/ab.jsonl"
+  : > "$AB_RAW"
+  ab_bench() {  # side subcommand args...
+    local side=$1; shift
+    if [ "$side" = before ]; then
+      "$AB_DIR/bench/pgtq-bench" --dsn "$BEFORE_DSN" --rep "$REP" --pgtqd "$AB_DIR/daemon/pgtqd" \
+        --plugin-dir "$AB_DIR/bench/plugins" --daemon-log "$DAEMON_LOG" "$@"
+    else
+      "$BENCH" --dsn "$DSN" --rep "$REP" --pgtqd "$PGTQD" --plugin-dir "$PLUGINS" \
+        --daemon-log "$DAEMON_LOG" "$@"
+    fi | sed "s/^{/{\"side\":\"$side\",/" | tee -a "$AB_RAW" >&2
+  }
+  ab_pushers() {  # side: PUSHERS clients, one pgtq.push per transaction
+    local side=$1 db=bench tx tps
+    [ "$side" = before ] && db=bench_before
+    psqlc -d "$db" -c "TRUNCATE pgtq.live_tasks"
+    read -r tx tps < <(PGDATABASE="$db" pgbench_run -f "$BENCH_DIR/sql/push_pgtq.sql" -c "$PUSHERS" -j "$PUSHERS" -T "$PGB_SECS")
+    echo "{\"side\":\"$side\",\"figure\":\"push_concurrent\",\"config\":\"clients=$PUSHERS\",\"rep\":$REP,\"per_s\":$tps}" |
+      tee -a "$AB_RAW" >&2
+    psqlc -d "$db" -c "TRUNCATE pgtq.live_tasks"
+  }
+  for REP in $(seq 1 "$REPS"); do
+    for side in before after; do
+      log "before/after: $side, rep $REP"
+      db=bench; [ "$side" = before ] && db=bench_before
+      psqlc -d "$db" -c "TRUNCATE pgtq.finished_tasks"
+      ab_bench "$side" push-single --mode client --tasks "$PUSH_TASKS" --seconds "$PGB_SECS"
+      ab_bench "$side" push-bulk --tasks "$BULK_TASKS" --batch 1000
+      ab_pushers "$side"
+      psqlc -d "$db" -c "TRUNCATE pgtq.finished_tasks"
+      ab_bench "$side" drain --tasks "$DRAIN_TASKS" --concurrency 8
+      psqlc -d "$db" -c "TRUNCATE pgtq.finished_tasks"
+      ab_bench "$side" drain --tasks "$DRAIN_TASKS" --concurrency 32 --prefetch 32
+      psqlc -d "$db" -c "TRUNCATE pgtq.finished_tasks"
+      ab_bench "$side" latency --warmup "$LAT_WARMUP" --tasks "$LAT_TASKS" --interval-ms 10 --concurrency 1
+    done
+    for keys in 10 1000; do
+      psqlc -c "TRUNCATE pgtq.finished_tasks"
+      ab_bench after --fairness-keys "$keys" drain --tasks "$DRAIN_TASKS" --concurrency 8
+    done
+  done
+  /usr/bin/python3 - "$AB_RAW" <<'REPORT' | tee "$OUT/ab.md"
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+def key(r):
+    return (r["figure"], r.get("config", ""), r.get("mode", ""))
+figures = []
+for r in rows:
+    if key(r) not in figures:
+        figures.append(key(r))
+def median(side, k, field):
+    values = [r[field] for r in rows if r["side"] == side and key(r) == k and field in r]
+    return statistics.median(values) if values else None
+print("| figure | before | after | after / before |")
+print("|---|---:|---:|---:|")
+for k in figures:
+    for field, unit in (("per_s", "/s"), ("p50_ms", " ms p50"), ("p99_ms", " ms p99")):
+        b, a = median("before", k, field), median("after", k, field)
+        if a is None and b is None:
+            continue
+        name = " ".join(x for x in k if x) + unit
+        show = lambda v: "" if v is None else (f"{v:,.0f}" if field == "per_s" else f"{v:.2f}")
+        ratio = f"{a / b:.3f}" if a is not None and b else ""
+        print(f"| {name} | {show(b)} | {show(a)} | {ratio} |")
+print(f"\nmedians of {max(r['rep'] for r in rows)} repetition(s), sides alternated in each")
+REPORT
+  exit 0
+fi
 
 # ------------------------------------------------------------------ pgtq
 bench() {  # subcommand args...

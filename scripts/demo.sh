@@ -132,6 +132,17 @@ for _ in $(seq 1 100); do
 done
 echo "reports task $report_id: $(sql -c "SELECT state || ', result ' || result FROM pgtq.tasks WHERE id = $report_id"), with $(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue'") tasks of '$queue' still queued or running"
 
+say "fairness: tenant acme pushes 20 tasks and tenant zeta 3, in one transaction; claims take turns"
+sql -c "BEGIN" \
+    -c "SELECT count(pgtq.push('reports', 'sleep', '[0.05]', fairness_key => 'acme')) FROM generate_series(1, 20)" \
+    -c "SELECT count(pgtq.push('reports', 'sleep', '[0.05]', fairness_key => 'zeta')) FROM generate_series(1, 3)" \
+    -c "COMMIT" >/dev/null
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = 'reports'")" -eq 0 ] && break
+  sleep 0.05
+done
+echo "start order (a: acme, z: zeta): $(sql -c "SELECT string_agg(left(fairness_key, 1), '' ORDER BY started_at, id) FROM pgtq.tasks WHERE queue = 'reports' AND fairness_key IS NOT NULL")"
+
 say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
 

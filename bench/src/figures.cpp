@@ -46,13 +46,21 @@ pid_t postmaster_of(Pg& pg) {
   return parent_of(static_cast<pid_t>(pg.number("SELECT pg_backend_pid()")));
 }
 
-// Queues `tasks` no-op tasks in one push_many call (the pushing is not what is timed here).
-long long queue_noops(Pg& pg, const std::string& queue, int tasks, const std::string& task) {
+// Queues `tasks` no-op tasks in one push_many call (the pushing is not what is timed here),
+// over `keys` fairness keys in turn (0: without keys, in a form every schema version takes).
+long long
+queue_noops(Pg& pg, const std::string& queue, int tasks, const std::string& task, int keys = 0) {
   pg.exec("TRUNCATE pgtq.live_tasks");
-  const std::string first = pg.value("SELECT min(id) FROM pgtq.push_many($1, (SELECT "
-                                     "jsonb_agg(jsonb_build_object('task', $3::text))"
-                                     " FROM generate_series(1, $2::integer))) AS id",
-                                     {queue, std::to_string(tasks), task});
+  const std::string first =
+      keys == 0 ? pg.value("SELECT min(id) FROM pgtq.push_many($1, (SELECT "
+                           "jsonb_agg(jsonb_build_object('task', $3::text))"
+                           " FROM generate_series(1, $2::integer))) AS id",
+                           {queue, std::to_string(tasks), task})
+                : pg.value("SELECT min(id) FROM pgtq.push_many($1, (SELECT "
+                           "jsonb_agg(jsonb_build_object('task', $3::text, 'fairness_key',"
+                           " 'tenant-' || g % $4::integer) ORDER BY g)"
+                           " FROM generate_series(1, $2::integer) AS g)) AS id",
+                           {queue, std::to_string(tasks), task, std::to_string(keys)});
   pg.exec("VACUUM ANALYZE pgtq.live_tasks");
   pg.exec("VACUUM ANALYZE pgtq.finished_tasks");
   return std::stoll(first);
@@ -185,7 +193,8 @@ void make_history(const Common& common, long long rows) {
 
 void drain(const Common& common, int tasks, int concurrency, int prefetch) {
   Pg pg(common.dsn);
-  const long long first_id = queue_noops(pg, common.queue, tasks, common.task);
+  const long long first_id =
+      queue_noops(pg, common.queue, tasks, common.task, common.fairness_keys);
   const long long history = pg.number(
       "SELECT count(*) FROM pgtq.finished_tasks WHERE id < $1::bigint", {std::to_string(first_id)});
   ServerCpu server_cpu(postmaster_of(pg));
@@ -234,12 +243,15 @@ void drain(const Common& common, int tasks, int concurrency, int prefetch) {
   // Back to the history this run found, so repetitions all see the same size.
   pg.exec("DELETE FROM pgtq.finished_tasks WHERE id >= $1::bigint", {std::to_string(first_id)});
   std::printf(
-      "{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%s\",\"concurrency\":%d,"
+      "{\"figure\":\"drain\",\"config\":\"concurrency=%d prefetch=%s%s\",\"concurrency\":%d,"
       "\"prefetch\":%d,\"history\":%lld,\"rep\":%d,\"tasks\":%d,\"seconds\":%.4f,\"per_s\":%.1f,"
       "\"first_claim_s\":%.4f,\"rss_max_kib\":%ld,\"hwm_kib\":%ld,\"pgtqd_cpu_s\":%.2f,"
       "\"postgres_cpu_s\":%.2f,\"isolation\":\"%s\",\"task\":\"%s\"}\n",
       concurrency,
       prefetch < 0 ? "auto" : std::to_string(prefetch).c_str(),
+      common.fairness_keys == 0
+          ? ""
+          : (" fairness_keys=" + std::to_string(common.fairness_keys)).c_str(),
       concurrency,
       prefetch,
       history,

@@ -16,6 +16,7 @@ struct Common {
   std::string log_file = "/dev/null";
   std::string isolation;     // pgtqd --isolation (process or thread); empty: pgtqd's default
   std::string task = "noop"; // what drain queues: noop, or pause_1ms (stamp.so)
+  int fairness_keys = 0;     // drain's tasks spread over this many fairness keys (0: none)
 };
 
 // "client": pgtq::push from client.hpp as shipped; "prepared": the same pgtq.push call

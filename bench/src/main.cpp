@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   app.add_option("--plugin-dir", common.plugin_dir, "plugin directory for pgtqd");
   app.add_option("--daemon-log", common.log_file, "where pgtqd's output goes");
   app.add_option("--isolation", common.isolation, "pgtqd --isolation: process or thread");
+  app.add_option("--fairness-keys",
+                 common.fairness_keys,
+                 "drain's tasks spread over this many fairness keys (default 0: none)");
   app.add_option("--task", common.task, "the task drain queues: noop, or pause_1ms (1 ms each)")
       ->capture_default_str();
 

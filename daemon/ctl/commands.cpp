@@ -70,7 +70,8 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
                       options.unique_key ? db::Param(*options.unique_key) : std::nullopt,
                       unique_states ? db::Param(*unique_states) : std::nullopt,
                       options.unique_period ? db::Param(*options.unique_period) : std::nullopt,
-                      options.on_conflict ? db::Param(*options.on_conflict) : std::nullopt});
+                      options.on_conflict ? db::Param(*options.on_conflict) : std::nullopt,
+                      options.fairness_key ? db::Param(*options.fairness_key) : std::nullopt});
   out << id.text(0, 0) << '\n';
   return 0;
 }
@@ -90,6 +91,7 @@ int list(const std::string& dsn,
          const std::optional<std::string>& queue,
          const std::optional<std::string>& state,
          const std::optional<std::string>& unique_key,
+         const std::optional<std::string>& fairness_key,
          const std::string& limit,
          std::ostream& out) {
   if (queue) {
@@ -104,11 +106,20 @@ int list(const std::string& dsn,
                                          {queue ? db::Param(*queue) : std::nullopt,
                                           state ? db::Param(*state) : std::nullopt,
                                           limit_text,
-                                          unique_key ? db::Param(*unique_key) : std::nullopt});
-  print_table(
-      {"id", "queue", "task", "state", "attempts", "unique_key", "args", "result", "last_error"},
-      rows,
-      out);
+                                          unique_key ? db::Param(*unique_key) : std::nullopt,
+                                          fairness_key ? db::Param(*fairness_key) : std::nullopt});
+  print_table({"id",
+               "queue",
+               "task",
+               "state",
+               "attempts",
+               "unique_key",
+               "fairness_key",
+               "args",
+               "result",
+               "last_error"},
+              rows,
+              out);
   return 0;
 }
 

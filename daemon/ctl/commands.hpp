@@ -23,6 +23,7 @@ struct PushOptions {
   std::optional<std::string> max_attempts;
   std::optional<std::string> timeout; // an interval, e.g. '90 seconds'
   std::optional<std::string> unique_key;
+  std::optional<std::string> fairness_key;
   std::vector<std::string> unique_states;   // empty: the server's default
   std::optional<std::string> unique_period; // an interval
   std::optional<std::string> on_conflict;   // ignore, replace or raise
@@ -36,6 +37,7 @@ int list(const std::string& dsn,
          const std::optional<std::string>& queue,
          const std::optional<std::string>& state,
          const std::optional<std::string>& unique_key,
+         const std::optional<std::string>& fairness_key,
          const std::string& limit,
          std::ostream& out);
 // Which tasks retry --all and cancel --all touch; unset: any.
@@ -93,6 +95,7 @@ struct QueueOptions {
   std::optional<std::string> global_concurrency; // 1..100000 or none
   std::optional<std::string> rate_limit;         // 1..1000000 or none
   std::optional<std::string> rate_period;        // an interval, 1 second..1 day (default 1 s)
+  std::optional<std::string> key_concurrency;    // 1..100000 or none
   bool reset = false;                            // first: back to the defaults (pgtq.reset_queue)
 };
 // Shows a queue's settings and counts, after changing those given.

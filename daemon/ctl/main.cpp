@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
                    "with --unique-key, when the key is held: ignore (print the holder's id, "
                    "the default), replace (a waiting holder takes these args and options), "
                    "raise (fail)");
+  push->add_option("--fairness-key",
+                   push_options.fairness_key,
+                   "the tenant or customer the task belongs to (1..1024 bytes): claims of the "
+                   "queue take turns between keys");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;
@@ -86,9 +90,12 @@ int main(int argc, char** argv) {
                    "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
   std::optional<std::string> unique_key;
   list->add_option("--unique-key", unique_key, "only tasks with this unique key");
+  std::optional<std::string> fairness_key;
+  list->add_option("--fairness-key", fairness_key, "only tasks with this fairness key");
   list->add_option("--limit", limit, "at most this many (default 20)");
-  list->callback(
-      [&] { exit_code = pgtq::ctl::list(dsn, queue, state, unique_key, limit, std::cout); });
+  list->callback([&] {
+    exit_code = pgtq::ctl::list(dsn, queue, state, unique_key, fairness_key, limit, std::cout);
+  });
 
   // Ids as text: CLI11 would clamp 9223372036854775808 to the largest id.
   std::optional<std::string> target_id;
@@ -159,12 +166,17 @@ int main(int argc, char** argv) {
   pgtq::ctl::QueueOptions queue_options;
   auto* queue_command = app.add_subcommand(
       "queue",
-      "show a queue's settings, or change them (--global-concurrency, --rate-limit, --reset)");
+      "show a queue's settings, or change them (--global-concurrency, --key-concurrency, "
+      "--rate-limit, --reset)");
   queue_command->add_option("queue", queue_options.queue, "queue name")->required();
   queue_command->add_option("--global-concurrency",
                             queue_options.global_concurrency,
                             "at most this many of the queue's tasks running at once across every "
                             "pgtqd (1 to 100000), or 'none' for no limit");
+  queue_command->add_option("--key-concurrency",
+                            queue_options.key_concurrency,
+                            "at most this many tasks of one fairness key running at once across "
+                            "every pgtqd (1 to 100000), or 'none' for no limit");
   queue_command->add_option("--rate-limit",
                             queue_options.rate_limit,
                             "at most this many of the queue's tasks started per --rate-period "

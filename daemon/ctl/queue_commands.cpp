@@ -85,6 +85,8 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       limit_or_none("--global-concurrency", options.global_concurrency, 100000);
   const std::optional<std::string> rate =
       limit_or_none("--rate-limit", options.rate_limit, 1000000);
+  const std::optional<std::string> key_limit =
+      limit_or_none("--key-concurrency", options.key_concurrency, 100000);
   if (options.rate_period && options.rate_limit == "none") {
     throw UsageError("--rate-period goes with a --rate-limit, not with none");
   }
@@ -98,6 +100,10 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
   if (options.global_concurrency) {
     connection.run(db::queries::k_set_global_concurrency,
                    {options.queue, limit ? db::Param(*limit) : std::nullopt});
+  }
+  if (options.key_concurrency) {
+    connection.run(db::queries::k_set_key_concurrency,
+                   {options.queue, key_limit ? db::Param(*key_limit) : std::nullopt});
   }
   if (options.rate_limit) {
     // --rate-period is checked by pgtq.set_rate_limit, whose error names it ("per").
@@ -114,7 +120,9 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       << (settings.is_null(0, 4) ? std::string("none")
                                  : settings.string(0, 4) + " per " + settings.string(0, 5) + " (" +
                                        settings.string(0, 6) + " started in the last period)")
-      << "; " << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
+      << ", per fairness key "
+      << (settings.is_null(0, 7) ? std::string("unlimited") : settings.string(0, 7)) << "; "
+      << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
   return 0;
 }
 

@@ -68,13 +68,13 @@ const Query k_next_due{"pgtq_next_due",
                        " least(greatest(d, clock_timestamp() - interval '1 day'),"
                        " clock_timestamp() + interval '1 day') - clock_timestamp())::float8 END"
                        " FROM pgtq.next_due() AS d"};
-const Query k_push{
-    "pgtq_push",
-    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
-    " delay => $5::interval, priority => coalesce($6::integer, 0),"
-    " max_attempts => coalesce($7::integer, 5), timeout => $8::interval,"
-    " unique_key => $9::text, unique_states => $10::pgtq.task_state[],"
-    " unique_period => $11::interval, on_conflict => coalesce($12::text, 'ignore'))"};
+const Query k_push{"pgtq_push",
+                   "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
+                   " delay => $5::interval, priority => coalesce($6::integer, 0),"
+                   " max_attempts => coalesce($7::integer, 5), timeout => $8::interval,"
+                   " unique_key => $9::text, unique_states => $10::pgtq.task_state[],"
+                   " unique_period => $11::interval, on_conflict => coalesce($12::text, 'ignore'),"
+                   " fairness_key => $13::text)"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
 const Query k_retry{"pgtq_retry", "SELECT pgtq.retry($1::bigint)"};
@@ -98,6 +98,8 @@ const Query k_resume{"pgtq_resume", "SELECT pgtq.resume($1)"};
 const Query k_reset_queue{"pgtq_reset_queue", "SELECT pgtq.reset_queue($1)"};
 const Query k_set_global_concurrency{"pgtq_set_global_concurrency",
                                      "SELECT pgtq.set_global_concurrency($1, $2::integer)"};
+const Query k_set_key_concurrency{"pgtq_set_key_concurrency",
+                                  "SELECT pgtq.set_key_concurrency($1, $2::integer)"};
 const Query k_set_rate_limit{"pgtq_set_rate_limit",
                              "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)"};
 const Query k_queue_settings{
@@ -107,7 +109,8 @@ const Query k_queue_settings{
     " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'queued'),"
     " q.rate_limit, q.rate_period::text,"
     " (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)"
-    "   WHERE s.at > clock_timestamp() - q.rate_period)"
+    "   WHERE s.at > clock_timestamp() - q.rate_period),"
+    " q.key_concurrency"
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_set_retention{"pgtq_set_retention",
                             "SELECT pgtq.set_retention($1, $2, $3::interval)"};
@@ -166,10 +169,11 @@ const Query k_queue_stats{
     " WHERE $1::text IS NULL OR queue = $1 GROUP BY queue, state ORDER BY queue, state"};
 const Query k_list_tasks{
     "pgtq_list_tasks",
-    "SELECT id, queue, task, state::text, attempts, coalesce(unique_key, ''), args::text,"
-    " coalesce(result::text, ''), coalesce(last_error, '') FROM pgtq.tasks"
+    "SELECT id, queue, task, state::text, attempts, coalesce(unique_key, ''),"
+    " coalesce(fairness_key, ''), args::text, coalesce(result::text, ''),"
+    " coalesce(last_error, '') FROM pgtq.tasks"
     " WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state::text = $2)"
-    " AND ($4::text IS NULL OR unique_key = $4)"
+    " AND ($4::text IS NULL OR unique_key = $4) AND ($5::text IS NULL OR fairness_key = $5)"
     " ORDER BY id DESC LIMIT $3::integer"};
 
 } // namespace pgtq::db::queries

@@ -41,6 +41,7 @@ CREATE TABLE pgtq.live_tasks (
   claim            bigint,                       -- the fencing token of the current claim
   timeout          interval,                     -- one attempt's limit; NULL: the task name's
   unique_key       text,                         -- at most one live task per (queue, unique_key)
+  fairness_key     text,                         -- claims take turns between a queue's keys
   CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
   CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
   CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL))
@@ -52,9 +53,18 @@ COMMENT ON COLUMN pgtq.live_tasks.claims IS 'How many times the task was claimed
 COMMENT ON COLUMN pgtq.live_tasks.timeout IS
   'How long one attempt may run (push''s timeout; NULL: the task name''s or the daemon''s).';
 
--- The claim query walks this index in claim order and stops after LIMIT rows.
+-- The claim query walks this index in claim order and stops after LIMIT rows. Tasks with a
+-- fairness key are in the next index instead: every queued task is in exactly one of the two,
+-- so a push pays for one claim index whether it has a key or not.
 CREATE INDEX live_tasks_claim ON pgtq.live_tasks (queue, priority, run_at, id)
-  WHERE state = 'queued';
+  WHERE state = 'queued' AND fairness_key IS NULL;
+-- Fair claims (04_claim.sql, pgtq.fair_pick): the keys of a queue with queued tasks, one index
+-- descent each (a loose index scan), and each key's tasks in claim order.
+CREATE INDEX live_tasks_fair ON pgtq.live_tasks (queue, fairness_key, priority, run_at, id)
+  WHERE state = 'queued' AND fairness_key IS NOT NULL;
+-- A queue's limit of running tasks per key (pgtq.queues.key_concurrency) counts them here.
+CREATE INDEX live_tasks_key_running ON pgtq.live_tasks (queue, fairness_key)
+  WHERE state = 'running' AND fairness_key IS NOT NULL;
 -- The scheduler's two sweeps.
 CREATE INDEX live_tasks_due ON pgtq.live_tasks (run_at) WHERE state = 'scheduled';
 CREATE INDEX live_tasks_lease ON pgtq.live_tasks (locked_until) WHERE state = 'running';
@@ -65,6 +75,8 @@ CREATE UNIQUE INDEX live_tasks_unique ON pgtq.live_tasks (queue, unique_key)
   WHERE unique_key IS NOT NULL;
 COMMENT ON COLUMN pgtq.live_tasks.unique_key IS
   'The task''s unique key (push''s unique_key): no two live tasks of a queue share one.';
+COMMENT ON COLUMN pgtq.live_tasks.fairness_key IS
+  'The task''s fairness key (push''s fairness_key: a tenant, a customer): claims take turns between a queue''s keys, and pgtq.queues.key_concurrency caps each key''s running tasks.';
 
 CREATE TABLE pgtq.finished_tasks (
   id            bigint PRIMARY KEY,
@@ -85,6 +97,7 @@ CREATE TABLE pgtq.finished_tasks (
   errors        jsonb NOT NULL,
   timeout       interval,
   unique_key    text,                           -- push's unique_key, kept for unique_states
+  fairness_key  text,
   CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
 );
 -- Rows arrive in finishing order, so a BRIN index serves pruning by age at almost no cost.
@@ -138,11 +151,23 @@ CREATE TABLE pgtq.queues (
   -- The claims of the last rate_period: when (claim's clock) and how many tasks each took.
   rate_starts timestamptz[] NOT NULL DEFAULT '{}',
   rate_counts integer[] NOT NULL DEFAULT '{}',
+  key_concurrency integer                    -- at most this many running per fairness key
+    CONSTRAINT queues_key_concurrency CHECK (key_concurrency BETWEEN 1 AND 100000),
   CONSTRAINT queues_rate CHECK ((rate_limit IS NULL) = (rate_period IS NULL)
                                 AND cardinality(rate_starts) = cardinality(rate_counts))
 );
 COMMENT ON TABLE pgtq.queues IS
-  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit). A queue without a row has the defaults.';
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit). A queue without a row has the defaults.';
+
+-- Where the fair claims of a queue left off (pgtq.fair_pick): the key served last ('' for the
+-- tasks without a key); the next claim starts with the key after it. Written only by claims
+-- holding the queue's turn; a queue without a row starts from the first key.
+CREATE TABLE pgtq.fairness_cursors (
+  queue    text PRIMARY KEY,
+  last_key text NOT NULL
+);
+COMMENT ON TABLE pgtq.fairness_cursors IS
+  'Where the fair claims of each queue left off: the fairness key served last ('''' for tasks without a key).';
 
 -- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
 CREATE TABLE pgtq.workers (

@@ -11,6 +11,7 @@
 -- Returns the new task's id. run_at and delay add up: run_at defaults to now(). timeout: how
 -- long each attempt may run (NULL: the task name's timeout from its plugin, else pgtqd's
 -- task-timeout). unique_key, unique_states, unique_period, on_conflict: 12_unique.sql.
+-- fairness_key: 16_fairness.sql.
 CREATE FUNCTION pgtq.push(
   queue         text,
   task          text,
@@ -23,7 +24,8 @@ CREATE FUNCTION pgtq.push(
   unique_key    text DEFAULT NULL,
   unique_states pgtq.task_state[] DEFAULT NULL,
   unique_period interval DEFAULT NULL,
-  on_conflict   text DEFAULT 'ignore'
+  on_conflict   text DEFAULT 'ignore',
+  fairness_key  text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -48,11 +50,14 @@ BEGIN
                           AND push.run_at BETWEEN now() - interval '100 years'
                                               AND now() + interval '100 years')
                   AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
-                  AND (push.timeout IS NULL OR pgtq.timeout_ok(push.timeout)), false) THEN
+                  AND (push.timeout IS NULL OR pgtq.timeout_ok(push.timeout))
+                  AND (push.fairness_key IS NULL
+                       OR octet_length(push.fairness_key) BETWEEN 1 AND 1024), false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
     PERFORM pgtq.check_timeout('pgtq.push: timeout', push.timeout);
+    PERFORM pgtq.check_fairness_key('pgtq.push: fairness_key', push.fairness_key);
   END IF;
   start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
   IF start_at > now() + interval '100 years' THEN
@@ -66,7 +71,8 @@ BEGIN
     SELECT u.id, u.written INTO new_id, waiting
       FROM pgtq.insert_unique('pgtq.push: ', push.queue, push.task, push.args, start_at,
                               push.priority, push.max_attempts, push.timeout, push.unique_key,
-                              states, push.unique_period, push.on_conflict) AS u;
+                              states, push.unique_period, push.on_conflict,
+                              push.fairness_key) AS u;
     IF waiting AND due THEN
       PERFORM pgtq.wake_queue(push.queue);
     ELSIF waiting THEN
@@ -80,10 +86,10 @@ BEGIN
   waiting := pg_advisory_xact_lock_shared(1885828209, CASE WHEN due THEN hashtext(push.queue) & 63
                                                          ELSE 64 END) IS NULL;
   INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                    timeout)
+                                    timeout, fairness_key)
   VALUES (push.queue, push.task, push.args,
           CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
-          push.priority, start_at, push.max_attempts, push.timeout)
+          push.priority, start_at, push.max_attempts, push.timeout, push.fairness_key)
   RETURNING l.id,
             CASE WHEN due
                  THEN EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = push.queue)
@@ -99,8 +105,8 @@ BEGIN
   END IF;
   RETURN new_id;
 END $$;
-COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts and timeout; its id is returned), raise. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout and fairness_key; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -117,10 +123,11 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
-   WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay', 'timeout')
+   WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay', 'timeout',
+                   'fairness_key')
    LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout)',
+    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout, fairness_key)',
       what, bad USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT elem ? 'task' THEN
@@ -148,7 +155,7 @@ BEGIN
     RAISE EXCEPTION 'pgtq: max_attempts % of task "%" is outside 1..1000', value, elem->>'task'
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  FOREACH field IN ARRAY ARRAY['run_at', 'delay', 'timeout'] LOOP
+  FOREACH field IN ARRAY ARRAY['run_at', 'delay', 'timeout', 'fairness_key'] LOOP
     value := elem->field;
     IF value IS NOT NULL AND jsonb_typeof(value) NOT IN ('null', 'string') THEN
       RAISE EXCEPTION '% must be a JSON string, got %', what || field, value
@@ -162,6 +169,7 @@ BEGIN
                                THEN (elem->>'delay')::interval END);
   PERFORM pgtq.check_timeout(what || 'timeout', CASE WHEN jsonb_typeof(elem->'timeout') = 'string'
                                                      THEN (elem->>'timeout')::interval END);
+  PERFORM pgtq.check_fairness_key(what || 'fairness_key', elem->>'fairness_key');
   RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
 END $$;
 
@@ -239,14 +247,17 @@ BEGIN
            CASE WHEN jsonb_typeof(e.elem->'delay') = 'string'
                 THEN (e.elem->>'delay')::interval END AS delay,
            CASE WHEN jsonb_typeof(e.elem->'timeout') = 'string'
-                THEN (e.elem->>'timeout')::interval END AS timeout
+                THEN (e.elem->>'timeout')::interval END AS timeout,
+           CASE WHEN jsonb_typeof(e.elem->'fairness_key') = 'string'
+                THEN e.elem->>'fairness_key' END AS fairness_key
       FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
   ), checked AS (
     -- The rules of check_task and start_time as expressions; CASE keeps the order, so a cast
     -- below only sees a value that passed. The name pattern has no {1,128} bound (0006).
     SELECT s.* FROM spec s
      WHERE CASE WHEN jsonb_typeof(s.elem) = 'object'
-                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout}'::text[] = '{}'::jsonb
+                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout,fairness_key}'::text[]
+                     = '{}'::jsonb
                  AND jsonb_typeof(s.elem->'task') = 'string'
                  AND s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
                  AND jsonb_typeof(s.args) IN ('array', 'object')
@@ -266,6 +277,8 @@ BEGIN
                  AND coalesce(jsonb_typeof(s.elem->'run_at'), 'null') IN ('null', 'string')
                  AND coalesce(jsonb_typeof(s.elem->'delay'), 'null') IN ('null', 'string')
                  AND coalesce(jsonb_typeof(s.elem->'timeout'), 'null') IN ('null', 'string')
+                 AND coalesce(jsonb_typeof(s.elem->'fairness_key'), 'null') IN ('null', 'string')
+                 AND coalesce(octet_length(s.fairness_key) BETWEEN 1 AND 1024, true)
                  AND (s.run_at IS NULL OR (isfinite(s.run_at)
                         AND s.run_at BETWEEN now() - interval '100 years'
                                          AND now() + interval '100 years'))
@@ -277,14 +290,14 @@ BEGIN
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
     INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                      timeout)
+                                      timeout, fairness_key)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer ELSE 0 END,
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
            CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer ELSE 5 END,
-           c.timeout
+           c.timeout, c.fairness_key
       FROM checked c ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
   )
@@ -300,7 +313,7 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
-'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
 
 -- The array form: what a program sends (the C++ client does); the same rules as push,
 -- checked per element in one expression, with no JSON types or unknown keys to check.
@@ -375,8 +388,9 @@ BEGIN
 END $$;
 
 -- tasks[i] with args[i] (NULL: []), and optionally priorities[i] (NULL: 0), max_attempts[i]
--- (NULL: 5), run_at[i], delays[i], timeouts[i] and unique_keys[i] (NULL: none), each optional
--- array NULL or as long as tasks (at most 100000). The same rules and limits as pgtq.push;
+-- (NULL: 5), run_at[i], delays[i], timeouts[i], unique_keys[i] and fairness_keys[i] (NULL:
+-- none), each optional array NULL or as long as tasks (at most 100000). The same rules and
+-- limits as pgtq.push;
 -- unique_states, unique_period and on_conflict apply to every task with a unique key. Returns
 -- the ids in order (a task whose key was held: the holder's). All or nothing: a bad element
 -- refuses the call.
@@ -389,7 +403,8 @@ CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
                                unique_keys text[] DEFAULT NULL,
                                unique_states pgtq.task_state[] DEFAULT NULL,
                                unique_period interval DEFAULT NULL,
-                               on_conflict text DEFAULT 'ignore')
+                               on_conflict text DEFAULT 'ignore',
+                               fairness_keys text[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -402,6 +417,9 @@ DECLARE
   failure   text;
   failure_state text;
 BEGIN
+  IF fairness_keys IS NOT NULL THEN
+    PERFORM pgtq.check_fairness_keys('pgtq.push_many: fairness_keys', fairness_keys, given);
+  END IF;
   IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
      OR on_conflict IS DISTINCT FROM 'ignore' THEN
     -- Unique tasks go one at a time through pgtq.push, after every element is checked.
@@ -455,7 +473,8 @@ BEGIN
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
-                                     ELSE 'ignore' END);
+                                     ELSE 'ignore' END,
+                                fairness_keys[i]);
       END LOOP;
     EXCEPTION WHEN unique_violation OR invalid_parameter_value THEN
       GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
@@ -486,10 +505,12 @@ BEGIN
 
   WITH spec AS (
     SELECT s.ord, s.task, coalesce(s.args, '[]'::jsonb) AS args, s.priority, s.max_attempts,
-           s.run_at, s.delay, s.timeout
+           s.run_at, s.delay, s.timeout, s.fairness_key
       FROM unnest(push_many.tasks, push_many.args, coalesce(priorities, '{}'), coalesce(push_many.max_attempts, '{}'),
-                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'), coalesce(timeouts, '{}'))
-           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, timeout, ord)
+                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'), coalesce(timeouts, '{}'),
+                  coalesce(fairness_keys, '{}'))
+           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, timeout,
+                                fairness_key, ord)
   ), checked AS (
     -- The rules of push as one expression; CASE keeps the order.
     SELECT s.* FROM spec s
@@ -513,13 +534,13 @@ BEGIN
                                                  delays, timeouts) END
   ), inserted AS (
     INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                      timeout)
+                                      timeout, fairness_key)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            coalesce(c.priority, 0),
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
-           coalesce(c.max_attempts, 5), c.timeout
+           coalesce(c.max_attempts, 5), c.timeout, c.fairness_key
       FROM checked c ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
   )
@@ -535,5 +556,5 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 
-COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';

@@ -34,6 +34,12 @@ $$;
 -- another isolation level they fail with 25000. The cheap checks run inline;
 -- check_claim_args explains a failure.
 --
+-- Fairness (16_fairness.sql): while queued tasks of the queue carry a fairness key, its claims
+-- take the same turns, and pgtq.fair_pick chooses what they take: the keys (and the tasks
+-- without one, as one more key) in turn, each key's tasks in claim order, none of a key that
+-- has key_concurrency tasks running. A queue whose tasks have no key never pays for it beyond
+-- one probe of an empty index.
+--
 -- Plans (docs/architecture.md, "Plans of the hot path"): each statement is planned once
 -- per session (force_generic_plan) instead of at every call, which is most of a small
 -- claim's cost. A generic plan does not know max_count or how many rows the table will
@@ -59,6 +65,9 @@ DECLARE
   per        interval;
   used       bigint;
   room       bigint;           -- what the limits leave, before max_count
+  keyed      boolean := false; -- queued tasks of the queue carry fairness keys
+  limited    boolean;
+  key_cap    integer;
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -71,34 +80,48 @@ BEGIN
     PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
   END IF;
   LOOP
-    SELECT array_agg(p.id) INTO picked
-      FROM (SELECT l.id FROM pgtq.live_tasks l
-             WHERE l.queue = claim.queue AND l.state = 'queued' AND l.task = ANY (task_names)
-               -- Evaluated once per call (it names no column of l): a paused queue hands out
-               -- nothing, and neither does a limited one before its turn.
-               AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.queues q
-                                           WHERE q.queue = claim.queue
-                                             AND (q.paused OR q.global_concurrency IS NOT NULL
-                                                  OR q.rate_limit IS NOT NULL)))
-             ORDER BY l.priority, l.run_at, l.id
-             LIMIT take
-               FOR UPDATE SKIP LOCKED) p;
-    -- Something claimed, or nothing queued: done. Only a paused or limited queue goes on.
+    IF keyed THEN
+      picked := pgtq.fair_pick(claim.queue, task_names, take, key_cap);
+    ELSE
+      SELECT array_agg(p.id) INTO picked
+        FROM (SELECT l.id FROM pgtq.live_tasks l
+               WHERE l.queue = claim.queue AND l.state = 'queued' AND l.fairness_key IS NULL
+                 AND l.task = ANY (task_names)
+                 -- Evaluated once per call (they name no column of l): a paused queue hands
+                 -- out nothing, and neither does a limited or fair one before its turn.
+                 AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.queues q
+                                             WHERE q.queue = claim.queue
+                                               AND (q.paused OR q.global_concurrency IS NOT NULL
+                                                    OR q.rate_limit IS NOT NULL)))
+                 AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                                             WHERE k.queue = claim.queue AND k.state = 'queued'
+                                               AND k.fairness_key IS NOT NULL))
+               ORDER BY l.priority, l.run_at, l.id
+               LIMIT take
+                 FOR UPDATE SKIP LOCKED) p;
+    END IF;
+    -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
+    PERFORM FROM pgtq.queues q WHERE q.queue = claim.queue AND q.paused;
+    EXIT WHEN FOUND;
     PERFORM FROM pgtq.queues q
-     WHERE q.queue = claim.queue AND NOT q.paused
+     WHERE q.queue = claim.queue
        AND (q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL);
-    EXIT WHEN NOT FOUND;
+    limited := FOUND;
+    keyed := EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                      WHERE k.queue = claim.queue AND k.state = 'queued'
+                        AND k.fairness_key IS NOT NULL);
+    EXIT WHEN NOT (limited OR keyed);
     IF current_setting('transaction_isolation') <> 'read committed' THEN
-      RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit, which claims keep '
-        'only in READ COMMITTED; this transaction is %', claim.queue,
+      RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit or fairness keys, '
+        'which claims keep only in READ COMMITTED; this transaction is %', claim.queue,
         upper(current_setting('transaction_isolation'))
         USING ERRCODE = 'invalid_transaction_state';
     END IF;
     EXIT WHEN NOT pg_try_advisory_xact_lock(1885828210, hashtext(claim.queue));
     -- Read once the turn began: the claims before it have committed what they took.
-    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period
-      INTO stopped, cap, rate, per FROM pgtq.queues q WHERE q.queue = claim.queue;
+    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period, q.key_concurrency
+      INTO stopped, cap, rate, per, key_cap FROM pgtq.queues q WHERE q.queue = claim.queue;
     EXIT WHEN stopped;
     room := max_count + 1;
     IF cap IS NOT NULL THEN
@@ -168,7 +191,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; claims of a limited queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every

@@ -97,8 +97,12 @@ BEGIN
      WHERE q.rate_limit IS NOT NULL AND NOT q.paused
        AND (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
              WHERE s.at > clock_timestamp() - q.rate_period) < q.rate_limit
-       AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                    WHERE l.queue = q.queue AND l.state = 'queued');
+       -- Two probes, one per claim index (01_tables.sql): tasks without and with a key.
+       AND (EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                     WHERE l.queue = q.queue AND l.state = 'queued' AND l.fairness_key IS NULL)
+            OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                        WHERE l.queue = q.queue AND l.state = 'queued'
+                          AND l.fairness_key IS NOT NULL));
 
     -- A stale row only makes pushes notify in vain; a row is never removed while its session
     -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).

@@ -1,4 +1,5 @@
--- Queue controls: pause and resume, the global concurrency limit and the rate limit.
+-- Queue controls: pause and resume, the global concurrency limit and the rate limit. The
+-- limit per fairness key is in 16_fairness.sql.
 --
 -- A paused queue accepts pushes (they wait, queued) but pgtq.claim and pgtq.pop hand out
 -- none of its tasks, on every daemon, from the first claim that starts after the pause
@@ -39,14 +40,16 @@ END $$;
 COMMENT ON FUNCTION pgtq.resume(text) IS
 'Resumes a paused queue and wakes its waiting workers. Returns true when it was paused. Errors: 22004 NULL, 22023 bad name.';
 
--- Wakes the waiting workers of those of queues that have a global concurrency limit (and are
--- not paused): called where tasks stop running (finish_many, tick, release), since the room
--- they leave is announced by nobody else. Cheap when no queue has a limit: one probe.
+-- Wakes the waiting workers of those of queues that have a concurrency limit, global or per
+-- fairness key (and are not paused): called where tasks stop running (finish_many, tick,
+-- release), since the room they leave is announced by nobody else. Cheap when no queue has a
+-- limit: one probe.
 CREATE FUNCTION pgtq.wake_limited(queues text[]) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
-   WHERE q.global_concurrency IS NOT NULL AND NOT q.paused AND q.queue = ANY (queues);
+   WHERE (q.global_concurrency IS NOT NULL OR q.key_concurrency IS NOT NULL) AND NOT q.paused
+     AND q.queue = ANY (queues);
 END $$;
 
 -- At most max_running (1..100000) tasks of queue running at once, across every pgtqd and
@@ -113,8 +116,8 @@ END $$;
 COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS
 'Limits queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';
 
--- Puts queue's settings back to the defaults: resumed, no global concurrency or rate limit,
--- no retention rules of its own (the default's apply). Its row in pgtq.queues goes, so a
+-- Puts queue's settings back to the defaults: resumed, no global or per-key concurrency or
+-- rate limit, no retention rules of its own (the default's apply). Its row in pgtq.queues goes, so a
 -- queue named by mistake (pgtqctl queue typo --rate-limit 5) leaves pgtq.queue_stats once it
 -- has no tasks or workers. Wakes the queue's waiting workers, since removed limits leave room.
 -- Returns true when there was anything to reset.
@@ -129,6 +132,7 @@ BEGIN
   GET DIAGNOSTICS settings = ROW_COUNT;
   DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
   GET DIAGNOSTICS rules = ROW_COUNT;
+  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
   IF settings > 0 THEN
     PERFORM pgtq.wake_queue(reset_queue.queue);
   END IF;

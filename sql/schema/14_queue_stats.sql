@@ -11,7 +11,8 @@ CREATE VIEW pgtq.queue_stats AS
            count(*) FILTER (WHERE l.state = 'queued') AS queued,
            count(*) FILTER (WHERE l.state = 'scheduled') AS scheduled,
            count(*) FILTER (WHERE l.state = 'running') AS running,
-           min(l.run_at) FILTER (WHERE l.state = 'queued') AS oldest_queued_at
+           min(l.run_at) FILTER (WHERE l.state = 'queued') AS oldest_queued_at,
+           count(DISTINCT l.fairness_key) FILTER (WHERE l.state = 'queued') AS queued_keys
       FROM pgtq.live_tasks l GROUP BY l.queue
   ), recent AS (
     SELECT f.queue,
@@ -41,11 +42,12 @@ CREATE VIEW pgtq.queue_stats AS
          coalesce(workers.workers, 0) AS workers,
          coalesce(workers.worker_slots, 0) AS worker_slots,
          coalesce(q.paused, false) AS paused,
-         q.global_concurrency, q.rate_limit, q.rate_period
+         q.global_concurrency, q.rate_limit, q.rate_period,
+         q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys
     FROM names n
     LEFT JOIN live ON live.queue = n.queue
     LEFT JOIN recent ON recent.queue = n.queue
     LEFT JOIN workers ON workers.queue = n.queue
     LEFT JOIN pgtq.queues q ON q.queue = n.queue;
 COMMENT ON VIEW pgtq.queue_stats IS
-  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits.';
+  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks).';

@@ -257,14 +257,14 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   TestDatabase database;
   db::Connection conn = database.connect();
   query(conn, "SELECT pgtq.push('q', 't')");
-  CHECK(
-      pgtqctl(database.dsn(), {"queue", "q"}).output ==
-      "queue q: not paused, global concurrency unlimited, rate limit none; 0 running, 1 queued\n");
+  CHECK(pgtqctl(database.dsn(), {"queue", "q"}).output ==
+        "queue q: not paused, global concurrency unlimited, rate limit none, per fairness key "
+        "unlimited; 0 running, 1 queued\n");
   const Run set = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "3"});
-  CHECK_MESSAGE(
-      set.output ==
-          "queue q: not paused, global concurrency 3, rate limit none; 0 running, 1 queued\n",
-      set.output);
+  CHECK_MESSAGE(set.output ==
+                    "queue q: not paused, global concurrency 3, rate limit none, per fairness key "
+                    "unlimited; 0 running, 1 queued\n",
+                set.output);
   CHECK(scalar(conn, "SELECT global_concurrency FROM pgtq.queues WHERE queue = 'q'") == "3");
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "none"}).exit_code == 0);
   CHECK(scalar(conn, "SELECT coalesce(global_concurrency, 0) FROM pgtq.queues") == "0");
@@ -288,9 +288,35 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   // --reset first, then what else is given.
   const Run reset = pgtqctl(database.dsn(), {"queue", "q", "--reset", "--rate-limit", "7"});
   CHECK_MESSAGE(reset.output == "queue q: not paused, global concurrency unlimited, rate limit 7 "
-                                "per 00:00:01 (0 started in the last period); 0 running, 1 "
-                                "queued\n",
+                                "per 00:00:01 (0 started in the last period), per fairness key "
+                                "unlimited; 0 running, 1 queued\n",
                 reset.output);
+
+  const Run keys = pgtqctl(database.dsn(), {"queue", "q", "--key-concurrency", "2"});
+  CHECK_MESSAGE(keys.output.find("per fairness key 2;") != std::string::npos, keys.output);
+  CHECK(scalar(conn, "SELECT key_concurrency FROM pgtq.queues WHERE queue = 'q'") == "2");
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-concurrency", "none"})
+            .output.find("per fairness key unlimited") != std::string::npos);
+  const Run bad_keys = pgtqctl(database.dsn(), {"queue", "q", "--key-concurrency", "100001"});
+  CHECK(bad_keys.exit_code == 64);
+  CHECK_MESSAGE(bad_keys.output.find("--key-concurrency") != std::string::npos, bad_keys.output);
+}
+
+TEST_CASE("pgtqctl push --fairness-key stores the key, and list shows it and filters by it") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  const Run pushed =
+      pgtqctl(database.dsn(), {"push", "q", "t", "[1]", "--fairness-key", "tenant-7"});
+  REQUIRE_MESSAGE(pushed.exit_code == 0, pushed.output);
+  query(conn, "SELECT pgtq.push('q', 'other', fairness_key => 'tenant-8')");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.tasks WHERE fairness_key = 'tenant-7'") == 1);
+  const Run one = pgtqctl(database.dsn(), {"list", "--fairness-key", "tenant-7"});
+  CHECK_MESSAGE(one.output.find("fairness_key") != std::string::npos, one.output);
+  CHECK(one.output.find("tenant-7") != std::string::npos);
+  CHECK(one.output.find("tenant-8") == std::string::npos);
+  const Run bad = pgtqctl(database.dsn(), {"push", "q", "t", "[1]", "--fairness-key", ""});
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.output.find("fairness_key") != std::string::npos, bad.output);
 }
 
 TEST_CASE("pgtqctl workers lists the live workers of a queue, or of all") {

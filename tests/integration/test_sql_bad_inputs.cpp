@@ -613,6 +613,34 @@ void add_unique_cases(std::vector<BadInput>& cases) {
                    "args[2]"});
 }
 
+void add_fairness_cases(std::vector<BadInput>& cases) {
+  const std::string push = "SELECT pgtq.push('q', 't', ";
+  const std::string many = "SELECT pgtq.push_many('q', '{t,t}', '{\"[]\",\"[]\"}', ";
+  const std::string json = "SELECT pgtq.push_many('q', ('[{\"task\": \"t\"}, {\"task\": \"t\", "
+                           "\"fairness_key\": ";
+  for (const std::string key : {"''", "repeat('k', 1025)", "repeat('é', 513)"}) {
+    cases.push_back({push + "fairness_key => " + key + ")", k_bad, "fairness_key"});
+    cases.push_back(
+        {many + "fairness_keys => ARRAY['a', " + key + "])", k_bad, "fairness_keys[2]"});
+    cases.push_back({many + "unique_keys => '{u,v}', fairness_keys => ARRAY['a', " + key + "])",
+                     k_bad,
+                     "fairness_keys[2]"});
+    cases.push_back({json + "' || to_jsonb(" + key + "::text)::text || '}]')::jsonb)",
+                     k_bad,
+                     "element 2: fairness_key"});
+  }
+  cases.push_back({json + "7}]')::jsonb)", k_bad, "element 2: fairness_key"});
+  cases.push_back({many + "fairness_keys => '{a}')", k_bad, "fairness_keys"});
+  cases.push_back({many + "fairness_keys => '{{a},{b}}')", k_bad, "fairness_keys"});
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.set_key_concurrency(" + name + ", 2)", k_bad, "queue"});
+  }
+  cases.push_back({"SELECT pgtq.set_key_concurrency(NULL, 2)", k_null, "queue"});
+  for (const std::string limit : {"0", "-1", "100001"}) {
+    cases.push_back({"SELECT pgtq.set_key_concurrency('q', " + limit + ")", k_bad, "max_running"});
+  }
+}
+
 void add_retention_cases(std::vector<BadInput>& cases) {
   for (const std::string& name : k_bad_names) {
     cases.push_back({"SELECT pgtq.set_retention(" + name + ", 'failed', '1 day')", k_bad, "queue"});
@@ -700,6 +728,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_worker_registry_cases(cases);
   add_delete_all_cases(cases);
   add_retention_cases(cases);
+  add_fairness_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

@@ -3,7 +3,8 @@
 // Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
 // pgtq.retry_all, pgtq.cancel_all, pgtq.delete and pgtq.update (sql/schema/10_redrive.sql),
 // pgtq.pause, pgtq.resume, pgtq.set_global_concurrency and pgtq.set_rate_limit
-// (sql/schema/11_queues.sql), pgtq.set_retention and pgtq.reset_retention
+// (sql/schema/11_queues.sql), pgtq.set_key_concurrency (sql/schema/16_fairness.sql),
+// pgtq.set_retention and pgtq.reset_retention
 // (sql/schema/15_retention.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
@@ -202,9 +203,9 @@ inline bool resume(PGconn* conn, const std::string& queue) {
   return detail::bool_at(result.get(), 0, 0);
 }
 
-// Puts queue's settings back to the defaults: resumed, no global concurrency or rate limit,
-// no retention rules of its own (SQL: pgtq.reset_queue). True when there was anything to
-// reset. Throws pgtq::Error 22023 for a bad name.
+// Puts queue's settings back to the defaults: resumed, no concurrency (global or per key)
+// or rate limit, no retention rules of its own (SQL: pgtq.reset_queue). True when there was
+// anything to reset. Throws pgtq::Error 22023 for a bad name.
 inline bool reset_queue(PGconn* conn, const std::string& queue) {
   const detail::ResultPtr result =
       detail::exec(conn, "pgtq.reset_queue", "SELECT pgtq.reset_queue($1)", {queue});
@@ -220,6 +221,18 @@ set_global_concurrency(PGconn* conn, const std::string& queue, std::optional<int
   detail::exec(conn,
                "pgtq.set_global_concurrency",
                "SELECT pgtq.set_global_concurrency($1, $2::integer)",
+               {queue, max_running ? detail::Param(std::to_string(*max_running)) : std::nullopt});
+}
+
+// Limits each fairness key of queue (PushOptions::fairness_key) to max_running (1..100000)
+// tasks running at once across every pgtqd and program that claims (claimed ahead counts);
+// tasks without a key are not limited by it. std::nullopt removes the limit. Running tasks are
+// never stopped. Throws pgtq::Error 22023 for a bad name or limit.
+inline void
+set_key_concurrency(PGconn* conn, const std::string& queue, std::optional<int> max_running) {
+  detail::exec(conn,
+               "pgtq.set_key_concurrency",
+               "SELECT pgtq.set_key_concurrency($1, $2::integer)",
                {queue, max_running ? detail::Param(std::to_string(*max_running)) : std::nullopt});
 }
 

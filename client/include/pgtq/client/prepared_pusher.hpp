@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include <bitset>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -80,9 +81,9 @@ private:
                          const PushOptions& options) {
     const detail::PushStatement statement = detail::push_statement(queue, task, args_json, options);
     const std::string name = "pgtq_push_v1_" + std::to_string(statement.mask);
-    if ((m_ready & (std::uint64_t{1} << statement.mask)) == 0) {
+    if (!m_ready.test(statement.mask)) {
       prepare(name, statement.sql);
-      m_ready |= std::uint64_t{1} << statement.mask;
+      m_ready.set(statement.mask);
     }
     const detail::ResultPtr result =
         detail::exec_prepared(m_conn, "pgtq.push", name, statement.params);
@@ -111,7 +112,7 @@ private:
   }
 
   PGconn* m_conn;
-  std::uint64_t m_ready = 0; // bit (1 << mask): the statement for that mask is known to exist
+  std::bitset<128> m_ready; // bit mask: the statement for that mask is known to exist
 };
 
 } // namespace pgtq

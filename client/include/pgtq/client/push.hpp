@@ -25,7 +25,8 @@ namespace pgtq {
 enum class OnConflict {
   ignore,  // return the holder's id
   replace, // a queued or scheduled holder takes this push's task name, args, priority,
-           // run_at, max_attempts and timeout, and its id is returned; otherwise as ignore
+           // run_at, max_attempts, timeout and fairness key, and its id is returned;
+           // otherwise as ignore
   raise,   // throw pgtq::Error 23505 naming the holder
 };
 
@@ -52,6 +53,9 @@ struct Unique {
 // task name's timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws
 // pgtq::Error 22023 before sending anything.
 // unique: see Unique; push() then returns the id of the task that holds the key, if one does.
+// fairness_key: 1..1024 bytes (a tenant, a customer): claims of the queue take turns between
+// keys, and the queue's key concurrency limit (set_key_concurrency) caps each key's running
+// tasks (sql/schema/16_fairness.sql). A NUL byte is refused before sending (22023).
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
@@ -60,6 +64,7 @@ struct PushOptions {
   std::optional<int> max_attempts = std::nullopt; // 1..1000
   std::optional<Delay> timeout = std::nullopt;    // e.g. std::chrono::minutes(5)
   std::optional<Unique> unique = std::nullopt;
+  std::optional<std::string> fairness_key = std::nullopt;
 };
 
 // One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
@@ -139,6 +144,9 @@ inline void check_options(const PushOptions& options, const std::string& what) {
                   what + ": timeout must be more than 0 and at most 365 days, got " + given);
     }
   }
+  if (options.fairness_key && options.fairness_key->find('\0') != std::string::npos) {
+    throw Error("22023", what + ": the fairness key contains a NUL byte");
+  }
   if (options.unique) {
     if (options.unique->key.find('\0') != std::string::npos) {
       throw Error("22023", what + ": the unique key contains a NUL byte");
@@ -200,8 +208,8 @@ inline Param unique_period_text(const Unique& unique, const std::string& what) {
 // The pgtq.push call for these options, and its parameters. Named arguments for the options
 // given only, so that the server's defaults stay the single source of truth for the others.
 // mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts, 16 timeout,
-// 32 unique: its four arguments, NULL where unset), so that calls with the same mask have the
-// same SQL text.
+// 32 unique: its four arguments, NULL where unset; 64 fairness_key), so that calls with the
+// same mask have the same SQL text.
 struct PushStatement {
   std::string sql;
   std::vector<Param> params;
@@ -242,6 +250,9 @@ inline PushStatement push_statement(std::string_view queue,
     add(32, "unique_states", "pgtq.task_state[]", unique_states_literal(unique));
     add(32, "unique_period", "interval", unique_period_text(unique, "pgtq.push"));
     add(32, "on_conflict", "text", std::string(on_conflict_text(unique.on_conflict)));
+  }
+  if (options.fairness_key) {
+    add(64, "fairness_key", "text", *options.fairness_key);
   }
   statement.sql += ')';
   return statement;
@@ -342,6 +353,7 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
   Column max_attempts{"max_attempts", "integer[]"};
   Column timeouts{"timeouts", "interval[]"};
   Column unique_keys{"unique_keys", "text[]"};
+  Column fairness_keys{"fairness_keys", "text[]"};
   // One call takes one set of unique options, for every task with a key: the first's.
   const Unique* unique = nullptr;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -379,6 +391,7 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
         options.timeout ? std::optional(detail::interval_text(*options.timeout->microseconds()))
                         : std::nullopt);
     put(unique_keys, options.unique ? std::optional(options.unique->key) : std::nullopt);
+    put(fairness_keys, options.fairness_key);
     if (options.unique) {
       if (!unique) {
         unique = &*options.unique;
@@ -398,7 +411,8 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
     params.emplace_back(std::move(value));
     sql += std::string(", ") + name + " => $" + std::to_string(params.size()) + "::" + type;
   };
-  for (Column* column : {&run_at, &delays, &priorities, &max_attempts, &timeouts, &unique_keys}) {
+  for (Column* column :
+       {&run_at, &delays, &priorities, &max_attempts, &timeouts, &unique_keys, &fairness_keys}) {
     if (column->used) {
       add(column->name, column->type, column->elements + '}');
     }
