@@ -19,7 +19,8 @@
 #          retention's index),
 #          --ab DIR (instead of the benchmark: the build in DIR, made before a change with the
 #          same commands as --build-dir, against --build-dir, after it; one server, a database
-#          each, alternating within each repetition: single and 16-client push, bulk push,
+#          each, alternating within each repetition (and which goes first, from one
+#          repetition to the next): single and 16-client push, bulk push,
 #          drain at the defaults and at concurrency 32 prefetch 32, pickup latency, and the
 #          defaults' drain over 10 and 1,000 fairness keys (after only); medians of --reps
 #          with after/before ratios)
@@ -301,7 +302,9 @@ if [ -n "${AB_DIR:-}" ]; then
     psqlc -d "$db" -c "TRUNCATE pgtq.live_tasks"
   }
   for REP in $(seq 1 "$REPS"); do
-    for side in before after; do
+    # Which side goes first alternates too: the disk's flush rate drifts within a repetition.
+    sides="before after"; [ $((REP % 2)) = 0 ] && sides="after before"
+    for side in $sides; do
       log "before/after: $side, rep $REP"
       db=bench; [ "$side" = before ] && db=bench_before
       psqlc -d "$db" -c "TRUNCATE pgtq.finished_tasks"

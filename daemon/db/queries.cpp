@@ -106,7 +106,11 @@ const Query k_queue_settings{
     "pgtq_queue_settings",
     "SELECT coalesce(q.paused, false), q.global_concurrency,"
     " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'running'),"
-    " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'queued'),"
+    // One count per claim index (sql/schema/01_tables.sql): tasks without and with a key.
+    " (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'queued'"
+    "   AND l.fairness_key IS NULL)"
+    " + (SELECT count(*) FROM pgtq.live_tasks l WHERE l.queue = $1 AND l.state = 'queued'"
+    "   AND l.fairness_key IS NOT NULL),"
     " q.rate_limit, q.rate_period::text,"
     " (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)"
     "   WHERE s.at > clock_timestamp() - q.rate_period),"

@@ -1,9 +1,10 @@
--- Fairness keys: push's fairness_key (push_many's fairness_keys, a "fairness_key" in push_many's
--- JSON elements) is kept on the task and in its history; while queued tasks of a queue carry
--- keys, pgtq.claim takes the queue's turn and pgtq.fair_pick serves the keys in turn, from
--- where the queue's last fair claim stopped (pgtq.fairness_cursors). pgtq.set_key_concurrency
--- limits the running tasks of each key (pgtq.queues.key_concurrency); finish_many, tick,
--- release and cancel wake a queue with such a limit when its tasks stop running.
+-- Fairness keys: push's fairness_key (push_many's fairness_keys, a "fairness_key" in
+-- push_many's JSON elements) is kept on the task and in its history. While queued tasks of a
+-- queue carry keys, pgtq.claim takes the queue's turn and pgtq.fair_pick serves the keys in
+-- turn, from where the last fair claim of the queue and its task names stopped
+-- (pgtq.fairness_cursors). pgtq.set_key_concurrency limits the running tasks of each key
+-- (pgtq.queues.key_concurrency); finish_many, tick, release and cancel wake a queue with such
+-- a limit when its tasks stop running.
 --
 -- The claim index now holds the queued tasks without a key, and live_tasks_fair those with
 -- one: each queued task is in one of them, so a push without a key costs what it did. The
@@ -13,6 +14,8 @@
 ALTER TABLE pgtq.live_tasks ADD COLUMN fairness_key text;
 COMMENT ON COLUMN pgtq.live_tasks.fairness_key IS
   'The task''s fairness key (push''s fairness_key: a tenant, a customer): claims take turns between a queue''s keys, and pgtq.queues.key_concurrency caps each key''s running tasks.';
+ALTER TABLE pgtq.live_tasks ADD CONSTRAINT live_tasks_fairness_key
+  CHECK (octet_length(fairness_key) BETWEEN 1 AND 1024);
 ALTER TABLE pgtq.finished_tasks ADD COLUMN fairness_key text;
 
 DROP INDEX pgtq.live_tasks_claim;
@@ -29,11 +32,13 @@ COMMENT ON TABLE pgtq.queues IS
   'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit). A queue without a row has the defaults.';
 
 CREATE TABLE pgtq.fairness_cursors (
-  queue    text PRIMARY KEY,
-  last_key text NOT NULL
+  queue    text NOT NULL,
+  task_set bigint NOT NULL,
+  last_key text NOT NULL,
+  PRIMARY KEY (queue, task_set)
 );
 COMMENT ON TABLE pgtq.fairness_cursors IS
-  'Where the fair claims of each queue left off: the fairness key served last ('''' for tasks without a key).';
+  'Where the fair claims of each queue and set of task names left off: the fairness key served last ('''' for tasks without a key).';
 
 -- One more argument: the old signatures go (a call naming only the old arguments resolves
 -- to the new ones, whose last default is NULL).
@@ -641,16 +646,14 @@ BEGIN
     END IF;
     -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
-    PERFORM FROM pgtq.queues q WHERE q.queue = claim.queue AND q.paused;
-    EXIT WHEN FOUND;
-    PERFORM FROM pgtq.queues q
-     WHERE q.queue = claim.queue
-       AND (q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL);
-    limited := FOUND;
-    keyed := EXISTS (SELECT 1 FROM pgtq.live_tasks k
-                      WHERE k.queue = claim.queue AND k.state = 'queued'
-                        AND k.fairness_key IS NOT NULL);
-    EXIT WHEN NOT (limited OR keyed);
+    SELECT coalesce(q.paused, false),
+           q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL,
+           EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                    WHERE k.queue = claim.queue AND k.state = 'queued'
+                      AND k.fairness_key IS NOT NULL)
+      INTO stopped, limited, keyed
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = claim.queue;
+    EXIT WHEN stopped OR NOT (limited OR keyed);
     IF current_setting('transaction_isolation') <> 'read committed' THEN
       RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit or fairness keys, '
         'which claims keep only in READ COMMITTED; this transaction is %', claim.queue,
@@ -1163,112 +1166,171 @@ END $$;
 
 -- The ids of up to take queued tasks of queue named in task_names, chosen fairly between
 -- keys (top of this file), locked FOR UPDATE (rows another session locks are skipped), and
--- moves the queue's cursor past the last key served. key_cap: at most this many running
--- tasks per key (NULL: no limit); the tasks without a key have no such limit. Called only by
--- pgtq.claim while it holds the queue's turn; NULL when there is nothing to take.
+-- moves the cursor past the last key served. key_cap: at most this many running tasks per key
+-- (NULL: no limit); the tasks without a key have no such limit. Called only by pgtq.claim
+-- while it holds the queue's turn; NULL when there is nothing to take.
 --
--- Cost: at most take + 1 keys are visited (4 take + 64 with key_cap, since keys at their
--- limit are passed over), each with one descent of live_tasks_fair to find it, one range of
--- it for its tasks, and (with key_cap) one range of live_tasks_key_running. A claim that
--- finds only keys at their limit still moves the cursor past them, so the next one looks
--- further.
+-- A cursor per queue and set of task names: daemons that serve other task names (a pgtqd
+-- with other plugins) go round the keys on their own, and do not move each other past keys.
+-- Keys that cannot be served now (at their limit, or without a queued task of these names)
+-- are passed over and do not count: the walk goes on until take keys can be served, looking
+-- at no more than 4 take + 64 keys per claim. A claim that finds none still moves the cursor
+-- past the keys it looked at, so the next one looks further.
+--
+-- Cost: per key looked at, one descent of live_tasks_fair to find it, one probe for a queued
+-- task of these names (a walk over the key's tasks of other names), and with key_cap one
+-- range of live_tasks_key_running (at most key_cap entries); then, of S keys that can be
+-- served, at most take - S + 1 tasks each are read, since each gets one per round.
 CREATE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer)
 RETURNS bigint[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 DECLARE
-  last_served text;  -- where the last fair claim stopped: a key, '' (no key) or NULL (start)
-  visits      integer := CASE WHEN key_cap IS NULL THEN take + 1 ELSE 4 * take + 64 END;
+  names_hash  bigint := hashtextextended(array_to_string(
+                          ARRAY(SELECT DISTINCT n FROM unnest(task_names) AS n ORDER BY n),
+                          chr(31)), 0);
+  looks       integer := 4 * take + 64; -- keys looked at per claim, at most
+  last_served text;    -- where the last claim stopped: a key, '' (no key) or NULL (start)
   chosen      bigint[];
+  chosen_keys text[];  -- each chosen task's key, '' for none
   picked      bigint[];
   next_last   text;
 BEGIN
   SELECT c.last_key INTO last_served FROM pgtq.fairness_cursors c
-   WHERE c.queue = fair_pick.queue;
-  WITH RECURSIVE after_cursor(key, n) AS (
-    -- The keys after the cursor, one index descent each (a loose index scan).
-    SELECT (SELECT min(l.fairness_key) FROM pgtq.live_tasks l
+   WHERE c.queue = fair_pick.queue AND c.task_set = names_hash;
+  WITH RECURSIVE after_cursor(key, n, served, ok) AS (
+    -- The keys after the cursor, one index descent each (a loose index scan), until take of
+    -- them can be served.
+    SELECT k.key, 1, s.ok::integer, s.ok
+      FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
-               AND l.fairness_key IS NOT NULL AND l.fairness_key > coalesce(last_served, '')),
-           1
+               AND l.fairness_key IS NOT NULL
+               AND l.fairness_key > coalesce(last_served, '')) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
+                                 AS ok) s
     UNION ALL
-    SELECT (SELECT min(l.fairness_key) FROM pgtq.live_tasks l
-             WHERE l.queue = fair_pick.queue AND l.state = 'queued'
-               AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key),
-           a.n + 1
-      FROM after_cursor a WHERE a.key IS NOT NULL AND a.n < visits
-  ), from_start(key, n) AS (
-    -- Then, round again, the keys up to the cursor.
-    SELECT (SELECT min(l.fairness_key) FROM pgtq.live_tasks l
-             WHERE l.queue = fair_pick.queue AND l.state = 'queued'
-               AND l.fairness_key IS NOT NULL),
-           1
-     WHERE last_served <> ''
+    SELECT k.key, a.n + 1, a.served + s.ok::integer, s.ok
+      FROM after_cursor a
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
+                                 AS ok) s
+     WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
+  ), from_start(key, n, served, ok) AS (
+    -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
+    -- again: the keys up to the cursor.
+    SELECT k.key, e.n + 1, e.served + s.ok::integer, s.ok
+      FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
+             HAVING bool_or(a.key IS NULL)) e
+      CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                   WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                     AND l.fairness_key IS NOT NULL) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
+                                 AS ok) s
+     WHERE last_served <> '' AND e.served < take AND e.n < looks
     UNION ALL
-    SELECT (SELECT min(l.fairness_key) FROM pgtq.live_tasks l
-             WHERE l.queue = fair_pick.queue AND l.state = 'queued'
-               AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key),
-           f.n + 1
-      FROM from_start f WHERE f.key IS NOT NULL AND f.key < last_served AND f.n < visits
-  ), turns(key, pos) AS (
+    SELECT k.key, f.n + 1, f.served + s.ok::integer, s.ok
+      FROM from_start f
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
+                                 AS ok) s
+     WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
+  ), turns(key, pos, ok) AS (
     -- The tasks without a key take their turn where a round starts: first when no claim
     -- stopped anywhere yet, else after the keys past the cursor.
-    SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE visits + 1 END
+    SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE looks + 1 END,
+           EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                    WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                      AND l.fairness_key IS NULL AND l.task = ANY (task_names))
     UNION ALL
-    SELECT a.key, a.n FROM after_cursor a WHERE a.key IS NOT NULL
+    SELECT a.key, a.n, a.ok FROM after_cursor a WHERE a.key IS NOT NULL
     UNION ALL
-    SELECT f.key, visits + 1 + f.n FROM from_start f
+    SELECT f.key, looks + 1 + f.n, f.ok FROM from_start f
      WHERE f.key IS NOT NULL AND f.key <= last_served
+  ), served AS (
+    SELECT t.key, t.pos FROM turns t WHERE t.ok ORDER BY t.pos LIMIT take
   ), visited AS (
-    SELECT t.key, t.pos,
-           CASE WHEN key_cap IS NULL OR t.key IS NULL THEN take
-                ELSE least(take, key_cap - (SELECT count(*) FROM pgtq.live_tasks r
-                                             WHERE r.queue = fair_pick.queue
-                                               AND r.state = 'running'
-                                               AND r.fairness_key IS NOT NULL
-                                               AND r.fairness_key = t.key)) END AS room
-      FROM (SELECT * FROM turns t ORDER BY t.pos LIMIT visits + 1) t
+    -- Of S keys served, one gets at most take - S + 1 tasks.
+    SELECT v.key, v.pos,
+           least(take - count(*) OVER () + 1,
+                 CASE WHEN key_cap IS NULL OR v.key IS NULL THEN take
+                      ELSE key_cap - (SELECT count(*) FROM pgtq.live_tasks r
+                                       WHERE r.queue = fair_pick.queue AND r.state = 'running'
+                                         AND r.fairness_key IS NOT NULL
+                                         AND r.fairness_key = v.key) END) AS quota
+      FROM served v
   ), candidates AS (
     SELECT v.key, v.pos, c.id, c.round
       FROM visited v
       CROSS JOIN LATERAL (
         (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS round
            FROM pgtq.live_tasks l
-          WHERE v.key IS NOT NULL AND v.room > 0
+          WHERE v.key IS NOT NULL
             AND l.queue = fair_pick.queue AND l.state = 'queued'
             AND l.fairness_key IS NOT NULL AND l.fairness_key = v.key
             AND l.task = ANY (task_names)
-          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.room, 0))
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))
         UNION ALL
         (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS round
            FROM pgtq.live_tasks l
           WHERE v.key IS NULL
             AND l.queue = fair_pick.queue AND l.state = 'queued' AND l.fairness_key IS NULL
             AND l.task = ANY (task_names)
-          ORDER BY l.priority, l.run_at, l.id LIMIT take)) c
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))) c
   ), taken AS (
     SELECT c.id, c.key, row_number() OVER (ORDER BY c.round, c.pos) AS n
       FROM candidates c ORDER BY c.round, c.pos LIMIT take
   )
   SELECT (SELECT array_agg(t.id ORDER BY t.n) FROM taken t),
+         (SELECT array_agg(coalesce(t.key, '') ORDER BY t.n) FROM taken t),
+         -- Where the next claim starts: after the last key served, or, when none could be,
+         -- after the last key looked at (never at the tasks without a key, which would send
+         -- it back to the first key).
          coalesce((SELECT coalesce(t.key, '') FROM taken t ORDER BY t.n DESC LIMIT 1),
-                  (SELECT coalesce(v.key, '') FROM visited v ORDER BY v.pos DESC LIMIT 1))
-    INTO chosen, next_last;
-  IF next_last IS NOT NULL THEN
-    INSERT INTO pgtq.fairness_cursors AS c (queue, last_key)
-    VALUES (fair_pick.queue, next_last)
+                  (SELECT t.key FROM turns t WHERE t.key IS NOT NULL ORDER BY t.pos DESC LIMIT 1),
+                  last_served)
+    INTO chosen, chosen_keys, next_last;
+  IF next_last IS DISTINCT FROM last_served THEN
+    INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key)
+    VALUES (fair_pick.queue, names_hash, next_last)
     ON CONFLICT ON CONSTRAINT fairness_cursors_pkey DO UPDATE SET last_key = excluded.last_key;
   END IF;
   IF chosen IS NULL THEN
     RETURN NULL;
   END IF;
-  -- Chosen without locks: a task another session claimed meanwhile is skipped here.
+  -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so is
+  -- one whose name or key a replacing push changed since.
   SELECT array_agg(l.id) INTO picked
-    FROM (SELECT l.id FROM pgtq.live_tasks l
-           WHERE l.id = ANY (chosen) AND l.state = 'queued'
-             FOR UPDATE SKIP LOCKED) l;
+    FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
+           WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
+             AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
+             FOR UPDATE OF l SKIP LOCKED) l;
   RETURN picked;
+END $$;
+
+-- Whether fair_pick can serve key now (NULL: no key, false): a queued task of task_names, and
+-- fewer than key_cap (NULL: no limit) of its tasks running. Called once per key fair_pick looks
+-- at, under its settings (generic plans, no seq scans), its plans kept for the session.
+CREATE FUNCTION pgtq.fair_key_ok(queue text, key text, task_names text[], key_cap integer)
+RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN key IS NOT NULL
+         AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                      WHERE l.queue = fair_key_ok.queue AND l.state = 'queued'
+                        AND l.fairness_key IS NOT NULL AND l.fairness_key = fair_key_ok.key
+                        AND l.task = ANY (task_names))
+         AND (key_cap IS NULL
+              OR (SELECT count(*) FROM (SELECT 1 FROM pgtq.live_tasks r
+                                         WHERE r.queue = fair_key_ok.queue
+                                           AND r.state = 'running'
+                                           AND r.fairness_key IS NOT NULL
+                                           AND r.fairness_key = fair_key_ok.key
+                                         LIMIT key_cap) x) < key_cap);
 END $$;
 
 -- At most max_running (1..100000) tasks of each fairness key of queue running at once, across

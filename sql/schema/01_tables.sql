@@ -44,7 +44,9 @@ CREATE TABLE pgtq.live_tasks (
   fairness_key     text,                         -- claims take turns between a queue's keys
   CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
   CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
-  CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL))
+  CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL)),
+  -- '' stands for "no key" where fair claims keep keys (pgtq.fairness_cursors).
+  CONSTRAINT live_tasks_fairness_key CHECK (octet_length(fairness_key) BETWEEN 1 AND 1024)
 ) WITH (fillfactor = 70);
 ALTER SEQUENCE pgtq.task_id_seq OWNED BY pgtq.live_tasks.id;
 COMMENT ON COLUMN pgtq.live_tasks.claim IS
@@ -159,15 +161,18 @@ CREATE TABLE pgtq.queues (
 COMMENT ON TABLE pgtq.queues IS
   'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit). A queue without a row has the defaults.';
 
--- Where the fair claims of a queue left off (pgtq.fair_pick): the key served last ('' for the
--- tasks without a key); the next claim starts with the key after it. Written only by claims
--- holding the queue's turn; a queue without a row starts from the first key.
+-- Where the fair claims of a queue left off (pgtq.fair_pick), per set of task names claimed
+-- (task_set, a hash of them): the key served last ('' for the tasks without a key); the next
+-- claim starts with the key after it. Written only by claims holding the queue's turn; no row:
+-- from the first key.
 CREATE TABLE pgtq.fairness_cursors (
-  queue    text PRIMARY KEY,
-  last_key text NOT NULL
+  queue    text NOT NULL,
+  task_set bigint NOT NULL,
+  last_key text NOT NULL,
+  PRIMARY KEY (queue, task_set)
 );
 COMMENT ON TABLE pgtq.fairness_cursors IS
-  'Where the fair claims of each queue left off: the fairness key served last ('''' for tasks without a key).';
+  'Where the fair claims of each queue and set of task names left off: the fairness key served last ('''' for tasks without a key).';
 
 -- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
 CREATE TABLE pgtq.workers (

@@ -102,16 +102,14 @@ BEGIN
     END IF;
     -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
-    PERFORM FROM pgtq.queues q WHERE q.queue = claim.queue AND q.paused;
-    EXIT WHEN FOUND;
-    PERFORM FROM pgtq.queues q
-     WHERE q.queue = claim.queue
-       AND (q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL);
-    limited := FOUND;
-    keyed := EXISTS (SELECT 1 FROM pgtq.live_tasks k
-                      WHERE k.queue = claim.queue AND k.state = 'queued'
-                        AND k.fairness_key IS NOT NULL);
-    EXIT WHEN NOT (limited OR keyed);
+    SELECT coalesce(q.paused, false),
+           q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL,
+           EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                    WHERE k.queue = claim.queue AND k.state = 'queued'
+                      AND k.fairness_key IS NOT NULL)
+      INTO stopped, limited, keyed
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = claim.queue;
+    EXIT WHEN stopped OR NOT (limited OR keyed);
     IF current_setting('transaction_isolation') <> 'read committed' THEN
       RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit or fairness keys, '
         'which claims keep only in READ COMMITTED; this transaction is %', claim.queue,

@@ -110,6 +110,63 @@ TEST_CASE("key_concurrency caps the running tasks of each key and holds back no 
   CHECK(reset_queue(pg, "q"));
 }
 
+TEST_CASE("a fair claim passes over keys it cannot serve, and claimers of other task names keep "
+          "their own turns") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  const auto claim_one = [&](const char* name) {
+    const std::vector<ClaimedTask> got = pop(pg, "q", {name}, 1, "w");
+    return got.empty() ? std::string("none")
+                       : scalar(conn,
+                                "SELECT coalesce(fairness_key, '-') FROM pgtq.live_tasks"
+                                " WHERE id = $1",
+                                {std::to_string(got[0].id)});
+  };
+  // Twenty keys of task a, then one key of task b: a claimer of b finds it at once, however
+  // many keys of a come first.
+  for (int key = 1; key <= 20; ++key) {
+    push(pg, "q", "a", args(key), {.fairness_key = "k" + std::to_string(100 + key)});
+  }
+  push(pg, "q", "b", args(0), {.fairness_key = "z"});
+  for (int i = 0; i < 10; ++i) {
+    push(pg, "q", "b", args(i));
+  }
+  CHECK(claim_one("b") == "-");
+  CHECK(claim_one("b") == "z");
+  // A claimer of a goes round its keys whatever the claimer of b does in between.
+  std::string order;
+  for (int i = 0; i < 4; ++i) {
+    order += claim_one("a") + " ";
+    claim_one("b");
+  }
+  CHECK(order == "k101 k102 k103 k104 ");
+
+  // 150 keys with one task running each, at a limit of one: a new key with room is claimed
+  // within a few claims of one task, each passing over the keys at their limit.
+  for (int key = 0; key < 150; ++key) {
+    push(pg, "capped", "a", args(key), {.fairness_key = "c" + std::to_string(1000 + key)});
+    push(pg, "capped", "a", args(key), {.fairness_key = "c" + std::to_string(1000 + key)});
+  }
+  set_key_concurrency(pg, "capped", 1);
+  CHECK(pop(pg, "capped", {"a"}, 1000, "w").size() == 150);
+  // A task without a key takes the next turn, so the following claim starts at the first key.
+  push(pg, "capped", "a", args(0));
+  CHECK(pop(pg, "capped", {"a"}, 1, "w").size() == 1);
+  push(pg, "capped", "a", args(0), {.fairness_key = "free"});
+  int claims = 0;
+  std::vector<ClaimedTask> got;
+  while (got.empty() && claims < 10) {
+    got = pop(pg, "capped", {"a"}, 1, "w");
+    ++claims;
+  }
+  REQUIRE(got.size() == 1);
+  CHECK(scalar(conn,
+               "SELECT fairness_key FROM pgtq.live_tasks WHERE id = $1",
+               {std::to_string(got[0].id)}) == "free");
+  CHECK(claims <= 3); // 150 keys at their limit, 68 looked at per claim of one
+}
+
 TEST_CASE("pgtqd: a key's ten tasks start while a backlog of 20,000 of another key waits, "
           "each within a few claims") {
   TestDatabase database;
