@@ -143,6 +143,11 @@ for _ in $(seq 1 100); do
 done
 echo "start order (a: acme, z: zeta): $(sql -c "SELECT string_agg(left(fairness_key, 1), '' ORDER BY started_at, id) FROM pgtq.tasks WHERE queue = 'reports' AND fairness_key IS NOT NULL")"
 
+say "defaults for new tasks: the reports queue's tasks try twice and stop after 30 s unless pushed otherwise"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --default-max-attempts 2 --default-timeout '30 seconds'
+default_id=$(sql -c "SELECT pgtq.push('reports', 'add_numbers', '[1, 1]')")
+echo "task $default_id: $(sql -c "SELECT max_attempts || ' attempts, timeout ' || timeout FROM pgtq.tasks WHERE id = $default_id")"
+
 say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
 

@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   auto* queue_command = app.add_subcommand(
       "queue",
       "show a queue's settings, or change them (--global-concurrency, --key-concurrency, "
-      "--rate-limit, --reset)");
+      "--rate-limit, --default-priority, --default-max-attempts, --default-timeout, --reset)");
   queue_command->add_option("queue", queue_options.queue, "queue name")->required();
   queue_command->add_option("--global-concurrency",
                             queue_options.global_concurrency,
@@ -177,6 +177,18 @@ int main(int argc, char** argv) {
                             queue_options.key_concurrency,
                             "at most this many tasks of one fairness key running at once across "
                             "every pgtqd (1 to 100000), or 'none' for no limit");
+  queue_command->add_option("--default-priority",
+                            queue_options.default_priority,
+                            "the priority of new tasks whose push gives none (-32768 to 32767), "
+                            "or 'none' for 0");
+  queue_command->add_option("--default-max-attempts",
+                            queue_options.default_max_attempts,
+                            "the attempts of new tasks whose push gives none (1 to 1000), or "
+                            "'none' for 5");
+  queue_command->add_option("--default-timeout",
+                            queue_options.default_timeout,
+                            "the timeout of new tasks whose push gives none, an interval such as "
+                            "'5 minutes', or 'none' for the task name's");
   queue_command->add_option("--rate-limit",
                             queue_options.rate_limit,
                             "at most this many of the queue's tasks started per --rate-period "

@@ -55,6 +55,23 @@ limit_or_none(const std::string& option, const std::optional<std::string>& text,
   }
 }
 
+// A default option's value: an integer from min to max, none, or unset (keep).
+std::optional<std::string> default_or_none(const std::string& option,
+                                           const std::optional<std::string>& text,
+                                           int min,
+                                           int max) {
+  if (!text || *text == "none") {
+    return text;
+  }
+  try {
+    return std::to_string(parse_int(option, *text, min, max));
+  } catch (const UsageError&) {
+    throw UsageError(option + " must be an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", or none for the built-in default, got '" + *text +
+                     "'");
+  }
+}
+
 } // namespace
 
 int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
@@ -87,6 +104,10 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       limit_or_none("--rate-limit", options.rate_limit, 1000000);
   const std::optional<std::string> key_limit =
       limit_or_none("--key-concurrency", options.key_concurrency, 100000);
+  const std::optional<std::string> default_priority =
+      default_or_none("--default-priority", options.default_priority, -32768, 32767);
+  const std::optional<std::string> default_attempts =
+      default_or_none("--default-max-attempts", options.default_max_attempts, 1, 1000);
   if (options.rate_period && options.rate_limit == "none") {
     throw UsageError("--rate-period goes with a --rate-limit, not with none");
   }
@@ -105,6 +126,14 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
     connection.run(db::queries::k_set_key_concurrency,
                    {options.queue, key_limit ? db::Param(*key_limit) : std::nullopt});
   }
+  if (default_priority || default_attempts || options.default_timeout) {
+    // --default-timeout is checked by pgtq.set_task_defaults, whose error names it.
+    connection.run(db::queries::k_set_task_defaults,
+                   {options.queue,
+                    default_priority ? db::Param(*default_priority) : std::nullopt,
+                    default_attempts ? db::Param(*default_attempts) : std::nullopt,
+                    options.default_timeout ? db::Param(*options.default_timeout) : std::nullopt});
+  }
   if (options.rate_limit) {
     // --rate-period is checked by pgtq.set_rate_limit, whose error names it ("per").
     connection.run(db::queries::k_set_rate_limit,
@@ -121,8 +150,13 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                                  : settings.string(0, 4) + " per " + settings.string(0, 5) + " (" +
                                        settings.string(0, 6) + " started in the last period)")
       << ", per fairness key "
-      << (settings.is_null(0, 7) ? std::string("unlimited") : settings.string(0, 7)) << "; "
-      << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
+      << (settings.is_null(0, 7) ? std::string("unlimited") : settings.string(0, 7))
+      << "; new tasks: priority "
+      << (settings.is_null(0, 8) ? std::string("0") : settings.string(0, 8)) << ", max attempts "
+      << (settings.is_null(0, 9) ? std::string("5") : settings.string(0, 9)) << ", "
+      << (settings.is_null(0, 10) ? std::string("the task name's timeout")
+                                  : "timeout " + settings.string(0, 10))
+      << "; " << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
   return 0;
 }
 

@@ -70,8 +70,8 @@ const Query k_next_due{"pgtq_next_due",
                        " FROM pgtq.next_due() AS d"};
 const Query k_push{"pgtq_push",
                    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
-                   " delay => $5::interval, priority => coalesce($6::integer, 0),"
-                   " max_attempts => coalesce($7::integer, 5), timeout => $8::interval,"
+                   " delay => $5::interval, priority => $6::integer,"
+                   " max_attempts => $7::integer, timeout => $8::interval,"
                    " unique_key => $9::text, unique_states => $10::pgtq.task_state[],"
                    " unique_period => $11::interval, on_conflict => coalesce($12::text, 'ignore'),"
                    " fairness_key => $13::text)"};
@@ -100,6 +100,15 @@ const Query k_set_global_concurrency{"pgtq_set_global_concurrency",
                                      "SELECT pgtq.set_global_concurrency($1, $2::integer)"};
 const Query k_set_key_concurrency{"pgtq_set_key_concurrency",
                                   "SELECT pgtq.set_key_concurrency($1, $2::integer)"};
+// $2, $3, $4: a value, 'none' (no default), or NULL (keep the queue's).
+const Query k_set_task_defaults{
+    "pgtq_set_task_defaults",
+    "SELECT pgtq.set_task_defaults($1,"
+    " CASE WHEN $2::text IS NULL THEN q.default_priority WHEN $2 <> 'none' THEN $2::integer END,"
+    " CASE WHEN $3::text IS NULL THEN q.default_max_attempts WHEN $3 <> 'none'"
+    "   THEN $3::integer END,"
+    " CASE WHEN $4::text IS NULL THEN q.default_timeout WHEN $4 <> 'none' THEN $4::interval END)"
+    " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_set_rate_limit{"pgtq_set_rate_limit",
                              "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)"};
 const Query k_queue_settings{
@@ -114,7 +123,7 @@ const Query k_queue_settings{
     " q.rate_limit, q.rate_period::text,"
     " (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)"
     "   WHERE s.at > clock_timestamp() - q.rate_period),"
-    " q.key_concurrency"
+    " q.key_concurrency, q.default_priority, q.default_max_attempts, q.default_timeout::text"
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_set_retention{"pgtq_set_retention",
                             "SELECT pgtq.set_retention($1, $2, $3::interval)"};

@@ -155,11 +155,18 @@ CREATE TABLE pgtq.queues (
   rate_counts integer[] NOT NULL DEFAULT '{}',
   key_concurrency integer                    -- at most this many running per fairness key
     CONSTRAINT queues_key_concurrency CHECK (key_concurrency BETWEEN 1 AND 100000),
+  -- What a push that gives none of its own stores (pgtq.set_task_defaults); NULL: the built-in
+  -- default (priority 0, 5 attempts, no timeout of the task's own).
+  default_priority integer
+    CONSTRAINT queues_default_priority CHECK (default_priority BETWEEN -32768 AND 32767),
+  default_max_attempts integer
+    CONSTRAINT queues_default_max_attempts CHECK (default_max_attempts BETWEEN 1 AND 1000),
+  default_timeout interval,                  -- checked by pgtq.set_task_defaults
   CONSTRAINT queues_rate CHECK ((rate_limit IS NULL) = (rate_period IS NULL)
                                 AND cardinality(rate_starts) = cardinality(rate_counts))
 );
 COMMENT ON TABLE pgtq.queues IS
-  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit). A queue without a row has the defaults.';
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none). A queue without a row has the defaults.';
 
 -- Where the fair claims of a queue left off (pgtq.fair_pick), per set of task names claimed
 -- (task_set, a hash of them): the key served last ('' for the tasks without a key); the next

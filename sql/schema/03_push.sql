@@ -8,9 +8,10 @@
 -- it); a delayed one wakes the schedulers instead (pgtq_scheduled, sent only when a
 -- scheduler sleeps past the task's run_at), so that they can shorten their sleep.
 
--- Returns the new task's id. run_at and delay add up: run_at defaults to now(). timeout: how
--- long each attempt may run (NULL: the task name's timeout from its plugin, else pgtqd's
--- task-timeout). unique_key, unique_states, unique_period, on_conflict: 12_unique.sql.
+-- Returns the new task's id. run_at and delay add up: run_at defaults to now(). priority,
+-- max_attempts, timeout: NULL takes the queue's default (pgtq.set_task_defaults, 11_queues.sql),
+-- else 0, 5 and none. timeout: how long each attempt may run (none: the task name's timeout
+-- from its plugin, else pgtqd's task-timeout). unique_key, unique_states, unique_period, on_conflict: 12_unique.sql.
 -- fairness_key: 16_fairness.sql.
 CREATE FUNCTION pgtq.push(
   queue         text,
@@ -18,8 +19,8 @@ CREATE FUNCTION pgtq.push(
   args          jsonb DEFAULT '[]',
   run_at        timestamptz DEFAULT NULL,
   delay         interval DEFAULT NULL,
-  priority      integer DEFAULT 0,
-  max_attempts  integer DEFAULT 5,
+  priority      integer DEFAULT NULL,
+  max_attempts  integer DEFAULT NULL,
   timeout       interval DEFAULT NULL,
   unique_key    text DEFAULT NULL,
   unique_states pgtq.task_state[] DEFAULT NULL,
@@ -34,6 +35,9 @@ DECLARE
   new_id   bigint;
   waiting  boolean; -- a worker (due) or scheduler (delayed) waits to be woken
   states   pgtq.task_state[];
+  given_priority     integer; -- the queue's defaults where the push gives none (unique keys)
+  given_max_attempts integer;
+  given_timeout      interval;
 BEGIN
   -- Every rule as one expression, evaluated without a query; only a push that breaks one
   -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
@@ -43,8 +47,8 @@ BEGIN
                   AND octet_length(push.args::text) <= 1048576
                   AND (pg_column_size(push.args) < 800 AND pg_column_compression(push.args) IS NULL
                        OR NOT pgtq.too_deep(push.args))
-                  AND push.priority BETWEEN -32768 AND 32767
-                  AND push.max_attempts BETWEEN 1 AND 1000
+                  AND (push.priority IS NULL OR push.priority BETWEEN -32768 AND 32767)
+                  AND (push.max_attempts IS NULL OR push.max_attempts BETWEEN 1 AND 1000)
                   AND (push.run_at IS NULL
                        OR isfinite(push.run_at)
                           AND push.run_at BETWEEN now() - interval '100 years'
@@ -54,7 +58,8 @@ BEGIN
                   AND (push.fairness_key IS NULL
                        OR octet_length(push.fairness_key) BETWEEN 1 AND 1024), false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
-    PERFORM pgtq.check_task(push.task, push.args, push.priority, push.max_attempts);
+    PERFORM pgtq.check_task(push.task, push.args, coalesce(push.priority, 0),
+                            coalesce(push.max_attempts, 5));
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
     PERFORM pgtq.check_timeout('pgtq.push: timeout', push.timeout);
     PERFORM pgtq.check_fairness_key('pgtq.push: fairness_key', push.fairness_key);
@@ -68,10 +73,15 @@ BEGIN
      OR push.unique_period IS NOT NULL OR push.on_conflict IS DISTINCT FROM 'ignore' THEN
     states := pgtq.check_unique('pgtq.push: ', push.unique_key, push.unique_states,
                                 push.unique_period, push.on_conflict);
+    SELECT coalesce(push.priority, q.default_priority, 0),
+           coalesce(push.max_attempts, q.default_max_attempts, 5),
+           coalesce(push.timeout, q.default_timeout)
+      INTO given_priority, given_max_attempts, given_timeout
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = push.queue;
     SELECT u.id, u.written INTO new_id, waiting
       FROM pgtq.insert_unique('pgtq.push: ', push.queue, push.task, push.args, start_at,
-                              push.priority, push.max_attempts, push.timeout, push.unique_key,
-                              states, push.unique_period, push.on_conflict,
+                              given_priority, given_max_attempts, given_timeout,
+                              push.unique_key, states, push.unique_period, push.on_conflict,
                               push.fairness_key) AS u;
     IF waiting AND due THEN
       PERFORM pgtq.wake_queue(push.queue);
@@ -85,11 +95,19 @@ BEGIN
   -- newer than the lock, looks for a worker or scheduler to wake.
   waiting := pg_advisory_xact_lock_shared(1885828209, CASE WHEN due THEN hashtext(push.queue) & 63
                                                          ELSE 64 END) IS NULL;
+  -- The queue's defaults in the same statement: one probe of pgtq.queues' primary key, and
+  -- none when the push gives all three.
   INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
                                     timeout, fairness_key)
-  VALUES (push.queue, push.task, push.args,
-          CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
-          push.priority, start_at, push.max_attempts, push.timeout, push.fairness_key)
+  SELECT push.queue, push.task, push.args,
+         CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+         coalesce(push.priority, q.default_priority, 0), start_at,
+         coalesce(push.max_attempts, q.default_max_attempts, 5),
+         coalesce(push.timeout, q.default_timeout), push.fairness_key
+    FROM (SELECT 1) AS one
+    LEFT JOIN pgtq.queues q
+      ON q.queue = push.queue
+     AND (push.priority IS NULL OR push.max_attempts IS NULL OR push.timeout IS NULL)
   RETURNING l.id,
             CASE WHEN due
                  THEN EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = push.queue)
@@ -106,7 +124,7 @@ BEGIN
   RETURN new_id;
 END $$;
 COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first), max_attempts 1..1000. timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout and fairness_key; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first; NULL: the queue''s default_priority, else 0), max_attempts 1..1000 (NULL: the queue''s default_max_attempts, else 5). timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the queue''s default_timeout, else the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout and fairness_key; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -294,11 +312,14 @@ BEGIN
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
-           CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer ELSE 0 END,
+           CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer
+                ELSE coalesce(d.default_priority, 0) END,
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
-           CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer ELSE 5 END,
-           c.timeout, c.fairness_key
-      FROM checked c ORDER BY c.ord
+           CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer
+                ELSE coalesce(d.default_max_attempts, 5) END,
+           coalesce(c.timeout, d.default_timeout), c.fairness_key
+      FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
+     ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
   )
   SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
@@ -313,7 +334,7 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
-'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings); null means the default, other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
 
 -- The array form: what a program sends (the C++ client does); the same rules as push,
 -- checked per element in one expression, with no JSON types or unknown keys to check.
@@ -387,9 +408,10 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- tasks[i] with args[i] (NULL: []), and optionally priorities[i] (NULL: 0), max_attempts[i]
--- (NULL: 5), run_at[i], delays[i], timeouts[i], unique_keys[i] and fairness_keys[i] (NULL:
--- none), each optional array NULL or as long as tasks (at most 100000). The same rules and
+-- tasks[i] with args[i] (NULL: []), and optionally priorities[i], max_attempts[i] and
+-- timeouts[i] (NULL: the queue's defaults, as for push), run_at[i], delays[i], unique_keys[i]
+-- and fairness_keys[i] (NULL: none), each optional array NULL or as long as tasks (at most
+-- 100000). The same rules and
 -- limits as pgtq.push;
 -- unique_states, unique_period and on_conflict apply to every task with a unique key. Returns
 -- the ids in order (a task whose key was held: the holder's). All or nothing: a bad element
@@ -467,8 +489,7 @@ BEGIN
         at := i;
         ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
                                 coalesce(push_many.args[i], '[]'), push_many.run_at[i],
-                                delays[i], coalesce(priorities[i], 0),
-                                coalesce(push_many.max_attempts[i], 5), timeouts[i],
+                                delays[i], priorities[i], push_many.max_attempts[i], timeouts[i],
                                 unique_keys[i],
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
@@ -538,10 +559,12 @@ BEGIN
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
-           coalesce(c.priority, 0),
+           coalesce(c.priority, d.default_priority, 0),
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
-           coalesce(c.max_attempts, 5), c.timeout, c.fairness_key
-      FROM checked c ORDER BY c.ord
+           coalesce(c.max_attempts, d.default_max_attempts, 5),
+           coalesce(c.timeout, d.default_timeout), c.fairness_key
+      FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
+     ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
   )
   SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
@@ -557,4 +580,4 @@ BEGIN
 END $$;
 
 COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[]) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767, NULL: 0), max_attempts[i] (1..1000, NULL: 5), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), timeouts[i] (more than 0, at most 365 days; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';

@@ -1,5 +1,5 @@
--- Queue controls: pause and resume, the global concurrency limit and the rate limit. The
--- limit per fairness key is in 16_fairness.sql.
+-- Queue controls: pause and resume, the global concurrency limit, the rate limit and the
+-- defaults of new tasks. The limit per fairness key is in 16_fairness.sql.
 --
 -- A paused queue accepts pushes (they wait, queued) but pgtq.claim and pgtq.pop hand out
 -- none of its tasks, on every daemon, from the first claim that starts after the pause
@@ -116,8 +116,37 @@ END $$;
 COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS
 'Limits queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';
 
+-- What a push to queue that gives no priority, max_attempts or timeout of its own stores:
+-- priority (-32768..32767), max_attempts (1..1000), timeout (more than 0, at most 365 days, no
+-- months or years); NULL: the built-in default (0, 5, none: the task name's timeout, else
+-- pgtqd's). All three are set at once. Tasks already pushed keep what they have; a push that
+-- gives a value keeps it.
+CREATE FUNCTION pgtq.set_task_defaults(queue text, priority integer, max_attempts integer,
+                                       timeout interval) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', set_task_defaults.queue);
+  IF priority NOT BETWEEN -32768 AND 32767 THEN
+    RAISE EXCEPTION 'pgtq.set_task_defaults: priority must be -32768..32767 (NULL: 0), got %',
+      priority USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_attempts NOT BETWEEN 1 AND 1000 THEN
+    RAISE EXCEPTION 'pgtq.set_task_defaults: max_attempts must be 1..1000 (NULL: 5), got %',
+      max_attempts USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pgtq.check_timeout('pgtq.set_task_defaults: timeout', timeout);
+  INSERT INTO pgtq.queues AS q (queue, default_priority, default_max_attempts, default_timeout)
+  VALUES (set_task_defaults.queue, priority, max_attempts, timeout)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET default_priority = excluded.default_priority,
+                default_max_attempts = excluded.default_max_attempts,
+                default_timeout = excluded.default_timeout, changed_at = now();
+END $$;
+COMMENT ON FUNCTION pgtq.set_task_defaults(text, integer, integer, interval) IS
+'What a push to queue that gives none of its own stores: priority (-32768..32767), max_attempts (1..1000), timeout (more than 0, at most 365 days); NULL: 0, 5, none (the task name''s timeout, else pgtqd''s). Sets all three; tasks already pushed keep theirs. Errors: 22004 NULL queue, 22023 bad name or value.';
+
 -- Puts queue's settings back to the defaults: resumed, no global or per-key concurrency or
--- rate limit, no retention rules of its own (the default's apply). Its row in pgtq.queues goes, so a
+-- rate limit, no task defaults, no retention rules of its own (the default's apply). Its row in pgtq.queues goes, so a
 -- queue named by mistake (pgtqctl queue typo --rate-limit 5) leaves pgtq.queue_stats once it
 -- has no tasks or workers. Wakes the queue's waiting workers, since removed limits leave room.
 -- Returns true when there was anything to reset.
@@ -139,4 +168,4 @@ BEGIN
   RETURN settings + rules > 0;
 END $$;
 COMMENT ON FUNCTION pgtq.reset_queue(text) IS
-'Puts queue''s settings back to the defaults: resumed, no limits, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';
+'Puts queue''s settings back to the defaults: resumed, no limits, no task defaults, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';

@@ -1,45 +1,20 @@
 // Every pgtqctl argument is checked as the SQL functions check theirs: a bad one ends the
 // process with a non-zero exit code and a message naming it, and changes nothing.
 #include "pgtq/client.hpp"
+#include "support/ctl_process.hpp"
 #include "support/sql.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <string>
 #include <vector>
 
 using namespace pgtq;
+using pgtq::test::pgtqctl;
+using pgtq::test::Run;
 
 namespace {
-
-struct Run {
-  int exit_code = -1;
-  std::string output; // stdout and stderr
-};
-
-// Each argument single-quoted for the shell (none of the cases contains a quote).
-Run pgtqctl(const std::string& dsn, const std::vector<std::string>& args) {
-  std::string command = std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl --dsn '" + dsn + "'";
-  for (const std::string& arg : args) {
-    command += " '" + arg + "'";
-  }
-  command += " 2>&1";
-  Run run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-    run.output += buffer.data();
-  }
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
 
 struct BadCall {
   std::vector<std::string> args;

@@ -1,52 +1,12 @@
 // pgtqctl, the operator's command line, run as a process against a real database.
+#include "support/ctl_process.hpp"
 #include "support/sql.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-
 using namespace pgtq;
 using namespace pgtq::test;
-
-namespace {
-
-struct Run {
-  int exit_code = -1;
-  std::string output; // stdout and stderr
-};
-
-// Arguments are single-quoted for the shell; the tests pass no quotes of their own.
-// --dsn goes before the subcommand, or after its arguments with dsn_last.
-Run pgtqctl(const std::string& dsn, const std::vector<std::string>& args, bool dsn_last = false) {
-  const std::string dsn_option = " --dsn '" + dsn + "'";
-  std::string command = std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl";
-  if (!dsn_last) {
-    command += dsn_option;
-  }
-  for (const std::string& arg : args) {
-    command += " '" + arg + "'";
-  }
-  if (dsn_last) {
-    command += dsn_option;
-  }
-  command += " 2>&1";
-  Run run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) {
-    run.output += buffer.data();
-  }
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-} // namespace
 
 TEST_CASE("pgtqctl migrates, pushes, shows, cancels and prunes") {
   EmptyDatabase database;
@@ -259,12 +219,15 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   query(conn, "SELECT pgtq.push('q', 't')");
   CHECK(pgtqctl(database.dsn(), {"queue", "q"}).output ==
         "queue q: not paused, global concurrency unlimited, rate limit none, per fairness key "
-        "unlimited; 0 running, 1 queued\n");
+        "unlimited; new tasks: priority 0, max attempts 5, the task name's timeout; 0 running, 1 "
+        "queued\n");
   const Run set = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "3"});
-  CHECK_MESSAGE(set.output ==
-                    "queue q: not paused, global concurrency 3, rate limit none, per fairness key "
-                    "unlimited; 0 running, 1 queued\n",
-                set.output);
+  CHECK_MESSAGE(
+      set.output ==
+          "queue q: not paused, global concurrency 3, rate limit none, per fairness key "
+          "unlimited; new tasks: priority 0, max attempts 5, the task name's timeout; 0 running, 1 "
+          "queued\n",
+      set.output);
   CHECK(scalar(conn, "SELECT global_concurrency FROM pgtq.queues WHERE queue = 'q'") == "3");
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "none"}).exit_code == 0);
   CHECK(scalar(conn, "SELECT coalesce(global_concurrency, 0) FROM pgtq.queues") == "0");
@@ -287,10 +250,13 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-period", "1 minute"}).exit_code == 64);
   // --reset first, then what else is given.
   const Run reset = pgtqctl(database.dsn(), {"queue", "q", "--reset", "--rate-limit", "7"});
-  CHECK_MESSAGE(reset.output == "queue q: not paused, global concurrency unlimited, rate limit 7 "
-                                "per 00:00:01 (0 started in the last period), per fairness key "
-                                "unlimited; 0 running, 1 queued\n",
-                reset.output);
+  CHECK_MESSAGE(
+      reset.output ==
+          "queue q: not paused, global concurrency unlimited, rate limit 7 "
+          "per 00:00:01 (0 started in the last period), per fairness key "
+          "unlimited; new tasks: priority 0, max attempts 5, the task name's timeout; 0 running, 1 "
+          "queued\n",
+      reset.output);
 
   const Run keys = pgtqctl(database.dsn(), {"queue", "q", "--key-concurrency", "2"});
   CHECK_MESSAGE(keys.output.find("per fairness key 2;") != std::string::npos, keys.output);

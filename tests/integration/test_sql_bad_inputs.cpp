@@ -165,8 +165,6 @@ void add_push_field_cases(std::vector<BadInput>& cases) {
     cases.push_back(
         {"SELECT pgtq.push('q', 't', max_attempts => " + attempts + ")", k_bad, "max_attempts"});
   }
-  cases.push_back({"SELECT pgtq.push('q', 't', priority => NULL)", k_null, "priority"});
-  cases.push_back({"SELECT pgtq.push('q', 't', max_attempts => NULL)", k_null, "max_attempts"});
 
   // push_many elements: wrong JSON types are refused, not coerced.
   for (const std::string value :
@@ -641,6 +639,23 @@ void add_fairness_cases(std::vector<BadInput>& cases) {
   }
 }
 
+void add_task_defaults_cases(std::vector<BadInput>& cases) {
+  const std::string call = "SELECT pgtq.set_task_defaults(";
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({call + name + ", 1, 1, NULL)", k_bad, "queue"});
+  }
+  cases.push_back({call + "NULL, 1, 1, NULL)", k_null, "queue"});
+  for (const std::string priority : {"-32769", "32768"}) {
+    cases.push_back({call + "'q', " + priority + ", 1, NULL)", k_bad, "priority"});
+  }
+  for (const std::string attempts : {"0", "1001", "-1"}) {
+    cases.push_back({call + "'q', 0, " + attempts + ", NULL)", k_bad, "max_attempts"});
+  }
+  for (const std::string timeout : {"'0'", "'-1 second'", "'366 days'", "'1 month'"}) {
+    cases.push_back({call + "'q', 0, 5, " + timeout + ")", k_bad, "timeout"});
+  }
+}
+
 void add_retention_cases(std::vector<BadInput>& cases) {
   for (const std::string& name : k_bad_names) {
     cases.push_back({"SELECT pgtq.set_retention(" + name + ", 'failed', '1 day')", k_bad, "queue"});
@@ -729,6 +744,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_delete_all_cases(cases);
   add_retention_cases(cases);
   add_fairness_cases(cases);
+  add_task_defaults_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

@@ -2,9 +2,9 @@
 
 // Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
 // pgtq.retry_all, pgtq.cancel_all, pgtq.delete and pgtq.update (sql/schema/10_redrive.sql),
-// pgtq.pause, pgtq.resume, pgtq.set_global_concurrency and pgtq.set_rate_limit
-// (sql/schema/11_queues.sql), pgtq.set_key_concurrency (sql/schema/16_fairness.sql),
-// pgtq.set_retention and pgtq.reset_retention
+// pgtq.pause, pgtq.resume, pgtq.set_global_concurrency, pgtq.set_rate_limit and
+// pgtq.set_task_defaults (sql/schema/11_queues.sql), pgtq.set_key_concurrency
+// (sql/schema/16_fairness.sql), pgtq.set_retention and pgtq.reset_retention
 // (sql/schema/15_retention.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
@@ -25,6 +25,7 @@
 #include "pgtq/client/error.hpp"
 #include "pgtq/client/json.hpp"
 #include "pgtq/client/pg_array.hpp"
+#include "pgtq/client/push.hpp"
 #include "pgtq/client/statement.hpp"
 
 #include <chrono>
@@ -249,6 +250,33 @@ inline void set_rate_limit(PGconn* conn,
                {queue,
                 max_starts ? detail::Param(std::to_string(*max_starts)) : std::nullopt,
                 std::to_string(per.count()) + " seconds"});
+}
+
+// What a push to queue that gives no priority, max attempts or timeout of its own gets (SQL:
+// pgtq.set_task_defaults). An unset field: the built-in default (priority 0, 5 attempts, no
+// timeout of the task's own, so the task name's and then pgtqd's apply). All three are set at
+// once; tasks already pushed keep theirs. Throws pgtq::Error 22023 for a bad name or value (a
+// timeout must be more than 0 and at most 365 days, checked before sending).
+struct TaskDefaults {
+  std::optional<int> priority = std::nullopt;     // -32768..32767
+  std::optional<int> max_attempts = std::nullopt; // 1..1000
+  std::optional<Delay> timeout = std::nullopt;
+};
+
+inline void
+set_task_defaults(PGconn* conn, const std::string& queue, const TaskDefaults& defaults) {
+  PushOptions checked;
+  checked.timeout = defaults.timeout;
+  detail::check_options(checked, "pgtq.set_task_defaults");
+  detail::exec(
+      conn,
+      "pgtq.set_task_defaults",
+      "SELECT pgtq.set_task_defaults($1, $2::integer, $3::integer, $4::interval)",
+      {queue,
+       defaults.priority ? detail::Param(std::to_string(*defaults.priority)) : std::nullopt,
+       defaults.max_attempts ? detail::Param(std::to_string(*defaults.max_attempts)) : std::nullopt,
+       defaults.timeout ? detail::Param(detail::interval_text(*defaults.timeout->microseconds()))
+                        : std::nullopt});
 }
 
 // Keeps the tasks of queue that ended in state ("succeeded", "failed" or "cancelled") for keep

@@ -45,15 +45,15 @@ struct Unique {
   OnConflict on_conflict = OnConflict::ignore;
 };
 
-// Unset fields keep the server's defaults: run now, priority 0, 5 attempts, no timeout of
-// its own. run_at and delay add up (run_at defaults to now). A task whose start lies in the
-// future is "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point
-// run_at (plus delay): within 100 years of now. timeout: how long each attempt may run, more
-// than 0 and at most 365 days (microseconds are kept); it replaces, even when longer, the
-// task name's timeout (its plugin's) and pgtqd's task-timeout. Outside these, push() throws
-// pgtq::Error 22023 before sending anything.
-// unique: see Unique; push() then returns the id of the task that holds the key, if one does.
-// fairness_key: 1..1024 bytes (a tenant, a customer): claims of the queue take turns between
+// Unset fields keep the server's defaults: run now; the queue's defaults for priority, max
+// attempts and timeout (set_task_defaults), else priority 0, 5 attempts, no timeout of its own.
+// run_at and delay add up (run_at defaults to now). A task whose start lies in the future is
+// "scheduled" until then, otherwise "queued". delay: 0 to 100 years; a time_point run_at (plus
+// delay): within 100 years of now. timeout: how long each attempt may run, more than 0 and at most
+// 365 days (microseconds are kept); it replaces, even when longer, the task name's timeout (its
+// plugin's) and pgtqd's task-timeout. Outside these, push() throws pgtq::Error 22023 before sending
+// anything. unique: see Unique; push() then returns the id of the task that holds the key, if one
+// does. fairness_key: 1..1024 bytes (a tenant, a customer): claims of the queue take turns between
 // keys, and the queue's key concurrency limit (set_key_concurrency) caps each key's running
 // tasks (sql/schema/16_fairness.sql). A NUL byte is refused before sending (22023).
 struct PushOptions {
