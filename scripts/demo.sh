@@ -141,7 +141,7 @@ for _ in $(seq 1 100); do
   [ "$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = 'reports'")" -eq 0 ] && break
   sleep 0.05
 done
-echo "start order (a: acme, z: zeta): $(sql -c "SELECT string_agg(left(fairness_key, 1), '' ORDER BY started_at, id) FROM pgtq.tasks WHERE queue = 'reports' AND fairness_key IS NOT NULL")"
+echo "zeta's 3 tasks started before $(sql -c "SELECT count(*) FROM pgtq.tasks WHERE fairness_key = 'acme' AND started_at > (SELECT max(started_at) FROM pgtq.tasks WHERE fairness_key = 'zeta')") of acme's 20 (pushed first; without keys, they would wait for all 20)"
 
 say "defaults for new tasks: the reports queue's tasks try twice and stop after 30 s unless pushed otherwise"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --default-max-attempts 2 --default-timeout '30 seconds'

@@ -40,14 +40,18 @@ int main(int argc, char** argv) {
   push->add_option("args", push_options.args, "JSON array or object (default [])");
   push->add_option("--run-at", push_options.run_at, "timestamp to run at");
   push->add_option("--delay", push_options.delay, "run after this interval, e.g. '5 minutes'");
-  push->add_option("--priority", push_options.priority, "smaller runs first (default 0)");
-  push->add_option(
-      "--max-attempts", push_options.max_attempts, "attempts before failing (default 5)");
+  push->add_option("--priority",
+                   push_options.priority,
+                   "smaller runs first (default: the queue's default priority, else 0)");
+  push->add_option("--max-attempts",
+                   push_options.max_attempts,
+                   "attempts before failing (default: the queue's default, else 5)");
   push->add_option("--timeout",
                    push_options.timeout,
                    "how long each attempt may run, a PostgreSQL interval such as '90 seconds' "
-                   "(more than 0, at most 365 days, no months or years; default: the plugin's "
-                   "timeout for the task name, else pgtqd's task-timeout)");
+                   "(more than 0, at most 365 days, no months or years; default: the queue's "
+                   "default timeout, else the plugin's timeout for the task name, else pgtqd's "
+                   "task-timeout)");
   push->add_option("--unique-key",
                    push_options.unique_key,
                    "no other task of the queue with this key may be live (1..1024 bytes); a "
@@ -196,7 +200,7 @@ int main(int argc, char** argv) {
   queue_command->add_flag("--reset",
                           queue_options.reset,
                           "first put the queue's settings back to the defaults: resumed, no "
-                          "limits, no retention rules of its own");
+                          "limits, no task defaults, no retention rules of its own");
   queue_command->add_option("--rate-period",
                             queue_options.rate_period,
                             "the window of --rate-limit, 1 second to 1 day (default '1 second')");

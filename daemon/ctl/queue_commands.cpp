@@ -115,6 +115,10 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
     throw UsageError("--rate-period goes with --rate-limit");
   }
   db::Connection connection = connect(dsn);
+  // All or nothing: a value the database refuses (--default-timeout, --rate-period) leaves
+  // the queue as it was, whatever came before it. An error ends the process, and with it the
+  // transaction.
+  connection.run_script("BEGIN");
   if (options.reset) {
     connection.run(db::queries::k_reset_queue, {options.queue});
   }
@@ -127,6 +131,9 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                    {options.queue, key_limit ? db::Param(*key_limit) : std::nullopt});
   }
   if (default_priority || default_attempts || options.default_timeout) {
+    // The defaults not given are read back and written again: the queue's row is locked
+    // first, so that another change committed meanwhile is not written over.
+    connection.run(db::queries::k_lock_queue_settings, {options.queue});
     // --default-timeout is checked by pgtq.set_task_defaults, whose error names it.
     connection.run(db::queries::k_set_task_defaults,
                    {options.queue,
@@ -142,6 +149,7 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                     options.rate_period.value_or("1 second")});
   }
   const db::Result settings = connection.run(db::queries::k_queue_settings, {options.queue});
+  connection.run_script("COMMIT");
   out << "queue " << options.queue << (settings.text(0, 0) == "t" ? ": paused" : ": not paused")
       << ", global concurrency "
       << (settings.is_null(0, 1) ? std::string("unlimited") : settings.string(0, 1))
@@ -154,7 +162,7 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       << "; new tasks: priority "
       << (settings.is_null(0, 8) ? std::string("0") : settings.string(0, 8)) << ", max attempts "
       << (settings.is_null(0, 9) ? std::string("5") : settings.string(0, 9)) << ", "
-      << (settings.is_null(0, 10) ? std::string("the task name's timeout")
+      << (settings.is_null(0, 10) ? std::string("no timeout of their own")
                                   : "timeout " + settings.string(0, 10))
       << "; " << settings.string(0, 2) << " running, " << settings.string(0, 3) << " queued\n";
   return 0;

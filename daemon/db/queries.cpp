@@ -100,6 +100,11 @@ const Query k_set_global_concurrency{"pgtq_set_global_concurrency",
                                      "SELECT pgtq.set_global_concurrency($1, $2::integer)"};
 const Query k_set_key_concurrency{"pgtq_set_key_concurrency",
                                   "SELECT pgtq.set_key_concurrency($1, $2::integer)"};
+// The queue's settings row, created if missing, locked until the transaction ends.
+const Query k_lock_queue_settings{
+    "pgtq_lock_queue_settings",
+    "WITH created AS (INSERT INTO pgtq.queues (queue) VALUES ($1) ON CONFLICT DO NOTHING)"
+    " SELECT 1 FROM pgtq.queues q WHERE q.queue = $1 FOR UPDATE"};
 // $2, $3, $4: a value, 'none' (no default), or NULL (keep the queue's).
 const Query k_set_task_defaults{
     "pgtq_set_task_defaults",

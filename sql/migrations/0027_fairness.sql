@@ -1154,8 +1154,9 @@ DECLARE
   bad bigint;
 BEGIN
   IF coalesce(array_ndims(fairness_keys), 1) <> 1 OR cardinality(fairness_keys) <> given THEN
-    RAISE EXCEPTION '% must be a one-dimensional array as long as tasks (%), got % elements',
-      what, given, cardinality(fairness_keys) USING ERRCODE = 'invalid_parameter_value';
+    RAISE EXCEPTION '% must be a one-dimensional array as long as tasks (%), got % elements in % '
+      'dimensions', what, given, cardinality(fairness_keys), array_ndims(fairness_keys)
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   SELECT k.n INTO bad FROM unnest(fairness_keys) WITH ORDINALITY AS k(key, n)
    WHERE octet_length(k.key) NOT BETWEEN 1 AND 1024 ORDER BY k.n LIMIT 1;
@@ -1173,9 +1174,10 @@ END $$;
 -- A cursor per queue and set of task names: daemons that serve other task names (a pgtqd
 -- with other plugins) go round the keys on their own, and do not move each other past keys.
 -- Keys that cannot be served now (at their limit, or without a queued task of these names)
--- are passed over and do not count: the walk goes on until take keys can be served, looking
--- at no more than 4 take + 64 keys per claim. A claim that finds none still moves the cursor
--- past the keys it looked at, so the next one looks further.
+-- are passed over and do not count: the walk goes on until take keys can be served, in
+-- stretches of 4 take + 64 keys, at most 64 of them per claim (and never more than once round
+-- the keys). A claim that finds none still moves the cursor past the keys it looked at, so
+-- the next one looks further.
 --
 -- Cost: per key looked at, one descent of live_tasks_fair to find it, one probe for a queued
 -- task of these names (a walk over the key's tasks of other names), and with key_cap one
@@ -1192,6 +1194,8 @@ DECLARE
                           chr(31)), 0);
   looks       integer := 4 * take + 64; -- keys looked at per claim, at most
   last_served text;    -- where the last claim stopped: a key, '' (no key) or NULL (start)
+  first_cursor text;
+  look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
   chosen      bigint[];
   chosen_keys text[];  -- each chosen task's key, '' for none
   picked      bigint[];
@@ -1199,6 +1203,10 @@ DECLARE
 BEGIN
   SELECT c.last_key INTO last_served FROM pgtq.fairness_cursors c
    WHERE c.queue = fair_pick.queue AND c.task_set = names_hash;
+  first_cursor := last_served;
+  -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
+  -- passed over at once, not one claim (a poll interval, when idle) per stretch.
+  FOR walk IN 1 .. 64 LOOP
   WITH RECURSIVE after_cursor(key, n, served, ok) AS (
     -- The keys after the cursor, one index descent each (a loose index scan), until take of
     -- them can be served.
@@ -1292,9 +1300,15 @@ BEGIN
          -- it back to the first key).
          coalesce((SELECT coalesce(t.key, '') FROM taken t ORDER BY t.n DESC LIMIT 1),
                   (SELECT t.key FROM turns t WHERE t.key IS NOT NULL ORDER BY t.pos DESC LIMIT 1),
-                  last_served)
-    INTO chosen, chosen_keys, next_last;
-  IF next_last IS DISTINCT FROM last_served THEN
+                  last_served),
+         -- The walk after the cursor stopped at its bound, not at the last key.
+         NOT EXISTS (SELECT 1 FROM taken)
+           AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL)
+    INTO chosen, chosen_keys, next_last, look_further;
+    EXIT WHEN NOT look_further;
+    last_served := next_last;
+  END LOOP;
+  IF next_last IS DISTINCT FROM first_cursor THEN
     INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key)
     VALUES (fair_pick.queue, names_hash, next_last)
     ON CONFLICT ON CONSTRAINT fairness_cursors_pkey DO UPDATE SET last_key = excluded.last_key;

@@ -8,7 +8,11 @@ ALTER TABLE pgtq.queues
     CONSTRAINT queues_default_priority CHECK (default_priority BETWEEN -32768 AND 32767),
   ADD COLUMN default_max_attempts integer
     CONSTRAINT queues_default_max_attempts CHECK (default_max_attempts BETWEEN 1 AND 1000),
-  ADD COLUMN default_timeout interval;
+  ADD COLUMN default_timeout interval
+    CONSTRAINT queues_default_timeout CHECK (extract(year FROM default_timeout) = 0
+                                             AND extract(month FROM default_timeout) = 0
+                                             AND default_timeout > interval '0'
+                                             AND default_timeout <= interval '365 days');
 COMMENT ON TABLE pgtq.queues IS
   'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none). A queue without a row has the defaults.';
 

@@ -161,7 +161,11 @@ CREATE TABLE pgtq.queues (
     CONSTRAINT queues_default_priority CHECK (default_priority BETWEEN -32768 AND 32767),
   default_max_attempts integer
     CONSTRAINT queues_default_max_attempts CHECK (default_max_attempts BETWEEN 1 AND 1000),
-  default_timeout interval,                  -- checked by pgtq.set_task_defaults
+  default_timeout interval                   -- as push's timeout (pgtq.timeout_ok)
+    CONSTRAINT queues_default_timeout CHECK (extract(year FROM default_timeout) = 0
+                                             AND extract(month FROM default_timeout) = 0
+                                             AND default_timeout > interval '0'
+                                             AND default_timeout <= interval '365 days'),
   CONSTRAINT queues_rate CHECK ((rate_limit IS NULL) = (rate_period IS NULL)
                                 AND cardinality(rate_starts) = cardinality(rate_counts))
 );

@@ -219,13 +219,13 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   query(conn, "SELECT pgtq.push('q', 't')");
   CHECK(pgtqctl(database.dsn(), {"queue", "q"}).output ==
         "queue q: not paused, global concurrency unlimited, rate limit none, per fairness key "
-        "unlimited; new tasks: priority 0, max attempts 5, the task name's timeout; 0 running, 1 "
+        "unlimited; new tasks: priority 0, max attempts 5, no timeout of their own; 0 running, 1 "
         "queued\n");
   const Run set = pgtqctl(database.dsn(), {"queue", "q", "--global-concurrency", "3"});
   CHECK_MESSAGE(
       set.output ==
           "queue q: not paused, global concurrency 3, rate limit none, per fairness key "
-          "unlimited; new tasks: priority 0, max attempts 5, the task name's timeout; 0 running, 1 "
+          "unlimited; new tasks: priority 0, max attempts 5, no timeout of their own; 0 running, 1 "
           "queued\n",
       set.output);
   CHECK(scalar(conn, "SELECT global_concurrency FROM pgtq.queues WHERE queue = 'q'") == "3");
@@ -254,7 +254,7 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
       reset.output ==
           "queue q: not paused, global concurrency unlimited, rate limit 7 "
           "per 00:00:01 (0 started in the last period), per fairness key "
-          "unlimited; new tasks: priority 0, max attempts 5, the task name's timeout; 0 running, 1 "
+          "unlimited; new tasks: priority 0, max attempts 5, no timeout of their own; 0 running, 1 "
           "queued\n",
       reset.output);
 

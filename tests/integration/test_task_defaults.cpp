@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace pgtq;
@@ -82,7 +83,7 @@ TEST_CASE("pgtqctl queue shows and changes a queue's task defaults one at a time
   const Run set = pgtqctl(database.dsn(), {"queue", "q", "--default-priority", "-3"});
   REQUIRE_MESSAGE(set.exit_code == 0, set.output);
   CHECK_MESSAGE(
-      set.output.find("new tasks: priority -3, max attempts 5, the task name's timeout") !=
+      set.output.find("new tasks: priority -3, max attempts 5, no timeout of their own") !=
           std::string::npos,
       set.output);
   // One option changes one default; the others stay.
@@ -107,4 +108,37 @@ TEST_CASE("pgtqctl queue shows and changes a queue's task defaults one at a time
   CHECK(bad_timeout.exit_code == 1);
   CHECK_MESSAGE(bad_timeout.output.find("timeout") != std::string::npos, bad_timeout.output);
   CHECK(scalar(conn, "SELECT default_timeout FROM pgtq.queues WHERE queue = 'q'") == "00:05:00");
+
+  // All or nothing: a value the database refuses leaves every setting as it was.
+  const Run half = pgtqctl(database.dsn(),
+                           {"queue",
+                            "other",
+                            "--key-concurrency",
+                            "4",
+                            "--global-concurrency",
+                            "7",
+                            "--default-timeout",
+                            "2 months"});
+  CHECK(half.exit_code == 1);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.queues WHERE queue = 'other'") == 0);
+}
+
+TEST_CASE("pgtqctl queue --default-timeout keeps a priority default committed while it waited") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  db::Connection other = database.connect();
+  set_task_defaults(conn.native(), "q", {.priority = 1});
+  // Another session changes the priority and holds the row until it commits.
+  other.run_script("BEGIN");
+  other.run_script("SELECT pgtq.set_task_defaults('q', 99, NULL, NULL)");
+  Run run;
+  std::thread ctl([&] {
+    run = pgtqctl(database.dsn(), {"queue", "q", "--default-timeout", "1 minute"});
+  });
+  std::this_thread::sleep_for(500ms);
+  other.run_script("COMMIT");
+  ctl.join();
+  REQUIRE_MESSAGE(run.exit_code == 0, run.output);
+  CHECK(scalar(conn, "SELECT default_priority || ' ' || default_timeout FROM pgtq.queues") ==
+        "99 00:01:00");
 }
