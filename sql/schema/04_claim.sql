@@ -68,6 +68,7 @@ DECLARE
   keyed      boolean := false; -- queued tasks of the queue carry fairness keys
   limited    boolean;
   key_cap    integer;
+  turn_at    timestamptz;      -- when this call's turn began: its window entry and start time
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -117,6 +118,10 @@ BEGIN
         USING ERRCODE = 'invalid_transaction_state';
     END IF;
     EXIT WHEN NOT pg_try_advisory_xact_lock(1885828210, hashtext(claim.queue));
+    -- One clock for the rate window and the tasks' started_at: the window then holds exactly
+    -- the starts its tasks show (a clock read per row would start them a little later than
+    -- the window says, and a window of starts could hold one more than the limit).
+    turn_at := clock_timestamp();
     -- Read once the turn began: the claims before it have committed what they took.
     SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period, q.key_concurrency
       INTO stopped, cap, rate, per, key_cap FROM pgtq.queues q WHERE q.queue = claim.queue;
@@ -129,7 +134,7 @@ BEGIN
     IF rate IS NOT NULL THEN
       SELECT least(room, rate - coalesce(sum(s.n), 0)) INTO room
         FROM pgtq.queues q, unnest(q.rate_starts, q.rate_counts) AS s(at, n)
-       WHERE q.queue = claim.queue AND s.at > clock_timestamp() - per;
+       WHERE q.queue = claim.queue AND s.at > turn_at - per;
     END IF;
     take := greatest(least(max_count, room), 0);
     capped := true;
@@ -145,17 +150,17 @@ BEGIN
       UPDATE pgtq.queues q
          SET (rate_starts, rate_counts) =
              (SELECT CASE WHEN w.joins THEN w.ats[1:cardinality(w.ats) - 1] ELSE w.ats END
-                       || clock_timestamp(),
+                       || turn_at,
                      CASE WHEN w.joins
                           THEN w.ns[1:cardinality(w.ns) - 1]
                                || (w.ns[cardinality(w.ns)] + cardinality(picked))
                           ELSE w.ns || cardinality(picked) END
                 FROM (SELECT k.ats, k.ns,
-                             k.ats[cardinality(k.ats)] > clock_timestamp() - per / 64 AS joins
+                             k.ats[cardinality(k.ats)] > turn_at - per / 64 AS joins
                         FROM (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') AS ats,
                                      coalesce(array_agg(s.n ORDER BY s.at), '{}') AS ns
                                 FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
-                               WHERE s.at > clock_timestamp() - per) k) w)
+                               WHERE s.at > turn_at - per) k) w)
        WHERE q.queue = claim.queue;
     END IF;
     -- It took all it asked for and left room: a claimer that found the turn taken may take
@@ -179,7 +184,7 @@ BEGIN
            attempts = CASE WHEN l.attempts < 2147483647 THEN l.attempts + 1 ELSE l.attempts END,
            claims = CASE WHEN l.claims < 9223372036854775807 THEN l.claims + 1 ELSE l.claims END,
            claim = coalesce(nullif(token_base # l.id, 0), 1),
-           started_at = clock_timestamp(), locked_by = worker,
+           started_at = coalesce(turn_at, clock_timestamp()), locked_by = worker,
            locked_until = clock_timestamp() + lease
      WHERE l.id = ANY (picked)
     RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.timeout, l.priority,
