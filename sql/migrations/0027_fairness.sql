@@ -1214,69 +1214,64 @@ BEGIN
   -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
   -- passed over at once, not one claim (a poll interval, when idle) per stretch.
   FOR walk IN 1 .. 64 LOOP
-  WITH RECURSIVE after_cursor(key, n, served, ok) AS (
+  WITH RECURSIVE after_cursor(key, n, served, room) AS (
     -- The keys after the cursor, one index descent each (a loose index scan), until take of
     -- them can be served.
-    SELECT k.key, 1, s.ok::integer, s.ok
+    SELECT k.key, 1, (s.room > 0)::integer, s.room
       FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                AND l.fairness_key IS NOT NULL
                AND l.fairness_key > coalesce(last_served, '')) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
-                                 AS ok) s
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
     UNION ALL
-    SELECT k.key, a.n + 1, a.served + s.ok::integer, s.ok
+    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room
       FROM after_cursor a
       CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
-                                 AS ok) s
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
      WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
-  ), from_start(key, n, served, ok) AS (
+  ), from_start(key, n, served, room) AS (
     -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
     -- again: the keys up to the cursor.
-    SELECT k.key, e.n + 1, e.served + s.ok::integer, s.ok
+    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room
       FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
              HAVING bool_or(a.key IS NULL)) e
       CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                    WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                      AND l.fairness_key IS NOT NULL) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
-                                 AS ok) s
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
      WHERE last_served <> '' AND e.served < take AND e.n < looks
     UNION ALL
-    SELECT k.key, f.n + 1, f.served + s.ok::integer, s.ok
+    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room
       FROM from_start f
       CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_ok(fair_pick.queue, k.key, task_names, key_cap)
-                                 AS ok) s
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
      WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
-  ), turns(key, pos, ok) AS (
+  ), turns(key, pos, room) AS (
     -- The tasks without a key take their turn where a round starts: first when no claim
     -- stopped anywhere yet, else after the keys past the cursor.
     SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE looks + 1 END,
-           EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                    WHERE l.queue = fair_pick.queue AND l.state = 'queued'
-                      AND l.fairness_key IS NULL AND l.task = ANY (task_names))
+           CASE WHEN EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                                AND l.fairness_key IS NULL AND l.task = ANY (task_names))
+                THEN take ELSE 0 END
     UNION ALL
-    SELECT a.key, a.n, a.ok FROM after_cursor a WHERE a.key IS NOT NULL
+    SELECT a.key, a.n, a.room FROM after_cursor a WHERE a.key IS NOT NULL
     UNION ALL
-    SELECT f.key, looks + 1 + f.n, f.ok FROM from_start f
+    SELECT f.key, looks + 1 + f.n, f.room FROM from_start f
      WHERE f.key IS NOT NULL AND f.key <= last_served
   ), served AS (
-    SELECT t.key, t.pos FROM turns t WHERE t.ok ORDER BY t.pos LIMIT take
+    SELECT t.key, t.pos, t.room FROM turns t WHERE t.room > 0 ORDER BY t.pos LIMIT take
   ), visited AS (
-    -- Of S keys served, one gets at most take - S + 1 tasks.
-    SELECT v.key, v.pos,
-           least(take - count(*) OVER () + 1,
-                 CASE WHEN key_cap IS NULL OR v.key IS NULL THEN take
-                      ELSE key_cap - (SELECT count(*) FROM pgtq.live_tasks r
-                                       WHERE r.queue = fair_pick.queue AND r.state = 'running'
-                                         AND r.fairness_key IS NOT NULL
-                                         AND r.fairness_key = v.key) END) AS quota
+    -- Of S keys served, one gets at most take - S + 1 tasks, and no more than its room.
+    SELECT v.key, v.pos, least(take - count(*) OVER () + 1, v.room) AS quota
       FROM served v
   ), candidates AS (
     SELECT v.key, v.pos, c.id, c.round
@@ -1333,25 +1328,33 @@ BEGIN
   RETURN picked;
 END $$;
 
--- Whether fair_pick can serve key now (NULL: no key, false): a queued task of task_names, and
--- fewer than key_cap (NULL: no limit) of its tasks running. Called once per key fair_pick looks
--- at, under its settings (generic plans, no seq scans), its plans kept for the session.
-CREATE FUNCTION pgtq.fair_key_ok(queue text, key text, task_names text[], key_cap integer)
-RETURNS boolean
+-- How many tasks of key fair_pick may take now, at most take: 0 without a queued task of
+-- task_names (or for no key), else take, or with key_cap (NULL: no limit) what the key's
+-- running tasks leave of it. Called once per key fair_pick looks at, under its settings
+-- (generic plans, no seq scans), its plans kept for the session.
+CREATE FUNCTION pgtq.fair_key_room(queue text, key text, task_names text[], key_cap integer,
+                                   take integer)
+RETURNS integer
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  RETURN key IS NOT NULL
-         AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                      WHERE l.queue = fair_key_ok.queue AND l.state = 'queued'
-                        AND l.fairness_key IS NOT NULL AND l.fairness_key = fair_key_ok.key
-                        AND l.task = ANY (task_names))
-         AND (key_cap IS NULL
-              OR (SELECT count(*) FROM (SELECT 1 FROM pgtq.live_tasks r
-                                         WHERE r.queue = fair_key_ok.queue
-                                           AND r.state = 'running'
-                                           AND r.fairness_key IS NOT NULL
-                                           AND r.fairness_key = fair_key_ok.key
-                                         LIMIT key_cap) x) < key_cap);
+  IF key IS NULL OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                 WHERE l.queue = fair_key_room.queue AND l.state = 'queued'
+                                   AND l.fairness_key IS NOT NULL
+                                   AND l.fairness_key = fair_key_room.key
+                                   AND l.task = ANY (task_names)) THEN
+    RETURN 0;
+  END IF;
+  IF key_cap IS NULL THEN
+    RETURN take;
+  END IF;
+  -- Counted up to key_cap: a key at its limit costs no more than one with room.
+  RETURN greatest(least(take, key_cap - (SELECT count(*) FROM (
+                                           SELECT 1 FROM pgtq.live_tasks r
+                                            WHERE r.queue = fair_key_room.queue
+                                              AND r.state = 'running'
+                                              AND r.fairness_key IS NOT NULL
+                                              AND r.fairness_key = fair_key_room.key
+                                            LIMIT key_cap) x)), 0);
 END $$;
 
 -- At most max_running (1..100000) tasks of each fairness key of queue running at once, across
