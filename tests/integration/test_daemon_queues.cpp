@@ -100,7 +100,9 @@ TEST_CASE("pausing one of a pgtqd's queues leaves the others running, and a stop
           "of them") {
   TestDatabase database;
   db::Connection conn = database.connect();
-  DaemonProcess daemon({.dsn = database.dsn(), .queue = "a, b", .extra_args = {"--queue", "c"}});
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .queue = "a, b",
+                        .extra_args = {"--queue", "c", "--log-level", "debug"}});
   REQUIRE_MESSAGE(
       eventually([&] { return count(conn, "SELECT count(*) FROM pgtq.live_workers") == 3; }, 10s),
       daemon.log());
@@ -118,8 +120,11 @@ TEST_CASE("pausing one of a pgtqd's queues leaves the others running, and a stop
   // A task running in each of two queues at the stop: both finish, then pgtqd exits.
   const std::string slow_a = scalar(conn, "SELECT pgtq.push('a', 'sleep', '[1]')");
   const std::string slow_c = scalar(conn, "SELECT pgtq.push('c', 'sleep', '[1]')");
-  REQUIRE_MESSAGE(reaches(conn, slow_a, "running", 5s), daemon.log());
-  REQUIRE_MESSAGE(reaches(conn, slow_c, "running", 5s), daemon.log());
+  // Started by a worker, not only claimed: a stop gives back claimed tasks no worker took up.
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + slow_a + " (sleep) attempt 1/5 started", 10s),
+                  daemon.log());
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + slow_c + " (sleep) attempt 1/5 started", 10s),
+                  daemon.log());
   daemon.signal(SIGTERM);
   const auto status = daemon.wait_exit(15s);
   REQUIRE_MESSAGE(status.has_value(), daemon.log());

@@ -335,18 +335,15 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
   TestDatabase database;
   db::Connection connection = database.connect();
   DaemonProcess daemon(
-      {.dsn = database.dsn(), .extra_args = {"--concurrency", "1", "--prefetch", "3"}});
+      {.dsn = database.dsn(),
+       .extra_args = {"--concurrency", "1", "--prefetch", "3", "--log-level", "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   // One worker busy with a first task (5 s: still running when the signal comes, even on a
   // loaded machine). It is pushed on its own, so that its worker has taken it up before the
   // next three arrive; those are claimed ahead of the worker and wait in memory.
-  scalar(connection, "SELECT pgtq.push('default', 'sleep', '[5]')");
-  REQUIRE(eventually(
-      [&] {
-        return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
-      },
-      5s));
-  std::this_thread::sleep_for(200ms); // the claim is recorded; give the worker thread its start
+  const std::string first = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[5]')");
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + first + " (sleep) attempt 1/5 started", 10s),
+                  daemon.log());
   scalar(connection,
          "SELECT count(*) FROM pgtq.push_many('default', "
          "'[{\"task\": \"sleep\", \"args\": [5]}, {\"task\": \"sleep\", \"args\": [5]},"
@@ -371,16 +368,19 @@ TEST_CASE("prefetched tasks whose release failed are released again, not held to
   db::Connection connection = database.connect();
   DaemonProcess daemon(
       {.dsn = database.dsn(),
-       .extra_args = {"--concurrency", "1", "--prefetch", "1", "--shutdown-grace", "60"}});
+       .extra_args = {"--concurrency",
+                      "1",
+                      "--prefetch",
+                      "1",
+                      "--shutdown-grace",
+                      "60",
+                      "--log-level",
+                      "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   // One worker busy with a first task; a second is claimed ahead of it and waits in memory.
   const std::string first = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
-  REQUIRE(eventually(
-      [&] {
-        return count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'running'") == 1;
-      },
-      5s));
-  std::this_thread::sleep_for(200ms); // the claim is recorded; give the worker thread its start
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + first + " (sleep) attempt 1/5 started", 10s),
+                  daemon.log());
   const std::string second = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
   REQUIRE(eventually(
       [&] {
