@@ -366,16 +366,15 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
 TEST_CASE("prefetched tasks whose release failed are released again, not held to the end") {
   TestDatabase database;
   db::Connection connection = database.connect();
-  DaemonProcess daemon(
-      {.dsn = database.dsn(),
-       .extra_args = {"--concurrency",
-                      "1",
-                      "--prefetch",
-                      "1",
-                      "--shutdown-grace",
-                      "60",
-                      "--log-level",
-                      "debug"}});
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .extra_args = {"--concurrency",
+                                       "1",
+                                       "--prefetch",
+                                       "1",
+                                       "--shutdown-grace",
+                                       "60",
+                                       "--log-level",
+                                       "debug"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
   // One worker busy with a first task; a second is claimed ahead of it and waits in memory.
   const std::string first = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[4]')");
