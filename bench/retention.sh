@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# History removal and the cost of retention's index: run by `bench/run.sh --retention` against
-# its private server (environment: DSN, PGTQ_PG_BIN, BENCH_DIR, OUT, PGB_SECS, REPS, QUICK).
+# History removal and the cost of the history's shape: run by `bench/run.sh --retention`
+# against its private server (environment: DSN, PGTQ_PG_BIN, BENCH_DIR, OUT, REPS, QUICK).
 #   1. Removing a history of N finished tasks (1,000,000; 100,000 with --quick), all past their
-#      time: one pgtq.prune call against pgtq.apply_retention batches of 10,000 called until
-#      one deletes nothing (what pgtqd's scheduler does, without its pauses); wall time, the
+#      time, kept two ways: in one table (the default partition, where every task went before
+#      migration 0029 made a partition per day) and in the daily partitions of 28 days. Each is
+#      removed by one pgtq.prune call and by pgtq.apply_retention batches of 10,000 called until
+#      one removes nothing (what pgtqd's scheduler does, without its pauses): wall time, the
 #      longest single transaction, and WAL written. Alternating, REPS times.
-#   2. Building finished_tasks_retention over them (what migration 0024 costs).
-#   3. The outcome path with and without finished_tasks_retention: pgbench, 1 client, push +
-#      claim + complete per transaction script, PGB_SECS each, alternating REPS times.
+# The outcome path's cost of the partitioned history is measured against the build before it
+# (bench/run.sh --ab).
 set -euo pipefail
 psqlc() { "$PGTQ_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 SQL="$BENCH_DIR/sql/retention"
@@ -16,69 +17,54 @@ now_s() { date +%s.%N; }
 wal_lsn() { psqlc -c "SELECT pg_current_wal_lsn()"; }
 wal_mb() { psqlc -c "SELECT round(pg_wal_lsn_diff('$2', '$1') / 1048576.0, 1)"; }
 
-fill() {
+# The history's partitions all dropped (tasks then go to the default partition: one table),
+# or made for every day of the filled range.
+one_table() {
+  psqlc -c "DO \$\$ DECLARE p regclass; BEGIN
+              FOR p IN SELECT h FROM pgtq.history_partitions() h
+                        WHERE h <> 'pgtq.finished_tasks_default'::regclass LOOP
+                EXECUTE format('DROP TABLE %s', p);
+              END LOOP; END \$\$"
+}
+daily() {
+  psqlc -c "SELECT pgtq.add_history_partitions((now() AT TIME ZONE 'UTC')::date - 31, 36)" >/dev/null
+}
+
+fill() { # one_table | daily
   psqlc -c "TRUNCATE pgtq.finished_tasks" -c "DELETE FROM pgtq.retention"
+  "$1"
   psqlc -v n="$N" -f "$SQL/fill.sql"
   psqlc -c "VACUUM ANALYZE pgtq.finished_tasks" -c "CHECKPOINT"
 }
 
-echo "### Building finished_tasks_retention over $N finished tasks (migration 0024's cost)"
-echo
-echo "| rep | CREATE INDEX s |"
-echo "|---|---:|"
-for rep in $(seq 1 "$REPS"); do
-  fill
-  psqlc -c "DROP INDEX pgtq.finished_tasks_retention"
-  t0=$(now_s)
-  psqlc -c "CREATE INDEX finished_tasks_retention ON pgtq.finished_tasks (queue, state, finished_at)"
-  printf '| %s | %.2f |\n' "$rep" "$(echo "$(now_s) - $t0" | bc)"
-done
-echo
-
 echo "### Removing $N finished tasks past their time (seconds, WAL MiB)"
 echo
-echo "| rep | how | removed | wall s | longest transaction s | WAL MiB |"
-echo "|---|---|---:|---:|---:|---:|"
+echo "| rep | history | how | removed | wall s | longest transaction s | WAL MiB |"
+echo "|---|---|---|---:|---:|---:|---:|"
 for rep in $(seq 1 "$REPS"); do
-  fill
-  start=$(wal_lsn); t0=$(now_s)
-  removed=$(psqlc -c "SELECT pgtq.prune(now() - interval '1 day')")
-  t1=$(now_s); end=$(wal_lsn)
-  wall=$(echo "$t1 - $t0" | bc)
-  printf '| %s | pgtq.prune, one statement | %s | %.2f | %.2f | %s |\n' \
-    "$rep" "$removed" "$wall" "$wall" "$(wal_mb "$start" "$end")"
+  for shape in one_table daily; do
+    fill "$shape"
+    start=$(wal_lsn); t0=$(now_s)
+    removed=$(psqlc -c "SELECT pgtq.prune(now() - interval '1 day')")
+    t1=$(now_s); end=$(wal_lsn)
+    wall=$(echo "$t1 - $t0" | bc)
+    printf '| %s | %s | pgtq.prune, one call | %s | %.2f | %.2f | %s |\n' \
+      "$rep" "$shape" "$removed" "$wall" "$wall" "$(wal_mb "$start" "$end")"
 
-  fill
-  psqlc -c "SELECT pgtq.set_retention(NULL, NULL, '1 day')" >/dev/null
-  start=$(wal_lsn); t0=$(now_s); total=0; longest=0
-  while :; do
-    c0=$(now_s)
-    n=$(psqlc -c "SELECT pgtq.apply_retention(10000)")
-    c1=$(now_s)
-    longest=$(echo "if ($c1 - $c0 > $longest) $c1 - $c0 else $longest" | bc)
-    total=$((total + n))
-    [ "$n" -eq 0 ] && break
+    fill "$shape"
+    psqlc -c "SELECT pgtq.set_retention(NULL, NULL, '1 day')" >/dev/null
+    start=$(wal_lsn); t0=$(now_s); total=0; longest=0
+    while :; do
+      c0=$(now_s)
+      n=$(psqlc -c "SELECT pgtq.apply_retention(10000)")
+      c1=$(now_s)
+      longest=$(echo "if ($c1 - $c0 > $longest) $c1 - $c0 else $longest" | bc)
+      total=$((total + n))
+      [ "$n" -eq 0 ] && break
+    done
+    t1=$(now_s); end=$(wal_lsn)
+    printf '| %s | %s | pgtq.apply_retention(10000) until 0 | %s | %.2f | %.3f | %s |\n' \
+      "$rep" "$shape" "$total" "$(echo "$t1 - $t0" | bc)" "$longest" "$(wal_mb "$start" "$end")"
   done
-  t1=$(now_s); end=$(wal_lsn)
-  printf '| %s | pgtq.apply_retention(10000) until 0 | %s | %.2f | %.3f | %s |\n' \
-    "$rep" "$total" "$(echo "$t1 - $t0" | bc)" "$longest" "$(wal_mb "$start" "$end")"
 done
 psqlc -c "TRUNCATE pgtq.finished_tasks" -c "DELETE FROM pgtq.retention"
-
-echo
-echo "### Outcome path with and without finished_tasks_retention (pgbench -c 1, ${PGB_SECS} s each, cycles/s)"
-echo
-echo "| rep | without the index | with the index | with / without |"
-echo "|---|---:|---:|---:|"
-cycle() {
-  psqlc -c "TRUNCATE pgtq.live_tasks" -c "TRUNCATE pgtq.finished_tasks"
-  "$PGTQ_PG_BIN/pgbench" -n -M prepared -f "$SQL/cycle.sql" -c 1 -j 1 -T "$PGB_SECS" 2>&1 |
-    awk '/^tps =/ {print $3}'
-}
-for rep in $(seq 1 "$REPS"); do
-  psqlc -c "DROP INDEX pgtq.finished_tasks_retention"
-  without=$(cycle)
-  psqlc -c "CREATE INDEX finished_tasks_retention ON pgtq.finished_tasks (queue, state, finished_at)"
-  with=$(cycle)
-  printf '| %s | %.0f | %.0f | %.3f |\n' "$rep" "$without" "$with" "$(echo "$with / $without" | bc -l)"
-done

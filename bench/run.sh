@@ -15,8 +15,8 @@
 #          same server, alternating: drain of 20,000 no-op tasks and of 2,000 tasks of 1 ms at
 #          concurrency 16, and pickup latency; medians of --reps, with the ratios),
 #          --retention (instead of the benchmark: bench/retention.sh, removing a large history
-#          by pgtq.prune against pgtq.apply_retention, and the outcome path with and without
-#          retention's index),
+#          kept in one table and in daily partitions, by pgtq.prune and by
+#          pgtq.apply_retention),
 #          --ab DIR (instead of the benchmark: the build in DIR, made before a change with the
 #          same commands as --build-dir, against --build-dir, after it; one server, a database
 #          each, alternating within each repetition (and which goes first, from one

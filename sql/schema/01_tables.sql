@@ -80,8 +80,12 @@ COMMENT ON COLUMN pgtq.live_tasks.unique_key IS
 COMMENT ON COLUMN pgtq.live_tasks.fairness_key IS
   'The task''s fairness key (push''s fairness_key: a tenant, a customer): claims take turns between a queue''s keys, and pgtq.queues.key_concurrency caps each key''s running tasks.';
 
+-- Partitioned by finished_at, one partition per UTC day (17_history.sql): retention and prune
+-- drop a past day's partition whole instead of deleting its rows one by one. The primary key
+-- holds finished_at because a partitioned table's unique keys must; ids stay unique all the
+-- same, as every id comes from task_id_seq and a task is in one table at a time.
 CREATE TABLE pgtq.finished_tasks (
-  id            bigint PRIMARY KEY,
+  id            bigint NOT NULL,
   queue         text NOT NULL,
   task          text NOT NULL,
   args          jsonb NOT NULL,
@@ -100,8 +104,9 @@ CREATE TABLE pgtq.finished_tasks (
   timeout       interval,
   unique_key    text,                           -- push's unique_key, kept for unique_states
   fairness_key  text,
+  CONSTRAINT finished_tasks_pkey PRIMARY KEY (id, finished_at),
   CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
-);
+) PARTITION BY RANGE (finished_at);
 -- Rows arrive in finishing order, so a BRIN index serves pruning by age at almost no cost.
 CREATE INDEX finished_tasks_finished_at ON pgtq.finished_tasks USING brin (finished_at);
 -- A unique push whose unique_states name finished states looks its key up here.
@@ -111,6 +116,10 @@ CREATE INDEX finished_tasks_unique ON pgtq.finished_tasks (queue, unique_key, fi
 -- of this index, however much else the history keeps (BRIN would read every old block that
 -- holds rows kept longer, at every pass). It also serves listings by queue and state.
 CREATE INDEX finished_tasks_retention ON pgtq.finished_tasks (queue, state, finished_at);
+-- Tasks that end on a day without a partition of its own (no pgtqd made it ahead) land here,
+-- so that recording an outcome never fails for want of a partition; retention deletes them
+-- row by row.
+CREATE TABLE pgtq.finished_tasks_default PARTITION OF pgtq.finished_tasks DEFAULT;
 
 -- Claim loops that wait for a NOTIFY to learn of new tasks of their queue (09_wake_ups.sql):
 -- a push notifies only while one is registered here. pid is the backend of the LISTENing

@@ -132,12 +132,15 @@ END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
 'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
--- Deletes finished tasks that ended before the given time, which must be a finite time not
--- in the future. Returns how many.
+-- Removes finished tasks that ended before the given time, which must be a finite time not
+-- in the future. Returns how many. History partitions that end by then are dropped whole
+-- (17_history.sql); one whose lock is not granted within 200 ms is deleted from instead.
 CREATE FUNCTION pgtq.prune(finished_before timestamptz) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  removed bigint;
+  removed bigint := 0;
+  n       bigint;
+  part    regclass;
 BEGIN
   IF finished_before IS NULL THEN
     RAISE EXCEPTION 'pgtq.prune: finished_before must not be NULL'
@@ -147,9 +150,13 @@ BEGIN
     RAISE EXCEPTION 'pgtq.prune: finished_before must be a finite time not after now(), got %',
       finished_before USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  FOR part IN SELECT h FROM pgtq.history_partitions() h
+                WHERE pgtq.history_partition_end(h) <= finished_before LOOP
+    removed := removed + coalesce(pgtq.drop_history_partition(part, NULL), 0);
+  END LOOP;
   DELETE FROM pgtq.finished_tasks f WHERE f.finished_at < finished_before;
-  GET DIAGNOSTICS removed = ROW_COUNT;
-  RETURN removed;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN removed + n;
 END $$;
 COMMENT ON FUNCTION pgtq.prune(timestamptz) IS
-'Deletes finished tasks that ended before finished_before (finite, not in the future); returns how many. Errors: 22004 NULL, 22023 infinite or future.';
+'Removes finished tasks that ended before finished_before (finite, not in the future), dropping the history partitions that end by then; returns how many. Errors: 22004 NULL, 22023 infinite or future.';

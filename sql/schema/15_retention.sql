@@ -72,12 +72,16 @@ END $$;
 COMMENT ON FUNCTION pgtq.reset_retention(text, text) IS
 'Removes queue''s own retention rule for state (NULL: all three end states) so the default applies again; queue NULL removes the default (tasks then stay until pruned). Returns how many rules it removed. Errors: 22023 bad queue name or state.';
 
--- Deletes at most max_count (1..100000) finished tasks that are past their retention, oldest
--- first within each queue and state (one rule's backlog may take a whole call); returns how
--- many. One caller at a time does the work (pgtq's advisory lock class 1885828212, held to
--- the end of the transaction); the others return 0 at once. Rows another transaction has
--- locked (a retry under way) are skipped until the next call. With dry_run: how many tasks
--- are past their retention now, all of them, deleting and locking nothing.
+-- Removes finished tasks past their retention (17_history.sql says how and when): makes the
+-- history partitions of today and the next three days, drops each partition whose tasks are
+-- all past their retention, and deletes at most max_count (1..100000) of the tasks that the
+-- drop of their partition would keep more than a quarter of their retention (at most a day)
+-- past it, oldest first within each partition, queue and state. Returns how many tasks it removed. One caller at a time does
+-- the work (pgtq's advisory lock class 1885828212, held to the end of the transaction); the
+-- others return 0 at once. Rows another transaction has locked (a retry under way) are
+-- skipped until the next call, and so is a partition whose lock is not granted within 200 ms.
+-- With dry_run: how many tasks are past their retention now, all of them, changing and
+-- locking nothing.
 CREATE FUNCTION pgtq.apply_retention(max_count integer DEFAULT 10000,
                                      dry_run boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -85,8 +89,10 @@ DECLARE
   now_at  timestamptz := clock_timestamp();
   room    integer := max_count;
   removed bigint := 0;
-  n       integer;
-  rule    record;
+  n       bigint;
+  part    regclass;
+  expiry  timestamptz;
+  pair    record;
   ids     bigint[];
 BEGIN
   IF max_count IS NULL THEN
@@ -101,46 +107,50 @@ BEGIN
     RAISE EXCEPTION 'pgtq.apply_retention: dry_run must not be NULL'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF NOT dry_run AND NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
+  IF dry_run THEN
+    SELECT coalesce(sum((SELECT count(*) FROM pgtq.finished_tasks f
+                          WHERE f.queue = r.queue AND f.state = r.state
+                            AND f.finished_at < now_at - r.keep)), 0)
+      INTO removed
+      FROM (SELECT DISTINCT p.queue, p.state, p.keep
+              FROM pgtq.history_partitions() h, pgtq.history_partition_pairs(h) p
+             WHERE p.keep IS NOT NULL) r;
+    RETURN removed;
+  END IF;
+  IF NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
     RETURN 0;
   END IF;
-  FOR rule IN
-    -- The queues of the history, one index probe each (a loose scan of finished_tasks_retention):
-    -- the default applies to each of them that has no rule of its own.
-    WITH RECURSIVE history_queues(queue) AS (
-      (SELECT f.queue FROM pgtq.finished_tasks f ORDER BY f.queue LIMIT 1)
-      UNION ALL
-      SELECT (SELECT f.queue FROM pgtq.finished_tasks f
-               WHERE f.queue > h.queue ORDER BY f.queue LIMIT 1)
-        FROM history_queues h WHERE h.queue IS NOT NULL
-    )
-    SELECT o.queue, o.state, o.keep FROM pgtq.retention o
-     WHERE o.queue IS NOT NULL AND o.keep IS NOT NULL
-    UNION ALL
-    SELECT h.queue, d.state, d.keep FROM pgtq.retention d, history_queues h
-     WHERE d.queue IS NULL AND d.keep IS NOT NULL AND h.queue IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM pgtq.retention o
-                        WHERE o.queue = h.queue AND o.state = d.state)
-  LOOP
-    IF dry_run THEN
-      removed := removed + (SELECT count(*) FROM pgtq.finished_tasks f
-                             WHERE f.queue = rule.queue AND f.state = rule.state
-                               AND f.finished_at < now_at - rule.keep);
-      CONTINUE;
+  PERFORM pgtq.add_history_partitions();
+  FOR part IN SELECT h FROM pgtq.history_partitions() h LOOP
+    expiry := pgtq.history_partition_expiry(part);
+    IF expiry <= now_at THEN
+      n := pgtq.drop_history_partition(part, now_at);
+      IF n IS NOT NULL THEN
+        removed := removed + n;
+        CONTINUE;
+      END IF;
     END IF;
-    -- The ids first, then the DELETE by id: one plan per statement whatever room is, a
-    -- range of finished_tasks_retention and primary-key probes.
-    ids := ARRAY(SELECT f.id FROM pgtq.finished_tasks f
-                  WHERE f.queue = rule.queue AND f.state = rule.state
-                    AND f.finished_at < now_at - rule.keep
-                  ORDER BY f.finished_at LIMIT room FOR UPDATE SKIP LOCKED);
-    DELETE FROM pgtq.finished_tasks f WHERE f.id = ANY (ids);
-    GET DIAGNOSTICS n = ROW_COUNT;
-    removed := removed + n;
-    room := room - n;
-    EXIT WHEN room = 0;
+    -- Tasks that the partition's drop would keep too long past their retention (more than a
+    -- quarter of it, or more than a day): deleted, the ids first and then by id (a range of
+    -- the partition's finished_tasks_retention index, then primary-key probes).
+    FOR pair IN SELECT p.queue, p.state, p.keep FROM pgtq.history_partition_pairs(part) p
+                 WHERE p.keep IS NOT NULL LOOP
+      EXIT WHEN room = 0;
+      EXECUTE format('SELECT ARRAY(SELECT f.id FROM %s f WHERE f.queue = $1 AND f.state = $2 '
+                     'AND f.finished_at < $3 ORDER BY f.finished_at LIMIT $4 '
+                     'FOR UPDATE SKIP LOCKED)', part)
+        INTO ids
+        USING pair.queue, pair.state,
+              least(now_at - pair.keep,
+                    expiry - least(interval '1 day', pair.keep / 4) - pair.keep),
+              room;
+      EXECUTE format('DELETE FROM %s f WHERE f.id = ANY ($1)', part) USING ids;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      removed := removed + n;
+      room := room - n;
+    END LOOP;
   END LOOP;
   RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
-'Deletes at most max_count (1..100000, default 10000) finished tasks past their retention (pgtq.retention), oldest first within each queue and state; returns how many. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), deleting nothing. Errors: 22004 NULL, 22023 max_count out of range.';
+'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, drops each past day''s partition whose tasks are all past their retention, and deletes at most max_count (1..100000, default 10000) of the others past it; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';

@@ -169,3 +169,7 @@ TEST_CASE("0011 upgrades a database at 0010 with tasks in every state without ch
 TEST_CASE("0012 upgrades a database at 0011 with tasks in every state without changing them") {
   check_upgrade_keeps_tasks(12);
 }
+
+TEST_CASE("0029 upgrades a database at 0028 with tasks in every state without changing them") {
+  check_upgrade_keeps_tasks(29);
+}

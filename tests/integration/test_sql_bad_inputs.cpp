@@ -680,6 +680,13 @@ void add_retention_cases(std::vector<BadInput>& cases) {
   for (const std::string count : {"0", "-1", "100001"}) {
     cases.push_back({"SELECT pgtq.apply_retention(" + count + ")", k_bad, "max_count"});
   }
+  cases.push_back({"SELECT pgtq.add_history_partitions(NULL, NULL)", k_null, "days"});
+  for (const std::string days : {"0", "-1", "367"}) {
+    cases.push_back({"SELECT pgtq.add_history_partitions(NULL, " + days + ")", k_bad, "days"});
+  }
+  for (const std::string day : {"'1999-12-31'", "'9999-01-02'", "'-infinity'"}) {
+    cases.push_back({"SELECT pgtq.add_history_partitions(" + day + ", 1)", k_bad, "first_day"});
+  }
 }
 
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
