@@ -146,8 +146,8 @@ DECLARE
   first date := coalesce(first_day, (now() AT TIME ZONE 'UTC')::date);
   made  integer := 0;
   name  text;
-  lo    timestamptz;
-  hi    timestamptz;
+  lo    text; -- bounds as text in ISO form with their offset: no session setting changes them
+  hi    text;
 BEGIN
   IF days IS NULL THEN
     RAISE EXCEPTION 'pgtq.add_history_partitions: days must not be NULL'
@@ -168,7 +168,8 @@ BEGIN
     hi := to_char(first + d + 1, 'YYYY-MM-DD') || ' 00:00:00+00';
     -- Attaching would fail on them: the day's tasks stay where they are.
     CONTINUE WHEN EXISTS (SELECT 1 FROM pgtq.finished_tasks_default f
-                           WHERE f.finished_at >= lo AND f.finished_at < hi);
+                           WHERE f.finished_at >= lo::timestamptz
+                             AND f.finished_at < hi::timestamptz);
     BEGIN
       -- Made apart and attached: CREATE TABLE ... PARTITION OF would lock out every outcome.
       EXECUTE format('CREATE TABLE pgtq.%I (LIKE pgtq.finished_tasks INCLUDING CONSTRAINTS)',
@@ -178,6 +179,7 @@ BEGIN
       made := made + 1;
     EXCEPTION
       WHEN invalid_object_definition THEN NULL; -- another partition covers the day
+      WHEN check_violation THEN NULL;           -- a task of the day reached the default since
       WHEN lock_not_available THEN NULL;        -- a long reader of the default: next pass
     END;
   END LOOP;
@@ -205,24 +207,40 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, 
     FROM pg_class c WHERE c.oid = part
 $$;
 
+-- Where history partition part starts: its lower bound, or -infinity for the default partition
+-- and one without a lower bound (as history_partition_end reads it).
+CREATE FUNCTION pgtq.history_partition_start(part regclass) RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, YMD' AS $$
+  SELECT coalesce((regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                '^FOR VALUES FROM \(''([^'']*)''\) TO '))[1],
+                  '-infinity')::timestamptz
+    FROM pg_class c WHERE c.oid = part
+$$;
+
 -- The queues and end states of history partition part, each with its retention (NULL: kept
 -- until pruned) and the end of its latest task there: a loose scan of the partition's
--- finished_tasks_retention index, two probes per queue and end state.
+-- finished_tasks_retention index, one probe per queue and end state. It goes from the newest
+-- end down, so that each probe lands on a pair's latest task, and not on the dead entries
+-- that retention's deletes of its oldest ones leave until a vacuum.
 CREATE FUNCTION pgtq.history_partition_pairs(part regclass)
 RETURNS TABLE (queue text, state pgtq.task_state, keep interval, last_end timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF part IS NULL THEN
+    RETURN;
+  END IF;
   RETURN QUERY EXECUTE format($q$
-    WITH RECURSIVE pairs(queue, state) AS (
-      (SELECT f.queue, f.state FROM %1$s f ORDER BY f.queue, f.state LIMIT 1)
+    WITH RECURSIVE pairs(queue, state, last_end) AS (
+      (SELECT f.queue, f.state, f.finished_at FROM %1$s f
+        ORDER BY f.queue DESC, f.state DESC, f.finished_at DESC LIMIT 1)
       UNION ALL
-      SELECT n.queue, n.state FROM pairs p
-       CROSS JOIN LATERAL (SELECT f.queue, f.state FROM %1$s f
-                            WHERE (f.queue, f.state) > (p.queue, p.state)
-                            ORDER BY f.queue, f.state LIMIT 1) n
+      SELECT n.queue, n.state, n.finished_at FROM pairs p
+       CROSS JOIN LATERAL (SELECT f.queue, f.state, f.finished_at FROM %1$s f
+                            WHERE (f.queue, f.state) < (p.queue, p.state)
+                            ORDER BY f.queue DESC, f.state DESC, f.finished_at DESC
+                            LIMIT 1) n
     )
-    SELECT p.queue, p.state, pgtq.retention_keep(p.queue, p.state),
-           (SELECT max(f.finished_at) FROM %1$s f WHERE f.queue = p.queue AND f.state = p.state)
+    SELECT p.queue, p.state, pgtq.retention_keep(p.queue, p.state), p.last_end
       FROM pairs p$q$, part);
 END $$;
 
@@ -237,29 +255,39 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM pgtq.history_partition_pairs(part) p
 $$;
 
--- Drops history partition part; returns how many tasks it held, or NULL when it did not: its
--- locks were not granted within lock_timeout, or (with due) its expiry, read again under the
--- locks, is after due. Without due the caller vouches that every task in it may go.
-CREATE FUNCTION pgtq.drop_history_partition(part regclass, due timestamptz) RETURNS bigint
+-- Drops history partition part; returns whether it did. It does not when its locks are not
+-- granted within lock_timeout (a long reader of the history, say), or when (with due) the
+-- partition's expiry, read again under the locks, is after due; without due the caller vouches
+-- that every task in it may go. The lock it takes on finished_tasks is held until the caller
+-- commits: count what the partition holds before, and commit soon after. Errors: 22004 NULL
+-- part, 22023 part not a partition of finished_tasks or the default one.
+CREATE FUNCTION pgtq.drop_history_partition(part regclass, due timestamptz) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
-DECLARE
-  n bigint;
 BEGIN
-  -- Counted before the locks, so that the count does not hold outcomes back: only a retry or
-  -- a delete of one of its (expired) tasks meanwhile makes it off.
-  EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
-  BEGIN
-    -- The parent first, as an outcome locks it before the partition it writes.
-    LOCK TABLE pgtq.finished_tasks IN ACCESS EXCLUSIVE MODE;
-    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part);
-  EXCEPTION WHEN lock_not_available THEN
-    RETURN NULL;
-  END;
-  IF due IS NOT NULL AND pgtq.history_partition_expiry(part) > due THEN
-    RETURN NULL;
+  IF part IS NULL THEN
+    RAISE EXCEPTION 'pgtq.drop_history_partition: part must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  EXECUTE format('DROP TABLE %s', part);
-  RETURN n;
+  IF part = 'pgtq.finished_tasks_default'::regclass
+     OR NOT EXISTS (SELECT 1 FROM pg_inherits i
+                     WHERE i.inhrelid = part AND i.inhparent = 'pgtq.finished_tasks'::regclass) THEN
+    RAISE EXCEPTION 'pgtq.drop_history_partition: part must be a partition of '
+      'pgtq.finished_tasks other than the default one, got %', part
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  BEGIN
+    -- The parent first, as an outcome locks it before the partition it writes; ONLY, as the
+    -- other partitions need no lock of their own once nobody can reach them through it.
+    LOCK TABLE ONLY pgtq.finished_tasks IN ACCESS EXCLUSIVE MODE;
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part);
+    IF due IS NOT NULL AND pgtq.history_partition_expiry(part) > due THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('DROP TABLE %s', part);
+  EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
+    RETURN false;
+  END;
+  RETURN true;
 END $$;
 
 -- The partitions of the history, oldest first (the default partition last).
@@ -276,6 +304,8 @@ DECLARE
   removed bigint := 0;
   n       bigint;
   part    regclass;
+  whole   regclass[];
+  counts  bigint[] := '{}';
 BEGIN
   IF finished_before IS NULL THEN
     RAISE EXCEPTION 'pgtq.prune: finished_before must not be NULL'
@@ -285,13 +315,32 @@ BEGIN
     RAISE EXCEPTION 'pgtq.prune: finished_before must be a finite time not after now(), got %',
       finished_before USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- After a retention pass under way, which may have listed a partition this drops.
+  PERFORM pg_advisory_xact_lock(1885828212, 0);
+  -- The days that go in part first, and the whole ones counted, all before the first drop:
+  -- the lock that a drop takes on the history is held until the caller commits.
   FOR part IN SELECT h FROM pgtq.history_partitions() h
-                WHERE pgtq.history_partition_end(h) <= finished_before LOOP
-    removed := removed + coalesce(pgtq.drop_history_partition(part, NULL), 0);
+               WHERE pgtq.history_partition_end(h) > finished_before LOOP
+    EXECUTE format('DELETE FROM %s f WHERE f.finished_at < $1', part) USING finished_before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed + n;
   END LOOP;
-  DELETE FROM pgtq.finished_tasks f WHERE f.finished_at < finished_before;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN removed + n;
+  whole := ARRAY(SELECT h FROM pgtq.history_partitions() h
+                  WHERE pgtq.history_partition_end(h) <= finished_before);
+  FOREACH part IN ARRAY whole LOOP
+    EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
+    counts := counts || n;
+  END LOOP;
+  FOR i IN 1 .. cardinality(whole) LOOP
+    IF pgtq.drop_history_partition(whole[i], NULL) THEN
+      removed := removed + counts[i];
+    ELSE
+      EXECUTE format('DELETE FROM %s', whole[i]);
+      GET DIAGNOSTICS n = ROW_COUNT;
+      removed := removed + n;
+    END IF;
+  END LOOP;
+  RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.prune(timestamptz) IS
 'Removes finished tasks that ended before finished_before (finite, not in the future), dropping the history partitions that end by then; returns how many. Errors: 22004 NULL, 22023 infinite or future.';
@@ -306,8 +355,9 @@ DECLARE
   n       bigint;
   part    regclass;
   expiry  timestamptz;
+  starts  timestamptz;
+  cutoff  timestamptz;
   pair    record;
-  ids     bigint[];
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.apply_retention: max_count must not be NULL'
@@ -334,51 +384,75 @@ BEGIN
   IF NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
     RETURN 0;
   END IF;
-  PERFORM pgtq.add_history_partitions();
   FOR part IN SELECT h FROM pgtq.history_partitions() h LOOP
+    EXIT WHEN room = 0;
     expiry := pgtq.history_partition_expiry(part);
     IF expiry <= now_at THEN
-      n := pgtq.drop_history_partition(part, now_at);
-      IF n IS NOT NULL THEN
-        removed := removed + n;
-        CONTINUE;
+      EXECUTE format('SELECT count(*) FROM %s', part) INTO n; -- before the lock, not under it
+      IF pgtq.drop_history_partition(part, now_at) THEN
+        -- One drop per call: the lock it took on the history holds outcomes back until this
+        -- transaction ends, so it ends now. The next call goes on.
+        RETURN removed + n;
       END IF;
+      expiry := 'infinity'; -- not now (a long reader): its tasks go row by row meanwhile
     END IF;
     -- Tasks that the partition's drop would keep too long past their retention (more than a
-    -- quarter of it, or more than a day): deleted, the ids first and then by id (a range of
-    -- the partition's finished_tasks_retention index, then primary-key probes).
+    -- quarter of it, or more than a day): deleted oldest first, a range of the partition's
+    -- finished_tasks_retention index and then primary-key probes. The ids are a subquery,
+    -- not a parameter: planning this statement with an array of 10,000 ids in it would cost
+    -- more than the deletes. A cutoff before the partition's start finds nothing: skipped.
+    starts := pgtq.history_partition_start(part);
     FOR pair IN SELECT p.queue, p.state, p.keep FROM pgtq.history_partition_pairs(part) p
                  WHERE p.keep IS NOT NULL LOOP
       EXIT WHEN room = 0;
-      EXECUTE format('SELECT ARRAY(SELECT f.id FROM %s f WHERE f.queue = $1 AND f.state = $2 '
-                     'AND f.finished_at < $3 ORDER BY f.finished_at LIMIT $4 '
-                     'FOR UPDATE SKIP LOCKED)', part)
-        INTO ids
-        USING pair.queue, pair.state,
-              least(now_at - pair.keep,
-                    expiry - least(interval '1 day', pair.keep / 4) - pair.keep),
-              room;
-      EXECUTE format('DELETE FROM %s f WHERE f.id = ANY ($1)', part) USING ids;
+      cutoff := least(now_at - pair.keep,
+                      expiry - least(interval '1 day', pair.keep / 4) - pair.keep);
+      CONTINUE WHEN cutoff <= starts;
+      EXECUTE format('DELETE FROM %1$s f WHERE f.id = ANY (ARRAY('
+                     'SELECT o.id FROM %1$s o WHERE o.queue = $1 AND o.state = $2 '
+                     'AND o.finished_at < $3 ORDER BY o.finished_at LIMIT $4 '
+                     'FOR UPDATE SKIP LOCKED))', part)
+        USING pair.queue, pair.state, cutoff, room;
       GET DIAGNOSTICS n = ROW_COUNT;
       removed := removed + n;
       room := room - n;
     END LOOP;
   END LOOP;
+  -- Last: making a partition locks the default partition until this transaction ends.
+  BEGIN
+    PERFORM pgtq.add_history_partitions();
+  EXCEPTION WHEN insufficient_privilege THEN
+    NULL; -- a role that does not own the history: tasks of days without one go to the default
+  END;
   RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
-'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, drops each past day''s partition whose tasks are all past their retention, and deletes at most max_count (1..100000, default 10000) of the others past it; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
+'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, drops the oldest past day''s partition whose tasks are all past their retention (one per call), and deletes at most max_count (1..100000, default 10000) of the others past it; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
 
 -- The existing history: today's tasks (and any later) move to the new partitions; the rest
 -- stays where it is, as the partition of everything before today.
 DO $$
 DECLARE
   today date := (now() AT TIME ZONE 'UTC')::date;
-  since timestamptz := to_char((now() AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') || ' 00:00:00+00';
+  since text := to_char((now() AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') || ' 00:00:00+00';
+  g     record;
 BEGIN
+  -- What was granted on the history (to a pgtqd role that is not its owner, say) is granted
+  -- on the new one: access through it is checked there, not on its partitions.
+  FOR g IN
+    SELECT a.privilege_type, a.grantee, a.is_grantable
+      FROM pg_class c, aclexplode(c.relacl) a
+     WHERE c.oid = 'pgtq.finished_tasks_legacy'::regclass AND a.grantee <> c.relowner
+  LOOP
+    EXECUTE format('GRANT %s ON pgtq.finished_tasks TO %s%s', g.privilege_type,
+                   CASE WHEN g.grantee = 0 THEN 'PUBLIC'
+                        ELSE quote_ident(pg_get_userbyid(g.grantee)) END,
+                   CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+  END LOOP;
   PERFORM pgtq.add_history_partitions(today);
   WITH moved AS (
-    DELETE FROM pgtq.finished_tasks_legacy f WHERE f.finished_at >= since RETURNING f.*
+    DELETE FROM pgtq.finished_tasks_legacy f WHERE f.finished_at >= since::timestamptz
+    RETURNING f.*
   )
   INSERT INTO pgtq.finished_tasks SELECT * FROM moved;
   IF NOT EXISTS (SELECT 1 FROM pgtq.finished_tasks_legacy) THEN

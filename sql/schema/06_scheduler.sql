@@ -141,6 +141,8 @@ DECLARE
   removed bigint := 0;
   n       bigint;
   part    regclass;
+  whole   regclass[];
+  counts  bigint[] := '{}';
 BEGIN
   IF finished_before IS NULL THEN
     RAISE EXCEPTION 'pgtq.prune: finished_before must not be NULL'
@@ -150,13 +152,32 @@ BEGIN
     RAISE EXCEPTION 'pgtq.prune: finished_before must be a finite time not after now(), got %',
       finished_before USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- After a retention pass under way, which may have listed a partition this drops.
+  PERFORM pg_advisory_xact_lock(1885828212, 0);
+  -- The days that go in part first, and the whole ones counted, all before the first drop:
+  -- the lock that a drop takes on the history is held until the caller commits.
   FOR part IN SELECT h FROM pgtq.history_partitions() h
-                WHERE pgtq.history_partition_end(h) <= finished_before LOOP
-    removed := removed + coalesce(pgtq.drop_history_partition(part, NULL), 0);
+               WHERE pgtq.history_partition_end(h) > finished_before LOOP
+    EXECUTE format('DELETE FROM %s f WHERE f.finished_at < $1', part) USING finished_before;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed + n;
   END LOOP;
-  DELETE FROM pgtq.finished_tasks f WHERE f.finished_at < finished_before;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN removed + n;
+  whole := ARRAY(SELECT h FROM pgtq.history_partitions() h
+                  WHERE pgtq.history_partition_end(h) <= finished_before);
+  FOREACH part IN ARRAY whole LOOP
+    EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
+    counts := counts || n;
+  END LOOP;
+  FOR i IN 1 .. cardinality(whole) LOOP
+    IF pgtq.drop_history_partition(whole[i], NULL) THEN
+      removed := removed + counts[i];
+    ELSE
+      EXECUTE format('DELETE FROM %s', whole[i]);
+      GET DIAGNOSTICS n = ROW_COUNT;
+      removed := removed + n;
+    END IF;
+  END LOOP;
+  RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.prune(timestamptz) IS
 'Removes finished tasks that ended before finished_before (finite, not in the future), dropping the history partitions that end by then; returns how many. Errors: 22004 NULL, 22023 infinite or future.';

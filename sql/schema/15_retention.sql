@@ -72,11 +72,12 @@ END $$;
 COMMENT ON FUNCTION pgtq.reset_retention(text, text) IS
 'Removes queue''s own retention rule for state (NULL: all three end states) so the default applies again; queue NULL removes the default (tasks then stay until pruned). Returns how many rules it removed. Errors: 22023 bad queue name or state.';
 
--- Removes finished tasks past their retention (17_history.sql says how and when): makes the
--- history partitions of today and the next three days, drops each partition whose tasks are
--- all past their retention, and deletes at most max_count (1..100000) of the tasks that the
--- drop of their partition would keep more than a quarter of their retention (at most a day)
--- past it, oldest first within each partition, queue and state. Returns how many tasks it removed. One caller at a time does
+-- Removes finished tasks past their retention (17_history.sql says how and when): drops the
+-- oldest partition whose tasks are all past their retention (one per call, which then ends),
+-- deletes at most max_count (1..100000) of the tasks that the drop of their partition would
+-- keep more than a quarter of their retention (at most a day) past it, oldest first within
+-- each partition, queue and state, and makes the history partitions of today and the next
+-- three days. Returns how many tasks it removed. One caller at a time does
 -- the work (pgtq's advisory lock class 1885828212, held to the end of the transaction); the
 -- others return 0 at once. Rows another transaction has locked (a retry under way) are
 -- skipped until the next call, and so is a partition whose lock is not granted within 200 ms.
@@ -92,8 +93,9 @@ DECLARE
   n       bigint;
   part    regclass;
   expiry  timestamptz;
+  starts  timestamptz;
+  cutoff  timestamptz;
   pair    record;
-  ids     bigint[];
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.apply_retention: max_count must not be NULL'
@@ -120,37 +122,47 @@ BEGIN
   IF NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
     RETURN 0;
   END IF;
-  PERFORM pgtq.add_history_partitions();
   FOR part IN SELECT h FROM pgtq.history_partitions() h LOOP
+    EXIT WHEN room = 0;
     expiry := pgtq.history_partition_expiry(part);
     IF expiry <= now_at THEN
-      n := pgtq.drop_history_partition(part, now_at);
-      IF n IS NOT NULL THEN
-        removed := removed + n;
-        CONTINUE;
+      EXECUTE format('SELECT count(*) FROM %s', part) INTO n; -- before the lock, not under it
+      IF pgtq.drop_history_partition(part, now_at) THEN
+        -- One drop per call: the lock it took on the history holds outcomes back until this
+        -- transaction ends, so it ends now. The next call goes on.
+        RETURN removed + n;
       END IF;
+      expiry := 'infinity'; -- not now (a long reader): its tasks go row by row meanwhile
     END IF;
     -- Tasks that the partition's drop would keep too long past their retention (more than a
-    -- quarter of it, or more than a day): deleted, the ids first and then by id (a range of
-    -- the partition's finished_tasks_retention index, then primary-key probes).
+    -- quarter of it, or more than a day): deleted oldest first, a range of the partition's
+    -- finished_tasks_retention index and then primary-key probes. The ids are a subquery,
+    -- not a parameter: planning this statement with an array of 10,000 ids in it would cost
+    -- more than the deletes. A cutoff before the partition's start finds nothing: skipped.
+    starts := pgtq.history_partition_start(part);
     FOR pair IN SELECT p.queue, p.state, p.keep FROM pgtq.history_partition_pairs(part) p
                  WHERE p.keep IS NOT NULL LOOP
       EXIT WHEN room = 0;
-      EXECUTE format('SELECT ARRAY(SELECT f.id FROM %s f WHERE f.queue = $1 AND f.state = $2 '
-                     'AND f.finished_at < $3 ORDER BY f.finished_at LIMIT $4 '
-                     'FOR UPDATE SKIP LOCKED)', part)
-        INTO ids
-        USING pair.queue, pair.state,
-              least(now_at - pair.keep,
-                    expiry - least(interval '1 day', pair.keep / 4) - pair.keep),
-              room;
-      EXECUTE format('DELETE FROM %s f WHERE f.id = ANY ($1)', part) USING ids;
+      cutoff := least(now_at - pair.keep,
+                      expiry - least(interval '1 day', pair.keep / 4) - pair.keep);
+      CONTINUE WHEN cutoff <= starts;
+      EXECUTE format('DELETE FROM %1$s f WHERE f.id = ANY (ARRAY('
+                     'SELECT o.id FROM %1$s o WHERE o.queue = $1 AND o.state = $2 '
+                     'AND o.finished_at < $3 ORDER BY o.finished_at LIMIT $4 '
+                     'FOR UPDATE SKIP LOCKED))', part)
+        USING pair.queue, pair.state, cutoff, room;
       GET DIAGNOSTICS n = ROW_COUNT;
       removed := removed + n;
       room := room - n;
     END LOOP;
   END LOOP;
+  -- Last: making a partition locks the default partition until this transaction ends.
+  BEGIN
+    PERFORM pgtq.add_history_partitions();
+  EXCEPTION WHEN insufficient_privilege THEN
+    NULL; -- a role that does not own the history: tasks of days without one go to the default
+  END;
   RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
-'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, drops each past day''s partition whose tasks are all past their retention, and deletes at most max_count (1..100000, default 10000) of the others past it; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
+'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, drops the oldest past day''s partition whose tasks are all past their retention (one per call), and deletes at most max_count (1..100000, default 10000) of the others past it; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';

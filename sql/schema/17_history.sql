@@ -17,10 +17,14 @@
 --
 -- Locks: making a partition takes SHARE UPDATE EXCLUSIVE on finished_tasks (outcomes go on)
 -- and ACCESS EXCLUSIVE on the default partition while it checks that none of its rows belong
--- to the new day; dropping one takes ACCESS EXCLUSIVE on finished_tasks, for the few
--- milliseconds of the DROP. Both wait at most lock_timeout 200 ms, so that a long reader of
+-- to the new day; dropping one takes ACCESS EXCLUSIVE on finished_tasks. Both are held until
+-- the caller commits, so pgtq.apply_retention makes partitions at its end and ends right
+-- after a drop (one per call). Both wait at most lock_timeout 200 ms, so that a long reader of
 -- the history (a report over pgtq.tasks) holds back neither outcomes nor the scheduler: the
--- next pass tries again.
+-- next pass tries again, and meanwhile the tasks past their retention are deleted row by row.
+-- Both need the role that owns the history's tables (the one that ran the migrations); a role
+-- that may only delete from the history has retention applied row by row, and the tasks of
+-- days without a partition go to the default one.
 
 -- Makes the daily history partitions of days first_day .. first_day + days - 1 (first_day NULL:
 -- today, UTC) that do not exist yet; returns how many it made. A day whose tasks went to the
@@ -34,8 +38,8 @@ DECLARE
   first date := coalesce(first_day, (now() AT TIME ZONE 'UTC')::date);
   made  integer := 0;
   name  text;
-  lo    timestamptz;
-  hi    timestamptz;
+  lo    text; -- bounds as text in ISO form with their offset: no session setting changes them
+  hi    text;
 BEGIN
   IF days IS NULL THEN
     RAISE EXCEPTION 'pgtq.add_history_partitions: days must not be NULL'
@@ -56,7 +60,8 @@ BEGIN
     hi := to_char(first + d + 1, 'YYYY-MM-DD') || ' 00:00:00+00';
     -- Attaching would fail on them: the day's tasks stay where they are.
     CONTINUE WHEN EXISTS (SELECT 1 FROM pgtq.finished_tasks_default f
-                           WHERE f.finished_at >= lo AND f.finished_at < hi);
+                           WHERE f.finished_at >= lo::timestamptz
+                             AND f.finished_at < hi::timestamptz);
     BEGIN
       -- Made apart and attached: CREATE TABLE ... PARTITION OF would lock out every outcome.
       EXECUTE format('CREATE TABLE pgtq.%I (LIKE pgtq.finished_tasks INCLUDING CONSTRAINTS)',
@@ -66,6 +71,7 @@ BEGIN
       made := made + 1;
     EXCEPTION
       WHEN invalid_object_definition THEN NULL; -- another partition covers the day
+      WHEN check_violation THEN NULL;           -- a task of the day reached the default since
       WHEN lock_not_available THEN NULL;        -- a long reader of the default: next pass
     END;
   END LOOP;
@@ -93,24 +99,40 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, 
     FROM pg_class c WHERE c.oid = part
 $$;
 
+-- Where history partition part starts: its lower bound, or -infinity for the default partition
+-- and one without a lower bound (as history_partition_end reads it).
+CREATE FUNCTION pgtq.history_partition_start(part regclass) RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, YMD' AS $$
+  SELECT coalesce((regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                '^FOR VALUES FROM \(''([^'']*)''\) TO '))[1],
+                  '-infinity')::timestamptz
+    FROM pg_class c WHERE c.oid = part
+$$;
+
 -- The queues and end states of history partition part, each with its retention (NULL: kept
 -- until pruned) and the end of its latest task there: a loose scan of the partition's
--- finished_tasks_retention index, two probes per queue and end state.
+-- finished_tasks_retention index, one probe per queue and end state. It goes from the newest
+-- end down, so that each probe lands on a pair's latest task, and not on the dead entries
+-- that retention's deletes of its oldest ones leave until a vacuum.
 CREATE FUNCTION pgtq.history_partition_pairs(part regclass)
 RETURNS TABLE (queue text, state pgtq.task_state, keep interval, last_end timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF part IS NULL THEN
+    RETURN;
+  END IF;
   RETURN QUERY EXECUTE format($q$
-    WITH RECURSIVE pairs(queue, state) AS (
-      (SELECT f.queue, f.state FROM %1$s f ORDER BY f.queue, f.state LIMIT 1)
+    WITH RECURSIVE pairs(queue, state, last_end) AS (
+      (SELECT f.queue, f.state, f.finished_at FROM %1$s f
+        ORDER BY f.queue DESC, f.state DESC, f.finished_at DESC LIMIT 1)
       UNION ALL
-      SELECT n.queue, n.state FROM pairs p
-       CROSS JOIN LATERAL (SELECT f.queue, f.state FROM %1$s f
-                            WHERE (f.queue, f.state) > (p.queue, p.state)
-                            ORDER BY f.queue, f.state LIMIT 1) n
+      SELECT n.queue, n.state, n.finished_at FROM pairs p
+       CROSS JOIN LATERAL (SELECT f.queue, f.state, f.finished_at FROM %1$s f
+                            WHERE (f.queue, f.state) < (p.queue, p.state)
+                            ORDER BY f.queue DESC, f.state DESC, f.finished_at DESC
+                            LIMIT 1) n
     )
-    SELECT p.queue, p.state, pgtq.retention_keep(p.queue, p.state),
-           (SELECT max(f.finished_at) FROM %1$s f WHERE f.queue = p.queue AND f.state = p.state)
+    SELECT p.queue, p.state, pgtq.retention_keep(p.queue, p.state), p.last_end
       FROM pairs p$q$, part);
 END $$;
 
@@ -125,29 +147,39 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     FROM pgtq.history_partition_pairs(part) p
 $$;
 
--- Drops history partition part; returns how many tasks it held, or NULL when it did not: its
--- locks were not granted within lock_timeout, or (with due) its expiry, read again under the
--- locks, is after due. Without due the caller vouches that every task in it may go.
-CREATE FUNCTION pgtq.drop_history_partition(part regclass, due timestamptz) RETURNS bigint
+-- Drops history partition part; returns whether it did. It does not when its locks are not
+-- granted within lock_timeout (a long reader of the history, say), or when (with due) the
+-- partition's expiry, read again under the locks, is after due; without due the caller vouches
+-- that every task in it may go. The lock it takes on finished_tasks is held until the caller
+-- commits: count what the partition holds before, and commit soon after. Errors: 22004 NULL
+-- part, 22023 part not a partition of finished_tasks or the default one.
+CREATE FUNCTION pgtq.drop_history_partition(part regclass, due timestamptz) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
-DECLARE
-  n bigint;
 BEGIN
-  -- Counted before the locks, so that the count does not hold outcomes back: only a retry or
-  -- a delete of one of its (expired) tasks meanwhile makes it off.
-  EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
-  BEGIN
-    -- The parent first, as an outcome locks it before the partition it writes.
-    LOCK TABLE pgtq.finished_tasks IN ACCESS EXCLUSIVE MODE;
-    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part);
-  EXCEPTION WHEN lock_not_available THEN
-    RETURN NULL;
-  END;
-  IF due IS NOT NULL AND pgtq.history_partition_expiry(part) > due THEN
-    RETURN NULL;
+  IF part IS NULL THEN
+    RAISE EXCEPTION 'pgtq.drop_history_partition: part must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  EXECUTE format('DROP TABLE %s', part);
-  RETURN n;
+  IF part = 'pgtq.finished_tasks_default'::regclass
+     OR NOT EXISTS (SELECT 1 FROM pg_inherits i
+                     WHERE i.inhrelid = part AND i.inhparent = 'pgtq.finished_tasks'::regclass) THEN
+    RAISE EXCEPTION 'pgtq.drop_history_partition: part must be a partition of '
+      'pgtq.finished_tasks other than the default one, got %', part
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  BEGIN
+    -- The parent first, as an outcome locks it before the partition it writes; ONLY, as the
+    -- other partitions need no lock of their own once nobody can reach them through it.
+    LOCK TABLE ONLY pgtq.finished_tasks IN ACCESS EXCLUSIVE MODE;
+    EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part);
+    IF due IS NOT NULL AND pgtq.history_partition_expiry(part) > due THEN
+      RETURN false;
+    END IF;
+    EXECUTE format('DROP TABLE %s', part);
+  EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
+    RETURN false;
+  END;
+  RETURN true;
 END $$;
 
 -- The partitions of the history, oldest first (the default partition last).

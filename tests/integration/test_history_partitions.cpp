@@ -116,8 +116,10 @@ TEST_CASE("retention drops a past day's partition once all its tasks are past th
   query(conn, "SELECT pgtq.set_retention('c', NULL, '30 days')");
   CHECK(count(conn, "SELECT pgtq.apply_retention(1, dry_run => true)") == 120);
 
-  CHECK(apply(conn) == 120);
+  // One drop per call, which then ends: the lock a drop takes is held to the commit.
+  CHECK(apply(conn) == 100);
   CHECK_FALSE(exists(conn, partition_of_day(conn, -10)));
+  CHECK(apply(conn) == 20);
   CHECK(exists(conn, partition_of_day(conn, -9)));
   CHECK(exists(conn, partition_of_day(conn, -8)));
   CHECK(tasks_of(conn, "a") == 0);
@@ -181,7 +183,8 @@ TEST_CASE("a long reader of the history holds back neither retention nor outcome
   db::Connection reader = database.connect();
   reader.run_script("BEGIN");
   CHECK(count(reader, "SELECT count(*) FROM pgtq.tasks") == 3);
-  CHECK(apply(conn) == 0); // the drop's lock is not granted within 200 ms
+  // The drop's lock is not granted within 200 ms: meanwhile the tasks go row by row.
+  CHECK(apply(conn) == 3);
   CHECK(exists(conn, partition_of_day(conn, -10)));
   const std::int64_t id = push(pg, "a", "t", json("[]"));
   const std::vector<ClaimedTask> claimed = pop(pg, "a", {"t"}, 1, "w");
@@ -189,7 +192,7 @@ TEST_CASE("a long reader of the history holds back neither retention nor outcome
   CHECK(complete(pg, claimed[0]));
   reader.run_script("COMMIT");
 
-  CHECK(apply(conn) == 3);
+  CHECK(apply(conn) == 0); // the empty day goes
   CHECK_FALSE(exists(conn, partition_of_day(conn, -10)));
   CHECK(scalar(conn, "SELECT state FROM pgtq.tasks WHERE id = $1::bigint", {std::to_string(id)}) ==
         "succeeded");
@@ -222,6 +225,7 @@ TEST_CASE("0029 keeps an existing history: the days before today in a legacy par
   db::Migrator(through_0028).migrate(conn);
   ended(conn, 3, "a", "succeeded", "now() - interval '3 days'");
   ended(conn, 2, "a", "failed", "now()");
+  query(conn, "GRANT SELECT ON pgtq.finished_tasks TO PUBLIC");
   const std::string rows_sql = "SELECT string_agg(f::text, E'\\n' ORDER BY id) FROM "
                                "pgtq.finished_tasks f";
   const std::string before = scalar(conn, rows_sql);
@@ -232,6 +236,9 @@ TEST_CASE("0029 keeps an existing history: the days before today in a legacy par
   CHECK(count(conn,
               "SELECT count(*) FROM pgtq.finished_tasks WHERE tableoid = $1::regclass",
               {partition_of_day(conn, 0)}) == 2);
+  // What was granted on the history is granted on the new one.
+  CHECK(scalar(conn, "SELECT has_table_privilege('public', 'pgtq.finished_tasks', 'SELECT')") ==
+        "t");
   CHECK(scalar(conn,
                "SELECT pgtq.history_partition_end('pgtq.finished_tasks_legacy') = "
                "(now() AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC'") == "t");
