@@ -345,6 +345,40 @@ END $$;
 COMMENT ON FUNCTION pgtq.prune(timestamptz) IS
 'Removes finished tasks that ended before finished_before (finite, not in the future), dropping the history partitions that end by then; returns how many. Errors: 22004 NULL, 22023 infinite or future.';
 
+-- Deletes at most room tasks of history partition part that are past their retention and that
+-- waiting for the partition's drop at expiry would keep more than a quarter of their retention
+-- (at most a day) past it; returns how many. Oldest first per queue and end state: a range of
+-- the partition's finished_tasks_retention index, then primary-key probes. The ids are a
+-- subquery, not a parameter: planning the statement with an array of 10,000 ids in it would
+-- cost more than the deletes. A cutoff before the partition's start finds nothing: skipped.
+-- Rows another transaction has locked (a retry under way) are skipped.
+CREATE FUNCTION pgtq.delete_expired(part regclass, expiry timestamptz, now_at timestamptz,
+                                    room integer) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  starts  timestamptz := pgtq.history_partition_start(part);
+  removed integer := 0;
+  n       integer;
+  cutoff  timestamptz;
+  pair    record;
+BEGIN
+  FOR pair IN SELECT p.queue, p.state, p.keep FROM pgtq.history_partition_pairs(part) p
+               WHERE p.keep IS NOT NULL LOOP
+    EXIT WHEN removed >= room;
+    cutoff := least(now_at - pair.keep,
+                    expiry - least(interval '1 day', pair.keep / 4) - pair.keep);
+    CONTINUE WHEN cutoff <= starts;
+    EXECUTE format('DELETE FROM %1$s f WHERE f.id = ANY (ARRAY('
+                   'SELECT o.id FROM %1$s o WHERE o.queue = $1 AND o.state = $2 '
+                   'AND o.finished_at < $3 ORDER BY o.finished_at LIMIT $4 '
+                   'FOR UPDATE SKIP LOCKED))', part)
+      USING pair.queue, pair.state, cutoff, room - removed;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    removed := removed + n;
+  END LOOP;
+  RETURN removed;
+END $$;
+
 CREATE OR REPLACE FUNCTION pgtq.apply_retention(max_count integer DEFAULT 10000,
                                      dry_run boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -355,9 +389,9 @@ DECLARE
   n       bigint;
   part    regclass;
   expiry  timestamptz;
-  starts  timestamptz;
-  cutoff  timestamptz;
-  pair    record;
+  going   regclass[] := '{}';
+  counts  bigint[] := '{}';
+  dropped boolean := false;
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.apply_retention: max_count must not be NULL'
@@ -385,38 +419,35 @@ BEGIN
     RETURN 0;
   END IF;
   FOR part IN SELECT h FROM pgtq.history_partitions() h LOOP
-    EXIT WHEN room = 0;
     expiry := pgtq.history_partition_expiry(part);
     IF expiry <= now_at THEN
-      EXECUTE format('SELECT count(*) FROM %s', part) INTO n; -- before the lock, not under it
-      IF pgtq.drop_history_partition(part, now_at) THEN
-        -- One drop per call: the lock it took on the history holds outcomes back until this
-        -- transaction ends, so it ends now. The next call goes on.
-        RETURN removed + n;
-      END IF;
-      expiry := 'infinity'; -- not now (a long reader): its tasks go row by row meanwhile
-    END IF;
-    -- Tasks that the partition's drop would keep too long past their retention (more than a
-    -- quarter of it, or more than a day): deleted oldest first, a range of the partition's
-    -- finished_tasks_retention index and then primary-key probes. The ids are a subquery,
-    -- not a parameter: planning this statement with an array of 10,000 ids in it would cost
-    -- more than the deletes. A cutoff before the partition's start finds nothing: skipped.
-    starts := pgtq.history_partition_start(part);
-    FOR pair IN SELECT p.queue, p.state, p.keep FROM pgtq.history_partition_pairs(part) p
-                 WHERE p.keep IS NOT NULL LOOP
-      EXIT WHEN room = 0;
-      cutoff := least(now_at - pair.keep,
-                      expiry - least(interval '1 day', pair.keep / 4) - pair.keep);
-      CONTINUE WHEN cutoff <= starts;
-      EXECUTE format('DELETE FROM %1$s f WHERE f.id = ANY (ARRAY('
-                     'SELECT o.id FROM %1$s o WHERE o.queue = $1 AND o.state = $2 '
-                     'AND o.finished_at < $3 ORDER BY o.finished_at LIMIT $4 '
-                     'FOR UPDATE SKIP LOCKED))', part)
-        USING pair.queue, pair.state, cutoff, room;
-      GET DIAGNOSTICS n = ROW_COUNT;
+      EXECUTE format('SELECT count(*) FROM %s', part) INTO n; -- before any lock, not under it
+      going := going || part;
+      counts := counts || n;
+    ELSIF room > 0 THEN
+      n := pgtq.delete_expired(part, expiry, now_at, room);
       removed := removed + n;
       room := room - n;
-    END LOOP;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. cardinality(going) LOOP
+    IF pgtq.drop_history_partition(going[i], now_at) THEN
+      removed := removed + counts[i];
+      dropped := true;
+    ELSIF NOT dropped AND room > 0 THEN
+      -- Not now (a long reader holds the history, or a rule changed): past their retention,
+      -- its tasks go row by row meanwhile. The next partitions would wait as long: not tried.
+      n := pgtq.delete_expired(going[i], 'infinity', now_at, room);
+      removed := removed + n;
+      room := room - n;
+      FOR k IN i + 1 .. cardinality(going) LOOP
+        EXIT WHEN room = 0;
+        n := pgtq.delete_expired(going[k], 'infinity', now_at, room);
+        removed := removed + n;
+        room := room - n;
+      END LOOP;
+      EXIT;
+    END IF;
   END LOOP;
   -- Last: making a partition locks the default partition until this transaction ends.
   BEGIN
@@ -427,7 +458,7 @@ BEGIN
   RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
-'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, drops the oldest past day''s partition whose tasks are all past their retention (one per call), and deletes at most max_count (1..100000, default 10000) of the others past it; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
+'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, deletes at most max_count (1..100000, default 10000) of the others past it, and drops every past day''s partition whose tasks are all past their retention; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
 
 -- The existing history: today's tasks (and any later) move to the new partitions; the rest
 -- stays where it is, as the partition of everything before today.

@@ -18,10 +18,11 @@
 -- Locks: making a partition takes SHARE UPDATE EXCLUSIVE on finished_tasks (outcomes go on)
 -- and ACCESS EXCLUSIVE on the default partition while it checks that none of its rows belong
 -- to the new day; dropping one takes ACCESS EXCLUSIVE on finished_tasks. Both are held until
--- the caller commits, so pgtq.apply_retention makes partitions at its end and ends right
--- after a drop (one per call). Both wait at most lock_timeout 200 ms, so that a long reader of
--- the history (a report over pgtq.tasks) holds back neither outcomes nor the scheduler: the
--- next pass tries again, and meanwhile the tasks past their retention are deleted row by row.
+-- the caller commits, so pgtq.apply_retention does its deletes and counts first, its drops
+-- back to back, and makes partitions last. Both wait at most lock_timeout 200 ms, so that a
+-- long reader of the history (a report over pgtq.tasks) holds back neither outcomes nor the
+-- scheduler: the next pass tries again, and meanwhile the tasks past their retention are
+-- deleted row by row.
 -- Both need the role that owns the history's tables (the one that ran the migrations); a role
 -- that may only delete from the history has retention applied row by row, and the tasks of
 -- days without a partition go to the default one.
