@@ -132,7 +132,8 @@ for _ in $(seq 1 100); do
 done
 echo "reports task $report_id: $(sql -c "SELECT state || ', result ' || result FROM pgtq.tasks WHERE id = $report_id"), with $(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = '$queue'") tasks of '$queue' still queued or running"
 
-say "fairness: tenant acme pushes 20 tasks and tenant zeta 3, in one transaction; claims take turns"
+say "fairness: tenant acme pushes 20 tasks and tenant zeta 3, in one transaction; claims take turns, and zeta (weight 2) takes two per turn"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --key-weight zeta=2 >/dev/null
 sql -c "BEGIN" \
     -c "SELECT count(pgtq.push('reports', 'sleep', '[0.05]', fairness_key => 'acme')) FROM generate_series(1, 20)" \
     -c "SELECT count(pgtq.push('reports', 'sleep', '[0.05]', fairness_key => 'zeta')) FROM generate_series(1, 3)" \

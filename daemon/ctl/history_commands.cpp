@@ -66,7 +66,8 @@ int retention(const std::string& dsn, const RetentionOptions& options, std::ostr
   }
   print_table({"queue", "state", "keep", "changed"}, rules, out);
   out << connection.run(db::queries::k_retention_due, {}).text(0, 0)
-      << " finished task(s) past their rule now; pgtqd deletes them within about 10 s\n";
+      << " finished task(s) past their rule now; pgtqd removes them within 10 s, or with "
+         "their day's partition (README: History by day)\n";
   return 0;
 }
 

@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
   auto* queue_command = app.add_subcommand(
       "queue",
       "show a queue's settings, or change them (--global-concurrency, --key-concurrency, "
+      "--key-weight, "
       "--rate-limit, --default-priority, --default-max-attempts, --default-timeout, --reset)");
   queue_command->add_option("queue", queue_options.queue, "queue name")->required();
   queue_command->add_option("--global-concurrency",
@@ -181,6 +182,12 @@ int main(int argc, char** argv) {
                             queue_options.key_concurrency,
                             "at most this many tasks of one fairness key running at once across "
                             "every pgtqd (1 to 100000), or 'none' for no limit");
+  queue_command
+      ->add_option("--key-weight",
+                   queue_options.key_weights,
+                   "KEY=WEIGHT: fair claims serve fairness key KEY up to WEIGHT tasks per turn "
+                   "(1 to 1000) where others get one; KEY=default for 1 again; repeatable")
+      ->allow_extra_args(false);
   queue_command->add_option("--default-priority",
                             queue_options.default_priority,
                             "the priority of new tasks whose push gives none (-32768 to 32767), "
@@ -200,7 +207,8 @@ int main(int argc, char** argv) {
   queue_command->add_flag("--reset",
                           queue_options.reset,
                           "first put the queue's settings back to the defaults: resumed, no "
-                          "limits, no task defaults, no retention rules of its own");
+                          "limits, no task defaults, no key weights, no retention rules of its "
+                          "own");
   queue_command->add_option("--rate-period",
                             queue_options.rate_period,
                             "the window of --rate-limit, 1 second to 1 day (default '1 second')");

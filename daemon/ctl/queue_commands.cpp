@@ -108,6 +108,28 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       default_or_none("--default-priority", options.default_priority, -32768, 32767);
   const std::optional<std::string> default_attempts =
       default_or_none("--default-max-attempts", options.default_max_attempts, 1, 1000);
+  // KEY=WEIGHT, split at the last '=' (a key may hold one); the key is the database's to check.
+  std::vector<std::pair<std::string, std::optional<std::string>>> weights;
+  for (const std::string& entry : options.key_weights) {
+    const std::size_t at = entry.rfind('=');
+    const std::string weight = at == std::string::npos ? std::string() : entry.substr(at + 1);
+    if (at == std::string::npos || at == 0) {
+      throw UsageError("--key-weight must be KEY=WEIGHT (1 to 1000) or KEY=default, got '" + entry +
+                       "'");
+    }
+    const std::string key = entry.substr(0, at);
+    if (weight == "default") {
+      weights.emplace_back(key, std::nullopt);
+      continue;
+    }
+    try {
+      weights.emplace_back(key, std::to_string(parse_int("--key-weight", weight, 1, 1000)));
+    } catch (const UsageError&) {
+      throw UsageError("--key-weight " + key +
+                       ": the weight must be an integer from 1 to 1000, or default for 1, got '" +
+                       weight + "'");
+    }
+  }
   if (options.rate_period && options.rate_limit == "none") {
     throw UsageError("--rate-period goes with a --rate-limit, not with none");
   }
@@ -130,6 +152,10 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
     connection.run(db::queries::k_set_key_concurrency,
                    {options.queue, key_limit ? db::Param(*key_limit) : std::nullopt});
   }
+  for (const auto& [key, weight] : weights) {
+    connection.run(db::queries::k_set_key_weight,
+                   {options.queue, key, weight ? db::Param(*weight) : std::nullopt});
+  }
   if (default_priority || default_attempts || options.default_timeout) {
     // The defaults not given are read back and written again: the queue's row is locked
     // first, so that another change committed meanwhile is not written over.
@@ -149,6 +175,7 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                     options.rate_period.value_or("1 second")});
   }
   const db::Result settings = connection.run(db::queries::k_queue_settings, {options.queue});
+  const db::Result key_weights = connection.run(db::queries::k_key_weights, {options.queue});
   connection.run_script("COMMIT");
   out << "queue " << options.queue << (settings.text(0, 0) == "t" ? ": paused" : ": not paused")
       << ", global concurrency "
@@ -159,6 +186,8 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                                        settings.string(0, 6) + " started in the last period)")
       << ", per fairness key "
       << (settings.is_null(0, 7) ? std::string("unlimited") : settings.string(0, 7))
+      << (key_weights.is_null(0, 0) ? std::string()
+                                    : " (key weights: " + key_weights.string(0, 0) + ")")
       << "; new tasks: priority "
       << (settings.is_null(0, 8) ? std::string("0") : settings.string(0, 8)) << ", max attempts "
       << (settings.is_null(0, 9) ? std::string("5") : settings.string(0, 9)) << ", "

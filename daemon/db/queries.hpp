@@ -54,6 +54,8 @@ extern const Query k_resume;
 extern const Query k_reset_queue;
 extern const Query k_set_global_concurrency;
 extern const Query k_set_key_concurrency;
+extern const Query k_set_key_weight;
+extern const Query k_key_weights;
 extern const Query k_set_task_defaults;
 extern const Query k_lock_queue_settings;
 extern const Query k_set_rate_limit;

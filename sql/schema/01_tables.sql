@@ -186,13 +186,27 @@ COMMENT ON TABLE pgtq.queues IS
 -- claim starts with the key after it. Written only by claims holding the queue's turn; no row:
 -- from the first key.
 CREATE TABLE pgtq.fairness_cursors (
-  queue    text NOT NULL,
-  task_set bigint NOT NULL,
-  last_key text NOT NULL,
+  queue      text NOT NULL,
+  task_set   bigint NOT NULL,
+  last_key   text NOT NULL,
+  last_taken integer,   -- tasks last_key took in its turn so far; NULL: its turn is over
   PRIMARY KEY (queue, task_set)
 );
 COMMENT ON TABLE pgtq.fairness_cursors IS
-  'Where the fair claims of each queue and set of task names left off: the fairness key served last ('''' for tasks without a key).';
+  'Where the fair claims of each queue and set of task names left off: the fairness key served last ('''' for tasks without a key), and how many tasks it took in its turn so far (NULL: its turn is over).';
+
+-- Weights of fairness keys (16_fairness.sql): a key of weight w takes up to w tasks per turn
+-- where the others take theirs; a key without a row has weight 1.
+CREATE TABLE pgtq.fairness_weights (
+  queue        text NOT NULL,
+  fairness_key text NOT NULL,
+  weight       integer NOT NULL
+    CONSTRAINT fairness_weights_weight CHECK (weight BETWEEN 1 AND 1000),
+  changed_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (queue, fairness_key)
+);
+COMMENT ON TABLE pgtq.fairness_weights IS
+  'Weights of fairness keys, per queue: a key of weight w (1..1000) takes up to w tasks per turn of fair claims; a key without a row has weight 1. pgtq.set_key_weight changes them.';
 
 -- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
 CREATE TABLE pgtq.workers (

@@ -146,7 +146,8 @@ COMMENT ON FUNCTION pgtq.set_task_defaults(text, integer, integer, interval) IS
 'What a push to queue that gives none of its own stores: priority (-32768..32767), max_attempts (1..1000), timeout (more than 0, at most 365 days); NULL: 0, 5, none (the task name''s timeout, else pgtqd''s). Sets all three; tasks already pushed keep theirs. Errors: 22004 NULL queue, 22023 bad name or value.';
 
 -- Puts queue's settings back to the defaults: resumed, no global or per-key concurrency or
--- rate limit, no task defaults, no retention rules of its own (the default's apply). Its row in pgtq.queues goes, so a
+-- rate limit, no task defaults, no key weights, no retention rules of its own (the default's
+-- apply). Its row in pgtq.queues goes, so a
 -- queue named by mistake (pgtqctl queue typo --rate-limit 5) leaves pgtq.queue_stats once it
 -- has no tasks or workers. Wakes the queue's waiting workers, since removed limits leave room.
 -- Returns true when there was anything to reset.
@@ -155,6 +156,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   settings integer;
   rules    integer;
+  weights  integer;
 BEGIN
   PERFORM pgtq.check_name('queue', reset_queue.queue);
   DELETE FROM pgtq.queues q WHERE q.queue = reset_queue.queue;
@@ -162,10 +164,12 @@ BEGIN
   DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
   GET DIAGNOSTICS rules = ROW_COUNT;
   DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
+  DELETE FROM pgtq.fairness_weights w WHERE w.queue = reset_queue.queue;
+  GET DIAGNOSTICS weights = ROW_COUNT;
   IF settings > 0 THEN
     PERFORM pgtq.wake_queue(reset_queue.queue);
   END IF;
-  RETURN settings + rules > 0;
+  RETURN settings + rules + weights > 0;
 END $$;
 COMMENT ON FUNCTION pgtq.reset_queue(text) IS
-'Puts queue''s settings back to the defaults: resumed, no limits, no task defaults, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';
+'Puts queue''s settings back to the defaults: resumed, no limits, no task defaults, no key weights, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';

@@ -5,10 +5,12 @@
 -- a million tasks delays every task pushed after it. While queued tasks of a queue carry
 -- keys, pgtq.claim hands its choice to pgtq.fair_pick, which serves the keys in turn (round
 -- robin, in key order, from where the queue's last fair claim stopped), one task per key per
--- round, until the claim has what it asked for or no key has more: a key with ten queued
--- tasks waits for at most ceil(K / n) claims of n tasks for each of them, K the number of keys
--- with queued tasks, whatever the other keys hold. The tasks without a key are one more key.
--- Inside one key, claim order holds; between keys, turns come before priority.
+-- round (w tasks for a key of weight w, pgtq.set_key_weight), until the claim has what it
+-- asked for or no key has more: a key with ten queued tasks waits for at most ceil(W / n)
+-- claims of n tasks for each turn, W the sum of the weights of the keys with queued tasks (K,
+-- their number, without weights), whatever the other keys hold. A turn may span claims: the
+-- cursor keeps how many tasks its key took in it. The tasks without a key are one more key, of
+-- weight 1. Inside one key, claim order holds; between keys, turns come before priority.
 --
 -- The claims of such a queue take the queue's turn (04_claim.sql), as claims of a limited
 -- queue do, so that where the last one stopped (pgtq.fairness_cursors) and how many tasks of
@@ -46,7 +48,7 @@ END $$;
 
 -- The ids of up to take queued tasks of queue named in task_names, chosen fairly between
 -- keys (top of this file), locked FOR UPDATE (rows another session locks are skipped), and
--- moves the cursor past the last key served. key_cap: at most this many running tasks per key
+-- moves the cursor to the last key served (and how far it got in its turn). key_cap: at most this many running tasks per key
 -- (NULL: no limit); the tasks without a key have no such limit. Called only by pgtq.claim
 -- while it holds the queue's turn; NULL when there is nothing to take.
 --
@@ -61,7 +63,7 @@ END $$;
 -- Cost: per key looked at, one descent of live_tasks_fair to find it, one probe for a queued
 -- task of these names (a walk over the key's tasks of other names), and with key_cap one
 -- range of live_tasks_key_running (at most key_cap entries); then, of S keys that can be
--- served, at most take - S + 1 tasks each are read, since each gets one per round.
+-- served, at most the larger of its weight and take - S + 1 tasks each are read.
 CREATE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer)
 RETURNS bigint[]
 LANGUAGE plpgsql
@@ -73,16 +75,26 @@ DECLARE
                           chr(31)), 0);
   looks       integer := 4 * take + 64; -- keys looked at per claim, at most
   last_served text;    -- where the last claim stopped: a key, '' (no key) or NULL (start)
+  last_taken  integer; -- how many tasks that key took in its turn so far; NULL: turn over
   first_cursor text;
+  first_taken integer;
+  carry       integer := 0; -- what is left of that key's turn (its weight less what it took)
+  next_taken  integer;
   look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
   chosen      bigint[];
   chosen_keys text[];  -- each chosen task's key, '' for none
   picked      bigint[];
   next_last   text;
 BEGIN
-  SELECT c.last_key INTO last_served FROM pgtq.fairness_cursors c
+  SELECT c.last_key, c.last_taken INTO last_served, last_taken FROM pgtq.fairness_cursors c
    WHERE c.queue = fair_pick.queue AND c.task_set = names_hash;
   first_cursor := last_served;
+  first_taken := last_taken;
+  IF last_served <> '' AND last_taken IS NOT NULL THEN
+    carry := greatest(coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                                 WHERE w.queue = fair_pick.queue
+                                   AND w.fairness_key = last_served), 1) - last_taken, 0);
+  END IF;
   -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
   -- passed over at once, not one claim (a poll interval, when idle) per stretch.
   FOR walk IN 1 .. 64 LOOP
@@ -127,6 +139,11 @@ BEGIN
                                                     take) AS room) s
      WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
   ), turns(key, pos, room) AS (
+    -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
+    SELECT last_served, -1,
+           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take)
+     WHERE carry > 0
+    UNION ALL
     -- The tasks without a key take their turn where a round starts: first when no claim
     -- stopped anywhere yet, else after the keys past the cursor.
     SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE looks + 1 END,
@@ -138,18 +155,37 @@ BEGIN
     SELECT a.key, a.n, a.room FROM after_cursor a WHERE a.key IS NOT NULL
     UNION ALL
     SELECT f.key, looks + 1 + f.n, f.room FROM from_start f
-     WHERE f.key IS NOT NULL AND f.key <= last_served
+     WHERE f.key IS NOT NULL AND (f.key < last_served OR (f.key = last_served AND carry = 0))
   ), served AS (
     SELECT t.key, t.pos, t.room FROM turns t WHERE t.room > 0 ORDER BY t.pos LIMIT take
-  ), visited AS (
-    -- Of S keys served, one gets at most take - S + 1 tasks, and no more than its room.
-    SELECT v.key, v.pos, least(take - count(*) OVER () + 1, v.room) AS quota
+  ), weighed AS (
+    SELECT v.key, v.pos, v.room,
+           coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                      WHERE v.key IS NOT NULL AND w.queue = fair_pick.queue
+                        AND w.fairness_key = v.key), 1) AS weight
       FROM served v
+  ), visited AS (
+    -- Of S keys served, one gets no more than its room, and beyond its first turn (its weight,
+    -- or what is left of the turn carried over) only once the S - 1 others took one each: at
+    -- most the larger of the two and take - S + 1.
+    SELECT v.key, v.pos, v.weight,
+           least(v.room, take, greatest(CASE WHEN v.pos = -1 THEN carry ELSE v.weight END,
+                                        take - count(*) OVER () + 1)) AS quota
+      FROM weighed v
   ), candidates AS (
-    SELECT v.key, v.pos, c.id, c.round
+    -- A key's rn-th task goes in its turn number turn, as the in_turn-th of weight: the rest
+    -- of the turn of the key the last claim stopped at is turn 0; the keys past the cursor
+    -- start with theirs, those from the start (served already in this round) come after.
+    SELECT v.key, v.pos, c.id,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) / v.weight
+                WHEN c.rn <= carry THEN 0
+                ELSE (c.rn - carry - 1) / v.weight + 1 END AS turn,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) % v.weight + 1
+                WHEN c.rn <= carry THEN last_taken + c.rn
+                ELSE (c.rn - carry - 1) % v.weight + 1 END AS in_turn
       FROM visited v
       CROSS JOIN LATERAL (
-        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS round
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
            FROM pgtq.live_tasks l
           WHERE v.key IS NOT NULL
             AND l.queue = fair_pick.queue AND l.state = 'queued'
@@ -157,15 +193,15 @@ BEGIN
             AND l.task = ANY (task_names)
           ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))
         UNION ALL
-        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS round
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
            FROM pgtq.live_tasks l
           WHERE v.key IS NULL
             AND l.queue = fair_pick.queue AND l.state = 'queued' AND l.fairness_key IS NULL
             AND l.task = ANY (task_names)
           ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))) c
   ), taken AS (
-    SELECT c.id, c.key, row_number() OVER (ORDER BY c.round, c.pos) AS n
-      FROM candidates c ORDER BY c.round, c.pos LIMIT take
+    SELECT c.id, c.key, c.in_turn, row_number() OVER (ORDER BY c.turn, c.pos, c.in_turn) AS n
+      FROM candidates c ORDER BY c.turn, c.pos, c.in_turn LIMIT take
   )
   SELECT (SELECT array_agg(t.id ORDER BY t.n) FROM taken t),
          (SELECT array_agg(coalesce(t.key, '') ORDER BY t.n) FROM taken t),
@@ -177,15 +213,20 @@ BEGIN
                   last_served),
          -- The walk after the cursor stopped at its bound, not at the last key.
          NOT EXISTS (SELECT 1 FROM taken)
-           AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL)
-    INTO chosen, chosen_keys, next_last, look_further;
+           AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL),
+         -- How far the last key served got in its turn (NULL: no key, or none served).
+         (SELECT CASE WHEN t.key IS NOT NULL THEN t.in_turn END FROM taken t
+           ORDER BY t.n DESC LIMIT 1)
+    INTO chosen, chosen_keys, next_last, look_further, next_taken;
     EXIT WHEN NOT look_further;
     last_served := next_last;
+    carry := 0;
   END LOOP;
-  IF next_last IS DISTINCT FROM first_cursor THEN
-    INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key)
-    VALUES (fair_pick.queue, names_hash, next_last)
-    ON CONFLICT ON CONSTRAINT fairness_cursors_pkey DO UPDATE SET last_key = excluded.last_key;
+  IF next_last IS DISTINCT FROM first_cursor OR next_taken IS DISTINCT FROM first_taken THEN
+    INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key, last_taken)
+    VALUES (fair_pick.queue, names_hash, next_last, next_taken)
+    ON CONFLICT ON CONSTRAINT fairness_cursors_pkey
+    DO UPDATE SET last_key = excluded.last_key, last_taken = excluded.last_taken;
   END IF;
   IF chosen IS NULL THEN
     RETURN NULL;
@@ -251,3 +292,34 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.set_key_concurrency(text, integer) IS
 'Limits each fairness key of queue to max_running (1..100000) tasks running at once across every worker (claimed ahead counts; tasks without a key are not limited); NULL removes the limit. Running tasks are never stopped. Errors: 22004 NULL queue, 22023 bad name or max_running.';
+
+-- Gives fairness key of queue weight (1..1000): in the fair claims of queue it takes up to
+-- weight tasks per turn where a key of weight 1 takes one. NULL removes its weight (1 again).
+-- Takes effect at the next claim (a turn under way keeps what it took); a key may be given a
+-- weight before it has tasks. Weights stay until removed or pgtq.reset_queue.
+CREATE FUNCTION pgtq.set_key_weight(queue text, fairness_key text, weight integer)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', set_key_weight.queue);
+  IF set_key_weight.fairness_key IS NULL THEN
+    RAISE EXCEPTION 'pgtq.set_key_weight: fairness_key must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM pgtq.check_fairness_key('pgtq.set_key_weight: fairness_key', set_key_weight.fairness_key);
+  IF set_key_weight.weight NOT BETWEEN 1 AND 1000 THEN
+    RAISE EXCEPTION 'pgtq.set_key_weight: weight must be 1..1000 (NULL: 1 again), got %',
+      set_key_weight.weight USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF set_key_weight.weight IS NULL THEN
+    DELETE FROM pgtq.fairness_weights w
+     WHERE w.queue = set_key_weight.queue AND w.fairness_key = set_key_weight.fairness_key;
+  ELSE
+    INSERT INTO pgtq.fairness_weights AS w (queue, fairness_key, weight)
+    VALUES (set_key_weight.queue, set_key_weight.fairness_key, set_key_weight.weight)
+    ON CONFLICT ON CONSTRAINT fairness_weights_pkey
+    DO UPDATE SET weight = excluded.weight, changed_at = now();
+  END IF;
+END $$;
+COMMENT ON FUNCTION pgtq.set_key_weight(text, text, integer) IS
+'Gives fairness_key of queue a weight (1..1000): fair claims of queue serve it up to weight tasks per turn where a key of weight 1 gets one; NULL removes it (1 again). Errors: 22004 NULL queue or fairness_key, 22023 bad name, fairness_key (1..1024 bytes) or weight.';

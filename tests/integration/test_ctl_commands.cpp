@@ -266,6 +266,29 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   const Run bad_keys = pgtqctl(database.dsn(), {"queue", "q", "--key-concurrency", "100001"});
   CHECK(bad_keys.exit_code == 64);
   CHECK_MESSAGE(bad_keys.output.find("--key-concurrency") != std::string::npos, bad_keys.output);
+
+  // Weights: several at once, a key holding '=', default for 1 again.
+  const Run weights = pgtqctl(
+      database.dsn(),
+      {"queue", "q", "--key-weight", "tenant-a=3", "--key-weight", "x=y=2", "--key-weight", "b=1"});
+  CHECK_MESSAGE(weights.output.find("(key weights: b 1, tenant-a 3, x=y 2);") != std::string::npos,
+                weights.output);
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-weight", "tenant-a=default"})
+            .output.find("(key weights: b 1, x=y 2);") != std::string::npos);
+  for (const std::string entry : {"tenant-a", "=3", "a=0", "a=1001", "a=none", "a="}) {
+    CAPTURE(entry);
+    const Run refused = pgtqctl(database.dsn(), {"queue", "q", "--key-weight", entry});
+    CHECK(refused.exit_code == 64);
+    CHECK_MESSAGE(refused.output.find("--key-weight") != std::string::npos, refused.output);
+  }
+  // A key the database refuses (over 1024 bytes) changes nothing, the weights before it
+  // included.
+  const Run long_key =
+      pgtqctl(database.dsn(),
+              {"queue", "q", "--key-weight", "c=5", "--key-weight", std::string(1025, 'k') + "=2"});
+  CHECK(long_key.exit_code != 0);
+  CHECK_MESSAGE(long_key.output.find("fairness_key") != std::string::npos, long_key.output);
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.fairness_weights WHERE fairness_key = 'c'") == 0);
 }
 
 TEST_CASE("pgtqctl push --fairness-key stores the key, and list shows it and filters by it") {

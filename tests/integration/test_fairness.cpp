@@ -81,6 +81,43 @@ TEST_CASE("claims take turns between fairness keys, the tasks without a key bein
   CHECK(count(conn, "SELECT queued_keys FROM pgtq.queue_stats WHERE queue = 'q'") == 1);
 }
 
+TEST_CASE("a key of weight w takes w tasks per turn, a turn may span claims, and a weight "
+          "removed is 1 again") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  for (const std::string key : {"A", "B", "C"}) {
+    std::vector<TaskSpec> tasks;
+    for (int i = 0; i < 30; ++i) {
+      tasks.push_back({.task = "t", .args = args(i), .options = {.fairness_key = key}});
+    }
+    push_many(pg, "q", tasks);
+  }
+  query(conn, "SELECT pgtq.set_key_weight('q', 'A', 3)");
+  set_key_weight(pg, "q", "C", 2); // the client's call
+
+  // One task per claim: A's turn of three spans three claims, then B's one, C's two.
+  std::string order;
+  for (int i = 0; i < 12; ++i) {
+    order += popped_keys(conn, 1);
+  }
+  CHECK(order == "AAABCCAAABCC");
+  // A claim of six takes a whole round; one of four stops inside C's turn and the next
+  // finishes it before A's.
+  CHECK(popped_keys(conn, 6) == "AAABCC");
+  CHECK(popped_keys(conn, 4) == "AAAB");
+  CHECK(popped_keys(conn, 1) == "C");
+  CHECK(popped_keys(conn, 1) == "C");
+  CHECK(popped_keys(conn, 1) == "A");
+
+  // Weights are the queue's: 1 again once removed, and gone with reset_queue.
+  set_key_weight(pg, "q", "A", std::nullopt);
+  CHECK(popped_keys(conn, 1) == "B");   // A's turn of one was the claim before
+  CHECK(popped_keys(conn, 3) == "ACC"); // C's two, then A's one
+  CHECK(scalar(conn, "SELECT pgtq.reset_queue('q')") == "t"); // C's weight was left
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.fairness_weights") == 0);
+}
+
 TEST_CASE("key_concurrency caps the running tasks of each key and holds back no other key") {
   TestDatabase database;
   db::Connection conn = database.connect();

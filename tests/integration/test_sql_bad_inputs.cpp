@@ -637,6 +637,16 @@ void add_fairness_cases(std::vector<BadInput>& cases) {
   for (const std::string limit : {"0", "-1", "100001"}) {
     cases.push_back({"SELECT pgtq.set_key_concurrency('q', " + limit + ")", k_bad, "max_running"});
   }
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({"SELECT pgtq.set_key_weight(" + name + ", 'k', 2)", k_bad, "queue"});
+  }
+  cases.push_back({"SELECT pgtq.set_key_weight(NULL, 'k', 2)", k_null, "queue"});
+  cases.push_back({"SELECT pgtq.set_key_weight('q', NULL, 2)", k_null, "fairness_key"});
+  cases.push_back({"SELECT pgtq.set_key_weight('q', '', 2)", k_bad, "fairness_key"});
+  cases.push_back({"SELECT pgtq.set_key_weight('q', repeat('k', 1025), 2)", k_bad, "fairness_key"});
+  for (const std::string weight : {"0", "-1", "1001"}) {
+    cases.push_back({"SELECT pgtq.set_key_weight('q', 'k', " + weight + ")", k_bad, "weight"});
+  }
 }
 
 void add_task_defaults_cases(std::vector<BadInput>& cases) {

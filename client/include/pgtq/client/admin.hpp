@@ -3,8 +3,8 @@
 // Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
 // pgtq.retry_all, pgtq.cancel_all, pgtq.delete and pgtq.update (sql/schema/10_redrive.sql),
 // pgtq.pause, pgtq.resume, pgtq.set_global_concurrency, pgtq.set_rate_limit and
-// pgtq.set_task_defaults (sql/schema/11_queues.sql), pgtq.set_key_concurrency
-// (sql/schema/16_fairness.sql), pgtq.set_retention and pgtq.reset_retention
+// pgtq.set_task_defaults (sql/schema/11_queues.sql), pgtq.set_key_concurrency and
+// pgtq.set_key_weight (sql/schema/16_fairness.sql), pgtq.set_retention and pgtq.reset_retention
 // (sql/schema/15_retention.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
@@ -235,6 +235,21 @@ set_key_concurrency(PGconn* conn, const std::string& queue, std::optional<int> m
                "pgtq.set_key_concurrency",
                "SELECT pgtq.set_key_concurrency($1, $2::integer)",
                {queue, max_running ? detail::Param(std::to_string(*max_running)) : std::nullopt});
+}
+
+// Gives fairness key fairness_key (1..1024 bytes) of queue a weight (1..1000): fair claims of
+// queue serve it up to weight tasks per turn where a key of weight 1 gets one; std::nullopt
+// removes it (1 again). Takes effect at the next claim. Throws pgtq::Error 22023 for a bad
+// name, key or weight.
+inline void set_key_weight(PGconn* conn,
+                           const std::string& queue,
+                           const std::string& fairness_key,
+                           std::optional<int> weight) {
+  detail::exec(
+      conn,
+      "pgtq.set_key_weight",
+      "SELECT pgtq.set_key_weight($1, $2, $3::integer)",
+      {queue, fairness_key, weight ? detail::Param(std::to_string(*weight)) : std::nullopt});
 }
 
 // At most max_starts (1..1000000) tasks of queue claimed in any window of length per (1 second

@@ -1,0 +1,248 @@
+-- Weights of fairness keys (sql/schema/16_fairness.sql): pgtq.set_key_weight(queue, key,
+-- weight) stores them in pgtq.fairness_weights; pgtq.fair_pick serves a key of weight w up to
+-- w tasks per turn, and its cursor keeps how many tasks the key it stopped at took in its turn
+-- (fairness_cursors.last_taken), so that a turn may span claims. reset_queue removes a
+-- queue's weights with its other settings.
+
+ALTER TABLE pgtq.fairness_cursors ADD COLUMN last_taken integer;
+COMMENT ON TABLE pgtq.fairness_cursors IS
+  'Where the fair claims of each queue and set of task names left off: the fairness key served last ('''' for tasks without a key), and how many tasks it took in its turn so far (NULL: its turn is over).';
+
+
+CREATE TABLE pgtq.fairness_weights (
+  queue        text NOT NULL,
+  fairness_key text NOT NULL,
+  weight       integer NOT NULL
+    CONSTRAINT fairness_weights_weight CHECK (weight BETWEEN 1 AND 1000),
+  changed_at   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (queue, fairness_key)
+);
+COMMENT ON TABLE pgtq.fairness_weights IS
+  'Weights of fairness keys, per queue: a key of weight w (1..1000) takes up to w tasks per turn of fair claims; a key without a row has weight 1. pgtq.set_key_weight changes them.';
+
+CREATE OR REPLACE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer)
+RETURNS bigint[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  names_hash  bigint := hashtextextended(array_to_string(
+                          ARRAY(SELECT DISTINCT n FROM unnest(task_names) AS n ORDER BY n),
+                          chr(31)), 0);
+  looks       integer := 4 * take + 64; -- keys looked at per claim, at most
+  last_served text;    -- where the last claim stopped: a key, '' (no key) or NULL (start)
+  last_taken  integer; -- how many tasks that key took in its turn so far; NULL: turn over
+  first_cursor text;
+  first_taken integer;
+  carry       integer := 0; -- what is left of that key's turn (its weight less what it took)
+  next_taken  integer;
+  look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
+  chosen      bigint[];
+  chosen_keys text[];  -- each chosen task's key, '' for none
+  picked      bigint[];
+  next_last   text;
+BEGIN
+  SELECT c.last_key, c.last_taken INTO last_served, last_taken FROM pgtq.fairness_cursors c
+   WHERE c.queue = fair_pick.queue AND c.task_set = names_hash;
+  first_cursor := last_served;
+  first_taken := last_taken;
+  IF last_served <> '' AND last_taken IS NOT NULL THEN
+    carry := greatest(coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                                 WHERE w.queue = fair_pick.queue
+                                   AND w.fairness_key = last_served), 1) - last_taken, 0);
+  END IF;
+  -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
+  -- passed over at once, not one claim (a poll interval, when idle) per stretch.
+  FOR walk IN 1 .. 64 LOOP
+  WITH RECURSIVE after_cursor(key, n, served, room) AS (
+    -- The keys after the cursor, one index descent each (a loose index scan), until take of
+    -- them can be served.
+    SELECT k.key, 1, (s.room > 0)::integer, s.room
+      FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+             WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+               AND l.fairness_key IS NOT NULL
+               AND l.fairness_key > coalesce(last_served, '')) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
+    UNION ALL
+    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room
+      FROM after_cursor a
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
+     WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
+  ), from_start(key, n, served, room) AS (
+    -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
+    -- again: the keys up to the cursor.
+    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room
+      FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
+             HAVING bool_or(a.key IS NULL)) e
+      CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                   WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                     AND l.fairness_key IS NOT NULL) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
+     WHERE last_served <> '' AND e.served < take AND e.n < looks
+    UNION ALL
+    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room
+      FROM from_start f
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take) AS room) s
+     WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
+  ), turns(key, pos, room) AS (
+    -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
+    SELECT last_served, -1,
+           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take)
+     WHERE carry > 0
+    UNION ALL
+    -- The tasks without a key take their turn where a round starts: first when no claim
+    -- stopped anywhere yet, else after the keys past the cursor.
+    SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE looks + 1 END,
+           CASE WHEN EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                                AND l.fairness_key IS NULL AND l.task = ANY (task_names))
+                THEN take ELSE 0 END
+    UNION ALL
+    SELECT a.key, a.n, a.room FROM after_cursor a WHERE a.key IS NOT NULL
+    UNION ALL
+    SELECT f.key, looks + 1 + f.n, f.room FROM from_start f
+     WHERE f.key IS NOT NULL AND (f.key < last_served OR (f.key = last_served AND carry = 0))
+  ), served AS (
+    SELECT t.key, t.pos, t.room FROM turns t WHERE t.room > 0 ORDER BY t.pos LIMIT take
+  ), weighed AS (
+    SELECT v.key, v.pos, v.room,
+           coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                      WHERE v.key IS NOT NULL AND w.queue = fair_pick.queue
+                        AND w.fairness_key = v.key), 1) AS weight
+      FROM served v
+  ), visited AS (
+    -- Of S keys served, one gets no more than its room, and beyond its first turn (its weight,
+    -- or what is left of the turn carried over) only once the S - 1 others took one each: at
+    -- most the larger of the two and take - S + 1.
+    SELECT v.key, v.pos, v.weight,
+           least(v.room, take, greatest(CASE WHEN v.pos = -1 THEN carry ELSE v.weight END,
+                                        take - count(*) OVER () + 1)) AS quota
+      FROM weighed v
+  ), candidates AS (
+    -- A key's rn-th task goes in its turn number turn, as the in_turn-th of weight: the rest
+    -- of the turn of the key the last claim stopped at is turn 0; the keys past the cursor
+    -- start with theirs, those from the start (served already in this round) come after.
+    SELECT v.key, v.pos, c.id,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) / v.weight
+                WHEN c.rn <= carry THEN 0
+                ELSE (c.rn - carry - 1) / v.weight + 1 END AS turn,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) % v.weight + 1
+                WHEN c.rn <= carry THEN last_taken + c.rn
+                ELSE (c.rn - carry - 1) % v.weight + 1 END AS in_turn
+      FROM visited v
+      CROSS JOIN LATERAL (
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
+           FROM pgtq.live_tasks l
+          WHERE v.key IS NOT NULL
+            AND l.queue = fair_pick.queue AND l.state = 'queued'
+            AND l.fairness_key IS NOT NULL AND l.fairness_key = v.key
+            AND l.task = ANY (task_names)
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))
+        UNION ALL
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
+           FROM pgtq.live_tasks l
+          WHERE v.key IS NULL
+            AND l.queue = fair_pick.queue AND l.state = 'queued' AND l.fairness_key IS NULL
+            AND l.task = ANY (task_names)
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))) c
+  ), taken AS (
+    SELECT c.id, c.key, c.in_turn, row_number() OVER (ORDER BY c.turn, c.pos, c.in_turn) AS n
+      FROM candidates c ORDER BY c.turn, c.pos, c.in_turn LIMIT take
+  )
+  SELECT (SELECT array_agg(t.id ORDER BY t.n) FROM taken t),
+         (SELECT array_agg(coalesce(t.key, '') ORDER BY t.n) FROM taken t),
+         -- Where the next claim starts: after the last key served, or, when none could be,
+         -- after the last key looked at (never at the tasks without a key, which would send
+         -- it back to the first key).
+         coalesce((SELECT coalesce(t.key, '') FROM taken t ORDER BY t.n DESC LIMIT 1),
+                  (SELECT t.key FROM turns t WHERE t.key IS NOT NULL ORDER BY t.pos DESC LIMIT 1),
+                  last_served),
+         -- The walk after the cursor stopped at its bound, not at the last key.
+         NOT EXISTS (SELECT 1 FROM taken)
+           AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL),
+         -- How far the last key served got in its turn (NULL: no key, or none served).
+         (SELECT CASE WHEN t.key IS NOT NULL THEN t.in_turn END FROM taken t
+           ORDER BY t.n DESC LIMIT 1)
+    INTO chosen, chosen_keys, next_last, look_further, next_taken;
+    EXIT WHEN NOT look_further;
+    last_served := next_last;
+    carry := 0;
+  END LOOP;
+  IF next_last IS DISTINCT FROM first_cursor OR next_taken IS DISTINCT FROM first_taken THEN
+    INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key, last_taken)
+    VALUES (fair_pick.queue, names_hash, next_last, next_taken)
+    ON CONFLICT ON CONSTRAINT fairness_cursors_pkey
+    DO UPDATE SET last_key = excluded.last_key, last_taken = excluded.last_taken;
+  END IF;
+  IF chosen IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so is
+  -- one whose name or key a replacing push changed since.
+  SELECT array_agg(l.id) INTO picked
+    FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
+           WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
+             AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
+             FOR UPDATE OF l SKIP LOCKED) l;
+  RETURN picked;
+END $$;
+
+CREATE FUNCTION pgtq.set_key_weight(queue text, fairness_key text, weight integer)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', set_key_weight.queue);
+  IF set_key_weight.fairness_key IS NULL THEN
+    RAISE EXCEPTION 'pgtq.set_key_weight: fairness_key must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM pgtq.check_fairness_key('pgtq.set_key_weight: fairness_key', set_key_weight.fairness_key);
+  IF set_key_weight.weight NOT BETWEEN 1 AND 1000 THEN
+    RAISE EXCEPTION 'pgtq.set_key_weight: weight must be 1..1000 (NULL: 1 again), got %',
+      set_key_weight.weight USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF set_key_weight.weight IS NULL THEN
+    DELETE FROM pgtq.fairness_weights w
+     WHERE w.queue = set_key_weight.queue AND w.fairness_key = set_key_weight.fairness_key;
+  ELSE
+    INSERT INTO pgtq.fairness_weights AS w (queue, fairness_key, weight)
+    VALUES (set_key_weight.queue, set_key_weight.fairness_key, set_key_weight.weight)
+    ON CONFLICT ON CONSTRAINT fairness_weights_pkey
+    DO UPDATE SET weight = excluded.weight, changed_at = now();
+  END IF;
+END $$;
+COMMENT ON FUNCTION pgtq.set_key_weight(text, text, integer) IS
+'Gives fairness_key of queue a weight (1..1000): fair claims of queue serve it up to weight tasks per turn where a key of weight 1 gets one; NULL removes it (1 again). Errors: 22004 NULL queue or fairness_key, 22023 bad name, fairness_key (1..1024 bytes) or weight.';
+
+CREATE OR REPLACE FUNCTION pgtq.reset_queue(queue text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  settings integer;
+  rules    integer;
+  weights  integer;
+BEGIN
+  PERFORM pgtq.check_name('queue', reset_queue.queue);
+  DELETE FROM pgtq.queues q WHERE q.queue = reset_queue.queue;
+  GET DIAGNOSTICS settings = ROW_COUNT;
+  DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
+  GET DIAGNOSTICS rules = ROW_COUNT;
+  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
+  DELETE FROM pgtq.fairness_weights w WHERE w.queue = reset_queue.queue;
+  GET DIAGNOSTICS weights = ROW_COUNT;
+  IF settings > 0 THEN
+    PERFORM pgtq.wake_queue(reset_queue.queue);
+  END IF;
+  RETURN settings + rules + weights > 0;
+END $$;
+COMMENT ON FUNCTION pgtq.reset_queue(text) IS
+'Puts queue''s settings back to the defaults: resumed, no limits, no task defaults, no key weights, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';
