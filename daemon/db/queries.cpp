@@ -100,7 +100,6 @@ const Query k_set_global_concurrency{"pgtq_set_global_concurrency",
                                      "SELECT pgtq.set_global_concurrency($1, $2::integer)"};
 const Query k_set_key_concurrency{"pgtq_set_key_concurrency",
                                   "SELECT pgtq.set_key_concurrency($1, $2::integer)"};
-// The queue's settings row, created if missing, locked until the transaction ends.
 const Query k_set_key_weight{"pgtq_set_key_weight",
                              "SELECT pgtq.set_key_weight($1, $2, $3::integer)"};
 // A queue's key weights as "a 3, b 2" (NULL: none).
@@ -108,6 +107,7 @@ const Query k_key_weights{"pgtq_key_weights",
                           "SELECT string_agg(w.fairness_key || ' ' || w.weight, ', '"
                           " ORDER BY w.fairness_key) FROM pgtq.fairness_weights w"
                           " WHERE w.queue = $1"};
+// The queue's settings row, created if missing, locked until the transaction ends.
 const Query k_lock_queue_settings{
     "pgtq_lock_queue_settings",
     "WITH created AS (INSERT INTO pgtq.queues (queue) VALUES ($1) ON CONFLICT DO NOTHING)"

@@ -48,9 +48,10 @@ END $$;
 
 -- The ids of up to take queued tasks of queue named in task_names, chosen fairly between
 -- keys (top of this file), locked FOR UPDATE (rows another session locks are skipped), and
--- moves the cursor to the last key served (and how far it got in its turn). key_cap: at most this many running tasks per key
--- (NULL: no limit); the tasks without a key have no such limit. Called only by pgtq.claim
--- while it holds the queue's turn; NULL when there is nothing to take.
+-- moves the cursor to the last key served (and how far it got in its turn, when its weight
+-- leaves it more). key_cap: at most this many running tasks per key (NULL: no limit); the
+-- tasks without a key have no such limit. Called only by pgtq.claim while it holds the
+-- queue's turn; NULL when there is nothing to take.
 --
 -- A cursor per queue and set of task names: daemons that serve other task names (a pgtqd
 -- with other plugins) go round the keys on their own, and do not move each other past keys.
@@ -155,9 +156,13 @@ BEGIN
     SELECT a.key, a.n, a.room FROM after_cursor a WHERE a.key IS NOT NULL
     UNION ALL
     SELECT f.key, looks + 1 + f.n, f.room FROM from_start f
-     WHERE f.key IS NOT NULL AND (f.key < last_served OR (f.key = last_served AND carry = 0))
+     WHERE f.key IS NOT NULL AND f.key <= last_served
   ), served AS (
-    SELECT t.key, t.pos, t.room FROM turns t WHERE t.room > 0 ORDER BY t.pos LIMIT take
+    -- A key whose turn goes on is served at its place in front (pos -1) only; its place at the
+    -- end of the round stays in turns, where a claim that serves nobody stops.
+    SELECT t.key, t.pos, t.room FROM turns t
+     WHERE t.room > 0 AND (carry = 0 OR t.pos < 0 OR t.key IS DISTINCT FROM last_served)
+     ORDER BY t.pos LIMIT take
   ), weighed AS (
     SELECT v.key, v.pos, v.room,
            coalesce((SELECT w.weight FROM pgtq.fairness_weights w
@@ -176,7 +181,7 @@ BEGIN
     -- A key's rn-th task goes in its turn number turn, as the in_turn-th of weight: the rest
     -- of the turn of the key the last claim stopped at is turn 0; the keys past the cursor
     -- start with theirs, those from the start (served already in this round) come after.
-    SELECT v.key, v.pos, c.id,
+    SELECT v.key, v.pos, c.id, v.weight,
            CASE WHEN v.pos <> -1 THEN (c.rn - 1) / v.weight
                 WHEN c.rn <= carry THEN 0
                 ELSE (c.rn - carry - 1) / v.weight + 1 END AS turn,
@@ -200,7 +205,8 @@ BEGIN
             AND l.task = ANY (task_names)
           ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))) c
   ), taken AS (
-    SELECT c.id, c.key, c.in_turn, row_number() OVER (ORDER BY c.turn, c.pos, c.in_turn) AS n
+    SELECT c.id, c.key, c.in_turn, c.weight,
+           row_number() OVER (ORDER BY c.turn, c.pos, c.in_turn) AS n
       FROM candidates c ORDER BY c.turn, c.pos, c.in_turn LIMIT take
   )
   SELECT (SELECT array_agg(t.id ORDER BY t.n) FROM taken t),
@@ -214,14 +220,18 @@ BEGIN
          -- The walk after the cursor stopped at its bound, not at the last key.
          NOT EXISTS (SELECT 1 FROM taken)
            AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL),
-         -- How far the last key served got in its turn (NULL: no key, or none served).
-         (SELECT CASE WHEN t.key IS NOT NULL THEN t.in_turn END FROM taken t
-           ORDER BY t.n DESC LIMIT 1)
+         -- How far the last key served got in its turn, while its weight leaves it more (NULL:
+         -- its turn is over, or no key served): with weights of 1 always NULL.
+         (SELECT CASE WHEN t.key IS NOT NULL AND t.in_turn < t.weight THEN t.in_turn END
+            FROM taken t ORDER BY t.n DESC LIMIT 1)
     INTO chosen, chosen_keys, next_last, look_further, next_taken;
     EXIT WHEN NOT look_further;
     last_served := next_last;
     carry := 0;
   END LOOP;
+  IF chosen IS NULL AND next_last IS NOT DISTINCT FROM first_cursor THEN
+    next_taken := first_taken; -- nobody served: the turn under way stays as it was
+  END IF;
   IF next_last IS DISTINCT FROM first_cursor OR next_taken IS DISTINCT FROM first_taken THEN
     INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key, last_taken)
     VALUES (fair_pick.queue, names_hash, next_last, next_taken)

@@ -118,6 +118,52 @@ TEST_CASE("a key of weight w takes w tasks per turn, a turn may span claims, and
   CHECK(count(conn, "SELECT count(*) FROM pgtq.fairness_weights") == 0);
 }
 
+TEST_CASE("a claim that can serve nobody keeps a weighted key's turn where it was") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  for (const std::string key : {"a", "b"}) {
+    for (int i = 0; i < 5; ++i) {
+      push(pg, "q", "t", args(i), {.fairness_key = key});
+    }
+  }
+  push(pg, "q", "u", args(0), {.fairness_key = "c"}); // c has nothing for claims of t
+  set_key_weight(pg, "q", "b", 3);
+  set_key_concurrency(pg, "q", 1);
+  std::vector<ClaimedTask> running;
+  // One claim of t at a time, each task finished before the next claim when finish is set.
+  const auto claim_one = [&](bool finish) {
+    const std::vector<ClaimedTask> claimed = pop(pg, "q", {"t"}, 1, "w");
+    if (claimed.empty()) {
+      return std::string("-");
+    }
+    const std::string key =
+        scalar(conn,
+               "SELECT fairness_key FROM pgtq.live_tasks WHERE id = $1",
+               {std::to_string(claimed[0].id)});
+    if (finish) {
+      REQUIRE(complete(pg, claimed[0]));
+    } else {
+      running.push_back(claimed[0]);
+    }
+    return key;
+  };
+  // a, then the first of b's turn of three; both at their limit then, c never servable.
+  CHECK(claim_one(false) == "a");
+  CHECK(claim_one(false) == "b");
+  CHECK(claim_one(false) == "-");
+  CHECK(claim_one(false) == "-");
+  for (const ClaimedTask& task : running) {
+    REQUIRE(complete(pg, task));
+  }
+  // b's turn goes on where it stopped: two more, then a.
+  std::string order;
+  for (int i = 0; i < 4; ++i) {
+    order += claim_one(true);
+  }
+  CHECK(order == "bbab");
+}
+
 TEST_CASE("key_concurrency caps the running tasks of each key and holds back no other key") {
   TestDatabase database;
   db::Connection conn = database.connect();
