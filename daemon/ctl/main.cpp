@@ -183,10 +183,11 @@ int main(int argc, char** argv) {
                             "at most this many tasks of one fairness key running at once across "
                             "every pgtqd (1 to 100000), or 'none' for no limit");
   queue_command
-      ->add_option("--key-weight",
-                   queue_options.key_weights,
-                   "KEY=WEIGHT: fair claims serve fairness key KEY up to WEIGHT tasks per turn "
-                   "(1 to 1000) where others get one; KEY=default for 1 again; repeatable")
+      ->add_option(
+          "--key-weight",
+          queue_options.key_weights,
+          "KEY=WEIGHT: fair claims serve fairness key KEY up to WEIGHT tasks per turn "
+          "(1 to 1000) where others get one; KEY=default (or none) for 1 again; repeatable")
       ->allow_extra_args(false);
   queue_command->add_option("--default-priority",
                             queue_options.default_priority,
@@ -236,7 +237,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    // --help and --version end with 0; every other parse error is a usage error, whatever
+    // CLI11's own code for its kind (a required option missing, an extra argument).
+    const int code = app.exit(error);
+    return code == 0 ? 0 : 64; // EX_USAGE
   } catch (const pgtq::ctl::UsageError& error) {
     std::cerr << "pgtqctl: " << error.what() << '\n';
     return 64; // EX_USAGE

@@ -114,11 +114,12 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
     const std::size_t at = entry.rfind('=');
     const std::string weight = at == std::string::npos ? std::string() : entry.substr(at + 1);
     if (at == std::string::npos || at == 0) {
-      throw UsageError("--key-weight must be KEY=WEIGHT (1 to 1000) or KEY=default, got '" + entry +
-                       "'");
+      throw UsageError(
+          "--key-weight must be KEY=WEIGHT (1 to 1000) or KEY=default (or none), got '" + entry +
+          "'");
     }
     const std::string key = entry.substr(0, at);
-    if (weight == "default") {
+    if (weight == "default" || weight == "none") {
       weights.emplace_back(key, std::nullopt);
       continue;
     }

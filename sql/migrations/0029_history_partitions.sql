@@ -161,6 +161,11 @@ BEGIN
     RAISE EXCEPTION 'pgtq.add_history_partitions: first_day must be 2000-01-01..9999-01-01, got %',
       first USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- Days far ahead would only add partitions for every lookup by id to probe.
+  IF first + days - 1 > (now() AT TIME ZONE 'UTC')::date + 366 THEN
+    RAISE EXCEPTION 'pgtq.add_history_partitions: first_day + days must not go past a year from '
+      'today, got % + %', first, days USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   FOR d IN 0 .. days - 1 LOOP
     name := 'finished_tasks_p' || to_char(first + d, 'YYYYMMDD');
     CONTINUE WHEN to_regclass('pgtq.' || name) IS NOT NULL;
@@ -186,7 +191,7 @@ BEGIN
   RETURN made;
 END $$;
 COMMENT ON FUNCTION pgtq.add_history_partitions(date, integer) IS
-'Makes the daily partitions of pgtq.finished_tasks (finished_tasks_pYYYYMMDD, UTC days) for days first_day (NULL: today, UTC) .. first_day + days - 1 that do not exist yet; returns how many it made. A day already covered, or whose tasks went to finished_tasks_default, is skipped. pgtqd makes today''s and the next three days'' through pgtq.apply_retention. Errors: 22004 NULL days, 22023 days not 1..366 or first_day outside 2000-01-01..9999-01-01.';
+'Makes the daily partitions of pgtq.finished_tasks (finished_tasks_pYYYYMMDD, UTC days) for days first_day (NULL: today, UTC) .. first_day + days - 1 that do not exist yet; returns how many it made. A day already covered, or whose tasks went to finished_tasks_default, is skipped. pgtqd makes today''s and the next three days'' through pgtq.apply_retention. Errors: 22004 NULL days, 22023 days not 1..366, first_day outside 2000-01-01..9999-01-01, or days past a year from today.';
 
 -- The retention of queue's tasks that ended in state: the queue's own rule, else the default;
 -- NULL when they are kept until pruned.
@@ -198,23 +203,24 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Where history partition part ends: its upper bound, or infinity for the default partition
--- and one without an upper bound. pg_get_expr prints the bound in the DateStyle pinned here:
+-- and one without an upper bound; NULL for a table that is no partition. pg_get_expr prints
+-- the bound in the DateStyle pinned here:
 -- FOR VALUES FROM (...) TO ('2026-12-03 00:00:00+00'), or with MAXVALUE, or DEFAULT.
 CREATE FUNCTION pgtq.history_partition_end(part regclass) RETURNS timestamptz
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, YMD' AS $$
   SELECT coalesce((regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                 ' TO \(''([^'']*)''\)$'))[1], 'infinity')::timestamptz
-    FROM pg_class c WHERE c.oid = part
+    FROM pg_class c WHERE c.oid = part AND c.relispartition
 $$;
 
 -- Where history partition part starts: its lower bound, or -infinity for the default partition
--- and one without a lower bound (as history_partition_end reads it).
+-- and one without a lower bound (as history_partition_end reads it); NULL for no partition.
 CREATE FUNCTION pgtq.history_partition_start(part regclass) RETURNS timestamptz
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET DateStyle = 'ISO, YMD' AS $$
   SELECT coalesce((regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                 '^FOR VALUES FROM \(''([^'']*)''\) TO '))[1],
                   '-infinity')::timestamptz
-    FROM pg_class c WHERE c.oid = part
+    FROM pg_class c WHERE c.oid = part AND c.relispartition
 $$;
 
 -- The queues and end states of history partition part, each with its retention (NULL: kept
@@ -289,6 +295,8 @@ BEGIN
   END;
   RETURN true;
 END $$;
+COMMENT ON FUNCTION pgtq.drop_history_partition(regclass, timestamptz) IS
+'Drops history partition part (not the default one) with every task in it, and returns true; false when its locks are not granted within 200 ms or, with due, when a task in it is not past its retention by due. Without due nothing is checked: what pgtq.prune uses. Errors: 22004 NULL part, 22023 part not a dated partition of pgtq.finished_tasks.';
 
 -- The partitions of the history, oldest first (the default partition last).
 CREATE FUNCTION pgtq.history_partitions() RETURNS SETOF regclass

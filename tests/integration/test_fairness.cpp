@@ -137,10 +137,9 @@ TEST_CASE("a claim that can serve nobody keeps a weighted key's turn where it wa
     if (claimed.empty()) {
       return std::string("-");
     }
-    const std::string key =
-        scalar(conn,
-               "SELECT fairness_key FROM pgtq.live_tasks WHERE id = $1",
-               {std::to_string(claimed[0].id)});
+    const std::string key = scalar(conn,
+                                   "SELECT fairness_key FROM pgtq.live_tasks WHERE id = $1",
+                                   {std::to_string(claimed[0].id)});
     if (finish) {
       REQUIRE(complete(pg, claimed[0]));
     } else {

@@ -698,6 +698,10 @@ void add_retention_cases(std::vector<BadInput>& cases) {
   for (const std::string table : {"'pgtq.retention'", "'pgtq.finished_tasks_default'"}) {
     cases.push_back({"SELECT pgtq.drop_history_partition(" + table + ", NULL)", k_bad, "part"});
   }
+  cases.push_back(
+      {"SELECT pgtq.add_history_partitions((now() AT TIME ZONE 'UTC')::date + 300, 100)",
+       k_bad,
+       "first_day + days"});
   for (const std::string day : {"'1999-12-31'", "'9999-01-02'", "'-infinity'"}) {
     cases.push_back({"SELECT pgtq.add_history_partitions(" + day + ", 1)", k_bad, "first_day"});
   }
