@@ -174,11 +174,9 @@ BEGIN
       dropped := true;
     ELSIF NOT dropped AND room > 0 THEN
       -- Not now (a long reader holds the history, or a rule changed): past their retention,
-      -- its tasks go row by row meanwhile. The next partitions would wait as long: not tried.
-      n := pgtq.delete_expired(going[i], 'infinity', now_at, room);
-      removed := removed + n;
-      room := room - n;
-      FOR k IN i + 1 .. cardinality(going) LOOP
+      -- its tasks go row by row meanwhile. The next partitions would wait as long: not tried,
+      -- their tasks go row by row too.
+      FOR k IN i .. cardinality(going) LOOP
         EXIT WHEN room = 0;
         n := pgtq.delete_expired(going[k], 'infinity', now_at, room);
         removed := removed + n;
