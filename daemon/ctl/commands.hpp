@@ -97,6 +97,8 @@ struct QueueOptions {
   std::optional<std::string> rate_period;        // an interval, 1 second..1 day (default 1 s)
   std::optional<std::string> key_concurrency;    // 1..100000 or none
   std::vector<std::string> key_weights;          // KEY=WEIGHT (1..1000) or KEY=default
+  std::optional<std::string> key_rate_limit;     // 1..1000000 or none
+  std::optional<std::string> key_rate_period;    // an interval, 1 second..1 day (default 1 s)
   // What new tasks get when their push gives none: a value or none (the built-in default).
   std::optional<std::string> default_priority;     // -32768..32767
   std::optional<std::string> default_max_attempts; // 1..1000

@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
   auto* queue_command = app.add_subcommand(
       "queue",
       "show a queue's settings, or change them (--global-concurrency, --key-concurrency, "
-      "--key-weight, "
-      "--rate-limit, --default-priority, --default-max-attempts, --default-timeout, --reset)");
+      "--key-weight, --rate-limit, --key-rate-limit, --default-priority, --default-max-attempts, "
+      "--default-timeout, --reset)");
   queue_command->add_option("queue", queue_options.queue, "queue name")->required();
   queue_command->add_option("--global-concurrency",
                             queue_options.global_concurrency,
@@ -213,6 +213,15 @@ int main(int argc, char** argv) {
   queue_command->add_option("--rate-period",
                             queue_options.rate_period,
                             "the window of --rate-limit, 1 second to 1 day (default '1 second')");
+  queue_command->add_option("--key-rate-limit",
+                            queue_options.key_rate_limit,
+                            "at most this many tasks of one fairness key started per "
+                            "--key-rate-period across every pgtqd (1 to 1000000), or 'none' for "
+                            "no limit");
+  queue_command->add_option(
+      "--key-rate-period",
+      queue_options.key_rate_period,
+      "the window of --key-rate-limit, 1 second to 1 day (default '1 second')");
   queue_command->callback([&] { exit_code = pgtq::ctl::queue(dsn, queue_options, std::cout); });
 
   pgtq::ctl::RetentionOptions retention_options;

@@ -72,6 +72,19 @@ std::optional<std::string> default_or_none(const std::string& option,
   }
 }
 
+// A --rate-period goes with its --rate-limit (the same for the per-key pair), and not with none.
+void check_period(const std::string& period_option,
+                  const std::optional<std::string>& period,
+                  const std::string& limit_option,
+                  const std::optional<std::string>& limit) {
+  if (period && limit == "none") {
+    throw UsageError(period_option + " goes with a " + limit_option + ", not with none");
+  }
+  if (period && !limit) {
+    throw UsageError(period_option + " goes with " + limit_option);
+  }
+}
+
 } // namespace
 
 int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
@@ -104,6 +117,8 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
       limit_or_none("--rate-limit", options.rate_limit, 1000000);
   const std::optional<std::string> key_limit =
       limit_or_none("--key-concurrency", options.key_concurrency, 100000);
+  const std::optional<std::string> key_rate =
+      limit_or_none("--key-rate-limit", options.key_rate_limit, 1000000);
   const std::optional<std::string> default_priority =
       default_or_none("--default-priority", options.default_priority, -32768, 32767);
   const std::optional<std::string> default_attempts =
@@ -131,12 +146,9 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                        weight + "'");
     }
   }
-  if (options.rate_period && options.rate_limit == "none") {
-    throw UsageError("--rate-period goes with a --rate-limit, not with none");
-  }
-  if (options.rate_period && !options.rate_limit) {
-    throw UsageError("--rate-period goes with --rate-limit");
-  }
+  check_period("--rate-period", options.rate_period, "--rate-limit", options.rate_limit);
+  check_period(
+      "--key-rate-period", options.key_rate_period, "--key-rate-limit", options.key_rate_limit);
   db::Connection connection = connect(dsn);
   // All or nothing: a value the database refuses (--default-timeout, --rate-period) leaves
   // the queue as it was, whatever came before it. An error ends the process, and with it the
@@ -175,6 +187,13 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                     rate ? db::Param(*rate) : std::nullopt,
                     options.rate_period.value_or("1 second")});
   }
+  if (options.key_rate_limit) {
+    // --key-rate-period is checked by pgtq.set_key_rate_limit, whose error names it ("per").
+    connection.run(db::queries::k_set_key_rate_limit,
+                   {options.queue,
+                    key_rate ? db::Param(*key_rate) : std::nullopt,
+                    options.key_rate_period.value_or("1 second")});
+  }
   const db::Result settings = connection.run(db::queries::k_queue_settings, {options.queue});
   const db::Result key_weights = connection.run(db::queries::k_key_weights, {options.queue});
   connection.run_script("COMMIT");
@@ -187,6 +206,9 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
                                        settings.string(0, 6) + " started in the last period)")
       << ", per fairness key "
       << (settings.is_null(0, 7) ? std::string("unlimited") : settings.string(0, 7))
+      << (settings.is_null(0, 11)
+              ? std::string()
+              : ", key rate limit " + settings.string(0, 11) + " per " + settings.string(0, 12))
       << (key_weights.is_null(0, 0) ? std::string()
                                     : " (key weights: " + key_weights.string(0, 0) + ")")
       << "; new tasks: priority "

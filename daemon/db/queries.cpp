@@ -123,6 +123,8 @@ const Query k_set_task_defaults{
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_set_rate_limit{"pgtq_set_rate_limit",
                              "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)"};
+const Query k_set_key_rate_limit{"pgtq_set_key_rate_limit",
+                                 "SELECT pgtq.set_key_rate_limit($1, $2::integer, $3::interval)"};
 const Query k_queue_settings{
     "pgtq_queue_settings",
     "SELECT coalesce(q.paused, false), q.global_concurrency,"
@@ -135,7 +137,8 @@ const Query k_queue_settings{
     " q.rate_limit, q.rate_period::text,"
     " (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)"
     "   WHERE s.at > clock_timestamp() - q.rate_period),"
-    " q.key_concurrency, q.default_priority, q.default_max_attempts, q.default_timeout::text"
+    " q.key_concurrency, q.default_priority, q.default_max_attempts, q.default_timeout::text,"
+    " q.key_rate_limit, q.key_rate_period::text"
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
 const Query k_set_retention{"pgtq_set_retention",
                             "SELECT pgtq.set_retention($1, $2, $3::interval)"};

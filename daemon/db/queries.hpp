@@ -59,6 +59,7 @@ extern const Query k_key_weights;
 extern const Query k_set_task_defaults;
 extern const Query k_lock_queue_settings;
 extern const Query k_set_rate_limit;
+extern const Query k_set_key_rate_limit;
 extern const Query k_queue_settings;
 extern const Query k_set_retention;
 extern const Query k_reset_retention;

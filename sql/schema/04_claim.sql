@@ -18,6 +18,33 @@ LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
            ::pg_catalog.int8, 0), 1)
 $$;
 
+-- A rate window (the claims of the last per before claimed_at, as starts and counts: when, by
+-- the claim's clock, and how many tasks each took) with one more claim, of taken tasks at
+-- claimed_at. A claim within 1/64 of per of the window's last entry joins it, and the entry
+-- takes this claim's time: it counts until the last of its claims leaves the window, so a
+-- limit is never overshot (it may be undershot by 1/64 of a period), and a window keeps at
+-- most about 65 entries whatever the rate. For the rate limits of queues and of fairness keys.
+CREATE FUNCTION pgtq.rate_window_add(starts timestamptz[], counts integer[],
+                                     claimed_at timestamptz, per interval, taken integer,
+                                     OUT new_starts timestamptz[], OUT new_counts integer[])
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  kept integer;
+BEGIN
+  SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}'), coalesce(array_agg(s.n ORDER BY s.at), '{}')
+    INTO new_starts, new_counts
+    FROM unnest(starts, counts) AS s(at, n)
+   WHERE s.at > claimed_at - per;
+  kept := cardinality(new_starts);
+  IF kept > 0 AND new_starts[kept] > claimed_at - per / 64 THEN
+    new_starts[kept] := claimed_at;
+    new_counts[kept] := new_counts[kept] + taken;
+  ELSE
+    new_starts := new_starts || claimed_at;
+    new_counts := new_counts || taken;
+  END IF;
+END $$;
+
 -- Claims up to max_count queued tasks of one queue whose names are in task_names (NULL
 -- elements match nothing), in (priority, run_at, id) order, skipping rows other workers are
 -- claiming right now; the rows come back in that order. Nothing while the queue is paused.
@@ -37,7 +64,8 @@ $$;
 -- Fairness (16_fairness.sql): while queued tasks of the queue carry a fairness key, its claims
 -- take the same turns, and pgtq.fair_pick chooses what they take: the keys (and the tasks
 -- without one, as one more key) in turn, each key's tasks in claim order, none of a key that
--- has key_concurrency tasks running. A queue whose tasks have no key never pays for it beyond
+-- has key_concurrency tasks running or key_rate_limit claimed in the last key_rate_period. A
+-- queue whose tasks have no key never pays for it beyond
 -- one probe of an empty index.
 --
 -- Plans (docs/architecture.md, "Plans of the hot path"): each statement is planned once
@@ -68,6 +96,8 @@ DECLARE
   keyed      boolean := false; -- queued tasks of the queue carry fairness keys
   limited    boolean;
   key_cap    integer;
+  key_rate   integer;
+  key_per    interval;
   turn_at    timestamptz;      -- when this call's turn began: its window entry and start time
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
@@ -82,7 +112,7 @@ BEGIN
   END IF;
   LOOP
     IF keyed THEN
-      picked := pgtq.fair_pick(claim.queue, task_names, take, key_cap);
+      picked := pgtq.fair_pick(claim.queue, task_names, take, key_cap, key_rate, key_per, turn_at);
     ELSE
       SELECT array_agg(p.id) INTO picked
         FROM (SELECT l.id FROM pgtq.live_tasks l
@@ -123,8 +153,10 @@ BEGIN
     -- the window says, and a window of starts could hold one more than the limit).
     turn_at := clock_timestamp();
     -- Read once the turn began: the claims before it have committed what they took.
-    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period, q.key_concurrency
-      INTO stopped, cap, rate, per, key_cap FROM pgtq.queues q WHERE q.queue = claim.queue;
+    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period, q.key_concurrency,
+           q.key_rate_limit, q.key_rate_period
+      INTO stopped, cap, rate, per, key_cap, key_rate, key_per
+      FROM pgtq.queues q WHERE q.queue = claim.queue;
     EXIT WHEN stopped;
     room := max_count + 1;
     IF cap IS NOT NULL THEN
@@ -142,25 +174,12 @@ BEGIN
   END LOOP;
   IF capped AND picked IS NOT NULL THEN
     IF rate IS NOT NULL THEN
-      -- The window: the claims of the last period, and this one. A claim within 1/64 of the
-      -- period of the window's last entry joins it, and the entry takes this claim's time:
-      -- it counts until the last of its claims leaves the window, so the limit is never
-      -- overshot (it may be undershot by 1/64 of a period), and the window keeps at most
-      -- about 65 entries whatever the rate.
+      -- The window: the claims of the last period, and this one.
       UPDATE pgtq.queues q
          SET (rate_starts, rate_counts) =
-             (SELECT CASE WHEN w.joins THEN w.ats[1:cardinality(w.ats) - 1] ELSE w.ats END
-                       || turn_at,
-                     CASE WHEN w.joins
-                          THEN w.ns[1:cardinality(w.ns) - 1]
-                               || (w.ns[cardinality(w.ns)] + cardinality(picked))
-                          ELSE w.ns || cardinality(picked) END
-                FROM (SELECT k.ats, k.ns,
-                             k.ats[cardinality(k.ats)] > turn_at - per / 64 AS joins
-                        FROM (SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}') AS ats,
-                                     coalesce(array_agg(s.n ORDER BY s.at), '{}') AS ns
-                                FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
-                               WHERE s.at > turn_at - per) k) w)
+             (SELECT w.new_starts, w.new_counts
+                FROM pgtq.rate_window_add(q.rate_starts, q.rate_counts, turn_at, per,
+                                          cardinality(picked)) w)
        WHERE q.queue = claim.queue;
     END IF;
     -- It took all it asked for and left room: a claimer that found the turn taken may take
@@ -194,7 +213,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every

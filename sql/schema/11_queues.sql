@@ -146,7 +146,7 @@ COMMENT ON FUNCTION pgtq.set_task_defaults(text, integer, integer, interval) IS
 'What a push to queue that gives none of its own stores: priority (-32768..32767), max_attempts (1..1000), timeout (more than 0, at most 365 days); NULL: 0, 5, none (the task name''s timeout, else pgtqd''s). Sets all three; tasks already pushed keep theirs. Errors: 22004 NULL queue, 22023 bad name or value.';
 
 -- Puts queue's settings back to the defaults: resumed, no global or per-key concurrency or
--- rate limit, no task defaults, no key weights, no retention rules of its own (the default's
+-- rate limits, no task defaults, no key weights, no retention rules of its own (the default's
 -- apply). Its row in pgtq.queues goes, so a
 -- queue named by mistake (pgtqctl queue typo --rate-limit 5) leaves pgtq.queue_stats once it
 -- has no tasks or workers. Wakes the queue's waiting workers, since removed limits leave room.
@@ -164,6 +164,7 @@ BEGIN
   DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
   GET DIAGNOSTICS rules = ROW_COUNT;
   DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
+  DELETE FROM pgtq.key_rate_windows w WHERE w.queue = reset_queue.queue;
   DELETE FROM pgtq.fairness_weights w WHERE w.queue = reset_queue.queue;
   GET DIAGNOSTICS weights = ROW_COUNT;
   IF settings > 0 THEN

@@ -43,11 +43,12 @@ CREATE VIEW pgtq.queue_stats AS
          coalesce(workers.worker_slots, 0) AS worker_slots,
          coalesce(q.paused, false) AS paused,
          q.global_concurrency, q.rate_limit, q.rate_period,
-         q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys
+         q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys,
+         q.key_rate_limit, q.key_rate_period
     FROM names n
     LEFT JOIN live ON live.queue = n.queue
     LEFT JOIN recent ON recent.queue = n.queue
     LEFT JOIN workers ON workers.queue = n.queue
     LEFT JOIN pgtq.queues q ON q.queue = n.queue;
 COMMENT ON VIEW pgtq.queue_stats IS
-  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks).';
+  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key.';

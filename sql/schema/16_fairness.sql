@@ -1,5 +1,6 @@
 -- Fairness between the keys of a queue: push's fairness_key (a tenant, a customer, an API
--- account), the claims that take turns between keys, and the limit of running tasks per key.
+-- account), the claims that take turns between keys, the limit of running tasks per key and
+-- the rate limit per key.
 --
 -- Without keys a queue is claimed in (priority, run_at, id) order, so one tenant's backlog of
 -- a million tasks delays every task pushed after it. While queued tasks of a queue carry
@@ -14,7 +15,8 @@
 --
 -- The claims of such a queue take the queue's turn (04_claim.sql), as claims of a limited
 -- queue do, so that where the last one stopped (pgtq.fairness_cursors) and how many tasks of
--- each key run are read by one claim at a time: a per-key limit is never overshot.
+-- each key run or started lately are read by one claim at a time: a per-key limit is never
+-- overshot.
 
 -- Raises the precise error for a fairness key that is not 1..1024 bytes (NULL is none).
 CREATE FUNCTION pgtq.check_fairness_key(what text, fairness_key text) RETURNS void
@@ -49,9 +51,12 @@ END $$;
 -- The ids of up to take queued tasks of queue named in task_names, chosen fairly between
 -- keys (top of this file), locked FOR UPDATE (rows another session locks are skipped), and
 -- moves the cursor to the last key served (and how far it got in its turn, when its weight
--- leaves it more). key_cap: at most this many running tasks per key (NULL: no limit); the
--- tasks without a key have no such limit. Called only by pgtq.claim while it holds the
--- queue's turn; NULL when there is nothing to take.
+-- leaves it more). key_cap: at most this many running tasks per key (NULL: no limit);
+-- key_rate: at most this many tasks of a key claimed in any window of key_per (NULL: no
+-- limit), the window of this claim ending at turn_at, and each key it takes from gets this
+-- claim in its window (pgtq.key_rate_windows); the tasks without a key have no such limits.
+-- Called only by pgtq.claim while it holds the queue's turn; NULL when there is nothing to
+-- take.
 --
 -- A cursor per queue and set of task names: daemons that serve other task names (a pgtqd
 -- with other plugins) go round the keys on their own, and do not move each other past keys.
@@ -63,9 +68,12 @@ END $$;
 --
 -- Cost: per key looked at, one descent of live_tasks_fair to find it, one probe for a queued
 -- task of these names (a walk over the key's tasks of other names), and with key_cap one
--- range of live_tasks_key_running (at most key_cap entries); then, of S keys that can be
--- served, at most the larger of its weight and take - S + 1 tasks each are read.
-CREATE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer)
+-- range of live_tasks_key_running (at most key_cap entries), with key_rate one row of
+-- key_rate_windows (at most about 65 entries); then, of S keys that can be served, at most
+-- the larger of its weight and take - S + 1 tasks each are read, and with key_rate each key
+-- served gets one upsert.
+CREATE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer,
+                               key_rate integer, key_per interval, turn_at timestamptz)
 RETURNS bigint[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -108,7 +116,7 @@ BEGIN
                AND l.fairness_key IS NOT NULL
                AND l.fairness_key > coalesce(last_served, '')) k
       CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take) AS room) s
+                                                    take, key_rate, key_per, turn_at) AS room) s
     UNION ALL
     SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room
       FROM after_cursor a
@@ -116,7 +124,7 @@ BEGIN
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
       CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take) AS room) s
+                                                    take, key_rate, key_per, turn_at) AS room) s
      WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
   ), from_start(key, n, served, room) AS (
     -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
@@ -128,7 +136,7 @@ BEGIN
                    WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                      AND l.fairness_key IS NOT NULL) k
       CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take) AS room) s
+                                                    take, key_rate, key_per, turn_at) AS room) s
      WHERE last_served <> '' AND e.served < take AND e.n < looks
     UNION ALL
     SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room
@@ -137,12 +145,13 @@ BEGIN
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
       CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take) AS room) s
+                                                    take, key_rate, key_per, turn_at) AS room) s
      WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
   ), turns(key, pos, room) AS (
     -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
     SELECT last_served, -1,
-           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take)
+           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
+                              key_rate, key_per, turn_at)
      WHERE carry > 0
     UNION ALL
     -- The tasks without a key take their turn where a round starts: first when no claim
@@ -248,17 +257,34 @@ BEGIN
            WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
              AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
              FOR UPDATE OF l SKIP LOCKED) l;
+  IF key_rate IS NOT NULL AND picked IS NOT NULL THEN
+    -- Each key's window: the claims of the last key_per that took its tasks, and this one.
+    INSERT INTO pgtq.key_rate_windows AS w (queue, fairness_key, starts, counts)
+    SELECT fair_pick.queue, c.key, ARRAY[turn_at], ARRAY[count(*)::integer]
+      FROM unnest(chosen, chosen_keys) AS c(id, key)
+     WHERE c.id = ANY (picked) AND c.key <> ''
+     GROUP BY c.key
+    ON CONFLICT ON CONSTRAINT key_rate_windows_pkey
+    DO UPDATE SET (starts, counts) =
+                  (SELECT a.new_starts, a.new_counts
+                     FROM pgtq.rate_window_add(w.starts, w.counts, turn_at, key_per,
+                                               excluded.counts[1]) a);
+  END IF;
   RETURN picked;
 END $$;
 
 -- How many tasks of key fair_pick may take now, at most take: 0 without a queued task of
--- task_names (or for no key), else take, or with key_cap (NULL: no limit) what the key's
--- running tasks leave of it. Called once per key fair_pick looks at, under its settings
+-- task_names (or for no key), else take, less what key_cap (NULL: no limit) leaves beside the
+-- key's running tasks, and what key_rate (NULL: no limit) leaves beside the key's claims of
+-- the last key_per before turn_at. Called once per key fair_pick looks at, under its settings
 -- (generic plans, no seq scans), its plans kept for the session.
 CREATE FUNCTION pgtq.fair_key_room(queue text, key text, task_names text[], key_cap integer,
-                                   take integer)
+                                   take integer, key_rate integer, key_per interval,
+                                   turn_at timestamptz)
 RETURNS integer
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  room integer := take;
 BEGIN
   IF key IS NULL OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
                                  WHERE l.queue = fair_key_room.queue AND l.state = 'queued'
@@ -267,17 +293,25 @@ BEGIN
                                    AND l.task = ANY (task_names)) THEN
     RETURN 0;
   END IF;
-  IF key_cap IS NULL THEN
-    RETURN take;
+  IF key_cap IS NOT NULL THEN
+    -- Counted up to key_cap: a key at its limit costs no more than one with room.
+    room := least(room, key_cap - (SELECT count(*) FROM (
+                                     SELECT 1 FROM pgtq.live_tasks r
+                                      WHERE r.queue = fair_key_room.queue
+                                        AND r.state = 'running'
+                                        AND r.fairness_key IS NOT NULL
+                                        AND r.fairness_key = fair_key_room.key
+                                      LIMIT key_cap) x));
   END IF;
-  -- Counted up to key_cap: a key at its limit costs no more than one with room.
-  RETURN greatest(least(take, key_cap - (SELECT count(*) FROM (
-                                           SELECT 1 FROM pgtq.live_tasks r
-                                            WHERE r.queue = fair_key_room.queue
-                                              AND r.state = 'running'
-                                              AND r.fairness_key IS NOT NULL
-                                              AND r.fairness_key = fair_key_room.key
-                                            LIMIT key_cap) x)), 0);
+  IF key_rate IS NOT NULL THEN
+    room := least(room, key_rate - coalesce((SELECT sum(s.n)
+                                               FROM pgtq.key_rate_windows w,
+                                                    unnest(w.starts, w.counts) AS s(at, n)
+                                              WHERE w.queue = fair_key_room.queue
+                                                AND w.fairness_key = fair_key_room.key
+                                                AND s.at > turn_at - key_per), 0));
+  END IF;
+  RETURN greatest(room, 0);
 END $$;
 
 -- At most max_running (1..100000) tasks of each fairness key of queue running at once, across
@@ -302,6 +336,48 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.set_key_concurrency(text, integer) IS
 'Limits each fairness key of queue to max_running (1..100000) tasks running at once across every worker (claimed ahead counts; tasks without a key are not limited); NULL removes the limit. Running tasks are never stopped. Errors: 22004 NULL queue, 22023 bad name or max_running.';
+
+-- At most max_starts (1..1000000) tasks of each fairness key of queue claimed in any window of
+-- length per (1 second to 1 day), across every pgtqd and program that claims (claimed ahead
+-- of the workers counts as started); NULL max_starts removes the limit (per is then ignored).
+-- Tasks without a key are not limited by it (the queue's own rate limit still applies to
+-- them). A key over its limit is passed over while the other keys take their turns; pgtq.tick
+-- wakes the queue's waiting workers once a key with queued tasks has room again. A new limit
+-- or period starts every key with an empty window; setting the same again keeps them.
+CREATE FUNCTION pgtq.set_key_rate_limit(queue text, max_starts integer, per interval)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  kept boolean; -- the same limit and period as before: the windows stay
+BEGIN
+  PERFORM pgtq.check_name('queue', set_key_rate_limit.queue);
+  IF max_starts NOT BETWEEN 1 AND 1000000 THEN
+    RAISE EXCEPTION 'pgtq.set_key_rate_limit: max_starts must be 1..1000000 (NULL: no limit), '
+      'got %', max_starts USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_starts IS NOT NULL AND per IS NULL THEN
+    RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must not be NULL with a limit'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_starts IS NOT NULL AND NOT per BETWEEN interval '1 second' AND interval '1 day' THEN
+    RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must be 1 second to 1 day, got %', per
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT (q.key_rate_limit, q.key_rate_period) IS NOT DISTINCT FROM
+         (max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
+    INTO kept FROM pgtq.queues q WHERE q.queue = set_key_rate_limit.queue FOR UPDATE;
+  INSERT INTO pgtq.queues AS q (queue, key_rate_limit, key_rate_period)
+  VALUES (set_key_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET key_rate_limit = excluded.key_rate_limit,
+                key_rate_period = excluded.key_rate_period, changed_at = now();
+  IF NOT coalesce(kept, false) THEN
+    DELETE FROM pgtq.key_rate_windows w WHERE w.queue = set_key_rate_limit.queue;
+  END IF;
+  PERFORM pgtq.wake_queue(set_key_rate_limit.queue);
+END $$;
+COMMENT ON FUNCTION pgtq.set_key_rate_limit(text, integer, interval) IS
+'Limits each fairness key of queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts; tasks without a key are not limited); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';
 
 -- Gives fairness key of queue weight (1..1000): in the fair claims of queue it takes up to
 -- weight tasks per turn where a key of weight 1 takes one. NULL removes its weight (1 again).

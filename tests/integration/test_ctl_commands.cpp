@@ -267,6 +267,32 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   CHECK(bad_keys.exit_code == 64);
   CHECK_MESSAGE(bad_keys.output.find("--key-concurrency") != std::string::npos, bad_keys.output);
 
+  // A rate limit per key, beside the limit of running tasks per key.
+  const Run key_rate = pgtqctl(database.dsn(),
+                               {"queue",
+                                "q",
+                                "--key-concurrency",
+                                "3",
+                                "--key-rate-limit",
+                                "10",
+                                "--key-rate-period",
+                                "1 minute"});
+  CHECK_MESSAGE(key_rate.output.find("per fairness key 3, key rate limit 10 per 00:01:00;") !=
+                    std::string::npos,
+                key_rate.output);
+  CHECK(scalar(conn, "SELECT key_rate_limit || ' ' || key_rate_period FROM pgtq.queues") ==
+        "10 00:01:00");
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-rate-limit", "none"})
+            .output.find("key rate limit") == std::string::npos);
+  const Run bad_key_period = pgtqctl(
+      database.dsn(), {"queue", "q", "--key-rate-limit", "5", "--key-rate-period", "1 week"});
+  CHECK(bad_key_period.exit_code == 1);
+  CHECK_MESSAGE(bad_key_period.output.find("pgtq.set_key_rate_limit: per must be") !=
+                    std::string::npos,
+                bad_key_period.output);
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-rate-period", "1 minute"}).exit_code == 64);
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-rate-limit", "0"}).exit_code == 64);
+
   // Weights: several at once, a key holding '=', default for 1 again.
   const Run weights = pgtqctl(
       database.dsn(),

@@ -162,9 +162,9 @@ TEST_CASE("isolation = process: while no worker process can be started nothing i
   std::this_thread::sleep_for(2s);
   for (const std::string& id : ids) {
     CAPTURE(id);
-    CHECK(field(connection, "state", id) == "queued");
+    CHECK_MESSAGE(field(connection, "state", id) == "queued", daemon.log());
     CHECK(field(connection, "attempts", id) == "0");
-    CHECK(live_field(connection, "claims", id) == "0");
+    CHECK_MESSAGE(live_field(connection, "claims", id) == "0", daemon.log());
   }
   CHECK_MESSAGE(daemon.log().find("no worker process can be started; claiming no tasks") !=
                     std::string::npos,

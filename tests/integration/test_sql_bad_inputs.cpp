@@ -647,6 +647,18 @@ void add_fairness_cases(std::vector<BadInput>& cases) {
   for (const std::string weight : {"0", "-1", "1001"}) {
     cases.push_back({"SELECT pgtq.set_key_weight('q', 'k', " + weight + ")", k_bad, "weight"});
   }
+  const std::string key_rate = "SELECT pgtq.set_key_rate_limit(";
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({key_rate + name + ", 2, '1 second')", k_bad, "queue"});
+  }
+  cases.push_back({key_rate + "NULL, 2, '1 second')", k_null, "queue"});
+  for (const std::string limit : {"0", "-1", "1000001"}) {
+    cases.push_back({key_rate + "'q', " + limit + ", '1 second')", k_bad, "max_starts"});
+  }
+  cases.push_back({key_rate + "'q', 2, NULL)", k_null, "per"});
+  for (const std::string per : {"'0.5 seconds'", "'2 days'", "'-1 second'"}) {
+    cases.push_back({key_rate + "'q', 2, " + per + ")", k_bad, "per"});
+  }
 }
 
 void add_task_defaults_cases(std::vector<BadInput>& cases) {

@@ -3,9 +3,9 @@
 // Redrive, bulk administration and queue controls: thin wrappers over pgtq.retry,
 // pgtq.retry_all, pgtq.cancel_all, pgtq.delete and pgtq.update (sql/schema/10_redrive.sql),
 // pgtq.pause, pgtq.resume, pgtq.set_global_concurrency, pgtq.set_rate_limit and
-// pgtq.set_task_defaults (sql/schema/11_queues.sql), pgtq.set_key_concurrency and
-// pgtq.set_key_weight (sql/schema/16_fairness.sql), pgtq.set_retention and pgtq.reset_retention
-// (sql/schema/15_retention.sql).
+// pgtq.set_task_defaults (sql/schema/11_queues.sql), pgtq.set_key_concurrency,
+// pgtq.set_key_weight and pgtq.set_key_rate_limit (sql/schema/16_fairness.sql),
+// pgtq.set_retention and pgtq.reset_retention (sql/schema/15_retention.sql).
 //
 // Each runs one statement on the caller's connection, inside the caller's transaction if one
 // is open. A bulk call changes at most max_count tasks (1..100000), oldest id first, and
@@ -204,8 +204,9 @@ inline bool resume(PGconn* conn, const std::string& queue) {
   return detail::bool_at(result.get(), 0, 0);
 }
 
-// Puts queue's settings back to the defaults: resumed, no concurrency (global or per key)
-// or rate limit, no retention rules of its own (SQL: pgtq.reset_queue). True when there was
+// Puts queue's settings back to the defaults: resumed, no concurrency or rate limits (of the
+// queue or per key), no task defaults, no key weights, no retention rules of its own (SQL:
+// pgtq.reset_queue). True when there was
 // anything to reset. Throws pgtq::Error 22023 for a bad name.
 inline bool reset_queue(PGconn* conn, const std::string& queue) {
   const detail::ResultPtr result =
@@ -262,6 +263,24 @@ inline void set_rate_limit(PGconn* conn,
   detail::exec(conn,
                "pgtq.set_rate_limit",
                "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)",
+               {queue,
+                max_starts ? detail::Param(std::to_string(*max_starts)) : std::nullopt,
+                std::to_string(per.count()) + " seconds"});
+}
+
+// At most max_starts (1..1000000) tasks of each fairness key of queue (PushOptions::fairness_key)
+// claimed in any window of length per (1 second to 1 day), across every pgtqd and program that
+// claims (tasks a daemon claimed ahead count); tasks without a key are not limited by it, and a
+// key at its limit does not hold back the others. std::nullopt removes the limit. A new limit
+// or period starts every key with an empty window. Throws pgtq::Error 22023 for a bad name,
+// limit or period (SQL: pgtq.set_key_rate_limit).
+inline void set_key_rate_limit(PGconn* conn,
+                               const std::string& queue,
+                               std::optional<int> max_starts,
+                               std::chrono::seconds per = std::chrono::seconds(1)) {
+  detail::exec(conn,
+               "pgtq.set_key_rate_limit",
+               "SELECT pgtq.set_key_rate_limit($1, $2::integer, $3::interval)",
                {queue,
                 max_starts ? detail::Param(std::to_string(*max_starts)) : std::nullopt,
                 std::to_string(per.count()) + " seconds"});

@@ -1,0 +1,674 @@
+-- A rate limit per fairness key (sql/schema/16_fairness.sql): pgtq.set_key_rate_limit(queue,
+-- max_starts, per) stores it in pgtq.queues (key_rate_limit, key_rate_period); pgtq.claim
+-- hands it to pgtq.fair_pick, which passes over a key whose window (pgtq.key_rate_windows)
+-- holds the limit and adds each claim to the windows of the keys it took from. pgtq.tick wakes
+-- the queue once such a key has room again and removes empty windows; the queue's own rate
+-- window now goes through the same pgtq.rate_window_add. queue_stats shows the limit.
+
+ALTER TABLE pgtq.queues
+  ADD COLUMN key_rate_limit integer
+    CONSTRAINT queues_key_rate_limit CHECK (key_rate_limit BETWEEN 1 AND 1000000),
+  ADD COLUMN key_rate_period interval
+    CONSTRAINT queues_key_rate_period CHECK (key_rate_period BETWEEN interval '1 second'
+                                                                 AND interval '1 day'),
+  ADD CONSTRAINT queues_key_rate CHECK ((key_rate_limit IS NULL) = (key_rate_period IS NULL));
+COMMENT ON TABLE pgtq.queues IS
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none), key_rate_limit per key_rate_period (at most this many tasks of one fairness key claimed in any window of that length; NULL: no limit). A queue without a row has the defaults.';
+
+CREATE TABLE pgtq.key_rate_windows (
+  queue        text NOT NULL,
+  fairness_key text NOT NULL,
+  starts       timestamptz[] NOT NULL,
+  counts       integer[] NOT NULL,
+  PRIMARY KEY (queue, fairness_key),
+  CONSTRAINT key_rate_windows_arrays CHECK (cardinality(starts) = cardinality(counts))
+);
+COMMENT ON TABLE pgtq.key_rate_windows IS
+  'The claims of the last key_rate_period of each fairness key of a queue with a rate limit per key: when (starts) and how many tasks of the key each took (counts). Written by pgtq.claim; pgtq.tick removes rows whose window is empty.';
+
+DROP FUNCTION pgtq.fair_pick(text, text[], integer, integer);
+DROP FUNCTION pgtq.fair_key_room(text, text, text[], integer, integer);
+
+CREATE FUNCTION pgtq.rate_window_add(starts timestamptz[], counts integer[],
+                                     claimed_at timestamptz, per interval, taken integer,
+                                     OUT new_starts timestamptz[], OUT new_counts integer[])
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  kept integer;
+BEGIN
+  SELECT coalesce(array_agg(s.at ORDER BY s.at), '{}'), coalesce(array_agg(s.n ORDER BY s.at), '{}')
+    INTO new_starts, new_counts
+    FROM unnest(starts, counts) AS s(at, n)
+   WHERE s.at > claimed_at - per;
+  kept := cardinality(new_starts);
+  IF kept > 0 AND new_starts[kept] > claimed_at - per / 64 THEN
+    new_starts[kept] := claimed_at;
+    new_counts[kept] := new_counts[kept] + taken;
+  ELSE
+    new_starts := new_starts || claimed_at;
+    new_counts := new_counts || taken;
+  END IF;
+END $$;
+
+CREATE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer,
+                               key_rate integer, key_per interval, turn_at timestamptz)
+RETURNS bigint[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  names_hash  bigint := hashtextextended(array_to_string(
+                          ARRAY(SELECT DISTINCT n FROM unnest(task_names) AS n ORDER BY n),
+                          chr(31)), 0);
+  looks       integer := 4 * take + 64; -- keys looked at per claim, at most
+  last_served text;    -- where the last claim stopped: a key, '' (no key) or NULL (start)
+  last_taken  integer; -- how many tasks that key took in its turn so far; NULL: turn over
+  first_cursor text;
+  first_taken integer;
+  carry       integer := 0; -- what is left of that key's turn (its weight less what it took)
+  next_taken  integer;
+  look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
+  chosen      bigint[];
+  chosen_keys text[];  -- each chosen task's key, '' for none
+  picked      bigint[];
+  next_last   text;
+BEGIN
+  SELECT c.last_key, c.last_taken INTO last_served, last_taken FROM pgtq.fairness_cursors c
+   WHERE c.queue = fair_pick.queue AND c.task_set = names_hash;
+  first_cursor := last_served;
+  first_taken := last_taken;
+  IF last_served <> '' AND last_taken IS NOT NULL THEN
+    carry := greatest(coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                                 WHERE w.queue = fair_pick.queue
+                                   AND w.fairness_key = last_served), 1) - last_taken, 0);
+  END IF;
+  -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
+  -- passed over at once, not one claim (a poll interval, when idle) per stretch.
+  FOR walk IN 1 .. 64 LOOP
+  WITH RECURSIVE after_cursor(key, n, served, room) AS (
+    -- The keys after the cursor, one index descent each (a loose index scan), until take of
+    -- them can be served.
+    SELECT k.key, 1, (s.room > 0)::integer, s.room
+      FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+             WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+               AND l.fairness_key IS NOT NULL
+               AND l.fairness_key > coalesce(last_served, '')) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take, key_rate, key_per, turn_at) AS room) s
+    UNION ALL
+    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room
+      FROM after_cursor a
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take, key_rate, key_per, turn_at) AS room) s
+     WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
+  ), from_start(key, n, served, room) AS (
+    -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
+    -- again: the keys up to the cursor.
+    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room
+      FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
+             HAVING bool_or(a.key IS NULL)) e
+      CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                   WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                     AND l.fairness_key IS NOT NULL) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take, key_rate, key_per, turn_at) AS room) s
+     WHERE last_served <> '' AND e.served < take AND e.n < looks
+    UNION ALL
+    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room
+      FROM from_start f
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
+      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
+                                                    take, key_rate, key_per, turn_at) AS room) s
+     WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
+  ), turns(key, pos, room) AS (
+    -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
+    SELECT last_served, -1,
+           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
+                              key_rate, key_per, turn_at)
+     WHERE carry > 0
+    UNION ALL
+    -- The tasks without a key take their turn where a round starts: first when no claim
+    -- stopped anywhere yet, else after the keys past the cursor.
+    SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE looks + 1 END,
+           CASE WHEN EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                                AND l.fairness_key IS NULL AND l.task = ANY (task_names))
+                THEN take ELSE 0 END
+    UNION ALL
+    SELECT a.key, a.n, a.room FROM after_cursor a WHERE a.key IS NOT NULL
+    UNION ALL
+    SELECT f.key, looks + 1 + f.n, f.room FROM from_start f
+     WHERE f.key IS NOT NULL AND f.key <= last_served
+  ), served AS (
+    -- A key whose turn goes on is served at its place in front (pos -1) only; its place at the
+    -- end of the round stays in turns, where a claim that serves nobody stops.
+    SELECT t.key, t.pos, t.room FROM turns t
+     WHERE t.room > 0 AND (carry = 0 OR t.pos < 0 OR t.key IS DISTINCT FROM last_served)
+     ORDER BY t.pos LIMIT take
+  ), weighed AS (
+    SELECT v.key, v.pos, v.room,
+           coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                      WHERE v.key IS NOT NULL AND w.queue = fair_pick.queue
+                        AND w.fairness_key = v.key), 1) AS weight
+      FROM served v
+  ), visited AS (
+    -- Of S keys served, one gets no more than its room, and beyond its first turn (its weight,
+    -- or what is left of the turn carried over) only once the S - 1 others took one each: at
+    -- most the larger of the two and take - S + 1.
+    SELECT v.key, v.pos, v.weight,
+           least(v.room, take, greatest(CASE WHEN v.pos = -1 THEN carry ELSE v.weight END,
+                                        take - count(*) OVER () + 1)) AS quota
+      FROM weighed v
+  ), candidates AS (
+    -- A key's rn-th task goes in its turn number turn, as the in_turn-th of weight: the rest
+    -- of the turn of the key the last claim stopped at is turn 0; the keys past the cursor
+    -- start with theirs, those from the start (served already in this round) come after.
+    SELECT v.key, v.pos, c.id, v.weight,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) / v.weight
+                WHEN c.rn <= carry THEN 0
+                ELSE (c.rn - carry - 1) / v.weight + 1 END AS turn,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) % v.weight + 1
+                WHEN c.rn <= carry THEN last_taken + c.rn
+                ELSE (c.rn - carry - 1) % v.weight + 1 END AS in_turn
+      FROM visited v
+      CROSS JOIN LATERAL (
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
+           FROM pgtq.live_tasks l
+          WHERE v.key IS NOT NULL
+            AND l.queue = fair_pick.queue AND l.state = 'queued'
+            AND l.fairness_key IS NOT NULL AND l.fairness_key = v.key
+            AND l.task = ANY (task_names)
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))
+        UNION ALL
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
+           FROM pgtq.live_tasks l
+          WHERE v.key IS NULL
+            AND l.queue = fair_pick.queue AND l.state = 'queued' AND l.fairness_key IS NULL
+            AND l.task = ANY (task_names)
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))) c
+  ), taken AS (
+    SELECT c.id, c.key, c.in_turn, c.weight,
+           row_number() OVER (ORDER BY c.turn, c.pos, c.in_turn) AS n
+      FROM candidates c ORDER BY c.turn, c.pos, c.in_turn LIMIT take
+  )
+  SELECT (SELECT array_agg(t.id ORDER BY t.n) FROM taken t),
+         (SELECT array_agg(coalesce(t.key, '') ORDER BY t.n) FROM taken t),
+         -- Where the next claim starts: after the last key served, or, when none could be,
+         -- after the last key looked at (never at the tasks without a key, which would send
+         -- it back to the first key).
+         coalesce((SELECT coalesce(t.key, '') FROM taken t ORDER BY t.n DESC LIMIT 1),
+                  (SELECT t.key FROM turns t WHERE t.key IS NOT NULL ORDER BY t.pos DESC LIMIT 1),
+                  last_served),
+         -- The walk after the cursor stopped at its bound, not at the last key.
+         NOT EXISTS (SELECT 1 FROM taken)
+           AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL),
+         -- How far the last key served got in its turn, while its weight leaves it more (NULL:
+         -- its turn is over, or no key served): with weights of 1 always NULL.
+         (SELECT CASE WHEN t.key IS NOT NULL AND t.in_turn < t.weight THEN t.in_turn END
+            FROM taken t ORDER BY t.n DESC LIMIT 1)
+    INTO chosen, chosen_keys, next_last, look_further, next_taken;
+    EXIT WHEN NOT look_further;
+    last_served := next_last;
+    carry := 0;
+  END LOOP;
+  IF chosen IS NULL AND next_last IS NOT DISTINCT FROM first_cursor THEN
+    next_taken := first_taken; -- nobody served: the turn under way stays as it was
+  END IF;
+  IF next_last IS DISTINCT FROM first_cursor OR next_taken IS DISTINCT FROM first_taken THEN
+    INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key, last_taken)
+    VALUES (fair_pick.queue, names_hash, next_last, next_taken)
+    ON CONFLICT ON CONSTRAINT fairness_cursors_pkey
+    DO UPDATE SET last_key = excluded.last_key, last_taken = excluded.last_taken;
+  END IF;
+  IF chosen IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so is
+  -- one whose name or key a replacing push changed since.
+  SELECT array_agg(l.id) INTO picked
+    FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
+           WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
+             AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
+             FOR UPDATE OF l SKIP LOCKED) l;
+  IF key_rate IS NOT NULL AND picked IS NOT NULL THEN
+    -- Each key's window: the claims of the last key_per that took its tasks, and this one.
+    INSERT INTO pgtq.key_rate_windows AS w (queue, fairness_key, starts, counts)
+    SELECT fair_pick.queue, c.key, ARRAY[turn_at], ARRAY[count(*)::integer]
+      FROM unnest(chosen, chosen_keys) AS c(id, key)
+     WHERE c.id = ANY (picked) AND c.key <> ''
+     GROUP BY c.key
+    ON CONFLICT ON CONSTRAINT key_rate_windows_pkey
+    DO UPDATE SET (starts, counts) =
+                  (SELECT a.new_starts, a.new_counts
+                     FROM pgtq.rate_window_add(w.starts, w.counts, turn_at, key_per,
+                                               excluded.counts[1]) a);
+  END IF;
+  RETURN picked;
+END $$;
+
+CREATE FUNCTION pgtq.fair_key_room(queue text, key text, task_names text[], key_cap integer,
+                                   take integer, key_rate integer, key_per interval,
+                                   turn_at timestamptz)
+RETURNS integer
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  room integer := take;
+BEGIN
+  IF key IS NULL OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                 WHERE l.queue = fair_key_room.queue AND l.state = 'queued'
+                                   AND l.fairness_key IS NOT NULL
+                                   AND l.fairness_key = fair_key_room.key
+                                   AND l.task = ANY (task_names)) THEN
+    RETURN 0;
+  END IF;
+  IF key_cap IS NOT NULL THEN
+    -- Counted up to key_cap: a key at its limit costs no more than one with room.
+    room := least(room, key_cap - (SELECT count(*) FROM (
+                                     SELECT 1 FROM pgtq.live_tasks r
+                                      WHERE r.queue = fair_key_room.queue
+                                        AND r.state = 'running'
+                                        AND r.fairness_key IS NOT NULL
+                                        AND r.fairness_key = fair_key_room.key
+                                      LIMIT key_cap) x));
+  END IF;
+  IF key_rate IS NOT NULL THEN
+    room := least(room, key_rate - coalesce((SELECT sum(s.n)
+                                               FROM pgtq.key_rate_windows w,
+                                                    unnest(w.starts, w.counts) AS s(at, n)
+                                              WHERE w.queue = fair_key_room.queue
+                                                AND w.fairness_key = fair_key_room.key
+                                                AND s.at > turn_at - key_per), 0));
+  END IF;
+  RETURN greatest(room, 0);
+END $$;
+
+CREATE OR REPLACE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
+                           worker text, lease interval DEFAULT interval '15 seconds')
+RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
+               max_attempts integer, timeout interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  picked     bigint[];
+  token_base bigint;
+  take       integer := max_count;
+  capped     boolean := false; -- this call took its turn and counted the room left
+  stopped    boolean;          -- the queue's settings, read once its turn began
+  cap        integer;
+  rate       integer;
+  per        interval;
+  used       bigint;
+  room       bigint;           -- what the limits leave, before max_count
+  keyed      boolean := false; -- queued tasks of the queue carry fairness keys
+  limited    boolean;
+  key_cap    integer;
+  key_rate   integer;
+  key_per    interval;
+  turn_at    timestamptz;      -- when this call's turn began: its window entry and start time
+BEGIN
+  IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
+          AND cardinality(task_names) <= 10000
+          AND max_count BETWEEN 0 AND 100000
+          AND length(worker) BETWEEN 1 AND 1024
+          AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
+          AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
+     OR claim.queue IS NULL OR task_names IS NULL OR max_count IS NULL OR worker IS NULL
+     OR lease IS NULL THEN
+    PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
+  END IF;
+  LOOP
+    IF keyed THEN
+      picked := pgtq.fair_pick(claim.queue, task_names, take, key_cap, key_rate, key_per, turn_at);
+    ELSE
+      SELECT array_agg(p.id) INTO picked
+        FROM (SELECT l.id FROM pgtq.live_tasks l
+               WHERE l.queue = claim.queue AND l.state = 'queued' AND l.fairness_key IS NULL
+                 AND l.task = ANY (task_names)
+                 -- Evaluated once per call (they name no column of l): a paused queue hands
+                 -- out nothing, and neither does a limited or fair one before its turn.
+                 AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.queues q
+                                             WHERE q.queue = claim.queue
+                                               AND (q.paused OR q.global_concurrency IS NOT NULL
+                                                    OR q.rate_limit IS NOT NULL)))
+                 AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                                             WHERE k.queue = claim.queue AND k.state = 'queued'
+                                               AND k.fairness_key IS NOT NULL))
+               ORDER BY l.priority, l.run_at, l.id
+               LIMIT take
+                 FOR UPDATE SKIP LOCKED) p;
+    END IF;
+    -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
+    EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
+    SELECT coalesce(q.paused, false),
+           q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL,
+           EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                    WHERE k.queue = claim.queue AND k.state = 'queued'
+                      AND k.fairness_key IS NOT NULL)
+      INTO stopped, limited, keyed
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = claim.queue;
+    EXIT WHEN stopped OR NOT (limited OR keyed);
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+      RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit or fairness keys, '
+        'which claims keep only in READ COMMITTED; this transaction is %', claim.queue,
+        upper(current_setting('transaction_isolation'))
+        USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    EXIT WHEN NOT pg_try_advisory_xact_lock(1885828210, hashtext(claim.queue));
+    -- One clock for the rate window and the tasks' started_at: the window then holds exactly
+    -- the starts its tasks show (a clock read per row would start them a little later than
+    -- the window says, and a window of starts could hold one more than the limit).
+    turn_at := clock_timestamp();
+    -- Read once the turn began: the claims before it have committed what they took.
+    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period, q.key_concurrency,
+           q.key_rate_limit, q.key_rate_period
+      INTO stopped, cap, rate, per, key_cap, key_rate, key_per
+      FROM pgtq.queues q WHERE q.queue = claim.queue;
+    EXIT WHEN stopped;
+    room := max_count + 1;
+    IF cap IS NOT NULL THEN
+      SELECT least(room, cap - count(*)) INTO room FROM pgtq.live_tasks l
+       WHERE l.state = 'running' AND l.queue = claim.queue;
+    END IF;
+    IF rate IS NOT NULL THEN
+      SELECT least(room, rate - coalesce(sum(s.n), 0)) INTO room
+        FROM pgtq.queues q, unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+       WHERE q.queue = claim.queue AND s.at > turn_at - per;
+    END IF;
+    take := greatest(least(max_count, room), 0);
+    capped := true;
+    EXIT WHEN take = 0;
+  END LOOP;
+  IF capped AND picked IS NOT NULL THEN
+    IF rate IS NOT NULL THEN
+      -- The window: the claims of the last period, and this one.
+      UPDATE pgtq.queues q
+         SET (rate_starts, rate_counts) =
+             (SELECT w.new_starts, w.new_counts
+                FROM pgtq.rate_window_add(q.rate_starts, q.rate_counts, turn_at, per,
+                                          cardinality(picked)) w)
+       WHERE q.queue = claim.queue;
+    END IF;
+    -- It took all it asked for and left room: a claimer that found the turn taken may take
+    -- the rest once this commits.
+    IF cardinality(picked) = take AND room > take THEN
+      PERFORM pgtq.wake_queue(claim.queue);
+    END IF;
+  END IF;
+  -- One strong random number per call that claims something; each row's token is it XOR
+  -- the row's id. The tokens of one call all go to the one caller, who may work out the
+  -- others of its own batch from one of them, and that is all: another call, or a later
+  -- claim of the same task, draws a new number. An idle poll draws none; its UPDATE below
+  -- changes no row.
+  IF picked IS NOT NULL THEN
+    token_base := pgtq.new_claim_token();
+  END IF;
+  RETURN QUERY
+  WITH claimed AS (
+    UPDATE pgtq.live_tasks l
+       SET state = 'running',
+           attempts = CASE WHEN l.attempts < 2147483647 THEN l.attempts + 1 ELSE l.attempts END,
+           claims = CASE WHEN l.claims < 9223372036854775807 THEN l.claims + 1 ELSE l.claims END,
+           claim = coalesce(nullif(token_base # l.id, 0), 1),
+           started_at = coalesce(turn_at, clock_timestamp()), locked_by = worker,
+           locked_until = clock_timestamp() + lease
+     WHERE l.id = ANY (picked)
+    RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.timeout, l.priority,
+              l.run_at
+  )
+  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts, c.timeout
+    FROM claimed c ORDER BY c.priority, c.run_at, c.id;
+END $$;
+COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+
+CREATE FUNCTION pgtq.set_key_rate_limit(queue text, max_starts integer, per interval)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  kept boolean; -- the same limit and period as before: the windows stay
+BEGIN
+  PERFORM pgtq.check_name('queue', set_key_rate_limit.queue);
+  IF max_starts NOT BETWEEN 1 AND 1000000 THEN
+    RAISE EXCEPTION 'pgtq.set_key_rate_limit: max_starts must be 1..1000000 (NULL: no limit), '
+      'got %', max_starts USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_starts IS NOT NULL AND per IS NULL THEN
+    RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must not be NULL with a limit'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_starts IS NOT NULL AND NOT per BETWEEN interval '1 second' AND interval '1 day' THEN
+    RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must be 1 second to 1 day, got %', per
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT (q.key_rate_limit, q.key_rate_period) IS NOT DISTINCT FROM
+         (max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
+    INTO kept FROM pgtq.queues q WHERE q.queue = set_key_rate_limit.queue FOR UPDATE;
+  INSERT INTO pgtq.queues AS q (queue, key_rate_limit, key_rate_period)
+  VALUES (set_key_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET key_rate_limit = excluded.key_rate_limit,
+                key_rate_period = excluded.key_rate_period, changed_at = now();
+  IF NOT coalesce(kept, false) THEN
+    DELETE FROM pgtq.key_rate_windows w WHERE w.queue = set_key_rate_limit.queue;
+  END IF;
+  PERFORM pgtq.wake_queue(set_key_rate_limit.queue);
+END $$;
+COMMENT ON FUNCTION pgtq.set_key_rate_limit(text, integer, interval) IS
+'Limits each fairness key of queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts; tasks without a key are not limited); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';
+
+CREATE OR REPLACE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
+                          OUT promoted integer, OUT rescued integer,
+                          OUT failed integer, OUT next_due timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  wake        text[];
+  rescue_wake text[];
+  ended       text[]; -- the queues of the expired tasks that ended
+BEGIN
+  IF max_count IS NULL THEN
+    RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_count NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'pgtq.tick: max_count must be between 1 and 100000, got %', max_count
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  promoted := 0; rescued := 0; failed := 0;
+  IF pg_try_advisory_xact_lock(hashtext('pgtq.tick')) THEN
+    WITH due AS (
+      SELECT l.id FROM pgtq.live_tasks l
+       WHERE l.state = 'scheduled' AND l.run_at <= clock_timestamp()
+       ORDER BY l.run_at LIMIT max_count FOR UPDATE SKIP LOCKED
+    ), moved AS (
+      UPDATE pgtq.live_tasks l SET state = 'queued' FROM due WHERE l.id = due.id
+      RETURNING l.queue
+    )
+    SELECT count(*), array_agg(DISTINCT queue) INTO promoted, wake FROM moved;
+
+    WITH expired AS (
+      SELECT l.id FROM pgtq.live_tasks l
+       WHERE l.state = 'running' AND l.locked_until < clock_timestamp()
+       ORDER BY l.locked_until LIMIT max_count FOR UPDATE SKIP LOCKED
+    ), ending AS (
+      DELETE FROM pgtq.live_tasks l USING expired
+       WHERE l.id = expired.id AND (l.attempts >= l.max_attempts OR l.cancel_requested)
+      RETURNING l AS task
+    ), stored AS (
+      INSERT INTO pgtq.finished_tasks
+      SELECT (pgtq.finished_row(
+                e.task,
+                CASE WHEN (e.task).cancel_requested THEN 'cancelled'
+                     ELSE 'failed' END::pgtq.task_state,
+                NULL,
+                'lease expired: worker ' || coalesce(left((e.task).locked_by, 1024), '?')
+                  || ' stopped renewing it',
+                true)).*
+        FROM ending e
+      RETURNING queue
+    ), back AS (
+      UPDATE pgtq.live_tasks l
+         SET state = 'queued', run_at = clock_timestamp(), locked_until = NULL, claim = NULL,
+             last_error = 'lease expired: worker ' || coalesce(left(l.locked_by, 1024), '?')
+                          || ' stopped renewing it',
+             errors = CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
+                     THEN l.errors ELSE pgtq.recent_errors(l.errors) END || jsonb_build_array(jsonb_build_object(
+               'attempt', l.attempts, 'at', clock_timestamp(),
+               'error', 'lease expired: worker ' || coalesce(left(l.locked_by, 1024), '?')
+                        || ' stopped renewing it')),
+             locked_by = NULL
+        FROM expired
+       WHERE l.id = expired.id AND l.attempts < l.max_attempts AND NOT l.cancel_requested
+      RETURNING l.queue
+    )
+    SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
+           (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored)
+      INTO rescued, failed, rescue_wake, ended;
+    IF ended IS NOT NULL THEN
+      PERFORM pgtq.wake_limited(ended); -- a failed task of a limited queue leaves room
+    END IF;
+
+    -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
+    PERFORM pgtq.wake_queue(q)
+       FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
+      WHERE octet_length(q) < 7900
+      GROUP BY q;
+    -- A rate-limited queue whose claims came back short gets room as its window moves on,
+    -- which nobody else announces (11_queues.sql).
+    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+     WHERE q.rate_limit IS NOT NULL AND NOT q.paused
+       AND (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+             WHERE s.at > clock_timestamp() - q.rate_period) < q.rate_limit
+       -- Two probes, one per claim index (01_tables.sql): tasks without and with a key.
+       AND (EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                     WHERE l.queue = q.queue AND l.state = 'queued' AND l.fairness_key IS NULL)
+            OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                        WHERE l.queue = q.queue AND l.state = 'queued'
+                          AND l.fairness_key IS NOT NULL));
+
+    -- The same for a queue with a rate limit per key (16_fairness.sql), once the window of a
+    -- key with queued tasks has room.
+    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+     WHERE q.key_rate_limit IS NOT NULL AND NOT q.paused
+       AND EXISTS (SELECT 1 FROM pgtq.key_rate_windows w
+                    WHERE w.queue = q.queue
+                      AND (SELECT coalesce(sum(s.n), 0) FROM unnest(w.starts, w.counts) AS s(at, n)
+                            WHERE s.at > clock_timestamp() - q.key_rate_period) < q.key_rate_limit
+                      AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                   WHERE l.queue = q.queue AND l.state = 'queued'
+                                     AND l.fairness_key IS NOT NULL
+                                     AND l.fairness_key = w.fairness_key));
+    -- A key's window that no longer holds a claim counts nothing; nor do the windows of a queue
+    -- without a rate limit per key. Removed after the wake-ups above, which saw them.
+    DELETE FROM pgtq.key_rate_windows w
+     WHERE (w.queue, w.fairness_key) IN (
+             SELECT g.queue, g.fairness_key FROM pgtq.key_rate_windows g
+               LEFT JOIN pgtq.queues q ON q.queue = g.queue
+              WHERE q.key_rate_limit IS NULL
+                 OR g.starts[cardinality(g.starts)] <= clock_timestamp() - q.key_rate_period
+              LIMIT max_count
+                FOR UPDATE OF g SKIP LOCKED);
+
+    -- A stale row only makes pushes notify in vain; a row is never removed while its session
+    -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
+    -- pg_stat_activity is read once per transaction and kept: a caller that read it earlier
+    -- in its transaction would judge newer registrations by that old list, so read it anew.
+    PERFORM pg_stat_clear_snapshot();
+    -- Rows locked by someone else (an operator's open transaction) are skipped, not waited
+    -- for: a tick that waited would stop every scheduler's promotions and rescues.
+    DELETE FROM pgtq.idle_workers w
+     WHERE (w.queue, w.pid) IN (SELECT g.queue, g.pid FROM pgtq.idle_workers g
+                                 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                                    WHERE a.pid = g.pid)
+                                   FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.waiting_schedulers s
+     WHERE s.pid IN (SELECT g.pid FROM pgtq.waiting_schedulers g
+                      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
+                        FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.workers w
+     WHERE (w.worker, w.queue) IN (SELECT g.worker, g.queue FROM pgtq.workers g
+                                    WHERE g.last_seen < clock_timestamp() - interval '1 day'
+                                      FOR UPDATE SKIP LOCKED);
+  END IF;
+  -- A row written straight into the table may say 'infinity' or year 294276: the caller
+  -- subtracts the time from now, so next_due keeps it within 100 years of now.
+  next_due := pgtq.next_due();
+END $$;
+COMMENT ON FUNCTION pgtq.tick(integer) IS
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue or a key with queued tasks) are woken, empty key rate windows are removed, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+
+CREATE OR REPLACE FUNCTION pgtq.reset_queue(queue text) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  settings integer;
+  rules    integer;
+  weights  integer;
+BEGIN
+  PERFORM pgtq.check_name('queue', reset_queue.queue);
+  DELETE FROM pgtq.queues q WHERE q.queue = reset_queue.queue;
+  GET DIAGNOSTICS settings = ROW_COUNT;
+  DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
+  GET DIAGNOSTICS rules = ROW_COUNT;
+  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
+  DELETE FROM pgtq.key_rate_windows w WHERE w.queue = reset_queue.queue;
+  DELETE FROM pgtq.fairness_weights w WHERE w.queue = reset_queue.queue;
+  GET DIAGNOSTICS weights = ROW_COUNT;
+  IF settings > 0 THEN
+    PERFORM pgtq.wake_queue(reset_queue.queue);
+  END IF;
+  RETURN settings + rules + weights > 0;
+END $$;
+COMMENT ON FUNCTION pgtq.reset_queue(text) IS
+'Puts queue''s settings back to the defaults: resumed, no limits, no task defaults, no key weights, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';
+
+CREATE OR REPLACE VIEW pgtq.queue_stats AS
+  WITH live AS (
+    SELECT l.queue,
+           count(*) FILTER (WHERE l.state = 'queued') AS queued,
+           count(*) FILTER (WHERE l.state = 'scheduled') AS scheduled,
+           count(*) FILTER (WHERE l.state = 'running') AS running,
+           min(l.run_at) FILTER (WHERE l.state = 'queued') AS oldest_queued_at,
+           count(DISTINCT l.fairness_key) FILTER (WHERE l.state = 'queued') AS queued_keys
+      FROM pgtq.live_tasks l GROUP BY l.queue
+  ), recent AS (
+    SELECT f.queue,
+           count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE f.state = 'failed') AS failed,
+           count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled
+      FROM pgtq.finished_tasks f
+     WHERE f.finished_at > now() - interval '1 hour'
+     GROUP BY f.queue
+  ), workers AS (
+    SELECT w.queue, count(*) AS workers, sum(w.concurrency) AS worker_slots
+      FROM pgtq.live_workers w GROUP BY w.queue
+  ), names AS (
+    SELECT live.queue FROM live
+    UNION SELECT recent.queue FROM recent
+    UNION SELECT q.queue FROM pgtq.queues q
+    UNION SELECT workers.queue FROM workers
+  )
+  SELECT n.queue,
+         coalesce(live.queued, 0) AS queued,
+         coalesce(live.scheduled, 0) AS scheduled,
+         coalesce(live.running, 0) AS running,
+         greatest(now() - live.oldest_queued_at, interval '0') AS oldest_queued_age,
+         coalesce(recent.succeeded, 0) AS succeeded_last_hour,
+         coalesce(recent.failed, 0) AS failed_last_hour,
+         coalesce(recent.cancelled, 0) AS cancelled_last_hour,
+         coalesce(workers.workers, 0) AS workers,
+         coalesce(workers.worker_slots, 0) AS worker_slots,
+         coalesce(q.paused, false) AS paused,
+         q.global_concurrency, q.rate_limit, q.rate_period,
+         q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys,
+         q.key_rate_limit, q.key_rate_period
+    FROM names n
+    LEFT JOIN live ON live.queue = n.queue
+    LEFT JOIN recent ON recent.queue = n.queue
+    LEFT JOIN workers ON workers.queue = n.queue
+    LEFT JOIN pgtq.queues q ON q.queue = n.queue;
+COMMENT ON VIEW pgtq.queue_stats IS
+  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key.';
