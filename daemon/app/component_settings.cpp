@@ -31,7 +31,10 @@ queue::ClaimLoopSettings claim_loop_settings(const Config& config, const QueueEn
                          .concurrency = concurrency,
                          .processes = config.isolation == "process"};
   claim_loop.concurrency = concurrency;
-  if (config.prefetch != "auto") {
+  if (queue.shared) {
+    // A task claimed ahead would hold a shared worker that another queue may be owed.
+    claim_loop.prefetch = 0;
+  } else if (config.prefetch != "auto") {
     claim_loop.prefetch = std::stoi(config.prefetch); // digits in 0..10000: checked
   }
   claim_loop.poll_interval = config.poll_interval;

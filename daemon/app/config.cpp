@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include "app/config_options.hpp"
+#include "app/queue_list.hpp"
 
 #include <sys/stat.h>
 
@@ -29,6 +30,11 @@ Config::Config() {
 void Config::validate() const {
   if (queue.empty()) {
     throw ConfigError("queue is required: --queue, queue = in the config file, or PGTQ_QUEUE");
+  }
+  try {
+    parse_queues(queue, shared_workers, queue_weights);
+  } catch (const ConfigError& error) {
+    throw ConfigError(named(*this, "queue-weights") + ": " + error.what());
   }
   if (heartbeat * 2 > lease) {
     throw ConfigError(named(*this, "heartbeat") + " must be at most half of " +

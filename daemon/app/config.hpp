@@ -33,7 +33,9 @@ struct Config {
   std::string plugin_load_errors;
   std::string plugin_config_dir;
   int concurrency{};
-  std::string prefetch; // "auto" or 0..10000
+  bool shared_workers{};
+  std::string queue_weights; // NAME=W, ...
+  std::string prefetch;      // "auto" or 0..10000
   std::string isolation;
   Duration task_timeout{};
   Duration timeout_grace{};

@@ -66,14 +66,16 @@ const std::vector<OptionSpec> k_options = {
      .check = queue_list_error,
      .repeatable = true,
      .help = "the queue this daemon works (required), or several (--queue a --queue b, or "
-             "a, b), each with concurrency workers of its own, or N written NAME=N",
+             "a, b), each with concurrency workers of its own (or shared, see shared-workers), "
+             "or N written NAME=N",
      .allowed_note = "queue names (1-128 characters from [A-Za-z0-9_.:-]), each NAME or NAME=N, "
                      "separated by commas",
      .default_note = "(required)",
      .details = "The queues this pgtqd serves: one name, or several separated by commas. Each "
                 "queue has its own workers, concurrency of them unless written NAME=N (N from 1 "
                 "to 1024), its own claim loop and its own database sessions; a busy queue does "
-                "not borrow the workers of an idle one. Required, but the systemd unit passes "
+                "not borrow the workers of an idle one unless they share them (shared-workers). "
+                "Required, but the systemd unit passes "
                 "its instance name (--queue %i), which overrides this: to serve several queues "
                 "from one unit, change its command line with a drop-in (see the README)."},
     {.name = "dsn",
@@ -152,6 +154,33 @@ const std::vector<OptionSpec> k_options = {
      .min = 1,
      .max = 1024,
      .help = "workers (processes or threads, see isolation): how many tasks run at once"},
+    {.name = "shared-workers",
+     .kind = OptionKind::flag,
+     .field = &Config::shared_workers,
+     .default_value = "false",
+     .help = "with several queues: those without workers of their own (NAME=N) share "
+             "concurrency workers, split by queue-weights while several have work; false: each "
+             "has concurrency workers of its own",
+     .details = "Several queues, one pool of workers: the queues listed without =N share the "
+                "concurrency workers. A queue with work is owed concurrency × its weight / the "
+                "sum of the weights of the queues with work (rounded down) and may always take "
+                "that; beyond it, it takes the workers the others are not owed, so no worker "
+                "idles while any shared queue has work. Such queues claim only for free workers "
+                "(prefetch applies to queues with workers of their own). (--no-shared-workers)"},
+    {.name = "queue-weights",
+     .kind = OptionKind::text,
+     .field = &Config::queue_weights,
+     .max = 65536,
+     .check = queue_weights_error,
+     .help = "with shared-workers: how the shared workers are split while several queues have "
+             "work, NAME=W for each queue that is not 1",
+     .allowed_note = "NAME=W separated by commas, W from 1 to 1000, NAME a shared queue",
+     .default_note = "(every queue 1)",
+     .details = "Weights of the shared queues (shared-workers), NAME=W separated by commas, W "
+                "from 1 to 1000; a queue not named weighs 1. With 8 workers and emails=3, "
+                "reports=1, emails is owed 6 workers and reports 2 while both have work, and "
+                "either takes all 8 while the other has none. A weight of 1000 against 1 is a "
+                "strict priority: the other queue is owed nothing and runs on what is left."},
     {.name = "prefetch",
      .kind = OptionKind::text,
      .field = &Config::prefetch,

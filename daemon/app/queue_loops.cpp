@@ -8,12 +8,29 @@
 namespace pgtq::app {
 
 QueueLoops::QueueLoops(const Config& config, std::shared_ptr<const plugin::PluginSet> plugins) {
-  for (const QueueEntry& queue : parse_queue_list(config.queue)) {
+  const std::vector<QueueEntry> queues =
+      parse_queues(config.queue, config.shared_workers, config.queue_weights);
+  std::vector<int> weights;
+  for (const QueueEntry& queue : queues) {
+    if (queue.shared) {
+      weights.push_back(queue.weight);
+    }
+  }
+  if (!weights.empty()) {
+    m_shared = std::make_shared<queue::SharedWorkers>(config.concurrency, weights);
+  }
+  int member = 0;
+  for (const QueueEntry& queue : queues) {
     auto loop = std::make_unique<Loop>();
     loop->queue = queue;
     const queue::ClaimLoopSettings settings = claim_loop_settings(config, queue);
     loop->concurrency = settings.concurrency;
-    loop->claim_loop = std::make_unique<queue::ClaimLoop>(settings, plugins, loop->state);
+    queue::SharedSeat seat;
+    if (queue.shared) {
+      seat = {.workers = m_shared, .member = member++};
+    }
+    loop->claim_loop =
+        std::make_unique<queue::ClaimLoop>(settings, plugins, loop->state, std::move(seat));
     m_loops.push_back(std::move(loop));
   }
 }
@@ -88,7 +105,7 @@ std::string QueueLoops::status_line() const {
     const queue::DaemonState& state = loop->state;
     line += (line.empty() ? "queue " : ", queue ") + loop->queue.name + ": " +
             std::to_string(state.busy.load()) + "/" + std::to_string(loop->concurrency) +
-            " workers busy";
+            (loop->queue.shared ? " shared workers busy" : " workers busy");
     // A loop that has not connected yet is starting, not cut off.
     connected = connected && (state.db_connected || !state.ready);
     stopping = stopping || state.drain;

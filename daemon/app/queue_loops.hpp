@@ -18,7 +18,9 @@ namespace pgtq::app {
 
 // The claim loops of the queues one pgtqd serves (the queue option): one per queue, each
 // on its own thread with its own workers, sessions and DaemonState, so that the queues do
-// not wait on each other. What the main loop asks of "the daemon" is asked of all of them.
+// not wait on each other. With shared-workers, the loops of the queues without workers of
+// their own hold at most concurrency tasks together (queue::SharedWorkers), split by their
+// weights. What the main loop asks of "the daemon" is asked of all of them.
 //
 // Threads: constructed, started, stopped and destroyed on the main thread; the loops run on
 // their own threads meanwhile.
@@ -71,6 +73,8 @@ private:
   // One counter of DaemonState, summed over the loops.
   std::int64_t sum(std::atomic<std::int64_t> queue::DaemonState::*counter) const;
 
+  // The workers the shared queues share (shared-workers); null when none does.
+  std::shared_ptr<queue::SharedWorkers> m_shared;
   std::vector<std::unique_ptr<Loop>> m_loops; // in the queue option's order
 };
 

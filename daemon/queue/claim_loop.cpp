@@ -37,9 +37,11 @@ std::unique_ptr<TaskRunner> make_runner(const ClaimLoopSettings& config,
 
 ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
                      std::shared_ptr<const plugin::PluginSet> plugins,
-                     DaemonState& state)
-    : m_config(config), m_lease_text(pgtq::detail::interval_text(
-                            std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
+                     DaemonState& state,
+                     SharedSeat seat)
+    : m_config(config), m_seat(std::move(seat)),
+      m_lease_text(pgtq::detail::interval_text(
+          std::chrono::duration_cast<std::chrono::microseconds>(config.lease))),
       m_state(state),
       m_runner(make_runner(config, plugins, state, [this] { m_wake_up.interrupt(); })),
       m_wake_up({.channel = "pgtq_wakeup",
@@ -81,9 +83,16 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
       // With prefetch 0 every claimed task has a free worker: none is handed ahead.
       config.prefetch != 0,
       config.queue);
+  if (m_seat.workers) {
+    m_seat.workers->set_waker(m_seat.member, [this] { m_wake_up.interrupt(); });
+  }
 }
 
 ClaimLoop::~ClaimLoop() {
+  if (m_seat.workers) {
+    m_seat.workers->set_waker(m_seat.member, nullptr);
+    m_seat.workers->update(m_seat.member, 0, false);
+  }
   m_pool->shutdown();
   m_pool.reset();
   m_runner.reset();
@@ -164,8 +173,10 @@ void ClaimLoop::run() {
       turn();
       m_errors.reset();
     } catch (const db::PgError& error) {
+      publish_share(); // what a failed claim reserved is free again
       handle_error(error);
     } catch (const std::exception& error) {
+      publish_share();
       logger()->error("claim loop: {}", error.what());
       sleep_interruptibly(retry_delay(0, random01(), std::chrono::seconds(1)));
     }
@@ -225,6 +236,7 @@ void ClaimLoop::turn() {
     release_unfinished();
   }
   if (m_drain.active() && m_in_flight.empty()) {
+    publish_share();
     m_state.finished = true;
     return;
   }
@@ -234,7 +246,10 @@ void ClaimLoop::turn() {
     m_maybe_more = true;
   }
   note_capacity();
-  const int free_slots = free_claim_slots();
+  int free_slots = free_claim_slots();
+  if (!flushed.claimed && wants_claim() && free_slots > 0) {
+    free_slots = reserve_claim(); // what the queues sharing the workers leave
+  }
   if (!flushed.claimed && wants_claim() && free_slots > 0) {
     const std::size_t held = m_in_flight.size();
     const auto claimed_at = Clock::now();
@@ -243,6 +258,7 @@ void ClaimLoop::turn() {
       m_wake_up.hold_back(); // a wake-up for nothing: hold the next ones back
     }
   }
+  publish_share();
 
   // Before the loop sleeps, pushes must be sure to wake it (idle_registration.hpp).
   if (!m_drain.active() && m_idle.update(*m_connection, !m_maybe_more, Clock::now())) {
@@ -269,6 +285,32 @@ int ClaimLoop::free_claim_slots(int finishing) const {
     return 0; // no worker can run a task: whatever is claimed would only wait
   }
   return slots() - unavailable - static_cast<int>(m_in_flight.size()) + finishing;
+}
+
+int ClaimLoop::claim_room(int finishing) const {
+  const int free_slots = free_claim_slots(finishing);
+  if (!m_seat.workers || free_slots <= 0) {
+    return free_slots;
+  }
+  return m_seat.workers->room(
+      m_seat.member, static_cast<int>(m_in_flight.size()) - finishing, free_slots);
+}
+
+int ClaimLoop::reserve_claim(int finishing) {
+  const int free_slots = free_claim_slots(finishing);
+  if (!m_seat.workers || free_slots <= 0) {
+    return free_slots;
+  }
+  return m_seat.workers->reserve(
+      m_seat.member, static_cast<int>(m_in_flight.size()) - finishing, free_slots);
+}
+
+void ClaimLoop::publish_share() {
+  if (m_seat.workers) {
+    m_seat.workers->update(m_seat.member,
+                           static_cast<int>(m_in_flight.size()),
+                           wants_claim() && free_claim_slots() > 0);
+  }
 }
 
 void ClaimLoop::note_capacity() {
@@ -325,8 +367,8 @@ ClaimLoop::Flushed ClaimLoop::record_outcomes() {
   // connection while the recorder records the outcomes on its own. The two statements touch
   // disjoint rows (running ones, queued ones), run on two backends at once, and their
   // commits (one WAL flush each) overlap instead of queueing behind each other.
-  const int free_slots = free_claim_slots(static_cast<int>(batch.size()));
-  const int wanted = wants_claim() ? std::max(free_slots, 0) : 0;
+  const int finishing = static_cast<int>(batch.size());
+  const int wanted = wants_claim() ? std::max(reserve_claim(finishing), 0) : 0;
   if (Recording sent = m_recorder.send(batch); sent.error) {
     return {false, std::move(sent.error)}; // the outcomes were kept
   }
@@ -410,7 +452,7 @@ void ClaimLoop::wait_for_work(Clock::time_point until) {
   // missed a woken claim which found nothing is heard here, within k_min_wakeup_gap of it.
   // WakeUp::wait() decides the wait for the gap after they are taken, never before.
   m_wake_up.take(*m_connection);
-  if (m_maybe_more && !m_drain.active() && free_claim_slots() > 0) {
+  if (m_maybe_more && !m_drain.active() && claim_room() > 0) {
     return;
   }
   if (m_wake_up.wait(&*m_connection, until) && m_wake_up.poll_due()) {

@@ -13,6 +13,7 @@
 #include "queue/outcome_recorder.hpp"
 #include "queue/prefetch_policy.hpp"
 #include "queue/settings.hpp"
+#include "queue/shared_workers.hpp"
 #include "queue/task.hpp"
 #include "queue/task_releaser.hpp"
 #include "queue/task_runner.hpp"
@@ -38,9 +39,12 @@ namespace pgtq::queue {
 // Threads: run() on the claim loop's thread; wake() and wait_workers_idle() from any.
 class ClaimLoop {
 public:
+  // seat: the loop's place among queues that share their workers (shared-workers); its
+  // workers null for a loop with workers of its own.
   ClaimLoop(const ClaimLoopSettings& config,
             std::shared_ptr<const plugin::PluginSet> plugins,
-            DaemonState& state);
+            DaemonState& state,
+            SharedSeat seat = {});
   ~ClaimLoop();
   ClaimLoop(const ClaimLoop&) = delete;
   ClaimLoop& operator=(const ClaimLoop&) = delete;
@@ -87,6 +91,14 @@ private:
   // How many more tasks to claim now, `finishing` of those in flight counted as done: none
   // while no worker can be started, and one fewer per slot that cannot start one.
   int free_claim_slots(int finishing = 0) const;
+  // free_claim_slots(finishing), less what the queues this loop shares its workers with are
+  // owed (shared_workers.hpp).
+  int claim_room(int finishing = 0) const;
+  // As claim_room(), and holds them for this loop's claim until publish_share().
+  int reserve_claim(int finishing = 0);
+  // Tells the queues this loop shares its workers with what it holds and whether it wants
+  // more; at the end of every turn.
+  void publish_share();
   // Logs when the runner loses or regains every slot; regaining one means a claim may find
   // work again.
   void note_capacity();
@@ -107,6 +119,7 @@ private:
 
   // Set at construction, read by every thread.
   const ClaimLoopSettings m_config;
+  const SharedSeat m_seat;
   const std::string m_lease_text;       // the lease as an interval literal
   DaemonState& m_state;                 // atomics
   std::unique_ptr<TaskRunner> m_runner; // used by the worker threads

@@ -184,3 +184,17 @@ TEST_CASE("every option is in the README's option table and in the example confi
     CHECK(example.find("\n#" + name + " = ") != std::string::npos);
   }
 }
+
+TEST_CASE("queue-weights without shared-workers, or naming a queue that is not shared, is a "
+          "configuration error") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--queue", "a, b", "--queue-weights", "a=3"},
+        std::vector<std::string>{"--queue", "a, b=2", "--shared-workers", "--queue-weights", "b=3"},
+        std::vector<std::string>{"--queue", "a", "--shared-workers", "--queue-weights", "c=3"},
+        std::vector<std::string>{"--queue", "a", "--queue-weights", "a=0"}}) {
+    const Run run = run_pgtqd(args);
+    CAPTURE(run.output);
+    CHECK(run.exit_code == 78);
+    CHECK(run.output.find("queue-weights") != std::string::npos);
+  }
+}

@@ -43,3 +43,35 @@ TEST_CASE("a bad queue list is refused naming the entry and why") {
   CHECK(queue_list_error("a=0") ==
         "is not a list of queues: queue \"a\": \"0\" is not a number of workers from 1 to 1024");
 }
+
+TEST_CASE("with shared workers, the queues without workers of their own share them, weighed by "
+          "queue-weights") {
+  using pgtq::app::parse_queues;
+  const std::vector<QueueEntry> queues = parse_queues("mail, reports=2, bulk", true, "mail=3");
+  CHECK(queues == std::vector<QueueEntry>{{"mail", std::nullopt, true, 3},
+                                          {"reports", 2, false, 1},
+                                          {"bulk", std::nullopt, true, 1}});
+  // Without shared-workers nothing is shared, and weights are refused.
+  CHECK(parse_queues("mail, bulk", false, "") ==
+        std::vector<QueueEntry>{{"mail", std::nullopt}, {"bulk", std::nullopt}});
+  CHECK_THROWS_WITH_AS(parse_queues("mail, bulk", false, "mail=2"),
+                       doctest::Contains("it needs shared-workers = true"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse_queues("mail, bulk", true, "post=2"),
+                       doctest::Contains("\"post\", which is not a queue of the queue option"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse_queues("mail, reports=2", true, "reports=2"),
+                       doctest::Contains("has workers of its own (reports=2)"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(
+      parse_queues("mail", true, "mail"), doctest::Contains("needs a weight"), ConfigError);
+  CHECK_THROWS_WITH_AS(parse_queues("mail", true, "mail=1001"),
+                       doctest::Contains("\"1001\" is not a weight from 1 to 1000"),
+                       ConfigError);
+  CHECK(pgtq::app::queue_weights_error("") == "");
+  CHECK(pgtq::app::queue_weights_error("a=2, b=1000") == "");
+  CHECK(pgtq::app::queue_weights_error("a=0") ==
+        "is not a list of queue weights: queue \"a\": \"0\" is not a weight from 1 to 1000");
+  CHECK(pgtq::app::queue_weights_error("a=2, a=3") ==
+        "is not a list of queue weights: queue \"a\" is given twice");
+}
