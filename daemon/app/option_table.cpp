@@ -163,7 +163,8 @@ const std::vector<OptionSpec> k_options = {
              "has concurrency workers of its own",
      .details = "Several queues, one pool of workers: the queues listed without =N share the "
                 "concurrency workers. A queue with work is owed concurrency × its weight / the "
-                "sum of the weights of the queues with work (rounded down) and may always take "
+                "sum of the weights of the queues with work (in whole workers: the whole parts, "
+                "then what is left one each to the heaviest) and may always take "
                 "that; beyond it, it takes the workers the others are not owed, so no worker "
                 "idles while any shared queue has work. Such queues claim only for free workers "
                 "(prefetch applies to queues with workers of their own). (--no-shared-workers)"},
@@ -180,7 +181,8 @@ const std::vector<OptionSpec> k_options = {
                 "from 1 to 1000; a queue not named weighs 1. With 8 workers and emails=3, "
                 "reports=1, emails is owed 6 workers and reports 2 while both have work, and "
                 "either takes all 8 while the other has none. A weight of 1000 against 1 is a "
-                "strict priority: the other queue is owed nothing and runs on what is left."},
+                "strict priority up to 1000 workers: the other queue is owed nothing and runs on "
+                "what is left."},
     {.name = "prefetch",
      .kind = OptionKind::text,
      .field = &Config::prefetch,

@@ -109,22 +109,20 @@ parse_queues(std::string_view queue_text, bool shared_workers, std::string_view 
     return queues;
   }
   if (!shared_workers) {
-    throw ConfigError("queue-weights splits shared workers: it needs shared-workers = true");
+    throw ConfigError("needs shared-workers = true (it splits the shared workers)");
   }
   for (const auto& [name, weight] : parse_entries(weights_text, k_max_queue_weight, "a weight")) {
     const auto queue = std::find_if(
         queues.begin(), queues.end(), [&](const QueueEntry& each) { return each.name == name; });
     if (queue == queues.end()) {
-      throw ConfigError("queue-weights names \"" + name +
-                        "\", which is not a queue of the queue option");
+      throw ConfigError("names \"" + name + "\", which is not a queue of the queue option");
     }
     if (!queue->shared) {
-      throw ConfigError("queue-weights names \"" + name + "\", which has workers of its own (" +
-                        name + "=" + std::to_string(*queue->concurrency) +
-                        "); only shared queues have weights");
+      throw ConfigError("names \"" + name + "\", which has workers of its own (" + name + "=" +
+                        std::to_string(*queue->concurrency) + "); only shared queues have weights");
     }
     if (!weight) {
-      throw ConfigError("queue-weights: \"" + name + "\" needs a weight, NAME=W");
+      throw ConfigError("\"" + name + "\" needs a weight, NAME=W");
     }
     queue->weight = *weight;
   }

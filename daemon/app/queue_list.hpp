@@ -33,8 +33,9 @@ std::string queue_list_error(std::string_view text);
 // The queues as parse_queue_list() reads queue_text, those without =N marked shared when
 // shared_workers is on, with the weights of weights_text: entries NAME=W separated by commas,
 // W from 1 to k_max_queue_weight, each a shared queue of queue_text (1 for those not named).
-// Throws ConfigError saying what is wrong: weights without shared_workers, a name that is no
-// queue of queue_text or one with workers of its own.
+// Throws ConfigError saying what is wrong with the weights (the message does not name the
+// option): weights without shared_workers, a name that is no queue of queue_text or one with
+// workers of its own.
 std::vector<QueueEntry>
 parse_queues(std::string_view queue_text, bool shared_workers, std::string_view weights_text);
 

@@ -173,10 +173,12 @@ void ClaimLoop::run() {
       turn();
       m_errors.reset();
     } catch (const db::PgError& error) {
-      publish_share(); // what a failed claim reserved is free again
+      // What a failed claim reserved is free again, and a loop waiting out an error claims
+      // nothing: it wants no share that the others would have to keep for it.
+      publish_share(false);
       handle_error(error);
     } catch (const std::exception& error) {
-      publish_share();
+      publish_share(false);
       logger()->error("claim loop: {}", error.what());
       sleep_interruptibly(retry_delay(0, random01(), std::chrono::seconds(1)));
     }
@@ -305,11 +307,11 @@ int ClaimLoop::reserve_claim(int finishing) {
       m_seat.member, static_cast<int>(m_in_flight.size()) - finishing, free_slots);
 }
 
-void ClaimLoop::publish_share() {
+void ClaimLoop::publish_share(bool may_want) {
   if (m_seat.workers) {
     m_seat.workers->update(m_seat.member,
                            static_cast<int>(m_in_flight.size()),
-                           wants_claim() && free_claim_slots() > 0);
+                           may_want && wants_claim() && free_claim_slots() > 0);
   }
 }
 

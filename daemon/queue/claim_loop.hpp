@@ -97,8 +97,9 @@ private:
   // As claim_room(), and holds them for this loop's claim until publish_share().
   int reserve_claim(int finishing = 0);
   // Tells the queues this loop shares its workers with what it holds and whether it wants
-  // more; at the end of every turn.
-  void publish_share();
+  // more (never when may_want is false: a loop about to wait out an error); at the end of
+  // every turn.
+  void publish_share(bool may_want = true);
   // Logs when the runner loses or regains every slot; regaining one means a claim may find
   // work again.
   void note_capacity();

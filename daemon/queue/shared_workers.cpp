@@ -69,25 +69,28 @@ int SharedWorkers::room_locked(int member, int held, int wanted) const {
     }
   }
   // Their shares of the capacity by weight, in whole workers that add up to it: each the
-  // whole part of its exact share, and what is left over one each to the largest fractions
-  // (so that 1000 : 1 of 4 workers is 4 : 0, a strict priority, not 3 : 1).
+  // whole part of its exact share, and what is left over (fewer than there are members) one
+  // each to the heaviest, so that 1000 : 1 of up to 1000 workers is all : 0, a strict
+  // priority (to the largest fractions, 600 workers would split 599 : 1).
   std::int64_t weights = 0;
   for (const std::size_t each : working) {
     weights += m_weights[each];
   }
   std::vector<int> shares(working.size());
-  std::vector<std::int64_t> fractions(working.size());
   int left = m_capacity;
   for (std::size_t i = 0; i < working.size(); ++i) {
-    const std::int64_t exact = std::int64_t{m_capacity} * m_weights[working[i]];
-    shares[i] = static_cast<int>(exact / weights);
-    fractions[i] = exact % weights;
+    shares[i] = static_cast<int>(std::int64_t{m_capacity} * m_weights[working[i]] / weights);
     left -= shares[i];
   }
-  for (; left > 0; --left) {
-    const auto largest = std::max_element(fractions.begin(), fractions.end());
-    ++shares[static_cast<std::size_t>(largest - fractions.begin())];
-    *largest = -1;
+  std::vector<std::size_t> heaviest(working.size());
+  for (std::size_t i = 0; i < heaviest.size(); ++i) {
+    heaviest[i] = i;
+  }
+  std::stable_sort(heaviest.begin(), heaviest.end(), [&](std::size_t x, std::size_t y) {
+    return m_weights[working[x]] > m_weights[working[y]];
+  });
+  for (std::size_t i = 0; left > 0; ++i, --left) {
+    ++shares[heaviest[i]];
   }
   int own = 0;
   int owed_to_others = 0;

@@ -13,13 +13,13 @@ namespace pgtq::queue {
 //
 // Each claim loop is a member. A member with work is owed its share of the capacity by weight
 // among the members with work (capacity × its weight / their weights, in whole workers that
-// add up to the capacity: the whole parts, and what is left one each to the largest
-// fractions); it may always take what it is owed, and beyond that only what the other members
-// with work are not owed. Nothing idles for a share: a
+// add up to the capacity: the whole parts, and what is left one each to the heaviest members,
+// the first listed among equals); it may always take what it is owed, and beyond that only
+// what the other members with work are not owed. Nothing idles for a share: a
 // member takes every free worker while the others have no work (work-conserving), and gives
 // them back as its tasks end. With weights 3 and 1 and 8 workers, a queue with work is owed 6
-// and the other 2; with weights 1000 and 1 the second is owed none and runs only on workers the
-// first leaves free (a strict priority).
+// and the other 2; with weights 1000 and 1 the second is owed none (up to 1000 workers) and runs
+// only on workers the first leaves free (a strict priority).
 //
 // A member reports what it holds and whether it wants more (update) each turn, and reserves
 // what it claims (reserve) before claiming, so that two members claiming at once cannot both

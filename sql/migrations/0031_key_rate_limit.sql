@@ -1,9 +1,12 @@
 -- A rate limit per fairness key (sql/schema/16_fairness.sql): pgtq.set_key_rate_limit(queue,
 -- max_starts, per) stores it in pgtq.queues (key_rate_limit, key_rate_period); pgtq.claim
 -- hands it to pgtq.fair_pick, which passes over a key whose window (pgtq.key_rate_windows)
--- holds the limit and adds each claim to the windows of the keys it took from. pgtq.tick wakes
--- the queue once such a key has room again and removes empty windows; the queue's own rate
--- window now goes through the same pgtq.rate_window_add. queue_stats shows the limit.
+-- holds the limit, adds each claim to the windows of the keys it took from, and notes in
+-- queues.key_rate_wake_at when the first key it held back gets room, from when pgtq.tick wakes
+-- the queue; pgtq.apply_retention removes windows an hour after they emptied. The queue's own
+-- rate window now goes through the same pgtq.rate_window_add, and both rate limits take their
+-- period as its length in seconds (pgtq.rate_period: '1 day' is 24 hours, a month part cannot
+-- put the window's start in the future). queue_stats shows the limit.
 
 ALTER TABLE pgtq.queues
   ADD COLUMN key_rate_limit integer
@@ -11,9 +14,10 @@ ALTER TABLE pgtq.queues
   ADD COLUMN key_rate_period interval
     CONSTRAINT queues_key_rate_period CHECK (key_rate_period BETWEEN interval '1 second'
                                                                  AND interval '1 day'),
+  ADD COLUMN key_rate_wake_at timestamptz,
   ADD CONSTRAINT queues_key_rate CHECK ((key_rate_limit IS NULL) = (key_rate_period IS NULL));
 COMMENT ON TABLE pgtq.queues IS
-  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none), key_rate_limit per key_rate_period (at most this many tasks of one fairness key claimed in any window of that length; NULL: no limit). A queue without a row has the defaults.';
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none), key_rate_limit per key_rate_period (at most this many tasks of one fairness key claimed in any window of that length; NULL: no limit) and key_rate_wake_at (when a key held back by it gets room: pgtq.tick wakes the queue from then on). A queue without a row has the defaults.';
 
 CREATE TABLE pgtq.key_rate_windows (
   queue        text NOT NULL,
@@ -24,10 +28,22 @@ CREATE TABLE pgtq.key_rate_windows (
   CONSTRAINT key_rate_windows_arrays CHECK (cardinality(starts) = cardinality(counts))
 );
 COMMENT ON TABLE pgtq.key_rate_windows IS
-  'The claims of the last key_rate_period of each fairness key of a queue with a rate limit per key: when (starts) and how many tasks of the key each took (counts). Written by pgtq.claim; pgtq.tick removes rows whose window is empty.';
+  'The claims of the last key_rate_period of each fairness key of a queue with a rate limit per key: when (starts) and how many tasks of the key each took (counts). Written by pgtq.claim; pgtq.apply_retention removes rows an hour after their window emptied.';
 
 DROP FUNCTION pgtq.fair_pick(text, text[], integer, integer);
 DROP FUNCTION pgtq.fair_key_room(text, text, text[], integer, integer);
+
+CREATE FUNCTION pgtq.rate_period(what text, per interval) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  seconds numeric := extract(epoch FROM per);
+BEGIN
+  IF seconds NOT BETWEEN 1 AND 86400 THEN
+    RAISE EXCEPTION '%: per must be 1 second to 1 day, got %', what, per
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN make_interval(secs => seconds);
+END $$;
 
 CREATE FUNCTION pgtq.rate_window_add(starts timestamptz[], counts integer[],
                                      claimed_at timestamptz, per interval, taken integer,
@@ -68,6 +84,7 @@ DECLARE
   carry       integer := 0; -- what is left of that key's turn (its weight less what it took)
   next_taken  integer;
   look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
+  wake_at     timestamptz; -- when a key held back by key_rate gets room, the first of them
   chosen      bigint[];
   chosen_keys text[];  -- each chosen task's key, '' for none
   picked      bigint[];
@@ -85,51 +102,51 @@ BEGIN
   -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
   -- passed over at once, not one claim (a poll interval, when idle) per stretch.
   FOR walk IN 1 .. 64 LOOP
-  WITH RECURSIVE after_cursor(key, n, served, room) AS (
+  WITH RECURSIVE after_cursor(key, n, served, room, free_at) AS (
     -- The keys after the cursor, one index descent each (a loose index scan), until take of
     -- them can be served.
-    SELECT k.key, 1, (s.room > 0)::integer, s.room
+    SELECT k.key, 1, (s.room > 0)::integer, s.room, s.free_at
       FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                AND l.fairness_key IS NOT NULL
                AND l.fairness_key > coalesce(last_served, '')) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
     UNION ALL
-    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room
+    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room, s.free_at
       FROM after_cursor a
       CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
      WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
-  ), from_start(key, n, served, room) AS (
+  ), from_start(key, n, served, room, free_at) AS (
     -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
     -- again: the keys up to the cursor.
-    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room
+    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room, s.free_at
       FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
              HAVING bool_or(a.key IS NULL)) e
       CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                    WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                      AND l.fairness_key IS NOT NULL) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
      WHERE last_served <> '' AND e.served < take AND e.n < looks
     UNION ALL
-    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room
+    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room, s.free_at
       FROM from_start f
       CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
      WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
   ), turns(key, pos, room) AS (
     -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
     SELECT last_served, -1,
-           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
-                              key_rate, key_per, turn_at)
+           (pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
+                               key_rate, key_per, turn_at)).room
      WHERE carry > 0
     UNION ALL
     -- The tasks without a key take their turn where a round starts: first when no claim
@@ -210,8 +227,11 @@ BEGIN
          -- How far the last key served got in its turn, while its weight leaves it more (NULL:
          -- its turn is over, or no key served): with weights of 1 always NULL.
          (SELECT CASE WHEN t.key IS NOT NULL AND t.in_turn < t.weight THEN t.in_turn END
-            FROM taken t ORDER BY t.n DESC LIMIT 1)
-    INTO chosen, chosen_keys, next_last, look_further, next_taken;
+            FROM taken t ORDER BY t.n DESC LIMIT 1),
+         -- The first time a key its rate limit held back gets room.
+         least(wake_at, (SELECT min(a.free_at) FROM after_cursor a),
+               (SELECT min(f.free_at) FROM from_start f))
+    INTO chosen, chosen_keys, next_last, look_further, next_taken, wake_at;
     EXIT WHEN NOT look_further;
     last_served := next_last;
     carry := 0;
@@ -225,16 +245,15 @@ BEGIN
     ON CONFLICT ON CONSTRAINT fairness_cursors_pkey
     DO UPDATE SET last_key = excluded.last_key, last_taken = excluded.last_taken;
   END IF;
-  IF chosen IS NULL THEN
-    RETURN NULL;
+  IF chosen IS NOT NULL THEN
+    -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so
+    -- is one whose name or key a replacing push changed since.
+    SELECT array_agg(l.id) INTO picked
+      FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
+             WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
+               AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
+               FOR UPDATE OF l SKIP LOCKED) l;
   END IF;
-  -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so is
-  -- one whose name or key a replacing push changed since.
-  SELECT array_agg(l.id) INTO picked
-    FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
-           WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
-             AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
-             FOR UPDATE OF l SKIP LOCKED) l;
   IF key_rate IS NOT NULL AND picked IS NOT NULL THEN
     -- Each key's window: the claims of the last key_per that took its tasks, and this one.
     INSERT INTO pgtq.key_rate_windows AS w (queue, fairness_key, starts, counts)
@@ -248,24 +267,33 @@ BEGIN
                      FROM pgtq.rate_window_add(w.starts, w.counts, turn_at, key_per,
                                                excluded.counts[1]) a);
   END IF;
+  IF key_rate IS NOT NULL THEN
+    -- pgtq.tick wakes the queue then: a claim that came back short for a key's rate limit is
+    -- followed by nothing else that would announce the room. Written after the windows, as
+    -- pgtq.claim writes the queue's row after them too (one lock order).
+    UPDATE pgtq.queues q SET key_rate_wake_at = wake_at
+     WHERE q.queue = fair_pick.queue AND q.key_rate_wake_at IS DISTINCT FROM wake_at;
+  END IF;
   RETURN picked;
 END $$;
 
 CREATE FUNCTION pgtq.fair_key_room(queue text, key text, task_names text[], key_cap integer,
                                    take integer, key_rate integer, key_per interval,
-                                   turn_at timestamptz)
-RETURNS integer
+                                   turn_at timestamptz, OUT room integer, OUT free_at timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  room integer := take;
+  used   bigint;
+  oldest timestamptz;
 BEGIN
+  room := 0;
   IF key IS NULL OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
                                  WHERE l.queue = fair_key_room.queue AND l.state = 'queued'
                                    AND l.fairness_key IS NOT NULL
                                    AND l.fairness_key = fair_key_room.key
                                    AND l.task = ANY (task_names)) THEN
-    RETURN 0;
+    RETURN;
   END IF;
+  room := take;
   IF key_cap IS NOT NULL THEN
     -- Counted up to key_cap: a key at its limit costs no more than one with room.
     room := least(room, key_cap - (SELECT count(*) FROM (
@@ -277,14 +305,16 @@ BEGIN
                                       LIMIT key_cap) x));
   END IF;
   IF key_rate IS NOT NULL THEN
-    room := least(room, key_rate - coalesce((SELECT sum(s.n)
-                                               FROM pgtq.key_rate_windows w,
-                                                    unnest(w.starts, w.counts) AS s(at, n)
-                                              WHERE w.queue = fair_key_room.queue
-                                                AND w.fairness_key = fair_key_room.key
-                                                AND s.at > turn_at - key_per), 0));
+    SELECT sum(s.n), min(s.at) INTO used, oldest
+      FROM pgtq.key_rate_windows w, unnest(w.starts, w.counts) AS s(at, n)
+     WHERE w.queue = fair_key_room.queue AND w.fairness_key = fair_key_room.key
+       AND s.at > turn_at - key_per;
+    IF key_rate - coalesce(used, 0) < take THEN
+      room := least(room, key_rate - coalesce(used, 0));
+      free_at := coalesce(oldest, turn_at) + key_per;
+    END IF;
   END IF;
-  RETURN greatest(room, 0);
+  room := greatest(room, 0);
 END $$;
 
 CREATE OR REPLACE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
@@ -442,21 +472,19 @@ BEGIN
     RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must not be NULL with a limit'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF max_starts IS NOT NULL AND NOT per BETWEEN interval '1 second' AND interval '1 day' THEN
-    RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must be 1 second to 1 day, got %', per
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT (q.key_rate_limit, q.key_rate_period) IS NOT DISTINCT FROM
-         (max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
-    INTO kept FROM pgtq.queues q WHERE q.queue = set_key_rate_limit.queue FOR UPDATE;
-  INSERT INTO pgtq.queues AS q (queue, key_rate_limit, key_rate_period)
-  VALUES (set_key_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
-  ON CONFLICT ON CONSTRAINT queues_pkey
-  DO UPDATE SET key_rate_limit = excluded.key_rate_limit,
-                key_rate_period = excluded.key_rate_period, changed_at = now();
+  per := pgtq.rate_period('pgtq.set_key_rate_limit', CASE WHEN max_starts IS NOT NULL THEN per END);
+  SELECT (q.key_rate_limit, q.key_rate_period) IS NOT DISTINCT FROM (max_starts, per)
+    INTO kept FROM pgtq.queues q WHERE q.queue = set_key_rate_limit.queue;
+  -- The windows before the queue's row, in the order claims write them (no deadlock).
   IF NOT coalesce(kept, false) THEN
     DELETE FROM pgtq.key_rate_windows w WHERE w.queue = set_key_rate_limit.queue;
   END IF;
+  INSERT INTO pgtq.queues AS q (queue, key_rate_limit, key_rate_period)
+  VALUES (set_key_rate_limit.queue, max_starts, per)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET key_rate_limit = excluded.key_rate_limit,
+                key_rate_period = excluded.key_rate_period, key_rate_wake_at = NULL,
+                changed_at = now();
   PERFORM pgtq.wake_queue(set_key_rate_limit.queue);
 END $$;
 COMMENT ON FUNCTION pgtq.set_key_rate_limit(text, integer, interval) IS
@@ -550,28 +578,16 @@ BEGIN
                         WHERE l.queue = q.queue AND l.state = 'queued'
                           AND l.fairness_key IS NOT NULL));
 
-    -- The same for a queue with a rate limit per key (16_fairness.sql), once the window of a
-    -- key with queued tasks has room.
+    -- The same for a queue with a rate limit per key (16_fairness.sql) once a key it held back
+    -- has room: its last fair claim said when (key_rate_wake_at), and the woken claim says
+    -- anew. Reads only pgtq.queues and writes nothing: pgtq.pop runs this in the caller's
+    -- transaction, which may stay open while the caller works.
     PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
-     WHERE q.key_rate_limit IS NOT NULL AND NOT q.paused
-       AND EXISTS (SELECT 1 FROM pgtq.key_rate_windows w
-                    WHERE w.queue = q.queue
-                      AND (SELECT coalesce(sum(s.n), 0) FROM unnest(w.starts, w.counts) AS s(at, n)
-                            WHERE s.at > clock_timestamp() - q.key_rate_period) < q.key_rate_limit
-                      AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                                   WHERE l.queue = q.queue AND l.state = 'queued'
-                                     AND l.fairness_key IS NOT NULL
-                                     AND l.fairness_key = w.fairness_key));
-    -- A key's window that no longer holds a claim counts nothing; nor do the windows of a queue
-    -- without a rate limit per key. Removed after the wake-ups above, which saw them.
-    DELETE FROM pgtq.key_rate_windows w
-     WHERE (w.queue, w.fairness_key) IN (
-             SELECT g.queue, g.fairness_key FROM pgtq.key_rate_windows g
-               LEFT JOIN pgtq.queues q ON q.queue = g.queue
-              WHERE q.key_rate_limit IS NULL
-                 OR g.starts[cardinality(g.starts)] <= clock_timestamp() - q.key_rate_period
-              LIMIT max_count
-                FOR UPDATE OF g SKIP LOCKED);
+     WHERE q.key_rate_wake_at <= clock_timestamp() AND q.key_rate_limit IS NOT NULL
+       AND NOT q.paused
+       AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                    WHERE l.queue = q.queue AND l.state = 'queued'
+                      AND l.fairness_key IS NOT NULL);
 
     -- A stale row only makes pushes notify in vain; a row is never removed while its session
     -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
@@ -599,7 +615,7 @@ BEGIN
   next_due := pgtq.next_due();
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue or a key with queued tasks) are woken, empty key rate windows are removed, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
 CREATE OR REPLACE FUNCTION pgtq.reset_queue(queue text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -609,12 +625,13 @@ DECLARE
   weights  integer;
 BEGIN
   PERFORM pgtq.check_name('queue', reset_queue.queue);
+  -- In the order a claim writes them (cursor, windows, the queue's row): no deadlock with one.
+  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
+  DELETE FROM pgtq.key_rate_windows w WHERE w.queue = reset_queue.queue;
   DELETE FROM pgtq.queues q WHERE q.queue = reset_queue.queue;
   GET DIAGNOSTICS settings = ROW_COUNT;
   DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
   GET DIAGNOSTICS rules = ROW_COUNT;
-  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
-  DELETE FROM pgtq.key_rate_windows w WHERE w.queue = reset_queue.queue;
   DELETE FROM pgtq.fairness_weights w WHERE w.queue = reset_queue.queue;
   GET DIAGNOSTICS weights = ROW_COUNT;
   IF settings > 0 THEN
@@ -624,6 +641,130 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.reset_queue(text) IS
 'Puts queue''s settings back to the defaults: resumed, no limits, no task defaults, no key weights, no retention rules of its own; its pgtq.queues row goes. Wakes its waiting workers. Returns true when there was anything to reset. Errors: 22004 NULL, 22023 bad name.';
+
+CREATE OR REPLACE FUNCTION pgtq.set_rate_limit(queue text, max_starts integer, per interval) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  PERFORM pgtq.check_name('queue', set_rate_limit.queue);
+  IF max_starts NOT BETWEEN 1 AND 1000000 THEN
+    RAISE EXCEPTION 'pgtq.set_rate_limit: max_starts must be 1..1000000 (NULL: no limit), got %',
+      max_starts USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_starts IS NOT NULL AND per IS NULL THEN
+    RAISE EXCEPTION 'pgtq.set_rate_limit: per must not be NULL with a limit'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  per := pgtq.rate_period('pgtq.set_rate_limit', CASE WHEN max_starts IS NOT NULL THEN per END);
+  INSERT INTO pgtq.queues AS q (queue, rate_limit, rate_period)
+  VALUES (set_rate_limit.queue, max_starts, per)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
+                changed_at = now(),
+                -- The window holds only what the old period kept: a new limit or period starts
+                -- with an empty one; the same setting again keeps it.
+                rate_starts = CASE WHEN (q.rate_limit, q.rate_period)
+                                        IS NOT DISTINCT FROM (excluded.rate_limit,
+                                                              excluded.rate_period)
+                                   THEN q.rate_starts ELSE '{}' END,
+                rate_counts = CASE WHEN (q.rate_limit, q.rate_period)
+                                        IS NOT DISTINCT FROM (excluded.rate_limit,
+                                                              excluded.rate_period)
+                                   THEN q.rate_counts ELSE '{}' END;
+  PERFORM pgtq.wake_queue(set_rate_limit.queue);
+END $$;
+COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS
+'Limits queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';
+
+CREATE OR REPLACE FUNCTION pgtq.apply_retention(max_count integer DEFAULT 10000,
+                                     dry_run boolean DEFAULT false) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  now_at  timestamptz := clock_timestamp();
+  room    integer := max_count;
+  removed bigint := 0;
+  n       bigint;
+  part    regclass;
+  expiry  timestamptz;
+  going   regclass[] := '{}';
+  counts  bigint[] := '{}';
+  dropped boolean := false;
+BEGIN
+  IF max_count IS NULL THEN
+    RAISE EXCEPTION 'pgtq.apply_retention: max_count must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_count NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'pgtq.apply_retention: max_count must be between 1 and 100000, got %',
+      max_count USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF dry_run IS NULL THEN
+    RAISE EXCEPTION 'pgtq.apply_retention: dry_run must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF dry_run THEN
+    SELECT coalesce(sum((SELECT count(*) FROM pgtq.finished_tasks f
+                          WHERE f.queue = r.queue AND f.state = r.state
+                            AND f.finished_at < now_at - r.keep)), 0)
+      INTO removed
+      FROM (SELECT DISTINCT p.queue, p.state, p.keep
+              FROM pgtq.history_partitions() h, pgtq.history_partition_pairs(h) p
+             WHERE p.keep IS NOT NULL) r;
+    RETURN removed;
+  END IF;
+  IF NOT pg_try_advisory_xact_lock(1885828212, 0) THEN
+    RETURN 0;
+  END IF;
+  FOR part IN SELECT h FROM pgtq.history_partitions() h LOOP
+    expiry := pgtq.history_partition_expiry(part);
+    IF expiry <= now_at THEN
+      EXECUTE format('SELECT count(*) FROM %s', part) INTO n; -- before any lock, not under it
+      going := going || part;
+      counts := counts || n;
+    ELSIF room > 0 THEN
+      n := pgtq.delete_expired(part, expiry, now_at, room);
+      removed := removed + n;
+      room := room - n;
+    END IF;
+  END LOOP;
+  FOR i IN 1 .. cardinality(going) LOOP
+    IF pgtq.drop_history_partition(going[i], now_at) THEN
+      removed := removed + counts[i];
+      dropped := true;
+    ELSIF NOT dropped AND room > 0 THEN
+      -- Not now (a long reader holds the history, or a rule changed): past their retention,
+      -- its tasks go row by row meanwhile. The next partitions would wait as long: not tried,
+      -- their tasks go row by row too.
+      FOR k IN i .. cardinality(going) LOOP
+        EXIT WHEN room = 0;
+        n := pgtq.delete_expired(going[k], 'infinity', now_at, room);
+        removed := removed + n;
+        room := room - n;
+      END LOOP;
+      EXIT;
+    END IF;
+  END LOOP;
+  -- The rate windows of fairness keys (16_fairness.sql) that have counted nothing for an hour:
+  -- not at once, as a claim whose turn began earlier may still count them, and not in tick,
+  -- which pgtq.pop runs in the caller's transaction (its row locks would stop claims). Also
+  -- those of a queue without a rate limit per key.
+  DELETE FROM pgtq.key_rate_windows w
+   WHERE (w.queue, w.fairness_key) IN (
+           SELECT g.queue, g.fairness_key FROM pgtq.key_rate_windows g
+             LEFT JOIN pgtq.queues q ON q.queue = g.queue
+            WHERE q.key_rate_limit IS NULL
+               OR g.starts[cardinality(g.starts)] < now_at - q.key_rate_period - interval '1 hour'
+            LIMIT max_count
+              FOR UPDATE OF g SKIP LOCKED);
+  -- Last: making a partition locks the default partition until this transaction ends.
+  BEGIN
+    PERFORM pgtq.add_history_partitions();
+  EXCEPTION WHEN insufficient_privilege THEN
+    NULL; -- a role that does not own the history: tasks of days without one go to the default
+  END;
+  RETURN removed;
+END $$;
+COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
+'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, deletes at most max_count (1..100000, default 10000) of the others past it, and drops every past day''s partition whose tasks are all past their retention; returns how many tasks it removed. Also removes up to max_count rate windows of fairness keys that counted nothing for an hour (pgtq.key_rate_windows). A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
 
 CREATE OR REPLACE VIEW pgtq.queue_stats AS
   WITH live AS (

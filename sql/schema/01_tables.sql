@@ -180,12 +180,15 @@ CREATE TABLE pgtq.queues (
   key_rate_period interval                   -- ... in any window of this length
     CONSTRAINT queues_key_rate_period CHECK (key_rate_period BETWEEN interval '1 second'
                                                                  AND interval '1 day'),
+  -- When the last fair claim saw that a key held back by its rate limit gets room again (its
+  -- window's oldest claim leaves it): pgtq.tick wakes the queue from then on.
+  key_rate_wake_at timestamptz,
   CONSTRAINT queues_rate CHECK ((rate_limit IS NULL) = (rate_period IS NULL)
                                 AND cardinality(rate_starts) = cardinality(rate_counts)),
   CONSTRAINT queues_key_rate CHECK ((key_rate_limit IS NULL) = (key_rate_period IS NULL))
 );
 COMMENT ON TABLE pgtq.queues IS
-  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none), key_rate_limit per key_rate_period (at most this many tasks of one fairness key claimed in any window of that length; NULL: no limit). A queue without a row has the defaults.';
+  'Queue settings: paused (no claims while true, pushes still accepted), global_concurrency (at most this many tasks running at once across every worker; NULL: no limit), rate_limit per rate_period (at most this many tasks claimed in any window of that length; NULL: no limit), key_concurrency (at most this many tasks of one fairness key running at once; NULL: no limit), default_priority, default_max_attempts and default_timeout (what a push that gives none stores; NULL: 0, 5 and none), key_rate_limit per key_rate_period (at most this many tasks of one fairness key claimed in any window of that length; NULL: no limit) and key_rate_wake_at (when a key held back by it gets room: pgtq.tick wakes the queue from then on). A queue without a row has the defaults.';
 
 -- Where the fair claims of a queue left off (pgtq.fair_pick), per set of task names claimed
 -- (task_set, a hash of them): the key served last ('' for the tasks without a key); the next
@@ -217,7 +220,8 @@ COMMENT ON TABLE pgtq.fairness_weights IS
 -- The rate windows of fairness keys (16_fairness.sql), for queues with a rate limit per key
 -- (pgtq.queues.key_rate_limit): like a queue's rate_starts and rate_counts, the claims of the
 -- last key_rate_period that took tasks of the key, when (the claim's clock) and how many. A
--- row per key that started tasks lately; pgtq.tick removes the rows whose window is empty.
+-- row per key that started tasks lately; pgtq.apply_retention removes a row an hour after its
+-- window emptied (a claim whose turn began before that could still count it).
 CREATE TABLE pgtq.key_rate_windows (
   queue        text NOT NULL,
   fairness_key text NOT NULL,
@@ -227,7 +231,7 @@ CREATE TABLE pgtq.key_rate_windows (
   CONSTRAINT key_rate_windows_arrays CHECK (cardinality(starts) = cardinality(counts))
 );
 COMMENT ON TABLE pgtq.key_rate_windows IS
-  'The claims of the last key_rate_period of each fairness key of a queue with a rate limit per key: when (starts) and how many tasks of the key each took (counts). Written by pgtq.claim; pgtq.tick removes rows whose window is empty.';
+  'The claims of the last key_rate_period of each fairness key of a queue with a rate limit per key: when (starts) and how many tasks of the key each took (counts). Written by pgtq.claim; pgtq.apply_retention removes rows an hour after their window emptied.';
 
 -- The registry of workers (13_workers.sql): one row per pgtqd, written at every heartbeat.
 CREATE TABLE pgtq.workers (

@@ -302,3 +302,20 @@ BEGIN
   END IF;
   PERFORM pgtq.check_lease(what, lease);
 END $$;
+
+-- The period of a rate limit (pgtq.set_rate_limit, pgtq.set_key_rate_limit) as its length in
+-- seconds, 1 second to 1 day: '1 day' becomes 24:00:00, so that a window is as long on the day
+-- the clocks change as on any other, and a month part (30 days to extract) cannot make
+-- 'now - per' land in the future ('1 mon -29 days' is 24:00:00). NULL stays NULL. Otherwise
+-- raises 22023, its message starting with what.
+CREATE FUNCTION pgtq.rate_period(what text, per interval) RETURNS interval
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  seconds numeric := extract(epoch FROM per);
+BEGIN
+  IF seconds NOT BETWEEN 1 AND 86400 THEN
+    RAISE EXCEPTION '%: per must be 1 second to 1 day, got %', what, per
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN make_interval(secs => seconds);
+END $$;

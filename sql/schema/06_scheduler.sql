@@ -6,7 +6,7 @@
 --      an error recorded, or failed when no attempts are left (cancelled when a
 --      cancellation was requested);
 --   3. rate-limited queues with room in their window and queued tasks are woken, and so are
---      queues with a rate limit per key once a key with queued tasks has room in its window;
+--      queues with a rate limit per key once a key the limit held back has room;
 --   4. registrations of idle workers and waiting schedulers whose session has ended are
 --      removed (09_wake_ups.sql), and so are workers not heard from for a day
 --      (13_workers.sql).
@@ -105,28 +105,16 @@ BEGIN
                         WHERE l.queue = q.queue AND l.state = 'queued'
                           AND l.fairness_key IS NOT NULL));
 
-    -- The same for a queue with a rate limit per key (16_fairness.sql), once the window of a
-    -- key with queued tasks has room.
+    -- The same for a queue with a rate limit per key (16_fairness.sql) once a key it held back
+    -- has room: its last fair claim said when (key_rate_wake_at), and the woken claim says
+    -- anew. Reads only pgtq.queues and writes nothing: pgtq.pop runs this in the caller's
+    -- transaction, which may stay open while the caller works.
     PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
-     WHERE q.key_rate_limit IS NOT NULL AND NOT q.paused
-       AND EXISTS (SELECT 1 FROM pgtq.key_rate_windows w
-                    WHERE w.queue = q.queue
-                      AND (SELECT coalesce(sum(s.n), 0) FROM unnest(w.starts, w.counts) AS s(at, n)
-                            WHERE s.at > clock_timestamp() - q.key_rate_period) < q.key_rate_limit
-                      AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                                   WHERE l.queue = q.queue AND l.state = 'queued'
-                                     AND l.fairness_key IS NOT NULL
-                                     AND l.fairness_key = w.fairness_key));
-    -- A key's window that no longer holds a claim counts nothing; nor do the windows of a queue
-    -- without a rate limit per key. Removed after the wake-ups above, which saw them.
-    DELETE FROM pgtq.key_rate_windows w
-     WHERE (w.queue, w.fairness_key) IN (
-             SELECT g.queue, g.fairness_key FROM pgtq.key_rate_windows g
-               LEFT JOIN pgtq.queues q ON q.queue = g.queue
-              WHERE q.key_rate_limit IS NULL
-                 OR g.starts[cardinality(g.starts)] <= clock_timestamp() - q.key_rate_period
-              LIMIT max_count
-                FOR UPDATE OF g SKIP LOCKED);
+     WHERE q.key_rate_wake_at <= clock_timestamp() AND q.key_rate_limit IS NOT NULL
+       AND NOT q.paused
+       AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                    WHERE l.queue = q.queue AND l.state = 'queued'
+                      AND l.fairness_key IS NOT NULL);
 
     -- A stale row only makes pushes notify in vain; a row is never removed while its session
     -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
@@ -154,7 +142,7 @@ BEGIN
   next_due := pgtq.next_due();
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue or a key with queued tasks) are woken, empty key rate windows are removed, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
 
 -- Removes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many. History partitions that end by then are dropped whole

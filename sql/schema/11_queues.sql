@@ -78,8 +78,9 @@ COMMENT ON FUNCTION pgtq.set_global_concurrency(text, integer) IS
 -- to 1 day), across every pgtqd and program that claims (pgtq.claim counts them; claimed ahead
 -- of the workers counts as started). NULL max_starts removes the limit (per is then ignored).
 -- Claims over the limit wait until the window has room; pgtq.tick wakes the queue's waiting
--- workers once it has, so the next claim comes within the scheduler's interval. A new limit or
--- period starts with an empty window; setting the same again keeps it.
+-- workers once it has, so the next claim comes within the scheduler's interval. per is taken
+-- as its length in seconds (pgtq.rate_period: '1 day' is 24 hours). A new limit or period
+-- starts with an empty window; setting the same again keeps it.
 CREATE FUNCTION pgtq.set_rate_limit(queue text, max_starts integer, per interval) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -92,12 +93,9 @@ BEGIN
     RAISE EXCEPTION 'pgtq.set_rate_limit: per must not be NULL with a limit'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF max_starts IS NOT NULL AND NOT per BETWEEN interval '1 second' AND interval '1 day' THEN
-    RAISE EXCEPTION 'pgtq.set_rate_limit: per must be 1 second to 1 day, got %', per
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  per := pgtq.rate_period('pgtq.set_rate_limit', CASE WHEN max_starts IS NOT NULL THEN per END);
   INSERT INTO pgtq.queues AS q (queue, rate_limit, rate_period)
-  VALUES (set_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
+  VALUES (set_rate_limit.queue, max_starts, per)
   ON CONFLICT ON CONSTRAINT queues_pkey
   DO UPDATE SET rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
                 changed_at = now(),
@@ -159,12 +157,13 @@ DECLARE
   weights  integer;
 BEGIN
   PERFORM pgtq.check_name('queue', reset_queue.queue);
+  -- In the order a claim writes them (cursor, windows, the queue's row): no deadlock with one.
+  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
+  DELETE FROM pgtq.key_rate_windows w WHERE w.queue = reset_queue.queue;
   DELETE FROM pgtq.queues q WHERE q.queue = reset_queue.queue;
   GET DIAGNOSTICS settings = ROW_COUNT;
   DELETE FROM pgtq.retention r WHERE r.queue = reset_queue.queue;
   GET DIAGNOSTICS rules = ROW_COUNT;
-  DELETE FROM pgtq.fairness_cursors c WHERE c.queue = reset_queue.queue;
-  DELETE FROM pgtq.key_rate_windows w WHERE w.queue = reset_queue.queue;
   DELETE FROM pgtq.fairness_weights w WHERE w.queue = reset_queue.queue;
   GET DIAGNOSTICS weights = ROW_COUNT;
   IF settings > 0 THEN

@@ -185,6 +185,18 @@ BEGIN
       EXIT;
     END IF;
   END LOOP;
+  -- The rate windows of fairness keys (16_fairness.sql) that have counted nothing for an hour:
+  -- not at once, as a claim whose turn began earlier may still count them, and not in tick,
+  -- which pgtq.pop runs in the caller's transaction (its row locks would stop claims). Also
+  -- those of a queue without a rate limit per key.
+  DELETE FROM pgtq.key_rate_windows w
+   WHERE (w.queue, w.fairness_key) IN (
+           SELECT g.queue, g.fairness_key FROM pgtq.key_rate_windows g
+             LEFT JOIN pgtq.queues q ON q.queue = g.queue
+            WHERE q.key_rate_limit IS NULL
+               OR g.starts[cardinality(g.starts)] < now_at - q.key_rate_period - interval '1 hour'
+            LIMIT max_count
+              FOR UPDATE OF g SKIP LOCKED);
   -- Last: making a partition locks the default partition until this transaction ends.
   BEGIN
     PERFORM pgtq.add_history_partitions();
@@ -194,4 +206,4 @@ BEGIN
   RETURN removed;
 END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
-'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, deletes at most max_count (1..100000, default 10000) of the others past it, and drops every past day''s partition whose tasks are all past their retention; returns how many tasks it removed. A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
+'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, deletes at most max_count (1..100000, default 10000) of the others past it, and drops every past day''s partition whose tasks are all past their retention; returns how many tasks it removed. Also removes up to max_count rate windows of fairness keys that counted nothing for an hour (pgtq.key_rate_windows). A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';

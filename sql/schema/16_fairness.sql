@@ -54,7 +54,8 @@ END $$;
 -- leaves it more). key_cap: at most this many running tasks per key (NULL: no limit);
 -- key_rate: at most this many tasks of a key claimed in any window of key_per (NULL: no
 -- limit), the window of this claim ending at turn_at, and each key it takes from gets this
--- claim in its window (pgtq.key_rate_windows); the tasks without a key have no such limits.
+-- claim in its window (pgtq.key_rate_windows), while the queue's key_rate_wake_at says when
+-- the first key the limit held back gets room; the tasks without a key have no such limits.
 -- Called only by pgtq.claim while it holds the queue's turn; NULL when there is nothing to
 -- take.
 --
@@ -90,6 +91,7 @@ DECLARE
   carry       integer := 0; -- what is left of that key's turn (its weight less what it took)
   next_taken  integer;
   look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
+  wake_at     timestamptz; -- when a key held back by key_rate gets room, the first of them
   chosen      bigint[];
   chosen_keys text[];  -- each chosen task's key, '' for none
   picked      bigint[];
@@ -107,51 +109,51 @@ BEGIN
   -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
   -- passed over at once, not one claim (a poll interval, when idle) per stretch.
   FOR walk IN 1 .. 64 LOOP
-  WITH RECURSIVE after_cursor(key, n, served, room) AS (
+  WITH RECURSIVE after_cursor(key, n, served, room, free_at) AS (
     -- The keys after the cursor, one index descent each (a loose index scan), until take of
     -- them can be served.
-    SELECT k.key, 1, (s.room > 0)::integer, s.room
+    SELECT k.key, 1, (s.room > 0)::integer, s.room, s.free_at
       FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                AND l.fairness_key IS NOT NULL
                AND l.fairness_key > coalesce(last_served, '')) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
     UNION ALL
-    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room
+    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room, s.free_at
       FROM after_cursor a
       CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
      WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
-  ), from_start(key, n, served, room) AS (
+  ), from_start(key, n, served, room, free_at) AS (
     -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
     -- again: the keys up to the cursor.
-    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room
+    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room, s.free_at
       FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
              HAVING bool_or(a.key IS NULL)) e
       CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                    WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                      AND l.fairness_key IS NOT NULL) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
      WHERE last_served <> '' AND e.served < take AND e.n < looks
     UNION ALL
-    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room
+    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room, s.free_at
       FROM from_start f
       CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
                            WHERE l.queue = fair_pick.queue AND l.state = 'queued'
                              AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
-      CROSS JOIN LATERAL (SELECT pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap,
-                                                    take, key_rate, key_per, turn_at) AS room) s
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
      WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
   ), turns(key, pos, room) AS (
     -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
     SELECT last_served, -1,
-           pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
-                              key_rate, key_per, turn_at)
+           (pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
+                               key_rate, key_per, turn_at)).room
      WHERE carry > 0
     UNION ALL
     -- The tasks without a key take their turn where a round starts: first when no claim
@@ -232,8 +234,11 @@ BEGIN
          -- How far the last key served got in its turn, while its weight leaves it more (NULL:
          -- its turn is over, or no key served): with weights of 1 always NULL.
          (SELECT CASE WHEN t.key IS NOT NULL AND t.in_turn < t.weight THEN t.in_turn END
-            FROM taken t ORDER BY t.n DESC LIMIT 1)
-    INTO chosen, chosen_keys, next_last, look_further, next_taken;
+            FROM taken t ORDER BY t.n DESC LIMIT 1),
+         -- The first time a key its rate limit held back gets room.
+         least(wake_at, (SELECT min(a.free_at) FROM after_cursor a),
+               (SELECT min(f.free_at) FROM from_start f))
+    INTO chosen, chosen_keys, next_last, look_further, next_taken, wake_at;
     EXIT WHEN NOT look_further;
     last_served := next_last;
     carry := 0;
@@ -247,16 +252,15 @@ BEGIN
     ON CONFLICT ON CONSTRAINT fairness_cursors_pkey
     DO UPDATE SET last_key = excluded.last_key, last_taken = excluded.last_taken;
   END IF;
-  IF chosen IS NULL THEN
-    RETURN NULL;
+  IF chosen IS NOT NULL THEN
+    -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so
+    -- is one whose name or key a replacing push changed since.
+    SELECT array_agg(l.id) INTO picked
+      FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
+             WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
+               AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
+               FOR UPDATE OF l SKIP LOCKED) l;
   END IF;
-  -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so is
-  -- one whose name or key a replacing push changed since.
-  SELECT array_agg(l.id) INTO picked
-    FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
-           WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
-             AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
-             FOR UPDATE OF l SKIP LOCKED) l;
   IF key_rate IS NOT NULL AND picked IS NOT NULL THEN
     -- Each key's window: the claims of the last key_per that took its tasks, and this one.
     INSERT INTO pgtq.key_rate_windows AS w (queue, fairness_key, starts, counts)
@@ -270,29 +274,40 @@ BEGIN
                      FROM pgtq.rate_window_add(w.starts, w.counts, turn_at, key_per,
                                                excluded.counts[1]) a);
   END IF;
+  IF key_rate IS NOT NULL THEN
+    -- pgtq.tick wakes the queue then: a claim that came back short for a key's rate limit is
+    -- followed by nothing else that would announce the room. Written after the windows, as
+    -- pgtq.claim writes the queue's row after them too (one lock order).
+    UPDATE pgtq.queues q SET key_rate_wake_at = wake_at
+     WHERE q.queue = fair_pick.queue AND q.key_rate_wake_at IS DISTINCT FROM wake_at;
+  END IF;
   RETURN picked;
 END $$;
 
--- How many tasks of key fair_pick may take now, at most take: 0 without a queued task of
--- task_names (or for no key), else take, less what key_cap (NULL: no limit) leaves beside the
--- key's running tasks, and what key_rate (NULL: no limit) leaves beside the key's claims of
--- the last key_per before turn_at. Called once per key fair_pick looks at, under its settings
--- (generic plans, no seq scans), its plans kept for the session.
+-- How many tasks of key fair_pick may take now (room), at most take: 0 without a queued task
+-- of task_names (or for no key), else take, less what key_cap (NULL: no limit) leaves beside
+-- the key's running tasks, and what key_rate (NULL: no limit) leaves beside the key's claims
+-- of the last key_per before turn_at. When key_rate leaves less than take, free_at is when the
+-- key gets more: its window's oldest claim (or this one, at turn_at) leaves it. Called once
+-- per key fair_pick looks at, under its settings (generic plans, no seq scans), its plans kept
+-- for the session.
 CREATE FUNCTION pgtq.fair_key_room(queue text, key text, task_names text[], key_cap integer,
                                    take integer, key_rate integer, key_per interval,
-                                   turn_at timestamptz)
-RETURNS integer
+                                   turn_at timestamptz, OUT room integer, OUT free_at timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  room integer := take;
+  used   bigint;
+  oldest timestamptz;
 BEGIN
+  room := 0;
   IF key IS NULL OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
                                  WHERE l.queue = fair_key_room.queue AND l.state = 'queued'
                                    AND l.fairness_key IS NOT NULL
                                    AND l.fairness_key = fair_key_room.key
                                    AND l.task = ANY (task_names)) THEN
-    RETURN 0;
+    RETURN;
   END IF;
+  room := take;
   IF key_cap IS NOT NULL THEN
     -- Counted up to key_cap: a key at its limit costs no more than one with room.
     room := least(room, key_cap - (SELECT count(*) FROM (
@@ -304,14 +319,16 @@ BEGIN
                                       LIMIT key_cap) x));
   END IF;
   IF key_rate IS NOT NULL THEN
-    room := least(room, key_rate - coalesce((SELECT sum(s.n)
-                                               FROM pgtq.key_rate_windows w,
-                                                    unnest(w.starts, w.counts) AS s(at, n)
-                                              WHERE w.queue = fair_key_room.queue
-                                                AND w.fairness_key = fair_key_room.key
-                                                AND s.at > turn_at - key_per), 0));
+    SELECT sum(s.n), min(s.at) INTO used, oldest
+      FROM pgtq.key_rate_windows w, unnest(w.starts, w.counts) AS s(at, n)
+     WHERE w.queue = fair_key_room.queue AND w.fairness_key = fair_key_room.key
+       AND s.at > turn_at - key_per;
+    IF key_rate - coalesce(used, 0) < take THEN
+      room := least(room, key_rate - coalesce(used, 0));
+      free_at := coalesce(oldest, turn_at) + key_per;
+    END IF;
   END IF;
-  RETURN greatest(room, 0);
+  room := greatest(room, 0);
 END $$;
 
 -- At most max_running (1..100000) tasks of each fairness key of queue running at once, across
@@ -342,8 +359,9 @@ COMMENT ON FUNCTION pgtq.set_key_concurrency(text, integer) IS
 -- of the workers counts as started); NULL max_starts removes the limit (per is then ignored).
 -- Tasks without a key are not limited by it (the queue's own rate limit still applies to
 -- them). A key over its limit is passed over while the other keys take their turns; pgtq.tick
--- wakes the queue's waiting workers once a key with queued tasks has room again. A new limit
--- or period starts every key with an empty window; setting the same again keeps them.
+-- wakes the queue's waiting workers once a key the limit held back has room again. per is
+-- taken as its length in seconds (pgtq.rate_period). A new limit or period starts every key
+-- with an empty window; setting the same again keeps them.
 CREATE FUNCTION pgtq.set_key_rate_limit(queue text, max_starts integer, per interval)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -359,21 +377,19 @@ BEGIN
     RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must not be NULL with a limit'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF max_starts IS NOT NULL AND NOT per BETWEEN interval '1 second' AND interval '1 day' THEN
-    RAISE EXCEPTION 'pgtq.set_key_rate_limit: per must be 1 second to 1 day, got %', per
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  SELECT (q.key_rate_limit, q.key_rate_period) IS NOT DISTINCT FROM
-         (max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
-    INTO kept FROM pgtq.queues q WHERE q.queue = set_key_rate_limit.queue FOR UPDATE;
-  INSERT INTO pgtq.queues AS q (queue, key_rate_limit, key_rate_period)
-  VALUES (set_key_rate_limit.queue, max_starts, CASE WHEN max_starts IS NOT NULL THEN per END)
-  ON CONFLICT ON CONSTRAINT queues_pkey
-  DO UPDATE SET key_rate_limit = excluded.key_rate_limit,
-                key_rate_period = excluded.key_rate_period, changed_at = now();
+  per := pgtq.rate_period('pgtq.set_key_rate_limit', CASE WHEN max_starts IS NOT NULL THEN per END);
+  SELECT (q.key_rate_limit, q.key_rate_period) IS NOT DISTINCT FROM (max_starts, per)
+    INTO kept FROM pgtq.queues q WHERE q.queue = set_key_rate_limit.queue;
+  -- The windows before the queue's row, in the order claims write them (no deadlock).
   IF NOT coalesce(kept, false) THEN
     DELETE FROM pgtq.key_rate_windows w WHERE w.queue = set_key_rate_limit.queue;
   END IF;
+  INSERT INTO pgtq.queues AS q (queue, key_rate_limit, key_rate_period)
+  VALUES (set_key_rate_limit.queue, max_starts, per)
+  ON CONFLICT ON CONSTRAINT queues_pkey
+  DO UPDATE SET key_rate_limit = excluded.key_rate_limit,
+                key_rate_period = excluded.key_rate_period, key_rate_wake_at = NULL,
+                changed_at = now();
   PERFORM pgtq.wake_queue(set_key_rate_limit.queue);
 END $$;
 COMMENT ON FUNCTION pgtq.set_key_rate_limit(text, integer, interval) IS

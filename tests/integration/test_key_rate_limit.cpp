@@ -153,9 +153,55 @@ TEST_CASE("pgtqd starts no more tasks of a key than its rate limit in any window
               " AND b.started_at >= a.started_at"
               " AND b.started_at < a.started_at + interval '1 second') AS n"
               " FROM pgtq.tasks a WHERE a.task = 'sleep') w") == 2);
-  // Once their windows hold nothing, the scheduler removes them.
-  CHECK_MESSAGE(
-      eventually([&] { return count(conn, "SELECT count(*) FROM pgtq.key_rate_windows") == 0; },
-                 10s),
-      daemon.log());
+}
+
+TEST_CASE("a claim held back by a key's rate limit says when the key gets room, and windows go "
+          "an hour after they emptied, not before") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  PGconn* pg = conn.native();
+  for (int i = 0; i < 5; ++i) {
+    push(pg, "q", "t", args(i), {.fairness_key = "A"});
+  }
+  set_key_rate_limit(pg, "q", 2, std::chrono::hours(1));
+  CHECK(pop(pg, "q", {"t"}, 10, "w").size() == 2);
+  // A got room for 2 of 10: it gets more when this claim leaves its window, an hour on.
+  CHECK(count(conn,
+              "SELECT count(*) FROM pgtq.queues WHERE queue = 'q' AND key_rate_wake_at"
+              " BETWEEN now() + interval '59 minutes' AND now() + interval '61 minutes'") == 1);
+  // Ticks leave the windows alone.
+  query(conn, "SELECT pgtq.tick()");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.key_rate_windows") == 1);
+  // An hour later: the window counts nothing, the claim takes two more.
+  query(conn,
+        "UPDATE pgtq.key_rate_windows SET starts = ARRAY(SELECT s - interval '61 minutes'"
+        " FROM unnest(starts) AS s)");
+  CHECK(pop(pg, "q", {"t"}, 10, "w").size() == 2);
+  // A window that emptied less than an hour ago stays (a claim may still count it); one that
+  // emptied longer ago goes, and so do the windows of a queue without the limit.
+  query(conn,
+        "UPDATE pgtq.key_rate_windows SET starts = ARRAY(SELECT s - interval '90 minutes'"
+        " FROM unnest(starts) AS s)");
+  query(conn, "SELECT pgtq.apply_retention()");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.key_rate_windows") == 1);
+  query(conn,
+        "UPDATE pgtq.key_rate_windows SET starts = ARRAY(SELECT s - interval '40 minutes'"
+        " FROM unnest(starts) AS s)");
+  query(conn, "SELECT pgtq.apply_retention()");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.key_rate_windows") == 0);
+  query(conn, "INSERT INTO pgtq.key_rate_windows VALUES ('other', 'A', ARRAY[now()], '{1}')");
+  query(conn, "SELECT pgtq.apply_retention()");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.key_rate_windows") == 0);
+}
+
+TEST_CASE("a rate limit's period is its length in seconds: a day is 24 hours, and a month part "
+          "cannot put the window in the future") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  query(conn, "SELECT pgtq.set_rate_limit('q', 5, '1 day')");
+  query(conn, "SELECT pgtq.set_key_rate_limit('q', 5, '1 mon -29 days')");
+  CHECK(scalar(conn, "SELECT rate_period || ' ' || key_rate_period FROM pgtq.queues") ==
+        "24:00:00 24:00:00");
+  query(conn, "SELECT pgtq.set_key_rate_limit('q', 5, '90 seconds')");
+  CHECK(scalar(conn, "SELECT key_rate_period::text FROM pgtq.queues") == "00:01:30");
 }

@@ -55,7 +55,7 @@ TEST_CASE("with shared workers, the queues without workers of their own share th
   CHECK(parse_queues("mail, bulk", false, "") ==
         std::vector<QueueEntry>{{"mail", std::nullopt}, {"bulk", std::nullopt}});
   CHECK_THROWS_WITH_AS(parse_queues("mail, bulk", false, "mail=2"),
-                       doctest::Contains("it needs shared-workers = true"),
+                       doctest::Contains("needs shared-workers = true"),
                        ConfigError);
   CHECK_THROWS_WITH_AS(parse_queues("mail, bulk", true, "post=2"),
                        doctest::Contains("\"post\", which is not a queue of the queue option"),

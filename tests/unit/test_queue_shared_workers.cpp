@@ -81,3 +81,22 @@ TEST_CASE("however members reserve and release, no more than the capacity is hel
   const int free = 8 - held[0] - held[1] - held[2];
   CHECK(workers.room(2, held[2], 8) == free);
 }
+
+TEST_CASE("what is left of whole shares goes to the heaviest: 1000 against 1 is a strict "
+          "priority up to 1000 workers") {
+  for (const int capacity : {1, 2, 4, 500, 501, 600, 999, 1000}) {
+    CAPTURE(capacity);
+    SharedWorkers workers(capacity, {1000, 1});
+    workers.update(0, capacity - 1, true);
+    CHECK(workers.room(1, 0, capacity) == 0); // the first is owed every worker
+    CHECK(workers.room(0, capacity - 1, capacity) == 1);
+  }
+  SharedWorkers workers(1024, {1000, 1});
+  workers.update(0, 1023, true);
+  CHECK(workers.room(1, 0, 1024) == 1); // 1024 × 1 / 1001: a whole worker
+  // Between equals, the first listed.
+  SharedWorkers even(4, {1, 1, 1});
+  even.update(0, 0, true);
+  even.update(1, 0, true);
+  CHECK(even.room(2, 0, 4) == 1); // owed 1 of 4 (the spare one is the first's)
+}
