@@ -25,9 +25,10 @@ say "migrating the pgtq schema"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" migrate
 
 daemon_log="$(mktemp /tmp/pgtqd-demo.XXXXXX.log)"
-say "starting pgtqd for queue '$queue' and queue 'reports' with a worker of its own (log: $daemon_log)"
-"$build_dir/daemon/pgtqd" --queue "$queue" --queue reports=1 --dsn "$dsn" --plugin-dir "$build_dir/plugins" \
-  --concurrency 4 --backoff-base 0.5 --scheduler-interval 0.2 >"$daemon_log" 2>&1 &
+say "starting pgtqd for queues '$queue' and 'bulk', which share 4 workers 3 : 1, and queue 'reports' with a worker of its own (log: $daemon_log)"
+"$build_dir/daemon/pgtqd" --queue "$queue" --queue bulk --queue reports=1 --dsn "$dsn" \
+  --plugin-dir "$build_dir/plugins" --concurrency 4 --shared-workers --queue-weights "$queue=3" \
+  --backoff-base 0.5 --scheduler-interval 0.2 >"$daemon_log" 2>&1 &
 daemon_pid=$!
 stop_daemon() {
   if kill -0 "$daemon_pid" 2>/dev/null; then
@@ -143,6 +144,30 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 echo "zeta's 3 tasks started before $(sql -c "SELECT count(*) FROM pgtq.tasks WHERE fairness_key = 'acme' AND started_at > (SELECT max(started_at) FROM pgtq.tasks WHERE fairness_key = 'zeta')") of acme's 20 (pushed first; without keys, they would wait for all 20)"
+
+say "a rate limit per tenant: at most 2 tasks of each tenant started per second; acme and zeta push 4 each"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --key-rate-limit 2 --key-rate-period 1 | sed 's/; new tasks.*//'
+sql -c "SELECT count(pgtq.push('reports', 'add_numbers', '[1, 2]', fairness_key => k)) FROM unnest('{acme,zeta}'::text[]) AS k, generate_series(1, 4)" >/dev/null
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = 'reports'")" -eq 0 ] && break
+  sleep 0.05
+done
+sql -c "SELECT fairness_key || ': started at ' || string_agg(to_char(started_at, 'SS.MS'), ', ' ORDER BY started_at) || ' s' FROM pgtq.tasks WHERE queue = 'reports' AND task = 'add_numbers' AND fairness_key IS NOT NULL GROUP BY fairness_key ORDER BY 1"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --key-rate-limit none >/dev/null
+
+say "shared workers: 'bulk' has all 4 while alone; once '$queue' has work too, they split 3 : 1 by weight"
+sql -c "SELECT count(pgtq.push('bulk', 'sleep', '[0.3]')) FROM generate_series(1, 12)" >/dev/null
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = 'bulk' AND state = 'running'")" -eq 4 ] && break
+  sleep 0.02
+done
+echo "bulk alone: $(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue = 'bulk' AND state = 'running'") running"
+sql -c "SELECT count(pgtq.push('$queue', 'sleep', '[0.3]')) FROM generate_series(1, 12)" >/dev/null
+for _ in $(seq 1 200); do
+  [ "$(sql -c "SELECT count(*) FROM pgtq.live_tasks WHERE queue IN ('$queue', 'bulk')")" -eq 0 ] && break
+  sleep 0.05
+done
+echo "tasks started while both had work: $(sql -c "SELECT string_agg(queue || ' ' || n, ', ' ORDER BY queue) FROM (SELECT queue, count(*) AS n FROM pgtq.tasks WHERE args = '[0.3]' AND started_at > (SELECT min(started_at) FROM pgtq.tasks WHERE queue = '$queue' AND args = '[0.3]') AND started_at < (SELECT max(started_at) FROM pgtq.tasks WHERE queue = '$queue' AND args = '[0.3]') GROUP BY queue) s")"
 
 say "defaults for new tasks: the reports queue's tasks try twice and stop after 30 s unless pushed otherwise"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --default-max-attempts 2 --default-timeout '30 seconds'
