@@ -173,6 +173,7 @@ const std::vector<OptionSpec> k_options = {
      .field = &Config::queue_weights,
      .max = 65536,
      .check = queue_weights_error,
+     .repeatable = true,
      .help = "with shared-workers: how the shared workers are split while several queues have "
              "work, NAME=W for each queue that is not 1",
      .allowed_note = "NAME=W separated by commas, W from 1 to 1000, NAME a shared queue",

@@ -210,9 +210,11 @@ int main(int argc, char** argv) {
                           "first put the queue's settings back to the defaults: resumed, no "
                           "limits, no task defaults, no key weights, no retention rules of its "
                           "own");
-  queue_command->add_option("--rate-period",
-                            queue_options.rate_period,
-                            "the window of --rate-limit, 1 second to 1 day (default '1 second')");
+  queue_command->add_option(
+      "--rate-period",
+      queue_options.rate_period,
+      "the window of --rate-limit, 1 second to 1 day (default: the queue's, else "
+      "'1 second')");
   queue_command->add_option("--key-rate-limit",
                             queue_options.key_rate_limit,
                             "at most this many tasks of one fairness key started per "
@@ -221,7 +223,7 @@ int main(int argc, char** argv) {
   queue_command->add_option(
       "--key-rate-period",
       queue_options.key_rate_period,
-      "the window of --key-rate-limit, 1 second to 1 day (default '1 second')");
+      "the window of --key-rate-limit, 1 second to 1 day (default: the queue's, else '1 second')");
   queue_command->callback([&] { exit_code = pgtq::ctl::queue(dsn, queue_options, std::cout); });
 
   pgtq::ctl::RetentionOptions retention_options;

@@ -83,6 +83,10 @@ void check_period(const std::string& period_option,
   if (period && !limit) {
     throw UsageError(period_option + " goes with " + limit_option);
   }
+  if (period == "none") {
+    throw UsageError(period_option + " takes an interval such as '1 minute'; " + limit_option +
+                     " none removes the limit");
+  }
 }
 
 } // namespace
@@ -185,14 +189,14 @@ int queue(const std::string& dsn, const QueueOptions& options, std::ostream& out
     connection.run(db::queries::k_set_rate_limit,
                    {options.queue,
                     rate ? db::Param(*rate) : std::nullopt,
-                    options.rate_period.value_or("1 second")});
+                    options.rate_period ? db::Param(*options.rate_period) : std::nullopt});
   }
   if (options.key_rate_limit) {
     // --key-rate-period is checked by pgtq.set_key_rate_limit, whose error names it ("per").
     connection.run(db::queries::k_set_key_rate_limit,
                    {options.queue,
                     key_rate ? db::Param(*key_rate) : std::nullopt,
-                    options.key_rate_period.value_or("1 second")});
+                    options.key_rate_period ? db::Param(*options.key_rate_period) : std::nullopt});
   }
   const db::Result settings = connection.run(db::queries::k_queue_settings, {options.queue});
   const db::Result key_weights = connection.run(db::queries::k_key_weights, {options.queue});

@@ -121,10 +121,15 @@ const Query k_set_task_defaults{
     "   THEN $3::integer END,"
     " CASE WHEN $4::text IS NULL THEN q.default_timeout WHEN $4 <> 'none' THEN $4::interval END)"
     " FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = $1"};
-const Query k_set_rate_limit{"pgtq_set_rate_limit",
-                             "SELECT pgtq.set_rate_limit($1, $2::integer, $3::interval)"};
-const Query k_set_key_rate_limit{"pgtq_set_key_rate_limit",
-                                 "SELECT pgtq.set_key_rate_limit($1, $2::integer, $3::interval)"};
+// $3 NULL: the queue's period, else 1 second.
+const Query k_set_rate_limit{
+    "pgtq_set_rate_limit",
+    "SELECT pgtq.set_rate_limit($1, $2::integer, coalesce($3::interval, (SELECT q.rate_period"
+    " FROM pgtq.queues q WHERE q.queue = $1), interval '1 second'))"};
+const Query k_set_key_rate_limit{
+    "pgtq_set_key_rate_limit",
+    "SELECT pgtq.set_key_rate_limit($1, $2::integer, coalesce($3::interval, (SELECT"
+    " q.key_rate_period FROM pgtq.queues q WHERE q.queue = $1), interval '1 second'))"};
 const Query k_queue_settings{
     "pgtq_queue_settings",
     "SELECT coalesce(q.paused, false), q.global_concurrency,"

@@ -150,9 +150,13 @@ void ClaimLoop::connect() {
   }
   if (!m_state.ready.exchange(true)) {
     // The queue is named by every line of this thread (log_context.hpp).
-    logger()->info("{} worker{}, listening as {}",
+    logger()->info("{} {}worker{}{}, listening as {}",
                    m_config.concurrency,
+                   m_seat.workers ? "shared " : "",
                    m_config.concurrency == 1 ? "" : "s",
+                   m_seat.workers
+                       ? " (weight " + std::to_string(m_seat.workers->weight(m_seat.member)) + ")"
+                       : std::string(),
                    m_config.worker_name);
   } else {
     logger()->info("database connection re-established");
@@ -248,6 +252,9 @@ void ClaimLoop::turn() {
     m_maybe_more = true;
   }
   note_capacity();
+  // A wake-up says this queue may have work: the queues sharing its workers hear it before
+  // any of them claims beyond its share.
+  publish_share();
   int free_slots = free_claim_slots();
   if (!flushed.claimed && wants_claim() && free_slots > 0) {
     free_slots = reserve_claim(); // what the queues sharing the workers leave

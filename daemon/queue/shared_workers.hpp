@@ -21,7 +21,8 @@ namespace pgtq::queue {
 // and the other 2; with weights 1000 and 1 the second is owed none (up to 1000 workers) and runs
 // only on workers the first leaves free (a strict priority).
 //
-// A member reports what it holds and whether it wants more (update) each turn, and reserves
+// A member reports what it holds and whether it wants more (update) at the start and end of
+// each turn (so a push that woke it counts before anyone's claim of that turn), and reserves
 // what it claims (reserve) before claiming, so that two members claiming at once cannot both
 // take the last worker. When a member holds less than before or stops wanting, the other
 // members that want more are woken (their waker), since what they are owed may be free now.
@@ -49,7 +50,9 @@ public:
 private:
   struct Member {
     int held = 0;
-    bool wanting = false;
+    // From the start: until its first claim says otherwise, a member may have a backlog (tasks
+    // queued before pgtqd started), and the first member to claim must not take its share.
+    bool wanting = true;
     std::function<void()> waker;
   };
 

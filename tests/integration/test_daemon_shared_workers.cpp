@@ -88,3 +88,44 @@ TEST_CASE("queues that share workers: one alone takes them all, several split th
   // Once a has no more work, b takes every worker.
   CHECK_MESSAGE(most_at_once(conn, "b", "[0.61]") == 4, runs);
 }
+
+TEST_CASE("queues that share workers and have a backlog when pgtqd starts split them by weight "
+          "from the first claim") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  for (const char* queue : {"b", "a"}) {
+    query(conn,
+          "SELECT pgtq.push_many($1, array_fill('sleep'::text, ARRAY[6]),"
+          " array_fill('[0.6]'::jsonb, ARRAY[6]))",
+          {queue});
+  }
+  DaemonProcess daemon({.dsn = database.dsn(),
+                        .queue = "b, a",
+                        .extra_args = {"--shared-workers",
+                                       "--queue-weights",
+                                       "a=3",
+                                       "--concurrency",
+                                       "4",
+                                       "--isolation",
+                                       "thread"}});
+  REQUIRE_MESSAGE(eventually([&] { return all_done(conn); }, 30s), daemon.log());
+  CHECK_MESSAGE(daemon.log().find("queue[a]: 4 shared workers (weight 3), listening as") !=
+                    std::string::npos,
+                daemon.log());
+  // The first round: the first four tasks started. (Not those that started before a task
+  // ended: a worker's next task is claimed while its outcome is recorded, so it may start a
+  // moment before the history says the last one ended.)
+  const auto first_round = [&](const char* queue) {
+    return count(conn,
+                 "SELECT count(*) FROM (SELECT queue FROM pgtq.finished_tasks"
+                 " ORDER BY started_at LIMIT 4) f WHERE queue = $1",
+                 {queue});
+  };
+  const std::string runs =
+      scalar(conn,
+             "SELECT string_agg(queue || ' ' || to_char(started_at, 'SS.MS') || '-' ||"
+             " to_char(finished_at, 'SS.MS'), '; ' ORDER BY started_at)"
+             " FROM pgtq.finished_tasks");
+  CHECK_MESSAGE(first_round("a") == 3, runs);
+  CHECK_MESSAGE(first_round("b") == 1, runs);
+}
