@@ -241,6 +241,9 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
   CHECK_MESSAGE(rate.output.find("rate limit 100 per 00:01:00 (0 started in the last period)") !=
                     std::string::npos,
                 rate.output);
+  // A new limit without a period keeps the queue's period.
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "50"})
+            .output.find("rate limit 50 per 00:01:00") != std::string::npos);
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--rate-limit", "none"})
             .output.find("rate limit none") != std::string::npos);
   const Run bad_period =
@@ -282,6 +285,11 @@ TEST_CASE("pgtqctl queue shows a queue's settings and sets its global concurrenc
                 key_rate.output);
   CHECK(scalar(conn, "SELECT key_rate_limit || ' ' || key_rate_period FROM pgtq.queues") ==
         "10 00:01:00");
+  CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-rate-limit", "20"})
+            .output.find("key rate limit 20 per 00:01:00;") != std::string::npos);
+  CHECK(
+      pgtqctl(database.dsn(), {"queue", "q", "--key-rate-limit", "5", "--key-rate-period", "none"})
+          .exit_code == 64);
   CHECK(pgtqctl(database.dsn(), {"queue", "q", "--key-rate-limit", "none"})
             .output.find("key rate limit") == std::string::npos);
   const Run bad_key_period = pgtqctl(
