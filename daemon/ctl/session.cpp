@@ -1,5 +1,7 @@
 #include "ctl/session.hpp"
 
+#include "db/queries.hpp"
+
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -36,6 +38,22 @@ void print_table(const std::vector<std::string>& header,
   print_row([&](std::size_t column) { return header[column]; });
   for (int row = 0; row < rows.rows(); ++row) {
     print_row([&](std::size_t column) { return rows.string(row, static_cast<int>(column)); });
+  }
+}
+
+void warn_unhandled(db::Connection& connection,
+                    const std::optional<std::string>& queue,
+                    std::ostream& out) {
+  const db::Result rows =
+      connection.run(db::queries::k_unhandled_tasks, {queue ? db::Param(*queue) : std::nullopt});
+  for (int row = 0; row < rows.rows(); ++row) {
+    out << "warning: queue " << rows.string(row, 0) << " has " << rows.string(row, 2)
+        << " queued task(s) named \"" << rows.string(row, 1) << "\" (the oldest due "
+        << rows.string(row, 3) << ") that no live pgtqd "
+        << (rows.text(row, 4) == "t" ? "of the queue handles: is the name right, and its plugin "
+                                       "loaded?"
+                                     : "takes: none serves the queue")
+        << "\n";
   }
 }
 

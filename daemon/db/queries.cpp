@@ -163,7 +163,7 @@ const Query k_task_state{"pgtq_task_state",
 const Query k_worker_seen{
     "pgtq_worker_seen",
     "SELECT pgtq.worker_seen($1, $2, $3, $4::integer, $5, $6::integer, $7, $8::interval,"
-    " $9::timestamptz)"};
+    " $9::timestamptz, $10::text[])"};
 const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1, $2)"};
 const Query k_live_workers{
     "pgtq_live_workers",
@@ -196,6 +196,11 @@ const Query k_queues_overview{
     " succeeded_last_hour, failed_last_hour, workers,"
     " CASE WHEN paused THEN 'yes' ELSE '' END"
     " FROM pgtq.queue_stats ORDER BY queue"};
+const Query k_unhandled_tasks{
+    "pgtq_unhandled_tasks",
+    "SELECT queue, task, queued, date_trunc('second', oldest_run_at)::text, queue_has_workers"
+    " FROM pgtq.unhandled_tasks WHERE $1::text IS NULL OR queue = $1 ORDER BY queue, task"
+    " LIMIT 100"};
 const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"

@@ -77,6 +77,7 @@ extern const Query k_prune_age_ok;
 extern const Query k_delete_all;
 extern const Query k_queues_overview;
 extern const Query k_queue_stats;
+extern const Query k_unhandled_tasks;
 extern const Query k_list_tasks;
 
 } // namespace queries

@@ -67,6 +67,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
              config.prepared_statements),
       m_lease_keeper(config, m_in_flight) {
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
+  m_lease_keeper.set_task_names(m_task_names);
   m_plugins = std::move(plugins);
   m_pool = std::make_unique<WorkerPool>(
       config.concurrency,
@@ -117,6 +118,7 @@ void ClaimLoop::take_reloaded_plugins() {
     return;
   }
   m_task_names = pgtq::detail::pg_text_array(reloaded->registry().names());
+  m_lease_keeper.set_task_names(m_task_names);
   m_runner->use_plugins(reloaded);
   m_pool->prepare_again(); // idle workers of the old plugins are replaced now
   m_plugins = std::move(reloaded);

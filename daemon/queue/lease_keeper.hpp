@@ -40,6 +40,8 @@ public:
 
   void start();
   void stop();
+  // The task names this pgtqd handles, for its row in the registry (WorkerRegistry); any thread.
+  void set_task_names(std::string names) { m_registry.set_task_names(std::move(names)); }
   // Renews at once (no sooner than k_soonest_renewal after the last renewal, so that a flood
   // of requests costs a bounded number of statements), not at the next heartbeat.
   void renew_soon();

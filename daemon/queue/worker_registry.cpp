@@ -26,10 +26,24 @@ WorkerRegistry::WorkerRegistry(const LeaseKeeperSettings& config)
       std::chrono::duration_cast<std::chrono::microseconds>(m_interval));
 }
 
+void WorkerRegistry::set_task_names(std::string names) {
+  const std::lock_guard lock(m_names_mutex);
+  if (names != m_task_names) {
+    m_task_names = std::move(names);
+    m_names_changed = true;
+  }
+}
+
 void WorkerRegistry::beat(db::Connection& connection) {
   const auto now = Clock::now();
-  if (m_written && now - m_last < m_interval) {
-    return;
+  std::string names;
+  {
+    const std::lock_guard lock(m_names_mutex);
+    if (m_written && now - m_last < m_interval && !m_names_changed) {
+      return;
+    }
+    names = m_task_names;
+    m_names_changed = false;
   }
   connection.run(db::queries::k_worker_seen,
                  {m_worker,
@@ -40,7 +54,8 @@ void WorkerRegistry::beat(db::Connection& connection) {
                   m_concurrency,
                   m_isolation,
                   m_every,
-                  m_started_at});
+                  m_started_at,
+                  names.empty() ? std::nullopt : db::Param(names)});
   m_last = now;
   m_written = true;
 }

@@ -4,6 +4,7 @@
 #include "queue/settings.hpp"
 
 #include <chrono>
+#include <mutex>
 #include <string>
 
 namespace pgtq::queue {
@@ -19,8 +20,12 @@ class WorkerRegistry {
 public:
   explicit WorkerRegistry(const LeaseKeeperSettings& config);
 
-  // Writes the row when the last write is a second old or more. Throws db::PgError.
+  // Writes the row when the last write is a second old or more, or the task names changed.
+  // Throws db::PgError.
   void beat(db::Connection& connection);
+  // The task names this pgtqd's plugins handle now, as a text[] literal; from any thread (the
+  // claim loop, at start and after a reload). The next beat writes them.
+  void set_task_names(std::string names);
   // Removes the row; errors are logged, not thrown (the daemon is stopping).
   void leave(db::Connection& connection) noexcept;
 
@@ -39,6 +44,9 @@ private:
   std::string m_started_at; // when this object was made, as text
   Clock::time_point m_last{};
   bool m_written = false;
+  std::mutex m_names_mutex;
+  std::string m_task_names;     // guarded by m_names_mutex; empty: not known yet (NULL)
+  bool m_names_changed = false; // guarded by m_names_mutex
 };
 
 } // namespace pgtq::queue

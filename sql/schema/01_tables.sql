@@ -245,11 +245,13 @@ CREATE TABLE pgtq.workers (
   heartbeat   interval NOT NULL,     -- how often it writes last_seen
   started_at  timestamptz NOT NULL,
   last_seen   timestamptz NOT NULL,
+  -- The task names its plugins handle (NULL: a pgtqd older than 0031, which did not say).
+  task_names  text[],
   -- One name may serve several queues (a worker-name set in a shared config file).
   PRIMARY KEY (worker, queue)
 );
 COMMENT ON TABLE pgtq.workers IS
-  'Workers (pgtqd) and when each was last heard from; pgtq.live_workers shows those alive.';
+  'Workers (pgtqd), the task names each handles, and when each was last heard from; pgtq.live_workers shows those alive.';
 
 -- How long finished tasks are kept (15_retention.sql): one row per queue and end state, and
 -- rows with queue NULL for the default of queues without their own. No row: the default's; no

@@ -9,11 +9,14 @@
 
 -- Registers worker (pgtqd's worker name, 1..128 bytes) as alive now, serving queue, with where
 -- and how it runs (pid: its process id on host). heartbeat: how often it calls again (more than
--- 0, at most 1 hour). A row per (worker, queue); another pgtqd heard from under the same pair
--- within three heartbeats gets a WARNING. Returns nothing.
+-- 0, at most 1 hour). task_names: the task names its plugins handle (at most 10000, each 1..128
+-- characters; NULL: unknown, as from a pgtqd older than 0031, which called without it). A row
+-- per (worker, queue); another pgtqd heard from under the same pair within three heartbeats
+-- gets a WARNING. Returns nothing.
 CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
                                  version text, concurrency integer, isolation text,
-                                 heartbeat interval, started_at timestamptz)
+                                 heartbeat interval, started_at timestamptz,
+                                 task_names text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -41,6 +44,12 @@ BEGIN
       'started_at a finite time (got %)', pid, concurrency, isolation, heartbeat, started_at
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF cardinality(task_names) > 10000 OR array_ndims(task_names) > 1
+     OR EXISTS (SELECT 1 FROM unnest(task_names) AS n WHERE n IS NULL OR length(n) NOT BETWEEN 1 AND 128) THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: task_names must be a one-dimensional array of at most '
+      '10000 names of 1..128 characters, got % elements', cardinality(task_names)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   -- Two daemons under one name and queue would take turns in one row, and their tasks'
   -- locked_by could not be told apart: say so in the caller's log.
   PERFORM 1 FROM pgtq.workers w
@@ -56,18 +65,20 @@ BEGIN
           AND w.queue = worker_seen.queue);
   END IF;
   INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
-                                 heartbeat, started_at, last_seen)
+                                 heartbeat, started_at, last_seen, task_names)
   VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
           worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
-          worker_seen.heartbeat, worker_seen.started_at, clock_timestamp())
+          worker_seen.heartbeat, worker_seen.started_at, clock_timestamp(),
+          worker_seen.task_names)
   ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
     SET host = excluded.host, pid = excluded.pid,
         version = excluded.version, concurrency = excluded.concurrency,
         isolation = excluded.isolation, heartbeat = excluded.heartbeat,
-        started_at = excluded.started_at, last_seen = excluded.last_seen;
+        started_at = excluded.started_at, last_seen = excluded.last_seen,
+        task_names = excluded.task_names;
 END $$;
-COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz) IS
-'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[]) IS
+'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown). pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
 
 -- Removes the row of worker for queue (a clean stop). Returns whether there was one.
 CREATE FUNCTION pgtq.worker_stopped(worker text, queue text) RETURNS boolean
@@ -92,8 +103,28 @@ CREATE VIEW pgtq.live_workers AS
          w.started_at, w.last_seen,
          (SELECT count(*) FROM pgtq.live_tasks l
            WHERE l.state = 'running' AND l.locked_by = w.worker AND l.queue = w.queue)
-           AS running
+           AS running,
+         w.task_names
     FROM pgtq.workers w
    WHERE w.last_seen > clock_timestamp() - 3 * w.heartbeat;
 COMMENT ON VIEW pgtq.live_workers IS
-  'Workers (pgtqd) heard from within three heartbeats, with the tasks each holds (running).';
+  'Workers (pgtqd) heard from within three heartbeats, with the tasks each holds (running) and the task names it handles (NULL: unknown).';
+
+-- Queued tasks that no live pgtqd will take: per queue and task name, those whose name no live
+-- worker of the queue handles (a typo in a push, a plugin not deployed yet, or no live pgtqd
+-- for the queue at all). A worker that did not say its task names (NULL, a pgtqd older than
+-- 0031) counts as handling every name. Programs that work tasks with pgtq.pop are not in the
+-- registry: their queues show up here too.
+--
+-- Cost: the queued tasks of live_tasks, and the registry.
+CREATE VIEW pgtq.unhandled_tasks AS
+  SELECT l.queue, l.task, count(*) AS queued, min(l.run_at) AS oldest_run_at,
+         EXISTS (SELECT 1 FROM pgtq.live_workers w WHERE w.queue = l.queue) AS queue_has_workers
+    FROM pgtq.live_tasks l
+   WHERE l.state = 'queued'
+     AND NOT EXISTS (SELECT 1 FROM pgtq.live_workers w
+                      WHERE w.queue = l.queue
+                        AND (w.task_names IS NULL OR l.task = ANY (w.task_names)))
+   GROUP BY l.queue, l.task;
+COMMENT ON VIEW pgtq.unhandled_tasks IS
+  'Per queue and task name, queued tasks that no live worker of the queue handles: how many, the oldest run_at, and whether the queue has live workers at all (false: nothing serves it).';

@@ -5,6 +5,16 @@
 -- Cost: one pass over live_tasks (small: queued, scheduled and running tasks only), the last
 -- hour of finished_tasks (through its BRIN index on finished_at) and the registry. Meant for
 -- dashboards and metrics scraped every few seconds, not for every push.
+-- How long a task's last attempt waited to start once it was due: started_at - run_at, never
+-- less than 0 (a task claimed by hand ahead of its time), NULL for one that never started. No
+-- SET clause, so that PostgreSQL can inline it into the views; every name in it is
+-- schema-qualified instead, so no search_path can change it.
+CREATE FUNCTION pgtq.task_wait(run_at timestamptz, started_at timestamptz) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN started_at OPERATOR(pg_catalog.<) run_at THEN CAST('0' AS pg_catalog.interval)
+              ELSE started_at OPERATOR(pg_catalog.-) run_at END
+$$;
+
 CREATE VIEW pgtq.queue_stats AS
   WITH live AS (
     SELECT l.queue,
@@ -18,7 +28,13 @@ CREATE VIEW pgtq.queue_stats AS
     SELECT f.queue,
            count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE f.state = 'failed') AS failed,
-           count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled
+           count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+             AS wait_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+             AS wait_p95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95
       FROM pgtq.finished_tasks f
      WHERE f.finished_at > now() - interval '1 hour'
      GROUP BY f.queue
@@ -44,11 +60,42 @@ CREATE VIEW pgtq.queue_stats AS
          coalesce(q.paused, false) AS paused,
          q.global_concurrency, q.rate_limit, q.rate_period,
          q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys,
-         q.key_rate_limit, q.key_rate_period
+         q.key_rate_limit, q.key_rate_period,
+         recent.wait_p50 AS wait_p50_last_hour, recent.wait_p95 AS wait_p95_last_hour,
+         recent.run_p50 AS run_p50_last_hour, recent.run_p95 AS run_p95_last_hour
     FROM names n
     LEFT JOIN live ON live.queue = n.queue
     LEFT JOIN recent ON recent.queue = n.queue
     LEFT JOIN workers ON workers.queue = n.queue
     LEFT JOIN pgtq.queues q ON q.queue = n.queue;
 COMMENT ON VIEW pgtq.queue_stats IS
-  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key.';
+  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key, and of the tasks ended in the last hour the median and 95th percentile of their wait (due to started, of the last attempt) and run time (NULL: none started).';
+
+-- Throughput and latency per queue and minute over the last hour of the history, for graphs
+-- and alerts: one row per queue and minute (UTC, minute) in which tasks of the queue ended:
+-- succeeded, failed and cancelled in that minute; wait_p50/p95/p99, how long their last
+-- attempt waited to start once due (pgtq.task_wait); run_p50/p95/p99, how long it ran. Tasks
+-- that never started (cancelled while queued) count in cancelled and in no percentile.
+--
+-- Cost: the last hour of finished_tasks (through its BRIN index on finished_at), sorted per
+-- queue and minute for the percentiles: meant for scrapes every few seconds, not per task.
+CREATE VIEW pgtq.queue_minutes AS
+  SELECT f.queue, date_bin('1 minute', f.finished_at, timestamptz '2000-01-01 00:00+00') AS minute,
+         count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
+         count(*) FILTER (WHERE f.state = 'failed') AS failed,
+         count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+           AS wait_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+           AS wait_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+           AS wait_p99,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p99
+    FROM pgtq.finished_tasks f
+   WHERE f.finished_at > date_bin('1 minute', now(), timestamptz '2000-01-01 00:00+00')
+                         - interval '1 hour'
+   GROUP BY 1, 2;
+COMMENT ON VIEW pgtq.queue_minutes IS
+  'Per queue and minute of the last hour in which its tasks ended: succeeded, failed, cancelled; wait_p50/p95/p99 (due to started, of the last attempt) and run_p50/p95/p99 (started to finished) of the tasks that started.';

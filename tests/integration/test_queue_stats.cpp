@@ -81,3 +81,43 @@ TEST_CASE("reset_queue puts a queue's settings back to the defaults and takes it
   CHECK(reset_queue(pg, "q"));
   CHECK(pop(pg, "q", {"t"}, 5, "w").size() == 2);
 }
+
+TEST_CASE("queue_minutes has each queue's ends per minute of the last hour with wait and run "
+          "time percentiles, and queue_stats the last hour's") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  // Tasks written straight into the history at known times, all ending in the minute m five
+  // minutes ago: due at m, started g × 10 ms later, ran g ms.
+  query(conn,
+        "INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at,"
+        " attempts, max_attempts, created_at, started_at, finished_at, errors)"
+        " SELECT g, 'q', 't', '[]', CASE WHEN g % 10 = 0 THEN 'failed' ELSE 'succeeded' END"
+        "::pgtq.task_state, 0, m, 1, 5, m, m + g * interval '10 ms',"
+        " m + g * interval '10 ms' + g * interval '1 ms', '[]'"
+        " FROM generate_series(1, 100) g,"
+        " (SELECT date_bin('1 minute', now(), '2000-01-01') - interval '5 minutes' AS m) t");
+  // A task cancelled while queued: counted, in no percentile; one from two hours ago: not at all.
+  query(
+      conn,
+      "INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at,"
+      " attempts, max_attempts, created_at, started_at, finished_at, errors) VALUES"
+      " (101, 'q', 't', '[]', 'cancelled', 0, now(), 0, 5, now(), NULL,"
+      "  date_bin('1 minute', now(), '2000-01-01') - interval '5 minutes' + interval '30 s', '[]'),"
+      " (102, 'q', 't', '[]', 'succeeded', 0, now(), 1, 5, now(), now(),"
+      "  now() - interval '2 hours', '[]')");
+  CHECK(scalar(conn,
+               "SELECT concat_ws(' ', count(*), sum(succeeded), sum(failed), sum(cancelled))"
+               " FROM pgtq.queue_minutes WHERE queue = 'q'") == "1 90 10 1");
+  // Waits of 10..1000 ms and runs of 1..100 ms: their medians and 95th percentiles.
+  CHECK(scalar(conn,
+               "SELECT concat_ws(' ', wait_p50, wait_p95, run_p50, run_p95, run_p99,"
+               " minute = date_bin('1 minute', now(), '2000-01-01') - interval '5 minutes')"
+               " FROM pgtq.queue_minutes WHERE queue = 'q'") ==
+        "00:00:00.505 00:00:00.9505 00:00:00.0505 00:00:00.09505 00:00:00.09901 t");
+  CHECK(scalar(conn,
+               "SELECT concat_ws(' ', wait_p50_last_hour, run_p95_last_hour)"
+               " FROM pgtq.queue_stats WHERE queue = 'q'") == "00:00:00.505 00:00:00.09505");
+  // A wait is never negative: a task started ahead of its run_at waited 0.
+  CHECK(scalar(conn, "SELECT pgtq.task_wait(now(), now() - interval '1 s')") == "00:00:00");
+  CHECK(scalar(conn, "SELECT pgtq.task_wait(now(), NULL) IS NULL") == "t");
+}

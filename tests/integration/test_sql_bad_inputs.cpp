@@ -555,6 +555,15 @@ void add_worker_registry_cases(std::vector<BadInput>& cases) {
                    "worker"});
   cases.push_back(
       {call("'w', 'q', 'h', 0, '1.0', 8, 'process', '5 seconds', now()"), k_bad, "pid"});
+  for (const std::string names : {"ARRAY['a', NULL]",
+                                  "ARRAY['a', '']",
+                                  "ARRAY[repeat('n', 129)]",
+                                  "'{{a},{b}}'",
+                                  "array_fill('n'::text, ARRAY[10001])"}) {
+    cases.push_back({call("'w', 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', now(), " + names),
+                     k_bad,
+                     "task_names"});
+  }
   cases.push_back(
       {call("'w', 'q', 'h', 1, '1.0', 0, 'process', '5 seconds', now()"), k_bad, "concurrency"});
   cases.push_back(

@@ -2,6 +2,7 @@
 // with what it serves and the tasks it holds, a clean stop removes it, a killed one drops out
 // of the view after three heartbeats, and the scheduler forgets it a day later.
 #include "pgtq/client.hpp"
+#include "support/ctl_process.hpp"
 #include "support/daemon_process.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
@@ -108,4 +109,36 @@ TEST_CASE("two pgtqd under one worker name and queue are warned once a minute, n
     ++warnings;
   }
   CHECK_MESSAGE(warnings == 1, log);
+}
+
+TEST_CASE("a pgtqd registers the task names it handles, and queued tasks that no live pgtqd "
+          "handles are listed and warned about") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--heartbeat", "0.5"}});
+  REQUIRE_MESSAGE(eventually([&] { return live(conn) == 1; }, 10s), daemon.log());
+  CHECK(scalar(conn,
+               "SELECT 'add_numbers' = ANY (task_names) AND 'sleep' = ANY (task_names)"
+               " FROM pgtq.live_workers") == "t");
+  query(conn, "SELECT pgtq.pause('default')"); // the tasks stay queued
+  query(conn, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+  query(conn, "SELECT pgtq.push('default', 'add_numbres', '[1, 2]')"); // a typo
+  query(conn, "SELECT pgtq.push('default', 'add_numbres', '[3, 4]')");
+  query(conn, "SELECT pgtq.push('nobody', 'add_numbers', '[1, 2]')"); // no pgtqd serves it
+  CHECK(scalar(conn,
+               "SELECT string_agg(queue || ' ' || task || ' ' || queued || ' '"
+               " || queue_has_workers, ', ' ORDER BY queue) FROM pgtq.unhandled_tasks") ==
+        "default add_numbres 2 true, nobody add_numbers 1 false");
+  const auto stats = pgtqctl(database.dsn(), {"stats"});
+  CHECK(stats.exit_code == 0);
+  CHECK_MESSAGE(stats.output.find("warning: queue default has 2 queued task(s) named "
+                                  "\"add_numbres\"") != std::string::npos,
+                stats.output);
+  CHECK_MESSAGE(stats.output.find("none serves the queue") != std::string::npos, stats.output);
+  CHECK(pgtqctl(database.dsn(), {"stats", "--queue", "nobody"}).output.find("add_numbres") ==
+        std::string::npos);
+  // A worker that did not say its task names (an older pgtqd) counts as handling them all.
+  query(conn,
+        "SELECT pgtq.worker_seen('old', 'nobody', 'h', 1, '0.9', 1, 'thread', '5 seconds', now())");
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.unhandled_tasks WHERE queue = 'nobody'") == 0);
 }

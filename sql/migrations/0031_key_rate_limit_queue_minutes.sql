@@ -6,7 +6,9 @@
 -- the queue; pgtq.apply_retention removes windows an hour after they emptied. The queue's own
 -- rate window now goes through the same pgtq.rate_window_add, and both rate limits take their
 -- period as its length in seconds (pgtq.rate_period: '1 day' is 24 hours, a month part cannot
--- put the window's start in the future). queue_stats shows the limit.
+-- put the window's start in the future). queue_stats shows the limit and, of the last hour,
+-- the median and 95th percentile of wait and run times; queue_minutes has throughput and
+-- latency per queue and minute of the last hour.
 
 ALTER TABLE pgtq.queues
   ADD COLUMN key_rate_limit integer
@@ -766,6 +768,12 @@ END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
 'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, deletes at most max_count (1..100000, default 10000) of the others past it, and drops every past day''s partition whose tasks are all past their retention; returns how many tasks it removed. Also removes up to max_count rate windows of fairness keys that counted nothing for an hour (pgtq.key_rate_windows). A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
 
+CREATE FUNCTION pgtq.task_wait(run_at timestamptz, started_at timestamptz) RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN started_at OPERATOR(pg_catalog.<) run_at THEN CAST('0' AS pg_catalog.interval)
+              ELSE started_at OPERATOR(pg_catalog.-) run_at END
+$$;
+
 CREATE OR REPLACE VIEW pgtq.queue_stats AS
   WITH live AS (
     SELECT l.queue,
@@ -779,7 +787,13 @@ CREATE OR REPLACE VIEW pgtq.queue_stats AS
     SELECT f.queue,
            count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE f.state = 'failed') AS failed,
-           count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled
+           count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+             AS wait_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+             AS wait_p95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95
       FROM pgtq.finished_tasks f
      WHERE f.finished_at > now() - interval '1 hour'
      GROUP BY f.queue
@@ -805,11 +819,140 @@ CREATE OR REPLACE VIEW pgtq.queue_stats AS
          coalesce(q.paused, false) AS paused,
          q.global_concurrency, q.rate_limit, q.rate_period,
          q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys,
-         q.key_rate_limit, q.key_rate_period
+         q.key_rate_limit, q.key_rate_period,
+         recent.wait_p50 AS wait_p50_last_hour, recent.wait_p95 AS wait_p95_last_hour,
+         recent.run_p50 AS run_p50_last_hour, recent.run_p95 AS run_p95_last_hour
     FROM names n
     LEFT JOIN live ON live.queue = n.queue
     LEFT JOIN recent ON recent.queue = n.queue
     LEFT JOIN workers ON workers.queue = n.queue
     LEFT JOIN pgtq.queues q ON q.queue = n.queue;
 COMMENT ON VIEW pgtq.queue_stats IS
-  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key.';
+  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key, and of the tasks ended in the last hour the median and 95th percentile of their wait (due to started, of the last attempt) and run time (NULL: none started).';
+
+CREATE VIEW pgtq.queue_minutes AS
+  SELECT f.queue, date_bin('1 minute', f.finished_at, timestamptz '2000-01-01 00:00+00') AS minute,
+         count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
+         count(*) FILTER (WHERE f.state = 'failed') AS failed,
+         count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+           AS wait_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+           AS wait_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
+           AS wait_p99,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p99
+    FROM pgtq.finished_tasks f
+   WHERE f.finished_at > date_bin('1 minute', now(), timestamptz '2000-01-01 00:00+00')
+                         - interval '1 hour'
+   GROUP BY 1, 2;
+COMMENT ON VIEW pgtq.queue_minutes IS
+  'Per queue and minute of the last hour in which its tasks ended: succeeded, failed, cancelled; wait_p50/p95/p99 (due to started, of the last attempt) and run_p50/p95/p99 (started to finished) of the tasks that started.';
+
+-- The registry says which task names each pgtqd handles (workers.task_names, passed to
+-- worker_seen; a pgtqd older than this calls without it), and pgtq.unhandled_tasks lists the
+-- queued tasks no live worker will take.
+ALTER TABLE pgtq.workers ADD COLUMN task_names text[];
+COMMENT ON TABLE pgtq.workers IS
+  'Workers (pgtqd), the task names each handles, and when each was last heard from; pgtq.live_workers shows those alive.';
+
+DROP FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz);
+CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
+                                 version text, concurrency integer, isolation text,
+                                 heartbeat interval, started_at timestamptz,
+                                 task_names text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF worker IS NULL OR host IS NULL OR pid IS NULL OR version IS NULL OR concurrency IS NULL
+     OR isolation IS NULL OR heartbeat IS NULL OR started_at IS NULL THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: % must not be NULL',
+      CASE WHEN worker IS NULL THEN 'worker' WHEN host IS NULL THEN 'host'
+           WHEN pid IS NULL THEN 'pid' WHEN version IS NULL THEN 'version'
+           WHEN concurrency IS NULL THEN 'concurrency' WHEN isolation IS NULL THEN 'isolation'
+           WHEN heartbeat IS NULL THEN 'heartbeat' ELSE 'started_at' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM pgtq.check_name('queue', worker_seen.queue);
+  IF octet_length(worker) NOT BETWEEN 1 AND 128 OR octet_length(host) NOT BETWEEN 1 AND 255
+     OR octet_length(version) NOT BETWEEN 1 AND 64 THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: worker (1..128 bytes), host (1..255) and version (1..64) '
+      'must not be empty or longer, got %, % and % bytes', octet_length(worker),
+      octet_length(host), octet_length(version) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF pid < 1 OR concurrency NOT BETWEEN 1 AND 100000 OR isolation NOT IN ('process', 'thread')
+     OR NOT (heartbeat > interval '0' AND heartbeat <= interval '1 hour')
+     OR NOT isfinite(started_at) OR started_at > clock_timestamp() + interval '1 day' THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: pid must be positive (got %), concurrency 1..100000 (got %), '
+      'isolation process or thread (got %), heartbeat more than 0 and at most 1 hour (got %), '
+      'started_at a finite time (got %)', pid, concurrency, isolation, heartbeat, started_at
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF cardinality(task_names) > 10000 OR array_ndims(task_names) > 1
+     OR EXISTS (SELECT 1 FROM unnest(task_names) AS n WHERE n IS NULL OR length(n) NOT BETWEEN 1 AND 128) THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: task_names must be a one-dimensional array of at most '
+      '10000 names of 1..128 characters, got % elements', cardinality(task_names)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Two daemons under one name and queue would take turns in one row, and their tasks'
+  -- locked_by could not be told apart: say so in the caller's log.
+  PERFORM 1 FROM pgtq.workers w
+   WHERE w.worker = worker_seen.worker AND w.queue = worker_seen.queue
+     AND (w.host <> worker_seen.host OR w.pid <> worker_seen.pid)
+     AND w.last_seen > clock_timestamp() - 3 * w.heartbeat;
+  IF FOUND THEN
+    RAISE WARNING 'pgtq.worker_seen: worker name "%" of queue "%" is in use by another pgtqd '
+      '(pid % on host %) as well: give each pgtqd a worker-name of its own', worker, queue,
+      (SELECT w.pid FROM pgtq.workers w WHERE w.worker = worker_seen.worker
+          AND w.queue = worker_seen.queue),
+      (SELECT w.host FROM pgtq.workers w WHERE w.worker = worker_seen.worker
+          AND w.queue = worker_seen.queue);
+  END IF;
+  INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
+                                 heartbeat, started_at, last_seen, task_names)
+  VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
+          worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
+          worker_seen.heartbeat, worker_seen.started_at, clock_timestamp(),
+          worker_seen.task_names)
+  ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
+    SET host = excluded.host, pid = excluded.pid,
+        version = excluded.version, concurrency = excluded.concurrency,
+        isolation = excluded.isolation, heartbeat = excluded.heartbeat,
+        started_at = excluded.started_at, last_seen = excluded.last_seen,
+        task_names = excluded.task_names;
+END $$;
+COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[]) IS
+'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown). pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+
+CREATE OR REPLACE VIEW pgtq.live_workers AS
+  SELECT w.worker, w.queue, w.host, w.pid, w.version, w.concurrency, w.isolation,
+         w.started_at, w.last_seen,
+         (SELECT count(*) FROM pgtq.live_tasks l
+           WHERE l.state = 'running' AND l.locked_by = w.worker AND l.queue = w.queue)
+           AS running,
+         w.task_names
+    FROM pgtq.workers w
+   WHERE w.last_seen > clock_timestamp() - 3 * w.heartbeat;
+COMMENT ON VIEW pgtq.live_workers IS
+  'Workers (pgtqd) heard from within three heartbeats, with the tasks each holds (running) and the task names it handles (NULL: unknown).';
+
+-- Queued tasks that no live pgtqd will take: per queue and task name, those whose name no live
+-- worker of the queue handles (a typo in a push, a plugin not deployed yet, or no live pgtqd
+-- for the queue at all). A worker that did not say its task names (NULL, a pgtqd older than
+-- 0031) counts as handling every name. Programs that work tasks with pgtq.pop are not in the
+-- registry: their queues show up here too.
+--
+-- Cost: the queued tasks of live_tasks, and the registry.
+CREATE VIEW pgtq.unhandled_tasks AS
+  SELECT l.queue, l.task, count(*) AS queued, min(l.run_at) AS oldest_run_at,
+         EXISTS (SELECT 1 FROM pgtq.live_workers w WHERE w.queue = l.queue) AS queue_has_workers
+    FROM pgtq.live_tasks l
+   WHERE l.state = 'queued'
+     AND NOT EXISTS (SELECT 1 FROM pgtq.live_workers w
+                      WHERE w.queue = l.queue
+                        AND (w.task_names IS NULL OR l.task = ANY (w.task_names)))
+   GROUP BY l.queue, l.task;
+COMMENT ON VIEW pgtq.unhandled_tasks IS
+  'Per queue and task name, queued tasks that no live worker of the queue handles: how many, the oldest run_at, and whether the queue has live workers at all (false: nothing serves it).';
