@@ -84,7 +84,7 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
   const db::Result rows =
       connection.run(db::queries::k_queue_stats, {queue ? db::Param(*queue) : std::nullopt});
   print_table({"queue", "state", "tasks"}, rows, out);
-  warn_unhandled(connection, queue, out);
+  warn_unhandled(connection, queue);
   return 0;
 }
 

@@ -19,7 +19,7 @@ int queues(const std::string& dsn, std::ostream& out) {
                "paused"},
               connection.run(db::queries::k_queues_overview, {}),
               out);
-  warn_unhandled(connection, std::nullopt, out);
+  warn_unhandled(connection, std::nullopt);
   return 0;
 }
 

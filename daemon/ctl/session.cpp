@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <iostream>
 
 namespace pgtq::ctl {
 
@@ -41,19 +42,23 @@ void print_table(const std::vector<std::string>& header,
   }
 }
 
-void warn_unhandled(db::Connection& connection,
-                    const std::optional<std::string>& queue,
-                    std::ostream& out) {
+void warn_unhandled(db::Connection& connection, const std::optional<std::string>& queue) {
   const db::Result rows =
       connection.run(db::queries::k_unhandled_tasks, {queue ? db::Param(*queue) : std::nullopt});
-  for (int row = 0; row < rows.rows(); ++row) {
-    out << "warning: queue " << rows.string(row, 0) << " has " << rows.string(row, 2)
-        << " queued task(s) named \"" << rows.string(row, 1) << "\" (the oldest due "
-        << rows.string(row, 3) << ") that no live pgtqd "
-        << (rows.text(row, 4) == "t" ? "of the queue handles: is the name right, and its plugin "
-                                       "loaded?"
-                                     : "takes: none serves the queue")
-        << "\n";
+  // The query returns one more row than it shows, to say that there are more.
+  const int shown = std::min(rows.rows(), k_unhandled_shown);
+  for (int row = 0; row < shown; ++row) {
+    std::cerr << "warning: queue " << rows.string(row, 0) << " has " << rows.string(row, 2)
+              << " queued task(s) named \"" << rows.string(row, 1) << "\" (the oldest due "
+              << rows.string(row, 3) << ") that no live pgtqd "
+              << (rows.text(row, 4) == "t"
+                      ? "of the queue handles: is the name right, and its plugin loaded?"
+                      : "takes: none serves the queue")
+              << "\n";
+  }
+  if (rows.rows() > shown) {
+    std::cerr << "warning: more task names that no live pgtqd handles: SELECT * FROM "
+                 "pgtq.unhandled_tasks lists them all\n";
   }
 }
 

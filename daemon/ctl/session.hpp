@@ -17,11 +17,12 @@ db::Connection connect(const std::string& dsn);
 // Prints rows as an aligned table under a header line (one name per column).
 void print_table(const std::vector<std::string>& header, const db::Result& rows, std::ostream& out);
 
-// A warning line for each task name of a queue (of queue, or of all when unset) whose queued
-// tasks no live pgtqd handles (pgtq.unhandled_tasks): a typo in a push, a plugin not deployed,
-// or no pgtqd for the queue at all. Prints nothing when every queued task has a taker.
-void warn_unhandled(db::Connection& connection,
-                    const std::optional<std::string>& queue,
-                    std::ostream& out);
+// A warning line on standard error (standard output holds the table a script may read) for
+// each task name of a queue (of queue, or of all when unset) whose queued tasks no live pgtqd
+// handles (pgtq.unhandled_tasks): a typo in a push, a plugin not deployed, or no pgtqd for the
+// queue at all; at most k_unhandled_shown, and a line saying there are more. Prints nothing
+// when every queued task has a taker.
+void warn_unhandled(db::Connection& connection, const std::optional<std::string>& queue);
+inline constexpr int k_unhandled_shown = 100;
 
 } // namespace pgtq::ctl

@@ -200,7 +200,7 @@ const Query k_unhandled_tasks{
     "pgtq_unhandled_tasks",
     "SELECT queue, task, queued, date_trunc('second', oldest_run_at)::text, queue_has_workers"
     " FROM pgtq.unhandled_tasks WHERE $1::text IS NULL OR queue = $1 ORDER BY queue, task"
-    " LIMIT 100"};
+    " LIMIT 101"};
 const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"

@@ -119,6 +119,7 @@ void ClaimLoop::take_reloaded_plugins() {
   }
   m_task_names = pgtq::detail::pg_text_array(reloaded->registry().names());
   m_lease_keeper.set_task_names(m_task_names);
+  m_lease_keeper.renew_soon(); // the registry says so at once, not at the next heartbeat
   m_runner->use_plugins(reloaded);
   m_pool->prepare_again(); // idle workers of the old plugins are replaced now
   m_plugins = std::move(reloaded);

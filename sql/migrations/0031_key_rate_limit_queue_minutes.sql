@@ -8,7 +8,9 @@
 -- period as its length in seconds (pgtq.rate_period: '1 day' is 24 hours, a month part cannot
 -- put the window's start in the future). queue_stats shows the limit and, of the last hour,
 -- the median and 95th percentile of wait and run times; queue_minutes has throughput and
--- latency per queue and minute of the last hour.
+-- latency per queue and minute of the last hour. The registry of workers says which task
+-- names each pgtqd handles, and pgtq.unhandled_tasks lists the queued tasks no live worker
+-- will take.
 
 ALTER TABLE pgtq.queues
   ADD COLUMN key_rate_limit integer
@@ -768,12 +770,6 @@ END $$;
 COMMENT ON FUNCTION pgtq.apply_retention(integer, boolean) IS
 'Removes finished tasks past their retention (pgtq.retention): makes the history partitions of today and the next 3 days, deletes at most max_count (1..100000, default 10000) of the others past it, and drops every past day''s partition whose tasks are all past their retention; returns how many tasks it removed. Also removes up to max_count rate windows of fairness keys that counted nothing for an hour (pgtq.key_rate_windows). A task goes at most a quarter of its retention (and at most a day) after its retention ends. pgtqd calls it; one caller at a time works (advisory lock 1885828212, 0), others get 0. dry_run: how many are past their retention now (all), changing nothing. Errors: 22004 NULL, 22023 max_count out of range.';
 
-CREATE FUNCTION pgtq.task_wait(run_at timestamptz, started_at timestamptz) RETURNS interval
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN started_at OPERATOR(pg_catalog.<) run_at THEN CAST('0' AS pg_catalog.interval)
-              ELSE started_at OPERATOR(pg_catalog.-) run_at END
-$$;
-
 CREATE OR REPLACE VIEW pgtq.queue_stats AS
   WITH live AS (
     SELECT l.queue,
@@ -788,12 +784,14 @@ CREATE OR REPLACE VIEW pgtq.queue_stats AS
            count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE f.state = 'failed') AS failed,
            count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-             AS wait_p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-             AS wait_p95,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS wait_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS wait_p95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS run_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS run_p95
       FROM pgtq.finished_tasks f
      WHERE f.finished_at > now() - interval '1 hour'
      GROUP BY f.queue
@@ -835,17 +833,20 @@ CREATE VIEW pgtq.queue_minutes AS
          count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
          count(*) FILTER (WHERE f.state = 'failed') AS failed,
          count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-           AS wait_p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-           AS wait_p95,
-         percentile_cont(0.99) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-           AS wait_p99,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95,
-         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p99
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS wait_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS wait_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS wait_p99,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS run_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS run_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS run_p99
     FROM pgtq.finished_tasks f
-   WHERE f.finished_at > date_bin('1 minute', now(), timestamptz '2000-01-01 00:00+00')
+   WHERE f.finished_at >= date_bin('1 minute', now(), timestamptz '2000-01-01 00:00+00')
                          - interval '1 hour'
    GROUP BY 1, 2;
 COMMENT ON VIEW pgtq.queue_minutes IS
@@ -944,15 +945,16 @@ COMMENT ON VIEW pgtq.live_workers IS
 -- 0031) counts as handling every name. Programs that work tasks with pgtq.pop are not in the
 -- registry: their queues show up here too.
 --
--- Cost: the queued tasks of live_tasks, and the registry.
+-- Cost: one pass over the queued tasks of live_tasks, grouped by queue and task name first, and
+-- then one look at the registry per group.
 CREATE VIEW pgtq.unhandled_tasks AS
-  SELECT l.queue, l.task, count(*) AS queued, min(l.run_at) AS oldest_run_at,
-         EXISTS (SELECT 1 FROM pgtq.live_workers w WHERE w.queue = l.queue) AS queue_has_workers
-    FROM pgtq.live_tasks l
-   WHERE l.state = 'queued'
-     AND NOT EXISTS (SELECT 1 FROM pgtq.live_workers w
-                      WHERE w.queue = l.queue
-                        AND (w.task_names IS NULL OR l.task = ANY (w.task_names)))
-   GROUP BY l.queue, l.task;
+  SELECT g.queue, g.task, g.queued, g.oldest_run_at,
+         EXISTS (SELECT 1 FROM pgtq.live_workers w WHERE w.queue = g.queue) AS queue_has_workers
+    FROM (SELECT l.queue, l.task, count(*) AS queued, min(l.run_at) AS oldest_run_at
+            FROM pgtq.live_tasks l WHERE l.state = 'queued'
+           GROUP BY l.queue, l.task) g
+   WHERE NOT EXISTS (SELECT 1 FROM pgtq.live_workers w
+                      WHERE w.queue = g.queue
+                        AND (w.task_names IS NULL OR g.task = ANY (w.task_names)));
 COMMENT ON VIEW pgtq.unhandled_tasks IS
   'Per queue and task name, queued tasks that no live worker of the queue handles: how many, the oldest run_at, and whether the queue has live workers at all (false: nothing serves it).';

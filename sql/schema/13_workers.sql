@@ -116,15 +116,16 @@ COMMENT ON VIEW pgtq.live_workers IS
 -- 0031) counts as handling every name. Programs that work tasks with pgtq.pop are not in the
 -- registry: their queues show up here too.
 --
--- Cost: the queued tasks of live_tasks, and the registry.
+-- Cost: one pass over the queued tasks of live_tasks, grouped by queue and task name first, and
+-- then one look at the registry per group.
 CREATE VIEW pgtq.unhandled_tasks AS
-  SELECT l.queue, l.task, count(*) AS queued, min(l.run_at) AS oldest_run_at,
-         EXISTS (SELECT 1 FROM pgtq.live_workers w WHERE w.queue = l.queue) AS queue_has_workers
-    FROM pgtq.live_tasks l
-   WHERE l.state = 'queued'
-     AND NOT EXISTS (SELECT 1 FROM pgtq.live_workers w
-                      WHERE w.queue = l.queue
-                        AND (w.task_names IS NULL OR l.task = ANY (w.task_names)))
-   GROUP BY l.queue, l.task;
+  SELECT g.queue, g.task, g.queued, g.oldest_run_at,
+         EXISTS (SELECT 1 FROM pgtq.live_workers w WHERE w.queue = g.queue) AS queue_has_workers
+    FROM (SELECT l.queue, l.task, count(*) AS queued, min(l.run_at) AS oldest_run_at
+            FROM pgtq.live_tasks l WHERE l.state = 'queued'
+           GROUP BY l.queue, l.task) g
+   WHERE NOT EXISTS (SELECT 1 FROM pgtq.live_workers w
+                      WHERE w.queue = g.queue
+                        AND (w.task_names IS NULL OR g.task = ANY (w.task_names)));
 COMMENT ON VIEW pgtq.unhandled_tasks IS
   'Per queue and task name, queued tasks that no live worker of the queue handles: how many, the oldest run_at, and whether the queue has live workers at all (false: nothing serves it).';

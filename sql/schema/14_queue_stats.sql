@@ -5,16 +5,10 @@
 -- Cost: one pass over live_tasks (small: queued, scheduled and running tasks only), the last
 -- hour of finished_tasks (through its BRIN index on finished_at) and the registry. Meant for
 -- dashboards and metrics scraped every few seconds, not for every push.
--- How long a task's last attempt waited to start once it was due: started_at - run_at, never
--- less than 0 (a task claimed by hand ahead of its time), NULL for one that never started. No
--- SET clause, so that PostgreSQL can inline it into the views; every name in it is
--- schema-qualified instead, so no search_path can change it.
-CREATE FUNCTION pgtq.task_wait(run_at timestamptz, started_at timestamptz) RETURNS interval
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN started_at OPERATOR(pg_catalog.<) run_at THEN CAST('0' AS pg_catalog.interval)
-              ELSE started_at OPERATOR(pg_catalog.-) run_at END
-$$;
-
+--
+-- The percentiles count the tasks whose last attempt started once it was due (started_at >=
+-- run_at): a task cancelled while it waited for a retry keeps the start of its earlier attempt,
+-- which says nothing of how long it waited or ran.
 CREATE VIEW pgtq.queue_stats AS
   WITH live AS (
     SELECT l.queue,
@@ -29,12 +23,14 @@ CREATE VIEW pgtq.queue_stats AS
            count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE f.state = 'failed') AS failed,
            count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-             AS wait_p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-             AS wait_p95,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS wait_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS wait_p95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS run_p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+             FILTER (WHERE f.started_at >= f.run_at) AS run_p95
       FROM pgtq.finished_tasks f
      WHERE f.finished_at > now() - interval '1 hour'
      GROUP BY f.queue
@@ -74,8 +70,9 @@ COMMENT ON VIEW pgtq.queue_stats IS
 -- Throughput and latency per queue and minute over the last hour of the history, for graphs
 -- and alerts: one row per queue and minute (UTC, minute) in which tasks of the queue ended:
 -- succeeded, failed and cancelled in that minute; wait_p50/p95/p99, how long their last
--- attempt waited to start once due (pgtq.task_wait); run_p50/p95/p99, how long it ran. Tasks
--- that never started (cancelled while queued) count in cancelled and in no percentile.
+-- attempt waited to start once due; run_p50/p95/p99, how long it ran. Tasks whose last
+-- attempt never started (cancelled while queued, or while waiting for a retry) count in
+-- cancelled and in no percentile.
 --
 -- Cost: the last hour of finished_tasks (through its BRIN index on finished_at), sorted per
 -- queue and minute for the percentiles: meant for scrapes every few seconds, not per task.
@@ -84,17 +81,20 @@ CREATE VIEW pgtq.queue_minutes AS
          count(*) FILTER (WHERE f.state = 'succeeded') AS succeeded,
          count(*) FILTER (WHERE f.state = 'failed') AS failed,
          count(*) FILTER (WHERE f.state = 'cancelled') AS cancelled,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-           AS wait_p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-           AS wait_p95,
-         percentile_cont(0.99) WITHIN GROUP (ORDER BY pgtq.task_wait(f.run_at, f.started_at))
-           AS wait_p99,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p50,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p95,
-         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.finished_at - f.started_at) AS run_p99
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS wait_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS wait_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.started_at - f.run_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS wait_p99,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS run_p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS run_p95,
+         percentile_cont(0.99) WITHIN GROUP (ORDER BY f.finished_at - f.started_at)
+           FILTER (WHERE f.started_at >= f.run_at) AS run_p99
     FROM pgtq.finished_tasks f
-   WHERE f.finished_at > date_bin('1 minute', now(), timestamptz '2000-01-01 00:00+00')
+   WHERE f.finished_at >= date_bin('1 minute', now(), timestamptz '2000-01-01 00:00+00')
                          - interval '1 hour'
    GROUP BY 1, 2;
 COMMENT ON VIEW pgtq.queue_minutes IS
