@@ -84,7 +84,9 @@ int main(int argc, char** argv) {
   std::optional<std::string> state;
   std::string limit = "20";
   auto* queues = app.add_subcommand(
-      "queues", "every queue at a glance: depth, oldest queued task, the last hour, workers");
+      "queues",
+      "every queue at a glance: depth, oldest queued task, the last hour's ends and 95th "
+      "percentiles of wait and run time, workers");
   queues->callback([&] { exit_code = pgtq::ctl::queues(dsn, std::cout); });
 
   auto* list = app.add_subcommand("list", "show the newest tasks");

@@ -15,6 +15,8 @@ int queues(const std::string& dsn, std::ostream& out) {
                "oldest queued s",
                "succeeded 1h",
                "failed 1h",
+               "wait p95 1h s",
+               "run p95 1h s",
                "workers",
                "paused"},
               connection.run(db::queries::k_queues_overview, {}),

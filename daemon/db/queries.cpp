@@ -193,7 +193,9 @@ const Query k_queues_overview{
     "pgtq_queues_overview",
     "SELECT queue, queued, scheduled, running,"
     " coalesce(round(extract(epoch FROM oldest_queued_age)::numeric, 1)::text, ''),"
-    " succeeded_last_hour, failed_last_hour, workers,"
+    " succeeded_last_hour, failed_last_hour,"
+    " coalesce(round(extract(epoch FROM wait_p95_last_hour)::numeric, 3)::text, ''),"
+    " coalesce(round(extract(epoch FROM run_p95_last_hour)::numeric, 3)::text, ''), workers,"
     " CASE WHEN paused THEN 'yes' ELSE '' END"
     " FROM pgtq.queue_stats ORDER BY queue"};
 const Query k_unhandled_tasks{

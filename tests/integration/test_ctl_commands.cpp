@@ -365,9 +365,19 @@ TEST_CASE("pgtqctl queues shows every queue at a glance") {
   db::Connection conn = database.connect();
   query(conn, "SELECT pgtq.push('mail', 't')");
   query(conn, "SELECT pgtq.pause('idle')");
+  // One task of 'done' ended just now: it was due 1.75 s before, started 1.5 s after that and
+  // ran 0.25 s.
+  query(conn,
+        "INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at,"
+        " attempts, max_attempts, created_at, started_at, finished_at, errors)"
+        " SELECT 1000, 'done', 't', '[]', 'succeeded', 0, f - interval '1750 ms', 1, 5,"
+        " f - interval '1750 ms', f - interval '250 ms', f, '[]' FROM now() AS f");
   const Run queues = pgtqctl(database.dsn(), {"queues"});
   CHECK_MESSAGE(queues.exit_code == 0, queues.output);
   CHECK_MESSAGE(queues.output.find("oldest queued s") != std::string::npos, queues.output);
+  CHECK_MESSAGE(queues.output.find("wait p95 1h s") != std::string::npos, queues.output);
+  CHECK_MESSAGE(queues.output.find("1.500") != std::string::npos, queues.output);
+  CHECK_MESSAGE(queues.output.find("0.250") != std::string::npos, queues.output);
   CHECK_MESSAGE(queues.output.find("mail   1") != std::string::npos, queues.output);
   CHECK_MESSAGE(queues.output.find("paused") != std::string::npos, queues.output);
 }
