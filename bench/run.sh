@@ -17,6 +17,9 @@
 #          --retention (instead of the benchmark: bench/retention.sh, removing a large history
 #          kept in one table and in daily partitions, by pgtq.prune and by
 #          pgtq.apply_retention),
+#          --rescue (instead of the benchmark: bench/rescue.sh, how soon the running tasks of
+#          a pgtqd killed with -9 run again on another, 10 kills, with the early rescue and
+#          without),
 #          --ab DIR (instead of the benchmark: the build in DIR, made before a change with the
 #          same commands as --build-dir, against --build-dir, after it; one server, a database
 #          each, alternating within each repetition (and which goes first, from one
@@ -29,7 +32,7 @@ set -euo pipefail
 source "$(dirname "$0")/../scripts/lib/common.sh"
 BENCH_DIR="$PGTQ_ROOT/bench"
 
-QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0 ISOLATION=0 RETENTION=0
+QUICK=0 REPS=3 SOAK=120 KEEP=0 SOAK_RATE=1000 PROFILE=0 ISOLATION=0 RETENTION=0 RESCUE=0
 OUT="$BENCH_DIR/results"
 BUILD_DIR="$PGTQ_ROOT/build-bench"
 while [ $# -gt 0 ]; do
@@ -44,8 +47,9 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=1 ;;
     --isolation) ISOLATION=1 ;;
     --retention) RETENTION=1 ;;
+    --rescue) RESCUE=1 ;;
     --ab) AB_DIR=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -165,6 +169,13 @@ fi
 if [ "$RETENTION" = 1 ]; then
   export DSN PGTQ_PG_BIN BENCH_DIR OUT PGB_SECS REPS QUICK
   "$BENCH_DIR/retention.sh" | tee "$OUT/retention.md"
+  exit 0
+fi
+
+if [ "$RESCUE" = 1 ]; then
+  PLUGIN_DIR="$BUILD_DIR/plugins"
+  export DSN PGTQD PGTQ_PG_BIN OUT QUICK PLUGIN_DIR
+  "$BENCH_DIR/rescue.sh" | tee "$OUT/rescue.md"
   exit 0
 fi
 

@@ -177,6 +177,35 @@ echo "task $default_id: $(sql -c "SELECT max_attempts || ' attempts, timeout ' |
 say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
 
+say "kill -9 of a pgtqd: its running task runs again on another pgtqd within seconds, not after its 15 s lease"
+jobs_daemon() {
+  "$build_dir/daemon/pgtqd" --queue jobs --dsn "$dsn" --plugin-dir "$build_dir/plugins" \
+    --concurrency 1 --heartbeat 1 --scheduler-interval 0.2 >>"${daemon_log%.log}-jobs.log" 2>&1 &
+  echo $!
+}
+victim_pid=$(jobs_daemon)
+job_id=$(sql -c "SELECT pgtq.push('jobs', 'sleep', '[20]')")
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT state FROM pgtq.tasks WHERE id = $job_id")" = running ] && break
+  sleep 0.05
+done
+survivor_pid=$(jobs_daemon)
+sleep 1.5 # a sweep trusts what it sees once its session is a heartbeat old
+killed_at=$(sql -c "SELECT clock_timestamp()")
+kill -9 "$victim_pid"
+for _ in $(seq 1 200); do
+  [ "$(sql -c "SELECT claims FROM pgtq.live_tasks WHERE id = $job_id")" = 2 ] && break
+  sleep 0.05
+done
+echo "task $job_id: $(sql -c "SELECT 'running again on ' || locked_by || ', ' || round(extract(epoch FROM started_at - '$killed_at'::timestamptz)::numeric, 1) || ' s after the kill (' || (errors->0->>'error') || ')' FROM pgtq.live_tasks WHERE id = $job_id")"
+sql -c "SELECT pgtq.cancel($job_id)" >/dev/null # its handler is asked to stop
+for _ in $(seq 1 100); do
+  [ "$(sql -c "SELECT state FROM pgtq.tasks WHERE id = $job_id")" = cancelled ] && break
+  sleep 0.05
+done
+kill -TERM "$survivor_pid"
+while kill -0 "$survivor_pid" 2>/dev/null; do sleep 0.05; done
+
 say "stopping pgtqd"
 stop_daemon
 grep -E "loaded plugin|registered task|killed by|started again|stopped" "$daemon_log" |

@@ -26,6 +26,7 @@ queue::ClaimLoopSettings claim_loop_settings(const Config& config, const QueueEn
   const int concurrency = queue.concurrency.value_or(config.concurrency);
   claim_loop.lease = config.lease;
   claim_loop.heartbeat = config.heartbeat;
+  claim_loop.session_grace = config.session_grace;
   claim_loop.identity = {.version = build::k_version,
                          .host = host_name(),
                          .concurrency = concurrency,

@@ -43,6 +43,7 @@ struct Config {
   std::string log_level;
   Duration lease{};
   Duration heartbeat{};
+  Duration session_grace{};
   Duration poll_interval{};
   Duration shutdown_grace{};
   Duration backoff_base{};

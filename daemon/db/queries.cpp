@@ -163,7 +163,8 @@ const Query k_task_state{"pgtq_task_state",
 const Query k_worker_seen{
     "pgtq_worker_seen",
     "SELECT pgtq.worker_seen($1, $2, $3, $4::integer, $5, $6::integer, $7, $8::interval,"
-    " $9::timestamptz, $10::text[])"};
+    " $9::timestamptz, $10::text[], $11::interval)"};
+const Query k_sweep_gone_workers{"pgtq_sweep_gone_workers", "SELECT pgtq.sweep_gone_workers()"};
 const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1, $2)"};
 const Query k_live_workers{
     "pgtq_live_workers",

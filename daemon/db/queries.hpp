@@ -68,6 +68,7 @@ extern const Query k_keep_ok;
 extern const Query k_timestamp_ok;
 extern const Query k_task_state;
 extern const Query k_worker_seen;
+extern const Query k_sweep_gone_workers;
 extern const Query k_worker_stopped;
 extern const Query k_live_workers;
 extern const Query k_now;

@@ -286,7 +286,10 @@ void ClaimLoop::turn() {
   if (const auto due = m_recorder.next_due()) {
     until = std::min(until, *due);
   }
-  if (!m_maybe_more || free_slots <= 0 || m_drain.active()) {
+  if (m_maybe_more && m_in_flight.fenced()) {
+    until = std::min(until, Clock::now() + k_fence_check); // claims again once it is lifted
+  }
+  if (!wants_claim() || free_slots <= 0) {
     wait_for_work(until);
   }
 }

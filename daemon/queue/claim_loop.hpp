@@ -69,6 +69,9 @@ private:
   // nothing: anyone may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per
   // notification. Other claims set no gap, so real pushes are picked up at once.
   static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
+  // While the lease keeper fences the tasks in flight, how often the loop looks whether the
+  // fence is lifted.
+  static constexpr Clock::duration k_fence_check = std::chrono::milliseconds(100);
 
   // What record_outcomes() did: whether it claimed, and the error that ends the turn.
   struct Flushed {
@@ -85,7 +88,9 @@ private:
   void disconnect_and_wait();
   // On the first stop request: no more claims, and the grace period starts.
   void start_draining_if_asked();
-  bool wants_claim() const { return !m_drain.active() && m_maybe_more; }
+  // Not while the lease keeper fences the tasks in flight (its session ended): what it
+  // claimed would be stopped at once.
+  bool wants_claim() const { return !m_drain.active() && m_maybe_more && !m_in_flight.fenced(); }
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_prefetch.prefetch(); }
   // How many more tasks to claim now, `finishing` of those in flight counted as done: none

@@ -62,13 +62,15 @@ bool IdleRegistration::update(db::Connection& connection, bool idle, Clock::time
     if (now < m_next_check) {
       return false;
     }
+    const std::string before = m_in_flight;
     if (!pushes_ended(connection, false)) {
       const Clock::duration cap = now - m_settling_since < k_patient_after
                                       ? k_max_check_delay
                                       : std::max(k_max_check_delay, m_poll_interval);
       m_check_delay = std::min(m_check_delay * 2, cap);
       m_next_check = now + m_check_delay;
-      return false;
+      // Those that ended have committed their tasks, whatever the others still do.
+      return m_in_flight != before;
     }
   } else {
     // Committed before pushes_in_flight() looks: a push that looks for it later sees it.
@@ -87,7 +89,9 @@ bool IdleRegistration::update(db::Connection& connection, bool idle, Clock::time
     if (!pushes_ended(connection, true)) {
       m_state = State::settling;
       m_next_check = now + m_check_delay;
-      return false;
+      // A push that looked before the registration and ended before this read is not in
+      // the list, and its task is committed: claim for it now, not once the others end.
+      return true;
     }
   }
   m_state = State::settled;

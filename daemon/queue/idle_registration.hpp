@@ -48,8 +48,9 @@ public:
   // registration was gone.
   void on_poll();
   // Registers, settles or leaves, as the loop's state asks: idle means it sleeps until a
-  // notification unless told otherwise. Returns true when the registration has just
-  // settled: the loop must claim once more before it sleeps. Throws db::PgError.
+  // notification unless told otherwise. Returns true when pushes that may have missed the
+  // registration have ended since it was made or last looked at (all of them: it has
+  // settled): the loop must claim once more before it sleeps. Throws db::PgError.
   bool update(db::Connection& connection, bool idle, Clock::time_point now);
   // Leaves at once (a drain). Throws db::PgError.
   void leave(db::Connection& connection);

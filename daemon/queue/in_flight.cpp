@@ -1,5 +1,7 @@
 #include "queue/in_flight.hpp"
 
+#include <algorithm>
+
 namespace pgtq::queue {
 
 std::shared_ptr<Attempt>
@@ -57,7 +59,7 @@ std::vector<std::int64_t> InFlightTasks::stop_expired(Clock::time_point now) {
   std::vector<std::int64_t> stopped;
   const std::lock_guard lock(m_mutex);
   for (const auto& [id, entry] : m_tasks) {
-    if (now >= entry.lease_until && !entry.attempt->finished.load() &&
+    if (now >= expiry(entry) && !entry.attempt->finished.load() &&
         !entry.attempt->stop.exchange(true)) {
       stopped.push_back(id);
     }
@@ -70,11 +72,25 @@ std::optional<InFlightTasks::Clock::time_point> InFlightTasks::next_expiry() con
   const std::lock_guard lock(m_mutex);
   for (const auto& [id, entry] : m_tasks) {
     if (!entry.attempt->stop.load() && !entry.attempt->finished.load() &&
-        (!next || entry.lease_until < *next)) {
-      next = entry.lease_until;
+        (!next || expiry(entry) < *next)) {
+      next = expiry(entry);
     }
   }
   return next;
+}
+
+void InFlightTasks::fence(std::optional<Clock::time_point> until) {
+  const std::lock_guard lock(m_mutex);
+  m_fence = until;
+}
+
+bool InFlightTasks::fenced() const {
+  const std::lock_guard lock(m_mutex);
+  return m_fence.has_value();
+}
+
+InFlightTasks::Clock::time_point InFlightTasks::expiry(const Entry& entry) const {
+  return m_fence ? std::min(entry.lease_until, *m_fence) : entry.lease_until;
 }
 
 } // namespace pgtq::queue

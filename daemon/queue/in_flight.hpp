@@ -65,6 +65,13 @@ public:
   std::vector<std::int64_t> stop_expired(Clock::time_point now);
   // When the next lease runs out, if any is held and not stopped yet.
   std::optional<Clock::time_point> next_expiry() const;
+  // Makes every lease held, and every one added later, count as running out at until at the
+  // latest (nullopt: lifts it); renewals do not lift it. The lease keeper fences this way when
+  // its session ended: another daemon may rescue these tasks soon (13_workers.sql).
+  void fence(std::optional<Clock::time_point> until);
+  // Whether a fence is up: the claim loop claims nothing meanwhile, as what it claimed would
+  // be stopped at once.
+  bool fenced() const;
 
 private:
   struct Entry {
@@ -72,8 +79,11 @@ private:
     Clock::time_point lease_until;
   };
 
+  Clock::time_point expiry(const Entry& entry) const; // with m_mutex held
+
   mutable std::mutex m_mutex;
   std::map<std::int64_t, Entry> m_tasks;
+  std::optional<Clock::time_point> m_fence;
 };
 
 } // namespace pgtq::queue

@@ -86,6 +86,14 @@ void LeaseKeeper::run() {
     if (::read(m_soon_fd, &asked, sizeof asked) == sizeof asked && healthy) {
       next_beat = std::min(next_beat, std::max(Clock::now(), last_beat + k_soonest_renewal));
     }
+    if (m_connection && !session_alive()) {
+      // Ended between beats (pg_terminate_backend, a pooler's restart): other daemons may
+      // rescue this one's tasks after the session grace, so connect again now, not at the
+      // next heartbeat.
+      logger()->warn("the lease renewals' database session ended; connecting again");
+      lose_session();
+      next_beat = Clock::now();
+    }
     if (Clock::now() >= next_beat) {
       try {
         if (!m_connection) {
@@ -94,8 +102,10 @@ void LeaseKeeper::run() {
           m_connection->use_prepared_statements(m_config.prepared_statements);
         }
         last_beat = Clock::now();
-        renew();
+        // The registry first: from the moment it names this session, no daemon rescues
+        // this one's tasks early.
         register_worker();
+        renew();
         if (!healthy) {
           logger()->info("lease renewals work again");
         }
@@ -104,34 +114,73 @@ void LeaseKeeper::run() {
         next_beat = Clock::now() + interval;
       } catch (const std::exception& error) {
         // Whatever it was (connection lost, read-only session, a timeout), a new session is
-        // the cure that cannot hurt; retried sooner than the next heartbeat, with jitter.
+        // the cure that cannot hurt; retried sooner than the next heartbeat, with jitter,
+        // and at once the first time: a session that merely ended is back within moments.
         if (healthy) {
           logger()->warn("cannot renew leases: {}; retrying, and stopping any task whose "
                          "lease runs out meanwhile",
                          error.what());
         }
+        const bool first = healthy;
         healthy = false;
-        m_connection.reset();
-        next_beat = Clock::now() + std::min<Clock::duration>(backoff.next(), interval);
+        lose_session();
+        next_beat = first ? Clock::now()
+                          : Clock::now() + std::min<Clock::duration>(backoff.next(), interval);
       }
     }
-    wait_until(next_beat);
+    wait_until(next_beat, true);
   }
+}
+
+bool LeaseKeeper::session_alive() {
+  try {
+    m_connection->take_notifications(); // reads what arrived: an error, or the end
+  } catch (const db::PgError&) {
+    return false;
+  }
+  return m_connection->is_ok();
+}
+
+void LeaseKeeper::lose_session() {
+  m_connection.reset();
+  if (m_registry.rescued_early() && m_registry.names_session()) {
+    m_session_lost_at = Clock::now(); // the row names the session that just ended
+  }
+  m_registry.new_session();
 }
 
 void LeaseKeeper::register_worker() {
   try {
     m_registry.beat(*m_connection);
+    if (m_registry.names_session()) {
+      m_session_lost_at.reset();
+      if (m_fenced) {
+        m_in_flight.fence(std::nullopt);
+        m_fenced = false;
+        logger()->info("the registry of workers names this pgtqd's session again: its tasks "
+                       "run on and claims go on");
+      }
+    }
     if (m_registry_failing) {
       logger()->info("the registry of workers (pgtq.workers) is written again");
     }
     m_registry_failing = false;
   } catch (const db::PgError& error) {
-    if (error.is_connection_error()) {
-      throw; // the lease renewals' retry takes over
+    if (error.is_connection_error() || error.is_read_only()) {
+      throw; // the lease renewals' retry takes over, on a new session
     }
-    // Leases go on without it: operators lose a row, tasks lose nothing.
-    if (!m_registry_failing) {
+    // Leases go on without it: operators lose a row, tasks lose nothing. Unless the row
+    // still names a session that ended: the server is up, and from the grace on other
+    // daemons' sweeps may rescue these tasks. Their handlers are stopped a quarter of the
+    // grace before, and nothing is claimed until the row names this session.
+    if (m_session_lost_at && !m_fenced) {
+      m_in_flight.fence(*m_session_lost_at + m_config.session_grace * 3 / 4);
+      m_fenced = true;
+      logger()->error("cannot write this worker's row in pgtq.workers from its new session "
+                      "({}): other pgtqd will take its session for gone and rescue its tasks, "
+                      "so their handlers are asked to stop and claims wait until it can",
+                      error.what());
+    } else if (!m_registry_failing) {
       logger()->warn("cannot write this worker's row in pgtq.workers: {}", error.what());
     }
     m_registry_failing = true;
@@ -149,7 +198,7 @@ void LeaseKeeper::watch_expiry() {
     if (const auto expiry = m_in_flight.next_expiry()) {
       until = std::min(until, *expiry);
     }
-    wait_until(until);
+    wait_until(until, false);
   }
 }
 
@@ -220,18 +269,21 @@ void LeaseKeeper::stop_expired() {
   }
 }
 
-void LeaseKeeper::wait_until(Clock::time_point deadline) {
+void LeaseKeeper::wait_until(Clock::time_point deadline, bool watch_session) {
   while (!m_stopping) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) {
       return;
     }
-    pollfd fds[2] = {{m_wake_fd, POLLIN, 0}, {m_soon_fd, POLLIN, 0}};
+    // The renewing thread also watches its session's socket: an idle session that ends
+    // (the server sends its reason, then closes) makes it readable at once.
+    const int session = watch_session && m_connection ? m_connection->socket() : -1;
+    pollfd fds[3] = {{m_wake_fd, POLLIN, 0}, {m_soon_fd, POLLIN, 0}, {session, POLLIN, 0}};
     // A failed poll (EINTR) only ends this wait early.
-    ::poll(fds, 2, static_cast<int>(std::min<long long>(left + 1, 60000)));
-    if (fds[1].revents & POLLIN) {
-      return; // run() reads it and renews soon
+    ::poll(fds, session >= 0 ? 3 : 2, static_cast<int>(std::min<long long>(left + 1, 60000)));
+    if ((fds[1].revents & POLLIN) || (fds[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      return; // run() reads it and renews soon, or finds the session gone
     }
   }
 }

@@ -27,7 +27,14 @@ namespace pgtq::queue {
 // confirmed by the database's answer before a handler is stopped.
 //
 // Its heartbeats also keep this pgtqd's row in the registry of workers (worker_registry.hpp),
-// whether or not tasks run; stop() removes the row.
+// whether or not tasks run; stop() removes the row. The row names the renewing session, by
+// which other daemons rescue this one's tasks soon after that session ends for good
+// (pgtq.sweep_gone_workers): so it watches its session between beats, connects again at once
+// when it ends, and writes the row before it renews. If it is connected again but cannot
+// write the row, it fences the tasks in flight (InFlightTasks::fence) at three quarters of
+// the session grace from the loss, and claims stop until the row is written. While it cannot
+// connect at all it cannot tell a server that is down (nothing is swept then) from one only it
+// cannot reach, and fences nothing: its leases rule, as before.
 //
 // Threads: start() and stop() from the claim loop's thread; renew_soon() from any thread; the
 // rest on its own two.
@@ -55,14 +62,23 @@ private:
   void register_worker(); // the registry's beat; its errors never stop leases
   void stop_expired();
   void watch_expiry(); // the expiry thread
-  void wait_until(Clock::time_point deadline);
+  // watch_session: also ends when the session's socket turns readable (the renewing thread).
+  void wait_until(Clock::time_point deadline, bool watch_session);
+  // Whether the renewing session is still there, after reading whatever arrived on it.
+  bool session_alive();
+  // Drops the session, noting when if the registry named it.
+  void lose_session();
 
   const LeaseKeeperSettings m_config;
   InFlightTasks& m_in_flight;                 // thread-safe, shared with the claim loop
   std::optional<db::Connection> m_connection; // the renewing thread only
   WorkerRegistry m_registry;                  // the renewing thread, then stop()
   bool m_registry_failing = false;            // the renewing thread only
-  std::atomic<bool> m_stopping{false};        // written by stop(), read by both threads
+  // The renewing thread only: when the session the registry names ended (until a beat
+  // names the new one), and whether the tasks in flight are fenced meanwhile.
+  std::optional<Clock::time_point> m_session_lost_at;
+  bool m_fenced = false;
+  std::atomic<bool> m_stopping{false}; // written by stop(), read by both threads
   // Written by stop(), waited on by both threads; never read, so that it wakes both.
   int m_wake_fd = -1;
   // Written by renew_soon(), read (cleared) by the renewing thread.

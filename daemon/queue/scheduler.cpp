@@ -114,6 +114,7 @@ Scheduler::Clock::time_point Scheduler::tick() {
   const std::string batch = std::to_string(k_tick_batch);
   m_wake_up.hold_back(); // notifications taken from now on make the next tick
   m_last_tick = Clock::now();
+  sweep_gone_workers();
   db::Result result(nullptr);
   try {
     result = m_connection->run(db::queries::k_tick, {batch});
@@ -167,6 +168,33 @@ Scheduler::Clock::time_point Scheduler::tick() {
   return next;
 }
 
+void Scheduler::sweep_gone_workers() {
+  try {
+    const auto ended = m_connection->run(db::queries::k_sweep_gone_workers, {}).int64(0, 0);
+    if (ended > 0) {
+      scheduler_logger()->warn("ended the leases of {} task(s) of pgtqd whose database session "
+                               "ended and did not come back within its session grace; "
+                               "rescuing them",
+                               ended);
+    }
+    if (m_sweep_failed) {
+      scheduler_logger()->info("the sweep of gone workers works again");
+      m_sweep_failed = false;
+    }
+  } catch (const db::PgError& error) {
+    if (error.is_connection_error()) {
+      throw;
+    }
+    // Say, a role that may not write pgtq.workers: leases still run out, only later.
+    if (!m_sweep_failed) {
+      scheduler_logger()->warn("cannot sweep the registry of workers ({}): the tasks of a "
+                               "killed pgtqd wait for their leases to run out",
+                               error.what());
+      m_sweep_failed = true;
+    }
+  }
+}
+
 Scheduler::Clock::time_point Scheduler::register_sleep(Clock::time_point deadline) {
   using std::chrono::milliseconds;
   const auto wakes_in = std::chrono::duration<double>(deadline - Clock::now()).count();
@@ -207,6 +235,11 @@ Scheduler::Clock::time_point Scheduler::register_sleep(Clock::time_point deadlin
     (known ? still_long : waiting).push_back(std::move(holder));
   }
   m_long_pushes = std::move(still_long);
+  if (!waiting.empty()) {
+    // A push that looked before the registration and ended before the list was read is not
+    // in it, and its task is committed: its due time counts now, not once the others end.
+    deadline = next_due(deadline);
+  }
   auto delay = milliseconds(1);
   const auto started = Clock::now();
   auto check_at = started + delay;

@@ -20,7 +20,8 @@ namespace pgtq::queue {
 // number of daemons may run one; pgtq.tick() lets one of them work at a time. Between ticks
 // it is registered in pgtq.waiting_schedulers with the time it wakes, so that only delayed
 // pushes due before then notify it. After a tick it applies the retention rules when they
-// are due (RetentionPass).
+// are due (RetentionPass). Before each tick it sweeps the registry of workers, so that the
+// tasks of a pgtqd whose session ended for good are rescued without waiting out their leases.
 //
 // Threads: start() and stop() from the daemon's main thread; the rest on the scheduler's.
 class Scheduler {
@@ -39,6 +40,10 @@ private:
   void run();
   // Returns when the next tick is due.
   Clock::time_point tick();
+  // Ends the leases of workers whose session ended for good (pgtq.sweep_gone_workers), so
+  // that the tick right after rescues their tasks. Its errors, but a lost connection, are
+  // logged once and never stop ticks.
+  void sweep_gone_workers();
   // Registers the scheduler as asleep until deadline, so that delayed pushes of tasks due
   // earlier notify it (sql/schema/09_wake_ups.sql), waits until the delayed pushes that may
   // have looked before the registration have ended, and returns the deadline, brought
@@ -59,6 +64,7 @@ private:
   // waited for again at every tick.
   std::vector<std::string> m_long_pushes;
   bool m_registration_failed = false;         // warned that register_sleep() could not register
+  bool m_sweep_failed = false;                // warned that sweep_gone_workers() failed
   Clock::time_point m_last_tick;              // when the last tick started
   std::optional<db::Connection> m_connection; // the scheduler's thread
   std::atomic<bool> m_stopping{false};        // written by stop(), read by the thread

@@ -36,6 +36,9 @@ struct WorkerIdentity {
 struct LeaseKeeperSettings : ConnectionSettings {
   Duration lease{};     // how long a claim holds without a renewal
   Duration heartbeat{}; // how often leases are renewed
+  // How long the lease session may be gone before other daemons rescue this one's tasks
+  // (pgtq.sweep_gone_workers); at the lease or more, never early.
+  Duration session_grace{};
   WorkerIdentity identity;
 };
 

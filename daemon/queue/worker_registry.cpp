@@ -24,6 +24,12 @@ WorkerRegistry::WorkerRegistry(const LeaseKeeperSettings& config)
       m_started_at(Timestamp(std::chrono::system_clock::now()).text()) {
   m_every = pgtq::detail::interval_text(
       std::chrono::duration_cast<std::chrono::microseconds>(m_interval));
+  // A grace as long as the lease gains nothing: the leases run out by then anyway. Behind a
+  // transaction pooler the session is a pooled backend, whose end says nothing about pgtqd.
+  if (config.session_grace < config.lease && config.prepared_statements) {
+    m_grace = pgtq::detail::interval_text(
+        std::chrono::duration_cast<std::chrono::microseconds>(config.session_grace));
+  }
 }
 
 void WorkerRegistry::set_task_names(std::string names) {
@@ -39,7 +45,7 @@ void WorkerRegistry::beat(db::Connection& connection) {
   std::string names;
   {
     const std::lock_guard lock(m_names_mutex);
-    if (m_written && now - m_last < m_interval && !m_names_changed) {
+    if (m_names_session && now - m_last < m_interval && !m_names_changed) {
       return;
     }
     names = m_task_names;
@@ -55,9 +61,11 @@ void WorkerRegistry::beat(db::Connection& connection) {
                   m_isolation,
                   m_every,
                   m_started_at,
-                  names.empty() ? std::nullopt : db::Param(names)});
+                  names.empty() ? std::nullopt : db::Param(names),
+                  m_grace.empty() ? std::nullopt : db::Param(m_grace)});
   m_last = now;
   m_written = true;
+  m_names_session = true;
 }
 
 void WorkerRegistry::leave(db::Connection& connection) noexcept {

@@ -15,6 +15,11 @@ namespace pgtq::queue {
 // A registry that cannot be written (a role without the right, a schema older than 0020)
 // never stops leases: the lease keeper logs it and goes on.
 //
+// The row also names the session the beats run on, with the session grace: once that session
+// has been gone for the grace, other daemons' schedulers rescue this daemon's tasks
+// (pgtq.sweep_gone_workers). After new_session() the next beat writes at once, so that the
+// row names the new session as soon as it exists.
+//
 // Threads: the lease keeper's renewing thread, or its owner once that thread has ended.
 class WorkerRegistry {
 public:
@@ -28,6 +33,12 @@ public:
   void set_task_names(std::string names);
   // Removes the row; errors are logged, not thrown (the daemon is stopping).
   void leave(db::Connection& connection) noexcept;
+  // The session the beats ran on has ended: the row names it until the next beat.
+  void new_session() { m_names_session = false; }
+  // Whether the row names the current session, and others may rescue this daemon's tasks
+  // early once it is gone (the grace is shorter than the lease).
+  bool names_session() const { return m_names_session; }
+  bool rescued_early() const { return !m_grace.empty(); }
 
 private:
   using Clock = std::chrono::steady_clock;
@@ -42,8 +53,10 @@ private:
   std::string m_every; // the interval between writes, as text
   Clock::duration m_interval;
   std::string m_started_at; // when this object was made, as text
+  std::string m_grace;      // the session grace, as text; empty: never rescued early (NULL)
   Clock::time_point m_last{};
   bool m_written = false;
+  bool m_names_session = false; // the last write came from the current session
   std::mutex m_names_mutex;
   std::string m_task_names;     // guarded by m_names_mutex; empty: not known yet (NULL)
   bool m_names_changed = false; // guarded by m_names_mutex

@@ -10,7 +10,10 @@
 -- the median and 95th percentile of wait and run times; queue_minutes has throughput and
 -- latency per queue and minute of the last hour. The registry of workers says which task
 -- names each pgtqd handles, and pgtq.unhandled_tasks lists the queued tasks no live worker
--- will take.
+-- will take. It also names each worker's lease session (worker_seen's session_grace), and
+-- pgtq.sweep_gone_workers ends the leases of a worker whose session has ended and not come
+-- back within that grace, so that a pgtqd killed with -9 has its tasks rescued within
+-- seconds.
 
 ALTER TABLE pgtq.queues
   ADD COLUMN key_rate_limit integer
@@ -856,14 +859,33 @@ COMMENT ON VIEW pgtq.queue_minutes IS
 -- worker_seen; a pgtqd older than this calls without it), and pgtq.unhandled_tasks lists the
 -- queued tasks no live worker will take.
 ALTER TABLE pgtq.workers ADD COLUMN task_names text[];
+
+-- The registry also names each worker's lease session, so that the tasks of a pgtqd killed
+-- with -9 are rescued within seconds instead of a whole lease (13_workers.sql).
+ALTER TABLE pgtq.workers
+  ADD COLUMN session_pid integer,
+  ADD COLUMN session_started timestamptz,
+  ADD COLUMN server_started timestamptz,
+  ADD COLUMN session_grace interval,
+  ADD COLUMN session_gone_at timestamptz;
 COMMENT ON TABLE pgtq.workers IS
   'Workers (pgtqd), the task names each handles, and when each was last heard from; pgtq.live_workers shows those alive.';
 
 DROP FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz);
+-- Registers worker (pgtqd's worker name, 1..128 bytes) as alive now, serving queue, with where
+-- and how it runs (pid: its process id on host). heartbeat: how often it calls again (more than
+-- 0, at most 1 hour). task_names: the task names its plugins handle (at most 10000, each 1..128
+-- characters; NULL: unknown). session_grace: how long the calling session may be gone before
+-- the worker's tasks are rescued without waiting out their leases (0 to 1 hour; NULL: never,
+-- as from a caller that does not keep its side of that bargain). The calling session is
+-- recorded as the worker's: call it on the session that renews the worker's leases. A row per
+-- (worker, queue); another pgtqd heard from under the same pair within three heartbeats gets
+-- a WARNING. Returns nothing.
 CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
                                  version text, concurrency integer, isolation text,
                                  heartbeat interval, started_at timestamptz,
-                                 task_names text[] DEFAULT NULL)
+                                 task_names text[] DEFAULT NULL,
+                                 session_grace interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -897,6 +919,10 @@ BEGIN
       '10000 names of 1..128 characters, got % elements', cardinality(task_names)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF NOT (session_grace >= interval '0' AND session_grace <= interval '1 hour') THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: session_grace must be between 0 and 1 hour, got %',
+      session_grace USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   -- Two daemons under one name and queue would take turns in one row, and their tasks'
   -- locked_by could not be told apart: say so in the caller's log.
   PERFORM 1 FROM pgtq.workers w
@@ -912,20 +938,94 @@ BEGIN
           AND w.queue = worker_seen.queue);
   END IF;
   INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
-                                 heartbeat, started_at, last_seen, task_names)
+                                 heartbeat, started_at, last_seen, task_names, session_pid,
+                                 session_started, server_started, session_grace,
+                                 session_gone_at)
   VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
           worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
           worker_seen.heartbeat, worker_seen.started_at, clock_timestamp(),
-          worker_seen.task_names)
+          worker_seen.task_names, pg_backend_pid(),
+          (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a),
+          pg_postmaster_start_time(), worker_seen.session_grace, NULL)
   ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
     SET host = excluded.host, pid = excluded.pid,
         version = excluded.version, concurrency = excluded.concurrency,
         isolation = excluded.isolation, heartbeat = excluded.heartbeat,
         started_at = excluded.started_at, last_seen = excluded.last_seen,
-        task_names = excluded.task_names;
+        task_names = excluded.task_names, session_pid = excluded.session_pid,
+        session_started = excluded.session_started, server_started = excluded.server_started,
+        session_grace = excluded.session_grace, session_gone_at = NULL;
 END $$;
-COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[]) IS
-'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown). pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[], interval) IS
+'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown), session_grace (0..1 hour; NULL: never rescued early): how long the calling session, recorded as the one renewing the worker''s leases, may be gone before pgtq.sweep_gone_workers ends those leases. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+
+-- Ends the leases of the tasks of workers whose lease session has ended (see the top of this
+-- file), so that the tick rescues them at once. A first call that finds a worker's recorded
+-- session gone (its pid absent, or a backend started at another time) notes when; a call at
+-- least session_grace later that still finds it gone, with no newer registration, ends the
+-- leases of the running tasks the worker claimed before that note, and forgets the session
+-- (there is nothing more of it to rescue). Sessions of another server run prove nothing and
+-- are left alone. A call whose own session is younger than a worker's heartbeat leaves that
+-- worker alone: after something that cut every session (a crash restart of the server, a
+-- pooler's restart), each pgtqd gets that long, its reconnection backoff's cap, to be back. Returns how many leases it ended. One caller at a time (an advisory lock;
+-- the others return 0). A worker row locked elsewhere waits for the next call; a task row
+-- locked elsewhere at that moment keeps its lease, which runs out as before.
+-- pgtqd's schedulers call it before each tick, in a transaction of its own: reading
+-- pg_stat_activity through a stale snapshot could take a live session for a gone one, so the
+-- snapshot is cleared first.
+CREATE FUNCTION pgtq.sweep_gone_workers() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ended integer := 0;
+  since timestamptz; -- when this session started
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(hashtext('pgtq.sweep_gone_workers')) THEN
+    RETURN 0;
+  END IF;
+  PERFORM pg_stat_clear_snapshot();
+  since := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
+  -- A backend of another role shows no backend_start: its pid alone then counts as alive.
+  UPDATE pgtq.workers w
+     SET session_gone_at = clock_timestamp()
+   WHERE (w.worker, w.queue) IN (
+           SELECT g.worker, g.queue FROM pgtq.workers g
+            WHERE g.session_pid IS NOT NULL AND g.session_grace IS NOT NULL
+              AND g.session_gone_at IS NULL
+              AND g.server_started = pg_postmaster_start_time()
+              AND since <= clock_timestamp() - g.heartbeat
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(g.session_pid) a
+                               WHERE a.backend_start IS NULL
+                                  OR a.backend_start = g.session_started)
+              FOR UPDATE SKIP LOCKED);
+  WITH gone AS (
+    UPDATE pgtq.workers w
+       SET session_pid = NULL, session_started = NULL
+      FROM (SELECT g.worker, g.queue, g.session_gone_at FROM pgtq.workers g
+             WHERE g.session_gone_at <= clock_timestamp() - g.session_grace
+               AND g.session_pid IS NOT NULL
+               AND g.server_started = pg_postmaster_start_time()
+               AND since <= clock_timestamp() - g.heartbeat
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(g.session_pid) a
+                                WHERE a.backend_start IS NULL
+                                   OR a.backend_start = g.session_started)
+               FOR UPDATE SKIP LOCKED) d
+     WHERE w.worker = d.worker AND w.queue = d.queue
+    RETURNING d.worker, d.queue, d.session_gone_at
+  ), held AS (
+    -- Claimed before the note only: a task claimed later is another pgtqd's under the same
+    -- worker-name (a restart), whose row will say so.
+    SELECT l.id FROM pgtq.live_tasks l JOIN gone ON l.queue = gone.queue AND l.locked_by = gone.worker
+     WHERE l.state = 'running' AND l.started_at < gone.session_gone_at
+       AND l.locked_until > clock_timestamp()
+       FOR UPDATE OF l SKIP LOCKED
+  )
+  UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp()
+    FROM held WHERE l.id = held.id;
+  GET DIAGNOSTICS ended = ROW_COUNT;
+  RETURN ended;
+END $$;
+COMMENT ON FUNCTION pgtq.sweep_gone_workers() IS
+'Ends the leases of the running tasks of workers (pgtq.workers) whose recorded lease session has been gone for their session_grace without a newer registration, so that the next pgtq.tick rescues them instead of waiting out the leases. Notes sessions found gone; ignores sessions of an earlier server run. Returns the number of leases ended. One caller at a time; the others return 0.';
 
 CREATE OR REPLACE VIEW pgtq.live_workers AS
   SELECT w.worker, w.queue, w.host, w.pid, w.version, w.concurrency, w.isolation,

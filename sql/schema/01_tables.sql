@@ -247,6 +247,16 @@ CREATE TABLE pgtq.workers (
   last_seen   timestamptz NOT NULL,
   -- The task names its plugins handle (NULL: a pgtqd older than 0031, which did not say).
   task_names  text[],
+  -- The session its lease renewals run on (13_workers.sql, pgtq.sweep_gone_workers): the
+  -- backend's pid and start, and the server's start, so that a pid of a later server run or
+  -- a reused pid is never taken for it. NULL: a pgtqd older than 0031, or nothing to rescue.
+  session_pid     integer,
+  session_started timestamptz,
+  server_started  timestamptz,
+  -- How long the session may stay gone before the worker's tasks are rescued (NULL: never
+  -- early; their leases run out), and since when a sweep has found it gone.
+  session_grace   interval,
+  session_gone_at timestamptz,
   -- One name may serve several queues (a worker-name set in a shared config file).
   PRIMARY KEY (worker, queue)
 );

@@ -16,7 +16,8 @@
 -- queued (finish_many's immediate retries, release, tick) does the same through wake_queue. A claim loop going to sleep:
 --   1. registers (pgtq.worker_idle) and commits;
 --   2. reads which transactions hold the push lock now (pgtq.pushes_in_flight), and asks
---      again until none of those does;
+--      again until none of those does; it claims after the first read and whenever one of
+--      them ends, so that a push that ended meanwhile does not wait for a long one;
 --   3. claims once more, then sleeps until a NOTIFY (or its poll timer).
 -- A push that looked before the registration was committed holds the lock since before
 -- then: it is among those of step 2, or had ended already; either way it has committed or

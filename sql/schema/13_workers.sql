@@ -6,17 +6,39 @@
 -- it stops cleanly (pgtq.worker_stopped). A pgtqd killed with -9 leaves its row: it is alive
 -- in pgtq.live_workers for three heartbeats after its last one, and pgtq.tick removes it a
 -- day later. Tasks name their worker in locked_by, so what a worker runs is a join away.
+--
+-- Rescue without waiting out the lease. The row names the session the worker's lease
+-- renewals run on. A pgtqd killed with -9 takes its sessions with it at once (the kernel
+-- closes its sockets, and each backend ends); one whose sessions were merely ended
+-- (pg_terminate_backend, a restarted pooler) connects again and writes its row anew within
+-- moments. So once a sweep (pgtq.sweep_gone_workers, run by pgtqd's schedulers) has found a
+-- worker's session gone for its grace, and the worker has not written its row from a new
+-- session meanwhile, the leases of the tasks it claimed before then are ended, and the tick
+-- rescues them: within about two seconds of a kill instead of a whole lease. Only proof
+-- counts: the pid must be absent or belong to a backend started at another time, on the same
+-- server run (a restart or a failover ends every session, so it proves nothing: leases run
+-- out as before), as seen by a sweep whose own session is older than the worker's heartbeat
+-- (after an outage that cut everyone, each pgtqd has had that long to connect again). pgtqd
+-- keeps its side: when its lease session ends it connects again at once and writes its row
+-- from the new session before anything else; connected but unable to write it, it stops its
+-- tasks' handlers at three quarters of the grace, as it does when a lease runs out, so that
+-- no task runs here and on another daemon at once. A pgtqd that cannot connect at all cannot
+-- tell a server that is down from one only it cannot reach, and lets its leases rule.
 
 -- Registers worker (pgtqd's worker name, 1..128 bytes) as alive now, serving queue, with where
 -- and how it runs (pid: its process id on host). heartbeat: how often it calls again (more than
 -- 0, at most 1 hour). task_names: the task names its plugins handle (at most 10000, each 1..128
--- characters; NULL: unknown, as from a pgtqd older than 0031, which called without it). A row
--- per (worker, queue); another pgtqd heard from under the same pair within three heartbeats
--- gets a WARNING. Returns nothing.
+-- characters; NULL: unknown). session_grace: how long the calling session may be gone before
+-- the worker's tasks are rescued without waiting out their leases (0 to 1 hour; NULL: never,
+-- as from a caller that does not keep its side of that bargain). The calling session is
+-- recorded as the worker's: call it on the session that renews the worker's leases. A row per
+-- (worker, queue); another pgtqd heard from under the same pair within three heartbeats gets
+-- a WARNING. Returns nothing.
 CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
                                  version text, concurrency integer, isolation text,
                                  heartbeat interval, started_at timestamptz,
-                                 task_names text[] DEFAULT NULL)
+                                 task_names text[] DEFAULT NULL,
+                                 session_grace interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -50,6 +72,10 @@ BEGIN
       '10000 names of 1..128 characters, got % elements', cardinality(task_names)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF NOT (session_grace >= interval '0' AND session_grace <= interval '1 hour') THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: session_grace must be between 0 and 1 hour, got %',
+      session_grace USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   -- Two daemons under one name and queue would take turns in one row, and their tasks'
   -- locked_by could not be told apart: say so in the caller's log.
   PERFORM 1 FROM pgtq.workers w
@@ -65,20 +91,94 @@ BEGIN
           AND w.queue = worker_seen.queue);
   END IF;
   INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
-                                 heartbeat, started_at, last_seen, task_names)
+                                 heartbeat, started_at, last_seen, task_names, session_pid,
+                                 session_started, server_started, session_grace,
+                                 session_gone_at)
   VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
           worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
           worker_seen.heartbeat, worker_seen.started_at, clock_timestamp(),
-          worker_seen.task_names)
+          worker_seen.task_names, pg_backend_pid(),
+          (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a),
+          pg_postmaster_start_time(), worker_seen.session_grace, NULL)
   ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
     SET host = excluded.host, pid = excluded.pid,
         version = excluded.version, concurrency = excluded.concurrency,
         isolation = excluded.isolation, heartbeat = excluded.heartbeat,
         started_at = excluded.started_at, last_seen = excluded.last_seen,
-        task_names = excluded.task_names;
+        task_names = excluded.task_names, session_pid = excluded.session_pid,
+        session_started = excluded.session_started, server_started = excluded.server_started,
+        session_grace = excluded.session_grace, session_gone_at = NULL;
 END $$;
-COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[]) IS
-'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown). pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[], interval) IS
+'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown), session_grace (0..1 hour; NULL: never rescued early): how long the calling session, recorded as the one renewing the worker''s leases, may be gone before pgtq.sweep_gone_workers ends those leases. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+
+-- Ends the leases of the tasks of workers whose lease session has ended (see the top of this
+-- file), so that the tick rescues them at once. A first call that finds a worker's recorded
+-- session gone (its pid absent, or a backend started at another time) notes when; a call at
+-- least session_grace later that still finds it gone, with no newer registration, ends the
+-- leases of the running tasks the worker claimed before that note, and forgets the session
+-- (there is nothing more of it to rescue). Sessions of another server run prove nothing and
+-- are left alone. A call whose own session is younger than a worker's heartbeat leaves that
+-- worker alone: after something that cut every session (a crash restart of the server, a
+-- pooler's restart), each pgtqd gets that long, its reconnection backoff's cap, to be back. Returns how many leases it ended. One caller at a time (an advisory lock;
+-- the others return 0). A worker row locked elsewhere waits for the next call; a task row
+-- locked elsewhere at that moment keeps its lease, which runs out as before.
+-- pgtqd's schedulers call it before each tick, in a transaction of its own: reading
+-- pg_stat_activity through a stale snapshot could take a live session for a gone one, so the
+-- snapshot is cleared first.
+CREATE FUNCTION pgtq.sweep_gone_workers() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ended integer := 0;
+  since timestamptz; -- when this session started
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(hashtext('pgtq.sweep_gone_workers')) THEN
+    RETURN 0;
+  END IF;
+  PERFORM pg_stat_clear_snapshot();
+  since := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
+  -- A backend of another role shows no backend_start: its pid alone then counts as alive.
+  UPDATE pgtq.workers w
+     SET session_gone_at = clock_timestamp()
+   WHERE (w.worker, w.queue) IN (
+           SELECT g.worker, g.queue FROM pgtq.workers g
+            WHERE g.session_pid IS NOT NULL AND g.session_grace IS NOT NULL
+              AND g.session_gone_at IS NULL
+              AND g.server_started = pg_postmaster_start_time()
+              AND since <= clock_timestamp() - g.heartbeat
+              AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(g.session_pid) a
+                               WHERE a.backend_start IS NULL
+                                  OR a.backend_start = g.session_started)
+              FOR UPDATE SKIP LOCKED);
+  WITH gone AS (
+    UPDATE pgtq.workers w
+       SET session_pid = NULL, session_started = NULL
+      FROM (SELECT g.worker, g.queue, g.session_gone_at FROM pgtq.workers g
+             WHERE g.session_gone_at <= clock_timestamp() - g.session_grace
+               AND g.session_pid IS NOT NULL
+               AND g.server_started = pg_postmaster_start_time()
+               AND since <= clock_timestamp() - g.heartbeat
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(g.session_pid) a
+                                WHERE a.backend_start IS NULL
+                                   OR a.backend_start = g.session_started)
+               FOR UPDATE SKIP LOCKED) d
+     WHERE w.worker = d.worker AND w.queue = d.queue
+    RETURNING d.worker, d.queue, d.session_gone_at
+  ), held AS (
+    -- Claimed before the note only: a task claimed later is another pgtqd's under the same
+    -- worker-name (a restart), whose row will say so.
+    SELECT l.id FROM pgtq.live_tasks l JOIN gone ON l.queue = gone.queue AND l.locked_by = gone.worker
+     WHERE l.state = 'running' AND l.started_at < gone.session_gone_at
+       AND l.locked_until > clock_timestamp()
+       FOR UPDATE OF l SKIP LOCKED
+  )
+  UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp()
+    FROM held WHERE l.id = held.id;
+  GET DIAGNOSTICS ended = ROW_COUNT;
+  RETURN ended;
+END $$;
+COMMENT ON FUNCTION pgtq.sweep_gone_workers() IS
+'Ends the leases of the running tasks of workers (pgtq.workers) whose recorded lease session has been gone for their session_grace without a newer registration, so that the next pgtq.tick rescues them instead of waiting out the leases. Notes sessions found gone; ignores sessions of an earlier server run. Returns the number of leases ended. One caller at a time; the others return 0.';
 
 -- Removes the row of worker for queue (a clean stop). Returns whether there was one.
 CREATE FUNCTION pgtq.worker_stopped(worker text, queue text) RETURNS boolean

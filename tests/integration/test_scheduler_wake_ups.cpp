@@ -3,6 +3,7 @@
 // a delayed push that looked before pgtqd's scheduler registered still runs when it is due,
 // not at the next tick.
 #include "support/daemon_process.hpp"
+#include "support/held_back.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
@@ -178,22 +179,26 @@ TEST_CASE("a delayed push waiting for the push lock looks for schedulers after i
   }
 }
 
-TEST_CASE("an open transaction that pushed a delayed task does not delay other delayed tasks") {
+TEST_CASE("an open transaction that pushed a delayed task does not delay other delayed tasks, "
+          "also one that ended between the scheduler's registration and its look at pg_locks") {
   TestDatabase database;
   db::Connection open_push = database.connect();
   db::Connection app = database.connect();
+  db::Connection observer = database.connect();
+  hold_back_writes(observer, "pgtq.waiting_schedulers");
   query(open_push, "BEGIN");
   query(open_push, "SELECT pgtq.push('other', 't', delay => '1 hour')");
-  // In flight when pgtqd's scheduler registers, committed soon after.
+  // The scheduler's registration waits until app ends (a trigger that sleeps while app holds
+  // an advisory lock: no lock wait that lock_timeout could end), so that app's push looks
+  // before the registration and commits before the scheduler reads who is in flight.
   query(app, "BEGIN");
+  query(app, std::string("SELECT pg_advisory_xact_lock(") + k_hold_back_lock + ")");
   const std::string id =
       scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]', delay => '3 seconds')");
   DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--scheduler-interval", "30"}});
-  REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
-  db::Connection observer = database.connect();
-  REQUIRE_MESSAGE(eventually([&] { return waiting_schedulers(observer) == 1; }, 10s), daemon.log());
+  REQUIRE_MESSAGE(eventually([&] { return writes_held_back(observer) == 1; }, 20s), daemon.log());
   query(app, "COMMIT");
-  // Due 3 s after its push; the next tick by the clock is up to 33 s away.
+  // Due 3 s after its push; the next tick by the clock is up to 30 s away.
   CHECK_MESSAGE(reaches(observer, id, "succeeded", 10s), daemon.log());
   query(open_push, "ROLLBACK");
 }

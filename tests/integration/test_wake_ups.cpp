@@ -2,6 +2,7 @@
 // waits for it, and none is lost: a push that looked before a claim loop registered is
 // claimed as soon as it commits, not at the next poll.
 #include "support/daemon_process.hpp"
+#include "support/held_back.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
@@ -154,6 +155,28 @@ TEST_CASE("a push that looked for idle workers before pgtqd registered is claime
   // pgtqd now waits for this push to end before it trusts notifications.
   query(app, "COMMIT");
   CHECK_MESSAGE(reaches(observer, id, "succeeded", 5s), daemon.log());
+}
+
+TEST_CASE("a push that ended between pgtqd's registration and its look at pg_locks is claimed at "
+          "once, while another push stays open") {
+  TestDatabase database;
+  db::Connection open_push = database.connect();
+  db::Connection app = database.connect();
+  db::Connection observer = database.connect();
+  hold_back_writes(observer, "pgtq.idle_workers");
+  // Holds the queue's push lock to the end: pgtqd's registration never settles.
+  query(open_push, "BEGIN");
+  query(open_push, "SELECT pgtq.push('default', 'add_numbers', '[0, 0]')");
+  // The registration waits until app ends, so that app's push looks before it (and notifies
+  // nobody) and commits before pgtqd reads which pushes are in flight.
+  query(app, "BEGIN");
+  query(app, std::string("SELECT pg_advisory_xact_lock(") + k_hold_back_lock + ")");
+  const std::string id = scalar(app, "SELECT pgtq.push('default', 'add_numbers', '[1, 2]')");
+  DaemonProcess daemon({.dsn = database.dsn(), .extra_args = {"--poll-interval", "600"}});
+  REQUIRE_MESSAGE(eventually([&] { return writes_held_back(observer) == 1; }, 20s), daemon.log());
+  query(app, "COMMIT");
+  CHECK_MESSAGE(reaches(observer, id, "succeeded", 5s), daemon.log());
+  query(open_push, "ROLLBACK");
 }
 
 TEST_CASE("a busy pgtqd leaves idle_workers, so pushes stop notifying, and registers again "
