@@ -292,13 +292,14 @@ const std::vector<OptionSpec> k_options = {
      .field = &Config::session_grace,
      .default_value = "1",
      .min = 0.1,
-     .max = k_day,
+     .max = 3600,
      .help = "seconds this worker may stay disconnected before its tasks are rescued",
      .details = "When this pgtqd's database session ends (it was killed, or its connection was "
                 "closed) and it has not connected again within this time, other pgtqd rescue its "
-                "tasks without waiting out their leases; it stops its own handlers a quarter "
-                "earlier, so that no task runs twice at once. At the lease or more, tasks wait "
-                "for their leases as before."},
+                "tasks without waiting out their leases; it stops its own tasks a quarter "
+                "earlier (a worker process is killed at once), so that no task runs twice at "
+                "once: a database restart longer than that stops them too. At the lease or "
+                "more, tasks wait for their leases as before."},
     {.name = "poll-interval",
      .kind = OptionKind::seconds,
      .field = &Config::poll_interval,

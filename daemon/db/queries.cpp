@@ -67,7 +67,8 @@ const Query k_next_due{"pgtq_next_due",
                        "SELECT CASE WHEN d IS NOT NULL THEN extract(epoch FROM"
                        " least(greatest(d, clock_timestamp() - interval '1 day'),"
                        " clock_timestamp() + interval '1 day') - clock_timestamp())::float8 END"
-                       " FROM pgtq.next_due() AS d"};
+                       // A rate limit's room counts as due too, as in pgtq.tick's next_due.
+                       " FROM least(pgtq.next_due(), pgtq.next_rate_room()) AS d"};
 const Query k_push{"pgtq_push",
                    "SELECT pgtq.push($1, $2, $3::jsonb, run_at => $4::timestamptz,"
                    " delay => $5::interval, priority => $6::integer,"

@@ -286,8 +286,8 @@ void ClaimLoop::turn() {
   if (const auto due = m_recorder.next_due()) {
     until = std::min(until, *due);
   }
-  if (m_maybe_more && m_in_flight.fenced()) {
-    until = std::min(until, Clock::now() + k_fence_check); // claims again once it is lifted
+  if (m_maybe_more && m_in_flight.fence_passed(Clock::now())) {
+    until = std::min(until, Clock::now() + k_fence_check); // claims again once it moves on
   }
   if (!wants_claim() || free_slots <= 0) {
     wait_for_work(until);

@@ -69,8 +69,7 @@ private:
   // nothing: anyone may NOTIFY pgtq_wakeup, and a flood of them must not become a claim per
   // notification. Other claims set no gap, so real pushes are picked up at once.
   static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
-  // While the lease keeper fences the tasks in flight, how often the loop looks whether the
-  // fence is lifted.
+  // While the lease keeper's fence has passed, how often the loop looks whether it moved on.
   static constexpr Clock::duration k_fence_check = std::chrono::milliseconds(100);
 
   // What record_outcomes() did: whether it claimed, and the error that ends the turn.
@@ -88,9 +87,11 @@ private:
   void disconnect_and_wait();
   // On the first stop request: no more claims, and the grace period starts.
   void start_draining_if_asked();
-  // Not while the lease keeper fences the tasks in flight (its session ended): what it
-  // claimed would be stopped at once.
-  bool wants_claim() const { return !m_drain.active() && m_maybe_more && !m_in_flight.fenced(); }
+  // Not once the lease keeper's fence has passed (its session ended and the registry does not
+  // name a new one yet): what it claimed would be stopped at once.
+  bool wants_claim() const {
+    return !m_drain.active() && m_maybe_more && !m_in_flight.fence_passed(Clock::now());
+  }
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_prefetch.prefetch(); }
   // How many more tasks to claim now, `finishing` of those in flight counted as done: none

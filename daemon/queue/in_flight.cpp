@@ -59,8 +59,13 @@ std::vector<std::int64_t> InFlightTasks::stop_expired(Clock::time_point now) {
   std::vector<std::int64_t> stopped;
   const std::lock_guard lock(m_mutex);
   for (const auto& [id, entry] : m_tasks) {
-    if (now >= expiry(entry) && !entry.attempt->finished.load() &&
-        !entry.attempt->stop.exchange(true)) {
+    if (now < expiry(entry) || entry.attempt->finished.load() || entry.attempt->stop.load()) {
+      continue;
+    }
+    if (now < entry.lease_until) {
+      entry.attempt->fenced = true; // the fence, not the lease: before stop, which the worker reads
+    }
+    if (!entry.attempt->stop.exchange(true)) {
       stopped.push_back(id);
     }
   }
@@ -84,9 +89,9 @@ void InFlightTasks::fence(std::optional<Clock::time_point> until) {
   m_fence = until;
 }
 
-bool InFlightTasks::fenced() const {
+bool InFlightTasks::fence_passed(Clock::time_point now) const {
   const std::lock_guard lock(m_mutex);
-  return m_fence.has_value();
+  return m_fence && now >= *m_fence;
 }
 
 InFlightTasks::Clock::time_point InFlightTasks::expiry(const Entry& entry) const {

@@ -32,6 +32,10 @@ struct Attempt {
   // (OutcomeRecorder::add); read by the lease keeper (nothing left to stop) and the claim
   // loop (not released at the end of the grace period).
   std::atomic<bool> finished{false};
+  // The stop came from the lease keeper's fence (InFlightTasks::fence): another daemon may run
+  // the task a quarter of the session grace from now, so a worker process is killed at once
+  // instead of after timeout-grace. Written before stop is raised; read by the worker.
+  std::atomic<bool> fenced{false};
 };
 
 // The attempts in flight, keyed by task id, with the time until which each lease is known to
@@ -67,11 +71,12 @@ public:
   std::optional<Clock::time_point> next_expiry() const;
   // Makes every lease held, and every one added later, count as running out at until at the
   // latest (nullopt: lifts it); renewals do not lift it. The lease keeper fences this way when
-  // its session ended: another daemon may rescue these tasks soon (13_workers.sql).
+  // the session the registry names ended: from its grace on, other daemons may rescue these
+  // tasks (13_workers.sql).
   void fence(std::optional<Clock::time_point> until);
-  // Whether a fence is up: the claim loop claims nothing meanwhile, as what it claimed would
+  // Whether the fence has passed: the claim loop claims nothing then, as what it claimed would
   // be stopped at once.
-  bool fenced() const;
+  bool fence_passed(Clock::time_point now) const;
 
 private:
   struct Entry {

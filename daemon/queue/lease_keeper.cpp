@@ -26,10 +26,13 @@ LeaseKeeper::LeaseKeeper(const LeaseKeeperSettings& config, InFlightTasks& in_fl
     : m_config(config), m_in_flight(in_flight), m_registry(config) {
   m_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   m_soon_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (m_wake_fd < 0 || m_soon_fd < 0) {
+  m_fence_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m_wake_fd < 0 || m_soon_fd < 0 || m_fence_fd < 0) {
     const int error = errno;
-    if (m_wake_fd >= 0) {
-      ::close(m_wake_fd);
+    for (const int fd : {m_wake_fd, m_soon_fd, m_fence_fd}) {
+      if (fd >= 0) {
+        ::close(fd);
+      }
     }
     throw std::system_error(error, std::generic_category(), "eventfd");
   }
@@ -39,6 +42,7 @@ LeaseKeeper::~LeaseKeeper() {
   stop();
   ::close(m_wake_fd);
   ::close(m_soon_fd);
+  ::close(m_fence_fd);
 }
 
 void LeaseKeeper::renew_soon() {
@@ -111,7 +115,10 @@ void LeaseKeeper::run() {
         }
         healthy = true;
         backoff.reset();
-        next_beat = Clock::now() + interval;
+        // Fenced: the row must name this session before the fence passes, so try again soon.
+        next_beat =
+            Clock::now() +
+            (m_fenced ? std::min<Clock::duration>(interval, m_config.session_grace / 8) : interval);
       } catch (const std::exception& error) {
         // Whatever it was (connection lost, read-only session, a timeout), a new session is
         // the cure that cannot hurt; retried sooner than the next heartbeat, with jitter,
@@ -143,8 +150,14 @@ bool LeaseKeeper::session_alive() {
 
 void LeaseKeeper::lose_session() {
   m_connection.reset();
-  if (m_registry.rescued_early() && m_registry.names_session()) {
-    m_session_lost_at = Clock::now(); // the row names the session that just ended
+  if (m_registry.rescued_early() && m_registry.names_session() && !m_fenced) {
+    // The registry names the session that ended: from its grace on, other daemons may
+    // rescue these tasks. Their handlers stop a quarter of the grace before, unless the row
+    // names a new session by then; a worker process is killed at once (Attempt::fenced).
+    m_in_flight.fence(Clock::now() + m_config.session_grace * 3 / 4);
+    m_fenced = true;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto written = ::write(m_fence_fd, &one, sizeof one);
   }
   m_registry.new_session();
 }
@@ -152,14 +165,10 @@ void LeaseKeeper::lose_session() {
 void LeaseKeeper::register_worker() {
   try {
     m_registry.beat(*m_connection);
-    if (m_registry.names_session()) {
-      m_session_lost_at.reset();
-      if (m_fenced) {
-        m_in_flight.fence(std::nullopt);
-        m_fenced = false;
-        logger()->info("the registry of workers names this pgtqd's session again: its tasks "
-                       "run on and claims go on");
-      }
+    if (m_fenced && m_registry.names_session()) {
+      m_in_flight.fence(std::nullopt);
+      m_fenced = false;
+      logger()->info("the registry of workers names this pgtqd's new session: its tasks run on");
     }
     if (m_registry_failing) {
       logger()->info("the registry of workers (pgtq.workers) is written again");
@@ -169,19 +178,17 @@ void LeaseKeeper::register_worker() {
     if (error.is_connection_error() || error.is_read_only()) {
       throw; // the lease renewals' retry takes over, on a new session
     }
-    // Leases go on without it: operators lose a row, tasks lose nothing. Unless the row
-    // still names a session that ended: the server is up, and from the grace on other
-    // daemons' sweeps may rescue these tasks. Their handlers are stopped a quarter of the
-    // grace before, and nothing is claimed until the row names this session.
-    if (m_session_lost_at && !m_fenced) {
-      m_in_flight.fence(*m_session_lost_at + m_config.session_grace * 3 / 4);
-      m_fenced = true;
-      logger()->error("cannot write this worker's row in pgtq.workers from its new session "
-                      "({}): other pgtqd will take its session for gone and rescue its tasks, "
-                      "so their handlers are asked to stop and claims wait until it can",
-                      error.what());
-    } else if (!m_registry_failing) {
-      logger()->warn("cannot write this worker's row in pgtq.workers: {}", error.what());
+    // Leases go on without it: operators lose a row, tasks lose nothing; unless the row still
+    // names a session that ended (fenced): then the fence stays until a write works.
+    if (!m_registry_failing) {
+      if (m_fenced) {
+        logger()->error("cannot write this worker's row in pgtq.workers from its new session "
+                        "({}): other pgtqd will take it for gone and rescue its tasks, so they "
+                        "stop, and claims wait until the row can be written",
+                        error.what());
+      } else {
+        logger()->warn("cannot write this worker's row in pgtq.workers: {}", error.what());
+      }
     }
     m_registry_failing = true;
   }
@@ -198,7 +205,7 @@ void LeaseKeeper::watch_expiry() {
     if (const auto expiry = m_in_flight.next_expiry()) {
       until = std::min(until, *expiry);
     }
-    wait_until(until, false);
+    wait_for_expiry(until);
   }
 }
 
@@ -263,10 +270,31 @@ void LeaseKeeper::renew() {
 
 void LeaseKeeper::stop_expired() {
   for (const std::int64_t id : m_in_flight.stop_expired(Clock::now())) {
-    logger()->warn("task {}: its lease ran out before it could be renewed; asking its handler "
-                   "to stop, since another daemon may run it now",
-                   id);
+    const auto attempt = m_in_flight.find(id);
+    if (attempt && attempt->fenced.load()) {
+      logger()->warn("task {}: this pgtqd's database session ended and it could not register "
+                     "a new one within three quarters of session-grace; stopping the task, "
+                     "since another daemon may rescue it now",
+                     id);
+    } else {
+      logger()->warn("task {}: its lease ran out before it could be renewed; asking its "
+                     "handler to stop, since another daemon may run it now",
+                     id);
+    }
   }
+}
+
+void LeaseKeeper::wait_for_expiry(Clock::time_point deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  if (m_stopping || left <= 0) {
+    return;
+  }
+  // A fence set meanwhile comes sooner than what this wait was computed for.
+  pollfd fds[2] = {{m_wake_fd, POLLIN, 0}, {m_fence_fd, POLLIN, 0}};
+  ::poll(fds, 2, static_cast<int>(std::min<long long>(left + 1, 60000)));
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto read = ::read(m_fence_fd, &count, sizeof count);
 }
 
 void LeaseKeeper::wait_until(Clock::time_point deadline, bool watch_session) {

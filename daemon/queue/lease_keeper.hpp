@@ -30,11 +30,11 @@ namespace pgtq::queue {
 // whether or not tasks run; stop() removes the row. The row names the renewing session, by
 // which other daemons rescue this one's tasks soon after that session ends for good
 // (pgtq.sweep_gone_workers): so it watches its session between beats, connects again at once
-// when it ends, and writes the row before it renews. If it is connected again but cannot
-// write the row, it fences the tasks in flight (InFlightTasks::fence) at three quarters of
-// the session grace from the loss, and claims stop until the row is written. While it cannot
-// connect at all it cannot tell a server that is down (nothing is swept then) from one only it
-// cannot reach, and fences nothing: its leases rule, as before.
+// when it ends, and writes the row before it renews. If the row does not name a new session
+// within three quarters of the session grace (it cannot connect, or cannot write the row),
+// its tasks are stopped then (InFlightTasks::fence: a worker process is killed at once), and
+// claims stop until the row is written. A server restart stops them too: pgtqd cannot tell it
+// from a server only it cannot reach.
 //
 // Threads: start() and stop() from the claim loop's thread; renew_soon() from any thread; the
 // rest on its own two.
@@ -66,23 +66,26 @@ private:
   void wait_until(Clock::time_point deadline, bool watch_session);
   // Whether the renewing session is still there, after reading whatever arrived on it.
   bool session_alive();
-  // Drops the session, noting when if the registry named it.
+  // Drops the session; fences the tasks in flight when the registry named it.
   void lose_session();
+  // The expiry thread's wait: until deadline, a stop, or a fence set meanwhile.
+  void wait_for_expiry(Clock::time_point deadline);
 
   const LeaseKeeperSettings m_config;
   InFlightTasks& m_in_flight;                 // thread-safe, shared with the claim loop
   std::optional<db::Connection> m_connection; // the renewing thread only
   WorkerRegistry m_registry;                  // the renewing thread, then stop()
   bool m_registry_failing = false;            // the renewing thread only
-  // The renewing thread only: when the session the registry names ended (until a beat
-  // names the new one), and whether the tasks in flight are fenced meanwhile.
-  std::optional<Clock::time_point> m_session_lost_at;
+  // The renewing thread only: the tasks in flight are fenced, as the session the registry
+  // names ended and no beat has written the row from a new one yet.
   bool m_fenced = false;
   std::atomic<bool> m_stopping{false}; // written by stop(), read by both threads
   // Written by stop(), waited on by both threads; never read, so that it wakes both.
   int m_wake_fd = -1;
   // Written by renew_soon(), read (cleared) by the renewing thread.
   int m_soon_fd = -1;
+  // Written by the renewing thread when it fences, read (cleared) by the expiry thread.
+  int m_fence_fd = -1;
   std::thread m_thread;        // renews, on m_connection
   std::thread m_expiry_thread; // stops handlers whose lease ran out; no database
 };

@@ -592,7 +592,8 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
         state.process->set_stop(current.seq);
         stop_sent = true;
         if (stop_kill_at == Clock::time_point::max()) {
-          stop_kill_at = now + m_settings.timeout_grace;
+          // Fenced: another daemon may run the task in moments, so no grace.
+          stop_kill_at = attempt.fenced.load() ? now : now + m_settings.timeout_grace;
         }
       }
       const auto kill_at = std::min(timeout_kill_at, stop_kill_at);
@@ -778,6 +779,19 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
           return;
         }
         const bool cancelled = attempt.cancelled.load();
+        if (attempt.fenced.load() && !cancelled && !attempt.shutting_down.load()) {
+          logger()->warn("worker {} (pid {}) killed: task {} ({}) attempt {}/{} may start on "
+                         "another pgtqd now (this one's database session ended); starting "
+                         "another",
+                         number,
+                         pid,
+                         task.id,
+                         task.name,
+                         task.attempt,
+                         task.max_attempts);
+          end_attempt(std::nullopt);
+          return;
+        }
         const char* why = attempt.shutting_down.load() ? "the shutdown"
                           : cancelled                  ? "a cancellation"
                                                        : "the loss of its lease";

@@ -13,7 +13,8 @@
 -- will take. It also names each worker's lease session (worker_seen's session_grace), and
 -- pgtq.sweep_gone_workers ends the leases of a worker whose session has ended and not come
 -- back within that grace, so that a pgtqd killed with -9 has its tasks rescued within
--- seconds.
+-- seconds. pgtq.tick's next_due includes when a rate limit next has room for a claim it holds
+-- back (pgtq.next_rate_room), so that schedulers wake rate-limited queues on time.
 
 ALTER TABLE pgtq.queues
   ADD COLUMN key_rate_limit integer
@@ -280,6 +281,10 @@ BEGIN
     -- pgtq.claim writes the queue's row after them too (one lock order).
     UPDATE pgtq.queues q SET key_rate_wake_at = wake_at
      WHERE q.queue = fair_pick.queue AND q.key_rate_wake_at IS DISTINCT FROM wake_at;
+    -- The schedulers wake the queue then (pgtq.next_rate_room); one asleep past it is told.
+    IF FOUND AND wake_at IS NOT NULL THEN
+      PERFORM pgtq.wake_schedulers(wake_at);
+    END IF;
   END IF;
   RETURN picked;
 END $$;
@@ -342,6 +347,8 @@ DECLARE
   per        interval;
   used       bigint;
   room       bigint;           -- what the limits leave, before max_count
+  rate_room  bigint;           -- what the rate limit leaves
+  first_at   timestamptz;      -- the oldest entry of the rate window, once written
   keyed      boolean := false; -- queued tasks of the queue carry fairness keys
   limited    boolean;
   key_cap    integer;
@@ -413,9 +420,10 @@ BEGIN
        WHERE l.state = 'running' AND l.queue = claim.queue;
     END IF;
     IF rate IS NOT NULL THEN
-      SELECT least(room, rate - coalesce(sum(s.n), 0)) INTO room
+      SELECT rate - coalesce(sum(s.n), 0) INTO rate_room
         FROM pgtq.queues q, unnest(q.rate_starts, q.rate_counts) AS s(at, n)
        WHERE q.queue = claim.queue AND s.at > turn_at - per;
+      room := least(room, rate_room);
     END IF;
     take := greatest(least(max_count, room), 0);
     capped := true;
@@ -429,7 +437,13 @@ BEGIN
              (SELECT w.new_starts, w.new_counts
                 FROM pgtq.rate_window_add(q.rate_starts, q.rate_counts, turn_at, per,
                                           cardinality(picked)) w)
-       WHERE q.queue = claim.queue;
+       WHERE q.queue = claim.queue
+      RETURNING q.rate_starts[1] INTO first_at;
+      -- The window is full: room comes when its oldest entry leaves. The schedulers wake the
+      -- queue then (pgtq.next_rate_room); one asleep past it is told now.
+      IF cardinality(picked) >= rate_room THEN
+        PERFORM pgtq.wake_schedulers(first_at + per);
+      END IF;
     END IF;
     -- It took all it asked for and left room: a claimer that found the turn taken may take
     -- the rest once this commits.
@@ -496,6 +510,39 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.set_key_rate_limit(text, integer, interval) IS
 'Limits each fairness key of queue to max_starts (1..1000000) tasks claimed in any window of length per (1 second..1 day) across every worker (claimed ahead counts; tasks without a key are not limited); NULL max_starts removes the limit. Errors: 22004 NULL queue or per, 22023 bad name, max_starts or per.';
+
+-- When a rate limit next lets a claim through that it holds back now: the earliest time a
+-- full rate window of a queue that is not paused and has queued tasks gets room (its oldest
+-- starts leave the window), or a key held back by its queue's rate limit per key does
+-- (key_rate_wake_at, 16_fairness.sql). NULL: none is held back. pgtq.tick folds it into its
+-- next_due, so that a scheduler wakes the queue then instead of at its next tick by the
+-- clock: a limit of 50 a second then starts 50 a second, not 50 per second and a fraction.
+CREATE FUNCTION pgtq.next_rate_room() RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT least(
+    (SELECT min(r.room_at)
+       FROM pgtq.queues q
+       CROSS JOIN LATERAL (
+         -- The window's entries, oldest first, with how many leave with each: room comes when
+         -- what stays is below the limit.
+         SELECT min(w.at) + q.rate_period AS room_at
+           FROM (SELECT s.at, sum(s.n) OVER (ORDER BY s.at) AS gone,
+                        sum(s.n) OVER () AS held
+                   FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+                  WHERE s.at > clock_timestamp() - q.rate_period) w
+          WHERE w.held >= q.rate_limit AND w.held - w.gone < q.rate_limit) r
+      WHERE q.rate_limit IS NOT NULL AND NOT q.paused
+        AND (EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                      WHERE l.queue = q.queue AND l.state = 'queued' AND l.fairness_key IS NULL)
+             OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                         WHERE l.queue = q.queue AND l.state = 'queued'
+                           AND l.fairness_key IS NOT NULL))),
+    (SELECT min(q.key_rate_wake_at) FROM pgtq.queues q
+      WHERE q.key_rate_wake_at > clock_timestamp() AND q.key_rate_limit IS NOT NULL
+        AND NOT q.paused));
+$$;
+COMMENT ON FUNCTION pgtq.next_rate_room() IS
+'When a rate limit (a queue''s, or per fairness key) next lets a claim through that it holds back now, for queues not paused with queued tasks; NULL when none is held back. pgtq.tick''s next_due includes it.';
 
 CREATE OR REPLACE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
                           OUT promoted integer, OUT rescued integer,
@@ -619,10 +666,11 @@ BEGIN
   END IF;
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
   -- subtracts the time from now, so next_due keeps it within 100 years of now.
-  next_due := pgtq.next_due();
+  -- A rate limit's room counts as due too: the scheduler wakes its queue then (above).
+  next_due := least(pgtq.next_due(), pgtq.next_rate_room());
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
 
 CREATE OR REPLACE FUNCTION pgtq.reset_queue(queue text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -867,7 +915,8 @@ ALTER TABLE pgtq.workers
   ADD COLUMN session_started timestamptz,
   ADD COLUMN server_started timestamptz,
   ADD COLUMN session_grace interval,
-  ADD COLUMN session_gone_at timestamptz;
+  ADD COLUMN session_gone_at timestamptz,
+  ADD COLUMN session_shared_until timestamptz;
 COMMENT ON TABLE pgtq.workers IS
   'Workers (pgtqd), the task names each handles, and when each was last heard from; pgtq.live_workers shows those alive.';
 
@@ -876,11 +925,12 @@ DROP FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, i
 -- and how it runs (pid: its process id on host). heartbeat: how often it calls again (more than
 -- 0, at most 1 hour). task_names: the task names its plugins handle (at most 10000, each 1..128
 -- characters; NULL: unknown). session_grace: how long the calling session may be gone before
--- the worker's tasks are rescued without waiting out their leases (0 to 1 hour; NULL: never,
--- as from a caller that does not keep its side of that bargain). The calling session is
--- recorded as the worker's: call it on the session that renews the worker's leases. A row per
--- (worker, queue); another pgtqd heard from under the same pair within three heartbeats gets
--- a WARNING. Returns nothing.
+-- the worker's tasks are rescued without waiting out their leases (more than 0, at most 1
+-- hour; NULL: never, as from a caller that does not keep its side of that bargain). The
+-- calling session is recorded as the worker's (unless the current role may not see its start):
+-- call it on the session that renews the worker's leases. A row per (worker, queue); another
+-- pgtqd heard from under the same pair within three heartbeats gets a WARNING, and the row is
+-- not swept for three heartbeats. Returns nothing.
 CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer,
                                  version text, concurrency integer, isolation text,
                                  heartbeat interval, started_at timestamptz,
@@ -888,6 +938,11 @@ CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer
                                  session_grace interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  -- This session's start; NULL when the current role may not see it (SET ROLE to a role
+  -- other than the login's): the session is then not recorded, and never swept.
+  session_start timestamptz := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
+  shared        boolean;
 BEGIN
   IF worker IS NULL OR host IS NULL OR pid IS NULL OR version IS NULL OR concurrency IS NULL
      OR isolation IS NULL OR heartbeat IS NULL OR started_at IS NULL THEN
@@ -919,8 +974,8 @@ BEGIN
       '10000 names of 1..128 characters, got % elements', cardinality(task_names)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF NOT (session_grace >= interval '0' AND session_grace <= interval '1 hour') THEN
-    RAISE EXCEPTION 'pgtq.worker_seen: session_grace must be between 0 and 1 hour, got %',
+  IF NOT (session_grace > interval '0' AND session_grace <= interval '1 hour') THEN
+    RAISE EXCEPTION 'pgtq.worker_seen: session_grace must be more than 0 and at most 1 hour, got %',
       session_grace USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- Two daemons under one name and queue would take turns in one row, and their tasks'
@@ -929,7 +984,8 @@ BEGIN
    WHERE w.worker = worker_seen.worker AND w.queue = worker_seen.queue
      AND (w.host <> worker_seen.host OR w.pid <> worker_seen.pid)
      AND w.last_seen > clock_timestamp() - 3 * w.heartbeat;
-  IF FOUND THEN
+  shared := FOUND;
+  IF shared THEN
     RAISE WARNING 'pgtq.worker_seen: worker name "%" of queue "%" is in use by another pgtqd '
       '(pid % on host %) as well: give each pgtqd a worker-name of its own', worker, queue,
       (SELECT w.pid FROM pgtq.workers w WHERE w.worker = worker_seen.worker
@@ -940,13 +996,12 @@ BEGIN
   INSERT INTO pgtq.workers AS w (worker, queue, host, pid, version, concurrency, isolation,
                                  heartbeat, started_at, last_seen, task_names, session_pid,
                                  session_started, server_started, session_grace,
-                                 session_gone_at)
+                                 session_gone_at, session_shared_until)
   VALUES (worker_seen.worker, worker_seen.queue, worker_seen.host, worker_seen.pid,
           worker_seen.version, worker_seen.concurrency, worker_seen.isolation,
           worker_seen.heartbeat, worker_seen.started_at, clock_timestamp(),
-          worker_seen.task_names, pg_backend_pid(),
-          (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a),
-          pg_postmaster_start_time(), worker_seen.session_grace, NULL)
+          worker_seen.task_names, CASE WHEN session_start IS NOT NULL THEN pg_backend_pid() END,
+          session_start, pg_postmaster_start_time(), worker_seen.session_grace, NULL, NULL)
   ON CONFLICT ON CONSTRAINT workers_pkey DO UPDATE
     SET host = excluded.host, pid = excluded.pid,
         version = excluded.version, concurrency = excluded.concurrency,
@@ -954,63 +1009,71 @@ BEGIN
         started_at = excluded.started_at, last_seen = excluded.last_seen,
         task_names = excluded.task_names, session_pid = excluded.session_pid,
         session_started = excluded.session_started, server_started = excluded.server_started,
-        session_grace = excluded.session_grace, session_gone_at = NULL;
+        session_grace = excluded.session_grace, session_gone_at = NULL,
+        -- Two pgtqd under one name: the row names one's session, the tasks are both's, so
+        -- none is swept while they take turns (and three heartbeats after).
+        session_shared_until = CASE WHEN shared
+                                    THEN clock_timestamp() + 3 * excluded.heartbeat
+                                    ELSE w.session_shared_until END;
 END $$;
 COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, text, interval, timestamptz, text[], interval) IS
-'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown), session_grace (0..1 hour; NULL: never rescued early): how long the calling session, recorded as the one renewing the worker''s leases, may be gone before pgtq.sweep_gone_workers ends those leases. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
+'Registers a worker (pgtqd) as alive now: worker name 1..128 bytes, queue, host 1..255 bytes, pid > 0, version 1..64 bytes, concurrency 1..100000, isolation process|thread, heartbeat (how often it calls again) > 0 and <= 1 hour, started_at, task_names it handles (at most 10000 names of 1..128 characters; NULL: unknown), session_grace (more than 0, at most 1 hour; NULL: never rescued early): how long the calling session, recorded as the one renewing the worker''s leases (unless the current role may not see its start), may be gone before pgtq.sweep_gone_workers ends those leases. pgtqd calls it at every heartbeat. Errors: 22004 NULL, 22023 bad value.';
 
 -- Ends the leases of the tasks of workers whose lease session has ended (see the top of this
 -- file), so that the tick rescues them at once. A first call that finds a worker's recorded
 -- session gone (its pid absent, or a backend started at another time) notes when; a call at
 -- least session_grace later that still finds it gone, with no newer registration, ends the
 -- leases of the running tasks the worker claimed before that note, and forgets the session
--- (there is nothing more of it to rescue). Sessions of another server run prove nothing and
--- are left alone. A call whose own session is younger than a worker's heartbeat leaves that
--- worker alone: after something that cut every session (a crash restart of the server, a
--- pooler's restart), each pgtqd gets that long, its reconnection backoff's cap, to be back. Returns how many leases it ended. One caller at a time (an advisory lock;
--- the others return 0). A worker row locked elsewhere waits for the next call; a task row
--- locked elsewhere at that moment keeps its lease, which runs out as before.
--- pgtqd's schedulers call it before each tick, in a transaction of its own: reading
--- pg_stat_activity through a stale snapshot could take a live session for a gone one, so the
--- snapshot is cleared first.
+-- (there is nothing more of it to rescue). Left alone: sessions of another server run (they
+-- prove nothing); workers whose heartbeat is longer than the calling session is old (after
+-- something that cut every session, a crash restart of the server or a pooler's restart,
+-- each pgtqd gets that long, its reconnection backoff's cap, to be back); and workers whose
+-- row two pgtqd wrote in turn lately (one worker-name for both: the row names one's session,
+-- the tasks are both's). Returns how many leases it ended. One caller at a time (an advisory
+-- lock; the others return 0). A worker row locked elsewhere waits for the next call; a task
+-- row locked elsewhere at that moment keeps its lease, which runs out as before. pgtqd's
+-- schedulers call it before each tick, in a transaction of its own.
 CREATE FUNCTION pgtq.sweep_gone_workers() RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  ended integer := 0;
-  since timestamptz; -- when this session started
+  ended   integer := 0;
+  since   timestamptz := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
+  workers text[];
+  queues  text[];
 BEGIN
   IF NOT pg_try_advisory_xact_lock(hashtext('pgtq.sweep_gone_workers')) THEN
     RETURN 0;
   END IF;
+  -- The rows first, then the sessions: a backend-status snapshot older than a row's newest
+  -- write could take the session it names for gone. Locked, a row cannot change meanwhile.
+  SELECT array_agg(c.worker), array_agg(c.queue) INTO workers, queues
+    FROM (SELECT g.worker, g.queue FROM pgtq.workers g
+           WHERE g.session_pid IS NOT NULL AND g.session_started IS NOT NULL
+             AND g.session_grace IS NOT NULL
+             AND g.server_started = pg_postmaster_start_time()
+             AND since <= clock_timestamp() - g.heartbeat
+             AND (g.session_shared_until IS NULL OR g.session_shared_until < clock_timestamp())
+             FOR UPDATE SKIP LOCKED) c;
+  IF workers IS NULL THEN
+    RETURN 0;
+  END IF;
   PERFORM pg_stat_clear_snapshot();
-  since := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
-  -- A backend of another role shows no backend_start: its pid alone then counts as alive.
+  -- Gone: no backend of that pid started then. One whose start this role may not see counts
+  -- as alive.
   UPDATE pgtq.workers w
      SET session_gone_at = clock_timestamp()
-   WHERE (w.worker, w.queue) IN (
-           SELECT g.worker, g.queue FROM pgtq.workers g
-            WHERE g.session_pid IS NOT NULL AND g.session_grace IS NOT NULL
-              AND g.session_gone_at IS NULL
-              AND g.server_started = pg_postmaster_start_time()
-              AND since <= clock_timestamp() - g.heartbeat
-              AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(g.session_pid) a
-                               WHERE a.backend_start IS NULL
-                                  OR a.backend_start = g.session_started)
-              FOR UPDATE SKIP LOCKED);
+   WHERE (w.worker, w.queue) IN (SELECT * FROM unnest(workers, queues))
+     AND w.session_gone_at IS NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.session_pid) a
+                      WHERE a.backend_start IS NULL OR a.backend_start = w.session_started);
   WITH gone AS (
     UPDATE pgtq.workers w
        SET session_pid = NULL, session_started = NULL
-      FROM (SELECT g.worker, g.queue, g.session_gone_at FROM pgtq.workers g
-             WHERE g.session_gone_at <= clock_timestamp() - g.session_grace
-               AND g.session_pid IS NOT NULL
-               AND g.server_started = pg_postmaster_start_time()
-               AND since <= clock_timestamp() - g.heartbeat
-               AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(g.session_pid) a
-                                WHERE a.backend_start IS NULL
-                                   OR a.backend_start = g.session_started)
-               FOR UPDATE SKIP LOCKED) d
-     WHERE w.worker = d.worker AND w.queue = d.queue
-    RETURNING d.worker, d.queue, d.session_gone_at
+     WHERE (w.worker, w.queue) IN (SELECT * FROM unnest(workers, queues))
+       AND w.session_gone_at <= clock_timestamp() - w.session_grace
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.session_pid) a
+                        WHERE a.backend_start IS NULL OR a.backend_start = w.session_started)
+    RETURNING w.worker, w.queue, w.session_gone_at
   ), held AS (
     -- Claimed before the note only: a task claimed later is another pgtqd's under the same
     -- worker-name (a restart), whose row will say so.

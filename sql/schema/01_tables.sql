@@ -257,6 +257,8 @@ CREATE TABLE pgtq.workers (
   -- early; their leases run out), and since when a sweep has found it gone.
   session_grace   interval,
   session_gone_at timestamptz,
+  -- Until then two pgtqd write this row in turn (one worker-name): it is not swept.
+  session_shared_until timestamptz,
   -- One name may serve several queues (a worker-name set in a shared config file).
   PRIMARY KEY (worker, queue)
 );

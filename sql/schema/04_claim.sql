@@ -93,6 +93,8 @@ DECLARE
   per        interval;
   used       bigint;
   room       bigint;           -- what the limits leave, before max_count
+  rate_room  bigint;           -- what the rate limit leaves
+  first_at   timestamptz;      -- the oldest entry of the rate window, once written
   keyed      boolean := false; -- queued tasks of the queue carry fairness keys
   limited    boolean;
   key_cap    integer;
@@ -164,9 +166,10 @@ BEGIN
        WHERE l.state = 'running' AND l.queue = claim.queue;
     END IF;
     IF rate IS NOT NULL THEN
-      SELECT least(room, rate - coalesce(sum(s.n), 0)) INTO room
+      SELECT rate - coalesce(sum(s.n), 0) INTO rate_room
         FROM pgtq.queues q, unnest(q.rate_starts, q.rate_counts) AS s(at, n)
        WHERE q.queue = claim.queue AND s.at > turn_at - per;
+      room := least(room, rate_room);
     END IF;
     take := greatest(least(max_count, room), 0);
     capped := true;
@@ -180,7 +183,13 @@ BEGIN
              (SELECT w.new_starts, w.new_counts
                 FROM pgtq.rate_window_add(q.rate_starts, q.rate_counts, turn_at, per,
                                           cardinality(picked)) w)
-       WHERE q.queue = claim.queue;
+       WHERE q.queue = claim.queue
+      RETURNING q.rate_starts[1] INTO first_at;
+      -- The window is full: room comes when its oldest entry leaves. The schedulers wake the
+      -- queue then (pgtq.next_rate_room); one asleep past it is told now.
+      IF cardinality(picked) >= rate_room THEN
+        PERFORM pgtq.wake_schedulers(first_at + per);
+      END IF;
     END IF;
     -- It took all it asked for and left room: a claimer that found the turn taken may take
     -- the rest once this commits.

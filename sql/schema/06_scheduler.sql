@@ -1,5 +1,38 @@
 -- The scheduler's work and the history's pruning.
 
+-- When a rate limit next lets a claim through that it holds back now: the earliest time a
+-- full rate window of a queue that is not paused and has queued tasks gets room (its oldest
+-- starts leave the window), or a key held back by its queue's rate limit per key does
+-- (key_rate_wake_at, 16_fairness.sql). NULL: none is held back. pgtq.tick folds it into its
+-- next_due, so that a scheduler wakes the queue then instead of at its next tick by the
+-- clock: a limit of 50 a second then starts 50 a second, not 50 per second and a fraction.
+CREATE FUNCTION pgtq.next_rate_room() RETURNS timestamptz
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT least(
+    (SELECT min(r.room_at)
+       FROM pgtq.queues q
+       CROSS JOIN LATERAL (
+         -- The window's entries, oldest first, with how many leave with each: room comes when
+         -- what stays is below the limit.
+         SELECT min(w.at) + q.rate_period AS room_at
+           FROM (SELECT s.at, sum(s.n) OVER (ORDER BY s.at) AS gone,
+                        sum(s.n) OVER () AS held
+                   FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+                  WHERE s.at > clock_timestamp() - q.rate_period) w
+          WHERE w.held >= q.rate_limit AND w.held - w.gone < q.rate_limit) r
+      WHERE q.rate_limit IS NOT NULL AND NOT q.paused
+        AND (EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                      WHERE l.queue = q.queue AND l.state = 'queued' AND l.fairness_key IS NULL)
+             OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                         WHERE l.queue = q.queue AND l.state = 'queued'
+                           AND l.fairness_key IS NOT NULL))),
+    (SELECT min(q.key_rate_wake_at) FROM pgtq.queues q
+      WHERE q.key_rate_wake_at > clock_timestamp() AND q.key_rate_limit IS NOT NULL
+        AND NOT q.paused));
+$$;
+COMMENT ON FUNCTION pgtq.next_rate_room() IS
+'When a rate limit (a queue''s, or per fairness key) next lets a claim through that it holds back now, for queues not paused with queued tasks; NULL when none is held back. pgtq.tick''s next_due includes it.';
+
 -- The scheduler's periodic work, safe to run from any number of daemons at once:
 --   1. scheduled tasks whose run_at has come become queued (and their queues are woken);
 --   2. running tasks whose lease expired are rescued: queued again, the attempt counted and
@@ -11,8 +44,9 @@
 --      removed (09_wake_ups.sql), and so are workers not heard from for a day
 --      (13_workers.sql).
 -- Only one caller at a time does the work (a transaction-level advisory lock); the others
--- return at once. Returns the counts and the next run_at among scheduled tasks, so the
--- caller can sleep until then.
+-- return at once. Returns the counts and the next run_at among scheduled tasks, or the time
+-- a rate limit next has room for a claim it holds back if that comes first
+-- (pgtq.next_rate_room), so the caller can sleep until then.
 -- No row can make it raise: next_due is clamped to within 100 years of now (an 'infinity'
 -- run_at written straight into the table made every scheduler's tick fail), lease errors
 -- quote at most 1024 characters of the worker name, notifications skip queue names no
@@ -139,10 +173,11 @@ BEGIN
   END IF;
   -- A row written straight into the table may say 'infinity' or year 294276: the caller
   -- subtracts the time from now, so next_due keeps it within 100 years of now.
-  next_due := pgtq.next_due();
+  -- A rate limit's room counts as due too: the scheduler wakes its queue then (above).
+  next_due := least(pgtq.next_due(), pgtq.next_rate_room());
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at, kept within 100 years of now. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
 
 -- Removes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many. History partitions that end by then are dropped whole

@@ -280,6 +280,10 @@ BEGIN
     -- pgtq.claim writes the queue's row after them too (one lock order).
     UPDATE pgtq.queues q SET key_rate_wake_at = wake_at
      WHERE q.queue = fair_pick.queue AND q.key_rate_wake_at IS DISTINCT FROM wake_at;
+    -- The schedulers wake the queue then (pgtq.next_rate_room); one asleep past it is told.
+    IF FOUND AND wake_at IS NOT NULL THEN
+      PERFORM pgtq.wake_schedulers(wake_at);
+    END IF;
   END IF;
   RETURN picked;
 END $$;

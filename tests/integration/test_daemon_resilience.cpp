@@ -43,7 +43,8 @@ TEST_CASE("two pgtqd on one queue run each of 3000 tasks exactly once") {
   CHECK(count(connection, "SELECT count(DISTINCT worker_pid) FROM ledger") == 2);
 }
 
-TEST_CASE("pgtqd survives a database restart and carries on, running tasks included") {
+TEST_CASE("pgtqd survives a database restart and carries on, running tasks included, with "
+          "session-grace at the lease") {
   PrivateServer server;
   {
     db::Connection admin(server.dsn(), "pgtq-test");
@@ -51,9 +52,12 @@ TEST_CASE("pgtqd survives a database restart and carries on, running tasks inclu
   }
   db::Connection connection(server.dsn(), "pgtq-test");
   // A lease that outlasts the outage and the reconnect backoff, so that the daemon's own
-  // scheduler cannot rescue the task whose outcome waits to be recorded.
+  // scheduler cannot rescue the task whose outcome waits to be recorded. A session grace as
+  // long: no early rescue, so its running task need not stop when its session ends (with the
+  // default, it stops after 0.75 s: test_worker_rescue.cpp).
   DaemonProcess daemon(
-      {.dsn = server.dsn(), .extra_args = {"--poll-interval", "0.5", "--lease", "60"}});
+      {.dsn = server.dsn(),
+       .extra_args = {"--poll-interval", "0.5", "--lease", "60", "--session-grace", "60"}});
   REQUIRE(daemon.wait_for_log("listening as", 10s));
 
   const std::string running = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[2]')");

@@ -10,8 +10,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace pgtq;
 using namespace pgtq::test;
@@ -57,4 +59,58 @@ TEST_CASE("pausing a queue lets its running task finish, stops pgtqd claiming, a
 
   CHECK(scalar(conn, "SELECT pgtq.resume('default')") == "t");
   CHECK_MESSAGE(reaches(conn, waiting, "succeeded", 5s), daemon.log());
+}
+
+TEST_CASE("with three pgtqd serving a busy queue, no task starts once pause has returned, the "
+          "running ones finish, and claims start again within 2 s of resume") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  query(conn, "SELECT count(pgtq.push('default', 'sleep', '[0.2]')) FROM generate_series(1, 400)");
+  std::vector<std::unique_ptr<DaemonProcess>> daemons;
+  for (int i = 0; i < 3; ++i) {
+    daemons.push_back(std::make_unique<DaemonProcess>(
+        DaemonProcess::Options{.dsn = database.dsn(), .extra_args = {"--concurrency", "4"}}));
+  }
+  const auto logs = [&] {
+    std::string text;
+    for (const auto& daemon : daemons) {
+      text += daemon->log();
+    }
+    return text;
+  };
+  // All three at work.
+  REQUIRE_MESSAGE(eventually(
+                      [&] {
+                        return count(conn,
+                                     "SELECT count(DISTINCT locked_by) FROM pgtq.live_tasks "
+                                     "WHERE state = 'running'") == 3;
+                      },
+                      30s),
+                  logs());
+
+  query(conn, "SELECT pgtq.pause('default')");
+  const std::string paused_at = scalar(conn, "SELECT clock_timestamp()");
+  std::this_thread::sleep_for(5s);
+  // A claim statement whose snapshot is older than the pause may still take tasks a moment
+  // later (half a second allows for a loaded machine); no later claim takes any.
+  CHECK(count(conn,
+              "SELECT count(*) FROM pgtq.tasks "
+              "WHERE started_at > $1::timestamptz + interval '0.5 seconds'",
+              {paused_at}) == 0);
+  // What was running then has finished; tasks held ahead of the workers ran too.
+  CHECK(count(conn, "SELECT count(*) FROM pgtq.live_tasks WHERE state = 'running'") == 0);
+  const long long waiting = count(conn, "SELECT count(*) FROM pgtq.live_tasks");
+  CHECK(waiting > 0);
+
+  query(conn, "SELECT pgtq.resume('default')");
+  const std::string resumed_at = scalar(conn, "SELECT clock_timestamp()");
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      return count(conn,
+                                   "SELECT count(*) FROM pgtq.tasks WHERE started_at > "
+                                   "$1::timestamptz",
+                                   {resumed_at}) > 0;
+                    },
+                    2s),
+                logs());
 }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,4 +122,44 @@ TEST_CASE("a new rate limit starts with an empty window, and the window stays sm
   CHECK(count(conn, "SELECT cardinality(rate_starts) FROM pgtq.queues WHERE queue = 'q'") == 0);
   CHECK(pop(pg, "q", {"t"}, 10, "w").size() == 1);
   CHECK(pop(pg, "q", {"t"}, 10, "w").empty());
+}
+
+TEST_CASE("a rate limit of 50 a second across three pgtqd at their defaults starts 50 a second, "
+          "give or take 10 %, and never more in any second") {
+  TestDatabase database;
+  db::Connection conn = database.connect();
+  set_rate_limit(conn.native(), "default", 50, std::chrono::seconds(1));
+  query(conn, "SELECT count(pgtq.push('default', 'noop')) FROM generate_series(1, 1500)");
+  std::vector<std::unique_ptr<DaemonProcess>> daemons;
+  for (int i = 0; i < 3; ++i) {
+    daemons.push_back(
+        std::make_unique<DaemonProcess>(DaemonProcess::Options{.dsn = database.dsn()}));
+  }
+  // From the first start, ten seconds of them.
+  REQUIRE(eventually(
+      [&] {
+        return count(conn, "SELECT count(*) FROM pgtq.tasks WHERE started_at IS NOT NULL") > 0;
+      },
+      30s));
+  const std::string first = scalar(conn, "SELECT min(started_at) FROM pgtq.tasks");
+  REQUIRE(eventually(
+      [&] {
+        return scalar(conn,
+                      "SELECT clock_timestamp() > $1::timestamptz + interval '11 seconds'",
+                      {first}) == "t";
+      },
+      30s));
+  const long long in_ten_seconds = count(conn,
+                                         "SELECT count(*) FROM pgtq.tasks WHERE started_at >= "
+                                         "$1::timestamptz AND started_at < $1::timestamptz + "
+                                         "interval '10 seconds'",
+                                         {first});
+  MESSAGE("started in 10 s: " << in_ten_seconds);
+  CHECK(in_ten_seconds >= 450);
+  CHECK(in_ten_seconds <= 550);
+  // No window of a second holds more than the limit.
+  CHECK(count(conn,
+              "SELECT max((SELECT count(*) FROM pgtq.tasks b WHERE b.started_at >= a.started_at"
+              " AND b.started_at < a.started_at + interval '1 second'))"
+              " FROM pgtq.tasks a WHERE a.started_at IS NOT NULL") <= 50);
 }

@@ -122,10 +122,19 @@ TEST_CASE("a daemon cut off from the database loses its task to a rescue and its
   TestDatabase database;
   db::Connection connection = database.connect();
   TcpProxy proxy(unix_socket_of(database.dsn()));
-  DaemonProcess partitioned(
-      {.dsn = via_proxy(database.dsn(), proxy.port()),
-       .extra_args = {
-           "--lease", "2", "--heartbeat", "0.5", "--no-scheduler", "--log-level", "debug"}});
+  // A session grace as long as the lease: the proxy's cut ends its sessions on the server, and
+  // with early rescue it would stop its task itself before the other daemon took it (its late
+  // outcome, the point here, would never come: test_worker_rescue.cpp).
+  DaemonProcess partitioned({.dsn = via_proxy(database.dsn(), proxy.port()),
+                             .extra_args = {"--lease",
+                                            "2",
+                                            "--heartbeat",
+                                            "0.5",
+                                            "--session-grace",
+                                            "2",
+                                            "--no-scheduler",
+                                            "--log-level",
+                                            "debug"}});
   REQUIRE(partitioned.wait_for_log("listening as", 10s));
   const std::string id = scalar(connection, "SELECT pgtq.push('default', 'sleep', '[3]')");
   REQUIRE(partitioned.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 10s));

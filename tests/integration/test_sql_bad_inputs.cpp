@@ -573,7 +573,7 @@ void add_worker_registry_cases(std::vector<BadInput>& cases) {
   cases.push_back({call("'w', 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', 'infinity'"),
                    k_bad,
                    "started_at"});
-  for (const std::string grace : {"'-1 second'", "'61 minutes'"}) {
+  for (const std::string grace : {"'0'", "'-1 second'", "'61 minutes'"}) {
     cases.push_back(
         {call("'w', 'q', 'h', 1, '1.0', 8, 'process', '5 seconds', now(), NULL, " + grace),
          k_bad,

@@ -29,11 +29,12 @@ namespace {
 void register_worker(db::Connection& connection,
                      const std::string& worker,
                      const std::optional<std::string>& grace,
-                     const std::string& heartbeat = "0.2 seconds") {
+                     const std::string& heartbeat = "0.2 seconds",
+                     const std::string& pid = "1") {
   query(connection,
-        "SELECT pgtq.worker_seen($1, 'q', 'h', 1, '1.0', 4, 'thread', $3::interval, now(), NULL, "
-        "nullif($2, '')::interval)",
-        {worker, grace.value_or(""), heartbeat});
+        "SELECT pgtq.worker_seen($1, 'q', 'h', $4::integer, '1.0', 4, 'thread', $3::interval, "
+        "now(), NULL, nullif($2, '')::interval)",
+        {worker, grace.value_or(""), heartbeat, pid});
 }
 
 // A task of queue "q" claimed by worker now; returns its id.
@@ -60,11 +61,12 @@ void register_and_end(TestDatabase& database,
                       db::Connection& observer,
                       const std::string& worker,
                       const std::optional<std::string>& grace,
-                      const std::string& heartbeat = "0.2 seconds") {
+                      const std::string& heartbeat = "0.2 seconds",
+                      const std::string& pgtqd_pid = "1") {
   std::string pid;
   {
     db::Connection session = database.connect();
-    register_worker(session, worker, grace, heartbeat);
+    register_worker(session, worker, grace, heartbeat, pgtqd_pid);
     pid = scalar(session, "SELECT pg_backend_pid()");
   }
   REQUIRE(eventually(
@@ -91,6 +93,28 @@ TEST_CASE("sweep_gone_workers ends the leases a worker whose session ended held,
   // Its heartbeat is longer than the sweeping session is old: after an outage that cut every
   // session, the sweep gives each worker a heartbeat to connect again.
   register_and_end(database, admin, "slow", "1 second", "1 hour");
+  // Two pgtqd under one name: the row names the last one's session, the tasks are both's.
+  // (A heartbeat of 2 s: not swept for three of them, and swept below once the sweeping
+  // session is older than one.)
+  {
+    db::Connection first = database.connect();
+    register_worker(first, "twin", "1 second", "2 seconds", "7");
+    register_and_end(database, admin, "twin", "1 second", "2 seconds", "8");
+  }
+  // A role that may not see its own session's start (SET ROLE): the session is not recorded.
+  const std::string role = "r_" + database.name();
+  query(admin, "CREATE ROLE " + role + " NOLOGIN");
+  query(admin, "GRANT USAGE ON SCHEMA pgtq TO " + role);
+  query(admin, "GRANT INSERT, UPDATE, SELECT ON pgtq.workers TO " + role);
+  {
+    db::Connection session = database.connect();
+    query(session, "SET ROLE " + role);
+    register_worker(session, "hidden", "1 second");
+  }
+  query(admin, "DROP OWNED BY " + role);
+  query(admin, "DROP ROLE " + role);
+  CHECK(scalar(admin, "SELECT session_pid IS NULL FROM pgtq.workers WHERE worker = 'hidden'") ==
+        "t");
   query(admin,
         "UPDATE pgtq.workers SET server_started = server_started - interval '1 hour' "
         "WHERE worker = 'old'");
@@ -105,10 +129,11 @@ TEST_CASE("sweep_gone_workers ends the leases a worker whose session ended held,
   const std::string old = claimed_by(admin, "old");
   const std::string alive = claimed_by(admin, "live");
   const std::string slow = claimed_by(admin, "slow");
+  const std::string twin = claimed_by(admin, "twin");
   REQUIRE(eventually(
       [&] {
         return scalar(admin,
-                      "SELECT backend_start < clock_timestamp() - interval '0.3 seconds' "
+                      "SELECT backend_start < clock_timestamp() - interval '2.1 seconds' "
                       "FROM pg_stat_activity WHERE pid = pg_backend_pid()") == "t";
       },
       10s));
@@ -127,7 +152,7 @@ TEST_CASE("sweep_gone_workers ends the leases a worker whose session ended held,
   CHECK(sweep(admin) == 2);
   CHECK_FALSE(leased(admin, gone_a));
   CHECK_FALSE(leased(admin, gone_b));
-  for (const std::string& id : {patient, never, back, old, alive, slow, later}) {
+  for (const std::string& id : {patient, never, back, old, alive, slow, twin, later}) {
     CHECK_MESSAGE(leased(admin, id), "task " << id);
   }
   // The tick rescues what the sweep ended, as any expired lease.
@@ -198,4 +223,45 @@ TEST_CASE("a pgtqd whose database sessions are ended again and again connects ag
               "SELECT count(*) FROM (SELECT task_id FROM ledger GROUP BY task_id "
               "HAVING count(*) > 1) t") == 0);
   CHECK_MESSAGE(cut.log().find("connecting again") != std::string::npos, cut.log());
+}
+
+TEST_CASE("a pgtqd whose session ends and that cannot connect again stops its running task "
+          "before its session grace is over, and goes on once it can") {
+  TestDatabase database;
+  db::Connection admin = database.connect();
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--log-level", "debug", "--session-grace", "2"}});
+  REQUIRE(daemon.wait_for_log("listening as", 20s));
+  const std::string id = scalar(admin, "SELECT pgtq.push('default', 'sleep', '[30]')");
+  REQUIRE_MESSAGE(daemon.wait_for_log("task " + id + " (sleep) attempt 1/5 started", 20s),
+                  daemon.log());
+  REQUIRE(eventually(
+      [&] {
+        return count(admin, "SELECT count(*) FROM pgtq.workers WHERE session_pid IS NOT NULL") == 1;
+      },
+      10s));
+  // Its sessions end, and new ones are refused: from the grace on, other pgtqd would rescue
+  // the task, so it must have stopped it by then.
+  const std::string database_name = "\"" + database.name() + "\"";
+  db::Connection server(server_dsn(), "pgtq-test"); // not the database whose connections end
+  query(server, "ALTER DATABASE " + database_name + " WITH ALLOW_CONNECTIONS false");
+  query(admin,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  const auto ended = std::chrono::steady_clock::now();
+  const bool stopped =
+      daemon.wait_for_log("task " + id + ": this pgtqd's database session ended", 10s);
+  const auto waited = std::chrono::steady_clock::now() - ended;
+  query(server, "ALTER DATABASE " + database_name + " WITH ALLOW_CONNECTIONS true");
+  REQUIRE_MESSAGE(stopped, daemon.log());
+  MESSAGE("stopped after " << std::chrono::duration<double>(waited).count() << " s");
+  CHECK_MESSAGE(daemon.wait_for_log("names this pgtqd's new session", 20s), daemon.log());
+  // And it runs the task again (its stopped attempt is recorded, or the task given back).
+  CHECK_MESSAGE(
+      eventually(
+          [&] {
+            return scalar(admin, "SELECT claims FROM pgtq.live_tasks WHERE id = $1", {id}) == "2";
+          },
+          30s),
+      daemon.log());
 }
