@@ -291,15 +291,16 @@ const std::vector<OptionSpec> k_options = {
      .kind = OptionKind::seconds,
      .field = &Config::session_grace,
      .default_value = "1",
-     .min = 0.1,
+     .min = 0.5,
      .max = 3600,
      .help = "seconds this worker may stay disconnected before its tasks are rescued",
      .details = "When this pgtqd's database session ends (it was killed, or its connection was "
                 "closed) and it has not connected again within this time, other pgtqd rescue its "
                 "tasks without waiting out their leases; it stops its own tasks a quarter "
-                "earlier (a worker process is killed at once), so that no task runs twice at "
-                "once: a database restart longer than that stops them too. At the lease or "
-                "more, tasks wait for their leases as before."},
+                "earlier (a worker process is killed at once; a thread handler is asked to "
+                "stop), so that they do not run twice at once: a database restart longer than "
+                "that stops them too. At the lease or more, or with prepared-statements = "
+                "false, tasks wait for their leases as before."},
     {.name = "poll-interval",
      .kind = OptionKind::seconds,
      .field = &Config::poll_interval,

@@ -52,6 +52,13 @@ void LeaseKeeper::renew_soon() {
 }
 
 void LeaseKeeper::start() {
+  if (m_registry.rescued_early()) {
+    // No claims until the registry names this session: a row left by a pgtqd that died under
+    // the same worker-name may be swept meanwhile, and its sweep would take tasks claimed
+    // before its note for the dead one's. The first beat comes at once.
+    m_in_flight.fence(Clock::time_point{});
+    m_fenced = true;
+  }
   m_thread = std::thread([this] {
     set_thread_queue(m_config.queue);
     run();
@@ -120,19 +127,29 @@ void LeaseKeeper::run() {
             Clock::now() +
             (m_fenced ? std::min<Clock::duration>(interval, m_config.session_grace / 8) : interval);
       } catch (const std::exception& error) {
-        // Whatever it was (connection lost, read-only session, a timeout), a new session is
-        // the cure that cannot hurt; retried sooner than the next heartbeat, with jitter,
-        // and at once the first time: a session that merely ended is back within moments.
+        // A lost or read-only session is replaced: at once the first time (a session that
+        // merely ended is back within moments), then with jittered backoff. Anything else (a
+        // timeout, a lock) leaves a live session, which the registry names: dropping it would
+        // fence the tasks for nothing, so it is kept and asked again.
         if (healthy) {
           logger()->warn("cannot renew leases: {}; retrying, and stopping any task whose "
                          "lease runs out meanwhile",
                          error.what());
         }
+        const auto* failure = dynamic_cast<const db::PgError*>(&error);
         const bool first = healthy;
         healthy = false;
-        lose_session();
-        next_beat = first ? Clock::now()
-                          : Clock::now() + std::min<Clock::duration>(backoff.next(), interval);
+        if (!m_connection || !failure || failure->is_connection_error() ||
+            failure->is_read_only() || !m_connection->is_ok()) {
+          lose_session();
+        }
+        auto delay =
+            first ? Clock::duration::zero() : std::min<Clock::duration>(backoff.next(), interval);
+        if (m_fenced) {
+          // The fence passes at three quarters of the grace: try often enough to beat it.
+          delay = std::min<Clock::duration>(delay, m_config.session_grace / 8);
+        }
+        next_beat = Clock::now() + delay;
       }
     }
     wait_until(next_beat, true);
@@ -168,8 +185,12 @@ void LeaseKeeper::register_worker() {
     if (m_fenced && m_registry.names_session()) {
       m_in_flight.fence(std::nullopt);
       m_fenced = false;
-      logger()->info("the registry of workers names this pgtqd's new session: its tasks run on");
+      if (!m_starting) {
+        logger()->info("the registry of workers names this pgtqd's new session: its tasks run "
+                       "on");
+      }
     }
+    m_starting = false;
     if (m_registry_failing) {
       logger()->info("the registry of workers (pgtq.workers) is written again");
     }
@@ -179,7 +200,13 @@ void LeaseKeeper::register_worker() {
       throw; // the lease renewals' retry takes over, on a new session
     }
     // Leases go on without it: operators lose a row, tasks lose nothing; unless the row still
-    // names a session that ended (fenced): then the fence stays until a write works.
+    // names a session that ended (fenced): then the fence stays until a write works. A row
+    // never written names no session of this pgtqd: claims may start (the start's fence).
+    if (m_fenced && !m_registry.written()) {
+      m_in_flight.fence(std::nullopt);
+      m_fenced = false;
+    }
+    m_starting = false;
     if (!m_registry_failing) {
       if (m_fenced) {
         logger()->error("cannot write this worker's row in pgtq.workers from its new session "

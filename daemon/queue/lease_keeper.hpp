@@ -79,6 +79,7 @@ private:
   // The renewing thread only: the tasks in flight are fenced, as the session the registry
   // names ended and no beat has written the row from a new one yet.
   bool m_fenced = false;
+  bool m_starting = true;              // no registry write tried yet: the start's fence is up
   std::atomic<bool> m_stopping{false}; // written by stop(), read by both threads
   // Written by stop(), waited on by both threads; never read, so that it wakes both.
   int m_wake_fd = -1;

@@ -39,6 +39,8 @@ public:
   // early once it is gone (the grace is shorter than the lease).
   bool names_session() const { return m_names_session; }
   bool rescued_early() const { return !m_grace.empty(); }
+  // Whether the row was ever written (it may name a session of this pgtqd).
+  bool written() const { return m_written; }
 
 private:
   using Clock = std::chrono::steady_clock;

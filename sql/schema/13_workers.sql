@@ -22,7 +22,8 @@
 -- keeps its side: when its lease session ends it connects again at once and writes its row
 -- from the new session before anything else; if the row does not name a new session within
 -- three quarters of the grace (it cannot connect, or cannot write), it stops its tasks (a
--- worker process is killed at once), so that no task runs here and on another daemon at once.
+-- worker process is killed at once, a thread handler asked to), so that no task runs here and
+-- on another daemon at once.
 -- It cannot tell a server that restarts from one only it cannot reach: a restart longer than
 -- that stops its tasks too, and they run again.
 
