@@ -324,7 +324,8 @@ void ClaimLoop::publish_share(bool may_want) {
   if (m_seat.workers) {
     m_seat.workers->update(m_seat.member,
                            static_cast<int>(m_in_flight.size()),
-                           may_want && wants_claim() && free_claim_slots() > 0);
+                           // A fence is a pause: the queue's share stays owed to it.
+                           may_want && has_work() && free_claim_slots() > 0);
   }
 }
 

@@ -87,11 +87,11 @@ private:
   void disconnect_and_wait();
   // On the first stop request: no more claims, and the grace period starts.
   void start_draining_if_asked();
+  // Whether more tasks may wait (the last claim was full, or a wake-up came), outside a drain.
+  bool has_work() const { return !m_drain.active() && m_maybe_more; }
   // Not once the lease keeper's fence has passed (its session ended and the registry does not
   // name a new one yet): what it claimed would be stopped at once.
-  bool wants_claim() const {
-    return !m_drain.active() && m_maybe_more && !m_in_flight.fence_passed(Clock::now());
-  }
+  bool wants_claim() const { return has_work() && !m_in_flight.fence_passed(Clock::now()); }
   // Tasks this loop may hold: one per worker plus the prefetch.
   int slots() const { return m_config.concurrency + m_prefetch.prefetch(); }
   // How many more tasks to claim now, `finishing` of those in flight counted as done: none
