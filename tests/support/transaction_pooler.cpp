@@ -3,6 +3,8 @@
 #include "support/tcp_proxy.hpp"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +19,22 @@ namespace pgtq::test {
 namespace {
 
 constexpr int k_port = 6432;
+
+// Whether something accepts connections on the Unix socket at path: the file appears when
+// pgbouncer binds it, a moment before it listens (a connection then is refused).
+bool accepts(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  path.copy(address.sun_path, sizeof address.sun_path - 1);
+  const bool connected =
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return connected;
+}
 
 void run(const std::string& command) {
   if (std::system(command.c_str()) != 0) {
@@ -53,10 +71,10 @@ TransactionPooler::TransactionPooler(const std::string& server_socket_dir) {
   run(std::string(root ? "runuser -u postgres -- " : "") + "/usr/sbin/pgbouncer -d -q " + m_dir +
       "/pgbouncer.ini");
   const std::string socket = m_dir + "/.s.PGSQL." + std::to_string(k_port);
-  for (int i = 0; i < 500 && !std::filesystem::exists(socket); ++i) {
+  for (int i = 0; i < 500 && !accepts(socket); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (!std::filesystem::exists(socket)) {
+  if (!accepts(socket)) {
     throw std::runtime_error("pgbouncer did not start: " + log());
   }
 }
