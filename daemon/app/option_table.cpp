@@ -195,14 +195,15 @@ const std::vector<OptionSpec> k_options = {
              "claims in larger batches; auto: as many as the workers start within about 5 ms "
              "(none for slow tasks); they go back to the queue at once on shutdown",
      .allowed_note = "auto, or 0 to 10000",
-     .details =
-         "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
-         "a busy daemon then claims in larger batches (more tasks/s), at the price of "
-         "holding tasks another daemon could have run. auto (the default) holds as many "
-         "as the workers would start within about 5 ms, judged by how long recent "
-         "attempts ran, at most 4 per worker: short tasks get a deep buffer, tasks that "
-         "run longer than concurrency × 5 ms get none, and it starts at 0. A number fixes it; 0 "
-         "claims only for free workers."},
+     .details = "Tasks claimed ahead of the free workers, held in memory until a worker is free: "
+                "a busy daemon then claims in larger batches (more tasks/s), at the price of "
+                "holding tasks another daemon could have run. auto (the default) holds as many "
+                "as the workers would start within about 5 ms, judged by how long recent "
+                "attempts ran: short tasks get a deep buffer, tasks that run longer than "
+                "concurrency × 5 ms get none, and it starts at 0. Its depth follows the backlog: "
+                "4 per worker, doubled by each claim that comes back full up to 32 per worker "
+                "(512 in all), 4 again once a claim comes back short; held args stay under about "
+                "8 MiB. A number fixes it; 0 claims only for free workers."},
     {.name = "isolation",
      .kind = OptionKind::choice,
      .field = &Config::isolation,

@@ -353,6 +353,7 @@ db::Result ClaimLoop::run_claim(int count) {
 
 void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_point claimed_at) {
   int claimed = 0;
+  std::size_t args_bytes = 0;
   const auto lease_until = claimed_at + m_config.lease;
   for (int row = 0; row < rows.rows(); ++row) {
     ClaimedTask task = claimed_task(rows, row);
@@ -364,10 +365,12 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
                         task.attempt,
                         task.max_attempts);
     task.plugins = m_plugins; // the names claimed were these plugins' names
+    args_bytes += task.args.size();
     m_pool->submit(std::move(task), attempt);
     ++claimed;
   }
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
+  m_prefetch.on_claim(requested, claimed, args_bytes);
   m_idle.on_claim(m_maybe_more, Clock::now());
 }
 

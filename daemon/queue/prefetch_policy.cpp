@@ -7,9 +7,13 @@ namespace pgtq::queue {
 
 namespace {
 
-// Weight of one attempt in the moving mean: about the last 32 attempts count, so that a
-// queue whose tasks turn slow stops prefetching within one batch or two.
+// Weight of one attempt (or claimed task) in the moving means: about the last 32 count, so
+// that a queue whose tasks turn slow stops prefetching within one batch or two.
 constexpr double k_weight = 1.0 / 32;
+
+void add_to_mean(std::optional<double>& mean, double value) {
+  mean = mean ? *mean + k_weight * (value - *mean) : value;
+}
 
 } // namespace
 
@@ -17,7 +21,19 @@ void PrefetchPolicy::on_attempt(double duration_s) {
   if (!std::isfinite(duration_s) || duration_s < 0) {
     return;
   }
-  m_mean_s = m_mean_s ? *m_mean_s + k_weight * (duration_s - *m_mean_s) : duration_s;
+  add_to_mean(m_mean_s, duration_s);
+}
+
+void PrefetchPolicy::on_claim(int requested, int claimed, std::size_t args_bytes) {
+  if (claimed > 0) {
+    // One step per claim, whatever its size: a batch's tasks mostly share their shape.
+    add_to_mean(m_mean_bytes, static_cast<double>(args_bytes) / claimed);
+  }
+  if (requested <= 0) {
+    return;
+  }
+  m_per_worker =
+      claimed >= requested ? std::min(m_per_worker * 2, k_deep_per_worker) : k_shallow_per_worker;
 }
 
 int PrefetchPolicy::prefetch() const {
@@ -27,10 +43,13 @@ int PrefetchPolicy::prefetch() const {
   if (!m_mean_s) {
     return 0;
   }
-  const int most = m_concurrency * k_max_per_worker;
+  double most = std::min(m_concurrency * m_per_worker, k_max_held);
+  if (m_mean_bytes && *m_mean_bytes > 0) {
+    most = std::min(most, k_held_bytes / *m_mean_bytes);
+  }
   // Each worker starts one task every mean seconds: within the window, window / mean each.
   const double startable = m_concurrency * k_window_s / std::max(*m_mean_s, 1e-9);
-  return startable >= most ? most : static_cast<int>(startable);
+  return static_cast<int>(std::min(startable, most));
 }
 
 } // namespace pgtq::queue
