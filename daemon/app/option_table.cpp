@@ -202,8 +202,10 @@ const std::vector<OptionSpec> k_options = {
                 "attempts ran: short tasks get a deep buffer, tasks that run longer than "
                 "concurrency × 5 ms get none, and it starts at 0. Its depth follows the backlog: "
                 "4 per worker, doubled by each claim that comes back full up to 32 per worker "
-                "(512 in all), 4 again once a claim comes back short; held args stay under about "
-                "8 MiB. A number fixes it; 0 claims only for free workers."},
+                "(512 per queue), 4 again after a claim that comes back short; held args stay "
+                "under about 8 MiB; held tasks the workers would not start within about 100 ms "
+                "once attempts turn slow are given back to the queue. A number fixes it; 0 "
+                "claims only for free workers."},
     {.name = "isolation",
      .kind = OptionKind::choice,
      .field = &Config::isolation,

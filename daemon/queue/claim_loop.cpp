@@ -240,6 +240,7 @@ void ClaimLoop::turn() {
   if (flushed.error) {
     throw *flushed.error;
   }
+  give_back_held();
 
   if (m_drain.grace_over(now) && !m_in_flight.empty()) {
     release_unfinished();
@@ -285,6 +286,13 @@ void ClaimLoop::turn() {
   }
   if (const auto due = m_recorder.next_due()) {
     until = std::min(until, *due);
+  }
+  if (m_look_at_held) {
+    if (*m_look_at_held <= Clock::now()) {
+      m_look_at_held.reset(); // this turn looked (give_back_held sets it again if it gave)
+    } else {
+      until = std::min(until, *m_look_at_held);
+    }
   }
   if (m_maybe_more && m_in_flight.fence_passed(Clock::now())) {
     until = std::min(until, Clock::now() + k_fence_check); // claims again once it moves on
@@ -420,6 +428,28 @@ ClaimLoop::Flushed ClaimLoop::record_outcomes() {
     flushed.error = std::move(recording.error); // the recorder's error ends the turn first
   }
   return flushed;
+}
+
+void ClaimLoop::give_back_held() {
+  const std::optional<int> keep = m_prefetch.keep_waiting();
+  if (!keep || m_drain.active()) {
+    return; // a fixed prefetch holds what the operator said; a drain gives back all anyway
+  }
+  // Tasks at most a worker's round of them over: not worth a statement (and they start soon).
+  const auto kept = static_cast<std::size_t>(*keep);
+  if (m_pool->waiting_tasks() <= kept + static_cast<std::size_t>(m_config.concurrency)) {
+    return;
+  }
+  std::vector<ClaimedTask> tasks = m_pool->take_waiting_beyond(kept);
+  if (tasks.empty()) {
+    return;
+  }
+  m_releaser.add_given_back(std::move(tasks));
+  m_releaser.release_not_started(*m_connection, false); // now, not at the next turn
+  // The workers that just started slow attempts had tasks handed to them ahead; those come
+  // back to the pool's queue once the attempts have run a moment (process_runner.cpp's
+  // k_queued_wait), when no outcome may wake this loop for a long time: look again then.
+  m_look_at_held = Clock::now() + k_held_recheck;
 }
 
 void ClaimLoop::start_draining_if_asked() {

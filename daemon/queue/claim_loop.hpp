@@ -117,6 +117,9 @@ private:
   // Has the recorder record the workers' outcomes while claiming their successors when
   // there may be work. Claimed tasks are dispatched whatever becomes of the outcomes.
   Flushed record_outcomes();
+  // Gives back to the queue the held tasks that prefetch = auto no longer keeps
+  // (PrefetchPolicy::keep_waiting: the queue's attempts turned slow).
+  void give_back_held();
   // At the end of the grace period: records what finished, releases what did not.
   void release_unfinished();
   // Sleeps until there is something to do, at the latest until `until`.
@@ -147,6 +150,9 @@ private:
   bool m_no_capacity = false; // no worker process could be started (note_capacity())
   Drain m_drain;
   PrefetchPolicy m_prefetch;
+  // After a give-back: when to look at the held tasks again (give_back_held).
+  std::optional<Clock::time_point> m_look_at_held;
+  static constexpr Clock::duration k_held_recheck = std::chrono::milliseconds(50);
   IdleRegistration m_idle; // whether pushes NOTIFY this loop
   RetryBackoff m_reconnect_backoff;
   ErrorStreak m_errors;

@@ -7,8 +7,8 @@ namespace pgtq::queue {
 
 namespace {
 
-// Weight of one attempt (or claimed task) in the moving means: about the last 32 count, so
-// that a queue whose tasks turn slow stops prefetching within one batch or two.
+// Weight of one attempt (or claim) in the moving means: about the last 32 count, so that a
+// queue whose tasks turn slow stops prefetching within one batch or two.
 constexpr double k_weight = 1.0 / 32;
 
 void add_to_mean(std::optional<double>& mean, double value) {
@@ -26,14 +26,26 @@ void PrefetchPolicy::on_attempt(double duration_s) {
 
 void PrefetchPolicy::on_claim(int requested, int claimed, std::size_t args_bytes) {
   if (claimed > 0) {
-    // One step per claim, whatever its size: a batch's tasks mostly share their shape.
-    add_to_mean(m_mean_bytes, static_cast<double>(args_bytes) / claimed);
+    // One step per claim, whatever its size (a batch's tasks mostly share their shape), and
+    // up at once: a queue whose args turn large must not be held by the hundred while the
+    // mean catches up.
+    const double per_task = static_cast<double>(args_bytes) / claimed;
+    add_to_mean(m_mean_bytes, per_task);
+    m_mean_bytes = std::max(*m_mean_bytes, per_task);
   }
   if (requested <= 0) {
     return;
   }
   m_per_worker =
       claimed >= requested ? std::min(m_per_worker * 2, k_deep_per_worker) : k_shallow_per_worker;
+}
+
+std::optional<int> PrefetchPolicy::keep_waiting() const {
+  if (m_fixed || !m_mean_s) {
+    return std::nullopt;
+  }
+  const double startable = m_concurrency * k_keep_window_s / std::max(*m_mean_s, 1e-9);
+  return static_cast<int>(std::min(startable, static_cast<double>(k_max_held)));
 }
 
 int PrefetchPolicy::prefetch() const {

@@ -14,21 +14,26 @@ namespace pgtq::queue {
 // memory for a worker when another daemon could run it now. It starts at 0, before any
 // attempt has been measured.
 //
-// How deep auto may go follows the backlog. While claims come back full (the queue holds
-// more than this daemon asked for, so the other daemons serving it have tasks of their own
-// to claim), each full claim doubles the depth per worker, up to k_deep_per_worker; a claim
-// that comes back short (the daemon now holds the queue's tail) sets it back to
-// k_shallow_per_worker. Large batches are what make a claimed task cheap for the server (a
-// claim and an outcome statement per batch, not per task); the shallow depth at the tail
-// keeps the last tasks spread over the daemons. Whatever the depth, the held tasks' args
-// stay under k_held_bytes (judged by the recent claims' mean), so that large args are never
-// held by the hundred.
+// How deep auto may go follows the backlog. While claims come back full (the queue held at
+// least what this daemon asked for), each full claim doubles the depth per worker, up to
+// k_deep_per_worker; a claim that comes back short (the queue ran dry) sets it back to
+// k_shallow_per_worker for the claims after it. Large batches are what make a claimed task
+// cheap for the server (a claim and an outcome statement per batch, not per task). What
+// bounds how long a held task waits, whatever the depth, is the window: the workers start
+// every held task within about k_window at the recent attempts' pace, and once that pace
+// slows, keep_waiting() has the claim loop give back what they would not start soon. The
+// held tasks' args stay under about k_held_bytes, judged by the recent claims (a rise counts
+// at once, a fall slowly), so that large args are not held by the hundred. Every figure is
+// per queue with workers of its own.
 //
 // Threads: the claim loop's thread only.
 class PrefetchPolicy {
 public:
   // How long a prefetched task should wait for a worker, at most (about).
   static constexpr double k_window_s = 0.005;
+  // How long a held task may be expected to wait before it is given back: several windows,
+  // so that the moving mean's noise gives nothing back.
+  static constexpr double k_keep_window_s = 20 * k_window_s;
   // Auto's depth per worker at the queue's tail, and while its backlog is deep.
   static constexpr int k_shallow_per_worker = 4;
   static constexpr int k_deep_per_worker = 32;
@@ -48,6 +53,12 @@ public:
   // Tasks to hold beyond the free workers now: the fixed number, or for auto 0 up to
   // min(concurrency × k_deep_per_worker, k_max_held).
   int prefetch() const;
+  // Auto only: how many of the tasks already held may keep waiting for a worker, those the
+  // workers start within k_keep_window_s at the recent attempts' pace; the claim loop gives
+  // the rest back to the queue, so that tasks claimed while the queue's attempts were short
+  // do not wait here behind slow ones while other daemons could run them. Nothing for a
+  // fixed prefetch (the operator's number) and before an attempt has been measured.
+  std::optional<int> keep_waiting() const;
 
 private:
   int m_concurrency;

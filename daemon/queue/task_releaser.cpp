@@ -23,18 +23,29 @@ void TaskReleaser::add(std::vector<ClaimedTask>&& tasks) {
                        std::make_move_iterator(tasks.end()));
 }
 
+void TaskReleaser::add_given_back(std::vector<ClaimedTask>&& tasks) {
+  const std::lock_guard lock(m_mutex);
+  m_given_back.insert(m_given_back.end(),
+                      std::make_move_iterator(tasks.begin()),
+                      std::make_move_iterator(tasks.end()));
+}
+
 void TaskReleaser::release_not_started(db::Connection& connection, bool draining) {
   std::vector<ClaimedTask> tasks;
+  std::vector<ClaimedTask> given_back;
   {
     const std::lock_guard lock(m_mutex);
     tasks.swap(m_not_started);
+    given_back.swap(m_given_back);
   }
-  if (tasks.empty()) {
+  if (tasks.empty() && given_back.empty()) {
     return;
   }
   Fences back;
-  for (const ClaimedTask& task : tasks) {
-    back.add(task.id, task.claim);
+  for (const auto* list : {&tasks, &given_back}) {
+    for (const ClaimedTask& task : *list) {
+      back.add(task.id, task.claim);
+    }
   }
   try {
     connection.run(db::queries::k_release, {back.id_array(), back.claim_array()});
@@ -42,7 +53,24 @@ void TaskReleaser::release_not_started(db::Connection& connection, bool draining
     // Kept for the next turn; the error goes on to the claim loop.
     const std::lock_guard lock(m_mutex);
     m_not_started.insert(m_not_started.end(), tasks.begin(), tasks.end());
+    m_given_back.insert(m_given_back.end(), given_back.begin(), given_back.end());
     throw;
+  }
+  int returned = 0;
+  for (const ClaimedTask& task : given_back) {
+    const auto found = m_in_flight.find(task.id);
+    const bool cancelled = found && found->claim == task.claim && found->cancelled.load();
+    m_in_flight.erase(task.id, task.claim);
+    if (cancelled) {
+      logger()->info("task {} ({}) cancelled before it started; not run", task.id, task.name);
+    } else {
+      ++returned;
+    }
+  }
+  if (returned > 0) {
+    logger()->info("gave back {} prefetched task(s) to the queue: its recent attempts ran too "
+                   "long to hold them",
+                   returned);
   }
   int prefetched = 0;
   int unfinished = 0;

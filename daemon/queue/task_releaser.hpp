@@ -23,6 +23,9 @@ public:
   // A task no worker will start; it stays in flight until it is released.
   void add(ClaimedTask&& task);
   void add(std::vector<ClaimedTask>&& tasks);
+  // Prefetched tasks the claim loop gives back while it runs (their queue's attempts turned
+  // slow): released with the others, logged as one count.
+  void add_given_back(std::vector<ClaimedTask>&& tasks);
 
   // Releases the tasks added so far; draining: the prefetched ones are counted, not logged
   // one by one. Throws on a database error, keeping them for the next try.
@@ -39,6 +42,7 @@ private:
   InFlightTasks& m_in_flight; // thread-safe
   std::mutex m_mutex;
   std::vector<ClaimedTask> m_not_started; // guarded: added by any thread, taken by the loop
+  std::vector<ClaimedTask> m_given_back;  // guarded: added and taken by the loop
 };
 
 } // namespace pgtq::queue

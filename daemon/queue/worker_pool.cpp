@@ -184,6 +184,28 @@ std::optional<ClaimedTask> WorkerPool::take_unstarted(std::int64_t id) {
   return taken;
 }
 
+std::vector<ClaimedTask> WorkerPool::take_waiting_beyond(std::size_t keep) {
+  std::vector<ClaimedTask> tasks;
+  {
+    const std::lock_guard lock(m_mutex);
+    while (m_jobs.size() > keep) {
+      tasks.push_back(std::move(m_jobs.back().task)); // the newest (last claimed) first
+      m_jobs.pop_back();
+    }
+    m_busy -= static_cast<int>(tasks.size());
+    m_unnotified = std::min(m_unnotified, m_jobs.size());
+  }
+  if (!tasks.empty()) {
+    m_idle.notify_all();
+  }
+  return tasks;
+}
+
+std::size_t WorkerPool::waiting_tasks() const {
+  const std::lock_guard lock(m_mutex);
+  return m_jobs.size();
+}
+
 bool WorkerPool::wait_idle_until(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(m_mutex);
   return m_idle.wait_until(lock, deadline, [this] { return m_busy.load() == 0; });

@@ -53,6 +53,11 @@ public:
   std::vector<ClaimedTask> take_unstarted();
   // The same for one task, if it has not started yet.
   std::optional<ClaimedTask> take_unstarted(std::int64_t id);
+  // Takes back the newest tasks waiting for a thread beyond the first `keep` (prefetched
+  // tasks the claim loop no longer wants to hold); the pool goes on handing out the rest.
+  std::vector<ClaimedTask> take_waiting_beyond(std::size_t keep);
+  // Tasks waiting for a thread now (submitted, not taken by a thread yet).
+  std::size_t waiting_tasks() const;
 
   // Has every idle thread call TaskRunner::prepare() again (after a reload, so that idle
   // worker processes are replaced at once rather than at their next task). Any thread.
@@ -91,7 +96,7 @@ private:
   TaskRunner& m_runner;
   OutcomeSink m_on_outcome;
   TaskSink m_on_not_started;
-  std::mutex m_mutex;
+  mutable std::mutex m_mutex;
   std::condition_variable m_wakeup; // the claim loop's thread wakes the workers
   std::condition_variable m_idle;   // the workers wake wait_idle_until()
   // Guarded by m_mutex: jobs pushed by the claim loop's thread (submit), taken by the

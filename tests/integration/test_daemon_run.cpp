@@ -363,6 +363,39 @@ TEST_CASE("prefetched tasks wait in memory, and go back to the queue at once on 
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded'") == 1);
 }
 
+TEST_CASE("prefetch = auto gives back the tasks it holds once the queue's attempts turn slow") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  // 300 instant tasks, then 60 that take 3 s each, in claim order. The instant ones make auto
+  // hold many tasks ahead of the two workers (up to 32 each: the depth grows with every full
+  // claim); the claims that reach the slow ones hold them too. Once the first slow attempt has
+  // ended, the rest would wait here for minutes while another daemon could run them.
+  scalar(connection,
+         "SELECT count(*) FROM pgtq.push_many('default', (SELECT jsonb_agg(jsonb_build_object("
+         "'task', 'sleep', 'args', jsonb_build_array(CASE WHEN i <= 300 THEN 0 ELSE 3 END)) "
+         "ORDER BY i) FROM generate_series(1, 360) AS i))");
+  DaemonProcess daemon(
+      {.dsn = database.dsn(), .extra_args = {"--concurrency", "2", "--shutdown-grace", "1"}});
+  REQUIRE_MESSAGE(daemon.wait_for_log("prefetched task(s) to the queue", 30s), daemon.log());
+  // Given back: queued again with the attempt returned, for any daemon to claim. Only about
+  // what the two workers start within 100 ms at 3 s a task is still held beside them: the
+  // tasks handed ahead to a worker as its slow attempt started come back to pgtqd's queue
+  // 10 ms later, and are given back at the next look (50 ms), not after the next 3 s outcome.
+  const auto held_slow = [&] {
+    return count(connection,
+                 "SELECT count(*) FROM pgtq.tasks WHERE state = 'running' AND args = '[3]'");
+  };
+  CHECK_MESSAGE(eventually([&] { return held_slow() <= 6; }, 1500ms),
+                "still held: " << held_slow() << "\n"
+                               << daemon.log());
+  CHECK(count(connection,
+              "SELECT count(*) FROM pgtq.tasks WHERE state = 'queued' AND attempts = 0 "
+              "AND args = '[3]'") >= 40);
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks WHERE state = 'succeeded'") >= 300);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait_exit(20s).has_value());
+}
+
 TEST_CASE("prefetched tasks whose release failed are released again, not held to the end") {
   TestDatabase database;
   db::Connection connection = database.connect();

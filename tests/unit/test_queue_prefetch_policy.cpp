@@ -88,3 +88,19 @@ TEST_CASE("attempts with a duration that is no number are left out of the mean")
   policy.on_attempt(std::numeric_limits<double>::quiet_NaN());
   CHECK(policy.prefetch() == 0);
 }
+
+TEST_CASE("held tasks are kept while the workers start them soon, given back once attempts "
+          "turn slow") {
+  CHECK_FALSE(PrefetchPolicy(8, 32).keep_waiting()); // a fixed prefetch keeps what it holds
+  PrefetchPolicy policy = fast_tasks();
+  REQUIRE(policy.keep_waiting());
+  CHECK(*policy.keep_waiting() == PrefetchPolicy::k_max_held); // no-op tasks: keep all
+  policy.on_attempt(5.0); // the queue's tasks now take 5 s: mean about 156 ms
+  // 8 workers start about 5 within k_keep_window_s (100 ms) at that pace.
+  CHECK(*policy.keep_waiting() == 5);
+  CHECK(policy.prefetch() == 0);
+  PrefetchPolicy ten_ms(8, std::nullopt);
+  ten_ms.on_attempt(0.01); // 10 ms tasks hold 4 and keep up to 80: no give-back churn
+  CHECK(ten_ms.prefetch() == 4);
+  CHECK(*ten_ms.keep_waiting() == 80);
+}

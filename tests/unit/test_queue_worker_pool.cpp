@@ -80,3 +80,73 @@ TEST_CASE("a job submitted without a wake-up while the runner batched is passed 
     pool.shutdown();
   }
 }
+
+namespace {
+
+// A runner whose one thread stays in its first job until released.
+class HoldingRunner final : public queue::TaskRunner {
+public:
+  std::optional<queue::Outcome> run(int /*slot*/,
+                                    const queue::ClaimedTask& /*task*/,
+                                    const queue::Attempt& /*attempt*/) override {
+    return std::nullopt;
+  }
+  void run_jobs(int /*slot*/, queue::Job job, queue::JobFeed& feed) override {
+    std::unique_lock lock(m_mutex);
+    ++m_started;
+    m_changed.notify_all();
+    m_changed.wait_for(lock, 5s, [this] { return m_released; });
+    lock.unlock();
+    feed.done(std::move(job), queue::Outcome{}); // ran: an outcome, not a give-back
+  }
+  bool batches_jobs() const override { return false; }
+
+  bool started(int count, std::chrono::milliseconds limit) {
+    std::unique_lock lock(m_mutex);
+    return m_changed.wait_for(lock, limit, [&] { return m_started >= count; });
+  }
+  void release() {
+    const std::lock_guard lock(m_mutex);
+    m_released = true;
+    m_changed.notify_all();
+  }
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  int m_started = 0;
+  bool m_released = false;
+};
+
+} // namespace
+
+TEST_CASE("the newest waiting tasks beyond those kept are taken back, and the others still run") {
+  HoldingRunner runner;
+  std::atomic<int> running{0};
+  std::atomic<int> not_started{0};
+  queue::WorkerPool pool(
+      1,
+      runner,
+      [](queue::Outcome&&) {},
+      [&](queue::ClaimedTask&&) { ++not_started; },
+      running,
+      false);
+  pool.submit(task(1), std::make_shared<queue::Attempt>(1));
+  REQUIRE(runner.started(1, 2000ms)); // task 1 runs; 2..6 wait for the one thread
+  for (std::int64_t id = 2; id <= 6; ++id) {
+    pool.submit(task(id), std::make_shared<queue::Attempt>(id));
+  }
+  CHECK(pool.waiting_tasks() == 5);
+  const std::vector<queue::ClaimedTask> taken = pool.take_waiting_beyond(2);
+  REQUIRE(taken.size() == 3);
+  CHECK(taken[0].id == 6); // the last claimed first
+  CHECK(taken[1].id == 5);
+  CHECK(taken[2].id == 4);
+  CHECK(pool.waiting_tasks() == 2);
+  CHECK(pool.take_waiting_beyond(2).empty());
+  runner.release();
+  CHECK(runner.started(3, 2000ms));                                   // 2 and 3 still run
+  CHECK(pool.wait_idle_until(std::chrono::steady_clock::now() + 2s)); // taken ones not busy
+  CHECK(not_started == 0); // taken back, not reported as given back by the pool
+  pool.shutdown();
+}
