@@ -435,9 +435,17 @@ void ClaimLoop::give_back_held() {
   if (!keep || m_drain.active()) {
     return; // a fixed prefetch holds what the operator said; a drain gives back all anyway
   }
-  // Tasks at most a worker's round of them over: not worth a statement (and they start soon).
   const auto kept = static_cast<std::size_t>(*keep);
-  if (m_pool->waiting_tasks() <= kept + static_cast<std::size_t>(m_config.concurrency)) {
+  const auto concurrency = static_cast<std::size_t>(m_config.concurrency);
+  // Held tasks beyond those kept may sit with a worker process that took them ahead of an
+  // attempt that turned out slow: they come back to the pool's queue once it has run a
+  // moment (process_runner.cpp's k_queued_wait), when no outcome may wake this loop for a
+  // long time. Look again then.
+  if (m_in_flight.size() > kept + 2 * concurrency) {
+    m_look_at_held = Clock::now() + k_held_recheck;
+  }
+  // Tasks at most a worker's round of them over: not worth a statement (and they start soon).
+  if (m_pool->waiting_tasks() <= kept + concurrency) {
     return;
   }
   std::vector<ClaimedTask> tasks = m_pool->take_waiting_beyond(kept);
@@ -446,10 +454,6 @@ void ClaimLoop::give_back_held() {
   }
   m_releaser.add_given_back(std::move(tasks));
   m_releaser.release_not_started(*m_connection, false); // now, not at the next turn
-  // The workers that just started slow attempts had tasks handed to them ahead; those come
-  // back to the pool's queue once the attempts have run a moment (process_runner.cpp's
-  // k_queued_wait), when no outcome may wake this loop for a long time: look again then.
-  m_look_at_held = Clock::now() + k_held_recheck;
 }
 
 void ClaimLoop::start_draining_if_asked() {

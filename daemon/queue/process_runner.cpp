@@ -563,7 +563,10 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
     bool timed_out = false;
     bool out_of_memory = false;
     bool last_look = false; // at kill time: one more look for an answer that just came in
-    bool pipelining = true; // this attempt may have the next tasks queued behind it
+    // This attempt may have the next tasks queued behind it, unless the slot's recent
+    // attempts ran long: they would only be taken back k_queued_wait later, and meanwhile the
+    // claim loop, deciding which held tasks to give back, would not see them.
+    bool pipelining = state.mean_attempt_s < seconds(k_queued_wait);
     bool next_attempt = false;
     while (!next_attempt) {
       auto now = Clock::now();

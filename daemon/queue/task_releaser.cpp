@@ -24,6 +24,13 @@ void TaskReleaser::add(std::vector<ClaimedTask>&& tasks) {
 }
 
 void TaskReleaser::add_given_back(std::vector<ClaimedTask>&& tasks) {
+  // Stopped: a heartbeat that finds one released before its entry is erased treats it as
+  // given up on purpose, not as a lease lost to a rescue.
+  for (const ClaimedTask& task : tasks) {
+    if (const auto attempt = m_in_flight.find(task.id); attempt && attempt->claim == task.claim) {
+      attempt->stop.store(true);
+    }
+  }
   const std::lock_guard lock(m_mutex);
   m_given_back.insert(m_given_back.end(),
                       std::make_move_iterator(tasks.begin()),
