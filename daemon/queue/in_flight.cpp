@@ -18,6 +18,13 @@ std::shared_ptr<Attempt> InFlightTasks::find(std::int64_t id) const {
   return found == m_tasks.end() ? nullptr : found->second.attempt;
 }
 
+std::shared_ptr<Attempt> InFlightTasks::find(std::int64_t id, std::int64_t claim) const {
+  const std::lock_guard lock(m_mutex);
+  const auto found = m_tasks.find(id);
+  return found == m_tasks.end() || found->second.attempt->claim != claim ? nullptr
+                                                                         : found->second.attempt;
+}
+
 void InFlightTasks::erase(std::int64_t id, std::int64_t claim) {
   const std::lock_guard lock(m_mutex);
   const auto found = m_tasks.find(id);

@@ -48,6 +48,9 @@ public:
 
   std::shared_ptr<Attempt> add(std::int64_t id, std::int64_t claim, Clock::time_point lease_until);
   std::shared_ptr<Attempt> find(std::int64_t id) const;
+  // The task's attempt if it is still held under this claim (nothing once it was claimed
+  // again under a newer one, or erased).
+  std::shared_ptr<Attempt> find(std::int64_t id, std::int64_t claim) const;
   // Removes the task if it is still held under this claim (a task retried at once may already
   // be claimed again under a newer one).
   void erase(std::int64_t id, std::int64_t claim);

@@ -46,8 +46,7 @@ OutcomeRecorder::OutcomeRecorder(InFlightTasks& in_flight, DaemonState& state)
     : m_in_flight(in_flight), m_state(state) {}
 
 void OutcomeRecorder::add(Outcome&& outcome) {
-  if (const auto attempt = m_in_flight.find(outcome.id);
-      attempt && attempt->claim == outcome.claim) {
+  if (const auto attempt = m_in_flight.find(outcome.id, outcome.claim)) {
     attempt->finished = true; // nothing left to stop while its outcome waits
   }
   const std::lock_guard lock(m_mutex);
@@ -207,8 +206,8 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
 void OutcomeRecorder::settle(const std::vector<Outcome>& batch,
                              const std::vector<std::int64_t>& lost) {
   for (const Outcome& outcome : batch) {
-    const auto attempt = m_in_flight.find(outcome.id);
-    const bool cancelled = attempt && attempt->claim == outcome.claim && attempt->cancelled.load();
+    const auto attempt = m_in_flight.find(outcome.id, outcome.claim);
+    const bool cancelled = attempt && attempt->cancelled.load();
     // Only this attempt: a task retried at once may already be claimed again, under a newer
     // claim, by a claim that ran beside the recording.
     m_in_flight.erase(outcome.id, outcome.claim);

@@ -40,12 +40,17 @@ void PrefetchPolicy::on_claim(int requested, int claimed, std::size_t args_bytes
       claimed >= requested ? std::min(m_per_worker * 2, k_deep_per_worker) : k_shallow_per_worker;
 }
 
+double PrefetchPolicy::startable_within(double window_s) const {
+  // Each worker starts one task every mean seconds: within the window, window / mean each.
+  return m_concurrency * window_s / std::max(*m_mean_s, 1e-9);
+}
+
 std::optional<int> PrefetchPolicy::keep_waiting() const {
   if (m_fixed || !m_mean_s) {
     return std::nullopt;
   }
-  const double startable = m_concurrency * k_keep_window_s / std::max(*m_mean_s, 1e-9);
-  return static_cast<int>(std::min(startable, static_cast<double>(k_max_held)));
+  return static_cast<int>(
+      std::min(startable_within(k_keep_window_s), static_cast<double>(k_max_held)));
 }
 
 int PrefetchPolicy::prefetch() const {
@@ -59,9 +64,7 @@ int PrefetchPolicy::prefetch() const {
   if (m_mean_bytes && *m_mean_bytes > 0) {
     most = std::min(most, k_held_bytes / *m_mean_bytes);
   }
-  // Each worker starts one task every mean seconds: within the window, window / mean each.
-  const double startable = m_concurrency * k_window_s / std::max(*m_mean_s, 1e-9);
-  return static_cast<int>(std::min(startable, most));
+  return static_cast<int>(std::min(startable_within(k_window_s), most));
 }
 
 } // namespace pgtq::queue

@@ -61,6 +61,9 @@ public:
   std::optional<int> keep_waiting() const;
 
 private:
+  // Tasks the workers start within window_s at the recent attempts' pace (m_mean_s is set).
+  double startable_within(double window_s) const;
+
   int m_concurrency;
   std::optional<int> m_fixed;
   std::optional<double> m_mean_s;          // moving mean of recent attempts' durations

@@ -27,7 +27,7 @@ void TaskReleaser::add_given_back(std::vector<ClaimedTask>&& tasks) {
   // Stopped: a heartbeat that finds one released before its entry is erased treats it as
   // given up on purpose, not as a lease lost to a rescue.
   for (const ClaimedTask& task : tasks) {
-    if (const auto attempt = m_in_flight.find(task.id); attempt && attempt->claim == task.claim) {
+    if (const auto attempt = m_in_flight.find(task.id, task.claim)) {
       attempt->stop.store(true);
     }
   }
@@ -63,45 +63,38 @@ void TaskReleaser::release_not_started(db::Connection& connection, bool draining
     m_given_back.insert(m_given_back.end(), given_back.begin(), given_back.end());
     throw;
   }
+  int prefetched = 0;
+  int unfinished = 0;
   int returned = 0;
-  for (const ClaimedTask& task : given_back) {
-    const auto found = m_in_flight.find(task.id);
-    const bool cancelled = found && found->claim == task.claim && found->cancelled.load();
-    m_in_flight.erase(task.id, task.claim);
-    if (cancelled) {
-      logger()->info("task {} ({}) cancelled before it started; not run", task.id, task.name);
-    } else {
-      ++returned;
+  for (const auto* list : {&tasks, &given_back}) {
+    const bool given = list == &given_back;
+    for (const ClaimedTask& task : *list) {
+      const auto attempt = m_in_flight.find(task.id, task.claim);
+      const bool cancelled = attempt && attempt->cancelled.load();
+      const bool stopped = attempt && attempt->stop.load();
+      m_in_flight.erase(task.id, task.claim);
+      if (!cancelled && (given || draining)) {
+        // Given back while running (attempts turned slow); or, draining, stopped at the end
+        // of the grace period (its worker gave it back), or taken back from the pool when
+        // draining started.
+        ++(given ? returned : attempt && attempt->shutting_down.load() ? unfinished : prefetched);
+        continue;
+      }
+      if (cancelled) {
+        logger()->info("task {} ({}) cancelled before it started; not run", task.id, task.name);
+      } else if (stopped) {
+        logger()->info(
+            "task {} ({}) lost its lease before it finished; given back", task.id, task.name);
+      } else {
+        logger()->info(
+            "task {} ({}) given back to the queue: no worker could run it", task.id, task.name);
+      }
     }
   }
   if (returned > 0) {
     logger()->info("gave back {} prefetched task(s) to the queue: its recent attempts ran too "
                    "long to hold them",
                    returned);
-  }
-  int prefetched = 0;
-  int unfinished = 0;
-  for (const ClaimedTask& task : tasks) {
-    const auto found = m_in_flight.find(task.id);
-    const Attempt* attempt = found && found->claim == task.claim ? found.get() : nullptr;
-    const bool cancelled = attempt != nullptr && attempt->cancelled.load();
-    const bool stopped = attempt != nullptr && attempt->stop.load();
-    m_in_flight.erase(task.id, task.claim);
-    if (!cancelled && draining) {
-      // Stopped at the end of the grace period (its worker gave it back), or taken back from
-      // the pool when draining started.
-      ++(attempt != nullptr && attempt->shutting_down.load() ? unfinished : prefetched);
-      continue;
-    }
-    if (cancelled) {
-      logger()->info("task {} ({}) cancelled before it started; not run", task.id, task.name);
-    } else if (stopped) {
-      logger()->info(
-          "task {} ({}) lost its lease before it finished; given back", task.id, task.name);
-    } else {
-      logger()->info(
-          "task {} ({}) given back to the queue: no worker could run it", task.id, task.name);
-    }
   }
   if (prefetched > 0) {
     logger()->info("released {} prefetched task(s) that had not started", prefetched);

@@ -14,21 +14,42 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A runner that batches jobs until its first job starts: that job turns batches_jobs() false
-// (as another slot's long attempt would), passes on what it leaves (as ProcessRunner does),
-// and holds its thread until a second job has started elsewhere, or 5 s.
-class FlippingRunner final : public queue::TaskRunner {
+// The part of the test runners that counts the jobs started and lets a test wait for them;
+// run() is not used by the pool, which calls run_jobs().
+class CountingRunner : public queue::TaskRunner {
 public:
   std::optional<queue::Outcome> run(int /*slot*/,
                                     const queue::ClaimedTask& /*task*/,
                                     const queue::Attempt& /*attempt*/) override {
     return std::nullopt;
   }
+
+  // Whether `count` jobs have started within `limit`.
+  bool started(int count, std::chrono::milliseconds limit) {
+    std::unique_lock lock(m_mutex);
+    return m_changed.wait_for(lock, limit, [&] { return m_started >= count; });
+  }
+
+protected:
+  // Counts a job as started (m_mutex held); returns its order, from 1.
+  int note_started() {
+    m_changed.notify_all();
+    return ++m_started;
+  }
+
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  int m_started = 0;
+};
+
+// A runner that batches jobs until its first job starts: that job turns batches_jobs() false
+// (as another slot's long attempt would), passes on what it leaves (as ProcessRunner does),
+// and holds its thread until a second job has started elsewhere, or 5 s.
+class FlippingRunner final : public CountingRunner {
+public:
   void run_jobs(int /*slot*/, queue::Job job, queue::JobFeed& feed) override {
     std::unique_lock lock(m_mutex);
-    const int order = ++m_started;
-    m_changed.notify_all();
-    if (order == 1) {
+    if (note_started() == 1) {
       m_batches = false;
       lock.unlock();
       feed.pass_on();
@@ -40,17 +61,30 @@ public:
   }
   bool batches_jobs() const override { return m_batches.load(); }
 
-  // Whether `count` jobs have started within `limit`.
-  bool started(int count, std::chrono::milliseconds limit) {
+private:
+  std::atomic<bool> m_batches{true};
+};
+
+// A runner whose one thread stays in its first job until released.
+class HoldingRunner final : public CountingRunner {
+public:
+  void run_jobs(int /*slot*/, queue::Job job, queue::JobFeed& feed) override {
     std::unique_lock lock(m_mutex);
-    return m_changed.wait_for(lock, limit, [&] { return m_started >= count; });
+    note_started();
+    m_changed.wait_for(lock, 5s, [this] { return m_released; });
+    lock.unlock();
+    feed.done(std::move(job), queue::Outcome{}); // ran: an outcome, not a give-back
+  }
+  bool batches_jobs() const override { return false; }
+
+  void release() {
+    const std::lock_guard lock(m_mutex);
+    m_released = true;
+    m_changed.notify_all();
   }
 
 private:
-  std::atomic<bool> m_batches{true};
-  std::mutex m_mutex;
-  std::condition_variable m_changed;
-  int m_started = 0;
+  bool m_released = false;
 };
 
 queue::ClaimedTask task(std::int64_t id) {
@@ -80,45 +114,6 @@ TEST_CASE("a job submitted without a wake-up while the runner batched is passed 
     pool.shutdown();
   }
 }
-
-namespace {
-
-// A runner whose one thread stays in its first job until released.
-class HoldingRunner final : public queue::TaskRunner {
-public:
-  std::optional<queue::Outcome> run(int /*slot*/,
-                                    const queue::ClaimedTask& /*task*/,
-                                    const queue::Attempt& /*attempt*/) override {
-    return std::nullopt;
-  }
-  void run_jobs(int /*slot*/, queue::Job job, queue::JobFeed& feed) override {
-    std::unique_lock lock(m_mutex);
-    ++m_started;
-    m_changed.notify_all();
-    m_changed.wait_for(lock, 5s, [this] { return m_released; });
-    lock.unlock();
-    feed.done(std::move(job), queue::Outcome{}); // ran: an outcome, not a give-back
-  }
-  bool batches_jobs() const override { return false; }
-
-  bool started(int count, std::chrono::milliseconds limit) {
-    std::unique_lock lock(m_mutex);
-    return m_changed.wait_for(lock, limit, [&] { return m_started >= count; });
-  }
-  void release() {
-    const std::lock_guard lock(m_mutex);
-    m_released = true;
-    m_changed.notify_all();
-  }
-
-private:
-  std::mutex m_mutex;
-  std::condition_variable m_changed;
-  int m_started = 0;
-  bool m_released = false;
-};
-
-} // namespace
 
 TEST_CASE("the newest waiting tasks beyond those kept are taken back, and the others still run") {
   HoldingRunner runner;
