@@ -174,6 +174,14 @@ say "defaults for new tasks: the reports queue's tasks try twice and stop after 
 default_id=$(sql -c "SELECT pgtq.push('reports', 'add_numbers', '[1, 1]')")
 echo "task $default_id: $(sql -c "SELECT max_attempts || ' attempts, timeout ' || timeout FROM pgtq.tasks WHERE id = $default_id")"
 
+say "a periodic task: schedule 'heartbeat' pushes add_numbers every second, one task per fire time, whatever the number of pgtqd (pgtqctl schedule)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" schedule heartbeat --queue "$queue" --task add_numbers \
+  --args '[20, 22]' --every '1 second' --count 3
+sleep 3.5
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" schedule heartbeat --delete
+echo "fire times pushed: $(sql -c "SELECT string_agg(to_char(run_at, 'HH24:MI:SS') || ' (task ' || id || ', ' || state || ')', ', ' ORDER BY run_at) FROM pgtq.tasks WHERE unique_key LIKE 'pgtq.schedule:heartbeat@%'")"
+echo "a cron schedule reads its time zone's clock: 02:30 in Berlin around the 2027 spring change (UTC): $(sql -c "SELECT string_agg(to_char(t AT TIME ZONE 'UTC', 'Mon DD HH24:MI'), ', ') FROM pgtq.cron_fire_times('30 2 * * *', 'Europe/Berlin', 3, '2027-03-27 00:00Z') t")"
+
 say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
 

@@ -120,4 +120,37 @@ int retention(const std::string& dsn, const RetentionOptions& options, std::ostr
 
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
+// Every schedule (pgtq.schedules): what it pushes, when, and when it fired last.
+int schedules(const std::string& dsn, std::ostream& out);
+// A schedule to show, create or change; unset: as it is (a new schedule needs queue, task
+// and one of cron and every). Values are checked by pgtq.set_schedule, whose errors name them.
+struct ScheduleOptions {
+  std::string name;
+  std::optional<std::string> queue;
+  std::optional<std::string> task;
+  std::optional<std::string> args;            // JSON array or object
+  std::optional<std::string> cron;            // replaces every
+  std::optional<std::string> every;           // an interval; replaces cron
+  std::optional<std::string> time_zone;       // default UTC
+  std::optional<std::string> catch_up;        // none, latest, all
+  std::optional<std::string> catch_up_within; // an interval
+  // A value, or none for the queue's default.
+  std::optional<std::string> priority;
+  std::optional<std::string> max_attempts;
+  std::optional<std::string> timeout;
+  bool pause = false; // at most one of these three, and none with a change above
+  bool resume = false;
+  bool remove = false;
+  std::string count = "5"; // fire times shown, 1..1000
+};
+// Changes the schedule as asked, then shows it with its next count fire times. Exit 1 when
+// the schedule does not exist (show, pause, resume, delete).
+int schedule(const std::string& dsn, const ScheduleOptions& options, std::ostream& out);
+// The next count fire times of a cron expression in time_zone: a preview before setting it.
+int cron(const std::string& dsn,
+         const std::string& expression,
+         const std::string& time_zone,
+         const std::string& count,
+         std::ostream& out);
+
 } // namespace pgtq::ctl

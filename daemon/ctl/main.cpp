@@ -1,5 +1,5 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// update, pause, resume, queue settings, retention, prune).
+// update, pause, resume, queue settings, retention, prune, schedules).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "db/migrator.hpp"
@@ -242,6 +242,68 @@ int main(int argc, char** argv) {
                         "how long after they ended tasks are kept, e.g. '7 days' (0 to 100 "
                         "years); 'forever'; or 'default' to remove the rule");
   retention->callback([&] { exit_code = pgtq::ctl::retention(dsn, retention_options, std::cout); });
+
+  auto* schedules = app.add_subcommand(
+      "schedules", "list the periodic tasks: what each pushes, when, and when it fired last");
+  schedules->callback([&] { exit_code = pgtq::ctl::schedules(dsn, std::cout); });
+
+  pgtq::ctl::ScheduleOptions schedule_options;
+  auto* schedule = app.add_subcommand(
+      "schedule",
+      "show a periodic task and its next fire times, or create or change it (--queue, --task, "
+      "--cron or --every, ...), --pause, --resume or --delete it");
+  schedule->add_option("name", schedule_options.name, "schedule name")->required();
+  schedule->add_option("--queue", schedule_options.queue, "the queue its tasks go to");
+  schedule->add_option("--task", schedule_options.task, "the task name it pushes");
+  schedule->add_option("--args", schedule_options.args, "JSON array or object (default [])");
+  schedule->add_option("--cron",
+                       schedule_options.cron,
+                       "cron expression: minute hour day-of-month month day-of-week, or six "
+                       "fields with seconds first, or @hourly, @daily, @weekly, @monthly, "
+                       "@yearly");
+  schedule->add_option("--every",
+                       schedule_options.every,
+                       "a fixed interval instead of --cron, e.g. '15 minutes' (fire times are "
+                       "its multiples since 1970-01-01 UTC)");
+  schedule->add_option("--time-zone",
+                       schedule_options.time_zone,
+                       "the time zone of --cron's fields, e.g. Europe/Berlin (default UTC)");
+  schedule->add_option("--catch-up",
+                       schedule_options.catch_up,
+                       "fire times missed while no pgtqd ran: latest (push the newest, the "
+                       "default), all (push each), none");
+  schedule->add_option("--catch-up-within",
+                       schedule_options.catch_up_within,
+                       "latest and all skip missed fire times older than this (default 1 day)");
+  schedule->add_option(
+      "--priority", schedule_options.priority, "of its tasks, or 'none' for the queue's default");
+  schedule->add_option("--max-attempts",
+                       schedule_options.max_attempts,
+                       "of its tasks, or 'none' for the queue's default");
+  schedule->add_option("--timeout",
+                       schedule_options.timeout,
+                       "of each attempt of its tasks, e.g. '10 minutes', or 'none' for the "
+                       "queue's default");
+  schedule->add_flag("--pause", schedule_options.pause, "fire nothing until resumed");
+  schedule->add_flag("--resume",
+                     schedule_options.resume,
+                     "fire again, from the next fire time (those while paused are skipped)");
+  schedule->add_flag(
+      "--delete", schedule_options.remove, "delete the schedule (the tasks it pushed stay)");
+  schedule->add_option("--count", schedule_options.count, "fire times shown (default 5)");
+  schedule->callback([&] { exit_code = pgtq::ctl::schedule(dsn, schedule_options, std::cout); });
+
+  std::string cron_expression;
+  std::string cron_time_zone = "UTC";
+  std::string cron_count = "5";
+  auto* cron = app.add_subcommand(
+      "cron", "show the next fire times of a cron expression, before a schedule uses it");
+  cron->add_option("expression", cron_expression, "e.g. '30 2 * * *'")->required();
+  cron->add_option("--time-zone", cron_time_zone, "the time zone of its fields (default UTC)");
+  cron->add_option("--count", cron_count, "fire times shown (default 5)");
+  cron->callback([&] {
+    exit_code = pgtq::ctl::cron(dsn, cron_expression, cron_time_zone, cron_count, std::cout);
+  });
 
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
   prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();

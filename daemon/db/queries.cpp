@@ -159,6 +159,35 @@ const Query k_retention_rules{
     " date_trunc('second', r.changed_at)::text"
     " FROM pgtq.retention r WHERE $1::text IS NULL OR r.queue = $1 OR r.queue IS NULL"
     " ORDER BY r.queue NULLS LAST, r.state"};
+// Periodic tasks (sql/schema/18_schedules.sql), for pgtqctl.
+const Query k_schedules{
+    "pgtq_schedules",
+    "SELECT s.name, s.queue, s.task,"
+    " coalesce('cron ' || s.cron || ' in ' || s.time_zone, 'every ' || s.every::text),"
+    " s.catch_up || CASE WHEN s.catch_up = 'none' THEN '' ELSE ' within ' || s.catch_up_within END,"
+    " CASE WHEN s.enabled THEN 'enabled' ELSE 'paused' END, coalesce(s.next_fire_at::text, ''),"
+    " coalesce(s.last_fire_at::text, ''), coalesce(s.last_task_id::text, ''),"
+    " coalesce(left(s.last_error, 200), '')"
+    " FROM pgtq.schedules s ORDER BY s.name"};
+// A schedule's definition, locked until the transaction ends; no row when there is none.
+const Query k_schedule_for_update{
+    "pgtq_schedule_for_update",
+    "SELECT s.queue, s.task, s.args::text, s.cron, s.every::text, s.time_zone, s.catch_up,"
+    " s.catch_up_within::text, s.priority::text, s.max_attempts::text, s.timeout::text,"
+    " s.enabled, s.next_fire_at::text, s.last_fire_at::text, s.last_task_id::text, s.last_error"
+    " FROM pgtq.schedules s WHERE s.name = $1 FOR UPDATE"};
+const Query k_set_schedule{
+    "pgtq_set_schedule",
+    "SELECT pgtq.set_schedule($1, $2, $3, $4::jsonb, $5, $6::interval, $7, $8, $9::interval,"
+    " $10::integer, $11::integer, $12::interval, $13::boolean)"};
+const Query k_pause_schedule{"pgtq_pause_schedule", "SELECT pgtq.pause_schedule($1)"};
+const Query k_resume_schedule{"pgtq_resume_schedule", "SELECT pgtq.resume_schedule($1)::text"};
+const Query k_delete_schedule{"pgtq_delete_schedule", "SELECT pgtq.delete_schedule($1)"};
+const Query k_schedule_fire_times{
+    "pgtq_schedule_fire_times",
+    "SELECT t::text FROM pgtq.schedule_fire_times($1, $2::integer) AS t"};
+const Query k_cron_fire_times{"pgtq_cron_fire_times",
+                              "SELECT t::text FROM pgtq.cron_fire_times($1, $2, $3::integer) AS t"};
 const Query k_task_state{"pgtq_task_state",
                          "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};
 const Query k_worker_seen{

@@ -279,3 +279,39 @@ CREATE TABLE pgtq.retention (
 );
 COMMENT ON TABLE pgtq.retention IS
   'How long finished tasks are kept, per queue (NULL: the default) and end state; keep NULL: until pruned. pgtq.set_retention and pgtq.reset_retention change it; pgtqd applies it.';
+
+-- Periodic tasks (18_schedules.sql): each row pushes its task at the fire times of a cron
+-- expression in a time zone, or every fixed interval. next_fire_at is the earliest fire time
+-- not yet handled; pgtq.tick fires due rows under a row lock and moves it on in the same
+-- transaction, so that any number of schedulers push each fire time once. The checks here
+-- keep a row written straight into the table sane; pgtq.set_schedule checks the rest (a cron
+-- expression that parses, a time zone the server knows).
+CREATE TABLE pgtq.schedules (
+  name            text PRIMARY KEY
+    CONSTRAINT schedules_name CHECK (name ~ '^[A-Za-z0-9_.:-]+$' AND length(name) <= 128),
+  queue           text NOT NULL,
+  task            text NOT NULL,
+  args            jsonb NOT NULL DEFAULT '[]',
+  cron            text,                                 -- or every, never both
+  every           interval
+    CONSTRAINT schedules_every CHECK (every >= interval '1 second'),
+  time_zone       text NOT NULL DEFAULT 'UTC',          -- of cron's fields; an IANA name
+  catch_up        text NOT NULL DEFAULT 'latest'
+    CONSTRAINT schedules_catch_up CHECK (catch_up IN ('none', 'latest', 'all')),
+  catch_up_within interval NOT NULL DEFAULT interval '1 day'
+    CONSTRAINT schedules_catch_up_within CHECK (catch_up_within > interval '0'),
+  priority        integer,                              -- NULL: the queue's default
+  max_attempts    integer,
+  timeout         interval,
+  enabled         boolean NOT NULL DEFAULT true,
+  next_fire_at    timestamptz,                          -- NULL: disabled
+  last_fire_at    timestamptz,                          -- the latest fire time pushed
+  last_task_id    bigint,                               -- and its task
+  last_error      text,                                 -- why the last fire failed; NULL: it did not
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  changed_at      timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT schedules_timing CHECK ((cron IS NULL) <> (every IS NULL))
+);
+CREATE INDEX schedules_due ON pgtq.schedules (next_fire_at) WHERE enabled;
+COMMENT ON TABLE pgtq.schedules IS
+  'Periodic tasks: each row pushes its task at the fire times of a cron expression (in time_zone) or every fixed interval. pgtq.set_schedule, pause_schedule, resume_schedule and delete_schedule change it; pgtq.tick fires it.';

@@ -34,6 +34,7 @@ COMMENT ON FUNCTION pgtq.next_rate_room() IS
 'When a rate limit (a queue''s, or per fairness key) next lets a claim through that it holds back now, for queues not paused with queued tasks; NULL when none is held back. pgtq.tick''s next_due includes it.';
 
 -- The scheduler's periodic work, safe to run from any number of daemons at once:
+--   0. due schedules fire (pgtq.fire_schedules, 18_schedules.sql);
 --   1. scheduled tasks whose run_at has come become queued (and their queues are woken);
 --   2. running tasks whose lease expired are rescued: queued again, the attempt counted and
 --      an error recorded, or failed when no attempts are left (cancelled when a
@@ -69,6 +70,7 @@ BEGIN
   END IF;
   promoted := 0; rescued := 0; failed := 0;
   IF pg_try_advisory_xact_lock(hashtext('pgtq.tick')) THEN
+    PERFORM pgtq.fire_schedules(max_count);
     WITH due AS (
       SELECT l.id FROM pgtq.live_tasks l
        WHERE l.state = 'scheduled' AND l.run_at <= clock_timestamp()
@@ -177,7 +179,7 @@ BEGIN
   next_due := least(pgtq.next_due(), pgtq.next_rate_room());
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
 
 -- Removes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many. History partitions that end by then are dropped whole

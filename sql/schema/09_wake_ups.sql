@@ -179,14 +179,16 @@ $$;
 COMMENT ON FUNCTION pgtq.delayed_pushes_in_flight(text[]) IS
 'The transactions that hold the delayed pushes'' lock now (delayed pushes not yet committed), as pg_locks virtualtransaction ids; with among, only those of among. A scheduler waits until its list empties after registering.';
 
--- The earliest run_at among scheduled tasks, kept within 100 years of now (a row written
--- straight into the table may say 'infinity'); NULL when none.
+-- The earliest run_at among scheduled tasks or next fire time of an enabled schedule
+-- (18_schedules.sql), kept within 100 years of now (a row written straight into the table
+-- may say 'infinity'); NULL when none.
 CREATE FUNCTION pgtq.next_due() RETURNS timestamptz
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN d.due IS NOT NULL
               THEN least(greatest(d.due, clock_timestamp() - interval '100 years'),
                          clock_timestamp() + interval '100 years') END
-    FROM (SELECT min(l.run_at) AS due FROM pgtq.live_tasks l WHERE l.state = 'scheduled') d;
+    FROM (SELECT least((SELECT min(l.run_at) FROM pgtq.live_tasks l WHERE l.state = 'scheduled'),
+                       (SELECT min(s.next_fire_at) FROM pgtq.schedules s WHERE s.enabled)) AS due) d;
 $$;
 COMMENT ON FUNCTION pgtq.next_due() IS
-'The earliest run_at among scheduled tasks, kept within 100 years of now; NULL when there are none.';
+'The earliest run_at among scheduled tasks or next fire time of an enabled schedule, kept within 100 years of now; NULL when there are none.';

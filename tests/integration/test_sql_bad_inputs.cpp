@@ -734,6 +734,84 @@ void add_retention_cases(std::vector<BadInput>& cases) {
   }
 }
 
+void add_schedule_cases(std::vector<BadInput>& cases) {
+  const std::string set = "SELECT pgtq.set_schedule(";
+  for (const std::string& name : k_bad_names) {
+    cases.push_back({set + name + ", 'q', 't', cron => '* * * * *')", k_bad, "schedule name"});
+    cases.push_back({set + "'s', " + name + ", 't', cron => '* * * * *')", k_bad, "queue"});
+    cases.push_back({"SELECT pgtq.pause_schedule(" + name + ")", k_bad, "schedule name"});
+    cases.push_back({"SELECT pgtq.resume_schedule(" + name + ")", k_bad, "schedule name"});
+    cases.push_back({"SELECT pgtq.delete_schedule(" + name + ")", k_bad, "schedule name"});
+    cases.push_back({"SELECT pgtq.schedule_fire_times(" + name + ")", k_bad, "schedule name"});
+  }
+  cases.push_back({set + "NULL, 'q', 't', cron => '* * * * *')", k_null, "schedule name"});
+  cases.push_back({set + "'s', 'q', 't')", k_bad, "exactly one of cron and every"});
+  cases.push_back(
+      {set + "'s', 'q', 't', cron => '* * * * *', every => '1 minute')", k_bad, "exactly one"});
+  for (const std::string cron : {"''",
+                                 "'* * * *'",
+                                 "'* * * * * * *'",
+                                 "'60 * * * *'",
+                                 "'* 24 * * *'",
+                                 "'* * 0 * *'",
+                                 "'* * 32 * *'",
+                                 "'* * * 13 *'",
+                                 "'* * * * 8'",
+                                 "'*/0 * * * *'",
+                                 "'5-1 * * * *'",
+                                 "'L * * * *'",
+                                 "'* * * * MON#2'",
+                                 "'* * * FOO *'",
+                                 "'@reboot'",
+                                 "'0 0 30 2 *'"}) {
+    cases.push_back({set + "'s', 'q', 't', cron => " + cron + ")", k_bad, "cron"});
+    if (std::string(cron) != "'0 0 30 2 *'") {
+      cases.push_back({"SELECT pgtq.cron_fire_times(" + std::string(cron) + ")", k_bad, "cron"});
+    }
+  }
+  cases.push_back({"SELECT pgtq.cron_fire_times(NULL)", k_null, "cron"});
+  for (const std::string every :
+       {"'0'", "'0.5 seconds'", "'-1 minute'", "'1 month'", "'101 years'"}) {
+    cases.push_back({set + "'s', 'q', 't', every => " + every + ")", k_bad, "every"});
+  }
+  for (const std::string zone : {"'Mars/Base'", "''", "'+25'"}) {
+    cases.push_back({set + "'s', 'q', 't', cron => '* * * * *', time_zone => " + zone + ")",
+                     k_bad,
+                     "time_zone"});
+    cases.push_back({"SELECT pgtq.cron_fire_times('* * * * *', " + std::string(zone) + ")",
+                     k_bad,
+                     "time_zone"});
+  }
+  cases.push_back(
+      {set + "'s', 'q', 't', cron => '* * * * *', time_zone => NULL)", k_null, "time_zone"});
+  for (const std::string policy : {"'some'", "''", "'ALL'"}) {
+    cases.push_back({set + "'s', 'q', 't', cron => '* * * * *', catch_up => " + policy + ")",
+                     k_bad,
+                     "catch_up"});
+  }
+  cases.push_back(
+      {set + "'s', 'q', 't', cron => '* * * * *', catch_up => NULL)", k_null, "catch_up"});
+  for (const std::string within : {"'0'", "'-1 day'", "'101 years'"}) {
+    cases.push_back({set + "'s', 'q', 't', cron => '* * * * *', catch_up_within => " + within + ")",
+                     k_bad,
+                     "catch_up_within"});
+  }
+  cases.push_back(
+      {set + "'s', 'q', 't', cron => '* * * * *', priority => 40000)", k_bad, "priority"});
+  cases.push_back(
+      {set + "'s', 'q', 't', cron => '* * * * *', max_attempts => 0)", k_bad, "max_attempts"});
+  cases.push_back({set + "'s', 'q', 't', cron => '* * * * *', timeout => '0')", k_bad, "timeout"});
+  cases.push_back({set + "'s', 'q', 't', '\"x\"', cron => '* * * * *')", k_bad, "args"});
+  for (const std::string count : {"0", "1001", "-1"}) {
+    cases.push_back(
+        {"SELECT pgtq.cron_fire_times('* * * * *', 'UTC', " + count + ")", k_bad, "count"});
+    cases.push_back({"SELECT pgtq.schedule_fire_times('s', " + count + ")", k_bad, "count"});
+  }
+  cases.push_back(
+      {"SELECT pgtq.cron_fire_times('* * * * *', 'UTC', 5, 'infinity')", k_bad, "after"});
+  cases.push_back({"SELECT pgtq.schedule_fire_times('s', 5, NULL)", k_null, "after"});
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t at = text.find(from); at != std::string::npos;
        at = text.find(from, at + to.size())) {
@@ -757,6 +835,7 @@ std::string digest(db::Connection& conn) {
       " || coalesce((SELECT string_agg(w::text, '|' ORDER BY worker) FROM pgtq.workers w), '')"
       " || coalesce((SELECT string_agg(r::text, '|' ORDER BY queue, state) FROM pgtq.retention r),"
       " '')"
+      " || coalesce((SELECT string_agg(s::text, '|' ORDER BY name) FROM pgtq.schedules s), '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -797,6 +876,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_retention_cases(cases);
   add_fairness_cases(cases);
   add_task_defaults_cases(cases);
+  add_schedule_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 
