@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/component_settings.hpp"
+#include "app/plugin_schedules.hpp"
 #include "app/queue_loops.hpp"
 #include "app/signals.hpp"
 #include "app/systemd_notifier.hpp"
@@ -27,7 +28,10 @@ using Clock = std::chrono::steady_clock;
 
 // Connects and checks (or migrates) the schema, retrying while the database is down.
 // Returns false when a signal asked to stop first. Throws SchemaMismatch.
-bool prepare_database(const Config& config) {
+// Applies the migrations (with --migrate), checks the schema and registers the plugins'
+// default schedules. Waits for the database to accept connections; false: a stop request
+// came meanwhile.
+bool prepare_database(const Config& config, const plugin::PluginSet& plugins) {
   queue::RetryBackoff backoff; // jittered: daemons restarted together do not retry together
   for (;;) {
     try {
@@ -43,6 +47,7 @@ bool prepare_database(const Config& config) {
         }
       }
       migrator.require_current(connection);
+      register_plugin_schedules(connection, plugins.registry());
       return true;
     } catch (const db::PgError& error) {
       if (!error.is_connection_error()) {
@@ -74,6 +79,28 @@ std::shared_ptr<const plugin::PluginSet> reload_plugins(const plugin::PluginSet:
     spdlog::error("plugin reload refused, the plugins loaded before keep serving: {}",
                   error.what());
     return nullptr;
+  }
+}
+
+// After a reload, on a connection of its own: the reloaded plugins' default schedules. A
+// failure is logged; the next start or reload registers them again.
+void register_reloaded_schedules(const Config& config, const plugin::PluginSet& plugins) {
+  if (plugins.registry().schedules().empty()) {
+    return;
+  }
+  try {
+    db::SessionSettings settings;
+    settings.read_committed = true;
+    // The main thread waits: an operator's transaction holding a schedule's row must not
+    // hold it (and the signals and watchdog it serves) for long.
+    settings.lock_timeout = std::chrono::seconds(1);
+    settings.statement_timeout = std::chrono::seconds(10);
+    db::Connection connection(
+        config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
+    connection.use_prepared_statements(config.prepared_statements);
+    register_plugin_schedules(connection, plugins.registry());
+  } catch (const db::PgError& error) {
+    spdlog::error("the reloaded plugins' schedules were not registered: {}", error.what());
   }
 }
 
@@ -111,7 +138,7 @@ int App::run() {
   plugin_options.policy.skip_failures = false;
 
   notifier.status("connecting to the database");
-  if (!prepare_database(m_config)) {
+  if (!prepare_database(m_config, *plugins)) {
     return k_exit_ok;
   }
   startup_watch.reset(); // from here on the main loop drains on SIGTERM
@@ -174,6 +201,7 @@ int App::run() {
       if (auto reloaded = reload_plugins(plugin_options, plugins->generation() + 1)) {
         plugins = std::move(reloaded);
         loops.use_plugins(plugins);
+        register_reloaded_schedules(m_config, *plugins);
       }
       notifier.ready(loops.status_line());
     }

@@ -188,6 +188,10 @@ const Query k_schedule_fire_times{
     "SELECT t::text FROM pgtq.schedule_fire_times($1, $2::integer) AS t"};
 const Query k_cron_fire_times{"pgtq_cron_fire_times",
                               "SELECT t::text FROM pgtq.cron_fire_times($1, $2, $3::integer) AS t"};
+// A plugin's default schedule (pgtqd at start and reload).
+const Query k_register_schedule{
+    "pgtq_register_schedule",
+    "SELECT pgtq.register_schedule($1, $2, $3, $4::jsonb, $5, $6::interval, $7, $8)"};
 const Query k_task_state{"pgtq_task_state",
                          "SELECT state::text FROM pgtq.tasks WHERE id = $1::bigint"};
 const Query k_worker_seen{

@@ -73,6 +73,7 @@ extern const Query k_resume_schedule;
 extern const Query k_delete_schedule;
 extern const Query k_schedule_fire_times;
 extern const Query k_cron_fire_times;
+extern const Query k_register_schedule;
 extern const Query k_timestamp_ok;
 extern const Query k_task_state;
 extern const Query k_worker_seen;

@@ -86,7 +86,43 @@ std::vector<std::string> HandlerRegistry::names() const {
   return names;
 }
 
+std::string HandlerRegistry::add_schedule(const std::string& plugin,
+                                          const pgtq_schedule& schedule) {
+  if (schedule.struct_size < PGTQ_SIZE_THROUGH(pgtq_schedule, catch_up)) {
+    return "schedule struct too small (" + std::to_string(schedule.struct_size) +
+           " bytes, ABI 1.2 has " + std::to_string(PGTQ_SIZE_THROUGH(pgtq_schedule, catch_up)) +
+           ")";
+  }
+  if (schedule.name == nullptr || schedule.queue == nullptr || schedule.task == nullptr) {
+    return "a schedule needs a name, a queue and a task";
+  }
+  const std::string name = schedule.name;
+  if ((schedule.cron == nullptr) == (schedule.every_s == 0)) {
+    return "schedule \"" + name + "\" needs exactly one of cron and every_s";
+  }
+  for (const ScheduleDefault& known : m_schedules) {
+    if (known.name == name) {
+      return "schedule \"" + name + "\" is registered already (by " + known.plugin + ")";
+    }
+  }
+  auto text = [](const char* value) {
+    return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+  };
+  m_schedules.push_back({.name = name,
+                         .plugin = plugin,
+                         .queue = schedule.queue,
+                         .task = schedule.task,
+                         .args = text(schedule.args),
+                         .cron = text(schedule.cron),
+                         .every_s = schedule.every_s,
+                         .time_zone = text(schedule.time_zone),
+                         .catch_up = text(schedule.catch_up)});
+  return {};
+}
+
 void HandlerRegistry::remove_plugin(const std::string& plugin) {
+  std::erase_if(m_schedules,
+                [&plugin](const ScheduleDefault& schedule) { return schedule.plugin == plugin; });
   for (auto it = m_handlers.begin(); it != m_handlers.end();) {
     if (it->second.plugin == plugin) {
       call_destroy(it->second);

@@ -50,6 +50,24 @@ int host_register_handler(pgtq_host* host, const pgtq_handler* handler) {
   return 0;
 }
 
+int host_register_schedule(pgtq_host* host, const pgtq_schedule* schedule) {
+  if (host == nullptr || schedule == nullptr) {
+    return -1;
+  }
+  if (!host->registering) {
+    plugin_logger()->error("plugin \"{}\": register_schedule called outside init(); refused",
+                           host->plugin_name);
+    return -1;
+  }
+  // A refused schedule is the plugin's to handle: its handlers still load.
+  const std::string problem = host->registry->add_schedule(host->label, *schedule);
+  if (!problem.empty()) {
+    plugin_logger()->error("plugin \"{}\": schedule refused: {}", host->plugin_name, problem);
+    return -1;
+  }
+  return 0;
+}
+
 void host_task_args(const pgtq_task* task, const char** json, size_t* len) {
   if (json != nullptr) {
     *json = task->task.args->c_str();
@@ -211,6 +229,7 @@ const pgtq_host_api& host_api() {
     table.task_set_error = host_task_set_error;
     table.task_set_retry_delay = host_task_set_retry_delay;
     table.task_should_stop = host_task_should_stop;
+    table.register_schedule = host_register_schedule;
     return table;
   }();
   return api;

@@ -30,11 +30,25 @@ CREATE TABLE pgtq.schedules (
   last_error      text,                                 -- why the last fire failed; NULL: it did not
   created_at      timestamptz NOT NULL DEFAULT now(),
   changed_at      timestamptz NOT NULL DEFAULT now(),
+  -- 'plugin': as a plugin registered it, updated when the plugin changes it; 'operator': set
+  -- or changed through set_schedule, pause_schedule or resume_schedule, never overridden.
+  origin          text NOT NULL DEFAULT 'operator'
+    CONSTRAINT schedules_origin CHECK (origin IN ('operator', 'plugin')),
   CONSTRAINT schedules_timing CHECK ((cron IS NULL) <> (every IS NULL))
 );
 CREATE INDEX schedules_due ON pgtq.schedules (next_fire_at) WHERE enabled;
 COMMENT ON TABLE pgtq.schedules IS
   'Periodic tasks: each row pushes its task at the fire times of a cron expression (in time_zone) or every fixed interval. pgtq.set_schedule, pause_schedule, resume_schedule and delete_schedule change it; pgtq.tick fires it.';
+
+-- Names of schedules an operator deleted (pgtq.delete_schedule), so that a plugin that ships
+-- one of them as a default (pgtq.register_schedule) does not bring it back; set_schedule of
+-- the name removes its row.
+CREATE TABLE pgtq.deleted_schedules (
+  name       text PRIMARY KEY,
+  deleted_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.deleted_schedules IS
+  'Schedules an operator deleted, which plugins'' default schedules do not create again.';
 
 -- One cron field as a bit mask (bit v: value v matches). what starts the message.
 CREATE FUNCTION pgtq.cron_field(what text, field text, lo integer, hi integer, names text[])
@@ -429,7 +443,8 @@ BEGIN
         catch_up = excluded.catch_up, catch_up_within = excluded.catch_up_within,
         priority = excluded.priority, max_attempts = excluded.max_attempts,
         timeout = excluded.timeout, enabled = excluded.enabled,
-        next_fire_at = excluded.next_fire_at, changed_at = now();
+        next_fire_at = excluded.next_fire_at, changed_at = now(), origin = 'operator';
+  DELETE FROM pgtq.deleted_schedules d WHERE d.name = set_schedule.name;
   IF set_schedule.enabled THEN
     PERFORM pgtq.wake_schedulers(next_at);
     RETURN next_at;
@@ -445,7 +460,8 @@ CREATE FUNCTION pgtq.pause_schedule(name text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('schedule', pause_schedule.name);
-  UPDATE pgtq.schedules s SET enabled = false, next_fire_at = NULL, changed_at = now()
+  UPDATE pgtq.schedules s SET enabled = false, next_fire_at = NULL, changed_at = now(),
+                              origin = 'operator'
    WHERE s.name = pause_schedule.name AND s.enabled;
   RETURN FOUND;
 END $$;
@@ -469,7 +485,8 @@ BEGIN
   next_at := pgtq.schedule_next(CASE WHEN s.cron IS NOT NULL
                                   THEN pgtq.cron_parse('pgtq.resume_schedule', s.cron) END,
                              s.every, s.time_zone, now());
-  UPDATE pgtq.schedules x SET enabled = true, next_fire_at = next_at, changed_at = now()
+  UPDATE pgtq.schedules x SET enabled = true, next_fire_at = next_at, changed_at = now(),
+                              origin = 'operator'
    WHERE x.name = resume_schedule.name;
   PERFORM pgtq.wake_schedulers(next_at);
   RETURN next_at;
@@ -477,16 +494,66 @@ END $$;
 COMMENT ON FUNCTION pgtq.resume_schedule(text) IS
 'Resumes paused schedule name from its next fire time after now() (fire times while paused are skipped) and returns that time; NULL when it is not found or not paused. Errors: 22004 NULL, 22023 bad name.';
 
--- Deletes schedule name; tasks it pushed stay. Returns true when it existed.
+-- Deletes schedule name; tasks it pushed stay. Returns true when it existed. A plugin's
+-- default schedule of that name is not created again (pgtq.deleted_schedules) until
+-- set_schedule sets the name.
 CREATE FUNCTION pgtq.delete_schedule(name text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('schedule', delete_schedule.name);
   DELETE FROM pgtq.schedules s WHERE s.name = delete_schedule.name;
-  RETURN FOUND;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  INSERT INTO pgtq.deleted_schedules AS d (name) VALUES (delete_schedule.name)
+  ON CONFLICT ON CONSTRAINT deleted_schedules_pkey DO UPDATE SET deleted_at = now();
+  RETURN true;
 END $$;
 COMMENT ON FUNCTION pgtq.delete_schedule(text) IS
-'Deletes schedule name; the tasks it pushed stay. Returns true when it existed. Errors: 22004 NULL, 22023 bad name.';
+'Deletes schedule name; the tasks it pushed stay, and a plugin''s default schedule of that name is not created again until pgtq.set_schedule sets it. Returns true when it existed. Errors: 22004 NULL, 22023 bad name.';
+
+-- A plugin's default schedule (plugin.h's register_schedule, which pgtqd passes on when it
+-- loads its plugins): created when the name is free, updated while its row is still the
+-- plugin's (origin 'plugin'), left alone once an operator set, paused or resumed it (origin
+-- 'operator') or deleted it (pgtq.deleted_schedules). Arguments as set_schedule's. Returns
+-- what it did: created, updated, unchanged, kept (an operator's), or deleted (by an operator).
+CREATE FUNCTION pgtq.register_schedule(name text, queue text, task text, args jsonb,
+                                       cron text, every interval, time_zone text,
+                                       catch_up text) RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  s       pgtq.schedules;
+  existed boolean;
+BEGIN
+  PERFORM pgtq.check_name('schedule', register_schedule.name);
+  -- One registration of a name at a time: daemons starting together create it once.
+  PERFORM pg_advisory_xact_lock(1885828209, hashtext(register_schedule.name));
+  IF EXISTS (SELECT 1 FROM pgtq.deleted_schedules d WHERE d.name = register_schedule.name) THEN
+    RETURN 'deleted';
+  END IF;
+  SELECT * INTO s FROM pgtq.schedules x WHERE x.name = register_schedule.name FOR UPDATE;
+  existed := FOUND;
+  IF existed AND s.origin = 'operator' THEN
+    RETURN 'kept';
+  END IF;
+  IF existed AND s.queue = register_schedule.queue AND s.task = register_schedule.task
+     AND s.args = coalesce(register_schedule.args, '[]')
+     AND s.cron IS NOT DISTINCT FROM register_schedule.cron
+     AND s.every IS NOT DISTINCT FROM register_schedule.every
+     AND s.time_zone = coalesce(register_schedule.time_zone, 'UTC')
+     AND s.catch_up = coalesce(register_schedule.catch_up, 'latest') THEN
+    RETURN 'unchanged';
+  END IF;
+  PERFORM pgtq.set_schedule(register_schedule.name, register_schedule.queue,
+                            register_schedule.task, coalesce(register_schedule.args, '[]'),
+                            cron => register_schedule.cron, every => register_schedule.every,
+                            time_zone => coalesce(register_schedule.time_zone, 'UTC'),
+                            catch_up => coalesce(register_schedule.catch_up, 'latest'));
+  UPDATE pgtq.schedules x SET origin = 'plugin' WHERE x.name = register_schedule.name;
+  RETURN CASE WHEN existed THEN 'updated' ELSE 'created' END;
+END $$;
+COMMENT ON FUNCTION pgtq.register_schedule(text, text, text, jsonb, text, interval, text, text) IS
+'A plugin''s default schedule, as pgtqd registers it: created when the name is free, updated while no operator changed it, never overriding an operator''s set_schedule, pause, resume or delete. args NULL: []; time_zone NULL: UTC; catch_up NULL: latest; the rest as pgtq.set_schedule. Returns created, updated, unchanged, kept or deleted. Errors: as pgtq.set_schedule.';
 
 -- The next count (1..1000) fire times of schedule name after after (default now); none when
 -- it does not exist.

@@ -310,8 +310,22 @@ CREATE TABLE pgtq.schedules (
   last_error      text,                                 -- why the last fire failed; NULL: it did not
   created_at      timestamptz NOT NULL DEFAULT now(),
   changed_at      timestamptz NOT NULL DEFAULT now(),
+  -- 'plugin': as a plugin registered it, updated when the plugin changes it; 'operator': set
+  -- or changed through set_schedule, pause_schedule or resume_schedule, never overridden.
+  origin          text NOT NULL DEFAULT 'operator'
+    CONSTRAINT schedules_origin CHECK (origin IN ('operator', 'plugin')),
   CONSTRAINT schedules_timing CHECK ((cron IS NULL) <> (every IS NULL))
 );
 CREATE INDEX schedules_due ON pgtq.schedules (next_fire_at) WHERE enabled;
 COMMENT ON TABLE pgtq.schedules IS
   'Periodic tasks: each row pushes its task at the fire times of a cron expression (in time_zone) or every fixed interval. pgtq.set_schedule, pause_schedule, resume_schedule and delete_schedule change it; pgtq.tick fires it.';
+
+-- Names of schedules an operator deleted (pgtq.delete_schedule), so that a plugin that ships
+-- one of them as a default (pgtq.register_schedule) does not bring it back; set_schedule of
+-- the name removes its row.
+CREATE TABLE pgtq.deleted_schedules (
+  name       text PRIMARY KEY,
+  deleted_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.deleted_schedules IS
+  'Schedules an operator deleted, which plugins'' default schedules do not create again.';

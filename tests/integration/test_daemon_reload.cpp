@@ -175,3 +175,43 @@ TEST_CASE("isolation = process: a slot waiting out its restart delay when the pl
   CHECK_MESSAGE(daemon.log().find("plugins generation 2 replaces 1") == std::string::npos,
                 daemon.log());
 }
+
+TEST_CASE("a plugin's default schedule is created at start, follows the plugin through a "
+          "reload, and an operator's change or deletion wins over both") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  PluginDir dir;
+  dir.put(test_plugin_dir("versioned_v1") + "/versioned.so", "versioned.so");
+  DaemonProcess daemon(options_for(database, dir, "thread"));
+  REQUIRE_MESSAGE(daemon.wait_for_log("schedule versioned.report of plugin", 20s), daemon.log());
+  const std::string defined =
+      "SELECT origin || ' ' || args::text || ' ' || cron || ' ' || time_zone"
+      " FROM pgtq.schedules WHERE name = 'versioned.report'";
+  CHECK(scalar(connection, defined) == "plugin {\"built\": \"1\"} 0 3 29 2 * Europe/Berlin");
+  CHECK(daemon.log().find("versioned.report of plugin versioned (versioned.so): created") !=
+        std::string::npos);
+
+  // A new version of the plugin ships new args: the schedule follows it.
+  dir.put(test_plugin_dir("versioned_v2") + "/versioned.so", "versioned.so");
+  REQUIRE_MESSAGE(reload(daemon, 2), daemon.log());
+  REQUIRE_MESSAGE(
+      daemon.wait_for_log("versioned.report of plugin versioned (versioned.so): updated", 10s),
+      daemon.log());
+  CHECK(scalar(connection, defined) == "plugin {\"built\": \"2\"} 0 3 29 2 * Europe/Berlin");
+
+  // An operator's change is kept through a reload.
+  query(connection, "SELECT pgtq.pause_schedule('versioned.report')");
+  dir.put(test_plugin_dir("versioned_v1") + "/versioned.so", "versioned.so");
+  REQUIRE_MESSAGE(reload(daemon, 3), daemon.log());
+  REQUIRE_MESSAGE(daemon.wait_for_log("left as an operator changed it", 10s), daemon.log());
+  CHECK(scalar(connection,
+               "SELECT origin || ' ' || enabled || ' ' || args::text FROM pgtq.schedules") ==
+        "operator false {\"built\": \"2\"}");
+
+  // So is a deletion: the plugin does not bring it back.
+  query(connection, "SELECT pgtq.delete_schedule('versioned.report')");
+  REQUIRE_MESSAGE(reload(daemon, 4), daemon.log());
+  REQUIRE_MESSAGE(daemon.wait_for_log("left as an operator deleted it", 10s), daemon.log());
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.schedules") == 0);
+  CHECK(daemon.running());
+}

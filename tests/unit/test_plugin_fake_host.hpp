@@ -87,6 +87,15 @@ public:
       FakeTask::of(task).retry_delay = seconds;
     };
     m_api.task_should_stop = [](const pgtq_task* task) { return FakeTask::of(task).stop ? 1 : 0; };
+    m_api.register_schedule = [](pgtq_host* host, const pgtq_schedule* schedule) {
+      auto text = [](const char* value) { return std::string(value == nullptr ? "-" : value); };
+      self(host).schedules.push_back(text(schedule->name) + " " + text(schedule->queue) + " " +
+                                     text(schedule->task) + " " + text(schedule->args) + " " +
+                                     text(schedule->cron) + " " +
+                                     std::to_string(schedule->every_s) + " " +
+                                     text(schedule->time_zone) + " " + text(schedule->catch_up));
+      return 0;
+    };
   }
 
   FakeHost(const FakeHost&) = delete;
@@ -135,7 +144,9 @@ public:
   }
 
   std::vector<pgtq_handler> handlers;
-  std::vector<std::string> names; // handler names, copied as pgtqd does
+  std::vector<std::string> names;
+  // "name queue task args cron every_s time_zone catch_up" per registered schedule ("-": NULL).
+  std::vector<std::string> schedules; // handler names, copied as pgtqd does
   std::vector<std::pair<int, std::string>> logs;
   std::set<std::string> refuse;
 

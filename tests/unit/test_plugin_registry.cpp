@@ -81,3 +81,39 @@ TEST_CASE("results must be JSON that jsonb can store") {
   CHECK(problem("{oops").find("not valid JSON") != std::string::npos);
   CHECK(problem("").find("not valid JSON") != std::string::npos);
 }
+
+TEST_CASE("the registry keeps plugins' default schedules, refusing incomplete and repeated ones") {
+  HandlerRegistry registry;
+  pgtq_schedule schedule{};
+  schedule.struct_size = sizeof(pgtq_schedule);
+  schedule.name = "nightly";
+  schedule.queue = "reports";
+  schedule.task = "build";
+  schedule.cron = "30 2 * * *";
+  CHECK(registry.add_schedule("a (a.so)", schedule).empty());
+  CHECK(registry.add_schedule("b (b.so)", schedule).find("registered already (by a (a.so))") !=
+        std::string::npos);
+  pgtq_schedule both = schedule;
+  both.name = "both";
+  both.every_s = 60;
+  CHECK(registry.add_schedule("a (a.so)", both).find("exactly one of cron and every_s") !=
+        std::string::npos);
+  pgtq_schedule neither = both;
+  neither.cron = nullptr;
+  neither.every_s = 0;
+  CHECK_FALSE(registry.add_schedule("a (a.so)", neither).empty());
+  pgtq_schedule no_queue = schedule;
+  no_queue.name = "no_queue";
+  no_queue.queue = nullptr;
+  CHECK_FALSE(registry.add_schedule("a (a.so)", no_queue).empty());
+  pgtq_schedule small = schedule;
+  small.name = "small";
+  small.struct_size = 8;
+  CHECK(registry.add_schedule("a (a.so)", small).find("too small") != std::string::npos);
+  REQUIRE(registry.schedules().size() == 1);
+  CHECK(registry.schedules()[0].plugin == "a (a.so)");
+  CHECK_FALSE(registry.schedules()[0].args);
+  // A plugin refused whole takes its schedules along.
+  registry.remove_plugin("a (a.so)");
+  CHECK(registry.schedules().empty());
+}

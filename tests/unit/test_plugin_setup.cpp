@@ -61,6 +61,32 @@ TEST_CASE("plugin.hpp registers handlers with pgtqd") {
   CHECK(host.run("fn", "[5]").task.result == "10");
 }
 
+TEST_CASE("plugin.hpp hands its default schedules to pgtqd, and skips them on an older host") {
+  const auto setup = [](pgtq::Registry& r) {
+    PGTQ_HANDLER(r, twice);
+    r.schedule("nightly",
+               {.queue = "reports",
+                .task = "twice",
+                .args = "[2]",
+                .cron = "30 2 * * *",
+                .time_zone = "Europe/Berlin"});
+    r.schedule("often", {.queue = "q", .task = "twice", .every_s = 90, .catch_up = "all"});
+  };
+  FakeHost host;
+  REQUIRE(host.load(setup) == 0);
+  CHECK(host.schedules == std::vector<std::string>{
+                              "nightly reports twice [2] 30 2 * * * 0.000000 Europe/Berlin latest",
+                              "often q twice [] - 90.000000 UTC all"});
+  // A 1.1 host has no register_schedule: the handlers load, the schedules are logged as not
+  // registered.
+  FakeHost older;
+  older.api().struct_size = PGTQ_SIZE_THROUGH(pgtq_host_api, task_should_stop);
+  REQUIRE(older.load(setup) == 0);
+  CHECK(older.names == std::vector<std::string>{"twice"});
+  CHECK(older.schedules.empty());
+  CHECK(older.logs.size() == 2);
+}
+
 TEST_CASE("plugin.hpp frees each handler's state once, in destroy") {
   auto live = std::make_shared<int>(0);
   {

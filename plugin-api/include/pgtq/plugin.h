@@ -118,7 +118,7 @@ extern "C" {
 
 #define PGTQ_ABI_MAGIC 0x70677471u /* "pgtq" */
 #define PGTQ_ABI_MAJOR 1u
-#define PGTQ_ABI_MINOR 1u
+#define PGTQ_ABI_MINOR 2u
 
 /* The longest delay pgtq schedules, in seconds: 100 years of 365.25 days. Every retry,
  * snooze and backoff delay is capped here (a longer one would leave PostgreSQL's
@@ -191,6 +191,27 @@ typedef struct pgtq_handler {
   /* New members go here, under a "since 1.N" line. */
 } pgtq_handler;
 
+/* A periodic task a plugin ships as a default (register_schedule, since 1.2): pgtqd pushes
+ * task to queue at each fire time of cron (five fields, or six with seconds first, read on
+ * time_zone's clock) or every every_s seconds. The struct and its strings are COPIED; every
+ * string is NUL-terminated. The values are checked by the database (pgtq.set_schedule, README
+ * "Periodic tasks") when pgtqd registers them; a refused one is logged. */
+typedef struct pgtq_schedule {
+  /* ---- since 1.2 ---- */
+  uint32_t struct_size;  /* sizeof(pgtq_schedule) as the plugin was compiled */
+  const char* name;      /* the schedule's name, 1..128 characters of [A-Za-z0-9_.:-] */
+  const char* queue;     /* the queue its tasks go to: named, so that every pgtqd that loads
+                          * the plugin registers the same schedule */
+  const char* task;      /* the task name it pushes */
+  const char* args;      /* JSON array or object; NULL: [] */
+  const char* cron;      /* a cron expression; NULL: every_s */
+  double every_s;        /* a fixed interval, 1 s .. 100 years, instead of cron; 0: cron */
+  const char* time_zone; /* cron's time zone, e.g. "Europe/Berlin"; NULL: UTC */
+  const char* catch_up;  /* fire times missed while no pgtqd ran: "latest", "all" or "none";
+                          * NULL: latest */
+  /* New members go here, under a "since 1.N" line. */
+} pgtq_schedule;
+
 /* Functions pgtqd offers to plugins. APPEND-ONLY: new members go at the end. The members
  * since 1.0 are in every host and need no check; call a newer one only if
  * PGTQ_HOST_HAS(api, member). */
@@ -235,6 +256,15 @@ typedef struct pgtq_host_api {
   /* Non-zero once the handler should stop early: pgtqd is shutting down, the task was
    * cancelled, or its lease was lost. A long handler polls this and returns PGTQ_RETRY. */
   int (*task_should_stop)(const pgtq_task* task);
+
+  /* ---- since 1.2 ---- */
+  /* Ships a default periodic task (only during init; ask PGTQ_HOST_HAS first). When pgtqd
+   * starts or reloads its plugins it creates the schedule in pgtq.schedules if the name is
+   * free, and updates it while it is still as a plugin registered it; once an operator has
+   * set, paused, resumed or deleted it, the operator's version stays (pgtq.register_schedule).
+   * Returns 0, or -1 when refused (NULL name, queue or task; neither or both of cron and
+   * every_s; a name registered twice): the reason is logged and the plugin still loads. */
+  int (*register_schedule)(pgtq_host* host, const pgtq_schedule* schedule);
   /* New members go here, under a "since 1.N" line. */
 } pgtq_host_api;
 

@@ -89,6 +89,19 @@ struct Backoff {
   double cap_s = 0;
 };
 
+// A default periodic task the plugin ships (plugin.h's pgtq_schedule, ABI 1.2; README
+// "Periodic tasks"); see Registry::schedule. (The client's pgtq::Schedule is what an
+// operator sets; this is what a plugin proposes.)
+struct DefaultSchedule {
+  std::string queue; // named, so that every pgtqd loading the plugin registers the same one
+  std::string task;
+  std::string args = "[]"; // JSON array or object
+  std::string cron;        // five fields, or six with seconds first; empty: every_s
+  double every_s = 0;      // a fixed interval, 1 s .. 100 years, instead of cron
+  std::string time_zone = "UTC";
+  std::string catch_up = "latest"; // fire times missed while no pgtqd ran: latest, all, none
+};
+
 namespace detail {
 
 // Owns a handler box until pgtqd accepts it.
@@ -243,6 +256,15 @@ public:
     return ref;
   }
 
+  // Ships schedule name as a default periodic task: pgtqd creates it in pgtq.schedules when
+  // it loads the plugin, and updates it while no operator has changed or deleted it (an
+  // operator's version always wins). Handed over at commit(); a pgtqd older than ABI 1.2
+  // cannot take it (logged), and one the database refuses is logged by pgtqd: neither stops
+  // the plugin's handlers.
+  void schedule(std::string_view name, DefaultSchedule schedule) {
+    m_schedules.emplace_back(std::string(name), std::move(schedule));
+  }
+
   // Runs in fini(), after pgtqd destroyed every handler; last added runs first.
   void on_unload(std::function<void()> hook) { m_unload_hooks.push_back(std::move(hook)); }
 
@@ -275,6 +297,25 @@ public:
       pending->user_data = nullptr; // pgtqd owns it now and calls destroy
     }
     m_pending.clear();
+    for (const auto& [name, schedule] : m_schedules) {
+      if (!PGTQ_HOST_HAS(m_api, register_schedule)) {
+        log(LogLevel::warn,
+            "this pgtqd predates ABI 1.2: schedule \"" + name + "\" is not registered");
+        continue;
+      }
+      pgtq_schedule table{};
+      table.struct_size = sizeof(pgtq_schedule);
+      table.name = name.c_str();
+      table.queue = schedule.queue.c_str();
+      table.task = schedule.task.c_str();
+      table.args = schedule.args.c_str();
+      table.cron = schedule.cron.empty() ? nullptr : schedule.cron.c_str();
+      table.every_s = schedule.every_s;
+      table.time_zone = schedule.time_zone.c_str();
+      table.catch_up = schedule.catch_up.c_str();
+      m_api->register_schedule(m_host, &table); // a refusal is pgtqd's to log
+    }
+    m_schedules.clear();
   }
 
   std::vector<std::function<void()>> take_unload_hooks() noexcept {
@@ -286,6 +327,7 @@ private:
   pgtq_host* m_host;
   std::string_view m_config;
   std::vector<std::unique_ptr<detail::PendingHandler>> m_pending;
+  std::vector<std::pair<std::string, DefaultSchedule>> m_schedules;
   std::vector<std::function<void()>> m_unload_hooks;
 };
 

@@ -1,7 +1,9 @@
 /*
  * versioned.so, built twice (test-plugins/versioned_v1 and versioned_v2) with
  * PGTQ_TEST_VERSION "1" and "2", for the reload tests: task `version` {"ms": n} sleeps n ms
- * (stopping early on should_stop) and returns its build's version as a JSON string.
+ * (stopping early on should_stop) and returns its build's version as a JSON string. It ships
+ * the default schedule versioned.report (ABI 1.2), whose args name its build's version: on 29
+ * February at 03:00 in Berlin, so that it never fires during a test.
  */
 #include <pgtq/plugin.h>
 
@@ -44,10 +46,23 @@ static int
 versioned_init(const pgtq_host_api* api, pgtq_host* host, const char* config, size_t config_len) {
   pgtq_handler handler = {
       .struct_size = sizeof(pgtq_handler), .name = "version", .handle = version};
+  pgtq_schedule report = {.struct_size = sizeof(pgtq_schedule),
+                          .name = "versioned.report",
+                          .queue = "default",
+                          .task = "version",
+                          .args = "{\"built\": \"" PGTQ_TEST_VERSION "\"}",
+                          .cron = "0 3 29 2 *",
+                          .time_zone = "Europe/Berlin"};
   (void)config;
   (void)config_len;
   g_api = api;
-  return api->register_handler(host, &handler) == 0 ? 0 : 1;
+  if (api->register_handler(host, &handler) != 0) {
+    return 1;
+  }
+  if (PGTQ_HOST_HAS(api, register_schedule)) {
+    api->register_schedule(host, &report); /* a refusal is logged; the handler still serves */
+  }
+  return 0;
 }
 
 PGTQ_PLUGIN_INFO("versioned", PGTQ_TEST_VERSION, versioned_init, NULL);
