@@ -27,8 +27,10 @@ void register_plugin_schedules(db::Connection& connection,
                                               text(schedule.catch_up)});
       const std::string_view what = done.text(0, 0);
       if (what == "kept" || what == "deleted") {
-        spdlog::info("schedule {} of plugin {}: left as an operator {} it", schedule.name,
-                     schedule.plugin, what == "kept" ? "changed" : "deleted");
+        spdlog::info("schedule {} of plugin {}: left as an operator {} it",
+                     schedule.name,
+                     schedule.plugin,
+                     what == "kept" ? "changed" : "deleted");
       } else {
         spdlog::info("schedule {} of plugin {}: {}", schedule.name, schedule.plugin, what);
       }
@@ -36,8 +38,10 @@ void register_plugin_schedules(db::Connection& connection,
       if (error.is_connection_error()) {
         throw;
       }
-      spdlog::error("schedule {} of plugin {} refused by the database: {}", schedule.name,
-                    schedule.plugin, error.what());
+      spdlog::error("schedule {} of plugin {} refused by the database: {}",
+                    schedule.name,
+                    schedule.plugin,
+                    error.what());
     }
   }
 }

@@ -10,7 +10,6 @@ namespace pgtq::app {
 // left as an operator set or deleted it. A schedule the database refuses is logged as an
 // error and skipped: the daemon serves its tasks whatever a default schedule says. Throws
 // db::PgError only for a lost connection.
-void register_plugin_schedules(db::Connection& connection,
-                               const plugin::HandlerRegistry& registry);
+void register_plugin_schedules(db::Connection& connection, const plugin::HandlerRegistry& registry);
 
 } // namespace pgtq::app

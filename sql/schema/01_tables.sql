@@ -294,7 +294,7 @@ CREATE TABLE pgtq.schedules (
   args            jsonb NOT NULL DEFAULT '[]',
   cron            text,                                 -- or every, never both
   every           interval
-    CONSTRAINT schedules_every CHECK (every >= interval '1 second'),
+    CONSTRAINT schedules_every CHECK (every BETWEEN interval '1 second' AND interval '36525 days'),
   time_zone       text NOT NULL DEFAULT 'UTC',          -- of cron's fields; an IANA name
   catch_up        text NOT NULL DEFAULT 'latest'
     CONSTRAINT schedules_catch_up CHECK (catch_up IN ('none', 'latest', 'all')),

@@ -151,8 +151,9 @@ BEGIN
     END IF;
     dom := (parsed[4] >> extract(day FROM t)::integer) & 1 = 1;
     dow := (parsed[6] >> extract(dow FROM t)::integer) & 1 = 1;
-    day_ok := CASE parsed[7] & 3 WHEN 3 THEN dom OR dow WHEN 1 THEN dom WHEN 2 THEN dow
-                                 ELSE dom AND dow END;
+    -- Vixie cron: either day field when both are restricted, else both (a field starting
+    -- with * restricts nothing by this rule, whatever its step).
+    day_ok := CASE WHEN parsed[7] & 3 = 3 THEN dom OR dow ELSE dom AND dow END;
     IF NOT day_ok THEN
       t := date_trunc('day', t) + interval '1 day';
       CONTINUE;
@@ -659,9 +660,7 @@ BEGIN
        WHERE x.name = s.name;
     EXCEPTION WHEN OTHERS THEN
       UPDATE pgtq.schedules x
-         SET next_fire_at = CASE WHEN x.every IS NOT NULL
-                                 THEN pgtq.schedule_next(NULL, x.every, 'UTC', clock_timestamp())
-                                 ELSE clock_timestamp() + interval '1 minute' END,
+         SET next_fire_at = clock_timestamp() + interval '1 minute', -- computes nothing
              last_error = left(SQLERRM, 1024)
        WHERE x.name = s.name;
     END;

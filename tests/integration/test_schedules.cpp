@@ -168,6 +168,11 @@ TEST_CASE("cron fire times follow each time zone's clock changes, leap days and 
        "UTC",
        "2026-02-01Z",
        "2026-02-06 00:00:00,2026-02-13 00:00:00,2026-02-20 00:00:00,2026-02-27 00:00:00"},
+      {"a day field starting with * restricts by AND, whatever its step",
+       "0 0 */2 * 1",
+       "UTC",
+       "2026-01-01Z",
+       "2026-01-05 00:00:00,2026-01-19 00:00:00,2026-02-09 00:00:00,2026-02-23 00:00:00"},
       {"7 is Sunday", "0 9 * * 7", "UTC", "2026-02-01Z", "2026-02-01 09:00:00,2026-02-08 09:00:00"},
       {"ranges, steps and names",
        "5-20/5 8 * jan-mar MON-fri",
@@ -360,14 +365,16 @@ TEST_CASE("three pgtqd fire an every-second schedule once per fire time, and aft
                              " max(created_at - run_at) < interval '2.5 seconds' FROM pgtq.tasks"
                              " WHERE unique_key LIKE $1 AND run_at > $2::timestamptz"
                              " AND run_at <= $2::timestamptz + interval '10 seconds'";
-  for (const std::string name : {"each", "newest"}) {
-    CAPTURE(name);
-    const db::Result counts = query(connection, window, {"pgtq.schedule:" + name + "@%", started});
-    CHECK(counts.string(0, 0) == "10");
-    CHECK(counts.string(0, 1) == "10");
-    CHECK(counts.string(0, 2) == "10");
-    CHECK(counts.string(0, 3) == "t");
-  }
+  // Exact for catch-up all: a late pass still pushes each fire time. latest skips a fire time
+  // when a pass comes a whole second late (a stalled, loaded machine): no duplicates there.
+  const db::Result each_run = query(connection, window, {"pgtq.schedule:each@%", started});
+  CHECK(each_run.string(0, 0) == "10");
+  CHECK(each_run.string(0, 1) == "10");
+  CHECK(each_run.string(0, 2) == "10");
+  CHECK(each_run.string(0, 3) == "t");
+  const db::Result newest = query(connection, window, {"pgtq.schedule:newest@%", started});
+  CHECK(newest.string(0, 0) == newest.string(0, 1));
+  CHECK(std::stoi(newest.string(0, 0)) >= 8);
 
   std::this_thread::sleep_for(5s);
   const std::string restarted = scalar(connection, "SELECT now()::text");
@@ -391,7 +398,7 @@ TEST_CASE("three pgtqd fire an every-second schedule once per fire time, and aft
   // latest: one gap, over the stop; the fire time after it was the newest due when pushed.
   const db::Result gap =
       query(connection,
-            "SELECT count(*) FILTER (WHERE step > interval '1 second'),"
+            "SELECT count(*) FILTER (WHERE step >= interval '5 seconds'),"
             " bool_and(step = interval '1 second' OR (step >= interval '5 seconds'"
             "  AND created_at - run_at < interval '1 second'))"
             " FROM (SELECT run_at, created_at, run_at - lag(run_at) OVER (ORDER BY run_at) AS step"

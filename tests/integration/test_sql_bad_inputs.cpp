@@ -743,7 +743,19 @@ void add_schedule_cases(std::vector<BadInput>& cases) {
     cases.push_back({"SELECT pgtq.resume_schedule(" + name + ")", k_bad, "schedule name"});
     cases.push_back({"SELECT pgtq.delete_schedule(" + name + ")", k_bad, "schedule name"});
     cases.push_back({"SELECT pgtq.schedule_fire_times(" + name + ")", k_bad, "schedule name"});
+    cases.push_back({"SELECT pgtq.register_schedule(" + name +
+                         ", 'q', 't', NULL, '* * * * *', NULL, NULL, NULL)",
+                     k_bad,
+                     "schedule name"});
   }
+  cases.push_back(
+      {"SELECT pgtq.register_schedule('s', 'q', 't', NULL, '61 * * * *', NULL, NULL, NULL)",
+       k_bad,
+       "minute field"});
+  cases.push_back(
+      {"SELECT pgtq.register_schedule('s', 'q', 't', NULL, '* * * * *', NULL, NULL, 'some')",
+       k_bad,
+       "catch_up"});
   cases.push_back({set + "NULL, 'q', 't', cron => '* * * * *')", k_null, "schedule name"});
   cases.push_back({set + "'s', 'q', 't')", k_bad, "exactly one of cron and every"});
   cases.push_back(
@@ -836,6 +848,8 @@ std::string digest(db::Connection& conn) {
       " || coalesce((SELECT string_agg(r::text, '|' ORDER BY queue, state) FROM pgtq.retention r),"
       " '')"
       " || coalesce((SELECT string_agg(s::text, '|' ORDER BY name) FROM pgtq.schedules s), '')"
+      " || coalesce((SELECT string_agg(d::text, '|' ORDER BY name) FROM pgtq.deleted_schedules d),"
+      " '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
