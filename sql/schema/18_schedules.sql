@@ -54,7 +54,7 @@ DECLARE
 BEGIN
   FOREACH item IN ARRAY string_to_array(field, ',') LOOP
     parts := regexp_match(item, '^([^/]+)(?:/([0-9]{1,4}))?$');
-    IF parts IS NULL OR parts[2] = '0' OR parts[2] ~ '^0+$' THEN
+    IF parts IS NULL OR parts[2] ~ '^0+$' THEN
       RAISE EXCEPTION '% "%": "%" is not n, n-m, */s, n-m/s or n/s', what, field, item
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -175,6 +175,12 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- How far time_zone's clock is ahead of UTC at instant at (negative west of Greenwich).
+CREATE FUNCTION pgtq.utc_offset(at timestamptz, time_zone text) RETURNS interval
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT (at AT TIME ZONE time_zone) - (at AT TIME ZONE 'UTC')
+$$;
+
 -- The fire instants of wall-clock time local in time_zone, earliest first: none, one, or
 -- (clocks going back, every hour) two. See the top of this file.
 CREATE FUNCTION pgtq.cron_instants(parsed bigint[], time_zone text, local timestamp)
@@ -189,10 +195,8 @@ DECLARE
   a_ok   boolean;
   b_ok   boolean;
 BEGIN
-  before := ((guess - interval '1 day') AT TIME ZONE time_zone)
-            - ((guess - interval '1 day') AT TIME ZONE 'UTC');
-  after := ((guess + interval '1 day') AT TIME ZONE time_zone)
-           - ((guess + interval '1 day') AT TIME ZONE 'UTC');
+  before := pgtq.utc_offset(guess - interval '1 day', time_zone);
+  after := pgtq.utc_offset(guess + interval '1 day', time_zone);
   a := (local - before) AT TIME ZONE 'UTC';
   b := (local - after) AT TIME ZONE 'UTC';
   a_ok := (a AT TIME ZONE time_zone) = local;
@@ -211,8 +215,7 @@ END $$;
 
 -- The first fire time after after of a parsed cron expression in time_zone; NULL when none
 -- comes within 10 years. Wall-clock times are walked in order from after's; clock changes
--- near after or the answer make three corrections (a time zone's UTC offset here is read as
--- (t AT TIME ZONE time_zone) - (t AT TIME ZONE 'UTC')).
+-- near after or the answer make three corrections.
 CREATE FUNCTION pgtq.cron_next(parsed bigint[], time_zone text, after timestamptz)
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -226,12 +229,10 @@ BEGIN
   -- 1. Clocks that skipped within the last shift before after: a skipped wall-clock time
   -- before after's fires shifted by the skip, possibly after after.
   IF parsed[7] & 4 = 0 THEN
-    shift := ((after AT TIME ZONE time_zone) - (after AT TIME ZONE 'UTC'))
-             - (((after - interval '1 day') AT TIME ZONE time_zone)
-                - ((after - interval '1 day') AT TIME ZONE 'UTC'));
+    shift := pgtq.utc_offset(after, time_zone)
+             - pgtq.utc_offset(after - interval '1 day', time_zone);
     IF shift > interval '0'
-       AND ((after - shift) AT TIME ZONE time_zone) - ((after - shift) AT TIME ZONE 'UTC')
-           <> ((after AT TIME ZONE time_zone) - (after AT TIME ZONE 'UTC')) THEN
+       AND pgtq.utc_offset(after - shift, time_zone) <> pgtq.utc_offset(after, time_zone) THEN
       local := local - shift;
     END IF;
   END IF;
@@ -261,8 +262,7 @@ BEGIN
   -- 3. Clocks that went back between after and best repeat wall-clock times before after's:
   -- an every-hour schedule fires in the repeated pass too, earlier than best.
   IF parsed[7] & 4 = 4 THEN
-    shift := ((after AT TIME ZONE time_zone) - (after AT TIME ZONE 'UTC'))
-             - ((best AT TIME ZONE time_zone) - (best AT TIME ZONE 'UTC'));
+    shift := pgtq.utc_offset(after, time_zone) - pgtq.utc_offset(best, time_zone);
     IF shift > interval '0' THEN
       local := (after AT TIME ZONE time_zone) - shift - interval '1 second';
       stop := after AT TIME ZONE time_zone;
@@ -317,6 +317,24 @@ BEGIN
   END IF;
 END $$;
 
+-- Raises unless a preview's count is 1..1000 and after a finite time. what starts the message.
+CREATE FUNCTION pgtq.check_preview(what text, count integer, after timestamptz) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF count IS NULL OR after IS NULL THEN
+    RAISE EXCEPTION '%: % must not be NULL', what,
+      CASE WHEN count IS NULL THEN 'count' ELSE 'after' END USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF count NOT BETWEEN 1 AND 1000 THEN
+    RAISE EXCEPTION '%: count must be between 1 and 1000, got %', what, count
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT isfinite(after) THEN
+    RAISE EXCEPTION '%: after must be a finite time', what
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END $$;
+
 -- The next count (1..1000) fire times after after (default now) of a cron expression in
 -- time_zone (default UTC): a preview.
 CREATE FUNCTION pgtq.cron_fire_times(cron text, time_zone text DEFAULT 'UTC',
@@ -328,18 +346,7 @@ DECLARE
   at     timestamptz := cron_fire_times.after;
 BEGIN
   PERFORM pgtq.check_time_zone('pgtq.cron_fire_times', time_zone);
-  IF count IS NULL OR after IS NULL THEN
-    RAISE EXCEPTION 'pgtq.cron_fire_times: % must not be NULL',
-      CASE WHEN count IS NULL THEN 'count' ELSE 'after' END USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF count NOT BETWEEN 1 AND 1000 THEN
-    RAISE EXCEPTION 'pgtq.cron_fire_times: count must be between 1 and 1000, got %', count
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  IF NOT isfinite(after) THEN
-    RAISE EXCEPTION 'pgtq.cron_fire_times: after must be a finite time'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM pgtq.check_preview('pgtq.cron_fire_times', count, after);
   FOR i IN 1..count LOOP
     at := pgtq.cron_next(parsed, time_zone, at);
     EXIT WHEN at IS NULL;
@@ -555,16 +562,7 @@ DECLARE
   at     timestamptz := schedule_fire_times.after;
 BEGIN
   PERFORM pgtq.check_name('schedule', schedule_fire_times.name);
-  IF count IS NULL OR after IS NULL THEN
-    RAISE EXCEPTION 'pgtq.schedule_fire_times: % must not be NULL',
-      CASE WHEN count IS NULL THEN 'count' ELSE 'after' END USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF count NOT BETWEEN 1 AND 1000 OR NOT isfinite(after) THEN
-    RAISE EXCEPTION 'pgtq.schedule_fire_times: %',
-      CASE WHEN NOT isfinite(after) THEN 'after must be a finite time'
-           ELSE format('count must be between 1 and 1000, got %s', count) END
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM pgtq.check_preview('pgtq.schedule_fire_times', count, after);
   SELECT * INTO s FROM pgtq.schedules x WHERE x.name = schedule_fire_times.name;
   IF NOT FOUND THEN
     RETURN;
