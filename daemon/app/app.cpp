@@ -28,6 +28,16 @@ using Clock = std::chrono::steady_clock;
 
 // Connects and checks (or migrates) the schema, retrying while the database is down.
 // Returns false when a signal asked to stop first. Throws SchemaMismatch.
+// A connection for the daemon's setup work (migrations, the plugins' schedules), READ
+// COMMITTED, named as the migrator.
+db::Connection setup_connection(const Config& config, db::SessionSettings settings = {}) {
+  settings.read_committed = true;
+  db::Connection connection(
+      config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
+  connection.use_prepared_statements(config.prepared_statements);
+  return connection;
+}
+
 // Applies the migrations (with --migrate), checks the schema and registers the plugins'
 // default schedules. Waits for the database to accept connections; false: a stop request
 // came meanwhile.
@@ -35,11 +45,7 @@ bool prepare_database(const Config& config, const plugin::PluginSet& plugins) {
   queue::RetryBackoff backoff; // jittered: daemons restarted together do not retry together
   for (;;) {
     try {
-      db::SessionSettings settings;
-      settings.read_committed = true;
-      db::Connection connection(
-          config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
-      connection.use_prepared_statements(config.prepared_statements);
+      db::Connection connection = setup_connection(config);
       const db::Migrator migrator;
       if (config.migrate) {
         for (const auto& migration : migrator.migrate(connection)) {
@@ -89,15 +95,11 @@ void register_reloaded_schedules(const Config& config, const plugin::PluginSet& 
     return;
   }
   try {
-    db::SessionSettings settings;
-    settings.read_committed = true;
     // The main thread waits: an operator's transaction holding a schedule's row must not
     // hold it (and the signals and watchdog it serves) for long.
-    settings.lock_timeout = std::chrono::seconds(1);
-    settings.statement_timeout = std::chrono::seconds(10);
-    db::Connection connection(
-        config.dsn, queue::application_name(connection_settings(config), "migrate"), settings);
-    connection.use_prepared_statements(config.prepared_statements);
+    db::Connection connection = setup_connection(
+        config,
+        {.lock_timeout = std::chrono::seconds(1), .statement_timeout = std::chrono::seconds(10)});
     register_plugin_schedules(connection, plugins.registry());
   } catch (const db::PgError& error) {
     spdlog::error("the reloaded plugins' schedules were not registered: {}", error.what());

@@ -8,7 +8,7 @@ namespace pgtq::ctl {
 
 namespace {
 
-// Fields of k_schedule_for_update, in its order.
+// Fields of k_schedule and k_schedule_for_update, in their order.
 enum Field : int {
   k_queue,
   k_task,
@@ -33,16 +33,25 @@ bool changes_definition(const ScheduleOptions& o) {
          o.catch_up_within || o.priority || o.max_attempts || o.timeout;
 }
 
-// The option's value ("none": NULL), else the stored field's.
-db::Param
-given_or_stored(const std::optional<std::string>& given, const db::Result& stored, int field) {
+// The option's value, else the stored field's (NULL or not), else fallback (a new schedule).
+// The returned view points into given, stored or fallback, which outlive the statement.
+db::Param given_or_stored(const std::optional<std::string>& given,
+                          const db::Result& stored,
+                          int field,
+                          db::Param fallback = std::nullopt) {
   if (given) {
-    return *given == "none" ? std::nullopt : db::Param(*given);
+    return *given;
   }
-  if (stored.rows() == 0 || stored.is_null(0, field)) {
-    return std::nullopt;
+  if (stored.rows() == 0) {
+    return fallback;
   }
-  return stored.text(0, field); // a view into stored, which outlives the call
+  return stored.is_null(0, field) ? std::nullopt : db::Param(stored.text(0, field));
+}
+
+// The same for a setting where "none" means NULL: the queue's default.
+db::Param
+default_or_stored(const std::optional<std::string>& given, const db::Result& stored, int field) {
+  return given == "none" ? std::nullopt : given_or_stored(given, stored, field);
 }
 
 void print_schedule(const std::string& name,
@@ -141,30 +150,23 @@ int schedule(const std::string& dsn, const ScheduleOptions& options, std::ostrea
                        ": a new schedule needs --queue, --task and --cron or --every");
     }
     const bool cron = options.cron || (!options.every && !stored.is_null(0, k_cron));
-    connection.run(
-        db::queries::k_set_schedule,
-        {options.name,
-         given_or_stored(options.queue, stored, k_queue),
-         given_or_stored(options.task, stored, k_task),
-         options.args ? db::Param(*options.args)
-                      : (stored.rows() ? db::Param(stored.text(0, k_args)) : db::Param("[]")),
-         cron ? given_or_stored(options.cron, stored, k_cron) : std::nullopt,
-         cron ? std::nullopt : given_or_stored(options.every, stored, k_every),
-         options.time_zone
-             ? db::Param(*options.time_zone)
-             : (stored.rows() ? db::Param(stored.text(0, k_time_zone)) : db::Param("UTC")),
-         options.catch_up
-             ? db::Param(*options.catch_up)
-             : (stored.rows() ? db::Param(stored.text(0, k_catch_up)) : db::Param("latest")),
-         options.catch_up_within
-             ? db::Param(*options.catch_up_within)
-             : (stored.rows() ? db::Param(stored.text(0, k_catch_up_within)) : db::Param("1 day")),
-         given_or_stored(options.priority, stored, k_priority),
-         given_or_stored(options.max_attempts, stored, k_max_attempts),
-         given_or_stored(options.timeout, stored, k_timeout),
-         stored.rows() == 0 || stored.text(0, k_enabled) == "t" ? "true" : "false"});
+    connection.run(db::queries::k_set_schedule,
+                   {options.name,
+                    given_or_stored(options.queue, stored, k_queue),
+                    given_or_stored(options.task, stored, k_task),
+                    given_or_stored(options.args, stored, k_args, "[]"),
+                    cron ? given_or_stored(options.cron, stored, k_cron) : std::nullopt,
+                    cron ? std::nullopt : given_or_stored(options.every, stored, k_every),
+                    given_or_stored(options.time_zone, stored, k_time_zone, "UTC"),
+                    given_or_stored(options.catch_up, stored, k_catch_up, "latest"),
+                    given_or_stored(options.catch_up_within, stored, k_catch_up_within, "1 day"),
+                    default_or_stored(options.priority, stored, k_priority),
+                    default_or_stored(options.max_attempts, stored, k_max_attempts),
+                    default_or_stored(options.timeout, stored, k_timeout),
+                    stored.rows() == 0 || stored.text(0, k_enabled) == "t" ? "true" : "false"});
   }
-  const db::Result row = connection.run(db::queries::k_schedule_for_update, {options.name});
+  // Read, not locked: showing a schedule must not hold back the scheduler's tick.
+  const db::Result row = connection.run(db::queries::k_schedule, {options.name});
   if (row.rows() == 0) {
     connection.run_script("COMMIT");
     out << "no schedule named " << options.name << '\n';

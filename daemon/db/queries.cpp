@@ -169,13 +169,16 @@ const Query k_schedules{
     " coalesce(s.last_fire_at::text, ''), coalesce(s.last_task_id::text, ''),"
     " coalesce(left(s.last_error, 200), '')"
     " FROM pgtq.schedules s ORDER BY s.name"};
-// A schedule's definition, locked until the transaction ends; no row when there is none.
-const Query k_schedule_for_update{
-    "pgtq_schedule_for_update",
-    "SELECT s.queue, s.task, s.args::text, s.cron, s.every::text, s.time_zone, s.catch_up,"
-    " s.catch_up_within::text, s.priority::text, s.max_attempts::text, s.timeout::text,"
-    " s.enabled, s.next_fire_at::text, s.last_fire_at::text, s.last_task_id::text, s.last_error"
-    " FROM pgtq.schedules s WHERE s.name = $1 FOR UPDATE"};
+// A schedule's definition and state; no row when there is none. k_schedule_for_update
+// locks it until the transaction ends.
+#define PGTQ_SCHEDULE_ROW                                                                          \
+  "SELECT s.queue, s.task, s.args::text, s.cron, s.every::text, s.time_zone, s.catch_up,"          \
+  " s.catch_up_within::text, s.priority::text, s.max_attempts::text, s.timeout::text,"             \
+  " s.enabled, s.next_fire_at::text, s.last_fire_at::text, s.last_task_id::text, s.last_error"     \
+  " FROM pgtq.schedules s WHERE s.name = $1"
+const Query k_schedule{"pgtq_schedule", PGTQ_SCHEDULE_ROW};
+const Query k_schedule_for_update{"pgtq_schedule_for_update", PGTQ_SCHEDULE_ROW " FOR UPDATE"};
+#undef PGTQ_SCHEDULE_ROW
 const Query k_set_schedule{
     "pgtq_set_schedule",
     "SELECT pgtq.set_schedule($1, $2, $3, $4::jsonb, $5, $6::interval, $7, $8, $9::interval,"

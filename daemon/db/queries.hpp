@@ -66,6 +66,7 @@ extern const Query k_reset_retention;
 extern const Query k_retention_rules;
 extern const Query k_keep_ok;
 extern const Query k_schedules;
+extern const Query k_schedule;
 extern const Query k_schedule_for_update;
 extern const Query k_set_schedule;
 extern const Query k_pause_schedule;

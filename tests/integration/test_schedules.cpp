@@ -437,6 +437,12 @@ TEST_CASE("pgtqctl creates, shows, changes, pauses, resumes and deletes a schedu
   CHECK(scalar(connection,
                "SELECT priority || ' ' || args::text || ' ' || time_zone FROM pgtq.schedules") ==
         "5 {\"kind\": \"daily\"} Europe/Berlin");
+  // "none" clears only a setting that falls back to the queue's: a task may be named none.
+  CHECK(pgtqctl(dsn, {"schedule", "nightly", "--task", "none", "--priority", "none"}).exit_code ==
+        0);
+  CHECK(scalar(connection,
+               "SELECT task || ' ' || coalesce(priority::text, 'default')"
+               " FROM pgtq.schedules") == "none default");
   const Run every = pgtqctl(dsn, {"schedule", "nightly", "--every", "1 hour"});
   CHECK(every.exit_code == 0);
   CHECK(scalar(connection, "SELECT coalesce(cron, 'none') || ' ' || every FROM pgtq.schedules") ==
