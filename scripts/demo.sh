@@ -174,6 +174,10 @@ say "defaults for new tasks: the reports queue's tasks try twice and stop after 
 default_id=$(sql -c "SELECT pgtq.push('reports', 'add_numbers', '[1, 1]')")
 echo "task $default_id: $(sql -c "SELECT max_attempts || ' attempts, timeout ' || timeout FROM pgtq.tasks WHERE id = $default_id")"
 
+say "waiting for a result: push a task, then wait for its end, woken by a notification the moment it ends (pgtqctl wait; pgtq::wait_for_task in C++)"
+wait_id=$(sql -c "SELECT pgtq.push('$queue', 'sleep', '[0.2]')")
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" wait "$wait_id" --timeout 10
+
 say "a periodic task: schedule 'heartbeat' pushes add_numbers every second, one task per fire time, whatever the number of pgtqd (pgtqctl schedule)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" schedule heartbeat --queue "$queue" --task add_numbers \
   --args '[20, 22]' --every '1 second' --count 3

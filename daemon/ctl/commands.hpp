@@ -153,4 +153,12 @@ int cron(const std::string& dsn,
          const std::string& count,
          std::ostream& out);
 
+// Waits up to timeout_seconds (0..86400) for task id to end and prints its state, attempts,
+// last error and result. Exit 0: it succeeded; 1: it failed, was cancelled, or no task has
+// that id; 75 (EX_TEMPFAIL): still live when the timeout came.
+int wait(const std::string& dsn,
+         const std::string& id,
+         const std::string& timeout_seconds,
+         std::ostream& out);
+
 } // namespace pgtq::ctl

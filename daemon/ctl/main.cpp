@@ -1,5 +1,5 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// update, pause, resume, queue settings, retention, prune, schedules).
+// update, pause, resume, queue settings, retention, prune, schedules, wait).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "db/migrator.hpp"
@@ -304,6 +304,14 @@ int main(int argc, char** argv) {
   cron->callback([&] {
     exit_code = pgtq::ctl::cron(dsn, cron_expression, cron_time_zone, cron_count, std::cout);
   });
+
+  std::string wait_id;
+  std::string wait_timeout = "30";
+  auto* wait = app.add_subcommand(
+      "wait", "wait for a task to end and show its result (exit 0: it succeeded)");
+  wait->add_option("id", wait_id, "the task's id")->required();
+  wait->add_option("--timeout", wait_timeout, "seconds to wait, 0..86400 (default 30)");
+  wait->callback([&] { exit_code = pgtq::ctl::wait(dsn, wait_id, wait_timeout, std::cout); });
 
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
   prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();

@@ -329,3 +329,15 @@ CREATE TABLE pgtq.deleted_schedules (
 );
 COMMENT ON TABLE pgtq.deleted_schedules IS
   'Schedules an operator deleted, which plugins'' default schedules do not create again.';
+
+-- Sessions waiting for a task to end (19_task_waits.sql): whatever ends or deletes a task
+-- notifies pgtq_ended only while a session is registered here for it. pid is the waiting
+-- backend; a row whose backend is gone is removed by pgtq.tick.
+CREATE TABLE pgtq.task_waiters (
+  task_id bigint NOT NULL,
+  pid     integer NOT NULL,
+  since   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_id, pid)
+);
+COMMENT ON TABLE pgtq.task_waiters IS
+  'Sessions waiting for a task to end (pgtq.watch_task); whatever ends or deletes the task notifies pgtq_ended (payload: its id) while one is here.';

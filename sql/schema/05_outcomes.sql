@@ -203,6 +203,14 @@ BEGIN
          (SELECT count(*) FROM o)
     INTO accepted, ended_queues, given;
 
+  -- Sessions waiting for one of the tasks that ended learn it (19_task_waits.sql); usually
+  -- nobody waits, and this is one probe of an empty table.
+  IF accepted IS NOT NULL
+     AND (EXISTS (SELECT 1 FROM pgtq.task_waiters)
+          OR current_setting('transaction_isolation') <> 'read committed') THEN
+    PERFORM pgtq.notify_ended(accepted);
+  END IF;
+
   -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
   IF 'retry' = ANY (statuses) OR 'snooze' = ANY (statuses) THEN
     WITH o AS (

@@ -60,6 +60,7 @@ DECLARE
   wake        text[];
   rescue_wake text[];
   ended       text[]; -- the queues of the expired tasks that ended
+  ended_ids   bigint[];
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -100,7 +101,7 @@ BEGIN
                   || ' stopped renewing it',
                 true)).*
         FROM ending e
-      RETURNING queue
+      RETURNING id, queue
     ), back AS (
       UPDATE pgtq.live_tasks l
          SET state = 'queued', run_at = clock_timestamp(), locked_until = NULL, claim = NULL,
@@ -117,10 +118,12 @@ BEGIN
       RETURNING l.queue
     )
     SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
-           (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored)
-      INTO rescued, failed, rescue_wake, ended;
+           (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored),
+           (SELECT array_agg(id) FROM stored)
+      INTO rescued, failed, rescue_wake, ended, ended_ids;
     IF ended IS NOT NULL THEN
       PERFORM pgtq.wake_limited(ended); -- a failed task of a limited queue leaves room
+      PERFORM pgtq.notify_ended(ended_ids);
     END IF;
 
     -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
@@ -168,6 +171,11 @@ BEGIN
      WHERE s.pid IN (SELECT g.pid FROM pgtq.waiting_schedulers g
                       WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
                         FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.task_waiters t
+     WHERE (t.task_id, t.pid) IN (SELECT g.task_id, g.pid FROM pgtq.task_waiters g
+                                   WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                                      WHERE a.pid = g.pid)
+                                     FOR UPDATE SKIP LOCKED);
     DELETE FROM pgtq.workers w
      WHERE (w.worker, w.queue) IN (SELECT g.worker, g.queue FROM pgtq.workers g
                                     WHERE g.last_seen < clock_timestamp() - interval '1 day'
@@ -179,7 +187,7 @@ BEGIN
   next_due := least(pgtq.next_due(), pgtq.next_rate_room());
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers and waiting_schedulers, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers, waiting_schedulers and task_waiters, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
 
 -- Removes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many. History partitions that end by then are dropped whole

@@ -12,6 +12,7 @@ DECLARE
   cancelled integer;
   wake      text[];
   ended     text[];
+  ended_ids bigint[];
 BEGIN
   PERFORM pgtq.check_id_claims('pgtq.release', task_ids, task_claims);
   WITH held AS (
@@ -28,7 +29,7 @@ BEGIN
     INSERT INTO pgtq.finished_tasks
     SELECT (pgtq.finished_row(e.task, 'cancelled', NULL, (e.task).last_error, false)).*
       FROM ending e
-    RETURNING queue
+    RETURNING id, queue
   ), back AS (
     UPDATE pgtq.live_tasks l
        SET state = 'queued', attempts = greatest(l.attempts - 1, 0), locked_by = NULL,
@@ -38,11 +39,13 @@ BEGIN
     RETURNING l.queue
   )
   SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
-         (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored)
-    INTO requeued, cancelled, wake, ended;
+         (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored),
+         (SELECT array_agg(id) FROM stored)
+    INTO requeued, cancelled, wake, ended, ended_ids;
   PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
   IF ended IS NOT NULL THEN
     PERFORM pgtq.wake_limited(ended); -- a cancelled task of a limited queue leaves room
+    PERFORM pgtq.notify_ended(ended_ids);
   END IF;
   RETURN requeued + cancelled;
 END $$;
@@ -74,6 +77,7 @@ BEGIN
   INSERT INTO pgtq.finished_tasks
   SELECT (pgtq.finished_row(g.task, 'cancelled', NULL, (g.task).last_error, false)).*
     FROM gone g;
+  PERFORM pgtq.notify_ended(ARRAY[cancel.id]);
   RETURN true;
 END $$;
 COMMENT ON FUNCTION pgtq.cancel(bigint) IS

@@ -187,7 +187,7 @@ RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids       bigint[];
-  cancelled bigint;
+  cancelled bigint[];
   asked     bigint[];
 BEGIN
   PERFORM pgtq.check_filter('pgtq.cancel_all: ', cancel_all.queue, cancel_all.task, NULL,
@@ -218,9 +218,10 @@ BEGIN
     INSERT INTO pgtq.finished_tasks
     SELECT (pgtq.finished_row(g.task, 'cancelled', NULL, (g.task).last_error, false)).*
       FROM gone g
-    RETURNING 1
+    RETURNING id
   )
-  SELECT count(*) INTO cancelled FROM stored;
+  SELECT array_agg(s.id) INTO cancelled FROM stored s;
+  PERFORM pgtq.notify_ended(cancelled);
   WITH stopping AS (
     UPDATE pgtq.live_tasks l SET cancel_requested = true
      WHERE l.id = ANY (ids) AND l.state = 'running'
@@ -229,7 +230,7 @@ BEGIN
   SELECT array_agg(s.id) INTO asked FROM stopping s;
   -- One notification per running task, as pgtq.cancel sends: its daemon stops it at once.
   PERFORM pg_notify('pgtq_cancel', a::text) FROM unnest(asked) AS a;
-  RETURN cancelled + coalesce(cardinality(asked), 0);
+  RETURN coalesce(cardinality(cancelled), 0) + coalesce(cardinality(asked), 0);
 END $$;
 COMMENT ON FUNCTION pgtq.cancel_all(text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
 'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many match (not capped by max_count), locking and changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
@@ -261,6 +262,7 @@ BEGIN
       delete.id USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   DELETE FROM pgtq.live_tasks l WHERE l.id = delete.id;
+  PERFORM pgtq.notify_ended(ARRAY[delete.id]);
   RETURN true;
 END $$;
 COMMENT ON FUNCTION pgtq.delete(bigint) IS
@@ -295,7 +297,7 @@ RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids     bigint[];
-  live    bigint;
+  live    bigint[];
   history bigint;
 BEGIN
   PERFORM pgtq.check_filter('pgtq.delete_all: ', delete_all.queue, delete_all.task, NULL,
@@ -312,13 +314,17 @@ BEGIN
                 ORDER BY m.id LIMIT max_count);
   -- A live task claimed since it was picked is running now: the DELETE reads its row again
   -- once the claim commits, and leaves it.
-  DELETE FROM pgtq.live_tasks l
-   WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
-     AND l.state = ANY (delete_all.states);
-  GET DIAGNOSTICS live = ROW_COUNT;
+  WITH gone AS (
+    DELETE FROM pgtq.live_tasks l
+     WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
+       AND l.state = ANY (delete_all.states)
+    RETURNING l.id
+  )
+  SELECT array_agg(g.id) INTO live FROM gone g;
+  PERFORM pgtq.notify_ended(live);
   DELETE FROM pgtq.finished_tasks f WHERE f.id = ANY (ids) AND f.state = ANY (delete_all.states);
   GET DIAGNOSTICS history = ROW_COUNT;
-  RETURN live + history;
+  RETURN coalesce(cardinality(live), 0) + history;
 END $$;
 COMMENT ON FUNCTION pgtq.delete_all(pgtq.task_state[], text, text, timestamptz, timestamptz, integer, boolean) IS
 'Deletes tasks that match, leaving no trace, at most max_count (1..100000, default 10000; oldest id first): states (required: one or more of queued, scheduled, succeeded, failed, cancelled; running tasks are never deleted), queue, task, created_at in [created_after, created_before) (NULL: any). Returns how many were deleted; dry_run: how many match (not capped), changing nothing. Call again for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';

@@ -46,6 +46,13 @@ TEST_CASE("claims of a rate-limited queue take no more than the limit per window
   for (std::thread& thread : threads) {
     thread.join();
   }
+  // At once, no more than the limit. A claim that finds the queue's turn taken returns nothing
+  // rather than wait, so under load the concurrent claims may have left room: claims one at a
+  // time take what is left.
+  CHECK(claimed.load() <= 3);
+  for (int i = 0; i < 4; ++i) {
+    claimed += static_cast<int>(count(conn, "SELECT count(*) FROM pgtq.claim('q', '{t}', 2, 'w')"));
+  }
   CHECK(claimed.load() == 3);
   CHECK(pop(pg, "q", {"t"}, 10, "w").empty());
   // Finishing frees nothing: the limit counts starts, not running tasks.

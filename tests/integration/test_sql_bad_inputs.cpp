@@ -824,6 +824,17 @@ void add_schedule_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.schedule_fire_times('s', 5, NULL)", k_null, "after"});
 }
 
+// Waiting for a task to end (19_task_waits.sql).
+void add_task_wait_cases(std::vector<BadInput>& cases) {
+  cases.push_back({"SELECT pgtq.watch_task(NULL)", k_null, "id"});
+  cases.push_back({"SELECT pgtq.task_status(NULL)", k_null, "id"});
+  cases.push_back({"SELECT pgtq.wait(NULL)", k_null, "id"});
+  cases.push_back({"SELECT pgtq.wait({id}, NULL)", k_null, "timeout"});
+  for (const char* timeout : {"'-1 second'", "'61 minutes'", "'1 day'", "'1 month'"}) {
+    cases.push_back({"SELECT pgtq.wait({id}, " + std::string(timeout) + ")", k_bad, "timeout"});
+  }
+}
+
 std::string replaced(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t at = text.find(from); at != std::string::npos;
        at = text.find(from, at + to.size())) {
@@ -850,6 +861,8 @@ std::string digest(db::Connection& conn) {
       " || coalesce((SELECT string_agg(s::text, '|' ORDER BY name) FROM pgtq.schedules s), '')"
       " || coalesce((SELECT string_agg(d::text, '|' ORDER BY name) FROM pgtq.deleted_schedules d),"
       " '')"
+      " || coalesce((SELECT string_agg(w::text, '|' ORDER BY task_id, pid)"
+      " FROM pgtq.task_waiters w), '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -891,6 +904,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_fairness_cases(cases);
   add_task_defaults_cases(cases);
   add_schedule_cases(cases);
+  add_task_wait_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

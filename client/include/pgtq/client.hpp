@@ -23,7 +23,8 @@
 // makes the same call through statements prepared once per connection. Failed tasks are
 // retried, and tasks cancelled or deleted in bulk, with pgtq::retry, retry_all, cancel_all and
 // delete_task (client/admin.hpp). Periodic tasks (cron or a fixed interval) are set with
-// pgtq::set_schedule (client/schedules.hpp).
+// pgtq::set_schedule (client/schedules.hpp). pgtq::wait_for_task waits for a task to end and
+// returns its result (client/waits.hpp).
 //
 // Args: the values after the task name become a JSON array, one element per value; a string
 // is always a string element, never parsed. An args document of your own is explicit:
@@ -41,4 +42,5 @@
 #include "pgtq/client/prepared_pusher.hpp"
 #include "pgtq/client/push.hpp"
 #include "pgtq/client/schedules.hpp"
+#include "pgtq/client/waits.hpp"
 #include "pgtq/client/worker.hpp"

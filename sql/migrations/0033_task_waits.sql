@@ -1,0 +1,637 @@
+-- Waiting for a task to end (sql/schema/19_task_waits.sql): pgtq.task_waiters holds the
+-- sessions that wait for a task (pgtq.watch_task, unwatch_task); whatever ends or deletes a
+-- task (finish_many, tick, release, cancel, cancel_all, delete, delete_all) notifies
+-- pgtq_ended for the ones somebody waits for (pgtq.notify_ended); pgtq.task_status reads a
+-- task without missing an end in progress; pgtq.wait waits from plain SQL. tick also removes
+-- the registrations of ended sessions.
+
+CREATE TABLE pgtq.task_waiters (
+  task_id bigint NOT NULL,
+  pid     integer NOT NULL,
+  since   timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (task_id, pid)
+);
+COMMENT ON TABLE pgtq.task_waiters IS
+  'Sessions waiting for a task to end (pgtq.watch_task); whatever ends or deletes the task notifies pgtq_ended (payload: its id) while one is here.';
+
+-- Registers this session (its backend pid) as waiting for task id to end. The caller must
+-- LISTEN on pgtq_ended and commit the registration before it reads the task with
+-- task_status. Returns true when the session was not registered for it before. A
+-- registration outlives the wait only until unwatch_task or the end of the session.
+CREATE FUNCTION pgtq.watch_task(id bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  inserted boolean;
+BEGIN
+  IF watch_task.id IS NULL THEN
+    RAISE EXCEPTION 'pgtq.watch_task: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  INSERT INTO pgtq.task_waiters AS w (task_id, pid) VALUES (watch_task.id, pg_backend_pid())
+  ON CONFLICT ON CONSTRAINT task_waiters_pkey DO NOTHING
+  RETURNING true INTO inserted;
+  RETURN coalesce(inserted, false);
+END $$;
+COMMENT ON FUNCTION pgtq.watch_task(bigint) IS
+'Registers this session as waiting for task id to end: whatever ends or deletes it then notifies pgtq_ended with the id as payload (an empty payload: look again). LISTEN pgtq_ended and commit this before reading the task with pgtq.task_status. Returns true when the session was not registered for it before. Errors: 22004 NULL id.';
+
+-- Removes this session's registration for task id, or all of them (id NULL). Returns how
+-- many it removed.
+CREATE FUNCTION pgtq.unwatch_task(id bigint DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  removed integer;
+BEGIN
+  DELETE FROM pgtq.task_waiters w
+   WHERE w.pid = pg_backend_pid() AND (unwatch_task.id IS NULL OR w.task_id = unwatch_task.id);
+  GET DIAGNOSTICS removed = ROW_COUNT;
+  RETURN removed;
+END $$;
+COMMENT ON FUNCTION pgtq.unwatch_task(bigint) IS
+'Removes this session''s registration for task id (NULL: all of them), made by pgtq.watch_task. Returns how many were removed.';
+
+-- Task id as it is now: one row, or none when no task has the id (never pushed, deleted, or
+-- removed by retention). A live task's row is read FOR KEY SHARE, which waits for a
+-- transaction that is ending or deleting it (see the top of this file): call it outside a
+-- transaction block, in READ COMMITTED, after watch_task has committed.
+CREATE FUNCTION pgtq.task_status(id bigint)
+RETURNS TABLE (state pgtq.task_state, result jsonb, last_error text, attempts integer,
+               finished_at timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF task_status.id IS NULL THEN
+    RAISE EXCEPTION 'pgtq.task_status: id must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  RETURN QUERY
+  SELECT l.state, NULL::jsonb, l.last_error, l.attempts, NULL::timestamptz
+    FROM pgtq.live_tasks l WHERE l.id = task_status.id FOR KEY SHARE;
+  IF FOUND THEN
+    RETURN;
+  END IF;
+  -- A statement of its own: its snapshot sees the end that the lock above waited for.
+  RETURN QUERY
+  SELECT f.state, f.result, f.last_error, f.attempts, f.finished_at
+    FROM pgtq.finished_tasks f WHERE f.id = task_status.id;
+END $$;
+COMMENT ON FUNCTION pgtq.task_status(bigint) IS
+'Task id as it is now: state, result (succeeded tasks), last_error, attempts, finished_at (NULL while live); no row when no task has the id. Waits for a transaction that is ending or deleting the task. Errors: 22004 NULL id.';
+
+-- Notifies pgtq_ended for each of ids that a session waits for (pgtq.task_waiters): what
+-- everything that ends or deletes tasks calls, in a statement after the one that did it.
+-- Outside READ COMMITTED the transaction's snapshot may predate a registration, so it sends
+-- one notification with an empty payload instead, which every waiter takes as "look again".
+CREATE FUNCTION pgtq.notify_ended(ids bigint[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF coalesce(cardinality(notify_ended.ids), 0) = 0 THEN
+    RETURN;
+  END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    PERFORM pg_notify('pgtq_ended', '');
+  ELSE
+    PERFORM pg_notify('pgtq_ended', w.task_id::text)
+       FROM (SELECT DISTINCT t.task_id FROM pgtq.task_waiters t
+              WHERE t.task_id = ANY (notify_ended.ids)) w;
+  END IF;
+END $$;
+COMMENT ON FUNCTION pgtq.notify_ended(bigint[]) IS
+'Notifies pgtq_ended (at commit) for each of ids that a session waits for (pgtq.watch_task); outside READ COMMITTED once, with an empty payload. Call it after ending or deleting tasks by hand.';
+
+-- Waits up to timeout for task id to end and returns it as task_status does: ended
+-- (succeeded, failed, cancelled), or still live when the timeout came first; no row when no
+-- task has the id. Looks every 10 ms (without locking), since a function cannot receive notifications; a
+-- client waits without polling (see the top of this file). Like any statement, it holds its
+-- snapshot while it waits, which keeps vacuum from removing rows deleted meanwhile: hence the
+-- limit of one hour.
+CREATE FUNCTION pgtq.wait(id bigint, timeout interval DEFAULT interval '30 seconds')
+RETURNS TABLE (state pgtq.task_state, result jsonb, last_error text, attempts integer,
+               finished_at timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  deadline timestamptz;
+  seen     record;
+BEGIN
+  IF wait.id IS NULL OR wait.timeout IS NULL THEN
+    RAISE EXCEPTION 'pgtq.wait: % must not be NULL', CASE WHEN wait.id IS NULL THEN 'id' ELSE 'timeout' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT (wait.timeout >= interval '0' AND wait.timeout <= interval '1 hour') THEN
+    RAISE EXCEPTION 'pgtq.wait: timeout must be between 0 and 1 hour, got %', wait.timeout
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  deadline := clock_timestamp() + wait.timeout;
+  LOOP
+    -- No lock, unlike task_status: this transaction's lock would hold back the very end it
+    -- waits for until the timeout.
+    SELECT t.state, t.result, t.last_error, t.attempts, t.finished_at INTO seen
+      FROM pgtq.tasks t WHERE t.id = wait.id;
+    IF NOT FOUND THEN
+      RETURN;
+    END IF;
+    EXIT WHEN seen.state IN ('succeeded', 'failed', 'cancelled')
+              OR clock_timestamp() >= deadline;
+    PERFORM pg_sleep(least(0.01, extract(epoch FROM deadline - clock_timestamp())));
+  END LOOP;
+  RETURN QUERY SELECT seen.state, seen.result, seen.last_error, seen.attempts,
+                      seen.finished_at;
+END $$;
+COMMENT ON FUNCTION pgtq.wait(bigint, interval) IS
+'Waits up to timeout (0..1 hour, default 30 seconds) for task id to end; returns it as pgtq.task_status does: ended (succeeded, failed, cancelled) or still live if the timeout came first; no row when no task has the id. Looks every 10 ms; a client that LISTENs waits without polling (pgtq.watch_task). Errors: 22004 NULL, 22023 timeout out of range.';
+
+CREATE OR REPLACE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
+                                 results jsonb[], errors text[], retry_in float8[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  given    integer := cardinality(task_ids);
+  accepted bigint[];
+  requeued bigint[];
+  wake     text[];
+  dup      bigint;
+  earliest_later timestamptz; -- the earliest run_at of the retries scheduled later
+  ended_queues    text[];      -- the queues of the tasks that ended, and of those requeued
+  requeued_queues text[];
+BEGIN
+  -- Whole-array checks, each one pass in C; the precise error comes from the slow path.
+  IF NOT coalesce(given <= 100000
+                  AND cardinality(task_claims) = given AND cardinality(statuses) = given
+                  AND cardinality(results) = given AND cardinality(errors) = given
+                  AND cardinality(retry_in) = given
+                  AND coalesce(array_ndims(task_ids), 1) = 1
+                  AND coalesce(array_ndims(task_claims), 1) = 1
+                  AND coalesce(array_ndims(statuses), 1) = 1
+                  AND coalesce(array_ndims(results), 1) = 1
+                  AND coalesce(array_ndims(errors), 1) = 1
+                  AND coalesce(array_ndims(retry_in), 1) = 1
+                  AND array_position(task_ids, NULL) IS NULL
+                  AND array_position(task_claims, NULL) IS NULL
+                  -- NULL elements are contained in nothing.
+                  AND statuses <@ ARRAY['done', 'retry', 'fail', 'snooze'], false) THEN
+    PERFORM pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results, errors,
+                                          retry_in);
+  END IF;
+
+  -- o is materialized and counted below, so that every result is checked, including those of
+  -- outcomes that match no running task.
+  WITH o AS MATERIALIZED (
+    SELECT x.id, x.claim, x.status,
+           CASE WHEN x.result IS NOT NULL AND x.status = 'done'
+                 AND (octet_length(x.result::text) > 1048576
+                      OR (pg_column_size(x.result) >= 800 OR pg_column_compression(x.result) IS NOT NULL)
+                         AND pgtq.too_deep(x.result))
+                THEN pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results,
+                                                   errors, retry_in)
+                ELSE x.result END AS result,
+           CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
+                ELSE x.error END AS error
+      FROM unnest(task_ids, task_claims, statuses, results, errors)
+        AS x(id, claim, status, result, error)
+  ), ending AS (
+    DELETE FROM pgtq.live_tasks l USING o
+     WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+       AND (o.status IN ('done', 'fail') OR l.cancel_requested OR l.attempts >= l.max_attempts
+            AND o.status = 'retry')
+    RETURNING l.*, o.status AS outcome, o.result AS outcome_result, o.error AS outcome_error
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at, attempts,
+                                     max_attempts, created_at, started_at, finished_at,
+                                     locked_by, result, last_error, errors, timeout,
+                                     unique_key, fairness_key)
+    SELECT e.id, e.queue, e.task, e.args,
+           CASE WHEN e.outcome = 'done' THEN 'succeeded'
+                WHEN e.cancel_requested THEN 'cancelled'
+                ELSE 'failed' END::pgtq.task_state,
+           e.priority, e.run_at, e.attempts, e.max_attempts, e.created_at, e.started_at,
+           clock_timestamp(), e.locked_by,
+           CASE WHEN e.outcome = 'done' THEN coalesce(e.outcome_result, 'null'::jsonb) END,
+           CASE WHEN e.outcome = 'done' THEN e.last_error ELSE e.outcome_error END,
+           CASE WHEN e.outcome IN ('fail', 'retry')
+                THEN CASE WHEN jsonb_typeof(e.errors) = 'array' AND jsonb_array_length(e.errors) < 100
+                     THEN e.errors ELSE pgtq.recent_errors(e.errors) END || jsonb_build_array(jsonb_build_object(
+                       'attempt', e.attempts, 'at', clock_timestamp(), 'error', e.outcome_error))
+                ELSE e.errors END,
+           e.timeout, e.unique_key, e.fairness_key
+      FROM ending e
+    RETURNING id, queue
+  )
+  SELECT (SELECT array_agg(id) FROM stored), (SELECT array_agg(queue) FROM stored),
+         (SELECT count(*) FROM o)
+    INTO accepted, ended_queues, given;
+
+  -- Sessions waiting for one of the tasks that ended learn it (19_task_waits.sql); usually
+  -- nobody waits, and this is one probe of an empty table.
+  IF accepted IS NOT NULL
+     AND (EXISTS (SELECT 1 FROM pgtq.task_waiters)
+          OR current_setting('transaction_isolation') <> 'read committed') THEN
+    PERFORM pgtq.notify_ended(accepted);
+  END IF;
+
+  -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
+  IF 'retry' = ANY (statuses) OR 'snooze' = ANY (statuses) THEN
+    WITH o AS (
+      SELECT x.id, x.claim, x.status,
+             CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
+                  ELSE x.error END AS error,
+             CASE WHEN x.retry_in IS NULL OR x.retry_in = 'NaN' OR x.retry_in <= 0 THEN 0
+                  WHEN x.retry_in > 3155760000 THEN 3155760000
+                  ELSE x.retry_in END AS retry_in
+        FROM unnest(task_ids, task_claims, statuses, errors, retry_in)
+          AS x(id, claim, status, error, retry_in)
+       WHERE x.status IN ('retry', 'snooze')
+    ), again AS (
+      UPDATE pgtq.live_tasks l
+         SET state = CASE WHEN o.retry_in <= 0 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+             run_at = clock_timestamp() + make_interval(secs => o.retry_in),
+             attempts = CASE WHEN o.status = 'snooze' THEN greatest(l.attempts - 1, 0)
+                             ELSE l.attempts END,
+             locked_by = NULL, locked_until = NULL, claim = NULL,
+             last_error = CASE WHEN o.status = 'retry' THEN o.error ELSE l.last_error END,
+             errors = CASE WHEN o.status = 'retry'
+                           THEN CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
+                     THEN l.errors ELSE pgtq.recent_errors(l.errors) END || jsonb_build_array(jsonb_build_object(
+                                  'attempt', l.attempts, 'at', clock_timestamp(), 'error', o.error))
+                           ELSE l.errors END
+        FROM o
+       WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+      RETURNING l.id, l.queue, l.state, l.run_at
+    )
+    SELECT array_agg(id), array_agg(queue), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
+           min(run_at) FILTER (WHERE state = 'scheduled')
+      INTO requeued, requeued_queues, wake, earliest_later FROM again;
+
+    IF wake IS NOT NULL THEN
+      PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+    END IF;
+    IF earliest_later IS NOT NULL THEN
+      PERFORM pgtq.wake_schedulers(earliest_later);
+    END IF;
+  END IF;
+
+  -- A task of a queue with a concurrency limit (global or per key) that stops running leaves
+  -- room, which the queue's waiting workers (whose claims came back short) learn from a
+  -- wake-up.
+  IF EXISTS (SELECT 1 FROM pgtq.queues q
+              WHERE q.global_concurrency IS NOT NULL OR q.key_concurrency IS NOT NULL) THEN
+    PERFORM pgtq.wake_limited(coalesce(ended_queues, '{}') || coalesce(requeued_queues, '{}'));
+  END IF;
+
+  -- Every outcome accepted (the usual case): nothing to report, no need to read them again.
+  IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0) = given THEN
+    RETURN;
+  END IF;
+  -- Each task changes at most once per call, so an id given twice always lands here.
+  SELECT x.id INTO dup FROM unnest(task_ids) AS x(id) GROUP BY x.id HAVING count(*) > 1 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'pgtq.finish_many: outcomes name task % more than once', dup
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+  SELECT x.id FROM unnest(task_ids) AS x(id)
+   WHERE x.id <> ALL (coalesce(accepted, '{}') || coalesce(requeued, '{}'));
+END $$;
+COMMENT ON FUNCTION pgtq.finish_many(bigint[], bigint[], text[], jsonb[], text[], float8[]) IS
+'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0). The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
+
+CREATE OR REPLACE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
+                          OUT promoted integer, OUT rescued integer,
+                          OUT failed integer, OUT next_due timestamptz)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  wake        text[];
+  rescue_wake text[];
+  ended       text[]; -- the queues of the expired tasks that ended
+  ended_ids   bigint[];
+BEGIN
+  IF max_count IS NULL THEN
+    RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF max_count NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'pgtq.tick: max_count must be between 1 and 100000, got %', max_count
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  promoted := 0; rescued := 0; failed := 0;
+  IF pg_try_advisory_xact_lock(hashtext('pgtq.tick')) THEN
+    PERFORM pgtq.fire_schedules(max_count);
+    WITH due AS (
+      SELECT l.id FROM pgtq.live_tasks l
+       WHERE l.state = 'scheduled' AND l.run_at <= clock_timestamp()
+       ORDER BY l.run_at LIMIT max_count FOR UPDATE SKIP LOCKED
+    ), moved AS (
+      UPDATE pgtq.live_tasks l SET state = 'queued' FROM due WHERE l.id = due.id
+      RETURNING l.queue
+    )
+    SELECT count(*), array_agg(DISTINCT queue) INTO promoted, wake FROM moved;
+
+    WITH expired AS (
+      SELECT l.id FROM pgtq.live_tasks l
+       WHERE l.state = 'running' AND l.locked_until < clock_timestamp()
+       ORDER BY l.locked_until LIMIT max_count FOR UPDATE SKIP LOCKED
+    ), ending AS (
+      DELETE FROM pgtq.live_tasks l USING expired
+       WHERE l.id = expired.id AND (l.attempts >= l.max_attempts OR l.cancel_requested)
+      RETURNING l AS task
+    ), stored AS (
+      INSERT INTO pgtq.finished_tasks
+      SELECT (pgtq.finished_row(
+                e.task,
+                CASE WHEN (e.task).cancel_requested THEN 'cancelled'
+                     ELSE 'failed' END::pgtq.task_state,
+                NULL,
+                'lease expired: worker ' || coalesce(left((e.task).locked_by, 1024), '?')
+                  || ' stopped renewing it',
+                true)).*
+        FROM ending e
+      RETURNING id, queue
+    ), back AS (
+      UPDATE pgtq.live_tasks l
+         SET state = 'queued', run_at = clock_timestamp(), locked_until = NULL, claim = NULL,
+             last_error = 'lease expired: worker ' || coalesce(left(l.locked_by, 1024), '?')
+                          || ' stopped renewing it',
+             errors = CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
+                     THEN l.errors ELSE pgtq.recent_errors(l.errors) END || jsonb_build_array(jsonb_build_object(
+               'attempt', l.attempts, 'at', clock_timestamp(),
+               'error', 'lease expired: worker ' || coalesce(left(l.locked_by, 1024), '?')
+                        || ' stopped renewing it')),
+             locked_by = NULL
+        FROM expired
+       WHERE l.id = expired.id AND l.attempts < l.max_attempts AND NOT l.cancel_requested
+      RETURNING l.queue
+    )
+    SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
+           (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored),
+           (SELECT array_agg(id) FROM stored)
+      INTO rescued, failed, rescue_wake, ended, ended_ids;
+    IF ended IS NOT NULL THEN
+      PERFORM pgtq.wake_limited(ended); -- a failed task of a limited queue leaves room
+      PERFORM pgtq.notify_ended(ended_ids);
+    END IF;
+
+    -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
+    PERFORM pgtq.wake_queue(q)
+       FROM (SELECT unnest(coalesce(wake, '{}') || coalesce(rescue_wake, '{}')) AS q) w
+      WHERE octet_length(q) < 7900
+      GROUP BY q;
+    -- A rate-limited queue whose claims came back short gets room as its window moves on,
+    -- which nobody else announces (11_queues.sql).
+    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+     WHERE q.rate_limit IS NOT NULL AND NOT q.paused
+       AND (SELECT coalesce(sum(s.n), 0) FROM unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+             WHERE s.at > clock_timestamp() - q.rate_period) < q.rate_limit
+       -- Two probes, one per claim index (01_tables.sql): tasks without and with a key.
+       AND (EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                     WHERE l.queue = q.queue AND l.state = 'queued' AND l.fairness_key IS NULL)
+            OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                        WHERE l.queue = q.queue AND l.state = 'queued'
+                          AND l.fairness_key IS NOT NULL));
+
+    -- The same for a queue with a rate limit per key (16_fairness.sql) once a key it held back
+    -- has room: its last fair claim said when (key_rate_wake_at), and the woken claim says
+    -- anew. Reads only pgtq.queues and writes nothing: pgtq.pop runs this in the caller's
+    -- transaction, which may stay open while the caller works.
+    PERFORM pgtq.wake_queue(q.queue) FROM pgtq.queues q
+     WHERE q.key_rate_wake_at <= clock_timestamp() AND q.key_rate_limit IS NOT NULL
+       AND NOT q.paused
+       AND EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                    WHERE l.queue = q.queue AND l.state = 'queued'
+                      AND l.fairness_key IS NOT NULL);
+
+    -- A stale row only makes pushes notify in vain; a row is never removed while its session
+    -- lives (pid is visible to every role, unlike the other columns of pg_stat_activity).
+    -- pg_stat_activity is read once per transaction and kept: a caller that read it earlier
+    -- in its transaction would judge newer registrations by that old list, so read it anew.
+    PERFORM pg_stat_clear_snapshot();
+    -- Rows locked by someone else (an operator's open transaction) are skipped, not waited
+    -- for: a tick that waited would stop every scheduler's promotions and rescues.
+    DELETE FROM pgtq.idle_workers w
+     WHERE (w.queue, w.pid) IN (SELECT g.queue, g.pid FROM pgtq.idle_workers g
+                                 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                                    WHERE a.pid = g.pid)
+                                   FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.waiting_schedulers s
+     WHERE s.pid IN (SELECT g.pid FROM pgtq.waiting_schedulers g
+                      WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = g.pid)
+                        FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.task_waiters t
+     WHERE (t.task_id, t.pid) IN (SELECT g.task_id, g.pid FROM pgtq.task_waiters g
+                                   WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                                      WHERE a.pid = g.pid)
+                                     FOR UPDATE SKIP LOCKED);
+    DELETE FROM pgtq.workers w
+     WHERE (w.worker, w.queue) IN (SELECT g.worker, g.queue FROM pgtq.workers g
+                                    WHERE g.last_seen < clock_timestamp() - interval '1 day'
+                                      FOR UPDATE SKIP LOCKED);
+  END IF;
+  -- A row written straight into the table may say 'infinity' or year 294276: the caller
+  -- subtracts the time from now, so next_due keeps it within 100 years of now.
+  -- A rate limit's room counts as due too: the scheduler wakes its queue then (above).
+  next_due := least(pgtq.next_due(), pgtq.next_rate_room());
+END $$;
+COMMENT ON FUNCTION pgtq.tick(integer) IS
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, registrations of ended sessions in idle_workers, waiting_schedulers and task_waiters, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
+
+CREATE OR REPLACE FUNCTION pgtq.release(task_ids bigint[], task_claims bigint[])
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  requeued  integer;
+  cancelled integer;
+  wake      text[];
+  ended     text[];
+  ended_ids bigint[];
+BEGIN
+  PERFORM pgtq.check_id_claims('pgtq.release', task_ids, task_claims);
+  WITH held AS (
+    SELECT l.id FROM pgtq.live_tasks l
+      JOIN (SELECT DISTINCT u.id, u.claim FROM unnest(task_ids, task_claims) AS u(id, claim)) r
+        ON l.id = r.id AND l.claim = r.claim
+     WHERE l.state = 'running'
+       FOR UPDATE OF l
+  ), ending AS (
+    DELETE FROM pgtq.live_tasks l USING held
+     WHERE l.id = held.id AND l.cancel_requested
+    RETURNING l AS task
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks
+    SELECT (pgtq.finished_row(e.task, 'cancelled', NULL, (e.task).last_error, false)).*
+      FROM ending e
+    RETURNING id, queue
+  ), back AS (
+    UPDATE pgtq.live_tasks l
+       SET state = 'queued', attempts = greatest(l.attempts - 1, 0), locked_by = NULL,
+           locked_until = NULL, claim = NULL
+      FROM held
+     WHERE l.id = held.id AND NOT l.cancel_requested
+    RETURNING l.queue
+  )
+  SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM stored),
+         (SELECT array_agg(DISTINCT queue) FROM back), (SELECT array_agg(queue) FROM stored),
+         (SELECT array_agg(id) FROM stored)
+    INTO requeued, cancelled, wake, ended, ended_ids;
+  PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+  IF ended IS NOT NULL THEN
+    PERFORM pgtq.wake_limited(ended); -- a cancelled task of a limited queue leaves room
+    PERFORM pgtq.notify_ended(ended_ids);
+  END IF;
+  RETURN requeued + cancelled;
+END $$;
+COMMENT ON FUNCTION pgtq.release(bigint[], bigint[]) IS
+'Gives claimed tasks back unfinished: queued again, attempt given back (a task whose cancellation was requested ends cancelled). Arrays of equal length; NULL elements match nothing; a task named twice counts once. Returns how many were still held. Errors: 22004 NULL array, 22023 lengths differ.';
+
+CREATE OR REPLACE FUNCTION pgtq.cancel(id bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found_state pgtq.task_state;
+BEGIN
+  IF cancel.id IS NULL THEN
+    RAISE EXCEPTION 'pgtq.cancel: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT l.state INTO found_state FROM pgtq.live_tasks l WHERE l.id = cancel.id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  IF found_state = 'running' THEN
+    UPDATE pgtq.live_tasks l SET cancel_requested = true WHERE l.id = cancel.id;
+    PERFORM pg_notify('pgtq_cancel', cancel.id::text);
+    RETURN true;
+  END IF;
+  WITH gone AS (DELETE FROM pgtq.live_tasks l WHERE l.id = cancel.id RETURNING l AS task)
+  INSERT INTO pgtq.finished_tasks
+  SELECT (pgtq.finished_row(g.task, 'cancelled', NULL, (g.task).last_error, false)).*
+    FROM gone g;
+  PERFORM pgtq.notify_ended(ARRAY[cancel.id]);
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION pgtq.cancel(bigint) IS
+'Cancels a task: a waiting one ends cancelled, a running one is asked to stop (NOTIFY pgtq_cancel). False: unknown or already finished. Errors: 22004 NULL id.';
+
+CREATE OR REPLACE FUNCTION pgtq.cancel_all(queue text DEFAULT NULL, task text DEFAULT NULL,
+                                created_after timestamptz DEFAULT NULL,
+                                created_before timestamptz DEFAULT NULL,
+                                states pgtq.task_state[] DEFAULT '{queued,scheduled}',
+                                max_count integer DEFAULT 10000,
+                                dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids       bigint[];
+  cancelled bigint[];
+  asked     bigint[];
+BEGIN
+  PERFORM pgtq.check_filter('pgtq.cancel_all: ', cancel_all.queue, cancel_all.task, NULL,
+                            cancel_all.states, '{queued,scheduled,running}', max_count,
+                            dry_run);
+  IF dry_run THEN
+    RETURN (SELECT count(*) FROM pgtq.live_tasks l
+             WHERE l.state = ANY (cancel_all.states) AND NOT l.cancel_requested
+               AND (cancel_all.queue IS NULL OR l.queue = cancel_all.queue)
+               AND (cancel_all.task IS NULL OR l.task = cancel_all.task)
+               AND (created_after IS NULL OR l.created_at >= created_after)
+               AND (created_before IS NULL OR l.created_at < created_before));
+  END IF;
+  ids := ARRAY(SELECT l.id FROM pgtq.live_tasks l
+                WHERE l.state = ANY (cancel_all.states) AND NOT l.cancel_requested
+                  AND (cancel_all.queue IS NULL OR l.queue = cancel_all.queue)
+                  AND (cancel_all.task IS NULL OR l.task = cancel_all.task)
+                  AND (created_after IS NULL OR l.created_at >= created_after)
+                  AND (created_before IS NULL OR l.created_at < created_before)
+                ORDER BY l.id LIMIT max_count FOR UPDATE);
+  -- A row locked by a claim or an outcome was waited for: it may have moved on since it
+  -- was picked (claimed, finished), so each statement below checks the state again.
+  WITH gone AS (
+    DELETE FROM pgtq.live_tasks l
+     WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
+    RETURNING l AS task
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks
+    SELECT (pgtq.finished_row(g.task, 'cancelled', NULL, (g.task).last_error, false)).*
+      FROM gone g
+    RETURNING id
+  )
+  SELECT array_agg(s.id) INTO cancelled FROM stored s;
+  PERFORM pgtq.notify_ended(cancelled);
+  WITH stopping AS (
+    UPDATE pgtq.live_tasks l SET cancel_requested = true
+     WHERE l.id = ANY (ids) AND l.state = 'running'
+    RETURNING l.id
+  )
+  SELECT array_agg(s.id) INTO asked FROM stopping s;
+  -- One notification per running task, as pgtq.cancel sends: its daemon stops it at once.
+  PERFORM pg_notify('pgtq_cancel', a::text) FROM unnest(asked) AS a;
+  RETURN coalesce(cardinality(cancelled), 0) + coalesce(cardinality(asked), 0);
+END $$;
+COMMENT ON FUNCTION pgtq.cancel_all(text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
+'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many match (not capped by max_count), locking and changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
+
+CREATE OR REPLACE FUNCTION pgtq.delete(id bigint) RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  found_state pgtq.task_state;
+BEGIN
+  IF delete.id IS NULL THEN
+    RAISE EXCEPTION 'pgtq.delete: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  DELETE FROM pgtq.finished_tasks f WHERE f.id = delete.id;
+  IF FOUND THEN
+    RETURN true;
+  END IF;
+  SELECT l.state INTO found_state FROM pgtq.live_tasks l WHERE l.id = delete.id FOR UPDATE;
+  IF NOT FOUND THEN
+    -- It may have moved to the history meanwhile (a daemon finished it, a cancel): the lock
+    -- waited for that move to commit, and this statement's snapshot sees it.
+    DELETE FROM pgtq.finished_tasks f WHERE f.id = delete.id;
+    RETURN FOUND;
+  END IF;
+  IF found_state = 'running' THEN
+    RAISE EXCEPTION 'pgtq.delete: task % is running; cancel it (pgtq.cancel) and delete it once it has ended',
+      delete.id USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  DELETE FROM pgtq.live_tasks l WHERE l.id = delete.id;
+  PERFORM pgtq.notify_ended(ARRAY[delete.id]);
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION pgtq.delete(bigint) IS
+'Deletes a task that is not running (finished, queued or scheduled), leaving no trace. False: unknown. Errors: 22004 NULL id, 55000 the task is running (cancel it first).';
+
+CREATE OR REPLACE FUNCTION pgtq.delete_all(states pgtq.task_state[], queue text DEFAULT NULL,
+                                task text DEFAULT NULL,
+                                created_after timestamptz DEFAULT NULL,
+                                created_before timestamptz DEFAULT NULL,
+                                max_count integer DEFAULT 10000,
+                                dry_run boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids     bigint[];
+  live    bigint[];
+  history bigint;
+BEGIN
+  PERFORM pgtq.check_filter('pgtq.delete_all: ', delete_all.queue, delete_all.task, NULL,
+                            delete_all.states, '{queued,scheduled,succeeded,failed,cancelled}',
+                            max_count, dry_run);
+  IF dry_run THEN
+    RETURN (SELECT count(*) FROM pgtq.delete_matches(delete_all.queue, delete_all.task,
+                                                     created_after, created_before,
+                                                     delete_all.states));
+  END IF;
+  ids := ARRAY(SELECT m.id FROM pgtq.delete_matches(delete_all.queue, delete_all.task,
+                                                    created_after, created_before,
+                                                    delete_all.states) AS m(id)
+                ORDER BY m.id LIMIT max_count);
+  -- A live task claimed since it was picked is running now: the DELETE reads its row again
+  -- once the claim commits, and leaves it.
+  WITH gone AS (
+    DELETE FROM pgtq.live_tasks l
+     WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
+       AND l.state = ANY (delete_all.states)
+    RETURNING l.id
+  )
+  SELECT array_agg(g.id) INTO live FROM gone g;
+  PERFORM pgtq.notify_ended(live);
+  DELETE FROM pgtq.finished_tasks f WHERE f.id = ANY (ids) AND f.state = ANY (delete_all.states);
+  GET DIAGNOSTICS history = ROW_COUNT;
+  RETURN coalesce(cardinality(live), 0) + history;
+END $$;
+COMMENT ON FUNCTION pgtq.delete_all(pgtq.task_state[], text, text, timestamptz, timestamptz, integer, boolean) IS
+'Deletes tasks that match, leaving no trace, at most max_count (1..100000, default 10000; oldest id first): states (required: one or more of queued, scheduled, succeeded, failed, cancelled; running tasks are never deleted), queue, task, created_at in [created_after, created_before) (NULL: any). Returns how many were deleted; dry_run: how many match (not capped), changing nothing. Call again for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
