@@ -304,6 +304,43 @@ TEST_CASE("missed fire times follow the schedule's catch-up policy, and none is 
   CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == tasks);
 }
 
+TEST_CASE("catch-up latest finds the newest missed fire time of a dense cron without walking "
+          "every fire time before it") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  // Every second of the 20 minutes that ended 39 minutes ago, in each hour: the newest fire
+  // time F is the last second of that band, up to 1,200 fire times after the start of the
+  // hour-long window the catch-up looks in (walking them took 2.7 s of the tick).
+  const db::Result band =
+      query(connection,
+            "SELECT string_agg(m::text, ',' ORDER BY m),"
+            " (date_trunc('minute', now() - interval '40 minutes') + interval '59 seconds')::text"
+            " FROM (SELECT ((extract(minute FROM now() AT TIME ZONE 'UTC')::integer - 40 - k + 120)"
+            " % 60) AS m FROM generate_series(0, 19) k) s");
+  const std::string minutes = band.string(0, 0);
+  const std::string fire = band.string(0, 1);
+  query(connection,
+        "SELECT pgtq.set_schedule('dense', 'q', 't', cron => $1, catch_up => 'latest')",
+        {"* " + minutes + " * * * *"});
+  query(connection, "UPDATE pgtq.schedules SET next_fire_at = now() - interval '2 hours'");
+  // How many fire times were computed: the calls of cron_next in this transaction.
+  query(connection, "BEGIN");
+  query(connection, "SET LOCAL track_functions = 'pl'");
+  query(connection, "SELECT pgtq.fire_schedules(10)");
+  const long long calls = count(connection,
+                                "SELECT coalesce(pg_stat_get_xact_function_calls("
+                                "'pgtq.cron_next(bigint[], text, timestamptz)'::regprocedure), 0)");
+  query(connection, "COMMIT");
+  CHECK(scalar(connection,
+               "SELECT run_at = $1::timestamptz FROM pgtq.tasks WHERE unique_key LIKE "
+               "'pgtq.schedule:dense@%'",
+               {fire}) == "t");
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.tasks") == 1);
+  MESSAGE(calls << " fire times computed");
+  CHECK(calls > 0);
+  CHECK(calls < 200);
+}
+
 TEST_CASE("a schedule row no function would write does not stop the scheduler's tick") {
   TestDatabase database;
   db::Connection connection = database.connect();
