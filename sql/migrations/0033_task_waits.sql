@@ -8,6 +8,10 @@
 -- fire_schedules: catch-up latest finds the newest missed fire time by halving the span it
 -- can be in, instead of walking every fire time of the window (1,203 fire times computed for
 -- a cron firing every second of 20 minutes an hour, 24 now).
+--
+-- claim, heartbeat, fair_pick, tick's sweeps and sweep_gone_workers lock live rows FOR NO
+-- KEY UPDATE SKIP LOCKED (the lock their UPDATEs take anyway): task_status's FOR KEY SHARE
+-- read does not make them skip the task.
 
 CREATE TABLE pgtq.task_waiters (
   task_id bigint NOT NULL,
@@ -56,7 +60,9 @@ COMMENT ON FUNCTION pgtq.unwatch_task(bigint) IS
 -- Task id as it is now: one row, or none when no task has the id (never pushed, deleted, or
 -- removed by retention). A live task's row is read FOR KEY SHARE, which waits for a
 -- transaction that is ending or deleting it (see the top of this file): call it outside a
--- transaction block, in READ COMMITTED, after watch_task has committed.
+-- transaction block (the lock lasts until the transaction ends), in READ COMMITTED, on the
+-- primary, after watch_task has committed. To read a task inside a transaction, read
+-- pgtq.tasks.
 CREATE FUNCTION pgtq.task_status(id bigint)
 RETURNS TABLE (state pgtq.task_state, result jsonb, last_error text, attempts integer,
                finished_at timestamptz)
@@ -66,19 +72,24 @@ BEGIN
     RAISE EXCEPTION 'pgtq.task_status: id must not be NULL'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'pgtq.task_status: needs READ COMMITTED, this transaction is %',
+      upper(current_setting('transaction_isolation')) USING ERRCODE = 'invalid_transaction_state';
+  END IF;
   RETURN QUERY
   SELECT l.state, NULL::jsonb, l.last_error, l.attempts, NULL::timestamptz
     FROM pgtq.live_tasks l WHERE l.id = task_status.id FOR KEY SHARE;
   IF FOUND THEN
     RETURN;
   END IF;
-  -- A statement of its own: its snapshot sees the end that the lock above waited for.
+  -- A statement of its own: its snapshot sees the end that the lock above waited for. Both
+  -- tables in that one snapshot: a retry may have moved the task back meanwhile.
   RETURN QUERY
-  SELECT f.state, f.result, f.last_error, f.attempts, f.finished_at
-    FROM pgtq.finished_tasks f WHERE f.id = task_status.id;
+  SELECT t.state, t.result, t.last_error, t.attempts, t.finished_at
+    FROM pgtq.tasks t WHERE t.id = task_status.id;
 END $$;
 COMMENT ON FUNCTION pgtq.task_status(bigint) IS
-'Task id as it is now: state, result (succeeded tasks), last_error, attempts, finished_at (NULL while live); no row when no task has the id. Waits for a transaction that is ending or deleting the task. Errors: 22004 NULL id.';
+'Task id as it is now: state, result (succeeded tasks), last_error, attempts, finished_at (NULL while live); no row when no task has the id. Locks a live task''s row FOR KEY SHARE, waiting for a transaction that is ending or deleting the task: call it outside a transaction block, on the primary; inside one, read pgtq.tasks. Errors: 22004 NULL id, 25000 not READ COMMITTED.';
 
 -- Notifies pgtq_ended for each of ids that a session waits for (pgtq.task_waiters): what
 -- everything that ends or deletes tasks calls, in a statement after the one that did it.
@@ -123,6 +134,11 @@ BEGIN
     RAISE EXCEPTION 'pgtq.wait: timeout must be between 0 and 1 hour, got %', wait.timeout
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- Each look needs a new snapshot, which only READ COMMITTED takes.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'pgtq.wait: needs READ COMMITTED, this transaction is %',
+      upper(current_setting('transaction_isolation')) USING ERRCODE = 'invalid_transaction_state';
+  END IF;
   deadline := clock_timestamp() + wait.timeout;
   LOOP
     -- No lock, unlike task_status: this transaction's lock would hold back the very end it
@@ -140,7 +156,7 @@ BEGIN
                       seen.finished_at;
 END $$;
 COMMENT ON FUNCTION pgtq.wait(bigint, interval) IS
-'Waits up to timeout (0..1 hour, default 30 seconds) for task id to end; returns it as pgtq.task_status does: ended (succeeded, failed, cancelled) or still live if the timeout came first; no row when no task has the id. Looks every 10 ms; a client that LISTENs waits without polling (pgtq.watch_task). Errors: 22004 NULL, 22023 timeout out of range.';
+'Waits up to timeout (0..1 hour, default 30 seconds) for task id to end; returns it as pgtq.task_status does: ended (succeeded, failed, cancelled) or still live if the timeout came first; no row when no task has the id. Looks every 10 ms; a client that LISTENs waits without polling (pgtq.watch_task). Errors: 22004 NULL, 22023 timeout out of range, 25000 not READ COMMITTED.';
 
 CREATE OR REPLACE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
                                  results jsonb[], errors text[], retry_in float8[])
@@ -321,7 +337,7 @@ BEGIN
     WITH due AS (
       SELECT l.id FROM pgtq.live_tasks l
        WHERE l.state = 'scheduled' AND l.run_at <= clock_timestamp()
-       ORDER BY l.run_at LIMIT max_count FOR UPDATE SKIP LOCKED
+       ORDER BY l.run_at LIMIT max_count FOR NO KEY UPDATE SKIP LOCKED
     ), moved AS (
       UPDATE pgtq.live_tasks l SET state = 'queued' FROM due WHERE l.id = due.id
       RETURNING l.queue
@@ -331,7 +347,7 @@ BEGIN
     WITH expired AS (
       SELECT l.id FROM pgtq.live_tasks l
        WHERE l.state = 'running' AND l.locked_until < clock_timestamp()
-       ORDER BY l.locked_until LIMIT max_count FOR UPDATE SKIP LOCKED
+       ORDER BY l.locked_until LIMIT max_count FOR NO KEY UPDATE SKIP LOCKED
     ), ending AS (
       DELETE FROM pgtq.live_tasks l USING expired
        WHERE l.id = expired.id AND (l.attempts >= l.max_attempts OR l.cancel_requested)
@@ -740,3 +756,460 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.fire_schedules(integer) IS
 'Fires the due schedules (at most max_count), as their catch_up says, and moves their next_fire_at on; returns how many tasks it pushed. pgtq.tick calls it; a fire that fails records last_error and moves on.';
+
+CREATE OR REPLACE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
+                           worker text, lease interval DEFAULT interval '15 seconds')
+RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
+               max_attempts integer, timeout interval)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  picked     bigint[];
+  token_base bigint;
+  take       integer := max_count;
+  capped     boolean := false; -- this call took its turn and counted the room left
+  stopped    boolean;          -- the queue's settings, read once its turn began
+  cap        integer;
+  rate       integer;
+  per        interval;
+  used       bigint;
+  room       bigint;           -- what the limits leave, before max_count
+  rate_room  bigint;           -- what the rate limit leaves
+  first_at   timestamptz;      -- the oldest entry of the rate window, once written
+  keyed      boolean := false; -- queued tasks of the queue carry fairness keys
+  limited    boolean;
+  key_cap    integer;
+  key_rate   integer;
+  key_per    interval;
+  turn_at    timestamptz;      -- when this call's turn began: its window entry and start time
+BEGIN
+  IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
+          AND cardinality(task_names) <= 10000
+          AND max_count BETWEEN 0 AND 100000
+          AND length(worker) BETWEEN 1 AND 1024
+          AND extract(year FROM lease) = 0 AND extract(month FROM lease) = 0
+          AND extract(epoch FROM lease) BETWEEN 1 AND 86400)
+     OR claim.queue IS NULL OR task_names IS NULL OR max_count IS NULL OR worker IS NULL
+     OR lease IS NULL THEN
+    PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
+  END IF;
+  LOOP
+    IF keyed THEN
+      picked := pgtq.fair_pick(claim.queue, task_names, take, key_cap, key_rate, key_per, turn_at);
+    ELSE
+      SELECT array_agg(p.id) INTO picked
+        FROM (SELECT l.id FROM pgtq.live_tasks l
+               WHERE l.queue = claim.queue AND l.state = 'queued' AND l.fairness_key IS NULL
+                 AND l.task = ANY (task_names)
+                 -- Evaluated once per call (they name no column of l): a paused queue hands
+                 -- out nothing, and neither does a limited or fair one before its turn.
+                 AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.queues q
+                                             WHERE q.queue = claim.queue
+                                               AND (q.paused OR q.global_concurrency IS NOT NULL
+                                                    OR q.rate_limit IS NOT NULL)))
+                 AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                                             WHERE k.queue = claim.queue AND k.state = 'queued'
+                                               AND k.fairness_key IS NOT NULL))
+               ORDER BY l.priority, l.run_at, l.id
+               LIMIT take
+                 FOR NO KEY UPDATE SKIP LOCKED) p;
+    END IF;
+    -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
+    EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
+    SELECT coalesce(q.paused, false),
+           q.global_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL,
+           EXISTS (SELECT 1 FROM pgtq.live_tasks k
+                    WHERE k.queue = claim.queue AND k.state = 'queued'
+                      AND k.fairness_key IS NOT NULL)
+      INTO stopped, limited, keyed
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = claim.queue;
+    EXIT WHEN stopped OR NOT (limited OR keyed);
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+      RAISE EXCEPTION 'pgtq.claim: queue "%" has a concurrency or rate limit or fairness keys, '
+        'which claims keep only in READ COMMITTED; this transaction is %', claim.queue,
+        upper(current_setting('transaction_isolation'))
+        USING ERRCODE = 'invalid_transaction_state';
+    END IF;
+    EXIT WHEN NOT pg_try_advisory_xact_lock(1885828210, hashtext(claim.queue));
+    -- One clock for the rate window and the tasks' started_at: the window then holds exactly
+    -- the starts its tasks show (a clock read per row would start them a little later than
+    -- the window says, and a window of starts could hold one more than the limit).
+    turn_at := clock_timestamp();
+    -- Read once the turn began: the claims before it have committed what they took.
+    SELECT q.paused, q.global_concurrency, q.rate_limit, q.rate_period, q.key_concurrency,
+           q.key_rate_limit, q.key_rate_period
+      INTO stopped, cap, rate, per, key_cap, key_rate, key_per
+      FROM pgtq.queues q WHERE q.queue = claim.queue;
+    EXIT WHEN stopped;
+    room := max_count + 1;
+    IF cap IS NOT NULL THEN
+      SELECT least(room, cap - count(*)) INTO room FROM pgtq.live_tasks l
+       WHERE l.state = 'running' AND l.queue = claim.queue;
+    END IF;
+    IF rate IS NOT NULL THEN
+      SELECT rate - coalesce(sum(s.n), 0) INTO rate_room
+        FROM pgtq.queues q, unnest(q.rate_starts, q.rate_counts) AS s(at, n)
+       WHERE q.queue = claim.queue AND s.at > turn_at - per;
+      room := least(room, rate_room);
+    END IF;
+    take := greatest(least(max_count, room), 0);
+    capped := true;
+    EXIT WHEN take = 0;
+  END LOOP;
+  IF capped AND picked IS NOT NULL THEN
+    IF rate IS NOT NULL THEN
+      -- The window: the claims of the last period, and this one.
+      UPDATE pgtq.queues q
+         SET (rate_starts, rate_counts) =
+             (SELECT w.new_starts, w.new_counts
+                FROM pgtq.rate_window_add(q.rate_starts, q.rate_counts, turn_at, per,
+                                          cardinality(picked)) w)
+       WHERE q.queue = claim.queue
+      RETURNING q.rate_starts[1] INTO first_at;
+      -- The window is full: room comes when its oldest entry leaves. The schedulers wake the
+      -- queue then (pgtq.next_rate_room); one asleep past it is told now.
+      IF cardinality(picked) >= rate_room THEN
+        PERFORM pgtq.wake_schedulers(first_at + per);
+      END IF;
+    END IF;
+    -- It took all it asked for and left room: a claimer that found the turn taken may take
+    -- the rest once this commits.
+    IF cardinality(picked) = take AND room > take THEN
+      PERFORM pgtq.wake_queue(claim.queue);
+    END IF;
+  END IF;
+  -- One strong random number per call that claims something; each row's token is it XOR
+  -- the row's id. The tokens of one call all go to the one caller, who may work out the
+  -- others of its own batch from one of them, and that is all: another call, or a later
+  -- claim of the same task, draws a new number. An idle poll draws none; its UPDATE below
+  -- changes no row.
+  IF picked IS NOT NULL THEN
+    token_base := pgtq.new_claim_token();
+  END IF;
+  RETURN QUERY
+  WITH claimed AS (
+    UPDATE pgtq.live_tasks l
+       SET state = 'running',
+           attempts = CASE WHEN l.attempts < 2147483647 THEN l.attempts + 1 ELSE l.attempts END,
+           claims = CASE WHEN l.claims < 9223372036854775807 THEN l.claims + 1 ELSE l.claims END,
+           claim = coalesce(nullif(token_base # l.id, 0), 1),
+           started_at = coalesce(turn_at, clock_timestamp()), locked_by = worker,
+           locked_until = clock_timestamp() + lease
+     WHERE l.id = ANY (picked)
+    RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.timeout, l.priority,
+              l.run_at
+  )
+  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts, c.timeout
+    FROM claimed c ORDER BY c.priority, c.run_at, c.id;
+END $$;
+COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+
+CREATE OR REPLACE FUNCTION pgtq.heartbeat(task_ids bigint[], task_claims bigint[],
+                               lease interval DEFAULT interval '15 seconds')
+RETURNS TABLE (id bigint, status text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+BEGIN
+  PERFORM pgtq.check_id_claims('pgtq.heartbeat', task_ids, task_claims);
+  PERFORM pgtq.check_lease('pgtq.heartbeat', lease);
+  RETURN QUERY
+  WITH asked AS (
+    SELECT DISTINCT a.id, a.claim
+      FROM unnest(task_ids, task_claims) AS a(id, claim)
+     WHERE a.id IS NOT NULL
+  ), lockable AS (
+    SELECT l.id FROM pgtq.live_tasks l JOIN asked a ON l.id = a.id AND l.claim = a.claim
+     WHERE l.id = ANY (task_ids) AND l.state = 'running'
+       FOR NO KEY UPDATE OF l SKIP LOCKED
+  ), renewed AS (
+    UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp() + lease
+      FROM lockable k
+     WHERE l.id = ANY (task_ids) AND l.id = k.id
+    RETURNING l.id, l.claim, l.cancel_requested
+  )
+  SELECT a.id,
+         CASE WHEN r.id IS NOT NULL THEN CASE WHEN r.cancel_requested THEN 'cancel'
+                                              ELSE 'renewed' END
+              WHEN EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                            WHERE l.id = a.id AND l.claim = a.claim AND l.state = 'running')
+                THEN 'busy'
+              ELSE 'lost' END
+    FROM asked a LEFT JOIN renewed r ON r.id = a.id AND r.claim = a.claim;
+END $$;
+COMMENT ON FUNCTION pgtq.heartbeat(bigint[], bigint[], interval) IS
+'Renews leases (1 second..1 day) of the tasks held under (task_ids[i], task_claims[i]); arrays of equal length, <= 100000. One row per distinct pair: renewed, busy (row locked by another session, ask again), lost (stop), cancel (renewed, but stop). Errors: 22004 NULL, 22023 bad value, 54000 too many.';
+
+CREATE OR REPLACE FUNCTION pgtq.fair_pick(queue text, task_names text[], take integer, key_cap integer,
+                               key_rate integer, key_per interval, turn_at timestamptz)
+RETURNS bigint[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  names_hash  bigint := hashtextextended(array_to_string(
+                          ARRAY(SELECT DISTINCT n FROM unnest(task_names) AS n ORDER BY n),
+                          chr(31)), 0);
+  looks       integer := 4 * take + 64; -- keys looked at per claim, at most
+  last_served text;    -- where the last claim stopped: a key, '' (no key) or NULL (start)
+  last_taken  integer; -- how many tasks that key took in its turn so far; NULL: turn over
+  first_cursor text;
+  first_taken integer;
+  carry       integer := 0; -- what is left of that key's turn (its weight less what it took)
+  next_taken  integer;
+  look_further boolean; -- nothing to take among as many keys as a claim looks at: look on
+  wake_at     timestamptz; -- when a key held back by key_rate gets room, the first of them
+  chosen      bigint[];
+  chosen_keys text[];  -- each chosen task's key, '' for none
+  picked      bigint[];
+  next_last   text;
+BEGIN
+  SELECT c.last_key, c.last_taken INTO last_served, last_taken FROM pgtq.fairness_cursors c
+   WHERE c.queue = fair_pick.queue AND c.task_set = names_hash;
+  first_cursor := last_served;
+  first_taken := last_taken;
+  IF last_served <> '' AND last_taken IS NOT NULL THEN
+    carry := greatest(coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                                 WHERE w.queue = fair_pick.queue
+                                   AND w.fairness_key = last_served), 1) - last_taken, 0);
+  END IF;
+  -- Up to 64 stretches of looks keys each, within this claim: keys that cannot be served are
+  -- passed over at once, not one claim (a poll interval, when idle) per stretch.
+  FOR walk IN 1 .. 64 LOOP
+  WITH RECURSIVE after_cursor(key, n, served, room, free_at) AS (
+    -- The keys after the cursor, one index descent each (a loose index scan), until take of
+    -- them can be served.
+    SELECT k.key, 1, (s.room > 0)::integer, s.room, s.free_at
+      FROM (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+             WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+               AND l.fairness_key IS NOT NULL
+               AND l.fairness_key > coalesce(last_served, '')) k
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
+    UNION ALL
+    SELECT k.key, a.n + 1, a.served + (s.room > 0)::integer, s.room, s.free_at
+      FROM after_cursor a
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > a.key) k
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
+     WHERE a.key IS NOT NULL AND a.served < take AND a.n < looks
+  ), from_start(key, n, served, room, free_at) AS (
+    -- Then, once the walk ran out of keys (its last row has none) with room to spare, round
+    -- again: the keys up to the cursor.
+    SELECT k.key, e.n + 1, e.served + (s.room > 0)::integer, s.room, s.free_at
+      FROM (SELECT max(a.n) AS n, max(a.served) AS served FROM after_cursor a
+             HAVING bool_or(a.key IS NULL)) e
+      CROSS JOIN (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                   WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                     AND l.fairness_key IS NOT NULL) k
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
+     WHERE last_served <> '' AND e.served < take AND e.n < looks
+    UNION ALL
+    SELECT k.key, f.n + 1, f.served + (s.room > 0)::integer, s.room, s.free_at
+      FROM from_start f
+      CROSS JOIN LATERAL (SELECT min(l.fairness_key) AS key FROM pgtq.live_tasks l
+                           WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                             AND l.fairness_key IS NOT NULL AND l.fairness_key > f.key) k
+      CROSS JOIN LATERAL pgtq.fair_key_room(fair_pick.queue, k.key, task_names, key_cap, take,
+                                            key_rate, key_per, turn_at) s
+     WHERE f.key IS NOT NULL AND f.key < last_served AND f.served < take AND f.n < looks
+  ), turns(key, pos, room) AS (
+    -- The key the last claim stopped at, first, when its weight leaves it more of its turn.
+    SELECT last_served, -1,
+           (pgtq.fair_key_room(fair_pick.queue, last_served, task_names, key_cap, take,
+                               key_rate, key_per, turn_at)).room
+     WHERE carry > 0
+    UNION ALL
+    -- The tasks without a key take their turn where a round starts: first when no claim
+    -- stopped anywhere yet, else after the keys past the cursor.
+    SELECT NULL::text, CASE WHEN last_served IS NULL THEN 0 ELSE looks + 1 END,
+           CASE WHEN EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                              WHERE l.queue = fair_pick.queue AND l.state = 'queued'
+                                AND l.fairness_key IS NULL AND l.task = ANY (task_names))
+                THEN take ELSE 0 END
+    UNION ALL
+    SELECT a.key, a.n, a.room FROM after_cursor a WHERE a.key IS NOT NULL
+    UNION ALL
+    SELECT f.key, looks + 1 + f.n, f.room FROM from_start f
+     WHERE f.key IS NOT NULL AND f.key <= last_served
+  ), served AS (
+    -- A key whose turn goes on is served at its place in front (pos -1) only; its place at the
+    -- end of the round stays in turns, where a claim that serves nobody stops.
+    SELECT t.key, t.pos, t.room FROM turns t
+     WHERE t.room > 0 AND (carry = 0 OR t.pos < 0 OR t.key IS DISTINCT FROM last_served)
+     ORDER BY t.pos LIMIT take
+  ), weighed AS (
+    SELECT v.key, v.pos, v.room,
+           coalesce((SELECT w.weight FROM pgtq.fairness_weights w
+                      WHERE v.key IS NOT NULL AND w.queue = fair_pick.queue
+                        AND w.fairness_key = v.key), 1) AS weight
+      FROM served v
+  ), visited AS (
+    -- Of S keys served, one gets no more than its room, and beyond its first turn (its weight,
+    -- or what is left of the turn carried over) only once the S - 1 others took one each: at
+    -- most the larger of the two and take - S + 1.
+    SELECT v.key, v.pos, v.weight,
+           least(v.room, take, greatest(CASE WHEN v.pos = -1 THEN carry ELSE v.weight END,
+                                        take - count(*) OVER () + 1)) AS quota
+      FROM weighed v
+  ), candidates AS (
+    -- A key's rn-th task goes in its turn number turn, as the in_turn-th of weight: the rest
+    -- of the turn of the key the last claim stopped at is turn 0; the keys past the cursor
+    -- start with theirs, those from the start (served already in this round) come after.
+    SELECT v.key, v.pos, c.id, v.weight,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) / v.weight
+                WHEN c.rn <= carry THEN 0
+                ELSE (c.rn - carry - 1) / v.weight + 1 END AS turn,
+           CASE WHEN v.pos <> -1 THEN (c.rn - 1) % v.weight + 1
+                WHEN c.rn <= carry THEN last_taken + c.rn
+                ELSE (c.rn - carry - 1) % v.weight + 1 END AS in_turn
+      FROM visited v
+      CROSS JOIN LATERAL (
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
+           FROM pgtq.live_tasks l
+          WHERE v.key IS NOT NULL
+            AND l.queue = fair_pick.queue AND l.state = 'queued'
+            AND l.fairness_key IS NOT NULL AND l.fairness_key = v.key
+            AND l.task = ANY (task_names)
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))
+        UNION ALL
+        (SELECT l.id, row_number() OVER (ORDER BY l.priority, l.run_at, l.id) AS rn
+           FROM pgtq.live_tasks l
+          WHERE v.key IS NULL
+            AND l.queue = fair_pick.queue AND l.state = 'queued' AND l.fairness_key IS NULL
+            AND l.task = ANY (task_names)
+          ORDER BY l.priority, l.run_at, l.id LIMIT greatest(v.quota, 0))) c
+  ), taken AS (
+    SELECT c.id, c.key, c.in_turn, c.weight,
+           row_number() OVER (ORDER BY c.turn, c.pos, c.in_turn) AS n
+      FROM candidates c ORDER BY c.turn, c.pos, c.in_turn LIMIT take
+  )
+  SELECT (SELECT array_agg(t.id ORDER BY t.n) FROM taken t),
+         (SELECT array_agg(coalesce(t.key, '') ORDER BY t.n) FROM taken t),
+         -- Where the next claim starts: after the last key served, or, when none could be,
+         -- after the last key looked at (never at the tasks without a key, which would send
+         -- it back to the first key).
+         coalesce((SELECT coalesce(t.key, '') FROM taken t ORDER BY t.n DESC LIMIT 1),
+                  (SELECT t.key FROM turns t WHERE t.key IS NOT NULL ORDER BY t.pos DESC LIMIT 1),
+                  last_served),
+         -- The walk after the cursor stopped at its bound, not at the last key.
+         NOT EXISTS (SELECT 1 FROM taken)
+           AND NOT EXISTS (SELECT 1 FROM after_cursor a WHERE a.key IS NULL),
+         -- How far the last key served got in its turn, while its weight leaves it more (NULL:
+         -- its turn is over, or no key served): with weights of 1 always NULL.
+         (SELECT CASE WHEN t.key IS NOT NULL AND t.in_turn < t.weight THEN t.in_turn END
+            FROM taken t ORDER BY t.n DESC LIMIT 1),
+         -- The first time a key its rate limit held back gets room.
+         least(wake_at, (SELECT min(a.free_at) FROM after_cursor a),
+               (SELECT min(f.free_at) FROM from_start f))
+    INTO chosen, chosen_keys, next_last, look_further, next_taken, wake_at;
+    EXIT WHEN NOT look_further;
+    last_served := next_last;
+    carry := 0;
+  END LOOP;
+  IF chosen IS NULL AND next_last IS NOT DISTINCT FROM first_cursor THEN
+    next_taken := first_taken; -- nobody served: the turn under way stays as it was
+  END IF;
+  IF next_last IS DISTINCT FROM first_cursor OR next_taken IS DISTINCT FROM first_taken THEN
+    INSERT INTO pgtq.fairness_cursors AS c (queue, task_set, last_key, last_taken)
+    VALUES (fair_pick.queue, names_hash, next_last, next_taken)
+    ON CONFLICT ON CONSTRAINT fairness_cursors_pkey
+    DO UPDATE SET last_key = excluded.last_key, last_taken = excluded.last_taken;
+  END IF;
+  IF chosen IS NOT NULL THEN
+    -- Chosen without locks: a task another session claimed meanwhile is skipped here, and so
+    -- is one whose name or key a replacing push changed since.
+    SELECT array_agg(l.id) INTO picked
+      FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
+             WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
+               AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
+               FOR NO KEY UPDATE OF l SKIP LOCKED) l;
+  END IF;
+  IF key_rate IS NOT NULL AND picked IS NOT NULL THEN
+    -- Each key's window: the claims of the last key_per that took its tasks, and this one.
+    INSERT INTO pgtq.key_rate_windows AS w (queue, fairness_key, starts, counts)
+    SELECT fair_pick.queue, c.key, ARRAY[turn_at], ARRAY[count(*)::integer]
+      FROM unnest(chosen, chosen_keys) AS c(id, key)
+     WHERE c.id = ANY (picked) AND c.key <> ''
+     GROUP BY c.key
+    ON CONFLICT ON CONSTRAINT key_rate_windows_pkey
+    DO UPDATE SET (starts, counts) =
+                  (SELECT a.new_starts, a.new_counts
+                     FROM pgtq.rate_window_add(w.starts, w.counts, turn_at, key_per,
+                                               excluded.counts[1]) a);
+  END IF;
+  IF key_rate IS NOT NULL THEN
+    -- pgtq.tick wakes the queue then: a claim that came back short for a key's rate limit is
+    -- followed by nothing else that would announce the room. Written after the windows, as
+    -- pgtq.claim writes the queue's row after them too (one lock order).
+    UPDATE pgtq.queues q SET key_rate_wake_at = wake_at
+     WHERE q.queue = fair_pick.queue AND q.key_rate_wake_at IS DISTINCT FROM wake_at;
+    -- The schedulers wake the queue then (pgtq.next_rate_room); one asleep past it is told.
+    IF FOUND AND wake_at IS NOT NULL THEN
+      PERFORM pgtq.wake_schedulers(wake_at);
+    END IF;
+  END IF;
+  RETURN picked;
+END $$;
+
+CREATE OR REPLACE FUNCTION pgtq.sweep_gone_workers() RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ended   integer := 0;
+  since   timestamptz := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
+  workers text[];
+  queues  text[];
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(hashtext('pgtq.sweep_gone_workers')) THEN
+    RETURN 0;
+  END IF;
+  -- The rows first, then the sessions: a backend-status snapshot older than a row's newest
+  -- write could take the session it names for gone. Locked, a row cannot change meanwhile.
+  SELECT array_agg(c.worker), array_agg(c.queue) INTO workers, queues
+    FROM (SELECT g.worker, g.queue FROM pgtq.workers g
+           WHERE g.session_pid IS NOT NULL AND g.session_started IS NOT NULL
+             AND g.session_grace IS NOT NULL
+             AND g.server_started = pg_postmaster_start_time()
+             AND since <= clock_timestamp() - g.heartbeat
+             AND (g.session_shared_until IS NULL OR g.session_shared_until < clock_timestamp())
+             FOR UPDATE SKIP LOCKED) c;
+  IF workers IS NULL THEN
+    RETURN 0;
+  END IF;
+  PERFORM pg_stat_clear_snapshot();
+  -- Gone: no backend of that pid started then. One whose start this role may not see counts
+  -- as alive.
+  UPDATE pgtq.workers w
+     SET session_gone_at = clock_timestamp()
+   WHERE (w.worker, w.queue) IN (SELECT * FROM unnest(workers, queues))
+     AND w.session_gone_at IS NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.session_pid) a
+                      WHERE a.backend_start IS NULL OR a.backend_start = w.session_started);
+  WITH gone AS (
+    UPDATE pgtq.workers w
+       SET session_pid = NULL, session_started = NULL
+     WHERE (w.worker, w.queue) IN (SELECT * FROM unnest(workers, queues))
+       AND w.session_gone_at <= clock_timestamp() - w.session_grace
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_get_activity(w.session_pid) a
+                        WHERE a.backend_start IS NULL OR a.backend_start = w.session_started)
+    RETURNING w.worker, w.queue, w.session_gone_at
+  ), held AS (
+    -- Claimed before the note only: a task claimed later is another pgtqd's under the same
+    -- worker-name (a restart), whose row will say so.
+    SELECT l.id FROM pgtq.live_tasks l JOIN gone ON l.queue = gone.queue AND l.locked_by = gone.worker
+     WHERE l.state = 'running' AND l.started_at < gone.session_gone_at
+       AND l.locked_until > clock_timestamp()
+       FOR NO KEY UPDATE OF l SKIP LOCKED
+  )
+  UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp()
+    FROM held WHERE l.id = held.id;
+  GET DIAGNOSTICS ended = ROW_COUNT;
+  RETURN ended;
+END $$;
+COMMENT ON FUNCTION pgtq.sweep_gone_workers() IS
+'Ends the leases of the running tasks of workers (pgtq.workers) whose recorded lease session has been gone for their session_grace without a newer registration, so that the next pgtq.tick rescues them instead of waiting out the leases. Notes sessions found gone; ignores sessions of an earlier server run. Returns the number of leases ended. One caller at a time; the others return 0.';

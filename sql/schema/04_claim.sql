@@ -131,7 +131,7 @@ BEGIN
                                                AND k.fairness_key IS NOT NULL))
                ORDER BY l.priority, l.run_at, l.id
                LIMIT take
-                 FOR UPDATE SKIP LOCKED) p;
+                 FOR NO KEY UPDATE SKIP LOCKED) p;
     END IF;
     -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
@@ -251,7 +251,7 @@ BEGIN
   ), lockable AS (
     SELECT l.id FROM pgtq.live_tasks l JOIN asked a ON l.id = a.id AND l.claim = a.claim
      WHERE l.id = ANY (task_ids) AND l.state = 'running'
-       FOR UPDATE OF l SKIP LOCKED
+       FOR NO KEY UPDATE OF l SKIP LOCKED
   ), renewed AS (
     UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp() + lease
       FROM lockable k

@@ -75,7 +75,7 @@ BEGIN
     WITH due AS (
       SELECT l.id FROM pgtq.live_tasks l
        WHERE l.state = 'scheduled' AND l.run_at <= clock_timestamp()
-       ORDER BY l.run_at LIMIT max_count FOR UPDATE SKIP LOCKED
+       ORDER BY l.run_at LIMIT max_count FOR NO KEY UPDATE SKIP LOCKED
     ), moved AS (
       UPDATE pgtq.live_tasks l SET state = 'queued' FROM due WHERE l.id = due.id
       RETURNING l.queue
@@ -85,7 +85,7 @@ BEGIN
     WITH expired AS (
       SELECT l.id FROM pgtq.live_tasks l
        WHERE l.state = 'running' AND l.locked_until < clock_timestamp()
-       ORDER BY l.locked_until LIMIT max_count FOR UPDATE SKIP LOCKED
+       ORDER BY l.locked_until LIMIT max_count FOR NO KEY UPDATE SKIP LOCKED
     ), ending AS (
       DELETE FROM pgtq.live_tasks l USING expired
        WHERE l.id = expired.id AND (l.attempts >= l.max_attempts OR l.cancel_requested)

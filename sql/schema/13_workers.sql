@@ -186,7 +186,7 @@ BEGIN
     SELECT l.id FROM pgtq.live_tasks l JOIN gone ON l.queue = gone.queue AND l.locked_by = gone.worker
      WHERE l.state = 'running' AND l.started_at < gone.session_gone_at
        AND l.locked_until > clock_timestamp()
-       FOR UPDATE OF l SKIP LOCKED
+       FOR NO KEY UPDATE OF l SKIP LOCKED
   )
   UPDATE pgtq.live_tasks l SET locked_until = clock_timestamp()
     FROM held WHERE l.id = held.id;

@@ -259,7 +259,7 @@ BEGIN
       FROM (SELECT l.id FROM pgtq.live_tasks l, unnest(chosen, chosen_keys) AS c(id, key)
              WHERE l.id = ANY (chosen) AND l.id = c.id AND l.state = 'queued'
                AND l.task = ANY (task_names) AND coalesce(l.fairness_key, '') = c.key
-               FOR UPDATE OF l SKIP LOCKED) l;
+               FOR NO KEY UPDATE OF l SKIP LOCKED) l;
   END IF;
   IF key_rate IS NOT NULL AND picked IS NOT NULL THEN
     -- Each key's window: the claims of the last key_per that took its tasks, and this one.

@@ -18,6 +18,10 @@
 -- step 2: its notifying statement comes later still, sees the registration committed in
 -- step 1 and notifies. Outside READ COMMITTED a snapshot may predate the registration, so
 -- such transactions notify with an empty payload, which every waiter takes as "look again".
+-- Claims, heartbeats and tick lock rows FOR NO KEY UPDATE SKIP LOCKED, which KEY SHARE does
+-- not block: under FOR UPDATE a claim right after a push skipped the task the waiter was
+-- reading, and the worker slept until its next poll. task_status itself needs READ
+-- COMMITTED (its second read must see, in a new snapshot, the end its lock waited for).
 --
 -- Notifying costs a pushing or finishing transaction PostgreSQL's instance-wide notify lock
 -- at commit (09_wake_ups.sql), so only tasks somebody waits for are notified: pgtqd's batches
@@ -61,7 +65,9 @@ COMMENT ON FUNCTION pgtq.unwatch_task(bigint) IS
 -- Task id as it is now: one row, or none when no task has the id (never pushed, deleted, or
 -- removed by retention). A live task's row is read FOR KEY SHARE, which waits for a
 -- transaction that is ending or deleting it (see the top of this file): call it outside a
--- transaction block, in READ COMMITTED, after watch_task has committed.
+-- transaction block (the lock lasts until the transaction ends), in READ COMMITTED, on the
+-- primary, after watch_task has committed. To read a task inside a transaction, read
+-- pgtq.tasks.
 CREATE FUNCTION pgtq.task_status(id bigint)
 RETURNS TABLE (state pgtq.task_state, result jsonb, last_error text, attempts integer,
                finished_at timestamptz)
@@ -71,19 +77,24 @@ BEGIN
     RAISE EXCEPTION 'pgtq.task_status: id must not be NULL'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'pgtq.task_status: needs READ COMMITTED, this transaction is %',
+      upper(current_setting('transaction_isolation')) USING ERRCODE = 'invalid_transaction_state';
+  END IF;
   RETURN QUERY
   SELECT l.state, NULL::jsonb, l.last_error, l.attempts, NULL::timestamptz
     FROM pgtq.live_tasks l WHERE l.id = task_status.id FOR KEY SHARE;
   IF FOUND THEN
     RETURN;
   END IF;
-  -- A statement of its own: its snapshot sees the end that the lock above waited for.
+  -- A statement of its own: its snapshot sees the end that the lock above waited for. Both
+  -- tables in that one snapshot: a retry may have moved the task back meanwhile.
   RETURN QUERY
-  SELECT f.state, f.result, f.last_error, f.attempts, f.finished_at
-    FROM pgtq.finished_tasks f WHERE f.id = task_status.id;
+  SELECT t.state, t.result, t.last_error, t.attempts, t.finished_at
+    FROM pgtq.tasks t WHERE t.id = task_status.id;
 END $$;
 COMMENT ON FUNCTION pgtq.task_status(bigint) IS
-'Task id as it is now: state, result (succeeded tasks), last_error, attempts, finished_at (NULL while live); no row when no task has the id. Waits for a transaction that is ending or deleting the task. Errors: 22004 NULL id.';
+'Task id as it is now: state, result (succeeded tasks), last_error, attempts, finished_at (NULL while live); no row when no task has the id. Locks a live task''s row FOR KEY SHARE, waiting for a transaction that is ending or deleting the task: call it outside a transaction block, on the primary; inside one, read pgtq.tasks. Errors: 22004 NULL id, 25000 not READ COMMITTED.';
 
 -- Notifies pgtq_ended for each of ids that a session waits for (pgtq.task_waiters): what
 -- everything that ends or deletes tasks calls, in a statement after the one that did it.
@@ -128,6 +139,11 @@ BEGIN
     RAISE EXCEPTION 'pgtq.wait: timeout must be between 0 and 1 hour, got %', wait.timeout
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  -- Each look needs a new snapshot, which only READ COMMITTED takes.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'pgtq.wait: needs READ COMMITTED, this transaction is %',
+      upper(current_setting('transaction_isolation')) USING ERRCODE = 'invalid_transaction_state';
+  END IF;
   deadline := clock_timestamp() + wait.timeout;
   LOOP
     -- No lock, unlike task_status: this transaction's lock would hold back the very end it
@@ -145,4 +161,4 @@ BEGIN
                       seen.finished_at;
 END $$;
 COMMENT ON FUNCTION pgtq.wait(bigint, interval) IS
-'Waits up to timeout (0..1 hour, default 30 seconds) for task id to end; returns it as pgtq.task_status does: ended (succeeded, failed, cancelled) or still live if the timeout came first; no row when no task has the id. Looks every 10 ms; a client that LISTENs waits without polling (pgtq.watch_task). Errors: 22004 NULL, 22023 timeout out of range.';
+'Waits up to timeout (0..1 hour, default 30 seconds) for task id to end; returns it as pgtq.task_status does: ended (succeeded, failed, cancelled) or still live if the timeout came first; no row when no task has the id. Looks every 10 ms; a client that LISTENs waits without polling (pgtq.watch_task). Errors: 22004 NULL, 22023 timeout out of range, 25000 not READ COMMITTED.';

@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <future>
 #include <thread>
 #include <vector>
@@ -317,4 +318,84 @@ TEST_CASE(
   CHECK(unknown.exit_code == 1);
   CHECK(unknown.output.find("no such task") != std::string::npos);
   CHECK(pgtqctl(database.dsn(), {"wait", std::to_string(ok), "--timeout", "-1"}).exit_code == 64);
+}
+
+TEST_CASE("a waiter's read of a task holds back no claim, heartbeat or promotion of it") {
+  TestDatabase database;
+  db::Connection waiter = database.connect();
+  db::Connection worker = database.connect();
+  PGconn* pg = worker.native();
+  const std::int64_t queued = push(pg, "q", "t", 1);
+  const std::int64_t later = push(pg, "q", "t", args(2), {.delay = std::chrono::hours(1)});
+  // task_status's lock, held as long as a transaction lasts (the client never does this).
+  query(waiter, "BEGIN");
+  REQUIRE(scalar(waiter, "SELECT state FROM pgtq.task_status($1)", {std::to_string(queued)}) ==
+          "queued");
+  REQUIRE(scalar(waiter, "SELECT state FROM pgtq.task_status($1)", {std::to_string(later)}) ==
+          "scheduled");
+  const std::vector<ClaimedTask> claimed = pop(pg, "q", {"t"}, 10, "w");
+  REQUIRE(claimed.size() == 1);
+  CHECK(claimed[0].id == queued);
+  query(waiter, "COMMIT");
+  query(waiter, "BEGIN");
+  REQUIRE(scalar(waiter, "SELECT state FROM pgtq.task_status($1)", {std::to_string(queued)}) ==
+          "running");
+  CHECK(scalar(worker,
+               "SELECT status FROM pgtq.heartbeat(ARRAY[$1]::bigint[], ARRAY[$2]::bigint[],"
+               " '1 minute')",
+               {std::to_string(queued), std::to_string(claimed[0].claim)}) == "renewed");
+  query(worker, "UPDATE pgtq.live_tasks SET run_at = now() WHERE id = $1", {std::to_string(later)});
+  CHECK(scalar(worker, "SELECT promoted FROM pgtq.tick()") == "1");
+  query(waiter, "COMMIT");
+}
+
+TEST_CASE("task_status finds a task that a retry moves back from the history meanwhile") {
+  TestDatabase database;
+  db::Connection reader = database.connect();
+  db::Connection mover = database.connect();
+  PGconn* pg = mover.native();
+  const std::int64_t id = push(pg, "q", "t", args(1), {.max_attempts = 1});
+  std::atomic<bool> done{false};
+  std::thread churn([&] {
+    while (!done) {
+      const std::vector<ClaimedTask> claimed = pop(pg, "q", {"t"}, 1, "w");
+      if (!claimed.empty()) {
+        fail(pg, claimed[0], "again");
+      }
+      retry(pg, id);
+    }
+  });
+  int missing = 0;
+  for (int i = 0; i < 3000; ++i) {
+    if (!task_status(reader.native(), id)) {
+      ++missing;
+    }
+  }
+  done = true;
+  churn.join();
+  CHECK(missing == 0);
+}
+
+TEST_CASE("task_status and pgtq.wait refuse other isolation levels, and the client refuses a "
+          "transaction") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  const std::int64_t id = push(connection.native(), "q", "t", 1);
+  query(connection, "SET default_transaction_isolation = 'repeatable read'");
+  const std::string id_text = std::to_string(id);
+  const char* values[] = {id_text.c_str()};
+  for (const char* sql :
+       {"SELECT * FROM pgtq.task_status($1)", "SELECT * FROM pgtq.wait($1, '1 second')"}) {
+    CAPTURE(sql);
+    const db::Result result(
+        PQexecParams(connection.native(), sql, 1, nullptr, values, nullptr, nullptr, 0));
+    CHECK(std::string(PQresultErrorField(result.get(), PG_DIAG_SQLSTATE)) == "25000");
+    CHECK(std::string(PQresultErrorMessage(result.get())).find("READ COMMITTED") !=
+          std::string::npos);
+  }
+  query(connection, "SET default_transaction_isolation = 'read committed'");
+  query(connection, "BEGIN");
+  CHECK_THROWS_AS(task_status(connection.native(), id), Error);
+  query(connection, "ROLLBACK");
+  CHECK(task_status(connection.native(), id)->state == "queued");
 }

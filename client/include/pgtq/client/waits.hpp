@@ -104,10 +104,28 @@ inline bool ended_notification(PGconn* conn, const std::string& id) {
 
 } // namespace detail
 
+namespace detail {
+
+// Notifications arrive, and task_status's row lock ends, only between transactions.
+inline void require_no_transaction(PGconn* conn, const char* what) {
+  require_connection(conn, what);
+  if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    throw Error("25001",
+                std::string(what) +
+                    ": the connection is inside a transaction; call it between transactions "
+                    "(read pgtq.tasks inside one)");
+  }
+}
+
+} // namespace detail
+
 // Task task_id as it is now; unset when no task has that id (never pushed, deleted, or removed
-// by retention). Waits for a transaction that is ending or deleting the task, and locks its row
-// for a moment: call it outside a transaction. Throws pgtq::Error.
+// by retention). Waits for a transaction that is ending or deleting the task, and locks its
+// row for that one statement, so it must run on the primary, outside a transaction
+// (pgtq::Error 25001 otherwise, before anything is sent), in READ COMMITTED (25000 from the
+// server otherwise). Throws pgtq::Error.
 inline std::optional<TaskStatus> task_status(PGconn* conn, std::int64_t task_id) {
+  detail::require_no_transaction(conn, "pgtq::task_status");
   const detail::ResultPtr result =
       detail::exec(conn,
                    "pgtq.task_status",
@@ -123,9 +141,10 @@ inline std::optional<TaskStatus> task_status(PGconn* conn, std::int64_t task_id)
 // task ended, so a result arrives within a round trip of its end.
 //
 // The connection must be outside a transaction (notifications arrive only between
-// transactions): otherwise pgtq::Error 25001 before anything is sent. The wait LISTENs on
-// pgtq_ended and UNLISTENs when it returns; notifications of other channels that arrive
-// meanwhile are dropped, so wait on a connection that LISTENs to nothing else. A negative
+// transactions): otherwise pgtq::Error 25001 before anything is sent; on the primary, in READ
+// COMMITTED, as for task_status. The wait LISTENs on pgtq_ended and UNLISTENs when it returns;
+// notifications of other channels that arrive meanwhile are dropped, so wait on a connection
+// that LISTENs to nothing else. A timeout of 100 years or more waits forever. A negative
 // timeout: pgtq::Error 22023. Other failures (a lost connection): pgtq::Error with the
 // server's or libpq's SQLSTATE.
 inline std::optional<TaskStatus>
@@ -137,13 +156,10 @@ wait_for_task(PGconn* conn, std::int64_t task_id, std::chrono::milliseconds time
                 std::string(what) + ": timeout must not be negative, got " +
                     std::to_string(timeout.count()) + " ms");
   }
-  if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
-    throw Error("25001",
-                std::string(what) +
-                    ": the connection is inside a transaction; notifications arrive only "
-                    "between transactions");
-  }
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  detail::require_no_transaction(conn, what);
+  // Longer is forever; beyond a few centuries the clock's sum would overflow.
+  constexpr std::chrono::milliseconds k_forever = std::chrono::hours(24 * 365 * 100);
+  const auto deadline = std::chrono::steady_clock::now() + std::min(timeout, k_forever);
   const std::string id = std::to_string(task_id);
   detail::exec(conn, what, "LISTEN pgtq_ended", {});
   detail::WaitRegistration registration(conn, id);
@@ -160,6 +176,9 @@ wait_for_task(PGconn* conn, std::int64_t task_id, std::chrono::milliseconds time
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         return status;
+      }
+      if (PQsocket(conn) < 0) {
+        throw Error("08006", std::string(what) + ": the connection has no socket");
       }
       pollfd socket{PQsocket(conn), POLLIN, 0};
       const int ready = ::poll(
