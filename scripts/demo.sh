@@ -42,8 +42,9 @@ first_id=$(sql -c "SELECT coalesce(max(id), 0) + 1 FROM pgtq.tasks")
 say "pushing tasks with SQL, in one transaction"
 sql <<SQL
 BEGIN;
-SELECT pgtq.push('$queue', 'add_numbers', '[2, 3]');
-SELECT pgtq.push('$queue', 'echo', '{"hello": "from SQL"}');
+SELECT pgtq.push('$queue', 'add_numbers', '[2, 3]', tags => ARRAY['demo', 'math']);
+SELECT pgtq.push('$queue', 'echo', '{"hello": "from SQL"}', tags => ARRAY['demo'],
+                 metadata => '{"requested_by": "demo.sh"}');
 SELECT pgtq.push('$queue', 'flaky', '{"fail_times": 2}');           -- fails twice, then succeeds
 SELECT pgtq.push('$queue', 'crash_once', '[]');   -- segfaults its worker once: one attempt lost
 SELECT pgtq.push('$queue', 'sleep', '[1]');
@@ -173,6 +174,9 @@ say "defaults for new tasks: the reports queue's tasks try twice and stop after 
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" queue reports --default-max-attempts 2 --default-timeout '30 seconds'
 default_id=$(sql -c "SELECT pgtq.push('reports', 'add_numbers', '[1, 1]')")
 echo "task $default_id: $(sql -c "SELECT max_attempts || ' attempts, timeout ' || timeout FROM pgtq.tasks WHERE id = $default_id")"
+
+say "tags and metadata: the tasks tagged demo, found by tag (pgtqctl list --tag demo)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" list --tag demo --limit 5
 
 say "waiting for a result: push a task, then wait for its end, woken by a notification the moment it ends (pgtqctl wait; pgtq::wait_for_task in C++)"
 wait_id=$(sql -c "SELECT pgtq.push('$queue', 'sleep', '[0.2]')")

@@ -7,6 +7,8 @@
 #include "db/pg_error.hpp"
 #include "db/queries.hpp"
 
+#include <pgtq/client/pg_array.hpp>
+
 #include <algorithm>
 #include <iomanip>
 #include <string_view>
@@ -57,21 +59,23 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
   // args, --run-at, --delay, --timeout and the unique options are checked by pgtq.push, whose
   // error names them.
   db::Connection connection = connect(dsn);
-  const db::Result id =
-      connection.run(db::queries::k_push,
-                     {options.queue,
-                      options.task,
-                      options.args,
-                      options.run_at ? db::Param(*options.run_at) : std::nullopt,
-                      options.delay ? db::Param(*options.delay) : std::nullopt,
-                      priority ? db::Param(*priority) : std::nullopt,
-                      attempts ? db::Param(*attempts) : std::nullopt,
-                      options.timeout ? db::Param(*options.timeout) : std::nullopt,
-                      options.unique_key ? db::Param(*options.unique_key) : std::nullopt,
-                      unique_states ? db::Param(*unique_states) : std::nullopt,
-                      options.unique_period ? db::Param(*options.unique_period) : std::nullopt,
-                      options.on_conflict ? db::Param(*options.on_conflict) : std::nullopt,
-                      options.fairness_key ? db::Param(*options.fairness_key) : std::nullopt});
+  const db::Result id = connection.run(
+      db::queries::k_push,
+      {options.queue,
+       options.task,
+       options.args,
+       options.run_at ? db::Param(*options.run_at) : std::nullopt,
+       options.delay ? db::Param(*options.delay) : std::nullopt,
+       priority ? db::Param(*priority) : std::nullopt,
+       attempts ? db::Param(*attempts) : std::nullopt,
+       options.timeout ? db::Param(*options.timeout) : std::nullopt,
+       options.unique_key ? db::Param(*options.unique_key) : std::nullopt,
+       unique_states ? db::Param(*unique_states) : std::nullopt,
+       options.unique_period ? db::Param(*options.unique_period) : std::nullopt,
+       options.on_conflict ? db::Param(*options.on_conflict) : std::nullopt,
+       options.fairness_key ? db::Param(*options.fairness_key) : std::nullopt,
+       options.tags.empty() ? std::nullopt : db::Param(pgtq::detail::pg_text_array(options.tags)),
+       options.metadata});
   out << id.text(0, 0) << '\n';
   return 0;
 }
@@ -88,27 +92,28 @@ int stats(const std::string& dsn, const std::optional<std::string>& queue, std::
   return 0;
 }
 
-int list(const std::string& dsn,
-         const std::optional<std::string>& queue,
-         const std::optional<std::string>& state,
-         const std::optional<std::string>& unique_key,
-         const std::optional<std::string>& fairness_key,
-         const std::string& limit,
-         std::ostream& out) {
-  if (queue) {
-    check_name("--queue", *queue);
+int list(const std::string& dsn, const ListFilter& filter, std::ostream& out) {
+  if (filter.queue) {
+    check_name("--queue", *filter.queue);
   }
-  if (state) {
-    check_state(*state);
+  if (filter.state) {
+    check_state(*filter.state);
   }
-  const std::string limit_text = std::to_string(parse_int("--limit", limit, 1, 100000));
+  const std::string limit_text = std::to_string(parse_int("--limit", filter.limit, 1, 100000));
+  const auto given = [](const std::optional<std::string>& value) {
+    return value ? db::Param(*value) : std::nullopt;
+  };
   db::Connection connection = connect(dsn);
-  const db::Result rows = connection.run(db::queries::k_list_tasks,
-                                         {queue ? db::Param(*queue) : std::nullopt,
-                                          state ? db::Param(*state) : std::nullopt,
-                                          limit_text,
-                                          unique_key ? db::Param(*unique_key) : std::nullopt,
-                                          fairness_key ? db::Param(*fairness_key) : std::nullopt});
+  // --metadata is read as JSON by the server, whose error names what is wrong with it.
+  const db::Result rows = connection.run(
+      db::queries::k_list_tasks,
+      {given(filter.queue),
+       given(filter.state),
+       limit_text,
+       given(filter.unique_key),
+       given(filter.fairness_key),
+       filter.tags.empty() ? std::nullopt : db::Param(pgtq::detail::pg_text_array(filter.tags)),
+       given(filter.metadata)});
   print_table({"id",
                "queue",
                "task",
@@ -116,6 +121,7 @@ int list(const std::string& dsn,
                "attempts",
                "unique_key",
                "fairness_key",
+               "tags",
                "args",
                "result",
                "last_error"},

@@ -24,6 +24,8 @@ struct PushOptions {
   std::optional<std::string> timeout; // an interval, e.g. '90 seconds'
   std::optional<std::string> unique_key;
   std::optional<std::string> fairness_key;
+  std::vector<std::string> tags;            // repeatable --tag
+  std::optional<std::string> metadata;      // a JSON object
   std::vector<std::string> unique_states;   // empty: the server's default
   std::optional<std::string> unique_period; // an interval
   std::optional<std::string> on_conflict;   // ignore, replace or raise
@@ -33,13 +35,17 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
 // Every queue at a glance (pgtq.queue_stats).
 int queues(const std::string& dsn, std::ostream& out);
-int list(const std::string& dsn,
-         const std::optional<std::string>& queue,
-         const std::optional<std::string>& state,
-         const std::optional<std::string>& unique_key,
-         const std::optional<std::string>& fairness_key,
-         const std::string& limit,
-         std::ostream& out);
+// Which tasks list shows, newest first; unset: any.
+struct ListFilter {
+  std::optional<std::string> queue;
+  std::optional<std::string> state;
+  std::optional<std::string> unique_key;
+  std::optional<std::string> fairness_key;
+  std::vector<std::string> tags;       // tasks with every one of these tags
+  std::optional<std::string> metadata; // a JSON object the task's metadata contains
+  std::string limit = "20";
+};
+int list(const std::string& dsn, const ListFilter& filter, std::ostream& out);
 // Which tasks retry --all and cancel --all touch; unset: any.
 struct BulkOptions {
   std::optional<std::string> queue;

@@ -74,6 +74,13 @@ int main(int argc, char** argv) {
                    push_options.fairness_key,
                    "the tenant or customer the task belongs to (1..1024 bytes): claims of the "
                    "queue take turns between keys");
+  push->add_option("--tag",
+                   push_options.tags,
+                   "a label to find the task by, repeatable (at most 32, each 1..128 characters)");
+  push->add_option("--metadata",
+                   push_options.metadata,
+                   "a JSON object about the task, kept with it and not passed to its handler "
+                   "(at most 64 KiB)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;
@@ -82,7 +89,6 @@ int main(int argc, char** argv) {
   stats->callback([&] { exit_code = pgtq::ctl::stats(dsn, queue, std::cout); });
 
   std::optional<std::string> state;
-  std::string limit = "20";
   auto* queues = app.add_subcommand(
       "queues",
       "every queue at a glance: depth, oldest queued task, the last hour's ends and 95th "
@@ -94,13 +100,19 @@ int main(int argc, char** argv) {
   list->add_option("--state",
                    state,
                    "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
-  std::optional<std::string> unique_key;
-  list->add_option("--unique-key", unique_key, "only tasks with this unique key");
-  std::optional<std::string> fairness_key;
-  list->add_option("--fairness-key", fairness_key, "only tasks with this fairness key");
-  list->add_option("--limit", limit, "at most this many (default 20)");
+  pgtq::ctl::ListFilter list_filter;
+  list->add_option("--unique-key", list_filter.unique_key, "only tasks with this unique key");
+  list->add_option("--fairness-key", list_filter.fairness_key, "only tasks with this fairness key");
+  list->add_option("--tag", list_filter.tags, "only tasks with this tag (repeatable: all of them)");
+  list->add_option(
+      "--metadata",
+      list_filter.metadata,
+      "only tasks whose metadata contains this JSON object, e.g. '{\"customer\": 42}'");
+  list->add_option("--limit", list_filter.limit, "at most this many (default 20)");
   list->callback([&] {
-    exit_code = pgtq::ctl::list(dsn, queue, state, unique_key, fairness_key, limit, std::cout);
+    list_filter.queue = queue;
+    list_filter.state = state;
+    exit_code = pgtq::ctl::list(dsn, list_filter, std::cout);
   });
 
   // Ids as text: CLI11 would clamp 9223372036854775808 to the largest id.

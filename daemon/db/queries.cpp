@@ -75,7 +75,7 @@ const Query k_push{"pgtq_push",
                    " max_attempts => $7::integer, timeout => $8::interval,"
                    " unique_key => $9::text, unique_states => $10::pgtq.task_state[],"
                    " unique_period => $11::interval, on_conflict => coalesce($12::text, 'ignore'),"
-                   " fairness_key => $13::text)"};
+                   " fairness_key => $13::text, tags => $14::text[], metadata => $15::jsonb)"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
 const Query k_retry{"pgtq_retry", "SELECT pgtq.retry($1::bigint)"};
@@ -248,10 +248,12 @@ const Query k_queue_stats{
 const Query k_list_tasks{
     "pgtq_list_tasks",
     "SELECT id, queue, task, state::text, attempts, coalesce(unique_key, ''),"
-    " coalesce(fairness_key, ''), args::text, coalesce(result::text, ''),"
-    " coalesce(last_error, '') FROM pgtq.tasks"
+    " coalesce(fairness_key, ''), coalesce(array_to_string(tags, ','), ''), args::text,"
+    " coalesce(result::text, ''), coalesce(last_error, '') FROM pgtq.tasks"
     " WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state::text = $2)"
     " AND ($4::text IS NULL OR unique_key = $4) AND ($5::text IS NULL OR fairness_key = $5)"
+    " AND ($6::text[] IS NULL OR tags @> $6::text[])"
+    " AND ($7::jsonb IS NULL OR metadata @> $7::jsonb)"
     " ORDER BY id DESC LIMIT $3::integer"};
 
 } // namespace pgtq::db::queries

@@ -42,6 +42,8 @@ CREATE TABLE pgtq.live_tasks (
   timeout          interval,                     -- one attempt's limit; NULL: the task name's
   unique_key       text,                         -- at most one live task per (queue, unique_key)
   fairness_key     text,                         -- claims take turns between a queue's keys
+  tags             text[],                       -- labels to find tasks by; NULL: none
+  metadata         jsonb,                        -- the pusher's JSON object; NULL: none
   CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
   CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
   CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL)),
@@ -77,6 +79,15 @@ CREATE UNIQUE INDEX live_tasks_unique ON pgtq.live_tasks (queue, unique_key)
   WHERE unique_key IS NOT NULL;
 COMMENT ON COLUMN pgtq.live_tasks.unique_key IS
   'The task''s unique key (push''s unique_key): no two live tasks of a queue share one.';
+-- Finding tasks by tag or metadata (tags @> '{x}', metadata @> '{"k": v}'): only the tasks
+-- that have them are indexed, so a task without costs its push nothing here.
+CREATE INDEX live_tasks_tags ON pgtq.live_tasks USING gin (tags) WHERE tags IS NOT NULL;
+CREATE INDEX live_tasks_metadata ON pgtq.live_tasks USING gin (metadata jsonb_path_ops)
+  WHERE metadata IS NOT NULL;
+COMMENT ON COLUMN pgtq.live_tasks.tags IS
+  'The task''s tags (push''s tags): distinct, sorted, each 1..128 characters, at most 32; NULL: none.';
+COMMENT ON COLUMN pgtq.live_tasks.metadata IS
+  'The pusher''s JSON object about the task (push''s metadata), not passed to its handler; NULL: none.';
 COMMENT ON COLUMN pgtq.live_tasks.fairness_key IS
   'The task''s fairness key (push''s fairness_key: a tenant, a customer): claims take turns between a queue''s keys, and pgtq.queues.key_concurrency caps each key''s running tasks.';
 
@@ -104,6 +115,8 @@ CREATE TABLE pgtq.finished_tasks (
   timeout       interval,
   unique_key    text,                           -- push's unique_key, kept for unique_states
   fairness_key  text,
+  tags          text[],
+  metadata      jsonb,
   CONSTRAINT finished_tasks_pkey PRIMARY KEY (id, finished_at),
   CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
 ) PARTITION BY RANGE (finished_at);
@@ -112,6 +125,9 @@ CREATE INDEX finished_tasks_finished_at ON pgtq.finished_tasks USING brin (finis
 -- A unique push whose unique_states name finished states looks its key up here.
 CREATE INDEX finished_tasks_unique ON pgtq.finished_tasks (queue, unique_key, finished_at)
   WHERE unique_key IS NOT NULL;
+CREATE INDEX finished_tasks_tags ON pgtq.finished_tasks USING gin (tags) WHERE tags IS NOT NULL;
+CREATE INDEX finished_tasks_metadata ON pgtq.finished_tasks USING gin (metadata jsonb_path_ops)
+  WHERE metadata IS NOT NULL;
 -- Retention (15_retention.sql) deletes a queue's tasks of one end state oldest first: a range
 -- of this index, however much else the history keeps (BRIN would read every old block that
 -- holds rows kept longer, at every pass). It also serves listings by queue and state.

@@ -17,6 +17,9 @@
 --   worker              1..1024 characters
 --   claim/tick count    claim 0..100000 (pgtqd: concurrency + prefetch), tick 1..100000
 --   errors list         the last 100 entries are kept
+--   tags                at most 32, each 1..128 characters, no NULL; stored distinct and sorted
+--   metadata            a JSON object; at most 64 KiB (65536 bytes) as JSON text, nested at
+--                       most 100 deep
 --   100 years is 3155760000 seconds (PGTQ_MAX_DELAY_SECONDS in plugin.h).
 -- SQLSTATEs: 22004 null_value_not_allowed for a NULL where none is allowed, 22023
 -- invalid_parameter_value for a bad value, 54000 program_limit_exceeded for a size or depth
@@ -124,6 +127,96 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   RETURN true;
+END $$;
+
+-- True when tags are acceptable as a task's tags: one dimension, at most 32, none NULL, each
+-- 1..128 characters. NULL (no tags) is acceptable.
+CREATE FUNCTION pgtq.tags_ok(tags text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT tags IS NULL
+         OR coalesce(array_ndims(tags), 1) = 1 AND cardinality(tags) <= 32
+            AND array_position(tags, NULL) IS NULL
+            AND NOT EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE length(t) NOT BETWEEN 1 AND 128)
+$$;
+
+-- Raises unless tags_ok(tags), naming what (e.g. 'pgtq.push: tags') and the tag at fault.
+CREATE FUNCTION pgtq.check_tags(what text, tags text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bad text;
+BEGIN
+  IF tags IS NULL THEN
+    RETURN;
+  END IF;
+  IF array_ndims(tags) > 1 THEN
+    RAISE EXCEPTION '% must be a one-dimensional array, got % dimensions', what, array_ndims(tags)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF cardinality(tags) > 32 THEN
+    RAISE EXCEPTION '% holds % tags, the limit is 32', what, cardinality(tags)
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF array_position(tags, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION '% must not contain NULL (tag %)', what, array_position(tags, NULL)
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT t INTO bad FROM unnest(tags) AS t WHERE length(t) NOT BETWEEN 1 AND 128 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '% must be 1 to 128 characters each, got "%" (% characters)', what,
+      left(bad, 64), length(bad) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END $$;
+
+-- A task's tags as stored: distinct and sorted; NULL for none (NULL or empty).
+CREATE FUNCTION pgtq.normal_tags(tags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN cardinality(tags) > 0
+              THEN ARRAY(SELECT DISTINCT t FROM unnest(tags) AS t ORDER BY t) END
+$$;
+
+-- Tags given as JSON (push_many): an array of strings as text[]; NULL for JSON null or no
+-- value. Raises 22023 naming what for anything else; tags_ok / check_tags judge the result.
+CREATE FUNCTION pgtq.json_tags(what text, tags jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF tags IS NULL OR jsonb_typeof(tags) = 'null' THEN
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(tags) <> 'array' OR tags @? 'strict $[*] ? (@.type() != "string")' THEN
+    RAISE EXCEPTION '% must be a JSON array of strings, got %', what, left(tags::text, 64)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN ARRAY(SELECT jsonb_array_elements_text(tags));
+END $$;
+
+-- True when metadata is acceptable as a task's metadata: NULL, or a JSON object of at most
+-- 64 KiB as text, nested at most 100 deep.
+CREATE FUNCTION pgtq.metadata_ok(metadata jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT metadata IS NULL
+         OR jsonb_typeof(metadata) = 'object' AND octet_length(metadata::text) <= 65536
+            AND NOT pgtq.too_deep(metadata)
+$$;
+
+-- Raises unless metadata_ok(metadata), naming what (e.g. 'pgtq.push: metadata').
+CREATE FUNCTION pgtq.check_metadata(what text, metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF metadata IS NULL THEN
+    RETURN;
+  END IF;
+  IF jsonb_typeof(metadata) <> 'object' THEN
+    RAISE EXCEPTION '% must be a JSON object, not %', what, jsonb_typeof(metadata)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(metadata::text) > 65536 THEN
+    RAISE EXCEPTION '% is % bytes as JSON text, the limit is 65536', what,
+      octet_length(metadata::text) USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF pgtq.too_deep(metadata) THEN
+    RAISE EXCEPTION '% nests arrays and objects more than 100 deep', what
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
 END $$;
 
 -- True when delay lies in 0 .. 100 years on the calendar (now() + delay). The field bounds

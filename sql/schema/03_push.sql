@@ -12,7 +12,8 @@
 -- max_attempts, timeout: NULL takes the queue's default (pgtq.set_task_defaults, 11_queues.sql),
 -- else 0, 5 and none. timeout: how long each attempt may run (none: the task name's timeout
 -- from its plugin, else pgtqd's task-timeout). unique_key, unique_states, unique_period, on_conflict: 12_unique.sql.
--- fairness_key: 16_fairness.sql.
+-- fairness_key: 16_fairness.sql. tags and metadata: for finding and describing tasks
+-- (02_names_and_limits.sql has their limits).
 CREATE FUNCTION pgtq.push(
   queue         text,
   task          text,
@@ -26,7 +27,9 @@ CREATE FUNCTION pgtq.push(
   unique_states pgtq.task_state[] DEFAULT NULL,
   unique_period interval DEFAULT NULL,
   on_conflict   text DEFAULT 'ignore',
-  fairness_key  text DEFAULT NULL
+  fairness_key  text DEFAULT NULL,
+  tags          text[] DEFAULT NULL,
+  metadata      jsonb DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -56,13 +59,17 @@ BEGIN
                   AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
                   AND (push.timeout IS NULL OR pgtq.timeout_ok(push.timeout))
                   AND (push.fairness_key IS NULL
-                       OR octet_length(push.fairness_key) BETWEEN 1 AND 1024), false) THEN
+                       OR octet_length(push.fairness_key) BETWEEN 1 AND 1024)
+                  AND (push.tags IS NULL OR pgtq.tags_ok(push.tags))
+                  AND (push.metadata IS NULL OR pgtq.metadata_ok(push.metadata)), false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, coalesce(push.priority, 0),
                             coalesce(push.max_attempts, 5));
     PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
     PERFORM pgtq.check_timeout('pgtq.push: timeout', push.timeout);
     PERFORM pgtq.check_fairness_key('pgtq.push: fairness_key', push.fairness_key);
+    PERFORM pgtq.check_tags('pgtq.push: tags', push.tags);
+    PERFORM pgtq.check_metadata('pgtq.push: metadata', push.metadata);
   END IF;
   start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
   IF start_at > now() + interval '100 years' THEN
@@ -82,7 +89,9 @@ BEGIN
       FROM pgtq.insert_unique('pgtq.push: ', push.queue, push.task, push.args, start_at,
                               given_priority, given_max_attempts, given_timeout,
                               push.unique_key, states, push.unique_period, push.on_conflict,
-                              push.fairness_key) AS u;
+                              push.fairness_key,
+                              CASE WHEN push.tags IS NOT NULL THEN pgtq.normal_tags(push.tags) END,
+                              push.metadata) AS u;
     IF waiting AND due THEN
       PERFORM pgtq.wake_queue(push.queue);
     ELSIF waiting THEN
@@ -98,12 +107,13 @@ BEGIN
   -- The queue's defaults in the same statement: one probe of pgtq.queues' primary key, and
   -- none when the push gives all three.
   INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                    timeout, fairness_key)
+                                    timeout, fairness_key, tags, metadata)
   SELECT push.queue, push.task, push.args,
          CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
          coalesce(push.priority, q.default_priority, 0), start_at,
          coalesce(push.max_attempts, q.default_max_attempts, 5),
-         coalesce(push.timeout, q.default_timeout), push.fairness_key
+         coalesce(push.timeout, q.default_timeout), push.fairness_key,
+         CASE WHEN push.tags IS NOT NULL THEN pgtq.normal_tags(push.tags) END, push.metadata
     FROM (SELECT 1) AS one
     LEFT JOIN pgtq.queues q
       ON q.queue = push.queue
@@ -123,8 +133,8 @@ BEGIN
   END IF;
   RETURN new_id;
 END $$;
-COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first; NULL: the queue''s default_priority, else 0), max_attempts 1..1000 (NULL: the queue''s default_max_attempts, else 5). timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the queue''s default_timeout, else the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout and fairness_key; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args too large or deep.';
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text, text[], jsonb) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first; NULL: the queue''s default_priority, else 0), max_attempts 1..1000 (NULL: the queue''s default_max_attempts, else 5). timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the queue''s default_timeout, else the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout, fairness_key, tags and metadata; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. tags: labels to find the task by (at most 32, each 1..128 characters; stored distinct and sorted; NULL or empty: none). metadata: a JSON object about the task for its pusher, not passed to the handler (<= 64 KiB as text, <= 100 deep; NULL: none). Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args, tags or metadata too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -142,10 +152,10 @@ BEGIN
   END IF;
   SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
    WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay', 'timeout',
-                   'fairness_key')
+                   'fairness_key', 'tags', 'metadata')
    LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout, fairness_key)',
+    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout, fairness_key, tags, metadata)',
       what, bad USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT elem ? 'task' THEN
@@ -188,11 +198,15 @@ BEGIN
   PERFORM pgtq.check_timeout(what || 'timeout', CASE WHEN jsonb_typeof(elem->'timeout') = 'string'
                                                      THEN (elem->>'timeout')::interval END);
   PERFORM pgtq.check_fairness_key(what || 'fairness_key', elem->>'fairness_key');
+  PERFORM pgtq.check_tags(what || 'tags', pgtq.json_tags(what || 'tags', elem->'tags'));
+  PERFORM pgtq.check_metadata(what || 'metadata', CASE WHEN jsonb_typeof(elem->'metadata') <> 'null'
+                                                      THEN elem->'metadata' END);
   RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
 END $$;
 
 -- tasks: a JSON array of objects {"task": …, "args": …, "priority": …, "run_at": …,
--- "delay": …, "max_attempts": …, "timeout": …}; only "task" is required, null means the default, any
+-- "delay": …, "max_attempts": …, "timeout": …, "fairness_key": …, "tags": […],
+-- "metadata": {…}}; only "task" is required, null means the default, any
 -- other key is an error. Returns the new ids in order. Every row is checked in the WHERE of
 -- the insert, as expressions; push_many_element_error explains a row that fails them. The
 -- name pattern has no {1,128} bound: PostgreSQL's regex engine unrolls bounded repetitions,
@@ -267,14 +281,19 @@ BEGIN
            CASE WHEN jsonb_typeof(e.elem->'timeout') = 'string'
                 THEN (e.elem->>'timeout')::interval END AS timeout,
            CASE WHEN jsonb_typeof(e.elem->'fairness_key') = 'string'
-                THEN e.elem->>'fairness_key' END AS fairness_key
+                THEN e.elem->>'fairness_key' END AS fairness_key,
+           CASE WHEN jsonb_typeof(e.elem->'tags') = 'array'
+                 AND NOT e.elem->'tags' @? 'strict $[*] ? (@.type() != "string")'
+                THEN ARRAY(SELECT jsonb_array_elements_text(e.elem->'tags')) END AS tags,
+           CASE WHEN jsonb_typeof(e.elem->'metadata') <> 'null'
+                THEN e.elem->'metadata' END AS metadata
       FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
   ), checked AS (
     -- The rules of check_task and start_time as expressions; CASE keeps the order, so a cast
     -- below only sees a value that passed. The name pattern has no {1,128} bound (0006).
     SELECT s.* FROM spec s
      WHERE CASE WHEN jsonb_typeof(s.elem) = 'object'
-                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout,fairness_key}'::text[]
+                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout,fairness_key,tags,metadata}'::text[]
                      = '{}'::jsonb
                  AND jsonb_typeof(s.elem->'task') = 'string'
                  AND s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
@@ -304,11 +323,14 @@ BEGIN
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
                  AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
+                 AND (coalesce(jsonb_typeof(s.elem->'tags'), 'null') = 'null'
+                      OR s.tags IS NOT NULL AND pgtq.tags_ok(s.tags))
+                 AND (s.metadata IS NULL OR pgtq.metadata_ok(s.metadata))
                 THEN true
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
     INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                      timeout, fairness_key)
+                                      timeout, fairness_key, tags, metadata)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
@@ -317,7 +339,8 @@ BEGIN
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
            CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer
                 ELSE coalesce(d.default_max_attempts, 5) END,
-           coalesce(c.timeout, d.default_timeout), c.fairness_key
+           coalesce(c.timeout, d.default_timeout), c.fairness_key,
+           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata
       FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
      ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
@@ -334,7 +357,7 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
-'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings), tags (an array of strings), metadata (an object); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
 
 -- The array form: what a program sends (the C++ client does); the same rules as push,
 -- checked per element in one expression, with no JSON types or unknown keys to check.
@@ -346,7 +369,7 @@ COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
 CREATE FUNCTION pgtq.push_many_arrays_error(queue text, tasks text[], args jsonb[],
                                             priorities integer[], max_attempts integer[],
                                             run_at timestamptz[], delays interval[],
-                                            timeouts interval[])
+                                            timeouts interval[], tags jsonb[], metadata jsonb[])
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -365,17 +388,21 @@ BEGIN
   IF coalesce(array_ndims(tasks), 1) <> 1 OR coalesce(array_ndims(args), 1) <> 1
      OR coalesce(array_ndims(priorities), 1) <> 1 OR coalesce(array_ndims(max_attempts), 1) <> 1
      OR coalesce(array_ndims(run_at), 1) <> 1 OR coalesce(array_ndims(delays), 1) <> 1
-     OR coalesce(array_ndims(timeouts), 1) <> 1 THEN
-    RAISE EXCEPTION 'pgtq.push_many: tasks, args, priorities, max_attempts, run_at, delays and '
-      'timeouts must be one-dimensional arrays' USING ERRCODE = 'invalid_parameter_value';
+     OR coalesce(array_ndims(timeouts), 1) <> 1 OR coalesce(array_ndims(tags), 1) <> 1
+     OR coalesce(array_ndims(metadata), 1) <> 1 THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks, args, priorities, max_attempts, run_at, delays, '
+      'timeouts, tags and metadata must be one-dimensional arrays'
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF cardinality(args) <> given OR cardinality(priorities) <> given
      OR cardinality(max_attempts) <> given OR cardinality(run_at) <> given
-     OR cardinality(delays) <> given OR cardinality(timeouts) <> given THEN
+     OR cardinality(delays) <> given OR cardinality(timeouts) <> given
+     OR cardinality(tags) <> given OR cardinality(metadata) <> given THEN
     RAISE EXCEPTION 'pgtq.push_many: tasks has % elements; args, priorities, max_attempts, '
-      'run_at, delays and timeouts must have as many (or be NULL, except args), got %, %, %, %, '
-      '% and %', given, cardinality(args), cardinality(priorities), cardinality(max_attempts),
-      cardinality(run_at), cardinality(delays), cardinality(timeouts)
+      'run_at, delays, timeouts, tags and metadata must have as many (or be NULL, except args), '
+      'got %, %, %, %, %, %, % and %', given, cardinality(args), cardinality(priorities),
+      cardinality(max_attempts), cardinality(run_at), cardinality(delays), cardinality(timeouts),
+      cardinality(tags), cardinality(metadata)
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF given > 100000 THEN
@@ -404,13 +431,18 @@ BEGIN
     END IF;
     PERFORM pgtq.start_time(what || 'element ' || i || ': ', run_at[i], delays[i]);
     PERFORM pgtq.check_timeout(what || 'timeouts[' || i || ']', timeouts[i]);
+    PERFORM pgtq.check_tags(what || 'tags[' || i || ']',
+                            pgtq.json_tags(what || 'tags[' || i || ']', tags[i]));
+    PERFORM pgtq.check_metadata(what || 'metadata[' || i || ']',
+                                CASE WHEN jsonb_typeof(metadata[i]) <> 'null' THEN metadata[i] END);
   END LOOP;
   RETURN NULL;
 END $$;
 
 -- tasks[i] with args[i] (NULL: []), and optionally priorities[i], max_attempts[i] and
 -- timeouts[i] (NULL: the queue's defaults, as for push), run_at[i], delays[i], unique_keys[i]
--- and fairness_keys[i] (NULL: none), each optional array NULL or as long as tasks (at most
+-- fairness_keys[i], tags[i] (a JSON array of strings) and metadata[i] (NULL: none), each
+-- optional array NULL or as long as tasks (at most
 -- 100000). The same rules and
 -- limits as pgtq.push;
 -- unique_states, unique_period and on_conflict apply to every task with a unique key. Returns
@@ -426,7 +458,9 @@ CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
                                unique_states pgtq.task_state[] DEFAULT NULL,
                                unique_period interval DEFAULT NULL,
                                on_conflict text DEFAULT 'ignore',
-                               fairness_keys text[] DEFAULT NULL)
+                               fairness_keys text[] DEFAULT NULL,
+                               tags jsonb[] DEFAULT NULL,
+                               metadata jsonb[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -457,7 +491,7 @@ BEGIN
     END IF;
     PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
                                         priorities, push_many.max_attempts, push_many.run_at,
-                                        delays, timeouts);
+                                        delays, timeouts, push_many.tags, push_many.metadata);
     FOR i IN 1 .. given LOOP
       IF unique_keys[i] IS NOT NULL THEN
         PERFORM pgtq.check_unique('pgtq.push_many: unique_keys[' || i || ']: ', unique_keys[i],
@@ -495,7 +529,10 @@ BEGIN
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
                                 CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
                                      ELSE 'ignore' END,
-                                fairness_keys[i]);
+                                fairness_keys[i],
+                                pgtq.json_tags('pgtq.push_many: tags', push_many.tags[i]),
+                                CASE WHEN jsonb_typeof(push_many.metadata[i]) <> 'null'
+                                     THEN push_many.metadata[i] END);
       END LOOP;
     EXCEPTION WHEN unique_violation OR invalid_parameter_value THEN
       GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
@@ -518,20 +555,29 @@ BEGIN
                   AND (delays IS NULL OR cardinality(delays) = given
                        AND coalesce(array_ndims(delays), 1) = 1)
                   AND (timeouts IS NULL OR cardinality(timeouts) = given
-                       AND coalesce(array_ndims(timeouts), 1) = 1), false) THEN
+                       AND coalesce(array_ndims(timeouts), 1) = 1)
+                  AND (push_many.tags IS NULL OR cardinality(push_many.tags) = given
+                       AND coalesce(array_ndims(push_many.tags), 1) = 1)
+                  AND (push_many.metadata IS NULL OR cardinality(push_many.metadata) = given
+                       AND coalesce(array_ndims(push_many.metadata), 1) = 1), false) THEN
     PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
                                         push_many.max_attempts, push_many.run_at, delays,
-                                        timeouts);
+                                        timeouts, push_many.tags, push_many.metadata);
   END IF;
 
   WITH spec AS (
     SELECT s.ord, s.task, coalesce(s.args, '[]'::jsonb) AS args, s.priority, s.max_attempts,
-           s.run_at, s.delay, s.timeout, s.fairness_key
+           s.run_at, s.delay, s.timeout, s.fairness_key, s.tags_json,
+           CASE WHEN jsonb_typeof(s.tags_json) = 'array'
+                 AND NOT s.tags_json @? 'strict $[*] ? (@.type() != "string")'
+                THEN ARRAY(SELECT jsonb_array_elements_text(s.tags_json)) END AS tags,
+           CASE WHEN jsonb_typeof(s.metadata) <> 'null' THEN s.metadata END AS metadata
       FROM unnest(push_many.tasks, push_many.args, coalesce(priorities, '{}'), coalesce(push_many.max_attempts, '{}'),
                   coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'), coalesce(timeouts, '{}'),
-                  coalesce(fairness_keys, '{}'))
+                  coalesce(fairness_keys, '{}'), coalesce(push_many.tags, '{}'),
+                  coalesce(push_many.metadata, '{}'))
            WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, timeout,
-                                fairness_key, ord)
+                                fairness_key, tags_json, metadata, ord)
   ), checked AS (
     -- The rules of push as one expression; CASE keeps the order.
     SELECT s.* FROM spec s
@@ -549,20 +595,25 @@ BEGIN
                  AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
                      <= now() + interval '100 years'
                  AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
+                 AND (coalesce(jsonb_typeof(s.tags_json), 'null') = 'null'
+                      OR s.tags IS NOT NULL AND pgtq.tags_ok(s.tags))
+                 AND (s.metadata IS NULL OR pgtq.metadata_ok(s.metadata))
                 THEN true
                 ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
                                                  push_many.max_attempts, push_many.run_at,
-                                                 delays, timeouts) END
+                                                 delays, timeouts, push_many.tags,
+                                                 push_many.metadata) END
   ), inserted AS (
     INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                      timeout, fairness_key)
+                                      timeout, fairness_key, tags, metadata)
     SELECT push_many.queue, c.task, c.args,
            CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            coalesce(c.priority, d.default_priority, 0),
            coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
            coalesce(c.max_attempts, d.default_max_attempts, 5),
-           coalesce(c.timeout, d.default_timeout), c.fairness_key
+           coalesce(c.timeout, d.default_timeout), c.fairness_key,
+           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata
       FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
      ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
@@ -579,5 +630,5 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 
-COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[]) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[], jsonb[], jsonb[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none), tags[i] (a JSON array of strings, as pgtq.push''s tags; NULL: none), metadata[i] (as pgtq.push''s metadata; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';

@@ -38,7 +38,8 @@ RETURN ROW((ended).id, (ended).queue, (ended).task, (ended).args, state, (ended)
                           'attempt', (ended).attempts, 'at', clock_timestamp(),
                           'error', last_error))
                 ELSE (ended).errors END,
-           (ended).timeout, (ended).unique_key, (ended).fairness_key)::pgtq.finished_tasks;
+           (ended).timeout, (ended).unique_key, (ended).fairness_key, (ended).tags,
+           (ended).metadata)::pgtq.finished_tasks;
 
 -- Raises the precise error for the first element of the outcome arrays that the checks of
 -- finish_many refused (it returns NULL when it finds none).
@@ -181,7 +182,7 @@ BEGIN
     INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at, attempts,
                                      max_attempts, created_at, started_at, finished_at,
                                      locked_by, result, last_error, errors, timeout,
-                                     unique_key, fairness_key)
+                                     unique_key, fairness_key, tags, metadata)
     SELECT e.id, e.queue, e.task, e.args,
            CASE WHEN e.outcome = 'done' THEN 'succeeded'
                 WHEN e.cancel_requested THEN 'cancelled'
@@ -195,7 +196,7 @@ BEGIN
                      THEN e.errors ELSE pgtq.recent_errors(e.errors) END || jsonb_build_array(jsonb_build_object(
                        'attempt', e.attempts, 'at', clock_timestamp(), 'error', e.outcome_error))
                 ELSE e.errors END,
-           e.timeout, e.unique_key, e.fairness_key
+           e.timeout, e.unique_key, e.fairness_key, e.tags, e.metadata
       FROM ending e
     RETURNING id, queue
   )

@@ -76,12 +76,13 @@ BEGIN
   WITH back AS (
     INSERT INTO pgtq.live_tasks AS l (id, queue, task, args, state, priority, run_at, attempts,
                                       max_attempts, claims, created_at, started_at, last_error,
-                                      errors, timeout, unique_key, fairness_key)
+                                      errors, timeout, unique_key, fairness_key, tags, metadata)
     SELECT f.id, f.queue, f.task, f.args,
            CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            f.priority, start_at, f.attempts,
            greatest(f.max_attempts, least(f.attempts, 2147483646) + 1), f.attempts, f.created_at,
-           f.started_at, f.last_error, f.errors, f.timeout, f.unique_key, f.fairness_key
+           f.started_at, f.last_error, f.errors, f.timeout, f.unique_key, f.fairness_key, f.tags,
+           f.metadata
       FROM pgtq.finished_tasks f
      WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
      ORDER BY f.id

@@ -99,7 +99,8 @@ CREATE FUNCTION pgtq.insert_unique(what text, queue text, task text, args jsonb,
                                    start_at timestamptz, priority integer, max_attempts integer,
                                    timeout interval, unique_key text,
                                    states pgtq.task_state[], period interval, on_conflict text,
-                                   fairness_key text, OUT id bigint, OUT written boolean)
+                                   fairness_key text, tags text[], metadata jsonb,
+                                   OUT id bigint, OUT written boolean)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 -- ON CONFLICT's column list cannot be qualified, and the arguments share the columns' names.
 #variable_conflict use_column
@@ -126,25 +127,28 @@ BEGIN
     -- that holds it.
     IF on_conflict = 'replace' THEN
       INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                        timeout, unique_key, fairness_key)
+                                        timeout, unique_key, fairness_key, tags, metadata)
       VALUES (insert_unique.queue, insert_unique.task, insert_unique.args,
               CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
               insert_unique.priority, start_at, insert_unique.max_attempts,
-              insert_unique.timeout, insert_unique.unique_key, insert_unique.fairness_key)
+              insert_unique.timeout, insert_unique.unique_key, insert_unique.fairness_key,
+              insert_unique.tags, insert_unique.metadata)
       ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO UPDATE
         SET task = excluded.task, args = excluded.args, state = excluded.state,
             priority = excluded.priority, run_at = excluded.run_at,
             max_attempts = excluded.max_attempts, timeout = excluded.timeout,
-            fairness_key = excluded.fairness_key
+            fairness_key = excluded.fairness_key, tags = excluded.tags,
+            metadata = excluded.metadata
         WHERE l.state IN ('queued', 'scheduled')
       RETURNING l.id, l.xmax = 0 INTO id, inserted;
     ELSE
       INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                        timeout, unique_key, fairness_key)
+                                        timeout, unique_key, fairness_key, tags, metadata)
       VALUES (insert_unique.queue, insert_unique.task, insert_unique.args,
               CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
               insert_unique.priority, start_at, insert_unique.max_attempts,
-              insert_unique.timeout, insert_unique.unique_key, insert_unique.fairness_key)
+              insert_unique.timeout, insert_unique.unique_key, insert_unique.fairness_key,
+              insert_unique.tags, insert_unique.metadata)
       ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
       RETURNING l.id, true INTO id, inserted;
     END IF;

@@ -124,7 +124,7 @@ TEST_CASE("a timeout of 0 or less, over 365 days or in months is refused naming 
                       doctest::Contains("pgtq.push_many: timeouts[2] must be more than 0"));
     CHECK_THROWS_WITH(
         conn.run_script("SELECT pgtq.push_many('q', '{t,t}', '{NULL,NULL}', timeouts => '{1s}')"),
-        doctest::Contains("run_at, delays and timeouts must have as many"));
+        doctest::Contains("timeouts, tags and metadata must have as many"));
     CHECK(task_count(conn) == 0);
   }
 }

@@ -824,6 +824,37 @@ void add_schedule_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.schedule_fire_times('s', 5, NULL)", k_null, "after"});
 }
 
+// Tags and metadata at push (02_names_and_limits.sql).
+void add_tag_cases(std::vector<BadInput>& cases) {
+  const std::string push = "SELECT pgtq.push('q', 't', ";
+  cases.push_back({push + "tags => ARRAY['a', NULL])", k_null, "tags"});
+  cases.push_back({push + "tags => ARRAY[''])", k_bad, "tags"});
+  cases.push_back({push + "tags => ARRAY[repeat('x', 129)])", k_bad, "tags"});
+  cases.push_back({push + "tags => ARRAY[['a'], ['b']])", k_bad, "tags"});
+  cases.push_back(
+      {push + "tags => ARRAY(SELECT 't' || g FROM generate_series(1, 33) g))", k_limit, "tags"});
+  cases.push_back({push + "metadata => '[1]')", k_bad, "metadata"});
+  cases.push_back({push + "metadata => '\"x\"')", k_bad, "metadata"});
+  cases.push_back({push + "metadata => 'null')", k_bad, "metadata"});
+  cases.push_back(
+      {push + "metadata => jsonb_build_object('k', repeat('x', 70000)))", k_limit, "metadata"});
+  const std::string many = "SELECT pgtq.push_many('q', ";
+  cases.push_back({many + R"('[{"task": "t", "tags": "a"}]'))", k_bad, "tags"});
+  cases.push_back({many + R"('[{"task": "t", "tags": [1]}]'))", k_bad, "tags"});
+  cases.push_back({many + R"('[{"task": "t", "tags": [""]}]'))", k_bad, "tags"});
+  cases.push_back({many + R"('[{"task": "t", "metadata": [1]}]'))", k_bad, "metadata"});
+  cases.push_back({many + R"('[{"task": "t", "metadata": "m"}]'))", k_bad, "metadata"});
+  const std::string arrays = many + "ARRAY['t'], ARRAY['[]'::jsonb], ";
+  cases.push_back({arrays + R"(tags => ARRAY['"a"'::jsonb]))", k_bad, "tags[1]"});
+  cases.push_back({arrays + R"(tags => ARRAY['[""]'::jsonb]))", k_bad, "tags[1]"});
+  cases.push_back({arrays + R"(tags => ARRAY['[null]'::jsonb]))", k_bad, "tags[1]"});
+  cases.push_back({arrays + "tags => ARRAY['[]'::jsonb, '[]'::jsonb])", k_bad, "tags"});
+  cases.push_back({arrays + "metadata => ARRAY['1'::jsonb])", k_bad, "metadata[1]"});
+  cases.push_back({arrays + "metadata => ARRAY['{}'::jsonb, '{}'::jsonb])", k_bad, "metadata"});
+  cases.push_back(
+      {arrays + "unique_keys => ARRAY['k'], tags => ARRAY['[1]'::jsonb])", k_bad, "tags[1]"});
+}
+
 // Waiting for a task to end (19_task_waits.sql).
 void add_task_wait_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.watch_task(NULL)", k_null, "id"});
@@ -905,6 +936,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_task_defaults_cases(cases);
   add_schedule_cases(cases);
   add_task_wait_cases(cases);
+  add_tag_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

@@ -14,10 +14,10 @@ TEST_CASE("pgtq.tasks has the documented columns in order") {
   db::Connection conn = database.connect();
   const db::Result result = conn.run_script("SELECT * FROM pgtq.tasks LIMIT 0");
   const std::vector<std::string> expected{
-      "id",         "queue",       "task",      "args",         "state",
-      "priority",   "run_at",      "attempts",  "max_attempts", "created_at",
-      "started_at", "finished_at", "locked_by", "locked_until", "result",
-      "last_error", "errors",      "timeout",   "unique_key",   "fairness_key"};
+      "id",         "queue",        "task",         "args",       "state",      "priority",
+      "run_at",     "attempts",     "max_attempts", "created_at", "started_at", "finished_at",
+      "locked_by",  "locked_until", "result",       "last_error", "errors",     "timeout",
+      "unique_key", "fairness_key", "tags",         "metadata"};
   REQUIRE(result.columns() == static_cast<int>(expected.size()));
   for (int i = 0; i < result.columns(); ++i) {
     CHECK(std::string(PQfname(result.get(), i)) == expected[static_cast<std::size_t>(i)]);

@@ -112,7 +112,7 @@ private:
   }
 
   PGconn* m_conn;
-  std::bitset<128> m_ready; // bit mask: the statement for that mask is known to exist
+  std::bitset<detail::k_push_masks> m_ready; // by mask: the statement is known to exist
 };
 
 } // namespace pgtq

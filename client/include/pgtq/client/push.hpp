@@ -25,8 +25,8 @@ namespace pgtq {
 enum class OnConflict {
   ignore,  // return the holder's id
   replace, // a queued or scheduled holder takes this push's task name, args, priority,
-           // run_at, max_attempts, timeout and fairness key, and its id is returned;
-           // otherwise as ignore
+           // run_at, max_attempts, timeout, fairness key, tags and metadata, and its id is
+           // returned; otherwise as ignore
   raise,   // throw pgtq::Error 23505 naming the holder
 };
 
@@ -55,7 +55,9 @@ struct Unique {
 // anything. unique: see Unique; push() then returns the id of the task that holds the key, if one
 // does. fairness_key: 1..1024 bytes (a tenant, a customer): claims of the queue take turns between
 // keys, and the queue's key concurrency limit (set_key_concurrency) caps each key's running
-// tasks (sql/schema/16_fairness.sql). A NUL byte is refused before sending (22023).
+// tasks (sql/schema/16_fairness.sql). tags: at most 32, each 1..128 characters; metadata: a
+// JSON object of at most 64 KiB (the server refuses others: 22023, 54000). A NUL byte in a
+// key or tag is refused before sending (22023).
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
@@ -65,6 +67,12 @@ struct PushOptions {
   std::optional<Delay> timeout = std::nullopt;    // e.g. std::chrono::minutes(5)
   std::optional<Unique> unique = std::nullopt;
   std::optional<std::string> fairness_key = std::nullopt;
+  // Labels to find the task by (pgtq.tasks' tags; at most 32, each 1..128 characters);
+  // stored distinct and sorted. Empty: none.
+  std::vector<std::string> tags = {};
+  // A JSON object about the task for whoever looks at it later (at most 64 KiB); the handler
+  // does not receive it. Unset: none.
+  std::optional<JsonText> metadata = std::nullopt;
 };
 
 // One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
@@ -147,6 +155,11 @@ inline void check_options(const PushOptions& options, const std::string& what) {
   if (options.fairness_key && options.fairness_key->find('\0') != std::string::npos) {
     throw Error("22023", what + ": the fairness key contains a NUL byte");
   }
+  for (std::size_t i = 0; i < options.tags.size(); ++i) {
+    if (options.tags[i].find('\0') != std::string::npos) {
+      throw Error("22023", what + ": tag " + std::to_string(i + 1) + " contains a NUL byte");
+    }
+  }
   if (options.unique) {
     if (options.unique->key.find('\0') != std::string::npos) {
       throw Error("22023", what + ": the unique key contains a NUL byte");
@@ -208,8 +221,9 @@ inline Param unique_period_text(const Unique& unique, const std::string& what) {
 // The pgtq.push call for these options, and its parameters. Named arguments for the options
 // given only, so that the server's defaults stay the single source of truth for the others.
 // mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts, 16 timeout,
-// 32 unique: its four arguments, NULL where unset; 64 fairness_key), so that calls with the
-// same mask have the same SQL text.
+// 32 unique: its four arguments, NULL where unset; 64 fairness_key, 128 tags, 256 metadata),
+// so that calls with the same mask have the same SQL text.
+inline constexpr unsigned k_push_masks = 512;
 struct PushStatement {
   std::string sql;
   std::vector<Param> params;
@@ -253,6 +267,12 @@ inline PushStatement push_statement(std::string_view queue,
   }
   if (options.fairness_key) {
     add(64, "fairness_key", "text", *options.fairness_key);
+  }
+  if (!options.tags.empty()) {
+    add(128, "tags", "text[]", pg_text_array(options.tags));
+  }
+  if (options.metadata) {
+    add(256, "metadata", "jsonb", options.metadata->text());
   }
   statement.sql += ')';
   return statement;
@@ -354,6 +374,8 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
   Column timeouts{"timeouts", "interval[]"};
   Column unique_keys{"unique_keys", "text[]"};
   Column fairness_keys{"fairness_keys", "text[]"};
+  Column tags{"tags", "jsonb[]"};
+  Column metadata{"metadata", "jsonb[]"};
   // One call takes one set of unique options, for every task with a key: the first's.
   const Unique* unique = nullptr;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -392,6 +414,19 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
                         : std::nullopt);
     put(unique_keys, options.unique ? std::optional(options.unique->key) : std::nullopt);
     put(fairness_keys, options.fairness_key);
+    std::optional<std::string> tags_json;
+    if (!options.tags.empty()) {
+      tags_json = "[";
+      for (const std::string& tag : options.tags) {
+        if (tags_json->size() > 1) {
+          *tags_json += ',';
+        }
+        detail::append_json_string(*tags_json, tag);
+      }
+      *tags_json += ']';
+    }
+    put(tags, tags_json);
+    put(metadata, options.metadata ? std::optional(options.metadata->text()) : std::nullopt);
     if (options.unique) {
       if (!unique) {
         unique = &*options.unique;
@@ -411,8 +446,15 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
     params.emplace_back(std::move(value));
     sql += std::string(", ") + name + " => $" + std::to_string(params.size()) + "::" + type;
   };
-  for (Column* column :
-       {&run_at, &delays, &priorities, &max_attempts, &timeouts, &unique_keys, &fairness_keys}) {
+  for (Column* column : {&run_at,
+                         &delays,
+                         &priorities,
+                         &max_attempts,
+                         &timeouts,
+                         &unique_keys,
+                         &fairness_keys,
+                         &tags,
+                         &metadata}) {
     if (column->used) {
       add(column->name, column->type, column->elements + '}');
     }

@@ -1,0 +1,1026 @@
+-- Tags and metadata (sql/schema/02_names_and_limits.sql has their limits): a task carries
+-- tags (text[], distinct and sorted) and metadata (a JSON object) given at push, in
+-- live_tasks and finished_tasks, the pgtq.tasks view, and partial GIN indexes that hold only
+-- the tasks that have them (building them reads each table once). pgtq.push, both forms of
+-- pgtq.push_many and pgtq.insert_unique take them (new signatures: the old functions are
+-- dropped); finished_row, finish_many and requeue_finished carry them along.
+
+ALTER TABLE pgtq.live_tasks ADD COLUMN tags text[], ADD COLUMN metadata jsonb;
+ALTER TABLE pgtq.finished_tasks ADD COLUMN tags text[], ADD COLUMN metadata jsonb;
+
+CREATE INDEX live_tasks_tags ON pgtq.live_tasks USING gin (tags) WHERE tags IS NOT NULL;
+CREATE INDEX live_tasks_metadata ON pgtq.live_tasks USING gin (metadata jsonb_path_ops)
+  WHERE metadata IS NOT NULL;
+COMMENT ON COLUMN pgtq.live_tasks.tags IS
+  'The task''s tags (push''s tags): distinct, sorted, each 1..128 characters, at most 32; NULL: none.';
+COMMENT ON COLUMN pgtq.live_tasks.metadata IS
+  'The pusher''s JSON object about the task (push''s metadata), not passed to its handler; NULL: none.';
+
+CREATE INDEX finished_tasks_tags ON pgtq.finished_tasks USING gin (tags) WHERE tags IS NOT NULL;
+CREATE INDEX finished_tasks_metadata ON pgtq.finished_tasks USING gin (metadata jsonb_path_ops)
+  WHERE metadata IS NOT NULL;
+
+-- True when tags are acceptable as a task's tags: one dimension, at most 32, none NULL, each
+-- 1..128 characters. NULL (no tags) is acceptable.
+CREATE FUNCTION pgtq.tags_ok(tags text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT tags IS NULL
+         OR coalesce(array_ndims(tags), 1) = 1 AND cardinality(tags) <= 32
+            AND array_position(tags, NULL) IS NULL
+            AND NOT EXISTS (SELECT 1 FROM unnest(tags) AS t WHERE length(t) NOT BETWEEN 1 AND 128)
+$$;
+
+-- Raises unless tags_ok(tags), naming what (e.g. 'pgtq.push: tags') and the tag at fault.
+CREATE FUNCTION pgtq.check_tags(what text, tags text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  bad text;
+BEGIN
+  IF tags IS NULL THEN
+    RETURN;
+  END IF;
+  IF array_ndims(tags) > 1 THEN
+    RAISE EXCEPTION '% must be a one-dimensional array, got % dimensions', what, array_ndims(tags)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF cardinality(tags) > 32 THEN
+    RAISE EXCEPTION '% holds % tags, the limit is 32', what, cardinality(tags)
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF array_position(tags, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION '% must not contain NULL (tag %)', what, array_position(tags, NULL)
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT t INTO bad FROM unnest(tags) AS t WHERE length(t) NOT BETWEEN 1 AND 128 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '% must be 1 to 128 characters each, got "%" (% characters)', what,
+      left(bad, 64), length(bad) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+END $$;
+
+-- A task's tags as stored: distinct and sorted; NULL for none (NULL or empty).
+CREATE FUNCTION pgtq.normal_tags(tags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN cardinality(tags) > 0
+              THEN ARRAY(SELECT DISTINCT t FROM unnest(tags) AS t ORDER BY t) END
+$$;
+
+-- Tags given as JSON (push_many): an array of strings as text[]; NULL for JSON null or no
+-- value. Raises 22023 naming what for anything else; tags_ok / check_tags judge the result.
+CREATE FUNCTION pgtq.json_tags(what text, tags jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF tags IS NULL OR jsonb_typeof(tags) = 'null' THEN
+    RETURN NULL;
+  END IF;
+  IF jsonb_typeof(tags) <> 'array' OR tags @? 'strict $[*] ? (@.type() != "string")' THEN
+    RAISE EXCEPTION '% must be a JSON array of strings, got %', what, left(tags::text, 64)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN ARRAY(SELECT jsonb_array_elements_text(tags));
+END $$;
+
+-- True when metadata is acceptable as a task's metadata: NULL, or a JSON object of at most
+-- 64 KiB as text, nested at most 100 deep.
+CREATE FUNCTION pgtq.metadata_ok(metadata jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT metadata IS NULL
+         OR jsonb_typeof(metadata) = 'object' AND octet_length(metadata::text) <= 65536
+            AND NOT pgtq.too_deep(metadata)
+$$;
+
+-- Raises unless metadata_ok(metadata), naming what (e.g. 'pgtq.push: metadata').
+CREATE FUNCTION pgtq.check_metadata(what text, metadata jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF metadata IS NULL THEN
+    RETURN;
+  END IF;
+  IF jsonb_typeof(metadata) <> 'object' THEN
+    RAISE EXCEPTION '% must be a JSON object, not %', what, jsonb_typeof(metadata)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF octet_length(metadata::text) > 65536 THEN
+    RAISE EXCEPTION '% is % bytes as JSON text, the limit is 65536', what,
+      octet_length(metadata::text) USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  IF pgtq.too_deep(metadata) THEN
+    RAISE EXCEPTION '% nests arrays and objects more than 100 deep', what
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+END $$;
+
+DROP FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text);
+
+CREATE FUNCTION pgtq.push(
+  queue         text,
+  task          text,
+  args          jsonb DEFAULT '[]',
+  run_at        timestamptz DEFAULT NULL,
+  delay         interval DEFAULT NULL,
+  priority      integer DEFAULT NULL,
+  max_attempts  integer DEFAULT NULL,
+  timeout       interval DEFAULT NULL,
+  unique_key    text DEFAULT NULL,
+  unique_states pgtq.task_state[] DEFAULT NULL,
+  unique_period interval DEFAULT NULL,
+  on_conflict   text DEFAULT 'ignore',
+  fairness_key  text DEFAULT NULL,
+  tags          text[] DEFAULT NULL,
+  metadata      jsonb DEFAULT NULL
+) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  start_at timestamptz;
+  due      boolean;
+  new_id   bigint;
+  waiting  boolean; -- a worker (due) or scheduler (delayed) waits to be woken
+  states   pgtq.task_state[];
+  given_priority     integer; -- the queue's defaults where the push gives none (unique keys)
+  given_max_attempts integer;
+  given_timeout      interval;
+BEGIN
+  -- Every rule as one expression, evaluated without a query; only a push that breaks one
+  -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
+  IF NOT coalesce(push.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push.queue) <= 128
+                  AND push.task ~ '^[A-Za-z0-9_.:-]+$' AND length(push.task) <= 128
+                  AND jsonb_typeof(push.args) IN ('array', 'object')
+                  AND octet_length(push.args::text) <= 1048576
+                  AND (pg_column_size(push.args) < 800 AND pg_column_compression(push.args) IS NULL
+                       OR NOT pgtq.too_deep(push.args))
+                  AND (push.priority IS NULL OR push.priority BETWEEN -32768 AND 32767)
+                  AND (push.max_attempts IS NULL OR push.max_attempts BETWEEN 1 AND 1000)
+                  AND (push.run_at IS NULL
+                       OR isfinite(push.run_at)
+                          AND push.run_at BETWEEN now() - interval '100 years'
+                                              AND now() + interval '100 years')
+                  AND (push.delay IS NULL OR pgtq.delay_ok(push.delay))
+                  AND (push.timeout IS NULL OR pgtq.timeout_ok(push.timeout))
+                  AND (push.fairness_key IS NULL
+                       OR octet_length(push.fairness_key) BETWEEN 1 AND 1024)
+                  AND (push.tags IS NULL OR pgtq.tags_ok(push.tags))
+                  AND (push.metadata IS NULL OR pgtq.metadata_ok(push.metadata)), false) THEN
+    PERFORM pgtq.check_name('queue', push.queue);
+    PERFORM pgtq.check_task(push.task, push.args, coalesce(push.priority, 0),
+                            coalesce(push.max_attempts, 5));
+    PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+    PERFORM pgtq.check_timeout('pgtq.push: timeout', push.timeout);
+    PERFORM pgtq.check_fairness_key('pgtq.push: fairness_key', push.fairness_key);
+    PERFORM pgtq.check_tags('pgtq.push: tags', push.tags);
+    PERFORM pgtq.check_metadata('pgtq.push: metadata', push.metadata);
+  END IF;
+  start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
+  IF start_at > now() + interval '100 years' THEN
+    PERFORM pgtq.start_time('pgtq.push: ', push.run_at, push.delay);
+  END IF;
+  due := start_at <= now();
+  IF push.unique_key IS NOT NULL OR push.unique_states IS NOT NULL
+     OR push.unique_period IS NOT NULL OR push.on_conflict IS DISTINCT FROM 'ignore' THEN
+    states := pgtq.check_unique('pgtq.push: ', push.unique_key, push.unique_states,
+                                push.unique_period, push.on_conflict);
+    SELECT coalesce(push.priority, q.default_priority, 0),
+           coalesce(push.max_attempts, q.default_max_attempts, 5),
+           coalesce(push.timeout, q.default_timeout)
+      INTO given_priority, given_max_attempts, given_timeout
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = push.queue;
+    SELECT u.id, u.written INTO new_id, waiting
+      FROM pgtq.insert_unique('pgtq.push: ', push.queue, push.task, push.args, start_at,
+                              given_priority, given_max_attempts, given_timeout,
+                              push.unique_key, states, push.unique_period, push.on_conflict,
+                              push.fairness_key,
+                              CASE WHEN push.tags IS NOT NULL THEN pgtq.normal_tags(push.tags) END,
+                              push.metadata) AS u;
+    IF waiting AND due THEN
+      PERFORM pgtq.wake_queue(push.queue);
+    ELSIF waiting THEN
+      PERFORM pgtq.wake_schedulers(start_at);
+    END IF;
+    RETURN new_id;
+  END IF;
+  -- What wake_queue or wake_schedulers would do (09_wake_ups.sql), inline: the push lock
+  -- first (an assignment, evaluated without a query), then the insert, whose snapshot is
+  -- newer than the lock, looks for a worker or scheduler to wake.
+  waiting := pg_advisory_xact_lock_shared(1885828209, CASE WHEN due THEN hashtext(push.queue) & 63
+                                                         ELSE 64 END) IS NULL;
+  -- The queue's defaults in the same statement: one probe of pgtq.queues' primary key, and
+  -- none when the push gives all three.
+  INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                    timeout, fairness_key, tags, metadata)
+  SELECT push.queue, push.task, push.args,
+         CASE WHEN due THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+         coalesce(push.priority, q.default_priority, 0), start_at,
+         coalesce(push.max_attempts, q.default_max_attempts, 5),
+         coalesce(push.timeout, q.default_timeout), push.fairness_key,
+         CASE WHEN push.tags IS NOT NULL THEN pgtq.normal_tags(push.tags) END, push.metadata
+    FROM (SELECT 1) AS one
+    LEFT JOIN pgtq.queues q
+      ON q.queue = push.queue
+     AND (push.priority IS NULL OR push.max_attempts IS NULL OR push.timeout IS NULL)
+  RETURNING l.id,
+            CASE WHEN due
+                 THEN EXISTS (SELECT 1 FROM pgtq.idle_workers w WHERE w.queue = push.queue)
+                 ELSE EXISTS (SELECT 1 FROM pgtq.waiting_schedulers s WHERE s.wakes_at > start_at)
+            END
+  INTO new_id, waiting;
+  IF waiting OR current_setting('transaction_isolation') <> 'read committed' THEN
+    IF due THEN
+      PERFORM pg_notify('pgtq_wakeup', push.queue);
+    ELSE
+      PERFORM pg_notify('pgtq_scheduled', '');
+    END IF;
+  END IF;
+  RETURN new_id;
+END $$;
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text, text[], jsonb) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first; NULL: the queue''s default_priority, else 0), max_attempts 1..1000 (NULL: the queue''s default_max_attempts, else 5). timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the queue''s default_timeout, else the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout, fairness_key, tags and metadata; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. tags: labels to find the task by (at most 32, each 1..128 characters; stored distinct and sorted; NULL or empty: none). metadata: a JSON object about the task for its pusher, not passed to the handler (<= 64 KiB as text, <= 100 deep; NULL: none). Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args, tags or metadata too large or deep.';
+
+CREATE OR REPLACE FUNCTION pgtq.push_many_element_error(ord bigint, elem jsonb) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  what   text := 'pgtq.push_many: element ' || ord || ': ';
+  bad    text;
+  field  text;
+  value  jsonb;
+BEGIN
+  IF jsonb_typeof(elem) IS DISTINCT FROM 'object' THEN
+    RAISE EXCEPTION 'pgtq.push_many: element % of tasks is not a JSON object', ord
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
+   WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay', 'timeout',
+                   'fairness_key', 'tags', 'metadata')
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout, fairness_key, tags, metadata)',
+      what, bad USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT elem ? 'task' THEN
+    RAISE EXCEPTION '%"task" is missing', what USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF jsonb_typeof(elem->'task') <> 'string' THEN
+    RAISE EXCEPTION '%task must be a JSON string, got %', what, jsonb_typeof(elem->'task')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOREACH field IN ARRAY ARRAY['priority', 'max_attempts'] LOOP
+    value := elem->field;
+    IF value IS NOT NULL AND jsonb_typeof(value) <> 'null'
+       AND (jsonb_typeof(value) <> 'number' OR value::numeric <> trunc(value::numeric)) THEN
+      RAISE EXCEPTION '% must be a JSON integer, got %', what || field, value
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  value := elem->'priority';
+  IF jsonb_typeof(value) = 'number' AND value::numeric NOT BETWEEN -32768 AND 32767 THEN
+    RAISE EXCEPTION 'pgtq: priority % of task "%" is outside -32768..32767', value, elem->>'task'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  value := elem->'max_attempts';
+  IF jsonb_typeof(value) = 'number' AND value::numeric NOT BETWEEN 1 AND 1000 THEN
+    RAISE EXCEPTION 'pgtq: max_attempts % of task "%" is outside 1..1000', value, elem->>'task'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOREACH field IN ARRAY ARRAY['run_at', 'delay', 'timeout', 'fairness_key'] LOOP
+    value := elem->field;
+    IF value IS NOT NULL AND jsonb_typeof(value) NOT IN ('null', 'string') THEN
+      RAISE EXCEPTION '% must be a JSON string, got %', what || field, value
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  PERFORM pgtq.check_task(elem->>'task', coalesce(elem->'args', '[]'::jsonb), 0, 5);
+  PERFORM pgtq.start_time(what, CASE WHEN jsonb_typeof(elem->'run_at') = 'string'
+                                     THEN (elem->>'run_at')::timestamptz END,
+                          CASE WHEN jsonb_typeof(elem->'delay') = 'string'
+                               THEN (elem->>'delay')::interval END);
+  PERFORM pgtq.check_timeout(what || 'timeout', CASE WHEN jsonb_typeof(elem->'timeout') = 'string'
+                                                     THEN (elem->>'timeout')::interval END);
+  PERFORM pgtq.check_fairness_key(what || 'fairness_key', elem->>'fairness_key');
+  PERFORM pgtq.check_tags(what || 'tags', pgtq.json_tags(what || 'tags', elem->'tags'));
+  PERFORM pgtq.check_metadata(what || 'metadata', CASE WHEN jsonb_typeof(elem->'metadata') <> 'null'
+                                                      THEN elem->'metadata' END);
+  RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
+END $$;
+
+CREATE OR REPLACE FUNCTION pgtq.push_many(queue text, tasks jsonb) RETURNS SETOF bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  ids       bigint[];
+  any_due        boolean;
+  earliest_later timestamptz; -- the earliest run_at of the delayed tasks
+  bad_elem  record;
+BEGIN
+  PERFORM pgtq.check_name('queue', push_many.queue);
+  IF tasks IS NULL THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF jsonb_typeof(tasks) <> 'array' THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks must be a JSON array of task objects, not %',
+      jsonb_typeof(tasks) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- run_at, delay and timeout are text to cast: a cast that fails names no element, so find it.
+  IF tasks @? 'lax $[*] ? (exists(@.run_at) || exists(@.delay) || exists(@.timeout))' THEN
+    BEGIN
+      PERFORM count(CASE WHEN jsonb_typeof(x.elem->'run_at') = 'string'
+                         THEN (x.elem->>'run_at')::timestamptz END)
+              + count(CASE WHEN jsonb_typeof(x.elem->'delay') = 'string'
+                           THEN (x.elem->>'delay')::interval END)
+              + count(CASE WHEN jsonb_typeof(x.elem->'timeout') = 'string'
+                           THEN (x.elem->>'timeout')::interval END)
+         FROM jsonb_array_elements(tasks) AS x(elem)
+        WHERE jsonb_typeof(x.elem) = 'object';
+    EXCEPTION WHEN data_exception THEN
+      FOR bad_elem IN SELECT x.elem, x.ord
+                        FROM jsonb_array_elements(tasks) WITH ORDINALITY AS x(elem, ord)
+                       WHERE jsonb_typeof(x.elem) = 'object' LOOP
+        BEGIN
+          PERFORM CASE WHEN jsonb_typeof(bad_elem.elem->'run_at') = 'string'
+                       THEN (bad_elem.elem->>'run_at')::timestamptz END;
+        EXCEPTION WHEN data_exception THEN
+          RAISE EXCEPTION 'pgtq.push_many: element %: run_at: %', bad_elem.ord, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+        END;
+        BEGIN
+          PERFORM CASE WHEN jsonb_typeof(bad_elem.elem->'delay') = 'string'
+                       THEN (bad_elem.elem->>'delay')::interval END;
+        EXCEPTION WHEN data_exception THEN
+          RAISE EXCEPTION 'pgtq.push_many: element %: delay: %', bad_elem.ord, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+        END;
+        BEGIN
+          PERFORM CASE WHEN jsonb_typeof(bad_elem.elem->'timeout') = 'string'
+                       THEN (bad_elem.elem->>'timeout')::interval END;
+        EXCEPTION WHEN data_exception THEN
+          RAISE EXCEPTION 'pgtq.push_many: element %: timeout: %', bad_elem.ord, SQLERRM
+            USING ERRCODE = 'invalid_parameter_value';
+        END;
+      END LOOP;
+    END;
+  END IF;
+
+  WITH spec AS (
+    SELECT e.ord, e.elem,
+           e.elem->>'task' AS task,
+           coalesce(e.elem->'args', '[]'::jsonb) AS args,
+           e.elem->'priority' AS priority,
+           e.elem->'max_attempts' AS max_attempts,
+           CASE WHEN jsonb_typeof(e.elem->'run_at') = 'string'
+                THEN (e.elem->>'run_at')::timestamptz END AS run_at,
+           CASE WHEN jsonb_typeof(e.elem->'delay') = 'string'
+                THEN (e.elem->>'delay')::interval END AS delay,
+           CASE WHEN jsonb_typeof(e.elem->'timeout') = 'string'
+                THEN (e.elem->>'timeout')::interval END AS timeout,
+           CASE WHEN jsonb_typeof(e.elem->'fairness_key') = 'string'
+                THEN e.elem->>'fairness_key' END AS fairness_key,
+           CASE WHEN jsonb_typeof(e.elem->'tags') = 'array'
+                 AND NOT e.elem->'tags' @? 'strict $[*] ? (@.type() != "string")'
+                THEN ARRAY(SELECT jsonb_array_elements_text(e.elem->'tags')) END AS tags,
+           CASE WHEN jsonb_typeof(e.elem->'metadata') <> 'null'
+                THEN e.elem->'metadata' END AS metadata
+      FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
+  ), checked AS (
+    -- The rules of check_task and start_time as expressions; CASE keeps the order, so a cast
+    -- below only sees a value that passed. The name pattern has no {1,128} bound (0006).
+    SELECT s.* FROM spec s
+     WHERE CASE WHEN jsonb_typeof(s.elem) = 'object'
+                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout,fairness_key,tags,metadata}'::text[]
+                     = '{}'::jsonb
+                 AND jsonb_typeof(s.elem->'task') = 'string'
+                 AND s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
+                 AND jsonb_typeof(s.args) IN ('array', 'object')
+                 AND octet_length(s.args::text) <= 1048576
+                 AND (pg_column_size(s.args) < 800 AND pg_column_compression(s.args) IS NULL
+                      OR NOT pgtq.too_deep(s.args))
+                 AND CASE coalesce(jsonb_typeof(s.priority), 'null')
+                       WHEN 'null' THEN true
+                       WHEN 'number' THEN s.priority::numeric BETWEEN -32768 AND 32767
+                                          AND s.priority::numeric = trunc(s.priority::numeric)
+                       ELSE false END
+                 AND CASE coalesce(jsonb_typeof(s.max_attempts), 'null')
+                       WHEN 'null' THEN true
+                       WHEN 'number' THEN s.max_attempts::numeric BETWEEN 1 AND 1000
+                                          AND s.max_attempts::numeric = trunc(s.max_attempts::numeric)
+                       ELSE false END
+                 AND coalesce(jsonb_typeof(s.elem->'run_at'), 'null') IN ('null', 'string')
+                 AND coalesce(jsonb_typeof(s.elem->'delay'), 'null') IN ('null', 'string')
+                 AND coalesce(jsonb_typeof(s.elem->'timeout'), 'null') IN ('null', 'string')
+                 AND coalesce(jsonb_typeof(s.elem->'fairness_key'), 'null') IN ('null', 'string')
+                 AND coalesce(octet_length(s.fairness_key) BETWEEN 1 AND 1024, true)
+                 AND (s.run_at IS NULL OR (isfinite(s.run_at)
+                        AND s.run_at BETWEEN now() - interval '100 years'
+                                         AND now() + interval '100 years'))
+                 AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
+                 AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
+                     <= now() + interval '100 years'
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
+                 AND (coalesce(jsonb_typeof(s.elem->'tags'), 'null') = 'null'
+                      OR s.tags IS NOT NULL AND pgtq.tags_ok(s.tags))
+                 AND (s.metadata IS NULL OR pgtq.metadata_ok(s.metadata))
+                THEN true
+                ELSE pgtq.push_many_element_error(s.ord, s.elem) END
+  ), inserted AS (
+    INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                      timeout, fairness_key, tags, metadata)
+    SELECT push_many.queue, c.task, c.args,
+           CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
+                THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer
+                ELSE coalesce(d.default_priority, 0) END,
+           coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
+           CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer
+                ELSE coalesce(d.default_max_attempts, 5) END,
+           coalesce(c.timeout, d.default_timeout), c.fairness_key,
+           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata
+      FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
+     ORDER BY c.ord
+    RETURNING l.id, l.state, l.run_at
+  )
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
+         min(i.run_at) FILTER (WHERE i.state = 'scheduled')
+    INTO ids, any_due, earliest_later FROM inserted i;
+  IF any_due THEN
+    PERFORM pgtq.wake_queue(push_many.queue);
+  END IF;
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
+  END IF;
+  RETURN QUERY SELECT unnest(ids);
+END $$;
+COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings), tags (an array of strings), metadata (an object); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+
+DROP FUNCTION pgtq.push_many_arrays_error(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[]);
+
+CREATE FUNCTION pgtq.push_many_arrays_error(queue text, tasks text[], args jsonb[],
+                                            priorities integer[], max_attempts integer[],
+                                            run_at timestamptz[], delays interval[],
+                                            timeouts interval[], tags jsonb[], metadata jsonb[])
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  given integer;
+  i     integer;
+  what  text;
+BEGIN
+  PERFORM pgtq.check_name('queue', queue);
+  IF tasks IS NULL THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF args IS NULL THEN
+    RAISE EXCEPTION 'pgtq.push_many: args must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  given := cardinality(tasks);
+  IF coalesce(array_ndims(tasks), 1) <> 1 OR coalesce(array_ndims(args), 1) <> 1
+     OR coalesce(array_ndims(priorities), 1) <> 1 OR coalesce(array_ndims(max_attempts), 1) <> 1
+     OR coalesce(array_ndims(run_at), 1) <> 1 OR coalesce(array_ndims(delays), 1) <> 1
+     OR coalesce(array_ndims(timeouts), 1) <> 1 OR coalesce(array_ndims(tags), 1) <> 1
+     OR coalesce(array_ndims(metadata), 1) <> 1 THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks, args, priorities, max_attempts, run_at, delays, '
+      'timeouts, tags and metadata must be one-dimensional arrays'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF cardinality(args) <> given OR cardinality(priorities) <> given
+     OR cardinality(max_attempts) <> given OR cardinality(run_at) <> given
+     OR cardinality(delays) <> given OR cardinality(timeouts) <> given
+     OR cardinality(tags) <> given OR cardinality(metadata) <> given THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks has % elements; args, priorities, max_attempts, '
+      'run_at, delays, timeouts, tags and metadata must have as many (or be NULL, except args), '
+      'got %, %, %, %, %, %, % and %', given, cardinality(args), cardinality(priorities),
+      cardinality(max_attempts), cardinality(run_at), cardinality(delays), cardinality(timeouts),
+      cardinality(tags), cardinality(metadata)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF given > 100000 THEN
+    RAISE EXCEPTION 'pgtq.push_many: tasks has % elements, the limit is 100000', given
+      USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  FOR i IN 1 .. given LOOP
+    what := 'pgtq.push_many: ';
+    BEGIN
+      PERFORM pgtq.check_name('task', tasks[i]);
+    EXCEPTION WHEN null_value_not_allowed OR invalid_parameter_value THEN
+      RAISE EXCEPTION '%tasks[%]: %', what, i, SQLERRM USING ERRCODE = SQLSTATE;
+    END;
+    IF args[i] IS NOT NULL AND jsonb_typeof(args[i]) NOT IN ('array', 'object') THEN
+      RAISE EXCEPTION '%args[%] must be a JSON array or object, not %', what, i,
+        jsonb_typeof(args[i]) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgtq.check_json_limits(what || 'args[' || i || ']', args[i]);
+    IF priorities[i] NOT BETWEEN -32768 AND 32767 THEN
+      RAISE EXCEPTION '%priorities[%]: priority % of task "%" is outside -32768..32767', what, i,
+        priorities[i], tasks[i] USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_attempts[i] NOT BETWEEN 1 AND 1000 THEN
+      RAISE EXCEPTION '%max_attempts[%]: max_attempts % of task "%" is outside 1..1000', what, i,
+        max_attempts[i], tasks[i] USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgtq.start_time(what || 'element ' || i || ': ', run_at[i], delays[i]);
+    PERFORM pgtq.check_timeout(what || 'timeouts[' || i || ']', timeouts[i]);
+    PERFORM pgtq.check_tags(what || 'tags[' || i || ']',
+                            pgtq.json_tags(what || 'tags[' || i || ']', tags[i]));
+    PERFORM pgtq.check_metadata(what || 'metadata[' || i || ']',
+                                CASE WHEN jsonb_typeof(metadata[i]) <> 'null' THEN metadata[i] END);
+  END LOOP;
+  RETURN NULL;
+END $$;
+
+DROP FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[]);
+
+CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
+                               priorities integer[] DEFAULT NULL,
+                               max_attempts integer[] DEFAULT NULL,
+                               run_at timestamptz[] DEFAULT NULL,
+                               delays interval[] DEFAULT NULL,
+                               timeouts interval[] DEFAULT NULL,
+                               unique_keys text[] DEFAULT NULL,
+                               unique_states pgtq.task_state[] DEFAULT NULL,
+                               unique_period interval DEFAULT NULL,
+                               on_conflict text DEFAULT 'ignore',
+                               fairness_keys text[] DEFAULT NULL,
+                               tags jsonb[] DEFAULT NULL,
+                               metadata jsonb[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  given     integer := cardinality(push_many.tasks);
+  ids       bigint[];
+  any_due        boolean;
+  earliest_later timestamptz; -- the earliest run_at of the delayed tasks
+  i         integer;
+  at        integer;            -- the element being pushed (keyed calls)
+  failure   text;
+  failure_state text;
+BEGIN
+  IF fairness_keys IS NOT NULL THEN
+    PERFORM pgtq.check_fairness_keys('pgtq.push_many: fairness_keys', fairness_keys, given);
+  END IF;
+  IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
+     OR on_conflict IS DISTINCT FROM 'ignore' THEN
+    -- Unique tasks go one at a time through pgtq.push, after every element is checked.
+    -- The options once, whether or not an element has a key (a placeholder key when one
+    -- is given), then each element's key below.
+    PERFORM pgtq.check_unique('pgtq.push_many: ',
+                              CASE WHEN unique_keys IS NOT NULL THEN 'k' END, unique_states,
+                              unique_period, on_conflict);
+    IF coalesce(array_ndims(unique_keys), 1) <> 1 OR cardinality(unique_keys) <> given THEN
+      RAISE EXCEPTION 'pgtq.push_many: unique_keys must be a one-dimensional array as long as '
+        'tasks (%), got % elements', given, cardinality(unique_keys)
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
+                                        priorities, push_many.max_attempts, push_many.run_at,
+                                        delays, timeouts, push_many.tags, push_many.metadata);
+    FOR i IN 1 .. given LOOP
+      IF unique_keys[i] IS NOT NULL THEN
+        PERFORM pgtq.check_unique('pgtq.push_many: unique_keys[' || i || ']: ', unique_keys[i],
+                                  unique_states, unique_period, on_conflict);
+      END IF;
+    END LOOP;
+    -- Keys are taken in one order (of their hashes) before any is inserted: two calls with
+    -- the same keys in other orders would otherwise each insert one and wait for the other's.
+    PERFORM pg_advisory_xact_lock(1885828211, h)
+       FROM (SELECT DISTINCT hashtext(push_many.queue || '/' || k) AS h
+               FROM unnest(unique_keys) AS k WHERE k IS NOT NULL ORDER BY 1) AS keys;
+    -- raise: a key twice in the call is refused here, naming both elements (pushed one after
+    -- the other, the second would name the first's task, which the error then rolls back).
+    IF on_conflict = 'raise' THEN
+      SELECT d.first, d.second INTO i, at
+        FROM (SELECT min(k.n) AS first, (array_agg(k.n ORDER BY k.n))[2] AS second
+                FROM unnest(unique_keys) WITH ORDINALITY AS k(key, n)
+               WHERE k.key IS NOT NULL GROUP BY k.key HAVING count(*) > 1) d
+       ORDER BY d.second LIMIT 1;
+      IF i IS NOT NULL THEN
+        RAISE EXCEPTION 'pgtq.push_many: unique_keys[%] repeats unique_keys[%] ("%") and '
+          'on_conflict is raise', at, i, unique_keys[i] USING ERRCODE = 'unique_violation';
+      END IF;
+    END IF;
+    -- pgtq.push's errors (a key held, with raise) name the element's key. One block for the whole
+    -- loop: a subtransaction per call, not per element.
+    BEGIN
+      FOR i IN 1 .. given LOOP
+        at := i;
+        ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
+                                coalesce(push_many.args[i], '[]'), push_many.run_at[i],
+                                delays[i], priorities[i], push_many.max_attempts[i], timeouts[i],
+                                unique_keys[i],
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
+                                     ELSE 'ignore' END,
+                                fairness_keys[i],
+                                pgtq.json_tags('pgtq.push_many: tags', push_many.tags[i]),
+                                CASE WHEN jsonb_typeof(push_many.metadata[i]) <> 'null'
+                                     THEN push_many.metadata[i] END);
+      END LOOP;
+    EXCEPTION WHEN unique_violation OR invalid_parameter_value THEN
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
+      RAISE EXCEPTION 'pgtq.push_many: unique_keys[%]: %', at,
+        regexp_replace(failure, '^pgtq\.push: ', '') USING ERRCODE = failure_state;
+    END;
+    RETURN QUERY SELECT unnest(ids);
+    RETURN;
+  END IF;
+  IF NOT coalesce(push_many.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push_many.queue) <= 128
+                  AND given <= 100000 AND cardinality(push_many.args) = given
+                  AND coalesce(array_ndims(push_many.tasks), 1) = 1 AND coalesce(array_ndims(push_many.args), 1) = 1
+                  AND (priorities IS NULL OR cardinality(priorities) = given
+                       AND coalesce(array_ndims(priorities), 1) = 1)
+                  AND (push_many.max_attempts IS NULL
+                       OR cardinality(push_many.max_attempts) = given
+                       AND coalesce(array_ndims(push_many.max_attempts), 1) = 1)
+                  AND (push_many.run_at IS NULL OR cardinality(push_many.run_at) = given
+                       AND coalesce(array_ndims(push_many.run_at), 1) = 1)
+                  AND (delays IS NULL OR cardinality(delays) = given
+                       AND coalesce(array_ndims(delays), 1) = 1)
+                  AND (timeouts IS NULL OR cardinality(timeouts) = given
+                       AND coalesce(array_ndims(timeouts), 1) = 1)
+                  AND (push_many.tags IS NULL OR cardinality(push_many.tags) = given
+                       AND coalesce(array_ndims(push_many.tags), 1) = 1)
+                  AND (push_many.metadata IS NULL OR cardinality(push_many.metadata) = given
+                       AND coalesce(array_ndims(push_many.metadata), 1) = 1), false) THEN
+    PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
+                                        push_many.max_attempts, push_many.run_at, delays,
+                                        timeouts, push_many.tags, push_many.metadata);
+  END IF;
+
+  WITH spec AS (
+    SELECT s.ord, s.task, coalesce(s.args, '[]'::jsonb) AS args, s.priority, s.max_attempts,
+           s.run_at, s.delay, s.timeout, s.fairness_key, s.tags_json,
+           CASE WHEN jsonb_typeof(s.tags_json) = 'array'
+                 AND NOT s.tags_json @? 'strict $[*] ? (@.type() != "string")'
+                THEN ARRAY(SELECT jsonb_array_elements_text(s.tags_json)) END AS tags,
+           CASE WHEN jsonb_typeof(s.metadata) <> 'null' THEN s.metadata END AS metadata
+      FROM unnest(push_many.tasks, push_many.args, coalesce(priorities, '{}'), coalesce(push_many.max_attempts, '{}'),
+                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'), coalesce(timeouts, '{}'),
+                  coalesce(fairness_keys, '{}'), coalesce(push_many.tags, '{}'),
+                  coalesce(push_many.metadata, '{}'))
+           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, timeout,
+                                fairness_key, tags_json, metadata, ord)
+  ), checked AS (
+    -- The rules of push as one expression; CASE keeps the order.
+    SELECT s.* FROM spec s
+     WHERE CASE WHEN s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
+                 AND jsonb_typeof(s.args) IN ('array', 'object')
+                 AND octet_length(s.args::text) <= 1048576
+                 AND (pg_column_size(s.args) < 800 AND pg_column_compression(s.args) IS NULL
+                      OR NOT pgtq.too_deep(s.args))
+                 AND coalesce(s.priority BETWEEN -32768 AND 32767, s.priority IS NULL)
+                 AND coalesce(s.max_attempts BETWEEN 1 AND 1000, s.max_attempts IS NULL)
+                 AND (s.run_at IS NULL OR (isfinite(s.run_at)
+                        AND s.run_at BETWEEN now() - interval '100 years'
+                                         AND now() + interval '100 years'))
+                 AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
+                 AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
+                     <= now() + interval '100 years'
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
+                 AND (coalesce(jsonb_typeof(s.tags_json), 'null') = 'null'
+                      OR s.tags IS NOT NULL AND pgtq.tags_ok(s.tags))
+                 AND (s.metadata IS NULL OR pgtq.metadata_ok(s.metadata))
+                THEN true
+                ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
+                                                 push_many.max_attempts, push_many.run_at,
+                                                 delays, timeouts, push_many.tags,
+                                                 push_many.metadata) END
+  ), inserted AS (
+    INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                      timeout, fairness_key, tags, metadata)
+    SELECT push_many.queue, c.task, c.args,
+           CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
+                THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           coalesce(c.priority, d.default_priority, 0),
+           coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
+           coalesce(c.max_attempts, d.default_max_attempts, 5),
+           coalesce(c.timeout, d.default_timeout), c.fairness_key,
+           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata
+      FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
+     ORDER BY c.ord
+    RETURNING l.id, l.state, l.run_at
+  )
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
+         min(i.run_at) FILTER (WHERE i.state = 'scheduled')
+    INTO ids, any_due, earliest_later FROM inserted i;
+  IF any_due THEN
+    PERFORM pgtq.wake_queue(push_many.queue);
+  END IF;
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
+  END IF;
+  RETURN QUERY SELECT unnest(ids);
+END $$;
+
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[], jsonb[], jsonb[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none), tags[i] (a JSON array of strings, as pgtq.push''s tags; NULL: none), metadata[i] (as pgtq.push''s metadata; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';
+
+DROP FUNCTION pgtq.insert_unique(text, text, text, jsonb, timestamptz, integer, integer, interval, text, pgtq.task_state[], interval, text, text);
+
+CREATE FUNCTION pgtq.insert_unique(what text, queue text, task text, args jsonb,
+                                   start_at timestamptz, priority integer, max_attempts integer,
+                                   timeout interval, unique_key text,
+                                   states pgtq.task_state[], period interval, on_conflict text,
+                                   fairness_key text, tags text[], metadata jsonb,
+                                   OUT id bigint, OUT written boolean)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- ON CONFLICT's column list cannot be qualified, and the arguments share the columns' names.
+#variable_conflict use_column
+DECLARE
+  finished_states pgtq.task_state[] := ARRAY(SELECT s FROM unnest(states) AS s
+                                              WHERE s IN ('succeeded', 'failed', 'cancelled'));
+  holder       bigint;
+  holder_state pgtq.task_state;
+  inserted     boolean;
+BEGIN
+  -- A holder can end between the insert that met it and the look that follows: then the key
+  -- is free and the push tries again (three rounds; a fourth would need three such ends).
+  FOR round IN 1 .. 3 LOOP
+    IF cardinality(finished_states) > 0 THEN
+      holder := pgtq.finished_holder(queue, unique_key, finished_states, period);
+      -- A live holder comes first (replace rewrites it): the insert below meets it.
+      EXIT WHEN holder IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l
+                                 WHERE l.queue = insert_unique.queue
+                                   AND l.unique_key = insert_unique.unique_key);
+    END IF;
+    -- Two statements, not one DO UPDATE whose WHERE is false for ignore and raise: DO UPDATE
+    -- locks the holder's row first, so an ignored push would wait for a claim or a heartbeat
+    -- that holds it.
+    IF on_conflict = 'replace' THEN
+      INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                        timeout, unique_key, fairness_key, tags, metadata)
+      VALUES (insert_unique.queue, insert_unique.task, insert_unique.args,
+              CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+              insert_unique.priority, start_at, insert_unique.max_attempts,
+              insert_unique.timeout, insert_unique.unique_key, insert_unique.fairness_key,
+              insert_unique.tags, insert_unique.metadata)
+      ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO UPDATE
+        SET task = excluded.task, args = excluded.args, state = excluded.state,
+            priority = excluded.priority, run_at = excluded.run_at,
+            max_attempts = excluded.max_attempts, timeout = excluded.timeout,
+            fairness_key = excluded.fairness_key, tags = excluded.tags,
+            metadata = excluded.metadata
+        WHERE l.state IN ('queued', 'scheduled')
+      RETURNING l.id, l.xmax = 0 INTO id, inserted;
+    ELSE
+      INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                        timeout, unique_key, fairness_key, tags, metadata)
+      VALUES (insert_unique.queue, insert_unique.task, insert_unique.args,
+              CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+              insert_unique.priority, start_at, insert_unique.max_attempts,
+              insert_unique.timeout, insert_unique.unique_key, insert_unique.fairness_key,
+              insert_unique.tags, insert_unique.metadata)
+      ON CONFLICT (queue, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+      RETURNING l.id, true INTO id, inserted;
+    END IF;
+    IF id IS NOT NULL THEN
+      IF inserted AND cardinality(finished_states) > 0 THEN
+        -- The look after the insert (see the top of this file).
+        holder := pgtq.finished_holder(queue, unique_key, finished_states, period);
+        IF holder IS NOT NULL THEN
+          DELETE FROM pgtq.live_tasks l WHERE l.id = insert_unique.id;
+          EXIT;
+        END IF;
+      END IF;
+      written := true;
+      RETURN;
+    END IF;
+    SELECT l.id, l.state INTO holder, holder_state FROM pgtq.live_tasks l
+     WHERE l.queue = insert_unique.queue AND l.unique_key = insert_unique.unique_key;
+    EXIT WHEN FOUND;
+  END LOOP;
+  IF holder IS NULL THEN
+    RAISE EXCEPTION '%the task holding unique key "%" of queue "%" ended three times while '
+      'this push looked for it; try again', what, unique_key, queue
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+  IF on_conflict = 'raise' THEN
+    RAISE EXCEPTION '%queue "%" has a task with unique key "%": task %', what, queue,
+      unique_key, holder USING ERRCODE = 'unique_violation',
+      DETAIL = 'The task that holds the key is ' || coalesce(holder_state::text, 'finished') || '.';
+  END IF;
+  id := holder;
+  written := false;
+END $$;
+
+CREATE OR REPLACE FUNCTION pgtq.finished_row(ended pgtq.live_tasks, state pgtq.task_state, result jsonb,
+                                  last_error text, logged boolean)
+RETURNS pgtq.finished_tasks
+LANGUAGE sql VOLATILE PARALLEL SAFE
+RETURN ROW((ended).id, (ended).queue, (ended).task, (ended).args, state, (ended).priority,
+           (ended).run_at, (ended).attempts, (ended).max_attempts, (ended).created_at,
+           (ended).started_at, clock_timestamp(), (ended).locked_by, result, last_error,
+           CASE WHEN logged
+                THEN CASE WHEN jsonb_typeof((ended).errors) = 'array'
+                           AND jsonb_array_length((ended).errors) < 100
+                          THEN (ended).errors ELSE pgtq.recent_errors((ended).errors) END
+                     || jsonb_build_array(jsonb_build_object(
+                          'attempt', (ended).attempts, 'at', clock_timestamp(),
+                          'error', last_error))
+                ELSE (ended).errors END,
+           (ended).timeout, (ended).unique_key, (ended).fairness_key, (ended).tags,
+           (ended).metadata)::pgtq.finished_tasks;
+
+CREATE OR REPLACE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
+                                 results jsonb[], errors text[], retry_in float8[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
+DECLARE
+  given    integer := cardinality(task_ids);
+  accepted bigint[];
+  requeued bigint[];
+  wake     text[];
+  dup      bigint;
+  earliest_later timestamptz; -- the earliest run_at of the retries scheduled later
+  ended_queues    text[];      -- the queues of the tasks that ended, and of those requeued
+  requeued_queues text[];
+BEGIN
+  -- Whole-array checks, each one pass in C; the precise error comes from the slow path.
+  IF NOT coalesce(given <= 100000
+                  AND cardinality(task_claims) = given AND cardinality(statuses) = given
+                  AND cardinality(results) = given AND cardinality(errors) = given
+                  AND cardinality(retry_in) = given
+                  AND coalesce(array_ndims(task_ids), 1) = 1
+                  AND coalesce(array_ndims(task_claims), 1) = 1
+                  AND coalesce(array_ndims(statuses), 1) = 1
+                  AND coalesce(array_ndims(results), 1) = 1
+                  AND coalesce(array_ndims(errors), 1) = 1
+                  AND coalesce(array_ndims(retry_in), 1) = 1
+                  AND array_position(task_ids, NULL) IS NULL
+                  AND array_position(task_claims, NULL) IS NULL
+                  -- NULL elements are contained in nothing.
+                  AND statuses <@ ARRAY['done', 'retry', 'fail', 'snooze'], false) THEN
+    PERFORM pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results, errors,
+                                          retry_in);
+  END IF;
+
+  -- o is materialized and counted below, so that every result is checked, including those of
+  -- outcomes that match no running task.
+  WITH o AS MATERIALIZED (
+    SELECT x.id, x.claim, x.status,
+           CASE WHEN x.result IS NOT NULL AND x.status = 'done'
+                 AND (octet_length(x.result::text) > 1048576
+                      OR (pg_column_size(x.result) >= 800 OR pg_column_compression(x.result) IS NOT NULL)
+                         AND pgtq.too_deep(x.result))
+                THEN pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results,
+                                                   errors, retry_in)
+                ELSE x.result END AS result,
+           CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
+                ELSE x.error END AS error
+      FROM unnest(task_ids, task_claims, statuses, results, errors)
+        AS x(id, claim, status, result, error)
+  ), ending AS (
+    DELETE FROM pgtq.live_tasks l USING o
+     WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+       AND (o.status IN ('done', 'fail') OR l.cancel_requested OR l.attempts >= l.max_attempts
+            AND o.status = 'retry')
+    RETURNING l.*, o.status AS outcome, o.result AS outcome_result, o.error AS outcome_error
+  ), stored AS (
+    INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at, attempts,
+                                     max_attempts, created_at, started_at, finished_at,
+                                     locked_by, result, last_error, errors, timeout,
+                                     unique_key, fairness_key, tags, metadata)
+    SELECT e.id, e.queue, e.task, e.args,
+           CASE WHEN e.outcome = 'done' THEN 'succeeded'
+                WHEN e.cancel_requested THEN 'cancelled'
+                ELSE 'failed' END::pgtq.task_state,
+           e.priority, e.run_at, e.attempts, e.max_attempts, e.created_at, e.started_at,
+           clock_timestamp(), e.locked_by,
+           CASE WHEN e.outcome = 'done' THEN coalesce(e.outcome_result, 'null'::jsonb) END,
+           CASE WHEN e.outcome = 'done' THEN e.last_error ELSE e.outcome_error END,
+           CASE WHEN e.outcome IN ('fail', 'retry')
+                THEN CASE WHEN jsonb_typeof(e.errors) = 'array' AND jsonb_array_length(e.errors) < 100
+                     THEN e.errors ELSE pgtq.recent_errors(e.errors) END || jsonb_build_array(jsonb_build_object(
+                       'attempt', e.attempts, 'at', clock_timestamp(), 'error', e.outcome_error))
+                ELSE e.errors END,
+           e.timeout, e.unique_key, e.fairness_key, e.tags, e.metadata
+      FROM ending e
+    RETURNING id, queue
+  )
+  SELECT (SELECT array_agg(id) FROM stored), (SELECT array_agg(queue) FROM stored),
+         (SELECT count(*) FROM o)
+    INTO accepted, ended_queues, given;
+
+  -- Sessions waiting for one of the tasks that ended learn it (19_task_waits.sql); usually
+  -- nobody waits, and this is one probe of an empty table.
+  IF accepted IS NOT NULL
+     AND (EXISTS (SELECT 1 FROM pgtq.task_waiters)
+          OR current_setting('transaction_isolation') <> 'read committed') THEN
+    PERFORM pgtq.notify_ended(accepted);
+  END IF;
+
+  -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
+  IF 'retry' = ANY (statuses) OR 'snooze' = ANY (statuses) THEN
+    WITH o AS (
+      SELECT x.id, x.claim, x.status,
+             CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
+                  ELSE x.error END AS error,
+             CASE WHEN x.retry_in IS NULL OR x.retry_in = 'NaN' OR x.retry_in <= 0 THEN 0
+                  WHEN x.retry_in > 3155760000 THEN 3155760000
+                  ELSE x.retry_in END AS retry_in
+        FROM unnest(task_ids, task_claims, statuses, errors, retry_in)
+          AS x(id, claim, status, error, retry_in)
+       WHERE x.status IN ('retry', 'snooze')
+    ), again AS (
+      UPDATE pgtq.live_tasks l
+         SET state = CASE WHEN o.retry_in <= 0 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+             run_at = clock_timestamp() + make_interval(secs => o.retry_in),
+             attempts = CASE WHEN o.status = 'snooze' THEN greatest(l.attempts - 1, 0)
+                             ELSE l.attempts END,
+             locked_by = NULL, locked_until = NULL, claim = NULL,
+             last_error = CASE WHEN o.status = 'retry' THEN o.error ELSE l.last_error END,
+             errors = CASE WHEN o.status = 'retry'
+                           THEN CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
+                     THEN l.errors ELSE pgtq.recent_errors(l.errors) END || jsonb_build_array(jsonb_build_object(
+                                  'attempt', l.attempts, 'at', clock_timestamp(), 'error', o.error))
+                           ELSE l.errors END
+        FROM o
+       WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
+      RETURNING l.id, l.queue, l.state, l.run_at
+    )
+    SELECT array_agg(id), array_agg(queue), array_agg(DISTINCT queue) FILTER (WHERE state = 'queued'),
+           min(run_at) FILTER (WHERE state = 'scheduled')
+      INTO requeued, requeued_queues, wake, earliest_later FROM again;
+
+    IF wake IS NOT NULL THEN
+      PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+    END IF;
+    IF earliest_later IS NOT NULL THEN
+      PERFORM pgtq.wake_schedulers(earliest_later);
+    END IF;
+  END IF;
+
+  -- A task of a queue with a concurrency limit (global or per key) that stops running leaves
+  -- room, which the queue's waiting workers (whose claims came back short) learn from a
+  -- wake-up.
+  IF EXISTS (SELECT 1 FROM pgtq.queues q
+              WHERE q.global_concurrency IS NOT NULL OR q.key_concurrency IS NOT NULL) THEN
+    PERFORM pgtq.wake_limited(coalesce(ended_queues, '{}') || coalesce(requeued_queues, '{}'));
+  END IF;
+
+  -- Every outcome accepted (the usual case): nothing to report, no need to read them again.
+  IF coalesce(cardinality(accepted), 0) + coalesce(cardinality(requeued), 0) = given THEN
+    RETURN;
+  END IF;
+  -- Each task changes at most once per call, so an id given twice always lands here.
+  SELECT x.id INTO dup FROM unnest(task_ids) AS x(id) GROUP BY x.id HAVING count(*) > 1 LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'pgtq.finish_many: outcomes name task % more than once', dup
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+  SELECT x.id FROM unnest(task_ids) AS x(id)
+   WHERE x.id <> ALL (coalesce(accepted, '{}') || coalesce(requeued, '{}'));
+END $$;
+COMMENT ON FUNCTION pgtq.finish_many(bigint[], bigint[], text[], jsonb[], text[], float8[]) IS
+'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0). The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
+
+CREATE OR REPLACE FUNCTION pgtq.requeue_finished(ids bigint[], start_at timestamptz) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  moved          bigint[];
+  wake           text[];
+  earliest_later timestamptz;
+BEGIN
+  IF start_at IS NULL OR NOT isfinite(start_at) THEN
+    RAISE EXCEPTION 'pgtq.requeue_finished: start_at must be a finite time, got %', start_at
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- Copied first, then deleted: ON CONFLICT skips a task whose key is taken (by a live task,
+  -- or one copied before it), and only what was copied leaves the history.
+  WITH back AS (
+    INSERT INTO pgtq.live_tasks AS l (id, queue, task, args, state, priority, run_at, attempts,
+                                      max_attempts, claims, created_at, started_at, last_error,
+                                      errors, timeout, unique_key, fairness_key, tags, metadata)
+    SELECT f.id, f.queue, f.task, f.args,
+           CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           f.priority, start_at, f.attempts,
+           greatest(f.max_attempts, least(f.attempts, 2147483646) + 1), f.attempts, f.created_at,
+           f.started_at, f.last_error, f.errors, f.timeout, f.unique_key, f.fairness_key, f.tags,
+           f.metadata
+      FROM pgtq.finished_tasks f
+     WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
+     ORDER BY f.id
+    ON CONFLICT DO NOTHING
+    RETURNING l.id, l.queue, l.state, l.run_at
+  )
+  SELECT array_agg(b.id), array_agg(DISTINCT b.queue) FILTER (WHERE b.state = 'queued'),
+         min(b.run_at) FILTER (WHERE b.state = 'scheduled')
+    INTO moved, wake, earliest_later FROM back b;
+  DELETE FROM pgtq.finished_tasks f WHERE f.id = ANY (moved);
+  PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
+  END IF;
+  RETURN coalesce(cardinality(moved), 0);
+END $$;
+
+CREATE OR REPLACE VIEW pgtq.tasks AS
+  SELECT id, queue, task, args, state, priority, run_at, attempts, max_attempts,
+         created_at, started_at, NULL::timestamptz AS finished_at, locked_by, locked_until,
+         NULL::jsonb AS result, last_error, errors, timeout, unique_key, fairness_key, tags,
+         metadata
+    FROM pgtq.live_tasks
+  UNION ALL
+  SELECT id, queue, task, args, state, priority, run_at, attempts, max_attempts,
+         created_at, started_at, finished_at, locked_by, NULL::timestamptz AS locked_until,
+         result, last_error, errors, timeout, unique_key, fairness_key, tags, metadata
+    FROM pgtq.finished_tasks;
