@@ -175,8 +175,11 @@ say "defaults for new tasks: the reports queue's tasks try twice and stop after 
 default_id=$(sql -c "SELECT pgtq.push('reports', 'add_numbers', '[1, 1]')")
 echo "task $default_id: $(sql -c "SELECT max_attempts || ' attempts, timeout ' || timeout FROM pgtq.tasks WHERE id = $default_id")"
 
-say "tags and metadata: the tasks tagged demo, found by tag (pgtqctl list --tag demo)"
-"$build_dir/daemon/pgtqctl" --dsn "$dsn" list --tag demo --limit 5
+say "tags and metadata: two tasks of an import, found again by tag and by metadata (pgtqctl list --tag)"
+sql -c "SELECT pgtq.push('$queue', 'add_numbers', '[1, 2]', delay => '1 hour', tags => ARRAY['import:2026-12', 'customer:42'], metadata => '{\"file\": \"orders.csv\"}'), pgtq.push('$queue', 'add_numbers', '[3, 4]', delay => '1 hour', tags => ARRAY['import:2026-12'])" >/dev/null
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" list --tag import:2026-12
+echo "metadata containing {\"file\": \"orders.csv\"}: task $(sql -c "SELECT string_agg(id::text, ', ') FROM pgtq.tasks WHERE metadata @> '{\"file\": \"orders.csv\"}'")"
+echo "deleted: $(sql -c "SELECT count(pgtq.delete(id)) FROM pgtq.tasks WHERE tags @> ARRAY['import:2026-12']") task(s)"
 
 say "waiting for a result: push a task, then wait for its end, woken by a notification the moment it ends (pgtqctl wait; pgtq::wait_for_task in C++)"
 wait_id=$(sql -c "SELECT pgtq.push('$queue', 'sleep', '[0.2]')")
