@@ -414,18 +414,7 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
                         : std::nullopt);
     put(unique_keys, options.unique ? std::optional(options.unique->key) : std::nullopt);
     put(fairness_keys, options.fairness_key);
-    std::optional<std::string> tags_json;
-    if (!options.tags.empty()) {
-      tags_json = "[";
-      for (const std::string& tag : options.tags) {
-        if (tags_json->size() > 1) {
-          *tags_json += ',';
-        }
-        detail::append_json_string(*tags_json, tag);
-      }
-      *tags_json += ']';
-    }
-    put(tags, tags_json);
+    put(tags, options.tags.empty() ? std::nullopt : std::optional(to_json(options.tags).text()));
     put(metadata, options.metadata ? std::optional(options.metadata->text()) : std::nullopt);
     if (options.unique) {
       if (!unique) {

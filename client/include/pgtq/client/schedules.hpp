@@ -94,10 +94,7 @@ set_schedule(PGconn* conn, const std::string& name, const Schedule& schedule) {
        schedule.timeout ? detail::Param(detail::schedule_interval(*schedule.timeout, "timeout"))
                         : std::nullopt,
        schedule.enabled ? "true" : "false"});
-  if (PQgetisnull(result.get(), 0, 0)) {
-    return std::nullopt;
-  }
-  return std::string(PQgetvalue(result.get(), 0, 0));
+  return detail::optional_text_at(result.get(), 0, 0);
 }
 
 // Pauses schedule name: it fires nothing until resumed. True when it was enabled.
@@ -112,10 +109,7 @@ inline bool pause_schedule(PGconn* conn, const std::string& name) {
 inline std::optional<std::string> resume_schedule(PGconn* conn, const std::string& name) {
   const detail::ResultPtr result =
       detail::exec(conn, "pgtq.resume_schedule", "SELECT pgtq.resume_schedule($1)", {name});
-  if (PQgetisnull(result.get(), 0, 0)) {
-    return std::nullopt;
-  }
-  return std::string(PQgetvalue(result.get(), 0, 0));
+  return detail::optional_text_at(result.get(), 0, 0);
 }
 
 // Deletes schedule name; the tasks it pushed stay. True when it existed.

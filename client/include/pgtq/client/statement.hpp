@@ -223,6 +223,15 @@ inline bool bool_at(const PGresult* result, int row, int column) {
   return PQgetisnull(result, row, column) == 0 && PQgetvalue(result, row, column)[0] == 't';
 }
 
+// A text column, unset for NULL.
+inline std::optional<std::string> optional_text_at(const PGresult* result, int row, int column) {
+  if (PQgetisnull(result, row, column) != 0) {
+    return std::nullopt;
+  }
+  return std::string(PQgetvalue(result, row, column),
+                     static_cast<std::size_t>(PQgetlength(result, row, column)));
+}
+
 // PostgreSQL reads "<n> microseconds" as an interval exactly, whatever the IntervalStyle.
 inline std::string interval_text(std::chrono::microseconds duration) {
   return std::to_string(duration.count()) + " microseconds";

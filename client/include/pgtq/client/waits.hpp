@@ -48,21 +48,14 @@ inline std::optional<TaskStatus> status_row(const PGresult* result) {
   if (PQntuples(result) == 0) {
     return std::nullopt;
   }
-  const auto text = [result](int column) -> std::optional<std::string> {
-    if (PQgetisnull(result, 0, column) != 0) {
-      return std::nullopt;
-    }
-    return std::string(PQgetvalue(result, 0, column),
-                       static_cast<std::size_t>(PQgetlength(result, 0, column)));
-  };
   TaskStatus status;
-  status.state = text(0).value_or("");
-  if (std::optional<std::string> result_text = text(1)) {
+  status.state = optional_text_at(result, 0, 0).value_or("");
+  if (std::optional<std::string> result_text = optional_text_at(result, 0, 1)) {
     status.result = JsonAccess::make(std::move(*result_text));
   }
-  status.last_error = text(2);
+  status.last_error = optional_text_at(result, 0, 2);
   status.attempts = static_cast<int>(int64_at(result, 0, 3));
-  status.finished_at = text(4);
+  status.finished_at = optional_text_at(result, 0, 4);
   return status;
 }
 
@@ -101,10 +94,6 @@ inline bool ended_notification(PGconn* conn, const std::string& id) {
   }
   return seen;
 }
-
-} // namespace detail
-
-namespace detail {
 
 // Notifications arrive, and task_status's row lock ends, only between transactions.
 inline void require_no_transaction(PGconn* conn, const char* what) {
