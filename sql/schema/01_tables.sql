@@ -13,8 +13,9 @@
 -- These files are the schema as it is now; sql/README.md says how they relate to
 -- sql/migrations. The schema "pgtq" exists when they run.
 
+-- pending: waiting for the tasks it depends on (20_dependencies.sql) to end.
 CREATE TYPE pgtq.task_state AS ENUM
-  ('queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled');
+  ('pending', 'queued', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled');
 
 CREATE SEQUENCE pgtq.task_id_seq AS bigint;
 
@@ -44,7 +45,12 @@ CREATE TABLE pgtq.live_tasks (
   fairness_key     text,                         -- claims take turns between a queue's keys
   tags             text[],                       -- labels to find tasks by; NULL: none
   metadata         jsonb,                        -- the pusher's JSON object; NULL: none
-  CONSTRAINT live_tasks_state CHECK (state IN ('queued', 'scheduled', 'running')),
+  depends_on       bigint[],                     -- the tasks it waits for; NULL: none
+  on_parent_failure text                         -- what it does when one of them fails
+    CONSTRAINT live_tasks_on_parent_failure CHECK (on_parent_failure IN ('cancel', 'run')),
+  progress         jsonb,                        -- the handler's last report of how far it is
+  checkpoint       jsonb,                        -- what the handler saved for the next attempt
+  CONSTRAINT live_tasks_state CHECK (state IN ('pending', 'queued', 'scheduled', 'running')),
   CONSTRAINT live_tasks_lease CHECK ((state = 'running') = (locked_until IS NOT NULL)),
   CONSTRAINT live_tasks_claim CHECK ((state = 'running') = (claim IS NOT NULL)),
   -- '' stands for "no key" where fair claims keep keys (pgtq.fairness_cursors).
@@ -88,6 +94,14 @@ COMMENT ON COLUMN pgtq.live_tasks.tags IS
   'The task''s tags (push''s tags): distinct, sorted, each 1..128 characters, at most 32; NULL: none.';
 COMMENT ON COLUMN pgtq.live_tasks.metadata IS
   'The pusher''s JSON object about the task (push''s metadata), not passed to its handler; NULL: none.';
+COMMENT ON COLUMN pgtq.live_tasks.depends_on IS
+  'The ids of the tasks it depends on (push''s depends_on), in the order given; NULL: none.';
+COMMENT ON COLUMN pgtq.live_tasks.on_parent_failure IS
+  'When a task it depends on fails for good, is cancelled or deleted: cancel (it is cancelled too) or run (it runs once all have ended); NULL without depends_on.';
+COMMENT ON COLUMN pgtq.live_tasks.progress IS
+  'How far the task is, as its handler last reported it (task_set_progress, pgtq.report): any JSON, <= 64 KiB, written at most once a second; NULL: never reported.';
+COMMENT ON COLUMN pgtq.live_tasks.checkpoint IS
+  'What a handler saved for the next attempt (task_set_checkpoint, pgtq.report): any JSON, <= 1 MiB, handed to the next claim; not kept once the task ends.';
 COMMENT ON COLUMN pgtq.live_tasks.fairness_key IS
   'The task''s fairness key (push''s fairness_key: a tenant, a customer): claims take turns between a queue''s keys, and pgtq.queues.key_concurrency caps each key''s running tasks.';
 
@@ -117,6 +131,9 @@ CREATE TABLE pgtq.finished_tasks (
   fairness_key  text,
   tags          text[],
   metadata      jsonb,
+  depends_on    bigint[],
+  on_parent_failure text,
+  progress      jsonb,
   CONSTRAINT finished_tasks_pkey PRIMARY KEY (id, finished_at),
   CONSTRAINT finished_tasks_state CHECK (state IN ('succeeded', 'failed', 'cancelled'))
 ) PARTITION BY RANGE (finished_at);
@@ -357,3 +374,23 @@ CREATE TABLE pgtq.task_waiters (
 );
 COMMENT ON TABLE pgtq.task_waiters IS
   'Sessions waiting for a task to end (pgtq.watch_task); whatever ends or deletes the task notifies pgtq_ended (payload: its id) while one is here.';
+
+-- What a pending task waits for (20_dependencies.sql): one row per parent, written at its push
+-- and settled when the parent ends (its end state and, if it succeeded, its result, kept here
+-- so that retention cannot take them from the task before it runs). The rows go when the
+-- task ends. parent_state NULL: the parent is still live.
+CREATE TABLE pgtq.task_dependencies (
+  task_id       bigint NOT NULL,
+  parent_id     bigint NOT NULL,
+  parent_task   text NOT NULL,
+  parent_state  text
+    CONSTRAINT task_dependencies_parent_state
+      CHECK (parent_state IN ('succeeded', 'failed', 'cancelled', 'deleted')),
+  parent_result jsonb,
+  PRIMARY KEY (task_id, parent_id)
+);
+-- Whatever ends a task looks here for the tasks waiting for it.
+CREATE INDEX task_dependencies_open ON pgtq.task_dependencies (parent_id)
+  WHERE parent_state IS NULL;
+COMMENT ON TABLE pgtq.task_dependencies IS
+  'The parents of pending tasks (push''s depends_on), settled with their end state and result as they end; rows go when their task ends.';

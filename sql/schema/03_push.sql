@@ -13,7 +13,8 @@
 -- else 0, 5 and none. timeout: how long each attempt may run (none: the task name's timeout
 -- from its plugin, else pgtqd's task-timeout). unique_key, unique_states, unique_period, on_conflict: 12_unique.sql.
 -- fairness_key: 16_fairness.sql. tags and metadata: for finding and describing tasks
--- (02_names_and_limits.sql has their limits).
+-- (02_names_and_limits.sql has their limits). depends_on, on_parent_failure: the task waits,
+-- pending, for these tasks to end (20_dependencies.sql).
 CREATE FUNCTION pgtq.push(
   queue         text,
   task          text,
@@ -29,7 +30,9 @@ CREATE FUNCTION pgtq.push(
   on_conflict   text DEFAULT 'ignore',
   fairness_key  text DEFAULT NULL,
   tags          text[] DEFAULT NULL,
-  metadata      jsonb DEFAULT NULL
+  metadata      jsonb DEFAULT NULL,
+  depends_on    bigint[] DEFAULT NULL,
+  on_parent_failure text DEFAULT 'cancel'
 ) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -41,6 +44,7 @@ DECLARE
   given_priority     integer; -- the queue's defaults where the push gives none (unique keys)
   given_max_attempts integer;
   given_timeout      interval;
+  parents  bigint[]; -- depends_on, distinct and sorted; NULL: none
 BEGIN
   -- Every rule as one expression, evaluated without a query; only a push that breaks one
   -- pays for the plpgsql checks that say which (each PERFORM is a query of its own).
@@ -61,7 +65,8 @@ BEGIN
                   AND (push.fairness_key IS NULL
                        OR octet_length(push.fairness_key) BETWEEN 1 AND 1024)
                   AND (push.tags IS NULL OR pgtq.tags_ok(push.tags))
-                  AND (push.metadata IS NULL OR pgtq.metadata_ok(push.metadata)), false) THEN
+                  AND (push.metadata IS NULL OR pgtq.metadata_ok(push.metadata))
+                  AND push.depends_on IS NULL, false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, coalesce(push.priority, 0),
                             coalesce(push.max_attempts, 5));
@@ -70,6 +75,10 @@ BEGIN
     PERFORM pgtq.check_fairness_key('pgtq.push: fairness_key', push.fairness_key);
     PERFORM pgtq.check_tags('pgtq.push: tags', push.tags);
     PERFORM pgtq.check_metadata('pgtq.push: metadata', push.metadata);
+    PERFORM pgtq.check_depends_on('pgtq.push: ', push.depends_on, push.on_parent_failure);
+    IF cardinality(push.depends_on) > 0 THEN
+      parents := ARRAY(SELECT DISTINCT p FROM unnest(push.depends_on) AS p ORDER BY p);
+    END IF;
   END IF;
   start_at := coalesce(push.run_at, now()) + coalesce(push.delay, interval '0');
   IF start_at > now() + interval '100 years' THEN
@@ -85,6 +94,13 @@ BEGIN
            coalesce(push.timeout, q.default_timeout)
       INTO given_priority, given_max_attempts, given_timeout
       FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = push.queue;
+    IF parents IS NOT NULL AND push.on_conflict = 'replace' THEN
+      RAISE EXCEPTION 'pgtq.push: depends_on cannot be combined with on_conflict replace'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF parents IS NOT NULL THEN
+      PERFORM pgtq.lock_parents('pgtq.push: ', parents);
+    END IF;
     SELECT u.id, u.written INTO new_id, waiting
       FROM pgtq.insert_unique('pgtq.push: ', push.queue, push.task, push.args, start_at,
                               given_priority, given_max_attempts, given_timeout,
@@ -92,11 +108,36 @@ BEGIN
                               push.fairness_key,
                               CASE WHEN push.tags IS NOT NULL THEN pgtq.normal_tags(push.tags) END,
                               push.metadata) AS u;
+    IF parents IS NOT NULL AND waiting THEN
+      -- Written by this push (a held key returns its holder, which keeps what it has).
+      UPDATE pgtq.live_tasks l
+         SET state = 'pending', depends_on = parents,
+             on_parent_failure = push.on_parent_failure
+       WHERE l.id = new_id;
+      PERFORM pgtq.add_dependencies('pgtq.push: ', new_id, parents);
+      RETURN new_id;
+    END IF;
     IF waiting AND due THEN
       PERFORM pgtq.wake_queue(push.queue);
     ELSIF waiting THEN
       PERFORM pgtq.wake_schedulers(start_at);
     END IF;
+    RETURN new_id;
+  END IF;
+  IF parents IS NOT NULL THEN
+    -- Pending: nobody to wake until its parents have ended (add_dependencies settles it).
+    PERFORM pgtq.lock_parents('pgtq.push: ', parents);
+    INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                      timeout, fairness_key, tags, metadata, depends_on,
+                                      on_parent_failure)
+    SELECT push.queue, push.task, push.args, 'pending', coalesce(push.priority, q.default_priority, 0),
+           start_at, coalesce(push.max_attempts, q.default_max_attempts, 5),
+           coalesce(push.timeout, q.default_timeout), push.fairness_key,
+           CASE WHEN push.tags IS NOT NULL THEN pgtq.normal_tags(push.tags) END, push.metadata,
+           parents, push.on_parent_failure
+      FROM (SELECT 1) AS one LEFT JOIN pgtq.queues q ON q.queue = push.queue
+    RETURNING l.id INTO new_id;
+    PERFORM pgtq.add_dependencies('pgtq.push: ', new_id, parents);
     RETURN new_id;
   END IF;
   -- What wake_queue or wake_schedulers would do (09_wake_ups.sql), inline: the push lock
@@ -133,8 +174,8 @@ BEGIN
   END IF;
   RETURN new_id;
 END $$;
-COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text, text[], jsonb) IS
-'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first; NULL: the queue''s default_priority, else 0), max_attempts 1..1000 (NULL: the queue''s default_max_attempts, else 5). timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the queue''s default_timeout, else the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout, fairness_key, tags and metadata; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. tags: labels to find the task by (at most 32, each 1..128 characters; stored distinct and sorted; NULL or empty: none). metadata: a JSON object about the task for its pusher, not passed to the handler (<= 64 KiB as text, <= 100 deep; NULL: none). Errors: 22004 NULL, 22023 bad value, 23505 unique key held (raise), 54000 args, tags or metadata too large or deep.';
+COMMENT ON FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text, text[], jsonb, bigint[], text) IS
+'Pushes one task; returns its id. queue, task: 1..128 characters of [A-Za-z0-9_.:-]. args: JSON array or object, <= 1 MiB as text, nested <= 100 deep. run_at (default now()) + delay: within 100 years of now(); delay 0..100 years. priority -32768..32767 (smaller first; NULL: the queue''s default_priority, else 0), max_attempts 1..1000 (NULL: the queue''s default_max_attempts, else 5). timeout: how long each attempt may run, more than 0 and at most 365 days (NULL: the queue''s default_timeout, else the task name''s, else pgtqd''s task-timeout). unique_key (1..1024 bytes): no other task of the queue with this key may count, that is be live, or be in a finished state of unique_states (which must include queued, scheduled and running; default those, plus succeeded when unique_period is given) and have ended within unique_period (more than 0, at most 100 years; NULL: ever; a live holder is answered before a finished one). on_conflict when one counts: ignore (return its id), replace (a queued or scheduled one takes this push''s task name, args, priority, run_at, max_attempts, timeout, fairness_key, tags and metadata; its id is returned), raise. fairness_key (1..1024 bytes; NULL: none): claims of the queue take turns between keys, and the queue''s key_concurrency caps each key''s running tasks. tags: labels to find the task by (at most 32, each 1..128 characters; stored distinct and sorted; NULL or empty: none). metadata: a JSON object about the task for its pusher, not passed to the handler (<= 64 KiB as text, <= 100 deep; NULL: none). depends_on: ids of tasks (at most 10000; NULL or empty: none) this one waits for, pending, until they have all ended; on_parent_failure (cancel, the default, or run) says whether it is cancelled or runs anyway when one fails for good, is cancelled or deleted; not with on_conflict replace. Errors: 22004 NULL, 22023 bad value, 23503 depends_on names no task, 23505 unique key held (raise), 54000 args, tags, metadata or depends_on too large or deep.';
 
 -- Raises the precise error for push_many element ord (1-based), which failed the set-based
 -- checks. The order of the checks is the order of the messages a caller sees.
@@ -152,10 +193,10 @@ BEGIN
   END IF;
   SELECT k INTO bad FROM jsonb_object_keys(elem) AS k
    WHERE k NOT IN ('task', 'args', 'priority', 'max_attempts', 'run_at', 'delay', 'timeout',
-                   'fairness_key', 'tags', 'metadata')
+                   'fairness_key', 'tags', 'metadata', 'depends_on', 'on_parent_failure')
    LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout, fairness_key, tags, metadata)',
+    RAISE EXCEPTION '%unknown key "%" (known: task, args, priority, max_attempts, run_at, delay, timeout, fairness_key, tags, metadata, depends_on, on_parent_failure)',
       what, bad USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT elem ? 'task' THEN
@@ -201,12 +242,26 @@ BEGIN
   PERFORM pgtq.check_tags(what || 'tags', pgtq.json_tags(what || 'tags', elem->'tags'));
   PERFORM pgtq.check_metadata(what || 'metadata', CASE WHEN jsonb_typeof(elem->'metadata') <> 'null'
                                                       THEN elem->'metadata' END);
+  IF coalesce(jsonb_typeof(elem->'depends_on'), 'null') NOT IN ('null', 'array')
+     OR elem->'depends_on' @? 'strict $[*] ? (@.type() != "number" || @.floor() != @
+                                              || @ > 9223372036854775807
+                                              || @ < -9223372036854775808)' THEN
+    RAISE EXCEPTION '%depends_on must be a JSON array of task ids, got %', what,
+      elem->'depends_on' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF coalesce(jsonb_typeof(elem->'on_parent_failure'), 'null') NOT IN ('null', 'string') THEN
+    RAISE EXCEPTION '%on_parent_failure must be a JSON string, got %', what,
+      elem->'on_parent_failure' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pgtq.check_depends_on(what, ARRAY(SELECT (jsonb_array_elements(elem->'depends_on'))::numeric::bigint),
+                                coalesce(elem->>'on_parent_failure', 'cancel'));
   RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
 END $$;
 
 -- tasks: a JSON array of objects {"task": …, "args": …, "priority": …, "run_at": …,
 -- "delay": …, "max_attempts": …, "timeout": …, "fairness_key": …, "tags": […],
--- "metadata": {…}}; only "task" is required, null means the default, any
+-- "metadata": {…}, "depends_on": [ids], "on_parent_failure": "cancel"|"run"}; only "task" is
+-- required, null means the default, any
 -- other key is an error. Returns the new ids in order. Every row is checked in the WHERE of
 -- the insert, as expressions; push_many_element_error explains a row that fails them. The
 -- name pattern has no {1,128} bound: PostgreSQL's regex engine unrolls bounded repetitions,
@@ -215,6 +270,8 @@ CREATE FUNCTION pgtq.push_many(queue text, tasks jsonb) RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids       bigint[];
+  waits     bigint[]; -- the pending tasks, whose dependencies are added after the insert
+  w         record;
   any_due        boolean;
   earliest_later timestamptz; -- the earliest run_at of the delayed tasks
   bad_elem  record;
@@ -268,6 +325,18 @@ BEGIN
     END;
   END IF;
 
+  -- The parents first (20_dependencies.sql), so that an unknown one draws no id.
+  IF tasks @? 'lax $[*].depends_on[*]' THEN
+    PERFORM pgtq.lock_parents('pgtq.push_many: element ' || e.ord || ': ',
+                              ARRAY(SELECT DISTINCT p::numeric::bigint
+                                      FROM jsonb_array_elements(e.elem->'depends_on') AS p
+                                     ORDER BY 1))
+       FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
+      WHERE jsonb_typeof(e.elem->'depends_on') = 'array'
+        AND NOT e.elem->'depends_on' @? 'strict $[*] ? (@.type() != "number" || @.floor() != @
+                                                        || @ > 9223372036854775807
+                                                        || @ < -9223372036854775808)';
+  END IF;
   WITH spec AS (
     SELECT e.ord, e.elem,
            e.elem->>'task' AS task,
@@ -286,14 +355,22 @@ BEGIN
                  AND NOT e.elem->'tags' @? 'strict $[*] ? (@.type() != "string")'
                 THEN ARRAY(SELECT jsonb_array_elements_text(e.elem->'tags')) END AS tags,
            CASE WHEN jsonb_typeof(e.elem->'metadata') <> 'null'
-                THEN e.elem->'metadata' END AS metadata
+                THEN e.elem->'metadata' END AS metadata,
+           CASE WHEN jsonb_typeof(e.elem->'depends_on') = 'array'
+                 AND NOT e.elem->'depends_on' @? 'strict $[*] ? (@.type() != "number" || @.floor() != @
+                                                                 || @ > 9223372036854775807
+                                                                 || @ < -9223372036854775808)'
+                THEN ARRAY(SELECT DISTINCT p::numeric::bigint
+                             FROM jsonb_array_elements(e.elem->'depends_on') AS p
+                            ORDER BY 1) END AS depends_on,
+           coalesce(e.elem->>'on_parent_failure', 'cancel') AS on_parent_failure
       FROM jsonb_array_elements(tasks) WITH ORDINALITY AS e(elem, ord)
   ), checked AS (
     -- The rules of check_task and start_time as expressions; CASE keeps the order, so a cast
     -- below only sees a value that passed. The name pattern has no {1,128} bound (0006).
     SELECT s.* FROM spec s
      WHERE CASE WHEN jsonb_typeof(s.elem) = 'object'
-                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout,fairness_key,tags,metadata}'::text[]
+                 AND s.elem - '{task,args,priority,max_attempts,run_at,delay,timeout,fairness_key,tags,metadata,depends_on,on_parent_failure}'::text[]
                      = '{}'::jsonb
                  AND jsonb_typeof(s.elem->'task') = 'string'
                  AND s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
@@ -326,13 +403,19 @@ BEGIN
                  AND (coalesce(jsonb_typeof(s.elem->'tags'), 'null') = 'null'
                       OR s.tags IS NOT NULL AND pgtq.tags_ok(s.tags))
                  AND (s.metadata IS NULL OR pgtq.metadata_ok(s.metadata))
+                 AND (coalesce(jsonb_typeof(s.elem->'depends_on'), 'null') = 'null'
+                      OR s.depends_on IS NOT NULL AND cardinality(s.depends_on) <= 10000)
+                 AND coalesce(jsonb_typeof(s.elem->'on_parent_failure'), 'null') IN ('null', 'string')
+                 AND s.on_parent_failure IN ('cancel', 'run')
                 THEN true
                 ELSE pgtq.push_many_element_error(s.ord, s.elem) END
   ), inserted AS (
     INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
-                                      timeout, fairness_key, tags, metadata)
+                                      timeout, fairness_key, tags, metadata, depends_on,
+                                      on_parent_failure)
     SELECT push_many.queue, c.task, c.args,
-           CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
+           CASE WHEN cardinality(c.depends_on) > 0 THEN 'pending'
+                WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
                 THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            CASE WHEN jsonb_typeof(c.priority) = 'number' THEN c.priority::integer
                 ELSE coalesce(d.default_priority, 0) END,
@@ -340,14 +423,24 @@ BEGIN
            CASE WHEN jsonb_typeof(c.max_attempts) = 'number' THEN c.max_attempts::integer
                 ELSE coalesce(d.default_max_attempts, 5) END,
            coalesce(c.timeout, d.default_timeout), c.fairness_key,
-           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata
+           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata,
+           CASE WHEN cardinality(c.depends_on) > 0 THEN c.depends_on END,
+           CASE WHEN cardinality(c.depends_on) > 0 THEN c.on_parent_failure END
       FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
      ORDER BY c.ord
     RETURNING l.id, l.state, l.run_at
   )
   SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
-         min(i.run_at) FILTER (WHERE i.state = 'scheduled')
-    INTO ids, any_due, earliest_later FROM inserted i;
+         min(i.run_at) FILTER (WHERE i.state = 'scheduled'),
+         array_agg(i.id ORDER BY i.id) FILTER (WHERE i.state = 'pending')
+    INTO ids, any_due, earliest_later, waits FROM inserted i;
+  -- Element k got the k-th id (the insert draws them in element order).
+  FOR w IN SELECT x.id, x.ord, l.depends_on
+             FROM unnest(ids) WITH ORDINALITY AS x(id, ord)
+             JOIN pgtq.live_tasks l ON l.id = x.id
+            WHERE x.id = ANY (waits) ORDER BY x.id LOOP
+    PERFORM pgtq.add_dependencies('pgtq.push_many: element ' || w.ord || ': ', w.id, w.depends_on);
+  END LOOP;
   IF any_due THEN
     PERFORM pgtq.wake_queue(push_many.queue);
   END IF;
@@ -357,7 +450,7 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
-'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings), tags (an array of strings), metadata (an object); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings), tags (an array of strings), metadata (an object), depends_on (an array of task ids), on_parent_failure (cancel or run); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
 
 -- The array form: what a program sends (the C++ client does); the same rules as push,
 -- checked per element in one expression, with no JSON types or unknown keys to check.

@@ -78,7 +78,7 @@ END $$;
 CREATE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
                            worker text, lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
-               max_attempts integer, timeout interval)
+               max_attempts integer, timeout interval, parents jsonb, checkpoint jsonb)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
@@ -216,13 +216,14 @@ BEGIN
            locked_until = clock_timestamp() + lease
      WHERE l.id = ANY (picked)
     RETURNING l.id, l.claim, l.task, l.args, l.attempts, l.max_attempts, l.timeout, l.priority,
-              l.run_at
+              l.run_at, l.depends_on, l.checkpoint
   )
-  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts, c.timeout
+  SELECT c.id, c.claim, c.task, c.args, c.attempts, c.max_attempts, c.timeout,
+         CASE WHEN c.depends_on IS NOT NULL THEN pgtq.task_parents(c.id) END, c.checkpoint
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every
@@ -278,7 +279,7 @@ COMMENT ON FUNCTION pgtq.heartbeat(bigint[], bigint[], interval) IS
 CREATE FUNCTION pgtq.pop(queue text, task_names text[], max_count integer, worker text,
                          lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
-               max_attempts integer, timeout interval)
+               max_attempts integer, timeout interval, parents jsonb, checkpoint jsonb)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   -- Checked before the tick, so that a refused pop changes nothing.

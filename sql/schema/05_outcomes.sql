@@ -39,13 +39,16 @@ RETURN ROW((ended).id, (ended).queue, (ended).task, (ended).args, state, (ended)
                           'error', last_error))
                 ELSE (ended).errors END,
            (ended).timeout, (ended).unique_key, (ended).fairness_key, (ended).tags,
-           (ended).metadata)::pgtq.finished_tasks;
+           (ended).metadata, (ended).depends_on, (ended).on_parent_failure,
+           (ended).progress)::pgtq.finished_tasks;
 
 -- Raises the precise error for the first element of the outcome arrays that the checks of
 -- finish_many refused (it returns NULL when it finds none).
 CREATE FUNCTION pgtq.finish_many_arrays_error(task_ids bigint[], task_claims bigint[],
                                               statuses text[], results jsonb[],
-                                              errors text[], retry_in float8[])
+                                              errors text[], retry_in float8[],
+                                              progress jsonb[], checkpoints jsonb[],
+                                              followups jsonb[])
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -82,6 +85,14 @@ BEGIN
       cardinality(task_claims), cardinality(statuses), cardinality(results), cardinality(errors),
       cardinality(retry_in) USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF coalesce(array_ndims(progress), 1) <> 1 OR coalesce(array_ndims(checkpoints), 1) <> 1
+     OR coalesce(array_ndims(followups), 1) <> 1
+     OR cardinality(progress) <> given OR cardinality(checkpoints) <> given
+     OR cardinality(followups) <> given THEN
+    RAISE EXCEPTION 'pgtq.finish_many: progress, checkpoints and followups must be NULL or '
+      'one-dimensional arrays as long as task_ids (%)', given
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   FOR i IN 1 .. given LOOP
     IF task_ids[i] IS NULL THEN
       RAISE EXCEPTION 'pgtq.finish_many: task_ids[%] must not be NULL', i
@@ -102,6 +113,11 @@ BEGIN
     IF statuses[i] = 'done' AND results[i] IS NOT NULL THEN
       PERFORM pgtq.check_json_limits('pgtq.finish_many: results[' || i || ']', results[i]);
     END IF;
+    PERFORM pgtq.check_report('pgtq.finish_many: ', '[' || i || ']', progress[i], checkpoints[i]);
+    IF NOT pgtq.followups_ok(followups[i]) THEN
+      RAISE EXCEPTION 'pgtq.finish_many: followups[%] must be a JSON array of objects whose '
+        '"queue", if given, is a string', i USING ERRCODE = 'invalid_parameter_value';
+    END IF;
   END LOOP;
   RETURN NULL;
 END $$;
@@ -120,10 +136,16 @@ END $$;
 -- requested meanwhile turns retry and snooze into cancelled. Every element is checked before
 -- anything changes; an id given twice is an error. Returns the ids whose outcome was
 -- discarded because their claim is no longer current. pgtqd records its outcomes this way.
+-- progress, checkpoints and followups (NULL, or arrays of the same length) carry what the
+-- handler reported (21_progress.sql; NULL elements: nothing) and the follow-up tasks of a
+-- done outcome (20_dependencies.sql: each element NULL or a JSON array of push_many elements
+-- with an optional "queue"), pushed in this transaction only when that outcome is accepted.
 -- Planned once per session, as pgtq.claim is (04_claim.sql): every statement reaches
 -- live_tasks through id = ANY (task_ids).
 CREATE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], statuses text[],
-                                 results jsonb[], errors text[], retry_in float8[])
+                                 results jsonb[], errors text[], retry_in float8[],
+                                 progress jsonb[] DEFAULT NULL, checkpoints jsonb[] DEFAULT NULL,
+                                 followups jsonb[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -137,6 +159,8 @@ DECLARE
   earliest_later timestamptz; -- the earliest run_at of the retries scheduled later
   ended_queues    text[];      -- the queues of the tasks that ended, and of those requeued
   requeued_queues text[];
+  succeeded        bigint[];   -- the done outcomes accepted, and their queues (follow-ups)
+  succeeded_queues text[];
 BEGIN
   -- Whole-array checks, each one pass in C; the precise error comes from the slow path.
   IF NOT coalesce(given <= 100000
@@ -152,9 +176,11 @@ BEGIN
                   AND array_position(task_ids, NULL) IS NULL
                   AND array_position(task_claims, NULL) IS NULL
                   -- NULL elements are contained in nothing.
-                  AND statuses <@ ARRAY['done', 'retry', 'fail', 'snooze'], false) THEN
+                  AND statuses <@ ARRAY['done', 'retry', 'fail', 'snooze']
+                  AND (progress IS NULL AND checkpoints IS NULL AND followups IS NULL
+                       OR pgtq.reports_ok(given, progress, checkpoints, followups)), false) THEN
     PERFORM pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results, errors,
-                                          retry_in);
+                                          retry_in, progress, checkpoints, followups);
   END IF;
 
   -- o is materialized and counted below, so that every result is checked, including those of
@@ -166,23 +192,27 @@ BEGIN
                       OR (pg_column_size(x.result) >= 800 OR pg_column_compression(x.result) IS NOT NULL)
                          AND pgtq.too_deep(x.result))
                 THEN pgtq.finish_many_arrays_error(task_ids, task_claims, statuses, results,
-                                                   errors, retry_in)
+                                                   errors, retry_in, progress, checkpoints,
+                                                   followups)
                 ELSE x.result END AS result,
            CASE WHEN octet_length(x.error) > 65536 THEN pgtq.clip_error(x.error)
-                ELSE x.error END AS error
-      FROM unnest(task_ids, task_claims, statuses, results, errors)
-        AS x(id, claim, status, result, error)
+                ELSE x.error END AS error,
+           x.new_progress
+      FROM unnest(task_ids, task_claims, statuses, results, errors, progress)
+        AS x(id, claim, status, result, error, new_progress)
   ), ending AS (
     DELETE FROM pgtq.live_tasks l USING o
      WHERE l.id = ANY (task_ids) AND l.id = o.id AND l.claim = o.claim AND l.state = 'running'
        AND (o.status IN ('done', 'fail') OR l.cancel_requested OR l.attempts >= l.max_attempts
             AND o.status = 'retry')
-    RETURNING l.*, o.status AS outcome, o.result AS outcome_result, o.error AS outcome_error
+    RETURNING l.*, o.status AS outcome, o.result AS outcome_result, o.error AS outcome_error,
+              o.new_progress AS outcome_progress
   ), stored AS (
     INSERT INTO pgtq.finished_tasks (id, queue, task, args, state, priority, run_at, attempts,
                                      max_attempts, created_at, started_at, finished_at,
                                      locked_by, result, last_error, errors, timeout,
-                                     unique_key, fairness_key, tags, metadata)
+                                     unique_key, fairness_key, tags, metadata, depends_on,
+                                     on_parent_failure, progress)
     SELECT e.id, e.queue, e.task, e.args,
            CASE WHEN e.outcome = 'done' THEN 'succeeded'
                 WHEN e.cancel_requested THEN 'cancelled'
@@ -196,20 +226,31 @@ BEGIN
                      THEN e.errors ELSE pgtq.recent_errors(e.errors) END || jsonb_build_array(jsonb_build_object(
                        'attempt', e.attempts, 'at', clock_timestamp(), 'error', e.outcome_error))
                 ELSE e.errors END,
-           e.timeout, e.unique_key, e.fairness_key, e.tags, e.metadata
+           e.timeout, e.unique_key, e.fairness_key, e.tags, e.metadata, e.depends_on,
+           e.on_parent_failure, coalesce(e.outcome_progress, e.progress)
       FROM ending e
-    RETURNING id, queue
+    RETURNING id, queue, state
   )
   SELECT (SELECT array_agg(id) FROM stored), (SELECT array_agg(queue) FROM stored),
-         (SELECT count(*) FROM o)
-    INTO accepted, ended_queues, given;
+         (SELECT count(*) FROM o),
+         (SELECT array_agg(id) FILTER (WHERE state = 'succeeded') FROM stored),
+         (SELECT array_agg(queue) FILTER (WHERE state = 'succeeded') FROM stored)
+    INTO accepted, ended_queues, given, succeeded, succeeded_queues;
 
-  -- Sessions waiting for one of the tasks that ended learn it (19_task_waits.sql); usually
-  -- nobody waits, and this is one probe of an empty table.
+  -- The follow-up tasks of the outcomes accepted as done, in this transaction: they exist if,
+  -- and only if, the outcome that pushed them is recorded.
+  IF followups IS NOT NULL AND succeeded IS NOT NULL THEN
+    PERFORM pgtq.push_followups(task_ids, followups, succeeded, succeeded_queues);
+  END IF;
+
+  -- Sessions waiting for one of the tasks that ended learn it (19_task_waits.sql), and the
+  -- pending tasks that depend on one are settled (20_dependencies.sql); usually nobody waits
+  -- and nothing depends, and this is two probes of empty tables.
   IF accepted IS NOT NULL
      AND (EXISTS (SELECT 1 FROM pgtq.task_waiters)
+          OR EXISTS (SELECT 1 FROM pgtq.task_dependencies)
           OR current_setting('transaction_isolation') <> 'read committed') THEN
-    PERFORM pgtq.notify_ended(accepted);
+    PERFORM pgtq.tasks_ended(accepted);
   END IF;
 
   -- Most batches hold only "done" outcomes: then there is nothing to schedule again.
@@ -220,9 +261,10 @@ BEGIN
                   ELSE x.error END AS error,
              CASE WHEN x.retry_in IS NULL OR x.retry_in = 'NaN' OR x.retry_in <= 0 THEN 0
                   WHEN x.retry_in > 3155760000 THEN 3155760000
-                  ELSE x.retry_in END AS retry_in
-        FROM unnest(task_ids, task_claims, statuses, errors, retry_in)
-          AS x(id, claim, status, error, retry_in)
+                  ELSE x.retry_in END AS retry_in,
+             x.new_progress, x.new_checkpoint
+        FROM unnest(task_ids, task_claims, statuses, errors, retry_in, progress, checkpoints)
+          AS x(id, claim, status, error, retry_in, new_progress, new_checkpoint)
        WHERE x.status IN ('retry', 'snooze')
     ), again AS (
       UPDATE pgtq.live_tasks l
@@ -231,6 +273,8 @@ BEGIN
              attempts = CASE WHEN o.status = 'snooze' THEN greatest(l.attempts - 1, 0)
                              ELSE l.attempts END,
              locked_by = NULL, locked_until = NULL, claim = NULL,
+             progress = coalesce(o.new_progress, l.progress),
+             checkpoint = coalesce(o.new_checkpoint, l.checkpoint),
              last_error = CASE WHEN o.status = 'retry' THEN o.error ELSE l.last_error END,
              errors = CASE WHEN o.status = 'retry'
                            THEN CASE WHEN jsonb_typeof(l.errors) = 'array' AND jsonb_array_length(l.errors) < 100
@@ -275,8 +319,8 @@ BEGIN
   SELECT x.id FROM unnest(task_ids) AS x(id)
    WHERE x.id <> ALL (coalesce(accepted, '{}') || coalesce(requeued, '{}'));
 END $$;
-COMMENT ON FUNCTION pgtq.finish_many(bigint[], bigint[], text[], jsonb[], text[], float8[]) IS
-'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0). The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
+COMMENT ON FUNCTION pgtq.finish_many(bigint[], bigint[], text[], jsonb[], text[], float8[], jsonb[], jsonb[], jsonb[]) IS
+'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0); progress[i] (<= 64 KiB) and checkpoints[i] (<= 1 MiB; kept for the next attempt of a retry or snooze), NULL: unchanged; followups[i]: a JSON array of pgtq.push_many elements, each with an optional "queue" (default the task''s), pushed only if outcome i is accepted as done. The last three arrays may be NULL. The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
 
 -- Raises the precise error for the first bad element of a finish_many batch.
 CREATE FUNCTION pgtq.finish_many_error(outcomes jsonb) RETURNS jsonb

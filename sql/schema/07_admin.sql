@@ -45,14 +45,14 @@ BEGIN
   PERFORM pgtq.wake_queue(q) FROM unnest(wake) AS q WHERE octet_length(q) < 7900;
   IF ended IS NOT NULL THEN
     PERFORM pgtq.wake_limited(ended); -- a cancelled task of a limited queue leaves room
-    PERFORM pgtq.notify_ended(ended_ids);
+    PERFORM pgtq.tasks_ended(ended_ids);
   END IF;
   RETURN requeued + cancelled;
 END $$;
 COMMENT ON FUNCTION pgtq.release(bigint[], bigint[]) IS
 'Gives claimed tasks back unfinished: queued again, attempt given back (a task whose cancellation was requested ends cancelled). Arrays of equal length; NULL elements match nothing; a task named twice counts once. Returns how many were still held. Errors: 22004 NULL array, 22023 lengths differ.';
 
--- Cancels a task: a queued or scheduled one ends cancelled at once; a running one is asked
+-- Cancels a task: a pending, queued or scheduled one ends cancelled at once; a running one is asked
 -- to stop and ends cancelled unless it succeeds. Its daemon is told at once on channel
 -- pgtq_cancel (payload: the id), and sees it at the next heartbeat otherwise. Returns false
 -- when the task is unknown or already finished.
@@ -77,7 +77,7 @@ BEGIN
   INSERT INTO pgtq.finished_tasks
   SELECT (pgtq.finished_row(g.task, 'cancelled', NULL, (g.task).last_error, false)).*
     FROM gone g;
-  PERFORM pgtq.notify_ended(ARRAY[cancel.id]);
+  PERFORM pgtq.tasks_ended(ARRAY[cancel.id]);
   RETURN true;
 END $$;
 COMMENT ON FUNCTION pgtq.cancel(bigint) IS

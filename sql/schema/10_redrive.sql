@@ -76,13 +76,14 @@ BEGIN
   WITH back AS (
     INSERT INTO pgtq.live_tasks AS l (id, queue, task, args, state, priority, run_at, attempts,
                                       max_attempts, claims, created_at, started_at, last_error,
-                                      errors, timeout, unique_key, fairness_key, tags, metadata)
+                                      errors, timeout, unique_key, fairness_key, tags, metadata,
+                                      depends_on, on_parent_failure, progress)
     SELECT f.id, f.queue, f.task, f.args,
            CASE WHEN start_at <= now() THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
            f.priority, start_at, f.attempts,
            greatest(f.max_attempts, least(f.attempts, 2147483646) + 1), f.attempts, f.created_at,
            f.started_at, f.last_error, f.errors, f.timeout, f.unique_key, f.fairness_key, f.tags,
-           f.metadata
+           f.metadata, f.depends_on, f.on_parent_failure, f.progress
       FROM pgtq.finished_tasks f
      WHERE f.id = ANY (ids) AND f.state IN ('failed', 'cancelled')
      ORDER BY f.id
@@ -173,7 +174,7 @@ COMMENT ON FUNCTION pgtq.retry_all(text, text, text, timestamptz, timestamptz, p
 'Retries finished tasks that match, as pgtq.retry, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, error_contains (substring of last_error), finished_at in [finished_after, finished_before), states (failed and/or cancelled; default failed); a task whose unique key a live task holds is left. Returns how many were retried; dry_run: how many match (not capped by max_count), locking and changing nothing. Call again with the same finished_before for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
 
 -- Cancels the live tasks that match (at most max_count, oldest id first): queue and task
--- names, created in [created_after, created_before), states (queued, scheduled, running;
+-- names, created in [created_after, created_before), states (pending, queued, scheduled, running;
 -- default queued and scheduled). Each as pgtq.cancel: a waiting task ends cancelled at once,
 -- a running one is asked to stop. Returns how many (with dry_run: how many would be). The
 -- filter is written twice on purpose, as in retry_all: a task claimed, promoted or renamed
@@ -192,7 +193,7 @@ DECLARE
   asked     bigint[];
 BEGIN
   PERFORM pgtq.check_filter('pgtq.cancel_all: ', cancel_all.queue, cancel_all.task, NULL,
-                            cancel_all.states, '{queued,scheduled,running}', max_count,
+                            cancel_all.states, '{pending,queued,scheduled,running}', max_count,
                             dry_run);
   IF dry_run THEN
     RETURN (SELECT count(*) FROM pgtq.live_tasks l
@@ -213,7 +214,7 @@ BEGIN
   -- was picked (claimed, finished), so each statement below checks the state again.
   WITH gone AS (
     DELETE FROM pgtq.live_tasks l
-     WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
+     WHERE l.id = ANY (ids) AND l.state IN ('pending', 'queued', 'scheduled')
     RETURNING l AS task
   ), stored AS (
     INSERT INTO pgtq.finished_tasks
@@ -222,7 +223,7 @@ BEGIN
     RETURNING id
   )
   SELECT array_agg(s.id) INTO cancelled FROM stored s;
-  PERFORM pgtq.notify_ended(cancelled);
+  PERFORM pgtq.tasks_ended(cancelled);
   WITH stopping AS (
     UPDATE pgtq.live_tasks l SET cancel_requested = true
      WHERE l.id = ANY (ids) AND l.state = 'running'
@@ -234,9 +235,9 @@ BEGIN
   RETURN coalesce(cardinality(cancelled), 0) + coalesce(cardinality(asked), 0);
 END $$;
 COMMENT ON FUNCTION pgtq.cancel_all(text, text, timestamptz, timestamptz, pgtq.task_state[], integer, boolean) IS
-'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many match (not capped by max_count), locking and changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
+'Cancels live tasks that match, as pgtq.cancel, at most max_count (1..100000, default 10000; oldest id first). Filters (NULL: any): queue, task, created_at in [created_after, created_before), states (pending, queued, scheduled and/or running; default queued and scheduled). Returns how many were cancelled or asked to stop; dry_run: how many match (not capped by max_count), locking and changing nothing. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states, max_count or an empty error_contains.';
 
--- Deletes a task that is not running: a finished one from the history, a queued or scheduled
+-- Deletes a task that is not running: a finished one from the history, a pending, queued or scheduled
 -- one without running it. Returns false when the task is unknown. A running task is refused
 -- (55000): cancel it, then delete it once it has ended.
 CREATE FUNCTION pgtq.delete(id bigint) RETURNS boolean
@@ -263,11 +264,11 @@ BEGIN
       delete.id USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   DELETE FROM pgtq.live_tasks l WHERE l.id = delete.id;
-  PERFORM pgtq.notify_ended(ARRAY[delete.id]);
+  PERFORM pgtq.tasks_ended(ARRAY[delete.id]);
   RETURN true;
 END $$;
 COMMENT ON FUNCTION pgtq.delete(bigint) IS
-'Deletes a task that is not running (finished, queued or scheduled), leaving no trace. False: unknown. Errors: 22004 NULL id, 55000 the task is running (cancel it first).';
+'Deletes a task that is not running (finished, pending, queued or scheduled), leaving no trace. False: unknown. Errors: 22004 NULL id, 55000 the task is running (cancel it first).';
 
 -- The ids of the tasks delete_all deletes (not running): its filter, in one place for its dry
 -- run and its call.
@@ -302,7 +303,7 @@ DECLARE
   history bigint;
 BEGIN
   PERFORM pgtq.check_filter('pgtq.delete_all: ', delete_all.queue, delete_all.task, NULL,
-                            delete_all.states, '{queued,scheduled,succeeded,failed,cancelled}',
+                            delete_all.states, '{pending,queued,scheduled,succeeded,failed,cancelled}',
                             max_count, dry_run);
   IF dry_run THEN
     RETURN (SELECT count(*) FROM pgtq.delete_matches(delete_all.queue, delete_all.task,
@@ -317,23 +318,23 @@ BEGIN
   -- once the claim commits, and leaves it.
   WITH gone AS (
     DELETE FROM pgtq.live_tasks l
-     WHERE l.id = ANY (ids) AND l.state IN ('queued', 'scheduled')
+     WHERE l.id = ANY (ids) AND l.state IN ('pending', 'queued', 'scheduled')
        AND l.state = ANY (delete_all.states)
     RETURNING l.id
   )
   SELECT array_agg(g.id) INTO live FROM gone g;
-  PERFORM pgtq.notify_ended(live);
+  PERFORM pgtq.tasks_ended(live);
   DELETE FROM pgtq.finished_tasks f WHERE f.id = ANY (ids) AND f.state = ANY (delete_all.states);
   GET DIAGNOSTICS history = ROW_COUNT;
   RETURN coalesce(cardinality(live), 0) + history;
 END $$;
 COMMENT ON FUNCTION pgtq.delete_all(pgtq.task_state[], text, text, timestamptz, timestamptz, integer, boolean) IS
-'Deletes tasks that match, leaving no trace, at most max_count (1..100000, default 10000; oldest id first): states (required: one or more of queued, scheduled, succeeded, failed, cancelled; running tasks are never deleted), queue, task, created_at in [created_after, created_before) (NULL: any). Returns how many were deleted; dry_run: how many match (not capped), changing nothing. Call again for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
+'Deletes tasks that match, leaving no trace, at most max_count (1..100000, default 10000; oldest id first): states (required: one or more of pending, queued, scheduled, succeeded, failed, cancelled; running tasks are never deleted), queue, task, created_at in [created_after, created_before) (NULL: any). Returns how many were deleted; dry_run: how many match (not capped), changing nothing. Call again for more. Errors: 22004 NULL states, max_count or dry_run, 22023 bad name, states or max_count.';
 
 -- Changes a task that has not started, or that failed or was cancelled (say, to fix its args
 -- before pgtq.retry): its args, priority, max_attempts and timeout, each with push's rules;
 -- run_at only for a waiting (queued or scheduled) task, which becomes queued or scheduled by
--- it and wakes whoever waits for it. NULL leaves a field as it is (a timeout cannot be taken
+-- it and wakes whoever waits for it, or a pending one, which stays pending until its parents end. NULL leaves a field as it is (a timeout cannot be taken
 -- away). Returns false when the task is unknown. A running or succeeded task is refused
 -- (55000), and so is run_at for a finished one (pgtq.retry takes its own run_at).
 CREATE FUNCTION pgtq.update(id bigint, args jsonb DEFAULT NULL, priority integer DEFAULT NULL,
@@ -362,7 +363,7 @@ BEGIN
     END IF;
   END IF;
   IF found_state IN ('running', 'succeeded') THEN
-    RAISE EXCEPTION 'pgtq.update: task % is %: only a queued, scheduled, failed or cancelled task can change',
+    RAISE EXCEPTION 'pgtq.update: task % is %: only a pending, queued, scheduled, failed or cancelled task can change',
       update.id, found_state USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
   PERFORM pgtq.check_task(found_task, coalesce(update.args, '[]'), coalesce(update.priority, 0),
@@ -370,7 +371,7 @@ BEGIN
   PERFORM pgtq.check_timeout('pgtq.update: timeout', update.timeout);
   IF update.run_at IS NOT NULL THEN
     IF NOT live THEN
-      RAISE EXCEPTION 'pgtq.update: run_at applies to a queued or scheduled task; task % is %: pgtq.retry(id, run_at) brings it back at a time',
+      RAISE EXCEPTION 'pgtq.update: run_at applies to a pending, queued or scheduled task; task % is %: pgtq.retry(id, run_at) brings it back at a time',
         update.id, found_state USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     start_at := pgtq.start_time('pgtq.update: ', update.run_at, NULL);
@@ -388,11 +389,11 @@ BEGIN
          max_attempts = coalesce(update.max_attempts, l.max_attempts),
          timeout = coalesce(update.timeout, l.timeout),
          run_at = coalesce(start_at, l.run_at),
-         state = CASE WHEN start_at IS NULL THEN l.state
+         state = CASE WHEN start_at IS NULL OR l.state = 'pending' THEN l.state
                       WHEN start_at <= now() THEN 'queued'
                       ELSE 'scheduled' END::pgtq.task_state
    WHERE l.id = update.id;
-  IF start_at IS NOT NULL THEN
+  IF start_at IS NOT NULL AND found_state <> 'pending' THEN
     IF start_at <= now() THEN
       PERFORM pgtq.wake_queue(found_queue);
     ELSE
@@ -402,4 +403,4 @@ BEGIN
   RETURN true;
 END $$;
 COMMENT ON FUNCTION pgtq.update(bigint, jsonb, integer, timestamptz, integer, interval) IS
-'Changes a queued, scheduled, failed or cancelled task: args, priority, max_attempts, timeout (push''s rules), and run_at of a queued or scheduled one (it becomes queued or scheduled by it). NULL: unchanged. False: unknown. Errors: 22004 NULL id, 22023 bad value, 54000 args too large or deep, 55000 the task is running or succeeded, or run_at for a finished task.';
+'Changes a pending, queued, scheduled, failed or cancelled task: args, priority, max_attempts, timeout (push''s rules), and run_at of a live one (a queued or scheduled one becomes queued or scheduled by it; a pending one stays pending). NULL: unchanged. False: unknown. Errors: 22004 NULL id, 22023 bad value, 54000 args too large or deep, 55000 the task is running or succeeded, or run_at for a finished task.';

@@ -15,6 +15,7 @@ CREATE VIEW pgtq.queue_stats AS
            count(*) FILTER (WHERE l.state = 'queued') AS queued,
            count(*) FILTER (WHERE l.state = 'scheduled') AS scheduled,
            count(*) FILTER (WHERE l.state = 'running') AS running,
+           count(*) FILTER (WHERE l.state = 'pending') AS pending,
            min(l.run_at) FILTER (WHERE l.state = 'queued') AS oldest_queued_at,
            count(DISTINCT l.fairness_key) FILTER (WHERE l.state = 'queued') AS queued_keys
       FROM pgtq.live_tasks l GROUP BY l.queue
@@ -58,14 +59,15 @@ CREATE VIEW pgtq.queue_stats AS
          q.key_concurrency, coalesce(live.queued_keys, 0) AS queued_keys,
          q.key_rate_limit, q.key_rate_period,
          recent.wait_p50 AS wait_p50_last_hour, recent.wait_p95 AS wait_p95_last_hour,
-         recent.run_p50 AS run_p50_last_hour, recent.run_p95 AS run_p95_last_hour
+         recent.run_p50 AS run_p50_last_hour, recent.run_p95 AS run_p95_last_hour,
+         coalesce(live.pending, 0) AS pending
     FROM names n
     LEFT JOIN live ON live.queue = n.queue
     LEFT JOIN recent ON recent.queue = n.queue
     LEFT JOIN workers ON workers.queue = n.queue
     LEFT JOIN pgtq.queues q ON q.queue = n.queue;
 COMMENT ON VIEW pgtq.queue_stats IS
-  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key, and of the tasks ended in the last hour the median and 95th percentile of their wait (due to started, of the last attempt) and run time (NULL: none started).';
+  'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key, and of the tasks ended in the last hour the median and 95th percentile of their wait (due to started, of the last attempt) and run time (NULL: none started), and pending (tasks waiting for the tasks they depend on).';
 
 -- Throughput and latency per queue and minute over the last hour of the history, for graphs
 -- and alerts: one row per queue and minute (UTC, minute) in which tasks of the queue ended:

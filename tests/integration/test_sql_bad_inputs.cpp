@@ -855,6 +855,40 @@ void add_tag_cases(std::vector<BadInput>& cases) {
       {arrays + "unique_keys => ARRAY['k'], tags => ARRAY['[1]'::jsonb])", k_bad, "tags[1]"});
 }
 
+// Dependencies at push (20_dependencies.sql).
+void add_dependency_cases(std::vector<BadInput>& cases) {
+  const std::string push = "SELECT pgtq.push('q', 't', ";
+  cases.push_back({push + "depends_on => ARRAY[{id}, NULL])", k_null, "depends_on[2]"});
+  cases.push_back({push + "depends_on => ARRAY[[{id}], [{id}]])", k_bad, "depends_on"});
+  cases.push_back({push + "depends_on => ARRAY[{id}, 987654321])", "23503", "987654321"});
+  cases.push_back({push + "depends_on => ARRAY(SELECT generate_series(1, 10001)::bigint))",
+                   k_limit,
+                   "depends_on"});
+  cases.push_back({push + "depends_on => ARRAY[{id}], on_parent_failure => NULL)",
+                   k_null,
+                   "on_parent_failure"});
+  cases.push_back({push + "depends_on => ARRAY[{id}], on_parent_failure => 'ignore')",
+                   k_bad,
+                   "on_parent_failure"});
+  cases.push_back({push + "depends_on => ARRAY[{id}], unique_key => 'k', on_conflict => 'replace')",
+                   k_bad,
+                   "depends_on"});
+  const std::string many = "SELECT pgtq.push_many('q', ";
+  cases.push_back(
+      {many + R"('[{"task": "t", "depends_on": 5}]'))", k_bad, "element 1: depends_on"});
+  cases.push_back({many + R"('[{"task": "t", "depends_on": ["5"]}]'))", k_bad, "depends_on"});
+  cases.push_back({many + R"('[{"task": "t", "depends_on": [1.5]}]'))", k_bad, "depends_on"});
+  cases.push_back({many + R"('[{"task": "t"}, {"task": "t", "depends_on": [987654321]}]'))",
+                   "23503",
+                   "element 2: depends_on"});
+  cases.push_back({many + R"('[{"task": "t", "depends_on": [{id}], "on_parent_failure": "x"}]'))",
+                   k_bad,
+                   "on_parent_failure"});
+  cases.push_back({many + R"('[{"task": "t", "depends_on": [{id}], "on_parent_failure": 1}]'))",
+                   k_bad,
+                   "on_parent_failure"});
+}
+
 // Waiting for a task to end (19_task_waits.sql).
 void add_task_wait_cases(std::vector<BadInput>& cases) {
   cases.push_back({"SELECT pgtq.watch_task(NULL)", k_null, "id"});
@@ -894,6 +928,8 @@ std::string digest(db::Connection& conn) {
       " '')"
       " || coalesce((SELECT string_agg(w::text, '|' ORDER BY task_id, pid)"
       " FROM pgtq.task_waiters w), '')"
+      " || coalesce((SELECT string_agg(d::text, '|' ORDER BY task_id, parent_id)"
+      " FROM pgtq.task_dependencies d), '')"
       " || (SELECT last_value || ':' || is_called FROM pgtq.task_id_seq))");
 }
 
@@ -937,6 +973,7 @@ TEST_CASE("every public SQL function refuses bad input with a named error and ch
   add_schedule_cases(cases);
   add_task_wait_cases(cases);
   add_tag_cases(cases);
+  add_dependency_cases(cases);
   CHECK(cases.size() >= 300);
   MESSAGE(cases.size() << " bad inputs");
 

@@ -17,7 +17,8 @@ TEST_CASE("pgtq.tasks has the documented columns in order") {
       "id",         "queue",        "task",         "args",       "state",      "priority",
       "run_at",     "attempts",     "max_attempts", "created_at", "started_at", "finished_at",
       "locked_by",  "locked_until", "result",       "last_error", "errors",     "timeout",
-      "unique_key", "fairness_key", "tags",         "metadata"};
+      "unique_key", "fairness_key", "tags",         "metadata",   "depends_on", "on_parent_failure",
+      "progress",   "checkpoint"};
   REQUIRE(result.columns() == static_cast<int>(expected.size()));
   for (int i = 0; i < result.columns(); ++i) {
     CHECK(std::string(PQfname(result.get(), i)) == expected[static_cast<std::size_t>(i)]);
