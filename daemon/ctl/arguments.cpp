@@ -19,10 +19,10 @@ template <class Int> bool parse_whole(const std::string& text, Int& value) {
 
 } // namespace
 
-std::int64_t parse_task_id(const std::string& text) {
+std::int64_t parse_task_id(const std::string& text, const std::string& what) {
   std::int64_t id = 0;
   if (!parse_whole(text, id) || id < 1) {
-    throw UsageError("task id must be an integer from 1 to 9223372036854775807, got '" + text +
+    throw UsageError(what + " must be an integer from 1 to 9223372036854775807, got '" + text +
                      "'");
   }
   return id;

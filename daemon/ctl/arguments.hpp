@@ -15,7 +15,8 @@ public:
 
 // Each returns the parsed value or throws UsageError naming the option and the value,
 // with the same rules as the SQL functions (sql/schema/02_names_and_limits.sql).
-std::int64_t parse_task_id(const std::string& text); // 1..2^63-1
+// 1..2^63-1; what names the value in the error.
+std::int64_t parse_task_id(const std::string& text, const std::string& what = "task id");
 int parse_int(const std::string& option, const std::string& text, int min, int max);
 void check_name(const std::string& option, const std::string& name); // queue/task
 // A task_state name; option names the option in the error.

@@ -56,8 +56,16 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
     }
     unique_states = literal + "}";
   }
-  // args, --run-at, --delay, --timeout and the unique options are checked by pgtq.push, whose
-  // error names them.
+  std::optional<std::string> depends_on;
+  if (!options.depends_on.empty()) {
+    std::vector<std::int64_t> ids;
+    for (const std::string& id : options.depends_on) {
+      ids.push_back(parse_task_id(id, "--depends-on"));
+    }
+    depends_on = pgtq::detail::pg_integer_array(ids);
+  }
+  // args, --run-at, --delay, --timeout, --on-parent-failure and the unique options are checked
+  // by pgtq.push, whose error names them.
   db::Connection connection = connect(dsn);
   const db::Result id = connection.run(
       db::queries::k_push,
@@ -75,7 +83,9 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
        options.on_conflict ? db::Param(*options.on_conflict) : std::nullopt,
        options.fairness_key ? db::Param(*options.fairness_key) : std::nullopt,
        options.tags.empty() ? std::nullopt : db::Param(pgtq::detail::pg_text_array(options.tags)),
-       options.metadata});
+       options.metadata,
+       depends_on,
+       options.on_parent_failure});
   out << id.text(0, 0) << '\n';
   return 0;
 }
@@ -122,6 +132,8 @@ int list(const std::string& dsn, const ListFilter& filter, std::ostream& out) {
                "unique_key",
                "fairness_key",
                "tags",
+               "depends_on",
+               "progress",
                "args",
                "result",
                "last_error"},

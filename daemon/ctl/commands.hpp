@@ -24,11 +24,13 @@ struct PushOptions {
   std::optional<std::string> timeout; // an interval, e.g. '90 seconds'
   std::optional<std::string> unique_key;
   std::optional<std::string> fairness_key;
-  std::vector<std::string> tags;            // repeatable --tag
-  std::optional<std::string> metadata;      // a JSON object
-  std::vector<std::string> unique_states;   // empty: the server's default
-  std::optional<std::string> unique_period; // an interval
-  std::optional<std::string> on_conflict;   // ignore, replace or raise
+  std::vector<std::string> tags;                // repeatable --tag
+  std::optional<std::string> metadata;          // a JSON object
+  std::vector<std::string> unique_states;       // empty: the server's default
+  std::optional<std::string> unique_period;     // an interval
+  std::optional<std::string> on_conflict;       // ignore, replace or raise
+  std::vector<std::string> depends_on;          // repeatable --depends-on: task ids
+  std::optional<std::string> on_parent_failure; // cancel or run
 };
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 

@@ -81,6 +81,14 @@ int main(int argc, char** argv) {
                    push_options.metadata,
                    "a JSON object about the task, kept with it and not passed to its handler "
                    "(at most 64 KiB)");
+  push->add_option("--depends-on",
+                   push_options.depends_on,
+                   "the id of a task this one waits for, repeatable: it stays pending until they "
+                   "have all ended");
+  push->add_option("--on-parent-failure",
+                   push_options.on_parent_failure,
+                   "with --depends-on, when one of them fails for good or is cancelled: cancel "
+                   "(the default) or run (once they have all ended)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;

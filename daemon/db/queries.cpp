@@ -24,11 +24,14 @@ const Query k_rollback{"pgtq_rollback", "ROLLBACK"};
 
 const Query k_claim{"pgtq_claim",
                     "SELECT id, claim, task, args, attempt, max_attempts,"
-                    " extract(epoch FROM timeout)::float8"
+                    " extract(epoch FROM timeout)::float8, parents::text, checkpoint::text"
                     " FROM pgtq.claim($1, $2::text[], $3::integer, $4, $5::interval)"};
 const Query k_finish_many{"pgtq_finish_many",
                           "SELECT id FROM pgtq.finish_many($1::bigint[], $2::bigint[], $3::text[],"
-                          " $4::jsonb[], $5::text[], $6::float8[]) AS id"};
+                          " $4::jsonb[], $5::text[], $6::float8[], $7::jsonb[], $8::jsonb[],"
+                          " $9::jsonb[]) AS id"};
+const Query k_report{"pgtq_report",
+                     "SELECT pgtq.report($1::bigint[], $2::bigint[], $3::jsonb[], $4::jsonb[])"};
 const Query k_heartbeat{
     "pgtq_heartbeat",
     "SELECT id, status FROM pgtq.heartbeat($1::bigint[], $2::bigint[], $3::interval)"};
@@ -75,7 +78,9 @@ const Query k_push{"pgtq_push",
                    " max_attempts => $7::integer, timeout => $8::interval,"
                    " unique_key => $9::text, unique_states => $10::pgtq.task_state[],"
                    " unique_period => $11::interval, on_conflict => coalesce($12::text, 'ignore'),"
-                   " fairness_key => $13::text, tags => $14::text[], metadata => $15::jsonb)"};
+                   " fairness_key => $13::text, tags => $14::text[], metadata => $15::jsonb,"
+                   " depends_on => $16::bigint[],"
+                   " on_parent_failure => coalesce($17::text, 'cancel'))"};
 const Query k_push_many{"pgtq_push_many", "SELECT id FROM pgtq.push_many($1, $2::jsonb) AS id"};
 const Query k_cancel{"pgtq_cancel", "SELECT pgtq.cancel($1::bigint)"};
 const Query k_retry{"pgtq_retry", "SELECT pgtq.retry($1::bigint)"};
@@ -248,7 +253,8 @@ const Query k_queue_stats{
 const Query k_list_tasks{
     "pgtq_list_tasks",
     "SELECT id, queue, task, state::text, attempts, coalesce(unique_key, ''),"
-    " coalesce(fairness_key, ''), coalesce(array_to_string(tags, ','), ''), args::text,"
+    " coalesce(fairness_key, ''), coalesce(array_to_string(tags, ','), ''),"
+    " coalesce(array_to_string(depends_on, ','), ''), coalesce(progress::text, ''), args::text,"
     " coalesce(result::text, ''), coalesce(last_error, '') FROM pgtq.tasks"
     " WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state::text = $2)"
     " AND ($4::text IS NULL OR unique_key = $4) AND ($5::text IS NULL OR fairness_key = $5)"

@@ -26,6 +26,7 @@ extern const Query k_rollback;
 // Worker protocol (sql/schema/04_claim.sql to 07_admin.sql).
 extern const Query k_claim;
 extern const Query k_finish_many;
+extern const Query k_report; // sql/schema/21_progress.sql
 extern const Query k_heartbeat;
 extern const Query k_release;
 extern const Query k_tick;

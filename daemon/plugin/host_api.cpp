@@ -125,6 +125,84 @@ void host_task_set_retry_delay(pgtq_task* task, double seconds) {
   compose_error(*task);
 }
 
+void host_task_parents(const pgtq_task* task, const char** json, size_t* len) {
+  static const std::string none = "[]";
+  const std::string& parents = task->task.parents != nullptr ? *task->task.parents : none;
+  if (json != nullptr) {
+    *json = parents.c_str();
+  }
+  if (len != nullptr) {
+    *len = parents.size();
+  }
+}
+
+void host_task_checkpoint(const pgtq_task* task, const char** json, size_t* len) {
+  const std::string* checkpoint = task->task.checkpoint;
+  if (json != nullptr) {
+    *json = checkpoint != nullptr ? checkpoint->c_str() : nullptr;
+  }
+  if (len != nullptr) {
+    *len = checkpoint != nullptr ? checkpoint->size() : 0;
+  }
+}
+
+// Why a report (progress or checkpoint) is refused, or "" when it is acceptable.
+std::string report_problem(const char* json, std::size_t len, std::size_t max_bytes) {
+  if (json == nullptr) {
+    return "NULL pointer";
+  }
+  if (len > max_bytes) {
+    return std::to_string(len) + " bytes, the limit is " + std::to_string(max_bytes);
+  }
+  return json_problem(json, len);
+}
+
+void warn_refused(const pgtq_task* task, const char* call, const std::string& why) {
+  plugin_logger()->warn("task {} ({}): {} refused: {}", task->task.id, *task->task.name, call, why);
+}
+
+int host_task_set_progress(pgtq_task* task, const char* json, size_t len) {
+  if (const std::string problem = report_problem(json, len, k_max_progress_bytes);
+      !problem.empty()) {
+    warn_refused(task, "task_set_progress", problem);
+    return -1;
+  }
+  // Only when it changed: a handler reporting in a tight loop the same value costs a compare.
+  if (!task->progress || std::string_view(*task->progress) != std::string_view(json, len)) {
+    task->progress.emplace(json, len);
+    if (task->reporter != nullptr) {
+      task->reporter->progress(*task->progress);
+    }
+  }
+  return 0;
+}
+
+int host_task_set_checkpoint(pgtq_task* task, const char* json, size_t len) {
+  if (const std::string problem = report_problem(json, len, k_max_checkpoint_bytes);
+      !problem.empty()) {
+    warn_refused(task, "task_set_checkpoint", problem);
+    return -1;
+  }
+  task->checkpoint.emplace(json, len);
+  if (task->reporter != nullptr) {
+    task->reporter->checkpoint(*task->checkpoint);
+  }
+  return 0;
+}
+
+int host_task_push_followup(pgtq_task* task, const char* json, size_t len) {
+  std::string problem = json == nullptr ? "NULL pointer" : followup_problem(json, len);
+  if (problem.empty() && task->followups.size() >= k_max_followups) {
+    problem = "more than " + std::to_string(k_max_followups) + " follow-ups in one attempt";
+  }
+  if (!problem.empty()) {
+    warn_refused(task, "task_push_followup", problem);
+    return -1;
+  }
+  task->followups.emplace_back(json, len);
+  return 0;
+}
+
 int host_task_should_stop(const pgtq_task* task) {
   if (task->stop != nullptr && task->stop->load(std::memory_order_relaxed)) {
     return 1;
@@ -200,6 +278,47 @@ void compose_error(pgtq_task& task) {
   add("task_set_retry_delay", task.refused_delay);
 }
 
+std::string followup_problem(const char* json, std::size_t len) {
+  if (std::string problem = json_problem(json, len); !problem.empty()) {
+    return problem;
+  }
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseNumbersAsStringsFlag>(json, len);
+  if (!document.IsObject()) {
+    return "not a JSON object";
+  }
+  static constexpr std::string_view k_keys[] = {"queue",
+                                                "task",
+                                                "args",
+                                                "priority",
+                                                "max_attempts",
+                                                "run_at",
+                                                "delay",
+                                                "timeout",
+                                                "fairness_key",
+                                                "tags",
+                                                "metadata",
+                                                "depends_on",
+                                                "on_parent_failure"};
+  for (const auto& member : document.GetObject()) {
+    const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+    if (std::find(std::begin(k_keys), std::end(k_keys), key) == std::end(k_keys)) {
+      return "unknown key \"" + std::string(key) +
+             "\" (known: queue, task, args, priority, max_attempts, run_at, delay, timeout, "
+             "fairness_key, tags, metadata, depends_on, on_parent_failure)";
+    }
+  }
+  const auto task = document.FindMember("task");
+  if (task == document.MemberEnd() || !task->value.IsString()) {
+    return "\"task\" must be a JSON string";
+  }
+  if (const auto queue = document.FindMember("queue");
+      queue != document.MemberEnd() && !queue->value.IsString()) {
+    return "\"queue\" must be a JSON string";
+  }
+  return {};
+}
+
 std::string json_problem(const char* json, std::size_t len) {
   rapidjson::Document document;
   // Numbers stay text: nothing here needs their value, and jsonb keeps digits a double
@@ -230,6 +349,11 @@ const pgtq_host_api& host_api() {
     table.task_set_retry_delay = host_task_set_retry_delay;
     table.task_should_stop = host_task_should_stop;
     table.register_schedule = host_register_schedule;
+    table.task_parents = host_task_parents;
+    table.task_push_followup = host_task_push_followup;
+    table.task_set_progress = host_task_set_progress;
+    table.task_set_checkpoint = host_task_set_checkpoint;
+    table.task_checkpoint = host_task_checkpoint;
     return table;
   }();
   return api;

@@ -32,7 +32,23 @@ struct TaskInput {
   const std::string* name = nullptr;
   const std::string* args = nullptr; // JSON text
   std::int32_t attempt = 0;
+  const std::string* parents = nullptr;    // JSON array text; nullptr: none ("[]")
+  const std::string* checkpoint = nullptr; // JSON text an earlier attempt saved; nullptr: none
 };
+
+// Where a running handler's reports go as they are made (queue/ supplies it: the attempt's
+// record in pgtqd, or the socket to pgtqd in a worker process). Called on the handler's thread.
+class TaskReporter {
+public:
+  virtual ~TaskReporter() = default;
+  virtual void progress(std::string json) = 0;
+  virtual void checkpoint(std::string json) = 0;
+};
+
+// The limits of what a handler reports and pushes (plugin.h).
+inline constexpr std::size_t k_max_progress_bytes = 64 * 1024;
+inline constexpr std::size_t k_max_checkpoint_bytes = 1024 * 1024;
+inline constexpr std::size_t k_max_followups = 1000;
 
 } // namespace pgtq::plugin
 
@@ -51,6 +67,12 @@ struct pgtq_task {
   std::optional<double> retry_delay_s;
   std::string handler_error; // as given to task_set_error
   std::string refused_delay; // why the last task_set_retry_delay was refused
+  // Follow-up tasks (task_push_followup), JSON objects, for a done outcome.
+  std::vector<std::string> followups;
+  // The last progress and checkpoint reported (also handed to reporter as they come).
+  std::optional<std::string> progress;
+  std::optional<std::string> checkpoint;
+  pgtq::plugin::TaskReporter* reporter = nullptr; // nullptr: reports are only kept here
 };
 
 namespace pgtq::plugin {
@@ -68,5 +90,9 @@ inline constexpr double k_max_delay_s = 3155760000.0;
 // Validates JSON text the way pgtq stores it (PostgreSQL jsonb): returns an empty string
 // when it is acceptable, else the reason.
 std::string json_problem(const char* json, std::size_t len);
+
+// Validates a follow-up task (task_push_followup): a JSON object with a string "task", an
+// optional string "queue", and no key push_many does not know. "" when acceptable, else why.
+std::string followup_problem(const char* json, std::size_t len);
 
 } // namespace pgtq::plugin

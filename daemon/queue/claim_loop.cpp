@@ -3,6 +3,7 @@
 #include "db/queries.hpp"
 #include "queue/cancellation.hpp"
 #include "queue/log_context.hpp"
+#include "queue/outcome_batch.hpp"
 #include "queue/process_runner.hpp"
 #include "queue/queue_logger.hpp"
 #include "queue/sessions.hpp"
@@ -66,6 +67,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
              // notifications do not arrive, and a registration names a pooled backend.
              config.prepared_statements),
       m_lease_keeper(config, m_in_flight) {
+  m_in_flight.report_signal().set_waker([this] { m_wake_up.interrupt(); });
   m_task_names = pgtq::detail::pg_text_array(plugins->registry().names());
   m_lease_keeper.set_task_names(m_task_names);
   m_plugins = std::move(plugins);
@@ -240,6 +242,7 @@ void ClaimLoop::turn() {
   if (flushed.error) {
     throw *flushed.error;
   }
+  write_reports(now);
   give_back_held();
 
   if (m_drain.grace_over(now) && !m_in_flight.empty()) {
@@ -293,6 +296,9 @@ void ClaimLoop::turn() {
     } else {
       until = std::min(until, *m_look_at_held);
     }
+  }
+  if (m_reports_waiting) {
+    until = std::min(until, m_next_report);
   }
   if (m_maybe_more && m_in_flight.fence_passed(Clock::now())) {
     until = std::min(until, Clock::now() + k_fence_check); // claims again once it moves on
@@ -380,6 +386,47 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
   m_maybe_more = claimed == requested; // a full batch: more may be waiting
   m_prefetch.on_claim(requested, claimed, args_bytes);
   m_idle.on_claim(m_maybe_more, Clock::now());
+}
+
+void ClaimLoop::write_reports(Clock::time_point now) {
+  m_reports_waiting = m_in_flight.report_signal().take() || m_reports_waiting;
+  if (!m_reports_waiting || now < m_next_report) {
+    return;
+  }
+  m_reports_waiting = false;
+  m_next_report = now + k_report_interval;
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> claims;
+  std::vector<std::optional<std::string>> progress;
+  std::vector<std::optional<std::string>> checkpoints;
+  std::vector<std::pair<std::shared_ptr<Attempt>, TaskReports::Latest>> taken;
+  for (const InFlightTasks::Held& held : m_in_flight.snapshot()) {
+    TaskReports::Latest unwritten = held.attempt->reports->take_unwritten();
+    if (unwritten.empty()) {
+      continue;
+    }
+    ids.push_back(held.id);
+    claims.push_back(held.attempt->claim);
+    progress.push_back(unwritten.progress);
+    checkpoints.push_back(unwritten.checkpoint);
+    taken.emplace_back(held.attempt, std::move(unwritten));
+  }
+  if (ids.empty()) {
+    return;
+  }
+  try {
+    m_connection->run(db::queries::k_report,
+                      {pgtq::detail::pg_integer_array(ids),
+                       pgtq::detail::pg_integer_array(claims),
+                       optional_json_array(progress),
+                       optional_json_array(checkpoints)});
+  } catch (const db::PgError&) {
+    for (const auto& [attempt, unwritten] : taken) {
+      attempt->reports->give_back(unwritten);
+    }
+    m_reports_waiting = true;
+    throw;
+  }
 }
 
 ClaimLoop::Flushed ClaimLoop::record_outcomes() {

@@ -71,6 +71,9 @@ private:
   static constexpr Clock::duration k_min_wakeup_gap = std::chrono::milliseconds(25);
   // While the lease keeper's fence has passed, how often the loop looks whether it moved on.
   static constexpr Clock::duration k_fence_check = std::chrono::milliseconds(100);
+  // What handlers report (progress, checkpoints) is written at most this often, in one
+  // statement for every task in flight (pgtq.report), whatever the rate of reports.
+  static constexpr Clock::duration k_report_interval = std::chrono::seconds(1);
 
   // What record_outcomes() did: whether it claimed, and the error that ends the turn.
   struct Flushed {
@@ -117,6 +120,10 @@ private:
   // Has the recorder record the workers' outcomes while claiming their successors when
   // there may be work. Claimed tasks are dispatched whatever becomes of the outcomes.
   Flushed record_outcomes();
+  // Writes what the handlers of the tasks in flight reported since the last write, once
+  // k_report_interval has passed since it; throws the database's error (what was taken is
+  // kept for the next write).
+  void write_reports(Clock::time_point now);
   // Gives back to the queue the held tasks that prefetch = auto no longer keeps
   // (PrefetchPolicy::keep_waiting: the queue's attempts turned slow).
   void give_back_held();
@@ -152,6 +159,9 @@ private:
   PrefetchPolicy m_prefetch;
   // After a give-back: when to look at the held tasks again (give_back_held).
   std::optional<Clock::time_point> m_look_at_held;
+  // Reports wait to be written (write_reports), not before m_next_report.
+  bool m_reports_waiting = false;
+  Clock::time_point m_next_report;
   static constexpr Clock::duration k_held_recheck = std::chrono::milliseconds(50);
   IdleRegistration m_idle; // whether pushes NOTIFY this loop
   RetryBackoff m_reconnect_backoff;

@@ -6,7 +6,7 @@ namespace pgtq::queue {
 
 std::shared_ptr<Attempt>
 InFlightTasks::add(std::int64_t id, std::int64_t claim, Clock::time_point lease_until) {
-  auto attempt = std::make_shared<Attempt>(claim);
+  auto attempt = std::make_shared<Attempt>(claim, m_report_signal);
   const std::lock_guard lock(m_mutex);
   m_tasks[id] = Entry{attempt, lease_until};
   return attempt;

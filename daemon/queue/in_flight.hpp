@@ -1,5 +1,7 @@
 #pragma once
 
+#include "queue/task_reports.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -14,7 +16,8 @@ namespace pgtq::queue {
 // One claimed attempt this daemon holds, from the claim until its outcome is recorded (or
 // it is released). Shared by the claim loop, the lease keeper and the worker running it.
 struct Attempt {
-  explicit Attempt(std::int64_t token) : claim(token) {}
+  explicit Attempt(std::int64_t token, std::shared_ptr<ReportSignal> signal = nullptr)
+      : claim(token), reports(std::make_shared<TaskReports>(std::move(signal))) {}
 
   const std::int64_t claim;
   // The handler sees it through should_stop(). Raised by the claim loop (cancellation,
@@ -36,6 +39,9 @@ struct Attempt {
   // the task a quarter of the session grace from now, so a worker process is killed at once
   // instead of after timeout-grace. Written before stop is raised; read by the worker.
   std::atomic<bool> fenced{false};
+  // What its handler reported (progress, checkpoint): written by the worker running it, read
+  // by the claim loop. A pointer, so that a runner holding a const Attempt& may report.
+  const std::shared_ptr<TaskReports> reports;
 };
 
 // The attempts in flight, keyed by task id, with the time until which each lease is known to
@@ -55,6 +61,8 @@ public:
   // be claimed again under a newer one).
   void erase(std::int64_t id, std::int64_t claim);
   void clear();
+  // Raised by the reports of every attempt added from now on (the claim loop's wake-up).
+  ReportSignal& report_signal() { return *m_report_signal; }
   std::size_t size() const;
   bool empty() const { return size() == 0; }
 
@@ -89,6 +97,7 @@ private:
 
   Clock::time_point expiry(const Entry& entry) const; // with m_mutex held
 
+  const std::shared_ptr<ReportSignal> m_report_signal = std::make_shared<ReportSignal>();
   mutable std::mutex m_mutex;
   std::map<std::int64_t, Entry> m_tasks;
   std::optional<Clock::time_point> m_fence;

@@ -5,6 +5,7 @@
 #include <pgtq/client/pg_array.hpp>
 #include <pgtq/detail/utf8.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -89,7 +90,45 @@ OutcomeArrays encode_outcomes(const std::vector<Outcome>& outcomes) {
   }
   arrays.task_ids = pgtq::detail::pg_integer_array(ids);
   arrays.task_claims = pgtq::detail::pg_integer_array(claims);
+  std::vector<std::optional<std::string>> progress;
+  std::vector<std::optional<std::string>> checkpoints;
+  std::vector<std::optional<std::string>> followups;
+  for (const Outcome& outcome : outcomes) {
+    progress.push_back(outcome.progress);
+    checkpoints.push_back(outcome.checkpoint);
+    if (outcome.status == OutcomeStatus::done && !outcome.followups.empty()) {
+      std::string list = "[";
+      for (const std::string& followup : outcome.followups) {
+        list += (list.size() > 1 ? "," : "") + followup;
+      }
+      followups.push_back(list + "]");
+    } else {
+      followups.emplace_back();
+    }
+  }
+  arrays.progress = optional_json_array(progress);
+  arrays.checkpoints = optional_json_array(checkpoints);
+  arrays.followups = optional_json_array(followups);
   return arrays;
+}
+
+std::optional<std::string>
+optional_json_array(const std::vector<std::optional<std::string>>& values) {
+  if (std::none_of(values.begin(), values.end(), [](const auto& value) { return value; })) {
+    return std::nullopt;
+  }
+  std::string array = "{";
+  for (const std::optional<std::string>& value : values) {
+    if (array.size() > 1) {
+      array += ',';
+    }
+    if (value) {
+      pgtq::detail::pg_array_append_quoted(array, *value);
+    } else {
+      array += "NULL";
+    }
+  }
+  return array + "}";
 }
 
 } // namespace pgtq::queue

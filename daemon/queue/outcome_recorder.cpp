@@ -32,7 +32,10 @@ template <class Call> auto with_outcome_params(const std::vector<Outcome>& batch
                arrays.statuses,
                arrays.results,
                arrays.errors,
-               arrays.retry_in});
+               arrays.retry_in,
+               arrays.progress,
+               arrays.checkpoints,
+               arrays.followups});
 }
 
 // The session cannot go on: the outcomes wait for the reconnect.
@@ -48,6 +51,15 @@ OutcomeRecorder::OutcomeRecorder(InFlightTasks& in_flight, DaemonState& state)
 void OutcomeRecorder::add(Outcome&& outcome) {
   if (const auto attempt = m_in_flight.find(outcome.id, outcome.claim)) {
     attempt->finished = true; // nothing left to stop while its outcome waits
+    // What the handler reported reaches the database with its outcome, also when the outcome
+    // is pgtqd's own (a crashed worker process, a timeout): the next attempt resumes from it.
+    const TaskReports::Latest latest = attempt->reports->latest();
+    if (!outcome.progress) {
+      outcome.progress = latest.progress;
+    }
+    if (!outcome.checkpoint) {
+      outcome.checkpoint = latest.checkpoint;
+    }
   }
   const std::lock_guard lock(m_mutex);
   m_outcomes.push_back(std::move(outcome));
@@ -198,6 +210,9 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
   Outcome failure = refused;
   failure.status = OutcomeStatus::fail;
   failure.result = k_unrecordable;
+  failure.followups.clear(); // a refused follow-up is the likely reason
+  failure.progress.reset();
+  failure.checkpoint.reset();
   failure.error = std::string("pgtqd could not record the outcome: ") + error.what();
   logger()->error("task {}: {}", failure.id, failure.error);
   return record_one_by_one({failure});

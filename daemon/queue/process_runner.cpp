@@ -52,6 +52,34 @@ double seconds(std::chrono::nanoseconds duration) {
   return std::chrono::duration<double>(duration).count();
 }
 
+// A report the worker sent about task's running attempt; one about an earlier attempt (sent
+// by its reporter's thread after that attempt's answer) is dropped.
+void take_report(const worker::Report& report, const ClaimedTask& task, const Attempt& attempt) {
+  if (report.id != task.id) {
+    return;
+  }
+  if (report.kind == worker::Report::Kind::progress) {
+    attempt.reports->progress(report.json);
+  } else {
+    attempt.reports->checkpoint(report.json);
+  }
+}
+
+// What the worker answered for task, as an outcome (the claim token stays in pgtqd).
+Outcome outcome_of(const ClaimedTask& task, const worker::Finished& finished) {
+  Outcome outcome;
+  outcome.id = task.id;
+  outcome.claim = task.claim;
+  outcome.status = finished.status;
+  outcome.result = finished.result;
+  outcome.error = finished.error;
+  outcome.retry_in_s = finished.retry_in_s;
+  outcome.progress = finished.progress;
+  outcome.checkpoint = finished.checkpoint;
+  outcome.followups = finished.followups;
+  return outcome;
+}
+
 // The outcome of an attempt its worker answered; nothing when the shutdown stopped it and it
 // did not finish (released, its attempt given back).
 std::optional<Outcome> answered(const Job& job, const worker::Finished& finished) {
@@ -60,13 +88,7 @@ std::optional<Outcome> answered(const Job& job, const worker::Finished& finished
     return std::nullopt;
   }
   const ClaimedTask& task = job.task;
-  Outcome outcome;
-  outcome.id = task.id;
-  outcome.claim = task.claim;
-  outcome.status = finished.status;
-  outcome.result = finished.result;
-  outcome.error = finished.error;
-  outcome.retry_in_s = finished.retry_in_s;
+  Outcome outcome = outcome_of(task, finished);
   outcome.name = task.name;
   outcome.attempt = task.attempt;
   outcome.max_attempts = task.max_attempts;
@@ -305,7 +327,9 @@ std::string ProcessRunner::run_frame(Slot& state, const Handed& handed) const {
                                     .attempt = task.attempt,
                                     .max_attempts = task.max_attempts,
                                     .timeout_s = timeout.value_or(0),
-                                    .seq = handed.seq});
+                                    .seq = handed.seq,
+                                    .parents = task.parents,
+                                    .checkpoint = task.checkpoint});
 }
 
 void ProcessRunner::hand_over_more(Slot& state,
@@ -406,6 +430,10 @@ std::optional<worker::Finished> ProcessRunner::kill_and_settle(int slot,
   std::optional<worker::Message> message;
   while (state.process->wait(Clock::now(), message) == WorkerProcess::Event::message) {
     const auto* finished = std::get_if<worker::Finished>(&*message);
+    if (const auto* report = std::get_if<worker::Report>(&*message)) {
+      // Sent just before the worker died (a checkpoint, say): the next attempt resumes from it.
+      take_report(*report, current.job.task, *current.job.attempt);
+    }
     if (finished == nullptr) {
       continue;
     }
@@ -622,13 +650,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
             return;
           }
           state.failures = 0;
-          Outcome outcome;
-          outcome.id = task.id;
-          outcome.claim = task.claim;
-          outcome.status = finished->status;
-          outcome.result = finished->result;
-          outcome.error = finished->error;
-          outcome.retry_in_s = finished->retry_in_s;
+          Outcome outcome = outcome_of(task, *finished);
           const bool recycle = finished->recycle;
           const double duration_s = finished->duration_s;
           state.mean_attempt_s += 0.25 * (std::max(duration_s, 0.0) - state.mean_attempt_s);
@@ -667,6 +689,9 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
         }
         if (std::holds_alternative<worker::OutOfMemory>(*message)) {
           out_of_memory = true;
+        }
+        if (const auto* report = std::get_if<worker::Report>(&*message)) {
+          take_report(*report, task, attempt);
         }
         continue;
       }

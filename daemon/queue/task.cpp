@@ -21,6 +21,8 @@ ClaimedTask claimed_task(const db::Result& rows, int row) {
       task.timeout_s = seconds;
     }
   }
+  task.parents = rows.optional_string(row, 7);
+  task.checkpoint = rows.optional_string(row, 8);
   return task;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pgtq::queue {
 
@@ -22,6 +23,11 @@ struct ClaimedTask {
   // Seconds one attempt may run, as given at push (pgtq.push's timeout); nothing when the push
   // gave none, and the task name's or the daemon's applies (attempt_timeout()).
   std::optional<double> timeout_s;
+  // The tasks it depends on, as pgtq.task_parents gives them (JSON text); nothing when it was
+  // pushed without depends_on.
+  std::optional<std::string> parents;
+  // What an earlier attempt saved for this one (JSON text); nothing when none did.
+  std::optional<std::string> checkpoint;
   // The plugins it was claimed under, which run it (the claim loop sets it at dispatch):
   // after a reload, new code serves new claims while this task keeps its own.
   std::shared_ptr<const plugin::PluginSet> plugins;
@@ -37,6 +43,12 @@ struct Outcome {
   std::string result = "null"; // JSON text, for done
   std::string error;           // for retry and fail
   double retry_in_s = 0;       // for retry and snooze
+  // What the handler reported last (JSON text), written with the outcome; nothing: unchanged.
+  std::optional<std::string> progress;
+  std::optional<std::string> checkpoint;
+  // Follow-up tasks (JSON objects, push_many elements with an optional "queue"), pushed with
+  // a done outcome only.
+  std::vector<std::string> followups;
   // About the attempt, for the log line once it is recorded.
   std::string name;
   std::int32_t attempt = 0;
@@ -47,7 +59,7 @@ struct Outcome {
 const char* to_string(OutcomeStatus status);
 
 // Row `row` of pgtq.claim()'s result (db/queries.hpp: id, claim, task, args, attempt,
-// max_attempts, timeout in seconds or NULL).
+// max_attempts, timeout in seconds or NULL, parents or NULL, checkpoint or NULL).
 ClaimedTask claimed_task(const db::Result& rows, int row);
 
 } // namespace pgtq::queue

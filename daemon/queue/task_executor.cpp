@@ -69,9 +69,24 @@ std::string timed_out_text(double timeout_s) {
 
 Outcome TaskExecutor::run(const ClaimedTask& task,
                           const std::atomic<bool>& stop,
-                          std::optional<double> timeout_s) const {
+                          std::optional<double> timeout_s,
+                          plugin::TaskReporter* reporter) const {
   const auto started = std::chrono::steady_clock::now();
-  Outcome outcome = call_handler(task, stop, timeout_s);
+  pgtq_task context;
+  context.task = {.id = task.id,
+                  .name = &task.name,
+                  .args = &task.args,
+                  .attempt = task.attempt,
+                  .parents = task.parents ? &*task.parents : nullptr,
+                  .checkpoint = task.checkpoint ? &*task.checkpoint : nullptr};
+  context.stop = &stop;
+  context.reporter = reporter;
+  Outcome outcome = call_handler(task, stop, timeout_s, context);
+  outcome.progress = std::move(context.progress);
+  outcome.checkpoint = std::move(context.checkpoint);
+  if (outcome.status == OutcomeStatus::done) {
+    outcome.followups = std::move(context.followups);
+  }
   outcome.name = task.name;
   outcome.attempt = task.attempt;
   outcome.max_attempts = task.max_attempts;
@@ -82,16 +97,14 @@ Outcome TaskExecutor::run(const ClaimedTask& task,
 
 Outcome TaskExecutor::call_handler(const ClaimedTask& task,
                                    const std::atomic<bool>& stop,
-                                   std::optional<double> timeout_s) const {
+                                   std::optional<double> timeout_s,
+                                   pgtq_task& context) const {
   const plugin::Handler* handler = m_registry.find(task.name);
   if (handler == nullptr) {
     // claim() only hands out names this daemon registered, so this is a bug, not bad input.
     return failed(task, OutcomeStatus::fail, "pgtqd has no handler for task \"" + task.name + "\"");
   }
 
-  pgtq_task context;
-  context.task = {.id = task.id, .name = &task.name, .args = &task.args, .attempt = task.attempt};
-  context.stop = &stop;
   if (timeout_s) {
     context.deadline = std::chrono::steady_clock::now() + to_clock_duration(*timeout_s);
   }

@@ -18,17 +18,21 @@ public:
   explicit TaskExecutor(const plugin::HandlerRegistry& registry) : m_registry(registry) {}
 
   // timeout_s: seconds from the start until the handler's should_stop() turns true (none:
-  // only stop does); a retry without an error message after that says it timed out.
+  // only stop does); a retry without an error message after that says it timed out. reporter
+  // receives the handler's progress and checkpoints as they come (may be nullptr); the outcome
+  // carries the last of each, and the follow-ups of a done attempt.
   Outcome run(const ClaimedTask& task,
               const std::atomic<bool>& stop,
-              std::optional<double> timeout_s = std::nullopt) const;
+              std::optional<double> timeout_s = std::nullopt,
+              plugin::TaskReporter* reporter = nullptr) const;
 
   const plugin::HandlerRegistry& registry() const { return m_registry; }
 
 private:
   Outcome call_handler(const ClaimedTask& task,
                        const std::atomic<bool>& stop,
-                       std::optional<double> timeout_s) const;
+                       std::optional<double> timeout_s,
+                       pgtq_task& context) const;
 
   const plugin::HandlerRegistry& m_registry;
 };

@@ -18,7 +18,10 @@ ThreadRunner::run(int /*slot*/, const ClaimedTask& task, const Attempt& attempt)
                       task.max_attempts);
   const plugin::HandlerRegistry& registry = task.plugins->registry();
   return TaskExecutor(registry).run(
-      task, attempt.stop, attempt_timeout(task, registry.find(task.name), m_default_timeout));
+      task,
+      attempt.stop,
+      attempt_timeout(task, registry.find(task.name), m_default_timeout),
+      attempt.reports.get());
 }
 
 } // namespace pgtq::queue

@@ -15,6 +15,7 @@ enum class Type : std::uint8_t {
   // 5 was Stop, replaced by the stop page (queue/stop_page.hpp)
   finished = 6,
   out_of_memory = 7,
+  report = 8,
 };
 
 class Writer {
@@ -29,6 +30,13 @@ public:
   void str(const std::string& value) {
     u32(static_cast<std::uint32_t>(value.size()));
     m_bytes += value;
+  }
+  // A flag byte, then the string when there is one.
+  void optional_str(const std::optional<std::string>& value) {
+    u8(value ? 1 : 0);
+    if (value) {
+      str(*value);
+    }
   }
   void strings(const std::vector<std::string>& values) {
     u32(static_cast<std::uint32_t>(values.size()));
@@ -78,6 +86,12 @@ public:
   std::string str() {
     const std::uint32_t size = u32();
     return std::string(take(size), size);
+  }
+  std::optional<std::string> optional_str() {
+    if (!boolean()) {
+      return std::nullopt;
+    }
+    return str();
   }
   std::vector<std::string> strings() {
     const std::uint32_t count = u32();
@@ -184,6 +198,8 @@ Message decode(const char* data, std::size_t size) {
     run.max_attempts = in.i32();
     run.timeout_s = in.f64();
     run.seq = in.u32();
+    run.parents = in.optional_str();
+    run.checkpoint = in.optional_str();
     message = std::move(run);
     break;
   }
@@ -196,7 +212,22 @@ Message decode(const char* data, std::size_t size) {
     finished.retry_in_s = in.f64();
     finished.duration_s = in.f64();
     finished.recycle = in.boolean();
+    finished.progress = in.optional_str();
+    finished.checkpoint = in.optional_str();
+    finished.followups = in.strings();
     message = std::move(finished);
+    break;
+  }
+  case Type::report: {
+    Report report;
+    report.id = in.i64();
+    const std::uint8_t kind = in.u8();
+    if (kind > 1) {
+      throw ProtocolError("a report of kind " + std::to_string(kind));
+    }
+    report.kind = kind == 0 ? Report::Kind::progress : Report::Kind::checkpoint;
+    report.json = in.str();
+    message = std::move(report);
     break;
   }
   case Type::out_of_memory:
@@ -244,6 +275,8 @@ std::string encode(const Message& message) {
           out.i32(m.max_attempts);
           out.f64(m.timeout_s);
           out.u32(m.seq);
+          out.optional_str(m.parents);
+          out.optional_str(m.checkpoint);
           return std::move(out).frame();
         } else if constexpr (std::is_same_v<M, Finished>) {
           Writer out(Type::finished);
@@ -254,6 +287,15 @@ std::string encode(const Message& message) {
           out.f64(m.retry_in_s);
           out.f64(m.duration_s);
           out.u8(m.recycle ? 1 : 0);
+          out.optional_str(m.progress);
+          out.optional_str(m.checkpoint);
+          out.strings(m.followups);
+          return std::move(out).frame();
+        } else if constexpr (std::is_same_v<M, Report>) {
+          Writer out(Type::report);
+          out.i64(m.id);
+          out.u8(m.kind == Report::Kind::progress ? 0 : 1);
+          out.str(m.json);
           return std::move(out).frame();
         } else {
           static_assert(std::is_same_v<M, OutOfMemory>);
@@ -297,7 +339,7 @@ std::optional<Message> FrameReader::next() {
 
 const char* name_of(const Message& message) {
   static constexpr const char* k_names[] = {
-      "hello", "ready", "start_failed", "run", "finished", "out_of_memory"};
+      "hello", "ready", "start_failed", "run", "finished", "out_of_memory", "report"};
   return k_names[message.index()];
 }
 

@@ -57,6 +57,8 @@ struct Run {
   std::int32_t max_attempts = 0;
   double timeout_s = 0;
   std::uint32_t seq = 0;
+  std::optional<std::string> parents;    // JSON text, for a task pushed with depends_on
+  std::optional<std::string> checkpoint; // JSON text an earlier attempt saved
 };
 // worker -> pgtqd: what became of the attempt (queue::Outcome's status, result, error and
 // delay; the claim token stays in pgtqd). recycle: the worker exits after this message
@@ -69,12 +71,24 @@ struct Finished {
   double retry_in_s = 0;
   double duration_s = 0;
   bool recycle = false;
+  std::optional<std::string> progress;   // the last the handler reported, if any
+  std::optional<std::string> checkpoint; // the same
+  std::vector<std::string> followups;    // done: its follow-up tasks (JSON objects)
+};
+// worker -> pgtqd, while an attempt runs: what its handler reported (Report::Kind) as JSON
+// text. Progress comes at most every k_progress_gap (the last one of a burst a moment later);
+// a checkpoint at once, so that pgtqd has it should the worker die next.
+struct Report {
+  enum class Kind { progress, checkpoint };
+  std::int64_t id = 0;
+  Kind kind = Kind::progress;
+  std::string json;
 };
 // worker -> pgtqd, at any time: an allocation failed under worker-memory-limit. Sent from
 // the allocation failure itself, so that pgtqd can say so even if the worker dies next.
 struct OutOfMemory {};
 
-using Message = std::variant<Hello, Ready, StartFailed, Run, Finished, OutOfMemory>;
+using Message = std::variant<Hello, Ready, StartFailed, Run, Finished, OutOfMemory, Report>;
 
 // A frame that cannot be read: unknown type, a field running past the frame, bytes left
 // over, an impossible value, or a frame over k_max_frame_bytes.

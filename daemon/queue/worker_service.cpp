@@ -1,6 +1,7 @@
 #include "queue/worker_service.hpp"
 
 #include "queue/queue_logger.hpp"
+#include "queue/socket_reporter.hpp"
 #include "queue/worker_socket.hpp"
 
 #include <spdlog/spdlog.h>
@@ -113,6 +114,14 @@ int serve_tasks(int socket,
   bool broken = false;
   const std::string limit_note = "out of memory: the worker reached worker-memory-limit (" +
                                  std::to_string(memory_limit_bytes >> 20) + " MiB)";
+  // A report that cannot be sent is dropped: pgtqd is gone, which the next read says.
+  SocketReporter reporter([socket](const std::string& frame) {
+    try {
+      const std::lock_guard lock(g_send_mutex);
+      worker::send_frame(socket, frame);
+    } catch (const std::system_error&) {
+    }
+  });
   while (std::optional<worker::Run> run = next_run(socket, reader, broken)) {
     g_running.store(true);
     if (g_hung_up.load()) {
@@ -133,18 +142,22 @@ int serve_tasks(int socket,
     task.args = std::move(run->args);
     task.attempt = run->attempt;
     task.max_attempts = run->max_attempts;
+    task.parents = std::move(run->parents);
+    task.checkpoint = std::move(run->checkpoint);
     g_out_of_memory.store(false);
     const auto started = std::chrono::steady_clock::now();
     Outcome outcome;
+    reporter.begin(task.id);
     try {
       outcome = executor.run(
-          task, stop, run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt);
+          task, stop, run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt, &reporter);
     } catch (const std::bad_alloc&) {
       // Out of memory outside the handler's own barrier (the executor's copies, say).
       g_out_of_memory.store(true);
       outcome.status = OutcomeStatus::retry;
       outcome.error.clear();
     }
+    reporter.end();
     g_running.store(false);
     worker::Finished finished{
         .id = task.id,
@@ -154,7 +167,10 @@ int serve_tasks(int socket,
         .retry_in_s = outcome.retry_in_s,
         .duration_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-        .recycle = g_out_of_memory.load()};
+        .recycle = g_out_of_memory.load(),
+        .progress = std::move(outcome.progress),
+        .checkpoint = std::move(outcome.checkpoint),
+        .followups = std::move(outcome.followups)};
     if (finished.recycle && finished.status != OutcomeStatus::done) {
       finished.error =
           limit_note + (finished.error.empty() ? "" : "; the handler said: " + finished.error);

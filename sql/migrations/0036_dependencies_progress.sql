@@ -7,7 +7,8 @@
 -- pgtq.task_dependencies keeps each parent's end state and result for the task that waits.
 -- Whatever ends a task now calls pgtq.tasks_ended (which notifies waiters, as notify_ended
 -- did, and settles dependents). pgtq.push takes depends_on and on_parent_failure (new
--- signature: the old one is dropped); push_many's JSON form takes them as keys.
+-- signature: the old one is dropped); push_many's JSON form takes them as keys, its array
+-- form as arrays (new signature too).
 --
 -- live_tasks gains progress and checkpoint, finished_tasks progress: what handlers report
 -- (pgtq.report, at most once a second from pgtqd, and with each outcome). pgtq.claim and
@@ -488,6 +489,222 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION pgtq.push_many(text, jsonb) IS
 'Pushes many tasks in one statement; returns their ids in order. tasks: JSON array of objects with keys task (required), args, priority, max_attempts (JSON integers), run_at, delay, timeout, fairness_key (strings), tags (an array of strings), metadata (an object), depends_on (an array of task ids), on_parent_failure (cancel or run); null means the default (the queue''s, as for pgtq.push), other keys are refused. Same limits and errors as pgtq.push; messages name the element.';
+
+DROP FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[], jsonb[], jsonb[]);
+
+CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
+                               priorities integer[] DEFAULT NULL,
+                               max_attempts integer[] DEFAULT NULL,
+                               run_at timestamptz[] DEFAULT NULL,
+                               delays interval[] DEFAULT NULL,
+                               timeouts interval[] DEFAULT NULL,
+                               unique_keys text[] DEFAULT NULL,
+                               unique_states pgtq.task_state[] DEFAULT NULL,
+                               unique_period interval DEFAULT NULL,
+                               on_conflict text DEFAULT 'ignore',
+                               fairness_keys text[] DEFAULT NULL,
+                               tags jsonb[] DEFAULT NULL,
+                               metadata jsonb[] DEFAULT NULL,
+                               depends_on jsonb[] DEFAULT NULL,
+                               on_parent_failure text[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  given     integer := cardinality(push_many.tasks);
+  ids       bigint[];
+  any_due        boolean;
+  earliest_later timestamptz; -- the earliest run_at of the delayed tasks
+  i         integer;
+  at        integer;            -- the element being pushed (keyed calls)
+  failure   text;
+  failure_state text;
+  parents   bigint[];
+BEGIN
+  IF fairness_keys IS NOT NULL THEN
+    PERFORM pgtq.check_fairness_keys('pgtq.push_many: fairness_keys', fairness_keys, given);
+  END IF;
+  IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
+     OR on_conflict IS DISTINCT FROM 'ignore' OR push_many.depends_on IS NOT NULL
+     OR push_many.on_parent_failure IS NOT NULL THEN
+    -- Unique tasks and tasks with dependencies go one at a time through pgtq.push, after every
+    -- element is checked.
+    -- The options once, whether or not an element has a key (a placeholder key when one
+    -- is given), then each element's key below.
+    PERFORM pgtq.check_unique('pgtq.push_many: ',
+                              CASE WHEN unique_keys IS NOT NULL THEN 'k' END, unique_states,
+                              unique_period, on_conflict);
+    IF coalesce(array_ndims(unique_keys), 1) <> 1 OR cardinality(unique_keys) <> given THEN
+      RAISE EXCEPTION 'pgtq.push_many: unique_keys must be a one-dimensional array as long as '
+        'tasks (%), got % elements', given, cardinality(unique_keys)
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF coalesce(array_ndims(push_many.depends_on), 1) <> 1
+       OR cardinality(push_many.depends_on) <> given
+       OR coalesce(array_ndims(push_many.on_parent_failure), 1) <> 1
+       OR cardinality(push_many.on_parent_failure) <> given THEN
+      RAISE EXCEPTION 'pgtq.push_many: depends_on and on_parent_failure must be NULL or '
+        'one-dimensional arrays as long as tasks (%)', given
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(push_many.depends_on), 0) LOOP
+      IF push_many.depends_on[i] IS NOT NULL
+         AND (jsonb_typeof(push_many.depends_on[i]) <> 'array'
+              OR push_many.depends_on[i] @? 'strict $[*] ? (@.type() != "number" || @.floor() != @
+                                                            || @ > 9223372036854775807
+                                                            || @ < -9223372036854775808)') THEN
+        RAISE EXCEPTION 'pgtq.push_many: depends_on[%] must be a JSON array of task ids, got %',
+          i, push_many.depends_on[i] USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+    END LOOP;
+    PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
+                                        priorities, push_many.max_attempts, push_many.run_at,
+                                        delays, timeouts, push_many.tags, push_many.metadata);
+    FOR i IN 1 .. given LOOP
+      IF unique_keys[i] IS NOT NULL THEN
+        PERFORM pgtq.check_unique('pgtq.push_many: unique_keys[' || i || ']: ', unique_keys[i],
+                                  unique_states, unique_period, on_conflict);
+      END IF;
+    END LOOP;
+    -- Keys are taken in one order (of their hashes) before any is inserted: two calls with
+    -- the same keys in other orders would otherwise each insert one and wait for the other's.
+    PERFORM pg_advisory_xact_lock(1885828211, h)
+       FROM (SELECT DISTINCT hashtext(push_many.queue || '/' || k) AS h
+               FROM unnest(unique_keys) AS k WHERE k IS NOT NULL ORDER BY 1) AS keys;
+    -- raise: a key twice in the call is refused here, naming both elements (pushed one after
+    -- the other, the second would name the first's task, which the error then rolls back).
+    IF on_conflict = 'raise' THEN
+      SELECT d.first, d.second INTO i, at
+        FROM (SELECT min(k.n) AS first, (array_agg(k.n ORDER BY k.n))[2] AS second
+                FROM unnest(unique_keys) WITH ORDINALITY AS k(key, n)
+               WHERE k.key IS NOT NULL GROUP BY k.key HAVING count(*) > 1) d
+       ORDER BY d.second LIMIT 1;
+      IF i IS NOT NULL THEN
+        RAISE EXCEPTION 'pgtq.push_many: unique_keys[%] repeats unique_keys[%] ("%") and '
+          'on_conflict is raise', at, i, unique_keys[i] USING ERRCODE = 'unique_violation';
+      END IF;
+    END IF;
+    -- pgtq.push's errors (a key held, with raise) name the element's key. One block for the whole
+    -- loop: a subtransaction per call, not per element.
+    BEGIN
+      FOR i IN 1 .. given LOOP
+        at := i;
+        parents := CASE WHEN push_many.depends_on[i] IS NOT NULL
+                        THEN ARRAY(SELECT p::numeric::bigint
+                                     FROM jsonb_array_elements(push_many.depends_on[i]) AS p) END;
+        ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
+                                coalesce(push_many.args[i], '[]'), push_many.run_at[i],
+                                delays[i], priorities[i], push_many.max_attempts[i], timeouts[i],
+                                unique_keys[i],
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN unique_states END,
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN unique_period END,
+                                CASE WHEN unique_keys[i] IS NOT NULL THEN on_conflict
+                                     ELSE 'ignore' END,
+                                fairness_keys[i],
+                                pgtq.json_tags('pgtq.push_many: tags', push_many.tags[i]),
+                                CASE WHEN jsonb_typeof(push_many.metadata[i]) <> 'null'
+                                     THEN push_many.metadata[i] END,
+                                parents, coalesce(push_many.on_parent_failure[i], 'cancel'));
+      END LOOP;
+    EXCEPTION WHEN unique_violation OR invalid_parameter_value OR foreign_key_violation
+                   OR null_value_not_allowed OR program_limit_exceeded THEN
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
+      RAISE EXCEPTION 'pgtq.push_many: %[%]: %',
+        CASE WHEN unique_keys[at] IS NOT NULL THEN 'unique_keys' ELSE 'depends_on' END, at,
+        regexp_replace(failure, '^pgtq\.push: ', '') USING ERRCODE = failure_state;
+    END;
+    RETURN QUERY SELECT unnest(ids);
+    RETURN;
+  END IF;
+  IF NOT coalesce(push_many.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(push_many.queue) <= 128
+                  AND given <= 100000 AND cardinality(push_many.args) = given
+                  AND coalesce(array_ndims(push_many.tasks), 1) = 1 AND coalesce(array_ndims(push_many.args), 1) = 1
+                  AND (priorities IS NULL OR cardinality(priorities) = given
+                       AND coalesce(array_ndims(priorities), 1) = 1)
+                  AND (push_many.max_attempts IS NULL
+                       OR cardinality(push_many.max_attempts) = given
+                       AND coalesce(array_ndims(push_many.max_attempts), 1) = 1)
+                  AND (push_many.run_at IS NULL OR cardinality(push_many.run_at) = given
+                       AND coalesce(array_ndims(push_many.run_at), 1) = 1)
+                  AND (delays IS NULL OR cardinality(delays) = given
+                       AND coalesce(array_ndims(delays), 1) = 1)
+                  AND (timeouts IS NULL OR cardinality(timeouts) = given
+                       AND coalesce(array_ndims(timeouts), 1) = 1)
+                  AND (push_many.tags IS NULL OR cardinality(push_many.tags) = given
+                       AND coalesce(array_ndims(push_many.tags), 1) = 1)
+                  AND (push_many.metadata IS NULL OR cardinality(push_many.metadata) = given
+                       AND coalesce(array_ndims(push_many.metadata), 1) = 1), false) THEN
+    PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
+                                        push_many.max_attempts, push_many.run_at, delays,
+                                        timeouts, push_many.tags, push_many.metadata);
+  END IF;
+
+  WITH spec AS (
+    SELECT s.ord, s.task, coalesce(s.args, '[]'::jsonb) AS args, s.priority, s.max_attempts,
+           s.run_at, s.delay, s.timeout, s.fairness_key, s.tags_json,
+           CASE WHEN jsonb_typeof(s.tags_json) = 'array'
+                 AND NOT s.tags_json @? 'strict $[*] ? (@.type() != "string")'
+                THEN ARRAY(SELECT jsonb_array_elements_text(s.tags_json)) END AS tags,
+           CASE WHEN jsonb_typeof(s.metadata) <> 'null' THEN s.metadata END AS metadata
+      FROM unnest(push_many.tasks, push_many.args, coalesce(priorities, '{}'), coalesce(push_many.max_attempts, '{}'),
+                  coalesce(push_many.run_at, '{}'), coalesce(delays, '{}'), coalesce(timeouts, '{}'),
+                  coalesce(fairness_keys, '{}'), coalesce(push_many.tags, '{}'),
+                  coalesce(push_many.metadata, '{}'))
+           WITH ORDINALITY AS s(task, args, priority, max_attempts, run_at, delay, timeout,
+                                fairness_key, tags_json, metadata, ord)
+  ), checked AS (
+    -- The rules of push as one expression; CASE keeps the order.
+    SELECT s.* FROM spec s
+     WHERE CASE WHEN s.task ~ '^[A-Za-z0-9_.:-]+$' AND length(s.task) <= 128
+                 AND jsonb_typeof(s.args) IN ('array', 'object')
+                 AND octet_length(s.args::text) <= 1048576
+                 AND (pg_column_size(s.args) < 800 AND pg_column_compression(s.args) IS NULL
+                      OR NOT pgtq.too_deep(s.args))
+                 AND coalesce(s.priority BETWEEN -32768 AND 32767, s.priority IS NULL)
+                 AND coalesce(s.max_attempts BETWEEN 1 AND 1000, s.max_attempts IS NULL)
+                 AND (s.run_at IS NULL OR (isfinite(s.run_at)
+                        AND s.run_at BETWEEN now() - interval '100 years'
+                                         AND now() + interval '100 years'))
+                 AND (s.delay IS NULL OR pgtq.delay_ok(s.delay))
+                 AND coalesce(s.run_at, now()) + coalesce(s.delay, interval '0')
+                     <= now() + interval '100 years'
+                 AND (s.timeout IS NULL OR pgtq.timeout_ok(s.timeout))
+                 AND (coalesce(jsonb_typeof(s.tags_json), 'null') = 'null'
+                      OR s.tags IS NOT NULL AND pgtq.tags_ok(s.tags))
+                 AND (s.metadata IS NULL OR pgtq.metadata_ok(s.metadata))
+                THEN true
+                ELSE pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args, priorities,
+                                                 push_many.max_attempts, push_many.run_at,
+                                                 delays, timeouts, push_many.tags,
+                                                 push_many.metadata) END
+  ), inserted AS (
+    INSERT INTO pgtq.live_tasks AS l (queue, task, args, state, priority, run_at, max_attempts,
+                                      timeout, fairness_key, tags, metadata)
+    SELECT push_many.queue, c.task, c.args,
+           CASE WHEN coalesce(c.run_at, now()) + coalesce(c.delay, interval '0') <= now()
+                THEN 'queued' ELSE 'scheduled' END::pgtq.task_state,
+           coalesce(c.priority, d.default_priority, 0),
+           coalesce(c.run_at, now()) + coalesce(c.delay, interval '0'),
+           coalesce(c.max_attempts, d.default_max_attempts, 5),
+           coalesce(c.timeout, d.default_timeout), c.fairness_key,
+           CASE WHEN c.tags IS NOT NULL THEN pgtq.normal_tags(c.tags) END, c.metadata
+      FROM checked c LEFT JOIN pgtq.queues d ON d.queue = push_many.queue
+     ORDER BY c.ord
+    RETURNING l.id, l.state, l.run_at
+  )
+  SELECT array_agg(i.id ORDER BY i.id), bool_or(i.state = 'queued'),
+         min(i.run_at) FILTER (WHERE i.state = 'scheduled')
+    INTO ids, any_due, earliest_later FROM inserted i;
+  IF any_due THEN
+    PERFORM pgtq.wake_queue(push_many.queue);
+  END IF;
+  IF earliest_later IS NOT NULL THEN
+    PERFORM pgtq.wake_schedulers(earliest_later);
+  END IF;
+  RETURN QUERY SELECT unnest(ids);
+END $$;
+
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[], jsonb[], jsonb[], jsonb[], text[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none), tags[i] (a JSON array of strings, as pgtq.push''s tags; NULL: none), metadata[i] (as pgtq.push''s metadata; NULL: none), depends_on[i] (a JSON array of task ids, as pgtq.push''s depends_on; NULL: none), on_parent_failure[i] (cancel or run; NULL: cancel); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; calls with keys or dependencies push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23503 depends_on names no task, 23505 unique key held (raise), 54000 over a limit.';
 
 DROP FUNCTION pgtq.pop(text, text[], integer, text, interval);
 DROP FUNCTION pgtq.claim(text, text[], integer, text, interval);

@@ -534,13 +534,13 @@ END $$;
 
 -- tasks[i] with args[i] (NULL: []), and optionally priorities[i], max_attempts[i] and
 -- timeouts[i] (NULL: the queue's defaults, as for push), run_at[i], delays[i], unique_keys[i]
--- fairness_keys[i], tags[i] (a JSON array of strings) and metadata[i] (NULL: none), each
--- optional array NULL or as long as tasks (at most
--- 100000). The same rules and
--- limits as pgtq.push;
--- unique_states, unique_period and on_conflict apply to every task with a unique key. Returns
--- the ids in order (a task whose key was held: the holder's). All or nothing: a bad element
--- refuses the call.
+-- fairness_keys[i], tags[i] (a JSON array of strings), metadata[i] (NULL: none),
+-- depends_on[i] (a JSON array of task ids; NULL: none) and on_parent_failure[i] (NULL: cancel),
+-- each optional array NULL or as long as tasks (at most 100000). The same rules and limits as
+-- pgtq.push; unique_states, unique_period and on_conflict apply to every task with a unique
+-- key. Returns the ids in order (a task whose key was held: the holder's). All or nothing: a
+-- bad element refuses the call. Calls with unique keys or dependencies push one task at a
+-- time, through pgtq.push.
 CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
                                priorities integer[] DEFAULT NULL,
                                max_attempts integer[] DEFAULT NULL,
@@ -553,7 +553,9 @@ CREATE FUNCTION pgtq.push_many(queue text, tasks text[], args jsonb[],
                                on_conflict text DEFAULT 'ignore',
                                fairness_keys text[] DEFAULT NULL,
                                tags jsonb[] DEFAULT NULL,
-                               metadata jsonb[] DEFAULT NULL)
+                               metadata jsonb[] DEFAULT NULL,
+                               depends_on jsonb[] DEFAULT NULL,
+                               on_parent_failure text[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -565,13 +567,16 @@ DECLARE
   at        integer;            -- the element being pushed (keyed calls)
   failure   text;
   failure_state text;
+  parents   bigint[];
 BEGIN
   IF fairness_keys IS NOT NULL THEN
     PERFORM pgtq.check_fairness_keys('pgtq.push_many: fairness_keys', fairness_keys, given);
   END IF;
   IF unique_keys IS NOT NULL OR unique_states IS NOT NULL OR unique_period IS NOT NULL
-     OR on_conflict IS DISTINCT FROM 'ignore' THEN
-    -- Unique tasks go one at a time through pgtq.push, after every element is checked.
+     OR on_conflict IS DISTINCT FROM 'ignore' OR push_many.depends_on IS NOT NULL
+     OR push_many.on_parent_failure IS NOT NULL THEN
+    -- Unique tasks and tasks with dependencies go one at a time through pgtq.push, after every
+    -- element is checked.
     -- The options once, whether or not an element has a key (a placeholder key when one
     -- is given), then each element's key below.
     PERFORM pgtq.check_unique('pgtq.push_many: ',
@@ -582,6 +587,24 @@ BEGIN
         'tasks (%), got % elements', given, cardinality(unique_keys)
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF coalesce(array_ndims(push_many.depends_on), 1) <> 1
+       OR cardinality(push_many.depends_on) <> given
+       OR coalesce(array_ndims(push_many.on_parent_failure), 1) <> 1
+       OR cardinality(push_many.on_parent_failure) <> given THEN
+      RAISE EXCEPTION 'pgtq.push_many: depends_on and on_parent_failure must be NULL or '
+        'one-dimensional arrays as long as tasks (%)', given
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(push_many.depends_on), 0) LOOP
+      IF push_many.depends_on[i] IS NOT NULL
+         AND (jsonb_typeof(push_many.depends_on[i]) <> 'array'
+              OR push_many.depends_on[i] @? 'strict $[*] ? (@.type() != "number" || @.floor() != @
+                                                            || @ > 9223372036854775807
+                                                            || @ < -9223372036854775808)') THEN
+        RAISE EXCEPTION 'pgtq.push_many: depends_on[%] must be a JSON array of task ids, got %',
+          i, push_many.depends_on[i] USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+    END LOOP;
     PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
                                         priorities, push_many.max_attempts, push_many.run_at,
                                         delays, timeouts, push_many.tags, push_many.metadata);
@@ -614,6 +637,9 @@ BEGIN
     BEGIN
       FOR i IN 1 .. given LOOP
         at := i;
+        parents := CASE WHEN push_many.depends_on[i] IS NOT NULL
+                        THEN ARRAY(SELECT p::numeric::bigint
+                                     FROM jsonb_array_elements(push_many.depends_on[i]) AS p) END;
         ids := ids || pgtq.push(push_many.queue, push_many.tasks[i],
                                 coalesce(push_many.args[i], '[]'), push_many.run_at[i],
                                 delays[i], priorities[i], push_many.max_attempts[i], timeouts[i],
@@ -625,11 +651,14 @@ BEGIN
                                 fairness_keys[i],
                                 pgtq.json_tags('pgtq.push_many: tags', push_many.tags[i]),
                                 CASE WHEN jsonb_typeof(push_many.metadata[i]) <> 'null'
-                                     THEN push_many.metadata[i] END);
+                                     THEN push_many.metadata[i] END,
+                                parents, coalesce(push_many.on_parent_failure[i], 'cancel'));
       END LOOP;
-    EXCEPTION WHEN unique_violation OR invalid_parameter_value THEN
+    EXCEPTION WHEN unique_violation OR invalid_parameter_value OR foreign_key_violation
+                   OR null_value_not_allowed OR program_limit_exceeded THEN
       GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
-      RAISE EXCEPTION 'pgtq.push_many: unique_keys[%]: %', at,
+      RAISE EXCEPTION 'pgtq.push_many: %[%]: %',
+        CASE WHEN unique_keys[at] IS NOT NULL THEN 'unique_keys' ELSE 'depends_on' END, at,
         regexp_replace(failure, '^pgtq\.push: ', '') USING ERRCODE = failure_state;
     END;
     RETURN QUERY SELECT unnest(ids);
@@ -723,5 +752,5 @@ BEGIN
   RETURN QUERY SELECT unnest(ids);
 END $$;
 
-COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[], jsonb[], jsonb[]) IS
-'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none), tags[i] (a JSON array of strings, as pgtq.push''s tags; NULL: none), metadata[i] (as pgtq.push''s metadata; NULL: none); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; such calls push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23505 unique key held (raise), 54000 over a limit.';
+COMMENT ON FUNCTION pgtq.push_many(text, text[], jsonb[], integer[], integer[], timestamptz[], interval[], interval[], text[], pgtq.task_state[], interval, text, text[], jsonb[], jsonb[], jsonb[], text[]) IS
+'Pushes tasks[i] with args[i] (NULL: []; a JSON array or object, <= 1 MiB as text, <= 100 deep) and optional priorities[i] (-32768..32767), max_attempts[i] (1..1000), timeouts[i] (more than 0, at most 365 days) (NULL: the queue''s default, as for pgtq.push), run_at[i] and delays[i] (the start within 100 years of now; NULL: none), unique_keys[i] (as pgtq.push''s unique_key; NULL: none), fairness_keys[i] (as pgtq.push''s fairness_key; NULL: none), tags[i] (a JSON array of strings, as pgtq.push''s tags; NULL: none), metadata[i] (as pgtq.push''s metadata; NULL: none), depends_on[i] (a JSON array of task ids, as pgtq.push''s depends_on; NULL: none), on_parent_failure[i] (cancel or run; NULL: cancel); every given array as long as tasks, at most 100000. unique_states, unique_period and on_conflict: as pgtq.push, for every task with a key; calls with keys or dependencies push one task at a time. Returns the ids in order (of a task whose key was held: the holder''s); at most one NOTIFY. All or nothing. Errors: 22004 NULL tasks, args or task name, 22023 bad value or lengths, 23503 depends_on names no task, 23505 unique key held (raise), 54000 over a limit.';

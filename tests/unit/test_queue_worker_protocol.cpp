@@ -104,12 +104,47 @@ TEST_CASE("every worker message survives encoding and decoding, field by field")
 
 TEST_CASE("a frame layout: 4-byte little-endian length, then the type byte") {
   const std::string frame = encode(Run{.id = 0x0102030405060708, .seq = 0x0a0b0c0d});
-  // type, id, name and args (empty: their lengths), attempt, max_attempts, timeout_s, seq
-  REQUIRE(frame.size() == 4 + 1 + 8 + 4 + 4 + 4 + 4 + 8 + 4);
-  CHECK(frame.substr(0, 4) == std::string("\x25\x00\x00\x00", 4));
+  // type, id, name and args (empty: their lengths), attempt, max_attempts, timeout_s, seq,
+  // then the flags of the absent parents and checkpoint
+  REQUIRE(frame.size() == 4 + 1 + 8 + 4 + 4 + 4 + 4 + 8 + 4 + 1 + 1);
+  CHECK(frame.substr(0, 4) == std::string("\x27\x00\x00\x00", 4));
   CHECK(frame[4] == 4);
   CHECK(frame.substr(5, 8) == "\x08\x07\x06\x05\x04\x03\x02\x01");
-  CHECK(frame.substr(frame.size() - 4) == "\x0d\x0c\x0b\x0a");
+  CHECK(frame.substr(frame.size() - 6, 4) == "\x0d\x0c\x0b\x0a");
+  CHECK(frame.substr(frame.size() - 2) == std::string("\x00\x00", 2));
+}
+
+TEST_CASE("parents, checkpoints, progress and follow-ups cross the socket as they were") {
+  const auto round_trip = [](const Message& message) {
+    FrameReader reader;
+    const std::string frame = encode(message);
+    reader.append(frame.data(), frame.size());
+    std::optional<Message> back = reader.next();
+    REQUIRE(back.has_value());
+    CHECK(reader.buffered() == 0);
+    return *back;
+  };
+  const Run run = std::get<Run>(
+      round_trip(Run{.id = 1, .parents = R"([{"id": 2}])", .checkpoint = R"({"done": 5})"}));
+  CHECK(run.parents == R"([{"id": 2}])");
+  CHECK(run.checkpoint == R"({"done": 5})");
+  CHECK_FALSE(std::get<Run>(round_trip(Run{.id = 1})).checkpoint.has_value());
+  const Finished finished = std::get<Finished>(round_trip(
+      Finished{.id = 3, .progress = "1", .followups = {R"({"task": "a"})", R"({"task": "b"})"}}));
+  CHECK(finished.progress == "1");
+  CHECK_FALSE(finished.checkpoint.has_value());
+  CHECK(finished.followups == std::vector<std::string>{R"({"task": "a"})", R"({"task": "b"})"});
+  const Report report = std::get<Report>(
+      round_trip(Report{.id = 4, .kind = Report::Kind::checkpoint, .json = "[1]"}));
+  CHECK(report.id == 4);
+  CHECK(report.kind == Report::Kind::checkpoint);
+  CHECK(report.json == "[1]");
+  // A report of a kind no pgtqd knows is a broken peer.
+  std::string bad = encode(Report{.id = 4, .json = "[1]"});
+  bad[4 + 1 + 8] = 2;
+  FrameReader reader;
+  reader.append(bad.data(), bad.size());
+  CHECK_THROWS_AS(reader.next(), ProtocolError);
 }
 
 TEST_CASE("the reader cuts a stream into the same messages wherever the reads split it") {

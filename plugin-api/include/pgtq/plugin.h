@@ -118,7 +118,7 @@ extern "C" {
 
 #define PGTQ_ABI_MAGIC 0x70677471u /* "pgtq" */
 #define PGTQ_ABI_MAJOR 1u
-#define PGTQ_ABI_MINOR 2u
+#define PGTQ_ABI_MINOR 3u
 
 /* The longest delay pgtq schedules, in seconds: 100 years of 365.25 days. Every retry,
  * snooze and backoff delay is capped here (a longer one would leave PostgreSQL's
@@ -265,6 +265,43 @@ typedef struct pgtq_host_api {
    * Returns 0, or -1 when refused (NULL name, queue or task; neither or both of cron and
    * every_s; a name registered twice): the reason is logged and the plugin still loads. */
   int (*register_schedule)(pgtq_host* host, const pgtq_schedule* schedule);
+
+  /* ---- since 1.3 ---- */
+  /* The tasks this one depends on (push's depends_on, README "Dependencies"): a JSON array in
+   * id order, one object per parent, BORROWED, valid during handle(), NUL-terminated:
+   *   {"id": 12, "task": "resize", "state": "succeeded", "result": {...}}
+   * state is the parent's end state (succeeded, failed, cancelled, or deleted); result is its
+   * result if it succeeded, else null. "[]" when the task has none. */
+  void (*task_parents)(const pgtq_task* task, const char** json, size_t* len);
+
+  /* Pushes a follow-up task that is committed with this attempt's outcome, in the same
+   * transaction, and only if the attempt succeeds (PGTQ_DONE): it never exists otherwise
+   * (retry, failure, a crash, a lost lease). json (COPIED) is one JSON object with the keys of
+   * an element of pgtq.push_many (README "Pushing many tasks": "task" required; "args",
+   * "priority", "delay", "run_at", "max_attempts", "timeout", "fairness_key", "tags",
+   * "metadata", "depends_on", "on_parent_failure") and "queue" (default: this task's queue).
+   * Returns 0, or -1 when refused: not such an object, or more than 1000 in one attempt (the
+   * reason is logged; the database checks the values when it records them, and a follow-up
+   * it refuses fails the attempt for good with the reason). The calls add up. */
+  int (*task_push_followup)(pgtq_task* task, const char* json, size_t len);
+
+  /* Reports how far the task is: any JSON value (COPIED), at most 64 KiB, e.g.
+   * {"done": 40, "total": 100}. Shown in pgtq.tasks.progress while the task runs and kept when
+   * it ends. As cheap as a copy: pgtqd writes the latest value at most once a second, whatever
+   * the call rate. Returns 0, or -1 when refused (not JSON that jsonb accepts, too long). */
+  int (*task_set_progress)(pgtq_task* task, const char* json, size_t len);
+
+  /* Saves a checkpoint, any JSON value (COPIED) of at most 1 MiB, that the next attempt of this
+   * task reads with task_checkpoint(): after a retry, a snooze, a timeout, a crash of the
+   * handler's worker process or a restart of pgtqd, a long task resumes where it stopped. The
+   * last call wins. pgtqd writes it at most once a second while the task runs and with the
+   * attempt's outcome, so what reaches the next attempt is the last checkpoint saved, unless
+   * pgtqd itself died within a second of it. Returns 0, or -1 when refused (as progress). */
+  int (*task_set_checkpoint)(pgtq_task* task, const char* json, size_t len);
+
+  /* The checkpoint an earlier attempt saved (BORROWED, valid during handle(), NUL-terminated):
+   * *json is NULL and *len 0 when there is none, as on the first attempt. */
+  void (*task_checkpoint)(const pgtq_task* task, const char** json, size_t* len);
   /* New members go here, under a "since 1.N" line. */
 } pgtq_host_api;
 

@@ -58,6 +58,8 @@ struct Unique {
 // tasks (sql/schema/16_fairness.sql). tags: at most 32, each 1..128 characters; metadata: a
 // JSON object of at most 64 KiB (the server refuses others: 22023, 54000). A NUL byte in a
 // key or tag is refused before sending (22023).
+enum class OnParentFailure { cancel, run };
+
 struct PushOptions {
   // The initialisers keep -Wmissing-field-initializers quiet for {.delay = …} forms.
   std::optional<Timestamp> run_at = std::nullopt;
@@ -73,6 +75,13 @@ struct PushOptions {
   // A JSON object about the task for whoever looks at it later (at most 64 KiB); the handler
   // does not receive it. Unset: none.
   std::optional<JsonText> metadata = std::nullopt;
+  // The tasks this one waits for (README "Dependencies"): it stays pending until they have all
+  // ended, then runs; at most 10,000 ids, each of a task that exists (23503 otherwise).
+  // Empty: none.
+  std::vector<std::int64_t> depends_on = {};
+  // When one of them fails for good, is cancelled or deleted: cancel this task too, or run it
+  // once they have all ended (a fan-in). Only with depends_on.
+  OnParentFailure on_parent_failure = OnParentFailure::cancel;
 };
 
 // One task of a push_many. args is the task's arguments: pgtq::args(values...) for an array
@@ -89,7 +98,7 @@ namespace detail {
 
 // The task states, in pgtq.task_state's order; a state name is one of these, case included.
 inline constexpr std::string_view k_task_states[] = {
-    "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
+    "pending", "queued", "scheduled", "running", "succeeded", "failed", "cancelled"};
 
 inline bool is_task_state(std::string_view name) {
   return std::find(std::begin(k_task_states), std::end(k_task_states), name) !=
@@ -98,7 +107,7 @@ inline bool is_task_state(std::string_view name) {
 
 // succeeded, failed or cancelled: the states of the history.
 inline bool is_end_state(std::string_view name) {
-  return std::find(std::begin(k_task_states) + 3, std::end(k_task_states), name) !=
+  return std::find(std::begin(k_task_states) + 4, std::end(k_task_states), name) !=
          std::end(k_task_states);
 }
 
@@ -168,8 +177,8 @@ inline void check_options(const PushOptions& options, const std::string& what) {
       if (!is_task_state(state)) {
         throw Error("22023",
                     what + ": unique states: \"" + state +
-                        "\" is not a task state (queued, scheduled, running, succeeded, "
-                        "failed, cancelled)");
+                        "\" is not a task state (pending, queued, scheduled, running, "
+                        "succeeded, failed, cancelled)");
       }
     }
   }
@@ -221,9 +230,14 @@ inline Param unique_period_text(const Unique& unique, const std::string& what) {
 // The pgtq.push call for these options, and its parameters. Named arguments for the options
 // given only, so that the server's defaults stay the single source of truth for the others.
 // mask: which options are present (1 run_at, 2 delay, 4 priority, 8 max_attempts, 16 timeout,
-// 32 unique: its four arguments, NULL where unset; 64 fairness_key, 128 tags, 256 metadata),
-// so that calls with the same mask have the same SQL text.
-inline constexpr unsigned k_push_masks = 512;
+// 32 unique: its four arguments, NULL where unset; 64 fairness_key, 128 tags, 256 metadata,
+// 512 depends_on and on_parent_failure), so that calls with the same mask have the same SQL
+// text.
+inline constexpr unsigned k_push_masks = 1024;
+
+inline const char* on_parent_failure_text(OnParentFailure policy) {
+  return policy == OnParentFailure::run ? "run" : "cancel";
+}
 struct PushStatement {
   std::string sql;
   std::vector<Param> params;
@@ -273,6 +287,13 @@ inline PushStatement push_statement(std::string_view queue,
   }
   if (options.metadata) {
     add(256, "metadata", "jsonb", options.metadata->text());
+  }
+  if (!options.depends_on.empty()) {
+    add(512, "depends_on", "bigint[]", pg_integer_array(options.depends_on));
+    add(512,
+        "on_parent_failure",
+        "text",
+        std::string(on_parent_failure_text(options.on_parent_failure)));
   }
   statement.sql += ')';
   return statement;
@@ -376,6 +397,8 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
   Column fairness_keys{"fairness_keys", "text[]"};
   Column tags{"tags", "jsonb[]"};
   Column metadata{"metadata", "jsonb[]"};
+  Column depends_on{"depends_on", "jsonb[]"};
+  Column on_parent_failure{"on_parent_failure", "text[]"};
   // One call takes one set of unique options, for every task with a key: the first's.
   const Unique* unique = nullptr;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
@@ -416,6 +439,13 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
     put(fairness_keys, options.fairness_key);
     put(tags, options.tags.empty() ? std::nullopt : std::optional(to_json(options.tags).text()));
     put(metadata, options.metadata ? std::optional(options.metadata->text()) : std::nullopt);
+    put(depends_on,
+        options.depends_on.empty() ? std::nullopt
+                                   : std::optional(to_json(options.depends_on).text()));
+    put(on_parent_failure,
+        options.depends_on.empty() ? std::nullopt
+                                   : std::optional(std::string(detail::on_parent_failure_text(
+                                         options.on_parent_failure))));
     if (options.unique) {
       if (!unique) {
         unique = &*options.unique;
@@ -443,7 +473,9 @@ push_many(PGconn* conn, std::string_view queue, const std::vector<TaskSpec>& tas
                          &unique_keys,
                          &fairness_keys,
                          &tags,
-                         &metadata}) {
+                         &metadata,
+                         &depends_on,
+                         &on_parent_failure}) {
     if (column->used) {
       add(column->name, column->type, column->elements + '}');
     }

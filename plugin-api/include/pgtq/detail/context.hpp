@@ -73,6 +73,48 @@ public:
     }
   }
 
+  // The tasks this one depends on (push's depends_on) as JSON text: an array in id order of
+  // {"id", "task", "state", "result"}; "[]" without parents, "" from a host older than ABI 1.3.
+  std::string_view parents() const noexcept {
+    const char* json = nullptr;
+    std::size_t len = 0;
+    if (PGTQ_HOST_HAS(m_api, task_parents)) {
+      m_api->task_parents(m_task, &json, &len);
+    }
+    return json != nullptr ? std::string_view(json, len) : std::string_view();
+  }
+
+  // Pushes a follow-up task, committed with this attempt's outcome if it succeeds, and never
+  // otherwise: a JSON object as an element of pgtq.push_many, with an optional "queue" (plugin.h,
+  // task_push_followup). False when refused (logged) or the host is older than ABI 1.3.
+  bool push_followup(std::string_view json) const noexcept {
+    return PGTQ_HOST_HAS(m_api, task_push_followup) &&
+           m_api->task_push_followup(m_task, json.data(), json.size()) == 0;
+  }
+
+  // Reports progress (any JSON, <= 64 KiB), shown in pgtq.tasks.progress; cheap at any rate.
+  // False when refused (logged) or the host is older than ABI 1.3.
+  bool set_progress(std::string_view json) const noexcept {
+    return PGTQ_HOST_HAS(m_api, task_set_progress) &&
+           m_api->task_set_progress(m_task, json.data(), json.size()) == 0;
+  }
+
+  // Saves a checkpoint (any JSON, <= 1 MiB) that the next attempt reads with checkpoint().
+  bool set_checkpoint(std::string_view json) const noexcept {
+    return PGTQ_HOST_HAS(m_api, task_set_checkpoint) &&
+           m_api->task_set_checkpoint(m_task, json.data(), json.size()) == 0;
+  }
+
+  // The checkpoint an earlier attempt saved, as JSON text; empty when there is none.
+  std::string_view checkpoint() const noexcept {
+    const char* json = nullptr;
+    std::size_t len = 0;
+    if (PGTQ_HOST_HAS(m_api, task_checkpoint)) {
+      m_api->task_checkpoint(m_task, &json, &len);
+    }
+    return json != nullptr ? std::string_view(json, len) : std::string_view();
+  }
+
   void log(LogLevel level, std::string_view message) const noexcept {
     detail::host_log(*m_api, m_host, level, message);
   }
