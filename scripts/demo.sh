@@ -185,6 +185,38 @@ say "waiting for a result: push a task, then wait for its end, woken by a notifi
 wait_id=$(sql -c "SELECT pgtq.push('$queue', 'sleep', '[0.2]')")
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" wait "$wait_id" --timeout 10
 
+say "dependencies: three squares, and a sum that waits for them (pending) and reads their results; a dependent of a failed task is cancelled (queue reports)"
+# In one transaction: the three parts, the sum that depends on them, and its state then.
+read -r sum_id sum_state parts < <(sql -F ' ' <<'SQL' | tail -n 1
+BEGIN;
+CREATE TEMP TABLE parts AS SELECT id FROM pgtq.push_many('reports',
+  '[{"task": "square", "args": {"x": 2}}, {"task": "square", "args": {"x": 3}},
+    {"task": "square", "args": {"x": 4}}]') AS id;
+CREATE TEMP TABLE total AS
+  SELECT pgtq.push('reports', 'sum_parents', depends_on => (SELECT array_agg(id) FROM parts),
+                   on_parent_failure => 'run') AS id;
+SELECT t.id, t.state, t.depends_on FROM pgtq.tasks t JOIN total USING (id);
+COMMIT;
+SQL
+)
+echo "task $sum_id at its push: $sum_state, depends on $parts"
+bad_id=$(sql -c "SELECT pgtq.push('reports', 'square', '{\"x\": \"two\"}', max_attempts => 1)")
+doomed_id=$(sql -c "SELECT pgtq.push('reports', 'sum_parents', depends_on => ARRAY[$bad_id])")
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" wait "$sum_id" --timeout 20
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" wait "$doomed_id" --timeout 20 || true
+
+say "follow-ups: fan_out pushes a square per x with its outcome; its first attempt crashes after pushing them, so only the second attempt's exist"
+fan_id=$(sql -c "SELECT pgtq.push('reports', 'fan_out', '{\"xs\": [5, 6], \"crash\": true}')")
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" wait "$fan_id" --timeout 20
+sleep 1
+echo "squares pushed by task $fan_id: $(sql -c "SELECT count(*) || ' (results ' || string_agg(coalesce(result::text, state::text), ', ' ORDER BY id) || ')' FROM pgtq.tasks WHERE task = 'square' AND id > $fan_id")"
+
+say "progress and checkpoints: count_to reports its progress while it runs; its first attempt crashes at 12, and the second resumes from its checkpoint"
+count_id=$(sql -c "SELECT pgtq.push('reports', 'count_to', '{\"n\": 30, \"step_ms\": 100, \"crash_at\": 12}')")
+sleep 2.5
+echo "task $count_id while it runs: $(sql -c "SELECT state || ', attempt ' || attempts || ', progress ' || coalesce(progress::text, 'none') || ', checkpoint ' || coalesce(checkpoint::text, 'none') FROM pgtq.tasks WHERE id = $count_id")"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" wait "$count_id" --timeout 30
+
 say "a periodic task: schedule 'heartbeat' pushes add_numbers every second, one task per fire time, whatever the number of pgtqd (pgtqctl schedule)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" schedule heartbeat --queue "$queue" --task add_numbers \
   --args '[20, 22]' --every '1 second' --count 3

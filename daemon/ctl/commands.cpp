@@ -317,8 +317,9 @@ int cancel(const std::string& dsn,
     out << "task " << id_text << " cancelled (a running task is asked to stop)\n";
     return 0;
   }
-  const int limit =
-      check_filter(filter, {"queued", "scheduled", "running"}, "queued, scheduled or running");
+  const int limit = check_filter(filter,
+                                 {"pending", "queued", "scheduled", "running"},
+                                 "pending, queued, scheduled or running");
   db::Connection connection = connect(dsn);
   check_times(connection, filter, "--created-after", "--created-before");
   const std::string states = states_literal(filter, "{queued,scheduled}");
@@ -357,12 +358,13 @@ int delete_task(const std::string& dsn,
     return 0;
   }
   if (filter.states.empty()) {
-    throw UsageError("delete --all needs --state: the states to delete (queued, scheduled, "
-                     "succeeded, failed, cancelled)");
+    throw UsageError("delete --all needs --state: the states to delete (pending, queued, "
+                     "scheduled, succeeded, failed, cancelled)");
   }
-  const int limit = check_filter(filter,
-                                 {"queued", "scheduled", "succeeded", "failed", "cancelled"},
-                                 "queued, scheduled, succeeded, failed or cancelled");
+  const int limit =
+      check_filter(filter,
+                   {"pending", "queued", "scheduled", "succeeded", "failed", "cancelled"},
+                   "pending, queued, scheduled, succeeded, failed or cancelled");
   db::Connection connection = connect(dsn);
   check_times(connection, filter, "--created-after", "--created-before");
   // One cutoff for every call, as retry's: tasks pushed while it deletes are not its to

@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
 
   auto* cancel = app.add_subcommand("cancel", "cancel a task (or --all that match)");
   add_bulk_options(
-      cancel, "oldest first", "queued, scheduled, running (default queued and scheduled)");
+      cancel, "oldest first", "pending, queued, scheduled, running (default queued and scheduled)");
   cancel->add_option("--created-after", filter.after, "only tasks pushed at or after this time");
   cancel->add_option("--created-before", filter.before, "only tasks pushed before this time");
   cancel->callback([&] { exit_code = pgtq::ctl::cancel(dsn, target_id, all, filter, std::cout); });
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("delete", "delete a task that is not running (or --all that match)");
   add_bulk_options(remove,
                    "oldest first; --state is required",
-                   "queued, scheduled, succeeded, failed, cancelled");
+                   "pending, queued, scheduled, succeeded, failed, cancelled");
   remove->add_option("--created-after", filter.after, "only tasks pushed at or after this time");
   remove->add_option("--created-before", filter.before, "only tasks pushed before this time");
   remove->callback(

@@ -195,11 +195,16 @@ int host_task_push_followup(pgtq_task* task, const char* json, size_t len) {
   if (problem.empty() && task->followups.size() >= k_max_followups) {
     problem = "more than " + std::to_string(k_max_followups) + " follow-ups in one attempt";
   }
+  if (problem.empty() && task->followup_bytes + len > k_max_followup_bytes) {
+    problem = "the follow-ups of one attempt would pass " +
+              std::to_string(k_max_followup_bytes >> 20) + " MiB";
+  }
   if (!problem.empty()) {
     warn_refused(task, "task_push_followup", problem);
     return -1;
   }
   task->followups.emplace_back(json, len);
+  task->followup_bytes += len;
   return 0;
 }
 

@@ -49,6 +49,8 @@ public:
 inline constexpr std::size_t k_max_progress_bytes = 64 * 1024;
 inline constexpr std::size_t k_max_checkpoint_bytes = 1024 * 1024;
 inline constexpr std::size_t k_max_followups = 1000;
+// The follow-ups of one attempt together, as JSON text: they travel in one worker frame.
+inline constexpr std::size_t k_max_followup_bytes = 16 * 1024 * 1024;
 
 } // namespace pgtq::plugin
 
@@ -69,6 +71,7 @@ struct pgtq_task {
   std::string refused_delay; // why the last task_set_retry_delay was refused
   // Follow-up tasks (task_push_followup), JSON objects, for a done outcome.
   std::vector<std::string> followups;
+  std::size_t followup_bytes = 0;
   // The last progress and checkpoint reported (also handed to reporter as they come).
   std::optional<std::string> progress;
   std::optional<std::string> checkpoint;

@@ -92,6 +92,7 @@ ClaimLoop::ClaimLoop(const ClaimLoopSettings& config,
 }
 
 ClaimLoop::~ClaimLoop() {
+  m_in_flight.report_signal().set_waker(nullptr);
   if (m_seat.workers) {
     m_seat.workers->set_waker(m_seat.member, nullptr);
     m_seat.workers->update(m_seat.member, 0, false);
@@ -236,13 +237,14 @@ void ClaimLoop::turn() {
   }
   // A busy loop reads the socket with every result; an idle one in wait_for_work().
   m_wake_up.take(*m_connection, false);
+  // Before a release: what a stopped handler saved last reaches the task's next attempt.
+  write_reports(now, m_releaser.has_pending());
   m_releaser.release_not_started(*m_connection, m_drain.active());
 
   const Flushed flushed = record_outcomes();
   if (flushed.error) {
     throw *flushed.error;
   }
-  write_reports(now);
   give_back_held();
 
   if (m_drain.grace_over(now) && !m_in_flight.empty()) {
@@ -388,9 +390,9 @@ void ClaimLoop::dispatch(const db::Result& rows, int requested, Clock::time_poin
   m_idle.on_claim(m_maybe_more, Clock::now());
 }
 
-void ClaimLoop::write_reports(Clock::time_point now) {
+void ClaimLoop::write_reports(Clock::time_point now, bool now_or_never) {
   m_reports_waiting = m_in_flight.report_signal().take() || m_reports_waiting;
-  if (!m_reports_waiting || now < m_next_report) {
+  if (!m_reports_waiting || (now < m_next_report && !now_or_never)) {
     return;
   }
   m_reports_waiting = false;
@@ -420,12 +422,18 @@ void ClaimLoop::write_reports(Clock::time_point now) {
                        pgtq::detail::pg_integer_array(claims),
                        optional_json_array(progress),
                        optional_json_array(checkpoints)});
-  } catch (const db::PgError&) {
-    for (const auto& [attempt, unwritten] : taken) {
-      attempt->reports->give_back(unwritten);
+  } catch (const db::PgError& error) {
+    if (error.is_connection_error() || error.is_read_only()) {
+      for (const auto& [attempt, unwritten] : taken) {
+        attempt->reports->give_back(unwritten);
+      }
+      m_reports_waiting = true;
+      throw; // written after the reconnect
     }
-    m_reports_waiting = true;
-    throw;
+    // A value the database refuses (over its limits as jsonb measures them) would be refused
+    // at every turn: dropped, and the claim loop goes on. The outcome carries the latest again.
+    logger()->warn(
+        "the reports of {} running task(s) were not written: {}", ids.size(), error.what());
   }
 }
 
@@ -533,6 +541,7 @@ void ClaimLoop::release_unfinished() {
       // in a worker's socket could start there after its release (and run elsewhere too).
       m_runner->abandon();
     }
+    write_reports(Clock::now(), true); // what they saved last reaches their next attempts
     m_releaser.release_unfinished(*m_connection);
   }
   if (flushed.error) {

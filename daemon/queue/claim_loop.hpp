@@ -121,9 +121,10 @@ private:
   // there may be work. Claimed tasks are dispatched whatever becomes of the outcomes.
   Flushed record_outcomes();
   // Writes what the handlers of the tasks in flight reported since the last write, once
-  // k_report_interval has passed since it; throws the database's error (what was taken is
-  // kept for the next write).
-  void write_reports(Clock::time_point now);
+  // k_report_interval has passed since it, or at once with now_or_never (tasks are about to be
+  // released). Throws an error that ends the session (what was taken is kept for the next
+  // write); a value the database refuses is logged and dropped.
+  void write_reports(Clock::time_point now, bool now_or_never = false);
   // Gives back to the queue the held tasks that prefetch = auto no longer keeps
   // (PrefetchPolicy::keep_waiting: the queue's attempts turned slow).
   void give_back_held();

@@ -95,7 +95,11 @@ OutcomeArrays encode_outcomes(const std::vector<Outcome>& outcomes) {
   std::vector<std::optional<std::string>> followups;
   for (const Outcome& outcome : outcomes) {
     progress.push_back(outcome.progress);
-    checkpoints.push_back(outcome.checkpoint);
+    // Only a task that stays live keeps its checkpoint (for its next attempt).
+    checkpoints.push_back(outcome.status == OutcomeStatus::retry ||
+                                  outcome.status == OutcomeStatus::snooze
+                              ? outcome.checkpoint
+                              : std::nullopt);
     if (outcome.status == OutcomeStatus::done && !outcome.followups.empty()) {
       std::string list = "[";
       for (const std::string& followup : outcome.followups) {

@@ -205,8 +205,21 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
     m_in_flight.erase(refused.id, refused.claim);
     return {};
   }
-  // The database itself refuses this outcome (say, a result jsonb cannot hold): record the
-  // attempt as failed, with the reason, instead of retrying it forever.
+  if (refused.progress || refused.checkpoint) {
+    // What the handler reported may be what the database refuses (over its limits as jsonb
+    // measures them): the outcome goes without it, as it is.
+    logger()->warn("task {}: its progress or checkpoint was refused ({}); recording its "
+                   "outcome without them",
+                   refused.id,
+                   error.what());
+    Outcome bare = refused;
+    bare.progress.reset();
+    bare.checkpoint.reset();
+    return record_one_by_one({bare});
+  }
+  // The database itself refuses this outcome (say, a result jsonb cannot hold, or a follow-up
+  // task it cannot push): record the attempt as failed, with the reason, instead of retrying
+  // it forever.
   Outcome failure = refused;
   failure.status = OutcomeStatus::fail;
   failure.result = k_unrecordable;

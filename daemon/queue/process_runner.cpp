@@ -52,17 +52,18 @@ double seconds(std::chrono::nanoseconds duration) {
   return std::chrono::duration<double>(duration).count();
 }
 
-// A report the worker sent about task's running attempt; one about an earlier attempt (sent
-// by its reporter's thread after that attempt's answer) is dropped.
-void take_report(const worker::Report& report, const ClaimedTask& task, const Attempt& attempt) {
-  if (report.id != task.id) {
-    return;
+// A report the worker sent about the attempt of the Run numbered seq; one about another Run
+// (an earlier one, sent by the worker's reporter thread after that Run's answer) is dropped.
+bool take_report(const worker::Report& report, std::uint32_t seq, const Job& job) {
+  if (report.seq != seq || report.id != job.task.id) {
+    return false;
   }
   if (report.kind == worker::Report::Kind::progress) {
-    attempt.reports->progress(report.json);
+    job.attempt->reports->progress(report.json);
   } else {
-    attempt.reports->checkpoint(report.json);
+    job.attempt->reports->checkpoint(report.json);
   }
+  return true;
 }
 
 // What the worker answered for task, as an outcome (the claim token stays in pgtqd).
@@ -432,7 +433,14 @@ std::optional<worker::Finished> ProcessRunner::kill_and_settle(int slot,
     const auto* finished = std::get_if<worker::Finished>(&*message);
     if (const auto* report = std::get_if<worker::Report>(&*message)) {
       // Sent just before the worker died (a checkpoint, say): the next attempt resumes from it.
-      take_report(*report, current.job.task, *current.job.attempt);
+      // It may be about a Run the worker went on to.
+      if (!take_report(*report, current.seq, current.job)) {
+        for (const Handed& handed : queued) {
+          if (take_report(*report, handed.seq, handed.job)) {
+            break;
+          }
+        }
+      }
     }
     if (finished == nullptr) {
       continue;
@@ -691,7 +699,7 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
           out_of_memory = true;
         }
         if (const auto* report = std::get_if<worker::Report>(&*message)) {
-          take_report(*report, task, attempt);
+          take_report(*report, current.seq, current.job);
         }
         continue;
       }

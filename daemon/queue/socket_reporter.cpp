@@ -18,9 +18,10 @@ SocketReporter::~SocketReporter() {
   }
 }
 
-void SocketReporter::begin(std::int64_t task_id) {
+void SocketReporter::begin(std::int64_t task_id, std::uint32_t seq) {
   const std::lock_guard lock(m_mutex);
   m_task_id = task_id;
+  m_seq = seq;
   m_waiting.reset();
   m_last_sent = Clock::time_point();
 }
@@ -37,8 +38,9 @@ void SocketReporter::progress(std::string json) {
   if (now - m_last_sent >= k_progress_gap && !m_waiting) {
     m_last_sent = now;
     const std::int64_t task_id = m_task_id;
+    const std::uint32_t seq = m_seq;
     lock.unlock();
-    send_progress(task_id, json);
+    send_progress(task_id, seq, json);
     return;
   }
   m_waiting = std::move(json);
@@ -51,17 +53,23 @@ void SocketReporter::progress(std::string json) {
 
 void SocketReporter::checkpoint(std::string json) {
   std::int64_t task_id = 0;
+  std::uint32_t seq = 0;
   {
     const std::lock_guard lock(m_mutex);
     task_id = m_task_id;
+    seq = m_seq;
   }
-  m_send(worker::encode(worker::Report{
-      .id = task_id, .kind = worker::Report::Kind::checkpoint, .json = std::move(json)}));
+  m_send(worker::encode(worker::Report{.id = task_id,
+                                       .seq = seq,
+                                       .kind = worker::Report::Kind::checkpoint,
+                                       .json = std::move(json)}));
 }
 
-void SocketReporter::send_progress(std::int64_t task_id, const std::string& json) {
-  m_send(worker::encode(
-      worker::Report{.id = task_id, .kind = worker::Report::Kind::progress, .json = json}));
+void SocketReporter::send_progress(std::int64_t task_id,
+                                   std::uint32_t seq,
+                                   const std::string& json) {
+  m_send(worker::encode(worker::Report{
+      .id = task_id, .seq = seq, .kind = worker::Report::Kind::progress, .json = json}));
 }
 
 void SocketReporter::flush_later() {
@@ -80,8 +88,9 @@ void SocketReporter::flush_later() {
     m_waiting.reset();
     m_last_sent = Clock::now();
     const std::int64_t task_id = m_task_id;
+    const std::uint32_t seq = m_seq;
     lock.unlock();
-    send_progress(task_id, json);
+    send_progress(task_id, seq, json);
     lock.lock();
   }
 }

@@ -32,7 +32,8 @@ public:
   SocketReporter(const SocketReporter&) = delete;
   SocketReporter& operator=(const SocketReporter&) = delete;
 
-  void begin(std::int64_t task_id);
+  // A new attempt: task_id and seq of its Run, which its reports carry.
+  void begin(std::int64_t task_id, std::uint32_t seq);
   void end();
 
   void progress(std::string json) override;
@@ -42,12 +43,13 @@ private:
   using Clock = std::chrono::steady_clock;
 
   void flush_later(); // the reporter's thread
-  void send_progress(std::int64_t task_id, const std::string& json);
+  void send_progress(std::int64_t task_id, std::uint32_t seq, const std::string& json);
 
   const std::function<void(const std::string&)> m_send;
   std::mutex m_mutex;
   std::condition_variable m_changed;
   std::int64_t m_task_id = 0;           // guarded
+  std::uint32_t m_seq = 0;              // guarded
   std::optional<std::string> m_waiting; // guarded: progress within the gap
   Clock::time_point m_last_sent;        // guarded
   bool m_stopping = false;              // guarded

@@ -23,6 +23,11 @@ void TaskReleaser::add(std::vector<ClaimedTask>&& tasks) {
                        std::make_move_iterator(tasks.end()));
 }
 
+bool TaskReleaser::has_pending() {
+  const std::lock_guard lock(m_mutex);
+  return !m_not_started.empty() || !m_given_back.empty();
+}
+
 void TaskReleaser::add_given_back(std::vector<ClaimedTask>&& tasks) {
   // Stopped: a heartbeat that finds one released before its entry is erased treats it as
   // given up on purpose, not as a lease lost to a rescue.

@@ -26,6 +26,8 @@ public:
   // Prefetched tasks the claim loop gives back while it runs (their queue's attempts turned
   // slow): released with the others, logged as one count.
   void add_given_back(std::vector<ClaimedTask>&& tasks);
+  // Whether tasks wait to be released.
+  bool has_pending();
 
   // Releases the tasks added so far; draining: the prefetched ones are counted, not logged
   // one by one. Throws on a database error, keeping them for the next try.

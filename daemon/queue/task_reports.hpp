@@ -13,13 +13,20 @@ namespace pgtq::queue {
 
 // Raised by the first report after the claim loop last looked, so that the loop (which waits
 // for other things most of the time) wakes to write reports: at most one wake-up per look,
-// however often handlers report. Thread-safe; the waker is set before any report can come.
+// however often handlers report. Thread-safe; the loop clears the waker before it goes, as a
+// handler thread may outlive it (isolation = thread, a handler that ignores should_stop).
 class ReportSignal {
 public:
-  void set_waker(std::function<void()> waker) { m_waker = std::move(waker); }
+  void set_waker(std::function<void()> waker) {
+    const std::lock_guard lock(m_mutex);
+    m_waker = std::move(waker);
+  }
   void raise() {
-    if (!m_raised.exchange(true) && m_waker) {
-      m_waker();
+    if (!m_raised.exchange(true)) {
+      const std::lock_guard lock(m_mutex);
+      if (m_waker) {
+        m_waker();
+      }
     }
   }
   // Whether a report came since the last take.
@@ -27,6 +34,7 @@ public:
 
 private:
   std::atomic<bool> m_raised{false};
+  std::mutex m_mutex; // guards m_waker
   std::function<void()> m_waker;
 };
 

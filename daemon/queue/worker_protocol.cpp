@@ -221,6 +221,7 @@ Message decode(const char* data, std::size_t size) {
   case Type::report: {
     Report report;
     report.id = in.i64();
+    report.seq = in.u32();
     const std::uint8_t kind = in.u8();
     if (kind > 1) {
       throw ProtocolError("a report of kind " + std::to_string(kind));
@@ -294,6 +295,7 @@ std::string encode(const Message& message) {
         } else if constexpr (std::is_same_v<M, Report>) {
           Writer out(Type::report);
           out.i64(m.id);
+          out.u32(m.seq);
           out.u8(m.kind == Report::Kind::progress ? 0 : 1);
           out.str(m.json);
           return std::move(out).frame();

@@ -81,6 +81,7 @@ struct Finished {
 struct Report {
   enum class Kind { progress, checkpoint };
   std::int64_t id = 0;
+  std::uint32_t seq = 0; // the Run's: a report its reporter's thread sent late names its own
   Kind kind = Kind::progress;
   std::string json;
 };

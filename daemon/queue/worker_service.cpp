@@ -147,7 +147,7 @@ int serve_tasks(int socket,
     g_out_of_memory.store(false);
     const auto started = std::chrono::steady_clock::now();
     Outcome outcome;
-    reporter.begin(task.id);
+    reporter.begin(task.id, run->seq);
     try {
       outcome = executor.run(
           task, stop, run->timeout_s > 0 ? std::optional(run->timeout_s) : std::nullopt, &reporter);
@@ -176,7 +176,20 @@ int serve_tasks(int socket,
           limit_note + (finished.error.empty() ? "" : "; the handler said: " + finished.error);
     }
     try {
-      const std::string frame = worker::encode(finished);
+      std::string frame;
+      try {
+        frame = worker::encode(finished);
+      } catch (const worker::ProtocolError& error) {
+        // Larger than a frame may be (a result of tens of MiB, say): the attempt fails for good
+        // with the reason; another would be as large.
+        finished.status = OutcomeStatus::fail;
+        finished.error = std::string("the outcome is too large to hand to pgtqd: ") + error.what();
+        finished.result.clear();
+        finished.progress.reset();
+        finished.checkpoint.reset();
+        finished.followups.clear();
+        frame = worker::encode(finished);
+      }
       const std::lock_guard lock(g_send_mutex);
       worker::send_frame(socket, frame);
     } catch (const std::system_error& error) {

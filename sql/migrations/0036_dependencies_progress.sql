@@ -33,7 +33,7 @@ ALTER TABLE pgtq.finished_tasks ADD COLUMN depends_on bigint[], ADD COLUMN on_pa
   ADD COLUMN progress jsonb;
 
 COMMENT ON COLUMN pgtq.live_tasks.depends_on IS
-  'The ids of the tasks it depends on (push''s depends_on), in the order given; NULL: none.';
+  'The ids of the tasks it depends on (push''s depends_on), distinct and sorted; NULL: none.';
 COMMENT ON COLUMN pgtq.live_tasks.on_parent_failure IS
   'When a task it depends on fails for good, is cancelled or deleted: cancel (it is cancelled too) or run (it runs once all have ended); NULL without depends_on.';
 COMMENT ON COLUMN pgtq.live_tasks.progress IS
@@ -60,6 +60,15 @@ CREATE INDEX task_dependencies_open ON pgtq.task_dependencies (parent_id)
   WHERE parent_state IS NULL;
 COMMENT ON TABLE pgtq.task_dependencies IS
   'The parents of pending tasks (push''s depends_on), settled with their end state and result as they end; rows go when their task ends.';
+
+-- Tasks that ended in a transaction outside READ COMMITTED, whose snapshot cannot be trusted to
+-- settle the tasks that depend on them (20_dependencies.sql): pgtq.tick settles them.
+CREATE TABLE pgtq.unsettled_ends (
+  task_id  bigint PRIMARY KEY,
+  ended_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.unsettled_ends IS
+  'Tasks ended outside READ COMMITTED whose dependents the next pgtq.tick settles.';
 
 DROP FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval, text, pgtq.task_state[], interval, text, text, text[], jsonb);
 
@@ -114,7 +123,8 @@ BEGIN
                        OR octet_length(push.fairness_key) BETWEEN 1 AND 1024)
                   AND (push.tags IS NULL OR pgtq.tags_ok(push.tags))
                   AND (push.metadata IS NULL OR pgtq.metadata_ok(push.metadata))
-                  AND push.depends_on IS NULL, false) THEN
+                  AND push.depends_on IS NULL AND push.on_parent_failure IN ('cancel', 'run'),
+                  false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, coalesce(push.priority, 0),
                             coalesce(push.max_attempts, 5));
@@ -299,7 +309,11 @@ BEGIN
     RAISE EXCEPTION '%on_parent_failure must be a JSON string, got %', what,
       elem->'on_parent_failure' USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  PERFORM pgtq.check_depends_on(what, ARRAY(SELECT (jsonb_array_elements(elem->'depends_on'))::numeric::bigint),
+  PERFORM pgtq.check_depends_on(what,
+                                CASE WHEN jsonb_typeof(elem->'depends_on') = 'array'
+                                     THEN ARRAY(SELECT p::numeric::bigint
+                                                  FROM jsonb_array_elements(elem->'depends_on') AS p)
+                                END,
                                 coalesce(elem->>'on_parent_failure', 'cancel'));
   RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
 END $$;
@@ -363,8 +377,22 @@ BEGIN
     END;
   END IF;
 
-  -- The parents first (20_dependencies.sql), so that an unknown one draws no id.
+  -- The parents first (20_dependencies.sql), so that an unknown one draws no id: all of them
+  -- locked in one order (id), then each element's looked at, to name the element.
   IF tasks @? 'lax $[*].depends_on[*]' THEN
+    PERFORM 1 FROM pgtq.live_tasks l
+     WHERE l.id = ANY (ARRAY(
+             SELECT p::numeric::bigint
+               FROM jsonb_array_elements(tasks) AS e(elem),
+                    -- Only well-formed lists (the checks below name the others).
+                    jsonb_array_elements(
+                      CASE WHEN jsonb_typeof(e.elem->'depends_on') = 'array'
+                             AND NOT e.elem->'depends_on' @? 'strict $[*] ? (@.type() != "number"
+                                                             || @.floor() != @
+                                                             || @ > 9223372036854775807
+                                                             || @ < -9223372036854775808)'
+                           THEN e.elem->'depends_on' ELSE '[]' END) AS p))
+     ORDER BY l.id FOR KEY SHARE;
     PERFORM pgtq.lock_parents('pgtq.push_many: element ' || e.ord || ': ',
                               ARRAY(SELECT DISTINCT p::numeric::bigint
                                       FROM jsonb_array_elements(e.elem->'depends_on') AS p
@@ -556,6 +584,15 @@ BEGIN
           i, push_many.depends_on[i] USING ERRCODE = 'invalid_parameter_value';
       END IF;
     END LOOP;
+    FOR i IN 1 .. CASE WHEN push_many.depends_on IS NOT NULL
+                            OR push_many.on_parent_failure IS NOT NULL THEN given ELSE 0 END LOOP
+      PERFORM pgtq.check_depends_on('pgtq.push_many: element ' || i || ': ',
+                                    CASE WHEN push_many.depends_on[i] IS NOT NULL
+                                         THEN ARRAY(SELECT p::numeric::bigint
+                                                      FROM jsonb_array_elements(push_many.depends_on[i]) AS p)
+                                    END,
+                                    coalesce(push_many.on_parent_failure[i], 'cancel'));
+    END LOOP;
     PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
                                         priorities, push_many.max_attempts, push_many.run_at,
                                         delays, timeouts, push_many.tags, push_many.metadata);
@@ -565,6 +602,23 @@ BEGIN
                                   unique_states, unique_period, on_conflict);
       END IF;
     END LOOP;
+    -- The parents of every element, locked in one order (id) and checked before any element is
+    -- pushed, so that an unknown one draws no id (20_dependencies.sql).
+    IF push_many.depends_on IS NOT NULL THEN
+      PERFORM 1 FROM pgtq.live_tasks l
+       WHERE l.id = ANY (ARRAY(SELECT p::numeric::bigint
+                                 FROM unnest(push_many.depends_on) AS d(list),
+                                      jsonb_array_elements(d.list) AS p
+                                WHERE d.list IS NOT NULL))
+       ORDER BY l.id FOR KEY SHARE;
+      FOR i IN 1 .. given LOOP
+        IF push_many.depends_on[i] IS NOT NULL THEN
+          PERFORM pgtq.lock_parents('pgtq.push_many: depends_on[' || i || ']: ',
+                                    ARRAY(SELECT p::numeric::bigint
+                                            FROM jsonb_array_elements(push_many.depends_on[i]) AS p));
+        END IF;
+      END LOOP;
+    END IF;
     -- Keys are taken in one order (of their hashes) before any is inserted: two calls with
     -- the same keys in other orders would otherwise each insert one and wait for the other's.
     PERFORM pg_advisory_xact_lock(1885828211, h)
@@ -1168,7 +1222,7 @@ BEGIN
    WHERE x.id <> ALL (coalesce(accepted, '{}') || coalesce(requeued, '{}'));
 END $$;
 COMMENT ON FUNCTION pgtq.finish_many(bigint[], bigint[], text[], jsonb[], text[], float8[], jsonb[], jsonb[], jsonb[]) IS
-'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0); progress[i] (<= 64 KiB) and checkpoints[i] (<= 1 MiB; kept for the next attempt of a retry or snooze), NULL: unchanged; followups[i]: a JSON array of pgtq.push_many elements, each with an optional "queue" (default the task''s), pushed only if outcome i is accepted as done. The last three arrays may be NULL. The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
+'Records outcomes given as arrays of one length (<= 100000; 54000 beyond): task_ids[i] and task_claims[i] (not NULL), statuses[i] done|retry|fail|snooze, results[i] (done only; <= 1 MiB as text, <= 100 deep, 54000 otherwise), errors[i] (cut to 64 KiB), retry_in[i] seconds (clamped to 0..3155760000; NULL, negative, NaN: 0); progress[i] (<= 64 KiB) and checkpoints[i] (<= 1 MiB; kept for the next attempt of a retry or snooze), NULL: unchanged; followups[i]: a JSON array of pgtq.push_many elements, each with an optional "queue" (default the task''s), pushed only if outcome i is accepted as done (a refused one fails the call with push_many''s SQLSTATE, e.g. 22023, 23503 or 54000, naming the task). The last three arrays may be NULL. The form pgtqd uses. An id twice or a bad status: 22023; a NULL array or id: 22004; nothing recorded on any error. Returns the ids whose claim was no longer current.';
 
 CREATE OR REPLACE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
                           OUT promoted integer, OUT rescued integer,
@@ -1179,7 +1233,7 @@ DECLARE
   rescue_wake text[];
   ended       text[]; -- the queues of the expired tasks that ended
   ended_ids   bigint[];
-  unsettled   bigint[]; -- parents that ended without settling the tasks that wait for them
+  unsettled   bigint[]; -- tasks that ended without settling the tasks that wait for them
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -1245,12 +1299,15 @@ BEGIN
       PERFORM pgtq.tasks_ended(ended_ids);
     END IF;
 
-    -- A parent that ended in a transaction whose snapshot predated a dependent's push (outside
-    -- READ COMMITTED) left that dependent's row open (20_dependencies.sql): settled here.
-    unsettled := ARRAY(SELECT DISTINCT d.parent_id FROM pgtq.task_dependencies d
-                        WHERE d.parent_state IS NULL
-                          AND NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l WHERE l.id = d.parent_id)
-                        LIMIT max_count);
+    -- Tasks that ended outside READ COMMITTED left their dependents to this tick
+    -- (20_dependencies.sql).
+    WITH taken AS (
+      DELETE FROM pgtq.unsettled_ends u
+       WHERE u.task_id IN (SELECT g.task_id FROM pgtq.unsettled_ends g
+                            ORDER BY g.task_id LIMIT max_count FOR UPDATE SKIP LOCKED)
+      RETURNING u.task_id
+    )
+    SELECT array_agg(t.task_id) INTO unsettled FROM taken t;
     PERFORM pgtq.tasks_ended(unsettled);
 
     -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
@@ -1314,7 +1371,7 @@ BEGIN
   next_due := least(pgtq.next_due(), pgtq.next_rate_room());
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, pending tasks whose parents ended unsettled are settled, registrations of ended sessions in idle_workers, waiting_schedulers and task_waiters, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, the dependents of tasks that ended outside READ COMMITTED are settled (pgtq.unsettled_ends), registrations of ended sessions in idle_workers, waiting_schedulers and task_waiters, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
 
 CREATE OR REPLACE FUNCTION pgtq.release(task_ids bigint[], task_claims bigint[])
 RETURNS integer
@@ -1703,12 +1760,23 @@ CREATE OR REPLACE VIEW pgtq.queue_stats AS
 COMMENT ON VIEW pgtq.queue_stats IS
   'One row per queue with live tasks, tasks ended in the last hour, settings or live workers: queued, scheduled, running, oldest_queued_age (how long the oldest due task has waited), succeeded/failed/cancelled in the last hour, live workers and their slots, paused and limits, queued_keys (how many fairness keys have queued tasks), the rate limit per fairness key, and of the tasks ended in the last hour the median and 95th percentile of their wait (due to started, of the last attempt) and run time (NULL: none started), and pending (tasks waiting for the tasks they depend on).';
 
+COMMENT ON FUNCTION pgtq.notify_ended(bigint[]) IS
+'Notifies pgtq_ended (at commit) for each of ids that a session waits for (pgtq.watch_task); outside READ COMMITTED once, with an empty payload. After ending or deleting tasks by hand, call pgtq.tasks_ended, which calls it and settles the tasks that depend on them.';
+
 -- Raises the precise error for depends_on and on_parent_failure as a push gives them; what
 -- (e.g. 'pgtq.push: ') starts each message.
 CREATE FUNCTION pgtq.check_depends_on(what text, depends_on bigint[], on_parent_failure text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF on_parent_failure IS NULL THEN
+    RAISE EXCEPTION '%on_parent_failure must not be NULL', what
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF on_parent_failure NOT IN ('cancel', 'run') THEN
+    RAISE EXCEPTION '%on_parent_failure must be cancel or run, got "%"', what, on_parent_failure
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF depends_on IS NULL THEN
     RETURN;
   END IF;
@@ -1723,14 +1791,6 @@ BEGIN
   IF cardinality(depends_on) > 10000 THEN
     RAISE EXCEPTION '%depends_on names % tasks; at most 10000', what, cardinality(depends_on)
       USING ERRCODE = 'program_limit_exceeded';
-  END IF;
-  IF on_parent_failure IS NULL THEN
-    RAISE EXCEPTION '%on_parent_failure must not be NULL', what
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF on_parent_failure NOT IN ('cancel', 'run') THEN
-    RAISE EXCEPTION '%on_parent_failure must be cancel or run, got "%"', what, on_parent_failure
-      USING ERRCODE = 'invalid_parameter_value';
   END IF;
 END $$;
 
@@ -1853,6 +1913,14 @@ BEGIN
        OR current_setting('transaction_isolation') <> 'read committed' THEN
       PERFORM pgtq.notify_ended(ids);
     END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+      -- Settled by the next tick (see the top of this file); only these tasks' own rows go.
+      DELETE FROM pgtq.task_dependencies d WHERE d.task_id = ANY (ids);
+      INSERT INTO pgtq.unsettled_ends (task_id)
+      SELECT DISTINCT e.id FROM unnest(ids) AS e(id)
+      ON CONFLICT DO NOTHING;
+      EXIT;
+    END IF;
     EXIT WHEN NOT EXISTS (SELECT 1 FROM pgtq.task_dependencies);
     DELETE FROM pgtq.task_dependencies d WHERE d.task_id = ANY (ids);
     children := ARRAY(SELECT DISTINCT d.task_id FROM pgtq.task_dependencies d
@@ -1860,7 +1928,10 @@ BEGIN
     EXIT WHEN cardinality(children) = 0;
     -- The waiting tasks first, in id order (see the top of this file); then, in statements
     -- that see what committed while this waited, their rows and their fate.
-    PERFORM 1 FROM pgtq.live_tasks l WHERE l.id = ANY (children) ORDER BY l.id FOR UPDATE;
+    -- NO KEY UPDATE: two enders still take turns, and a push of a task that depends on one of
+    -- these (FOR KEY SHARE) is not waited for unless the task is to be cancelled (deleted).
+    PERFORM 1 FROM pgtq.live_tasks l WHERE l.id = ANY (children) ORDER BY l.id
+        FOR NO KEY UPDATE;
     UPDATE pgtq.task_dependencies d
        SET parent_state = coalesce(f.state::text, 'deleted'), parent_result = f.result
       FROM unnest(ids) AS e(id) LEFT JOIN pgtq.finished_tasks f ON f.id = e.id
@@ -1870,27 +1941,36 @@ BEGIN
   END LOOP;
 END $$;
 COMMENT ON FUNCTION pgtq.tasks_ended(bigint[]) IS
-'Call after ending or deleting tasks by hand (ids: theirs), in a later statement of the same transaction: notifies the sessions waiting for them (pgtq_ended) and settles the pending tasks that depend on them (queued once every parent has ended; cancelled when one failed and their on_parent_failure is cancel).';
+'Call after ending or deleting tasks by hand (ids: theirs), in a later statement of the same transaction: notifies the sessions waiting for them (pgtq_ended) and settles the pending tasks that depend on them (queued once every parent has ended; cancelled when one failed and their on_parent_failure is cancel). Outside READ COMMITTED it records the ids in pgtq.unsettled_ends, and the next pgtq.tick settles them.';
 
 -- Pushes the follow-up tasks of the done outcomes that finish_many accepted (done_ids, with
 -- their queues), in the caller's transaction: followups[i], a JSON array of push_many elements
 -- with an optional "queue" (default: the queue of task_ids[i]), belongs to task_ids[i]. One
--- push_many per queue, in the order given.
+-- push_many per task and queue, in the order given; a refusal names the task whose follow-ups
+-- it refused, with push_many's SQLSTATE and message.
 CREATE FUNCTION pgtq.push_followups(task_ids bigint[], followups jsonb[], done_ids bigint[],
                                     done_queues text[])
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  r record;
+  r       record;
+  failure text;
+  state   text;
 BEGIN
-  FOR r IN SELECT coalesce(x.elem->>'queue', d.queue) AS queue,
-                  jsonb_agg(x.elem - 'queue' ORDER BY u.ord, x.ord) AS tasks
+  FOR r IN SELECT u.id, coalesce(x.elem->>'queue', d.queue) AS queue,
+                  jsonb_agg(x.elem - 'queue' ORDER BY x.ord) AS tasks
              FROM unnest(task_ids, followups) WITH ORDINALITY AS u(id, list, ord)
              JOIN unnest(done_ids, done_queues) AS d(id, queue) ON d.id = u.id
             CROSS JOIN LATERAL jsonb_array_elements(u.list) WITH ORDINALITY AS x(elem, ord)
             WHERE u.list IS NOT NULL
-            GROUP BY 1 ORDER BY min(u.ord) LOOP
-    PERFORM pgtq.push_many(r.queue, r.tasks);
+            GROUP BY u.ord, u.id, 2 ORDER BY u.ord, min(x.ord) LOOP
+    BEGIN
+      PERFORM pgtq.push_many(r.queue, r.tasks);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+      RAISE EXCEPTION 'pgtq.finish_many: follow-ups of task % to queue "%": %', r.id, r.queue,
+        failure USING ERRCODE = state;
+    END;
   END LOOP;
 END $$;
 
@@ -1900,27 +1980,36 @@ END $$;
 -- deleted before it ended), or its live state while it has not ended; result is its result
 -- when it succeeded, else null. While the task is live these come from what was kept as each
 -- parent ended; for a task retried from the history (pgtq.retry), from the history as it is.
--- [] for a task without parents; NULL for an unknown id.
+-- [] for a task without parents; NULL for an unknown id. The results fill at most 16 MiB as
+-- text, in id order: the parents past it have "result": null and "result_omitted": true, so
+-- that 10,000 parents of 1 MiB results cannot make every claim of the task fail (jsonb holds
+-- at most 255 MiB; a worker's frame, 64 MiB).
 CREATE FUNCTION pgtq.task_parents(id bigint) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(jsonb_agg(jsonb_build_object(
-                    'id', p.id,
-                    'task', coalesce(d.parent_task, l.task, f.task),
-                    'state', coalesce(d.parent_state, l.state::text, f.state::text, 'deleted'),
-                    'result', coalesce(d.parent_result, f.result))
-                  ORDER BY p.id) FILTER (WHERE p.id IS NOT NULL), '[]'::jsonb)
-    FROM (SELECT t.depends_on FROM pgtq.live_tasks t WHERE t.id = task_parents.id
-          UNION ALL
-          SELECT t.depends_on FROM pgtq.finished_tasks t WHERE t.id = task_parents.id
-          LIMIT 1) AS c
-    LEFT JOIN LATERAL unnest(c.depends_on) AS p(id) ON true
-    LEFT JOIN pgtq.task_dependencies d ON d.task_id = task_parents.id AND d.parent_id = p.id
-    LEFT JOIN pgtq.live_tasks l ON d.parent_state IS NULL AND l.id = p.id
-    LEFT JOIN pgtq.finished_tasks f ON d.task_id IS NULL AND l.id IS NULL AND f.id = p.id
+  SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'task', r.task, 'state', r.state,
+                                               'result', CASE WHEN r.within THEN r.result END)
+                            || CASE WHEN r.within THEN '{}'::jsonb
+                                    ELSE '{"result_omitted": true}'::jsonb END
+                            ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '[]'::jsonb)
+    FROM (SELECT p.id, coalesce(d.parent_task, l.task, f.task) AS task,
+                 coalesce(d.parent_state, l.state::text, f.state::text, 'deleted') AS state,
+                 coalesce(d.parent_result, f.result) AS result,
+                 coalesce(sum(octet_length(coalesce(d.parent_result, f.result)::text))
+                            OVER (ORDER BY p.id), 0) <= 16777216 AS within
+            FROM (SELECT t.depends_on FROM pgtq.live_tasks t WHERE t.id = task_parents.id
+                  UNION ALL
+                  SELECT t.depends_on FROM pgtq.finished_tasks t WHERE t.id = task_parents.id
+                  LIMIT 1) AS c
+            LEFT JOIN LATERAL unnest(c.depends_on) AS p(id) ON true
+            LEFT JOIN pgtq.task_dependencies d
+              ON d.task_id = task_parents.id AND d.parent_id = p.id
+            LEFT JOIN pgtq.live_tasks l ON d.parent_state IS NULL AND l.id = p.id
+            LEFT JOIN pgtq.finished_tasks f
+              ON d.task_id IS NULL AND l.id IS NULL AND f.id = p.id) AS r
   HAVING count(*) > 0
 $$;
 COMMENT ON FUNCTION pgtq.task_parents(bigint) IS
-'The tasks task id depends on (push''s depends_on) as a JSON array in id order of {id, task, state, result}: state succeeded, failed, cancelled or deleted once a parent ended (its live state before), result its result if it succeeded (else null). [] without parents; NULL for an unknown id. Errors: none (NULL id: NULL).';
+'The tasks task id depends on (push''s depends_on) as a JSON array in id order of {id, task, state, result}: state succeeded, failed, cancelled or deleted once a parent ended (its live state before), result its result if it succeeded (else null); results past the first 16 MiB in total are null, with "result_omitted": true. [] without parents; NULL for an unknown id. Errors: none (NULL id: NULL).';
 
 -- True when value (NULL allowed) is within max_bytes as text and 100 levels deep.
 CREATE FUNCTION pgtq.report_ok(value jsonb, max_bytes integer) RETURNS boolean

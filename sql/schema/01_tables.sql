@@ -95,7 +95,7 @@ COMMENT ON COLUMN pgtq.live_tasks.tags IS
 COMMENT ON COLUMN pgtq.live_tasks.metadata IS
   'The pusher''s JSON object about the task (push''s metadata), not passed to its handler; NULL: none.';
 COMMENT ON COLUMN pgtq.live_tasks.depends_on IS
-  'The ids of the tasks it depends on (push''s depends_on), in the order given; NULL: none.';
+  'The ids of the tasks it depends on (push''s depends_on), distinct and sorted; NULL: none.';
 COMMENT ON COLUMN pgtq.live_tasks.on_parent_failure IS
   'When a task it depends on fails for good, is cancelled or deleted: cancel (it is cancelled too) or run (it runs once all have ended); NULL without depends_on.';
 COMMENT ON COLUMN pgtq.live_tasks.progress IS
@@ -394,3 +394,12 @@ CREATE INDEX task_dependencies_open ON pgtq.task_dependencies (parent_id)
   WHERE parent_state IS NULL;
 COMMENT ON TABLE pgtq.task_dependencies IS
   'The parents of pending tasks (push''s depends_on), settled with their end state and result as they end; rows go when their task ends.';
+
+-- Tasks that ended in a transaction outside READ COMMITTED, whose snapshot cannot be trusted to
+-- settle the tasks that depend on them (20_dependencies.sql): pgtq.tick settles them.
+CREATE TABLE pgtq.unsettled_ends (
+  task_id  bigint PRIMARY KEY,
+  ended_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.unsettled_ends IS
+  'Tasks ended outside READ COMMITTED whose dependents the next pgtq.tick settles.';

@@ -66,7 +66,8 @@ BEGIN
                        OR octet_length(push.fairness_key) BETWEEN 1 AND 1024)
                   AND (push.tags IS NULL OR pgtq.tags_ok(push.tags))
                   AND (push.metadata IS NULL OR pgtq.metadata_ok(push.metadata))
-                  AND push.depends_on IS NULL, false) THEN
+                  AND push.depends_on IS NULL AND push.on_parent_failure IN ('cancel', 'run'),
+                  false) THEN
     PERFORM pgtq.check_name('queue', push.queue);
     PERFORM pgtq.check_task(push.task, push.args, coalesce(push.priority, 0),
                             coalesce(push.max_attempts, 5));
@@ -253,7 +254,11 @@ BEGIN
     RAISE EXCEPTION '%on_parent_failure must be a JSON string, got %', what,
       elem->'on_parent_failure' USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  PERFORM pgtq.check_depends_on(what, ARRAY(SELECT (jsonb_array_elements(elem->'depends_on'))::numeric::bigint),
+  PERFORM pgtq.check_depends_on(what,
+                                CASE WHEN jsonb_typeof(elem->'depends_on') = 'array'
+                                     THEN ARRAY(SELECT p::numeric::bigint
+                                                  FROM jsonb_array_elements(elem->'depends_on') AS p)
+                                END,
                                 coalesce(elem->>'on_parent_failure', 'cancel'));
   RAISE EXCEPTION '%invalid', what USING ERRCODE = 'invalid_parameter_value';
 END $$;
@@ -325,8 +330,22 @@ BEGIN
     END;
   END IF;
 
-  -- The parents first (20_dependencies.sql), so that an unknown one draws no id.
+  -- The parents first (20_dependencies.sql), so that an unknown one draws no id: all of them
+  -- locked in one order (id), then each element's looked at, to name the element.
   IF tasks @? 'lax $[*].depends_on[*]' THEN
+    PERFORM 1 FROM pgtq.live_tasks l
+     WHERE l.id = ANY (ARRAY(
+             SELECT p::numeric::bigint
+               FROM jsonb_array_elements(tasks) AS e(elem),
+                    -- Only well-formed lists (the checks below name the others).
+                    jsonb_array_elements(
+                      CASE WHEN jsonb_typeof(e.elem->'depends_on') = 'array'
+                             AND NOT e.elem->'depends_on' @? 'strict $[*] ? (@.type() != "number"
+                                                             || @.floor() != @
+                                                             || @ > 9223372036854775807
+                                                             || @ < -9223372036854775808)'
+                           THEN e.elem->'depends_on' ELSE '[]' END) AS p))
+     ORDER BY l.id FOR KEY SHARE;
     PERFORM pgtq.lock_parents('pgtq.push_many: element ' || e.ord || ': ',
                               ARRAY(SELECT DISTINCT p::numeric::bigint
                                       FROM jsonb_array_elements(e.elem->'depends_on') AS p
@@ -605,6 +624,15 @@ BEGIN
           i, push_many.depends_on[i] USING ERRCODE = 'invalid_parameter_value';
       END IF;
     END LOOP;
+    FOR i IN 1 .. CASE WHEN push_many.depends_on IS NOT NULL
+                            OR push_many.on_parent_failure IS NOT NULL THEN given ELSE 0 END LOOP
+      PERFORM pgtq.check_depends_on('pgtq.push_many: element ' || i || ': ',
+                                    CASE WHEN push_many.depends_on[i] IS NOT NULL
+                                         THEN ARRAY(SELECT p::numeric::bigint
+                                                      FROM jsonb_array_elements(push_many.depends_on[i]) AS p)
+                                    END,
+                                    coalesce(push_many.on_parent_failure[i], 'cancel'));
+    END LOOP;
     PERFORM pgtq.push_many_arrays_error(push_many.queue, push_many.tasks, push_many.args,
                                         priorities, push_many.max_attempts, push_many.run_at,
                                         delays, timeouts, push_many.tags, push_many.metadata);
@@ -614,6 +642,23 @@ BEGIN
                                   unique_states, unique_period, on_conflict);
       END IF;
     END LOOP;
+    -- The parents of every element, locked in one order (id) and checked before any element is
+    -- pushed, so that an unknown one draws no id (20_dependencies.sql).
+    IF push_many.depends_on IS NOT NULL THEN
+      PERFORM 1 FROM pgtq.live_tasks l
+       WHERE l.id = ANY (ARRAY(SELECT p::numeric::bigint
+                                 FROM unnest(push_many.depends_on) AS d(list),
+                                      jsonb_array_elements(d.list) AS p
+                                WHERE d.list IS NOT NULL))
+       ORDER BY l.id FOR KEY SHARE;
+      FOR i IN 1 .. given LOOP
+        IF push_many.depends_on[i] IS NOT NULL THEN
+          PERFORM pgtq.lock_parents('pgtq.push_many: depends_on[' || i || ']: ',
+                                    ARRAY(SELECT p::numeric::bigint
+                                            FROM jsonb_array_elements(push_many.depends_on[i]) AS p));
+        END IF;
+      END LOOP;
+    END IF;
     -- Keys are taken in one order (of their hashes) before any is inserted: two calls with
     -- the same keys in other orders would otherwise each insert one and wait for the other's.
     PERFORM pg_advisory_xact_lock(1885828211, h)

@@ -61,7 +61,7 @@ DECLARE
   rescue_wake text[];
   ended       text[]; -- the queues of the expired tasks that ended
   ended_ids   bigint[];
-  unsettled   bigint[]; -- parents that ended without settling the tasks that wait for them
+  unsettled   bigint[]; -- tasks that ended without settling the tasks that wait for them
 BEGIN
   IF max_count IS NULL THEN
     RAISE EXCEPTION 'pgtq.tick: max_count must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -127,12 +127,15 @@ BEGIN
       PERFORM pgtq.tasks_ended(ended_ids);
     END IF;
 
-    -- A parent that ended in a transaction whose snapshot predated a dependent's push (outside
-    -- READ COMMITTED) left that dependent's row open (20_dependencies.sql): settled here.
-    unsettled := ARRAY(SELECT DISTINCT d.parent_id FROM pgtq.task_dependencies d
-                        WHERE d.parent_state IS NULL
-                          AND NOT EXISTS (SELECT 1 FROM pgtq.live_tasks l WHERE l.id = d.parent_id)
-                        LIMIT max_count);
+    -- Tasks that ended outside READ COMMITTED left their dependents to this tick
+    -- (20_dependencies.sql).
+    WITH taken AS (
+      DELETE FROM pgtq.unsettled_ends u
+       WHERE u.task_id IN (SELECT g.task_id FROM pgtq.unsettled_ends g
+                            ORDER BY g.task_id LIMIT max_count FOR UPDATE SKIP LOCKED)
+      RETURNING u.task_id
+    )
+    SELECT array_agg(t.task_id) INTO unsettled FROM taken t;
     PERFORM pgtq.tasks_ended(unsettled);
 
     -- A channel payload must be shorter than 8000 bytes; a valid queue name always is.
@@ -196,7 +199,7 @@ BEGIN
   next_due := least(pgtq.next_due(), pgtq.next_rate_room());
 END $$;
 COMMENT ON FUNCTION pgtq.tick(integer) IS
-'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, pending tasks whose parents ended unsettled are settled, registrations of ended sessions in idle_workers, waiting_schedulers and task_waiters, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
+'The scheduler''s work, at most max_count (1..100000) rows per sweep: due schedules fire (pgtq.fire_schedules), due scheduled tasks become queued, expired leases are rescued or failed, rate-limited queues with room (for the queue, or for a key its rate limit held back) are woken, the dependents of tasks that ended outside READ COMMITTED are settled (pgtq.unsettled_ends), registrations of ended sessions in idle_workers, waiting_schedulers and task_waiters, and workers not heard from for a day, are removed. One session at a time (advisory lock); others return zeros. next_due: the earliest scheduled run_at or schedule fire time (kept within 100 years of now), or the time a rate limit next has room for a claim it holds back, if earlier. Errors: 22004 NULL, 22023 out of range.';
 
 -- Removes finished tasks that ended before the given time, which must be a finite time not
 -- in the future. Returns how many. History partitions that end by then are dropped whole

@@ -12,7 +12,7 @@
 -- Why no end is missed. Whatever ends or deletes a task (finish_many, tick, release, cancel,
 -- cancel_all, delete, delete_all) removes its live_tasks row and then, in a later statement
 -- with a newer snapshot, notifies each of the ended tasks that has a registration
--- (pgtq.notify_ended). task_status reads the live row FOR KEY SHARE, which waits for a
+-- (pgtq.tasks_ended, 20_dependencies.sql, which calls pgtq.notify_ended). task_status reads the live row FOR KEY SHARE, which waits for a
 -- transaction that has deleted it to end. So either the ending transaction deleted the row
 -- before step 2: step 2 waits for it and sees the task ended; or it deletes the row after
 -- step 2: its notifying statement comes later still, sees the registration committed in
@@ -97,7 +97,8 @@ COMMENT ON FUNCTION pgtq.task_status(bigint) IS
 'Task id as it is now: state, result (succeeded tasks), last_error, attempts, finished_at (NULL while live); no row when no task has the id. Locks a live task''s row FOR KEY SHARE, waiting for a transaction that is ending or deleting the task: call it outside a transaction block, on the primary; inside one, read pgtq.tasks. Errors: 22004 NULL id, 25000 not READ COMMITTED.';
 
 -- Notifies pgtq_ended for each of ids that a session waits for (pgtq.task_waiters): what
--- everything that ends or deletes tasks calls, in a statement after the one that did it.
+-- everything that ends or deletes tasks calls, through pgtq.tasks_ended, in a statement after
+-- the one that did it.
 -- Outside READ COMMITTED the transaction's snapshot may predate a registration, so it sends
 -- one notification with an empty payload instead, which every waiter takes as "look again".
 CREATE FUNCTION pgtq.notify_ended(ids bigint[]) RETURNS void
@@ -115,7 +116,7 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION pgtq.notify_ended(bigint[]) IS
-'Notifies pgtq_ended (at commit) for each of ids that a session waits for (pgtq.watch_task); outside READ COMMITTED once, with an empty payload. Call it after ending or deleting tasks by hand.';
+'Notifies pgtq_ended (at commit) for each of ids that a session waits for (pgtq.watch_task); outside READ COMMITTED once, with an empty payload. After ending or deleting tasks by hand, call pgtq.tasks_ended, which calls it and settles the tasks that depend on them.';
 
 -- Waits up to timeout for task id to end and returns it as task_status does: ended
 -- (succeeded, failed, cancelled), or still live when the timeout came first; no row when no

@@ -17,8 +17,10 @@
 -- that removed it, so in READ COMMITTED it sees every row a push committed before the
 -- removal could go on. tasks_ended locks the pending tasks it settles before it writes their
 -- rows, so that two parents of one task ending at the same instant settle it one after the
--- other, the second seeing the first's row. Outside READ COMMITTED the snapshot may be older
--- than a push: pgtq.tick settles, at each pass, the rows whose parent is no longer live.
+-- other, the second seeing the first's row. Outside READ COMMITTED a snapshot may be older
+-- than a push or than another end, and a decision taken on it could leave a task pending for
+-- good: such a transaction settles nothing, and records the ids it ended in
+-- pgtq.unsettled_ends instead, which the next pgtq.tick settles in READ COMMITTED.
 
 -- Raises the precise error for depends_on and on_parent_failure as a push gives them; what
 -- (e.g. 'pgtq.push: ') starts each message.
@@ -26,6 +28,14 @@ CREATE FUNCTION pgtq.check_depends_on(what text, depends_on bigint[], on_parent_
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+  IF on_parent_failure IS NULL THEN
+    RAISE EXCEPTION '%on_parent_failure must not be NULL', what
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF on_parent_failure NOT IN ('cancel', 'run') THEN
+    RAISE EXCEPTION '%on_parent_failure must be cancel or run, got "%"', what, on_parent_failure
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF depends_on IS NULL THEN
     RETURN;
   END IF;
@@ -40,14 +50,6 @@ BEGIN
   IF cardinality(depends_on) > 10000 THEN
     RAISE EXCEPTION '%depends_on names % tasks; at most 10000', what, cardinality(depends_on)
       USING ERRCODE = 'program_limit_exceeded';
-  END IF;
-  IF on_parent_failure IS NULL THEN
-    RAISE EXCEPTION '%on_parent_failure must not be NULL', what
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF on_parent_failure NOT IN ('cancel', 'run') THEN
-    RAISE EXCEPTION '%on_parent_failure must be cancel or run, got "%"', what, on_parent_failure
-      USING ERRCODE = 'invalid_parameter_value';
   END IF;
 END $$;
 
@@ -170,6 +172,14 @@ BEGIN
        OR current_setting('transaction_isolation') <> 'read committed' THEN
       PERFORM pgtq.notify_ended(ids);
     END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+      -- Settled by the next tick (see the top of this file); only these tasks' own rows go.
+      DELETE FROM pgtq.task_dependencies d WHERE d.task_id = ANY (ids);
+      INSERT INTO pgtq.unsettled_ends (task_id)
+      SELECT DISTINCT e.id FROM unnest(ids) AS e(id)
+      ON CONFLICT DO NOTHING;
+      EXIT;
+    END IF;
     EXIT WHEN NOT EXISTS (SELECT 1 FROM pgtq.task_dependencies);
     DELETE FROM pgtq.task_dependencies d WHERE d.task_id = ANY (ids);
     children := ARRAY(SELECT DISTINCT d.task_id FROM pgtq.task_dependencies d
@@ -177,7 +187,10 @@ BEGIN
     EXIT WHEN cardinality(children) = 0;
     -- The waiting tasks first, in id order (see the top of this file); then, in statements
     -- that see what committed while this waited, their rows and their fate.
-    PERFORM 1 FROM pgtq.live_tasks l WHERE l.id = ANY (children) ORDER BY l.id FOR UPDATE;
+    -- NO KEY UPDATE: two enders still take turns, and a push of a task that depends on one of
+    -- these (FOR KEY SHARE) is not waited for unless the task is to be cancelled (deleted).
+    PERFORM 1 FROM pgtq.live_tasks l WHERE l.id = ANY (children) ORDER BY l.id
+        FOR NO KEY UPDATE;
     UPDATE pgtq.task_dependencies d
        SET parent_state = coalesce(f.state::text, 'deleted'), parent_result = f.result
       FROM unnest(ids) AS e(id) LEFT JOIN pgtq.finished_tasks f ON f.id = e.id
@@ -187,27 +200,36 @@ BEGIN
   END LOOP;
 END $$;
 COMMENT ON FUNCTION pgtq.tasks_ended(bigint[]) IS
-'Call after ending or deleting tasks by hand (ids: theirs), in a later statement of the same transaction: notifies the sessions waiting for them (pgtq_ended) and settles the pending tasks that depend on them (queued once every parent has ended; cancelled when one failed and their on_parent_failure is cancel).';
+'Call after ending or deleting tasks by hand (ids: theirs), in a later statement of the same transaction: notifies the sessions waiting for them (pgtq_ended) and settles the pending tasks that depend on them (queued once every parent has ended; cancelled when one failed and their on_parent_failure is cancel). Outside READ COMMITTED it records the ids in pgtq.unsettled_ends, and the next pgtq.tick settles them.';
 
 -- Pushes the follow-up tasks of the done outcomes that finish_many accepted (done_ids, with
 -- their queues), in the caller's transaction: followups[i], a JSON array of push_many elements
 -- with an optional "queue" (default: the queue of task_ids[i]), belongs to task_ids[i]. One
--- push_many per queue, in the order given.
+-- push_many per task and queue, in the order given; a refusal names the task whose follow-ups
+-- it refused, with push_many's SQLSTATE and message.
 CREATE FUNCTION pgtq.push_followups(task_ids bigint[], followups jsonb[], done_ids bigint[],
                                     done_queues text[])
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  r record;
+  r       record;
+  failure text;
+  state   text;
 BEGIN
-  FOR r IN SELECT coalesce(x.elem->>'queue', d.queue) AS queue,
-                  jsonb_agg(x.elem - 'queue' ORDER BY u.ord, x.ord) AS tasks
+  FOR r IN SELECT u.id, coalesce(x.elem->>'queue', d.queue) AS queue,
+                  jsonb_agg(x.elem - 'queue' ORDER BY x.ord) AS tasks
              FROM unnest(task_ids, followups) WITH ORDINALITY AS u(id, list, ord)
              JOIN unnest(done_ids, done_queues) AS d(id, queue) ON d.id = u.id
             CROSS JOIN LATERAL jsonb_array_elements(u.list) WITH ORDINALITY AS x(elem, ord)
             WHERE u.list IS NOT NULL
-            GROUP BY 1 ORDER BY min(u.ord) LOOP
-    PERFORM pgtq.push_many(r.queue, r.tasks);
+            GROUP BY u.ord, u.id, 2 ORDER BY u.ord, min(x.ord) LOOP
+    BEGIN
+      PERFORM pgtq.push_many(r.queue, r.tasks);
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+      RAISE EXCEPTION 'pgtq.finish_many: follow-ups of task % to queue "%": %', r.id, r.queue,
+        failure USING ERRCODE = state;
+    END;
   END LOOP;
 END $$;
 
@@ -217,24 +239,33 @@ END $$;
 -- deleted before it ended), or its live state while it has not ended; result is its result
 -- when it succeeded, else null. While the task is live these come from what was kept as each
 -- parent ended; for a task retried from the history (pgtq.retry), from the history as it is.
--- [] for a task without parents; NULL for an unknown id.
+-- [] for a task without parents; NULL for an unknown id. The results fill at most 16 MiB as
+-- text, in id order: the parents past it have "result": null and "result_omitted": true, so
+-- that 10,000 parents of 1 MiB results cannot make every claim of the task fail (jsonb holds
+-- at most 255 MiB; a worker's frame, 64 MiB).
 CREATE FUNCTION pgtq.task_parents(id bigint) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  SELECT coalesce(jsonb_agg(jsonb_build_object(
-                    'id', p.id,
-                    'task', coalesce(d.parent_task, l.task, f.task),
-                    'state', coalesce(d.parent_state, l.state::text, f.state::text, 'deleted'),
-                    'result', coalesce(d.parent_result, f.result))
-                  ORDER BY p.id) FILTER (WHERE p.id IS NOT NULL), '[]'::jsonb)
-    FROM (SELECT t.depends_on FROM pgtq.live_tasks t WHERE t.id = task_parents.id
-          UNION ALL
-          SELECT t.depends_on FROM pgtq.finished_tasks t WHERE t.id = task_parents.id
-          LIMIT 1) AS c
-    LEFT JOIN LATERAL unnest(c.depends_on) AS p(id) ON true
-    LEFT JOIN pgtq.task_dependencies d ON d.task_id = task_parents.id AND d.parent_id = p.id
-    LEFT JOIN pgtq.live_tasks l ON d.parent_state IS NULL AND l.id = p.id
-    LEFT JOIN pgtq.finished_tasks f ON d.task_id IS NULL AND l.id IS NULL AND f.id = p.id
+  SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'task', r.task, 'state', r.state,
+                                               'result', CASE WHEN r.within THEN r.result END)
+                            || CASE WHEN r.within THEN '{}'::jsonb
+                                    ELSE '{"result_omitted": true}'::jsonb END
+                            ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '[]'::jsonb)
+    FROM (SELECT p.id, coalesce(d.parent_task, l.task, f.task) AS task,
+                 coalesce(d.parent_state, l.state::text, f.state::text, 'deleted') AS state,
+                 coalesce(d.parent_result, f.result) AS result,
+                 coalesce(sum(octet_length(coalesce(d.parent_result, f.result)::text))
+                            OVER (ORDER BY p.id), 0) <= 16777216 AS within
+            FROM (SELECT t.depends_on FROM pgtq.live_tasks t WHERE t.id = task_parents.id
+                  UNION ALL
+                  SELECT t.depends_on FROM pgtq.finished_tasks t WHERE t.id = task_parents.id
+                  LIMIT 1) AS c
+            LEFT JOIN LATERAL unnest(c.depends_on) AS p(id) ON true
+            LEFT JOIN pgtq.task_dependencies d
+              ON d.task_id = task_parents.id AND d.parent_id = p.id
+            LEFT JOIN pgtq.live_tasks l ON d.parent_state IS NULL AND l.id = p.id
+            LEFT JOIN pgtq.finished_tasks f
+              ON d.task_id IS NULL AND l.id IS NULL AND f.id = p.id) AS r
   HAVING count(*) > 0
 $$;
 COMMENT ON FUNCTION pgtq.task_parents(bigint) IS
-'The tasks task id depends on (push''s depends_on) as a JSON array in id order of {id, task, state, result}: state succeeded, failed, cancelled or deleted once a parent ended (its live state before), result its result if it succeeded (else null). [] without parents; NULL for an unknown id. Errors: none (NULL id: NULL).';
+'The tasks task id depends on (push''s depends_on) as a JSON array in id order of {id, task, state, result}: state succeeded, failed, cancelled or deleted once a parent ended (its live state before), result its result if it succeeded (else null); results past the first 16 MiB in total are null, with "result_omitted": true. [] without parents; NULL for an unknown id. Errors: none (NULL id: NULL).';

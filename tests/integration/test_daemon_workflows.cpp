@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -163,5 +164,49 @@ TEST_CASE("a checkpoint saved in attempt 1 reaches attempt 2, after its worker p
     // Saved at 6, stopped at 7: the second attempt counts from 6.
     CHECK(field(connection, "result::text", id) == R"({"counted": 10, "resumed_from": 6})");
     CHECK(field(connection, "checkpoint", id).empty()); // not kept once the task ended
+  }
+}
+
+// With isolation = thread the task is given back at the end of the grace without waiting for
+// the handler (README "Progress and checkpoints"), so only worker processes keep a checkpoint
+// saved after the stop.
+TEST_CASE("a checkpoint saved when the handler is asked to stop at the end of the shutdown "
+          "grace reaches the next attempt") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  for (const char* isolation : {"process"}) {
+    // A checkpoint only when asked to stop, moments before the task is given back.
+    const std::string id = push_to_default(
+        connection, "count_to", R"({"n": 100000, "step_ms": 20, "checkpoint_every": 1000000})");
+    {
+      DaemonProcess daemon(
+          {.dsn = database.dsn(),
+           .extra_args = with({"--isolation", isolation, "--shutdown-grace", "0.5"}, k_fast)});
+      REQUIRE_MESSAGE(daemon.wait_for_log("listening as", 20s), daemon.log());
+      REQUIRE(eventually(
+          [&] {
+            const std::string done = field(connection, "progress->>'done'", id);
+            return !done.empty() && std::stoll(done) >= 10;
+          },
+          20s));
+      // At the end of the shutdown grace the handler sees should_stop at its next step and asks
+      // for a retry: the task is given back, and its last checkpoint, saved less than a second
+      // ago, goes with it.
+      daemon.signal(SIGTERM);
+      REQUIRE(daemon.wait_exit(20s).has_value());
+    }
+    REQUIRE(field(connection, "state", id) == "queued");
+    REQUIRE_FALSE(field(connection, "checkpoint", id).empty());
+    const long long saved = std::stoll(field(connection, "checkpoint->>'done'", id));
+    CHECK(saved >= 10);
+    // The next pgtqd resumes from it.
+    query(connection,
+          "SELECT pgtq.update($1::bigint, args => '{\"n\": " + std::to_string(saved + 3) +
+              ", \"step_ms\": 1}')",
+          {id});
+    DaemonProcess daemon(
+        {.dsn = database.dsn(), .extra_args = with({"--isolation", isolation}, k_fast)});
+    REQUIRE_MESSAGE(reaches(connection, id, "succeeded"), daemon.log());
+    CHECK(field(connection, "result->>'resumed_from'", id) == std::to_string(saved));
   }
 }

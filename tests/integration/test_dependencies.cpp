@@ -4,6 +4,7 @@
 // run once all have ended (run); every path that ends a task settles its dependents, and two
 // ends at the same instant, or an end committed while the dependent is pushed, lose nothing.
 #include "pgtq/client.hpp"
+#include "support/ctl_process.hpp"
 #include "support/sql.hpp"
 #include "support/task_state.hpp"
 #include "support/test_database.hpp"
@@ -304,4 +305,94 @@ TEST_CASE("pending tasks under operators: update keeps one pending, a retried de
   CHECK(state_of(connection, child) == "queued");
   CHECK(parents_claimed(connection, "child") ==
         R"([{"id": )" + a + R"(, "task": "a", "state": "failed", "result": null}])");
+}
+
+TEST_CASE("the C++ client (push, push_many in both of its paths, PreparedPusher) and pgtqctl "
+          "push take depends_on and on_parent_failure") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  PGconn* pg = connection.native();
+  const std::int64_t parent = push(pg, "q", "parent");
+  const std::string parents = "{" + std::to_string(parent) + "}";
+  const auto state = [&](std::int64_t id) { return state_of(connection, std::to_string(id)); };
+  const auto depends_on = [&](std::int64_t id) {
+    return field(connection, "depends_on::text || ' ' || on_parent_failure", std::to_string(id));
+  };
+
+  const std::int64_t one = push(pg, "q", "child", {.depends_on = {parent}});
+  CHECK(state(one) == "pending");
+  CHECK(depends_on(one) == parents + " cancel");
+  const std::vector<std::int64_t> many = push_many(
+      pg,
+      "q",
+      {{"child", args(1), {.depends_on = {parent}, .on_parent_failure = OnParentFailure::run}},
+       {"child", args(2)}});
+  REQUIRE(many.size() == 2);
+  CHECK(depends_on(many[0]) == parents + " run");
+  CHECK(state(many[1]) == "queued");
+  // With a unique key too: such calls push one task at a time.
+  const std::vector<std::int64_t> keyed = push_many(
+      pg, "q", {{"child", args(3), {.unique = Unique{.key = "k"}, .depends_on = {parent}}}});
+  CHECK(state(keyed.at(0)) == "pending");
+  PreparedPusher pusher(pg);
+  CHECK(state(pusher.push("q", "child", args(4), {.depends_on = {parent}})) == "pending");
+  CHECK(state(pusher.push("q", "child", args(5), {})) == "queued");
+
+  // An unknown parent is refused with the server's SQLSTATE, naming it, and pushes nothing.
+  try {
+    push_many(pg, "q", {{"child", args(6), {.depends_on = {parent, 987654321}}}});
+    FAIL("accepted");
+  } catch (const Error& error) {
+    CHECK(error.sqlstate() == "23503");
+    CHECK(std::string(error.what()).find("987654321") != std::string::npos);
+  }
+
+  const Run pushed = pgtqctl(
+      database.dsn(),
+      {"push", "q", "child", "--depends-on", std::to_string(parent), "--on-parent-failure", "run"});
+  REQUIRE_MESSAGE(pushed.exit_code == 0, pushed.output);
+  const std::int64_t by_ctl = std::stoll(pushed.output);
+  CHECK(depends_on(by_ctl) == parents + " run");
+  const Run listed = pgtqctl(database.dsn(), {"list", "--state", "pending"});
+  CHECK(listed.exit_code == 0);
+  CHECK(listed.output.find("depends_on") != std::string::npos);
+  CHECK(listed.output.find(std::to_string(by_ctl)) != std::string::npos);
+  const Run bad = pgtqctl(database.dsn(), {"push", "q", "child", "--depends-on", "x1"});
+  CHECK(bad.exit_code == 64);
+  CHECK(bad.output.find("--depends-on") != std::string::npos);
+  const Run bad_policy = pgtqctl(database.dsn(),
+                                 {"push",
+                                  "q",
+                                  "child",
+                                  "--depends-on",
+                                  std::to_string(parent),
+                                  "--on-parent-failure",
+                                  "maybe"});
+  CHECK(bad_policy.exit_code != 0);
+  CHECK(bad_policy.output.find("on_parent_failure") != std::string::npos);
+}
+
+TEST_CASE("two parents ending at once, the second in REPEATABLE READ with an older snapshot, "
+          "leave their child to the next tick, which queues it") {
+  TestDatabase database;
+  db::Connection connection = database.connect();
+  db::Connection other = database.connect();
+  const std::string a = push_task(connection, "a");
+  const std::string b = push_task(connection, "b");
+  const std::string child = push_task(connection, "child", "{" + a + "," + b + "}");
+  const std::string claim_b = scalar(other, "SELECT claim FROM pgtq.claim('q', '{b}', 1, 'w')");
+  query(other, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+  query(other, "SELECT 1"); // its snapshot: a still live
+  finish(connection, a, "done");
+  query(other,
+        "SELECT pgtq.finish_many(ARRAY[$1::bigint], ARRAY[$2::bigint], '{done}', '{null}',"
+        " '{NULL}', '{0}')",
+        {b, claim_b});
+  query(other, "COMMIT");
+  // Its snapshot saw a live: had it settled the child, the child would wait for ever.
+  CHECK(state_of(connection, child) == "pending");
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.unsettled_ends") == 1);
+  query(connection, "SELECT pgtq.tick()");
+  CHECK(state_of(connection, child) == "queued");
+  CHECK(count(connection, "SELECT count(*) FROM pgtq.unsettled_ends") == 0);
 }

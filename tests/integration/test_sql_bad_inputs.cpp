@@ -887,6 +887,34 @@ void add_dependency_cases(std::vector<BadInput>& cases) {
   cases.push_back({many + R"('[{"task": "t", "depends_on": [{id}], "on_parent_failure": 1}]'))",
                    k_bad,
                    "on_parent_failure"});
+  cases.push_back({many + R"('[{"task": "t", "depends_on": null, "on_parent_failure": "x"}]'))",
+                   k_bad,
+                   "on_parent_failure"});
+  cases.push_back({push + "on_parent_failure => 'bogus')", k_bad, "on_parent_failure"});
+  cases.push_back({push + "on_parent_failure => NULL)", k_null, "on_parent_failure"});
+  const std::string arrays = many + "ARRAY['t', 't'], ARRAY['[]'::jsonb, '[]'::jsonb], ";
+  cases.push_back(
+      {arrays + "depends_on => ARRAY[NULL, '[987654321]'::jsonb])", "23503", "depends_on[2]"});
+  cases.push_back(
+      {arrays + "depends_on => ARRAY[NULL, '[\"1\"]'::jsonb])", k_bad, "depends_on[2]"});
+  cases.push_back({arrays + "depends_on => ARRAY['[{id}]'::jsonb])", k_bad, "depends_on"});
+  cases.push_back(
+      {arrays + "on_parent_failure => ARRAY[NULL, 'x'])", k_bad, "element 2: on_parent_failure"});
+  // A follow-up the database refuses names the task whose follow-ups it is, and records
+  // nothing: the outcome neither.
+  cases.push_back(
+      {"SELECT pgtq.finish_many(ARRAY[{id}::bigint], ARRAY[{claim}::bigint], '{done}',"
+       " '{null}', '{NULL}', '{0}', followups => ARRAY['[{\"task\": \"a b\"}]'::jsonb])",
+       k_bad,
+       "follow-ups of task"});
+  cases.push_back({"SELECT pgtq.finish_many(ARRAY[{id}::bigint], ARRAY[{claim}::bigint], '{done}',"
+                   " '{null}', '{NULL}', '{0}', followups => ARRAY['{}'::jsonb])",
+                   k_bad,
+                   "followups[1]"});
+  cases.push_back({"SELECT pgtq.report({id}, {claim}, progress => jsonb_build_array(repeat('x',"
+                   " 70000)))",
+                   k_limit,
+                   "progress"});
 }
 
 // Waiting for a task to end (19_task_waits.sql).

@@ -135,13 +135,14 @@ TEST_CASE("parents, checkpoints, progress and follow-ups cross the socket as the
   CHECK_FALSE(finished.checkpoint.has_value());
   CHECK(finished.followups == std::vector<std::string>{R"({"task": "a"})", R"({"task": "b"})"});
   const Report report = std::get<Report>(
-      round_trip(Report{.id = 4, .kind = Report::Kind::checkpoint, .json = "[1]"}));
+      round_trip(Report{.id = 4, .seq = 9, .kind = Report::Kind::checkpoint, .json = "[1]"}));
   CHECK(report.id == 4);
+  CHECK(report.seq == 9);
   CHECK(report.kind == Report::Kind::checkpoint);
   CHECK(report.json == "[1]");
   // A report of a kind no pgtqd knows is a broken peer.
   std::string bad = encode(Report{.id = 4, .json = "[1]"});
-  bad[4 + 1 + 8] = 2;
+  bad[4 + 1 + 8 + 4] = 2;
   FrameReader reader;
   reader.append(bad.data(), bad.size());
   CHECK_THROWS_AS(reader.next(), ProtocolError);

@@ -267,22 +267,24 @@ typedef struct pgtq_host_api {
   int (*register_schedule)(pgtq_host* host, const pgtq_schedule* schedule);
 
   /* ---- since 1.3 ---- */
-  /* The tasks this one depends on (push's depends_on, README "Dependencies"): a JSON array in
-   * id order, one object per parent, BORROWED, valid during handle(), NUL-terminated:
+  /* The tasks this one depends on (push's depends_on, README "Dependencies and follow-ups"):
+   * a JSON array in id order, one object per parent, BORROWED, valid during handle(),
+   * NUL-terminated:
    *   {"id": 12, "task": "resize", "state": "succeeded", "result": {...}}
    * state is the parent's end state (succeeded, failed, cancelled, or deleted); result is its
-   * result if it succeeded, else null. "[]" when the task has none. */
+   * result if it succeeded, else null; past the first 16 MiB of results in total a parent's
+   * is null and it has "result_omitted": true. "[]" when the task has none. */
   void (*task_parents)(const pgtq_task* task, const char** json, size_t* len);
 
   /* Pushes a follow-up task that is committed with this attempt's outcome, in the same
    * transaction, and only if the attempt succeeds (PGTQ_DONE): it never exists otherwise
    * (retry, failure, a crash, a lost lease). json (COPIED) is one JSON object with the keys of
-   * an element of pgtq.push_many (README "Pushing many tasks": "task" required; "args",
+   * an element of pgtq.push_many's JSON form (README "Pushing tasks": "task" required; "args",
    * "priority", "delay", "run_at", "max_attempts", "timeout", "fairness_key", "tags",
    * "metadata", "depends_on", "on_parent_failure") and "queue" (default: this task's queue).
-   * Returns 0, or -1 when refused: not such an object, or more than 1000 in one attempt (the
-   * reason is logged; the database checks the values when it records them, and a follow-up
-   * it refuses fails the attempt for good with the reason). The calls add up. */
+   * Returns 0, or -1 when refused: not such an object, more than 1000 or 16 MiB in one
+   * attempt (the reason is logged; the database checks the values when it records them, and
+   * a follow-up it refuses fails the attempt for good with the reason). The calls add up. */
   int (*task_push_followup)(pgtq_task* task, const char* json, size_t len);
 
   /* Reports how far the task is: any JSON value (COPIED), at most 64 KiB, e.g.
@@ -295,8 +297,11 @@ typedef struct pgtq_host_api {
    * task reads with task_checkpoint(): after a retry, a snooze, a timeout, a crash of the
    * handler's worker process or a restart of pgtqd, a long task resumes where it stopped. The
    * last call wins. pgtqd writes it at most once a second while the task runs and with the
-   * attempt's outcome, so what reaches the next attempt is the last checkpoint saved, unless
-   * pgtqd itself died within a second of it. Returns 0, or -1 when refused (as progress). */
+   * attempt's outcome (and before a stopped task is given back at shutdown), so what reaches
+   * the next attempt is the last checkpoint saved, unless pgtqd itself died within a second of
+   * it, or (isolation = thread only) it was saved after the stop at the end of the shutdown
+   * grace, when the task is given back without waiting for the handler. Returns 0, or -1 when
+   * refused (as progress). */
   int (*task_set_checkpoint)(pgtq_task* task, const char* json, size_t len);
 
   /* The checkpoint an earlier attempt saved (BORROWED, valid during handle(), NUL-terminated):

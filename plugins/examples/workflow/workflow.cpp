@@ -9,9 +9,10 @@
 //                them, and none of them exists until the second attempt succeeds
 //   count_to     {"n": 100, "step_ms": 10} -> {"counted": 100, "resumed_from": 0}: reports its
 //                progress ({"done": i, "total": n}) at each step and saves a checkpoint every
-//                "checkpoint_every" steps (default 1); a later attempt resumes from the
-//                checkpoint. "crash_at": k ends its first attempt at step k, by aborting its
-//                worker process (how: "abort", the default) or asking for a retry ("retry")
+//                "checkpoint_every" steps (default 1) and when asked to stop; a later attempt
+//                resumes from the checkpoint. "crash_at": k ends its first attempt at step k, by
+//                aborting its worker process (how: "abort", the default) or asking for a retry
+//                ("retry")
 #include <pgtq/plugin.hpp>
 
 #include <rapidjson/document.h>
@@ -77,6 +78,8 @@ pgtq::Json count_to(pgtq::Context& ctx,
   const std::int64_t every = std::max<std::int64_t>(checkpoint_every.value_or(1), 1);
   for (std::int64_t done = start + 1; done <= n; ++done) {
     if (ctx.should_stop()) {
+      // Asked to stop (shutdown, timeout): where it got to is where the next attempt starts.
+      ctx.set_checkpoint("{\"done\": " + std::to_string(done - 1) + "}");
       throw pgtq::Retry("count_to: stopped at " + std::to_string(done - 1));
     }
     if (step >= std::chrono::milliseconds(1)) {

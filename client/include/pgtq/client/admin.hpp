@@ -55,7 +55,7 @@ struct CancelFilter {
   std::optional<std::string> task;
   std::optional<Timestamp> created_after;  // pushed at or after
   std::optional<Timestamp> created_before; // pushed before
-  // "queued", "scheduled" and/or "running" (a running task is asked to stop).
+  // "pending", "queued", "scheduled" and/or "running" (a running task is asked to stop).
   std::vector<std::string> states = {"queued", "scheduled"};
   int max_count = 10000; // 1..100000 tasks per call, oldest id first
 };
@@ -120,8 +120,8 @@ inline std::int64_t cancel_all(PGconn* conn, const CancelFilter& filter, bool dr
 }
 
 // Which tasks delete_all deletes. An unset field matches every task; states has no default:
-// one or more of "queued", "scheduled", "succeeded", "failed", "cancelled" (running tasks are
-// never deleted).
+// one or more of "pending", "queued", "scheduled", "succeeded", "failed", "cancelled" (running
+// tasks are never deleted).
 struct DeleteFilter {
   std::vector<std::string> states;
   std::optional<std::string> queue;
@@ -153,7 +153,7 @@ inline std::int64_t delete_all(PGconn* conn, const DeleteFilter& filter, bool dr
   return detail::int64_at(result.get(), 0, 0);
 }
 
-// Deletes a task that is not running (finished, queued or scheduled), leaving no trace
+// Deletes a task that is not running (finished, pending, queued or scheduled), leaving no trace
 // (SQL: pgtq.delete). False: unknown. A running task throws pgtq::Error 55000: cancel it and
 // delete it once it has ended.
 inline bool delete_task(PGconn* conn, std::int64_t task_id) {
@@ -166,12 +166,12 @@ inline bool delete_task(PGconn* conn, std::int64_t task_id) {
 struct TaskChanges {
   std::optional<JsonText> args;       // a JSON array or object, as push takes
   std::optional<int> priority;        // -32768..32767
-  std::optional<Timestamp> run_at;    // a queued or scheduled task only
+  std::optional<Timestamp> run_at;    // a live task only (a pending one stays pending)
   std::optional<int> max_attempts;    // 1..1000
   std::optional<std::string> timeout; // a PostgreSQL interval, e.g. "90 seconds"
 };
 
-// Changes a queued, scheduled, failed or cancelled task (SQL: pgtq.update), say to fix a
+// Changes a pending, queued, scheduled, failed or cancelled task (SQL: pgtq.update), say to fix a
 // failed task's args before retry(). False: unknown. Throws pgtq::Error 55000 for a running or
 // succeeded task (or run_at of a finished one), 22023/54000 for a value push would refuse.
 inline bool update_task(PGconn* conn, std::int64_t task_id, const TaskChanges& changes) {

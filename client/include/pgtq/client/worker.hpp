@@ -123,6 +123,11 @@ struct ClaimedTask {
   // How long this attempt may run, as given at push (PushOptions::timeout); none when the push
   // gave none. A program working tasks itself enforces it (pgtqd does for its own).
   std::optional<std::chrono::microseconds> timeout;
+  // The tasks it depends on (PushOptions::depends_on) as pgtq.task_parents gives them: a JSON
+  // array of {"id", "task", "state", "result"}; none for a task pushed without.
+  std::optional<std::string> parents_json;
+  // What an earlier attempt saved with report(); none when none did.
+  std::optional<std::string> checkpoint_json;
 };
 
 // Claims up to max_count (0..100000) queued tasks of queue whose names are in task_names, in
@@ -140,7 +145,7 @@ inline std::vector<ClaimedTask> pop(PGconn* conn,
       conn,
       "pgtq.pop",
       "SELECT id, claim, task, args::text, attempt, max_attempts, "
-      "(extract(epoch FROM timeout) * 1000000)::int8 "
+      "(extract(epoch FROM timeout) * 1000000)::int8, parents::text, checkpoint::text "
       "FROM pgtq.pop($1::text, $2::text[], $3::integer, $4::text, $5::interval)",
       {std::string(queue),
        detail::pg_text_array(task_names),
@@ -160,9 +165,31 @@ inline std::vector<ClaimedTask> pop(PGconn* conn,
     if (PQgetisnull(result.get(), row, 6) == 0) {
       task.timeout = std::chrono::microseconds(detail::int64_at(result.get(), row, 6));
     }
+    task.parents_json = detail::optional_text_at(result.get(), row, 7);
+    task.checkpoint_json = detail::optional_text_at(result.get(), row, 8);
     claimed.push_back(std::move(task));
   }
   return claimed;
+}
+
+// Writes how far the task is (progress_json: any JSON, at most 64 KiB; shown in pgtq.tasks)
+// and what its next attempt should resume from (checkpoint_json: any JSON, at most 1 MiB;
+// the next pop of the task returns it), each unset: unchanged. False: the claim is no longer
+// current, or its row is locked by another session right now (nothing written). Errors:
+// 54000 over a limit. Cheap enough for every few seconds, not for every item of a loop.
+inline bool report(PGconn* conn,
+                   const ClaimedTask& task,
+                   std::optional<std::string_view> progress_json,
+                   std::optional<std::string_view> checkpoint_json = std::nullopt) {
+  const detail::ResultPtr result = detail::run_protocol(
+      conn,
+      "pgtq.report",
+      "SELECT pgtq.report($1::bigint, $2::bigint, $3::jsonb, $4::jsonb)",
+      {std::to_string(task.id),
+       std::to_string(task.claim),
+       progress_json ? detail::Param(std::string(*progress_json)) : std::nullopt,
+       checkpoint_json ? detail::Param(std::string(*checkpoint_json)) : std::nullopt});
+  return detail::bool_at(result.get(), 0, 0);
 }
 
 // Marks the task succeeded with result_json (raw JSON text, at most 1 MiB as the server
@@ -263,7 +290,8 @@ inline int release(PGconn* conn, const std::vector<ClaimedTask>& tasks) {
   return static_cast<int>(detail::int64_at(result.get(), 0, 0));
 }
 
-// Cancels a task: a queued or scheduled one ends cancelled at once; a running one is asked to
+// Cancels a task: a pending, queued or scheduled one ends cancelled at once (and so do the
+// pending tasks that depend on it with on_parent_failure cancel); a running one is asked to
 // stop (its worker learns it from heartbeat). False: unknown or already finished.
 inline bool cancel(PGconn* conn, std::int64_t task_id) {
   const detail::ResultPtr result = detail::exec(
