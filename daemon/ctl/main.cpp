@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
                    "have all ended");
   push->add_option("--on-parent-failure",
                    push_options.on_parent_failure,
-                   "with --depends-on, when one of them fails for good or is cancelled: cancel "
-                   "(the default) or run (once they have all ended)");
+                   "with --depends-on, when one of them fails for good, is cancelled or deleted: "
+                   "cancel (the default) or run (once they have all ended)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
   std::optional<std::string> queue;
@@ -107,7 +107,8 @@ int main(int argc, char** argv) {
   list->add_option("--queue", queue, "only this queue");
   list->add_option("--state",
                    state,
-                   "only this state (queued, scheduled, running, succeeded, failed, cancelled)");
+                   "only this state (pending, queued, scheduled, running, succeeded, failed, "
+                   "cancelled)");
   pgtq::ctl::ListFilter list_filter;
   list->add_option("--unique-key", list_filter.unique_key, "only tasks with this unique key");
   list->add_option("--fairness-key", list_filter.fairness_key, "only tasks with this fairness key");

@@ -146,7 +146,33 @@ void host_task_checkpoint(const pgtq_task* task, const char** json, size_t* len)
   }
 }
 
-// Why a report (progress or checkpoint) is refused, or "" when it is acceptable.
+// How deep arrays and objects nest in valid JSON text (strings skipped), as pgtq counts it:
+// [[1]] is 2. Stops counting past limit.
+std::size_t nesting_depth(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  bool in_string = false;
+  for (std::size_t at = 0; at < text.size() && deepest <= limit; ++at) {
+    const char c = text[at];
+    if (in_string) {
+      if (c == '\\') {
+        ++at;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Why a report (progress or checkpoint) is refused, or "" when it is acceptable: the limits
+// the database checks again (sql/schema/21_progress.sql), so that what pgtqd takes it writes.
 std::string report_problem(const char* json, std::size_t len, std::size_t max_bytes) {
   if (json == nullptr) {
     return "NULL pointer";
@@ -154,7 +180,13 @@ std::string report_problem(const char* json, std::size_t len, std::size_t max_by
   if (len > max_bytes) {
     return std::to_string(len) + " bytes, the limit is " + std::to_string(max_bytes);
   }
-  return json_problem(json, len);
+  if (std::string problem = json_problem(json, len); !problem.empty()) {
+    return problem;
+  }
+  if (nesting_depth(std::string_view(json, len), 100) > 100) {
+    return "arrays and objects nest more than 100 deep";
+  }
+  return {};
 }
 
 void warn_refused(const pgtq_task* task, const char* call, const std::string& why) {
@@ -287,8 +319,15 @@ std::string followup_problem(const char* json, std::size_t len) {
   if (std::string problem = json_problem(json, len); !problem.empty()) {
     return problem;
   }
+  // Numbers as numbers, so that {"task": 5} is no string. A number too large for a double
+  // (valid JSON all the same) leaves the types to the database, which checks them too.
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseNumbersAsStringsFlag>(json, len);
+  document.Parse(json, len);
+  if (document.HasParseError()) {
+    rapidjson::Document shape;
+    shape.Parse<rapidjson::kParseNumbersAsStringsFlag>(json, len);
+    return shape.IsObject() ? "" : "not a JSON object";
+  }
   if (!document.IsObject()) {
     return "not a JSON object";
   }

@@ -416,12 +416,20 @@ void ClaimLoop::write_reports(Clock::time_point now, bool now_or_never) {
   if (ids.empty()) {
     return;
   }
-  try {
+  const auto write = [&](std::size_t first, std::size_t count) {
+    const auto slice = [&](const auto& all) {
+      using Vector = std::decay_t<decltype(all)>;
+      return Vector(all.begin() + static_cast<std::ptrdiff_t>(first),
+                    all.begin() + static_cast<std::ptrdiff_t>(first + count));
+    };
     m_connection->run(db::queries::k_report,
-                      {pgtq::detail::pg_integer_array(ids),
-                       pgtq::detail::pg_integer_array(claims),
-                       optional_json_array(progress),
-                       optional_json_array(checkpoints)});
+                      {pgtq::detail::pg_integer_array(slice(ids)),
+                       pgtq::detail::pg_integer_array(slice(claims)),
+                       optional_json_array(slice(progress)),
+                       optional_json_array(slice(checkpoints))});
+  };
+  try {
+    write(0, ids.size());
   } catch (const db::PgError& error) {
     if (error.is_connection_error() || error.is_read_only()) {
       for (const auto& [attempt, unwritten] : taken) {
@@ -430,10 +438,20 @@ void ClaimLoop::write_reports(Clock::time_point now, bool now_or_never) {
       m_reports_waiting = true;
       throw; // written after the reconnect
     }
-    // A value the database refuses (over its limits as jsonb measures them) would be refused
-    // at every turn: dropped, and the claim loop goes on. The outcome carries the latest again.
-    logger()->warn(
-        "the reports of {} running task(s) were not written: {}", ids.size(), error.what());
+    // A value the database refuses (a number jsonb writes out longer than the limit, say)
+    // would be refused at every turn: the others are written one by one and it is dropped
+    // (the outcome carries the latest again, and is recorded without it if need be).
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      try {
+        write(i, 1);
+      } catch (const db::PgError& one) {
+        if (one.is_connection_error() || one.is_read_only()) {
+          throw;
+        }
+        logger()->warn(
+            "task {}: its progress or checkpoint was not written: {}", ids[i], one.what());
+      }
+    }
   }
 }
 

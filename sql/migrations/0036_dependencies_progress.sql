@@ -935,7 +935,8 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pgtq.live_tasks l
               WHERE l.state = 'scheduled' AND l.run_at <= now())
      OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                 WHERE l.state = 'running' AND l.locked_until < now()) THEN
+                 WHERE l.state = 'running' AND l.locked_until < now())
+     OR EXISTS (SELECT 1 FROM pgtq.unsettled_ends) THEN
     PERFORM pgtq.tick(1000);
   END IF;
   RETURN QUERY SELECT * FROM pgtq.claim(pop.queue, task_names, max_count, worker, lease);
@@ -1135,8 +1136,11 @@ BEGIN
   )
   SELECT (SELECT array_agg(id) FROM stored), (SELECT array_agg(queue) FROM stored),
          (SELECT count(*) FROM o),
-         (SELECT array_agg(id) FILTER (WHERE state = 'succeeded') FROM stored),
-         (SELECT array_agg(queue) FILTER (WHERE state = 'succeeded') FROM stored)
+         -- Only for follow-ups (CASE leaves the subqueries unrun otherwise).
+         CASE WHEN followups IS NOT NULL
+              THEN (SELECT array_agg(id) FILTER (WHERE state = 'succeeded') FROM stored) END,
+         CASE WHEN followups IS NOT NULL
+              THEN (SELECT array_agg(queue) FILTER (WHERE state = 'succeeded') FROM stored) END
     INTO accepted, ended_queues, given, succeeded, succeeded_queues;
 
   -- The follow-up tasks of the outcomes accepted as done, in this transaction: they exist if,
@@ -1147,10 +1151,16 @@ BEGIN
 
   -- Sessions waiting for one of the tasks that ended learn it (19_task_waits.sql), and the
   -- pending tasks that depend on one are settled (20_dependencies.sql); usually nobody waits
-  -- and nothing depends, and this is two probes of empty tables.
+  -- and nothing depends, and this is two probes of empty tables. While tasks pushed with
+  -- depends_on are live, two index probes tell whether these tasks are among them or their
+  -- parents.
   IF accepted IS NOT NULL
      AND (EXISTS (SELECT 1 FROM pgtq.task_waiters)
           OR EXISTS (SELECT 1 FROM pgtq.task_dependencies)
+             AND (EXISTS (SELECT 1 FROM pgtq.task_dependencies d
+                           WHERE d.parent_id = ANY (accepted) AND d.parent_state IS NULL)
+                  OR EXISTS (SELECT 1 FROM pgtq.task_dependencies d
+                              WHERE d.task_id = ANY (accepted)))
           OR current_setting('transaction_isolation') <> 'read committed') THEN
     PERFORM pgtq.tasks_ended(accepted);
   END IF;

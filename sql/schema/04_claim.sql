@@ -298,7 +298,8 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pgtq.live_tasks l
               WHERE l.state = 'scheduled' AND l.run_at <= now())
      OR EXISTS (SELECT 1 FROM pgtq.live_tasks l
-                 WHERE l.state = 'running' AND l.locked_until < now()) THEN
+                 WHERE l.state = 'running' AND l.locked_until < now())
+     OR EXISTS (SELECT 1 FROM pgtq.unsettled_ends) THEN
     PERFORM pgtq.tick(1000);
   END IF;
   RETURN QUERY SELECT * FROM pgtq.claim(pop.queue, task_names, max_count, worker, lease);

@@ -271,9 +271,10 @@ typedef struct pgtq_host_api {
    * a JSON array in id order, one object per parent, BORROWED, valid during handle(),
    * NUL-terminated:
    *   {"id": 12, "task": "resize", "state": "succeeded", "result": {...}}
-   * state is the parent's end state (succeeded, failed, cancelled, or deleted); result is its
-   * result if it succeeded, else null; past the first 16 MiB of results in total a parent's
-   * is null and it has "result_omitted": true. "[]" when the task has none. */
+   * state is the parent's end state (succeeded, failed, cancelled, or deleted; for a task
+   * retried from the history with pgtq.retry, a parent's live state if it runs again);
+   * result is its result if it succeeded, else null; past the first 16 MiB of results in
+   * total a parent's is null and it has "result_omitted": true. "[]" when the task has none. */
   void (*task_parents)(const pgtq_task* task, const char** json, size_t* len);
 
   /* Pushes a follow-up task that is committed with this attempt's outcome, in the same
@@ -290,7 +291,8 @@ typedef struct pgtq_host_api {
   /* Reports how far the task is: any JSON value (COPIED), at most 64 KiB, e.g.
    * {"done": 40, "total": 100}. Shown in pgtq.tasks.progress while the task runs and kept when
    * it ends. As cheap as a copy: pgtqd writes the latest value at most once a second, whatever
-   * the call rate. Returns 0, or -1 when refused (not JSON that jsonb accepts, too long). */
+   * the call rate. Returns 0, or -1 when refused (not JSON that jsonb accepts, too long,
+   * nested more than 100 deep; the reason is logged). */
   int (*task_set_progress)(pgtq_task* task, const char* json, size_t len);
 
   /* Saves a checkpoint, any JSON value (COPIED) of at most 1 MiB, that the next attempt of this

@@ -175,8 +175,9 @@ inline std::vector<ClaimedTask> pop(PGconn* conn,
 // Writes how far the task is (progress_json: any JSON, at most 64 KiB; shown in pgtq.tasks)
 // and what its next attempt should resume from (checkpoint_json: any JSON, at most 1 MiB;
 // the next pop of the task returns it), each unset: unchanged. False: the claim is no longer
-// current, or its row is locked by another session right now (nothing written). Errors:
-// 54000 over a limit. Cheap enough for every few seconds, not for every item of a loop.
+// current, its row is locked by another session right now, or both are unset (nothing
+// written). Errors: 22P02 not JSON, 54000 over a limit. One database write per call: for
+// every few seconds, not for every item of a loop.
 inline bool report(PGconn* conn,
                    const ClaimedTask& task,
                    std::optional<std::string_view> progress_json,
