@@ -28,7 +28,7 @@ daemon_log="$(mktemp /tmp/pgtqd-demo.XXXXXX.log)"
 say "starting pgtqd for queues '$queue' and 'bulk', which share 4 workers 3 : 1, and queue 'reports' with a worker of its own (log: $daemon_log)"
 "$build_dir/daemon/pgtqd" --queue "$queue" --queue bulk --queue reports=1 --dsn "$dsn" \
   --plugin-dir "$build_dir/plugins" --concurrency 4 --shared-workers --queue-weights "$queue=3" \
-  --backoff-base 0.5 --scheduler-interval 0.2 >"$daemon_log" 2>&1 &
+  --backoff-base 0.5 --scheduler-interval 0.2 --metrics-listen 127.0.0.1:0 >"$daemon_log" 2>&1 &
 daemon_pid=$!
 stop_daemon() {
   if kill -0 "$daemon_pid" 2>/dev/null; then
@@ -227,6 +227,21 @@ echo "a cron schedule reads its time zone's clock: 02:30 in Berlin around the 20
 
 say "the workers that serve the queues (pgtqctl workers: a row per queue)"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" workers
+
+say "a live view of the queues (pgtqctl top; --once prints one frame)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" top --once
+
+say "everything about one task: the one that timed out and was retried (pgtqctl show)"
+timed_out_id=$(sql -c "SELECT id FROM pgtq.tasks WHERE errors::text LIKE '%timed out%' ORDER BY id LIMIT 1")
+[ -n "$timed_out_id" ] && "$build_dir/daemon/pgtqctl" --dsn "$dsn" show "$timed_out_id"
+
+say "Prometheus metrics from pgtqd (metrics-listen; a selection of GET /metrics)"
+metrics_port=$(grep -o 'metrics served at http://127.0.0.1:[0-9]*' "$daemon_log" | grep -o '[0-9]*$')
+exec 3<>"/dev/tcp/127.0.0.1/$metrics_port"
+printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+grep -E '^pgtq_(queue_tasks\{queue="'"$queue"'"|attempts_total\{queue="'"$queue"'",task="(add_numbers|flaky)"|handler_duration_seconds_count|rescued_tasks_total|queue_oldest)' <&3 |
+  grep -v ' 0$' | head -20
+exec 3<&-
 
 say "kill -9 of a pgtqd: its running task runs again on another pgtqd within seconds, not after its 15 s lease"
 jobs_daemon() {

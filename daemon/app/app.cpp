@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include "app/component_settings.hpp"
+#include "app/metrics_endpoint.hpp"
 #include "app/plugin_schedules.hpp"
 #include "app/queue_loops.hpp"
 #include "app/signals.hpp"
@@ -164,8 +165,14 @@ int App::run() {
     }
   }
   QueueLoops loops(m_config, plugins);
-  loops.start();
   queue::Scheduler scheduler(scheduler_settings(m_config));
+  // Listening before the first claim: an address that cannot be listened on stops pgtqd
+  // (status 78) before it takes any task.
+  std::optional<MetricsEndpoint> metrics;
+  if (!m_config.metrics_listen.empty()) {
+    metrics.emplace(m_config, loops, m_config.scheduler ? &scheduler : nullptr);
+  }
+  loops.start();
   if (m_config.scheduler) {
     scheduler.start();
   }

@@ -53,7 +53,8 @@ struct Config {
   Duration scheduler_interval{};
   bool migrate{};
   bool prepared_statements{};
-  std::string worker_name; // host:pid is filled in by main() when empty
+  std::string worker_name;    // host:pid is filled in by main() when empty
+  std::string metrics_listen; // empty: no metrics endpoint
 
   // Where each setting that was given came from ("/etc/pgtq/q.conf line 3", "environment
   // variable PGTQ_LEASE", "command line option --lease"), for messages; by option name.

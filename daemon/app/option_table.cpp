@@ -5,6 +5,7 @@
 #include "app/config_options.hpp"
 #include "app/queue_list.hpp"
 #include "db/conninfo.hpp"
+#include "metrics/listen_address.hpp"
 #include "plugin/host_api.hpp"
 
 #include <pgtq/detail/utf8.hpp>
@@ -39,6 +40,11 @@ std::string check_worker_name(std::string_view value) {
     return "must be UTF-8 text";
   }
   return has_control(value) ? "must not contain control characters (a newline, a tab, ...)" : "";
+}
+
+std::string check_listen(std::string_view value) {
+  std::string why;
+  return value.empty() || metrics::parse_listen_address(value, &why) ? "" : why;
 }
 
 // "auto", or a whole number of tasks from 0 to 10000.
@@ -384,6 +390,20 @@ const std::vector<OptionSpec> k_options = {
      .help = "name recorded in locked_by of the tasks this worker runs",
      .allowed_note = "up to 128 bytes of UTF-8, no control characters",
      .default_note = "host:pid"},
+    {.name = "metrics-listen",
+     .kind = OptionKind::text,
+     .field = &Config::metrics_listen,
+     .max = 300,
+     .check = check_listen,
+     .help = "serve Prometheus metrics over HTTP at this HOST:PORT (GET /metrics)",
+     .allowed_note = "HOST:PORT, e.g. 127.0.0.1:9187 or [::1]:9187; port 0: one the system "
+                     "picks (logged)",
+     .default_note = "off",
+     .details = "Serve Prometheus metrics at http://HOST:PORT/metrics: per queue the tasks by "
+                "state, the oldest queued task's age and the live workers (from the database, "
+                "read at most every 5 seconds), and this pgtqd's counters (claims, attempts by "
+                "outcome, timeouts, crashes, rescues, handler durations, wake-ups, reconnects). "
+                "No authentication: listen on loopback, or behind a firewall. Off when empty."},
 };
 
 } // namespace

@@ -160,6 +160,15 @@ std::int64_t QueueLoops::failed() const {
   return sum(&queue::DaemonState::failed);
 }
 
+std::vector<metrics::LoopView> QueueLoops::metric_views() const {
+  std::vector<metrics::LoopView> views;
+  for (const auto& loop : m_loops) {
+    views.push_back(
+        {.queue = loop->queue.name, .concurrency = loop->concurrency, .state = &loop->state});
+  }
+  return views;
+}
+
 std::int64_t QueueLoops::sum(std::atomic<std::int64_t> queue::DaemonState::*counter) const {
   std::int64_t total = 0;
   for (const auto& loop : m_loops) {

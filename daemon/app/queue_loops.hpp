@@ -2,6 +2,7 @@
 
 #include "app/config.hpp"
 #include "app/queue_list.hpp"
+#include "metrics/metrics_page.hpp"
 #include "plugin/plugin_set.hpp"
 #include "queue/claim_loop.hpp"
 #include "queue/daemon_state.hpp"
@@ -60,6 +61,8 @@ public:
   // Summed over the loops: attempts that succeeded, and that failed.
   std::int64_t succeeded() const;
   std::int64_t failed() const;
+  // Each loop for /metrics (any thread: the states are atomics and locked maps).
+  std::vector<metrics::LoopView> metric_views() const;
 
 private:
   struct Loop {

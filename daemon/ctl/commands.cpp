@@ -1,6 +1,7 @@
 #include "ctl/commands.hpp"
 
 #include "ctl/arguments.hpp"
+#include "ctl/json_output.hpp"
 #include "ctl/session.hpp"
 #include "db/connection.hpp"
 #include "db/migrator.hpp"
@@ -90,55 +91,26 @@ int push(const std::string& dsn, const PushOptions& options, std::ostream& out) 
   return 0;
 }
 
-int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
+int stats(const std::string& dsn,
+          const std::optional<std::string>& queue,
+          bool json,
+          std::ostream& out) {
   if (queue) {
     check_name("--queue", *queue);
   }
   db::Connection connection = connect(dsn);
   const db::Result rows =
       connection.run(db::queries::k_queue_stats, {queue ? db::Param(*queue) : std::nullopt});
-  print_table({"queue", "state", "tasks"}, rows, out);
+  if (json) {
+    print_json_array(rows,
+                     {{"queue", 0, JsonKind::text},
+                      {"state", 1, JsonKind::text},
+                      {"tasks", 2, JsonKind::number}},
+                     out);
+  } else {
+    print_table({"queue", "state", "tasks"}, rows, out);
+  }
   warn_unhandled(connection, queue);
-  return 0;
-}
-
-int list(const std::string& dsn, const ListFilter& filter, std::ostream& out) {
-  if (filter.queue) {
-    check_name("--queue", *filter.queue);
-  }
-  if (filter.state) {
-    check_state(*filter.state);
-  }
-  const std::string limit_text = std::to_string(parse_int("--limit", filter.limit, 1, 100000));
-  const auto given = [](const std::optional<std::string>& value) {
-    return value ? db::Param(*value) : std::nullopt;
-  };
-  db::Connection connection = connect(dsn);
-  // --metadata is read as JSON by the server, whose error names what is wrong with it.
-  const db::Result rows = connection.run(
-      db::queries::k_list_tasks,
-      {given(filter.queue),
-       given(filter.state),
-       limit_text,
-       given(filter.unique_key),
-       given(filter.fairness_key),
-       filter.tags.empty() ? std::nullopt : db::Param(pgtq::detail::pg_text_array(filter.tags)),
-       given(filter.metadata)});
-  print_table({"id",
-               "queue",
-               "task",
-               "state",
-               "attempts",
-               "unique_key",
-               "fairness_key",
-               "tags",
-               "depends_on",
-               "progress",
-               "args",
-               "result",
-               "last_error"},
-              rows,
-              out);
   return 0;
 }
 
@@ -171,24 +143,8 @@ void check_times(db::Connection& connection,
                  const BulkOptions& filter,
                  const std::string& after_option,
                  const std::string& before_option) {
-  const auto check_time = [&](const std::string& option, const std::optional<std::string>& text) {
-    if (!text) {
-      return;
-    }
-    try {
-      connection.run(db::queries::k_timestamp_ok, {*text});
-    } catch (const db::PgError& error) {
-      if (error.is_connection_error()) {
-        throw;
-      }
-      throw UsageError(option +
-                       " must be a timestamp, e.g. '2026-12-01 09:00' or 'yesterday', "
-                       "got '" +
-                       *text + "'");
-    }
-  };
-  check_time(after_option, filter.after);
-  check_time(before_option, filter.before);
+  check_timestamp(connection, after_option, filter.after);
+  check_timestamp(connection, before_option, filter.before);
 }
 
 // "{failed,cancelled}", or the default when none was given.

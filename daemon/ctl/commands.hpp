@@ -34,18 +34,30 @@ struct PushOptions {
 };
 int push(const std::string& dsn, const PushOptions& options, std::ostream& out);
 
-int stats(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
+// Commands with a json flag print, with it, one JSON array of objects (one per table row,
+// members named after the columns) instead of the table: for scripts (jq).
+int stats(const std::string& dsn,
+          const std::optional<std::string>& queue,
+          bool json,
+          std::ostream& out);
 // Every queue at a glance (pgtq.queue_stats).
-int queues(const std::string& dsn, std::ostream& out);
+int queues(const std::string& dsn, bool json, std::ostream& out);
 // Which tasks list shows, newest first; unset: any.
 struct ListFilter {
   std::optional<std::string> queue;
+  std::optional<std::string> task;
   std::optional<std::string> state;
   std::optional<std::string> unique_key;
   std::optional<std::string> fairness_key;
   std::vector<std::string> tags;       // tasks with every one of these tags
   std::optional<std::string> metadata; // a JSON object the task's metadata contains
+  // Times the server reads as timestamptz; after: at or after, before: strictly before.
+  std::optional<std::string> created_after;
+  std::optional<std::string> created_before;
+  std::optional<std::string> finished_after; // finished tasks only
+  std::optional<std::string> finished_before;
   std::string limit = "20";
+  bool json = false;
 };
 int list(const std::string& dsn, const ListFilter& filter, std::ostream& out);
 // Which tasks retry --all and cancel --all touch; unset: any.
@@ -96,7 +108,10 @@ int update(const std::string& dsn,
 int pause(const std::string& dsn, const std::string& queue, std::ostream& out);
 int resume(const std::string& dsn, const std::string& queue, std::ostream& out);
 // Lists the live workers (pgtq.live_workers), of one queue or all.
-int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out);
+int workers(const std::string& dsn,
+            const std::optional<std::string>& queue,
+            bool json,
+            std::ostream& out);
 // A queue's settings to change; unset: unchanged. "none" removes a limit.
 struct QueueOptions {
   std::string queue;
@@ -129,7 +144,7 @@ int retention(const std::string& dsn, const RetentionOptions& options, std::ostr
 int prune(const std::string& dsn, const std::string& older_than, std::ostream& out);
 
 // Every schedule (pgtq.schedules): what it pushes, when, and when it fired last.
-int schedules(const std::string& dsn, std::ostream& out);
+int schedules(const std::string& dsn, bool json, std::ostream& out);
 // A schedule to show, create or change; unset: as it is (a new schedule needs queue, task
 // and one of cron and every). Values are checked by pgtq.set_schedule, whose errors name them.
 struct ScheduleOptions {
@@ -168,5 +183,18 @@ int wait(const std::string& dsn,
          const std::string& id,
          const std::string& timeout_seconds,
          std::ostream& out);
+
+// Everything about one task, live or finished: its definition, state, times, worker and lease
+// while it runs, the error of every attempt, its parents and their states. Exit 1, with a
+// line on standard error, when no task has that id (never pushed, deleted or pruned).
+int show(const std::string& dsn, const std::string& id, bool json, std::ostream& out);
+
+struct TopOptions {
+  std::string interval = "2"; // seconds between frames, 0.1..3600
+  bool once = false;          // one frame, then exit
+};
+// A live view of every queue and the live workers, drawn again every interval until Ctrl-C
+// or q (on a terminal; elsewhere the frames follow each other).
+int top(const std::string& dsn, const TopOptions& options, std::ostream& out);
 
 } // namespace pgtq::ctl

@@ -1,9 +1,13 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// update, pause, resume, queue settings, retention, prune, schedules, wait).
+// update, pause, resume, queue settings, retention, prune, schedules, wait, top).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/error_report.hpp"
+#include "db/migrations.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
+
+#include <build_config.hpp>
 
 // GCC 12 reports a null dereference inside libstdc++'s vector relocation as inlined into
 // CLI11's split() once string options take positional values; the path does not exist.
@@ -19,6 +23,16 @@
 int main(int argc, char** argv) {
   CLI::App app{"pgtqctl: manage pgtq queues in PostgreSQL"};
   app.require_subcommand(1);
+  const std::vector<pgtq::db::Migration>& migrations = pgtq::db::embedded_migrations();
+  app.set_version_flag("--version",
+                       std::string("pgtqctl ") + pgtq::build::k_version + " (pgtq schema version " +
+                           std::to_string(migrations.empty() ? 0 : migrations.back().version) +
+                           ")");
+  app.footer("Exit status: 0 done; 1 the database refused the command, or the task or schedule "
+             "named does not exist, or was not changed (pgtqctl says why); 64 a bad argument; "
+             "75 wait timed out with the task still live; 78 the database's pgtq schema is newer "
+             "than this pgtqctl.\nErrors are one line, \"pgtqctl: MESSAGE (SQLSTATE XXXXX)\", "
+             "followed by the server's DETAIL and HINT lines when it sent them.");
   app.fallthrough(); // --dsn before or after the subcommand: pgtqctl migrate --dsn DSN
   std::string dsn;
   app.add_option(
@@ -91,25 +105,36 @@ int main(int argc, char** argv) {
                    "cancel (the default) or run (once they have all ended)");
   push->callback([&] { exit_code = pgtq::ctl::push(dsn, push_options, std::cout); });
 
+  // --json: one JSON array of objects instead of the table (stats, queues, list, workers,
+  // schedules) or one JSON object (show).
+  bool json = false;
+  const auto add_json = [&json](CLI::App* command, const char* what) {
+    command->add_flag("--json", json, what);
+  };
+  const char* json_rows = "print a JSON array of objects instead of the table";
+
   std::optional<std::string> queue;
   auto* stats = app.add_subcommand("stats", "count tasks per queue and state");
   stats->add_option("--queue", queue, "only this queue");
-  stats->callback([&] { exit_code = pgtq::ctl::stats(dsn, queue, std::cout); });
+  add_json(stats, json_rows);
+  stats->callback([&] { exit_code = pgtq::ctl::stats(dsn, queue, json, std::cout); });
 
   std::optional<std::string> state;
   auto* queues = app.add_subcommand(
       "queues",
       "every queue at a glance: depth, oldest queued task, the last hour's ends and 95th "
       "percentiles of wait and run time, workers");
-  queues->callback([&] { exit_code = pgtq::ctl::queues(dsn, std::cout); });
+  add_json(queues, json_rows);
+  queues->callback([&] { exit_code = pgtq::ctl::queues(dsn, json, std::cout); });
 
-  auto* list = app.add_subcommand("list", "show the newest tasks");
+  pgtq::ctl::ListFilter list_filter;
+  auto* list = app.add_subcommand("list", "show the newest tasks that match every filter given");
   list->add_option("--queue", queue, "only this queue");
+  list->add_option("--task", list_filter.task, "only this task name");
   list->add_option("--state",
                    state,
                    "only this state (pending, queued, scheduled, running, succeeded, failed, "
                    "cancelled)");
-  pgtq::ctl::ListFilter list_filter;
   list->add_option("--unique-key", list_filter.unique_key, "only tasks with this unique key");
   list->add_option("--fairness-key", list_filter.fairness_key, "only tasks with this fairness key");
   list->add_option("--tag", list_filter.tags, "only tasks with this tag (repeatable: all of them)");
@@ -117,10 +142,21 @@ int main(int argc, char** argv) {
       "--metadata",
       list_filter.metadata,
       "only tasks whose metadata contains this JSON object, e.g. '{\"customer\": 42}'");
+  list->add_option(
+      "--created-after", list_filter.created_after, "only tasks pushed at or after this time");
+  list->add_option(
+      "--created-before", list_filter.created_before, "only tasks pushed before this time");
+  list->add_option("--finished-after",
+                   list_filter.finished_after,
+                   "only tasks that ended at or after this time");
+  list->add_option(
+      "--finished-before", list_filter.finished_before, "only tasks that ended before this time");
   list->add_option("--limit", list_filter.limit, "at most this many (default 20)");
+  add_json(list, "print a JSON array of task objects (with times, metadata, worker)");
   list->callback([&] {
     list_filter.queue = queue;
     list_filter.state = state;
+    list_filter.json = json;
     exit_code = pgtq::ctl::list(dsn, list_filter, std::cout);
   });
 
@@ -164,6 +200,13 @@ int main(int argc, char** argv) {
       [&] { exit_code = pgtq::ctl::delete_task(dsn, target_id, all, filter, std::cout); });
 
   std::string task_id;
+  auto* show = app.add_subcommand(
+      "show",
+      "everything about one task, live or finished: state, args, result, the error of each "
+      "attempt, times, worker, keys, tags, metadata, parents, progress (exit 1: no such task)");
+  show->add_option("id", task_id, "task id")->required();
+  add_json(show, "print one JSON object");
+  show->callback([&] { exit_code = pgtq::ctl::show(dsn, task_id, json, std::cout); });
 
   pgtq::ctl::UpdateOptions changes;
   auto* update = app.add_subcommand(
@@ -188,7 +231,18 @@ int main(int argc, char** argv) {
   std::string older_than;
   auto* workers = app.add_subcommand("workers", "list the pgtqd that are alive, and what they run");
   workers->add_option("--queue", queue, "only this queue");
-  workers->callback([&] { exit_code = pgtq::ctl::workers(dsn, queue, std::cout); });
+  add_json(workers, json_rows);
+  workers->callback([&] { exit_code = pgtq::ctl::workers(dsn, queue, json, std::cout); });
+
+  pgtq::ctl::TopOptions top_options;
+  auto* top = app.add_subcommand(
+      "top",
+      "a live view of every queue (queued, scheduled, running, pending, oldest queued, the last "
+      "hour's ends, workers) and of the live workers, until q or Ctrl-C");
+  top->add_option(
+      "--interval", top_options.interval, "seconds between refreshes, 0.1 to 3600 (default 2)");
+  top->add_flag("--once", top_options.once, "print one frame and exit");
+  top->callback([&] { exit_code = pgtq::ctl::top(dsn, top_options, std::cout); });
 
   pgtq::ctl::QueueOptions queue_options;
   auto* queue_command = app.add_subcommand(
@@ -266,7 +320,8 @@ int main(int argc, char** argv) {
 
   auto* schedules = app.add_subcommand(
       "schedules", "list the periodic tasks: what each pushes, when, and when it fired last");
-  schedules->callback([&] { exit_code = pgtq::ctl::schedules(dsn, std::cout); });
+  add_json(schedules, json_rows);
+  schedules->callback([&] { exit_code = pgtq::ctl::schedules(dsn, json, std::cout); });
 
   pgtq::ctl::ScheduleOptions schedule_options;
   auto* schedule = app.add_subcommand(
@@ -348,6 +403,12 @@ int main(int argc, char** argv) {
   } catch (const pgtq::ctl::UsageError& error) {
     std::cerr << "pgtqctl: " << error.what() << '\n';
     return 64; // EX_USAGE
+  } catch (const pgtq::db::PgError& error) {
+    // One line with its SQLSTATE, DETAIL and HINT, and whether `migrate` is what is missing
+    // (not when migrate itself failed: the schema is behind because of that failure).
+    pgtq::ctl::report_error(
+        error, migrate->parsed() ? std::nullopt : std::optional<std::string>(dsn), std::cerr);
+    return 1;
   } catch (const pgtq::db::SchemaMismatch& error) {
     std::cerr << "pgtqctl: " << error.what() << '\n';
     return 78; // EX_CONFIG

@@ -1,13 +1,32 @@
 // pgtqctl's queue commands: pause, resume, queue (settings), queues, workers.
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/json_output.hpp"
 #include "ctl/session.hpp"
 #include "db/queries.hpp"
 
 namespace pgtq::ctl {
 
-int queues(const std::string& dsn, std::ostream& out) {
+int queues(const std::string& dsn, bool json, std::ostream& out) {
   db::Connection connection = connect(dsn);
+  const db::Result rows = connection.run(db::queries::k_queues_overview, {});
+  if (json) {
+    print_json_array(rows,
+                     {{"queue", 0, JsonKind::text},
+                      {"queued", 1, JsonKind::number},
+                      {"scheduled", 2, JsonKind::number},
+                      {"running", 3, JsonKind::number},
+                      {"oldest_queued_seconds", 4, JsonKind::number},
+                      {"succeeded_last_hour", 5, JsonKind::number},
+                      {"failed_last_hour", 6, JsonKind::number},
+                      {"wait_p95_last_hour_seconds", 7, JsonKind::number},
+                      {"run_p95_last_hour_seconds", 8, JsonKind::number},
+                      {"workers", 9, JsonKind::number},
+                      {"paused", 10, JsonKind::boolean}},
+                     out);
+    warn_unhandled(connection, std::nullopt);
+    return 0;
+  }
   print_table({"queue",
                "queued",
                "scheduled",
@@ -19,7 +38,7 @@ int queues(const std::string& dsn, std::ostream& out) {
                "run p95 1h s",
                "workers",
                "paused"},
-              connection.run(db::queries::k_queues_overview, {}),
+              rows,
               out);
   warn_unhandled(connection, std::nullopt);
   return 0;
@@ -94,13 +113,31 @@ void check_period(const std::string& period_option,
 
 } // namespace
 
-int workers(const std::string& dsn, const std::optional<std::string>& queue, std::ostream& out) {
+int workers(const std::string& dsn,
+            const std::optional<std::string>& queue,
+            bool json,
+            std::ostream& out) {
   if (queue) {
     check_name("--queue", *queue);
   }
   db::Connection connection = connect(dsn);
   const db::Result rows =
       connection.run(db::queries::k_live_workers, {queue ? db::Param(*queue) : std::nullopt});
+  if (json) {
+    print_json_array(rows,
+                     {{"worker", 0, JsonKind::text},
+                      {"queue", 1, JsonKind::text},
+                      {"host", 2, JsonKind::optional_text},
+                      {"pid", 3, JsonKind::number},
+                      {"version", 4, JsonKind::optional_text},
+                      {"concurrency", 5, JsonKind::number},
+                      {"isolation", 6, JsonKind::optional_text},
+                      {"running", 7, JsonKind::number},
+                      {"seen_seconds_ago", 8, JsonKind::number},
+                      {"started_at", 9, JsonKind::optional_text}},
+                     out);
+    return 0;
+  }
   print_table({"worker",
                "queue",
                "host",

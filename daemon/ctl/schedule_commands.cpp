@@ -1,6 +1,7 @@
 // pgtqctl's periodic-task commands: schedules, schedule, cron.
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
+#include "ctl/json_output.hpp"
 #include "ctl/session.hpp"
 #include "db/queries.hpp"
 
@@ -90,9 +91,24 @@ void print_schedule(const std::string& name,
 
 } // namespace
 
-int schedules(const std::string& dsn, std::ostream& out) {
+int schedules(const std::string& dsn, bool json, std::ostream& out) {
   db::Connection connection = connect(dsn);
   const db::Result rows = connection.run(db::queries::k_schedules, {});
+  if (json) {
+    print_json_array(rows,
+                     {{"schedule", 0, JsonKind::text},
+                      {"queue", 1, JsonKind::text},
+                      {"task", 2, JsonKind::text},
+                      {"when", 3, JsonKind::text},
+                      {"catch_up", 4, JsonKind::text},
+                      {"state", 5, JsonKind::text},
+                      {"next_fire_at", 6, JsonKind::optional_text},
+                      {"last_fire_at", 7, JsonKind::optional_text},
+                      {"last_task_id", 8, JsonKind::number},
+                      {"last_error", 9, JsonKind::optional_text}},
+                     out);
+    return 0;
+  }
   if (rows.rows() == 0) {
     out << "no schedules (pgtqctl schedule NAME --queue Q --task T --cron EXPR creates one)\n";
     return 0;

@@ -1,5 +1,7 @@
 #include "ctl/session.hpp"
 
+#include "ctl/arguments.hpp"
+#include "db/pg_error.hpp"
 #include "db/queries.hpp"
 
 #include <libpq-fe.h>
@@ -20,25 +22,53 @@ db::Connection connect(const std::string& dsn) {
 void print_table(const std::vector<std::string>& header,
                  const db::Result& rows,
                  std::ostream& out) {
+  std::vector<int> columns;
+  for (int column = 0; column < rows.columns(); ++column) {
+    columns.push_back(column);
+  }
+  print_table(header, columns, rows, out);
+}
+
+void print_table(const std::vector<std::string>& header,
+                 const std::vector<int>& columns,
+                 const db::Result& rows,
+                 std::ostream& out) {
   std::vector<std::size_t> widths;
   for (const std::string& name : header) {
     widths.push_back(name.size());
   }
   for (int row = 0; row < rows.rows(); ++row) {
-    for (int column = 0; column < rows.columns(); ++column) {
-      widths[column] = std::max(widths[column], rows.text(row, column).size());
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], rows.text(row, columns[i]).size());
     }
   }
   auto print_row = [&](auto&& cell) {
-    for (std::size_t column = 0; column < header.size(); ++column) {
-      out << (column == 0 ? "" : "  ") << std::left << std::setw(static_cast<int>(widths[column]))
-          << cell(column);
+    for (std::size_t i = 0; i < widths.size(); ++i) {
+      out << (i == 0 ? "" : "  ") << std::left << std::setw(static_cast<int>(widths[i])) << cell(i);
     }
     out << '\n';
   };
-  print_row([&](std::size_t column) { return header[column]; });
+  print_row([&](std::size_t i) { return header[i]; });
   for (int row = 0; row < rows.rows(); ++row) {
-    print_row([&](std::size_t column) { return rows.string(row, static_cast<int>(column)); });
+    print_row([&](std::size_t i) { return rows.string(row, columns[i]); });
+  }
+}
+
+void check_timestamp(db::Connection& connection,
+                     const std::string& option,
+                     const std::optional<std::string>& text) {
+  if (!text) {
+    return;
+  }
+  try {
+    connection.run(db::queries::k_timestamp_ok, {*text});
+  } catch (const db::PgError& error) {
+    if (error.is_connection_error()) {
+      throw;
+    }
+    throw UsageError(option +
+                     " must be a timestamp, e.g. '2026-12-01 09:00' or 'yesterday', got '" + *text +
+                     "'");
   }
 }
 

@@ -16,6 +16,17 @@ db::Connection connect(const std::string& dsn);
 
 // Prints rows as an aligned table under a header line (one name per column).
 void print_table(const std::vector<std::string>& header, const db::Result& rows, std::ostream& out);
+// The same for some of the columns only: header[i] heads column columns[i] (NULL prints as '').
+void print_table(const std::vector<std::string>& header,
+                 const std::vector<int>& columns,
+                 const db::Result& rows,
+                 std::ostream& out);
+
+// A time filter (text the server reads as timestamptz, e.g. 'yesterday'): asked of the server,
+// before the statement that uses it, so that a bad one is a UsageError naming option.
+void check_timestamp(db::Connection& connection,
+                     const std::string& option,
+                     const std::optional<std::string>& text);
 
 // A warning line on standard error (standard output holds the table a script may read) for
 // each task name of a queue (of queue, or of all when unset) whose queued tasks no live pgtqd

@@ -206,6 +206,36 @@ const Query k_worker_seen{
     "pgtq_worker_seen",
     "SELECT pgtq.worker_seen($1, $2, $3, $4::integer, $5, $6::integer, $7, $8::interval,"
     " $9::timestamptz, $10::text[], $11::interval)"};
+// Leaner than pgtq.queue_stats: no pass over the last hour of the history (the daemons'
+// counters give the rates), so that every pgtqd may run it every few seconds.
+const Query k_metrics_queue_figures{
+    "pgtq_metrics_queue_figures",
+    "WITH live AS ("
+    "  SELECT l.queue,"
+    "         count(*) FILTER (WHERE l.state = 'queued') AS queued,"
+    "         count(*) FILTER (WHERE l.state = 'scheduled') AS scheduled,"
+    "         count(*) FILTER (WHERE l.state = 'running') AS running,"
+    "         count(*) FILTER (WHERE l.state = 'pending') AS pending,"
+    "         min(l.run_at) FILTER (WHERE l.state = 'queued') AS oldest_queued_at"
+    "    FROM pgtq.live_tasks l GROUP BY l.queue"
+    "), workers AS ("
+    "  SELECT w.queue, count(*) AS workers, sum(w.concurrency) AS slots"
+    "    FROM pgtq.live_workers w GROUP BY w.queue"
+    "), names AS ("
+    "  SELECT live.queue FROM live UNION SELECT workers.queue FROM workers"
+    "  UNION SELECT q.queue FROM pgtq.queues q"
+    ")"
+    " SELECT n.queue, coalesce(live.queued, 0), coalesce(live.scheduled, 0),"
+    "        coalesce(live.running, 0), coalesce(live.pending, 0),"
+    "        coalesce(extract(epoch FROM greatest(now() - live.oldest_queued_at,"
+    "                                            interval '0'))::float8, 0),"
+    "        coalesce(workers.workers, 0), coalesce(workers.slots, 0),"
+    "        coalesce(q.paused, false)"
+    "   FROM names n"
+    "   LEFT JOIN live ON live.queue = n.queue"
+    "   LEFT JOIN workers ON workers.queue = n.queue"
+    "   LEFT JOIN pgtq.queues q ON q.queue = n.queue"
+    "  ORDER BY n.queue"};
 const Query k_sweep_gone_workers{"pgtq_sweep_gone_workers", "SELECT pgtq.sweep_gone_workers()"};
 const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1, $2)"};
 const Query k_live_workers{
@@ -250,16 +280,48 @@ const Query k_queue_stats{
     "pgtq_queue_stats",
     "SELECT queue, state::text, count(*) FROM pgtq.tasks"
     " WHERE $1::text IS NULL OR queue = $1 GROUP BY queue, state ORDER BY queue, state"};
-const Query k_list_tasks{
-    "pgtq_list_tasks",
-    "SELECT id, queue, task, state::text, attempts, coalesce(unique_key, ''),"
-    " coalesce(fairness_key, ''), coalesce(array_to_string(tags, ','), ''),"
-    " coalesce(array_to_string(depends_on, ','), ''), coalesce(progress::text, ''), args::text,"
-    " coalesce(result::text, ''), coalesce(last_error, '') FROM pgtq.tasks"
+
+// pgtqctl show, list and top.
+// Times as ISO 8601 text (to_json's), the same whatever the session's DateStyle: show and
+// list print them, and their --json hands them on. JSON columns come as their text, NULL
+// when absent, so that --json embeds them as they are.
+const Query k_ctl_show_task{
+    "pgtq_ctl_show_task",
+    "SELECT t.id, t.queue, t.task, t.state::text, t.args::text, t.result::text, t.last_error,"
+    " t.errors::text, t.attempts, t.max_attempts, t.priority, to_json(t.run_at) #>> '{}',"
+    " to_json(t.created_at) #>> '{}', to_json(t.started_at) #>> '{}',"
+    " to_json(t.finished_at) #>> '{}', t.locked_by, to_json(t.locked_until) #>> '{}',"
+    " t.timeout::text, t.unique_key, t.fairness_key, to_jsonb(t.tags)::text, t.metadata::text,"
+    " to_jsonb(t.depends_on)::text, t.on_parent_failure, t.progress::text,"
+    " t.checkpoint IS NOT NULL,"
+    " CASE WHEN t.depends_on IS NOT NULL THEN pgtq.task_parents(t.id)::text END"
+    " FROM pgtq.tasks t WHERE t.id = $1::bigint LIMIT 1"};
+const Query k_ctl_list_tasks{
+    "pgtq_ctl_list_tasks",
+    "SELECT id, queue, task, state::text, attempts, max_attempts, priority, unique_key,"
+    " fairness_key, array_to_string(tags, ','), to_jsonb(tags)::text,"
+    " array_to_string(depends_on, ','), to_jsonb(depends_on)::text, progress::text, args::text,"
+    " result::text, last_error, metadata::text, to_json(run_at) #>> '{}',"
+    " to_json(created_at) #>> '{}', to_json(started_at) #>> '{}',"
+    " to_json(finished_at) #>> '{}', locked_by"
+    " FROM pgtq.tasks"
     " WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state::text = $2)"
     " AND ($4::text IS NULL OR unique_key = $4) AND ($5::text IS NULL OR fairness_key = $5)"
     " AND ($6::text[] IS NULL OR tags @> $6::text[])"
     " AND ($7::jsonb IS NULL OR metadata @> $7::jsonb)"
+    " AND ($8::text IS NULL OR task = $8)"
+    " AND ($9::timestamptz IS NULL OR created_at >= $9::timestamptz)"
+    " AND ($10::timestamptz IS NULL OR created_at < $10::timestamptz)"
+    " AND ($11::timestamptz IS NULL OR finished_at >= $11::timestamptz)"
+    " AND ($12::timestamptz IS NULL OR finished_at < $12::timestamptz)"
     " ORDER BY id DESC LIMIT $3::integer"};
+const Query k_ctl_top_queues{
+    "pgtq_ctl_top_queues",
+    "SELECT queue, queued, scheduled, running, pending,"
+    " round(extract(epoch FROM oldest_queued_age)::numeric, 1)::text, succeeded_last_hour,"
+    " failed_last_hour, workers, worker_slots, CASE WHEN paused THEN 'yes' ELSE '' END"
+    " FROM pgtq.queue_stats ORDER BY queue"};
+const Query k_ctl_top_time{"pgtq_ctl_top_time",
+                           "SELECT date_trunc('second', clock_timestamp())::text"};
 
 } // namespace pgtq::db::queries

@@ -82,6 +82,9 @@ extern const Query k_worker_seen;
 extern const Query k_sweep_gone_workers;
 extern const Query k_worker_stopped;
 extern const Query k_live_workers;
+// /metrics: per queue, the live tasks by state, the oldest queued task's age in seconds, live
+// workers and their slots, paused (metrics/queue_figures.hpp).
+extern const Query k_metrics_queue_figures;
 extern const Query k_now;
 extern const Query k_cutoff;
 extern const Query k_prune;
@@ -90,7 +93,16 @@ extern const Query k_delete_all;
 extern const Query k_queues_overview;
 extern const Query k_queue_stats;
 extern const Query k_unhandled_tasks;
-extern const Query k_list_tasks;
+
+// pgtqctl show, list and top.
+// Everything about one task, live or finished (pgtq.tasks): no row for an unknown id.
+// Columns: ctl/show_command.cpp's ShowField.
+extern const Query k_ctl_show_task;
+// The newest tasks that match every filter given (NULL: any). Columns: ctl/list_command.cpp.
+extern const Query k_ctl_list_tasks;
+// Per queue (pgtq.queue_stats) what pgtqctl top shows, and the time of its frame.
+extern const Query k_ctl_top_queues;
+extern const Query k_ctl_top_time;
 
 } // namespace queries
 } // namespace pgtq::db

@@ -165,6 +165,7 @@ void ClaimLoop::connect() {
                        : std::string(),
                    m_config.worker_name);
   } else {
+    ++m_state.metrics.reconnects;
     logger()->info("database connection re-established");
   }
 }
@@ -258,6 +259,7 @@ void ClaimLoop::turn() {
 
   const bool woken = m_wake_up.take_pending(); // this turn claims because of a notification
   if (woken) {
+    ++m_state.metrics.notify_wakeups;
     m_maybe_more = true;
   }
   note_capacity();
@@ -364,6 +366,8 @@ db::Result ClaimLoop::run_claim(int count) {
       db::queries::k_claim,
       {m_config.queue, m_task_names, std::to_string(count), m_config.worker_name, m_lease_text});
   SPDLOG_LOGGER_DEBUG(logger(), "claim: asked for {}, got {}", count, rows.rows());
+  ++m_state.metrics.claim_queries;
+  m_state.metrics.claimed += static_cast<std::uint64_t>(rows.rows());
   return rows;
 }
 
@@ -583,6 +587,7 @@ void ClaimLoop::wait_for_work(Clock::time_point until) {
     return;
   }
   if (m_wake_up.wait(&*m_connection, until) && m_wake_up.poll_due()) {
+    ++m_state.metrics.poll_wakeups;
     m_maybe_more = true;
     m_idle.on_poll();
   }

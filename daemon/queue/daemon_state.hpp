@@ -1,5 +1,7 @@
 #pragma once
 
+#include "queue/queue_metrics.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -25,6 +27,8 @@ struct DaemonState {
   std::atomic<std::int64_t> worker_crashes{0};
   std::atomic<std::int64_t> worker_timeouts{0};
   std::atomic<std::int64_t> worker_restarts{0};
+  // What /metrics shows of this loop beyond the counters above.
+  QueueMetrics metrics;
   // steady_clock time of the claim loop's last turn, for the watchdog.
   std::atomic<std::chrono::steady_clock::rep> last_turn{0};
 

@@ -7,6 +7,22 @@
 
 namespace pgtq::queue {
 
+QueueMetrics::Ending ending_of(const Outcome& outcome, bool cancelled) {
+  using Ending = QueueMetrics::Ending;
+  if (outcome.status == OutcomeStatus::done) {
+    return Ending::succeeded; // even when a cancellation was asked for meanwhile
+  }
+  if (cancelled) {
+    return Ending::cancelled;
+  }
+  if (outcome.status == OutcomeStatus::snooze) {
+    return Ending::snoozed;
+  }
+  return outcome.status == OutcomeStatus::fail || outcome.attempt >= outcome.max_attempts
+             ? Ending::failed
+             : Ending::retried;
+}
+
 void log_recorded(const Outcome& outcome, bool cancelled) {
   // What pgtq.finish_many made of it: a done outcome succeeds even when a cancellation was
   // asked for meanwhile; any other outcome of a cancelled task ends it cancelled; a retry

@@ -84,6 +84,8 @@ private:
   void keep(std::vector<Outcome>& batch, std::optional<Clock::duration> retry_after = {});
   // Bookkeeping once outcomes are recorded; lost: the ids whose outcome fencing discarded.
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
+  // One recorded attempt, in the metrics.
+  void count(const Outcome& outcome, QueueMetrics::Ending ending);
 
   InFlightTasks& m_in_flight;                 // thread-safe
   DaemonState& m_state;                       // atomics

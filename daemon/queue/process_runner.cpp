@@ -78,6 +78,7 @@ Outcome outcome_of(const ClaimedTask& task, const worker::Finished& finished) {
   outcome.progress = finished.progress;
   outcome.checkpoint = finished.checkpoint;
   outcome.followups = finished.followups;
+  outcome.timed_out = finished.timed_out;
   return outcome;
 }
 
@@ -758,7 +759,9 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
         if (out_of_memory) {
           error = "out of memory: the worker reached " + memory_limit_text() + ", then " + error;
         }
-        end_attempt(finish(failed_attempt(task, std::move(error))));
+        Outcome crash = failed_attempt(task, std::move(error));
+        crash.crashed = true;
+        end_attempt(finish(std::move(crash)));
         return;
       }
       // A timeout of the wait: look at the clock.
@@ -799,11 +802,13 @@ void ProcessRunner::run_jobs(int slot, Job first, JobFeed& feed) {
                        task.attempt,
                        task.max_attempts,
                        seconds(m_settings.timeout_grace));
-        end_attempt(finish(
+        Outcome overran =
             failed_attempt(task,
                            timed_out_text(*timeout) + " (worker " + std::to_string(number) +
                                " killed after a grace of " +
-                               fmt::format("{:g}", seconds(m_settings.timeout_grace)) + " s)")));
+                               fmt::format("{:g}", seconds(m_settings.timeout_grace)) + " s)");
+        overran.timed_out = true;
+        end_attempt(finish(std::move(overran)));
         return;
       }
       if (now >= kill_at) {

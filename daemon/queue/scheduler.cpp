@@ -101,6 +101,7 @@ void Scheduler::run() {
       // Every failure is logged: a scheduler that does not tick rescues nothing. A new
       // session (the old one may be read-only, or broken) after a jittered backoff.
       const auto delay = backoff.next();
+      ++m_counters.errors;
       scheduler_logger()->error("scheduler tick failed: {}; next try in {:.1f} s",
                                 error.what(),
                                 std::chrono::duration<double>(delay).count());
@@ -137,6 +138,10 @@ Scheduler::Clock::time_point Scheduler::tick() {
   const auto promoted = result.int64(0, 0);
   const auto rescued = result.int64(0, 1);
   const auto failed = result.int64(0, 2);
+  ++m_counters.ticks;
+  m_counters.promoted += static_cast<std::uint64_t>(promoted);
+  m_counters.rescued += static_cast<std::uint64_t>(rescued);
+  m_counters.expired_failed += static_cast<std::uint64_t>(failed);
   SPDLOG_LOGGER_DEBUG(
       scheduler_logger(), "tick: {} promoted, {} rescued, {} failed", promoted, rescued, failed);
   if (promoted > 0) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <thread>
@@ -26,6 +27,15 @@ namespace pgtq::queue {
 // Threads: start() and stop() from the daemon's main thread; the rest on the scheduler's.
 class Scheduler {
 public:
+  // What the ticks of this scheduler did, for /metrics: written by its thread, read by any.
+  struct Counters {
+    std::atomic<std::uint64_t> ticks{0};          // ticks that ran (another daemon's hold none)
+    std::atomic<std::uint64_t> errors{0};         // ticks that failed
+    std::atomic<std::uint64_t> promoted{0};       // scheduled tasks made queued
+    std::atomic<std::uint64_t> rescued{0};        // expired leases: queued again
+    std::atomic<std::uint64_t> expired_failed{0}; // expired leases with no attempt left: failed
+  };
+
   explicit Scheduler(const SchedulerSettings& config);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
@@ -33,6 +43,7 @@ public:
 
   void start();
   void stop();
+  const Counters& counters() const { return m_counters; }
 
 private:
   using Clock = std::chrono::steady_clock;
@@ -67,7 +78,8 @@ private:
   bool m_sweep_failed = false;                // warned that sweep_gone_workers() failed
   Clock::time_point m_last_tick;              // when the last tick started
   std::optional<db::Connection> m_connection; // the scheduler's thread
-  std::atomic<bool> m_stopping{false};        // written by stop(), read by the thread
+  Counters m_counters;
+  std::atomic<bool> m_stopping{false}; // written by stop(), read by the thread
   std::thread m_thread;
 };
 

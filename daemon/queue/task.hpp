@@ -54,6 +54,10 @@ struct Outcome {
   std::int32_t attempt = 0;
   std::int32_t max_attempts = 0;
   double duration_s = 0; // how long the handler ran
+  // How the attempt ended, for the metrics: its time ran out (the handler stopped in time, or
+  // its worker process was killed), or its worker process died under it.
+  bool timed_out = false;
+  bool crashed = false;
 };
 
 const char* to_string(OutcomeStatus status);

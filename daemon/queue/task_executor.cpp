@@ -143,12 +143,14 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task,
     // A handler that stopped because its time was up: the error says so first, whatever
     // else it says. The deadline is this process's own, in a worker process too.
     if (context.deadline && std::chrono::steady_clock::now() >= *context.deadline) {
-      return failed(task,
-                    OutcomeStatus::retry,
-                    timed_out_text(*timeout_s) + (context.error.empty()
-                                                      ? " (the handler stopped in time)"
-                                                      : ": " + context.error),
-                    delay);
+      Outcome outcome = failed(task,
+                               OutcomeStatus::retry,
+                               timed_out_text(*timeout_s) + (context.error.empty()
+                                                                 ? " (the handler stopped in time)"
+                                                                 : ": " + context.error),
+                               delay);
+      outcome.timed_out = true;
+      return outcome;
     }
     if (!context.error.empty()) {
       return failed(task, OutcomeStatus::retry, std::move(context.error), delay);

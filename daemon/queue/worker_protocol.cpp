@@ -212,6 +212,7 @@ Message decode(const char* data, std::size_t size) {
     finished.retry_in_s = in.f64();
     finished.duration_s = in.f64();
     finished.recycle = in.boolean();
+    finished.timed_out = in.boolean();
     finished.progress = in.optional_str();
     finished.checkpoint = in.optional_str();
     finished.followups = in.strings();
@@ -288,6 +289,7 @@ std::string encode(const Message& message) {
           out.f64(m.retry_in_s);
           out.f64(m.duration_s);
           out.u8(m.recycle ? 1 : 0);
+          out.u8(m.timed_out ? 1 : 0);
           out.optional_str(m.progress);
           out.optional_str(m.checkpoint);
           out.strings(m.followups);

@@ -71,6 +71,7 @@ struct Finished {
   double retry_in_s = 0;
   double duration_s = 0;
   bool recycle = false;
+  bool timed_out = false;                // the handler stopped because its time ran out
   std::optional<std::string> progress;   // the last the handler reported, if any
   std::optional<std::string> checkpoint; // the same
   std::vector<std::string> followups;    // done: its follow-up tasks (JSON objects)

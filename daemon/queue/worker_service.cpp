@@ -168,6 +168,7 @@ int serve_tasks(int socket,
         .duration_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
         .recycle = g_out_of_memory.load(),
+        .timed_out = outcome.timed_out,
         .progress = std::move(outcome.progress),
         .checkpoint = std::move(outcome.checkpoint),
         .followups = std::move(outcome.followups)};

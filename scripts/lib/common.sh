@@ -4,10 +4,11 @@
 PGTQ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PGTQ_PG_BIN="${PGTQ_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PGTQ_BUILD_PACKAGES=(g++ cmake make pkg-config libpq-dev rapidjson-dev libspdlog-dev
-                     libcli11-dev libsystemd-dev doctest-dev systemd)
+                     libcli11-dev libsystemd-dev libmicrohttpd-dev doctest-dev systemd)
 PGTQ_SERVER_PACKAGES=(postgresql-15 postgresql-client-15)
-# Only the tests: a transaction-mode pooler in front of the test server.
-PGTQ_TEST_PACKAGES=(pgbouncer)
+# Only the tests: a transaction-mode pooler in front of the test server; promtool (in the
+# prometheus package) to check the metrics page and the example alert rules.
+PGTQ_TEST_PACKAGES=(pgbouncer prometheus)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
