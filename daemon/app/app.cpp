@@ -229,6 +229,7 @@ int App::run() {
     }
   }
 
+  metrics.reset(); // its thread logs: it must be gone before the logger may be
   scheduler.stop();
   loops.join();
   const bool workers_idle = loops.wait_workers_idle(std::chrono::seconds(2));

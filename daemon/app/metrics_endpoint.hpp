@@ -6,7 +6,8 @@
 #include "metrics/queue_figures.hpp"
 #include "queue/scheduler.hpp"
 
-#include <mutex>
+#include <optional>
+#include <string_view>
 
 namespace pgtq::app {
 

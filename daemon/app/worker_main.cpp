@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -101,8 +102,13 @@ int worker_main(int argc, char** argv) {
     const rlimit limit{static_cast<rlim_t>(hello.memory_limit_bytes),
                        static_cast<rlim_t>(hello.memory_limit_bytes)};
     if (::setrlimit(RLIMIT_DATA, &limit) != 0) {
+      const int error = errno;
       return refuse(std::string("cannot set worker-memory-limit (RLIMIT_DATA): ") +
-                    std::strerror(errno));
+                    std::strerror(error) +
+                    (error == EPERM ? "; under the packaged systemd unit, allow the call with a "
+                                      "drop-in (systemctl edit pgtqd@QUEUE): [Service] "
+                                      "SystemCallFilter=setrlimit prlimit64"
+                                    : ""));
     }
   }
   // The stop page first, then one copy per plugin name.

@@ -236,6 +236,9 @@ const Query k_metrics_queue_figures{
     "   LEFT JOIN workers ON workers.queue = n.queue"
     "   LEFT JOIN pgtq.queues q ON q.queue = n.queue"
     "  ORDER BY n.queue"};
+const Query k_metrics_local_timeouts{
+    "pgtq_metrics_local_timeouts",
+    "SELECT set_config('statement_timeout', '5s', true), set_config('lock_timeout', '1s', true)"};
 const Query k_sweep_gone_workers{"pgtq_sweep_gone_workers", "SELECT pgtq.sweep_gone_workers()"};
 const Query k_worker_stopped{"pgtq_worker_stopped", "SELECT pgtq.worker_stopped($1, $2)"};
 const Query k_live_workers{

@@ -85,6 +85,8 @@ extern const Query k_live_workers;
 // /metrics: per queue, the live tasks by state, the oldest queued task's age in seconds, live
 // workers and their slots, paused (metrics/queue_figures.hpp).
 extern const Query k_metrics_queue_figures;
+// Its timeouts, for the transaction it runs in (set_config local: they hold behind a pooler).
+extern const Query k_metrics_local_timeouts;
 extern const Query k_now;
 extern const Query k_cutoff;
 extern const Query k_prune;

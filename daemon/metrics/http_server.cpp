@@ -33,7 +33,12 @@ MHD_Result answer(void* cls,
                   size_t* /*upload_data_size*/,
                   void** /*request_state*/) {
   const auto* server = static_cast<const HttpServer*>(cls);
-  const HttpResponse reply = server->respond(method, url);
+  HttpResponse reply;
+  try {
+    reply = server->respond(method, url);
+  } catch (...) { // nothing may cross libmicrohttpd's C frames
+    reply = {.status = 500, .body = "internal error\n"};
+  }
   MHD_Response* response = MHD_create_response_from_buffer(
       reply.body.size(), const_cast<char*>(reply.body.data()), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) {
@@ -67,12 +72,27 @@ HttpServer::HttpServer(const ListenAddress& address, Handler handler)
     throw std::runtime_error("cannot listen on " + where + ": " + ::gai_strerror(error));
   }
   const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, &::freeaddrinfo);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-  if (found->ai_family == AF_INET6) {
+  // Every address the name has, in getaddrinfo's order, until one can be listened on
+  // ("localhost" may name ::1 first on a host without IPv6).
+  for (const addrinfo* each = found; each != nullptr && m_daemon == nullptr; each = each->ai_next) {
+    start(address.port, each);
+  }
+  if (m_daemon == nullptr) {
+    throw std::runtime_error("cannot listen on " + where +
+                             " (in use, or not an address of this host?)");
+  }
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(m_daemon, MHD_DAEMON_INFO_BIND_PORT);
+  m_port = info != nullptr ? info->port : address.port;
+}
+
+void HttpServer::start(std::uint16_t port, const addrinfo* address) {
+  // AUTO: epoll where there is, not select() and its FD_SETSIZE limit.
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+  if (address->ai_family == AF_INET6) {
     flags |= MHD_USE_IPv6;
   }
   m_daemon = MHD_start_daemon(flags,
-                              address.port,
+                              port,
                               nullptr,
                               nullptr,
                               &answer,
@@ -82,18 +102,12 @@ HttpServer::HttpServer(const ListenAddress& address, Handler handler)
                               &log_library_error,
                               nullptr,
                               MHD_OPTION_SOCK_ADDR,
-                              found->ai_addr,
+                              address->ai_addr,
                               MHD_OPTION_CONNECTION_LIMIT,
                               32U,
                               MHD_OPTION_CONNECTION_TIMEOUT,
                               10U,
                               MHD_OPTION_END);
-  if (m_daemon == nullptr) {
-    throw std::runtime_error("cannot listen on " + where +
-                             " (in use, or not an address of this host?)");
-  }
-  const MHD_DaemonInfo* info = MHD_get_daemon_info(m_daemon, MHD_DAEMON_INFO_BIND_PORT);
-  m_port = info != nullptr ? info->port : address.port;
 }
 
 HttpServer::~HttpServer() {

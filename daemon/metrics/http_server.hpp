@@ -7,6 +7,7 @@
 #include <string_view>
 
 struct MHD_Daemon;
+struct addrinfo;
 
 namespace pgtq::metrics {
 
@@ -19,7 +20,7 @@ struct HttpResponse {
 // A small HTTP/1.1 server on libmicrohttpd for pgtqd's read-only endpoints: GET and HEAD
 // only (anything else gets 405), no request bodies, at most 32 connections, idle ones closed
 // after 10 s. The handler runs on the server's own thread, one request at a time, so it
-// needs no lock against itself; it must not throw (an exception becomes a 500).
+// needs no lock against itself; an exception it throws is logged and answered with a 500.
 //
 // Threads: construct and destroy on one thread; the destructor stops the server and waits
 // for a request being handled.
@@ -41,6 +42,9 @@ public:
   HttpResponse respond(std::string_view method, std::string_view path) const;
 
 private:
+  // Listens on one address; m_daemon stays null when it cannot.
+  void start(std::uint16_t port, const addrinfo* address);
+
   Handler m_handler;
   MHD_Daemon* m_daemon = nullptr;
   std::uint16_t m_port = 0;

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,18 +12,15 @@
 namespace pgtq::metrics {
 namespace {
 
-// The system's boot time (seconds since the epoch), from /proc/stat's btime line.
-std::optional<double> boot_time() {
-  std::ifstream stat("/proc/stat");
-  std::string key;
-  double value = 0;
-  while (stat >> key) {
-    if (key == "btime" && stat >> value) {
-      return value;
-    }
-    stat.ignore(1 << 20, '\n');
-  }
-  return std::nullopt;
+// The system's boot time (seconds since the epoch): the wall clock less the time since boot.
+// Not /proc/stat's btime: the unit's ProcSubset=pid hides every /proc file but the processes'.
+double boot_time() {
+  timespec real{};
+  timespec since_boot{};
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  ::clock_gettime(CLOCK_BOOTTIME, &since_boot);
+  return static_cast<double>(real.tv_sec - since_boot.tv_sec) +
+         static_cast<double>(real.tv_nsec - since_boot.tv_nsec) / 1e9;
 }
 
 double count_open_fds() {
@@ -86,7 +84,7 @@ std::optional<ProcessFigures> read_process_figures() {
   figures.cpu_seconds = (utime + stime) / ticks;
   figures.resident_bytes = rss_pages * page;
   figures.virtual_bytes = vsize;
-  figures.start_time_seconds = boot_time().value_or(0) + start_ticks / ticks;
+  figures.start_time_seconds = boot_time() + start_ticks / ticks;
   figures.open_fds = count_open_fds();
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {

@@ -480,6 +480,7 @@ std::optional<worker::Finished> ProcessRunner::kill_and_settle(int slot,
     Outcome outcome = failed_attempt(task,
                                      "killed with worker " + std::to_string(number) + " (pid " +
                                          std::to_string(pid) + ") when " + why);
+    outcome.crashed = true; // its worker died under it, by pgtqd's hand
     outcome.name = task.name;
     outcome.attempt = task.attempt;
     outcome.max_attempts = task.max_attempts;

@@ -82,6 +82,10 @@ Outcome TaskExecutor::run(const ClaimedTask& task,
   context.stop = &stop;
   context.reporter = reporter;
   Outcome outcome = call_handler(task, stop, timeout_s, context);
+  // However the handler ended (a retry, a failure, a snooze, an exception), an attempt that
+  // did not succeed by its deadline ran out of time.
+  outcome.timed_out = outcome.status != OutcomeStatus::done && context.deadline &&
+                      std::chrono::steady_clock::now() >= *context.deadline;
   outcome.progress = std::move(context.progress);
   outcome.checkpoint = std::move(context.checkpoint);
   if (outcome.status == OutcomeStatus::done) {
@@ -143,14 +147,12 @@ Outcome TaskExecutor::call_handler(const ClaimedTask& task,
     // A handler that stopped because its time was up: the error says so first, whatever
     // else it says. The deadline is this process's own, in a worker process too.
     if (context.deadline && std::chrono::steady_clock::now() >= *context.deadline) {
-      Outcome outcome = failed(task,
-                               OutcomeStatus::retry,
-                               timed_out_text(*timeout_s) + (context.error.empty()
-                                                                 ? " (the handler stopped in time)"
-                                                                 : ": " + context.error),
-                               delay);
-      outcome.timed_out = true;
-      return outcome;
+      return failed(task,
+                    OutcomeStatus::retry,
+                    timed_out_text(*timeout_s) + (context.error.empty()
+                                                      ? " (the handler stopped in time)"
+                                                      : ": " + context.error),
+                    delay);
     }
     if (!context.error.empty()) {
       return failed(task, OutcomeStatus::retry, std::move(context.error), delay);
