@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
                            ")");
   app.footer("Exit status: 0 done; 1 the database refused the command, or the task or schedule "
              "named does not exist, or was not changed (pgtqctl says why); 64 a bad argument; "
-             "75 wait timed out with the task still live; 78 the database's pgtq schema is newer "
+             "75 wait timed out with the task still live; 78 migrate found a pgtq schema newer "
              "than this pgtqctl.\nErrors are one line, \"pgtqctl: MESSAGE (SQLSTATE XXXXX)\", "
              "followed by the server's DETAIL and HINT lines when it sent them.");
   app.fallthrough(); // --dsn before or after the subcommand: pgtqctl migrate --dsn DSN

@@ -23,7 +23,9 @@ void database_figures(Exposition& out, const QueueFigures::Reading& db) {
   out.family("pgtq_queue_figures_age_seconds",
              "gauge",
              "How old the pgtq_queue_* figures are (they are read at most every few seconds)");
-  out.sample("pgtq_queue_figures_age_seconds", {}, db.age_s);
+  if (db.ok) { // a 0 would read as fresh
+    out.sample("pgtq_queue_figures_age_seconds", {}, db.age_s);
+  }
 
   out.family("pgtq_queue_tasks", "gauge", "Live tasks of the queue by state, in the database");
   for (const QueueFigure& q : db.queues) {

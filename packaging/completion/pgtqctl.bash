@@ -64,7 +64,14 @@ _pgtqctl() {
   # Values pgtqctl knows; any other option's value is the user's to type.
   case $prev in
     --state | --unique-state)
+      # The states each subcommand takes, as its --help says.
       local states="pending queued scheduled running succeeded failed cancelled"
+      case $prev:$command in
+        --state:retry) states="failed cancelled" ;;
+        --state:cancel) states="pending queued scheduled running" ;;
+        --state:delete) states="pending queued scheduled succeeded failed cancelled" ;;
+        --state:retention) states="succeeded failed cancelled" ;;
+      esac
       mapfile -t COMPREPLY < <(compgen -W "$states" -- "$cur")
       return
       ;;
