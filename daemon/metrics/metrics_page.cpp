@@ -146,17 +146,12 @@ void daemon_figures(Exposition& out, const std::vector<LoopView>& loops) {
              "snoozed, cancelled, discarded (the lease was lost first)");
   for (const auto& [loop, by_name] : tasks) {
     for (const auto& [name, f] : by_name) {
-      const auto sample = [&, &name = name](std::string_view outcome, std::uint64_t value) {
-        out.sample("pgtq_attempts_total",
-                   {{"queue", loop->queue}, {"task", name}, {"outcome", outcome}},
-                   double(value));
-      };
-      sample("succeeded", f.succeeded);
-      sample("retried", f.retried);
-      sample("failed", f.failed);
-      sample("snoozed", f.snoozed);
-      sample("cancelled", f.cancelled);
-      sample("discarded", f.discarded);
+      for (std::size_t ending = 0; ending < queue::k_ending_names.size(); ++ending) {
+        out.sample(
+            "pgtq_attempts_total",
+            {{"queue", loop->queue}, {"task", name}, {"outcome", queue::k_ending_names[ending]}},
+            double(f.endings[ending]));
+      }
     }
   }
   out.family("pgtq_attempt_timeouts_total",

@@ -7,8 +7,10 @@
 
 namespace pgtq::queue {
 
-QueueMetrics::Ending ending_of(const Outcome& outcome, bool cancelled) {
-  using Ending = QueueMetrics::Ending;
+Ending ending_of(const Outcome& outcome, bool cancelled) {
+  // What pgtq.finish_many makes of it: a done outcome succeeds even when a cancellation was
+  // asked for meanwhile; any other outcome of a cancelled task ends it cancelled; a retry
+  // with no attempts left ends it failed.
   if (outcome.status == OutcomeStatus::done) {
     return Ending::succeeded; // even when a cancellation was asked for meanwhile
   }
@@ -23,13 +25,10 @@ QueueMetrics::Ending ending_of(const Outcome& outcome, bool cancelled) {
              : Ending::retried;
 }
 
-void log_recorded(const Outcome& outcome, bool cancelled) {
-  // What pgtq.finish_many made of it: a done outcome succeeds even when a cancellation was
-  // asked for meanwhile; any other outcome of a cancelled task ends it cancelled; a retry
-  // with no attempts left ends it failed.
+void log_recorded(const Outcome& outcome, Ending ending, bool cancelled) {
   const auto& log = logger();
-  switch (outcome.status) {
-  case OutcomeStatus::done:
+  switch (ending) {
+  case Ending::succeeded:
     if (cancelled) {
       log->info("task {} ({}) succeeded: its handler returned success although its "
                 "cancellation was requested",
@@ -45,40 +44,40 @@ void log_recorded(const Outcome& outcome, bool cancelled) {
                           outcome.duration_s);
     }
     return;
-  case OutcomeStatus::snooze:
-    if (cancelled) {
+  case Ending::snoozed:
+    SPDLOG_LOGGER_DEBUG(
+        log, "task {} ({}) snoozed for {:.3f} s", outcome.id, outcome.name, outcome.retry_in_s);
+    return;
+  case Ending::cancelled:
+    if (outcome.status == OutcomeStatus::snooze) {
       log->info("task {} ({}) cancelled", outcome.id, outcome.name);
     } else {
-      SPDLOG_LOGGER_DEBUG(
-          log, "task {} ({}) snoozed for {:.3f} s", outcome.id, outcome.name, outcome.retry_in_s);
+      log->info("task {} ({}) cancelled during attempt {}/{} after {:.3f} s",
+                outcome.id,
+                outcome.name,
+                outcome.attempt,
+                outcome.max_attempts,
+                outcome.duration_s);
     }
     return;
-  case OutcomeStatus::retry:
-  case OutcomeStatus::fail:
-    break;
-  }
-  if (cancelled) {
-    log->info("task {} ({}) cancelled during attempt {}/{} after {:.3f} s",
-              outcome.id,
-              outcome.name,
-              outcome.attempt,
-              outcome.max_attempts,
-              outcome.duration_s);
-  } else if (outcome.status == OutcomeStatus::fail) {
-    log->warn("task {} ({}) failed permanently at attempt {}/{}: {}",
-              outcome.id,
-              outcome.name,
-              outcome.attempt,
-              outcome.max_attempts,
-              outcome.error);
-  } else if (outcome.attempt >= outcome.max_attempts) {
-    log->warn("task {} ({}) failed: attempt {}/{} was its last: {}",
-              outcome.id,
-              outcome.name,
-              outcome.attempt,
-              outcome.max_attempts,
-              outcome.error);
-  } else {
+  case Ending::failed:
+    if (outcome.status == OutcomeStatus::fail) {
+      log->warn("task {} ({}) failed permanently at attempt {}/{}: {}",
+                outcome.id,
+                outcome.name,
+                outcome.attempt,
+                outcome.max_attempts,
+                outcome.error);
+    } else {
+      log->warn("task {} ({}) failed: attempt {}/{} was its last: {}",
+                outcome.id,
+                outcome.name,
+                outcome.attempt,
+                outcome.max_attempts,
+                outcome.error);
+    }
+    return;
+  case Ending::retried:
     log->warn("task {} ({}) attempt {}/{} failed, retrying in {:.1f} s: {}",
               outcome.id,
               outcome.name,
@@ -86,6 +85,9 @@ void log_recorded(const Outcome& outcome, bool cancelled) {
               outcome.max_attempts,
               storable_delay(outcome.retry_in_s),
               outcome.error);
+    return;
+  case Ending::discarded:
+    return; // settle() logs it: no outcome was recorded
   }
 }
 

@@ -231,7 +231,7 @@ Recording OutcomeRecorder::record_one_by_one(const std::vector<Outcome>& batch) 
   return record_one_by_one({failure});
 }
 
-void OutcomeRecorder::count(const Outcome& outcome, QueueMetrics::Ending ending) {
+void OutcomeRecorder::count(const Outcome& outcome, Ending ending) {
   m_state.metrics.record(
       outcome.name, ending, outcome.duration_s, outcome.timed_out, outcome.crashed);
 }
@@ -246,7 +246,7 @@ void OutcomeRecorder::settle(const std::vector<Outcome>& batch,
     m_in_flight.erase(outcome.id, outcome.claim);
     if (std::find(lost.begin(), lost.end(), outcome.id) != lost.end()) {
       ++m_state.discarded;
-      count(outcome, QueueMetrics::Ending::discarded);
+      count(outcome, Ending::discarded);
       logger()->warn("task {}: outcome \"{}\" discarded: its lease was lost and the task was "
                      "handed to another attempt",
                      outcome.id,
@@ -258,8 +258,9 @@ void OutcomeRecorder::settle(const std::vector<Outcome>& batch,
     } else if (outcome.status != OutcomeStatus::snooze && !cancelled) {
       ++m_state.failed;
     }
-    count(outcome, ending_of(outcome, cancelled));
-    log_recorded(outcome, cancelled);
+    const Ending ending = ending_of(outcome, cancelled);
+    count(outcome, ending);
+    log_recorded(outcome, ending, cancelled);
   }
 }
 

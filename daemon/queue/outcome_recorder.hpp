@@ -85,7 +85,7 @@ private:
   // Bookkeeping once outcomes are recorded; lost: the ids whose outcome fencing discarded.
   void settle(const std::vector<Outcome>& batch, const std::vector<std::int64_t>& lost);
   // One recorded attempt, in the metrics.
-  void count(const Outcome& outcome, QueueMetrics::Ending ending);
+  void count(const Outcome& outcome, Ending ending);
 
   InFlightTasks& m_in_flight;                 // thread-safe
   DaemonState& m_state;                       // atomics

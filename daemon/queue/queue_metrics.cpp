@@ -21,26 +21,7 @@ void QueueMetrics::record(
     const std::string& name, Ending ending, double duration_s, bool timed_out, bool crashed) {
   const std::lock_guard lock(m_mutex);
   TaskFigures& figures = m_tasks[name];
-  switch (ending) {
-  case Ending::succeeded:
-    ++figures.succeeded;
-    break;
-  case Ending::retried:
-    ++figures.retried;
-    break;
-  case Ending::failed:
-    ++figures.failed;
-    break;
-  case Ending::snoozed:
-    ++figures.snoozed;
-    break;
-  case Ending::cancelled:
-    ++figures.cancelled;
-    break;
-  case Ending::discarded:
-    ++figures.discarded;
-    break;
-  }
+  ++figures.endings[static_cast<std::size_t>(ending)];
   figures.timeouts += timed_out ? 1 : 0;
   figures.crashes += crashed ? 1 : 0;
   figures.duration.observe(duration_s);

@@ -22,17 +22,25 @@ struct DurationHistogram {
   void observe(double seconds);
 };
 
+// What became of an attempt, as pgtq.finish_many recorded it.
+enum class Ending {
+  succeeded,
+  retried,   // failed with attempts left: queued again after the backoff
+  failed,    // failed for good (the handler said so, or the last attempt)
+  snoozed,   // asked to run again later, no attempt counted
+  cancelled, // ended cancelled (a cancellation came while it ran)
+  discarded, // the outcome came after the lease was lost: not recorded
+};
+// Their names, in the enum's order: the outcome label of pgtq_attempts_total.
+inline constexpr std::array<const char*, 6> k_ending_names = {
+    "succeeded", "retried", "failed", "snoozed", "cancelled", "discarded"};
+
 // What became of the attempts of one task name, as the daemon recorded them.
 struct TaskFigures {
-  std::uint64_t succeeded = 0;
-  std::uint64_t retried = 0;   // failed with attempts left: queued again after the backoff
-  std::uint64_t failed = 0;    // failed for good (the handler said so, or the last attempt)
-  std::uint64_t snoozed = 0;   // asked to run again later, no attempt counted
-  std::uint64_t cancelled = 0; // ended cancelled (a cancellation came while it ran)
-  std::uint64_t discarded = 0; // the outcome came after the lease was lost: not recorded
-  std::uint64_t timeouts = 0;  // attempts that ran out of time (either isolation)
-  std::uint64_t crashes = 0;   // attempts whose worker process died under them
-  DurationHistogram duration;  // how long the handler ran, every recorded attempt
+  std::array<std::uint64_t, k_ending_names.size()> endings{}; // by Ending
+  std::uint64_t timeouts = 0; // attempts that ran out of time (either isolation)
+  std::uint64_t crashes = 0;  // attempts whose worker process died under them
+  DurationHistogram duration; // how long the handler ran, every recorded attempt
 };
 
 // The counters of one claim loop that /metrics exposes (metrics/): written by the loop's
@@ -40,8 +48,6 @@ struct TaskFigures {
 // server's thread. Counting costs an atomic add per event and a map lookup per outcome.
 class QueueMetrics {
 public:
-  enum class Ending { succeeded, retried, failed, snoozed, cancelled, discarded };
-
   std::atomic<std::uint64_t> claim_queries{0};  // pgtq.claim calls
   std::atomic<std::uint64_t> claimed{0};        // tasks they handed out
   std::atomic<std::uint64_t> reconnects{0};     // sessions re-established after a loss

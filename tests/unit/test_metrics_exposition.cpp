@@ -57,9 +57,9 @@ TEST_CASE("metrics: a histogram's buckets are cumulative and end in +Inf") {
 
 TEST_CASE("metrics: an attempt counts under its task name and ending") {
   queue::DaemonState state;
-  state.metrics.record("mail", queue::QueueMetrics::Ending::succeeded, 0.01, false, false);
-  state.metrics.record("mail", queue::QueueMetrics::Ending::retried, 2, true, false);
-  state.metrics.record("mail", queue::QueueMetrics::Ending::failed, 1, false, true);
+  state.metrics.record("mail", queue::Ending::succeeded, 0.01, false, false);
+  state.metrics.record("mail", queue::Ending::retried, 2, true, false);
+  state.metrics.record("mail", queue::Ending::failed, 1, false, true);
   const std::string page = metrics::render_metrics(
       {.version = "1.2.3", .loops = {{.queue = "q", .concurrency = 4, .state = &state}}});
   CHECK(page.find("pgtq_build_info{version=\"1.2.3\"} 1\n") != std::string::npos);
