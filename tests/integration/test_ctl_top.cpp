@@ -1,10 +1,19 @@
 // pgtqctl top: the live view, one frame with --once, frames until a signal without it.
 #include "support/ctl_process.hpp"
+#include "support/daemon_process.hpp"
+#include "support/processes.hpp"
 #include "support/sql.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
 #include <string>
 
 using namespace pgtq;
@@ -57,20 +66,42 @@ TEST_CASE("pgtqctl top --once prints one frame of the queues and live workers") 
 
 TEST_CASE("pgtqctl top draws frames until it gets a signal, then exits 0") {
   TestDatabase database;
-  const std::string command = "timeout --preserve-status -s INT 1.5 " +
-                              std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl --dsn '" +
-                              database.dsn() + "' top --interval 0.2 </dev/null 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) {
-    output += buffer;
+  // Its output goes to a file that the test reads while it runs: the signal is sent once three
+  // frames are drawn, not after a fixed time (a slow start would take the signal before top
+  // installs its handler, and be killed by it).
+  char path[] = "/tmp/pgtqctl-top-XXXXXX";
+  const int output_fd = ::mkstemp(path);
+  REQUIRE(output_fd >= 0);
+  const std::string binary = std::string(PGTQ_TEST_BINARY_DIR) + "/daemon/pgtqctl";
+  const std::string dsn = database.dsn();
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(output_fd, STDOUT_FILENO);
+    ::dup2(output_fd, STDERR_FILENO);
+    ::execl(binary.c_str(),
+            binary.c_str(),
+            "--dsn",
+            dsn.c_str(),
+            "top",
+            "--interval",
+            "0.2",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
   }
-  const int status = ::pclose(pipe);
+  ::close(output_fd);
+  const bool drawn = eventually([&] { return occurrences(read_text(path), "pgtqctl top ") >= 3; },
+                                std::chrono::seconds(30));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string output = read_text(path);
+  ::unlink(path);
+  CHECK_MESSAGE(drawn, output);
   CHECK_MESSAGE(WIFEXITED(status), output);
   CHECK(WEXITSTATUS(status) == 0);
-  CHECK_MESSAGE(occurrences(output, "pgtqctl top ") >= 3, output);
   CHECK(output.find("no live workers") != std::string::npos);
 
   const Run bad = pgtqctl(database.dsn(), {"top", "--interval", "0"});
