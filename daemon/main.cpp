@@ -10,6 +10,7 @@
 #include "app/logging.hpp"
 #include "app/worker_main.hpp"
 #include "db/migrator.hpp"
+#include "db/privileges.hpp"
 
 #include <CLI/CLI.hpp>
 #include <build_config.hpp>
@@ -184,6 +185,9 @@ int main(int argc, char** argv) {
     std::cerr << "pgtqd: configuration error: " << error.what() << '\n';
     return pgtq::app::k_exit_config;
   } catch (const pgtq::db::SchemaMismatch& error) {
+    spdlog::critical("{}", error.what());
+    return pgtq::app::k_exit_config;
+  } catch (const pgtq::db::PrivilegeMissing& error) {
     spdlog::critical("{}", error.what());
     return pgtq::app::k_exit_config;
   } catch (const std::exception& error) {

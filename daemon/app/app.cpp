@@ -11,6 +11,7 @@
 #include "db/conninfo.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
+#include "db/privileges.hpp"
 #include "plugin/plugin_set.hpp"
 #include "queue/backoff.hpp"
 #include "queue/scheduler.hpp"
@@ -27,8 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Connects and checks (or migrates) the schema, retrying while the database is down.
-// Returns false when a signal asked to stop first. Throws SchemaMismatch.
 // A connection for the daemon's setup work (migrations, the plugins' schedules), READ
 // COMMITTED, named as the migrator.
 db::Connection setup_connection(const Config& config, db::SessionSettings settings = {}) {
@@ -39,10 +38,13 @@ db::Connection setup_connection(const Config& config, db::SessionSettings settin
   return connection;
 }
 
-// Applies the migrations (with --migrate), checks the schema and registers the plugins'
-// default schedules. Waits for the database to accept connections; false: a stop request
-// came meanwhile.
-bool prepare_database(const Config& config, const plugin::PluginSet& plugins) {
+// Applies the migrations (with --migrate), checks the schema and the role's rights (it may
+// claim from each of queue_names) and registers the plugins' default schedules. Waits for the
+// database to accept connections; false: a stop request came meanwhile. Throws
+// SchemaMismatch, PrivilegeMissing.
+bool prepare_database(const Config& config,
+                      const plugin::PluginSet& plugins,
+                      const std::vector<std::string>& queue_names) {
   queue::RetryBackoff backoff; // jittered: daemons restarted together do not retry together
   for (;;) {
     try {
@@ -53,7 +55,13 @@ bool prepare_database(const Config& config, const plugin::PluginSet& plugins) {
           spdlog::info("applied migration {}", migration.file_name);
         }
       }
+      db::require_worker_privileges(connection);
       migrator.require_current(connection);
+      db::require_claim_rights(connection, queue_names, config.worker_name);
+      if (const std::string warning = db::session_visibility_warning(connection);
+          !warning.empty()) {
+        spdlog::warn("{}", warning);
+      }
       register_plugin_schedules(connection, plugins.registry());
       return true;
     } catch (const db::PgError& error) {
@@ -141,7 +149,11 @@ int App::run() {
   plugin_options.policy.skip_failures = false;
 
   notifier.status("connecting to the database");
-  if (!prepare_database(m_config, *plugins)) {
+  std::vector<std::string> names;
+  for (const QueueEntry& queue : queues) {
+    names.push_back(queue.name);
+  }
+  if (!prepare_database(m_config, *plugins, names)) {
     return k_exit_ok;
   }
   startup_watch.reset(); // from here on the main loop drains on SIGTERM

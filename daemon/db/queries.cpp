@@ -18,6 +18,33 @@ const Query k_record_migration{
     "INSERT INTO pgtq.schema_migrations (version, file_name) VALUES ($1::integer, $2)"};
 const Query k_migrations_table_exists{"pgtq_migrations_table_exists",
                                       "SELECT to_regclass('pgtq.schema_migrations') IS NOT NULL"};
+// What pgtqd checks of its role at start (db/privileges.cpp). Whether it may use the schema
+// (true when there is none: the schema check says so then), and who it is.
+const Query k_schema_usage{"pgtq_schema_usage",
+                           "SELECT coalesce((SELECT has_schema_privilege(n.oid, 'USAGE')"
+                           " FROM pg_namespace n WHERE n.nspname = 'pgtq'), true),"
+                           " current_user::text"};
+// The rights it lacks: SELECT on the tables $1, EXECUTE on every function named in $2.
+const Query k_missing_worker_privileges{
+    "pgtq_missing_worker_privileges",
+    "SELECT 'SELECT on pgtq.' || c.relname FROM pg_class c"
+    " WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'pgtq')"
+    " AND c.relname = ANY ($1::text[]) AND NOT has_table_privilege(c.oid, 'SELECT')"
+    " UNION ALL"
+    " SELECT 'EXECUTE on ' || p.oid::regprocedure::text FROM pg_proc p"
+    " WHERE p.pronamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'pgtq')"
+    " AND p.proname = ANY ($2::text[]) AND NOT has_function_privilege(p.oid, 'EXECUTE')"
+    " ORDER BY 1"};
+// Whether the owner of pgtq.worker_seen (which runs as its owner) sees this session's start
+// in pg_stat_activity, as PostgreSQL decides it: the privileges of the session's role or of
+// pg_read_all_stats. And who the owner is.
+const Query k_owner_sees_sessions{
+    "pgtq_owner_sees_sessions",
+    "SELECT pg_has_role(p.proowner, session_user, 'USAGE')"
+    " OR pg_has_role(p.proowner, 'pg_read_all_stats', 'USAGE'), pg_get_userbyid(p.proowner)"
+    " FROM pg_proc p"
+    " WHERE p.pronamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'pgtq')"
+    " AND p.proname = 'worker_seen' LIMIT 1"};
 const Query k_begin{"pgtq_begin", "BEGIN"};
 const Query k_commit{"pgtq_commit", "COMMIT"};
 const Query k_rollback{"pgtq_rollback", "ROLLBACK"};

@@ -19,6 +19,10 @@ extern const Query k_create_migrations_table;
 extern const Query k_applied_versions;
 extern const Query k_record_migration;
 extern const Query k_migrations_table_exists;
+// The role's rights (db/privileges.cpp).
+extern const Query k_schema_usage;
+extern const Query k_missing_worker_privileges;
+extern const Query k_owner_sees_sessions;
 extern const Query k_begin;
 extern const Query k_commit;
 extern const Query k_rollback;

@@ -403,3 +403,14 @@ CREATE TABLE pgtq.unsettled_ends (
 );
 COMMENT ON TABLE pgtq.unsettled_ends IS
   'Tasks ended outside READ COMMITTED whose dependents the next pgtq.tick settles.';
+
+-- The queues a role may claim from (22_roles.sql): a role with a row here claims from these
+-- queues only (pgtq.claim and pgtq.pop refuse others with 42501); a role without one, from any
+-- queue its EXECUTE rights reach. The role is the session's (SET ROLE's, else the login's).
+CREATE TABLE pgtq.claim_queues (
+  role       text PRIMARY KEY,
+  queues     text[] NOT NULL,
+  changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pgtq.claim_queues IS
+  'The queues a role may claim from (pgtq.set_claim_queues); roles without a row may claim from any queue.';

@@ -23,8 +23,9 @@
 --   100 years is 3155760000 seconds (PGTQ_MAX_DELAY_SECONDS in plugin.h).
 -- SQLSTATEs: 22004 null_value_not_allowed for a NULL where none is allowed, 22023
 -- invalid_parameter_value for a bad value, 54000 program_limit_exceeded for a size or depth
--- limit. Every message starts with the function (or "pgtq:" for push's task checks) and
--- names the argument.
+-- limit, 42501 insufficient_privilege for a role that may not do it (22_roles.sql). Every
+-- message starts with the function (or "pgtq:" for push's task checks) and names the
+-- argument.
 --
 -- Each check here raises the precise error. The hot paths (push, push_many, claim,
 -- finish_many) test the same rules as plain expressions first and call these only for a
@@ -35,6 +36,11 @@
 -- pgtq's is schema-qualified. The exceptions are the SQL functions PostgreSQL must inline
 -- (a SET clause prevents it): new_claim_token schema-qualifies every name, finished_row has
 -- a RETURN body, bound to its objects when created.
+--
+-- SECURITY DEFINER: every public function (one with a COMMENT) runs as its owner, so that
+-- the roles of 22_roles.sql need no right on any table; the pinned search_path, with pg_temp
+-- last, is what makes that safe. The helpers here and elsewhere run as their caller, and
+-- only pgtq's own functions may call them.
 
 -- Raises unless name is a valid queue or task name; kind ('queue' or 'task') names it.
 CREATE FUNCTION pgtq.check_name(kind text, name text) RETURNS void

@@ -80,7 +80,7 @@ CREATE FUNCTION pgtq.claim(queue text, task_names text[], max_count integer,
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
                max_attempts integer, timeout interval, parents jsonb, checkpoint jsonb)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 DECLARE
   picked     bigint[];
@@ -111,6 +111,15 @@ BEGIN
      OR claim.queue IS NULL OR task_names IS NULL OR max_count IS NULL OR worker IS NULL
      OR lease IS NULL THEN
     PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
+  END IF;
+  -- The session's role, not current_user: this function runs as its owner.
+  IF EXISTS (SELECT 1 FROM pgtq.claim_queues r
+              WHERE r.role = coalesce(nullif(current_setting('role'), 'none'), session_user)
+                AND NOT claim.queue = ANY (r.queues)) THEN
+    RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"',
+      coalesce(nullif(current_setting('role'), 'none'), session_user), claim.queue
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
   END IF;
   LOOP
     IF keyed THEN
@@ -223,7 +232,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value.';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value, 42501 the session''s role may not claim from queue (pgtq.set_claim_queues).';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every
@@ -239,7 +248,7 @@ CREATE FUNCTION pgtq.heartbeat(task_ids bigint[], task_claims bigint[],
                                lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, status text)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 BEGIN
   PERFORM pgtq.check_id_claims('pgtq.heartbeat', task_ids, task_claims);
@@ -280,7 +289,7 @@ CREATE FUNCTION pgtq.pop(queue text, task_names text[], max_count integer, worke
                          lease interval DEFAULT interval '15 seconds')
 RETURNS TABLE (id bigint, claim bigint, task text, args jsonb, attempt integer,
                max_attempts integer, timeout interval, parents jsonb, checkpoint jsonb)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   -- Checked before the tick, so that a refused pop changes nothing.
   IF NOT (pop.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(pop.queue) <= 128

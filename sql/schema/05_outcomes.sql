@@ -148,7 +148,7 @@ CREATE FUNCTION pgtq.finish_many(task_ids bigint[], task_claims bigint[], status
                                  followups jsonb[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 DECLARE
   given    integer := cardinality(task_ids);
@@ -388,7 +388,7 @@ END $$;
 --    "result": json, "error": "text", "retry_in": seconds}
 -- checked as a document (the messages name the outcome), then handed to the array form.
 CREATE FUNCTION pgtq.finish_many(outcomes jsonb) RETURNS SETOF bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF outcomes IS NULL THEN
     RAISE EXCEPTION 'pgtq.finish_many: outcomes must not be NULL'
@@ -451,7 +451,7 @@ COMMENT ON FUNCTION pgtq.finish_many(jsonb) IS
 CREATE FUNCTION pgtq.backoff(attempt integer, base float8 DEFAULT 1,
                              factor float8 DEFAULT 2, cap float8 DEFAULT 3600)
 RETURNS float8
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ceiling float8;
   plain   float8;
@@ -497,7 +497,7 @@ COMMENT ON FUNCTION pgtq.backoff(integer, float8, float8, float8) IS
 -- outcome was accepted (false: the claim is no longer current, nothing was changed).
 CREATE FUNCTION pgtq.complete(id bigint, claim bigint, result jsonb DEFAULT 'null')
 RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_id_claim('pgtq.complete', complete.id, complete.claim);
   PERFORM pgtq.check_json_limits('pgtq.complete: result', complete.result);
@@ -513,7 +513,7 @@ CREATE FUNCTION pgtq.fail(id bigint, claim bigint, error text,
                           retry_in interval DEFAULT NULL,
                           permanent boolean DEFAULT false)
 RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_id_claim('pgtq.fail', fail.id, fail.claim);
   IF fail.error IS NULL THEN
@@ -538,7 +538,7 @@ COMMENT ON FUNCTION pgtq.fail(bigint, bigint, text, interval, boolean) IS
 
 -- Run again after delay (0 .. 100 years) without using up an attempt.
 CREATE FUNCTION pgtq.snooze(id bigint, claim bigint, delay interval) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_id_claim('pgtq.snooze', snooze.id, snooze.claim);
   IF delay IS NULL THEN

@@ -7,7 +7,7 @@
 -- next_due, so that a scheduler wakes the queue then instead of at its next tick by the
 -- clock: a limit of 50 a second then starts 50 a second, not 50 per second and a fraction.
 CREATE FUNCTION pgtq.next_rate_room() RETURNS timestamptz
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT least(
     (SELECT min(r.room_at)
        FROM pgtq.queues q
@@ -55,7 +55,7 @@ COMMENT ON FUNCTION pgtq.next_rate_room() IS
 CREATE FUNCTION pgtq.tick(max_count integer DEFAULT 10000,
                           OUT promoted integer, OUT rescued integer,
                           OUT failed integer, OUT next_due timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   wake        text[];
   rescue_wake text[];
@@ -205,7 +205,7 @@ COMMENT ON FUNCTION pgtq.tick(integer) IS
 -- in the future. Returns how many. History partitions that end by then are dropped whole
 -- (17_history.sql); one whose lock is not granted within 200 ms is deleted from instead.
 CREATE FUNCTION pgtq.prune(finished_before timestamptz) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   removed bigint := 0;
   n       bigint;

@@ -6,7 +6,7 @@
 -- twice counts once. Returns how many were still held.
 CREATE FUNCTION pgtq.release(task_ids bigint[], task_claims bigint[])
 RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   requeued  integer;
   cancelled integer;
@@ -57,7 +57,7 @@ COMMENT ON FUNCTION pgtq.release(bigint[], bigint[]) IS
 -- pgtq_cancel (payload: the id), and sees it at the next heartbeat otherwise. Returns false
 -- when the task is unknown or already finished.
 CREATE FUNCTION pgtq.cancel(id bigint) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   found_state pgtq.task_state;
 BEGIN

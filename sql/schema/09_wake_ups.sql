@@ -45,7 +45,7 @@
 -- pgtq's advisory lock key space (the two-int4 form; applications mostly use one bigint):
 -- 'pgtq' as an int4, and the queue's bucket.
 CREATE FUNCTION pgtq.wake_queue(queue text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared(1885828209, hashtext(wake_queue.queue) & 63);
   IF current_setting('transaction_isolation') <> 'read committed'
@@ -60,7 +60,7 @@ COMMENT ON FUNCTION pgtq.wake_queue(text) IS
 -- scheduled tasks the caller wrote. Notifies pgtq_scheduled (at commit) when a registered
 -- scheduler sleeps past it, or always outside READ COMMITTED.
 CREATE FUNCTION pgtq.wake_schedulers(earliest timestamptz) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock_shared(1885828209, 64);
   IF current_setting('transaction_isolation') <> 'read committed'
@@ -78,7 +78,7 @@ COMMENT ON FUNCTION pgtq.wake_schedulers(timestamptz) IS
 -- when the session was not registered (a new registration, or its row had been removed):
 -- the caller registering again at each poll finds out that pushes stopped notifying it.
 CREATE FUNCTION pgtq.worker_idle(queue text, worker text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   inserted boolean;
 BEGIN
@@ -100,7 +100,7 @@ COMMENT ON FUNCTION pgtq.worker_idle(text, text) IS
 -- This session's claim loop of queue no longer waits for notifications: pushes to queue
 -- stop notifying once no other is registered.
 CREATE FUNCTION pgtq.worker_busy(queue text) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', worker_busy.queue);
   DELETE FROM pgtq.idle_workers w WHERE w.queue = worker_busy.queue AND w.pid = pg_backend_pid();
@@ -113,7 +113,7 @@ COMMENT ON FUNCTION pgtq.worker_busy(text) IS
 -- none. Reads pg_locks, which briefly takes every lock partition: a claim loop calls it
 -- when it goes idle, not per task.
 CREATE FUNCTION pgtq.pushes_in_flight(queue text, among text[] DEFAULT NULL) RETURNS text[]
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', pushes_in_flight.queue);
   RETURN coalesce((SELECT array_agg(DISTINCT l.virtualtransaction ORDER BY l.virtualtransaction)
@@ -135,7 +135,7 @@ COMMENT ON FUNCTION pgtq.pushes_in_flight(text, text[]) IS
 -- delayed_pushes_in_flight reports none and read next_due once more before it relies on
 -- notifications. Returns true when the session was not registered before.
 CREATE FUNCTION pgtq.scheduler_waiting(scheduler text, wakes_in interval) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   inserted boolean;
 BEGIN
@@ -165,7 +165,7 @@ COMMENT ON FUNCTION pgtq.scheduler_waiting(text, interval) IS
 -- The transactions pushing delayed tasks right now (as pushes_in_flight, for the delayed
 -- tasks' lock), or, given among, those of among that still are. Empty when none.
 CREATE FUNCTION pgtq.delayed_pushes_in_flight(among text[] DEFAULT NULL) RETURNS text[]
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT coalesce((SELECT array_agg(DISTINCT l.virtualtransaction ORDER BY l.virtualtransaction)
                      FROM pg_locks l
                     WHERE l.locktype = 'advisory' AND l.granted
@@ -183,7 +183,7 @@ COMMENT ON FUNCTION pgtq.delayed_pushes_in_flight(text[]) IS
 -- (18_schedules.sql), kept within 100 years of now (a row written straight into the table
 -- may say 'infinity'); NULL when none.
 CREATE FUNCTION pgtq.next_due() RETURNS timestamptz
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN d.due IS NOT NULL
               THEN least(greatest(d.due, clock_timestamp() - interval '100 years'),
                          clock_timestamp() + interval '100 years') END

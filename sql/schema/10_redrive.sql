@@ -106,7 +106,7 @@ END $$;
 -- the task is unknown or not failed or cancelled (a concurrent retry of it waits, then
 -- finds it queued), or when a live task of its queue holds its unique key.
 CREATE FUNCTION pgtq.retry(id bigint, run_at timestamptz DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF retry.id IS NULL THEN
     RAISE EXCEPTION 'pgtq.retry: id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -134,7 +134,7 @@ CREATE FUNCTION pgtq.retry_all(queue text DEFAULT NULL, task text DEFAULT NULL,
                                max_count integer DEFAULT 10000,
                                dry_run boolean DEFAULT false)
 RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids bigint[];
 BEGIN
@@ -186,7 +186,7 @@ CREATE FUNCTION pgtq.cancel_all(queue text DEFAULT NULL, task text DEFAULT NULL,
                                 max_count integer DEFAULT 10000,
                                 dry_run boolean DEFAULT false)
 RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids       bigint[];
   cancelled bigint[];
@@ -241,7 +241,7 @@ COMMENT ON FUNCTION pgtq.cancel_all(text, text, timestamptz, timestamptz, pgtq.t
 -- one without running it. Returns false when the task is unknown. A running task is refused
 -- (55000): cancel it, then delete it once it has ended.
 CREATE FUNCTION pgtq.delete(id bigint) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   found_state pgtq.task_state;
 BEGIN
@@ -296,7 +296,7 @@ CREATE FUNCTION pgtq.delete_all(states pgtq.task_state[], queue text DEFAULT NUL
                                 max_count integer DEFAULT 10000,
                                 dry_run boolean DEFAULT false)
 RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ids     bigint[];
   live    bigint[];
@@ -341,7 +341,7 @@ CREATE FUNCTION pgtq.update(id bigint, args jsonb DEFAULT NULL, priority integer
                             run_at timestamptz DEFAULT NULL, max_attempts integer DEFAULT NULL,
                             timeout interval DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   found_state pgtq.task_state;
   found_task  text;

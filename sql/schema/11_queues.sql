@@ -9,7 +9,7 @@
 
 -- Pauses queue (1..128 characters of [A-Za-z0-9_.:-]). Returns true when it was not paused.
 CREATE FUNCTION pgtq.pause(queue text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   changed text;
 BEGIN
@@ -26,7 +26,7 @@ COMMENT ON FUNCTION pgtq.pause(text) IS
 
 -- Resumes queue and wakes its waiting workers. Returns true when it was paused.
 CREATE FUNCTION pgtq.resume(queue text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', resume.queue);
   UPDATE pgtq.queues q SET paused = false, changed_at = now()
@@ -58,7 +58,7 @@ END $$;
 -- that runs: claims wait until fewer run. Takes effect at the next claim; wakes the queue's
 -- waiting workers, since a raised or removed limit leaves room.
 CREATE FUNCTION pgtq.set_global_concurrency(queue text, max_running integer) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', set_global_concurrency.queue);
   IF max_running NOT BETWEEN 1 AND 100000 THEN
@@ -82,7 +82,7 @@ COMMENT ON FUNCTION pgtq.set_global_concurrency(text, integer) IS
 -- as its length in seconds (pgtq.rate_period: '1 day' is 24 hours). A new limit or period
 -- starts with an empty window; setting the same again keeps it.
 CREATE FUNCTION pgtq.set_rate_limit(queue text, max_starts integer, per interval) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', set_rate_limit.queue);
   IF max_starts NOT BETWEEN 1 AND 1000000 THEN
@@ -121,7 +121,7 @@ COMMENT ON FUNCTION pgtq.set_rate_limit(text, integer, interval) IS
 -- gives a value keeps it.
 CREATE FUNCTION pgtq.set_task_defaults(queue text, priority integer, max_attempts integer,
                                        timeout interval) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', set_task_defaults.queue);
   IF priority NOT BETWEEN -32768 AND 32767 THEN
@@ -150,7 +150,7 @@ COMMENT ON FUNCTION pgtq.set_task_defaults(text, integer, integer, interval) IS
 -- has no tasks or workers. Wakes the queue's waiting workers, since removed limits leave room.
 -- Returns true when there was anything to reset.
 CREATE FUNCTION pgtq.reset_queue(queue text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   settings integer;
   rules    integer;

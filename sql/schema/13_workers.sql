@@ -43,7 +43,7 @@ CREATE FUNCTION pgtq.worker_seen(worker text, queue text, host text, pid integer
                                  task_names text[] DEFAULT NULL,
                                  session_grace interval DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   -- This session's start; NULL when the current role may not see it (SET ROLE to a role
   -- other than the login's): the session is then not recorded, and never swept.
@@ -140,7 +140,7 @@ COMMENT ON FUNCTION pgtq.worker_seen(text, text, text, integer, text, integer, t
 -- row locked elsewhere at that moment keeps its lease, which runs out as before. pgtqd's
 -- schedulers call it before each tick, in a transaction of its own.
 CREATE FUNCTION pgtq.sweep_gone_workers() RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   ended   integer := 0;
   since   timestamptz := (SELECT a.backend_start FROM pg_stat_get_activity(pg_backend_pid()) a);
@@ -198,7 +198,7 @@ COMMENT ON FUNCTION pgtq.sweep_gone_workers() IS
 
 -- Removes the row of worker for queue (a clean stop). Returns whether there was one.
 CREATE FUNCTION pgtq.worker_stopped(worker text, queue text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF worker IS NULL OR queue IS NULL THEN
     RAISE EXCEPTION 'pgtq.worker_stopped: % must not be NULL',

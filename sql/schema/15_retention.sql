@@ -11,12 +11,14 @@
 -- a delay, and no part of it negative ('1 mon -29 days' is 1 to 3 days in most months and
 -- reaches past now in February; '1 day -1 hour' past now on the night clocks go back).
 CREATE FUNCTION pgtq.keep_ok(keep interval) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT pgtq.delay_ok(keep)
          AND extract(year FROM keep) * 12 + extract(month FROM keep) >= 0
          AND extract(day FROM keep) >= 0
          AND keep - date_trunc('day', keep) >= interval '0'
 $$;
+COMMENT ON FUNCTION pgtq.keep_ok(interval) IS
+'Whether keep is a retention pgtq.set_retention accepts: 0 to 100 years, no part of it negative. NULL for NULL. Errors: none.';
 
 -- Keeps queue's tasks that ended in state for keep (0 to 100 years) after they ended: older
 -- ones are deleted by the next passes of pgtq.apply_retention. queue NULL sets the default of
@@ -24,7 +26,7 @@ $$;
 -- them until pruned (for a queue: whatever the default says).
 CREATE FUNCTION pgtq.set_retention(queue text, state text, keep interval)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF set_retention.queue IS NOT NULL THEN
     PERFORM pgtq.check_name('queue', set_retention.queue);
@@ -52,7 +54,7 @@ COMMENT ON FUNCTION pgtq.set_retention(text, text, interval) IS
 -- again; with queue NULL, removes the default (tasks then stay until pruned). Returns how many
 -- rules it removed.
 CREATE FUNCTION pgtq.reset_retention(queue text, state text DEFAULT NULL) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   removed integer;
 BEGIN
@@ -119,7 +121,7 @@ END $$;
 -- are past their retention now, all of them, changing and locking nothing.
 CREATE FUNCTION pgtq.apply_retention(max_count integer DEFAULT 10000,
                                      dry_run boolean DEFAULT false) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   now_at  timestamptz := clock_timestamp();
   room    integer := max_count;

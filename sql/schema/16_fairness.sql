@@ -342,7 +342,7 @@ END $$;
 -- at the next claim; wakes the queue's waiting workers, since a raised or removed limit
 -- leaves room.
 CREATE FUNCTION pgtq.set_key_concurrency(queue text, max_running integer) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', set_key_concurrency.queue);
   IF max_running NOT BETWEEN 1 AND 100000 THEN
@@ -368,7 +368,7 @@ COMMENT ON FUNCTION pgtq.set_key_concurrency(text, integer) IS
 -- with an empty window; setting the same again keeps them.
 CREATE FUNCTION pgtq.set_key_rate_limit(queue text, max_starts integer, per interval)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   kept boolean; -- the same limit and period as before: the windows stay
 BEGIN
@@ -405,7 +405,7 @@ COMMENT ON FUNCTION pgtq.set_key_rate_limit(text, integer, interval) IS
 -- weight before it has tasks. Weights stay until removed or pgtq.reset_queue.
 CREATE FUNCTION pgtq.set_key_weight(queue text, fairness_key text, weight integer)
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('queue', set_key_weight.queue);
   IF set_key_weight.fairness_key IS NULL THEN

@@ -34,7 +34,8 @@
 -- past days before loading old history into finished_tasks.
 CREATE FUNCTION pgtq.add_history_partitions(first_day date DEFAULT NULL, days integer DEFAULT 4)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
 DECLARE
   first date := coalesce(first_day, (now() AT TIME ZONE 'UTC')::date);
   made  integer := 0;
@@ -161,7 +162,8 @@ $$;
 -- commits: count what the partition holds before, and commit soon after. Errors: 22004 NULL
 -- part, 22023 part not a partition of finished_tasks or the default one.
 CREATE FUNCTION pgtq.drop_history_partition(part regclass, due timestamptz) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
 BEGIN
   IF part IS NULL THEN
     RAISE EXCEPTION 'pgtq.drop_history_partition: part must not be NULL'

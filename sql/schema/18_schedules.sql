@@ -340,7 +340,7 @@ END $$;
 CREATE FUNCTION pgtq.cron_fire_times(cron text, time_zone text DEFAULT 'UTC',
                                      count integer DEFAULT 5, after timestamptz DEFAULT now())
 RETURNS SETOF timestamptz
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   parsed bigint[] := pgtq.cron_parse('pgtq.cron_fire_times', cron);
   at     timestamptz := cron_fire_times.after;
@@ -375,7 +375,7 @@ CREATE FUNCTION pgtq.set_schedule(
   timeout         interval DEFAULT NULL,
   enabled         boolean DEFAULT true
 ) RETURNS timestamptz
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   parsed bigint[];
   next_at timestamptz;
@@ -452,7 +452,7 @@ COMMENT ON FUNCTION pgtq.set_schedule(text, text, text, jsonb, text, interval, t
 -- Pauses schedule name: it fires nothing until resume_schedule. Returns true when it was
 -- enabled.
 CREATE FUNCTION pgtq.pause_schedule(name text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('schedule', pause_schedule.name);
   UPDATE pgtq.schedules s SET enabled = false, next_fire_at = NULL, changed_at = now(),
@@ -466,7 +466,7 @@ COMMENT ON FUNCTION pgtq.pause_schedule(text) IS
 -- Resumes schedule name from its next fire time after now (fire times while it was paused
 -- are skipped). Returns that time; NULL when there is no such schedule or it was enabled.
 CREATE FUNCTION pgtq.resume_schedule(name text) RETURNS timestamptz
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s    pgtq.schedules;
   next_at timestamptz;
@@ -493,7 +493,7 @@ COMMENT ON FUNCTION pgtq.resume_schedule(text) IS
 -- default schedule of that name is not created again (pgtq.deleted_schedules) until
 -- set_schedule sets the name.
 CREATE FUNCTION pgtq.delete_schedule(name text) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_name('schedule', delete_schedule.name);
   DELETE FROM pgtq.schedules s WHERE s.name = delete_schedule.name;
@@ -515,7 +515,7 @@ COMMENT ON FUNCTION pgtq.delete_schedule(text) IS
 CREATE FUNCTION pgtq.register_schedule(name text, queue text, task text, args jsonb,
                                        cron text, every interval, time_zone text,
                                        catch_up text) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s       pgtq.schedules;
   existed boolean;
@@ -555,7 +555,7 @@ COMMENT ON FUNCTION pgtq.register_schedule(text, text, text, jsonb, text, interv
 CREATE FUNCTION pgtq.schedule_fire_times(name text, count integer DEFAULT 5,
                                          after timestamptz DEFAULT now())
 RETURNS SETOF timestamptz
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s      pgtq.schedules;
   parsed bigint[];
@@ -585,7 +585,7 @@ COMMENT ON FUNCTION pgtq.schedule_fire_times(text, integer, timestamptz) IS
 -- refuses) records why in last_error and moves on to its next fire time: no row can make
 -- the tick fail. Returns how many tasks it pushed.
 CREATE FUNCTION pgtq.fire_schedules(max_count integer) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   s       pgtq.schedules;
   now_at  timestamptz;

@@ -32,7 +32,7 @@
 -- task_status. Returns true when the session was not registered for it before. A
 -- registration outlives the wait only until unwatch_task or the end of the session.
 CREATE FUNCTION pgtq.watch_task(id bigint) RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   inserted boolean;
 BEGIN
@@ -50,7 +50,7 @@ COMMENT ON FUNCTION pgtq.watch_task(bigint) IS
 -- Removes this session's registration for task id, or all of them (id NULL). Returns how
 -- many it removed.
 CREATE FUNCTION pgtq.unwatch_task(id bigint DEFAULT NULL) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   removed integer;
 BEGIN
@@ -71,7 +71,7 @@ COMMENT ON FUNCTION pgtq.unwatch_task(bigint) IS
 CREATE FUNCTION pgtq.task_status(id bigint)
 RETURNS TABLE (state pgtq.task_state, result jsonb, last_error text, attempts integer,
                finished_at timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF task_status.id IS NULL THEN
     RAISE EXCEPTION 'pgtq.task_status: id must not be NULL'
@@ -102,7 +102,7 @@ COMMENT ON FUNCTION pgtq.task_status(bigint) IS
 -- Outside READ COMMITTED the transaction's snapshot may predate a registration, so it sends
 -- one notification with an empty payload instead, which every waiter takes as "look again".
 CREATE FUNCTION pgtq.notify_ended(ids bigint[]) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF coalesce(cardinality(notify_ended.ids), 0) = 0 THEN
     RETURN;
@@ -127,7 +127,7 @@ COMMENT ON FUNCTION pgtq.notify_ended(bigint[]) IS
 CREATE FUNCTION pgtq.wait(id bigint, timeout interval DEFAULT interval '30 seconds')
 RETURNS TABLE (state pgtq.task_state, result jsonb, last_error text, attempts integer,
                finished_at timestamptz)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   deadline timestamptz;
   seen     record;

@@ -163,7 +163,7 @@ END $$;
 -- than a recursion, so that a chain of any length cancels. Usually nobody waits and nothing
 -- depends: then it is two probes of empty tables.
 CREATE FUNCTION pgtq.tasks_ended(ids bigint[]) RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   children bigint[];
 BEGIN
@@ -244,7 +244,7 @@ END $$;
 -- that 10,000 parents of 1 MiB results cannot make every claim of the task fail (jsonb holds
 -- at most 255 MiB; a worker's frame, 64 MiB).
 CREATE FUNCTION pgtq.task_parents(id bigint) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_object('id', r.id, 'task', r.task, 'state', r.state,
                                                'result', CASE WHEN r.within THEN r.result END)
                             || CASE WHEN r.within THEN '{}'::jsonb

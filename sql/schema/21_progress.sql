@@ -80,7 +80,7 @@ CREATE FUNCTION pgtq.report(task_ids bigint[], task_claims bigint[], progress js
                             checkpoints jsonb[])
 RETURNS integer
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET jit = off AS $$
 DECLARE
   written integer;
@@ -125,7 +125,7 @@ COMMENT ON FUNCTION pgtq.report(bigint[], bigint[], jsonb[], jsonb[]) IS
 CREATE FUNCTION pgtq.report(id bigint, claim bigint, progress jsonb DEFAULT NULL,
                             checkpoint jsonb DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   PERFORM pgtq.check_id_claim('pgtq.report', report.id, report.claim);
   PERFORM pgtq.check_report('pgtq.report: ', '', report.progress, report.checkpoint);
