@@ -24,9 +24,23 @@ sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$dsn" "$@"; }
 say "migrating the pgtq schema"
 "$build_dir/daemon/pgtqctl" --dsn "$dsn" migrate
 
+# Least privilege: on the private server, pgtqd runs as a login with pgtq_worker's rights
+# only and the C++ client pushes as one with pgtq_pusher's (README: Database roles).
+worker_dsn="$dsn"
+app_dsn="$dsn"
+if [ -z "${PGTQ_DSN:-}" ]; then
+  say "database roles: pgtqd logs in as demo_worker (pgtq_worker), the C++ client as demo_app (pgtq_pusher)"
+  sql -c "CREATE ROLE demo_worker LOGIN" -c "GRANT pgtq_worker TO demo_worker" \
+    -c "CREATE ROLE demo_app LOGIN" -c "GRANT pgtq_pusher TO demo_app"
+  worker_dsn="$dsn user=demo_worker"
+  app_dsn="$dsn user=demo_app"
+  echo "demo_app may push, and may not write the table behind it:"
+  psql -X -q -A -t "$app_dsn" -c "INSERT INTO pgtq.live_tasks (queue, task, args, state, run_at, max_attempts) VALUES ('x', 'x', '[]', 'running', now(), 1)" 2>&1 | sed 's/^/  /' || true
+fi
+
 daemon_log="$(mktemp /tmp/pgtqd-demo.XXXXXX.log)"
 say "starting pgtqd for queues '$queue' and 'bulk', which share 4 workers 3 : 1, and queue 'reports' with a worker of its own (log: $daemon_log)"
-"$build_dir/daemon/pgtqd" --queue "$queue" --queue bulk --queue reports=1 --dsn "$dsn" \
+"$build_dir/daemon/pgtqd" --queue "$queue" --queue bulk --queue reports=1 --dsn "$worker_dsn" \
   --plugin-dir "$build_dir/plugins" --concurrency 4 --shared-workers --queue-weights "$queue=3" \
   --backoff-base 0.5 --scheduler-interval 0.2 --metrics-listen 127.0.0.1:0 >"$daemon_log" 2>&1 &
 daemon_pid=$!
@@ -54,7 +68,7 @@ SELECT pgtq.push('$queue', 'sleep', '[30]', max_attempts => 1, timeout => '1 sec
 COMMIT;
 SQL
 say "pushing tasks with the C++ client header (pgtq_push_example)"
-"$build_dir/bin/pgtq_push_example" --dsn "$dsn" --queue "$queue"
+"$build_dir/bin/pgtq_push_example" --dsn "$app_dsn" --queue "$queue"
 
 say "waiting for the tasks to finish"
 for _ in $(seq 1 300); do

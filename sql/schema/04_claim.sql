@@ -112,15 +112,6 @@ BEGIN
      OR lease IS NULL THEN
     PERFORM pgtq.check_claim_args('pgtq.claim', claim.queue, task_names, max_count, worker, lease);
   END IF;
-  -- The session's role, not current_user: this function runs as its owner.
-  IF EXISTS (SELECT 1 FROM pgtq.claim_queues r
-              WHERE r.role = coalesce(nullif(current_setting('role'), 'none'), session_user)
-                AND NOT claim.queue = ANY (r.queues)) THEN
-    RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"',
-      coalesce(nullif(current_setting('role'), 'none'), session_user), claim.queue
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
-  END IF;
   LOOP
     IF keyed THEN
       picked := pgtq.fair_pick(claim.queue, task_names, take, key_cap, key_rate, key_per, turn_at);
@@ -138,9 +129,27 @@ BEGIN
                  AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks k
                                              WHERE k.queue = claim.queue AND k.state = 'queued'
                                                AND k.fairness_key IS NOT NULL))
+                 -- Nothing for a role limited to other queues (pgtq.claim_queues); the
+                 -- session's role, as current_user is this function's owner. The error is
+                 -- raised below, off the path of a claim that takes tasks.
+                 AND NOT EXISTS (SELECT 1 FROM pgtq.claim_queues r
+                                  WHERE r.role = coalesce(nullif(current_setting('role'), 'none'),
+                                                          session_user)
+                                    AND NOT claim.queue = ANY (r.queues))
                ORDER BY l.priority, l.run_at, l.id
                LIMIT take
                  FOR NO KEY UPDATE SKIP LOCKED) p;
+    END IF;
+    -- Nothing on the first pass: a role limited to other queues learns why. Before a fair
+    -- queue's first pick too, which comes on a later pass.
+    IF picked IS NULL AND NOT capped
+       AND EXISTS (SELECT 1 FROM pgtq.claim_queues r
+                    WHERE r.role = coalesce(nullif(current_setting('role'), 'none'), session_user)
+                      AND NOT claim.queue = ANY (r.queues)) THEN
+      RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"',
+        coalesce(nullif(current_setting('role'), 'none'), session_user), claim.queue
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
     END IF;
     -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
