@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib/common.sh"
 
 build_dir="${PGTQ_BUILD_DIR:-$PGTQ_ROOT/build}"
 queue=demo
-ensure_packages "${PGTQ_BUILD_PACKAGES[@]}" "${PGTQ_SERVER_PACKAGES[@]}"
+ensure_packages "${PGTQ_BUILD_PACKAGES[@]}" "${PGTQ_SERVER_PACKAGES[@]}" curl
 build_pgtq "$build_dir"
 
 if [ -n "${PGTQ_DSN:-}" ]; then
@@ -285,6 +285,20 @@ for _ in $(seq 1 100); do
 done
 kill -TERM "$survivor_pid"
 while kill -0 "$survivor_pid" 2>/dev/null; do sleep 0.05; done
+
+say "the web dashboard: pgtqctl web on a loopback port, read-only without credentials (README: Dashboard)"
+web_log="$(mktemp /tmp/pgtq-web-demo.XXXXXX.log)"
+"$build_dir/daemon/pgtqctl" --dsn "$dsn" web --listen 127.0.0.1:0 >"$web_log" 2>&1 &
+web_pid=$!
+for _ in $(seq 1 100); do
+  grep -q "dashboard served at" "$web_log" && break
+  sleep 0.05
+done
+web_url=$(grep -o 'http://[^ ]*' "$web_log" | head -n 1)
+echo "$(head -n 1 "$web_log"); its queues page lists $(curl -fsS "$web_url" | grep -c '<tr data-queue=') queue(s)"
+kill -TERM "$web_pid"
+wait "$web_pid" || true
+rm -f "$web_log"
 
 say "stopping pgtqd"
 stop_daemon

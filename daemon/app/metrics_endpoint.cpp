@@ -18,12 +18,15 @@ MetricsEndpoint::MetricsEndpoint(const Config& config,
            .application_name = queue::application_name(connection_settings(config), "metrics"),
            .prepared_statements = config.prepared_statements}) {
   std::string why;
-  const auto address = metrics::parse_listen_address(config.metrics_listen, &why);
+  const auto address = http::parse_listen_address(config.metrics_listen, &why);
   if (!address) {
     throw ConfigError("metrics-listen " + why); // checked with the options already
   }
   try {
-    m_server.emplace(*address, [this](std::string_view path) { return respond(path); });
+    m_server.emplace(
+        *address,
+        [this](const http::HttpRequest& request) { return respond(request.path); },
+        http::HttpServer::Options{.log_name = "metrics endpoint"});
   } catch (const std::runtime_error& error) {
     throw ConfigError(std::string("metrics-listen: ") + error.what());
   }
@@ -35,7 +38,7 @@ MetricsEndpoint::MetricsEndpoint(const Config& config,
                m_server->port());
 }
 
-metrics::HttpResponse MetricsEndpoint::respond(std::string_view path) {
+http::HttpResponse MetricsEndpoint::respond(std::string_view path) {
   if (path == "/metrics") {
     metrics::PageSources sources{.version = build::k_version,
                                  .loops = m_loops.metric_views(),

@@ -2,7 +2,7 @@
 
 #include "app/config.hpp"
 #include "app/queue_loops.hpp"
-#include "metrics/http_server.hpp"
+#include "http/http_server.hpp"
 #include "metrics/queue_figures.hpp"
 #include "queue/scheduler.hpp"
 
@@ -22,12 +22,12 @@ public:
   MetricsEndpoint(const Config& config, const QueueLoops& loops, const queue::Scheduler* scheduler);
 
 private:
-  metrics::HttpResponse respond(std::string_view path);
+  http::HttpResponse respond(std::string_view path);
 
   const QueueLoops& m_loops;
   const queue::Scheduler* m_scheduler;
-  metrics::QueueFigures m_figures;             // the server's thread only
-  std::optional<metrics::HttpServer> m_server; // last: stopped first
+  metrics::QueueFigures m_figures;          // the server's thread only
+  std::optional<http::HttpServer> m_server; // last: stopped first
 };
 
 } // namespace pgtq::app

@@ -5,7 +5,7 @@
 #include "app/config_options.hpp"
 #include "app/queue_list.hpp"
 #include "db/conninfo.hpp"
-#include "metrics/listen_address.hpp"
+#include "http/listen_address.hpp"
 #include "plugin/host_api.hpp"
 
 #include <pgtq/detail/utf8.hpp>
@@ -44,7 +44,7 @@ std::string check_worker_name(std::string_view value) {
 
 std::string check_listen(std::string_view value) {
   std::string why;
-  return value.empty() || metrics::parse_listen_address(value, &why) ? "" : why;
+  return value.empty() || http::parse_listen_address(value, &why) ? "" : why;
 }
 
 // "auto", or a whole number of tasks from 0 to 10000.

@@ -197,4 +197,15 @@ struct TopOptions {
 // or q (on a terminal; elsewhere the frames follow each other).
 int top(const std::string& dsn, const TopOptions& options, std::ostream& out);
 
+struct WebOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::optional<std::string> password_file; // else PGTQ_WEB_PASSWORD; neither: read-only
+  std::string refresh = "10";               // seconds between reloads of the queues page
+  std::string sample_interval = "5";        // seconds between samples of the queue depths
+};
+// Serves the dashboard (daemon/web/dashboard.hpp) at options.listen until SIGINT or SIGTERM,
+// then exits 0. Without credentials it is read-only, and only on a loopback address: exit 78
+// (EX_CONFIG) on another, or when the password file cannot be read.
+int web(const std::string& dsn, const WebOptions& options, std::ostream& out);
+
 } // namespace pgtq::ctl

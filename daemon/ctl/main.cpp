@@ -1,8 +1,9 @@
 // pgtqctl: the operator's command line for pgtq (migrate, push, inspect, retry, cancel, delete,
-// update, pause, resume, queue settings, retention, prune, schedules, wait, top).
+// update, pause, resume, queue settings, retention, prune, schedules, wait, top, web).
 #include "ctl/arguments.hpp"
 #include "ctl/commands.hpp"
 #include "ctl/error_report.hpp"
+#include "ctl/web_subcommand.hpp"
 #include "db/migrations.hpp"
 #include "db/migrator.hpp"
 #include "db/pg_error.hpp"
@@ -31,7 +32,10 @@ int main(int argc, char** argv) {
   app.footer("Exit status: 0 done; 1 the database refused the command, or the task or schedule "
              "named does not exist, or was not changed (pgtqctl says why); 64 a bad argument; "
              "75 wait timed out with the task still live; 78 migrate found a pgtq schema newer "
-             "than this pgtqctl.\nErrors are one line, \"pgtqctl: MESSAGE (SQLSTATE XXXXX)\", "
+             "than this pgtqctl, or web cannot serve as asked (no credentials for a "
+             "non-loopback address, a password file it cannot read, an address it cannot "
+             "listen on).\nErrors are one line, \"pgtqctl: MESSAGE (SQLSTATE "
+             "XXXXX)\", "
              "followed by the server's DETAIL and HINT lines when it sent them.");
   app.fallthrough(); // --dsn before or after the subcommand: pgtqctl migrate --dsn DSN
   std::string dsn;
@@ -392,6 +396,8 @@ int main(int argc, char** argv) {
   auto* prune = app.add_subcommand("prune", "delete finished tasks older than an interval");
   prune->add_option("--older-than", older_than, "e.g. '7 days'")->required();
   prune->callback([&] { exit_code = pgtq::ctl::prune(dsn, older_than, std::cout); });
+
+  pgtq::ctl::add_web_subcommand(app, dsn, exit_code);
 
   try {
     app.parse(argc, argv);

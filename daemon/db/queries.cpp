@@ -354,4 +354,55 @@ const Query k_ctl_top_queues{
 const Query k_ctl_top_time{"pgtq_ctl_top_time",
                            "SELECT date_trunc('second', clock_timestamp())::text"};
 
+// ---- pgtqctl web (daemon/web/): statements the role pgtq_operator may run ----
+// Times as ISO 8601 text cut to the second; ages and latencies as seconds with a decimal.
+const Query k_web_queues{
+    "pgtq_web_queues",
+    "SELECT queue, queued, scheduled, running, pending,"
+    " coalesce(round(extract(epoch FROM oldest_queued_age)::numeric, 1)::text, ''),"
+    " succeeded_last_hour, failed_last_hour, cancelled_last_hour, workers, worker_slots, paused,"
+    " coalesce(round(extract(epoch FROM wait_p95_last_hour)::numeric, 3)::text, ''),"
+    " coalesce(round(extract(epoch FROM run_p95_last_hour)::numeric, 3)::text, '')"
+    " FROM pgtq.queue_stats ORDER BY queue"};
+const Query k_web_queue_minutes{
+    "pgtq_web_queue_minutes",
+    "SELECT queue, extract(epoch FROM minute)::bigint, succeeded, failed, cancelled,"
+    " coalesce(extract(epoch FROM run_p95)::float8, 0)"
+    " FROM pgtq.queue_minutes ORDER BY queue, minute"};
+const Query k_web_depth_sample{"pgtq_web_depth_sample",
+                               "SELECT queue, queued, scheduled, running FROM pgtq.queue_stats"};
+const Query k_web_tasks{
+    "pgtq_web_tasks",
+    "SELECT id, queue, task, state::text, attempts, max_attempts,"
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+    " coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), ''),"
+    " coalesce(left(last_error, 200), ''), coalesce(array_to_string(tags, ', '), '')"
+    " FROM pgtq.tasks"
+    " WHERE ($1::bigint IS NULL OR id < $1::bigint)"
+    " AND ($2::text IS NULL OR queue = $2) AND ($3::text IS NULL OR state::text = $3)"
+    " AND ($4::text IS NULL OR task = $4) AND ($5::text IS NULL OR unique_key = $5)"
+    " AND ($6::text IS NULL OR tags @> ARRAY[$6::text])"
+    " AND ($7::timestamptz IS NULL OR created_at >= $7::timestamptz)"
+    " AND ($8::timestamptz IS NULL OR created_at < $8::timestamptz)"
+    " AND ($9::timestamptz IS NULL OR finished_at >= $9::timestamptz)"
+    " AND ($10::timestamptz IS NULL OR finished_at < $10::timestamptz)"
+    " AND ($11::text IS NULL OR last_error = $11)"
+    " ORDER BY id DESC LIMIT $12::integer"};
+const Query k_web_task_errors{
+    "pgtq_web_task_errors",
+    "SELECT coalesce(e->>'attempt', ''), coalesce(e->>'at', ''),"
+    " coalesce(e->>'error', e::text)"
+    " FROM pgtq.tasks t, jsonb_array_elements(t.errors) WITH ORDINALITY AS a(e, n)"
+    " WHERE t.id = $1::bigint ORDER BY a.n"};
+const Query k_web_task_parents{
+    "pgtq_web_task_parents",
+    "SELECT p->>'id', coalesce(p->>'task', ''), coalesce(p->>'state', '')"
+    " FROM jsonb_array_elements(coalesce(pgtq.task_parents($1::bigint), '[]')) AS p"};
+const Query k_web_failure_groups{
+    "pgtq_web_failure_groups",
+    "SELECT queue, task, coalesce(last_error, ''), count(*),"
+    " to_char(max(finished_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), max(id)"
+    " FROM pgtq.finished_tasks WHERE state = 'failed'"
+    " GROUP BY queue, task, last_error ORDER BY count(*) DESC, max(id) DESC LIMIT 200"};
+
 } // namespace pgtq::db::queries

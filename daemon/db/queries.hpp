@@ -110,5 +110,26 @@ extern const Query k_ctl_list_tasks;
 extern const Query k_ctl_top_queues;
 extern const Query k_ctl_top_time;
 
+// pgtqctl web (daemon/web/). Reads are SELECTs of pgtq's views and tables, changes go
+// through pgtq.retry, cancel, delete, pause, resume and retry_all only: all that the role
+// pgtq_operator may run (no table writes, no FOR UPDATE). It also reuses k_ctl_show_task,
+// k_live_workers, k_schedules and those functions' queries above.
+// Per queue (pgtq.queue_stats): queued, scheduled, running, pending, oldest queued age (s),
+// succeeded, failed and cancelled in the last hour, workers, slots, paused, wait and run p95.
+extern const Query k_web_queues;
+// Per queue and minute of the last hour (pgtq.queue_minutes): epoch seconds, succeeded,
+// failed, cancelled, run p95 (s).
+extern const Query k_web_queue_minutes;
+// Per queue, the depth sampled into the dashboard's memory: queued, scheduled, running.
+extern const Query k_web_depth_sample;
+// A page of tasks, newest first, below an id ($1): filters as k_ctl_list_tasks's.
+extern const Query k_web_tasks;
+// The error of each attempt of a task (its errors array), oldest first.
+extern const Query k_web_task_errors;
+// A task's parents (pgtq.task_parents): id, task, state.
+extern const Query k_web_task_parents;
+// Failed tasks grouped by queue, task name and last error: count, latest end, newest id.
+extern const Query k_web_failure_groups;
+
 } // namespace queries
 } // namespace pgtq::db

@@ -6,7 +6,7 @@
 # compares them with it: a subcommand or option added to pgtqctl and not here fails that test.
 
 _pgtqctl_commands="migrate schema-version push stats queues list retry cancel delete show update
-pause resume workers top queue retention schedules schedule cron wait prune"
+pause resume workers top queue retention schedules schedule cron wait prune web"
 
 # Options of pgtqctl itself, before the subcommand.
 _pgtqctl_global_options="--help --version --dsn"
@@ -39,6 +39,7 @@ _pgtqctl_options() {
     cron) echo "--help --time-zone --count" ;;
     wait) echo "--help --timeout" ;;
     prune) echo "--help --older-than" ;;
+    web) echo "--help --listen --password-file --refresh --sample-interval" ;;
   esac
 }
 

@@ -7,8 +7,12 @@ PGTQ_BUILD_PACKAGES=(g++ cmake make pkg-config libpq-dev rapidjson-dev libspdlog
                      libcli11-dev libsystemd-dev libmicrohttpd-dev doctest-dev systemd)
 PGTQ_SERVER_PACKAGES=(postgresql-15 postgresql-client-15)
 # Only the tests: a transaction-mode pooler in front of the test server; promtool (in the
-# prometheus package) to check the metrics page and the example alert rules.
-PGTQ_TEST_PACKAGES=(pgbouncer prometheus)
+# prometheus package) to check the metrics page and the example alert rules; chromium, node
+# and npm for the dashboard's browser test (tests/browser: npm ci installs playwright-core).
+PGTQ_TEST_PACKAGES=(pgbouncer prometheus chromium nodejs)
+# Debian's nodejs comes without npm (a package of its own); NodeSource's has it built in and
+# conflicts with Debian's npm.
+command -v npm >/dev/null || PGTQ_TEST_PACKAGES+=(npm)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -69,7 +69,7 @@ DaemonProcess::DaemonProcess(const Options& options) {
     plugin_dir = m_plugin_dir;
   }
 
-  std::vector<std::string> args = {pgtqd_path()};
+  std::vector<std::string> args = {options.program.empty() ? pgtqd_path() : options.program};
   if (!options.config_only) {
     args.insert(args.end(),
                 {"--queue", options.queue, "--dsn", options.dsn, "--plugin-dir", plugin_dir});

@@ -31,6 +31,8 @@ public:
     std::map<std::string, std::string> env;
     // Pass only extra_args: queue, dsn and plugin directory come from a --config file.
     bool config_only = false;
+    // Another binary of the build to run instead of pgtqd (with config_only: pgtqctl web).
+    std::string program;
   };
 
   explicit DaemonProcess(const Options& options);

@@ -15,12 +15,17 @@ namespace pgtq::test {
 struct HttpReply {
   int status = 0;
   std::string body;
+  std::string head; // the status line and headers, as sent
 };
 
 // One HTTP/1.0 request to 127.0.0.1:port, read to the end (the server closes): enough to
-// test pgtqd's endpoints without a client library. Throws when nothing answers.
-inline HttpReply
-http_request(std::uint16_t port, const std::string& path, const std::string& method = "GET") {
+// test pgtqd's endpoints and pgtqctl web without a client library. headers: more header
+// lines, each ending in \r\n; body: a POST's. Throws when nothing answers.
+inline HttpReply http_request(std::uint16_t port,
+                              const std::string& path,
+                              const std::string& method = "GET",
+                              const std::string& headers = "",
+                              const std::string& body = "") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) {
     throw std::runtime_error("socket() failed");
@@ -35,7 +40,13 @@ http_request(std::uint16_t port, const std::string& path, const std::string& met
     ::close(fd);
     throw std::runtime_error("nothing listens on port " + std::to_string(port));
   }
-  const std::string request = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  std::string request = method + " " + path +
+                        " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n" + headers;
+  if (!body.empty()) {
+    request += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     ::close(fd);
@@ -53,8 +64,9 @@ http_request(std::uint16_t port, const std::string& path, const std::string& met
     throw std::runtime_error("not an HTTP reply: " + raw.substr(0, 80));
   }
   reply.status = std::stoi(raw.substr(9, 3));
-  const std::size_t body = raw.find("\r\n\r\n");
-  reply.body = body == std::string::npos ? std::string() : raw.substr(body + 4);
+  const std::size_t end = raw.find("\r\n\r\n");
+  reply.head = raw.substr(0, end);
+  reply.body = end == std::string::npos ? std::string() : raw.substr(end + 4);
   return reply;
 }
 

@@ -1,5 +1,5 @@
+#include "http/listen_address.hpp"
 #include "metrics/exposition.hpp"
-#include "metrics/listen_address.hpp"
 #include "metrics/metrics_page.hpp"
 #include "queue/queue_metrics.hpp"
 
@@ -80,24 +80,24 @@ TEST_CASE("metrics: an attempt counts under its task name and ending") {
 
 TEST_CASE("metrics: metrics-listen takes HOST:PORT and names what is wrong") {
   std::string why;
-  auto parsed = metrics::parse_listen_address("127.0.0.1:9187", &why);
+  auto parsed = http::parse_listen_address("127.0.0.1:9187", &why);
   REQUIRE(parsed);
   CHECK(parsed->host == "127.0.0.1");
   CHECK(parsed->port == 9187);
-  parsed = metrics::parse_listen_address("[::1]:0", &why);
+  parsed = http::parse_listen_address("[::1]:0", &why);
   REQUIRE(parsed);
   CHECK(parsed->host == "::1");
   CHECK(parsed->port == 0);
-  CHECK(metrics::parse_listen_address("localhost:80", &why));
+  CHECK(http::parse_listen_address("localhost:80", &why));
 
-  CHECK_FALSE(metrics::parse_listen_address("9187", &why));
+  CHECK_FALSE(http::parse_listen_address("9187", &why));
   CHECK(why.find("HOST:PORT") != std::string::npos);
-  CHECK_FALSE(metrics::parse_listen_address(":9187", &why));
+  CHECK_FALSE(http::parse_listen_address(":9187", &why));
   CHECK(why.find("host") != std::string::npos);
-  CHECK_FALSE(metrics::parse_listen_address("::1:9187", &why));
+  CHECK_FALSE(http::parse_listen_address("::1:9187", &why));
   CHECK(why.find("brackets") != std::string::npos);
-  CHECK_FALSE(metrics::parse_listen_address("127.0.0.1:65536", &why));
+  CHECK_FALSE(http::parse_listen_address("127.0.0.1:65536", &why));
   CHECK(why.find("65535") != std::string::npos);
-  CHECK_FALSE(metrics::parse_listen_address("127.0.0.1:http", &why));
-  CHECK_FALSE(metrics::parse_listen_address("a b:1", &why));
+  CHECK_FALSE(http::parse_listen_address("127.0.0.1:http", &why));
+  CHECK_FALSE(http::parse_listen_address("a b:1", &why));
 }

@@ -1,8 +1,14 @@
-#include "metrics/listen_address.hpp"
+#include "http/listen_address.hpp"
+
+#include <netinet/in.h>
+
+#include <netdb.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 
-namespace pgtq::metrics {
+namespace pgtq::http {
 
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why) {
   const auto fail = [&](const char* reason) -> std::optional<ListenAddress> {
@@ -43,4 +49,33 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
   return ListenAddress{std::string(host), static_cast<std::uint16_t>(number)};
 }
 
-} // namespace pgtq::metrics
+bool is_loopback_host(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    return false;
+  }
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(found, &::freeaddrinfo);
+  for (const addrinfo* each = found; each != nullptr; each = each->ai_next) {
+    if (each->ai_family == AF_INET) {
+      sockaddr_in v4{};
+      std::memcpy(&v4, each->ai_addr, sizeof v4);
+      if ((ntohl(v4.sin_addr.s_addr) >> 24) != 127) {
+        return false;
+      }
+    } else if (each->ai_family == AF_INET6) {
+      sockaddr_in6 v6{};
+      std::memcpy(&v6, each->ai_addr, sizeof v6);
+      if (!IN6_IS_ADDR_LOOPBACK(&v6.sin6_addr)) {
+        return false;
+      }
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace pgtq::http

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace pgtq::metrics {
+namespace pgtq::http {
 
 // Where an HTTP endpoint listens, as the metrics-listen option spells it: HOST:PORT, with
 // HOST a name, an IPv4 address or a bracketed IPv6 address ("127.0.0.1:9187",
@@ -19,4 +19,9 @@ struct ListenAddress {
 // The parsed address, or nothing with `why` set (a sentence fragment: "needs a port").
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string* why);
 
-} // namespace pgtq::metrics
+// Whether every address host resolves to is a loopback address (127.0.0.0/8, ::1), so that
+// only this machine can connect. False when it does not resolve: the caller must then treat
+// it as reachable from elsewhere.
+bool is_loopback_host(const std::string& host);
+
+} // namespace pgtq::http
