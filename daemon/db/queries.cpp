@@ -24,12 +24,13 @@ const Query k_schema_usage{"pgtq_schema_usage",
                            "SELECT coalesce((SELECT has_schema_privilege(n.oid, 'USAGE')"
                            " FROM pg_namespace n WHERE n.nspname = 'pgtq'), true),"
                            " current_user::text"};
-// The rights it lacks: SELECT on the tables $1, EXECUTE on every function named in $2.
+// The rights it lacks: SELECT on the tables $1 (some columns: pgtq_reader may not read the claim
+// tokens), EXECUTE on every function named in $2.
 const Query k_missing_worker_privileges{
     "pgtq_missing_worker_privileges",
     "SELECT 'SELECT on pgtq.' || c.relname FROM pg_class c"
     " WHERE c.relnamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'pgtq')"
-    " AND c.relname = ANY ($1::text[]) AND NOT has_table_privilege(c.oid, 'SELECT')"
+    " AND c.relname = ANY ($1::text[]) AND NOT has_any_column_privilege(c.oid, 'SELECT')"
     " UNION ALL"
     " SELECT 'EXECUTE on ' || p.oid::regprocedure::text FROM pg_proc p"
     " WHERE p.pronamespace = (SELECT n.oid FROM pg_namespace n WHERE n.nspname = 'pgtq')"

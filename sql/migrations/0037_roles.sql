@@ -45,6 +45,7 @@ DECLARE
   key_rate   integer;
   key_per    interval;
   turn_at    timestamptz;      -- when this call's turn began: its window entry and start time
+  limited_by text;             -- the role whose claim queues leave this queue out
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -73,12 +74,12 @@ BEGIN
                  AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks k
                                              WHERE k.queue = claim.queue AND k.state = 'queued'
                                                AND k.fairness_key IS NOT NULL))
-                 -- Nothing for a role limited to other queues (pgtq.claim_queues); the
-                 -- session's role, as current_user is this function's owner. The error is
-                 -- raised below, off the path of a claim that takes tasks.
+                 -- Nothing for a login, or a role it SET ROLE to, limited to other queues
+                 -- (pgtq.claim_queues): both, since SET ROLE to an unlimited role must not
+                 -- lift the login's limit (current_user is this function's owner). The error
+                 -- is raised below, off the path of a claim that takes tasks.
                  AND NOT EXISTS (SELECT 1 FROM pgtq.claim_queues r
-                                  WHERE r.role = coalesce(nullif(current_setting('role'), 'none'),
-                                                          session_user)
+                                  WHERE r.role IN (session_user, current_setting('role'))
                                     AND NOT claim.queue = ANY (r.queues))
                ORDER BY l.priority, l.run_at, l.id
                LIMIT take
@@ -86,14 +87,16 @@ BEGIN
     END IF;
     -- Nothing on the first pass: a role limited to other queues learns why. Before a fair
     -- queue's first pick too, which comes on a later pass.
-    IF picked IS NULL AND NOT capped
-       AND EXISTS (SELECT 1 FROM pgtq.claim_queues r
-                    WHERE r.role = coalesce(nullif(current_setting('role'), 'none'), session_user)
-                      AND NOT claim.queue = ANY (r.queues)) THEN
-      RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"',
-        coalesce(nullif(current_setting('role'), 'none'), session_user), claim.queue
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
+    IF picked IS NULL AND NOT capped THEN
+      SELECT r.role INTO limited_by FROM pgtq.claim_queues r
+       WHERE r.role IN (session_user, current_setting('role'))
+         AND NOT claim.queue = ANY (r.queues)
+       ORDER BY r.role LIMIT 1;
+      IF limited_by IS NOT NULL THEN
+        RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"', limited_by,
+          claim.queue USING ERRCODE = 'insufficient_privilege',
+          HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
+      END IF;
     END IF;
     -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
@@ -185,7 +188,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value, 42501 the session''s role may not claim from queue (pgtq.set_claim_queues).';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value, 42501 the login or the role it SET ROLE to may not claim from queue (pgtq.set_claim_queues).';
 
 ALTER FUNCTION pgtq.push(text, text, jsonb, timestamptz, interval, integer, integer, interval,
   text, pgtq.task_state[], interval, text, text, text[], jsonb, bigint[], text) SECURITY
@@ -263,15 +266,15 @@ ALTER FUNCTION pgtq.tasks_ended(bigint[]) SECURITY DEFINER;
 ALTER FUNCTION pgtq.task_parents(bigint) SECURITY DEFINER;
 ALTER FUNCTION pgtq.report(bigint[], bigint[], jsonb[], jsonb[]) SECURITY DEFINER;
 ALTER FUNCTION pgtq.report(bigint, bigint, jsonb, jsonb) SECURITY DEFINER;
-ALTER FUNCTION pgtq.keep_ok(interval) SECURITY DEFINER;
 
 COMMENT ON FUNCTION pgtq.keep_ok(interval) IS
 'Whether keep is a retention pgtq.set_retention accepts: 0 to 100 years, no part of it negative. NULL for NULL. Errors: none.';
 
 -- Sets the queues role may claim from (pgtq.claim and pgtq.pop refuse any other with 42501):
 -- queues, at most 1000 queue names (an empty array: none); NULL lifts the restriction, and
--- role may claim from any queue again. role is a role's name, as the session's role reads
--- (SET ROLE's, else the login's); it must exist. Takes effect at the next claim.
+-- role may claim from any queue again. role is a role's name; it must exist. The limit holds
+-- for sessions that log in as role and for those that SET ROLE to it, not for the members of
+-- role. Kept by name: renaming role leaves the row behind. Takes effect at the next claim.
 CREATE FUNCTION pgtq.set_claim_queues(role text, queues text[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -303,7 +306,7 @@ BEGIN
   DO UPDATE SET queues = excluded.queues, changed_at = now();
 END $$;
 COMMENT ON FUNCTION pgtq.set_claim_queues(text, text[]) IS
-'Sets the queues role (an existing role''s name, as the session''s role reads) may claim from: queues, at most 1000 queue names, {} none; NULL: any queue. pgtq.claim and pgtq.pop refuse others with 42501. Errors: 22004 NULL role, 42704 no such role, 22023 bad queue name, 54000 more than 1000.';
+'Sets the queues role (an existing role''s name) may claim from: queues, at most 1000 queue names, {} none; NULL: any queue. Holds for sessions logged in as role or SET ROLE to it, not for role''s members; kept by name. pgtq.claim and pgtq.pop refuse others with 42501. Errors: 22004 NULL role, 42704 no such role, 22023 bad queue name, 54000 more than 1000.';
 
 -- The roles, created where missing. A concurrent migration of another database may create
 -- one between the look and the CREATE: that one stands.
@@ -331,17 +334,32 @@ BEGIN
       NULL;
     END;
   END LOOP;
+  -- Roles made by hand, or by an older tool, must give what the grants below assume.
+  SELECT string_agg(m.role || ' in ' || m.member_of, ', ') INTO member_of
+    FROM (VALUES ('pgtq_worker', 'pgtq_reader'), ('pgtq_operator', 'pgtq_reader'),
+                 ('pgtq_admin', 'pgtq_pusher'), ('pgtq_admin', 'pgtq_worker'),
+                 ('pgtq_admin', 'pgtq_operator')) AS m(role, member_of)
+   WHERE NOT pg_catalog.pg_has_role(m.role, m.member_of, 'MEMBER');
+  IF member_of IS NOT NULL THEN
+    RAISE EXCEPTION 'pgtq: these roles exist without the membership pgtq needs: %', member_of
+      USING ERRCODE = 'invalid_grant_operation',
+      HINT = 'GRANT the second role to the first (README, "Database roles").';
+  END IF;
 END $$;
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtq FROM PUBLIC;
 GRANT USAGE ON SCHEMA pgtq TO pgtq_pusher, pgtq_reader, pgtq_worker, pgtq_operator, pgtq_admin;
-GRANT SELECT ON pgtq.live_tasks, pgtq.finished_tasks, pgtq.idle_workers,
-  pgtq.waiting_schedulers, pgtq.queues, pgtq.fairness_cursors, pgtq.fairness_weights,
-  pgtq.key_rate_windows, pgtq.workers, pgtq.retention, pgtq.schedules, pgtq.deleted_schedules,
-  pgtq.task_waiters, pgtq.task_dependencies, pgtq.unsettled_ends, pgtq.claim_queues,
-  pgtq.tasks, pgtq.live_workers, pgtq.unhandled_tasks, pgtq.queue_stats, pgtq.queue_minutes
+GRANT SELECT (id, queue, task, args, state, priority, run_at, attempts, max_attempts, claims,
+  created_at, started_at, locked_by, locked_until, cancel_requested, last_error, errors,
+  timeout, unique_key, fairness_key, tags, metadata, depends_on, on_parent_failure, progress,
+  checkpoint) ON pgtq.live_tasks TO pgtq_reader;
+GRANT SELECT ON pgtq.finished_tasks, pgtq.idle_workers, pgtq.waiting_schedulers, pgtq.queues,
+  pgtq.fairness_cursors, pgtq.fairness_weights, pgtq.key_rate_windows, pgtq.workers,
+  pgtq.retention, pgtq.schedules, pgtq.deleted_schedules, pgtq.task_waiters,
+  pgtq.task_dependencies, pgtq.unsettled_ends, pgtq.claim_queues, pgtq.tasks, pgtq.live_workers,
+  pgtq.unhandled_tasks, pgtq.queue_stats, pgtq.queue_minutes
   TO pgtq_reader;
-GRANT INSERT, UPDATE, DELETE ON pgtq.live_tasks, pgtq.finished_tasks, pgtq.idle_workers,
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgtq.live_tasks, pgtq.finished_tasks, pgtq.idle_workers,
   pgtq.waiting_schedulers, pgtq.queues, pgtq.fairness_cursors, pgtq.fairness_weights,
   pgtq.key_rate_windows, pgtq.workers, pgtq.retention, pgtq.schedules, pgtq.deleted_schedules,
   pgtq.task_waiters, pgtq.task_dependencies, pgtq.unsettled_ends, pgtq.claim_queues
@@ -370,7 +388,6 @@ GRANT EXECUTE ON FUNCTION
   pgtq.schedule_fire_times(text, integer, timestamptz),
   pgtq.next_due(),
   pgtq.next_rate_room(),
-  pgtq.keep_ok(interval),
   pgtq.keep_ok(interval)
   TO pgtq_reader;
 GRANT EXECUTE ON FUNCTION

@@ -404,9 +404,10 @@ CREATE TABLE pgtq.unsettled_ends (
 COMMENT ON TABLE pgtq.unsettled_ends IS
   'Tasks ended outside READ COMMITTED whose dependents the next pgtq.tick settles.';
 
--- The queues a role may claim from (22_roles.sql): a role with a row here claims from these
--- queues only (pgtq.claim and pgtq.pop refuse others with 42501); a role without one, from any
--- queue its EXECUTE rights reach. The role is the session's (SET ROLE's, else the login's).
+-- The queues a role may claim from (22_roles.sql): a session whose login, or the role it SET
+-- ROLE to, has a row here claims from that row's queues only (pgtq.claim and pgtq.pop refuse
+-- others with 42501); rows of roles it is merely a member of do not count. Keyed by name: a
+-- renamed or dropped role leaves its row behind.
 CREATE TABLE pgtq.claim_queues (
   role       text PRIMARY KEY,
   queues     text[] NOT NULL,

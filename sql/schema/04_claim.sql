@@ -101,6 +101,7 @@ DECLARE
   key_rate   integer;
   key_per    interval;
   turn_at    timestamptz;      -- when this call's turn began: its window entry and start time
+  limited_by text;             -- the role whose claim queues leave this queue out
 BEGIN
   IF NOT (claim.queue ~ '^[A-Za-z0-9_.:-]+$' AND length(claim.queue) <= 128
           AND cardinality(task_names) <= 10000
@@ -129,12 +130,12 @@ BEGIN
                  AND (capped OR NOT EXISTS (SELECT 1 FROM pgtq.live_tasks k
                                              WHERE k.queue = claim.queue AND k.state = 'queued'
                                                AND k.fairness_key IS NOT NULL))
-                 -- Nothing for a role limited to other queues (pgtq.claim_queues); the
-                 -- session's role, as current_user is this function's owner. The error is
-                 -- raised below, off the path of a claim that takes tasks.
+                 -- Nothing for a login, or a role it SET ROLE to, limited to other queues
+                 -- (pgtq.claim_queues): both, since SET ROLE to an unlimited role must not
+                 -- lift the login's limit (current_user is this function's owner). The error
+                 -- is raised below, off the path of a claim that takes tasks.
                  AND NOT EXISTS (SELECT 1 FROM pgtq.claim_queues r
-                                  WHERE r.role = coalesce(nullif(current_setting('role'), 'none'),
-                                                          session_user)
+                                  WHERE r.role IN (session_user, current_setting('role'))
                                     AND NOT claim.queue = ANY (r.queues))
                ORDER BY l.priority, l.run_at, l.id
                LIMIT take
@@ -142,14 +143,16 @@ BEGIN
     END IF;
     -- Nothing on the first pass: a role limited to other queues learns why. Before a fair
     -- queue's first pick too, which comes on a later pass.
-    IF picked IS NULL AND NOT capped
-       AND EXISTS (SELECT 1 FROM pgtq.claim_queues r
-                    WHERE r.role = coalesce(nullif(current_setting('role'), 'none'), session_user)
-                      AND NOT claim.queue = ANY (r.queues)) THEN
-      RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"',
-        coalesce(nullif(current_setting('role'), 'none'), session_user), claim.queue
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
+    IF picked IS NULL AND NOT capped THEN
+      SELECT r.role INTO limited_by FROM pgtq.claim_queues r
+       WHERE r.role IN (session_user, current_setting('role'))
+         AND NOT claim.queue = ANY (r.queues)
+       ORDER BY r.role LIMIT 1;
+      IF limited_by IS NOT NULL THEN
+        RAISE EXCEPTION 'pgtq.claim: role % may not claim from queue "%"', limited_by,
+          claim.queue USING ERRCODE = 'insufficient_privilege',
+          HINT = 'pgtq.set_claim_queues names the queues a role may claim from.';
+      END IF;
     END IF;
     -- Something claimed, or nothing queued: done. Only a paused, limited or fair queue goes on.
     EXIT WHEN picked IS NOT NULL OR capped OR max_count = 0;
@@ -241,7 +244,7 @@ BEGIN
     FROM claimed c ORDER BY c.priority, c.run_at, c.id;
 END $$;
 COMMENT ON FUNCTION pgtq.claim(text, text[], integer, text, interval) IS
-'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value, 42501 the session''s role may not claim from queue (pgtq.set_claim_queues).';
+'Claims up to max_count (0..100000) queued tasks of queue named in task_names, in (priority, run_at, id) order (none while the queue is paused; with a global concurrency limit, at most the limit less the running tasks of the queue; with a rate limit, at most the limit less the tasks claimed in the last rate_period; while queued tasks carry fairness keys, the keys take turns, each key at most the queue''s key_concurrency running and key_rate_limit claimed per key_rate_period; claims of a limited or fair queue take turns; call it in READ COMMITTED), for worker (1..1024 characters) with a lease of 1 second..1 day. Returns id, claim token (random, 64 bits), task, args, attempt, max_attempts, timeout (the push''s, NULL if none), parents (pgtq.task_parents for a task pushed with depends_on, else NULL), checkpoint (what an earlier attempt saved, pgtq.report; NULL if none). pgtqd uses it; programs without pgtqd use pgtq.pop. Errors: 22004 NULL, 22023 bad value, 42501 the login or the role it SET ROLE to may not claim from queue (pgtq.set_claim_queues).';
 
 -- Renews the leases of the tasks still held under these claims, each on its own: a row
 -- locked by another session (an operator's open UPDATE) is skipped instead of making every

@@ -4,13 +4,17 @@
 --   pgtq_pusher    push tasks and wait for them to end: push, push_many, task_status, wait,
 --                  watch_task, unwatch_task. No right on any table: a raw INSERT cannot store
 --                  a task that push would refuse.
---   pgtq_reader    read: SELECT on every table and view, and the functions that only read.
+--   pgtq_reader    read: SELECT on every table and view (but the claim tokens of running
+--                  tasks, live_tasks.claim, which would let a worker limited to some queues
+--                  record outcomes in others), and the functions that only read.
 --   pgtq_worker    what pgtqd (or a program that claims on its own) needs: pgtq_reader's
---                  rights, and claim, pop, heartbeat, the outcomes, release, report, the
---                  scheduler's tick, retention, the worker registry and the wake-ups.
+--                  rights, and claim, pop, heartbeat, the outcomes (whose follow-ups may go
+--                  to any queue), release, report, the scheduler's tick, retention, the
+--                  worker registry, the wake-ups and the plugins' default schedules.
 --                  pgtq.set_claim_queues narrows the queues a role may claim from.
---   pgtq_operator  pgtq_reader's rights, and what the dashboard offers: retry, cancel and
---                  delete (one task or many), pause and resume queues and schedules.
+--   pgtq_operator  pgtq_reader's rights, and retry, cancel and delete (one task or many),
+--                  pause and resume queues and schedules: the dashboard and pgtqctl's task
+--                  and queue commands.
 --   pgtq_admin     all of the above, every other function (queue settings, schedules,
 --                  retention, update, prune, set_claim_queues), and writes to the tables: for
 --                  people and repairs, never for an application.
@@ -21,13 +25,16 @@
 -- PUBLIC on every function of pgtq; only these roles and the owner have it.
 --
 -- Roles belong to the server, grants to one database. The first database migrated creates
--- the roles (which takes CREATEROLE); every database grants them its own rights. Without
--- CREATEROLE the migration stops with 42501 until a superuser has created them (README).
+-- the roles (which takes CREATEROLE); every database grants them its own rights, so a login
+-- granted pgtq_admin is an admin of pgtq in every database of the server it may connect to.
+-- Without CREATEROLE the migration stops with 42501 until a superuser has created them
+-- (README), and roles made by hand must be members of the roles below as these are.
 
 -- Sets the queues role may claim from (pgtq.claim and pgtq.pop refuse any other with 42501):
 -- queues, at most 1000 queue names (an empty array: none); NULL lifts the restriction, and
--- role may claim from any queue again. role is a role's name, as the session's role reads
--- (SET ROLE's, else the login's); it must exist. Takes effect at the next claim.
+-- role may claim from any queue again. role is a role's name; it must exist. The limit holds
+-- for sessions that log in as role and for those that SET ROLE to it, not for the members of
+-- role. Kept by name: renaming role leaves the row behind. Takes effect at the next claim.
 CREATE FUNCTION pgtq.set_claim_queues(role text, queues text[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -59,7 +66,7 @@ BEGIN
   DO UPDATE SET queues = excluded.queues, changed_at = now();
 END $$;
 COMMENT ON FUNCTION pgtq.set_claim_queues(text, text[]) IS
-'Sets the queues role (an existing role''s name, as the session''s role reads) may claim from: queues, at most 1000 queue names, {} none; NULL: any queue. pgtq.claim and pgtq.pop refuse others with 42501. Errors: 22004 NULL role, 42704 no such role, 22023 bad queue name, 54000 more than 1000.';
+'Sets the queues role (an existing role''s name) may claim from: queues, at most 1000 queue names, {} none; NULL: any queue. Holds for sessions logged in as role or SET ROLE to it, not for role''s members; kept by name. pgtq.claim and pgtq.pop refuse others with 42501. Errors: 22004 NULL role, 42704 no such role, 22023 bad queue name, 54000 more than 1000.';
 
 -- The roles, created where missing. A concurrent migration of another database may create
 -- one between the look and the CREATE: that one stands.
@@ -87,17 +94,32 @@ BEGIN
       NULL;
     END;
   END LOOP;
+  -- Roles made by hand, or by an older tool, must give what the grants below assume.
+  SELECT string_agg(m.role || ' in ' || m.member_of, ', ') INTO member_of
+    FROM (VALUES ('pgtq_worker', 'pgtq_reader'), ('pgtq_operator', 'pgtq_reader'),
+                 ('pgtq_admin', 'pgtq_pusher'), ('pgtq_admin', 'pgtq_worker'),
+                 ('pgtq_admin', 'pgtq_operator')) AS m(role, member_of)
+   WHERE NOT pg_catalog.pg_has_role(m.role, m.member_of, 'MEMBER');
+  IF member_of IS NOT NULL THEN
+    RAISE EXCEPTION 'pgtq: these roles exist without the membership pgtq needs: %', member_of
+      USING ERRCODE = 'invalid_grant_operation',
+      HINT = 'GRANT the second role to the first (README, "Database roles").';
+  END IF;
 END $$;
 
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pgtq FROM PUBLIC;
 GRANT USAGE ON SCHEMA pgtq TO pgtq_pusher, pgtq_reader, pgtq_worker, pgtq_operator, pgtq_admin;
-GRANT SELECT ON pgtq.live_tasks, pgtq.finished_tasks, pgtq.idle_workers,
-  pgtq.waiting_schedulers, pgtq.queues, pgtq.fairness_cursors, pgtq.fairness_weights,
-  pgtq.key_rate_windows, pgtq.workers, pgtq.retention, pgtq.schedules, pgtq.deleted_schedules,
-  pgtq.task_waiters, pgtq.task_dependencies, pgtq.unsettled_ends, pgtq.claim_queues,
-  pgtq.tasks, pgtq.live_workers, pgtq.unhandled_tasks, pgtq.queue_stats, pgtq.queue_minutes
+GRANT SELECT (id, queue, task, args, state, priority, run_at, attempts, max_attempts, claims,
+  created_at, started_at, locked_by, locked_until, cancel_requested, last_error, errors,
+  timeout, unique_key, fairness_key, tags, metadata, depends_on, on_parent_failure, progress,
+  checkpoint) ON pgtq.live_tasks TO pgtq_reader;
+GRANT SELECT ON pgtq.finished_tasks, pgtq.idle_workers, pgtq.waiting_schedulers, pgtq.queues,
+  pgtq.fairness_cursors, pgtq.fairness_weights, pgtq.key_rate_windows, pgtq.workers,
+  pgtq.retention, pgtq.schedules, pgtq.deleted_schedules, pgtq.task_waiters,
+  pgtq.task_dependencies, pgtq.unsettled_ends, pgtq.claim_queues, pgtq.tasks, pgtq.live_workers,
+  pgtq.unhandled_tasks, pgtq.queue_stats, pgtq.queue_minutes
   TO pgtq_reader;
-GRANT INSERT, UPDATE, DELETE ON pgtq.live_tasks, pgtq.finished_tasks, pgtq.idle_workers,
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgtq.live_tasks, pgtq.finished_tasks, pgtq.idle_workers,
   pgtq.waiting_schedulers, pgtq.queues, pgtq.fairness_cursors, pgtq.fairness_weights,
   pgtq.key_rate_windows, pgtq.workers, pgtq.retention, pgtq.schedules, pgtq.deleted_schedules,
   pgtq.task_waiters, pgtq.task_dependencies, pgtq.unsettled_ends, pgtq.claim_queues
@@ -126,7 +148,6 @@ GRANT EXECUTE ON FUNCTION
   pgtq.schedule_fire_times(text, integer, timestamptz),
   pgtq.next_due(),
   pgtq.next_rate_room(),
-  pgtq.keep_ok(interval),
   pgtq.keep_ok(interval)
   TO pgtq_reader;
 GRANT EXECUTE ON FUNCTION

@@ -123,6 +123,12 @@ TEST_CASE("a role given claim queues claims from those only, and pgtqd serving a
   CHECK(field(owner, "state", other) == "queued");
   // SET ROLE to the restricted role is restricted too; the other worker login is not.
   CHECK(failure(logins.connection(1), "SELECT * FROM pgtq.claim('default', '{x}', 1, 'w')") == "");
+  // SET ROLE to a role without a limit does not lift the login's.
+  CHECK(failure(worker, "SET ROLE pgtq_worker; SELECT * FROM pgtq.claim('default', '{x}', 1, 'w')")
+            .rfind("42501 pgtq.claim: role " + role + " may not claim from queue", 0) == 0);
+  query(worker, "RESET ROLE");
+  // Nor can it read the claim tokens of the tasks that other workers run.
+  CHECK(failure(worker, "SELECT claim FROM pgtq.live_tasks").rfind("42501 ", 0) == 0);
   query(owner, "GRANT " + role + " TO " + logins.login(1));
   CHECK(failure(logins.connection(1),
                 "SET ROLE " + role + "; SELECT * FROM pgtq.claim('default', '{x}', 1, 'w')") ==

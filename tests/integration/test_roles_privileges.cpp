@@ -153,7 +153,7 @@ std::vector<Operation> table_operations() {
   for (const std::string& table : tables()) {
     const std::string name = "pgtq." + table;
     operations.push_back(
-        {"SELECT from any table or view", "SELECT * FROM " + name + " LIMIT 1", ".xxxx"});
+        {"SELECT from any table or view", "SELECT {C} FROM " + name + " LIMIT 1", ".xxxx"});
     operations.push_back({"INSERT into any table",
                           "INSERT INTO " + name + " SELECT * FROM " + name + " WHERE false",
                           "....x"});
@@ -169,6 +169,11 @@ std::vector<Operation> table_operations() {
   }
   operations.push_back(
       {"SELECT from any table or view", "SELECT * FROM pgtq.schema_migrations LIMIT 1", ".xxxx"});
+  // A worker limited to some queues (pgtq.set_claim_queues) must not read the tokens that
+  // would let it record outcomes of tasks in others.
+  operations.push_back({"SELECT the claim tokens (pgtq.live_tasks.claim)",
+                        "SELECT claim FROM pgtq.live_tasks LIMIT 1",
+                        "....x"});
   operations.push_back({"INSERT into pgtq.schema_migrations (the migrator's ledger)",
                         "INSERT INTO pgtq.schema_migrations VALUES (999, 'x')",
                         "....."});
@@ -264,7 +269,9 @@ TEST_CASE("each role may do what docs/operations.md says, and everything else fa
     sql = replace_all(sql, "{R}", running.string(0, 0));
     sql = replace_all(sql, "{T}", running.string(0, 1));
     if (sql.find("{C}") != std::string::npos) {
-      const std::string table = sql.substr(7, sql.find(' ', 7) - 7);
+      // UPDATE pgtq.x SET ... or SELECT {C} FROM pgtq.x ...
+      const std::size_t at = sql.find("pgtq.");
+      const std::string table = sql.substr(at, sql.find(' ', at) - at);
       sql = replace_all(sql,
                         "{C}",
                         scalar(owner,
@@ -327,12 +334,13 @@ TEST_CASE("every public function runs as its owner and only pgtq's roles may exe
                "SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p"
                " WHERE p.pronamespace = 'pgtq'::regnamespace AND p.prosecdef"
                " AND NOT has_function_privilege('pgtq_admin', p.oid, 'EXECUTE')") == "");
-  // Every table and view (not a history partition) is readable by pgtq_reader.
+  // Every table and view (not a history partition) is readable by pgtq_reader (live_tasks but
+  // its claim tokens).
   CHECK(scalar(owner,
                "SELECT string_agg(c.oid::regclass::text, ', ') FROM pg_class c"
                " WHERE c.relnamespace = 'pgtq'::regnamespace AND c.relkind IN ('r', 'p', 'v')"
                " AND NOT c.relispartition"
-               " AND NOT has_table_privilege('pgtq_reader', c.oid, 'SELECT')") == "");
+               " AND NOT has_any_column_privilege('pgtq_reader', c.oid, 'SELECT')") == "");
   // The list of tables above is every table.
   CHECK(scalar(owner,
                "SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'pgtq'::regnamespace"
