@@ -23,9 +23,10 @@
 -- long reader of the history (a report over pgtq.tasks) holds back neither outcomes nor the
 -- scheduler: the next pass tries again, and meanwhile the tasks past their retention are
 -- deleted row by row.
--- Both need the role that owns the history's tables (the one that ran the migrations); a role
--- that may only delete from the history has retention applied row by row, and the tasks of
--- days without a partition go to the default one.
+-- Both need to own the history's tables. They run as the functions' owner (SECURITY DEFINER),
+-- which is the role that ran the migrations and owns the tables too; should the tables belong
+-- to another role, retention is applied row by row, and the tasks of days without a
+-- partition go to the default one.
 
 -- Makes the daily history partitions of days first_day .. first_day + days - 1 (first_day NULL:
 -- today, UTC) that do not exist yet; returns how many it made. A day whose tasks went to the
