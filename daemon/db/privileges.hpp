@@ -21,8 +21,10 @@ public:
 // Throws PrivilegeMissing.
 void require_worker_privileges(Connection& connection);
 
-// Checks that the session's role may claim from each of queues (pgtq.set_claim_queues), by a
-// claim of no task. Needs the current schema. Throws PrivilegeMissing.
+// Checks that the session may claim from each of queues (pgtq.set_claim_queues), by a
+// pgtq.claim of max_count 0 under worker's name, which takes and changes nothing. Needs the
+// current schema. Throws PrivilegeMissing for a refused queue (42501), and the PgError of any
+// other failure (a lost connection: the caller retries).
 void require_claim_rights(Connection& connection,
                           const std::vector<std::string>& queues,
                           const std::string& worker);
