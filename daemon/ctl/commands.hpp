@@ -202,6 +202,7 @@ struct WebOptions {
   std::optional<std::string> password_file; // else PGTQ_WEB_PASSWORD; neither: read-only
   std::string refresh = "10";               // seconds between reloads of the queues page
   std::string sample_interval = "5";        // seconds between samples of the queue depths
+  std::vector<std::string> allowed_hosts;   // Host headers served besides the listen address
 };
 // Serves the dashboard (daemon/web/dashboard.hpp) at options.listen until SIGINT or SIGTERM,
 // then exits 0. Without credentials it is read-only, and only on a loopback address: exit 78

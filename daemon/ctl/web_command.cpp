@@ -7,6 +7,7 @@
 #include "http/listen_address.hpp"
 #include "web/dashboard.hpp"
 #include "web/depth_history.hpp"
+#include "web/request_guard.hpp"
 
 #include <signal.h>
 
@@ -61,6 +62,11 @@ int web(const std::string& dsn, const WebOptions& options, std::ostream& out) {
   if (!address) {
     throw UsageError("--listen " + why);
   }
+  for (const std::string& host : options.allowed_hosts) {
+    if (!web::valid_allowed_host(host)) {
+      throw UsageError("--allowed-host " + host + ": needs NAME or NAME:PORT");
+    }
+  }
   const int refresh = parse_int("--refresh", options.refresh, 0, 3600);
   const int interval = parse_int("--sample-interval", options.sample_interval, 1, 3600);
   why.clear();
@@ -93,11 +99,13 @@ int web(const std::string& dsn, const WebOptions& options, std::ostream& out) {
   // Half an hour of depths at the interval (at least 60 samples).
   const auto samples = static_cast<std::size_t>(std::max(60, 1800 / interval));
   web::DepthHistory history(dsn, std::chrono::seconds(interval), samples);
-  web::Dashboard dashboard({.dsn = dsn,
-                            .password = std::move(password),
-                            .refresh_seconds = refresh,
-                            .session_lifetime = std::chrono::hours(12)},
-                           history);
+  web::Dashboard dashboard(
+      {.dsn = dsn,
+       .password = std::move(password),
+       .refresh_seconds = refresh,
+       .session_lifetime = std::chrono::hours(12),
+       .allowed_hosts = {.listen_host = address->host, .extra = options.allowed_hosts}},
+      history);
   std::optional<http::HttpServer> server;
   try {
     server.emplace(

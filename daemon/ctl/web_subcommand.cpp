@@ -27,6 +27,12 @@ void add_web_subcommand(CLI::App& app, const std::string& dsn, int& exit_code) {
                   options->password_file,
                   "a file holding the password that logs in and allows actions (default: the "
                   "PGTQ_WEB_PASSWORD environment variable; neither: read-only)");
+  web->add_option("--allowed-host",
+                  options->allowed_hosts,
+                  "NAME[:PORT] a Host header may name besides the listen address, localhost, "
+                  "127.0.0.1 and [::1] (repeatable; a NAME alone: any port), e.g. the public "
+                  "name a reverse proxy passes on; any other Host gets 421")
+      ->allow_extra_args(false); // one value each time it is given
   web->add_option("--refresh",
                   options->refresh,
                   "seconds between reloads of the queues page, 0 for none (default 10)");

@@ -405,5 +405,12 @@ const Query k_web_failure_groups{
     " to_char(max(finished_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), max(id)"
     " FROM pgtq.finished_tasks WHERE state = 'failed'"
     " GROUP BY queue, task, last_error ORDER BY count(*) DESC, max(id) DESC LIMIT 200"};
+const Query k_web_retry_group{
+    "pgtq_web_retry_group",
+    "WITH g AS (SELECT queue, task, last_error FROM pgtq.tasks WHERE id = $1::bigint)"
+    " SELECT count(*) FILTER (WHERE pgtq.retry(t.id)) FROM"
+    " (SELECT t.id FROM pgtq.tasks t, g WHERE t.state = 'failed' AND t.queue = g.queue"
+    " AND t.task = g.task AND t.last_error IS NOT DISTINCT FROM g.last_error"
+    " ORDER BY t.id LIMIT 10000) t"};
 
 } // namespace pgtq::db::queries

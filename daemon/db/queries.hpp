@@ -111,7 +111,7 @@ extern const Query k_ctl_top_queues;
 extern const Query k_ctl_top_time;
 
 // pgtqctl web (daemon/web/). Reads are SELECTs of pgtq's views and tables, changes go
-// through pgtq.retry, cancel, delete, pause, resume and retry_all only: all that the role
+// through pgtq.retry, cancel, delete, pause and resume only: all that the role
 // pgtq_operator may run (no table writes, no FOR UPDATE). It also reuses k_ctl_show_task,
 // k_live_workers, k_schedules and those functions' queries above.
 // Per queue (pgtq.queue_stats): queued, scheduled, running, pending, oldest queued age (s),
@@ -130,6 +130,9 @@ extern const Query k_web_task_errors;
 extern const Query k_web_task_parents;
 // Failed tasks grouped by queue, task name and last error: count, latest end, newest id.
 extern const Query k_web_failure_groups;
+// "retry all" of a failure group: pgtq.retry of each failed task (at most 10000) with the
+// same queue, task name and last error (NULL equal to NULL) as task $1. Column: how many.
+extern const Query k_web_retry_group;
 
 } // namespace queries
 } // namespace pgtq::db

@@ -1,5 +1,6 @@
 #include "http/http_server.hpp"
 
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
 #include <microhttpd.h>
@@ -69,6 +70,20 @@ MHD_Result collect_field(void* cls,
   return MHD_YES;
 }
 
+// The numeric form of a socket address's host ("127.0.0.1", "::1"); empty when unknown.
+std::string numeric_host(const sockaddr* address) {
+  if (address == nullptr) {
+    return "";
+  }
+  const socklen_t length =
+      address->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::array<char, NI_MAXHOST> host{};
+  if (::getnameinfo(address, length, host.data(), host.size(), nullptr, 0, NI_NUMERICHOST) != 0) {
+    return "";
+  }
+  return host.data();
+}
+
 RequestState*
 begin(const HttpServer& server, MHD_Connection* connection, const char* url, const char* method) {
   auto state = std::make_unique<RequestState>();
@@ -78,6 +93,21 @@ begin(const HttpServer& server, MHD_Connection* connection, const char* url, con
   MHD_get_connection_values(connection, MHD_HEADER_KIND, &collect, &request.header);
   MHD_get_connection_values(connection, MHD_COOKIE_KIND, &collect, &request.cookie);
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &collect, &request.query);
+  if (const MHD_ConnectionInfo* peer =
+          MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+      peer != nullptr) {
+    request.client_address = numeric_host(peer->client_addr);
+  }
+  // From the daemon, not from the server object, whose port is set only after it started.
+  if (const MHD_ConnectionInfo* daemon =
+          MHD_get_connection_info(connection, MHD_CONNECTION_INFO_DAEMON);
+      daemon != nullptr) {
+    if (const MHD_DaemonInfo* bound =
+            MHD_get_daemon_info(daemon->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        bound != nullptr) {
+      request.local_port = bound->port;
+    }
+  }
   if (request.method == "POST" && server.options().accept_post) {
     // Null for a body that is not a form (no or another content type): its bytes are then
     // counted and dropped, and the handler sees no fields.

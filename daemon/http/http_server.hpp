@@ -3,6 +3,7 @@
 #include "http/listen_address.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -22,6 +23,8 @@ struct HttpRequest {
   std::map<std::string, std::string> form;   // a POST's urlencoded or multipart fields
   std::map<std::string, std::string> header; // names in lower case
   std::map<std::string, std::string> cookie;
+  std::string client_address;   // the peer's IP address, numeric ("127.0.0.1", "::1")
+  std::uint16_t local_port = 0; // the port the server listens on (the system's for port 0)
 
   // The value of a query argument, form field, header or cookie; empty when absent.
   static const std::string& get(const std::map<std::string, std::string>& from,

@@ -47,23 +47,10 @@ ActionOutcome run_action(db::Connection& connection,
   if (action == "resume") {
     return queue_action(db::queries::k_resume, "resumed");
   }
-  if (action == "retry-group") {
-    const std::string& queue = field(fields, "queue");
-    const std::string& task = field(fields, "task");
-    ctl::check_name("queue", queue);
-    ctl::check_name("task", task);
-    const std::string& error = field(fields, "error");
-    const db::Result result = connection.run(db::queries::k_retry_all,
-                                             {queue,
-                                              task,
-                                              error.empty() ? db::Param() : db::Param(error),
-                                              db::Param(),
-                                              db::Param(),
-                                              db::Param("{failed}"),
-                                              db::Param("10000"),
-                                              db::Param("false")});
-    return {.message =
-                result.string(0, 0) + " failed task(s) of " + queue + "/" + task + " retried"};
+  if (action == "retry-group") { // the failed tasks like this one (web/failures_page.cpp)
+    const std::string id = std::to_string(ctl::parse_task_id(field(fields, "id")));
+    const db::Result result = connection.run(db::queries::k_web_retry_group, {id});
+    return {.message = result.string(0, 0) + " failed task(s) like task " + id + " retried"};
   }
   return {.known = false, .message = "no such action"};
 }

@@ -8,10 +8,12 @@
 #include "web/request_guard.hpp"
 #include "web/tokens.hpp"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 
 namespace pgtq::web {
 namespace {
@@ -72,6 +74,21 @@ std::string session_cookie(const std::string& value, long max_age, bool secure) 
          (secure ? "; Secure" : "");
 }
 
+// Whom wrong passwords are counted for: the client's address, or an IPv6 address's /64
+// (one host commonly has a whole /64 to pick addresses from).
+std::string throttle_key(const std::string& client) {
+  std::array<unsigned char, 16> bytes{};
+  if (client.find(':') == std::string::npos ||
+      ::inet_pton(AF_INET6, client.c_str(), bytes.data()) != 1) {
+    return client;
+  }
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  return ::inet_ntop(AF_INET6, bytes.data(), text.data(), text.size()) != nullptr
+             ? std::string(text.data()) + "/64"
+             : client;
+}
+
 } // namespace
 
 Dashboard::Dashboard(DashboardOptions options, const DepthHistory& history)
@@ -91,12 +108,22 @@ db::Connection& Dashboard::connection() {
 }
 
 http::HttpResponse Dashboard::handle(const http::HttpRequest& request) {
+  if (!host_allowed(http::HttpRequest::get(request.header, "host"),
+                    m_options.allowed_hosts,
+                    request.local_port)) {
+    return {.status = 421,
+            .body = "misdirected request: the Host header names no address of this dashboard "
+                    "(pgtqctl web --allowed-host adds one)\n"};
+  }
   const std::string& token = http::HttpRequest::get(request.cookie, k_cookie);
   const std::optional<SessionStore::Session> session =
       m_options.password && !token.empty() ? m_sessions.find(token) : std::nullopt;
   try {
     if (request.method == "POST") {
       return post(request, session);
+    }
+    if (m_options.password && !session && request.path != "/login") {
+      return redirect("/login?back=" + url_encode(address_of(request)));
     }
     PageContext context{.can_act = session.has_value(),
                         .needs_login = m_options.password.has_value(),
@@ -204,18 +231,27 @@ http::HttpResponse Dashboard::post(const http::HttpRequest& request,
 http::HttpResponse Dashboard::log_in(const http::HttpRequest& request) {
   const std::string back = local_path(http::HttpRequest::get(request.form, "back"));
   const auto now = std::chrono::steady_clock::now();
-  if (m_failed_logins >= k_free_failed_logins &&
-      now - m_last_failed_login < std::chrono::seconds(1)) {
-    m_last_failed_login = now;
+  const std::string client = throttle_key(request.client_address);
+  const auto known = m_failed_logins.find(client);
+  if (known != m_failed_logins.end() && known->second.in_a_row >= k_free_failed_logins &&
+      now - known->second.last < std::chrono::seconds(1)) {
+    known->second.last = now;
     return html(429, login_page("Too many wrong passwords: try again in a second.", back));
   }
   if (!constant_time_equal(*m_options.password, http::HttpRequest::get(request.form, "password"))) {
-    spdlog::warn("dashboard: a login with a wrong password");
-    ++m_failed_logins;
-    m_last_failed_login = now;
+    spdlog::warn("dashboard: a login with a wrong password from {}", request.client_address);
+    if (known == m_failed_logins.end() && m_failed_logins.size() >= k_max_clients) {
+      m_failed_logins.erase(std::min_element(
+          m_failed_logins.begin(), m_failed_logins.end(), [](const auto& a, const auto& b) {
+            return a.second.last < b.second.last;
+          }));
+    }
+    FailedLogins& failed = m_failed_logins[client];
+    ++failed.in_a_row;
+    failed.last = now;
     return html(403, login_page("Wrong password.", back));
   }
-  m_failed_logins = 0;
+  m_failed_logins.erase(client);
   const SessionStore::Session session = m_sessions.create();
   http::HttpResponse response = redirect(back);
   response.headers.emplace_back("Set-Cookie",

@@ -8,8 +8,8 @@ std::string failures_page(db::Connection& connection, const PageContext& context
   const db::Result groups = connection.run(db::queries::k_web_failure_groups, {});
   std::string body =
       "<p class=\"muted\">Tasks that failed for good, grouped by queue, task name and last "
-      "error (the 200 largest groups). \"retry all\" retries the group's failed tasks whose "
-      "last error contains this text (pgtq.retry_all).</p>"
+      "error (the 200 largest groups). \"retry all\" retries the group's failed tasks: those "
+      "with this queue, task name and exactly this last error (at most 10000 at a time).</p>"
       "<table id=\"failures\"><tr><th>queue</th><th>task</th><th class=\"num\">count</th>"
       "<th>latest (UTC)</th><th>last error</th><th></th></tr>\n";
   for (int row = 0; row < groups.rows(); ++row) {
@@ -23,7 +23,7 @@ std::string failures_page(db::Connection& connection, const PageContext& context
             "<td><pre>" + html_escape(error) + "</pre></td><td>" +
             action_button(context,
                           "retry-group",
-                          {{"queue", queue}, {"task", task}, {"error", error}},
+                          {{"id", groups.string(row, 5)}}, // the group's latest task
                           "retry all") +
             "</td></tr>\n";
   }

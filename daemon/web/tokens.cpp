@@ -31,18 +31,22 @@ std::string random_token() {
   return token;
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  // Every byte of the longer one is looked at whatever the lengths; a length mismatch only
-  // says the lengths differ (a token's length is no secret).
-  const std::size_t length = a.size() > b.size() ? a.size() : b.size();
-  std::uint8_t difference = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < length; ++i) {
-    const auto x = static_cast<std::uint8_t>(i < a.size() ? a[i] : 0);
-    const auto y = static_cast<std::uint8_t>(i < b.size() ? b[i] : 0);
-    difference = static_cast<std::uint8_t>(difference | (x ^ y));
+bool constant_time_equal(std::string_view secret, std::string_view given) {
+  if (secret.empty()) { // nothing to hide: only the empty string equals it
+    return given.empty();
   }
+  // Every byte of the given string is compared with a byte of the secret (repeated as
+  // needed), so that the time depends on the given string's length only: neither the
+  // secret's length nor where a guess goes wrong shows.
+  std::uint8_t difference = 0;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    difference = static_cast<std::uint8_t>(difference |
+                                           (static_cast<std::uint8_t>(given[i]) ^
+                                            static_cast<std::uint8_t>(secret[i % secret.size()])));
+  }
+  const std::size_t lengths = secret.size() ^ given.size();
   // volatile: keeps the compiler from ending the loop at the first difference.
-  const volatile std::uint8_t result = difference;
+  const volatile std::size_t result = lengths | difference;
   return result == 0;
 }
 

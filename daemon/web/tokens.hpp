@@ -10,9 +10,9 @@ namespace pgtq::web {
 // weaker source).
 std::string random_token();
 
-// Whether a and b are equal, in a time that depends on their lengths only, not on where
-// they differ: for passwords and tokens, so that timing tells an attacker nothing about a
-// guess's correct prefix.
-bool constant_time_equal(std::string_view a, std::string_view b);
+// Whether given equals secret, in a time that depends on given's length only: not on the
+// secret's length, nor on where they differ. For passwords and tokens, so that timing tells
+// an attacker nothing about a guess's correct prefix or the secret's length.
+bool constant_time_equal(std::string_view secret, std::string_view given);
 
 } // namespace pgtq::web

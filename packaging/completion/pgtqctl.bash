@@ -39,7 +39,7 @@ _pgtqctl_options() {
     cron) echo "--help --time-zone --count" ;;
     wait) echo "--help --timeout" ;;
     prune) echo "--help --older-than" ;;
-    web) echo "--help --listen --password-file --refresh --sample-interval" ;;
+    web) echo "--help --listen --password-file --allowed-host --refresh --sample-interval" ;;
   esac
 }
 

@@ -1,6 +1,7 @@
 // pgtqctl web without a browser: the read-only loopback mode, the refusal to serve another
-// address without credentials, the login, the CSRF and origin checks on actions (each refused
-// POST changes nothing in the database), and the escaping of what tasks carry.
+// address without credentials, the login and the pages it guards, the Host check, the CSRF
+// and origin checks on actions (each refused POST changes nothing in the database), "retry
+// all" of a failure group, and the escaping of what tasks carry.
 #include "support/ctl_process.hpp"
 #include "support/daemon_process.hpp"
 #include "support/http_get.hpp"
@@ -170,8 +171,106 @@ TEST_CASE("web: a wrong password is refused, the right one gives a session") {
   const HttpReply queues = http_request(web.port(), "/", "GET", cookie);
   CHECK(queues.status == 200);
   CHECK(queues.body.find("id=\"logout\"") != std::string::npos);
-  // Not logged in: pages readable, no actions.
-  CHECK(http_request(web.port(), "/").body.find("id=\"login\"") != std::string::npos);
+}
+
+TEST_CASE("web: with credentials, every page but the login needs a session") {
+  TestDatabase database;
+  db::Connection sql = database.connect();
+  const std::string id = scalar(sql, "SELECT pgtq.push('secret-queue', 'secret-task')");
+  RoleLogins logins(database, {"pgtq_operator"}); // what the dashboard may do
+  WebProcess web(logins.login_dsn(database, 0), k_password);
+  const std::vector<std::string> paths = {
+      "/", "/tasks", "/task?id=" + id, "/failures", "/workers", "/schedules", "/nonexistent"};
+  for (const std::string& path : paths) {
+    INFO(path);
+    for (const std::string& cookie :
+         {std::string(), std::string("Cookie: pgtq_session=") + std::string(64, 'f') + "\r\n"}) {
+      const HttpReply reply = http_request(web.port(), path, "GET", cookie);
+      CHECK(reply.status == 303);
+      CHECK(header_value(reply.head, "Location").rfind("/login?back=", 0) == 0);
+      CHECK(reply.body.find("secret") == std::string::npos); // no task data
+      CHECK(reply.body.find("<table") == std::string::npos);
+    }
+  }
+  CHECK(http_request(web.port(), "/task?id=" + id, "HEAD").status == 303);
+  const HttpReply login = http_request(web.port(), "/login?back=%2Ftasks");
+  CHECK(login.status == 200);
+  CHECK(login.body.find("id=\"password\"") != std::string::npos);
+  CHECK(login.body.find("secret") == std::string::npos);
+  const std::string cookie = log_in(web);
+  const HttpReply task = http_request(web.port(), "/task?id=" + id, "GET", cookie);
+  CHECK(task.status == 200);
+  CHECK(task.body.find("secret-task") != std::string::npos);
+}
+
+TEST_CASE("web: a request whose Host names another site is refused (DNS rebinding)") {
+  TestDatabase database;
+  db::Connection sql = database.connect();
+  const std::string id = cancelled_task(sql);
+  RoleLogins logins(database, {"pgtq_operator"}); // what the dashboard may do
+  WebProcess web(logins.login_dsn(database, 0), "");
+  const std::string port = std::to_string(web.port());
+  for (const std::string& host : {std::string("evil.example"), "evil.example:" + port}) {
+    INFO(host);
+    const HttpReply reply =
+        http_request(web.port(), "/task?id=" + id, "GET", "Host: " + host + "\r\n");
+    CHECK(reply.status == 421);
+    CHECK(reply.body.find("echo") == std::string::npos);
+    CHECK(http_request(web.port(),
+                       "/login",
+                       "POST",
+                       "Host: " + host + "\r\nOrigin: http://" + host + "\r\n",
+                       "password=anything")
+              .status == 421);
+  }
+  for (const std::string& host : {"localhost:" + port, "LOCALHOST:" + port, "[::1]:" + port}) {
+    INFO(host);
+    CHECK(http_request(web.port(), "/", "GET", "Host: " + host + "\r\n").status == 200);
+  }
+  CHECK(http_request(web.port(), "/", "GET", "Host: 127.0.0.1:1\r\n").status == 421);
+  CHECK(http_request(web.port(), "/").status == 200); // Host: 127.0.0.1:PORT
+  CHECK(pgtqctl(database.dsn(), {"web", "--allowed-host", "http://x"}).exit_code == 64);
+}
+
+TEST_CASE("web: retry all of a failure group retries that group's tasks only") {
+  TestDatabase database;
+  db::Connection sql = database.connect();
+  // Failed tasks of web/echo: two saying "refused", one saying "connection refused" (which
+  // contains "refused"), one of another task saying "refused".
+  const auto failed = [&](const std::string& task, const std::string& error) {
+    const std::string id = scalar(sql, "SELECT pgtq.push('web', $1)", {task});
+    query(sql,
+          "WITH c AS (SELECT * FROM pgtq.claim('web', ARRAY[$1::text], 1, 'w'))"
+          " SELECT pgtq.fail(c.id, c.claim, $2, permanent => true) FROM c",
+          {task, error});
+    REQUIRE(state_of(sql, id) == "failed");
+    return id;
+  };
+  const std::string first = failed("echo", "refused");
+  const std::string longer = failed("echo", "connection refused");
+  const std::string latest = failed("echo", "refused");
+  const std::string other_task = failed("other", "refused");
+  RoleLogins logins(database, {"pgtq_operator"}); // what the dashboard may do
+  WebProcess web(logins.login_dsn(database, 0), k_password);
+  const std::string cookie = log_in(web);
+  const HttpReply failures = http_request(web.port(), "/failures", "GET", cookie);
+  REQUIRE(failures.status == 200);
+  // The group's form names its latest task, not its error.
+  CHECK(failures.body.find("name=\"id\" value=\"" + latest + "\"") != std::string::npos);
+  CHECK(failures.body.find("name=\"error\"") == std::string::npos);
+  const HttpReply done =
+      http_request(web.port(),
+                   "/action/retry-group",
+                   "POST",
+                   "Origin: " + web.origin() + "\r\n" + cookie,
+                   "id=" + latest + "&back=%2Ffailures&csrf=" + csrf_of(failures.body));
+  CHECK(done.status == 303);
+  CHECK(state_of(sql, first) == "queued");
+  CHECK(state_of(sql, latest) == "queued");
+  CHECK(state_of(sql, longer) == "failed");
+  CHECK(state_of(sql, other_task) == "failed");
+  CHECK(http_request(web.port(), "/failures", "GET", cookie)
+            .body.find("2 failed task(s) like task " + latest + " retried") != std::string::npos);
 }
 
 TEST_CASE("web: an action needs a session, its CSRF token and the dashboard's origin") {

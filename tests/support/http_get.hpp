@@ -20,7 +20,8 @@ struct HttpReply {
 
 // One HTTP/1.0 request to 127.0.0.1:port, read to the end (the server closes): enough to
 // test pgtqd's endpoints and pgtqctl web without a client library. headers: more header
-// lines, each ending in \r\n; body: a POST's. Throws when nothing answers.
+// lines, each ending in \r\n (a Host line replaces the default one); body: a POST's. Throws when
+// nothing answers.
 inline HttpReply http_request(std::uint16_t port,
                               const std::string& path,
                               const std::string& method = "GET",
@@ -40,8 +41,12 @@ inline HttpReply http_request(std::uint16_t port,
     ::close(fd);
     throw std::runtime_error("nothing listens on port " + std::to_string(port));
   }
-  std::string request = method + " " + path +
-                        " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n" + headers;
+  // Host: 127.0.0.1:PORT, as a browser sends it, unless headers has a Host line of its own.
+  const bool own_host =
+      headers.rfind("Host:", 0) == 0 || headers.find("\r\nHost:") != std::string::npos;
+  std::string request = method + " " + path + " HTTP/1.0\r\n" +
+                        (own_host ? "" : "Host: 127.0.0.1:" + std::to_string(port) + "\r\n") +
+                        headers;
   if (!body.empty()) {
     request += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\n";

@@ -19,3 +19,18 @@ TEST_CASE("web: tokens are 64 hex digits, new each time, and compared exactly") 
   CHECK_FALSE(web::constant_time_equal("", a));
   CHECK(web::constant_time_equal("", ""));
 }
+
+TEST_CASE("web: constant_time_equal compares the given string with the secret") {
+  const std::string secret = "correct horse battery";
+  CHECK(web::constant_time_equal(secret, "correct horse battery"));       // equal
+  CHECK_FALSE(web::constant_time_equal(secret, "correct horse batterx")); // last byte
+  CHECK_FALSE(web::constant_time_equal(secret, "Correct horse battery")); // first byte
+  CHECK_FALSE(web::constant_time_equal(secret, "correct"));               // a prefix
+  CHECK_FALSE(web::constant_time_equal(secret, ""));
+  // Longer: the secret repeated, or the secret and more.
+  CHECK_FALSE(web::constant_time_equal(secret, secret + secret));
+  CHECK_FALSE(web::constant_time_equal(secret, secret + "x"));
+  CHECK_FALSE(web::constant_time_equal("ab", "abab"));
+  CHECK(web::constant_time_equal("", ""));
+  CHECK_FALSE(web::constant_time_equal("", "x"));
+}
